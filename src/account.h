@@ -1,0 +1,115 @@
+/*
+ * account.h - the account file (YAML) as yubin sees it after validation.
+ *
+ * Every string in these structs is owned by the struct config that holds
+ * the account and is freed by config_free().  Paths are already expanded
+ * ("~" and XDG defaults); nothing here needs checking again.
+ */
+#ifndef YUBIN_ACCOUNT_H
+#define YUBIN_ACCOUNT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+enum protocol { PROTOCOL_IMAP, PROTOCOL_POP3 };
+
+enum tls_mode { TLS_IMPLICIT, TLS_STARTTLS, TLS_NONE };
+
+enum auth_mech {
+	AUTH_AUTO,
+	AUTH_PLAIN,
+	AUTH_LOGIN,
+	AUTH_CRAM_MD5,
+	AUTH_XOAUTH2,
+	AUTH_OAUTHBEARER,
+	AUTH_APOP,
+	AUTH_USER,
+};
+
+enum password_source {
+	PASSWORD_NONE,  /* no password configured */
+	PASSWORD_VALUE, /* password: the secret itself */
+	PASSWORD_CMD,   /* password_cmd: a shell command printing it */
+	PASSWORD_ENV,   /* password_env: an environment variable's name */
+	PASSWORD_FILE,  /* password_file: a file holding it (owner-only) */
+};
+
+enum deliver_kind { DELIVER_MAILDIR, DELIVER_MBOX, DELIVER_MDA };
+
+struct oauth2_settings {
+	char *token_url;
+	char *client_id;
+	char *client_secret_cmd;   /* may be NULL */
+	char *refresh_token_cmd;
+};
+
+/* Where an account's definition starts, for messages about it. */
+struct source_mark {
+	const char *file; /* points at struct config's path */
+	unsigned line;    /* 1-based */
+	unsigned column;  /* 1-based */
+};
+
+struct account {
+	char *name;
+	struct source_mark mark;
+	enum protocol protocol;
+	char *host;
+	uint16_t port;            /* filled from protocol and tls if absent */
+	enum tls_mode tls;
+	bool tls_verify;
+	char *tls_ca_file;        /* NULL: the system trust store only */
+	unsigned char tls_fingerprint[32]; /* sha256 pin of the certificate */
+	bool has_tls_fingerprint;
+	bool allow_plaintext;
+	char *user;
+	enum auth_mech auth;
+	enum password_source password_source;
+	char *password;           /* value, command, variable name or path */
+	bool has_oauth2;
+	struct oauth2_settings oauth2;
+	char **folders;           /* default: one entry, "INBOX" */
+	size_t folder_count;
+	bool keep;                /* default true */
+	unsigned delete_after_days; /* 0: never */
+	uint64_t max_size;        /* 0: no limit */
+	enum deliver_kind deliver;
+	char *deliver_target;     /* expanded path, or the MDA command */
+	char *state_dir;          /* expanded; the account's state is in state_dir/name */
+	unsigned timeout;         /* seconds; default 60 */
+	bool pipelining;          /* pipelining: default true (used when the
+				     server offers it); false sends one
+				     command at a time */
+};
+
+struct config {
+	char *path;
+	struct account *accounts;
+	size_t account_count;
+};
+
+/*
+ * Load and validate the whole file.  On failure *out is left empty and
+ * err holds "FILE:LINE:COLUMN: message" (YB_ERR_CONFIG) or an I/O error.
+ * A file that holds a `password:` and is readable by group or others is
+ * refused.  The caller frees a loaded config with config_free().
+ */
+int config_load(const char *path, struct config *out, struct yb_error *err);
+
+void config_free(struct config *config);
+
+/*
+ * The default account file path: $XDG_CONFIG_HOME/yubin/config.yaml, else
+ * $HOME/.config/yubin/config.yaml.  Returns a malloc'd string the caller
+ * frees, or NULL with err set when neither variable helps.
+ */
+char *config_default_path(struct yb_error *err);
+
+/* Find an account by name; NULL if there is none. */
+const struct account *config_find_account(const struct config *config,
+					  const char *name);
+
+#endif

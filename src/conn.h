@@ -1,0 +1,94 @@
+/*
+ * conn.h - one connection to a mail server: TCP with deadlines, TLS
+ * (implicit or upgraded with STARTTLS), and a buffered reader whose lines
+ * and buffers have hard caps.  Plain and TLS look the same to callers.
+ *
+ * Every function that can fail returns YB_OK or a status and fills err
+ * with a message naming host and port:
+ *   YB_ERR_UNAVAILABLE  name did not resolve, no address accepted us
+ *   YB_ERR_TEMP         a connect, read or write deadline passed
+ *   YB_ERR_PROTOCOL     the server closed the connection, a line was too
+ *                       long, bytes arrived before a TLS handshake
+ *   YB_ERR_CONFIG       tls_ca_file unreadable
+ *   YB_ERR_UNAVAILABLE  TLS handshake or certificate verification failed
+ *                       (the message says why: expired, wrong host, ...)
+ *   YB_ERR_INTERNAL     out of memory
+ */
+#ifndef YUBIN_CONN_H
+#define YUBIN_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "account.h"
+#include "error.h"
+
+/* The longest line conn_read_line() can ever return. */
+#define CONN_LINE_MAX 65536
+
+struct conn_params {
+	const char *host;
+	uint16_t port;
+	enum tls_mode tls;          /* TLS_IMPLICIT: handshake in conn_open */
+	bool tls_verify;            /* chain + host name; false only if spelled out */
+	const char *tls_ca_file;    /* extra trust anchor, or NULL */
+	const unsigned char *tls_fingerprint; /* 32-byte sha256 pin, or NULL */
+	unsigned timeout_sec;       /* connect, each read, each write */
+};
+
+struct conn;
+
+/*
+ * Resolve host, try every address in turn (IPv6 and IPv4) within the
+ * deadline, and for TLS_IMPLICIT complete a verified handshake (TLS 1.2
+ * minimum, SNI, host name check, then the pin if any).  On success *out is
+ * a connection the caller releases with conn_close().  params is copied.
+ */
+int conn_open(const struct conn_params *params, struct conn **out,
+	      struct yb_error *err);
+
+/*
+ * Upgrade a plain connection after the server's STARTTLS/STLS go-ahead.
+ * Fails with YB_ERR_PROTOCOL, without a handshake, if any byte is already
+ * buffered (the server, or someone in the middle, sent data that did not
+ * come through TLS).
+ */
+int conn_start_tls(struct conn *conn, struct yb_error *err);
+
+bool conn_is_tls(const struct conn *conn);
+
+/* Queue bytes to send; sent by conn_flush() or before the next read. */
+int conn_write(struct conn *conn, const void *data, size_t len,
+	       struct yb_error *err);
+
+int conn_flush(struct conn *conn, struct yb_error *err);
+
+/*
+ * Read one line.  *line points into the connection's buffer and stays
+ * valid until the next call on conn; *len excludes the LF and a CR before
+ * it; the line is not NUL-terminated.  A line longer than max_len (at
+ * most CONN_LINE_MAX) is YB_ERR_PROTOCOL.  Flushes pending writes first.
+ */
+int conn_read_line(struct conn *conn, size_t max_len, const char **line,
+		   size_t *len, struct yb_error *err);
+
+/*
+ * Make at least one unread byte available and show all buffered ones
+ * (for streaming message bodies): *data/*len stay valid until the next
+ * call on conn.  Mark what was used with conn_consume().  End of stream
+ * is YB_ERR_PROTOCOL ("connection closed by HOST").
+ */
+int conn_peek(struct conn *conn, const char **data, size_t *len,
+	      struct yb_error *err);
+
+/* Drop n bytes (n <= what conn_peek showed) from the front of the buffer. */
+void conn_consume(struct conn *conn, size_t n);
+
+/* "host:port", for messages; owned by conn. */
+const char *conn_peer(const struct conn *conn);
+
+/* Shut TLS down politely (best effort), close, free.  NULL is fine. */
+void conn_close(struct conn *conn);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * fetch.h - one account's run: connect, list, fetch what is new into the
+ * sink in durable batches, record it, delete on the server if asked.
+ */
+#ifndef YUBIN_FETCH_H
+#define YUBIN_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "account.h"
+#include "error.h"
+
+struct fetch_options {
+	bool dry_run;   /* connect and count; change nothing anywhere */
+};
+
+/* What a run did, for the summary line and --json. */
+struct fetch_report {
+	size_t on_server;      /* messages the server listed */
+	size_t new_messages;   /* not yet delivered when the run started */
+	size_t fetched;        /* delivered and recorded by this run */
+	uint64_t fetched_bytes;
+	size_t too_large;      /* skipped because of max_size */
+	size_t refused;        /* the server would not send them */
+	size_t deleted;        /* removed from the server by this run */
+	size_t recovered;      /* intents of a crashed run committed */
+};
+
+/*
+ * Run one account.  Returns YB_OK or a status; err names account, host,
+ * mailbox or file.  The report is filled as far as the run got, so a
+ * failed run still says how much it delivered.
+ */
+int fetch_account(const struct account *account,
+		  const struct fetch_options *options,
+		  struct fetch_report *report, struct yb_error *err);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * pop3_parse.h - pure POP3 decoding: status lines, response codes,
+ * capability lines, UIDL and LIST lines, the APOP timestamp, and the
+ * dot-stuffed multi-line body as a stream.  No I/O, no allocation.
+ */
+#ifndef YUBIN_POP3_PARSE_H
+#define YUBIN_POP3_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest status/listing line accepted (RFC 1939 says 512 with CRLF). */
+#define POP3_LINE_MAX 8192
+/* RFC 1939: a UIDL is 1 to 70 characters in 0x21..0x7e. */
+#define POP3_UIDL_MAX 70
+
+enum pop3_status { POP3_STATUS_OK, POP3_STATUS_ERR, POP3_STATUS_BAD };
+
+/*
+ * "+OK text" / "-ERR text" (case-insensitive, text optional).  *text and
+ * *text_len give what follows the status and one space.
+ */
+enum pop3_status pop3_parse_status(const char *line, size_t len,
+				   const char **text, size_t *text_len);
+
+/* The RFC 2449/3206 response code at the start of a reply's text. */
+enum pop3_resp_code {
+	POP3_CODE_NONE,
+	POP3_CODE_IN_USE,      /* [IN-USE]: maildrop locked, try later */
+	POP3_CODE_LOGIN_DELAY, /* [LOGIN-DELAY] */
+	POP3_CODE_SYS_TEMP,    /* [SYS/TEMP] */
+	POP3_CODE_SYS_PERM,    /* [SYS/PERM] */
+	POP3_CODE_AUTH,        /* [AUTH]: credentials refused */
+	POP3_CODE_OTHER,
+};
+enum pop3_resp_code pop3_parse_resp_code(const char *text, size_t len);
+
+struct pop3_capa {
+	bool uidl, top, user, pipelining, stls, resp_codes;
+	bool sasl_plain, sasl_login, sasl_cram_md5, sasl_xoauth2,
+	     sasl_oauthbearer, sasl_external;
+};
+
+/* Fold one line of a CAPA listing into capa (unknown lines ignored). */
+void pop3_parse_capa_line(const char *line, size_t len, struct pop3_capa *capa);
+
+/*
+ * "MSGNO UIDL" from a UIDL listing.  The UIDL must be 1..POP3_UIDL_MAX
+ * bytes of 0x21..0x7e and msgno 1..UINT32_MAX; false otherwise.
+ * *uidl points into line.
+ */
+bool pop3_parse_uidl_line(const char *line, size_t len, unsigned long *msgno,
+			  const char **uidl, size_t *uidl_len);
+
+/* "MSGNO SIZE" from a LIST listing (extra words after SIZE ignored). */
+bool pop3_parse_list_line(const char *line, size_t len, unsigned long *msgno,
+			  uint64_t *size);
+
+/*
+ * The APOP timestamp "<...@...>" in a greeting, copied with its angle
+ * brackets into out (NUL-terminated).  False if there is none or it does
+ * not fit.
+ */
+bool pop3_parse_apop_timestamp(const char *greeting, size_t len, char *out,
+			       size_t out_size);
+
+/*
+ * The body of a multi-line reply as a stream: lines starting with "."
+ * lose that dot, and the line "." (CRLF or bare LF) ends the body.
+ * Line endings are passed through as the server sent them.  Correct for
+ * any split of the input, the terminator included.
+ */
+struct pop3_dot_decoder {
+	int state;
+	bool done;
+};
+
+void pop3_dot_init(struct pop3_dot_decoder *dec);
+
+/*
+ * Decode from in[0..len).  Writes body bytes to out (room for len bytes
+ * suffices) and sets *out_len.  Returns how many input bytes were used:
+ * all of them, or, once the terminator has been read, the bytes up to and
+ * including it (dec->done becomes true; later bytes belong to the next
+ * reply).
+ */
+size_t pop3_dot_decode(struct pop3_dot_decoder *dec, const char *in, size_t len,
+		       char *out, size_t *out_len);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * secret.h - obtaining an account's password without ever logging it.
+ */
+#ifndef YUBIN_SECRET_H
+#define YUBIN_SECRET_H
+
+#include "account.h"
+#include "error.h"
+
+/*
+ * Fetch the account's password from its configured source:
+ *   password       the value itself;
+ *   password_cmd   run with /bin/sh -c, stdin /dev/null, stderr passed
+ *                  through; the first line of stdout (without its newline)
+ *                  is the secret; a non-zero exit, a signal, no output or
+ *                  more than `timeout` seconds is an error;
+ *   password_env   the variable's value (unset or empty is an error);
+ *   password_file  the first line of the file, which must be owned by us
+ *                  and not readable by group or others.
+ * On success *out is a malloc'd NUL-terminated string; release it with
+ * secret_free(), which wipes it.  Errors are YB_ERR_CONFIG and name the
+ * account and the source, never the secret.
+ */
+int secret_get_password(const struct account *account, char **out,
+			struct yb_error *err);
+
+/* Wipe and free a secret from secret_get_password(); NULL is fine. */
+void secret_free(char *secret);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * state.h - what has been fetched, per account and mailbox; crash-safe.
+ *
+ * Files in STATE_DIR/ACCOUNT/ (directory mode 0700):
+ *   lock      held (fcntl write lock) for the whole run
+ *   snapshot  the committed state, replaced atomically by compaction
+ *   journal   records appended since the snapshot, one per line
+ *
+ * A record is a line "OP FIELDS... CHECK\n" where every field is
+ * percent-escaped (no spaces, no control bytes) and CHECK is a checksum
+ * of the line; a last line without its newline or with a bad checksum is
+ * a torn write and is dropped (and truncated away) on replay.  A bad
+ * record anywhere else is an error naming file and line.
+ *
+ * A message is identified by (mailbox, key): for POP3 mailbox "INBOX" and
+ * key the UIDL (a repeated UIDL's n-th copy gets key "UIDL #n"); for IMAP
+ * the folder and "UIDVALIDITY/UID".  Lookups are O(1) (hash set).
+ *
+ * Durability: records are buffered until state_sync(), which writes them
+ * and fdatasyncs the journal.  The engine's order for each batch is:
+ * intents, sync, publish, commits, sync.
+ *
+ * Errors: YB_ERR_TEMP (another run holds the lock), YB_ERR_IO (files),
+ * YB_ERR_CONFIG (a corrupt state file: it names file and line and says
+ * how to recover), YB_ERR_INTERNAL (out of memory).
+ */
+#ifndef YUBIN_STATE_H
+#define YUBIN_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "error.h"
+
+struct state;
+
+/* An intent replayed from the journal with no commit after it. */
+struct state_intent {
+	const char *mailbox;
+	const char *key;
+	const char *dest;     /* the sink's dest string */
+};
+
+/*
+ * Open the account's state: create state_dir/account (0700) if missing,
+ * take the lock without waiting, load the snapshot and replay the
+ * journal.  read_only (for --dry-run) still takes the lock but never
+ * writes.  The caller releases with state_close() or state_free().
+ */
+int state_open(const char *state_dir, const char *account, bool read_only,
+	       struct state **out, struct yb_error *err);
+
+/*
+ * Intents without a commit, in journal order; valid until the next call
+ * that changes the state.  The engine resolves each one with the sink
+ * and then calls state_commit (present) or state_drop_intent (absent).
+ */
+size_t state_open_intents(const struct state *state,
+			  const struct state_intent **out);
+
+/* Is (mailbox, key) recorded as delivered? */
+bool state_contains(const struct state *state, const char *mailbox,
+		    const char *key);
+
+/* When (mailbox, key) was first delivered; false if it is not recorded. */
+bool state_fetched_at(const struct state *state, const char *mailbox,
+		      const char *key, time_t *out);
+
+/* Record that (mailbox, key) is about to be published at dest. */
+int state_intent(struct state *state, const char *mailbox, const char *key,
+		 const char *dest, struct yb_error *err);
+
+/* Record that (mailbox, key) is delivered, at time fetched_at. */
+int state_commit(struct state *state, const char *mailbox, const char *key,
+		 time_t fetched_at, struct yb_error *err);
+
+/* Forget an open intent whose message was not published. */
+int state_drop_intent(struct state *state, const char *mailbox,
+		      const char *key, struct yb_error *err);
+
+/* Forget (mailbox, key): deleted from the server, or gone from it. */
+int state_forget(struct state *state, const char *mailbox, const char *key,
+		 struct yb_error *err);
+
+/* Write buffered records and make them durable (fdatasync). */
+int state_sync(struct state *state, struct yb_error *err);
+
+/*
+ * Call fn for every delivered key of mailbox (order unspecified).  fn must
+ * not change the state; collect keys and act after.  Returns the first
+ * non-zero value fn returned, or 0.
+ */
+int state_foreach(const struct state *state, const char *mailbox,
+		  int (*fn)(void *ctx, const char *key, time_t fetched_at),
+		  void *ctx);
+
+/* Number of delivered keys of mailbox. */
+size_t state_count(const struct state *state, const char *mailbox);
+
+/*
+ * Sync, compact the journal into a new snapshot when it has grown
+ * (write snapshot.new, fsync, rename, fsync dir, then remove the
+ * journal), release the lock and free.  state is freed even on error.
+ */
+int state_close(struct state *state, struct yb_error *err);
+
+/* Release the lock and free without writing anything.  NULL is fine. */
+void state_free(struct state *state);
+
+#endif
