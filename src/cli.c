@@ -1,1 +1,114 @@
+/* cli.c - parsing the command line. */
 #include "config.h"
+
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "text.h"
+
+#define JOBS_MAX 64
+
+enum long_only { OPT_JSON = 256, OPT_SYSLOG, OPT_VERSION };
+
+static const struct option long_options[] = {
+	{ "config",  required_argument, NULL, 'c' },
+	{ "verbose", no_argument,       NULL, 'v' },
+	{ "quiet",   no_argument,       NULL, 'q' },
+	{ "dry-run", no_argument,       NULL, 'n' },
+	{ "jobs",    required_argument, NULL, 'j' },
+	{ "json",    no_argument,       NULL, OPT_JSON },
+	{ "syslog",  no_argument,       NULL, OPT_SYSLOG },
+	{ "help",    no_argument,       NULL, 'h' },
+	{ "version", no_argument,       NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+void cli_print_help(void)
+{
+	fputs(
+"Usage: yubin [OPTION]... [ACCOUNT]...\n"
+"Fetch new mail of every account (or of the ACCOUNTs named) from POP3\n"
+"servers into Maildirs, exactly once, and remember what was fetched.\n"
+"\n"
+"  -c, --config FILE  account file (default $XDG_CONFIG_HOME/yubin/config.yaml,\n"
+"                     else ~/.config/yubin/config.yaml)\n"
+"  -v, --verbose      say more (repeat for debug and protocol trace)\n"
+"  -q, --quiet        print errors only\n"
+"  -n, --dry-run      connect and count new messages; change nothing\n"
+"  -j, --jobs N       fetch up to N accounts in parallel (default 1)\n"
+"      --json         print one JSON summary object on standard output\n"
+"      --syslog       log to syslog (mail facility) instead of stderr\n"
+"  -h, --help         show this help and exit\n"
+"      --version      show the version and exit\n"
+"\n"
+"A successful run prints nothing unless stderr is a terminal or -v is\n"
+"given; warnings and errors always go to stderr.\n"
+"\n"
+"Exit status: 0 success (new mail or not), 64 usage, 69 server unreachable\n"
+"or TLS refused, 70 internal error, 74 local I/O error, 75 temporary\n"
+"failure (timeout, another run holds the lock), 76 protocol error,\n"
+"77 authentication refused, 78 configuration error.  With several\n"
+"accounts the worst outcome decides.\n"
+"\n"
+"See yubin(1) and yubin.yaml(5).\n", stdout);
+}
+
+static int parse_jobs(const char *arg, unsigned *out, struct yb_error *err)
+{
+	unsigned long long jobs;
+	if (!text_parse_u64(arg, strlen(arg), JOBS_MAX, &jobs) || jobs == 0)
+		return yb_fail(err, YB_ERR_USAGE,
+			       "-j wants a number from 1 to %d, not '%s'", JOBS_MAX, arg);
+	*out = (unsigned)jobs;
+	return YB_OK;
+}
+
+int cli_parse(int argc, char **argv, struct cli_options *out,
+	      struct yb_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	out->jobs = 1;
+	bool quiet = false;
+	int verbose = 0;
+	opterr = 0;
+	optind = 1;
+	for (;;) {
+		int opt = getopt_long(argc, argv, "+:c:vqnj:h", long_options, NULL);
+		if (opt == -1)
+			break;
+		switch (opt) {
+		case 'c': out->config_path = optarg; break;
+		case 'v': verbose++; break;
+		case 'q': quiet = true; break;
+		case 'n': out->dry_run = true; break;
+		case 'j':
+			if (parse_jobs(optarg, &out->jobs, err) != YB_OK)
+				return YB_ERR_USAGE;
+			break;
+		case OPT_JSON: out->json = true; break;
+		case OPT_SYSLOG: out->use_syslog = true; break;
+		case 'h': out->show_help = true; break;
+		case OPT_VERSION: out->show_version = true; break;
+		case ':':
+			if (optopt)
+				return yb_fail(err, YB_ERR_USAGE,
+					       "option -%c needs an argument", optopt);
+			return yb_fail(err, YB_ERR_USAGE, "option %s needs an argument",
+				       argv[optind - 1]);
+		default:
+			if (optopt)
+				return yb_fail(err, YB_ERR_USAGE, "unknown option -%c", optopt);
+			return yb_fail(err, YB_ERR_USAGE, "unknown option %s",
+				       argv[optind - 1]);
+		}
+	}
+	if (quiet && verbose)
+		return yb_fail(err, YB_ERR_USAGE, "-q and -v contradict each other");
+	out->verbosity = quiet ? -1 : verbose;
+	out->accounts = argv + optind;
+	out->account_count = argc - optind;
+	return YB_OK;
+}

@@ -1,0 +1,34 @@
+/*
+ * cli.h - the command line.
+ */
+#ifndef YUBIN_CLI_H
+#define YUBIN_CLI_H
+
+#include <stdbool.h>
+
+#include "error.h"
+
+struct cli_options {
+	const char *config_path;  /* -c; NULL: the default path */
+	int verbosity;            /* -1 with -q, +1 per -v */
+	bool dry_run;             /* -n */
+	bool json;                /* --json */
+	bool use_syslog;          /* --syslog */
+	unsigned jobs;            /* -j N; 1 by default */
+	bool show_help;
+	bool show_version;
+	char **accounts;          /* the ACCOUNT arguments (points into argv) */
+	int account_count;
+};
+
+/*
+ * Parse argv.  Returns YB_OK or YB_ERR_USAGE with err saying what was
+ * wrong.  Strings point into argv.
+ */
+int cli_parse(int argc, char **argv, struct cli_options *out,
+	      struct yb_error *err);
+
+/* The --help text. */
+void cli_print_help(void);
+
+#endif

@@ -24,6 +24,7 @@ static void mark_truncated(char *msg, size_t size, int written)
 		memcpy(msg + size - 4, "...", 4);
 }
 
+__attribute__((format(printf, 3, 0)))
 static int vfail(struct yb_error *err, enum yb_status status, const char *fmt,
 		 va_list ap)
 {

@@ -1,1 +1,533 @@
+/*
+ * fetch_pop3.c - the POP3 fetch engine.
+ *
+ * One UIDL listing tells what the server has; the state says what is
+ * done.  New messages are RETRieved through a window of pipelined
+ * commands and streamed (unstuffed, CRLF -> LF) into the sink.  Every
+ * BATCH_MESSAGES messages or BATCH_BYTES bytes the batch is made durable
+ * in the order that makes delivery exactly-once: sink_prepare, intents,
+ * sync, sink_publish, commits, sync.  DELE is sent only for messages
+ * whose commit is durable, and all of them at the end: POP3 deletes
+ * nothing before QUIT anyway, and a session that dies first deletes
+ * nothing.
+ */
 #include "config.h"
+
+#include "fetch_pop3.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "eol.h"
+#include "log.h"
+#include "pop3.h"
+#include "pop3_parse.h"
+#include "testhook.h"
+#include "text.h"
+
+#define POP3_MAILBOX "INBOX"
+#define BATCH_MESSAGES 128
+#define BATCH_BYTES (16u << 20)
+#define RETR_WINDOW 32
+#define EOL_SLICE 65536
+/* "UIDL #N" for the N-th copy of a repeated UIDL: a space never occurs in a UIDL. */
+#define KEY_MAX (POP3_UIDL_MAX + 24)
+
+/* One message of the listing, as the engine plans it. */
+struct planned {
+	const struct pop3_msg *msg;
+	char key[KEY_MAX]; /* empty when the server has no UIDL */
+};
+
+/* A message whose bytes are in the sink, waiting for the batch commit. */
+struct batch_item {
+	const struct planned *plan;
+	struct sink_msg *sink_msg;
+	uint64_t bytes;
+};
+
+struct pop3_run {
+	const struct account *account;
+	struct pop3 *pop3;
+	struct state *state;
+	struct sink *sink;
+	struct fetch_report *report;
+
+	struct batch_item batch[BATCH_MESSAGES];
+	size_t batch_len;
+	uint64_t batch_bytes;
+
+	/* Messages whose deletion is due, sent as DELEs before QUIT. */
+	const struct planned **doomed;
+	size_t doomed_len;
+
+	/* The message being streamed. */
+	struct sink_msg *current;
+	uint64_t current_bytes;
+	struct eol_filter eol;
+	char eol_out[EOL_SLICE + 1];
+};
+
+static int compare_by_uidl_then_msgno(const void *a, const void *b)
+{
+	const struct planned *pa = a, *pb = b;
+	int order = strcmp(pa->msg->uidl, pb->msg->uidl);
+	if (order != 0)
+		return order;
+	return pa->msg->msgno < pb->msg->msgno ? -1 : pa->msg->msgno > pb->msg->msgno;
+}
+
+static int compare_by_msgno(const void *a, const void *b)
+{
+	const struct planned *pa = a, *pb = b;
+	return pa->msg->msgno < pb->msg->msgno ? -1 : pa->msg->msgno > pb->msg->msgno;
+}
+
+/*
+ * Give every message its state key.  A server that repeats a UIDL must not
+ * make yubin skip the second message, so the n-th copy (in message number
+ * order) is keyed "UIDL #n".
+ */
+static void assign_keys(struct planned *plan, size_t count)
+{
+	if (count == 0 || !plan[0].msg->uidl) {
+		for (size_t i = 0; i < count; i++)
+			plan[i].key[0] = '\0';
+		return;
+	}
+	qsort(plan, count, sizeof(*plan), compare_by_uidl_then_msgno);
+	unsigned long copy = 0;
+	for (size_t i = 0; i < count; i++) {
+		bool repeat = i > 0 && strcmp(plan[i].msg->uidl, plan[i - 1].msg->uidl) == 0;
+		copy = repeat ? copy + 1 : 1;
+		if (copy == 1)
+			snprintf(plan[i].key, sizeof(plan[i].key), "%s", plan[i].msg->uidl);
+		else
+			snprintf(plan[i].key, sizeof(plan[i].key), "%s #%lu",
+				 plan[i].msg->uidl, copy);
+	}
+	qsort(plan, count, sizeof(*plan), compare_by_msgno);
+}
+
+static bool has_key(const struct planned *plan)
+{
+	return plan->key[0] != '\0';
+}
+
+/* --- streaming one message into the sink --- */
+
+static int write_body(void *ctx, const char *data, size_t len, struct yb_error *err)
+{
+	struct pop3_run *run = ctx;
+	while (len > 0) {
+		size_t slice = len < EOL_SLICE ? len : EOL_SLICE;
+		size_t out = eol_convert(&run->eol, data, slice, run->eol_out);
+		int rc = sink_msg_write(run->current, run->eol_out, out, err);
+		if (rc != YB_OK)
+			return rc;
+		run->current_bytes += out;
+		data += slice;
+		len -= slice;
+	}
+	return YB_OK;
+}
+
+static int finish_body(struct pop3_run *run, struct yb_error *err)
+{
+	size_t out = eol_finish(&run->eol, run->eol_out);
+	if (out > 0) {
+		int rc = sink_msg_write(run->current, run->eol_out, out, err);
+		if (rc != YB_OK)
+			return rc;
+		run->current_bytes += out;
+	}
+	return sink_msg_end(run->current, err);
+}
+
+/* --- the durable batch --- */
+
+static int record_intents(struct pop3_run *run, struct yb_error *err)
+{
+	for (size_t i = 0; i < run->batch_len; i++) {
+		const struct batch_item *item = &run->batch[i];
+		if (!has_key(item->plan))
+			continue;
+		int rc = state_intent(run->state, POP3_MAILBOX, item->plan->key,
+				      sink_msg_dest(item->sink_msg), err);
+		if (rc != YB_OK)
+			return rc;
+	}
+	return state_sync(run->state, err);
+}
+
+static int record_commits(struct pop3_run *run, struct yb_error *err)
+{
+	time_t now = time(NULL);
+	for (size_t i = 0; i < run->batch_len; i++) {
+		const struct batch_item *item = &run->batch[i];
+		if (!has_key(item->plan))
+			continue;
+		int rc = state_commit(run->state, POP3_MAILBOX, item->plan->key, now, err);
+		if (rc != YB_OK)
+			return rc;
+	}
+	return state_sync(run->state, err);
+}
+
+static void count_batch_and_doom(struct pop3_run *run)
+{
+	for (size_t i = 0; i < run->batch_len; i++) {
+		run->report->fetched++;
+		run->report->fetched_bytes += run->batch[i].bytes;
+		if (!run->account->keep)
+			run->doomed[run->doomed_len++] = run->batch[i].plan;
+	}
+}
+
+static int flush_batch(struct pop3_run *run, struct yb_error *err)
+{
+	if (run->batch_len == 0)
+		return YB_OK;
+	int rc = sink_prepare(run->sink, err);
+	if (rc == YB_OK) {
+		testhook_step("sync");
+		rc = record_intents(run, err);
+	}
+	if (rc != YB_OK) {
+		/* Nothing is published yet: the batch simply did not happen. */
+		sink_discard(run->sink);
+		run->batch_len = 0;
+		return rc;
+	}
+	testhook_step("intent");
+	rc = sink_publish(run->sink, err);
+	if (rc != YB_OK) {
+		/* Intents are durable: the next run settles each one. */
+		run->batch_len = 0;
+		return rc;
+	}
+	testhook_step("publish");
+	rc = record_commits(run, err);
+	if (rc != YB_OK) {
+		run->batch_len = 0;
+		return rc;
+	}
+	testhook_step("commit");
+	count_batch_and_doom(run);
+	log_debug("committed a batch of %zu messages", run->batch_len);
+	run->batch_len = 0;
+	run->batch_bytes = 0;
+	return YB_OK;
+}
+
+/* --- fetching --- */
+
+static int fetch_one(struct pop3_run *run, const struct planned *plan,
+		     struct yb_error *err)
+{
+	struct msg_meta meta = { .size_hint = plan->msg->size };
+	int rc = sink_msg_begin(run->sink, &meta, &run->current, err);
+	if (rc != YB_OK)
+		return rc;
+	eol_init(&run->eol);
+	run->current_bytes = 0;
+	bool refused = false;
+	struct yb_error retr_err;
+	yb_error_clear(&retr_err);
+	rc = pop3_read_retr(run->pop3, write_body, run, &refused, &retr_err);
+	if (rc == YB_OK && refused) {
+		sink_msg_abort(run->current);
+		run->current = NULL;
+		run->report->refused++;
+		log_warn("message %lu (%s) not fetched: %s", plan->msg->msgno,
+			 has_key(plan) ? plan->key : "no UIDL", retr_err.msg);
+		return YB_OK;
+	}
+	if (rc == YB_OK)
+		rc = finish_body(run, &retr_err);
+	if (rc != YB_OK) {
+		sink_msg_abort(run->current);
+		run->current = NULL;
+		*err = retr_err;
+		return rc;
+	}
+	testhook_step("write");
+	struct batch_item *item = &run->batch[run->batch_len++];
+	item->plan = plan;
+	item->sink_msg = run->current;
+	item->bytes = run->current_bytes;
+	run->batch_bytes += run->current_bytes;
+	run->current = NULL;
+	if (run->batch_len == BATCH_MESSAGES || run->batch_bytes >= BATCH_BYTES)
+		return flush_batch(run, err);
+	return YB_OK;
+}
+
+static int fetch_all(struct pop3_run *run, const struct planned **todo,
+		     size_t count, struct yb_error *err)
+{
+	size_t window = pop3_pipelining(run->pop3) ? RETR_WINDOW : 1;
+	size_t sent = 0;
+	for (size_t done = 0; done < count; done++) {
+		while (sent < count && sent - done < window) {
+			int rc = pop3_send_retr(run->pop3, todo[sent]->msg->msgno, err);
+			if (rc != YB_OK)
+				return rc;
+			sent++;
+		}
+		int rc = fetch_one(run, todo[done], err);
+		if (rc != YB_OK) {
+			sink_discard(run->sink);
+			run->batch_len = 0;
+			return rc;
+		}
+	}
+	return flush_batch(run, err);
+}
+
+/* --- deleting --- */
+
+static int send_deletions(struct pop3_run *run, struct yb_error *err)
+{
+	size_t window = pop3_pipelining(run->pop3) ? RETR_WINDOW : 1;
+	size_t sent = 0;
+	for (size_t done = 0; done < run->doomed_len; done++) {
+		while (sent < run->doomed_len && sent - done < window) {
+			int rc = pop3_send_dele(run->pop3, run->doomed[sent]->msg->msgno, err);
+			if (rc != YB_OK)
+				return rc;
+			sent++;
+		}
+		int rc = pop3_read_dele(run->pop3, err);
+		if (rc != YB_OK)
+			return rc;
+	}
+	testhook_step("delete");
+	return YB_OK;
+}
+
+/* After QUIT's +OK the deleted messages are gone: forget their keys. */
+static int forget_deleted(struct pop3_run *run, struct yb_error *err)
+{
+	for (size_t i = 0; i < run->doomed_len; i++) {
+		if (!has_key(run->doomed[i]))
+			continue;
+		int rc = state_forget(run->state, POP3_MAILBOX, run->doomed[i]->key, err);
+		if (rc != YB_OK)
+			return rc;
+	}
+	run->report->deleted = run->doomed_len;
+	return state_sync(run->state, err);
+}
+
+/* --- planning --- */
+
+static bool is_due_for_deletion(const struct pop3_run *run, const char *key,
+				time_t now)
+{
+	if (!run->account->keep)
+		return true;
+	if (run->account->delete_after_days == 0)
+		return false;
+	time_t fetched_at;
+	if (!state_fetched_at(run->state, POP3_MAILBOX, key, &fetched_at))
+		return false;
+	long long age = (long long)now - (long long)fetched_at;
+	return age >= (long long)run->account->delete_after_days * 86400;
+}
+
+/*
+ * Split the listing into messages to fetch and delivered ones whose
+ * deletion is due.  Too large ones are reported and left alone.
+ */
+static size_t plan_fetch(struct pop3_run *run, struct planned *plan, size_t count,
+			 const struct planned **todo)
+{
+	time_t now = time(NULL);
+	size_t todo_len = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (has_key(&plan[i]) && state_contains(run->state, POP3_MAILBOX, plan[i].key)) {
+			if (is_due_for_deletion(run, plan[i].key, now))
+				run->doomed[run->doomed_len++] = &plan[i];
+			continue;
+		}
+		run->report->new_messages++;
+		uint64_t max = run->account->max_size;
+		if (max > 0 && plan[i].msg->size > max) {
+			run->report->too_large++;
+			log_warn("message %lu (%s) is %" PRIu64 " bytes, over max_size %"
+				 PRIu64 "; left on the server", plan[i].msg->msgno,
+				 has_key(&plan[i]) ? plan[i].key : "no UIDL",
+				 plan[i].msg->size, max);
+			continue;
+		}
+		todo[todo_len++] = &plan[i];
+	}
+	return todo_len;
+}
+
+static int compare_key_ptrs(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+struct prune_ctx {
+	const char **server_keys; /* sorted */
+	size_t server_count;
+	char **gone;
+	size_t gone_len, gone_cap;
+	bool oom;
+};
+
+static int collect_gone(void *ctx, const char *key, time_t fetched_at)
+{
+	(void)fetched_at;
+	struct prune_ctx *prune = ctx;
+	if (bsearch(&key, prune->server_keys, prune->server_count,
+		    sizeof(*prune->server_keys), compare_key_ptrs))
+		return 0;
+	if (prune->gone_len == prune->gone_cap) {
+		size_t cap = prune->gone_cap ? prune->gone_cap * 2 : 64;
+		char **grown = realloc(prune->gone, cap * sizeof(*grown));
+		if (!grown) {
+			prune->oom = true;
+			return 1;
+		}
+		prune->gone = grown;
+		prune->gone_cap = cap;
+	}
+	prune->gone[prune->gone_len] = strdup(key);
+	if (!prune->gone[prune->gone_len]) {
+		prune->oom = true;
+		return 1;
+	}
+	prune->gone_len++;
+	return 0;
+}
+
+/*
+ * Forget keys of messages the server no longer has (deleted by another
+ * client), so the state does not grow forever.  Only called after a
+ * complete UIDL listing.
+ */
+static int prune_gone(struct pop3_run *run, const struct planned *plan,
+		      size_t count, size_t known_on_server, struct yb_error *err)
+{
+	if (state_count(run->state, POP3_MAILBOX) <= known_on_server)
+		return YB_OK;
+	struct prune_ctx prune = { .server_count = count };
+	prune.server_keys = malloc((count ? count : 1) * sizeof(*prune.server_keys));
+	if (!prune.server_keys)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	for (size_t i = 0; i < count; i++)
+		prune.server_keys[i] = plan[i].key;
+	qsort(prune.server_keys, count, sizeof(*prune.server_keys), compare_key_ptrs);
+	state_foreach(run->state, POP3_MAILBOX, collect_gone, &prune);
+	int rc = prune.oom ? yb_fail(err, YB_ERR_INTERNAL, "out of memory") : YB_OK;
+	for (size_t i = 0; i < prune.gone_len; i++) {
+		if (rc == YB_OK)
+			rc = state_forget(run->state, POP3_MAILBOX, prune.gone[i], err);
+		free(prune.gone[i]);
+	}
+	if (rc == YB_OK && prune.gone_len > 0) {
+		log_debug("forgot %zu messages no longer on the server", prune.gone_len);
+		rc = state_sync(run->state, err);
+	}
+	free(prune.gone);
+	free(prune.server_keys);
+	return rc;
+}
+
+static size_t count_known(const struct pop3_run *run, const struct planned *plan,
+			  size_t count)
+{
+	size_t known = 0;
+	for (size_t i = 0; i < count; i++)
+		if (has_key(&plan[i]) && state_contains(run->state, POP3_MAILBOX, plan[i].key))
+			known++;
+	return known;
+}
+
+/* --- the session --- */
+
+static int check_uidl(const struct pop3_run *run, struct yb_error *err)
+{
+	if (pop3_has_uidl(run->pop3) || !run->account->keep)
+		return YB_OK;
+	return yb_fail(err, YB_ERR_PROTOCOL,
+		       "%s does not support UIDL, so yubin cannot tell which "
+		       "messages it has already fetched; set keep: false to fetch "
+		       "and delete every message instead", run->account->host);
+}
+
+static int run_session(struct pop3_run *run, bool dry_run, struct yb_error *err)
+{
+	struct pop3_msg *msgs = NULL;
+	size_t count = 0;
+	int rc = pop3_list(run->pop3, &msgs, &count, err);
+	if (rc != YB_OK)
+		return rc;
+	run->report->on_server = count;
+	struct planned *plan = calloc(count ? count : 1, sizeof(*plan));
+	const struct planned **todo = calloc(count ? count : 1, sizeof(*todo));
+	run->doomed = calloc(count ? count : 1, sizeof(*run->doomed));
+	if (!plan || !todo || !run->doomed) {
+		rc = yb_fail(err, YB_ERR_INTERNAL, "out of memory listing %zu messages", count);
+		goto out;
+	}
+	for (size_t i = 0; i < count; i++)
+		plan[i].msg = &msgs[i];
+	rc = check_uidl(run, err);
+	if (rc != YB_OK)
+		goto out;
+	assign_keys(plan, count);
+	size_t todo_len = plan_fetch(run, plan, count, todo);
+	if (dry_run) {
+		run->doomed_len = 0;
+		rc = pop3_quit(run->pop3, err);
+		goto out;
+	}
+	if (pop3_has_uidl(run->pop3)) {
+		rc = prune_gone(run, plan, count, count_known(run, plan, count), err);
+		if (rc != YB_OK)
+			goto out;
+	}
+	log_info("%zu messages on %s, %zu new", count, run->account->host,
+		 run->report->new_messages);
+	rc = fetch_all(run, todo, todo_len, err);
+	if (rc == YB_OK)
+		rc = send_deletions(run, err);
+	if (rc == YB_OK)
+		rc = pop3_quit(run->pop3, err);
+	if (rc == YB_OK)
+		rc = forget_deleted(run, err);
+out:
+	free(run->doomed);
+	run->doomed = NULL;
+	free(todo);
+	free(plan);
+	pop3_free_msgs(msgs, count);
+	return rc;
+}
+
+int fetch_pop3(const struct account *account, const char *password,
+	       struct state *state, struct sink *sink, bool dry_run,
+	       struct fetch_report *report, struct yb_error *err)
+{
+	struct pop3_run *run = calloc(1, sizeof(*run));
+	if (!run)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	run->account = account;
+	run->state = state;
+	run->sink = sink;
+	run->report = report;
+	int rc = pop3_connect(account, password, &run->pop3, err);
+	if (rc == YB_OK)
+		rc = run_session(run, dry_run, err);
+	pop3_close(run->pop3);
+	free(run);
+	return rc;
+}

@@ -1,0 +1,24 @@
+/*
+ * fetch_pop3.h - the POP3 part of a run: list, fetch new messages into
+ * the sink in durable batches, delete on the server what may go.
+ */
+#ifndef YUBIN_FETCH_POP3_H
+#define YUBIN_FETCH_POP3_H
+
+#include <stdbool.h>
+
+#include "account.h"
+#include "error.h"
+#include "fetch.h"
+#include "sink.h"
+#include "state.h"
+
+/*
+ * state is open (read-only for a dry run), its intents already resolved;
+ * sink is NULL for a dry run.  Neither is owned.  password may be NULL.
+ */
+int fetch_pop3(const struct account *account, const char *password,
+	       struct state *state, struct sink *sink, bool dry_run,
+	       struct fetch_report *report, struct yb_error *err);
+
+#endif

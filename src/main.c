@@ -1,2 +1,352 @@
+/*
+ * main.c - load the config, run the accounts (in parallel with -j),
+ * report, and turn the worst outcome into the exit code.
+ */
 #include "config.h"
-int main(void) { return 0; }
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "cli.h"
+#include "error.h"
+#include "fetch.h"
+#include "log.h"
+#include "text.h"
+
+/* One account's outcome, also the record a -j child sends its parent. */
+struct outcome {
+	enum yb_status status;
+	struct fetch_report report;
+	char message[YB_ERROR_MSG_MAX];
+};
+
+struct run {
+	const struct cli_options *options;
+	const struct config *config;
+	const struct account **accounts;
+	size_t account_count;
+	struct outcome *outcomes;
+	bool print_summary;
+};
+
+static void format_bytes(uint64_t bytes, char *out, size_t size)
+{
+	if (bytes >= 10u * 1024 * 1024)
+		snprintf(out, size, "%" PRIu64 " MB", bytes / (1024 * 1024));
+	else if (bytes >= 10u * 1024)
+		snprintf(out, size, "%" PRIu64 " kB", bytes / 1024);
+	else
+		snprintf(out, size, "%" PRIu64 " bytes", bytes);
+}
+
+static void print_summary(const struct account *account, const struct outcome *outcome,
+			  bool dry_run)
+{
+	const struct fetch_report *report = &outcome->report;
+	if (dry_run) {
+		fprintf(stderr, "yubin: %s: %zu new of %zu messages on %s (dry run)\n",
+			account->name, report->new_messages, report->on_server,
+			account->host);
+		return;
+	}
+	char size[32];
+	format_bytes(report->fetched_bytes, size, sizeof(size));
+	if (report->fetched == 0)
+		fprintf(stderr, "yubin: %s: no new mail (%zu on %s)", account->name,
+			report->on_server, account->host);
+	else
+		fprintf(stderr, "yubin: %s: fetched %zu new message%s (%s) from %s",
+			account->name, report->fetched, report->fetched == 1 ? "" : "s",
+			size, account->host);
+	if (report->deleted)
+		fprintf(stderr, ", deleted %zu on the server", report->deleted);
+	if (report->too_large)
+		fprintf(stderr, ", %zu over max_size left there", report->too_large);
+	if (report->refused)
+		fprintf(stderr, ", %zu refused by the server", report->refused);
+	if (report->recovered)
+		fprintf(stderr, ", %zu recovered from an interrupted run", report->recovered);
+	fputc('\n', stderr);
+}
+
+static void run_one(const struct run *run, size_t index)
+{
+	const struct account *account = run->accounts[index];
+	struct outcome *outcome = &run->outcomes[index];
+	struct yb_error err;
+	yb_error_clear(&err);
+	struct fetch_options fetch_options = { .dry_run = run->options->dry_run };
+	log_set_account(account->name);
+	outcome->status = fetch_account(account, &fetch_options, &outcome->report, &err);
+	snprintf(outcome->message, sizeof(outcome->message), "%s", err.msg);
+	if (outcome->status != YB_OK)
+		log_error("%s", err.msg);
+	else if (run->print_summary)
+		print_summary(account, outcome, run->options->dry_run);
+	log_set_account(NULL);
+}
+
+/* --- -j: one child process per account, results back through a pipe --- */
+
+static bool write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+static bool read_all(int fd, void *data, size_t len)
+{
+	char *p = data;
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+struct child {
+	pid_t pid;
+	int fd;
+	size_t index;
+};
+
+static int start_child(const struct run *run, size_t index, struct child *child)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -1;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		run_one(run, index);
+		bool sent = write_all(fds[1], &run->outcomes[index], sizeof(struct outcome));
+		_exit(sent ? 0 : 1);
+	}
+	close(fds[1]);
+	child->pid = pid;
+	child->fd = fds[0];
+	child->index = index;
+	return 0;
+}
+
+static void collect_child(const struct run *run, struct child *child)
+{
+	struct outcome *outcome = &run->outcomes[child->index];
+	if (!read_all(child->fd, outcome, sizeof(*outcome))) {
+		outcome->status = YB_ERR_INTERNAL;
+		snprintf(outcome->message, sizeof(outcome->message),
+			 "the process fetching account %s died",
+			 run->accounts[child->index]->name);
+		log_error("%s", outcome->message);
+	}
+	close(child->fd);
+	while (waitpid(child->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+static void run_parallel(const struct run *run)
+{
+	size_t jobs = run->options->jobs;
+	struct child *children = calloc(jobs, sizeof(*children));
+	if (!children) {
+		for (size_t i = 0; i < run->account_count; i++)
+			run_one(run, i);
+		return;
+	}
+	size_t running = 0, next = 0;
+	while (next < run->account_count || running > 0) {
+		while (next < run->account_count && running < jobs) {
+			if (start_child(run, next, &children[running]) != 0) {
+				run_one(run, next++);
+				continue;
+			}
+			running++;
+			next++;
+		}
+		if (running == 0)
+			continue;
+		/* Collect the oldest child; the others keep working meanwhile. */
+		collect_child(run, &children[0]);
+		memmove(children, children + 1, (running - 1) * sizeof(*children));
+		running--;
+	}
+	free(children);
+}
+
+/* --- JSON summary --- */
+
+static void json_string(const char *text)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+static void print_json(const struct run *run, int exit_code)
+{
+	printf("{\"accounts\":[");
+	for (size_t i = 0; i < run->account_count; i++) {
+		const struct outcome *o = &run->outcomes[i];
+		const struct fetch_report *r = &o->report;
+		printf("%s{\"name\":", i ? "," : "");
+		json_string(run->accounts[i]->name);
+		printf(",\"status\":\"%s\",\"exit_code\":%d,\"on_server\":%zu,"
+		       "\"new\":%zu,\"fetched\":%zu,\"bytes\":%" PRIu64 ","
+		       "\"too_large\":%zu,\"refused\":%zu,\"deleted\":%zu,"
+		       "\"recovered\":%zu",
+		       yb_status_name(o->status), yb_exit_code(o->status),
+		       r->on_server, r->new_messages, r->fetched, r->fetched_bytes,
+		       r->too_large, r->refused, r->deleted, r->recovered);
+		if (o->status != YB_OK) {
+			printf(",\"error\":");
+			json_string(o->message);
+		}
+		putchar('}');
+	}
+	printf("],\"exit_code\":%d}\n", exit_code);
+}
+
+/* --- main --- */
+
+static int select_accounts(const struct cli_options *options,
+			   const struct config *config,
+			   const struct account ***out, size_t *count,
+			   struct yb_error *err)
+{
+	size_t wanted = options->account_count ? (size_t)options->account_count
+					       : config->account_count;
+	const struct account **accounts = calloc(wanted ? wanted : 1, sizeof(*accounts));
+	if (!accounts)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	for (size_t i = 0; i < wanted; i++) {
+		if (options->account_count == 0) {
+			accounts[i] = &config->accounts[i];
+			continue;
+		}
+		const char *name = options->accounts[i];
+		accounts[i] = config_find_account(config, name);
+		if (!accounts[i]) {
+			char shown[128];
+			text_sanitize(shown, sizeof(shown), name, strlen(name));
+			free(accounts);
+			return yb_fail(err, YB_ERR_USAGE, "no account named '%s' in %s",
+				       shown, config->path);
+		}
+	}
+	*out = accounts;
+	*count = wanted;
+	return YB_OK;
+}
+
+static int fail_early(enum yb_status status, const char *message, bool json)
+{
+	log_error("%s", message);
+	if (json)
+		printf("{\"accounts\":[],\"exit_code\":%d,\"error\":\"%s\"}\n",
+		       yb_exit_code(status), yb_status_name(status));
+	return yb_exit_code(status);
+}
+
+static int run_accounts(const struct cli_options *options, const struct config *config)
+{
+	struct yb_error err;
+	yb_error_clear(&err);
+	struct run run = { .options = options, .config = config };
+	if (select_accounts(options, config, &run.accounts, &run.account_count, &err) != YB_OK)
+		return fail_early(err.status, err.msg, options->json);
+	run.outcomes = calloc(run.account_count ? run.account_count : 1, sizeof(*run.outcomes));
+	if (!run.outcomes) {
+		free(run.accounts);
+		return fail_early(YB_ERR_INTERNAL, "out of memory", options->json);
+	}
+	run.print_summary = options->verbosity >= 1 ||
+			    (options->verbosity == 0 && isatty(STDERR_FILENO) && !options->use_syslog);
+	if (options->jobs > 1 && run.account_count > 1)
+		run_parallel(&run);
+	else
+		for (size_t i = 0; i < run.account_count; i++)
+			run_one(&run, i);
+	enum yb_status worst = YB_OK;
+	for (size_t i = 0; i < run.account_count; i++)
+		worst = yb_status_worse(worst, run.outcomes[i].status);
+	int exit_code = yb_exit_code(worst);
+	if (options->json)
+		print_json(&run, exit_code);
+	free(run.outcomes);
+	free(run.accounts);
+	return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_options options;
+	struct yb_error err;
+	yb_error_clear(&err);
+	log_init(0, false);
+	if (cli_parse(argc, argv, &options, &err) != YB_OK) {
+		log_error("%s (try yubin --help)", err.msg);
+		return yb_exit_code(YB_ERR_USAGE);
+	}
+	if (options.show_help) {
+		cli_print_help();
+		return 0;
+	}
+	if (options.show_version) {
+		printf("yubin %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	log_init(options.verbosity, options.use_syslog);
+	/* A server that closes on us must be an error return, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+
+	char *default_path = NULL;
+	const char *path = options.config_path;
+	if (!path) {
+		default_path = config_default_path(&err);
+		if (!default_path)
+			return fail_early(err.status, err.msg, options.json);
+		path = default_path;
+	}
+	struct config config;
+	int rc = config_load(path, &config, &err);
+	free(default_path);
+	if (rc != YB_OK)
+		return fail_early(err.status, err.msg, options.json);
+	int exit_code = run_accounts(&options, &config);
+	config_free(&config);
+	return exit_code;
+}

@@ -1,0 +1,409 @@
+# harness.sh - a private Dovecot on 127.0.0.1 for the integration tests.
+#
+# Sourced by bash scripts.  Needs DOVECOT (the dovecot binary) and openssl;
+# PYTHON3 defaults to python3.  Everything lives in one fresh temporary
+# directory, removed by harness_cleanup (installed as the EXIT trap by
+# harness_start; add your own clean-up with harness_at_exit "command").
+#
+#   harness_start                  start Dovecot (imap, pop3; plain and TLS)
+#   harness_stop                   stop it (bounded; SIGKILL as a last resort)
+#   harness_dir                    the temporary directory of this test
+#   harness_port pop3|pop3s|imap|imaps
+#   harness_ca_file                the test CA (for tls_ca_file)
+#   harness_fingerprint            "sha256:AB:CD:..." of the server certificate
+#   harness_password USER          alice, bob and demo have fixed passwords
+#   harness_maildir USER           the user's Maildir on the server side
+#   harness_add_messages USER COUNT [genmail.py add options...]
+#   harness_write_config FILE ACCOUNT PROTOCOL TLS PORT USER PASSWORD MAILDIR
+#                        [KEY=VALUE...]
+#                                  a yubin account file, mode 600; KEY=VALUE
+#                                  pairs add or override account keys, and
+#                                  KEY= (empty) removes one
+#   harness_log                    path of Dovecot's log
+#
+# Dovecot only ever listens on 127.0.0.1, on ports the kernel picked as
+# free a moment before.  Run as root, mail is owned by "nobody" (mail
+# processes must not run as root) and the login/internal users are those
+# of the dovecot package when it made them; run as an ordinary user,
+# Dovecot runs rootless with every process as that user.
+
+: "${PYTHON3:=python3}"
+
+HARNESS_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+HARNESS_DIR=
+HARNESS_PID=
+HARNESS_AT_EXIT=()
+declare -A HARNESS_PORTS=()
+declare -A HARNESS_PASSWORDS=(
+	[alice]='alice-Secret-1'
+	[bob]='bob-Secret-2'
+	[demo]='demo-Secret-3'
+)
+
+harness_die() {
+	printf 'Bail out! harness: %s\n' "$*"
+	exit 1
+}
+
+harness_dir() { printf '%s\n' "$HARNESS_DIR"; }
+harness_log() { printf '%s\n' "$HARNESS_DIR/dovecot/dovecot.log"; }
+harness_ca_file() { printf '%s\n' "$HARNESS_DIR/tls/ca.pem"; }
+harness_maildir() { printf '%s\n' "$HARNESS_DIR/home/$1/Maildir"; }
+
+harness_port() {
+	local port=${HARNESS_PORTS[$1]-}
+	[ -n "$port" ] || harness_die "no port named '$1'"
+	printf '%s\n' "$port"
+}
+
+harness_password() {
+	local password=${HARNESS_PASSWORDS[$1]-}
+	[ -n "$password" ] || harness_die "no user named '$1'"
+	printf '%s\n' "$password"
+}
+
+harness_fingerprint() {
+	local out
+	out=$(openssl x509 -in "$HARNESS_DIR/tls/server.pem" -noout \
+		-fingerprint -sha256) || harness_die "cannot read the server certificate"
+	printf 'sha256:%s\n' "${out#*=}"
+}
+
+harness_at_exit() {
+	HARNESS_AT_EXIT+=("$1")
+}
+
+harness_cleanup() {
+	local status=$? cmd
+	for cmd in "${HARNESS_AT_EXIT[@]}"; do
+		eval "$cmd" || true
+	done
+	harness_stop
+	if [ -n "$HARNESS_DIR" ] && [ -d "$HARNESS_DIR" ] && [ -z "${HARNESS_KEEP-}" ]; then
+		rm -rf -- "$HARNESS_DIR"
+	fi
+	return "$status"
+}
+
+# The uid/gid that owns mail, and the users Dovecot's own processes run as.
+harness_pick_users() {
+	if [ "$(id -u)" -eq 0 ]; then
+		HARNESS_MAIL_UID=$(id -u nobody 2>/dev/null) || harness_die "no user 'nobody'"
+		HARNESS_MAIL_GID=$(getent group nogroup | cut -d: -f3)
+		[ -n "$HARNESS_MAIL_GID" ] || HARNESS_MAIL_GID=$(id -g nobody)
+		HARNESS_INTERNAL_USER=nobody
+		HARNESS_LOGIN_USER=nobody
+		if id dovecot >/dev/null 2>&1; then
+			HARNESS_INTERNAL_USER=dovecot
+		fi
+		if id dovenull >/dev/null 2>&1; then
+			HARNESS_LOGIN_USER=dovenull
+		fi
+		HARNESS_INTERNAL_GROUP=$(id -gn "$HARNESS_INTERNAL_USER")
+	else
+		HARNESS_MAIL_UID=$(id -u)
+		HARNESS_MAIL_GID=$(id -g)
+		HARNESS_INTERNAL_USER=$(id -un)
+		HARNESS_LOGIN_USER=$HARNESS_INTERNAL_USER
+		HARNESS_INTERNAL_GROUP=$(id -gn)
+	fi
+}
+
+# A CA and a certificate for localhost / 127.0.0.1 signed by it.
+harness_make_certs() {
+	local tls=$HARNESS_DIR/tls
+	mkdir -p "$tls" || return 1
+	cat >"$tls/server.ext" <<-EOF
+	basicConstraints = critical, CA:FALSE
+	keyUsage = critical, digitalSignature, keyEncipherment
+	extendedKeyUsage = serverAuth
+	subjectAltName = DNS:localhost, IP:127.0.0.1
+	EOF
+	(
+		cd "$tls" &&
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+			-nodes -keyout ca.key -out ca.pem -days 30 \
+			-subj "/CN=yubin test CA" \
+			-addext "basicConstraints=critical,CA:TRUE" \
+			-addext "keyUsage=critical,keyCertSign,cRLSign" &&
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+			-nodes -keyout server.key -out server.csr \
+			-subj "/CN=localhost" &&
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
+			-CAcreateserial -out server.pem -days 30 \
+			-extfile server.ext
+	) >"$tls/openssl.log" 2>&1 || {
+		cat "$tls/openssl.log" >&2
+		return 1
+	}
+	chmod 644 "$tls/ca.pem" "$tls/server.pem"
+	chmod 600 "$tls/server.key" "$tls/ca.key"
+}
+
+harness_make_users() {
+	local user home
+	: >"$HARNESS_DIR/passwd"
+	for user in alice bob demo; do
+		home=$HARNESS_DIR/home/$user
+		mkdir -p "$home/Maildir/new" "$home/Maildir/cur" "$home/Maildir/tmp" || return 1
+		chown -R "$HARNESS_MAIL_UID:$HARNESS_MAIL_GID" "$home" || return 1
+		chmod -R 700 "$home"
+		# user:password:uid:gid:gecos:home:shell
+		printf '%s:{PLAIN}%s:%s:%s::%s::\n' "$user" \
+			"${HARNESS_PASSWORDS[$user]}" "$HARNESS_MAIL_UID" \
+			"$HARNESS_MAIL_GID" "$home" >>"$HARNESS_DIR/passwd"
+	done
+	# Dovecot's auth process (not root) reads it; test passwords only.
+	chmod 644 "$HARNESS_DIR/passwd"
+}
+
+# Four distinct free ports on 127.0.0.1: bound together, so they differ,
+# then released for Dovecot to take.
+harness_pick_ports() {
+	local ports
+	ports=$("$PYTHON3" - <<-'EOF'
+	import socket
+	socks = []
+	for _ in range(4):
+	    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+	    s.bind(("127.0.0.1", 0))
+	    socks.append(s)
+	print(" ".join(str(s.getsockname()[1]) for s in socks))
+	for s in socks:
+	    s.close()
+	EOF
+	) || return 1
+	read -r HARNESS_PORTS[pop3] HARNESS_PORTS[pop3s] \
+		HARNESS_PORTS[imap] HARNESS_PORTS[imaps] <<<"$ports"
+}
+
+harness_write_dovecot_conf() {
+	local d=$HARNESS_DIR/dovecot
+	cat >"$d/dovecot.conf" <<-EOF
+	# Generated by the yubin test harness; nothing here is system-wide.
+	base_dir = $d/run
+	state_dir = $d/state
+	instance_name = yubin-test-$$-$RANDOM
+	log_path = $d/dovecot.log
+	info_log_path = $d/dovecot.log
+	debug_log_path = $d/dovecot.log
+	protocols = imap pop3
+	listen = 127.0.0.1
+	shutdown_clients = yes
+
+	default_internal_user = $HARNESS_INTERNAL_USER
+	default_internal_group = $HARNESS_INTERNAL_GROUP
+	default_login_user = $HARNESS_LOGIN_USER
+	first_valid_uid = $HARNESS_MAIL_UID
+	first_valid_gid = $HARNESS_MAIL_GID
+
+	ssl = yes
+	ssl_cert = <$HARNESS_DIR/tls/server.pem
+	ssl_key = <$HARNESS_DIR/tls/server.key
+	ssl_min_protocol = TLSv1.2
+
+	# Tests log in with every mechanism, in clear text too (loopback only).
+	disable_plaintext_auth = no
+	auth_mechanisms = plain login cram-md5 apop
+	auth_failure_delay = 0
+	# Repeated failed logins from 127.0.0.1 must not slow later tests.
+	login_trusted_networks = 127.0.0.0/8
+
+	passdb {
+	  driver = passwd-file
+	  args = scheme=PLAIN username_format=%u $HARNESS_DIR/passwd
+	}
+	userdb {
+	  driver = passwd-file
+	  args = username_format=%u $HARNESS_DIR/passwd
+	}
+
+	mail_location = maildir:~/Maildir
+	mail_fsync = never
+	mail_max_userip_connections = 200
+
+	# Login processes are not chrooted: a rootless Dovecot cannot chroot.
+	service anvil {
+	  chroot =
+	}
+	service imap-login {
+	  chroot =
+	  inet_listener imap {
+	    address = 127.0.0.1
+	    port = ${HARNESS_PORTS[imap]}
+	  }
+	  inet_listener imaps {
+	    address = 127.0.0.1
+	    port = ${HARNESS_PORTS[imaps]}
+	    ssl = yes
+	  }
+	}
+	service pop3-login {
+	  chroot =
+	  inet_listener pop3 {
+	    address = 127.0.0.1
+	    port = ${HARNESS_PORTS[pop3]}
+	  }
+	  inet_listener pop3s {
+	    address = 127.0.0.1
+	    port = ${HARNESS_PORTS[pop3s]}
+	    ssl = yes
+	  }
+	}
+	EOF
+}
+
+# Wait (at most 20 s) until every listener accepts a connection.
+harness_wait_ports() {
+	"$PYTHON3" - "${HARNESS_PORTS[@]}" <<-'EOF'
+	import socket, sys, time
+	deadline = time.monotonic() + 20
+	for port in sys.argv[1:]:
+	    while True:
+	        try:
+	            socket.create_connection(("127.0.0.1", int(port)), timeout=1).close()
+	            break
+	        except OSError:
+	            if time.monotonic() > deadline:
+	                sys.exit("port %s never accepted a connection" % port)
+	            time.sleep(0.05)
+	EOF
+}
+
+harness_launch() {
+	local d=$HARNESS_DIR/dovecot
+	harness_pick_ports || return 1
+	harness_write_dovecot_conf || return 1
+	if ! "$DOVECOT" -c "$d/dovecot.conf" -n >"$d/doveconf.out" 2>&1; then
+		cat "$d/doveconf.out" >&2
+		return 1
+	fi
+	# Its own session (process group), so that stopping it can reach every
+	# child even if the master died first.
+	setsid "$DOVECOT" -F -c "$d/dovecot.conf" </dev/null >>"$d/dovecot.out" 2>&1 &
+	HARNESS_PID=$!
+	if harness_wait_ports; then
+		return 0
+	fi
+	harness_stop
+	return 1
+}
+
+harness_start() {
+	[ -n "${DOVECOT-}" ] || harness_die "DOVECOT is not set: configure found no dovecot binary (install dovecot-core, dovecot-imapd, dovecot-pop3d)"
+	[ -x "$DOVECOT" ] || harness_die "DOVECOT=$DOVECOT is not an executable"
+	command -v openssl >/dev/null || harness_die "the openssl command is missing"
+	command -v "$PYTHON3" >/dev/null || harness_die "python3 is missing"
+
+	local parent=${TMPDIR:-/tmp}
+	# As root the mail user must be able to reach its home: use /tmp,
+	# whose parents everyone can traverse.
+	if [ "$(id -u)" -eq 0 ]; then
+		parent=/tmp
+	fi
+	HARNESS_DIR=$(mktemp -d "$parent/yubin-test.XXXXXX") || harness_die "mktemp failed"
+	trap harness_cleanup EXIT
+	trap 'exit 129' HUP
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	chmod 755 "$HARNESS_DIR"
+	mkdir -p "$HARNESS_DIR/dovecot" "$HARNESS_DIR/client" || harness_die "mkdir failed"
+	printf '0\n' >"$HARNESS_DIR/batch"
+
+	harness_pick_users
+	harness_make_certs || harness_die "could not make the test certificates"
+	harness_make_users || harness_die "could not make the test users"
+
+	# A port taken between picking and binding makes Dovecot fail: retry.
+	local try
+	for try in 1 2 3; do
+		if harness_launch; then
+			return 0
+		fi
+		printf '# harness: Dovecot did not come up (try %s)\n' "$try"
+	done
+	printf '# %s\n' "--- dovecot log ---"
+	sed 's/^/# /' "$HARNESS_DIR/dovecot/dovecot.log" "$HARNESS_DIR/dovecot/dovecot.out" 2>/dev/null | tail -n 40
+	harness_die "Dovecot did not start"
+}
+
+harness_stop() {
+	local pid=$HARNESS_PID i
+	[ -n "$pid" ] || return 0
+	HARNESS_PID=
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	# The master is gone or stuck: take its whole process group with it.
+	kill -KILL -- "-$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# harness_add_messages USER COUNT [genmail.py add options...]
+# Each call is a new batch: its Message-IDs never repeat an earlier one.
+harness_add_messages() {
+	local user=$1 count=$2 batch
+	shift 2
+	batch=$(($(cat "$HARNESS_DIR/batch") + 1))
+	printf '%s\n' "$batch" >"$HARNESS_DIR/batch"
+	"$PYTHON3" "$HARNESS_LIB_DIR/genmail.py" add \
+		--maildir "$(harness_maildir "$user")" --count "$count" \
+		--batch "$batch" --uid "$HARNESS_MAIL_UID" --gid "$HARNESS_MAIL_GID" \
+		"$@" >/dev/null || harness_die "genmail.py add failed for $user"
+}
+
+# harness_write_config FILE ACCOUNT PROTOCOL TLS PORT USER PASSWORD MAILDIR [KEY=VALUE...]
+harness_write_config() {
+	local file=$1 account=$2 protocol=$3 tls=$4 port=$5 user=$6 password=$7 maildir=$8
+	shift 8
+	local -A keys=(
+		[protocol]=$protocol
+		[host]=127.0.0.1
+		[port]=$port
+		[tls]=$tls
+		[tls_ca_file]=$(harness_ca_file)
+		[user]=$user
+		[password]=$password
+		[state_dir]=$HARNESS_DIR/client/state
+		[timeout]=30
+	)
+	local order=(protocol host port tls tls_ca_file user password state_dir timeout)
+	local pair key value
+	for pair in "$@"; do
+		key=${pair%%=*}
+		value=${pair#*=}
+		if [ -z "${keys[$key]+set}" ]; then
+			order+=("$key")
+		fi
+		keys[$key]=$value
+	done
+	(
+		umask 077
+		{
+			printf 'accounts:\n'
+			printf '  - name: %s\n' "$account"
+			for key in "${order[@]}"; do
+				value=${keys[$key]}
+				[ -n "$value" ] || continue
+				case $key in
+				port | timeout | keep | tls_verify | allow_plaintext | \
+				delete_after_days | max_size | pipelining)
+					printf '    %s: %s\n' "$key" "$value" ;;
+				*)
+					printf '    %s: "%s"\n' "$key" "$(harness_yaml_escape "$value")" ;;
+				esac
+			done
+			printf '    deliver:\n'
+			printf '      maildir: "%s"\n' "$(harness_yaml_escape "$maildir")"
+		} >"$file"
+	) || harness_die "cannot write $file"
+	chmod 600 "$file"
+}
+
+# Escape for a YAML double-quoted scalar.
+harness_yaml_escape() {
+	local s=${1//\\/\\\\}
+	printf '%s' "${s//\"/\\\"}"
+}

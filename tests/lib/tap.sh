@@ -1,0 +1,80 @@
+# tap.sh - tiny TAP producer for the integration tests (sourced, bash).
+#
+#   tap_plan N              print the plan "1..N" (call once, first)
+#   tap_ok DESC             a passing test
+#   tap_not_ok DESC [WHY]   a failing test, with an optional diagnostic
+#   tap_check DESC CMD...   run CMD; ok when it exits 0
+#   tap_is GOT WANT DESC    ok when the two strings are equal
+#   tap_diag TEXT...        a "# " comment line (shown by the TAP driver)
+#   tap_bail REASON         "Bail out!" and exit 1: the harness itself broke
+#   tap_finish              at the end: exit 1 when any test failed or when
+#                           the count ran short of the plan
+#
+# Every test is numbered here, so a script cannot get the numbers wrong;
+# a script that dies half way leaves the plan short and the driver says so.
+
+TAP_COUNT=0
+TAP_FAILED=0
+TAP_PLANNED=0
+
+tap_plan() {
+	TAP_PLANNED=$1
+	printf '1..%s\n' "$1"
+}
+
+tap_diag() {
+	local line
+	# Each line of a multi-line diagnostic gets its own "# ".
+	printf '%s\n' "$*" | while IFS= read -r line; do
+		printf '# %s\n' "$line"
+	done
+}
+
+tap_ok() {
+	TAP_COUNT=$((TAP_COUNT + 1))
+	printf 'ok %d - %s\n' "$TAP_COUNT" "$1"
+}
+
+tap_not_ok() {
+	TAP_COUNT=$((TAP_COUNT + 1))
+	TAP_FAILED=$((TAP_FAILED + 1))
+	printf 'not ok %d - %s\n' "$TAP_COUNT" "$1"
+	if [ -n "${2-}" ]; then
+		tap_diag "$2"
+	fi
+}
+
+tap_check() {
+	local desc=$1
+	shift
+	if "$@"; then
+		tap_ok "$desc"
+	else
+		tap_not_ok "$desc" "command failed: $*"
+	fi
+}
+
+tap_is() {
+	if [ "$1" = "$2" ]; then
+		tap_ok "$3"
+	else
+		tap_not_ok "$3" "got '$1', expected '$2'"
+	fi
+}
+
+tap_bail() {
+	printf 'Bail out! %s\n' "$*"
+	exit 1
+}
+
+tap_finish() {
+	if [ "$TAP_COUNT" -ne "$TAP_PLANNED" ]; then
+		tap_diag "planned $TAP_PLANNED tests but ran $TAP_COUNT"
+		exit 1
+	fi
+	if [ "$TAP_FAILED" -ne 0 ]; then
+		tap_diag "$TAP_FAILED of $TAP_COUNT tests failed"
+		exit 1
+	fi
+	exit 0
+}
