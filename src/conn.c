@@ -1,1 +1,1065 @@
+/*
+ * conn.c - TCP with deadlines, TLS with OpenSSL, and a capped buffered
+ * reader.
+ *
+ * The socket is non-blocking for its whole life: every wait is a poll()
+ * bounded by a deadline, so a silent server costs at most timeout_sec per
+ * operation and never hangs a cron job.  timeout_sec counts for the whole
+ * connect phase (all addresses together), for the whole TLS handshake, and
+ * for each call that reads (conn_read_line, conn_peek) or writes
+ * (conn_flush); 0 means no limit.  Name resolution is getaddrinfo()'s own
+ * business and follows the resolver's timeouts.
+ *
+ * TLS talks to the socket through a small BIO of our own that sends with
+ * MSG_NOSIGNAL, so a server that hangs up cannot kill the process with
+ * SIGPIPE whether or not main ignores the signal.
+ *
+ * The input buffer is allocated once with a fixed capacity: it holds the
+ * longest line we accept plus room to read in large chunks.  Lines and
+ * peeked bytes are handed out as pointers into it; bytes move to the front
+ * only when the free tail becomes too small for a good read.
+ */
 #include "config.h"
+
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#if OPENSSL_VERSION_NUMBER < 0x30000000L
+#define SSL_get1_peer_certificate SSL_get_peer_certificate
+#endif
+
+/* Input buffer: four times the longest line, so lines stream through it. */
+#define IN_CAP (4 * (size_t)CONN_LINE_MAX)
+/* Move unread bytes to the front when less than this is free behind them. */
+#define IN_READ_MIN ((size_t)16384)
+/* Output buffer: starts small, never grows past OUT_CAP (flushed first). */
+#define OUT_INITIAL ((size_t)4096)
+#define OUT_CAP ((size_t)1 << 20)
+
+_Static_assert(CONN_LINE_MAX + 2 + IN_READ_MIN <= IN_CAP,
+	       "the input buffer must hold the longest line and a read");
+
+#define SHA256_LEN 32
+/* "sha256:" and 32 bytes as "AB:" (the last one without ':'), and a NUL. */
+#define FINGERPRINT_TEXT_MAX (7 + SHA256_LEN * 3)
+
+/* "host:port" or "[v6addr]:port"; a longer host name cannot resolve. */
+#define PEER_MAX 300
+
+#define DEADLINE_NONE INT64_MAX
+
+struct conn {
+	int fd;
+	char *host;               /* owned copy of params->host */
+	char *tls_ca_file;        /* owned copy, or NULL */
+	unsigned char pin[SHA256_LEN];
+	bool has_pin;
+	bool tls_verify;
+	unsigned timeout_sec;     /* 0: no limit */
+	char peer[PEER_MAX];      /* for messages */
+
+	SSL_CTX *ssl_ctx;         /* owned; NULL until TLS starts */
+	SSL *ssl;                 /* owned; owns the BIO */
+	BIO_METHOD *bio_method;   /* owned; outlives ssl */
+	bool tls_broken;          /* fatal TLS error: no close_notify */
+	bool saw_eof;             /* the socket returned end of stream */
+	int bio_errno;            /* errno of the BIO's last failed call */
+
+	int io_errno;             /* why the last read or write failed */
+	char io_why[256];         /* same, for TLS errors */
+	int ssl_reason;           /* OpenSSL's reason code behind io_why */
+
+	char *in_buf;             /* IN_CAP bytes, owned */
+	size_t in_start;          /* first unread byte */
+	size_t in_end;            /* one past the last unread byte */
+	size_t in_scan;           /* no LF in [in_start, in_scan) */
+	bool peek_stalled;        /* conn_peek showed bytes, none consumed */
+
+	char *out_buf;            /* queued output, owned, out_cap bytes */
+	size_t out_len;
+	size_t out_cap;
+};
+
+enum io_status { IO_OK, IO_WANT_READ, IO_WANT_WRITE, IO_EOF, IO_FAILED };
+enum wait_result { WAIT_READY, WAIT_TIMEOUT, WAIT_FAILED };
+
+/* ---- deadlines ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t deadline_after(unsigned seconds)
+{
+	if (seconds == 0)
+		return DEADLINE_NONE;
+	return now_ms() + (int64_t)seconds * 1000;
+}
+
+static int poll_timeout(int64_t deadline)
+{
+	if (deadline == DEADLINE_NONE)
+		return -1;
+	int64_t left = deadline - now_ms();
+	if (left <= 0)
+		return 0;
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* Wait until fd is ready for events or the deadline passes. */
+static enum wait_result wait_fd(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = events };
+		int ready = poll(&pfd, 1, poll_timeout(deadline));
+		if (ready > 0)
+			return WAIT_READY; /* errors and hangups show in the I/O call */
+		if (ready < 0 && errno != EINTR)
+			return WAIT_FAILED;
+		if (ready == 0 && deadline != DEADLINE_NONE &&
+		    now_ms() >= deadline)
+			return WAIT_TIMEOUT;
+	}
+}
+
+static bool errno_is_retry(int errnum)
+{
+	return errnum == EAGAIN || errnum == EWOULDBLOCK || errnum == EINTR;
+}
+
+/* ---- connecting ---- */
+
+static bool host_is_ip_literal(const char *host)
+{
+	struct in6_addr addr;
+	return inet_pton(AF_INET, host, &addr) == 1 ||
+	       inet_pton(AF_INET6, host, &addr) == 1;
+}
+
+static int resolve(const struct conn *conn, uint16_t port,
+		   struct addrinfo **list, struct yb_error *err)
+{
+	char service[8];
+	snprintf(service, sizeof(service), "%u", (unsigned)port);
+	struct addrinfo hints;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	int rc = getaddrinfo(conn->host, service, &hints, list);
+	if (rc == 0)
+		return YB_OK;
+	*list = NULL;
+	if (rc == EAI_SYSTEM)
+		return yb_fail_errno(err, YB_ERR_UNAVAILABLE, errno,
+				     "cannot resolve %s", conn->host);
+	return yb_fail(err, YB_ERR_UNAVAILABLE, "cannot resolve %s: %s",
+		       conn->host, gai_strerror(rc));
+}
+
+/*
+ * Connect to one address before the deadline.  Returns 0 and sets *fd_out,
+ * or returns the errno that explains the failure (ETIMEDOUT at the
+ * deadline).
+ */
+static int connect_one(const struct addrinfo *ai, int64_t deadline,
+		       int *fd_out)
+{
+	int fd = socket(ai->ai_family,
+			ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			ai->ai_protocol);
+	if (fd < 0)
+		return errno;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+		*fd_out = fd;
+		return 0;
+	}
+	/* After EINTR the connect goes on in the background, as EINPROGRESS. */
+	if (errno != EINPROGRESS && errno != EINTR) {
+		int failure = errno;
+		close(fd);
+		return failure;
+	}
+	enum wait_result waited = wait_fd(fd, POLLOUT, deadline);
+	int failure = 0;
+	if (waited == WAIT_TIMEOUT)
+		failure = ETIMEDOUT;
+	else if (waited == WAIT_FAILED)
+		failure = errno;
+	else {
+		socklen_t len = sizeof(failure);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &len) < 0)
+			failure = errno;
+	}
+	if (failure != 0) {
+		close(fd);
+		return failure;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+/*
+ * The deadline for one of `left` remaining addresses: an equal share of
+ * what is left, so one address that swallows packets (a broken IPv6 route)
+ * cannot use up the time the next one needs.
+ */
+static int64_t share_of_deadline(int64_t overall, size_t left)
+{
+	if (overall == DEADLINE_NONE)
+		return DEADLINE_NONE;
+	int64_t now = now_ms();
+	if (overall <= now || left <= 1)
+		return overall;
+	return now + (overall - now) / (int64_t)left;
+}
+
+static int connect_any(struct conn *conn, const struct addrinfo *list,
+		       struct yb_error *err)
+{
+	size_t left = 0;
+	for (const struct addrinfo *ai = list; ai; ai = ai->ai_next)
+		left++;
+	int64_t overall = deadline_after(conn->timeout_sec);
+	int last_failure = EHOSTUNREACH; /* if the list were empty */
+	for (const struct addrinfo *ai = list; ai; ai = ai->ai_next, left--) {
+		int fd = -1;
+		last_failure = connect_one(ai, share_of_deadline(overall, left),
+					   &fd);
+		if (last_failure == 0) {
+			conn->fd = fd;
+			return YB_OK;
+		}
+		if (overall != DEADLINE_NONE && now_ms() >= overall)
+			break;
+	}
+	if (last_failure == ETIMEDOUT)
+		return yb_fail(err, YB_ERR_TEMP,
+			       "connecting to %s timed out after %u s",
+			       conn->peer, conn->timeout_sec);
+	return yb_fail_errno(err, YB_ERR_UNAVAILABLE, last_failure,
+			     "cannot connect to %s", conn->peer);
+}
+
+static int tcp_connect(struct conn *conn, uint16_t port, struct yb_error *err)
+{
+	struct addrinfo *list = NULL;
+	int rc = resolve(conn, port, &list, err);
+	if (rc != YB_OK)
+		return rc;
+	rc = connect_any(conn, list, err);
+	freeaddrinfo(list);
+	if (rc != YB_OK)
+		return rc;
+	/* Commands are small and we wait for each reply: no Nagle delay.  A
+	 * socket that refuses the option still works, only slower. */
+	int one = 1;
+	(void)setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return YB_OK;
+}
+
+/* ---- the BIO between OpenSSL and the socket ---- */
+
+static int bio_sock_write(BIO *bio, const char *data, int len)
+{
+	struct conn *conn = BIO_get_data(bio);
+	BIO_clear_retry_flags(bio);
+	ssize_t sent = send(conn->fd, data, (size_t)len, MSG_NOSIGNAL);
+	if (sent >= 0)
+		return (int)sent;
+	conn->bio_errno = errno;
+	if (errno_is_retry(errno))
+		BIO_set_retry_write(bio);
+	return -1;
+}
+
+static int bio_sock_read(BIO *bio, char *buf, int len)
+{
+	struct conn *conn = BIO_get_data(bio);
+	BIO_clear_retry_flags(bio);
+	ssize_t got = recv(conn->fd, buf, (size_t)len, 0);
+	if (got > 0)
+		return (int)got;
+	if (got == 0) {
+		conn->saw_eof = true;
+		return 0;
+	}
+	conn->bio_errno = errno;
+	if (errno_is_retry(errno))
+		BIO_set_retry_read(bio);
+	return -1;
+}
+
+static long bio_sock_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+	struct conn *conn = BIO_get_data(bio);
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1; /* nothing is held back */
+	case BIO_CTRL_EOF:
+		return conn->saw_eof;
+	default:
+		return 0;
+	}
+}
+
+static int bio_sock_type(void)
+{
+	/* One type number for the process: BIO_get_new_index() hands out a
+	 * limited supply, so it is not called once per connection. */
+	static int type = -1;
+	if (type == -1)
+		type = BIO_get_new_index();
+	return type == -1 ? BIO_TYPE_SOURCE_SINK
+			  : (type | BIO_TYPE_SOURCE_SINK);
+}
+
+static BIO *bio_sock_new(struct conn *conn)
+{
+	conn->bio_method = BIO_meth_new(bio_sock_type(), "yubin socket");
+	if (!conn->bio_method ||
+	    BIO_meth_set_write(conn->bio_method, bio_sock_write) != 1 ||
+	    BIO_meth_set_read(conn->bio_method, bio_sock_read) != 1 ||
+	    BIO_meth_set_ctrl(conn->bio_method, bio_sock_ctrl) != 1)
+		return NULL;
+	BIO *bio = BIO_new(conn->bio_method);
+	if (!bio)
+		return NULL;
+	BIO_set_data(bio, conn);
+	BIO_set_init(bio, 1);
+	return bio;
+}
+
+/* ---- TLS ---- */
+
+/* The first queued OpenSSL error as text, then an empty queue. */
+static void ssl_error_text(char *buf, size_t size)
+{
+	unsigned long code = ERR_peek_error();
+	const char *reason = code ? ERR_reason_error_string(code) : NULL;
+	if (reason)
+		snprintf(buf, size, "%s", reason);
+	else if (code)
+		ERR_error_string_n(code, buf, size);
+	else
+		snprintf(buf, size, "unknown TLS error");
+	ERR_clear_error();
+}
+
+static int load_ca_file(SSL_CTX *ctx, const char *path, struct yb_error *err)
+{
+	/* Open it ourselves first: errno says more than OpenSSL's queue. */
+	FILE *file = fopen(path, "r");
+	if (!file)
+		return yb_fail_errno(err, YB_ERR_CONFIG, errno,
+				     "cannot read tls_ca_file %s", path);
+	fclose(file);
+	ERR_clear_error();
+	if (SSL_CTX_load_verify_locations(ctx, path, NULL) == 1)
+		return YB_OK;
+	char why[256];
+	ssl_error_text(why, sizeof(why));
+	return yb_fail(err, YB_ERR_CONFIG,
+		       "tls_ca_file %s holds no usable certificate: %s", path,
+		       why);
+}
+
+static int tls_make_ctx(struct conn *conn, struct yb_error *err)
+{
+	char why[256];
+	ERR_clear_error();
+	conn->ssl_ctx = SSL_CTX_new(TLS_client_method());
+	if (!conn->ssl_ctx) {
+		ssl_error_text(why, sizeof(why));
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "cannot set up TLS for %s: %s", conn->peer, why);
+	}
+	SSL_CTX *ctx = conn->ssl_ctx;
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+		ssl_error_text(why, sizeof(why));
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "cannot require TLS 1.2 for %s: %s", conn->peer,
+			       why);
+	}
+	uint64_t options = SSL_OP_NO_COMPRESSION;
+#ifdef SSL_OP_NO_RENEGOTIATION
+	options |= SSL_OP_NO_RENEGOTIATION;
+#endif
+	SSL_CTX_set_options(ctx, options);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+			      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* Fewer, larger reads from the socket for bodies. */
+	SSL_CTX_set_read_ahead(ctx, 1);
+	/* Without a system store only tls_ca_file or a pin can vouch for the
+	 * server; verification then says "unable to get local issuer". */
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+		ERR_clear_error();
+	if (conn->tls_ca_file) {
+		int rc = load_ca_file(ctx, conn->tls_ca_file, err);
+		if (rc != YB_OK)
+			return rc;
+	}
+	SSL_CTX_set_verify(ctx, conn->tls_verify ? SSL_VERIFY_PEER
+						 : SSL_VERIFY_NONE, NULL);
+	return YB_OK;
+}
+
+static int tls_check_name(struct conn *conn, bool ip_literal)
+{
+	if (ip_literal)
+		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(conn->ssl),
+						     conn->host);
+	SSL_set_hostflags(conn->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	return SSL_set1_host(conn->ssl, conn->host);
+}
+
+static int tls_make_ssl(struct conn *conn, struct yb_error *err)
+{
+	char why[256];
+	ERR_clear_error();
+	conn->ssl = SSL_new(conn->ssl_ctx);
+	BIO *bio = conn->ssl ? bio_sock_new(conn) : NULL;
+	if (!bio) {
+		ssl_error_text(why, sizeof(why));
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "cannot set up TLS for %s: %s", conn->peer, why);
+	}
+	SSL_set_bio(conn->ssl, bio, bio); /* the SSL owns the BIO now */
+	bool ip_literal = host_is_ip_literal(conn->host);
+	/* SNI carries names only (RFC 6066 section 3). */
+	if (!ip_literal && SSL_set_tlsext_host_name(conn->ssl, conn->host) != 1) {
+		ssl_error_text(why, sizeof(why));
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "cannot send the TLS server name %s: %s",
+			       conn->host, why);
+	}
+	if (conn->tls_verify && tls_check_name(conn, ip_literal) != 1) {
+		ssl_error_text(why, sizeof(why));
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "cannot check TLS certificates for %s: %s",
+			       conn->host, why);
+	}
+	SSL_set_connect_state(conn->ssl);
+	return YB_OK;
+}
+
+/*
+ * Classify the outcome of an SSL call that returned rc <= 0.  For
+ * IO_FAILED, io_errno or io_why says why.
+ */
+static enum io_status tls_status(struct conn *conn, int rc)
+{
+	int ssl_err = SSL_get_error(conn->ssl, rc);
+	conn->io_errno = 0;
+	conn->io_why[0] = '\0';
+	conn->ssl_reason = 0;
+	switch (ssl_err) {
+	case SSL_ERROR_WANT_READ:
+		return IO_WANT_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return IO_WANT_WRITE;
+	case SSL_ERROR_ZERO_RETURN:
+		return IO_EOF;
+	case SSL_ERROR_SYSCALL:
+		conn->tls_broken = true;
+		ERR_clear_error();
+		if (conn->saw_eof || conn->bio_errno == 0)
+			return IO_EOF;
+		conn->io_errno = conn->bio_errno;
+		return IO_FAILED;
+	default:
+		conn->tls_broken = true;
+		if (conn->saw_eof) { /* "unexpected eof while reading" */
+			ERR_clear_error();
+			return IO_EOF;
+		}
+		conn->ssl_reason = ERR_GET_REASON(ERR_peek_error());
+		ssl_error_text(conn->io_why, sizeof(conn->io_why));
+		return IO_FAILED;
+	}
+}
+
+static const char *io_failure_text(const struct conn *conn)
+{
+	if (conn->io_why[0])
+		return conn->io_why;
+	return strerror(conn->io_errno);
+}
+
+static int tls_handshake_failed(struct conn *conn, enum io_status status,
+				struct yb_error *err)
+{
+	long verify = SSL_get_verify_result(conn->ssl);
+	if (conn->tls_verify && verify != X509_V_OK) {
+		ERR_clear_error();
+		return yb_fail(err, YB_ERR_UNAVAILABLE,
+			       "TLS certificate of %s not trusted: %s",
+			       conn->peer, X509_verify_cert_error_string(verify));
+	}
+	const char *why = conn->saw_eof || status == IO_EOF
+				  ? "the server closed the connection"
+				  : io_failure_text(conn);
+	bool old_protocol = conn->ssl_reason == SSL_R_UNSUPPORTED_PROTOCOL ||
+			    conn->ssl_reason == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION;
+	return yb_fail(err, YB_ERR_UNAVAILABLE, "TLS handshake with %s failed: %s%s",
+		       conn->peer, why,
+		       old_protocol ? " (TLS 1.2 or later is required)" : "");
+}
+
+static int tls_handshake(struct conn *conn, struct yb_error *err)
+{
+	int64_t deadline = deadline_after(conn->timeout_sec);
+	for (;;) {
+		ERR_clear_error();
+		conn->bio_errno = 0;
+		int rc = SSL_connect(conn->ssl);
+		if (rc == 1)
+			return YB_OK;
+		enum io_status status = tls_status(conn, rc);
+		short events;
+		if (status == IO_WANT_READ)
+			events = POLLIN;
+		else if (status == IO_WANT_WRITE)
+			events = POLLOUT;
+		else
+			return tls_handshake_failed(conn, status, err);
+		enum wait_result waited = wait_fd(conn->fd, events, deadline);
+		if (waited == WAIT_TIMEOUT)
+			return yb_fail(err, YB_ERR_TEMP,
+				       "TLS handshake with %s timed out after %u s",
+				       conn->peer, conn->timeout_sec);
+		if (waited == WAIT_FAILED)
+			return yb_fail_errno(err, YB_ERR_UNAVAILABLE, errno,
+					     "TLS handshake with %s failed",
+					     conn->peer);
+	}
+}
+
+/* "sha256:AB:CD:..." for a 32-byte digest. */
+static void format_fingerprint(const unsigned char *digest, char *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	memcpy(out, "sha256:", 7);
+	char *at = out + 7;
+	for (size_t i = 0; i < SHA256_LEN; i++) {
+		if (i > 0)
+			*at++ = ':';
+		*at++ = hex[digest[i] >> 4];
+		*at++ = hex[digest[i] & 0x0f];
+	}
+	*at = '\0';
+}
+
+static int tls_check_pin(struct conn *conn, struct yb_error *err)
+{
+	X509 *cert = SSL_get1_peer_certificate(conn->ssl);
+	if (!cert)
+		return yb_fail(err, YB_ERR_UNAVAILABLE,
+			       "TLS server %s presented no certificate to check "
+			       "against the pinned fingerprint", conn->peer);
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned digest_len = 0;
+	int ok = X509_digest(cert, EVP_sha256(), digest, &digest_len);
+	X509_free(cert);
+	if (ok != 1 || digest_len != SHA256_LEN) {
+		ERR_clear_error();
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "cannot compute the certificate fingerprint of %s",
+			       conn->peer);
+	}
+	if (CRYPTO_memcmp(digest, conn->pin, SHA256_LEN) == 0)
+		return YB_OK;
+	char actual[FINGERPRINT_TEXT_MAX];
+	format_fingerprint(digest, actual);
+	return yb_fail(err, YB_ERR_UNAVAILABLE,
+		       "TLS certificate of %s does not match tls_fingerprint; "
+		       "the server presented %s", conn->peer, actual);
+}
+
+/*
+ * Handshake on the connected socket: chain and name checks during the
+ * handshake when tls_verify, then the pin if any.  Both must pass when both
+ * are asked for; with neither, anything is accepted (the caller warns).
+ */
+static int tls_start(struct conn *conn, struct yb_error *err)
+{
+	int rc = conn->ssl_ctx ? YB_OK : tls_make_ctx(conn, err);
+	if (rc == YB_OK)
+		rc = tls_make_ssl(conn, err);
+	if (rc == YB_OK)
+		rc = tls_handshake(conn, err);
+	if (rc == YB_OK && conn->has_pin)
+		rc = tls_check_pin(conn, err);
+	return rc;
+}
+
+/* ---- raw reads and writes ---- */
+
+static enum io_status plain_recv(struct conn *conn, char *buf, size_t cap,
+				 size_t *got)
+{
+	ssize_t n = recv(conn->fd, buf, cap, 0);
+	if (n > 0) {
+		*got = (size_t)n;
+		return IO_OK;
+	}
+	if (n == 0)
+		return IO_EOF;
+	if (errno_is_retry(errno))
+		return IO_WANT_READ;
+	conn->io_errno = errno;
+	conn->io_why[0] = '\0';
+	return IO_FAILED;
+}
+
+/*
+ * SSL_read hands out one record at a time; keep reading while records are
+ * ready so one call fills as much of the buffer as the socket allows.
+ * Bytes already read win over a later EOF or error, which the next call
+ * reports.
+ */
+static enum io_status tls_recv(struct conn *conn, char *buf, size_t cap,
+			       size_t *got)
+{
+	size_t total = 0;
+	while (total < cap) {
+		size_t want = cap - total;
+		ERR_clear_error();
+		conn->bio_errno = 0;
+		int n = SSL_read(conn->ssl, buf + total,
+				 want > INT_MAX ? INT_MAX : (int)want);
+		if (n > 0) {
+			total += (size_t)n;
+			continue;
+		}
+		enum io_status status = tls_status(conn, n);
+		if (total == 0)
+			return status;
+		break;
+	}
+	*got = total;
+	return IO_OK;
+}
+
+static enum io_status raw_send(struct conn *conn, const char *data, size_t len,
+			       size_t *sent)
+{
+	if (conn->ssl) {
+		ERR_clear_error();
+		conn->bio_errno = 0;
+		int n = SSL_write(conn->ssl, data,
+				  len > INT_MAX ? INT_MAX : (int)len);
+		if (n > 0) {
+			*sent = (size_t)n;
+			return IO_OK;
+		}
+		return tls_status(conn, n);
+	}
+	ssize_t n = send(conn->fd, data, len, MSG_NOSIGNAL);
+	if (n >= 0) {
+		*sent = (size_t)n;
+		return IO_OK;
+	}
+	if (errno_is_retry(errno))
+		return IO_WANT_WRITE;
+	conn->io_errno = errno;
+	conn->io_why[0] = '\0';
+	return IO_FAILED;
+}
+
+/* The error for a read or write that ended in IO_EOF or IO_FAILED. */
+static int io_failed(struct conn *conn, enum io_status status,
+		     const char *doing, struct yb_error *err)
+{
+	if (status == IO_EOF)
+		return yb_fail(err, YB_ERR_PROTOCOL, "connection closed by %s",
+			       conn->peer);
+	if (!conn->io_why[0] &&
+	    (conn->io_errno == ECONNRESET || conn->io_errno == EPIPE))
+		return yb_fail(err, YB_ERR_PROTOCOL,
+			       "connection closed by %s: %s", conn->peer,
+			       strerror(conn->io_errno));
+	return yb_fail(err, YB_ERR_UNAVAILABLE, "%s %s failed: %s", doing,
+		       conn->peer, io_failure_text(conn));
+}
+
+/* Wait for what the transport asked for; an error if the deadline passed. */
+static int wait_io(struct conn *conn, enum io_status status, int64_t deadline,
+		   const char *doing, struct yb_error *err)
+{
+	short events = status == IO_WANT_WRITE ? POLLOUT : POLLIN;
+	enum wait_result waited = wait_fd(conn->fd, events, deadline);
+	if (waited == WAIT_READY)
+		return YB_OK;
+	if (waited == WAIT_TIMEOUT)
+		return yb_fail(err, YB_ERR_TEMP, "%s %s timed out after %u s",
+			       doing, conn->peer, conn->timeout_sec);
+	return yb_fail_errno(err, YB_ERR_UNAVAILABLE, errno, "%s %s failed",
+			     doing, conn->peer);
+}
+
+static int send_all(struct conn *conn, const char *data, size_t len,
+		    struct yb_error *err)
+{
+	int64_t deadline = deadline_after(conn->timeout_sec);
+	while (len > 0) {
+		size_t sent = 0;
+		enum io_status status = raw_send(conn, data, len, &sent);
+		if (status == IO_OK) {
+			data += sent;
+			len -= sent;
+			continue;
+		}
+		if (status != IO_WANT_READ && status != IO_WANT_WRITE)
+			return io_failed(conn, status, "writing to", err);
+		int rc = wait_io(conn, status, deadline, "writing to", err);
+		if (rc != YB_OK)
+			return rc;
+	}
+	return YB_OK;
+}
+
+/* ---- the input buffer ---- */
+
+/* Make room behind the unread bytes, moving them only when it pays. */
+static void make_room(struct conn *conn)
+{
+	if (conn->in_start == conn->in_end) {
+		conn->in_start = conn->in_end = conn->in_scan = 0;
+		return;
+	}
+	if (IN_CAP - conn->in_end >= IN_READ_MIN || conn->in_start == 0)
+		return;
+	size_t unread = conn->in_end - conn->in_start;
+	memmove(conn->in_buf, conn->in_buf + conn->in_start, unread);
+	conn->in_scan -= conn->in_start;
+	conn->in_start = 0;
+	conn->in_end = unread;
+}
+
+/* Read at least one more byte into the buffer before the deadline. */
+static int fill(struct conn *conn, int64_t deadline, struct yb_error *err)
+{
+	make_room(conn);
+	if (conn->in_end == IN_CAP)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "input buffer for %s is full and nothing was "
+			       "consumed", conn->peer);
+	for (;;) {
+		char *free_at = conn->in_buf + conn->in_end;
+		size_t free_len = IN_CAP - conn->in_end;
+		size_t got = 0;
+		enum io_status status =
+			conn->ssl ? tls_recv(conn, free_at, free_len, &got)
+				  : plain_recv(conn, free_at, free_len, &got);
+		if (status == IO_OK) {
+			conn->in_end += got;
+			return YB_OK;
+		}
+		if (status != IO_WANT_READ && status != IO_WANT_WRITE)
+			return io_failed(conn, status, "reading from", err);
+		int rc = wait_io(conn, status, deadline, "reading from", err);
+		if (rc != YB_OK)
+			return rc;
+	}
+}
+
+/* ---- the interface ---- */
+
+static int format_peer(struct conn *conn, uint16_t port, struct yb_error *err)
+{
+	bool bracket = strchr(conn->host, ':') != NULL; /* IPv6 literal */
+	int written = snprintf(conn->peer, sizeof(conn->peer), "%s%s%s:%u",
+			       bracket ? "[" : "", conn->host,
+			       bracket ? "]" : "", (unsigned)port);
+	if (written < 0 || (size_t)written >= sizeof(conn->peer))
+		return yb_fail(err, YB_ERR_UNAVAILABLE,
+			       "cannot resolve %.64s...: host name too long",
+			       conn->host);
+	return YB_OK;
+}
+
+static int conn_new(const struct conn_params *params, struct conn **out,
+		    struct yb_error *err)
+{
+	struct conn *conn = calloc(1, sizeof(*conn));
+	if (!conn)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	*out = conn;
+	conn->fd = -1;
+	conn->tls_verify = params->tls_verify;
+	conn->timeout_sec = params->timeout_sec;
+	conn->has_pin = params->tls_fingerprint != NULL;
+	if (conn->has_pin)
+		memcpy(conn->pin, params->tls_fingerprint, SHA256_LEN);
+	conn->host = strdup(params->host);
+	conn->in_buf = malloc(IN_CAP);
+	if (params->tls_ca_file)
+		conn->tls_ca_file = strdup(params->tls_ca_file);
+	if (!conn->host || !conn->in_buf ||
+	    (params->tls_ca_file && !conn->tls_ca_file))
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	return format_peer(conn, params->port, err);
+}
+
+int conn_open(const struct conn_params *params, struct conn **out,
+	      struct yb_error *err)
+{
+	if (!params || !params->host || !out)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "conn_open: missing host or result");
+	*out = NULL;
+	struct conn *conn = NULL;
+	int rc = conn_new(params, &conn, err);
+	/* An unreadable tls_ca_file is found before any traffic. */
+	if (rc == YB_OK && params->tls != TLS_NONE)
+		rc = tls_make_ctx(conn, err);
+	if (rc == YB_OK)
+		rc = tcp_connect(conn, params->port, err);
+	if (rc == YB_OK && params->tls == TLS_IMPLICIT)
+		rc = tls_start(conn, err);
+	if (rc != YB_OK) {
+		conn_close(conn);
+		return rc;
+	}
+	*out = conn;
+	return YB_OK;
+}
+
+/* Bytes waiting in the socket itself, without taking them. */
+static int check_socket_quiet(struct conn *conn, struct yb_error *err)
+{
+	char probe;
+	ssize_t n = recv(conn->fd, &probe, 1, MSG_PEEK);
+	if (n > 0)
+		return yb_fail(err, YB_ERR_PROTOCOL,
+			       "%s sent data after its STARTTLS reply and before "
+			       "the TLS handshake (possible STARTTLS injection); "
+			       "aborting", conn->peer);
+	if (n == 0)
+		return yb_fail(err, YB_ERR_PROTOCOL, "connection closed by %s",
+			       conn->peer);
+	if (errno_is_retry(errno))
+		return YB_OK;
+	conn->io_errno = errno;
+	conn->io_why[0] = '\0';
+	return io_failed(conn, IO_FAILED, "reading from", err);
+}
+
+int conn_start_tls(struct conn *conn, struct yb_error *err)
+{
+	if (conn->ssl)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "TLS is already active on %s", conn->peer);
+	if (conn->out_len > 0)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "unsent plain text queued for %s before the TLS "
+			       "handshake", conn->peer);
+	if (conn->in_end > conn->in_start)
+		return yb_fail(err, YB_ERR_PROTOCOL,
+			       "%s sent data after its STARTTLS reply and before "
+			       "the TLS handshake (possible STARTTLS injection); "
+			       "aborting", conn->peer);
+	/* A server says nothing before our ClientHello, so bytes that already
+	 * wait in the socket were injected as well. */
+	int rc = check_socket_quiet(conn, err);
+	if (rc != YB_OK)
+		return rc;
+	conn->in_start = conn->in_end = conn->in_scan = 0;
+	return tls_start(conn, err);
+}
+
+bool conn_is_tls(const struct conn *conn)
+{
+	return conn->ssl != NULL;
+}
+
+static int out_reserve(struct conn *conn, size_t need, struct yb_error *err)
+{
+	if (need <= conn->out_cap)
+		return YB_OK;
+	size_t cap = conn->out_cap ? conn->out_cap : OUT_INITIAL;
+	while (cap < need)
+		cap *= 2; /* need <= OUT_CAP, so this stays small */
+	if (cap > OUT_CAP)
+		cap = OUT_CAP;
+	char *grown = realloc(conn->out_buf, cap);
+	if (!grown)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	conn->out_buf = grown;
+	conn->out_cap = cap;
+	return YB_OK;
+}
+
+int conn_write(struct conn *conn, const void *data, size_t len,
+	       struct yb_error *err)
+{
+	if (len == 0)
+		return YB_OK;
+	if (len > OUT_CAP - conn->out_len) {
+		int rc = conn_flush(conn, err);
+		if (rc != YB_OK)
+			return rc;
+	}
+	if (len > OUT_CAP) /* too big to queue: send it straight from data */
+		return send_all(conn, data, len, err);
+	int rc = out_reserve(conn, conn->out_len + len, err);
+	if (rc != YB_OK)
+		return rc;
+	memcpy(conn->out_buf + conn->out_len, data, len);
+	conn->out_len += len;
+	return YB_OK;
+}
+
+int conn_flush(struct conn *conn, struct yb_error *err)
+{
+	if (conn->out_len == 0)
+		return YB_OK;
+	int rc = send_all(conn, conn->out_buf, conn->out_len, err);
+	/* After a failure the connection is finished; never resend a part. */
+	conn->out_len = 0;
+	return rc;
+}
+
+/*
+ * Return the line ending at the first LF of the unread bytes, or set
+ * *found false.  A line longer than max_len fails even before its LF
+ * arrives.
+ */
+static int take_line(struct conn *conn, size_t max_len, const char **line,
+		     size_t *len, bool *found, struct yb_error *err)
+{
+	char *start = conn->in_buf + conn->in_start;
+	char *lf = memchr(conn->in_buf + conn->in_scan, '\n',
+			  conn->in_end - conn->in_scan);
+	*found = lf != NULL;
+	if (!lf) {
+		conn->in_scan = conn->in_end;
+		/* max_len bytes and a CR may still be a good line; more not. */
+		if (conn->in_end - conn->in_start <= max_len + 1)
+			return YB_OK;
+	} else {
+		size_t content = (size_t)(lf - start);
+		if (content > 0 && start[content - 1] == '\r')
+			content--;
+		if (content <= max_len) {
+			*line = start;
+			*len = content;
+			conn->in_start = conn->in_scan =
+				(size_t)(lf + 1 - conn->in_buf);
+			return YB_OK;
+		}
+	}
+	return yb_fail(err, YB_ERR_PROTOCOL, "line from %s longer than %zu bytes",
+		       conn->peer, max_len);
+}
+
+int conn_read_line(struct conn *conn, size_t max_len, const char **line,
+		   size_t *len, struct yb_error *err)
+{
+	int rc = conn_flush(conn, err);
+	if (rc != YB_OK)
+		return rc;
+	if (max_len > CONN_LINE_MAX)
+		max_len = CONN_LINE_MAX;
+	conn->peek_stalled = false;
+	int64_t deadline = deadline_after(conn->timeout_sec);
+	for (;;) {
+		bool found = false;
+		rc = take_line(conn, max_len, line, len, &found, err);
+		if (rc != YB_OK || found)
+			return rc;
+		rc = fill(conn, deadline, err);
+		if (rc != YB_OK)
+			return rc;
+	}
+}
+
+/*
+ * Called again without a conn_consume() in between, conn_peek reads more:
+ * the caller could not use what it saw (a terminator split across reads)
+ * and needs the bytes that follow.
+ */
+int conn_peek(struct conn *conn, const char **data, size_t *len,
+	      struct yb_error *err)
+{
+	int rc = conn_flush(conn, err);
+	if (rc != YB_OK)
+		return rc;
+	if (conn->in_start == conn->in_end || conn->peek_stalled) {
+		rc = fill(conn, deadline_after(conn->timeout_sec), err);
+		if (rc != YB_OK)
+			return rc;
+	}
+	*data = conn->in_buf + conn->in_start;
+	*len = conn->in_end - conn->in_start;
+	conn->peek_stalled = true;
+	return YB_OK;
+}
+
+void conn_consume(struct conn *conn, size_t n)
+{
+	size_t unread = conn->in_end - conn->in_start;
+	if (n > unread) /* a caller bug; never step past the data */
+		n = unread;
+	if (n == 0)
+		return;
+	conn->in_start += n;
+	if (conn->in_scan < conn->in_start)
+		conn->in_scan = conn->in_start;
+	conn->peek_stalled = false;
+}
+
+const char *conn_peer(const struct conn *conn)
+{
+	return conn->peer;
+}
+
+void conn_close(struct conn *conn)
+{
+	if (!conn)
+		return;
+	if (conn->ssl) {
+		/* One non-blocking try at close_notify; never wait for it. */
+		if (!conn->tls_broken && SSL_is_init_finished(conn->ssl)) {
+			ERR_clear_error();
+			(void)SSL_shutdown(conn->ssl);
+		}
+		ERR_clear_error();
+		SSL_free(conn->ssl);
+	}
+	SSL_CTX_free(conn->ssl_ctx);
+	BIO_meth_free(conn->bio_method);
+	if (conn->fd >= 0)
+		close(conn->fd);
+	free(conn->in_buf);
+	free(conn->out_buf);
+	free(conn->tls_ca_file);
+	free(conn->host);
+	free(conn);
+}

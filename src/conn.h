@@ -75,7 +75,7 @@ int conn_read_line(struct conn *conn, size_t max_len, const char **line,
 
 /*
  * Make at least one unread byte available and show all buffered ones
- * (for streaming message bodies): *data/*len stay valid until the next
+ * (for streaming message bodies): *data and *len stay valid until the next
  * call on conn.  Mark what was used with conn_consume().  End of stream
  * is YB_ERR_PROTOCOL ("connection closed by HOST").
  */

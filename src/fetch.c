@@ -105,6 +105,11 @@ int fetch_account(const struct account *account,
 	if (rc != YB_OK)
 		return rc;
 
+	if (!account->tls_verify && account->tls != TLS_NONE)
+		log_warn("tls_verify is false: the certificate of %s is not checked%s",
+			 account->host, account->has_tls_fingerprint
+			 ? " (only its pinned fingerprint is)"
+			 : "; anyone in the middle can read the password and the mail");
 	struct state *state = NULL;
 	struct sink *sink = NULL;
 	char *password = NULL;

@@ -1,1 +1,1145 @@
+/*
+ * maildir.c - the Maildir sink.
+ *
+ * A message is written to tmp/NAME through a fixed-size buffer, so memory
+ * does not grow with its size.  sink_prepare makes a whole batch durable
+ * with one pass of writeback, one fsync per file and one fsync of tmp/
+ * (group commit); sink_publish renames each file into new/ or cur/ and
+ * then fsyncs those directories once, because a rename is durable only
+ * once its directory is synced.
+ *
+ * All directory work goes through descriptors of tmp/, new/ and cur/ held
+ * for the sink's life (the *at() calls), so a name from outside can never
+ * reach another directory.  Error texts name the full path.
+ */
 #include "config.h"
+
+#include "maildir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "testhook.h"
+#include "text.h"
+
+/* Per message while it is written; freed at msg_end. */
+#define WRITE_BUFFER_SIZE (64 * 1024)
+
+/*
+ * Ended messages keep their file open until prepare, so that one pass of
+ * writeback covers the batch.  Past this many, a message is synced and
+ * closed at msg_end so a large batch cannot run out of descriptors.
+ */
+#define MAX_OPEN_PENDING 256
+
+/*
+ * The escaped host name is cut to this length, so that the longest dest
+ * file name ("NAME,S=SIZE:2,FLAGS") stays within NAME_MAX: the rest of
+ * NAME is at most 70 bytes, ",S=SIZE:2," 26 and FLAGS 52.
+ */
+#define HOST_PART_MAX 96
+
+/* Maildir flags are ASCII letters, each at most once, in ASCII order. */
+#define FLAGS_MAX 52
+
+/* Attempts at a fresh name when one is taken (a clash is near impossible). */
+#define NAME_ATTEMPTS 3
+
+enum msg_state {
+	MSG_WRITING,  /* begun; bytes may still come */
+	MSG_ENDED,    /* complete; in the pending batch */
+	MSG_PREPARED, /* durable in tmp/; dest is known */
+};
+
+struct maildir;
+
+struct maildir_msg {
+	struct sink_msg base;           /* first: the sink interface */
+	struct maildir *maildir;        /* not owned */
+	struct maildir_msg *prev, *next; /* the sink's list of live messages */
+	enum msg_state state;
+	int fd;                         /* tmp file; -1 once closed */
+	bool failed;                    /* a write failed: only abort is left */
+	uint64_t size;                  /* bytes accepted by msg_write */
+	time_t internal_date;           /* 0: leave the file's times alone */
+	char flags[FLAGS_MAX + 1];
+	char name[NAME_MAX + 1];        /* file name in tmp/ */
+	char dest[4 + NAME_MAX + 1];    /* "new/..." or "cur/...", prepared */
+	char *buffer;                   /* owned; NULL once ended */
+	size_t buffered;                /* bytes waiting in buffer */
+};
+
+struct maildir {
+	struct sink base;               /* first: the sink interface */
+	char *path;                     /* owned; no trailing '/' */
+	char host[HOST_PART_MAX + 1];   /* escaped host name for file names */
+	int tmp_fd, new_fd, cur_fd;     /* directory descriptors, owned */
+	struct maildir_msg *head, *tail; /* every live message, oldest first */
+	size_t open_pending;            /* ended messages whose fd is open */
+	bool batch_failed;              /* prepare failed: only discard left */
+};
+
+/* Issued names in this process; part of every name, so names never repeat. */
+static uint64_t names_issued;
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int close_fd(int *fd)
+{
+	if (*fd < 0)
+		return 0;
+	int rc = close(*fd);
+	*fd = -1;
+	return rc == 0 || errno == EINTR ? 0 : errno;
+}
+
+static int fsync_fd(int fd)
+{
+	return fsync(fd) == 0 ? 0 : errno;
+}
+
+/* Write all of data, through EINTR and short writes; 0 or an errno. */
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t written = write(fd, data, len);
+		if (written < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (written == 0)
+			return EIO; /* cannot happen for len > 0; never spin */
+		data += written;
+		len -= (size_t)written;
+	}
+	return 0;
+}
+
+static int fsync_dir_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	int rc = fsync_fd(fd);
+	int closed = close_fd(&fd);
+	return rc ? rc : closed;
+}
+
+static const char *sub_dir_name(const struct maildir *maildir, int dir_fd)
+{
+	if (dir_fd == maildir->new_fd)
+		return "new";
+	if (dir_fd == maildir->cur_fd)
+		return "cur";
+	return "tmp";
+}
+
+/* ---- names -------------------------------------------------------------- */
+
+/*
+ * The host part of a name, as the Maildir convention escapes it ('/' as
+ * \057, ':' as \072); ',' and '\' and anything not printable are escaped
+ * too, so ",S=" and ":2," in a name are always ours, and a '.' that would
+ * make "..".  Cut at HOST_PART_MAX.
+ */
+static void escape_host(const char *hostname, char *out, size_t out_size)
+{
+	size_t used = 0;
+	for (const char *p = hostname; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		/* NAME has '.' before HOST: no ".." may appear (parse_dest). */
+		bool dot_after_dot = c == '.' &&
+				     (used == 0 || out[used - 1] == '.');
+		bool plain = c > 0x20 && c < 0x7f && c != '/' && c != ':' &&
+			     c != ',' && c != '\\' && !dot_after_dot;
+		size_t need = plain ? 1 : 4;
+		if (used + need + 1 > out_size)
+			break;
+		if (plain)
+			out[used++] = (char)c;
+		else {
+			int written = snprintf(out + used, out_size - used,
+					       "\\%03o", c);
+			if (written != 4)
+				break;
+			used += 4;
+		}
+	}
+	out[used] = '\0';
+	if (used == 0)
+		snprintf(out, out_size, "%s", "localhost");
+}
+
+static int load_host(struct maildir *maildir, struct yb_error *err)
+{
+	char hostname[256];
+	if (gethostname(hostname, sizeof(hostname)) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot get the host name for Maildir %s",
+				     maildir->path);
+	hostname[sizeof(hostname) - 1] = '\0';
+	escape_host(hostname, maildir->host, sizeof(maildir->host));
+	return YB_OK;
+}
+
+/* SECONDS.M<usec>P<pid>Q<seq>Y<8 hex random>.HOST into name. */
+static int make_name(const struct maildir *maildir, char *name, size_t size,
+		     struct yb_error *err)
+{
+	struct timespec now;
+	if (clock_gettime(CLOCK_REALTIME, &now) != 0)
+		return yb_fail_errno(err, YB_ERR_INTERNAL, errno,
+				     "cannot read the clock for Maildir %s",
+				     maildir->path);
+	unsigned char random_bytes[4];
+	if (RAND_bytes(random_bytes, sizeof(random_bytes)) != 1)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "cannot get random bytes for a name in Maildir %s",
+			       maildir->path);
+	uint32_t random_value = (uint32_t)random_bytes[0] << 24 |
+				(uint32_t)random_bytes[1] << 16 |
+				(uint32_t)random_bytes[2] << 8 |
+				(uint32_t)random_bytes[3];
+	long long seconds = now.tv_sec < 0 ? 0 : (long long)now.tv_sec;
+	int written = snprintf(name, size,
+			       "%lld.M%06ldP%ldQ%" PRIu64 "Y%08" PRIx32 ".%s",
+			       seconds, (long)(now.tv_nsec / 1000),
+			       (long)getpid(), names_issued++, random_value,
+			       maildir->host);
+	if (written < 0 || (size_t)written >= size)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "file name too long for Maildir %s",
+			       maildir->path);
+	return YB_OK;
+}
+
+/* The length of a run of decimal digits at p (at most limit bytes). */
+static size_t digit_run(const char *p, size_t limit)
+{
+	size_t n = 0;
+	while (n < limit && p[n] >= '0' && p[n] <= '9')
+		n++;
+	return n;
+}
+
+/* Parse DIGITS followed by the byte end at *p; advances *p past end. */
+static bool take_number(const char **p, const char *stop, char end,
+			unsigned long long max, unsigned long long *value)
+{
+	size_t n = digit_run(*p, (size_t)(stop - *p));
+	if (n == 0 || *p + n >= stop || (*p)[n] != end)
+		return false;
+	if (!text_parse_u64(*p, n, max, value))
+		return false;
+	*p += n + 1;
+	return true;
+}
+
+struct name_parts {
+	pid_t pid;
+	uint64_t seq;
+	const char *host; /* points into the parsed name */
+	size_t host_len;
+};
+
+/*
+ * Is name[0..len) a name this program makes (see make_name)?  Anything
+ * else in a shared Maildir belongs to someone else and is left alone.
+ */
+static bool parse_name(const char *name, size_t len, struct name_parts *parts)
+{
+	const char *p = name;
+	const char *stop = name + len;
+	unsigned long long value;
+	if (!take_number(&p, stop, '.', ULLONG_MAX, &value) ||
+	    p >= stop || *p++ != 'M' ||
+	    !take_number(&p, stop, 'P', 999999, &value) ||
+	    !take_number(&p, stop, 'Q', INT_MAX, &value) || value == 0)
+		return false;
+	parts->pid = (pid_t)value;
+	if (!take_number(&p, stop, 'Y', UINT64_MAX, &value))
+		return false;
+	parts->seq = value;
+	for (int i = 0; i < 8; i++, p++) {
+		if (p >= stop || !((*p >= '0' && *p <= '9') ||
+				   (*p >= 'a' && *p <= 'f')))
+			return false;
+	}
+	if (p >= stop || *p++ != '.' || p >= stop)
+		return false;
+	parts->host = p;
+	parts->host_len = (size_t)(stop - p);
+	for (; p < stop; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c <= 0x20 || c >= 0x7f || c == '/' || c == ':' || c == ',')
+			return false;
+	}
+	return true;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+/*
+ * Create directory path (mode 0700) and sync its parent so the new entry
+ * survives a crash.  A directory that is already there is fine.
+ */
+static int make_dir(const char *path, const char *parent, struct yb_error *err)
+{
+	if (mkdir(path, 0700) != 0) {
+		int saved = errno;
+		struct stat st;
+		if (saved == EEXIST ||
+		    (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
+			return YB_OK;
+		return yb_fail_errno(err, YB_ERR_IO, saved,
+				     "cannot create directory %s", path);
+	}
+	int rc = fsync_dir_path(parent);
+	if (rc)
+		return yb_fail_errno(err, YB_ERR_IO, rc,
+				     "cannot sync directory %s", parent);
+	return YB_OK;
+}
+
+/* The directory holding child, into parent (which holds strlen(child)+2). */
+static void parent_of(const char *child, char *parent)
+{
+	const char *slash = strrchr(child, '/');
+	if (!slash) {
+		memcpy(parent, ".", 2);
+		return;
+	}
+	while (slash > child && slash[-1] == '/')
+		slash--;
+	if (slash == child) {
+		memcpy(parent, "/", 2);
+		return;
+	}
+	size_t len = (size_t)(slash - child);
+	memcpy(parent, child, len);
+	parent[len] = '\0';
+}
+
+/* Create path and any missing parents, like mkdir -p. */
+static int make_path(const char *path, struct yb_error *err)
+{
+	size_t len = strlen(path);
+	char *child = malloc(len + 1);
+	char *parent = malloc(len + 2);
+	int status = YB_OK;
+	if (!child || !parent)
+		status = yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	for (size_t i = 1; i <= len && status == YB_OK; i++) {
+		/* Each prefix ending a component: before '/' or at the end. */
+		if ((i < len && path[i] != '/') || path[i - 1] == '/')
+			continue;
+		memcpy(child, path, i);
+		child[i] = '\0';
+		parent_of(child, parent);
+		status = make_dir(child, parent, err);
+	}
+	free(child);
+	free(parent);
+	return status;
+}
+
+static int open_root(const char *path, int *root_fd, struct yb_error *err)
+{
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		if (errno != ENOENT)
+			return yb_fail_errno(err, YB_ERR_IO, errno,
+					     "cannot use Maildir %s", path);
+		int status = make_path(path, err);
+		if (status)
+			return status;
+	}
+	*root_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*root_fd < 0) {
+		if (errno == ENOTDIR)
+			return yb_fail(err, YB_ERR_IO,
+				       "Maildir %s exists but is not a directory",
+				       path);
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot open Maildir %s", path);
+	}
+	return YB_OK;
+}
+
+/* Open (creating if missing) one of tmp, new, cur. */
+static int open_sub_dir(struct maildir *maildir, int root_fd, const char *sub,
+			bool *created, int *out, struct yb_error *err)
+{
+	if (mkdirat(root_fd, sub, 0700) == 0)
+		*created = true;
+	else if (errno != EEXIST)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot create directory %s/%s",
+				     maildir->path, sub);
+	*out = openat(root_fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*out < 0) {
+		if (errno == ENOTDIR)
+			return yb_fail(err, YB_ERR_IO,
+				       "%s/%s exists but is not a directory",
+				       maildir->path, sub);
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot open directory %s/%s",
+				     maildir->path, sub);
+	}
+	/* Fail now rather than after a whole message came over the wire. */
+	if (faccessat(root_fd, sub, R_OK | W_OK | X_OK, AT_EACCESS) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot use %s/%s",
+				     maildir->path, sub);
+	return YB_OK;
+}
+
+static int open_sub_dirs(struct maildir *maildir, struct yb_error *err)
+{
+	int root_fd = -1;
+	int status = open_root(maildir->path, &root_fd, err);
+	if (status)
+		return status;
+	bool created = false;
+	status = open_sub_dir(maildir, root_fd, "tmp", &created,
+			      &maildir->tmp_fd, err);
+	if (!status)
+		status = open_sub_dir(maildir, root_fd, "new", &created,
+				      &maildir->new_fd, err);
+	if (!status)
+		status = open_sub_dir(maildir, root_fd, "cur", &created,
+				      &maildir->cur_fd, err);
+	if (!status && created && fsync_fd(root_fd) != 0)
+		status = yb_fail_errno(err, YB_ERR_IO, errno,
+				       "cannot sync directory %s",
+				       maildir->path);
+	close_fd(&root_fd);
+	return status;
+}
+
+/* Open a second descriptor on dir_fd for reading its entries. */
+static DIR *open_dir_listing(int dir_fd)
+{
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	DIR *dir = fdopendir(fd);
+	if (!dir) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return dir;
+}
+
+/*
+ * Was the tmp/ file with these name parts left by a yubin process that is
+ * gone?  Only names made on this host can be judged (a pid means nothing
+ * elsewhere).  Our own pid: a file we did not make (its seq is one we have
+ * not issued) is from an earlier process that had our pid.
+ */
+static bool is_stale(const struct maildir *maildir,
+		     const struct name_parts *parts)
+{
+	if (parts->host_len != strlen(maildir->host) ||
+	    memcmp(parts->host, maildir->host, parts->host_len) != 0)
+		return false;
+	if (parts->pid == getpid())
+		return parts->seq >= names_issued;
+	return kill(parts->pid, 0) != 0 && errno == ESRCH;
+}
+
+static int remove_if_stale(struct maildir *maildir, const char *name,
+			   struct yb_error *err)
+{
+	struct name_parts parts;
+	if (!parse_name(name, strlen(name), &parts) ||
+	    !is_stale(maildir, &parts))
+		return YB_OK;
+	struct stat st;
+	if (fstatat(maildir->tmp_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(st.st_mode))
+		return YB_OK;
+	if (unlinkat(maildir->tmp_fd, name, 0) != 0 && errno != ENOENT)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot remove stale %s/tmp/%s",
+				     maildir->path, name);
+	return YB_OK;
+}
+
+/* Remove what dead yubin runs left in tmp/; other files are not ours. */
+static int clean_tmp(struct maildir *maildir, struct yb_error *err)
+{
+	DIR *dir = open_dir_listing(maildir->tmp_fd);
+	if (!dir)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot list %s/tmp", maildir->path);
+	int status = YB_OK;
+	for (;;) {
+		errno = 0;
+		struct dirent *entry = readdir(dir);
+		if (!entry) {
+			if (errno != 0)
+				status = yb_fail_errno(err, YB_ERR_IO, errno,
+						       "cannot list %s/tmp",
+						       maildir->path);
+			break;
+		}
+		status = remove_if_stale(maildir, entry->d_name, err);
+		if (status)
+			break;
+	}
+	closedir(dir);
+	return status;
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
+static void list_append(struct maildir *maildir, struct maildir_msg *msg)
+{
+	msg->prev = maildir->tail;
+	msg->next = NULL;
+	if (maildir->tail)
+		maildir->tail->next = msg;
+	else
+		maildir->head = msg;
+	maildir->tail = msg;
+}
+
+static void list_remove(struct maildir *maildir, struct maildir_msg *msg)
+{
+	if (msg->prev)
+		msg->prev->next = msg->next;
+	else
+		maildir->head = msg->next;
+	if (msg->next)
+		msg->next->prev = msg->prev;
+	else
+		maildir->tail = msg->prev;
+	msg->prev = msg->next = NULL;
+}
+
+/* Close, unlink the tmp file (if unlink_tmp), unlist and free a message. */
+static void drop_msg(struct maildir_msg *msg, bool unlink_tmp)
+{
+	struct maildir *maildir = msg->maildir;
+	if (msg->fd >= 0 && msg->state != MSG_WRITING)
+		maildir->open_pending--;
+	close_fd(&msg->fd);
+	if (unlink_tmp)
+		unlinkat(maildir->tmp_fd, msg->name, 0);
+	list_remove(maildir, msg);
+	free(msg->buffer);
+	free(msg);
+}
+
+/* NULL or "" (no flags), or ASCII letters in strictly ascending order. */
+static bool valid_flags(const char *flags)
+{
+	if (!flags)
+		return true;
+	size_t len = strlen(flags);
+	if (len > FLAGS_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = flags[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+			return false;
+		if (i > 0 && flags[i - 1] >= c)
+			return false;
+	}
+	return true;
+}
+
+static int create_tmp_file(struct maildir *maildir, struct maildir_msg *msg,
+			   struct yb_error *err)
+{
+	for (int attempt = 0; attempt < NAME_ATTEMPTS; attempt++) {
+		int status = make_name(maildir, msg->name, sizeof(msg->name),
+				       err);
+		if (status)
+			return status;
+		msg->fd = openat(maildir->tmp_fd, msg->name,
+				 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (msg->fd >= 0)
+			return YB_OK;
+		if (errno != EEXIST)
+			break;
+	}
+	return yb_fail_errno(err, YB_ERR_IO, errno, "cannot create %s/tmp/%s",
+			     maildir->path, msg->name);
+}
+
+static int maildir_msg_begin(struct sink *sink, const struct msg_meta *meta,
+			     struct sink_msg **out, struct yb_error *err)
+{
+	struct maildir *maildir = (struct maildir *)sink;
+	const char *flags = meta ? meta->maildir_flags : NULL;
+	if (!valid_flags(flags))
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "bad maildir flags for a message to %s",
+			       maildir->path);
+	struct maildir_msg *msg = calloc(1, sizeof(*msg));
+	if (!msg)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	msg->buffer = malloc(WRITE_BUFFER_SIZE);
+	if (!msg->buffer) {
+		free(msg);
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	}
+	msg->base.sink = sink;
+	msg->maildir = maildir;
+	msg->state = MSG_WRITING;
+	msg->internal_date = meta && meta->internal_date > 0 ?
+			     meta->internal_date : 0;
+	if (flags)
+		memcpy(msg->flags, flags, strlen(flags) + 1);
+	int status = create_tmp_file(maildir, msg, err);
+	if (status) {
+		free(msg->buffer);
+		free(msg);
+		return status;
+	}
+	list_append(maildir, msg);
+	*out = &msg->base;
+	return YB_OK;
+}
+
+static int fail_write(struct maildir_msg *msg, int errnum, struct yb_error *err)
+{
+	msg->failed = true;
+	return yb_fail_errno(err, YB_ERR_IO, errnum, "cannot write %s/tmp/%s",
+			     msg->maildir->path, msg->name);
+}
+
+static int check_writable(const struct maildir_msg *msg, struct yb_error *err)
+{
+	if (msg->state != MSG_WRITING)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "write to %s/tmp/%s after its end",
+			       msg->maildir->path, msg->name);
+	if (msg->failed)
+		return yb_fail(err, YB_ERR_IO,
+			       "cannot write %s/tmp/%s: an earlier write failed",
+			       msg->maildir->path, msg->name);
+	return YB_OK;
+}
+
+static int flush_buffer(struct maildir_msg *msg, struct yb_error *err)
+{
+	int rc = write_all(msg->fd, msg->buffer, msg->buffered);
+	if (rc)
+		return fail_write(msg, rc, err);
+	msg->buffered = 0;
+	return YB_OK;
+}
+
+static int maildir_msg_write(struct sink_msg *base, const char *data,
+			     size_t len, struct yb_error *err)
+{
+	struct maildir_msg *msg = (struct maildir_msg *)base;
+	int status = check_writable(msg, err);
+	if (status || len == 0)
+		return status;
+	/* A file offset is an off_t: stay within it. */
+	if (len > (uint64_t)INT64_MAX - msg->size)
+		return fail_write(msg, EFBIG, err);
+	if (len > WRITE_BUFFER_SIZE - msg->buffered) {
+		status = flush_buffer(msg, err);
+		if (status)
+			return status;
+	}
+	if (len >= WRITE_BUFFER_SIZE) {
+		int rc = write_all(msg->fd, data, len);
+		if (rc)
+			return fail_write(msg, rc, err);
+	} else {
+		memcpy(msg->buffer + msg->buffered, data, len);
+		msg->buffered += len;
+	}
+	msg->size += len;
+	return YB_OK;
+}
+
+static int sync_and_close(struct maildir_msg *msg, struct yb_error *err)
+{
+	int rc = fsync_fd(msg->fd);
+	int closed = close_fd(&msg->fd);
+	if (rc || closed)
+		return yb_fail_errno(err, YB_ERR_IO, rc ? rc : closed,
+				     "cannot sync %s/tmp/%s",
+				     msg->maildir->path, msg->name);
+	return YB_OK;
+}
+
+/* The file must hold exactly what was accepted; its times the message's. */
+static int finish_file(struct maildir_msg *msg, struct yb_error *err)
+{
+	const char *path = msg->maildir->path;
+	struct stat st;
+	if (fstat(msg->fd, &st) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot stat %s/tmp/%s", path, msg->name);
+	if (st.st_size < 0 || (uint64_t)st.st_size != msg->size)
+		return yb_fail(err, YB_ERR_IO,
+			       "%s/tmp/%s holds %lld bytes, not %" PRIu64,
+			       path, msg->name, (long long)st.st_size,
+			       msg->size);
+	if (msg->internal_date > 0) {
+		struct timespec times[2] = {
+			{ .tv_sec = msg->internal_date, .tv_nsec = 0 },
+			{ .tv_sec = msg->internal_date, .tv_nsec = 0 },
+		};
+		if (futimens(msg->fd, times) != 0)
+			return yb_fail_errno(err, YB_ERR_IO, errno,
+					     "cannot set the time of %s/tmp/%s",
+					     path, msg->name);
+	}
+	return YB_OK;
+}
+
+static int maildir_msg_end(struct sink_msg *base, struct yb_error *err)
+{
+	struct maildir_msg *msg = (struct maildir_msg *)base;
+	struct maildir *maildir = msg->maildir;
+	int status = check_writable(msg, err);
+	if (status)
+		return status;
+	status = flush_buffer(msg, err);
+	if (!status)
+		status = finish_file(msg, err);
+	if (!status && maildir->open_pending >= MAX_OPEN_PENDING)
+		status = sync_and_close(msg, err);
+	if (status) {
+		msg->failed = true;
+		return status;
+	}
+	free(msg->buffer);
+	msg->buffer = NULL;
+	msg->state = MSG_ENDED;
+	if (msg->fd >= 0)
+		maildir->open_pending++;
+	return YB_OK;
+}
+
+static void maildir_msg_abort(struct sink_msg *base)
+{
+	drop_msg((struct maildir_msg *)base, true);
+}
+
+/* ---- the batch ---------------------------------------------------------- */
+
+/*
+ * Ask the kernel to start writing a file back now, so the fsyncs that
+ * follow overlap instead of each waiting in turn.  Only a hint.
+ */
+static int start_writeback(int fd)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+	if (sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) != 0 &&
+	    errno != EINVAL && errno != ENOSYS && errno != ESPIPE &&
+	    errno != EOPNOTSUPP)
+		return errno;
+#else
+	(void)fd;
+#endif
+	return 0;
+}
+
+static int set_dest(struct maildir_msg *msg, struct yb_error *err)
+{
+	int written;
+	if (msg->flags[0])
+		written = snprintf(msg->dest, sizeof(msg->dest),
+				   "cur/%s,S=%" PRIu64 ":2,%s", msg->name,
+				   msg->size, msg->flags);
+	else
+		written = snprintf(msg->dest, sizeof(msg->dest),
+				   "new/%s,S=%" PRIu64, msg->name, msg->size);
+	if (written < 0 || (size_t)written >= sizeof(msg->dest) ||
+	    (size_t)written - 4 > NAME_MAX)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "name too long for %s/tmp/%s",
+			       msg->maildir->path, msg->name);
+	return YB_OK;
+}
+
+static int prepare_batch(struct maildir *maildir, struct yb_error *err)
+{
+	bool any = false;
+	for (struct maildir_msg *m = maildir->head; m; m = m->next) {
+		if (m->state != MSG_ENDED || m->fd < 0)
+			continue;
+		int rc = start_writeback(m->fd);
+		if (rc)
+			return yb_fail_errno(err, YB_ERR_IO, rc,
+					     "cannot sync %s/tmp/%s",
+					     maildir->path, m->name);
+	}
+	for (struct maildir_msg *m = maildir->head; m; m = m->next) {
+		if (m->state != MSG_ENDED)
+			continue;
+		any = true;
+		if (m->fd < 0)
+			continue; /* synced early at msg_end */
+		maildir->open_pending--;
+		int status = sync_and_close(m, err);
+		if (status)
+			return status;
+	}
+	if (any && fsync_fd(maildir->tmp_fd) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot sync directory %s/tmp",
+				     maildir->path);
+	for (struct maildir_msg *m = maildir->head; m; m = m->next) {
+		if (m->state != MSG_ENDED)
+			continue;
+		int status = set_dest(m, err);
+		if (status)
+			return status;
+		m->state = MSG_PREPARED;
+	}
+	return YB_OK;
+}
+
+static int maildir_prepare(struct sink *sink, struct yb_error *err)
+{
+	struct maildir *maildir = (struct maildir *)sink;
+	if (maildir->batch_failed)
+		return yb_fail(err, YB_ERR_IO,
+			       "cannot sync to %s: an earlier sync failed",
+			       maildir->path);
+	int status = prepare_batch(maildir, err);
+	/* After a failed fsync the page cache cannot be trusted: no retry. */
+	if (status)
+		maildir->batch_failed = true;
+	return status;
+}
+
+static const char *maildir_msg_dest(const struct sink_msg *base)
+{
+	const struct maildir_msg *msg = (const struct maildir_msg *)base;
+	return msg->state == MSG_PREPARED ? msg->dest : NULL;
+}
+
+/* Free every message of the batch, unlinking the tmp files still there. */
+static void drop_batch(struct maildir *maildir)
+{
+	struct maildir_msg *m = maildir->head;
+	while (m) {
+		struct maildir_msg *next = m->next;
+		if (m->state != MSG_WRITING)
+			drop_msg(m, true);
+		m = next;
+	}
+	maildir->batch_failed = false;
+}
+
+static int publish_one(struct maildir *maildir, struct maildir_msg *msg,
+		       bool *used_new, bool *used_cur, struct yb_error *err)
+{
+	bool to_cur = msg->dest[0] == 'c';
+	int dir_fd = to_cur ? maildir->cur_fd : maildir->new_fd;
+	if (renameat(maildir->tmp_fd, msg->name, dir_fd, msg->dest + 4) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot move %s/tmp/%s to %s/%s",
+				     maildir->path, msg->name, maildir->path,
+				     msg->dest);
+	if (to_cur)
+		*used_cur = true;
+	else
+		*used_new = true;
+	/* The tmp file is gone: the message must not be unlinked again. */
+	drop_msg(msg, false);
+	/* A kill between two renames leaves a batch half published. */
+	testhook_step("publish");
+	return YB_OK;
+}
+
+static int sync_sub_dir(struct maildir *maildir, int dir_fd,
+			struct yb_error *err)
+{
+	if (fsync_fd(dir_fd) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot sync directory %s/%s",
+				     maildir->path,
+				     sub_dir_name(maildir, dir_fd));
+	return YB_OK;
+}
+
+static int maildir_publish(struct sink *sink, struct yb_error *err)
+{
+	struct maildir *maildir = (struct maildir *)sink;
+	int status = YB_OK;
+	if (maildir->batch_failed)
+		status = yb_fail(err, YB_ERR_IO,
+				 "cannot publish to %s: the batch failed to sync",
+				 maildir->path);
+	for (struct maildir_msg *m = maildir->head; m && !status; m = m->next)
+		if (m->state == MSG_ENDED)
+			status = yb_fail(err, YB_ERR_INTERNAL,
+					 "publish before prepare in %s",
+					 maildir->path);
+	bool used_new = false, used_cur = false;
+	struct maildir_msg *m = maildir->head;
+	while (m && !status) {
+		struct maildir_msg *next = m->next;
+		if (m->state == MSG_PREPARED)
+			status = publish_one(maildir, m, &used_new, &used_cur,
+					     err);
+		m = next;
+	}
+	/* Sync what was renamed even after a failure: less to resolve. */
+	struct yb_error sync_err;
+	int sync_status = YB_OK;
+	if (used_new)
+		sync_status = sync_sub_dir(maildir, maildir->new_fd, &sync_err);
+	if (used_cur && !sync_status)
+		sync_status = sync_sub_dir(maildir, maildir->cur_fd, &sync_err);
+	if (!status && sync_status) {
+		status = sync_status;
+		if (err)
+			*err = sync_err;
+	}
+	drop_batch(maildir);
+	return status;
+}
+
+static void maildir_discard(struct sink *sink)
+{
+	drop_batch((struct maildir *)sink);
+}
+
+/* ---- crash recovery ----------------------------------------------------- */
+
+/* Digits, then ":2," and flags (cur/) or the end (new/). */
+static bool valid_dest_tail(const char *p, bool in_cur)
+{
+	size_t n = digit_run(p, SIZE_MAX);
+	if (n == 0 || n > 20)
+		return false;
+	p += n;
+	if (!in_cur)
+		return *p == '\0';
+	if (strncmp(p, ":2,", 3) != 0)
+		return false;
+	for (p += 3; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
+			return false;
+	return true;
+}
+
+/*
+ * A dest comes back from the state journal: accept only what set_dest
+ * makes, "new/NAME,S=SIZE" or "cur/NAME,S=SIZE:2,FLAGS" with NAME one of
+ * ours.  base gets NAME (the tmp file name).
+ */
+static bool parse_dest(const char *dest, bool *in_cur, char *base,
+		       size_t base_size)
+{
+	if (strncmp(dest, "new/", 4) == 0)
+		*in_cur = false;
+	else if (strncmp(dest, "cur/", 4) == 0)
+		*in_cur = true;
+	else
+		return false;
+	const char *file = dest + 4;
+	size_t file_len = strnlen(file, NAME_MAX + 1);
+	if (file_len == 0 || file_len > NAME_MAX || strstr(file, ".."))
+		return false;
+	for (const char *p = file; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c <= 0x20 || c >= 0x7f || c == '/')
+			return false;
+	}
+	const char *size_mark = strstr(file, ",S=");
+	if (!size_mark || !valid_dest_tail(size_mark + 3, *in_cur))
+		return false;
+	size_t base_len = (size_t)(size_mark - file);
+	struct name_parts parts;
+	if (base_len >= base_size || !parse_name(file, base_len, &parts))
+		return false;
+	memcpy(base, file, base_len);
+	base[base_len] = '\0';
+	return true;
+}
+
+/* Does dir hold an entry named base, or base followed by ',' or ':'? */
+static int dir_has_base(struct maildir *maildir, int dir_fd, const char *base,
+			bool *found, struct yb_error *err)
+{
+	*found = false;
+	DIR *dir = open_dir_listing(dir_fd);
+	if (!dir)
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot list %s/%s",
+				     maildir->path,
+				     sub_dir_name(maildir, dir_fd));
+	size_t base_len = strlen(base);
+	int status = YB_OK;
+	for (;;) {
+		errno = 0;
+		struct dirent *entry = readdir(dir);
+		if (!entry) {
+			if (errno != 0)
+				status = yb_fail_errno(err, YB_ERR_IO, errno,
+						       "cannot list %s/%s",
+						       maildir->path,
+						       sub_dir_name(maildir,
+								    dir_fd));
+			break;
+		}
+		const char *name = entry->d_name;
+		if (strncmp(name, base, base_len) == 0 &&
+		    (name[base_len] == '\0' || name[base_len] == ',' ||
+		     name[base_len] == ':')) {
+			*found = true;
+			break;
+		}
+	}
+	closedir(dir);
+	return status;
+}
+
+static int entry_exists(struct maildir *maildir, int dir_fd, const char *name,
+			bool *found, struct yb_error *err)
+{
+	struct stat st;
+	*found = fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (!*found && errno != ENOENT)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot stat %s/%s/%s", maildir->path,
+				     sub_dir_name(maildir, dir_fd), name);
+	return YB_OK;
+}
+
+/*
+ * Published means: the file is where we put it, or a mail reader has
+ * since moved it from new/ to cur/ or changed its flags (renamed it within
+ * cur/), which keeps the unique base of the name.  The exact look-up
+ * answers the common case; only a miss lists cur/ and new/.
+ */
+static int find_published(struct maildir *maildir, const char *dest,
+			  bool in_cur, const char *base, bool *present,
+			  struct yb_error *err)
+{
+	int dir_fd = in_cur ? maildir->cur_fd : maildir->new_fd;
+	int status = entry_exists(maildir, dir_fd, dest + 4, present, err);
+	if (status || *present)
+		return status;
+	status = dir_has_base(maildir, maildir->cur_fd, base, present, err);
+	if (status || *present)
+		return status;
+	return dir_has_base(maildir, maildir->new_fd, base, present, err);
+}
+
+static int maildir_resolve(struct sink *sink, const char *dest, bool *present,
+			   struct yb_error *err)
+{
+	struct maildir *maildir = (struct maildir *)sink;
+	char base[NAME_MAX + 1];
+	bool in_cur;
+	if (!dest || !parse_dest(dest, &in_cur, base, sizeof(base))) {
+		char shown[128];
+		text_sanitize(shown, sizeof(shown), dest ? dest : "",
+			      dest ? strlen(dest) : 0);
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "bad maildir intent \"%s\" for %s", shown,
+			       maildir->path);
+	}
+	int status = find_published(maildir, dest, in_cur, base, present, err);
+	if (status || *present)
+		return status;
+	/* Never published: drop the synced copy, or a refetch doubles it. */
+	if (unlinkat(maildir->tmp_fd, base, 0) != 0 && errno != ENOENT)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot remove %s/tmp/%s", maildir->path,
+				     base);
+	return YB_OK;
+}
+
+/* ---- life of the sink --------------------------------------------------- */
+
+static void free_maildir(struct maildir *maildir)
+{
+	while (maildir->head)
+		drop_msg(maildir->head, true);
+	close_fd(&maildir->tmp_fd);
+	close_fd(&maildir->new_fd);
+	close_fd(&maildir->cur_fd);
+	free(maildir->path);
+	free(maildir);
+}
+
+static void maildir_close(struct sink *sink)
+{
+	free_maildir((struct maildir *)sink);
+}
+
+static const struct sink_ops maildir_ops = {
+	.msg_begin = maildir_msg_begin,
+	.msg_write = maildir_msg_write,
+	.msg_end = maildir_msg_end,
+	.msg_abort = maildir_msg_abort,
+	.prepare = maildir_prepare,
+	.msg_dest = maildir_msg_dest,
+	.publish = maildir_publish,
+	.discard = maildir_discard,
+	.resolve = maildir_resolve,
+	.close = maildir_close,
+};
+
+/* A copy of path without trailing slashes ("/" stays "/"). */
+static char *copy_path(const char *path)
+{
+	size_t len = strlen(path);
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	char *copy = malloc(len + 1);
+	if (copy) {
+		memcpy(copy, path, len);
+		copy[len] = '\0';
+	}
+	return copy;
+}
+
+int maildir_open(const char *path, struct sink **out, struct yb_error *err)
+{
+	*out = NULL;
+	if (!path || !*path)
+		return yb_fail(err, YB_ERR_IO, "empty Maildir path");
+	struct maildir *maildir = calloc(1, sizeof(*maildir));
+	if (!maildir)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	maildir->base.ops = &maildir_ops;
+	maildir->tmp_fd = maildir->new_fd = maildir->cur_fd = -1;
+	maildir->path = copy_path(path);
+	int status = maildir->path ? YB_OK :
+		     yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	if (!status)
+		status = load_host(maildir, err);
+	if (!status)
+		status = open_sub_dirs(maildir, err);
+	if (!status)
+		status = clean_tmp(maildir, err);
+	if (status) {
+		free_maildir(maildir);
+		return status;
+	}
+	*out = &maildir->base;
+	return YB_OK;
+}

@@ -1,1 +1,1281 @@
+/*
+ * pop3.c - one POP3 session (see pop3.h).
+ *
+ * Parsing lives in pop3_parse.c and the encodings in sasl.c; this file
+ * holds the conversation: what to send, which reply to expect, and what
+ * a reply means.  Every reply is checked against the command it answers:
+ * a FIFO remembers the queued RETR and DELE commands, so a caller that
+ * reads the wrong reply gets an error instead of a silent mix-up.
+ *
+ * Nothing secret reaches the log: the trace shows PASS, APOP and AUTH
+ * payloads as "<redacted>".
+ */
 #include "config.h"
+
+#include "pop3.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "pop3_parse.h"
+#include "sasl.h"
+#include "text.h"
+
+/* Body bytes are unstuffed into this buffer, allocated once per session;
+   memory does not grow with the size of a message. */
+#define POP3_SCRATCH_SIZE (128 * 1024)
+/* A maildrop larger than this is refused rather than listed. */
+#define POP3_MAX_MESSAGES 10000000
+/* More queued commands than this is a caller bug, not a window. */
+#define POP3_PENDING_MAX (1024 * 1024)
+/* A CAPA listing longer than this is a server gone wrong. */
+#define POP3_CAPA_LINES_MAX 1024
+/* RFC 5034: an AUTH command line (with CRLF) is at most 255 octets; a
+   longer initial response goes in its own line after "+ ". */
+#define POP3_AUTH_COMMAND_MAX 253
+/* Room for a timestamp in the greeting (the parser's limit is 512). */
+#define POP3_APOP_SIZE 513
+/* Server text in error messages and traces. */
+#define POP3_SHOWN_MAX 512
+
+enum pending_kind { PENDING_RETR, PENDING_DELE };
+
+struct pending_cmd {
+	enum pending_kind kind;
+	unsigned long msgno;
+};
+
+struct pop3 {
+	struct conn *conn;              /* owned */
+	const struct account *account;  /* not owned; outlives the session */
+	struct pop3_capa capa;          /* from the last CAPA */
+	bool has_capa;                  /* CAPA answered +OK */
+	bool uidl_refused;              /* no CAPA, and UIDL said -ERR */
+	char apop_timestamp[POP3_APOP_SIZE]; /* "" when the greeting had none */
+
+	/* Ring of commands sent and not yet answered, oldest first. */
+	struct pending_cmd *pending;
+	size_t pending_head, pending_len, pending_cap;
+
+	char *scratch;                  /* POP3_SCRATCH_SIZE bytes, owned */
+	bool broken;                    /* an error left the stream out of step */
+	bool quit_sent;
+};
+
+static const char *peer(const struct pop3 *pop3)
+{
+	return conn_peer(pop3->conn);
+}
+
+static void sanitize(char *dst, const char *text, size_t len)
+{
+	text_sanitize(dst, POP3_SHOWN_MAX, text, len);
+}
+
+/* Fail with the server's text (sanitized) after "HOST:PORT: what: ". */
+static int fail_with_text(struct pop3 *pop3, enum yb_status status,
+			  const char *what, const char *text, size_t len,
+			  struct yb_error *err)
+{
+	char shown[POP3_SHOWN_MAX];
+	sanitize(shown, text, len);
+	return yb_fail(err, status, "%s: %s: %s", peer(pop3), what, shown);
+}
+
+/* The stream is no longer in step with our commands: refuse more. */
+static int mark_broken(struct pop3 *pop3, int status)
+{
+	if (status != YB_OK)
+		pop3->broken = true;
+	return status;
+}
+
+static int check_usable(struct pop3 *pop3, struct yb_error *err)
+{
+	if (pop3->broken)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "%s: POP3 session used after an earlier error",
+			       peer(pop3));
+	if (pop3->quit_sent)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "%s: POP3 session used after QUIT", peer(pop3));
+	return YB_OK;
+}
+
+static int check_no_pending(struct pop3 *pop3, const char *command,
+			    struct yb_error *err)
+{
+	if (pop3->pending_len == 0)
+		return YB_OK;
+	return yb_fail(err, YB_ERR_INTERNAL,
+		       "%s: %s sent with %zu earlier replies still unread",
+		       peer(pop3), command, pop3->pending_len);
+}
+
+/* --- lines in and out --- */
+
+/*
+ * Queue one command line: parts joined, then CRLF.  shown is what the
+ * trace prints instead (secrets replaced by "<redacted>").
+ */
+static int send_parts(struct pop3 *pop3, const char *const *parts,
+		      size_t part_count, const char *shown,
+		      struct yb_error *err)
+{
+	log_trace("C: %s", shown);
+	for (size_t i = 0; i < part_count; i++) {
+		int rc = conn_write(pop3->conn, parts[i], strlen(parts[i]), err);
+		if (rc != YB_OK)
+			return mark_broken(pop3, rc);
+	}
+	return mark_broken(pop3, conn_write(pop3->conn, "\r\n", 2, err));
+}
+
+/* Send a command that holds no secret. */
+static int send_line(struct pop3 *pop3, const char *line, struct yb_error *err)
+{
+	return send_parts(pop3, &line, 1, line, err);
+}
+
+static int flush(struct pop3 *pop3, struct yb_error *err)
+{
+	return mark_broken(pop3, conn_flush(pop3->conn, err));
+}
+
+static int read_line(struct pop3 *pop3, const char **line, size_t *len,
+		     struct yb_error *err)
+{
+	int rc = conn_read_line(pop3->conn, POP3_LINE_MAX, line, len, err);
+	if (rc != YB_OK)
+		return mark_broken(pop3, rc);
+	if (log_enabled(LOG_LEVEL_TRACE)) {
+		char shown[POP3_SHOWN_MAX];
+		sanitize(shown, *line, *len);
+		log_trace("S: %s", shown);
+	}
+	return YB_OK;
+}
+
+/*
+ * Read a status line in answer to `what`.  +OK and -ERR are returned in
+ * *status with their text; anything else is YB_ERR_PROTOCOL.
+ */
+static int read_status(struct pop3 *pop3, const char *what,
+		       enum pop3_status *status, const char **text,
+		       size_t *text_len, struct yb_error *err)
+{
+	const char *line;
+	size_t len;
+	int rc = read_line(pop3, &line, &len, err);
+	if (rc != YB_OK)
+		return rc;
+	*status = pop3_parse_status(line, len, text, text_len);
+	if (*status != POP3_STATUS_BAD)
+		return YB_OK;
+	char shown[POP3_SHOWN_MAX];
+	sanitize(shown, line, len);
+	return mark_broken(pop3, yb_fail(err, YB_ERR_PROTOCOL,
+		"%s: unexpected reply to %s: %s", peer(pop3), what, shown));
+}
+
+/* Read a status that must be +OK; -ERR fails with `status`. */
+static int expect_ok(struct pop3 *pop3, const char *what,
+		     enum yb_status status_on_err, struct yb_error *err)
+{
+	enum pop3_status status;
+	const char *text;
+	size_t text_len;
+	int rc = read_status(pop3, what, &status, &text, &text_len, err);
+	if (rc != YB_OK)
+		return rc;
+	if (status == POP3_STATUS_OK)
+		return YB_OK;
+	char refused[64];
+	int written = snprintf(refused, sizeof(refused), "%s refused", what);
+	if (written < 0 || (size_t)written >= sizeof(refused))
+		refused[0] = '\0';
+	return mark_broken(pop3, fail_with_text(pop3, status_on_err, refused,
+						text, text_len, err));
+}
+
+typedef int (*listing_line_fn)(struct pop3 *pop3, void *ctx,
+			       const char *line, size_t len,
+			       struct yb_error *err);
+
+/*
+ * Read a multi-line listing after its +OK: lines until ".", each with a
+ * stuffed leading dot removed, passed to line_fn.
+ */
+static int read_listing(struct pop3 *pop3, listing_line_fn line_fn, void *ctx,
+			struct yb_error *err)
+{
+	for (;;) {
+		const char *line;
+		size_t len;
+		int rc = read_line(pop3, &line, &len, err);
+		if (rc != YB_OK)
+			return rc;
+		if (len == 1 && line[0] == '.')
+			return YB_OK;
+		if (len > 0 && line[0] == '.') {
+			line++;
+			len--;
+		}
+		rc = line_fn(pop3, ctx, line, len, err);
+		if (rc != YB_OK)
+			return mark_broken(pop3, rc);
+	}
+}
+
+/* --- greeting, CAPA, STLS --- */
+
+static int read_greeting(struct pop3 *pop3, struct yb_error *err)
+{
+	const char *line;
+	size_t len;
+	int rc = read_line(pop3, &line, &len, err);
+	if (rc != YB_OK)
+		return rc;
+	const char *text;
+	size_t text_len;
+	enum pop3_status status = pop3_parse_status(line, len, &text, &text_len);
+	if (status == POP3_STATUS_OK) {
+		if (!pop3_parse_apop_timestamp(line, len, pop3->apop_timestamp,
+					       sizeof(pop3->apop_timestamp)))
+			pop3->apop_timestamp[0] = '\0';
+		return YB_OK;
+	}
+	if (status == POP3_STATUS_ERR) {
+		enum pop3_resp_code code = pop3_parse_resp_code(text, text_len);
+		bool temporary = code == POP3_CODE_IN_USE ||
+				 code == POP3_CODE_SYS_TEMP ||
+				 code == POP3_CODE_LOGIN_DELAY;
+		return fail_with_text(pop3, temporary ? YB_ERR_TEMP
+						      : YB_ERR_UNAVAILABLE,
+				      "server refused the connection", text,
+				      text_len, err);
+	}
+	return fail_with_text(pop3, YB_ERR_PROTOCOL, "not a POP3 greeting",
+			      line, len, err);
+}
+
+static int capa_line(struct pop3 *pop3, void *ctx, const char *line,
+		     size_t len, struct yb_error *err)
+{
+	size_t *lines = ctx;
+	if (++*lines > POP3_CAPA_LINES_MAX)
+		return yb_fail(err, YB_ERR_PROTOCOL,
+			       "%s: CAPA listing longer than %d lines",
+			       peer(pop3), POP3_CAPA_LINES_MAX);
+	pop3_parse_capa_line(line, len, &pop3->capa);
+	return YB_OK;
+}
+
+/* CAPA; a -ERR means an old server without capabilities (RFC 1939 only). */
+static int read_capabilities(struct pop3 *pop3, struct yb_error *err)
+{
+	memset(&pop3->capa, 0, sizeof(pop3->capa));
+	pop3->has_capa = false;
+	int rc = send_line(pop3, "CAPA", err);
+	if (rc != YB_OK)
+		return rc;
+	enum pop3_status status;
+	const char *text;
+	size_t text_len;
+	rc = read_status(pop3, "CAPA", &status, &text, &text_len, err);
+	if (rc != YB_OK)
+		return rc;
+	if (status == POP3_STATUS_ERR) {
+		log_debug("%s does not support CAPA", peer(pop3));
+		return YB_OK;
+	}
+	size_t lines = 0;
+	rc = read_listing(pop3, capa_line, &lines, err);
+	if (rc != YB_OK)
+		return rc;
+	pop3->has_capa = true;
+	return YB_OK;
+}
+
+static int start_tls(struct pop3 *pop3, struct yb_error *err)
+{
+	if (!pop3->has_capa || !pop3->capa.stls)
+		return yb_fail(err, YB_ERR_PROTOCOL,
+			       "%s does not offer STLS; refusing to continue "
+			       "without TLS (tls: starttls)", peer(pop3));
+	int rc = send_line(pop3, "STLS", err);
+	if (rc == YB_OK)
+		rc = expect_ok(pop3, "STLS", YB_ERR_PROTOCOL, err);
+	if (rc != YB_OK)
+		return rc;
+	/* conn_start_tls refuses bytes that arrived before the handshake:
+	   they did not come through TLS (STARTTLS injection). */
+	rc = conn_start_tls(pop3->conn, err);
+	if (rc != YB_OK)
+		return mark_broken(pop3, rc);
+	log_debug("%s: TLS started", peer(pop3));
+	/* What the server said before TLS may have been forged. */
+	return read_capabilities(pop3, err);
+}
+
+/* --- authentication --- */
+
+static const char *mech_name(enum auth_mech mech)
+{
+	switch (mech) {
+	case AUTH_AUTO:        return "auto";
+	case AUTH_PLAIN:       return "plain";
+	case AUTH_LOGIN:       return "login";
+	case AUTH_CRAM_MD5:    return "cram-md5";
+	case AUTH_XOAUTH2:     return "xoauth2";
+	case AUTH_OAUTHBEARER: return "oauthbearer";
+	case AUTH_APOP:        return "apop";
+	case AUTH_USER:        return "user";
+	}
+	return "unknown";
+}
+
+/*
+ * A trace line "PREFIX USER SUFFIX" in shown (POP3_SHOWN_MAX bytes); the
+ * user name may appear in the trace, cut short if it is very long.
+ */
+static void show_with_user(char *shown, const char *prefix, const char *user,
+			   const char *suffix)
+{
+	char user_shown[POP3_SHOWN_MAX / 2];
+	text_sanitize(user_shown, sizeof(user_shown), user, strlen(user));
+	int written = snprintf(shown, POP3_SHOWN_MAX, "%s%s%s", prefix,
+			       user_shown, suffix);
+	/* Cannot happen with the short prefixes used here; the trace line
+	   would merely be cut. */
+	if (written < 0 || written >= POP3_SHOWN_MAX)
+		shown[0] = '\0';
+}
+
+/* A -ERR to a login step: temporary by its response code, else refused. */
+static int login_refused(struct pop3 *pop3, const char *text, size_t len,
+			 struct yb_error *err)
+{
+	char shown[POP3_SHOWN_MAX];
+	sanitize(shown, text, len);
+	enum pop3_resp_code code = pop3_parse_resp_code(text, len);
+	pop3->broken = true;
+	if (code == POP3_CODE_IN_USE || code == POP3_CODE_SYS_TEMP ||
+	    code == POP3_CODE_LOGIN_DELAY)
+		return yb_fail(err, YB_ERR_TEMP,
+			       "%s: login as %s refused for now: %s",
+			       pop3->account->host, pop3->account->user, shown);
+	return yb_fail(err, YB_ERR_AUTH, "%s: login as %s refused: %s",
+		       pop3->account->host, pop3->account->user, shown);
+}
+
+enum auth_reply { AUTH_REPLY_OK, AUTH_REPLY_ERR, AUTH_REPLY_CONTINUE };
+
+/*
+ * Read a reply during login: +OK, -ERR, or a SASL continuation "+ text"
+ * (RFC 5034).  *text is what follows; a -ERR is already turned into the
+ * login error (the function still returns YB_OK with AUTH_REPLY_ERR so
+ * the caller can tell it apart from a broken connection).
+ */
+static int read_auth_reply(struct pop3 *pop3, const char *what,
+			   enum auth_reply *reply, const char **text,
+			   size_t *text_len, struct yb_error *err)
+{
+	const char *line;
+	size_t len;
+	int rc = read_line(pop3, &line, &len, err);
+	if (rc != YB_OK)
+		return rc;
+	if (len >= 1 && line[0] == '+' && (len == 1 || line[1] == ' ')) {
+		*reply = AUTH_REPLY_CONTINUE;
+		*text = len > 2 ? line + 2 : line + len;
+		*text_len = len > 2 ? len - 2 : 0;
+		return YB_OK;
+	}
+	enum pop3_status status = pop3_parse_status(line, len, text, text_len);
+	if (status == POP3_STATUS_OK) {
+		*reply = AUTH_REPLY_OK;
+		return YB_OK;
+	}
+	if (status == POP3_STATUS_ERR) {
+		*reply = AUTH_REPLY_ERR;
+		return YB_OK;
+	}
+	char shown[POP3_SHOWN_MAX];
+	sanitize(shown, line, len);
+	return mark_broken(pop3, yb_fail(err, YB_ERR_PROTOCOL,
+		"%s: unexpected reply to %s: %s", peer(pop3), what, shown));
+}
+
+/* The last reply of a login: +OK, or the reason it failed. */
+static int expect_login_result(struct pop3 *pop3, const char *what,
+			       struct yb_error *err)
+{
+	enum auth_reply reply;
+	const char *text;
+	size_t text_len;
+	int rc = read_auth_reply(pop3, what, &reply, &text, &text_len, err);
+	if (rc != YB_OK)
+		return rc;
+	if (reply == AUTH_REPLY_OK)
+		return YB_OK;
+	if (reply == AUTH_REPLY_ERR)
+		return login_refused(pop3, text, text_len, err);
+	return mark_broken(pop3, yb_fail(err, YB_ERR_PROTOCOL,
+		"%s: %s: the server asked for more than the mechanism has",
+		peer(pop3), what));
+}
+
+/*
+ * Wait for a "+ " continuation in a SASL exchange.  *done is set when the
+ * server already answered +OK (then there is nothing more to send).
+ */
+static int expect_continue(struct pop3 *pop3, const char *what, bool *done,
+			   const char **challenge, size_t *challenge_len,
+			   struct yb_error *err)
+{
+	enum auth_reply reply;
+	int rc = read_auth_reply(pop3, what, &reply, challenge, challenge_len,
+				 err);
+	if (rc != YB_OK)
+		return rc;
+	*done = reply == AUTH_REPLY_OK;
+	if (reply == AUTH_REPLY_ERR)
+		return login_refused(pop3, *challenge, *challenge_len, err);
+	return YB_OK;
+}
+
+/* A SASL response line; always shown as "<redacted>". */
+static int send_sasl_response(struct pop3 *pop3, const char *response,
+			      struct yb_error *err)
+{
+	return send_parts(pop3, &response, 1, "<redacted>", err);
+}
+
+static int out_of_memory(struct pop3 *pop3, struct yb_error *err)
+{
+	pop3->broken = true;
+	return yb_fail(err, YB_ERR_INTERNAL, "%s: out of memory", peer(pop3));
+}
+
+static int auth_plain(struct pop3 *pop3, const char *password,
+		      struct yb_error *err)
+{
+	char *response = sasl_plain_response(pop3->account->user, password);
+	if (!response)
+		return out_of_memory(pop3, err);
+	const char *command = "AUTH PLAIN";
+	int rc;
+	if (strlen(command) + 1 + strlen(response) <= POP3_AUTH_COMMAND_MAX) {
+		const char *parts[] = { command, " ", response };
+		rc = send_parts(pop3, parts, 3, "AUTH PLAIN <redacted>", err);
+	} else {
+		rc = send_line(pop3, command, err);
+	}
+	bool done = false;
+	const char *challenge;
+	size_t challenge_len;
+	if (rc == YB_OK)
+		rc = expect_continue(pop3, "AUTH PLAIN", &done, &challenge,
+				     &challenge_len, err);
+	/* A server that did not take the initial response asks with an
+	   empty "+ "; it gets the same response again. */
+	if (rc == YB_OK && !done)
+		rc = send_sasl_response(pop3, response, err);
+	if (rc == YB_OK && !done)
+		rc = expect_login_result(pop3, "AUTH PLAIN", err);
+	sasl_free_secret(response);
+	return rc;
+}
+
+static int auth_login(struct pop3 *pop3, const char *password,
+		      struct yb_error *err)
+{
+	const char *user = pop3->account->user;
+	char *user_b64 = sasl_base64_encode(user, strlen(user));
+	char *password_b64 = sasl_base64_encode(password, strlen(password));
+	int rc = (user_b64 && password_b64) ? YB_OK : out_of_memory(pop3, err);
+	if (rc == YB_OK)
+		rc = send_line(pop3, "AUTH LOGIN", err);
+	/* Two challenges ("Username:", "Password:" in base64); their text
+	   is not standard, so only their order matters. */
+	const char *responses[] = { user_b64, password_b64 };
+	bool done = false;
+	for (size_t i = 0; i < 2 && rc == YB_OK && !done; i++) {
+		const char *challenge;
+		size_t challenge_len;
+		rc = expect_continue(pop3, "AUTH LOGIN", &done, &challenge,
+				     &challenge_len, err);
+		if (rc == YB_OK && !done)
+			rc = send_sasl_response(pop3, responses[i], err);
+	}
+	if (rc == YB_OK && !done)
+		rc = expect_login_result(pop3, "AUTH LOGIN", err);
+	sasl_free_secret(user_b64);
+	sasl_free_secret(password_b64);
+	return rc;
+}
+
+static int auth_cram_md5(struct pop3 *pop3, const char *password,
+			 struct yb_error *err)
+{
+	int rc = send_line(pop3, "AUTH CRAM-MD5", err);
+	bool done = false;
+	const char *challenge;
+	size_t challenge_len;
+	if (rc == YB_OK)
+		rc = expect_continue(pop3, "AUTH CRAM-MD5", &done, &challenge,
+				     &challenge_len, err);
+	if (rc != YB_OK)
+		return rc;
+	if (done)
+		return mark_broken(pop3, yb_fail(err, YB_ERR_PROTOCOL,
+			"%s: AUTH CRAM-MD5 answered +OK without a challenge",
+			peer(pop3)));
+	char *response = sasl_cram_md5_response(challenge, challenge_len,
+						pop3->account->user, password);
+	if (!response)
+		return mark_broken(pop3, fail_with_text(pop3, YB_ERR_PROTOCOL,
+			"AUTH CRAM-MD5: bad challenge (or MD5 unavailable)",
+			challenge, challenge_len, err));
+	rc = send_sasl_response(pop3, response, err);
+	sasl_free_secret(response);
+	if (rc == YB_OK)
+		rc = expect_login_result(pop3, "AUTH CRAM-MD5", err);
+	return rc;
+}
+
+static int auth_apop(struct pop3 *pop3, const char *password,
+		     struct yb_error *err)
+{
+	if (pop3->apop_timestamp[0] == '\0')
+		return mark_broken(pop3, yb_fail(err, YB_ERR_AUTH,
+			"%s: auth apop: the server's greeting has no APOP "
+			"timestamp", peer(pop3)));
+	char *digest = sasl_apop_digest(pop3->apop_timestamp, password);
+	if (!digest)
+		return mark_broken(pop3, yb_fail(err, YB_ERR_INTERNAL,
+			"%s: auth apop: cannot compute the MD5 digest",
+			peer(pop3)));
+	const char *user = pop3->account->user;
+	char shown[POP3_SHOWN_MAX];
+	show_with_user(shown, "APOP ", user, " <redacted>");
+	const char *parts[] = { "APOP ", user, " ", digest };
+	int rc = send_parts(pop3, parts, 4, shown, err);
+	sasl_free_secret(digest);
+	if (rc == YB_OK)
+		rc = expect_login_result(pop3, "APOP", err);
+	return rc;
+}
+
+static int auth_user(struct pop3 *pop3, const char *password,
+		     struct yb_error *err)
+{
+	/* PASS carries the password as is: a line break in it would end
+	   the command early and send the rest as another command. */
+	if (strpbrk(password, "\r\n"))
+		return mark_broken(pop3, yb_fail(err, YB_ERR_CONFIG,
+			"%s: the password contains a line break, which USER/PASS "
+			"cannot send", pop3->account->host));
+	const char *user = pop3->account->user;
+	char shown[POP3_SHOWN_MAX];
+	show_with_user(shown, "USER ", user, "");
+	const char *user_parts[] = { "USER ", user };
+	int rc = send_parts(pop3, user_parts, 2, shown, err);
+	if (rc == YB_OK)
+		rc = expect_login_result(pop3, "USER", err);
+	if (rc != YB_OK)
+		return rc;
+	const char *pass_parts[] = { "PASS ", password };
+	rc = send_parts(pop3, pass_parts, 2, "PASS <redacted>", err);
+	if (rc == YB_OK)
+		rc = expect_login_result(pop3, "PASS", err);
+	return rc;
+}
+
+/*
+ * auth: auto.  Over TLS the password is safe in transit, so the plain
+ * mechanisms win (every server has them); without TLS a challenge-response
+ * mechanism at least keeps the password itself off the wire.
+ */
+static int choose_mechanism(struct pop3 *pop3, enum auth_mech *mech,
+			    struct yb_error *err)
+{
+	const struct pop3_capa *capa = &pop3->capa;
+	if (!conn_is_tls(pop3->conn)) {
+		if (capa->sasl_cram_md5) {
+			*mech = AUTH_CRAM_MD5;
+			return YB_OK;
+		}
+		if (pop3->apop_timestamp[0] != '\0') {
+			*mech = AUTH_APOP;
+			return YB_OK;
+		}
+	}
+	if (capa->sasl_plain)
+		*mech = AUTH_PLAIN;
+	else if (capa->sasl_login)
+		*mech = AUTH_LOGIN;
+	else if (capa->user || !pop3->has_capa)
+		*mech = AUTH_USER;
+	else
+		return mark_broken(pop3, yb_fail(err, YB_ERR_AUTH,
+			"%s offers no login method yubin supports (USER, SASL "
+			"PLAIN, LOGIN, CRAM-MD5, APOP)", peer(pop3)));
+	return YB_OK;
+}
+
+/* A user name goes into command lines: no control characters. */
+static bool user_is_sendable(const char *user)
+{
+	for (const char *c = user; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return false;
+	return *user != '\0';
+}
+
+static int check_can_login(struct pop3 *pop3, const char *password,
+			   struct yb_error *err)
+{
+	const struct account *account = pop3->account;
+	if (account->auth == AUTH_XOAUTH2 || account->auth == AUTH_OAUTHBEARER)
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "auth %s is not supported yet",
+			       mech_name(account->auth));
+	/* Config validation already demands allow_plaintext for tls: none;
+	   this is the second guard, where the password would leave. */
+	if (!conn_is_tls(pop3->conn) && !account->allow_plaintext)
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "%s: refusing to send a password without TLS "
+			       "(set allow_plaintext: true to allow it)",
+			       peer(pop3));
+	if (!password)
+		return yb_fail(err, YB_ERR_CONFIG, "%s: no password for user %s",
+			       account->host, account->user ? account->user : "");
+	if (!account->user || !user_is_sendable(account->user))
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "%s: the user name is empty or holds a control "
+			       "character", account->host);
+	return YB_OK;
+}
+
+static int authenticate(struct pop3 *pop3, const char *password,
+			struct yb_error *err)
+{
+	int rc = check_can_login(pop3, password, err);
+	if (rc != YB_OK)
+		return rc;
+	enum auth_mech mech = pop3->account->auth;
+	if (mech == AUTH_AUTO) {
+		rc = choose_mechanism(pop3, &mech, err);
+		if (rc != YB_OK)
+			return rc;
+	}
+	log_debug("%s: logging in as %s (auth %s)", peer(pop3),
+		  pop3->account->user, mech_name(mech));
+	switch (mech) {
+	case AUTH_PLAIN:    return auth_plain(pop3, password, err);
+	case AUTH_LOGIN:    return auth_login(pop3, password, err);
+	case AUTH_CRAM_MD5: return auth_cram_md5(pop3, password, err);
+	case AUTH_APOP:     return auth_apop(pop3, password, err);
+	case AUTH_USER:     return auth_user(pop3, password, err);
+	case AUTH_AUTO:
+	case AUTH_XOAUTH2:
+	case AUTH_OAUTHBEARER:
+		break;
+	}
+	return yb_fail(err, YB_ERR_INTERNAL, "auth %s: no such mechanism",
+		       mech_name(mech));
+}
+
+/* --- connecting --- */
+
+static int open_connection(struct pop3 *pop3, struct yb_error *err)
+{
+	const struct account *account = pop3->account;
+	struct conn_params params = {
+		.host = account->host,
+		.port = account->port,
+		.tls = account->tls,
+		.tls_verify = account->tls_verify,
+		.tls_ca_file = account->tls_ca_file,
+		.tls_fingerprint = account->has_tls_fingerprint
+					   ? account->tls_fingerprint : NULL,
+		.timeout_sec = account->timeout,
+	};
+	return conn_open(&params, &pop3->conn, err);
+}
+
+int pop3_connect(const struct account *account, const char *password,
+		 struct pop3 **out, struct yb_error *err)
+{
+	*out = NULL;
+	struct pop3 *pop3 = calloc(1, sizeof(*pop3));
+	if (!pop3)
+		return yb_fail(err, YB_ERR_INTERNAL, "%s: out of memory",
+			       account->host);
+	pop3->account = account;
+	pop3->scratch = malloc(POP3_SCRATCH_SIZE);
+	int rc = pop3->scratch ? YB_OK
+			       : yb_fail(err, YB_ERR_INTERNAL,
+					 "%s: out of memory", account->host);
+	if (rc == YB_OK)
+		rc = open_connection(pop3, err);
+	if (rc == YB_OK)
+		rc = read_greeting(pop3, err);
+	if (rc == YB_OK)
+		rc = read_capabilities(pop3, err);
+	if (rc == YB_OK && account->tls == TLS_STARTTLS)
+		rc = start_tls(pop3, err);
+	if (rc == YB_OK)
+		rc = authenticate(pop3, password, err);
+	if (rc != YB_OK) {
+		pop3_close(pop3);
+		return rc;
+	}
+	log_debug("%s: logged in as %s", peer(pop3), account->user);
+	*out = pop3;
+	return YB_OK;
+}
+
+bool pop3_pipelining(const struct pop3 *pop3)
+{
+	return pop3->capa.pipelining && pop3->account->pipelining;
+}
+
+bool pop3_has_uidl(const struct pop3 *pop3)
+{
+	return (pop3->capa.uidl || !pop3->has_capa) && !pop3->uidl_refused;
+}
+
+/* --- UIDL and LIST --- */
+
+struct uidl_entry {
+	unsigned long msgno;
+	char *uidl; /* owned until moved into the result */
+};
+
+struct list_entry {
+	unsigned long msgno;
+	uint64_t size;
+};
+
+struct listing {
+	void *entries;
+	size_t len, cap;
+	size_t entry_size;
+	bool sorted; /* msgnos arrived in ascending order so far */
+	const char *command;
+};
+
+/* Room for one more entry; false when the cap or memory runs out. */
+static int listing_reserve(struct pop3 *pop3, struct listing *listing,
+			   struct yb_error *err)
+{
+	if (listing->len < listing->cap)
+		return YB_OK;
+	if (listing->cap >= POP3_MAX_MESSAGES)
+		return yb_fail(err, YB_ERR_PROTOCOL,
+			       "%s: %s lists more than %d messages", peer(pop3),
+			       listing->command, POP3_MAX_MESSAGES);
+	size_t cap = listing->cap ? listing->cap * 2 : 1024;
+	if (cap > POP3_MAX_MESSAGES)
+		cap = POP3_MAX_MESSAGES;
+	if (cap > SIZE_MAX / listing->entry_size)
+		return out_of_memory(pop3, err);
+	void *grown = realloc(listing->entries, cap * listing->entry_size);
+	if (!grown)
+		return out_of_memory(pop3, err);
+	listing->entries = grown;
+	listing->cap = cap;
+	return YB_OK;
+}
+
+static void note_order(struct listing *listing, unsigned long previous,
+		       unsigned long msgno)
+{
+	if (listing->len > 0 && msgno <= previous)
+		listing->sorted = false;
+}
+
+static int bad_listing_line(struct pop3 *pop3, const char *command,
+			    const char *line, size_t len, struct yb_error *err)
+{
+	char what[64];
+	int written = snprintf(what, sizeof(what), "bad %s line", command);
+	if (written < 0 || (size_t)written >= sizeof(what))
+		what[0] = '\0';
+	return fail_with_text(pop3, YB_ERR_PROTOCOL, what, line, len, err);
+}
+
+static int uidl_line(struct pop3 *pop3, void *ctx, const char *line,
+		     size_t len, struct yb_error *err)
+{
+	struct listing *listing = ctx;
+	unsigned long msgno;
+	const char *uidl;
+	size_t uidl_len;
+	if (!pop3_parse_uidl_line(line, len, &msgno, &uidl, &uidl_len))
+		return bad_listing_line(pop3, "UIDL", line, len, err);
+	int rc = listing_reserve(pop3, listing, err);
+	if (rc != YB_OK)
+		return rc;
+	struct uidl_entry *entries = listing->entries;
+	char *copy = malloc(uidl_len + 1);
+	if (!copy)
+		return out_of_memory(pop3, err);
+	memcpy(copy, uidl, uidl_len);
+	copy[uidl_len] = '\0';
+	if (listing->len > 0)
+		note_order(listing, entries[listing->len - 1].msgno, msgno);
+	entries[listing->len].msgno = msgno;
+	entries[listing->len].uidl = copy;
+	listing->len++;
+	return YB_OK;
+}
+
+static int list_line(struct pop3 *pop3, void *ctx, const char *line,
+		     size_t len, struct yb_error *err)
+{
+	struct listing *listing = ctx;
+	unsigned long msgno;
+	uint64_t size;
+	if (!pop3_parse_list_line(line, len, &msgno, &size))
+		return bad_listing_line(pop3, "LIST", line, len, err);
+	int rc = listing_reserve(pop3, listing, err);
+	if (rc != YB_OK)
+		return rc;
+	struct list_entry *entries = listing->entries;
+	if (listing->len > 0)
+		note_order(listing, entries[listing->len - 1].msgno, msgno);
+	entries[listing->len].msgno = msgno;
+	entries[listing->len].size = size;
+	listing->len++;
+	return YB_OK;
+}
+
+/*
+ * Read the reply to UIDL.  -ERR from a server that listed UIDL in CAPA is
+ * an error; from one without CAPA it means "no UIDL here".
+ */
+static int read_uidl_reply(struct pop3 *pop3, struct listing *uidls,
+			   struct yb_error *err)
+{
+	enum pop3_status status;
+	const char *text;
+	size_t text_len;
+	int rc = read_status(pop3, "UIDL", &status, &text, &text_len, err);
+	if (rc != YB_OK)
+		return rc;
+	if (status == POP3_STATUS_OK)
+		return read_listing(pop3, uidl_line, uidls, err);
+	if (pop3->has_capa)
+		return mark_broken(pop3, fail_with_text(pop3, YB_ERR_PROTOCOL,
+			"UIDL refused", text, text_len, err));
+	log_debug("%s does not support UIDL", peer(pop3));
+	pop3->uidl_refused = true;
+	return YB_OK;
+}
+
+static int read_list_reply(struct pop3 *pop3, struct listing *lists,
+			   struct yb_error *err)
+{
+	int rc = expect_ok(pop3, "LIST", YB_ERR_PROTOCOL, err);
+	if (rc != YB_OK)
+		return rc;
+	return read_listing(pop3, list_line, lists, err);
+}
+
+static int compare_uidl_entries(const void *a, const void *b)
+{
+	const struct uidl_entry *ea = a, *eb = b;
+	return (ea->msgno > eb->msgno) - (ea->msgno < eb->msgno);
+}
+
+static int compare_list_entries(const void *a, const void *b)
+{
+	const struct list_entry *ea = a, *eb = b;
+	return (ea->msgno > eb->msgno) - (ea->msgno < eb->msgno);
+}
+
+static void free_uidl_listing(struct listing *uidls)
+{
+	struct uidl_entry *entries = uidls->entries;
+	for (size_t i = 0; i < uidls->len; i++)
+		free(entries[i].uidl);
+	free(entries);
+	uidls->entries = NULL;
+	uidls->len = 0;
+}
+
+/* LIST sorted by msgno into a fresh result, each number once. */
+static int build_from_list(struct pop3 *pop3, struct listing *lists,
+			   struct pop3_msg **out, struct yb_error *err)
+{
+	struct list_entry *entries = lists->entries;
+	if (!lists->sorted)
+		qsort(entries, lists->len, sizeof(*entries),
+		      compare_list_entries);
+	struct pop3_msg *msgs = calloc(lists->len ? lists->len : 1,
+				       sizeof(*msgs));
+	if (!msgs)
+		return out_of_memory(pop3, err);
+	for (size_t i = 0; i < lists->len; i++) {
+		if (i > 0 && entries[i].msgno == entries[i - 1].msgno) {
+			free(msgs);
+			return yb_fail(err, YB_ERR_PROTOCOL,
+				       "%s: LIST names message %lu twice",
+				       peer(pop3), entries[i].msgno);
+		}
+		msgs[i].msgno = entries[i].msgno;
+		msgs[i].size = entries[i].size;
+	}
+	*out = msgs;
+	return YB_OK;
+}
+
+/*
+ * Move each UIDL into its LIST entry (both sorted by msgno).  The fetch
+ * engine relies on "all have a UIDL or none has", so a message in one
+ * listing and not the other is an error either way.
+ */
+static int attach_uidls(struct pop3 *pop3, struct listing *uidls,
+			struct pop3_msg *msgs, size_t count,
+			struct yb_error *err)
+{
+	struct uidl_entry *entries = uidls->entries;
+	if (!uidls->sorted)
+		qsort(entries, uidls->len, sizeof(*entries),
+		      compare_uidl_entries);
+	size_t m = 0;
+	for (size_t i = 0; i < uidls->len; i++) {
+		unsigned long msgno = entries[i].msgno;
+		if (i > 0 && msgno == entries[i - 1].msgno)
+			return yb_fail(err, YB_ERR_PROTOCOL,
+				       "%s: UIDL names message %lu twice",
+				       peer(pop3), msgno);
+		while (m < count && msgs[m].msgno < msgno)
+			m++;
+		if (m == count || msgs[m].msgno != msgno)
+			return yb_fail(err, YB_ERR_PROTOCOL,
+				       "%s: UIDL names message %lu, which LIST "
+				       "does not", peer(pop3), msgno);
+		msgs[m].uidl = entries[i].uidl;
+		entries[i].uidl = NULL;
+	}
+	for (size_t i = 0; i < count; i++)
+		if (!msgs[i].uidl)
+			return yb_fail(err, YB_ERR_PROTOCOL,
+				       "%s: LIST names message %lu, which UIDL "
+				       "does not", peer(pop3), msgs[i].msgno);
+	return YB_OK;
+}
+
+static int send_and_read_listings(struct pop3 *pop3, bool want_uidl,
+				  struct listing *uidls, struct listing *lists,
+				  struct yb_error *err)
+{
+	int rc = YB_OK;
+	if (want_uidl && pop3_pipelining(pop3)) {
+		rc = send_line(pop3, "UIDL", err);
+		if (rc == YB_OK)
+			rc = send_line(pop3, "LIST", err);
+		if (rc == YB_OK)
+			rc = flush(pop3, err);
+		if (rc == YB_OK)
+			rc = read_uidl_reply(pop3, uidls, err);
+		if (rc == YB_OK)
+			rc = read_list_reply(pop3, lists, err);
+		return rc;
+	}
+	if (want_uidl) {
+		rc = send_line(pop3, "UIDL", err);
+		if (rc == YB_OK)
+			rc = read_uidl_reply(pop3, uidls, err);
+	}
+	if (rc == YB_OK)
+		rc = send_line(pop3, "LIST", err);
+	if (rc == YB_OK)
+		rc = read_list_reply(pop3, lists, err);
+	return rc;
+}
+
+int pop3_list(struct pop3 *pop3, struct pop3_msg **msgs, size_t *count,
+	      struct yb_error *err)
+{
+	*msgs = NULL;
+	*count = 0;
+	int rc = check_usable(pop3, err);
+	if (rc == YB_OK)
+		rc = check_no_pending(pop3, "UIDL/LIST", err);
+	if (rc != YB_OK)
+		return rc;
+
+	bool want_uidl = pop3_has_uidl(pop3);
+	struct listing uidls = { .entry_size = sizeof(struct uidl_entry),
+				 .sorted = true, .command = "UIDL" };
+	struct listing lists = { .entry_size = sizeof(struct list_entry),
+				 .sorted = true, .command = "LIST" };
+	rc = send_and_read_listings(pop3, want_uidl, &uidls, &lists, err);
+
+	struct pop3_msg *result = NULL;
+	if (rc == YB_OK)
+		rc = build_from_list(pop3, &lists, &result, err);
+	if (rc == YB_OK && pop3_has_uidl(pop3))
+		rc = attach_uidls(pop3, &uidls, result, lists.len, err);
+	if (rc == YB_OK) {
+		*msgs = result;
+		*count = lists.len;
+		log_debug("%s: %zu messages listed%s", peer(pop3), lists.len,
+			  pop3_has_uidl(pop3) ? "" : " (no UIDL)");
+	} else {
+		pop3_free_msgs(result, lists.len);
+		mark_broken(pop3, rc);
+	}
+	free_uidl_listing(&uidls);
+	free(lists.entries);
+	return rc;
+}
+
+void pop3_free_msgs(struct pop3_msg *msgs, size_t count)
+{
+	if (!msgs)
+		return;
+	for (size_t i = 0; i < count; i++)
+		free(msgs[i].uidl);
+	free(msgs);
+}
+
+/* --- RETR, DELE, QUIT --- */
+
+static int push_pending(struct pop3 *pop3, enum pending_kind kind,
+			unsigned long msgno, struct yb_error *err)
+{
+	if (pop3->pending_len == pop3->pending_cap) {
+		if (pop3->pending_cap >= POP3_PENDING_MAX)
+			return yb_fail(err, YB_ERR_INTERNAL,
+				       "%s: more than %d POP3 commands queued",
+				       peer(pop3), POP3_PENDING_MAX);
+		size_t cap = pop3->pending_cap ? pop3->pending_cap * 2 : 64;
+		struct pending_cmd *grown = malloc(cap * sizeof(*grown));
+		if (!grown)
+			return out_of_memory(pop3, err);
+		/* Unroll the ring so the oldest command is first again. */
+		for (size_t i = 0; i < pop3->pending_len; i++)
+			grown[i] = pop3->pending[(pop3->pending_head + i) %
+						 pop3->pending_cap];
+		free(pop3->pending);
+		pop3->pending = grown;
+		pop3->pending_cap = cap;
+		pop3->pending_head = 0;
+	}
+	size_t tail = (pop3->pending_head + pop3->pending_len) %
+		      pop3->pending_cap;
+	pop3->pending[tail].kind = kind;
+	pop3->pending[tail].msgno = msgno;
+	pop3->pending_len++;
+	return YB_OK;
+}
+
+static const char *pending_name(enum pending_kind kind)
+{
+	return kind == PENDING_RETR ? "RETR" : "DELE";
+}
+
+/* Take the oldest unanswered command, which must be of this kind. */
+static int pop_pending(struct pop3 *pop3, enum pending_kind kind,
+		       unsigned long *msgno, struct yb_error *err)
+{
+	int rc = check_usable(pop3, err);
+	if (rc != YB_OK)
+		return rc;
+	if (pop3->pending_len == 0)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "%s: reading a %s reply with no %s sent",
+			       peer(pop3), pending_name(kind),
+			       pending_name(kind));
+	struct pending_cmd *oldest = &pop3->pending[pop3->pending_head];
+	if (oldest->kind != kind)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "%s: reading a %s reply, but the next one "
+			       "answers %s %lu", peer(pop3), pending_name(kind),
+			       pending_name(oldest->kind), oldest->msgno);
+	*msgno = oldest->msgno;
+	pop3->pending_head = (pop3->pending_head + 1) % pop3->pending_cap;
+	pop3->pending_len--;
+	return YB_OK;
+}
+
+static int send_queued(struct pop3 *pop3, enum pending_kind kind,
+		       unsigned long msgno, struct yb_error *err)
+{
+	int rc = check_usable(pop3, err);
+	if (rc != YB_OK)
+		return rc;
+	if (msgno == 0 || msgno > UINT32_MAX)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "%s: %s with message number %lu", peer(pop3),
+			       pending_name(kind), msgno);
+	char command[32];
+	int written = snprintf(command, sizeof(command), "%s %lu",
+			       pending_name(kind), msgno);
+	if (written < 0 || (size_t)written >= sizeof(command))
+		return yb_fail(err, YB_ERR_INTERNAL, "%s: command too long",
+			       peer(pop3));
+	rc = push_pending(pop3, kind, msgno, err);
+	if (rc != YB_OK)
+		return rc;
+	/* No flush: a window of commands leaves in few packets, and the
+	   connection flushes before it reads. */
+	return send_line(pop3, command, err);
+}
+
+int pop3_send_retr(struct pop3 *pop3, unsigned long msgno,
+		   struct yb_error *err)
+{
+	return send_queued(pop3, PENDING_RETR, msgno, err);
+}
+
+/*
+ * Stream one body: unstuff what the connection has buffered, in slices
+ * no larger than the scratch buffer, until the terminating ".".  The
+ * bytes after it (the next pipelined reply) stay in the connection.
+ */
+static int stream_body(struct pop3 *pop3, unsigned long msgno,
+		       pop3_body_fn fn, void *ctx, struct yb_error *err)
+{
+	struct pop3_dot_decoder decoder;
+	pop3_dot_init(&decoder);
+	uint64_t received = 0;
+	while (!decoder.done) {
+		const char *data;
+		size_t len;
+		int rc = conn_peek(pop3->conn, &data, &len, err);
+		if (rc != YB_OK) {
+			yb_error_prefix(err, "message %lu: ", msgno);
+			return mark_broken(pop3, rc);
+		}
+		size_t slice = len < POP3_SCRATCH_SIZE ? len : POP3_SCRATCH_SIZE;
+		size_t out_len;
+		size_t used = pop3_dot_decode(&decoder, data, slice,
+					      pop3->scratch, &out_len);
+		conn_consume(pop3->conn, used);
+		received += used;
+		if (out_len == 0)
+			continue;
+		rc = fn(ctx, pop3->scratch, out_len, err);
+		if (rc != YB_OK)
+			return mark_broken(pop3, rc);
+	}
+	log_trace("S: <message %lu: %llu bytes>", msgno,
+		  (unsigned long long)received);
+	return YB_OK;
+}
+
+int pop3_read_retr(struct pop3 *pop3, pop3_body_fn fn, void *ctx,
+		   bool *refused, struct yb_error *err)
+{
+	*refused = false;
+	unsigned long msgno;
+	int rc = pop_pending(pop3, PENDING_RETR, &msgno, err);
+	if (rc != YB_OK)
+		return rc;
+	char what[48];
+	int written = snprintf(what, sizeof(what), "RETR %lu", msgno);
+	if (written < 0 || (size_t)written >= sizeof(what))
+		what[0] = '\0';
+	enum pop3_status status;
+	const char *text;
+	size_t text_len;
+	rc = read_status(pop3, what, &status, &text, &text_len, err);
+	if (rc != YB_OK)
+		return rc;
+	if (status == POP3_STATUS_ERR) {
+		/* One message the server will not send; the session goes on. */
+		*refused = true;
+		char refused_what[64];
+		written = snprintf(refused_what, sizeof(refused_what),
+				   "%s refused", what);
+		if (written < 0 || (size_t)written >= sizeof(refused_what))
+			refused_what[0] = '\0';
+		fail_with_text(pop3, YB_ERR_PROTOCOL, refused_what, text,
+			       text_len, err);
+		return YB_OK;
+	}
+	return stream_body(pop3, msgno, fn, ctx, err);
+}
+
+int pop3_send_dele(struct pop3 *pop3, unsigned long msgno,
+		   struct yb_error *err)
+{
+	return send_queued(pop3, PENDING_DELE, msgno, err);
+}
+
+int pop3_read_dele(struct pop3 *pop3, struct yb_error *err)
+{
+	unsigned long msgno;
+	int rc = pop_pending(pop3, PENDING_DELE, &msgno, err);
+	if (rc != YB_OK)
+		return rc;
+	char what[48];
+	int written = snprintf(what, sizeof(what), "DELE %lu", msgno);
+	if (written < 0 || (size_t)written >= sizeof(what))
+		what[0] = '\0';
+	enum pop3_status status;
+	const char *text;
+	size_t text_len;
+	rc = read_status(pop3, what, &status, &text, &text_len, err);
+	if (rc != YB_OK)
+		return rc;
+	if (status == POP3_STATUS_OK)
+		return YB_OK;
+	/* The stream is still in step: the caller may go on or stop. */
+	char refused_what[64];
+	written = snprintf(refused_what, sizeof(refused_what), "%s refused",
+			   what);
+	if (written < 0 || (size_t)written >= sizeof(refused_what))
+		refused_what[0] = '\0';
+	return fail_with_text(pop3, YB_ERR_PROTOCOL, refused_what, text,
+			      text_len, err);
+}
+
+int pop3_quit(struct pop3 *pop3, struct yb_error *err)
+{
+	int rc = check_usable(pop3, err);
+	if (rc == YB_OK)
+		rc = check_no_pending(pop3, "QUIT", err);
+	if (rc == YB_OK)
+		rc = send_line(pop3, "QUIT", err);
+	if (rc != YB_OK)
+		return rc;
+	pop3->quit_sent = true;
+	enum pop3_status status;
+	const char *text;
+	size_t text_len;
+	rc = read_status(pop3, "QUIT", &status, &text, &text_len, err);
+	if (rc != YB_OK) {
+		yb_error_prefix(err, "QUIT not confirmed, so messages marked "
+				"for deletion may still be on the server: ");
+		return rc;
+	}
+	if (status == POP3_STATUS_ERR)
+		return fail_with_text(pop3, YB_ERR_PROTOCOL,
+				      "QUIT refused (messages marked for "
+				      "deletion may still be on the server)",
+				      text, text_len, err);
+	return YB_OK;
+}
+
+void pop3_close(struct pop3 *pop3)
+{
+	if (!pop3)
+		return;
+	conn_close(pop3->conn);
+	free(pop3->pending);
+	free(pop3->scratch);
+	free(pop3);
+}

@@ -1,1 +1,490 @@
+/*
+ * secret.c - an account's password from its configured source.
+ *
+ * Every buffer that held a secret is wiped before it is freed, and no
+ * message ever quotes one: errors name the account and the source only.
+ */
 #include "config.h"
+
+#include "secret.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+/* A password_cmd's output and a password_file's first line are capped. */
+#define SECRET_MAX_BYTES (64 * 1024)
+
+/* How often we look whether a command that closed stdout has exited. */
+#define REAP_POLL_NS (10 * 1000 * 1000)
+
+/* A growing buffer for secret bytes; wiped whenever it moves or dies. */
+struct secret_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+static void secret_buf_free(struct secret_buf *buf)
+{
+	if (buf->data)
+		OPENSSL_cleanse(buf->data, buf->cap);
+	free(buf->data);
+	memset(buf, 0, sizeof(*buf));
+}
+
+/* Make room for at least one more byte, up to SECRET_MAX_BYTES + 1. */
+static bool secret_buf_reserve(struct secret_buf *buf)
+{
+	if (buf->len < buf->cap)
+		return true;
+	size_t cap = buf->cap ? buf->cap * 2 : 256;
+	if (cap > SECRET_MAX_BYTES + 1)
+		cap = SECRET_MAX_BYTES + 1;
+	/* Not realloc: the old block must be wiped, not just released. */
+	char *grown = malloc(cap);
+	if (!grown)
+		return false;
+	if (buf->len)
+		memcpy(grown, buf->data, buf->len);
+	if (buf->data)
+		OPENSSL_cleanse(buf->data, buf->cap);
+	free(buf->data);
+	buf->data = grown;
+	buf->cap = cap;
+	return true;
+}
+
+void secret_free(char *secret)
+{
+	if (!secret)
+		return;
+	OPENSSL_cleanse(secret, strlen(secret));
+	free(secret);
+}
+
+static int secret_dup(const struct account *account, const char *text,
+		      size_t len, char **out, struct yb_error *err)
+{
+	char *copy = malloc(len + 1);
+	if (!copy)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "account '%s': out of memory reading the password",
+			       account->name);
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	*out = copy;
+	return YB_OK;
+}
+
+/*
+ * The first line of what a command or file gave us, without its CR/LF.
+ * source names where it came from ("password_cmd"), for messages.
+ */
+static int first_line(const struct account *account, const char *source,
+		      const struct secret_buf *buf, char **out,
+		      struct yb_error *err)
+{
+	const char *data = buf->data ? buf->data : "";
+	const char *newline = memchr(data, '\n', buf->len);
+	size_t len = newline ? (size_t)(newline - data) : buf->len;
+	if (len > 0 && data[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "account '%s': %s gave no password (its first line is empty)",
+			       account->name, source);
+	/* A NUL would cut the secret short; a CR would inject a line. */
+	for (size_t i = 0; i < len; i++)
+		if (data[i] == '\0' || data[i] == '\r')
+			return yb_fail(err, YB_ERR_CONFIG,
+				       "account '%s': the password from %s contains a NUL or CR byte",
+				       account->name, source);
+	return secret_dup(account, data, len, out, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* password_env                                                        */
+
+static int password_from_env(const struct account *account, char **out,
+			     struct yb_error *err)
+{
+	const char *variable = account->password;
+	const char *value = getenv(variable);
+	if (!value)
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "account '%s': password_env: variable %s is not set",
+			       account->name, variable);
+	if (!value[0])
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "account '%s': password_env: variable %s is empty",
+			       account->name, variable);
+	if (strpbrk(value, "\r\n"))
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "account '%s': password_env: variable %s contains a line break",
+			       account->name, variable);
+	return secret_dup(account, value, strlen(value), out, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* password_file                                                       */
+
+static int check_password_file(const struct account *account,
+			       const struct stat *st, struct yb_error *err)
+{
+	const char *path = account->password;
+	if (!S_ISREG(st->st_mode))
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "account '%s': password_file %s is not a regular file",
+			       account->name, path);
+	if (st->st_uid != geteuid())
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "account '%s': password_file %s is owned by uid %lu, not by us (uid %lu)",
+			       account->name, path, (unsigned long)st->st_uid,
+			       (unsigned long)geteuid());
+	if (st->st_mode & 077)
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "account '%s': password_file %s is accessible by group or others; run chmod 600 %s",
+			       account->name, path, path);
+	return YB_OK;
+}
+
+/* Read until EOF, or until the buffer holds a newline or the cap. */
+static int read_first_line(const struct account *account, int fd,
+			   struct secret_buf *buf, struct yb_error *err)
+{
+	while (!memchr(buf->data ? buf->data : "", '\n', buf->len)) {
+		if (buf->len > SECRET_MAX_BYTES)
+			return yb_fail(err, YB_ERR_CONFIG,
+				       "account '%s': password_file %s: first line is longer than %d bytes",
+				       account->name, account->password,
+				       SECRET_MAX_BYTES);
+		if (!secret_buf_reserve(buf))
+			return yb_fail(err, YB_ERR_INTERNAL,
+				       "account '%s': out of memory reading the password",
+				       account->name);
+		ssize_t got = read(fd, buf->data + buf->len, buf->cap - buf->len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return yb_fail_errno(err, YB_ERR_CONFIG, errno,
+					     "account '%s': password_file %s: cannot read",
+					     account->name, account->password);
+		if (got == 0)
+			break;
+		buf->len += (size_t)got;
+	}
+	return YB_OK;
+}
+
+static int password_from_file(const struct account *account, char **out,
+			      struct yb_error *err)
+{
+	/* O_NONBLOCK: a FIFO in the file's place must not hang us. */
+	int fd = open(account->password,
+		      O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return yb_fail_errno(err, YB_ERR_CONFIG, errno,
+				     "account '%s': password_file %s: cannot open",
+				     account->name, account->password);
+	struct stat st;
+	struct secret_buf buf = { 0 };
+	int status;
+	if (fstat(fd, &st) != 0)
+		status = yb_fail_errno(err, YB_ERR_CONFIG, errno,
+				       "account '%s': password_file %s: cannot stat",
+				       account->name, account->password);
+	else
+		status = check_password_file(account, &st, err);
+	if (status == YB_OK)
+		status = read_first_line(account, fd, &buf, err);
+	close(fd);
+	if (status == YB_OK)
+		status = first_line(account, "password_file", &buf, out, err);
+	secret_buf_free(&buf);
+	return status;
+}
+
+/* ------------------------------------------------------------------ */
+/* password_cmd                                                        */
+
+/* A running password command: its pid (a process group leader) and the
+   read end of its stdout. */
+struct command {
+	pid_t pid;
+	int stdout_fd;
+};
+
+/* Move fd above the standard descriptors, so dup2 onto 0 or 1 in the
+   child never lands on itself; the result is close-on-exec. */
+static int fd_above_stdio(int fd)
+{
+	if (fd < 0 || fd > STDERR_FILENO)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return moved;
+}
+
+/* In the child, between fork and exec: async-signal-safe calls only. */
+static void exec_command(const char *command, int devnull, int pipe_write)
+{
+	/* Its own process group, so a timeout can kill all it started. */
+	setpgid(0, 0);
+	if (dup2(devnull, STDIN_FILENO) < 0 ||
+	    dup2(pipe_write, STDOUT_FILENO) < 0)
+		_exit(127);
+	/* Undo what the parent may have set that exec keeps. */
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(SIGPIPE, &dfl, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+	_exit(127);
+}
+
+static void close_if_open(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/* /dev/null for the command's stdin and a pipe for its stdout, all
+   close-on-exec and none of them on 0, 1 or 2. */
+static int open_command_fds(int *devnull, int fds[2])
+{
+	*devnull = -1;
+	if (pipe(fds) != 0)
+		return -1;
+	fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+	fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+	fds[0] = fd_above_stdio(fds[0]);
+	fds[1] = fd_above_stdio(fds[1]);
+	if (fds[0] >= 0 && fds[1] >= 0)
+		*devnull = fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
+	if (*devnull >= 0)
+		return 0;
+	int saved = errno;
+	close_if_open(fds[0]);
+	close_if_open(fds[1]);
+	errno = saved;
+	return -1;
+}
+
+static int start_command(const struct account *account, struct command *cmd,
+			 struct yb_error *err)
+{
+	int devnull, fds[2];
+	if (open_command_fds(&devnull, fds) != 0)
+		return yb_fail_errno(err, YB_ERR_CONFIG, errno,
+				     "account '%s': password_cmd: cannot make a pipe",
+				     account->name);
+	pid_t pid = fork();
+	if (pid == 0)
+		exec_command(account->password, devnull, fds[1]);
+	int saved = errno;
+	close(devnull);
+	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		return yb_fail_errno(err, YB_ERR_CONFIG, saved,
+				     "account '%s': password_cmd: cannot start",
+				     account->name);
+	}
+	/* Also here: kill(-pid) must not race the child's own setpgid. */
+	setpgid(pid, pid);
+	cmd->pid = pid;
+	cmd->stdout_fd = fds[0];
+	return YB_OK;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int wait_status(pid_t pid, int *wstatus, int flags)
+{
+	for (;;) {
+		pid_t got = waitpid(pid, wstatus, flags);
+		if (got >= 0 || errno != EINTR)
+			return (int)got;
+	}
+}
+
+/* Kill the command's whole process group and reap the leader. */
+static void kill_command(struct command *cmd)
+{
+	int wstatus;
+	kill(-cmd->pid, SIGKILL);
+	kill(cmd->pid, SIGKILL); /* in case setpgid failed */
+	wait_status(cmd->pid, &wstatus, 0);
+}
+
+enum read_result { READ_EOF, READ_TIMEOUT, READ_TOO_BIG, READ_ERROR };
+
+/* Collect the command's stdout until EOF, the deadline or the cap. */
+static enum read_result read_output(struct command *cmd, long long deadline,
+				    struct secret_buf *buf)
+{
+	for (;;) {
+		long long left = deadline - now_ms();
+		if (left <= 0)
+			return READ_TIMEOUT;
+		struct pollfd pfd = { .fd = cmd->stdout_fd, .events = POLLIN };
+		int ready = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready < 0)
+			return READ_ERROR;
+		if (ready == 0)
+			continue; /* the loop head decides about the deadline */
+		if (buf->len > SECRET_MAX_BYTES)
+			return READ_TOO_BIG;
+		if (!secret_buf_reserve(buf))
+			return READ_ERROR;
+		ssize_t got = read(cmd->stdout_fd, buf->data + buf->len,
+				   buf->cap - buf->len);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got < 0)
+			return READ_ERROR;
+		if (got == 0)
+			return READ_EOF;
+		buf->len += (size_t)got;
+	}
+}
+
+/*
+ * After EOF the command normally exits at once; give it until the
+ * deadline, looking every few milliseconds.  Returns 1 when reaped, 0 at
+ * the deadline, -1 when waitpid fails (errno set).
+ */
+static int reap_by_deadline(struct command *cmd, long long deadline,
+			    int *wstatus)
+{
+	for (;;) {
+		int got = wait_status(cmd->pid, wstatus, WNOHANG);
+		if (got == cmd->pid)
+			return 1;
+		if (got < 0)
+			return -1;
+		if (now_ms() >= deadline)
+			return 0;
+		struct timespec pause = { 0, REAP_POLL_NS };
+		nanosleep(&pause, NULL);
+	}
+}
+
+static int explain_exit(const struct account *account, int wstatus,
+			struct yb_error *err)
+{
+	if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
+		return YB_OK;
+	if (WIFEXITED(wstatus))
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "account '%s': password_cmd failed with exit status %d",
+			       account->name, WEXITSTATUS(wstatus));
+	if (WIFSIGNALED(wstatus))
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "account '%s': password_cmd was killed by signal %d (%s)",
+			       account->name, WTERMSIG(wstatus),
+			       strsignal(WTERMSIG(wstatus)));
+	return yb_fail(err, YB_ERR_CONFIG,
+		       "account '%s': password_cmd ended abnormally (status %#x)",
+		       account->name, (unsigned)wstatus);
+}
+
+static int run_command(const struct account *account, struct command *cmd,
+		       struct secret_buf *buf, struct yb_error *err)
+{
+	unsigned timeout = account->timeout ? account->timeout : 60;
+	long long deadline = now_ms() + (long long)timeout * 1000;
+	enum read_result result = read_output(cmd, deadline, buf);
+	int saved = errno;
+	close(cmd->stdout_fd);
+	int wstatus = 0;
+	if (result == READ_EOF) {
+		int reaped = reap_by_deadline(cmd, deadline, &wstatus);
+		if (reaped > 0)
+			return explain_exit(account, wstatus, err);
+		if (reaped < 0) {
+			result = READ_ERROR;
+			saved = errno;
+		}
+	}
+	kill_command(cmd);
+	switch (result) {
+	case READ_EOF:
+	case READ_TIMEOUT:
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "account '%s': password_cmd timed out after %u s",
+			       account->name, timeout);
+	case READ_TOO_BIG:
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "account '%s': password_cmd printed more than %d bytes",
+			       account->name, SECRET_MAX_BYTES);
+	case READ_ERROR:
+		break;
+	}
+	return yb_fail_errno(err, YB_ERR_CONFIG, saved,
+			     "account '%s': password_cmd: cannot collect its output",
+			     account->name);
+}
+
+static int password_from_command(const struct account *account, char **out,
+				 struct yb_error *err)
+{
+	struct command cmd = { .pid = -1, .stdout_fd = -1 };
+	int status = start_command(account, &cmd, err);
+	if (status != YB_OK)
+		return status;
+	struct secret_buf buf = { 0 };
+	status = run_command(account, &cmd, &buf, err);
+	if (status == YB_OK)
+		status = first_line(account, "password_cmd", &buf, out, err);
+	secret_buf_free(&buf);
+	return status;
+}
+
+/* ------------------------------------------------------------------ */
+
+int secret_get_password(const struct account *account, char **out,
+			struct yb_error *err)
+{
+	*out = NULL;
+	switch (account->password_source) {
+	case PASSWORD_VALUE:
+		return secret_dup(account, account->password,
+				  strlen(account->password), out, err);
+	case PASSWORD_CMD:
+		return password_from_command(account, out, err);
+	case PASSWORD_ENV:
+		return password_from_env(account, out, err);
+	case PASSWORD_FILE:
+		return password_from_file(account, out, err);
+	case PASSWORD_NONE:
+		break;
+	}
+	return yb_fail(err, YB_ERR_CONFIG,
+		       "account '%s' has no password source (password, password_cmd, password_env or password_file)",
+		       account->name);
+}

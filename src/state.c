@@ -1,1 +1,1900 @@
+/*
+ * state.c - what has been fetched, per account and mailbox; crash-safe.
+ *
+ * On disk (STATE_DIR/ACCOUNT/, see state.h):
+ *
+ *   snapshot   "yubin-snapshot 1\n" then one "M MAILBOX KEY FETCHED_AT"
+ *              record per delivered message.  Only ever replaced whole,
+ *              by rename, so every line of it must be valid.
+ *   journal    "yubin-journal 1\n" then records appended since the
+ *              snapshot, in order:
+ *                I MAILBOX KEY DEST       intent: about to publish at DEST
+ *                C MAILBOX KEY FETCHED_AT delivered (closes the intent)
+ *                X MAILBOX KEY            drop the intent (not published)
+ *                F MAILBOX KEY            forget (and close any intent)
+ *
+ * Every record line ends in " #" and 8 lowercase hex digits: the CRC-32
+ * (IEEE 802.3, as zlib's crc32) of the line's bytes before " #".  Fields
+ * are separated by one space and percent-escaped (%XX) so that they hold
+ * only bytes 0x21..0x7e other than '%': no space, no control byte, no
+ * newline.  FETCHED_AT is decimal seconds since the epoch.
+ *
+ * Replay: every snapshot line must be valid.  The journal's last line, if
+ * it lacks its newline, is too long or has a wrong checksum, is an append
+ * a crash cut short: it is dropped and (unless read-only) truncated away
+ * so the next append starts on a clean line.  A bad line anywhere else,
+ * or a checksummed line that does not parse, is corruption: an error
+ * naming file:line.  A header of another version is an error too, and
+ * such a file is never truncated.
+ *
+ * Replay is idempotent: a journal replayed over a snapshot that already
+ * holds its effects (compaction died between the rename and the unlink)
+ * gives the same state, because C keeps the fetched_at of a key already
+ * delivered, F removes whatever is there, and the snapshot never holds
+ * intents (compaction is skipped while any is open).
+ *
+ * Writes: records are encoded into a pending buffer as they are made;
+ * state_sync appends it to the journal (O_APPEND) and fdatasyncs, and the
+ * first sync of a run also fsyncs the directory so that the journal's
+ * name is as durable as its contents.  A pending buffer past 1 MiB is
+ * written early (unsynced).  A failed append is truncated back to the
+ * last whole record, so a later append cannot leave a torn line in the
+ * middle; if even that fails, or an fdatasync fails, the state refuses
+ * further writes and the next run replays what reached the disk.
+ *
+ * Compaction (in state_close) runs when the journal holds more bytes than
+ * the snapshot, so replay reads little more than the live state, and the
+ * snapshot rewrite costs no more than the journal bytes that made it due.
+ * The order follows isync's sync_state.c: write snapshot.new, fsync it,
+ * rename it over snapshot, fsync the directory, and only then unlink the
+ * journal and fsync the directory again.
+ *
+ * In memory: the delivered keys of each mailbox are an open-addressing
+ * hash set (linear probing, backward-shift deletion), keyed with
+ * SipHash-1-3 under a random per-state key so that a hostile server's
+ * UIDLs cannot be chosen to collide.  Key strings live once, in an arena.
+ */
 #include "config.h"
+
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "testhook.h"
+#include "text.h"
+
+/* Longest fields the state accepts (bytes, before escaping). */
+#define STATE_MAILBOX_MAX 1024
+#define STATE_KEY_MAX 1024
+#define STATE_DEST_MAX 4096
+
+/*
+ * Longest record line the reader accepts.  The longest valid line, an
+ * intent with every field at its maximum and every byte escaped, is
+ * 1 + 3 * (1 + 3 * 1024) + 3 * 4096 + 11 bytes, about 18.5 KiB.
+ */
+#define STATE_LINE_MAX (32 * 1024)
+#define READER_BUF_SIZE (2 * STATE_LINE_MAX)
+
+/* Records waiting for state_sync are written out (unsynced) past this. */
+#define PENDING_FLUSH_BYTES (1024 * 1024)
+
+/* Snapshot writes go through a buffer of this size. */
+#define WRITER_BUF_SIZE (64 * 1024)
+
+/* " #" and 8 hex digits end every record line. */
+#define CHECK_SUFFIX_LEN 10
+
+#define RECORD_FIELDS_MAX 3
+
+#define ARENA_CHUNK_SIZE (64 * 1024)
+
+#define SET_MIN_CAPACITY 16
+/* A set may not grow past this many slots (the hash kept is 32 bits). */
+#define SET_MAX_CAPACITY ((size_t)1 << 31)
+
+static const char SNAPSHOT_NAME[] = "snapshot";
+static const char SNAPSHOT_NEW_NAME[] = "snapshot.new";
+static const char JOURNAL_NAME[] = "journal";
+static const char LOCK_NAME[] = "lock";
+static const char SNAPSHOT_MAGIC[] = "yubin-snapshot";
+static const char JOURNAL_MAGIC[] = "yubin-journal";
+static const char SNAPSHOT_HEADER[] = "yubin-snapshot 1\n";
+static const char JOURNAL_HEADER[] = "yubin-journal 1\n";
+
+static const char SNAPSHOT_ADVICE[] =
+	"to recover, move the file away and run yubin again: it will fetch "
+	"again every message still on the server, so mail already delivered "
+	"may arrive a second time";
+static const char JOURNAL_ADVICE[] =
+	"to recover, move the file away and run yubin again: messages "
+	"recorded since the last compaction will be fetched again, so some "
+	"may arrive a second time";
+
+/* ---- CRC-32 ------------------------------------------------------------ */
+
+/* CRC-32 (reflected, polynomial 0xEDB88320), four bits at a time. */
+static const uint32_t crc32_nibble_table[16] = {
+	0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac,
+	0x76dc4190, 0x6b6b51f4, 0x4db26158, 0x5005713c,
+	0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
+	0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
+};
+
+static uint32_t crc32_bytes(const char *data, size_t len)
+{
+	uint32_t crc = 0xffffffffu;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char byte = (unsigned char)data[i];
+		crc = crc32_nibble_table[(crc ^ byte) & 0x0f] ^ (crc >> 4);
+		crc = crc32_nibble_table[(crc ^ (byte >> 4)) & 0x0f] ^ (crc >> 4);
+	}
+	return crc ^ 0xffffffffu;
+}
+
+/* ---- SipHash-1-3 ------------------------------------------------------- */
+
+static uint64_t rotl64(uint64_t value, int bits)
+{
+	return (value << bits) | (value >> (64 - bits));
+}
+
+static void sip_round(uint64_t v[4])
+{
+	v[0] += v[1]; v[1] = rotl64(v[1], 13); v[1] ^= v[0]; v[0] = rotl64(v[0], 32);
+	v[2] += v[3]; v[3] = rotl64(v[3], 16); v[3] ^= v[2];
+	v[0] += v[3]; v[3] = rotl64(v[3], 21); v[3] ^= v[0];
+	v[2] += v[1]; v[1] = rotl64(v[1], 17); v[1] ^= v[2]; v[2] = rotl64(v[2], 32);
+}
+
+static uint64_t load_le64(const unsigned char *p)
+{
+	uint64_t value = 0;
+	for (int i = 7; i >= 0; i--)
+		value = (value << 8) | p[i];
+	return value;
+}
+
+static uint64_t siphash13(const uint64_t key[2], const char *data, size_t len)
+{
+	const unsigned char *in = (const unsigned char *)data;
+	uint64_t v[4] = {
+		0x736f6d6570736575ULL ^ key[0], 0x646f72616e646f6dULL ^ key[1],
+		0x6c7967656e657261ULL ^ key[0], 0x7465646279746573ULL ^ key[1],
+	};
+	size_t whole = len - len % 8;
+	for (size_t i = 0; i < whole; i += 8) {
+		uint64_t m = load_le64(in + i);
+		v[3] ^= m;
+		sip_round(v);
+		v[0] ^= m;
+	}
+	uint64_t last = (uint64_t)len << 56;
+	for (size_t i = 0; i < len % 8; i++)
+		last |= (uint64_t)in[whole + i] << (8 * i);
+	v[3] ^= last;
+	sip_round(v);
+	v[0] ^= last;
+	v[2] ^= 0xff;
+	sip_round(v);
+	sip_round(v);
+	sip_round(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/*
+ * A random hash key.  Without the kernel's randomness the key is merely
+ * unpredictable-ish; lookups stay correct, only collision resistance
+ * against a hostile server weakens.
+ */
+static void random_hash_key(uint64_t key[2])
+{
+	if (getrandom(key, 2 * sizeof(key[0]), GRND_NONBLOCK) ==
+	    (ssize_t)(2 * sizeof(key[0])))
+		return;
+	struct timespec now = { 0, 0 };
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	key[0] = (uint64_t)now.tv_nsec * 0x9e3779b97f4a7c15ULL ^
+		 (uint64_t)(uintptr_t)key;
+	key[1] = (uint64_t)now.tv_sec ^ ((uint64_t)getpid() << 32);
+}
+
+/* ---- string arena ------------------------------------------------------ */
+
+/* Key and mailbox strings, stored once and freed together. */
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used;
+	size_t size;
+	char data[];
+};
+
+struct arena {
+	struct arena_chunk *chunks;   /* newest first; owned */
+};
+
+/* A NUL-terminated copy of str[0..len) in the arena; NULL when out of memory. */
+static const char *arena_copy(struct arena *arena, const char *str, size_t len)
+{
+	struct arena_chunk *chunk = arena->chunks;
+	if (!chunk || chunk->size - chunk->used < len + 1) {
+		size_t size = len + 1 > ARENA_CHUNK_SIZE ? len + 1 : ARENA_CHUNK_SIZE;
+		chunk = malloc(sizeof(*chunk) + size);
+		if (!chunk)
+			return NULL;
+		chunk->used = 0;
+		chunk->size = size;
+		chunk->next = arena->chunks;
+		arena->chunks = chunk;
+	}
+	char *copy = chunk->data + chunk->used;
+	memcpy(copy, str, len);
+	copy[len] = '\0';
+	chunk->used += len + 1;
+	return copy;
+}
+
+static void arena_release(struct arena *arena)
+{
+	struct arena_chunk *chunk = arena->chunks;
+	while (chunk) {
+		struct arena_chunk *next = chunk->next;
+		free(chunk);
+		chunk = next;
+	}
+	arena->chunks = NULL;
+}
+
+/* ---- hash set of strings ----------------------------------------------- */
+
+/*
+ * One slot: str is NULL when the slot is empty.  value is the key's
+ * fetched_at in a mailbox's set, the mailbox's index in the mailbox index.
+ */
+struct set_entry {
+	const char *str;      /* in the state's arena */
+	int64_t value;
+	uint32_t hash;
+	uint32_t len;
+};
+
+/* Open addressing, linear probing; capacity is 0 or a power of two. */
+struct key_set {
+	struct set_entry *slots;   /* owned */
+	size_t capacity;
+	size_t count;
+};
+
+static size_t set_home(const struct key_set *set, uint32_t hash)
+{
+	return hash & (set->capacity - 1);
+}
+
+static struct set_entry *set_find(const struct key_set *set, const char *str,
+				  size_t len, uint32_t hash)
+{
+	if (set->count == 0)
+		return NULL;
+	size_t mask = set->capacity - 1;
+	for (size_t i = set_home(set, hash);; i = (i + 1) & mask) {
+		struct set_entry *entry = &set->slots[i];
+		if (!entry->str)
+			return NULL;
+		if (entry->hash == hash && entry->len == len &&
+		    memcmp(entry->str, str, len) == 0)
+			return entry;
+	}
+}
+
+/* Place an entry known to be absent into a set with room for it. */
+static struct set_entry *set_place(struct key_set *set,
+				   const struct set_entry *entry)
+{
+	size_t mask = set->capacity - 1;
+	size_t i = set_home(set, entry->hash);
+	while (set->slots[i].str)
+		i = (i + 1) & mask;
+	set->slots[i] = *entry;
+	set->count++;
+	return &set->slots[i];
+}
+
+/* Make room for one more entry, keeping the load at most 3/4. */
+static int set_reserve_one(struct key_set *set)
+{
+	if (set->capacity && (set->count + 1) * 4 <= set->capacity * 3)
+		return 0;
+	size_t capacity = set->capacity ? set->capacity * 2 : SET_MIN_CAPACITY;
+	if (capacity > SET_MAX_CAPACITY)
+		return -1;
+	struct set_entry *slots = calloc(capacity, sizeof(*slots));
+	if (!slots)
+		return -1;
+	struct key_set grown = { slots, capacity, 0 };
+	for (size_t i = 0; i < set->capacity; i++)
+		if (set->slots[i].str)
+			set_place(&grown, &set->slots[i]);
+	free(set->slots);
+	*set = grown;
+	return 0;
+}
+
+/* Is slot `at`, whose entry belongs at `home`, reachable past `hole`? */
+static bool probe_passes(size_t home, size_t hole, size_t at)
+{
+	if (hole <= at)
+		return home <= hole || home > at;
+	return home <= hole && home > at;
+}
+
+static bool set_remove(struct key_set *set, const char *str, size_t len,
+		       uint32_t hash)
+{
+	struct set_entry *found = set_find(set, str, len, hash);
+	if (!found)
+		return false;
+	/* Backward-shift deletion: no tombstones, probes stay short. */
+	size_t mask = set->capacity - 1;
+	size_t hole = (size_t)(found - set->slots);
+	for (size_t at = (hole + 1) & mask; set->slots[at].str;
+	     at = (at + 1) & mask) {
+		size_t home = set_home(set, set->slots[at].hash);
+		if (probe_passes(home, hole, at)) {
+			set->slots[hole] = set->slots[at];
+			hole = at;
+		}
+	}
+	memset(&set->slots[hole], 0, sizeof(set->slots[hole]));
+	set->count--;
+	return true;
+}
+
+static void set_release(struct key_set *set)
+{
+	free(set->slots);
+	memset(set, 0, sizeof(*set));
+}
+
+/* ---- growable byte buffer ---------------------------------------------- */
+
+struct byte_buf {
+	char *data;   /* owned */
+	size_t len;
+	size_t cap;
+};
+
+static int buf_reserve(struct byte_buf *buf, size_t extra)
+{
+	if (buf->cap - buf->len >= extra)
+		return 0;
+	if (extra > SIZE_MAX / 2 - buf->len)
+		return -1;
+	size_t cap = buf->cap ? buf->cap : 4096;
+	while (cap - buf->len < extra)
+		cap *= 2;
+	char *data = realloc(buf->data, cap);
+	if (!data)
+		return -1;
+	buf->data = data;
+	buf->cap = cap;
+	return 0;
+}
+
+/* ---- records ----------------------------------------------------------- */
+
+/*
+ * A record, decoded or about to be encoded.  Fields point into the line
+ * being parsed (NUL-terminated in place) or into the caller's strings.
+ */
+struct record {
+	char op;
+	size_t field_count;
+	const char *field[RECORD_FIELDS_MAX];
+	size_t field_len[RECORD_FIELDS_MAX];
+	int64_t fetched_at;   /* M and C */
+};
+
+static bool byte_is_plain(unsigned char byte)
+{
+	return byte >= 0x21 && byte <= 0x7e && byte != '%';
+}
+
+static size_t escaped_len(const char *str, size_t len)
+{
+	size_t out = len;
+	for (size_t i = 0; i < len; i++)
+		if (!byte_is_plain((unsigned char)str[i]))
+			out += 2;
+	return out;
+}
+
+static const char HEX_UPPER[] = "0123456789ABCDEF";
+static const char HEX_LOWER[] = "0123456789abcdef";
+
+static char *escape_into(char *out, const char *str, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char byte = (unsigned char)str[i];
+		if (byte_is_plain(byte)) {
+			*out++ = (char)byte;
+			continue;
+		}
+		*out++ = '%';
+		*out++ = HEX_UPPER[byte >> 4];
+		*out++ = HEX_UPPER[byte & 0x0f];
+	}
+	return out;
+}
+
+/* Bytes of the encoded line, newline included. */
+static size_t record_line_len(const struct record *rec)
+{
+	size_t len = 1 + CHECK_SUFFIX_LEN + 1;
+	for (size_t i = 0; i < rec->field_count; i++)
+		len += 1 + escaped_len(rec->field[i], rec->field_len[i]);
+	return len;
+}
+
+/* Write the line (exactly record_line_len bytes) to out. */
+static void record_encode(const struct record *rec, char *out)
+{
+	char *at = out;
+	*at++ = rec->op;
+	for (size_t i = 0; i < rec->field_count; i++) {
+		*at++ = ' ';
+		at = escape_into(at, rec->field[i], rec->field_len[i]);
+	}
+	uint32_t crc = crc32_bytes(out, (size_t)(at - out));
+	*at++ = ' ';
+	*at++ = '#';
+	for (int shift = 28; shift >= 0; shift -= 4)
+		*at++ = HEX_LOWER[(crc >> shift) & 0x0f];
+	*at = '\n';
+}
+
+static int hex_value(char digit)
+{
+	if (digit >= '0' && digit <= '9')
+		return digit - '0';
+	if (digit >= 'a' && digit <= 'f')
+		return digit - 'a' + 10;
+	if (digit >= 'A' && digit <= 'F')
+		return digit - 'A' + 10;
+	return -1;
+}
+
+/* Does the line end in a correct " #xxxxxxxx" checksum of what precedes? */
+static bool line_checksum_ok(const char *text, size_t len)
+{
+	if (len < CHECK_SUFFIX_LEN + 1)
+		return false;
+	const char *suffix = text + len - CHECK_SUFFIX_LEN;
+	if (suffix[0] != ' ' || suffix[1] != '#')
+		return false;
+	uint32_t stored = 0;
+	for (size_t i = 2; i < CHECK_SUFFIX_LEN; i++) {
+		char digit = suffix[i];
+		bool lower_hex = (digit >= '0' && digit <= '9') ||
+				 (digit >= 'a' && digit <= 'f');
+		if (!lower_hex)
+			return false;
+		stored = (stored << 4) | (uint32_t)hex_value(digit);
+	}
+	return crc32_bytes(text, len - CHECK_SUFFIX_LEN) == stored;
+}
+
+/* Decode field[0..len) in place; NULL on success, else what is wrong. */
+static const char *unescape_in_place(char *field, size_t len, size_t *out_len)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char byte = (unsigned char)field[i];
+		if (byte == '%') {
+			if (len - i < 3)
+				return "truncated escape";
+			int high = hex_value(field[i + 1]);
+			int low = hex_value(field[i + 2]);
+			if (high < 0 || low < 0)
+				return "bad escape";
+			byte = (unsigned char)(high << 4 | low);
+			if (byte == 0)
+				return "escaped NUL byte";
+			i += 2;
+		} else if (!byte_is_plain(byte)) {
+			return "unescaped byte";
+		}
+		field[out++] = (char)byte;
+	}
+	*out_len = out;
+	return NULL;
+}
+
+static const char *check_time_field(struct record *rec)
+{
+	unsigned long long max = sizeof(time_t) >= 8 ? (unsigned long long)INT64_MAX
+						      : (unsigned long long)INT32_MAX;
+	unsigned long long seconds;
+	if (!text_parse_u64(rec->field[2], rec->field_len[2], max, &seconds))
+		return "bad time";
+	rec->fetched_at = (int64_t)seconds;
+	return NULL;
+}
+
+/* Field count and limits for the record's type; NULL when all is well. */
+static const char *record_check(struct record *rec)
+{
+	size_t want;
+	switch (rec->op) {
+	case 'M': case 'C': case 'I': want = 3; break;
+	case 'X': case 'F': want = 2; break;
+	default: return "unknown record type";
+	}
+	if (rec->field_count != want)
+		return "wrong number of fields";
+	if (rec->field_len[0] > STATE_MAILBOX_MAX)
+		return "mailbox too long";
+	if (rec->field_len[1] > STATE_KEY_MAX)
+		return "key too long";
+	if (rec->op == 'I')
+		return rec->field_len[2] > STATE_DEST_MAX ? "destination too long"
+							  : NULL;
+	if (rec->op == 'M' || rec->op == 'C')
+		return check_time_field(rec);
+	return NULL;
+}
+
+/*
+ * Parse a line whose checksum is correct (len includes the suffix).  The
+ * fields are decoded and NUL-terminated in place, which is safe because a
+ * decoded field is never longer than its escaped form and is followed by
+ * a space (a separator or the one before '#').
+ */
+static const char *record_parse(char *text, size_t len, struct record *rec)
+{
+	size_t body_len = len - CHECK_SUFFIX_LEN;
+	if (body_len < 3 || text[1] != ' ')
+		return "malformed record";
+	memset(rec, 0, sizeof(*rec));
+	rec->op = text[0];
+	size_t pos = 2;
+	for (;;) {
+		if (rec->field_count == RECORD_FIELDS_MAX)
+			return "too many fields";
+		size_t end = pos;
+		while (end < body_len && text[end] != ' ')
+			end++;
+		if (end == pos)
+			return "empty field";
+		size_t decoded_len = 0;
+		const char *problem = unescape_in_place(text + pos, end - pos,
+							&decoded_len);
+		if (problem)
+			return problem;
+		text[pos + decoded_len] = '\0';
+		rec->field[rec->field_count] = text + pos;
+		rec->field_len[rec->field_count] = decoded_len;
+		rec->field_count++;
+		if (end == body_len)
+			break;
+		pos = end + 1;
+	}
+	return record_check(rec);
+}
+
+/* ---- buffered line reader ---------------------------------------------- */
+
+struct line_reader {
+	int fd;               /* borrowed */
+	char *buf;            /* owned, READER_BUF_SIZE bytes */
+	size_t start;         /* first unconsumed byte */
+	size_t end;           /* end of the bytes read */
+	bool eof;
+	uint64_t offset;      /* file offset of buf[start] */
+	unsigned long line_no;
+};
+
+struct line {
+	char *text;           /* in the reader's buffer; NULL when too_long */
+	size_t len;           /* without the newline */
+	bool has_newline;
+	bool too_long;
+	uint64_t end_offset;  /* file offset just past the line */
+};
+
+static ssize_t read_retry(int fd, void *buf, size_t len)
+{
+	ssize_t got;
+	do
+		got = read(fd, buf, len);
+	while (got < 0 && errno == EINTR);
+	return got;
+}
+
+static int reader_init(struct line_reader *reader, int fd)
+{
+	memset(reader, 0, sizeof(*reader));
+	reader->fd = fd;
+	reader->buf = malloc(READER_BUF_SIZE);
+	return reader->buf ? 0 : -1;
+}
+
+static void reader_release(struct line_reader *reader)
+{
+	free(reader->buf);
+	reader->buf = NULL;
+}
+
+/* Move what is unconsumed to the front and read once; 0 or an errno. */
+static int reader_fill(struct line_reader *reader)
+{
+	size_t kept = reader->end - reader->start;
+	memmove(reader->buf, reader->buf + reader->start, kept);
+	reader->start = 0;
+	reader->end = kept;
+	ssize_t got = read_retry(reader->fd, reader->buf + kept,
+				 READER_BUF_SIZE - kept);
+	if (got < 0)
+		return errno;
+	if (got == 0)
+		reader->eof = true;
+	reader->end += (size_t)got;
+	return 0;
+}
+
+static int reader_take(struct line_reader *reader, struct line *out,
+		       size_t len, bool has_newline)
+{
+	size_t consumed = len + (has_newline ? 1 : 0);
+	out->text = reader->buf + reader->start;
+	out->len = len;
+	out->has_newline = has_newline;
+	out->too_long = len > STATE_LINE_MAX;
+	if (out->too_long)
+		out->text = NULL;
+	reader->start += consumed;
+	reader->offset += consumed;
+	out->end_offset = reader->offset;
+	reader->line_no++;
+	return 1;
+}
+
+/* Consume a line longer than STATE_LINE_MAX up to its newline or EOF. */
+static int reader_skip_long(struct line_reader *reader, struct line *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->too_long = true;
+	for (;;) {
+		char *text = reader->buf + reader->start;
+		size_t avail = reader->end - reader->start;
+		char *newline = memchr(text, '\n', avail);
+		if (newline) {
+			size_t consumed = (size_t)(newline - text) + 1;
+			reader->start += consumed;
+			reader->offset += consumed;
+			out->has_newline = true;
+			break;
+		}
+		reader->offset += avail;
+		reader->start = reader->end = 0;
+		if (reader->eof)
+			break;
+		int errnum = reader_fill(reader);
+		if (errnum)
+			return -errnum;
+	}
+	out->end_offset = reader->offset;
+	reader->line_no++;
+	return 1;
+}
+
+/* The next line: 1, 0 at the end of the file, or -errno. */
+static int reader_next(struct line_reader *reader, struct line *out)
+{
+	for (;;) {
+		char *text = reader->buf + reader->start;
+		size_t avail = reader->end - reader->start;
+		char *newline = memchr(text, '\n', avail);
+		if (newline)
+			return reader_take(reader, out, (size_t)(newline - text),
+					   true);
+		if (avail > STATE_LINE_MAX)
+			return reader_skip_long(reader, out);
+		if (reader->eof)
+			return avail ? reader_take(reader, out, avail, false) : 0;
+		int errnum = reader_fill(reader);
+		if (errnum)
+			return -errnum;
+	}
+}
+
+/*
+ * Is nothing left after the line just read?  Reading ahead reuses the
+ * buffer, so the last line's text is invalid afterwards.  0 or an errno.
+ */
+static int reader_at_eof(struct line_reader *reader, bool *at_eof)
+{
+	while (reader->start == reader->end && !reader->eof) {
+		int errnum = reader_fill(reader);
+		if (errnum)
+			return errnum;
+	}
+	*at_eof = reader->start == reader->end;
+	return 0;
+}
+
+/* ---- the state --------------------------------------------------------- */
+
+struct mailbox {
+	const char *name;       /* in the arena */
+	struct key_set keys;    /* delivered keys; value = fetched_at */
+};
+
+struct state {
+	char *dir_path;         /* STATE_DIR/ACCOUNT, for messages; owned */
+	char *snapshot_path;    /* owned */
+	char *journal_path;     /* owned */
+	int dir_fd;
+	int lock_fd;            /* holds the lock while open */
+	int journal_fd;         /* for appending; -1 until the first write */
+	bool read_only;
+	bool broken;            /* a write failed in a way we could not undo */
+
+	uint64_t hash_key[2];
+	struct arena strings;
+	struct mailbox **mailboxes;   /* owned, each owned */
+	size_t mailbox_count;
+	size_t mailbox_cap;
+	struct key_set mailbox_index; /* name -> index in mailboxes */
+
+	/* Open intents in journal order; blocks[i] owns intents[i]'s strings. */
+	struct state_intent *intents;
+	char **intent_blocks;
+	size_t intent_count;
+	size_t intent_cap;
+
+	struct byte_buf pending;      /* encoded records not yet written */
+	bool journal_on_disk;         /* the journal file exists */
+	bool journal_unsynced;        /* written since the last fdatasync */
+	bool dir_unsynced;            /* journal opened, directory not synced */
+	uint64_t journal_bytes;       /* good bytes of the journal on disk */
+	uint64_t snapshot_bytes;
+};
+
+static uint32_t state_hash(const struct state *state, const char *str,
+			   size_t len)
+{
+	return (uint32_t)siphash13(state->hash_key, str, len);
+}
+
+static struct mailbox *find_mailbox(const struct state *state,
+				    const char *name, size_t len)
+{
+	const struct set_entry *entry = set_find(&state->mailbox_index, name,
+						 len, state_hash(state, name, len));
+	return entry ? state->mailboxes[(size_t)entry->value] : NULL;
+}
+
+/* The mailbox, created if new; NULL when out of memory. */
+static struct mailbox *get_mailbox(struct state *state, const char *name,
+				   size_t len)
+{
+	struct mailbox *found = find_mailbox(state, name, len);
+	if (found)
+		return found;
+	if (state->mailbox_count == state->mailbox_cap) {
+		size_t cap = state->mailbox_cap ? state->mailbox_cap * 2 : 8;
+		struct mailbox **grown = realloc(state->mailboxes,
+						 cap * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		state->mailboxes = grown;
+		state->mailbox_cap = cap;
+	}
+	if (set_reserve_one(&state->mailbox_index) != 0)
+		return NULL;
+	struct mailbox *mailbox = calloc(1, sizeof(*mailbox));
+	if (!mailbox)
+		return NULL;
+	mailbox->name = arena_copy(&state->strings, name, len);
+	if (!mailbox->name) {
+		free(mailbox);
+		return NULL;
+	}
+	struct set_entry entry = {
+		mailbox->name, (int64_t)state->mailbox_count,
+		state_hash(state, name, len), (uint32_t)len,
+	};
+	set_place(&state->mailbox_index, &entry);
+	state->mailboxes[state->mailbox_count++] = mailbox;
+	return mailbox;
+}
+
+static const struct set_entry *find_delivered(const struct state *state,
+					      const char *mailbox_name,
+					      const char *key)
+{
+	const struct mailbox *mailbox = find_mailbox(state, mailbox_name,
+						     strlen(mailbox_name));
+	if (!mailbox)
+		return NULL;
+	size_t len = strlen(key);
+	return set_find(&mailbox->keys, key, len, state_hash(state, key, len));
+}
+
+/* Record (mailbox, key) as delivered unless it is; -1 when out of memory. */
+static int add_delivered(struct state *state, const struct record *rec)
+{
+	struct mailbox *mailbox = get_mailbox(state, rec->field[0],
+					      rec->field_len[0]);
+	if (!mailbox)
+		return -1;
+	uint32_t hash = state_hash(state, rec->field[1], rec->field_len[1]);
+	/* Already delivered: the first time stands (keeps replay idempotent). */
+	if (set_find(&mailbox->keys, rec->field[1], rec->field_len[1], hash))
+		return 0;
+	if (set_reserve_one(&mailbox->keys) != 0)
+		return -1;
+	const char *copy = arena_copy(&state->strings, rec->field[1],
+				      rec->field_len[1]);
+	if (!copy)
+		return -1;
+	struct set_entry entry = { copy, rec->fetched_at, hash,
+				   (uint32_t)rec->field_len[1] };
+	set_place(&mailbox->keys, &entry);
+	return 0;
+}
+
+static void remove_delivered(struct state *state, const struct record *rec)
+{
+	struct mailbox *mailbox = find_mailbox(state, rec->field[0],
+					       rec->field_len[0]);
+	if (mailbox)
+		set_remove(&mailbox->keys, rec->field[1], rec->field_len[1],
+			   state_hash(state, rec->field[1], rec->field_len[1]));
+}
+
+/* Index of the open intent for (mailbox, key), or intent_count. */
+static size_t find_intent(const struct state *state, const char *mailbox,
+			  const char *key)
+{
+	size_t i;
+	for (i = 0; i < state->intent_count; i++)
+		if (strcmp(state->intents[i].key, key) == 0 &&
+		    strcmp(state->intents[i].mailbox, mailbox) == 0)
+			break;
+	return i;
+}
+
+static void close_intent(struct state *state, const char *mailbox,
+			 const char *key)
+{
+	size_t at = find_intent(state, mailbox, key);
+	if (at == state->intent_count)
+		return;
+	free(state->intent_blocks[at]);
+	size_t after = state->intent_count - at - 1;
+	memmove(&state->intents[at], &state->intents[at + 1],
+		after * sizeof(state->intents[0]));
+	memmove(&state->intent_blocks[at], &state->intent_blocks[at + 1],
+		after * sizeof(state->intent_blocks[0]));
+	state->intent_count--;
+}
+
+static int reserve_intent(struct state *state)
+{
+	if (state->intent_count < state->intent_cap)
+		return 0;
+	size_t cap = state->intent_cap ? state->intent_cap * 2 : 16;
+	struct state_intent *intents = realloc(state->intents,
+					       cap * sizeof(*intents));
+	if (!intents)
+		return -1;
+	state->intents = intents;
+	char **blocks = realloc(state->intent_blocks, cap * sizeof(*blocks));
+	if (!blocks)
+		return -1;
+	state->intent_blocks = blocks;
+	state->intent_cap = cap;
+	return 0;
+}
+
+/* Open an intent, replacing one for the same key; -1 when out of memory. */
+static int open_intent(struct state *state, const struct record *rec)
+{
+	size_t total = rec->field_len[0] + rec->field_len[1] +
+		       rec->field_len[2] + 3;
+	char *block = malloc(total);
+	if (!block || reserve_intent(state) != 0) {
+		free(block);
+		return -1;
+	}
+	char *at = block;
+	struct state_intent intent;
+	for (size_t i = 0; i < 3; i++) {
+		memcpy(at, rec->field[i], rec->field_len[i]);
+		at[rec->field_len[i]] = '\0';
+		if (i == 0)
+			intent.mailbox = at;
+		else if (i == 1)
+			intent.key = at;
+		else
+			intent.dest = at;
+		at += rec->field_len[i] + 1;
+	}
+	close_intent(state, intent.mailbox, intent.key);
+	state->intents[state->intent_count] = intent;
+	state->intent_blocks[state->intent_count] = block;
+	state->intent_count++;
+	return 0;
+}
+
+/*
+ * Apply one record to memory.  Only the fallible step comes before any
+ * change, so a failure (-1, out of memory) leaves the state as it was.
+ */
+static int apply_record(struct state *state, const struct record *rec)
+{
+	switch (rec->op) {
+	case 'M':
+		return add_delivered(state, rec);
+	case 'C':
+		if (add_delivered(state, rec) != 0)
+			return -1;
+		close_intent(state, rec->field[0], rec->field[1]);
+		return 0;
+	case 'I':
+		return open_intent(state, rec);
+	case 'X':
+		close_intent(state, rec->field[0], rec->field[1]);
+		return 0;
+	case 'F':
+		close_intent(state, rec->field[0], rec->field[1]);
+		remove_delivered(state, rec);
+		return 0;
+	}
+	return -1;
+}
+
+/* ---- file helpers ------------------------------------------------------ */
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t written = write(fd, data, len);
+		if (written < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (written == 0)
+			return EIO;
+		data += written;
+		len -= (size_t)written;
+	}
+	return 0;
+}
+
+static int fsync_retry(int fd, bool data_only)
+{
+	int rc;
+	do
+		rc = data_only ? fdatasync(fd) : fsync(fd);
+	while (rc < 0 && errno == EINTR);
+	return rc < 0 ? errno : 0;
+}
+
+/* "dir/name" in a new string; NULL when out of memory. */
+static char *path_join(const char *dir, const char *name)
+{
+	size_t dir_len = strlen(dir);
+	size_t name_len = strlen(name);
+	bool slash = dir_len > 0 && dir[dir_len - 1] == '/';
+	if (dir_len > SIZE_MAX / 2 || name_len > SIZE_MAX / 2)
+		return NULL;
+	char *path = malloc(dir_len + name_len + 2);
+	if (!path)
+		return NULL;
+	memcpy(path, dir, dir_len);
+	size_t at = dir_len;
+	if (!slash)
+		path[at++] = '/';
+	memcpy(path + at, name, name_len + 1);
+	return path;
+}
+
+/* fsync the directory holding path (a new entry in it must survive). */
+static int sync_parent_dir(const char *path, struct yb_error *err)
+{
+	const char *slash = strrchr(path, '/');
+	char *parent;
+	if (!slash)
+		parent = strdup(".");
+	else if (slash == path)
+		parent = strdup("/");
+	else
+		parent = strndup(path, (size_t)(slash - path));
+	if (!parent)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	int rc = 0;
+	int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync_retry(fd, false) != 0)
+		rc = yb_fail_errno(err, YB_ERR_IO, errno,
+				   "cannot sync directory %s", parent);
+	if (fd >= 0)
+		close(fd);
+	free(parent);
+	return rc;
+}
+
+static int make_dir(const char *path, struct yb_error *err)
+{
+	if (mkdir(path, 0700) == 0)
+		return sync_parent_dir(path, err);
+	if (errno == EEXIST)
+		return 0;
+	return yb_fail_errno(err, YB_ERR_IO, errno,
+			     "cannot create directory %s", path);
+}
+
+/* mkdir -p with mode 0700 for every directory it creates. */
+static int make_dirs(const char *path, struct yb_error *err)
+{
+	char *prefix = strdup(path);
+	if (!prefix)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	int rc = 0;
+	for (size_t i = 1; prefix[i] && rc == 0; i++) {
+		if (prefix[i] != '/' || prefix[i - 1] == '/')
+			continue;
+		prefix[i] = '\0';
+		rc = make_dir(prefix, err);
+		prefix[i] = '/';
+	}
+	if (rc == 0)
+		rc = make_dir(prefix, err);
+	free(prefix);
+	return rc;
+}
+
+/* ---- opening: lock, snapshot, journal ---------------------------------- */
+
+static int out_of_memory(struct state *state, struct yb_error *err)
+{
+	return yb_fail(err, YB_ERR_INTERNAL, "%s: out of memory",
+		       state->dir_path);
+}
+
+/* Take the write lock on fd without waiting; 0 or an errno. */
+static int lock_without_waiting(int fd)
+{
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int rc;
+#ifdef F_OFD_SETLK
+	/* Owned by the open file, so even a second open in this process
+	   conflicts, and closing another descriptor cannot drop it. */
+	rc = fcntl(fd, F_OFD_SETLK, &lock);
+	if (rc == 0 || errno != EINVAL)
+		return rc == 0 ? 0 : errno;
+#endif
+	rc = fcntl(fd, F_SETLK, &lock);
+	return rc == 0 ? 0 : errno;
+}
+
+static int take_lock(struct state *state, const char *account,
+		     struct yb_error *err)
+{
+	char *lock_path = path_join(state->dir_path, LOCK_NAME);
+	if (!lock_path)
+		return out_of_memory(state, err);
+	int rc = 0;
+	state->lock_fd = openat(state->dir_fd, LOCK_NAME,
+				O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int errnum = state->lock_fd < 0 ? errno
+					: lock_without_waiting(state->lock_fd);
+	if (errnum == EAGAIN || errnum == EACCES)
+		rc = yb_fail(err, YB_ERR_TEMP,
+			     "account %s is being fetched by another yubin run "
+			     "(lock %s held); try again later",
+			     account, lock_path);
+	else if (errnum != 0)
+		rc = yb_fail_errno(err, YB_ERR_IO, errnum, "cannot %s %s",
+				   state->lock_fd < 0 ? "open" : "lock",
+				   lock_path);
+	free(lock_path);
+	return rc;
+}
+
+static int corrupt(struct yb_error *err, const char *path,
+		   unsigned long line_no, const char *problem,
+		   const char *advice)
+{
+	return yb_fail(err, YB_ERR_CONFIG, "%s:%lu: corrupt record (%s); %s",
+		       path, line_no, problem, advice);
+}
+
+enum header_kind { HEADER_OK, HEADER_OTHER_VERSION, HEADER_BAD };
+
+/* Is the line "MAGIC 1"?  "MAGIC N" for another N is another version. */
+static enum header_kind check_header(const struct line *line,
+				     const char *magic, const char *header)
+{
+	size_t header_len = strlen(header) - 1; /* without the newline */
+	if (!line->text)
+		return HEADER_BAD;
+	if (line->len == header_len && memcmp(line->text, header, header_len) == 0)
+		return HEADER_OK;
+	size_t magic_len = strlen(magic);
+	unsigned long long version;
+	if (line->len > magic_len + 1 &&
+	    memcmp(line->text, magic, magic_len) == 0 &&
+	    line->text[magic_len] == ' ' &&
+	    text_parse_u64(line->text + magic_len + 1,
+			   line->len - magic_len - 1, ~0ULL, &version))
+		return HEADER_OTHER_VERSION;
+	return HEADER_BAD;
+}
+
+static int other_version(struct yb_error *err, const char *path)
+{
+	return yb_fail(err, YB_ERR_CONFIG,
+		       "%s:1: unsupported format version (written by a newer "
+		       "yubin?); use that version, or move the file away to "
+		       "start over (mail already delivered may arrive again)",
+		       path);
+}
+
+static int read_failed(struct yb_error *err, const char *path, int errnum)
+{
+	return yb_fail_errno(err, YB_ERR_IO, errnum, "cannot read %s", path);
+}
+
+/* Parse and apply one checksummed line; allowed: the ops this file holds. */
+static int replay_line(struct state *state, const struct line *line,
+		       unsigned long line_no, const char *path,
+		       const char *allowed, const char *advice,
+		       struct yb_error *err)
+{
+	struct record rec;
+	const char *problem = record_parse(line->text, line->len, &rec);
+	if (!problem && !strchr(allowed, rec.op))
+		problem = "record type not allowed in this file";
+	if (problem)
+		return corrupt(err, path, line_no, problem, advice);
+	if (apply_record(state, &rec) != 0)
+		return out_of_memory(state, err);
+	return 0;
+}
+
+static int read_snapshot(struct state *state, struct line_reader *reader,
+			 struct yb_error *err)
+{
+	const char *path = state->snapshot_path;
+	struct line line;
+	int got = reader_next(reader, &line);
+	if (got < 0)
+		return read_failed(err, path, -got);
+	if (got == 0)
+		return corrupt(err, path, 1, "empty file", SNAPSHOT_ADVICE);
+	enum header_kind header = check_header(&line, SNAPSHOT_MAGIC,
+					       SNAPSHOT_HEADER);
+	if (header == HEADER_OTHER_VERSION && line.has_newline)
+		return other_version(err, path);
+	if (header != HEADER_OK || !line.has_newline)
+		return corrupt(err, path, 1, "bad header", SNAPSHOT_ADVICE);
+	for (;;) {
+		got = reader_next(reader, &line);
+		if (got < 0)
+			return read_failed(err, path, -got);
+		if (got == 0)
+			return 0;
+		const char *problem = NULL;
+		if (line.too_long)
+			problem = "line too long";
+		else if (!line.has_newline)
+			problem = "missing newline";
+		else if (!line_checksum_ok(line.text, line.len))
+			problem = "bad checksum";
+		if (problem)
+			return corrupt(err, path, reader->line_no, problem,
+				       SNAPSHOT_ADVICE);
+		int rc = replay_line(state, &line, reader->line_no, path, "M",
+				     SNAPSHOT_ADVICE, err);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+static int load_snapshot(struct state *state, struct yb_error *err)
+{
+	int fd = openat(state->dir_fd, SNAPSHOT_NAME, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot open %s",
+				     state->snapshot_path);
+	}
+	struct line_reader reader;
+	int rc;
+	if (reader_init(&reader, fd) != 0)
+		rc = out_of_memory(state, err);
+	else
+		rc = read_snapshot(state, &reader, err);
+	state->snapshot_bytes = reader.offset;
+	reader_release(&reader);
+	close(fd);
+	return rc;
+}
+
+/*
+ * Is a line that cannot be used a torn write?  Only if it is the last
+ * line: a crash can cut the last append short, nothing else.
+ */
+static int journal_line_is_tail(struct state *state,
+				struct line_reader *reader,
+				const struct line *line, bool *tail,
+				struct yb_error *err)
+{
+	if (!line->has_newline) {
+		*tail = true;
+		return 0;
+	}
+	int errnum = reader_at_eof(reader, tail);
+	if (errnum)
+		return read_failed(err, state->journal_path, errnum);
+	return 0;
+}
+
+/*
+ * Read the journal's header and records; *good_end is left at the end of
+ * the last good line, *torn says whether something came after it.
+ */
+static int read_journal(struct state *state, struct line_reader *reader,
+			uint64_t *good_end, bool *torn, struct yb_error *err)
+{
+	const char *path = state->journal_path;
+	struct line line;
+	*good_end = 0;
+	*torn = false;
+	int got = reader_next(reader, &line);
+	if (got <= 0)
+		return got < 0 ? read_failed(err, path, -got) : 0;
+	enum header_kind header = check_header(&line, JOURNAL_MAGIC,
+					       JOURNAL_HEADER);
+	/* Never cut away a file a newer yubin wrote. */
+	if (header == HEADER_OTHER_VERSION && line.has_newline)
+		return other_version(err, path);
+	int rc;
+	if (header != HEADER_OK || !line.has_newline) {
+		rc = journal_line_is_tail(state, reader, &line, torn, err);
+		if (rc == 0 && !*torn)
+			rc = corrupt(err, path, 1, "bad header", JOURNAL_ADVICE);
+		return rc;
+	}
+	*good_end = line.end_offset;
+	for (;;) {
+		got = reader_next(reader, &line);
+		if (got <= 0)
+			return got < 0 ? read_failed(err, path, -got) : 0;
+		if (line.too_long || !line.has_newline ||
+		    !line_checksum_ok(line.text, line.len)) {
+			rc = journal_line_is_tail(state, reader, &line, torn, err);
+			if (rc == 0 && !*torn)
+				rc = corrupt(err, path, reader->line_no,
+					     line.too_long ? "line too long"
+							   : "bad checksum",
+					     JOURNAL_ADVICE);
+			return rc;
+		}
+		rc = replay_line(state, &line, reader->line_no, path, "ICXF",
+				 JOURNAL_ADVICE, err);
+		if (rc != 0)
+			return rc;
+		*good_end = line.end_offset;
+	}
+}
+
+/* Cut a torn tail away so that later appends follow a whole line. */
+static int truncate_torn_tail(struct state *state, int fd, uint64_t good_end,
+			      struct yb_error *err)
+{
+	int errnum = ftruncate(fd, (off_t)good_end) == 0 ? 0 : errno;
+	if (errnum == 0)
+		errnum = fsync_retry(fd, true);
+	if (errnum != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errnum,
+				     "cannot truncate the torn end of %s",
+				     state->journal_path);
+	return 0;
+}
+
+static int replay_journal(struct state *state, struct yb_error *err)
+{
+	int flags = (state->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	int fd = openat(state->dir_fd, JOURNAL_NAME, flags);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot open %s",
+				     state->journal_path);
+	}
+	state->journal_on_disk = true;
+	struct line_reader reader;
+	uint64_t good_end = 0;
+	bool torn = false;
+	int rc;
+	if (reader_init(&reader, fd) != 0)
+		rc = out_of_memory(state, err);
+	else
+		rc = read_journal(state, &reader, &good_end, &torn, err);
+	if (rc == 0 && torn) {
+		log_info("%s: dropped an incomplete last record (left by an "
+			 "interrupted run)", state->journal_path);
+		if (!state->read_only)
+			rc = truncate_torn_tail(state, fd, good_end, err);
+	}
+	state->journal_bytes = good_end;
+	reader_release(&reader);
+	close(fd);
+	return rc;
+}
+
+static bool account_name_ok(const char *account)
+{
+	size_t len = strlen(account);
+	return len > 0 && len <= 255 && !strchr(account, '/') &&
+	       strcmp(account, ".") != 0 && strcmp(account, "..") != 0;
+}
+
+static int state_paths(struct state *state, const char *state_dir,
+		       const char *account, struct yb_error *err)
+{
+	state->dir_path = path_join(state_dir, account);
+	if (state->dir_path) {
+		state->snapshot_path = path_join(state->dir_path, SNAPSHOT_NAME);
+		state->journal_path = path_join(state->dir_path, JOURNAL_NAME);
+	}
+	if (!state->snapshot_path || !state->journal_path)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	return 0;
+}
+
+static int open_dir(struct state *state, struct yb_error *err)
+{
+	int rc = make_dirs(state->dir_path, err);
+	if (rc != 0)
+		return rc;
+	state->dir_fd = open(state->dir_path,
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (state->dir_fd < 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot open %s",
+				     state->dir_path);
+	return 0;
+}
+
+int state_open(const char *state_dir, const char *account, bool read_only,
+	       struct state **out, struct yb_error *err)
+{
+	*out = NULL;
+	if (!state_dir || !state_dir[0])
+		return yb_fail(err, YB_ERR_CONFIG, "state directory is empty");
+	if (!account || !account_name_ok(account))
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "invalid account name for a state directory");
+	struct state *state = calloc(1, sizeof(*state));
+	if (!state)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	state->dir_fd = state->lock_fd = state->journal_fd = -1;
+	state->read_only = read_only;
+	random_hash_key(state->hash_key);
+	int rc = state_paths(state, state_dir, account, err);
+	if (rc == 0)
+		rc = open_dir(state, err);
+	/* Nothing but the lock file is touched until the lock is ours. */
+	if (rc == 0)
+		rc = take_lock(state, account, err);
+	if (rc == 0)
+		rc = load_snapshot(state, err);
+	if (rc == 0)
+		rc = replay_journal(state, err);
+	if (rc != 0) {
+		state_free(state);
+		return rc;
+	}
+	*out = state;
+	return YB_OK;
+}
+
+/* ---- queries ----------------------------------------------------------- */
+
+size_t state_open_intents(const struct state *state,
+			  const struct state_intent **out)
+{
+	*out = state->intents;
+	return state->intent_count;
+}
+
+bool state_contains(const struct state *state, const char *mailbox,
+		    const char *key)
+{
+	return find_delivered(state, mailbox, key) != NULL;
+}
+
+bool state_fetched_at(const struct state *state, const char *mailbox,
+		      const char *key, time_t *out)
+{
+	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	if (!entry)
+		return false;
+	*out = (time_t)entry->value;
+	return true;
+}
+
+int state_foreach(const struct state *state, const char *mailbox,
+		  int (*fn)(void *ctx, const char *key, time_t fetched_at),
+		  void *ctx)
+{
+	const struct mailbox *found = find_mailbox(state, mailbox,
+						   strlen(mailbox));
+	if (!found)
+		return 0;
+	for (size_t i = 0; i < found->keys.capacity; i++) {
+		const struct set_entry *entry = &found->keys.slots[i];
+		if (!entry->str)
+			continue;
+		int rc = fn(ctx, entry->str, (time_t)entry->value);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+size_t state_count(const struct state *state, const char *mailbox)
+{
+	const struct mailbox *found = find_mailbox(state, mailbox,
+						   strlen(mailbox));
+	return found ? found->keys.count : 0;
+}
+
+/* ---- writing the journal ----------------------------------------------- */
+
+static int check_writable(const struct state *state, struct yb_error *err)
+{
+	if (state->read_only)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "%s: state opened read-only", state->dir_path);
+	if (state->broken)
+		return yb_fail(err, YB_ERR_IO,
+			       "%s: not written after an earlier write failed; "
+			       "the next run will recover", state->journal_path);
+	return 0;
+}
+
+static int check_field(const struct state *state, const char *what,
+		       const char *value, size_t max, struct yb_error *err)
+{
+	if (!value || !value[0])
+		return yb_fail(err, YB_ERR_INTERNAL, "%s: empty %s refused",
+			       state->dir_path, what);
+	size_t len = strnlen(value, max + 1);
+	if (len > max) {
+		char shown[64];
+		text_sanitize(shown, sizeof(shown), value, len);
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "%s: %s longer than %zu bytes refused (\"%s\")",
+			       state->dir_path, what, max, shown);
+	}
+	return 0;
+}
+
+static int check_mailbox_key(const struct state *state, const char *mailbox,
+			     const char *key, struct yb_error *err)
+{
+	int rc = check_writable(state, err);
+	if (rc == 0)
+		rc = check_field(state, "mailbox", mailbox, STATE_MAILBOX_MAX, err);
+	if (rc == 0)
+		rc = check_field(state, "message key", key, STATE_KEY_MAX, err);
+	return rc;
+}
+
+/* Append to the journal file, undoing a partial write on failure. */
+static int journal_append(struct state *state, const char *data, size_t len,
+			  struct yb_error *err)
+{
+	int errnum = write_all(state->journal_fd, data, len);
+	if (errnum == 0) {
+		state->journal_bytes += len;
+		state->journal_unsynced = true;
+		return 0;
+	}
+	/* A partial line left there would turn into corruption in the
+	   middle once more records follow it. */
+	if (ftruncate(state->journal_fd, (off_t)state->journal_bytes) != 0)
+		state->broken = true;
+	return yb_fail_errno(err, YB_ERR_IO, errnum, "cannot write %s",
+			     state->journal_path);
+}
+
+static int journal_open_for_append(struct state *state, struct yb_error *err)
+{
+	if (state->journal_fd >= 0)
+		return 0;
+	state->journal_fd = openat(state->dir_fd, JOURNAL_NAME,
+				   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+				   0600);
+	if (state->journal_fd < 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot open %s",
+				     state->journal_path);
+	state->journal_on_disk = true;
+	/* The journal's name must be durable before its records are: a run
+	   that died earlier may have created it without syncing the
+	   directory.  One directory sync per run, at the first state_sync. */
+	state->dir_unsynced = true;
+	return 0;
+}
+
+/* Write the pending records (not synced); they leave the buffer. */
+static int journal_write_pending(struct state *state, struct yb_error *err)
+{
+	if (state->pending.len == 0)
+		return 0;
+	int rc = journal_open_for_append(state, err);
+	/* A new or emptied journal starts with its header. */
+	if (rc == 0 && state->journal_bytes == 0)
+		rc = journal_append(state, JOURNAL_HEADER,
+				    strlen(JOURNAL_HEADER), err);
+	if (rc == 0)
+		rc = journal_append(state, state->pending.data,
+				    state->pending.len, err);
+	if (rc == 0)
+		state->pending.len = 0;
+	return rc;
+}
+
+/* Encode rec at the end of the pending buffer; *mark is where it starts. */
+static int pending_add(struct state *state, const struct record *rec,
+		       size_t *mark, struct yb_error *err)
+{
+	size_t line_len = record_line_len(rec);
+	if (state->pending.len > 0 &&
+	    state->pending.len + line_len > PENDING_FLUSH_BYTES) {
+		int rc = journal_write_pending(state, err);
+		if (rc != 0)
+			return rc;
+	}
+	if (buf_reserve(&state->pending, line_len) != 0)
+		return out_of_memory(state, err);
+	*mark = state->pending.len;
+	record_encode(rec, state->pending.data + state->pending.len);
+	state->pending.len += line_len;
+	return 0;
+}
+
+/* Log the record and apply it; on failure neither happens. */
+static int record_and_apply(struct state *state, const struct record *rec,
+			    struct yb_error *err)
+{
+	size_t mark = 0;
+	int rc = pending_add(state, rec, &mark, err);
+	if (rc != 0)
+		return rc;
+	if (apply_record(state, rec) != 0) {
+		state->pending.len = mark;
+		return out_of_memory(state, err);
+	}
+	return 0;
+}
+
+static void record_set(struct record *rec, char op, const char *mailbox,
+		       const char *key, const char *third)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->op = op;
+	rec->field[0] = mailbox;
+	rec->field_len[0] = strlen(mailbox);
+	rec->field[1] = key;
+	rec->field_len[1] = strlen(key);
+	rec->field_count = 2;
+	if (third) {
+		rec->field[2] = third;
+		rec->field_len[2] = strlen(third);
+		rec->field_count = 3;
+	}
+}
+
+static bool intent_is_open(const struct state *state, const char *mailbox,
+			   const char *key)
+{
+	return find_intent(state, mailbox, key) < state->intent_count;
+}
+
+int state_intent(struct state *state, const char *mailbox, const char *key,
+		 const char *dest, struct yb_error *err)
+{
+	int rc = check_mailbox_key(state, mailbox, key, err);
+	if (rc == 0)
+		rc = check_field(state, "destination", dest, STATE_DEST_MAX, err);
+	if (rc != 0)
+		return rc;
+	struct record rec;
+	record_set(&rec, 'I', mailbox, key, dest);
+	return record_and_apply(state, &rec, err);
+}
+
+int state_commit(struct state *state, const char *mailbox, const char *key,
+		 time_t fetched_at, struct yb_error *err)
+{
+	int rc = check_mailbox_key(state, mailbox, key, err);
+	if (rc != 0)
+		return rc;
+	if (fetched_at < 0)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "%s: negative delivery time refused",
+			       state->dir_path);
+	/* Nothing would change: no record. */
+	if (state_contains(state, mailbox, key) &&
+	    !intent_is_open(state, mailbox, key))
+		return 0;
+	char seconds[24];
+	int written = snprintf(seconds, sizeof(seconds), "%lld",
+			       (long long)fetched_at);
+	if (written < 0 || (size_t)written >= sizeof(seconds))
+		return yb_fail(err, YB_ERR_INTERNAL, "%s: bad delivery time",
+			       state->dir_path);
+	struct record rec;
+	record_set(&rec, 'C', mailbox, key, seconds);
+	rec.fetched_at = (int64_t)fetched_at;
+	return record_and_apply(state, &rec, err);
+}
+
+int state_drop_intent(struct state *state, const char *mailbox,
+		      const char *key, struct yb_error *err)
+{
+	int rc = check_mailbox_key(state, mailbox, key, err);
+	if (rc != 0 || !intent_is_open(state, mailbox, key))
+		return rc;
+	struct record rec;
+	record_set(&rec, 'X', mailbox, key, NULL);
+	return record_and_apply(state, &rec, err);
+}
+
+int state_forget(struct state *state, const char *mailbox, const char *key,
+		 struct yb_error *err)
+{
+	int rc = check_mailbox_key(state, mailbox, key, err);
+	if (rc != 0)
+		return rc;
+	if (!state_contains(state, mailbox, key) &&
+	    !intent_is_open(state, mailbox, key))
+		return 0;
+	struct record rec;
+	record_set(&rec, 'F', mailbox, key, NULL);
+	return record_and_apply(state, &rec, err);
+}
+
+int state_sync(struct state *state, struct yb_error *err)
+{
+	int rc = check_writable(state, err);
+	if (rc == 0)
+		rc = journal_write_pending(state, err);
+	if (rc != 0)
+		return rc;
+	if (state->journal_unsynced) {
+		int errnum = fsync_retry(state->journal_fd, true);
+		if (errnum != 0) {
+			/* After a failed fsync the kernel's copy cannot be
+			   trusted to reach the disk; write nothing more. */
+			state->broken = true;
+			return yb_fail_errno(err, YB_ERR_IO, errnum,
+					     "cannot sync %s",
+					     state->journal_path);
+		}
+		state->journal_unsynced = false;
+	}
+	if (state->dir_unsynced) {
+		int errnum = fsync_retry(state->dir_fd, false);
+		if (errnum != 0)
+			return yb_fail_errno(err, YB_ERR_IO, errnum,
+					     "cannot sync directory %s",
+					     state->dir_path);
+		state->dir_unsynced = false;
+	}
+	return 0;
+}
+
+/* ---- compaction -------------------------------------------------------- */
+
+struct file_writer {
+	int fd;
+	char *buf;       /* owned, WRITER_BUF_SIZE bytes */
+	size_t len;
+	int errnum;      /* first write error, 0 if none */
+};
+
+static void writer_flush(struct file_writer *writer)
+{
+	if (writer->errnum == 0 && writer->len > 0)
+		writer->errnum = write_all(writer->fd, writer->buf, writer->len);
+	writer->len = 0;
+}
+
+static void writer_add_record(struct file_writer *writer,
+			      const struct record *rec)
+{
+	size_t line_len = record_line_len(rec);
+	if (WRITER_BUF_SIZE - writer->len < line_len)
+		writer_flush(writer);
+	record_encode(rec, writer->buf + writer->len);
+	writer->len += line_len;
+}
+
+static void write_mailbox(struct file_writer *writer,
+			  const struct mailbox *mailbox)
+{
+	struct record rec = { .op = 'M', .field_count = 3 };
+	rec.field[0] = mailbox->name;
+	rec.field_len[0] = strlen(mailbox->name);
+	for (size_t i = 0; i < mailbox->keys.capacity; i++) {
+		const struct set_entry *entry = &mailbox->keys.slots[i];
+		if (!entry->str)
+			continue;
+		char seconds[24];
+		int written = snprintf(seconds, sizeof(seconds), "%lld",
+				       (long long)entry->value);
+		if (written < 0 || (size_t)written >= sizeof(seconds))
+			continue; /* cannot happen: an int64 fits */
+		rec.field[1] = entry->str;
+		rec.field_len[1] = entry->len;
+		rec.field[2] = seconds;
+		rec.field_len[2] = (size_t)written;
+		writer_add_record(writer, &rec);
+	}
+}
+
+/* All delivered keys, through the writer; 0 or an errno. */
+static int write_snapshot_records(const struct state *state, int fd)
+{
+	struct file_writer writer = { fd, malloc(WRITER_BUF_SIZE), 0, 0 };
+	if (!writer.buf)
+		return ENOMEM;
+	memcpy(writer.buf, SNAPSHOT_HEADER, strlen(SNAPSHOT_HEADER));
+	writer.len = strlen(SNAPSHOT_HEADER);
+	for (size_t i = 0; i < state->mailbox_count; i++)
+		write_mailbox(&writer, state->mailboxes[i]);
+	writer_flush(&writer);
+	free(writer.buf);
+	return writer.errnum;
+}
+
+/* snapshot.new holding the whole state, durable on disk. */
+static int write_snapshot_new(struct state *state, const char *new_path,
+			      struct yb_error *err)
+{
+	int fd = openat(state->dir_fd, SNAPSHOT_NEW_NAME,
+			O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot create %s",
+				     new_path);
+	int errnum = write_snapshot_records(state, fd);
+	if (errnum == 0)
+		errnum = fsync_retry(fd, false);
+	if (close(fd) != 0 && errnum == 0)
+		errnum = errno;
+	if (errnum == 0)
+		return 0;
+	unlinkat(state->dir_fd, SNAPSHOT_NEW_NAME, 0);
+	return yb_fail_errno(err, YB_ERR_IO, errnum, "cannot write %s",
+			     new_path);
+}
+
+static int sync_dir(struct state *state, struct yb_error *err)
+{
+	int errnum = fsync_retry(state->dir_fd, false);
+	if (errnum != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errnum,
+				     "cannot sync directory %s", state->dir_path);
+	return 0;
+}
+
+/*
+ * Order is important: the new snapshot must be durable under its final
+ * name before the journal goes, or a power loss could leave neither.
+ * Dying anywhere in between leaves a snapshot and a journal whose replay
+ * gives the same state (see the top of this file).
+ */
+static int compact(struct state *state, struct yb_error *err)
+{
+	char *new_path = path_join(state->dir_path, SNAPSHOT_NEW_NAME);
+	if (!new_path)
+		return out_of_memory(state, err);
+	int rc = write_snapshot_new(state, new_path, err);
+	/* Crash tests stop here and below: the window isync's order covers. */
+	if (rc == 0)
+		testhook_step("compact");
+	if (rc == 0 && renameat(state->dir_fd, SNAPSHOT_NEW_NAME, state->dir_fd,
+				SNAPSHOT_NAME) != 0) {
+		rc = yb_fail_errno(err, YB_ERR_IO, errno,
+				   "cannot rename %s to %s", new_path,
+				   state->snapshot_path);
+		unlinkat(state->dir_fd, SNAPSHOT_NEW_NAME, 0);
+	}
+	free(new_path);
+	if (rc == 0)
+		rc = sync_dir(state, err);
+	if (rc == 0)
+		testhook_step("compact");
+	if (rc == 0 && unlinkat(state->dir_fd, JOURNAL_NAME, 0) != 0 &&
+	    errno != ENOENT)
+		rc = yb_fail_errno(err, YB_ERR_IO, errno, "cannot remove %s",
+				   state->journal_path);
+	if (rc == 0)
+		rc = sync_dir(state, err);
+	return rc;
+}
+
+/*
+ * Compact once the journal outweighs the snapshot: replay then reads at
+ * most about twice the live state, and rewriting the snapshot costs no
+ * more than the journal bytes that made it due.  Never with intents open:
+ * the snapshot does not hold them.
+ */
+static bool compaction_due(const struct state *state)
+{
+	return !state->read_only && !state->broken &&
+	       state->intent_count == 0 && state->journal_on_disk &&
+	       state->journal_bytes > state->snapshot_bytes;
+}
+
+int state_close(struct state *state, struct yb_error *err)
+{
+	if (!state)
+		return YB_OK;
+	int rc = YB_OK;
+	if (!state->read_only) {
+		rc = state_sync(state, err);
+		if (rc == 0 && compaction_due(state))
+			rc = compact(state, err);
+	}
+	state_free(state);
+	return rc;
+}
+
+void state_free(struct state *state)
+{
+	if (!state)
+		return;
+	if (state->journal_fd >= 0)
+		close(state->journal_fd);
+	/* Closing the lock file releases the lock. */
+	if (state->lock_fd >= 0)
+		close(state->lock_fd);
+	if (state->dir_fd >= 0)
+		close(state->dir_fd);
+	for (size_t i = 0; i < state->mailbox_count; i++) {
+		set_release(&state->mailboxes[i]->keys);
+		free(state->mailboxes[i]);
+	}
+	free(state->mailboxes);
+	set_release(&state->mailbox_index);
+	for (size_t i = 0; i < state->intent_count; i++)
+		free(state->intent_blocks[i]);
+	free(state->intents);
+	free(state->intent_blocks);
+	free(state->pending.data);
+	arena_release(&state->strings);
+	free(state->dir_path);
+	free(state->snapshot_path);
+	free(state->journal_path);
+	free(state);
+}

@@ -49,7 +49,7 @@ bool text_parse_u64(const char *buf, size_t len, unsigned long long max,
 		if (buf[i] < '0' || buf[i] > '9')
 			return false;
 		unsigned digit = (unsigned)(buf[i] - '0');
-		if (value > (max - digit) / 10)
+		if (digit > max || value > (max - digit) / 10)
 			return false;
 		value = value * 10 + digit;
 	}

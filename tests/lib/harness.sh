@@ -11,7 +11,7 @@
 #   harness_port pop3|pop3s|imap|imaps
 #   harness_ca_file                the test CA (for tls_ca_file)
 #   harness_fingerprint            "sha256:AB:CD:..." of the server certificate
-#   harness_password USER          alice, bob and demo have fixed passwords
+#   harness_password USER          alice, bob, carol and demo have fixed passwords
 #   harness_maildir USER           the user's Maildir on the server side
 #   harness_add_messages USER COUNT [genmail.py add options...]
 #   harness_write_config FILE ACCOUNT PROTOCOL TLS PORT USER PASSWORD MAILDIR
@@ -20,6 +20,7 @@
 #                                  pairs add or override account keys, and
 #                                  KEY= (empty) removes one
 #   harness_log                    path of Dovecot's log
+#   harness_reissue_cert SAN       restart with a new server certificate
 #
 # Dovecot only ever listens on 127.0.0.1, on ports the kernel picked as
 # free a moment before.  Run as root, mail is owned by "nobody" (mail
@@ -37,7 +38,8 @@ declare -A HARNESS_PORTS=()
 declare -A HARNESS_PASSWORDS=(
 	[alice]='alice-Secret-1'
 	[bob]='bob-Secret-2'
-	[demo]='demo-Secret-3'
+	[carol]='carol-Secret-3'
+	[demo]='demo-Secret-4'
 )
 
 harness_die() {
@@ -109,26 +111,40 @@ harness_pick_users() {
 	fi
 }
 
-# A CA and a certificate for localhost / 127.0.0.1 signed by it.
+# A CA, and a certificate for SAN (default localhost and 127.0.0.1) signed
+# by it.
 harness_make_certs() {
 	local tls=$HARNESS_DIR/tls
 	mkdir -p "$tls" || return 1
-	cat >"$tls/server.ext" <<-EOF
-	basicConstraints = critical, CA:FALSE
-	keyUsage = critical, digitalSignature, keyEncipherment
-	extendedKeyUsage = serverAuth
-	subjectAltName = DNS:localhost, IP:127.0.0.1
-	EOF
 	(
 		cd "$tls" &&
 		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
 			-nodes -keyout ca.key -out ca.pem -days 30 \
 			-subj "/CN=yubin test CA" \
 			-addext "basicConstraints=critical,CA:TRUE" \
-			-addext "keyUsage=critical,keyCertSign,cRLSign" &&
+			-addext "keyUsage=critical,keyCertSign,cRLSign"
+	) >"$tls/openssl.log" 2>&1 || {
+		cat "$tls/openssl.log" >&2
+		return 1
+	}
+	chmod 644 "$tls/ca.pem"
+	chmod 600 "$tls/ca.key"
+	harness_make_server_cert "DNS:localhost, IP:127.0.0.1"
+}
+
+harness_make_server_cert() {
+	local tls=$HARNESS_DIR/tls
+	cat >"$tls/server.ext" <<-EOF
+	basicConstraints = critical, CA:FALSE
+	keyUsage = critical, digitalSignature, keyEncipherment
+	extendedKeyUsage = serverAuth
+	subjectAltName = $1
+	EOF
+	(
+		cd "$tls" &&
 		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
 			-nodes -keyout server.key -out server.csr \
-			-subj "/CN=localhost" &&
+			-subj "/CN=${1#DNS:}" &&
 		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
 			-CAcreateserial -out server.pem -days 30 \
 			-extfile server.ext
@@ -136,14 +152,23 @@ harness_make_certs() {
 		cat "$tls/openssl.log" >&2
 		return 1
 	}
-	chmod 644 "$tls/ca.pem" "$tls/server.pem"
-	chmod 600 "$tls/server.key" "$tls/ca.key"
+	chmod 644 "$tls/server.pem"
+	chmod 600 "$tls/server.key"
+}
+
+# harness_reissue_cert SAN: restart Dovecot with a new server certificate
+# from the same CA, e.g. "DNS:other.example" for a name that does not match.
+# The ports change: ask harness_port again.
+harness_reissue_cert() {
+	harness_stop
+	harness_make_server_cert "$1" || harness_die "could not make a certificate for $1"
+	harness_launch_retrying
 }
 
 harness_make_users() {
 	local user home
 	: >"$HARNESS_DIR/passwd"
-	for user in alice bob demo; do
+	for user in alice bob carol demo; do
 		home=$HARNESS_DIR/home/$user
 		mkdir -p "$home/Maildir/new" "$home/Maildir/cur" "$home/Maildir/tmp" || return 1
 		chown -R "$HARNESS_MAIL_UID:$HARNESS_MAIL_GID" "$home" || return 1
@@ -225,6 +250,12 @@ harness_write_dovecot_conf() {
 	# Login processes are not chrooted: a rootless Dovecot cannot chroot.
 	service anvil {
 	  chroot =
+	  # Nobody may connect: the auth process then gives up the penalty
+	  # (a growing delay after failed logins from one IP) that would
+	  # slow every later test after a wrong-password one.
+	  unix_listener anvil-auth-penalty {
+	    mode = 0
+	  }
 	}
 	service imap-login {
 	  chroot =
@@ -314,7 +345,11 @@ harness_start() {
 	harness_make_certs || harness_die "could not make the test certificates"
 	harness_make_users || harness_die "could not make the test users"
 
-	# A port taken between picking and binding makes Dovecot fail: retry.
+	harness_launch_retrying
+}
+
+# A port taken between picking and binding makes Dovecot fail: retry.
+harness_launch_retrying() {
 	local try
 	for try in 1 2 3; do
 		if harness_launch; then
@@ -327,16 +362,33 @@ harness_start() {
 	harness_die "Dovecot did not start"
 }
 
+# Live (not zombie) processes whose process group is $1, from /proc.
+harness_group_alive() {
+	local stat rest
+	for stat in /proc/[0-9]*/stat; do
+		rest=$(cat "$stat" 2>/dev/null) || continue
+		rest=${rest##*) }
+		set -- "$1" $rest
+		# After the command: state ppid pgrp ...
+		if [ "$4" = "$1" ] && [ "$2" != Z ]; then
+			return 0
+		fi
+	done
+	return 1
+}
+
 harness_stop() {
 	local pid=$HARNESS_PID i
 	[ -n "$pid" ] || return 0
 	HARNESS_PID=
 	kill -TERM "$pid" 2>/dev/null || true
+	# The master stops its children; its log process lingers a moment to
+	# write the last lines.
 	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
+		harness_group_alive "$pid" || break
 		sleep 0.1
 	done
-	# The master is gone or stuck: take its whole process group with it.
+	# Anything still there after 10 s is stuck: kill the whole group.
 	kill -KILL -- "-$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 }
@@ -406,4 +458,25 @@ harness_write_config() {
 harness_yaml_escape() {
 	local s=${1//\\/\\\\}
 	printf '%s' "${s//\"/\\\"}"
+}
+
+# harness_login_count USER: how many logins of USER Dovecot has logged.
+harness_login_count() {
+	grep -c "Login: user=<$1>," "$(harness_log)" 2>/dev/null
+}
+
+# harness_login_method_after USER N: the method of USER's login number
+# N+1 in Dovecot's log (e.g. PLAIN, LOGIN, CRAM-MD5, APOP), waiting up to
+# 3 s for Dovecot's log process to write it; empty if there is none.
+harness_login_method_after() {
+	local i line
+	for ((i = 0; i < 30; i++)); do
+		line=$(grep "Login: user=<$1>," "$(harness_log)" 2>/dev/null | sed -n "$(($2 + 1))p")
+		if [ -n "$line" ]; then
+			line=${line#*method=}
+			printf '%s\n' "${line%%,*}"
+			return 0
+		fi
+		sleep 0.1
+	done
 }

@@ -13,6 +13,9 @@
 # Every test is numbered here, so a script cannot get the numbers wrong;
 # a script that dies half way leaves the plan short and the driver says so.
 
+# Byte order for sort/comm/grep, whatever the caller's locale.
+export LC_ALL=C
+
 TAP_COUNT=0
 TAP_FAILED=0
 TAP_PLANNED=0

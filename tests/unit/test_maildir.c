@@ -1,13 +1,1082 @@
+/*
+ * test_maildir.c - the Maildir sink, in throw-away directories: layout,
+ * exact bytes, the batch (prepare, dest, publish, discard, abort), crash
+ * recovery (resolve), clean-up of tmp/ and write failures.
+ */
+#include "config.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-static void test_placeholder(void **state) { (void)state; assert_true(1); }
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "maildir.h"
+#include "sink.h"
+
+struct fixture {
+	char root[PATH_MAX];    /* mkdtemp directory, removed in teardown */
+	char maildir[PATH_MAX]; /* root/Mail/box: not created by setup */
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void join(char *out, size_t size, const char *dir, const char *name)
+{
+	int written = snprintf(out, size, "%s/%s", dir, name);
+	assert_true(written > 0 && (size_t)written < size);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	assert_non_null(fx);
+	const char *tmpdir = getenv("TMPDIR");
+	if (!tmpdir || !*tmpdir)
+		tmpdir = "/tmp";
+	join(fx->root, sizeof(fx->root), tmpdir, "yubin-maildir-XXXXXX");
+	assert_non_null(mkdtemp(fx->root));
+	join(fx->maildir, sizeof(fx->maildir), fx->root, "Mail/box");
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	nftw(fx->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+static struct sink *open_ok(const char *path)
+{
+	struct sink *sink = NULL;
+	struct yb_error err;
+	yb_error_clear(&err);
+	int status = maildir_open(path, &sink, &err);
+	if (status != YB_OK)
+		print_error("maildir_open: %s\n", err.msg);
+	assert_int_equal(status, YB_OK);
+	assert_non_null(sink);
+	return sink;
+}
+
+static void sub_path(char *out, size_t size, const struct fixture *fx,
+		     const char *sub)
+{
+	join(out, size, fx->maildir, sub);
+}
+
+/* Names in maildir/sub, sorted; *count gets how many.  Caller frees. */
+static char **list_names(const struct fixture *fx, const char *sub,
+			 size_t *count)
+{
+	char dir_path[PATH_MAX];
+	sub_path(dir_path, sizeof(dir_path), fx, sub);
+	DIR *dir = opendir(dir_path);
+	assert_non_null(dir);
+	size_t used = 0, alloc = 16;
+	char **names = malloc(alloc * sizeof(*names));
+	assert_non_null(names);
+	struct dirent *entry;
+	while ((entry = readdir(dir)) != NULL) {
+		if (strcmp(entry->d_name, ".") == 0 ||
+		    strcmp(entry->d_name, "..") == 0)
+			continue;
+		if (used == alloc) {
+			alloc *= 2;
+			names = realloc(names, alloc * sizeof(*names));
+			assert_non_null(names);
+		}
+		names[used] = strdup(entry->d_name);
+		assert_non_null(names[used]);
+		used++;
+	}
+	closedir(dir);
+	*count = used;
+	return names;
+}
+
+static void free_names(char **names, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+}
+
+static size_t count_entries(const struct fixture *fx, const char *sub)
+{
+	size_t count;
+	char **names = list_names(fx, sub, &count);
+	free_names(names, count);
+	return count;
+}
+
+/* The whole content of a file; *len gets its size.  Caller frees. */
+static char *slurp(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	char *data = malloc((size_t)st.st_size + 1);
+	assert_non_null(data);
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	close(fd);
+	*len = got;
+	return data;
+}
+
+static void make_file(const char *path, const char *content)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	size_t len = strlen(content);
+	assert_int_equal(write(fd, content, len), (ssize_t)len);
+	assert_int_equal(close(fd), 0);
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+/* Begin a message, write data in chunks of chunk bytes, end it. */
+static struct sink_msg *deliver(struct sink *sink, const struct msg_meta *meta,
+				const char *data, size_t len, size_t chunk)
+{
+	struct sink_msg *msg = NULL;
+	struct yb_error err;
+	assert_int_equal(sink_msg_begin(sink, meta, &msg, &err), YB_OK);
+	assert_non_null(msg);
+	for (size_t off = 0; off < len; off += chunk) {
+		size_t n = len - off < chunk ? len - off : chunk;
+		assert_int_equal(sink_msg_write(msg, data + off, n, &err),
+				 YB_OK);
+	}
+	assert_int_equal(sink_msg_end(msg, &err), YB_OK);
+	return msg;
+}
+
+static void prepare_ok(struct sink *sink)
+{
+	struct yb_error err;
+	int status = sink_prepare(sink, &err);
+	if (status != YB_OK)
+		print_error("prepare: %s\n", err.msg);
+	assert_int_equal(status, YB_OK);
+}
+
+static void publish_ok(struct sink *sink)
+{
+	struct yb_error err;
+	int status = sink_publish(sink, &err);
+	if (status != YB_OK)
+		print_error("publish: %s\n", err.msg);
+	assert_int_equal(status, YB_OK);
+}
+
+/* Deliver one message all the way; its dest goes into dest. */
+static void deliver_one(struct sink *sink, const struct msg_meta *meta,
+			const char *text, char *dest, size_t dest_size)
+{
+	struct sink_msg *msg = deliver(sink, meta, text, strlen(text), 5);
+	prepare_ok(sink);
+	const char *where = sink_msg_dest(msg);
+	assert_non_null(where);
+	assert_true(strlen(where) < dest_size);
+	memcpy(dest, where, strlen(where) + 1);
+	publish_ok(sink);
+}
+
+static void assert_dest_shape(const char *dest, const char *sub, size_t size,
+			      const char *flags)
+{
+	char tail[64];
+	if (flags)
+		snprintf(tail, sizeof(tail), ",S=%zu:2,%s", size, flags);
+	else
+		snprintf(tail, sizeof(tail), ",S=%zu", size);
+	assert_true(strncmp(dest, sub, 4) == 0);
+	size_t len = strlen(dest), tail_len = strlen(tail);
+	assert_true(len > tail_len + 4);
+	assert_string_equal(dest + len - tail_len, tail);
+	assert_null(strchr(dest + 4, '/'));
+	assert_null(strchr(dest, ' '));
+}
+
+/* The host part of the names this sink makes (after "Y<8 hex>."). */
+static void host_part(struct sink *sink, const struct fixture *fx, char *out,
+		      size_t size)
+{
+	struct sink_msg *msg = NULL;
+	struct yb_error err;
+	assert_int_equal(sink_msg_begin(sink, NULL, &msg, &err), YB_OK);
+	size_t count;
+	char **names = list_names(fx, "tmp", &count);
+	assert_int_equal(count, 1);
+	const char *y = strchr(names[0], 'Y');
+	assert_non_null(y);
+	assert_int_equal(y[9], '.');
+	assert_true(strlen(y + 10) < size);
+	memcpy(out, y + 10, strlen(y + 10) + 1);
+	free_names(names, count);
+	sink_msg_abort(msg);
+}
+
+/* A pid that belonged to a process that has exited and been reaped. */
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	int wstatus;
+	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	return pid;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static void test_open_creates_maildir(void **state)
+{
+	struct fixture *fx = *state;
+	assert_false(exists(fx->maildir));
+	struct sink *sink = open_ok(fx->maildir);
+	const char *subs[] = { "", "tmp", "new", "cur" };
+	for (size_t i = 0; i < 4; i++) {
+		char path[PATH_MAX];
+		if (*subs[i])
+			sub_path(path, sizeof(path), fx, subs[i]);
+		else
+			join(path, sizeof(path), fx->maildir, ".");
+		struct stat st;
+		assert_int_equal(stat(path, &st), 0);
+		assert_true(S_ISDIR(st.st_mode));
+		assert_int_equal(st.st_mode & 07777, 0700);
+	}
+	sink_close(sink);
+}
+
+static void test_open_existing_with_trailing_slash(void **state)
+{
+	struct fixture *fx = *state;
+	sink_close(open_ok(fx->maildir));
+	char slashed[PATH_MAX];
+	join(slashed, sizeof(slashed), fx->maildir, "/");
+	struct sink *sink = open_ok(slashed);
+	char dest[512];
+	deliver_one(sink, NULL, "x\n", dest, sizeof(dest));
+	char path[PATH_MAX];
+	join(path, sizeof(path), fx->maildir, dest);
+	assert_true(exists(path));
+	sink_close(sink);
+}
+
+static void test_open_refuses_regular_file(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX];
+	join(path, sizeof(path), fx->root, "file");
+	make_file(path, "not a maildir\n");
+	struct sink *sink = (struct sink *)&sink;
+	struct yb_error err;
+	yb_error_clear(&err);
+	assert_int_equal(maildir_open(path, &sink, &err), YB_ERR_IO);
+	assert_null(sink);
+	assert_non_null(strstr(err.msg, path));
+	/* A file in the way of a parent is refused too. */
+	char below[PATH_MAX];
+	join(below, sizeof(below), path, "box");
+	assert_int_equal(maildir_open(below, &sink, &err), YB_ERR_IO);
+	assert_null(sink);
+	assert_non_null(strstr(err.msg, path));
+}
+
+static void test_open_refuses_file_as_subdir(void **state)
+{
+	struct fixture *fx = *state;
+	sink_close(open_ok(fx->maildir));
+	char new_path[PATH_MAX];
+	sub_path(new_path, sizeof(new_path), fx, "new");
+	assert_int_equal(rmdir(new_path), 0);
+	make_file(new_path, "");
+	struct sink *sink = NULL;
+	struct yb_error err;
+	assert_int_equal(maildir_open(fx->maildir, &sink, &err), YB_ERR_IO);
+	assert_null(sink);
+	assert_non_null(strstr(err.msg, new_path));
+}
+
+static void test_open_refuses_empty_path(void **state)
+{
+	(void)state;
+	struct sink *sink = NULL;
+	struct yb_error err;
+	assert_int_equal(maildir_open("", &sink, &err), YB_ERR_IO);
+	assert_null(sink);
+}
+
+/* ---- delivering --------------------------------------------------------- */
+
+/* Deterministic bytes of every value, CR, LF and NUL included. */
+static char *make_big_message(size_t len)
+{
+	char *data = malloc(len);
+	assert_non_null(data);
+	uint32_t x = 12345;
+	for (size_t i = 0; i < len; i++) {
+		x = x * 1103515245u + 12345u;
+		data[i] = (char)(x >> 16);
+	}
+	return data;
+}
+
+/* Write data in chunks of ever-changing, mostly odd sizes. */
+static struct sink_msg *deliver_odd_chunks(struct sink *sink, const char *data,
+					   size_t len)
+{
+	static const size_t chunks[] = { 1, 7, 4093, 65535, 65536, 65537,
+					 131071, 3, 99999, 65534 };
+	struct sink_msg *msg = NULL;
+	struct yb_error err;
+	assert_int_equal(sink_msg_begin(sink, NULL, &msg, &err), YB_OK);
+	size_t off = 0;
+	for (size_t i = 0; off < len; i++) {
+		size_t n = chunks[i % (sizeof(chunks) / sizeof(chunks[0]))];
+		if (n > len - off)
+			n = len - off;
+		assert_int_equal(sink_msg_write(msg, data + off, n, &err),
+				 YB_OK);
+		off += n;
+	}
+	assert_int_equal(sink_msg_end(msg, &err), YB_OK);
+	return msg;
+}
+
+static void test_roundtrip_exact_bytes(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	const char small[] = "From: a@b\nSubject: \r\x01\xff\n\nbody\r\n\0end";
+	size_t small_len = sizeof(small) - 1;
+	size_t big_len = 3 * 1024 * 1024 + 17;
+	char *big = make_big_message(big_len);
+
+	struct sink_msg *msgs[3];
+	msgs[0] = deliver(sink, NULL, small, small_len, 3);
+	msgs[1] = deliver_odd_chunks(sink, big, big_len);
+	msgs[2] = deliver(sink, NULL, "", 0, 1);
+	for (int i = 0; i < 3; i++)
+		assert_null(sink_msg_dest(msgs[i]));
+	prepare_ok(sink);
+
+	const char *contents[3] = { small, big, "" };
+	size_t lens[3] = { small_len, big_len, 0 };
+	char dests[3][512];
+	for (int i = 0; i < 3; i++) {
+		const char *dest = sink_msg_dest(msgs[i]);
+		assert_non_null(dest);
+		assert_dest_shape(dest, "new/", lens[i], NULL);
+		snprintf(dests[i], sizeof(dests[i]), "%s", dest);
+	}
+	assert_string_not_equal(dests[0], dests[1]);
+	assert_string_not_equal(dests[1], dests[2]);
+	publish_ok(sink);
+
+	assert_int_equal(count_entries(fx, "new"), 3);
+	assert_int_equal(count_entries(fx, "tmp"), 0);
+	assert_int_equal(count_entries(fx, "cur"), 0);
+	for (int i = 0; i < 3; i++) {
+		char path[PATH_MAX];
+		join(path, sizeof(path), fx->maildir, dests[i]);
+		size_t len;
+		char *data = slurp(path, &len);
+		assert_int_equal(len, lens[i]);
+		assert_memory_equal(data, contents[i], len);
+		struct stat st;
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+		free(data);
+	}
+	free(big);
+	sink_close(sink);
+}
+
+static void test_zero_length_writes(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	struct sink_msg *msg = NULL;
+	struct yb_error err;
+	assert_int_equal(sink_msg_begin(sink, NULL, &msg, &err), YB_OK);
+	assert_int_equal(sink_msg_write(msg, NULL, 0, &err), YB_OK);
+	assert_int_equal(sink_msg_write(msg, "abc", 3, &err), YB_OK);
+	assert_int_equal(sink_msg_write(msg, "", 0, &err), YB_OK);
+	assert_int_equal(sink_msg_end(msg, &err), YB_OK);
+	prepare_ok(sink);
+	char dest[512];
+	snprintf(dest, sizeof(dest), "%s", sink_msg_dest(msg));
+	assert_dest_shape(dest, "new/", 3, NULL);
+	publish_ok(sink);
+	char path[PATH_MAX];
+	join(path, sizeof(path), fx->maildir, dest);
+	size_t len;
+	char *data = slurp(path, &len);
+	assert_int_equal(len, 3);
+	assert_memory_equal(data, "abc", 3);
+	free(data);
+	sink_close(sink);
+}
+
+static void test_flags_publish_to_cur(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	struct msg_meta meta = { .maildir_flags = "S" };
+	char dest[512];
+	deliver_one(sink, &meta, "seen\n", dest, sizeof(dest));
+	assert_dest_shape(dest, "cur/", 5, "S");
+	char path[PATH_MAX];
+	join(path, sizeof(path), fx->maildir, dest);
+	assert_true(exists(path));
+	assert_int_equal(count_entries(fx, "new"), 0);
+	assert_int_equal(count_entries(fx, "cur"), 1);
+
+	/* Several flags, and "" meaning none. */
+	meta.maildir_flags = "FRS";
+	deliver_one(sink, &meta, "x", dest, sizeof(dest));
+	assert_dest_shape(dest, "cur/", 1, "FRS");
+	meta.maildir_flags = "";
+	deliver_one(sink, &meta, "x", dest, sizeof(dest));
+	assert_dest_shape(dest, "new/", 1, NULL);
+	sink_close(sink);
+}
+
+static void test_bad_flags_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	const char *bad[] = { "SF", "SS", "S1", "S/", "S:", "S ", "\x80" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct msg_meta meta = { .maildir_flags = bad[i] };
+		struct sink_msg *msg = NULL;
+		struct yb_error err;
+		assert_int_equal(sink_msg_begin(sink, &meta, &msg, &err),
+				 YB_ERR_INTERNAL);
+		assert_null(msg);
+	}
+	assert_int_equal(count_entries(fx, "tmp"), 0);
+	sink_close(sink);
+}
+
+static void test_internal_date_sets_mtime(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	struct msg_meta meta = { .internal_date = 1000000000 };
+	char dest[512];
+	deliver_one(sink, &meta, "old mail\n", dest, sizeof(dest));
+	char path[PATH_MAX];
+	join(path, sizeof(path), fx->maildir, dest);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mtime, 1000000000);
+	assert_int_equal(st.st_atime, 1000000000);
+
+	/* Unknown (0): the file keeps the time it was written. */
+	meta.internal_date = 0;
+	time_t before = time(NULL);
+	deliver_one(sink, &meta, "new mail\n", dest, sizeof(dest));
+	join(path, sizeof(path), fx->maildir, dest);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_mtime >= before - 1);
+	sink_close(sink);
+}
+
+static void test_msg_abort_removes_tmp(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	struct sink_msg *msg = NULL;
+	struct yb_error err;
+	assert_int_equal(sink_msg_begin(sink, NULL, &msg, &err), YB_OK);
+	assert_int_equal(sink_msg_write(msg, "partial", 7, &err), YB_OK);
+	assert_int_equal(count_entries(fx, "tmp"), 1);
+	sink_msg_abort(msg);
+	assert_int_equal(count_entries(fx, "tmp"), 0);
+
+	/* An ended message aborted leaves the batch: nothing is published. */
+	struct sink_msg *kept = deliver(sink, NULL, "kept", 4, 4);
+	struct sink_msg *dropped = deliver(sink, NULL, "dropped", 7, 7);
+	sink_msg_abort(dropped);
+	assert_int_equal(count_entries(fx, "tmp"), 1);
+	prepare_ok(sink);
+	assert_dest_shape(sink_msg_dest(kept), "new/", 4, NULL);
+	publish_ok(sink);
+	assert_int_equal(count_entries(fx, "new"), 1);
+	assert_int_equal(count_entries(fx, "tmp"), 0);
+	sink_close(sink);
+}
+
+static void test_discard_removes_pending(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	for (int i = 0; i < 3; i++)
+		deliver(sink, NULL, "pending\n", 8, 2);
+	assert_int_equal(count_entries(fx, "tmp"), 3);
+	sink_discard(sink);
+	assert_int_equal(count_entries(fx, "tmp"), 0);
+
+	/* Prepared (durable) but not published: discarded just the same. */
+	deliver(sink, NULL, "prepared\n", 9, 9);
+	prepare_ok(sink);
+	sink_discard(sink);
+	assert_int_equal(count_entries(fx, "tmp"), 0);
+	assert_int_equal(count_entries(fx, "new"), 0);
+
+	/* The batch is empty now: publishing it does nothing. */
+	publish_ok(sink);
+	assert_int_equal(count_entries(fx, "new"), 0);
+	sink_close(sink);
+}
+
+static void test_close_discards_pending(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	deliver(sink, NULL, "ended\n", 6, 6);
+	struct sink_msg *msg = NULL;
+	struct yb_error err;
+	assert_int_equal(sink_msg_begin(sink, NULL, &msg, &err), YB_OK);
+	assert_int_equal(count_entries(fx, "tmp"), 2);
+	sink_close(sink);
+	assert_int_equal(count_entries(fx, "tmp"), 0);
+	assert_int_equal(count_entries(fx, "new"), 0);
+	sink_close(NULL);
+}
+
+static void test_publish_before_prepare_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	deliver(sink, NULL, "early\n", 6, 6);
+	struct yb_error err;
+	assert_int_equal(sink_publish(sink, &err), YB_ERR_INTERNAL);
+	assert_int_equal(count_entries(fx, "new"), 0);
+	assert_int_equal(count_entries(fx, "tmp"), 0);
+	sink_close(sink);
+}
+
+static void test_write_after_end_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	struct sink_msg *msg = deliver(sink, NULL, "done", 4, 4);
+	struct yb_error err;
+	assert_int_equal(sink_msg_write(msg, "more", 4, &err), YB_ERR_INTERNAL);
+	assert_int_equal(sink_msg_end(msg, &err), YB_ERR_INTERNAL);
+	prepare_ok(sink);
+	assert_dest_shape(sink_msg_dest(msg), "new/", 4, NULL);
+	sink_close(sink);
+}
+
+/* How many descriptors this process has open. */
+static int open_fds(void)
+{
+	int count = 0;
+	for (int fd = 0; fd < 4096; fd++)
+		if (fcntl(fd, F_GETFD) != -1)
+			count++;
+	return count;
+}
+
+static void test_large_batch_bounds_open_files(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	int before = open_fds();
+	struct sink_msg *msgs[300];
+	for (int i = 0; i < 300; i++) {
+		char text[32];
+		int len = snprintf(text, sizeof(text), "message %d\n", i);
+		msgs[i] = deliver(sink, NULL, text, (size_t)len, 4);
+	}
+	int during = open_fds();
+	assert_true(during - before <= 256);
+	assert_true(during - before >= 200);
+	prepare_ok(sink);
+	assert_int_equal(open_fds(), before);
+	for (int i = 0; i < 300; i++) {
+		char text[32];
+		int len = snprintf(text, sizeof(text), "message %d\n", i);
+		assert_dest_shape(sink_msg_dest(msgs[i]), "new/", (size_t)len,
+				  NULL);
+	}
+	publish_ok(sink);
+	assert_int_equal(count_entries(fx, "new"), 300);
+	assert_int_equal(count_entries(fx, "tmp"), 0);
+	sink_close(sink);
+}
+
+static void test_publish_failure_names_file_and_cleans_tmp(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	deliver(sink, NULL, "one\n", 4, 4);
+	deliver(sink, NULL, "two\n", 4, 4);
+	prepare_ok(sink);
+	/* new/ vanishes under us: the renames cannot land. */
+	char new_path[PATH_MAX];
+	sub_path(new_path, sizeof(new_path), fx, "new");
+	assert_int_equal(rmdir(new_path), 0);
+	struct yb_error err;
+	assert_int_equal(sink_publish(sink, &err), YB_ERR_IO);
+	char tmp_path[PATH_MAX];
+	sub_path(tmp_path, sizeof(tmp_path), fx, "tmp");
+	assert_non_null(strstr(err.msg, tmp_path));
+	assert_int_equal(count_entries(fx, "tmp"), 0);
+	sink_close(sink);
+}
+
+/* ---- unique names ------------------------------------------------------- */
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_unique_names(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	enum { ROUNDS = 20, PER_ROUND = 500, TOTAL = ROUNDS * PER_ROUND };
+	char **all = calloc(TOTAL, sizeof(*all));
+	assert_non_null(all);
+	char pid_mark[32];
+	snprintf(pid_mark, sizeof(pid_mark), "P%ldQ", (long)getpid());
+	size_t collected = 0;
+	for (int round = 0; round < ROUNDS; round++) {
+		struct sink_msg *msgs[PER_ROUND];
+		struct yb_error err;
+		for (int i = 0; i < PER_ROUND; i++)
+			assert_int_equal(sink_msg_begin(sink, NULL, &msgs[i],
+							&err), YB_OK);
+		size_t count;
+		char **names = list_names(fx, "tmp", &count);
+		assert_int_equal(count, PER_ROUND);
+		for (size_t i = 0; i < count; i++) {
+			assert_non_null(strstr(names[i], pid_mark));
+			all[collected++] = names[i];
+		}
+		free(names);
+		for (int i = 0; i < PER_ROUND; i++)
+			sink_msg_abort(msgs[i]);
+	}
+	assert_int_equal(collected, TOTAL);
+	qsort(all, TOTAL, sizeof(*all), compare_names);
+	for (size_t i = 1; i < TOTAL; i++)
+		assert_string_not_equal(all[i - 1], all[i]);
+	free_names(all, TOTAL);
+	sink_close(sink);
+}
+
+/* ---- crash recovery ----------------------------------------------------- */
+
+static void test_resolve_present_in_new(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	char dest[512];
+	deliver_one(sink, NULL, "hello\n", dest, sizeof(dest));
+	bool present = false;
+	struct yb_error err;
+	assert_int_equal(sink_resolve(sink, dest, &present, &err), YB_OK);
+	assert_true(present);
+	sink_close(sink);
+}
+
+static void test_resolve_present_after_reader_moved_it(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	char dest[512];
+	deliver_one(sink, NULL, "read me\n", dest, sizeof(dest));
+	/* A mail reader moves new/X to cur/X:2,S. */
+	char from[PATH_MAX], to[PATH_MAX], moved[600];
+	join(from, sizeof(from), fx->maildir, dest);
+	snprintf(moved, sizeof(moved), "cur/%s:2,S", dest + 4);
+	join(to, sizeof(to), fx->maildir, moved);
+	assert_int_equal(rename(from, to), 0);
+	bool present = false;
+	struct yb_error err;
+	assert_int_equal(sink_resolve(sink, dest, &present, &err), YB_OK);
+	assert_true(present);
+
+	/* Published with flags, then the flags were changed. */
+	struct msg_meta meta = { .maildir_flags = "S" };
+	deliver_one(sink, &meta, "flagged\n", dest, sizeof(dest));
+	join(from, sizeof(from), fx->maildir, dest);
+	snprintf(moved, sizeof(moved), "%.*sFRS", (int)strlen(dest) - 1, dest);
+	join(to, sizeof(to), fx->maildir, moved);
+	assert_int_equal(rename(from, to), 0);
+	present = false;
+	assert_int_equal(sink_resolve(sink, dest, &present, &err), YB_OK);
+	assert_true(present);
+	sink_close(sink);
+}
+
+static void test_resolve_present_when_size_field_dropped(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	char dest[512];
+	deliver_one(sink, NULL, "renamed\n", dest, sizeof(dest));
+	/* Some readers rebuild the name from the base alone: cur/BASE:2,S. */
+	char from[PATH_MAX], to[PATH_MAX], moved[600];
+	join(from, sizeof(from), fx->maildir, dest);
+	const char *size_mark = strstr(dest, ",S=");
+	assert_non_null(size_mark);
+	snprintf(moved, sizeof(moved), "cur/%.*s:2,S",
+		 (int)(size_mark - dest - 4), dest + 4);
+	join(to, sizeof(to), fx->maildir, moved);
+	assert_int_equal(rename(from, to), 0);
+	bool present = false;
+	struct yb_error err;
+	assert_int_equal(sink_resolve(sink, dest, &present, &err), YB_OK);
+	assert_true(present);
+	sink_close(sink);
+}
+
+static void test_resolve_absent_removes_tmp(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	struct sink_msg *msg = deliver(sink, NULL, "lost\n", 5, 5);
+	prepare_ok(sink);
+	char dest[512];
+	snprintf(dest, sizeof(dest), "%s", sink_msg_dest(msg));
+	/* The run "dies" before publish: the synced tmp file stays. */
+	size_t count;
+	char **names = list_names(fx, "tmp", &count);
+	assert_int_equal(count, 1);
+	char tmp_file[PATH_MAX];
+	char tmp_dir[PATH_MAX];
+	sub_path(tmp_dir, sizeof(tmp_dir), fx, "tmp");
+	join(tmp_file, sizeof(tmp_file), tmp_dir, names[0]);
+	free_names(names, count);
+	sink_close(sink);
+	make_file(tmp_file, "lost\n");
+
+	/* Reopening keeps it (our pid made that name in this process). */
+	sink = open_ok(fx->maildir);
+	assert_true(exists(tmp_file));
+	bool present = true;
+	struct yb_error err;
+	assert_int_equal(sink_resolve(sink, dest, &present, &err), YB_OK);
+	assert_false(present);
+	assert_false(exists(tmp_file));
+	/* Asking again is harmless. */
+	present = true;
+	assert_int_equal(sink_resolve(sink, dest, &present, &err), YB_OK);
+	assert_false(present);
+	sink_close(sink);
+}
+
+/* A child delivers (publishing or not) and is killed before cleaning up. */
+static void crash_in_child(const struct fixture *fx, bool publish, char *dest,
+			   size_t dest_size)
+{
+	int pipe_fds[2];
+	assert_int_equal(pipe(pipe_fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sink *sink = NULL;
+		struct yb_error err;
+		struct sink_msg *msg = NULL;
+		if (maildir_open(fx->maildir, &sink, &err) ||
+		    sink_msg_begin(sink, NULL, &msg, &err) ||
+		    sink_msg_write(msg, "crash\n", 6, &err) ||
+		    sink_msg_end(msg, &err) || sink_prepare(sink, &err))
+			_exit(1);
+		char where[512];
+		snprintf(where, sizeof(where), "%s", sink_msg_dest(msg));
+		if (publish && sink_publish(sink, &err))
+			_exit(1);
+		size_t len = strlen(where) + 1;
+		if (write(pipe_fds[1], where, len) != (ssize_t)len)
+			_exit(1);
+		kill(getpid(), SIGKILL); /* as kill -9 would: no clean-up */
+		_exit(1);
+	}
+	close(pipe_fds[1]);
+	ssize_t got = read(pipe_fds[0], dest, dest_size);
+	close(pipe_fds[0]);
+	int wstatus;
+	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	assert_true(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL);
+	assert_true(got > 0 && dest[got - 1] == '\0');
+}
+
+static void test_resolve_after_child_crash(void **state)
+{
+	struct fixture *fx = *state;
+	char unpublished[512], published[512];
+	/* In this order: each open cleans what the previous child left. */
+	crash_in_child(fx, true, published, sizeof(published));
+	crash_in_child(fx, false, unpublished, sizeof(unpublished));
+	assert_int_equal(count_entries(fx, "tmp"), 1);
+
+	struct sink *sink = open_ok(fx->maildir);
+	/* The dead child's tmp file went at open. */
+	assert_int_equal(count_entries(fx, "tmp"), 0);
+	bool present = true;
+	struct yb_error err;
+	assert_int_equal(sink_resolve(sink, unpublished, &present, &err),
+			 YB_OK);
+	assert_false(present);
+	assert_int_equal(sink_resolve(sink, published, &present, &err), YB_OK);
+	assert_true(present);
+	sink_close(sink);
+}
+
+static void test_resolve_rejects_hostile_dest(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	char dest[512];
+	deliver_one(sink, NULL, "victim\n", dest, sizeof(dest));
+	char tmp_dir[PATH_MAX], bait[PATH_MAX];
+	sub_path(tmp_dir, sizeof(tmp_dir), fx, "tmp");
+	join(bait, sizeof(bait), tmp_dir, "x");
+	make_file(bait, "someone else's\n");
+
+	char with_flags_in_new[600], traversal[600], nested[600], ctl[600];
+	snprintf(with_flags_in_new, sizeof(with_flags_in_new), "%s:2,S", dest);
+	snprintf(traversal, sizeof(traversal), "new/../%s", dest + 4);
+	snprintf(nested, sizeof(nested), "new/a/%s", dest + 4);
+	snprintf(ctl, sizeof(ctl), "%s\n", dest);
+	char too_long[400];
+	memset(too_long, 'a', sizeof(too_long) - 1);
+	memcpy(too_long, "new/", 4);
+	too_long[sizeof(too_long) - 1] = '\0';
+	const char *hostile[] = {
+		"new/../x", "/etc/passwd", "tmp/x", "new/a/b", "", "new/",
+		"cur/", "new/..", "new/x", "new/x,S=1", "NEW/x,S=1",
+		"cur/1.M1P1Q1Y0000000g.h,S=1:2,S",
+		"new/1.M1P0Q1Y00000000.h,S=1",
+		"new/1.M1P1Q1Y00000000.h,S=",
+		"new/1.M1P1Q1Y00000000.h,S=1x",
+		"new/1.M1P1Q1Y00000000.h,S=1 ",
+		"cur/1.M1P1Q1Y00000000.h,S=1:2,/",
+		with_flags_in_new, traversal, nested, ctl, too_long, NULL,
+	};
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		bool present = true;
+		struct yb_error err;
+		yb_error_clear(&err);
+		assert_int_equal(sink_resolve(sink, hostile[i], &present, &err),
+				 YB_ERR_INTERNAL);
+		assert_non_null(strstr(err.msg, "bad maildir intent"));
+		assert_null(strchr(err.msg, '\n'));
+	}
+	assert_true(exists(bait));
+	assert_int_equal(count_entries(fx, "new"), 1);
+	sink_close(sink);
+}
+
+/* ---- cleaning tmp/ ------------------------------------------------------ */
+
+static void make_tmp_entry(const struct fixture *fx, const char *name,
+			   char *path, size_t size)
+{
+	char tmp_dir[PATH_MAX];
+	sub_path(tmp_dir, sizeof(tmp_dir), fx, "tmp");
+	join(path, size, tmp_dir, name);
+	make_file(path, "leftover\n");
+}
+
+static void test_open_cleans_stale_tmp(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	char host[256];
+	host_part(sink, fx, host, sizeof(host));
+	sink_close(sink);
+
+	char name[512];
+	char stale[PATH_MAX], foreign[PATH_MAX], other_host[PATH_MAX];
+	char live[PATH_MAX], own_unissued[PATH_MAX], other_host2[PATH_MAX];
+	snprintf(name, sizeof(name), "1700000000.M123456P%ldQ3Y0123abcd.%s",
+		 (long)dead_pid(), host);
+	make_tmp_entry(fx, name, stale, sizeof(stale));
+	make_tmp_entry(fx, "1700000000.12345_1.otherserver", foreign,
+		       sizeof(foreign));
+	snprintf(name, sizeof(name), "1700000000.M123456P%ldQ3Y0123abcd.%sx",
+		 (long)dead_pid(), host);
+	make_tmp_entry(fx, name, other_host, sizeof(other_host));
+	/* Another host whose name is as long as ours. */
+	char same_len_host[256];
+	snprintf(same_len_host, sizeof(same_len_host), "%s", host);
+	size_t last = strlen(same_len_host) - 1;
+	same_len_host[last] = same_len_host[last] == 'q' ? 'r' : 'q';
+	snprintf(name, sizeof(name), "1700000000.M123456P%ldQ3Y0123abcd.%s",
+		 (long)dead_pid(), same_len_host);
+	make_tmp_entry(fx, name, other_host2, sizeof(other_host2));
+	snprintf(name, sizeof(name), "1700000000.M123456P%ldQ3Y0123abcd.%s",
+		 (long)getppid(), host);
+	make_tmp_entry(fx, name, live, sizeof(live));
+	/* Our pid, but a seq this process never issued: an earlier process. */
+	snprintf(name, sizeof(name),
+		 "1700000000.M1P%ldQ%" PRIu64 "Y0123abcd.%s", (long)getpid(),
+		 UINT64_MAX, host);
+	make_tmp_entry(fx, name, own_unissued, sizeof(own_unissued));
+
+	sink = open_ok(fx->maildir);
+	assert_false(exists(stale));
+	assert_false(exists(own_unissued));
+	assert_true(exists(foreign));
+	assert_true(exists(other_host));
+	assert_true(exists(other_host2));
+	assert_true(exists(live));
+	sink_close(sink);
+}
+
+static void test_open_spares_tmp_files_in_use(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *first = open_ok(fx->maildir);
+	struct sink_msg *msg = NULL;
+	struct yb_error err;
+	assert_int_equal(sink_msg_begin(first, NULL, &msg, &err), YB_OK);
+	assert_int_equal(sink_msg_write(msg, "in use", 6, &err), YB_OK);
+	/* A second sink on the same Maildir in this process. */
+	struct sink *second = open_ok(fx->maildir);
+	assert_int_equal(count_entries(fx, "tmp"), 1);
+	assert_int_equal(sink_msg_end(msg, &err), YB_OK);
+	prepare_ok(first);
+	publish_ok(first);
+	assert_int_equal(count_entries(fx, "new"), 1);
+	sink_close(second);
+	sink_close(first);
+}
+
+/* ---- write failures ----------------------------------------------------- */
+
+static void test_file_size_limit_is_io_error(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	struct rlimit saved;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	void (*saved_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+	struct rlimit limited = saved;
+	limited.rlim_cur = 100000;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &limited), 0);
+
+	char chunk[4096];
+	memset(chunk, 'm', sizeof(chunk));
+	struct sink_msg *msg = NULL;
+	struct yb_error err;
+	yb_error_clear(&err);
+	assert_int_equal(sink_msg_begin(sink, NULL, &msg, &err), YB_OK);
+	int status = YB_OK;
+	for (int i = 0; i < 64 && status == YB_OK; i++)
+		status = sink_msg_write(msg, chunk, sizeof(chunk), &err);
+	if (status == YB_OK)
+		status = sink_msg_end(msg, &err);
+
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	signal(SIGXFSZ, saved_handler);
+
+	assert_int_equal(status, YB_ERR_IO);
+	char tmp_dir[PATH_MAX];
+	sub_path(tmp_dir, sizeof(tmp_dir), fx, "tmp");
+	assert_non_null(strstr(err.msg, "cannot write"));
+	assert_non_null(strstr(err.msg, tmp_dir));
+	assert_non_null(strstr(err.msg, strerror(EFBIG)));
+	/* The message is spoiled: it cannot be written to or ended. */
+	assert_int_equal(sink_msg_write(msg, "x", 1, &err), YB_ERR_IO);
+	assert_int_equal(sink_msg_end(msg, &err), YB_ERR_IO);
+	assert_int_equal(count_entries(fx, "tmp"), 1);
+	sink_msg_abort(msg);
+	assert_int_equal(count_entries(fx, "tmp"), 0);
+	/* The sink itself still works. */
+	char dest[512];
+	deliver_one(sink, NULL, "after\n", dest, sizeof(dest));
+	assert_int_equal(count_entries(fx, "new"), 1);
+	sink_close(sink);
+}
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = { cmocka_unit_test(test_placeholder) };
+	umask(022);
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_open_creates_maildir),
+		T(test_open_existing_with_trailing_slash),
+		T(test_open_refuses_regular_file),
+		T(test_open_refuses_file_as_subdir),
+		T(test_open_refuses_empty_path),
+		T(test_roundtrip_exact_bytes),
+		T(test_zero_length_writes),
+		T(test_flags_publish_to_cur),
+		T(test_bad_flags_refused),
+		T(test_internal_date_sets_mtime),
+		T(test_msg_abort_removes_tmp),
+		T(test_discard_removes_pending),
+		T(test_close_discards_pending),
+		T(test_publish_before_prepare_refused),
+		T(test_write_after_end_refused),
+		T(test_large_batch_bounds_open_files),
+		T(test_publish_failure_names_file_and_cleans_tmp),
+		T(test_unique_names),
+		T(test_resolve_present_in_new),
+		T(test_resolve_present_after_reader_moved_it),
+		T(test_resolve_present_when_size_field_dropped),
+		T(test_resolve_absent_removes_tmp),
+		T(test_resolve_after_child_crash),
+		T(test_resolve_rejects_hostile_dest),
+		T(test_open_cleans_stale_tmp),
+		T(test_open_spares_tmp_files_in_use),
+		T(test_file_size_limit_is_io_error),
+	};
+#undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

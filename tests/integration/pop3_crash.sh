@@ -1,0 +1,161 @@
+#!/bin/bash
+# Exactly once under kill -9.
+#
+# 1. keep: true and keep: false, 30 messages: for k = 1, 2, 3, ... (until a
+#    run gets past its last step; at most 500), a fresh Maildir and state,
+#    a run that SIGKILLs itself at its k-th durability step
+#    (YUBIN_TEST_KILL_AT=k), then a clean run: it must exit 0 with every
+#    message delivered exactly once, byte for byte, and tmp/ empty.  With
+#    keep: false the killed run must not have deleted anything it had not
+#    delivered, and the clean run must leave the server empty (the server
+#    is refilled with new messages for each k).
+# 2. A 2000-message mailbox and five real `kill -9` at random moments
+#    (seeded: CRASH_SEED), each run resuming the state of the one before;
+#    then a clean run delivers every message exactly once.
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+. "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/harness.sh"
+. "$top_srcdir/tests/lib/checks.sh"
+
+need_yubin
+tap_plan 17
+harness_start
+
+GENMAIL=$top_srcdir/tests/lib/genmail.py
+work=$(harness_dir)/client
+MESSAGES=30
+
+# step_loop KEEP: runs the k loop; sets STEP_* results for the checks.
+step_loop() {
+	local keep=$1 user=$2 k dir config report left
+	STEP_NOT_KILLED=()
+	STEP_LOST=()
+	STEP_BAD_RESUME=()
+	STEP_TMP=()
+	STEP_SERVER=()
+	STEP_FINISHED=no
+	for ((k = 1; k <= 500; k++)); do
+		dir=$work/$keep-$k
+		config=$dir.yaml
+		if [ "$keep" = false ]; then
+			harness_add_messages "$user" "$MESSAGES" --profile small --hostile
+			server_expected "$user" "$work/expected-$keep"
+		fi
+		harness_write_config "$config" "crash-$keep" pop3 implicit "$(harness_port pop3s)" \
+			"$user" "$(harness_password "$user")" "$dir/Maildir" keep="$keep" \
+			state_dir="$dir/state"
+		yubin_run "$keep-$k-killed" YUBIN_TEST_KILL_AT=$k -- -c "$config"
+		if [ "$RUN_STATUS" -eq 0 ]; then
+			STEP_FINISHED=yes
+			STEP_COUNT=$((k - 1))
+			tap_delivered_exactly "$work/expected-$keep" "$dir/Maildir" \
+				"keep: $keep: the run that got past its last step delivered everything"
+			return
+		fi
+		if [ "$RUN_STATUS" -ne 137 ]; then
+			STEP_NOT_KILLED+=("k=$k: exit $RUN_STATUS: $(tail -n 2 "$RUN_ERR" | tr '\n' ' ')")
+		fi
+		if [ "$keep" = false ]; then
+			server_expected "$user" "$work/server"
+			if ! report=$("$PYTHON3" "$GENMAIL" invariant "$work/expected-$keep" \
+				"$work/server" "$dir/Maildir"); then
+				STEP_LOST+=("killed at step $k: $report")
+			fi
+		fi
+		yubin_run "$keep-$k-resume" -- -c "$config"
+		if [ "$RUN_STATUS" -ne 0 ]; then
+			STEP_BAD_RESUME+=("k=$k: resume exit $RUN_STATUS: $(tail -n 3 "$RUN_ERR" | tr '\n' ' ')")
+		elif ! report=$("$PYTHON3" "$GENMAIL" compare "$work/expected-$keep" "$dir/Maildir"); then
+			STEP_BAD_RESUME+=("k=$k: $report")
+		fi
+		if [ -n "$(ls -A "$dir/Maildir/tmp" 2>/dev/null)" ]; then
+			STEP_TMP+=("k=$k: $(ls -A "$dir/Maildir/tmp" | head -n 3 | tr '\n' ' ')")
+		fi
+		if [ "$keep" = false ]; then
+			left=$(server_stat "$user")
+			[ "$left" -eq 0 ] || STEP_SERVER+=("k=$k: $left left on the server")
+		fi
+		# Keep the disk use small: this k is checked.
+		rm -rf -- "$dir"
+	done
+	tap_not_ok "keep: $keep: some run got past its last step (k <= 500)"
+}
+
+report_list() {
+	local desc=$1
+	shift
+	if [ $# -eq 0 ]; then
+		tap_ok "$desc"
+	else
+		tap_not_ok "$desc" "$(printf '%s\n' "$@" | head -n 15)"
+	fi
+}
+
+for keep in true false; do
+	if [ "$keep" = true ]; then
+		harness_add_messages bob "$MESSAGES" --profile small --hostile
+		server_expected bob "$work/expected-true"
+	fi
+	if [ "$keep" = true ]; then
+		step_loop true bob
+	else
+		step_loop false carol
+	fi
+	if [ "$STEP_FINISHED" = yes ] && [ "$STEP_COUNT" -ge "$MESSAGES" ]; then
+		tap_ok "keep: $keep: killed once at each of $STEP_COUNT durability steps"
+	else
+		tap_not_ok "keep: $keep: killed once at each durability step (at least one per message)" \
+			"finished: $STEP_FINISHED, steps: ${STEP_COUNT-none}"
+	fi
+	report_list "keep: $keep: each killed run died of SIGKILL (exit 137)" ${STEP_NOT_KILLED[@]+"${STEP_NOT_KILLED[@]}"}
+	report_list "keep: $keep: after each kill a clean run exits 0 and delivers every message once, byte-identical" \
+		${STEP_BAD_RESUME[@]+"${STEP_BAD_RESUME[@]}"}
+	report_list "keep: $keep: after each clean run tmp/ is empty" ${STEP_TMP[@]+"${STEP_TMP[@]}"}
+	if [ "$keep" = false ]; then
+		report_list "keep: false: no killed run deleted a message it had not delivered" \
+			${STEP_LOST[@]+"${STEP_LOST[@]}"}
+		report_list "keep: false: after each clean run the server is empty" \
+			${STEP_SERVER[@]+"${STEP_SERVER[@]}"}
+	fi
+done
+tap_is "$(server_stat carol)" 0 "the keep: false runs left the server empty"
+
+# Part 2: real kill -9 at random moments in a 2000-message mailbox.
+seed=${CRASH_SEED:-4242}
+RANDOM=$seed
+tap_diag "kill -9 moments seeded with CRASH_SEED=$seed"
+harness_add_messages alice 2000 --profile small
+server_expected alice "$work/expected-big"
+harness_write_config "$work/big.yaml" crash-big pop3 implicit "$(harness_port pop3s)" \
+	alice "$(harness_password alice)" "$work/big/Maildir"
+interrupted=0
+dups=()
+for round in 1 2 3 4 5; do
+	delay_ms=$((20 + RANDOM % 1500))
+	"$YUBIN" -c "$work/big.yaml" >"$work/big-$round.out" 2>"$work/big-$round.err" </dev/null &
+	pid=$!
+	harness_at_exit "kill -KILL $pid 2>/dev/null"
+	sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
+	if kill -KILL "$pid" 2>/dev/null; then
+		interrupted=$((interrupted + 1))
+	fi
+	wait "$pid" 2>/dev/null
+	delivered=$(maildir_count "$work/big/Maildir")
+	tap_diag "kill $round after ${delay_ms} ms: $delivered delivered so far"
+	if [ -d "$work/big/Maildir" ] &&
+		! report=$("$PYTHON3" "$GENMAIL" invariant "$work/expected-big" "$work/expected-big" "$work/big/Maildir"); then
+		dups+=("after kill $round: $report")
+	fi
+done
+report_list "no message delivered twice or corrupt after any kill -9" ${dups[@]+"${dups[@]}"}
+if [ "$interrupted" -ge 1 ]; then
+	tap_ok "$interrupted of 5 kills interrupted a running fetch"
+else
+	tap_not_ok "at least one kill interrupted a running fetch" "every run had finished before its kill"
+fi
+yubin_run big-clean -- -c "$work/big.yaml" --json
+tap_status_is 0 "the clean run after the kills exits 0"
+tap_delivered_exactly "$work/expected-big" "$work/big/Maildir" "all 2000 messages delivered exactly once, byte-identical"
+
+tap_finish
