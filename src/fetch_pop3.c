@@ -272,11 +272,14 @@ static int fetch_all(struct pop3_run *run, const struct planned **todo,
 	size_t window = pop3_pipelining(run->pop3) ? RETR_WINDOW : 1;
 	size_t sent = 0;
 	for (size_t done = 0; done < count; done++) {
-		while (sent < count && sent - done < window) {
-			int rc = pop3_send_retr(run->pop3, todo[sent]->msg->msgno, err);
-			if (rc != YB_OK)
-				return rc;
-			sent++;
+		/* Refill only when half the window is answered: fewer, fuller writes. */
+		while (sent < count && sent - done <= window / 2) {
+			while (sent < count && sent - done < window) {
+				int rc = pop3_send_retr(run->pop3, todo[sent]->msg->msgno, err);
+				if (rc != YB_OK)
+					return rc;
+				sent++;
+			}
 		}
 		int rc = fetch_one(run, todo[done], err);
 		if (rc != YB_OK) {
