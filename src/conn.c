@@ -80,7 +80,7 @@ struct conn {
 	unsigned timeout_sec;     /* 0: no limit */
 	char peer[PEER_MAX];      /* for messages */
 
-	SSL_CTX *ssl_ctx;         /* owned; NULL until TLS starts */
+	SSL_CTX *ssl_ctx;         /* owned; NULL while plain without STARTTLS */
 	SSL *ssl;                 /* owned; owns the BIO */
 	BIO_METHOD *bio_method;   /* owned; outlives ssl */
 	bool tls_broken;          /* fatal TLS error: no close_notify */
@@ -137,8 +137,9 @@ static enum wait_result wait_fd(int fd, short events, int64_t deadline)
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = events };
 		int ready = poll(&pfd, 1, poll_timeout(deadline));
+		/* Errors and hangups count as ready: I/O reports them. */
 		if (ready > 0)
-			return WAIT_READY; /* errors and hangups show in the I/O call */
+			return WAIT_READY;
 		if (ready < 0 && errno != EINTR)
 			return WAIT_FAILED;
 		if (ready == 0 && deadline != DEADLINE_NONE &&
@@ -452,7 +453,8 @@ static int tls_make_ssl(struct conn *conn, struct yb_error *err)
 	SSL_set_bio(conn->ssl, bio, bio); /* the SSL owns the BIO now */
 	bool ip_literal = host_is_ip_literal(conn->host);
 	/* SNI carries names only (RFC 6066 section 3). */
-	if (!ip_literal && SSL_set_tlsext_host_name(conn->ssl, conn->host) != 1) {
+	if (!ip_literal &&
+	    SSL_set_tlsext_host_name(conn->ssl, conn->host) != 1) {
 		ssl_error_text(why, sizeof(why));
 		return yb_fail(err, YB_ERR_INTERNAL,
 			       "cannot send the TLS server name %s: %s",
@@ -511,6 +513,21 @@ static const char *io_failure_text(const struct conn *conn)
 	return strerror(conn->io_errno);
 }
 
+/* What the user can do about the common handshake failures. */
+static const char *handshake_hint(int ssl_reason)
+{
+	switch (ssl_reason) {
+	case SSL_R_UNSUPPORTED_PROTOCOL:
+	case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+		return " (TLS 1.2 or later is required)";
+	case SSL_R_WRONG_VERSION_NUMBER:
+		return " (the server does not speak TLS on this port; "
+		       "check port and tls)";
+	default:
+		return "";
+	}
+}
+
 static int tls_handshake_failed(struct conn *conn, enum io_status status,
 				struct yb_error *err)
 {
@@ -519,16 +536,15 @@ static int tls_handshake_failed(struct conn *conn, enum io_status status,
 		ERR_clear_error();
 		return yb_fail(err, YB_ERR_UNAVAILABLE,
 			       "TLS certificate of %s not trusted: %s",
-			       conn->peer, X509_verify_cert_error_string(verify));
+			       conn->peer,
+			       X509_verify_cert_error_string(verify));
 	}
 	const char *why = conn->saw_eof || status == IO_EOF
 				  ? "the server closed the connection"
 				  : io_failure_text(conn);
-	bool old_protocol = conn->ssl_reason == SSL_R_UNSUPPORTED_PROTOCOL ||
-			    conn->ssl_reason == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION;
-	return yb_fail(err, YB_ERR_UNAVAILABLE, "TLS handshake with %s failed: %s%s",
-		       conn->peer, why,
-		       old_protocol ? " (TLS 1.2 or later is required)" : "");
+	return yb_fail(err, YB_ERR_UNAVAILABLE,
+		       "TLS handshake with %s failed: %s%s", conn->peer, why,
+		       handshake_hint(conn->ssl_reason));
 }
 
 static int tls_handshake(struct conn *conn, struct yb_error *err)
@@ -550,9 +566,9 @@ static int tls_handshake(struct conn *conn, struct yb_error *err)
 			return tls_handshake_failed(conn, status, err);
 		enum wait_result waited = wait_fd(conn->fd, events, deadline);
 		if (waited == WAIT_TIMEOUT)
-			return yb_fail(err, YB_ERR_TEMP,
-				       "TLS handshake with %s timed out after %u s",
-				       conn->peer, conn->timeout_sec);
+			return yb_fail(err, YB_ERR_TEMP, "TLS handshake with "
+				       "%s timed out after %u s", conn->peer,
+				       conn->timeout_sec);
 		if (waited == WAIT_FAILED)
 			return yb_fail_errno(err, YB_ERR_UNAVAILABLE, errno,
 					     "TLS handshake with %s failed",
@@ -580,17 +596,16 @@ static int tls_check_pin(struct conn *conn, struct yb_error *err)
 	X509 *cert = SSL_get1_peer_certificate(conn->ssl);
 	if (!cert)
 		return yb_fail(err, YB_ERR_UNAVAILABLE,
-			       "TLS server %s presented no certificate to check "
-			       "against the pinned fingerprint", conn->peer);
+			       "TLS server %s presented no certificate to "
+			       "check against tls_fingerprint", conn->peer);
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned digest_len = 0;
 	int ok = X509_digest(cert, EVP_sha256(), digest, &digest_len);
 	X509_free(cert);
 	if (ok != 1 || digest_len != SHA256_LEN) {
 		ERR_clear_error();
-		return yb_fail(err, YB_ERR_INTERNAL,
-			       "cannot compute the certificate fingerprint of %s",
-			       conn->peer);
+		return yb_fail(err, YB_ERR_INTERNAL, "cannot compute the "
+			       "certificate fingerprint of %s", conn->peer);
 	}
 	if (CRYPTO_memcmp(digest, conn->pin, SHA256_LEN) == 0)
 		return YB_OK;
@@ -851,16 +866,21 @@ int conn_open(const struct conn_params *params, struct conn **out,
 	return YB_OK;
 }
 
+static int injection_error(const struct conn *conn, struct yb_error *err)
+{
+	return yb_fail(err, YB_ERR_PROTOCOL,
+		       "%s sent data after its STARTTLS reply and before the "
+		       "TLS handshake (possible STARTTLS injection); aborting",
+		       conn->peer);
+}
+
 /* Bytes waiting in the socket itself, without taking them. */
 static int check_socket_quiet(struct conn *conn, struct yb_error *err)
 {
 	char probe;
 	ssize_t n = recv(conn->fd, &probe, 1, MSG_PEEK);
 	if (n > 0)
-		return yb_fail(err, YB_ERR_PROTOCOL,
-			       "%s sent data after its STARTTLS reply and before "
-			       "the TLS handshake (possible STARTTLS injection); "
-			       "aborting", conn->peer);
+		return injection_error(conn, err);
 	if (n == 0)
 		return yb_fail(err, YB_ERR_PROTOCOL, "connection closed by %s",
 			       conn->peer);
@@ -881,10 +901,7 @@ int conn_start_tls(struct conn *conn, struct yb_error *err)
 			       "unsent plain text queued for %s before the TLS "
 			       "handshake", conn->peer);
 	if (conn->in_end > conn->in_start)
-		return yb_fail(err, YB_ERR_PROTOCOL,
-			       "%s sent data after its STARTTLS reply and before "
-			       "the TLS handshake (possible STARTTLS injection); "
-			       "aborting", conn->peer);
+		return injection_error(conn, err);
 	/* A server says nothing before our ClientHello, so bytes that already
 	 * wait in the socket were injected as well. */
 	int rc = check_socket_quiet(conn, err);
@@ -975,8 +992,9 @@ static int take_line(struct conn *conn, size_t max_len, const char **line,
 			return YB_OK;
 		}
 	}
-	return yb_fail(err, YB_ERR_PROTOCOL, "line from %s longer than %zu bytes",
-		       conn->peer, max_len);
+	return yb_fail(err, YB_ERR_PROTOCOL,
+		       "line from %s longer than %zu bytes", conn->peer,
+		       max_len);
 }
 
 int conn_read_line(struct conn *conn, size_t max_len, const char **line,

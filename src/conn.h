@@ -13,6 +13,7 @@
  *   YB_ERR_UNAVAILABLE  TLS handshake or certificate verification failed
  *                       (the message says why: expired, wrong host, ...)
  *   YB_ERR_INTERNAL     out of memory
+ * After any error the connection is good only for conn_close().
  */
 #ifndef YUBIN_CONN_H
 #define YUBIN_CONN_H
@@ -34,7 +35,7 @@ struct conn_params {
 	bool tls_verify;            /* chain + host name; false only if spelled out */
 	const char *tls_ca_file;    /* extra trust anchor, or NULL */
 	const unsigned char *tls_fingerprint; /* 32-byte sha256 pin, or NULL */
-	unsigned timeout_sec;       /* connect, each read, each write */
+	unsigned timeout_sec;       /* connect, each read, each write; 0: none */
 };
 
 struct conn;
@@ -76,7 +77,9 @@ int conn_read_line(struct conn *conn, size_t max_len, const char **line,
 /*
  * Make at least one unread byte available and show all buffered ones
  * (for streaming message bodies): *data and *len stay valid until the next
- * call on conn.  Mark what was used with conn_consume().  End of stream
+ * call on conn.  Mark what was used with conn_consume(); a peek with
+ * nothing consumed since the last one reads more (for a caller waiting on
+ * a terminator split across reads).  End of stream
  * is YB_ERR_PROTOCOL ("connection closed by HOST").
  */
 int conn_peek(struct conn *conn, const char **data, size_t *len,

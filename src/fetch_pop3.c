@@ -3,13 +3,11 @@
  *
  * One UIDL listing tells what the server has; the state says what is
  * done.  New messages are RETRieved through a window of pipelined
- * commands and streamed (unstuffed, CRLF -> LF) into the sink.  Every
- * BATCH_MESSAGES messages or BATCH_BYTES bytes the batch is made durable
- * in the order that makes delivery exactly-once: sink_prepare, intents,
- * sync, sink_publish, commits, sync.  DELE is sent only for messages
- * whose commit is durable, and all of them at the end: POP3 deletes
- * nothing before QUIT anyway, and a session that dies first deletes
- * nothing.
+ * commands and streamed (unstuffed) into a delivery (delivery.h), which
+ * makes them durable and recorded in exactly-once batches.  DELE is sent
+ * only for messages whose commit is durable, and all of them at the end:
+ * POP3 deletes nothing before QUIT anyway, and a session that dies first
+ * deletes nothing.
  */
 #include "config.h"
 
@@ -21,18 +19,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "eol.h"
+#include "delivery.h"
 #include "log.h"
 #include "pop3.h"
 #include "pop3_parse.h"
 #include "testhook.h"
-#include "text.h"
 
 #define POP3_MAILBOX "INBOX"
-#define BATCH_MESSAGES 128
-#define BATCH_BYTES (16u << 20)
 #define RETR_WINDOW 32
-#define EOL_SLICE 65536
 /* "UIDL #N" for the N-th copy of a repeated UIDL: a space never occurs in a UIDL. */
 #define KEY_MAX (POP3_UIDL_MAX + 24)
 
@@ -42,33 +36,16 @@ struct planned {
 	char key[KEY_MAX]; /* empty when the server has no UIDL */
 };
 
-/* A message whose bytes are in the sink, waiting for the batch commit. */
-struct batch_item {
-	const struct planned *plan;
-	struct sink_msg *sink_msg;
-	uint64_t bytes;
-};
-
 struct pop3_run {
 	const struct account *account;
 	struct pop3 *pop3;
 	struct state *state;
-	struct sink *sink;
+	struct delivery *delivery;
 	struct fetch_report *report;
-
-	struct batch_item batch[BATCH_MESSAGES];
-	size_t batch_len;
-	uint64_t batch_bytes;
 
 	/* Messages whose deletion is due, sent as DELEs before QUIT. */
 	const struct planned **doomed;
 	size_t doomed_len;
-
-	/* The message being streamed. */
-	struct sink_msg *current;
-	uint64_t current_bytes;
-	struct eol_filter eol;
-	char eol_out[EOL_SLICE + 1];
 };
 
 static int compare_by_uidl_then_msgno(const void *a, const void *b)
@@ -117,110 +94,14 @@ static bool has_key(const struct planned *plan)
 	return plan->key[0] != '\0';
 }
 
-/* --- streaming one message into the sink --- */
-
-static int write_body(void *ctx, const char *data, size_t len, struct yb_error *err)
+/* The delivery calls this once a message's commit is durable. */
+static void message_committed(void *ctx, void *item, uint64_t bytes)
 {
 	struct pop3_run *run = ctx;
-	while (len > 0) {
-		size_t slice = len < EOL_SLICE ? len : EOL_SLICE;
-		size_t out = eol_convert(&run->eol, data, slice, run->eol_out);
-		int rc = sink_msg_write(run->current, run->eol_out, out, err);
-		if (rc != YB_OK)
-			return rc;
-		run->current_bytes += out;
-		data += slice;
-		len -= slice;
-	}
-	return YB_OK;
-}
-
-static int finish_body(struct pop3_run *run, struct yb_error *err)
-{
-	size_t out = eol_finish(&run->eol, run->eol_out);
-	if (out > 0) {
-		int rc = sink_msg_write(run->current, run->eol_out, out, err);
-		if (rc != YB_OK)
-			return rc;
-		run->current_bytes += out;
-	}
-	return sink_msg_end(run->current, err);
-}
-
-/* --- the durable batch --- */
-
-static int record_intents(struct pop3_run *run, struct yb_error *err)
-{
-	for (size_t i = 0; i < run->batch_len; i++) {
-		const struct batch_item *item = &run->batch[i];
-		if (!has_key(item->plan))
-			continue;
-		int rc = state_intent(run->state, POP3_MAILBOX, item->plan->key,
-				      sink_msg_dest(item->sink_msg), err);
-		if (rc != YB_OK)
-			return rc;
-	}
-	return state_sync(run->state, err);
-}
-
-static int record_commits(struct pop3_run *run, struct yb_error *err)
-{
-	time_t now = time(NULL);
-	for (size_t i = 0; i < run->batch_len; i++) {
-		const struct batch_item *item = &run->batch[i];
-		if (!has_key(item->plan))
-			continue;
-		int rc = state_commit(run->state, POP3_MAILBOX, item->plan->key, now, err);
-		if (rc != YB_OK)
-			return rc;
-	}
-	return state_sync(run->state, err);
-}
-
-static void count_batch_and_doom(struct pop3_run *run)
-{
-	for (size_t i = 0; i < run->batch_len; i++) {
-		run->report->fetched++;
-		run->report->fetched_bytes += run->batch[i].bytes;
-		if (!run->account->keep)
-			run->doomed[run->doomed_len++] = run->batch[i].plan;
-	}
-}
-
-static int flush_batch(struct pop3_run *run, struct yb_error *err)
-{
-	if (run->batch_len == 0)
-		return YB_OK;
-	int rc = sink_prepare(run->sink, err);
-	if (rc == YB_OK) {
-		testhook_step("sync");
-		rc = record_intents(run, err);
-	}
-	if (rc != YB_OK) {
-		/* Nothing is published yet: the batch simply did not happen. */
-		sink_discard(run->sink);
-		run->batch_len = 0;
-		return rc;
-	}
-	testhook_step("intent");
-	rc = sink_publish(run->sink, err);
-	if (rc != YB_OK) {
-		/* Intents are durable: the next run settles each one. */
-		run->batch_len = 0;
-		return rc;
-	}
-	testhook_step("publish");
-	rc = record_commits(run, err);
-	if (rc != YB_OK) {
-		run->batch_len = 0;
-		return rc;
-	}
-	testhook_step("commit");
-	count_batch_and_doom(run);
-	log_debug("committed a batch of %zu messages", run->batch_len);
-	run->batch_len = 0;
-	run->batch_bytes = 0;
-	return YB_OK;
+	run->report->fetched++;
+	run->report->fetched_bytes += bytes;
+	if (!run->account->keep)
+		run->doomed[run->doomed_len++] = item;
 }
 
 /* --- fetching --- */
@@ -229,41 +110,28 @@ static int fetch_one(struct pop3_run *run, const struct planned *plan,
 		     struct yb_error *err)
 {
 	struct msg_meta meta = { .size_hint = plan->msg->size };
-	int rc = sink_msg_begin(run->sink, &meta, &run->current, err);
+	int rc = delivery_begin(run->delivery, &meta, err);
 	if (rc != YB_OK)
 		return rc;
-	eol_init(&run->eol);
-	run->current_bytes = 0;
 	bool refused = false;
 	struct yb_error retr_err;
 	yb_error_clear(&retr_err);
-	rc = pop3_read_retr(run->pop3, write_body, run, &refused, &retr_err);
-	if (rc == YB_OK && refused) {
-		sink_msg_abort(run->current);
-		run->current = NULL;
+	rc = pop3_read_retr(run->pop3, delivery_write_cb, run->delivery, &refused,
+			    &retr_err);
+	if (rc != YB_OK || refused) {
+		delivery_abort(run->delivery);
+		if (rc != YB_OK) {
+			*err = retr_err;
+			return rc;
+		}
 		run->report->refused++;
 		log_warn("message %lu (%s) not fetched: %s", plan->msg->msgno,
 			 has_key(plan) ? plan->key : "no UIDL", retr_err.msg);
 		return YB_OK;
 	}
-	if (rc == YB_OK)
-		rc = finish_body(run, &retr_err);
-	if (rc != YB_OK) {
-		sink_msg_abort(run->current);
-		run->current = NULL;
-		*err = retr_err;
-		return rc;
-	}
-	testhook_step("write");
-	struct batch_item *item = &run->batch[run->batch_len++];
-	item->plan = plan;
-	item->sink_msg = run->current;
-	item->bytes = run->current_bytes;
-	run->batch_bytes += run->current_bytes;
-	run->current = NULL;
-	if (run->batch_len == BATCH_MESSAGES || run->batch_bytes >= BATCH_BYTES)
-		return flush_batch(run, err);
-	return YB_OK;
+	/* The cast drops const only to pass the plan through the delivery. */
+	return delivery_end(run->delivery, has_key(plan) ? plan->key : NULL,
+			    (void *)plan, err);
 }
 
 static int fetch_all(struct pop3_run *run, const struct planned **todo,
@@ -282,13 +150,10 @@ static int fetch_all(struct pop3_run *run, const struct planned **todo,
 			}
 		}
 		int rc = fetch_one(run, todo[done], err);
-		if (rc != YB_OK) {
-			sink_discard(run->sink);
-			run->batch_len = 0;
+		if (rc != YB_OK)
 			return rc;
-		}
 	}
-	return flush_batch(run, err);
+	return delivery_flush(run->delivery, err);
 }
 
 /* --- deleting --- */
@@ -525,12 +390,21 @@ int fetch_pop3(const struct account *account, const char *password,
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	run->account = account;
 	run->state = state;
-	run->sink = sink;
 	run->report = report;
-	int rc = pop3_connect(account, password, &run->pop3, err);
+	int rc = YB_OK;
+	if (!dry_run) {
+		struct delivery_params params = {
+			.state = state, .sink = sink, .mailbox = POP3_MAILBOX,
+			.committed = message_committed, .ctx = run,
+		};
+		rc = delivery_new(&params, &run->delivery, err);
+	}
+	if (rc == YB_OK)
+		rc = pop3_connect(account, password, &run->pop3, err);
 	if (rc == YB_OK)
 		rc = run_session(run, dry_run, err);
 	pop3_close(run->pop3);
+	delivery_free(run->delivery);
 	free(run);
 	return rc;
 }

@@ -97,16 +97,18 @@ static X509 *make_cert(const char *cn, const char *san, bool is_ca,
 	if (!cert)
 		return NULL;
 	X509_NAME *name = X509_get_subject_name(cert);
+	X509_NAME *issuer_name = issuer ? X509_get_subject_name(issuer) : name;
 	bool ok = X509_set_version(cert, 2) == 1 &&
 		  ASN1_INTEGER_set(X509_get_serialNumber(cert), serial) == 1 &&
-		  X509_gmtime_adj(X509_getm_notBefore(cert), from_days * 86400) &&
-		  X509_gmtime_adj(X509_getm_notAfter(cert), until_days * 86400) &&
+		  X509_gmtime_adj(X509_getm_notBefore(cert),
+				  from_days * 86400) &&
+		  X509_gmtime_adj(X509_getm_notAfter(cert),
+				  until_days * 86400) &&
 		  X509_set_pubkey(cert, key) == 1 &&
 		  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
 					     (const unsigned char *)cn, -1, -1,
 					     0) == 1 &&
-		  X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer)
-						    : name) == 1;
+		  X509_set_issuer_name(cert, issuer_name) == 1;
 	X509V3_CTX ctx;
 	X509V3_set_ctx_nodb(&ctx);
 	X509V3_set_ctx(&ctx, issuer ? issuer : cert, cert, NULL, NULL, 0);
@@ -151,7 +153,8 @@ static bool make_paths(void)
 	snprintf(kit.dir, sizeof(kit.dir), "/tmp/test_conn.XXXXXX");
 	if (!mkdtemp(kit.dir))
 		return false;
-	int a = snprintf(kit.ca_path, sizeof(kit.ca_path), "%s/ca.pem", kit.dir);
+	int a = snprintf(kit.ca_path, sizeof(kit.ca_path), "%s/ca.pem",
+			 kit.dir);
 	int b = snprintf(kit.garbage_path, sizeof(kit.garbage_path),
 			 "%s/garbage.pem", kit.dir);
 	int c = snprintf(kit.missing_path, sizeof(kit.missing_path),
@@ -247,7 +250,8 @@ static bool peer_send_text(struct peer *peer, const char *text)
 static ssize_t peer_recv(struct peer *peer, void *buf, size_t len)
 {
 	if (peer->ssl)
-		return SSL_read(peer->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+		return SSL_read(peer->ssl, buf,
+				len > INT_MAX ? INT_MAX : (int)len);
 	return recv(peer->fd, buf, len, 0);
 }
 
@@ -329,7 +333,7 @@ static bool peer_accept_tls(struct peer *peer, X509 *cert, int only_version)
 
 struct server_spec {
 	script_fn script;
-	X509 *tls_cert;          /* implicit TLS with this certificate, or NULL */
+	X509 *tls_cert;          /* implicit TLS with this certificate */
 	int tls_only_version;    /* 0: any version the library allows */
 };
 
@@ -347,7 +351,8 @@ static void run_server_child(int listen_fd, const struct server_spec *spec)
 	if (spec->tls_cert &&
 	    !peer_accept_tls(&peer, spec->tls_cert, spec->tls_only_version))
 		_exit(SERVER_TLS);
-	/* _exit: the child must not run cmocka's or the sanitizers' exit work. */
+	/* _exit: the child must not run cmocka's or the sanitizers' exit
+	 * handlers. */
 	_exit(spec->script(&peer));
 }
 
@@ -596,8 +601,9 @@ static int script_stream(struct peer *peer)
 {
 	static unsigned char chunk[65536];
 	for (size_t sent = 0; sent < STREAM_LEN; sent += sizeof(chunk)) {
-		size_t len = STREAM_LEN - sent < sizeof(chunk) ? STREAM_LEN - sent
-							       : sizeof(chunk);
+		size_t len = STREAM_LEN - sent;
+		if (len > sizeof(chunk))
+			len = sizeof(chunk);
 		for (size_t i = 0; i < len; i++)
 			chunk[i] = stream_byte(sent + i);
 		if (!peer_send(peer, chunk, len))
@@ -608,16 +614,19 @@ static int script_stream(struct peer *peer)
 	return SERVER_OK;
 }
 
+/* Up to 96 bytes to vary line lengths (lines straddle every boundary). */
+static const char line_padding[] =
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+
 static int script_many_lines(struct peer *peer)
 {
 	static char block[65536];
 	size_t used = 0;
 	for (unsigned i = 0; i < MANY_LINES; i++) {
-		/* Vary the length so lines straddle every buffer boundary. */
 		int n = snprintf(block + used, sizeof(block) - used,
 				 "line %06u %.*s\r\n", i, (int)(i % 97),
-				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+				 line_padding);
 		if (n < 0 || (size_t)n >= sizeof(block) - used)
 			return SERVER_IO;
 		used += (size_t)n;
@@ -645,7 +654,8 @@ static int script_echo_hello(struct peer *peer)
 
 static int script_report_sni(struct peer *peer)
 {
-	const char *name = SSL_get_servername(peer->ssl, TLSEXT_NAMETYPE_host_name);
+	const char *name = SSL_get_servername(peer->ssl,
+					      TLSEXT_NAMETYPE_host_name);
 	char line[300];
 	snprintf(line, sizeof(line), "SNI %s\r\n", name ? name : "-");
 	if (!peer_send_text(peer, line))
@@ -843,7 +853,8 @@ static void test_max_len_is_capped_at_conn_line_max(void **state)
 	struct yb_error err;
 	const char *line;
 	size_t line_len;
-	assert_ok(conn_read_line(client, SIZE_MAX, &line, &line_len, &err), &err);
+	assert_ok(conn_read_line(client, SIZE_MAX, &line, &line_len, &err),
+		  &err);
 	assert_int_equal(line_len, CONN_LINE_MAX);
 	assert_memory_equal(line, data, CONN_LINE_MAX);
 	free(data);
@@ -857,12 +868,10 @@ static void test_many_lines_stream_through_the_buffer(void **state)
 	uint16_t port = server_start(script_many_lines, NULL);
 	struct conn_params params = params_for("127.0.0.1", port, TLS_NONE);
 	open_client(&params);
-	static const char pad[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-				  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 	for (unsigned i = 0; i < MANY_LINES; i++) {
 		char expected[160];
-		int n = snprintf(expected, sizeof(expected), "line %06u %.*s", i,
-				 (int)(i % 97), pad);
+		int n = snprintf(expected, sizeof(expected), "line %06u %.*s",
+				 i, (int)(i % 97), line_padding);
 		assert_true(n > 0 && (size_t)n < sizeof(expected));
 		struct yb_error err;
 		const char *line;
@@ -1033,7 +1042,8 @@ static void test_write_to_closed_peer_fails_without_sigpipe(void **state)
 			rc = conn_flush(client, &err);
 		usleep(5000);
 	}
-	assert_fails(rc, &err, YB_ERR_PROTOCOL, "connection closed by 127.0.0.1");
+	assert_fails(rc, &err, YB_ERR_PROTOCOL,
+		     "connection closed by 127.0.0.1");
 }
 
 static void test_connection_refused(void **state)
@@ -1049,7 +1059,8 @@ static void test_connection_refused(void **state)
 	struct conn *conn = NULL;
 	int rc = conn_open(&params, &conn, &err);
 	assert_null(conn);
-	assert_fails(rc, &err, YB_ERR_UNAVAILABLE, "cannot connect to 127.0.0.1:");
+	assert_fails(rc, &err, YB_ERR_UNAVAILABLE,
+		     "cannot connect to 127.0.0.1:");
 	assert_non_null(strstr(err.msg, "Connection refused"));
 }
 
@@ -1102,7 +1113,7 @@ static void test_read_timeout(void **state)
 	double elapsed = seconds_since(&start);
 	assert_fails(rc, &err, YB_ERR_TEMP, "reading from 127.0.0.1:");
 	assert_non_null(strstr(err.msg, "timed out after 1 s"));
-	assert_true(elapsed >= 0.9 && elapsed < 2.0);
+	assert_true(elapsed >= 0.9 && elapsed < 2.5);
 }
 
 static void test_peer_closes_mid_line(void **state)
@@ -1119,7 +1130,8 @@ static void test_peer_closes_mid_line(void **state)
 	const char *line;
 	size_t len;
 	int rc = conn_read_line(client, 100, &line, &len, &err);
-	assert_fails(rc, &err, YB_ERR_PROTOCOL, "connection closed by 127.0.0.1:");
+	assert_fails(rc, &err, YB_ERR_PROTOCOL,
+		     "connection closed by 127.0.0.1:");
 }
 
 static void test_unresolvable_host(void **state)
@@ -1211,7 +1223,8 @@ void freeaddrinfo(struct addrinfo *list)
 {
 	if (list == fake_list)
 		return; /* static storage */
-	freeaddrinfo_fn real = (freeaddrinfo_fn)dlsym(RTLD_NEXT, "freeaddrinfo");
+	freeaddrinfo_fn real =
+		(freeaddrinfo_fn)dlsym(RTLD_NEXT, "freeaddrinfo");
 	if (real)
 		real(list);
 }
@@ -1274,7 +1287,8 @@ static void test_all_addresses_refused(void **state)
 	fake_dual_localhost = false;
 	assert_null(conn);
 	assert_int_equal(fake_lookups, 1);
-	assert_fails(rc, &err, YB_ERR_UNAVAILABLE, "cannot connect to localhost:");
+	assert_fails(rc, &err, YB_ERR_UNAVAILABLE,
+		     "cannot connect to localhost:");
 	assert_non_null(strstr(err.msg, "Connection refused"));
 }
 
@@ -1285,7 +1299,8 @@ static void test_ipv6_literal(void **state)
 	script_data = data;
 	script_len = sizeof(data) - 1;
 	struct server_spec spec = { .script = script_send_then_wait };
-	uint16_t port = server_start_on(listen_socket(AF_INET6, "::1", 0), &spec);
+	uint16_t port = server_start_on(listen_socket(AF_INET6, "::1", 0),
+					&spec);
 	struct conn_params params = params_for("::1", port, TLS_NONE);
 	open_client(&params);
 	char expected[32];
@@ -1372,7 +1387,7 @@ static void test_tls_unknown_ca_message(void **state)
 	struct conn_params params = tls_params("localhost", port);
 	params.tls_ca_file = NULL;
 	expect_open_fails(&params, YB_ERR_UNAVAILABLE,
-			  "not trusted: unable to get local issuer certificate");
+			  "not trusted: unable to get local issuer");
 }
 
 static void test_tls_expired_refused(void **state)
@@ -1573,7 +1588,8 @@ static void test_tls11_server_refused(void **state)
 	server_join();
 	port = server_start_on(listen_socket(AF_INET, "127.0.0.1", 0), &spec);
 	struct conn_params params = tls_params("localhost", port);
-	expect_open_fails(&params, YB_ERR_UNAVAILABLE, "TLS handshake with localhost:");
+	expect_open_fails(&params, YB_ERR_UNAVAILABLE,
+			  "TLS handshake with localhost:");
 	assert_non_null(strstr(open_err.msg, "TLS 1.2 or later is required"));
 }
 
@@ -1585,7 +1601,9 @@ static void test_tls_to_plain_server_fails(void **state)
 	script_len = sizeof(data) - 1;
 	uint16_t port = server_start(script_send_then_wait, NULL);
 	struct conn_params params = tls_params("localhost", port);
-	expect_open_fails(&params, YB_ERR_UNAVAILABLE, "TLS handshake with localhost:");
+	expect_open_fails(&params, YB_ERR_UNAVAILABLE,
+			  "TLS handshake with localhost:");
+	assert_non_null(strstr(open_err.msg, "does not speak TLS"));
 }
 
 static void test_tls_handshake_timeout(void **state)
@@ -1596,7 +1614,8 @@ static void test_tls_handshake_timeout(void **state)
 	params.timeout_sec = 1;
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	expect_open_fails(&params, YB_ERR_TEMP, "TLS handshake with localhost:");
+	expect_open_fails(&params, YB_ERR_TEMP,
+			  "TLS handshake with localhost:");
 	assert_true(seconds_since(&start) < 3.0);
 }
 
@@ -1649,7 +1668,8 @@ static void test_tls_peer_drops_mid_line(void **state)
 	const char *line;
 	size_t len;
 	int rc = conn_read_line(client, 100, &line, &len, &err);
-	assert_fails(rc, &err, YB_ERR_PROTOCOL, "connection closed by localhost:");
+	assert_fails(rc, &err, YB_ERR_PROTOCOL,
+		     "connection closed by localhost:");
 }
 
 static void test_tls_close_notify_mid_line(void **state)
@@ -1666,7 +1686,8 @@ static void test_tls_close_notify_mid_line(void **state)
 	const char *line;
 	size_t len;
 	int rc = conn_read_line(client, 100, &line, &len, &err);
-	assert_fails(rc, &err, YB_ERR_PROTOCOL, "connection closed by localhost:");
+	assert_fails(rc, &err, YB_ERR_PROTOCOL,
+		     "connection closed by localhost:");
 }
 
 static void test_tls_write_to_closed_peer_fails_without_sigpipe(void **state)
@@ -1685,7 +1706,8 @@ static void test_tls_write_to_closed_peer_fails_without_sigpipe(void **state)
 			rc = conn_flush(client, &err);
 		usleep(5000);
 	}
-	assert_fails(rc, &err, YB_ERR_PROTOCOL, "connection closed by localhost:");
+	assert_fails(rc, &err, YB_ERR_PROTOCOL,
+		     "connection closed by localhost:");
 }
 
 /* ---- STARTTLS ---- */

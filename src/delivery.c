@@ -1,0 +1,234 @@
+/*
+ * delivery.c - the exactly-once batch: prepare, intents, publish, commits.
+ */
+#include "config.h"
+
+#include "delivery.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "eol.h"
+#include "log.h"
+#include "testhook.h"
+
+#define EOL_SLICE 65536
+
+struct batch_item {
+	struct sink_msg *sink_msg;
+	char *key;        /* owned; NULL: not recorded */
+	void *item;       /* the engine's, handed back */
+	uint64_t bytes;
+};
+
+struct delivery {
+	struct state *state;
+	struct sink *sink;
+	char *mailbox;
+	void (*committed)(void *ctx, void *item, uint64_t bytes);
+	void *ctx;
+
+	struct batch_item batch[DELIVERY_BATCH_MESSAGES];
+	size_t batch_len;
+	uint64_t batch_bytes;
+
+	struct sink_msg *current;   /* the message being written, or NULL */
+	uint64_t current_bytes;
+	struct eol_filter eol;
+	char eol_out[EOL_SLICE + 1];
+};
+
+int delivery_new(const struct delivery_params *params, struct delivery **out,
+		 struct yb_error *err)
+{
+	struct delivery *delivery = calloc(1, sizeof(*delivery));
+	if (!delivery)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	delivery->mailbox = strdup(params->mailbox);
+	if (!delivery->mailbox) {
+		free(delivery);
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	}
+	delivery->state = params->state;
+	delivery->sink = params->sink;
+	delivery->committed = params->committed;
+	delivery->ctx = params->ctx;
+	*out = delivery;
+	return YB_OK;
+}
+
+int delivery_begin(struct delivery *delivery, const struct msg_meta *meta,
+		   struct yb_error *err)
+{
+	if (delivery->current)
+		return yb_fail(err, YB_ERR_INTERNAL, "a message is already being delivered");
+	int rc = sink_msg_begin(delivery->sink, meta, &delivery->current, err);
+	if (rc != YB_OK) {
+		delivery->current = NULL;
+		return rc;
+	}
+	eol_init(&delivery->eol);
+	delivery->current_bytes = 0;
+	return YB_OK;
+}
+
+int delivery_write(struct delivery *delivery, const char *data, size_t len,
+		   struct yb_error *err)
+{
+	while (len > 0) {
+		size_t slice = len < EOL_SLICE ? len : EOL_SLICE;
+		size_t out = eol_convert(&delivery->eol, data, slice, delivery->eol_out);
+		int rc = sink_msg_write(delivery->current, delivery->eol_out, out, err);
+		if (rc != YB_OK)
+			return rc;
+		delivery->current_bytes += out;
+		data += slice;
+		len -= slice;
+	}
+	return YB_OK;
+}
+
+int delivery_write_cb(void *ctx, const char *data, size_t len,
+		      struct yb_error *err)
+{
+	return delivery_write(ctx, data, len, err);
+}
+
+void delivery_abort(struct delivery *delivery)
+{
+	if (!delivery->current)
+		return;
+	sink_msg_abort(delivery->current);
+	delivery->current = NULL;
+}
+
+static void clear_batch(struct delivery *delivery)
+{
+	for (size_t i = 0; i < delivery->batch_len; i++)
+		free(delivery->batch[i].key);
+	delivery->batch_len = 0;
+	delivery->batch_bytes = 0;
+}
+
+static int record_intents(struct delivery *delivery, struct yb_error *err)
+{
+	for (size_t i = 0; i < delivery->batch_len; i++) {
+		const struct batch_item *item = &delivery->batch[i];
+		if (!item->key)
+			continue;
+		int rc = state_intent(delivery->state, delivery->mailbox, item->key,
+				      sink_msg_dest(item->sink_msg), err);
+		if (rc != YB_OK)
+			return rc;
+	}
+	return state_sync(delivery->state, err);
+}
+
+static int record_commits(struct delivery *delivery, struct yb_error *err)
+{
+	time_t now = time(NULL);
+	for (size_t i = 0; i < delivery->batch_len; i++) {
+		const struct batch_item *item = &delivery->batch[i];
+		if (!item->key)
+			continue;
+		int rc = state_commit(delivery->state, delivery->mailbox, item->key,
+				      now, err);
+		if (rc != YB_OK)
+			return rc;
+	}
+	return state_sync(delivery->state, err);
+}
+
+int delivery_flush(struct delivery *delivery, struct yb_error *err)
+{
+	if (delivery->batch_len == 0)
+		return YB_OK;
+	int rc = sink_prepare(delivery->sink, err);
+	if (rc == YB_OK) {
+		testhook_step("sync");
+		rc = record_intents(delivery, err);
+	}
+	if (rc != YB_OK) {
+		/* Nothing is published yet: the batch simply did not happen. */
+		sink_discard(delivery->sink);
+		clear_batch(delivery);
+		return rc;
+	}
+	testhook_step("intent");
+	rc = sink_publish(delivery->sink, err);
+	if (rc == YB_OK) {
+		testhook_step("publish");
+		rc = record_commits(delivery, err);
+	}
+	if (rc != YB_OK) {
+		/* Intents are durable: the next run settles each one. */
+		clear_batch(delivery);
+		return rc;
+	}
+	testhook_step("commit");
+	log_debug("%s: committed a batch of %zu messages", delivery->mailbox,
+		  delivery->batch_len);
+	for (size_t i = 0; i < delivery->batch_len; i++)
+		if (delivery->committed)
+			delivery->committed(delivery->ctx, delivery->batch[i].item,
+					    delivery->batch[i].bytes);
+	clear_batch(delivery);
+	return YB_OK;
+}
+
+static int finish_current(struct delivery *delivery, struct yb_error *err)
+{
+	size_t out = eol_finish(&delivery->eol, delivery->eol_out);
+	if (out > 0) {
+		int rc = sink_msg_write(delivery->current, delivery->eol_out, out, err);
+		if (rc != YB_OK)
+			return rc;
+		delivery->current_bytes += out;
+	}
+	return sink_msg_end(delivery->current, err);
+}
+
+int delivery_end(struct delivery *delivery, const char *key, void *item,
+		 struct yb_error *err)
+{
+	char *key_copy = NULL;
+	if (key) {
+		key_copy = strdup(key);
+		if (!key_copy) {
+			delivery_abort(delivery);
+			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+		}
+	}
+	int rc = finish_current(delivery, err);
+	if (rc != YB_OK) {
+		free(key_copy);
+		delivery_abort(delivery);
+		return rc;
+	}
+	testhook_step("write");
+	struct batch_item *entry = &delivery->batch[delivery->batch_len++];
+	entry->sink_msg = delivery->current;
+	entry->key = key_copy;
+	entry->item = item;
+	entry->bytes = delivery->current_bytes;
+	delivery->batch_bytes += delivery->current_bytes;
+	delivery->current = NULL;
+	if (delivery->batch_len == DELIVERY_BATCH_MESSAGES ||
+	    delivery->batch_bytes >= DELIVERY_BATCH_BYTES)
+		return delivery_flush(delivery, err);
+	return YB_OK;
+}
+
+void delivery_free(struct delivery *delivery)
+{
+	if (!delivery)
+		return;
+	delivery_abort(delivery);
+	if (delivery->batch_len > 0)
+		sink_discard(delivery->sink);
+	clear_batch(delivery);
+	free(delivery->mailbox);
+	free(delivery);
+}
