@@ -39,6 +39,16 @@ enum password_source {
 
 enum deliver_kind { DELIVER_MAILDIR, DELIVER_MBOX, DELIVER_MDA };
 
+/* IMAP folders in a Maildir tree (layout:). */
+enum maildir_layout { LAYOUT_VERBATIM, LAYOUT_MAILDIRPP };
+
+/* Mirroring server flag changes onto fetched messages (sync_flags:). */
+enum sync_flags_mode {
+	SYNC_FLAGS_AUTO, /* with CONDSTORE/QRESYNC when offered, else not */
+	SYNC_FLAGS_FULL, /* also without them, by one FLAGS listing */
+	SYNC_FLAGS_OFF,
+};
+
 struct oauth2_settings {
 	char *token_url;
 	char *client_id;
@@ -83,6 +93,11 @@ struct account {
 	bool pipelining;          /* pipelining: default true (used when the
 				     server offers it); false sends one
 				     command at a time */
+	enum maildir_layout layout;   /* imap: default verbatim */
+	bool inbox_at_root;       /* imap, verbatim: inbox: root (default) or folder */
+	enum sync_flags_mode sync_flags; /* imap: default auto */
+	bool expunge_all;         /* imap: expunge: all allows a plain EXPUNGE
+				     when the server lacks UIDPLUS */
 };
 
 struct config {

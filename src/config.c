@@ -840,6 +840,10 @@ enum account_key {
 	AK_STATE_DIR,
 	AK_TIMEOUT,
 	AK_PIPELINING,
+	AK_LAYOUT,
+	AK_INBOX,
+	AK_SYNC_FLAGS,
+	AK_EXPUNGE,
 	AK_COUNT
 };
 
@@ -1299,6 +1303,55 @@ static int parse_pipelining(struct loader *ld, const struct field *f,
 	return field_bool(ld, f, &a->pipelining);
 }
 
+static int parse_layout(struct loader *ld, const struct field *f,
+			struct account *a)
+{
+	static const char *const words[] = { "verbatim", "maildir++" };
+	static const enum maildir_layout values[] = { LAYOUT_VERBATIM,
+						      LAYOUT_MAILDIRPP };
+	int index;
+	int status = field_choice(ld, f, words, 2, "verbatim or maildir++", &index);
+	if (status == YB_OK)
+		a->layout = values[index];
+	return status;
+}
+
+static int parse_inbox(struct loader *ld, const struct field *f,
+		       struct account *a)
+{
+	static const char *const words[] = { "root", "folder" };
+	int index;
+	int status = field_choice(ld, f, words, 2, "root or folder", &index);
+	if (status == YB_OK)
+		a->inbox_at_root = index == 0;
+	return status;
+}
+
+static int parse_sync_flags(struct loader *ld, const struct field *f,
+			    struct account *a)
+{
+	static const char *const words[] = { "auto", "full", "off" };
+	static const enum sync_flags_mode values[] = { SYNC_FLAGS_AUTO,
+						       SYNC_FLAGS_FULL,
+						       SYNC_FLAGS_OFF };
+	int index;
+	int status = field_choice(ld, f, words, 3, "auto, full or off", &index);
+	if (status == YB_OK)
+		a->sync_flags = values[index];
+	return status;
+}
+
+static int parse_expunge(struct loader *ld, const struct field *f,
+			 struct account *a)
+{
+	static const char *const words[] = { "uid", "all" };
+	int index;
+	int status = field_choice(ld, f, words, 2, "uid or all", &index);
+	if (status == YB_OK)
+		a->expunge_all = index == 1;
+	return status;
+}
+
 static const struct account_key_spec account_keys[AK_COUNT] = {
 	[AK_NAME] = { "name", parse_name },
 	[AK_PROTOCOL] = { "protocol", parse_protocol },
@@ -1324,6 +1377,10 @@ static const struct account_key_spec account_keys[AK_COUNT] = {
 	[AK_STATE_DIR] = { "state_dir", parse_state_dir },
 	[AK_TIMEOUT] = { "timeout", parse_timeout },
 	[AK_PIPELINING] = { "pipelining", parse_pipelining },
+	[AK_LAYOUT] = { "layout", parse_layout },
+	[AK_INBOX] = { "inbox", parse_inbox },
+	[AK_SYNC_FLAGS] = { "sync_flags", parse_sync_flags },
+	[AK_EXPUNGE] = { "expunge", parse_expunge },
 };
 
 /* ------------------------------------------------------------------ */
@@ -1418,6 +1475,10 @@ static void set_unset_defaults(struct account *a)
 	a->keep = true;
 	a->timeout = TIMEOUT_DEFAULT;
 	a->pipelining = true;
+	a->layout = LAYOUT_VERBATIM;
+	a->inbox_at_root = true;
+	a->sync_flags = SYNC_FLAGS_AUTO;
+	a->expunge_all = false;
 }
 
 static uint16_t default_port(enum protocol protocol, enum tls_mode tls)

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "eol.h"
 #include "log.h"
 #include "testhook.h"
@@ -38,6 +40,11 @@ struct delivery {
 	uint64_t current_bytes;
 	struct eol_filter eol;
 	char eol_out[EOL_SLICE + 1];
+
+	delivery_match_fn *match;
+	void *match_ctx;
+	EVP_MD_CTX *digest;       /* allocated while a matcher is set */
+	size_t matched;
 };
 
 int delivery_new(const struct delivery_params *params, struct delivery **out,
@@ -71,7 +78,25 @@ int delivery_begin(struct delivery *delivery, const struct msg_meta *meta,
 	}
 	eol_init(&delivery->eol);
 	delivery->current_bytes = 0;
+	if (delivery->digest &&
+	    EVP_DigestInit_ex(delivery->digest, EVP_sha256(), NULL) != 1) {
+		delivery_abort(delivery);
+		return yb_fail(err, YB_ERR_INTERNAL, "cannot start SHA-256");
+	}
 	return YB_OK;
+}
+
+/* Everything written to the sink goes through here. */
+static int write_out(struct delivery *delivery, const char *data, size_t len,
+		     struct yb_error *err)
+{
+	if (delivery->digest && len > 0 &&
+	    EVP_DigestUpdate(delivery->digest, data, len) != 1)
+		return yb_fail(err, YB_ERR_INTERNAL, "SHA-256 failed");
+	int rc = sink_msg_write(delivery->current, data, len, err);
+	if (rc == YB_OK)
+		delivery->current_bytes += len;
+	return rc;
 }
 
 int delivery_write(struct delivery *delivery, const char *data, size_t len,
@@ -80,10 +105,9 @@ int delivery_write(struct delivery *delivery, const char *data, size_t len,
 	while (len > 0) {
 		size_t slice = len < EOL_SLICE ? len : EOL_SLICE;
 		size_t out = eol_convert(&delivery->eol, data, slice, delivery->eol_out);
-		int rc = sink_msg_write(delivery->current, delivery->eol_out, out, err);
+		int rc = write_out(delivery, delivery->eol_out, out, err);
 		if (rc != YB_OK)
 			return rc;
-		delivery->current_bytes += out;
 		data += slice;
 		len -= slice;
 	}
@@ -182,12 +206,62 @@ static int finish_current(struct delivery *delivery, struct yb_error *err)
 {
 	size_t out = eol_finish(&delivery->eol, delivery->eol_out);
 	if (out > 0) {
-		int rc = sink_msg_write(delivery->current, delivery->eol_out, out, err);
+		int rc = write_out(delivery, delivery->eol_out, out, err);
 		if (rc != YB_OK)
 			return rc;
-		delivery->current_bytes += out;
 	}
 	return sink_msg_end(delivery->current, err);
+}
+
+/*
+ * With a matcher: is the finished message a copy the sink already holds?
+ * Then drop it and commit its key with the copy's dest.
+ */
+static int check_duplicate(struct delivery *delivery, const char *key,
+			   bool *duplicate, struct yb_error *err)
+{
+	*duplicate = false;
+	if (!delivery->digest)
+		return YB_OK;
+	unsigned char digest[32];
+	unsigned int digest_len = 0;
+	if (EVP_DigestFinal_ex(delivery->digest, digest, &digest_len) != 1 ||
+	    digest_len != sizeof(digest))
+		return yb_fail(err, YB_ERR_INTERNAL, "SHA-256 failed");
+	const char *existing = delivery->match(delivery->match_ctx, digest);
+	if (!existing)
+		return YB_OK;
+	*duplicate = true;
+	delivery_abort(delivery);
+	delivery->matched++;
+	if (!key)
+		return YB_OK;
+	int rc = state_commit(delivery->state, delivery->mailbox, key, time(NULL), err);
+	if (rc == YB_OK)
+		rc = state_set_dest(delivery->state, delivery->mailbox, key, existing, err);
+	return rc;
+}
+
+int delivery_set_matcher(struct delivery *delivery, delivery_match_fn *fn,
+			 void *ctx, struct yb_error *err)
+{
+	delivery->match = fn;
+	delivery->match_ctx = ctx;
+	if (!fn) {
+		EVP_MD_CTX_free(delivery->digest);
+		delivery->digest = NULL;
+		return YB_OK;
+	}
+	if (!delivery->digest)
+		delivery->digest = EVP_MD_CTX_new();
+	if (!delivery->digest)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	return YB_OK;
+}
+
+size_t delivery_matched(const struct delivery *delivery)
+{
+	return delivery->matched;
 }
 
 int delivery_end(struct delivery *delivery, const char *key, void *item,
@@ -202,7 +276,10 @@ int delivery_end(struct delivery *delivery, const char *key, void *item,
 		}
 	}
 	int rc = finish_current(delivery, err);
-	if (rc != YB_OK) {
+	bool duplicate = false;
+	if (rc == YB_OK)
+		rc = check_duplicate(delivery, key, &duplicate, err);
+	if (rc != YB_OK || duplicate) {
 		free(key_copy);
 		delivery_abort(delivery);
 		return rc;
@@ -229,6 +306,7 @@ void delivery_free(struct delivery *delivery)
 	if (delivery->batch_len > 0)
 		sink_discard(delivery->sink);
 	clear_batch(delivery);
+	EVP_MD_CTX_free(delivery->digest);
 	free(delivery->mailbox);
 	free(delivery);
 }

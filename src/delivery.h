@@ -70,6 +70,22 @@ void delivery_abort(struct delivery *delivery);
  */
 int delivery_flush(struct delivery *delivery, struct yb_error *err);
 
+/*
+ * Recognise messages already delivered (after a UIDVALIDITY change, or
+ * with no state for a non-empty sink): when a matcher is set, each
+ * message's delivered bytes are hashed (SHA-256), and at delivery_end a
+ * digest for which match returns a dest (the sink's name of the copy it
+ * already holds; NULL for none) is not published again: the message is
+ * dropped and its key committed at once with that dest.  NULL fn turns
+ * matching off.
+ */
+typedef const char *delivery_match_fn(void *ctx, const unsigned char digest[32]);
+int delivery_set_matcher(struct delivery *delivery, delivery_match_fn *fn,
+			 void *ctx, struct yb_error *err);
+
+/* How many messages the matcher recognised so far. */
+size_t delivery_matched(const struct delivery *delivery);
+
 /* Discard an unflushed batch and free.  NULL is fine. */
 void delivery_free(struct delivery *delivery);
 

@@ -10,26 +10,93 @@
 #include <string.h>
 #include <time.h>
 
+#include "fetch_imap.h"
 #include "fetch_pop3.h"
 #include "log.h"
 #include "maildir.h"
+#include "mbox.h"
 #include "secret.h"
 #include "sink.h"
 #include "state.h"
 
 static int check_supported(const struct account *account, struct yb_error *err)
 {
-	if (account->protocol != PROTOCOL_POP3)
+	if (account->deliver == DELIVER_MDA)
 		return yb_fail(err, YB_ERR_CONFIG,
-			       "%s:%u: account %s: protocol imap is not supported by "
-			       "this version of yubin (only pop3)",
-			       account->mark.file, account->mark.line, account->name);
-	if (account->deliver != DELIVER_MAILDIR)
-		return yb_fail(err, YB_ERR_CONFIG,
-			       "%s:%u: account %s: only deliver: maildir is supported "
-			       "by this version of yubin",
+			       "%s:%u: account %s: deliver: mda is not supported by "
+			       "this version of yubin",
 			       account->mark.file, account->mark.line, account->name);
 	return YB_OK;
+}
+
+/* The sinks of a run, one per local path, opened on first use. */
+struct sink_cache {
+	const struct account *account;
+	struct cached_sink {
+		char *path;
+		struct sink *sink;
+	} *items;
+	size_t count, cap;
+};
+
+static int open_new_sink(const struct account *account, const char *path,
+			 struct sink **out, struct yb_error *err)
+{
+	if (account->deliver == DELIVER_MBOX)
+		return mbox_open(path, out, err);
+	return maildir_open(path, out, err);
+}
+
+static int cached_sink(void *ctx, const char *path, struct sink **out,
+		       struct yb_error *err)
+{
+	struct sink_cache *cache = ctx;
+	for (size_t i = 0; i < cache->count; i++)
+		if (strcmp(cache->items[i].path, path) == 0) {
+			*out = cache->items[i].sink;
+			return YB_OK;
+		}
+	if (cache->count == cache->cap) {
+		size_t cap = cache->cap ? cache->cap * 2 : 4;
+		struct cached_sink *grown = realloc(cache->items, cap * sizeof(*grown));
+		if (!grown)
+			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+		cache->items = grown;
+		cache->cap = cap;
+	}
+	char *copy = strdup(path);
+	if (!copy)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	int rc = open_new_sink(cache->account, path, out, err);
+	if (rc != YB_OK) {
+		free(copy);
+		return rc;
+	}
+	cache->items[cache->count].path = copy;
+	cache->items[cache->count].sink = *out;
+	cache->count++;
+	return YB_OK;
+}
+
+static void close_sinks(struct sink_cache *cache)
+{
+	for (size_t i = 0; i < cache->count; i++) {
+		sink_close(cache->items[i].sink);
+		free(cache->items[i].path);
+	}
+	free(cache->items);
+}
+
+/* The local path an intent's mailbox delivers to. */
+static const char *path_of_mailbox(const struct account *account,
+				   const struct state *state, const char *mailbox)
+{
+	if (account->protocol == PROTOCOL_IMAP) {
+		const char *path = state_get_meta(state, mailbox, "path");
+		if (path)
+			return path;
+	}
+	return account->deliver_target;
 }
 
 /*
@@ -37,8 +104,9 @@ static int check_supported(const struct account *account, struct yb_error *err)
  * durable in the sink's temporary place and maybe published.  Ask the
  * sink which, and commit or drop accordingly, before anything is fetched.
  */
-static int resolve_intents(struct state *state, struct sink *sink,
-			   struct fetch_report *report, struct yb_error *err)
+static int resolve_intents(const struct account *account, struct state *state,
+			   struct sink_cache *sinks, struct fetch_report *report,
+			   struct yb_error *err)
 {
 	const struct state_intent *intents;
 	size_t count = state_open_intents(state, &intents);
@@ -67,7 +135,11 @@ static int resolve_intents(struct state *state, struct sink *sink,
 	time_t now = time(NULL);
 	for (size_t i = 0; i < count && rc == YB_OK; i++) {
 		bool present = false;
-		rc = sink_resolve(sink, copy[i].dest, &present, err);
+		struct sink *sink;
+		rc = cached_sink(sinks, path_of_mailbox(account, state, copy[i].mailbox),
+				 &sink, err);
+		if (rc == YB_OK)
+			rc = sink_resolve(sink, copy[i].dest, &present, err);
 		if (rc != YB_OK)
 			break;
 		if (present) {
@@ -90,12 +162,6 @@ out:
 	return rc;
 }
 
-static int open_sink(const struct account *account, struct sink **out,
-		     struct yb_error *err)
-{
-	return maildir_open(account->deliver_target, out, err);
-}
-
 int fetch_account(const struct account *account,
 		  const struct fetch_options *options,
 		  struct fetch_report *report, struct yb_error *err)
@@ -111,24 +177,29 @@ int fetch_account(const struct account *account,
 			 ? " (only its pinned fingerprint is)"
 			 : "; anyone in the middle can read the password and the mail");
 	struct state *state = NULL;
-	struct sink *sink = NULL;
+	struct sink_cache sinks = { .account = account };
 	char *password = NULL;
 	rc = state_open(account->state_dir, account->name, options->dry_run,
 			&state, err);
 	if (rc != YB_OK)
 		return rc;
-	if (!options->dry_run) {
-		rc = open_sink(account, &sink, err);
-		if (rc == YB_OK)
-			rc = resolve_intents(state, sink, report, err);
-	}
+	if (!options->dry_run)
+		rc = resolve_intents(account, state, &sinks, report, err);
 	if (rc == YB_OK && account->password_source != PASSWORD_NONE)
 		rc = secret_get_password(account, &password, err);
-	if (rc == YB_OK)
-		rc = fetch_pop3(account, password, state, sink, options->dry_run,
-				report, err);
+	if (rc == YB_OK && account->protocol == PROTOCOL_IMAP) {
+		rc = fetch_imap(account, password, state, cached_sink, &sinks,
+				options->dry_run, report, err);
+	} else if (rc == YB_OK) {
+		struct sink *sink = NULL;
+		if (!options->dry_run)
+			rc = cached_sink(&sinks, account->deliver_target, &sink, err);
+		if (rc == YB_OK)
+			rc = fetch_pop3(account, password, state, sink, options->dry_run,
+					report, err);
+	}
 	secret_free(password);
-	sink_close(sink);
+	close_sinks(&sinks);
 	if (rc == YB_OK) {
 		rc = state_close(state, err);
 	} else {

@@ -1,0 +1,976 @@
+/*
+ * fetch_imap.c - the IMAP fetch engine.
+ *
+ * Per folder: SELECT (EXAMINE when nothing will be deleted) tells
+ * UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ; when they match the state, the
+ * folder costs that one round trip.  Otherwise one UID FETCH lists what
+ * arrived since the stored UIDNEXT (UID FLAGS INTERNALDATE RFC822.SIZE),
+ * and the bodies come in pipelined UID FETCH BODY.PEEK[] commands whose
+ * literals stream straight into a delivery (delivery.h: exactly-once
+ * batches).  State keys are "UIDVALIDITY/UID" per folder; the folder's
+ * values "uidvalidity", "uidnext", "highestmodseq" and "path" are written
+ * only once everything below them is committed.
+ *
+ * A changed UIDVALIDITY (or a first run into a Maildir that already holds
+ * mail) is never silently skipped: the folder is fetched again from UID 1
+ * and each message whose bytes match a file the Maildir already holds
+ * (SHA-256) is recorded without being delivered twice.
+ */
+#include "config.h"
+
+#include "fetch_imap.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "delivery.h"
+#include "folder_path.h"
+#include "imap.h"
+#include "imap_utf7.h"
+#include "log.h"
+#include "maildir_flags.h"
+#include "testhook.h"
+#include "text.h"
+
+#define BODY_WINDOW 4            /* UID FETCH commands in flight */
+#define BODY_CHUNK_MESSAGES 64
+#define BODY_CHUNK_BYTES (8u << 20)
+#define SET_TEXT_MAX 4096
+#define KEY_MAX 32
+
+/* One message of a folder's listing. */
+struct entry {
+	uint32_t uid;
+	uint32_t seq;
+	uint32_t flags;
+	time_t internaldate;
+	uint64_t size;
+	bool wanted;
+	bool done;
+	bool vanished;
+};
+
+enum phase { PHASE_SELECT, PHASE_LISTING, PHASE_BODIES, PHASE_FLAGS };
+
+struct folder {
+	char *name;      /* UTF-8: the state's mailbox name */
+	char *wire;      /* as LIST sent it (modified UTF-7) */
+	char delimiter;
+};
+
+struct imap_run {
+	const struct account *account;
+	struct imap *imap;
+	struct state *state;
+	struct fetch_report *report;
+	fetch_sink_fn *open_sink;
+	void *sink_ctx;
+	bool dry_run;
+	struct folder *folders;
+	size_t folder_count, folder_cap;
+};
+
+/* The work on one folder. */
+struct folder_run {
+	struct imap_run *run;
+	const struct folder *folder;
+	char *quoted;
+	char *local_path;
+	bool is_maildir;
+	struct delivery *delivery;
+	enum phase phase;
+	uint32_t uidvalidity;
+
+	struct entry *entries;   /* sorted by uid (the server lists ascending) */
+	size_t count, cap;
+	struct entry *current;   /* being streamed */
+	bool discard_stream;
+	struct yb_error stream_err;
+
+	uint32_t *doomed;        /* UIDs to delete on the server */
+	size_t doomed_len, doomed_cap;
+
+	struct maildir_digest *digests;
+	size_t digest_count;
+	size_t flag_changes;
+};
+
+static void key_for(char out[KEY_MAX], uint32_t uidvalidity, uint32_t uid)
+{
+	snprintf(out, KEY_MAX, "%" PRIu32 "/%" PRIu32, uidvalidity, uid);
+}
+
+static bool meta_u64(const struct state *state, const char *mailbox,
+		     const char *name, uint64_t max, uint64_t *out)
+{
+	const char *value = state_get_meta(state, mailbox, name);
+	unsigned long long parsed;
+	if (!value || !text_parse_u64(value, strlen(value), max, &parsed))
+		return false;
+	*out = parsed;
+	return true;
+}
+
+static int set_meta_u64(struct state *state, const char *mailbox,
+			const char *name, uint64_t value, struct yb_error *err)
+{
+	char text[32];
+	snprintf(text, sizeof(text), "%" PRIu64, value);
+	return state_set_meta(state, mailbox, name, text, err);
+}
+
+/* --- listing entries --- */
+
+static struct entry *find_uid(struct folder_run *fr, uint32_t uid)
+{
+	size_t lo = 0, hi = fr->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (fr->entries[mid].uid == uid)
+			return &fr->entries[mid];
+		if (fr->entries[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static struct entry *find_seq(struct folder_run *fr, uint32_t seq)
+{
+	for (size_t i = 0; i < fr->count; i++)
+		if (!fr->entries[i].vanished && fr->entries[i].seq == seq)
+			return &fr->entries[i];
+	return NULL;
+}
+
+static int add_entry(struct folder_run *fr, const struct imap_fetch *fetch,
+		     struct yb_error *err)
+{
+	if (fr->count > 0 && fetch->uid <= fr->entries[fr->count - 1].uid) {
+		struct entry *known = find_uid(fr, fetch->uid);
+		if (known)
+			return YB_OK; /* a repeat: keep the first */
+		return yb_fail(err, YB_ERR_PROTOCOL,
+			       "%s: folder %s: UIDs listed out of order",
+			       imap_host(fr->run->imap), fr->folder->name);
+	}
+	if (fr->count == fr->cap) {
+		size_t cap = fr->cap ? fr->cap * 2 : 256;
+		struct entry *grown = realloc(fr->entries, cap * sizeof(*grown));
+		if (!grown)
+			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+		fr->entries = grown;
+		fr->cap = cap;
+	}
+	struct entry *e = &fr->entries[fr->count++];
+	memset(e, 0, sizeof(*e));
+	e->uid = fetch->uid;
+	e->seq = fetch->seq;
+	e->flags = fetch->has_flags ? fetch->flags : 0;
+	e->internaldate = fetch->has_internaldate ? fetch->internaldate : 0;
+	e->size = fetch->has_rfc822_size ? fetch->rfc822_size : 0;
+	return YB_OK;
+}
+
+/* An EXPUNGE shifts the sequence numbers of everything after it. */
+static void apply_expunge(struct folder_run *fr, uint64_t seq)
+{
+	for (size_t i = 0; i < fr->count; i++) {
+		struct entry *e = &fr->entries[i];
+		if (e->vanished)
+			continue;
+		if (e->seq == seq)
+			e->vanished = true;
+		else if (e->seq > seq)
+			e->seq--;
+	}
+}
+
+/* --- flags onto delivered messages --- */
+
+static int apply_flags(struct folder_run *fr, uint32_t uid, uint32_t flags,
+		       struct yb_error *err)
+{
+	if (!fr->is_maildir)
+		return YB_OK;
+	char key[KEY_MAX];
+	key_for(key, fr->uidvalidity, uid);
+	const char *dest = state_dest(fr->run->state, fr->folder->name, key);
+	if (!dest)
+		return YB_OK;
+	char letters[IMAP_MAILDIR_FLAGS_SIZE];
+	imap_flags_maildir(flags & ~(uint32_t)IMAP_FLAG_RECENT, letters);
+	char new_dest[MAILDIR_DEST_MAX];
+	int rc = maildir_apply_flags(fr->local_path, dest, letters, new_dest, err);
+	if (rc != YB_OK || !new_dest[0] || strcmp(new_dest, dest) == 0)
+		return rc;
+	fr->flag_changes++;
+	return state_set_dest(fr->run->state, fr->folder->name, key, new_dest, err);
+}
+
+/* --- the untagged handler --- */
+
+static int on_fetch(struct folder_run *fr, const struct imap_response *resp,
+		    struct yb_error *err)
+{
+	struct imap_fetch fetch;
+	int rc = imap_fetch_decode(resp, &fetch, err);
+	if (rc != YB_OK) {
+		yb_error_prefix(err, "%s: ", imap_host(fr->run->imap));
+		return rc;
+	}
+	if (fr->phase == PHASE_LISTING) {
+		if (!fetch.has_uid)
+			return YB_OK; /* an unsolicited flag update */
+		return add_entry(fr, &fetch, err);
+	}
+	if (fr->phase == PHASE_BODIES && fetch.body.kind == IMAP_PART_STREAMED) {
+		struct entry *e = fr->current;
+		fr->current = NULL;
+		if (!e)
+			return YB_OK; /* a body we did not ask for: dropped */
+		if (fetch.has_uid && fetch.uid != e->uid) {
+			delivery_abort(fr->delivery);
+			return yb_fail(err, YB_ERR_PROTOCOL,
+				       "%s: folder %s: a body announced for UID %" PRIu32
+				       " came as UID %" PRIu32, imap_host(fr->run->imap),
+				       fr->folder->name, e->uid, fetch.uid);
+		}
+		char key[KEY_MAX];
+		key_for(key, fr->uidvalidity, e->uid);
+		e->done = true;
+		return delivery_end(fr->delivery, key, e, err);
+	}
+	if (fetch.has_uid && fetch.has_flags &&
+	    (fr->phase == PHASE_FLAGS || fr->phase == PHASE_SELECT) && !fr->run->dry_run)
+		return apply_flags(fr, fetch.uid, fetch.flags, err);
+	return YB_OK;
+}
+
+static int on_untagged(void *ctx, const struct imap_response *resp,
+		       struct yb_error *err)
+{
+	struct folder_run *fr = ctx;
+	if (imap_response_is(resp, "FETCH"))
+		return on_fetch(fr, resp, err);
+	if (imap_response_is(resp, "EXPUNGE") && resp->has_number)
+		apply_expunge(fr, resp->number);
+	return YB_OK;
+}
+
+/* Which message does a literal belong to?  UID if already given, else seq. */
+static struct entry *entry_of_partial(struct folder_run *fr,
+				      const struct imap_response *partial)
+{
+	if (partial->value_count > 0 && partial->values[0].type == IMAP_VALUE_LIST) {
+		const struct imap_value *list = &partial->values[0];
+		for (size_t i = 0; i + 1 < list->count; i += 2)
+			if (imap_value_is_atom(&list->items[i], "UID") &&
+			    list->items[i + 1].type == IMAP_VALUE_NUMBER &&
+			    list->items[i + 1].number <= UINT32_MAX)
+				return find_uid(fr, (uint32_t)list->items[i + 1].number);
+	}
+	if (partial->has_number && partial->number <= UINT32_MAX)
+		return find_seq(fr, (uint32_t)partial->number);
+	return NULL;
+}
+
+static bool want_stream(void *ctx, const struct imap_response *partial,
+			uint64_t size)
+{
+	(void)size;
+	struct folder_run *fr = ctx;
+	if (fr->phase != PHASE_BODIES || !imap_response_is(partial, "FETCH"))
+		return false;
+	struct entry *e = entry_of_partial(fr, partial);
+	fr->current = NULL;
+	fr->discard_stream = true;
+	if (!e || !e->wanted || e->done)
+		return true;
+	char letters[IMAP_MAILDIR_FLAGS_SIZE];
+	imap_flags_maildir(e->flags & ~(uint32_t)IMAP_FLAG_RECENT, letters);
+	struct msg_meta meta = {
+		.size_hint = e->size,
+		.internal_date = e->internaldate,
+		.maildir_flags = fr->is_maildir && letters[0] ? letters : NULL,
+	};
+	if (delivery_begin(fr->delivery, &meta, &fr->stream_err) != YB_OK)
+		return true; /* stream_data reports the error */
+	fr->current = e;
+	fr->discard_stream = false;
+	return true;
+}
+
+static int stream_data(void *ctx, const char *data, size_t len,
+		       struct yb_error *err)
+{
+	struct folder_run *fr = ctx;
+	if (fr->stream_err.status != YB_OK) {
+		*err = fr->stream_err;
+		return err->status;
+	}
+	if (fr->discard_stream)
+		return YB_OK;
+	return delivery_write(fr->delivery, data, len, err);
+}
+
+static const struct imap_handler *handler_for(struct folder_run *fr,
+					      struct imap_handler *handler)
+{
+	memset(handler, 0, sizeof(*handler));
+	handler->untagged = on_untagged;
+	handler->want_stream = want_stream;
+	handler->stream_data = stream_data;
+	handler->ctx = fr;
+	return handler;
+}
+
+/* --- delivery callbacks --- */
+
+static void message_committed(void *ctx, void *item, uint64_t bytes)
+{
+	struct folder_run *fr = ctx;
+	struct entry *e = item;
+	fr->run->report->fetched++;
+	fr->run->report->fetched_bytes += bytes;
+	if (!fr->run->account->keep && fr->doomed_len < fr->doomed_cap)
+		fr->doomed[fr->doomed_len++] = e->uid;
+}
+
+static int compare_digest_key(const void *key, const void *item)
+{
+	return memcmp(key, ((const struct maildir_digest *)item)->digest, 32);
+}
+
+static const char *match_existing(void *ctx, const unsigned char digest[32])
+{
+	struct folder_run *fr = ctx;
+	const struct maildir_digest *found =
+		bsearch(digest, fr->digests, fr->digest_count,
+			sizeof(*fr->digests), compare_digest_key);
+	return found ? found->dest : NULL;
+}
+
+/* --- steps of a folder --- */
+
+static int list_new(struct folder_run *fr, uint32_t start, struct yb_error *err)
+{
+	char command[96];
+	snprintf(command, sizeof(command),
+		 "UID FETCH %" PRIu32 ":* (UID FLAGS INTERNALDATE RFC822.SIZE)", start);
+	struct imap_handler handler;
+	fr->phase = PHASE_LISTING;
+	int rc = imap_command(fr->run->imap, command, "UID FETCH (listing)",
+			      handler_for(fr, &handler), err);
+	/* "N:*" also names the last message when N is past it: drop below N. */
+	size_t kept = 0;
+	for (size_t i = 0; i < fr->count; i++)
+		if (fr->entries[i].uid >= start)
+			fr->entries[kept++] = fr->entries[i];
+	fr->count = kept;
+	return rc;
+}
+
+/* Mark what to fetch; count new and too large.  Returns how many. */
+static size_t plan(struct folder_run *fr)
+{
+	const struct account *account = fr->run->account;
+	size_t wanted = 0;
+	for (size_t i = 0; i < fr->count; i++) {
+		struct entry *e = &fr->entries[i];
+		char key[KEY_MAX];
+		key_for(key, fr->uidvalidity, e->uid);
+		if (state_contains(fr->run->state, fr->folder->name, key)) {
+			/* Delivered by a run that stopped before deleting it. */
+			if (!account->keep && fr->doomed_len < fr->doomed_cap)
+				fr->doomed[fr->doomed_len++] = e->uid;
+			continue;
+		}
+		fr->run->report->new_messages++;
+		if (account->max_size > 0 && e->size > account->max_size) {
+			fr->run->report->too_large++;
+			log_warn("folder %s: UID %" PRIu32 " is %" PRIu64 " bytes, over "
+				 "max_size %" PRIu64 "; left on the server",
+				 fr->folder->name, e->uid, e->size, account->max_size);
+			continue;
+		}
+		e->wanted = true;
+		wanted++;
+	}
+	return wanted;
+}
+
+/* The next chunk of wanted UIDs from *next on, as set text. */
+static size_t next_chunk(struct folder_run *fr, size_t *next, char *set,
+			 size_t set_size)
+{
+	uint32_t uids[BODY_CHUNK_MESSAGES];
+	size_t n = 0;
+	uint64_t bytes = 0;
+	while (*next < fr->count && n < BODY_CHUNK_MESSAGES && bytes < BODY_CHUNK_BYTES) {
+		struct entry *e = &fr->entries[(*next)++];
+		if (!e->wanted)
+			continue;
+		uids[n++] = e->uid;
+		bytes += e->size;
+	}
+	if (n == 0)
+		return 0;
+	size_t consumed = 0, len = 0;
+	if (imap_seqset_build(uids, n, set, set_size, &consumed, &len, NULL) != YB_OK)
+		return 0;
+	return consumed; /* n <= 64 UIDs always fit in SET_TEXT_MAX */
+}
+
+static int fetch_bodies(struct folder_run *fr, struct yb_error *err)
+{
+	struct imap_handler handler;
+	handler_for(fr, &handler);
+	fr->phase = PHASE_BODIES;
+	size_t next = 0, in_flight = 0;
+	bool more = true;
+	int rc = YB_OK;
+	while (rc == YB_OK && (more || in_flight > 0)) {
+		while (more && in_flight < BODY_WINDOW) {
+			char set[SET_TEXT_MAX];
+			if (next_chunk(fr, &next, set, sizeof(set)) == 0) {
+				more = false;
+				break;
+			}
+			char command[SET_TEXT_MAX + 64];
+			snprintf(command, sizeof(command), "UID FETCH %s (UID BODY.PEEK[])", set);
+			rc = imap_send(fr->run->imap, command, err);
+			if (rc != YB_OK)
+				return rc;
+			in_flight++;
+		}
+		if (in_flight == 0)
+			break;
+		struct imap_result result;
+		rc = imap_wait(fr->run->imap, &handler, &result, err);
+		in_flight--;
+		if (rc == YB_OK && result.status != IMAP_STATUS_OK)
+			rc = yb_fail(err, YB_ERR_PROTOCOL, "%s: folder %s: UID FETCH failed: %s",
+				     imap_host(fr->run->imap), fr->folder->name, result.text);
+	}
+	if (rc == YB_OK)
+		rc = delivery_flush(fr->delivery, err);
+	return rc;
+}
+
+/* Wanted messages the server did not send (expunged meanwhile). */
+static void report_missing(struct folder_run *fr)
+{
+	for (size_t i = 0; i < fr->count; i++) {
+		struct entry *e = &fr->entries[i];
+		if (e->wanted && !e->done) {
+			fr->run->report->refused++;
+			log_warn("folder %s: UID %" PRIu32 " was not sent by the server "
+				 "(expunged meanwhile?)", fr->folder->name, e->uid);
+		}
+	}
+}
+
+static int sync_flags(struct folder_run *fr, uint32_t below, uint64_t since,
+		      struct yb_error *err)
+{
+	if (below <= 1)
+		return YB_OK;
+	char command[128];
+	if (since)
+		snprintf(command, sizeof(command),
+			 "UID FETCH 1:%" PRIu32 " (UID FLAGS) (CHANGEDSINCE %" PRIu64 ")",
+			 below - 1, since);
+	else
+		snprintf(command, sizeof(command), "UID FETCH 1:%" PRIu32 " (UID FLAGS)",
+			 below - 1);
+	struct imap_handler handler;
+	fr->phase = PHASE_FLAGS;
+	return imap_command(fr->run->imap, command, "UID FETCH (flags)",
+			    handler_for(fr, &handler), err);
+}
+
+struct aged_ctx {
+	struct folder_run *fr;
+	time_t now;
+	char prefix[16];
+};
+
+static int collect_aged(void *ctx, const char *key, time_t fetched_at)
+{
+	struct aged_ctx *aged = ctx;
+	struct folder_run *fr = aged->fr;
+	size_t plen = strlen(aged->prefix);
+	if (strncmp(key, aged->prefix, plen) != 0)
+		return 0;
+	long long age = (long long)aged->now - (long long)fetched_at;
+	if (age < (long long)fr->run->account->delete_after_days * 86400)
+		return 0;
+	unsigned long long uid;
+	if (!text_parse_u64(key + plen, strlen(key + plen), UINT32_MAX, &uid) || uid == 0)
+		return 0;
+	if (fr->doomed_len < fr->doomed_cap)
+		fr->doomed[fr->doomed_len++] = (uint32_t)uid;
+	return 0;
+}
+
+static int compare_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* UID STORE \Deleted then UID EXPUNGE, set by set; forget what went. */
+static int delete_doomed(struct folder_run *fr, struct yb_error *err)
+{
+	if (fr->doomed_len == 0)
+		return YB_OK;
+	uint64_t capa = imap_capabilities(fr->run->imap);
+	bool uidplus = capa & IMAP_CAPA_UIDPLUS;
+	if (!uidplus && !fr->run->account->expunge_all) {
+		log_warn("folder %s: %s lacks UIDPLUS, so %zu messages are left on it "
+			 "(set expunge: all to allow a plain EXPUNGE)",
+			 fr->folder->name, imap_host(fr->run->imap), fr->doomed_len);
+		return YB_OK;
+	}
+	qsort(fr->doomed, fr->doomed_len, sizeof(*fr->doomed), compare_u32);
+	struct imap_handler handler;
+	handler_for(fr, &handler);
+	fr->phase = PHASE_FLAGS;
+	size_t done = 0;
+	int rc = YB_OK;
+	while (rc == YB_OK && done < fr->doomed_len) {
+		char set[SET_TEXT_MAX];
+		size_t consumed = 0, len = 0;
+		rc = imap_seqset_build(fr->doomed + done, fr->doomed_len - done, set,
+				       sizeof(set), &consumed, &len, err);
+		if (rc != YB_OK)
+			break;
+		char command[SET_TEXT_MAX + 64];
+		snprintf(command, sizeof(command), "UID STORE %s +FLAGS.SILENT (\\Deleted)", set);
+		rc = imap_command(fr->run->imap, command, "UID STORE", &handler, err);
+		if (rc == YB_OK) {
+			if (uidplus)
+				snprintf(command, sizeof(command), "UID EXPUNGE %s", set);
+			else
+				snprintf(command, sizeof(command), "EXPUNGE");
+			rc = imap_command(fr->run->imap, command, "EXPUNGE", &handler, err);
+		}
+		if (rc == YB_OK)
+			testhook_step("delete");
+		for (size_t i = done; rc == YB_OK && i < done + consumed; i++) {
+			char key[KEY_MAX];
+			key_for(key, fr->uidvalidity, fr->doomed[i]);
+			rc = state_forget(fr->run->state, fr->folder->name, key, err);
+		}
+		if (rc == YB_OK)
+			rc = state_sync(fr->run->state, err);
+		done += consumed;
+	}
+	if (rc == YB_OK)
+		fr->run->report->deleted += fr->doomed_len;
+	return rc;
+}
+
+struct stale_ctx {
+	char prefix[16];
+	char **keys;
+	size_t len, cap;
+	bool oom;
+};
+
+static int collect_stale(void *ctx, const char *key, time_t fetched_at)
+{
+	(void)fetched_at;
+	struct stale_ctx *stale = ctx;
+	if (strncmp(key, stale->prefix, strlen(stale->prefix)) == 0)
+		return 0;
+	if (stale->len == stale->cap) {
+		size_t cap = stale->cap ? stale->cap * 2 : 64;
+		char **grown = realloc(stale->keys, cap * sizeof(*grown));
+		if (!grown) {
+			stale->oom = true;
+			return 1;
+		}
+		stale->keys = grown;
+		stale->cap = cap;
+	}
+	stale->keys[stale->len] = strdup(key);
+	if (!stale->keys[stale->len]) {
+		stale->oom = true;
+		return 1;
+	}
+	stale->len++;
+	return 0;
+}
+
+/* After a UIDVALIDITY change: the old keys name nothing any more. */
+static int forget_old_validity(struct folder_run *fr, struct yb_error *err)
+{
+	struct stale_ctx stale = { .keys = NULL };
+	snprintf(stale.prefix, sizeof(stale.prefix), "%" PRIu32 "/", fr->uidvalidity);
+	state_foreach(fr->run->state, fr->folder->name, collect_stale, &stale);
+	int rc = stale.oom ? yb_fail(err, YB_ERR_INTERNAL, "out of memory") : YB_OK;
+	for (size_t i = 0; i < stale.len; i++) {
+		if (rc == YB_OK)
+			rc = state_forget(fr->run->state, fr->folder->name, stale.keys[i], err);
+		free(stale.keys[i]);
+	}
+	free(stale.keys);
+	return rc;
+}
+
+/* The lowest UID still wanted but not fetched, else the server's UIDNEXT. */
+static uint32_t next_uid_to_record(const struct folder_run *fr, uint32_t uidnext)
+{
+	for (size_t i = 0; i < fr->count; i++) {
+		const struct entry *e = &fr->entries[i];
+		if (!e->done && !e->vanished && e->uid < uidnext) {
+			char key[KEY_MAX];
+			key_for(key, fr->uidvalidity, e->uid);
+			if (!state_contains(fr->run->state, fr->folder->name, key))
+				return e->uid;
+		}
+	}
+	if (uidnext == 0 && fr->count > 0)
+		return fr->entries[fr->count - 1].uid + 1;
+	return uidnext;
+}
+
+static int record_folder(struct folder_run *fr, const struct imap_mailbox_info *info,
+			 bool modseq_current, struct yb_error *err)
+{
+	struct state *state = fr->run->state;
+	const char *mailbox = fr->folder->name;
+	int rc = set_meta_u64(state, mailbox, "uidvalidity", info->uidvalidity, err);
+	uint32_t uidnext = next_uid_to_record(fr, info->uidnext);
+	if (rc == YB_OK && uidnext > 0)
+		rc = set_meta_u64(state, mailbox, "uidnext", uidnext, err);
+	if (rc == YB_OK && modseq_current && info->highestmodseq > 0)
+		rc = set_meta_u64(state, mailbox, "highestmodseq", info->highestmodseq, err);
+	if (rc == YB_OK)
+		rc = state_sync(state, err);
+	return rc;
+}
+
+/* Does the Maildir already hold mail the state knows nothing of? */
+static int load_digests(struct folder_run *fr, struct yb_error *err)
+{
+	if (!fr->is_maildir)
+		return YB_OK;
+	int rc = maildir_digests(fr->local_path, &fr->digests, &fr->digest_count, err);
+	if (rc == YB_OK && fr->digest_count > 0)
+		rc = delivery_set_matcher(fr->delivery, match_existing, fr, err);
+	return rc;
+}
+
+static int open_delivery(struct folder_run *fr, struct yb_error *err)
+{
+	struct imap_run *run = fr->run;
+	struct sink *sink;
+	int rc = run->open_sink(run->sink_ctx, fr->local_path, &sink, err);
+	if (rc != YB_OK)
+		return rc;
+	struct delivery_params params = {
+		.state = run->state, .sink = sink, .mailbox = fr->folder->name,
+		.committed = message_committed, .ctx = fr,
+	};
+	rc = delivery_new(&params, &fr->delivery, err);
+	if (rc == YB_OK) {
+		const char *known = state_get_meta(run->state, fr->folder->name, "path");
+		if (!known || strcmp(known, fr->local_path) != 0)
+			rc = state_set_meta(run->state, fr->folder->name, "path",
+					    fr->local_path, err);
+	}
+	return rc;
+}
+
+static int select_folder(struct folder_run *fr, struct imap_mailbox_info *info,
+			 uint32_t stored_validity, uint64_t stored_modseq,
+			 struct yb_error *err)
+{
+	const struct account *account = fr->run->account;
+	char qresync[64];
+	bool use_qresync = stored_validity && stored_modseq && fr->is_maildir &&
+			   account->sync_flags != SYNC_FLAGS_OFF &&
+			   imap_qresync_enabled(fr->run->imap);
+	if (use_qresync)
+		snprintf(qresync, sizeof(qresync), "%" PRIu32 " %" PRIu64,
+			 stored_validity, stored_modseq);
+	bool examine = account->keep && account->delete_after_days == 0;
+	struct imap_handler handler;
+	fr->phase = PHASE_SELECT;
+	/* Flag updates QRESYNC brings belong to the stored UIDVALIDITY. */
+	fr->uidvalidity = stored_validity;
+	return imap_select(fr->run->imap, fr->quoted, examine,
+			   use_qresync ? qresync : NULL, handler_for(fr, &handler),
+			   info, err);
+}
+
+static int run_folder(struct folder_run *fr, struct yb_error *err)
+{
+	struct imap_run *run = fr->run;
+	const struct account *account = run->account;
+	const char *mailbox = fr->folder->name;
+	uint64_t stored_validity = 0, stored_uidnext = 0, stored_modseq = 0;
+	meta_u64(run->state, mailbox, "uidvalidity", UINT32_MAX, &stored_validity);
+	meta_u64(run->state, mailbox, "uidnext", UINT32_MAX, &stored_uidnext);
+	meta_u64(run->state, mailbox, "highestmodseq", INT64_MAX, &stored_modseq);
+
+	struct imap_mailbox_info info;
+	int rc = select_folder(fr, &info, (uint32_t)stored_validity, stored_modseq, err);
+	if (rc != YB_OK)
+		return rc;
+	if (info.uidvalidity == 0)
+		return yb_fail(err, YB_ERR_PROTOCOL, "%s: folder %s: no UIDVALIDITY in "
+			       "the SELECT reply", imap_host(run->imap), mailbox);
+	run->report->on_server += info.exists;
+	bool validity_changed = stored_validity && stored_validity != info.uidvalidity;
+	fr->uidvalidity = info.uidvalidity;
+	uint32_t start = validity_changed || !stored_uidnext ? 1 : (uint32_t)stored_uidnext;
+	bool condstore = imap_condstore_enabled(run->imap) && !info.nomodseq &&
+			 info.highestmodseq > 0;
+	bool nothing_new = !validity_changed && stored_validity &&
+			   info.uidnext != 0 && info.uidnext == stored_uidnext;
+	if (validity_changed)
+		log_warn("folder %s: UIDVALIDITY changed from %" PRIu64 " to %" PRIu32
+			 "; fetching it again and recognising what was already delivered",
+			 mailbox, stored_validity, info.uidvalidity);
+	if (!nothing_new && info.exists > 0)
+		rc = list_new(fr, start, err);
+	if (rc != YB_OK)
+		return rc;
+	fr->doomed_cap = fr->count;
+	fr->doomed = calloc(fr->doomed_cap ? fr->doomed_cap : 1, sizeof(*fr->doomed));
+	if (!fr->doomed)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	size_t wanted = plan(fr);
+	if (run->dry_run)
+		return YB_OK;
+	rc = open_delivery(fr, err);
+	if (rc == YB_OK && (validity_changed || !stored_validity) && wanted > 0)
+		rc = load_digests(fr, err);
+	if (rc == YB_OK && wanted > 0) {
+		rc = fetch_bodies(fr, err);
+		if (rc == YB_OK)
+			report_missing(fr);
+		if (rc == YB_OK && delivery_matched(fr->delivery) > 0) {
+			run->report->recovered += delivery_matched(fr->delivery);
+			log_info("folder %s: %zu messages were already delivered and were "
+				 "not delivered again", mailbox, delivery_matched(fr->delivery));
+		}
+	}
+	if (rc != YB_OK)
+		return rc;
+	/* Flags of messages fetched before: CHANGEDSINCE, or all when asked. */
+	bool modseq_current = condstore && !validity_changed;
+	if (!validity_changed && stored_validity && fr->is_maildir) {
+		if (condstore && stored_modseq && stored_modseq != info.highestmodseq &&
+		    account->sync_flags != SYNC_FLAGS_OFF && !imap_qresync_enabled(run->imap))
+			rc = sync_flags(fr, start, stored_modseq, err);
+		else if (!condstore && account->sync_flags == SYNC_FLAGS_FULL)
+			rc = sync_flags(fr, start, 0, err);
+		if (fr->flag_changes > 0)
+			log_info("folder %s: flags of %zu messages updated", mailbox,
+				 fr->flag_changes);
+	}
+	if (rc == YB_OK && account->keep && account->delete_after_days > 0 && !validity_changed) {
+		free(fr->doomed);
+		fr->doomed_len = 0;
+		fr->doomed_cap = state_count(run->state, mailbox);
+		fr->doomed = calloc(fr->doomed_cap ? fr->doomed_cap : 1, sizeof(*fr->doomed));
+		if (!fr->doomed)
+			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+		struct aged_ctx aged = { .fr = fr, .now = time(NULL) };
+		snprintf(aged.prefix, sizeof(aged.prefix), "%" PRIu32 "/", fr->uidvalidity);
+		state_foreach(run->state, mailbox, collect_aged, &aged);
+	}
+	if (rc == YB_OK)
+		rc = delete_doomed(fr, err);
+	if (rc == YB_OK && validity_changed)
+		rc = forget_old_validity(fr, err);
+	if (rc == YB_OK)
+		rc = record_folder(fr, &info, modseq_current || (condstore && !stored_validity), err);
+	return rc;
+}
+
+static void folder_run_free(struct folder_run *fr)
+{
+	delivery_free(fr->delivery);
+	free(fr->quoted);
+	free(fr->local_path);
+	free(fr->entries);
+	free(fr->doomed);
+	free(fr->digests);
+}
+
+static int fetch_folder(struct imap_run *run, const struct folder *folder,
+			struct yb_error *err)
+{
+	struct folder_run fr = { .run = run, .folder = folder };
+	yb_error_clear(&fr.stream_err);
+	fr.quoted = imap_quote_mailbox(folder->wire, strlen(folder->wire));
+	if (!fr.quoted)
+		return yb_fail(err, YB_ERR_PROTOCOL, "folder %s: name cannot be sent",
+			       folder->name);
+	fr.is_maildir = run->account->deliver == DELIVER_MAILDIR;
+	int rc = fetch_imap_local_path(run->account, folder->name, folder->delimiter,
+				       &fr.local_path, err);
+	if (rc == YB_ERR_PROTOCOL) {
+		/* A name that cannot be stored safely: skip it, loudly. */
+		log_warn("skipping folder: %s", err->msg);
+		yb_error_clear(err);
+		free(fr.quoted);
+		return YB_OK;
+	}
+	if (rc == YB_OK)
+		rc = run_folder(&fr, err);
+	if (rc != YB_OK && fr.stream_err.status != YB_OK && err->status == YB_OK)
+		*err = fr.stream_err;
+	folder_run_free(&fr);
+	return rc;
+}
+
+/* --- folders --- */
+
+static bool has_pattern(const char *name)
+{
+	return strpbrk(name, "*%") != NULL;
+}
+
+static int add_folder(void *ctx, const struct imap_list_entry *entry,
+		      struct yb_error *err)
+{
+	struct imap_run *run = ctx;
+	if (entry->attrs & (IMAP_MBOX_NOSELECT | IMAP_MBOX_NONEXISTENT))
+		return YB_OK;
+	char *utf8 = NULL;
+	size_t utf8_len = 0;
+	if (imap_utf7_to_utf8(entry->name, entry->name_len, &utf8, &utf8_len, err) != YB_OK) {
+		char shown[160];
+		text_sanitize(shown, sizeof(shown), entry->name, entry->name_len);
+		log_warn("skipping folder %s: %s", shown, err->msg);
+		yb_error_clear(err);
+		return YB_OK;
+	}
+	for (size_t i = 0; i < run->folder_count; i++)
+		if (strcmp(run->folders[i].name, utf8) == 0) {
+			free(utf8);
+			return YB_OK;
+		}
+	if (run->folder_count == run->folder_cap) {
+		size_t cap = run->folder_cap ? run->folder_cap * 2 : 8;
+		struct folder *grown = realloc(run->folders, cap * sizeof(*grown));
+		if (!grown) {
+			free(utf8);
+			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+		}
+		run->folders = grown;
+		run->folder_cap = cap;
+	}
+	struct folder *f = &run->folders[run->folder_count];
+	f->name = utf8;
+	f->wire = strndup(entry->name, entry->name_len);
+	f->delimiter = entry->delimiter;
+	if (!f->wire) {
+		free(utf8);
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	}
+	run->folder_count++;
+	return YB_OK;
+}
+
+static int resolve_folders(struct imap_run *run, struct yb_error *err)
+{
+	const struct account *account = run->account;
+	size_t configured = account->folder_count;
+	for (size_t i = 0; i < (configured ? configured : 1); i++) {
+		const char *wanted = configured ? account->folders[i] : "INBOX";
+		char *wire = NULL;
+		size_t wire_len = 0;
+		int rc = imap_utf8_to_utf7(wanted, strlen(wanted), &wire, &wire_len, err);
+		if (rc != YB_OK)
+			return rc;
+		char *quoted = imap_quote_mailbox(wire, wire_len);
+		free(wire);
+		if (!quoted)
+			return yb_fail(err, YB_ERR_CONFIG, "folder %s cannot be sent", wanted);
+		size_t before = run->folder_count;
+		rc = imap_list(run->imap, quoted, add_folder, run, err);
+		free(quoted);
+		if (rc != YB_OK)
+			return rc;
+		if (run->folder_count == before && !has_pattern(wanted))
+			log_warn("folder %s does not exist on %s", wanted, imap_host(run->imap));
+	}
+	return YB_OK;
+}
+
+int fetch_imap_local_path(const struct account *account, const char *folder_utf8,
+			  char delimiter, char **out, struct yb_error *err)
+{
+	bool single = account->folder_count <= 1 &&
+		      (account->folder_count == 0 || !has_pattern(account->folders[0]));
+	if (single || account->deliver == DELIVER_MDA) {
+		*out = strdup(account->deliver_target);
+		return *out ? YB_OK : yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	}
+	struct folder_path_opts opts = {
+		.layout = account->deliver == DELIVER_MBOX ? FOLDER_LAYOUT_MBOX
+			  : account->layout == LAYOUT_MAILDIRPP ? FOLDER_LAYOUT_MAILDIRPP
+			  : FOLDER_LAYOUT_VERBATIM,
+		.inbox_at_root = account->inbox_at_root,
+	};
+	char relative[FOLDER_PATH_MAX + 1];
+	size_t len = 0;
+	int rc = folder_path_map(folder_utf8, strlen(folder_utf8), delimiter, &opts,
+				 relative, sizeof(relative), &len, err);
+	if (rc != YB_OK)
+		return rc;
+	size_t size = strlen(account->deliver_target) + len + 2;
+	*out = malloc(size);
+	if (!*out)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	if (len == 0)
+		snprintf(*out, size, "%s", account->deliver_target);
+	else
+		snprintf(*out, size, "%s/%s", account->deliver_target, relative);
+	return YB_OK;
+}
+
+static void free_folders(struct imap_run *run)
+{
+	for (size_t i = 0; i < run->folder_count; i++) {
+		free(run->folders[i].name);
+		free(run->folders[i].wire);
+	}
+	free(run->folders);
+}
+
+int fetch_imap(const struct account *account, const char *password,
+	       struct state *state, fetch_sink_fn *open_sink, void *sink_ctx,
+	       bool dry_run, struct fetch_report *report, struct yb_error *err)
+{
+	struct imap_run run = {
+		.account = account, .state = state, .report = report,
+		.open_sink = open_sink, .sink_ctx = sink_ctx, .dry_run = dry_run,
+	};
+	int rc = imap_connect(account, password, &run.imap, err);
+	if (rc == YB_OK)
+		rc = resolve_folders(&run, err);
+	for (size_t i = 0; rc == YB_OK && i < run.folder_count; i++) {
+		rc = fetch_folder(&run, &run.folders[i], err);
+	}
+	if (rc == YB_OK)
+		log_info("%zu messages in %zu folders on %s, %zu new", report->on_server,
+			 run.folder_count, account->host, report->new_messages);
+	if (rc == YB_OK)
+		rc = imap_logout(run.imap, err);
+	imap_close(run.imap);
+	free_folders(&run);
+	return rc;
+}

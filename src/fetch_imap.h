@@ -1,0 +1,38 @@
+/*
+ * fetch_imap.h - the IMAP part of a run: resolve folders, and for each
+ * fetch what is new into its sink in durable batches, mirror flag
+ * changes, delete on the server what may go.
+ */
+#ifndef YUBIN_FETCH_IMAP_H
+#define YUBIN_FETCH_IMAP_H
+
+#include <stdbool.h>
+
+#include "account.h"
+#include "error.h"
+#include "fetch.h"
+#include "sink.h"
+#include "state.h"
+
+/* Opens (or returns an already open) sink for a local path; not owned. */
+typedef int fetch_sink_fn(void *ctx, const char *path, struct sink **out,
+			  struct yb_error *err);
+
+/*
+ * state is open (read-only for a dry run) with its intents resolved.
+ * open_sink gives the sink for a folder's local path (never called in a
+ * dry run).  password may be NULL.
+ */
+int fetch_imap(const struct account *account, const char *password,
+	       struct state *state, fetch_sink_fn *open_sink, void *sink_ctx,
+	       bool dry_run, struct fetch_report *report, struct yb_error *err);
+
+/*
+ * Where a folder's messages go: the deliver path itself when the account
+ * names one folder and no pattern, else the path the layout gives under
+ * it.  Writes a malloc'd path to *out (caller frees).
+ */
+int fetch_imap_local_path(const struct account *account, const char *folder_utf8,
+			  char delimiter, char **out, struct yb_error *err);
+
+#endif

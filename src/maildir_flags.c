@@ -1,0 +1,267 @@
+/*
+ * maildir_flags.c - renaming delivered files for flag changes; hashing a
+ * Maildir's messages.
+ */
+#include "config.h"
+
+#include "maildir_flags.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#define IMAP_LETTERS "DFRST"
+
+/* The base name of a dest: after "new/" or "cur/", up to ":2," if any. */
+static bool split_dest(const char *dest, char *base, size_t base_size)
+{
+	if (strncmp(dest, "new/", 4) != 0 && strncmp(dest, "cur/", 4) != 0)
+		return false;
+	const char *name = dest + 4;
+	if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return false;
+	const char *info = strstr(name, ":2,");
+	size_t len = info ? (size_t)(info - name) : strlen(name);
+	if (len == 0 || len >= base_size)
+		return false;
+	memcpy(base, name, len);
+	base[len] = '\0';
+	return true;
+}
+
+/* Find the file now: where dest says, else cur/BASE:2,* or new/BASE. */
+static int locate(const char *maildir_path, const char *dest, const char *base,
+		  char *found, size_t found_size, struct yb_error *err)
+{
+	char path[4096];
+	int written = snprintf(path, sizeof(path), "%s/%s", maildir_path, dest);
+	if (written < 0 || (size_t)written >= sizeof(path))
+		return yb_fail(err, YB_ERR_IO, "path too long in %s", maildir_path);
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		snprintf(found, found_size, "%s", dest);
+		return YB_OK;
+	}
+	found[0] = '\0';
+	written = snprintf(path, sizeof(path), "%s/cur", maildir_path);
+	if (written < 0 || (size_t)written >= sizeof(path))
+		return yb_fail(err, YB_ERR_IO, "path too long in %s", maildir_path);
+	DIR *dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT ? YB_OK
+				       : yb_fail_errno(err, YB_ERR_IO, errno,
+						       "cannot read %s", path);
+	size_t base_len = strlen(base);
+	struct dirent *entry;
+	while ((entry = readdir(dir)) != NULL) {
+		if (strncmp(entry->d_name, base, base_len) == 0 &&
+		    (entry->d_name[base_len] == ':' || entry->d_name[base_len] == '\0')) {
+			snprintf(found, found_size, "cur/%s", entry->d_name);
+			break;
+		}
+	}
+	closedir(dir);
+	if (!found[0]) {
+		written = snprintf(path, sizeof(path), "%s/new/%s", maildir_path, base);
+		if (written >= 0 && (size_t)written < sizeof(path) && lstat(path, &st) == 0)
+			snprintf(found, found_size, "new/%s", base);
+	}
+	return YB_OK;
+}
+
+/* IMAP letters from the server, plus the reader's own letters it kept. */
+static void merge_letters(const char *found, const char *letters, char *out,
+			  size_t out_size)
+{
+	bool want[128] = { false };
+	for (const char *p = letters; *p; p++)
+		if ((unsigned char)*p < 128)
+			want[(unsigned char)*p] = true;
+	const char *info = strstr(found, ":2,");
+	if (info)
+		for (const char *p = info + 3; *p; p++)
+			if ((unsigned char)*p < 128 && !strchr(IMAP_LETTERS, *p))
+				want[(unsigned char)*p] = true;
+	size_t used = 0;
+	for (int c = 'A'; c <= 'z' && used + 1 < out_size; c++)
+		if (want[c] && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+			out[used++] = (char)c;
+	out[used] = '\0';
+}
+
+static int sync_dir(const char *maildir_path, const char *sub, struct yb_error *err)
+{
+	char path[4096];
+	int written = snprintf(path, sizeof(path), "%s/%s", maildir_path, sub);
+	if (written < 0 || (size_t)written >= sizeof(path))
+		return yb_fail(err, YB_ERR_IO, "path too long in %s", maildir_path);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0) {
+		int saved = errno;
+		if (fd >= 0)
+			close(fd);
+		return yb_fail_errno(err, YB_ERR_IO, saved, "cannot sync %s", path);
+	}
+	close(fd);
+	return YB_OK;
+}
+
+int maildir_apply_flags(const char *maildir_path, const char *dest,
+			const char *letters, char *new_dest,
+			struct yb_error *err)
+{
+	char base[MAILDIR_DEST_MAX];
+	char found[MAILDIR_DEST_MAX];
+	new_dest[0] = '\0';
+	if (!split_dest(dest, base, sizeof(base)))
+		return yb_fail(err, YB_ERR_INTERNAL, "bad maildir dest in state");
+	int rc = locate(maildir_path, dest, base, found, sizeof(found), err);
+	if (rc != YB_OK || !found[0])
+		return rc;
+	char merged[64];
+	merge_letters(found, letters, merged, sizeof(merged));
+	char target[MAILDIR_DEST_MAX];
+	int written = snprintf(target, sizeof(target), "cur/%s:2,%s", base, merged);
+	if (written < 0 || (size_t)written >= sizeof(target))
+		return yb_fail(err, YB_ERR_IO, "name too long in %s", maildir_path);
+	bool in_new = strncmp(found, "new/", 4) == 0;
+	if (in_new && !merged[0]) {
+		snprintf(new_dest, MAILDIR_DEST_MAX, "%s", found);
+		return YB_OK; /* no flags: new/ is right */
+	}
+	if (strcmp(found, target) == 0) {
+		snprintf(new_dest, MAILDIR_DEST_MAX, "%s", found);
+		return YB_OK;
+	}
+	char from[4096], to[4096];
+	int a = snprintf(from, sizeof(from), "%s/%s", maildir_path, found);
+	int b = snprintf(to, sizeof(to), "%s/%s", maildir_path, target);
+	if (a < 0 || b < 0 || (size_t)a >= sizeof(from) || (size_t)b >= sizeof(to))
+		return yb_fail(err, YB_ERR_IO, "path too long in %s", maildir_path);
+	if (rename(from, to) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot rename %s", from);
+	rc = sync_dir(maildir_path, "cur", err);
+	if (rc == YB_OK && in_new)
+		rc = sync_dir(maildir_path, "new", err);
+	if (rc == YB_OK)
+		snprintf(new_dest, MAILDIR_DEST_MAX, "%s", target);
+	return rc;
+}
+
+static int hash_file(int dir_fd, const char *name, unsigned char out[32],
+		     struct yb_error *err, const char *dir_path)
+{
+	int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? -1
+				       : yb_fail_errno(err, YB_ERR_IO, errno,
+						       "cannot read %s/%s", dir_path, name);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int rc = YB_OK;
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		rc = yb_fail(err, YB_ERR_INTERNAL, "cannot start SHA-256");
+		goto out;
+	}
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = yb_fail_errno(err, YB_ERR_IO, errno, "cannot read %s/%s",
+					   dir_path, name);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+	}
+	unsigned int len = 0;
+	if (EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != 32)
+		rc = yb_fail(err, YB_ERR_INTERNAL, "SHA-256 failed");
+out:
+	EVP_MD_CTX_free(ctx);
+	close(fd);
+	return rc;
+}
+
+struct digest_list {
+	struct maildir_digest *items;
+	size_t count, cap;
+};
+
+static int add_digests(const char *maildir_path, const char *sub,
+		       struct digest_list *list, struct yb_error *err)
+{
+	char path[4096];
+	int written = snprintf(path, sizeof(path), "%s/%s", maildir_path, sub);
+	if (written < 0 || (size_t)written >= sizeof(path))
+		return yb_fail(err, YB_ERR_IO, "path too long in %s", maildir_path);
+	DIR *dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT ? YB_OK
+				       : yb_fail_errno(err, YB_ERR_IO, errno,
+						       "cannot read %s", path);
+	int rc = YB_OK;
+	struct dirent *entry;
+	while (rc == YB_OK && (entry = readdir(dir)) != NULL) {
+		if (entry->d_name[0] == '.')
+			continue;
+		if (list->count == list->cap) {
+			size_t cap = list->cap ? list->cap * 2 : 256;
+			struct maildir_digest *grown = realloc(list->items, cap * sizeof(*grown));
+			if (!grown) {
+				rc = yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+				break;
+			}
+			list->items = grown;
+			list->cap = cap;
+		}
+		struct maildir_digest *item = &list->items[list->count];
+		written = snprintf(item->dest, sizeof(item->dest), "%s/%s", sub,
+				   entry->d_name);
+		if (written < 0 || (size_t)written >= sizeof(item->dest))
+			continue;
+		int hashed = hash_file(dirfd(dir), entry->d_name, item->digest, err, path);
+		if (hashed == -1)
+			continue; /* gone meanwhile */
+		rc = hashed;
+		if (rc == YB_OK)
+			list->count++;
+	}
+	closedir(dir);
+	return rc;
+}
+
+static int compare_digests(const void *a, const void *b)
+{
+	return memcmp(((const struct maildir_digest *)a)->digest,
+		      ((const struct maildir_digest *)b)->digest, 32);
+}
+
+int maildir_digests(const char *maildir_path, struct maildir_digest **out,
+		    size_t *count, struct yb_error *err)
+{
+	struct digest_list list = { 0 };
+	int rc = add_digests(maildir_path, "new", &list, err);
+	if (rc == YB_OK)
+		rc = add_digests(maildir_path, "cur", &list, err);
+	if (rc != YB_OK) {
+		free(list.items);
+		return rc;
+	}
+	if (list.count > 1)
+		qsort(list.items, list.count, sizeof(*list.items), compare_digests);
+	*out = list.items;
+	*count = list.count;
+	return YB_OK;
+}

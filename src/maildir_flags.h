@@ -1,0 +1,42 @@
+/*
+ * maildir_flags.h - mirroring server flags onto delivered Maildir files,
+ * and finding what a Maildir already holds (for matching after a
+ * UIDVALIDITY change).
+ */
+#ifndef YUBIN_MAILDIR_FLAGS_H
+#define YUBIN_MAILDIR_FLAGS_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+#define MAILDIR_DEST_MAX 512
+
+/*
+ * The message published at dest ("new/NAME..." or "cur/NAME...:2,FL" under
+ * maildir_path; a mail reader may have moved it to cur/ and added flags
+ * since) gets the IMAP flag letters `letters` (from "DFRST"), keeping any
+ * other letters it has (a reader's own, like P).  It moves to cur/ when
+ * it has flags.  new_dest (MAILDIR_DEST_MAX bytes) gets where it is now.
+ * A message no longer there (deleted locally) is not an error: new_dest
+ * is set to "" then.  Errors are YB_ERR_IO naming the file.
+ */
+int maildir_apply_flags(const char *maildir_path, const char *dest,
+			const char *letters, char *new_dest,
+			struct yb_error *err);
+
+/* One message file a Maildir holds: its dest and the SHA-256 of its bytes. */
+struct maildir_digest {
+	char dest[MAILDIR_DEST_MAX];
+	unsigned char digest[32];
+};
+
+/*
+ * Hash every message file in new/ and cur/ of maildir_path.  *out is a
+ * malloc'd array of *count entries sorted by digest (the caller frees);
+ * a Maildir that does not exist gives none.  YB_ERR_IO names the file.
+ */
+int maildir_digests(const char *maildir_path, struct maildir_digest **out,
+		    size_t *count, struct yb_error *err);
+
+#endif
