@@ -3,35 +3,56 @@
  *
  * On disk (STATE_DIR/ACCOUNT/, see state.h):
  *
- *   snapshot   "yubin-snapshot 1\n" then one "M MAILBOX KEY FETCHED_AT"
- *              record per delivered message.  Only ever replaced whole,
- *              by rename, so every line of it must be valid.
+ *   snapshot   "yubin-snapshot 1\n" then the whole state, one record a
+ *              line, in no particular order:
+ *                M MAILBOX KEY FETCHED_AT DEST  a delivered message
+ *                V MAILBOX NAME VALUE           a value of the mailbox
+ *              Only ever replaced whole, by rename, so every line of it
+ *              must be valid.
  *   journal    "yubin-journal 1\n" then records appended since the
  *              snapshot, in order:
  *                I MAILBOX KEY DEST       intent: about to publish at DEST
- *                C MAILBOX KEY FETCHED_AT delivered (closes the intent)
+ *                C MAILBOX KEY FETCHED_AT delivered; closes the intent,
+ *                                         whose DEST the key keeps
  *                X MAILBOX KEY            drop the intent (not published)
  *                F MAILBOX KEY            forget (and close any intent)
+ *                D MAILBOX KEY DEST       the delivered key is now at DEST
+ *                V MAILBOX NAME VALUE     set the mailbox's value NAME
+ *                G MAILBOX                forget the mailbox's keys and
+ *                                         values (it has no open intent)
  *
  * Every record line ends in " #" and 8 lowercase hex digits: the CRC-32
  * (IEEE 802.3, as zlib's crc32) of the line's bytes before " #".  Fields
  * are separated by one space and percent-escaped (%XX) so that they hold
  * only bytes 0x21..0x7e other than '%': no space, no control byte, no
- * newline.  FETCHED_AT is decimal seconds since the epoch.
+ * newline, and never empty.  FETCHED_AT is decimal seconds since the
+ * epoch.  NAME is [a-z0-9_], 1 to 64 bytes; VALUE printable ASCII, 1 to
+ * 1024 bytes.
  *
- * Replay: every snapshot line must be valid.  The journal's last line, if
- * it lacks its newline, is too long or has a wrong checksum, is an append
- * a crash cut short: it is dropped and (unless read-only) truncated away
- * so the next append starts on a clean line.  A bad line anywhere else,
- * or a checksummed line that does not parse, is corruption: an error
- * naming file:line.  A header of another version is an error too, and
- * such a file is never truncated.
+ * Absent fields: M's DEST is "-" when no dest is known (the key was
+ * committed without an intent).  A field whose value is "-" itself is
+ * always written "%2D", so a bare "-" never stands for data where a field
+ * is optional.  (Where a field is required it can only mean "-", and is
+ * read so.)  An M line of three fields, without DEST, has no dest either.
+ *
+ * Replay: every snapshot line must be valid.  In the journal, a line that
+ * is too long, lacks its newline or has a wrong checksum starts a torn
+ * tail if no checksummed line comes after it: what a crash cut short, or
+ * what a power loss left past the last fdatasync (half lines, zero-filled
+ * pages without a newline, stale bytes).  The tail is dropped and (unless
+ * read-only) truncated away so the next append starts on a clean line.
+ * A bad line with a good record after it, or a checksummed line that does
+ * not parse, is corruption: an error naming file:line.  A header of
+ * another version is an error too, and such a file is never truncated.
  *
  * Replay is idempotent: a journal replayed over a snapshot that already
  * holds its effects (compaction died between the rename and the unlink)
- * gives the same state, because C keeps the fetched_at of a key already
- * delivered, F removes whatever is there, and the snapshot never holds
- * intents (compaction is skipped while any is open).
+ * gives the same state.  C keeps the fetched_at of a key already
+ * delivered, and takes a dest only from the intent it closes, which the
+ * journal itself opened (the snapshot never holds intents: compaction is
+ * skipped while any is open); D and V set a value outright and F and G
+ * remove whatever is there, so the last of them decides either way (a D
+ * for a key no longer delivered is ignored: a later F removed it).
  *
  * Writes: records are encoded into a pending buffer as they are made;
  * state_sync appends it to the journal (O_APPEND) and fdatasyncs, and the
@@ -52,7 +73,11 @@
  * In memory: the delivered keys of each mailbox are an open-addressing
  * hash set (linear probing, backward-shift deletion), keyed with
  * SipHash-1-3 under a random per-state key so that a hostile server's
- * UIDLs cannot be chosen to collide.  Key strings live once, in an arena.
+ * UIDLs cannot be chosen to collide.  Key and dest strings live in the
+ * mailbox's arena (a replaced dest stays there until the mailbox goes);
+ * values in a short array (at most 64 per mailbox), each freed when
+ * replaced.  A mailbox left with no key and no value is freed whole, so
+ * forgetting a mailbox releases its memory.
  */
 #include "config.h"
 
@@ -78,11 +103,20 @@
 #define STATE_MAILBOX_MAX 1024
 #define STATE_KEY_MAX 1024
 #define STATE_DEST_MAX 4096
+#define STATE_META_NAME_MAX 64
+#define STATE_META_VALUE_MAX 1024
 
 /*
- * Longest record line the reader accepts.  The longest valid line, an
- * intent with every field at its maximum and every byte escaped, is
- * 1 + 3 * (1 + 3 * 1024) + 3 * 4096 + 11 bytes, about 18.5 KiB.
+ * Values one mailbox may hold.  The engine uses a handful; the cap keeps
+ * the linear lookup (and a hostile snapshot's replay) cheap.
+ */
+#define STATE_META_PER_MAILBOX_MAX 64
+
+/*
+ * Longest record line the reader accepts.  The longest valid line, an M
+ * record with every field at its maximum and every byte escaped, is
+ * 1 + 2 * (1 + 3 * 1024) + 1 + 19 + 1 + 3 * 4096 + 11 bytes, about
+ * 18.5 KiB.
  */
 #define STATE_LINE_MAX (32 * 1024)
 #define READER_BUF_SIZE (2 * STATE_LINE_MAX)
@@ -96,9 +130,15 @@
 /* " #" and 8 hex digits end every record line. */
 #define CHECK_SUFFIX_LEN 10
 
-#define RECORD_FIELDS_MAX 3
+#define RECORD_FIELDS_MAX 4
 
-#define ARENA_CHUNK_SIZE (64 * 1024)
+/* The field that stands for "no value" where a field is optional. */
+static const char FIELD_NONE[] = "-";
+
+/* Arena chunks start small (a mailbox of few keys stays small) and
+   double up to the largest size. */
+#define ARENA_CHUNK_MIN 256
+#define ARENA_CHUNK_MAX (64 * 1024)
 
 #define SET_MIN_CAPACITY 16
 /* A set may not grow past this many slots (the hash kept is 32 bits). */
@@ -112,6 +152,10 @@ static const char SNAPSHOT_MAGIC[] = "yubin-snapshot";
 static const char JOURNAL_MAGIC[] = "yubin-journal";
 static const char SNAPSHOT_HEADER[] = "yubin-snapshot 1\n";
 static const char JOURNAL_HEADER[] = "yubin-journal 1\n";
+
+/* The record types each file holds. */
+static const char SNAPSHOT_OPS[] = "MV";
+static const char JOURNAL_OPS[] = "ICXFDVG";
 
 static const char SNAPSHOT_ADVICE[] =
 	"to recover, move the file away and run yubin again: it will fetch "
@@ -212,7 +256,7 @@ static void random_hash_key(uint64_t key[2])
 
 /* ---- string arena ------------------------------------------------------ */
 
-/* Key and mailbox strings, stored once and freed together. */
+/* Key and destination strings of one mailbox, freed together. */
 struct arena_chunk {
 	struct arena_chunk *next;
 	size_t used;
@@ -229,7 +273,12 @@ static const char *arena_copy(struct arena *arena, const char *str, size_t len)
 {
 	struct arena_chunk *chunk = arena->chunks;
 	if (!chunk || chunk->size - chunk->used < len + 1) {
-		size_t size = len + 1 > ARENA_CHUNK_SIZE ? len + 1 : ARENA_CHUNK_SIZE;
+		size_t size = ARENA_CHUNK_MIN;
+		if (chunk)
+			size = chunk->size >= ARENA_CHUNK_MAX / 2 ? ARENA_CHUNK_MAX
+								  : chunk->size * 2;
+		if (size < len + 1)
+			size = len + 1;
 		chunk = malloc(sizeof(*chunk) + size);
 		if (!chunk)
 			return NULL;
@@ -259,11 +308,14 @@ static void arena_release(struct arena *arena)
 /* ---- hash set of strings ----------------------------------------------- */
 
 /*
- * One slot: str is NULL when the slot is empty.  value is the key's
- * fetched_at in a mailbox's set, the mailbox's index in the mailbox index.
+ * One slot: str is NULL when the slot is empty.  In a mailbox's set, str
+ * is a delivered key, value its fetched_at and dest where it was published
+ * (NULL if unknown); in the mailbox index, str is a mailbox's name and
+ * value its index in state->mailboxes.
  */
 struct set_entry {
-	const char *str;      /* in the state's arena */
+	const char *str;      /* in the mailbox's arena, or its name */
+	const char *dest;     /* in the mailbox's arena, or NULL */
 	int64_t value;
 	uint32_t hash;
 	uint32_t len;
@@ -396,12 +448,17 @@ static int buf_reserve(struct byte_buf *buf, size_t extra)
 /*
  * A record, decoded or about to be encoded.  Fields point into the line
  * being parsed (NUL-terminated in place) or into the caller's strings.
+ * field_none[i] marks an absent optional field, written FIELD_NONE; a
+ * field that is FIELD_NONE itself is written escaped, so the two never
+ * meet.  A parsed FIELD_NONE is flagged and also left as the text "-",
+ * which is what it means where a field is not optional.
  */
 struct record {
 	char op;
 	size_t field_count;
 	const char *field[RECORD_FIELDS_MAX];
 	size_t field_len[RECORD_FIELDS_MAX];
+	bool field_none[RECORD_FIELDS_MAX];
 	int64_t fetched_at;   /* M and C */
 };
 
@@ -410,8 +467,15 @@ static bool byte_is_plain(unsigned char byte)
 	return byte >= 0x21 && byte <= 0x7e && byte != '%';
 }
 
+static bool is_lone_none(const char *str, size_t len)
+{
+	return len == 1 && str[0] == FIELD_NONE[0];
+}
+
 static size_t escaped_len(const char *str, size_t len)
 {
+	if (is_lone_none(str, len))
+		return 3;
 	size_t out = len;
 	for (size_t i = 0; i < len; i++)
 		if (!byte_is_plain((unsigned char)str[i]))
@@ -422,19 +486,34 @@ static size_t escaped_len(const char *str, size_t len)
 static const char HEX_UPPER[] = "0123456789ABCDEF";
 static const char HEX_LOWER[] = "0123456789abcdef";
 
+static char *escape_byte(char *out, unsigned char byte)
+{
+	*out++ = '%';
+	*out++ = HEX_UPPER[byte >> 4];
+	*out++ = HEX_UPPER[byte & 0x0f];
+	return out;
+}
+
 static char *escape_into(char *out, const char *str, size_t len)
 {
+	if (is_lone_none(str, len))
+		return escape_byte(out, (unsigned char)str[0]);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char byte = (unsigned char)str[i];
-		if (byte_is_plain(byte)) {
+		if (byte_is_plain(byte))
 			*out++ = (char)byte;
-			continue;
-		}
-		*out++ = '%';
-		*out++ = HEX_UPPER[byte >> 4];
-		*out++ = HEX_UPPER[byte & 0x0f];
+		else
+			out = escape_byte(out, byte);
 	}
 	return out;
+}
+
+/* Bytes of field i as written. */
+static size_t field_encoded_len(const struct record *rec, size_t i)
+{
+	if (rec->field_none[i])
+		return strlen(FIELD_NONE);
+	return escaped_len(rec->field[i], rec->field_len[i]);
 }
 
 /* Bytes of the encoded line, newline included. */
@@ -442,7 +521,7 @@ static size_t record_line_len(const struct record *rec)
 {
 	size_t len = 1 + CHECK_SUFFIX_LEN + 1;
 	for (size_t i = 0; i < rec->field_count; i++)
-		len += 1 + escaped_len(rec->field[i], rec->field_len[i]);
+		len += 1 + field_encoded_len(rec, i);
 	return len;
 }
 
@@ -453,7 +532,12 @@ static void record_encode(const struct record *rec, char *out)
 	*at++ = rec->op;
 	for (size_t i = 0; i < rec->field_count; i++) {
 		*at++ = ' ';
-		at = escape_into(at, rec->field[i], rec->field_len[i]);
+		if (rec->field_none[i]) {
+			memcpy(at, FIELD_NONE, strlen(FIELD_NONE));
+			at += strlen(FIELD_NONE);
+		} else {
+			at = escape_into(at, rec->field[i], rec->field_len[i]);
+		}
 	}
 	uint32_t crc = crc32_bytes(out, (size_t)(at - out));
 	*at++ = ' ';
@@ -531,27 +615,85 @@ static const char *check_time_field(struct record *rec)
 	return NULL;
 }
 
+/* What is wrong with a value's name (the file's and the caller's), or NULL. */
+static const char *meta_name_problem(const char *name, size_t len)
+{
+	if (len == 0)
+		return "empty value name";
+	if (len > STATE_META_NAME_MAX)
+		return "value name too long";
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return "value name not of [a-z0-9_]";
+	}
+	return NULL;
+}
+
+static const char *meta_value_problem(const char *value, size_t len)
+{
+	if (len == 0)
+		return "empty value";
+	if (len > STATE_META_VALUE_MAX)
+		return "value too long";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char byte = (unsigned char)value[i];
+		if (byte < 0x20 || byte > 0x7e)
+			return "value not printable";
+	}
+	return NULL;
+}
+
+/* The number of fields op takes; false for an unknown op. */
+static bool record_arity(char op, size_t *min, size_t *max)
+{
+	switch (op) {
+	case 'G': *min = *max = 1; return true;
+	case 'X': case 'F': *min = *max = 2; return true;
+	case 'C': case 'I': case 'D': case 'V': *min = *max = 3; return true;
+	/* A snapshot line without its DEST has no destination recorded. */
+	case 'M': *min = 3; *max = 4; return true;
+	}
+	return false;
+}
+
+/* The limits of fields 1 and up, after the mailbox; NULL when all is well. */
+static const char *record_check_fields(struct record *rec)
+{
+	if (rec->op == 'V') {
+		const char *problem = meta_name_problem(rec->field[1],
+							rec->field_len[1]);
+		return problem ? problem : meta_value_problem(rec->field[2],
+							      rec->field_len[2]);
+	}
+	if (rec->field_count >= 2 && rec->field_len[1] > STATE_KEY_MAX)
+		return "key too long";
+	switch (rec->op) {
+	case 'I': case 'D':
+		return rec->field_len[2] > STATE_DEST_MAX ? "destination too long"
+							  : NULL;
+	case 'M':
+		if (rec->field_count == 4 && !rec->field_none[3] &&
+		    rec->field_len[3] > STATE_DEST_MAX)
+			return "destination too long";
+		return check_time_field(rec);
+	case 'C':
+		return check_time_field(rec);
+	}
+	return NULL;
+}
+
 /* Field count and limits for the record's type; NULL when all is well. */
 static const char *record_check(struct record *rec)
 {
-	size_t want;
-	switch (rec->op) {
-	case 'M': case 'C': case 'I': want = 3; break;
-	case 'X': case 'F': want = 2; break;
-	default: return "unknown record type";
-	}
-	if (rec->field_count != want)
+	size_t min, max;
+	if (!record_arity(rec->op, &min, &max))
+		return "unknown record type";
+	if (rec->field_count < min || rec->field_count > max)
 		return "wrong number of fields";
 	if (rec->field_len[0] > STATE_MAILBOX_MAX)
 		return "mailbox too long";
-	if (rec->field_len[1] > STATE_KEY_MAX)
-		return "key too long";
-	if (rec->op == 'I')
-		return rec->field_len[2] > STATE_DEST_MAX ? "destination too long"
-							  : NULL;
-	if (rec->op == 'M' || rec->op == 'C')
-		return check_time_field(rec);
-	return NULL;
+	return record_check_fields(rec);
 }
 
 /*
@@ -576,6 +718,8 @@ static const char *record_parse(char *text, size_t len, struct record *rec)
 			end++;
 		if (end == pos)
 			return "empty field";
+		rec->field_none[rec->field_count] =
+			is_lone_none(text + pos, end - pos);
 		size_t decoded_len = 0;
 		const char *problem = unescape_in_place(text + pos, end - pos,
 							&decoded_len);
@@ -718,26 +862,28 @@ static int reader_next(struct line_reader *reader, struct line *out)
 	}
 }
 
-/*
- * Is nothing left after the line just read?  Reading ahead reuses the
- * buffer, so the last line's text is invalid afterwards.  0 or an errno.
- */
-static int reader_at_eof(struct line_reader *reader, bool *at_eof)
-{
-	while (reader->start == reader->end && !reader->eof) {
-		int errnum = reader_fill(reader);
-		if (errnum)
-			return errnum;
-	}
-	*at_eof = reader->start == reader->end;
-	return 0;
-}
-
 /* ---- the state --------------------------------------------------------- */
 
+/* One per-mailbox value; block is "NAME\0VALUE\0". */
+struct meta_value {
+	char *block;            /* owned */
+	size_t name_len;
+	const char *value;      /* in block */
+	size_t value_len;
+};
+
+/*
+ * A mailbox with delivered keys or values; one with neither is removed,
+ * so forgetting releases its memory.
+ */
 struct mailbox {
-	const char *name;       /* in the arena */
-	struct key_set keys;    /* delivered keys; value = fetched_at */
+	struct key_set keys;      /* delivered keys: fetched_at, dest */
+	struct arena strings;     /* the keys' and dests' text */
+	struct meta_value *meta;  /* owned; meta_count of meta_cap used */
+	size_t meta_count;
+	size_t meta_cap;
+	size_t name_len;
+	char name[];              /* NUL-terminated */
 };
 
 struct state {
@@ -751,8 +897,7 @@ struct state {
 	bool broken;            /* a write failed in a way we could not undo */
 
 	uint64_t hash_key[2];
-	struct arena strings;
-	struct mailbox **mailboxes;   /* owned, each owned */
+	struct mailbox **mailboxes;   /* owned, each owned; in no order */
 	size_t mailbox_count;
 	size_t mailbox_cap;
 	struct key_set mailbox_index; /* name -> index in mailboxes */
@@ -777,18 +922,40 @@ static uint32_t state_hash(const struct state *state, const char *str,
 	return (uint32_t)siphash13(state->hash_key, str, len);
 }
 
+static struct set_entry *find_mailbox_entry(const struct state *state,
+					    const char *name, size_t len)
+{
+	return set_find(&state->mailbox_index, name, len,
+			state_hash(state, name, len));
+}
+
 static struct mailbox *find_mailbox(const struct state *state,
 				    const char *name, size_t len)
 {
-	const struct set_entry *entry = set_find(&state->mailbox_index, name,
-						 len, state_hash(state, name, len));
+	const struct set_entry *entry = find_mailbox_entry(state, name, len);
 	return entry ? state->mailboxes[(size_t)entry->value] : NULL;
 }
 
-/* The mailbox, created if new; NULL when out of memory. */
-static struct mailbox *get_mailbox(struct state *state, const char *name,
-				   size_t len)
+static bool mailbox_is_empty(const struct mailbox *mailbox)
 {
+	return mailbox->keys.count == 0 && mailbox->meta_count == 0;
+}
+
+static void mailbox_free(struct mailbox *mailbox)
+{
+	set_release(&mailbox->keys);
+	arena_release(&mailbox->strings);
+	for (size_t i = 0; i < mailbox->meta_count; i++)
+		free(mailbox->meta[i].block);
+	free(mailbox->meta);
+	free(mailbox);
+}
+
+/* The mailbox, created (*created) if new; NULL when out of memory. */
+static struct mailbox *get_mailbox(struct state *state, const char *name,
+				   size_t len, bool *created)
+{
+	*created = false;
 	struct mailbox *found = find_mailbox(state, name, len);
 	if (found)
 		return found;
@@ -803,26 +970,53 @@ static struct mailbox *get_mailbox(struct state *state, const char *name,
 	}
 	if (set_reserve_one(&state->mailbox_index) != 0)
 		return NULL;
-	struct mailbox *mailbox = calloc(1, sizeof(*mailbox));
+	/* len is at most STATE_MAILBOX_MAX: no overflow. */
+	struct mailbox *mailbox = calloc(1, sizeof(*mailbox) + len + 1);
 	if (!mailbox)
 		return NULL;
-	mailbox->name = arena_copy(&state->strings, name, len);
-	if (!mailbox->name) {
-		free(mailbox);
-		return NULL;
-	}
+	memcpy(mailbox->name, name, len);
+	mailbox->name[len] = '\0';
+	mailbox->name_len = len;
 	struct set_entry entry = {
-		mailbox->name, (int64_t)state->mailbox_count,
+		mailbox->name, NULL, (int64_t)state->mailbox_count,
 		state_hash(state, name, len), (uint32_t)len,
 	};
 	set_place(&state->mailbox_index, &entry);
 	state->mailboxes[state->mailbox_count++] = mailbox;
+	*created = true;
 	return mailbox;
 }
 
-static const struct set_entry *find_delivered(const struct state *state,
-					      const char *mailbox_name,
-					      const char *key)
+/* Drop the mailbox with all it holds; the last one takes its place. */
+static void remove_mailbox(struct state *state, struct mailbox *mailbox)
+{
+	struct set_entry *entry = find_mailbox_entry(state, mailbox->name,
+						     mailbox->name_len);
+	size_t at = (size_t)entry->value;
+	set_remove(&state->mailbox_index, mailbox->name, mailbox->name_len,
+		   entry->hash);
+	mailbox_free(mailbox);
+	size_t last = --state->mailbox_count;
+	if (at == last)
+		return;
+	struct mailbox *moved = state->mailboxes[last];
+	state->mailboxes[at] = moved;
+	find_mailbox_entry(state, moved->name, moved->name_len)->value =
+		(int64_t)at;
+}
+
+/* After a failed change: a mailbox it created must not stay behind. */
+static int undo_new_mailbox(struct state *state, struct mailbox *mailbox,
+			    bool created)
+{
+	if (created && mailbox_is_empty(mailbox))
+		remove_mailbox(state, mailbox);
+	return -1;
+}
+
+static struct set_entry *find_delivered(const struct state *state,
+					const char *mailbox_name,
+					const char *key)
 {
 	const struct mailbox *mailbox = find_mailbox(state, mailbox_name,
 						     strlen(mailbox_name));
@@ -832,25 +1026,50 @@ static const struct set_entry *find_delivered(const struct state *state,
 	return set_find(&mailbox->keys, key, len, state_hash(state, key, len));
 }
 
-/* Record (mailbox, key) as delivered unless it is; -1 when out of memory. */
-static int add_delivered(struct state *state, const struct record *rec)
+/* Point entry at a copy of dest (unless it holds that already); -1: OOM. */
+static int set_entry_dest(struct mailbox *mailbox, struct set_entry *entry,
+			  const char *dest)
 {
+	if (entry->dest && strcmp(entry->dest, dest) == 0)
+		return 0;
+	/* A replaced dest stays in the arena until the mailbox goes: at most
+	   what this run's journal holds. */
+	const char *copy = arena_copy(&mailbox->strings, dest, strlen(dest));
+	if (!copy)
+		return -1;
+	entry->dest = copy;
+	return 0;
+}
+
+/*
+ * Record (mailbox, key) of rec as delivered at rec->fetched_at, published
+ * at dest (NULL: unknown).  A key already delivered keeps its first time
+ * (keeps replay idempotent), and its dest unless replace_dest.  -1 when
+ * out of memory, with nothing changed.
+ */
+static int add_delivered(struct state *state, const struct record *rec,
+			 const char *dest, bool replace_dest)
+{
+	bool created;
 	struct mailbox *mailbox = get_mailbox(state, rec->field[0],
-					      rec->field_len[0]);
+					      rec->field_len[0], &created);
 	if (!mailbox)
 		return -1;
 	uint32_t hash = state_hash(state, rec->field[1], rec->field_len[1]);
-	/* Already delivered: the first time stands (keeps replay idempotent). */
-	if (set_find(&mailbox->keys, rec->field[1], rec->field_len[1], hash))
-		return 0;
-	if (set_reserve_one(&mailbox->keys) != 0)
-		return -1;
-	const char *copy = arena_copy(&state->strings, rec->field[1],
-				      rec->field_len[1]);
-	if (!copy)
-		return -1;
-	struct set_entry entry = { copy, rec->fetched_at, hash,
+	struct set_entry *found = set_find(&mailbox->keys, rec->field[1],
+					   rec->field_len[1], hash);
+	if (found)
+		return replace_dest && dest ? set_entry_dest(mailbox, found, dest)
+					    : 0;
+	struct set_entry entry = { NULL, NULL, rec->fetched_at, hash,
 				   (uint32_t)rec->field_len[1] };
+	if (set_reserve_one(&mailbox->keys) == 0)
+		entry.str = arena_copy(&mailbox->strings, rec->field[1],
+				       rec->field_len[1]);
+	if (entry.str && dest)
+		entry.dest = arena_copy(&mailbox->strings, dest, strlen(dest));
+	if (!entry.str || (dest && !entry.dest))
+		return undo_new_mailbox(state, mailbox, created);
 	set_place(&mailbox->keys, &entry);
 	return 0;
 }
@@ -859,9 +1078,81 @@ static void remove_delivered(struct state *state, const struct record *rec)
 {
 	struct mailbox *mailbox = find_mailbox(state, rec->field[0],
 					       rec->field_len[0]);
-	if (mailbox)
-		set_remove(&mailbox->keys, rec->field[1], rec->field_len[1],
-			   state_hash(state, rec->field[1], rec->field_len[1]));
+	if (!mailbox)
+		return;
+	set_remove(&mailbox->keys, rec->field[1], rec->field_len[1],
+		   state_hash(state, rec->field[1], rec->field_len[1]));
+	if (mailbox_is_empty(mailbox))
+		remove_mailbox(state, mailbox);
+}
+
+static struct meta_value *find_meta(const struct mailbox *mailbox,
+				    const char *name, size_t len)
+{
+	for (size_t i = 0; i < mailbox->meta_count; i++)
+		if (mailbox->meta[i].name_len == len &&
+		    memcmp(mailbox->meta[i].block, name, len) == 0)
+			return &mailbox->meta[i];
+	return NULL;
+}
+
+static int reserve_meta(struct mailbox *mailbox)
+{
+	if (mailbox->meta_count < mailbox->meta_cap)
+		return 0;
+	size_t cap = mailbox->meta_cap ? mailbox->meta_cap * 2 : 4;
+	struct meta_value *grown = realloc(mailbox->meta, cap * sizeof(*grown));
+	if (!grown)
+		return -1;
+	mailbox->meta = grown;
+	mailbox->meta_cap = cap;
+	return 0;
+}
+
+/*
+ * Set the value of a V record (the caller keeps within
+ * STATE_META_PER_MAILBOX_MAX); -1 when out of memory, with nothing changed.
+ */
+static int apply_meta(struct state *state, const struct record *rec)
+{
+	bool created;
+	struct mailbox *mailbox = get_mailbox(state, rec->field[0],
+					      rec->field_len[0], &created);
+	if (!mailbox)
+		return -1;
+	size_t name_len = rec->field_len[1];
+	size_t value_len = rec->field_len[2];
+	struct meta_value *slot = find_meta(mailbox, rec->field[1], name_len);
+	if (slot && slot->value_len == value_len &&
+	    memcmp(slot->value, rec->field[2], value_len) == 0)
+		return 0;
+	/* Both lengths are checked (64, 1024): no overflow. */
+	char *block = malloc(name_len + value_len + 2);
+	if (!block || (!slot && reserve_meta(mailbox) != 0)) {
+		free(block);
+		return undo_new_mailbox(state, mailbox, created);
+	}
+	memcpy(block, rec->field[1], name_len);
+	block[name_len] = '\0';
+	memcpy(block + name_len + 1, rec->field[2], value_len);
+	block[name_len + 1 + value_len] = '\0';
+	if (slot)
+		free(slot->block);
+	else
+		slot = &mailbox->meta[mailbox->meta_count++];
+	*slot = (struct meta_value){ block, name_len, block + name_len + 1,
+				     value_len };
+	return 0;
+}
+
+/* Would setting the value named in rec exceed the mailbox's cap? */
+static bool meta_would_overflow(const struct state *state, const char *mailbox,
+				size_t mailbox_len, const char *name,
+				size_t name_len)
+{
+	const struct mailbox *found = find_mailbox(state, mailbox, mailbox_len);
+	return found && found->meta_count >= STATE_META_PER_MAILBOX_MAX &&
+	       !find_meta(found, name, name_len);
 }
 
 /* Index of the open intent for (mailbox, key), or intent_count. */
@@ -876,11 +1167,18 @@ static size_t find_intent(const struct state *state, const char *mailbox,
 	return i;
 }
 
-static void close_intent(struct state *state, const char *mailbox,
-			 const char *key)
+static bool mailbox_has_intent(const struct state *state, const char *mailbox)
 {
-	size_t at = find_intent(state, mailbox, key);
-	if (at == state->intent_count)
+	for (size_t i = 0; i < state->intent_count; i++)
+		if (strcmp(state->intents[i].mailbox, mailbox) == 0)
+			return true;
+	return false;
+}
+
+/* Close intents[at]; at == intent_count is nothing to close. */
+static void close_intent_at(struct state *state, size_t at)
+{
+	if (at >= state->intent_count)
 		return;
 	free(state->intent_blocks[at]);
 	size_t after = state->intent_count - at - 1;
@@ -889,6 +1187,12 @@ static void close_intent(struct state *state, const char *mailbox,
 	memmove(&state->intent_blocks[at], &state->intent_blocks[at + 1],
 		after * sizeof(state->intent_blocks[0]));
 	state->intent_count--;
+}
+
+static void close_intent(struct state *state, const char *mailbox,
+			 const char *key)
+{
+	close_intent_at(state, find_intent(state, mailbox, key));
 }
 
 static int reserve_intent(struct state *state)
@@ -939,6 +1243,41 @@ static int open_intent(struct state *state, const struct record *rec)
 	return 0;
 }
 
+/* C: delivered, with the dest of the intent it closes (if one is open). */
+static int apply_commit(struct state *state, const struct record *rec)
+{
+	size_t at = find_intent(state, rec->field[0], rec->field[1]);
+	const char *dest = at < state->intent_count ? state->intents[at].dest
+						    : NULL;
+	if (add_delivered(state, rec, dest, true) != 0)
+		return -1;
+	close_intent_at(state, at);
+	return 0;
+}
+
+/* D: a delivered key's new dest; a key not delivered (any more) is left. */
+static int apply_dest(struct state *state, const struct record *rec)
+{
+	struct mailbox *mailbox = find_mailbox(state, rec->field[0],
+					       rec->field_len[0]);
+	if (!mailbox)
+		return 0;
+	struct set_entry *entry = set_find(&mailbox->keys, rec->field[1],
+					   rec->field_len[1],
+					   state_hash(state, rec->field[1],
+						      rec->field_len[1]));
+	return entry ? set_entry_dest(mailbox, entry, rec->field[2]) : 0;
+}
+
+/* G: the mailbox and all it holds (it has no open intent). */
+static void apply_forget_mailbox(struct state *state, const struct record *rec)
+{
+	struct mailbox *mailbox = find_mailbox(state, rec->field[0],
+					       rec->field_len[0]);
+	if (mailbox)
+		remove_mailbox(state, mailbox);
+}
+
 /*
  * Apply one record to memory.  Only the fallible step comes before any
  * change, so a failure (-1, out of memory) leaves the state as it was.
@@ -946,13 +1285,13 @@ static int open_intent(struct state *state, const struct record *rec)
 static int apply_record(struct state *state, const struct record *rec)
 {
 	switch (rec->op) {
-	case 'M':
-		return add_delivered(state, rec);
+	case 'M': {
+		bool has_dest = rec->field_count == 4 && !rec->field_none[3];
+		return add_delivered(state, rec, has_dest ? rec->field[3] : NULL,
+				     false);
+	}
 	case 'C':
-		if (add_delivered(state, rec) != 0)
-			return -1;
-		close_intent(state, rec->field[0], rec->field[1]);
-		return 0;
+		return apply_commit(state, rec);
 	case 'I':
 		return open_intent(state, rec);
 	case 'X':
@@ -961,6 +1300,13 @@ static int apply_record(struct state *state, const struct record *rec)
 	case 'F':
 		close_intent(state, rec->field[0], rec->field[1]);
 		remove_delivered(state, rec);
+		return 0;
+	case 'D':
+		return apply_dest(state, rec);
+	case 'V':
+		return apply_meta(state, rec);
+	case 'G':
+		apply_forget_mailbox(state, rec);
 		return 0;
 	}
 	return -1;
@@ -1159,6 +1505,39 @@ static int read_failed(struct yb_error *err, const char *path, int errnum)
 	return yb_fail_errno(err, YB_ERR_IO, errnum, "cannot read %s", path);
 }
 
+/*
+ * Why a well-formed record cannot be applied here: a type the file does
+ * not hold, or a change the API would have refused.  NULL if it can.
+ */
+static const char *replay_problem(const struct state *state,
+				  const struct record *rec, const char *allowed)
+{
+	if (!strchr(allowed, rec->op))
+		return "record type not allowed in this file";
+	if (rec->op == 'G' && mailbox_has_intent(state, rec->field[0]))
+		return "forgets a mailbox with an open intent";
+	if (rec->op == 'V' &&
+	    meta_would_overflow(state, rec->field[0], rec->field_len[0],
+				rec->field[1], rec->field_len[1]))
+		return "too many values for one mailbox";
+	return NULL;
+}
+
+/* Does the line end in its newline and a correct checksum? */
+static bool line_is_checksummed(const struct line *line)
+{
+	return !line->too_long && line->has_newline &&
+	       line_checksum_ok(line->text, line->len);
+}
+
+/* What makes the line unusable (line_is_checksummed is false). */
+static const char *line_problem(const struct line *line)
+{
+	if (line->too_long)
+		return "line too long";
+	return line->has_newline ? "bad checksum" : "missing newline";
+}
+
 /* Parse and apply one checksummed line; allowed: the ops this file holds. */
 static int replay_line(struct state *state, const struct line *line,
 		       unsigned long line_no, const char *path,
@@ -1167,8 +1546,8 @@ static int replay_line(struct state *state, const struct line *line,
 {
 	struct record rec;
 	const char *problem = record_parse(line->text, line->len, &rec);
-	if (!problem && !strchr(allowed, rec.op))
-		problem = "record type not allowed in this file";
+	if (!problem)
+		problem = replay_problem(state, &rec, allowed);
 	if (problem)
 		return corrupt(err, path, line_no, problem, advice);
 	if (apply_record(state, &rec) != 0)
@@ -1198,18 +1577,12 @@ static int read_snapshot(struct state *state, struct line_reader *reader,
 			return read_failed(err, path, -got);
 		if (got == 0)
 			return 0;
-		const char *problem = NULL;
-		if (line.too_long)
-			problem = "line too long";
-		else if (!line.has_newline)
-			problem = "missing newline";
-		else if (!line_checksum_ok(line.text, line.len))
-			problem = "bad checksum";
-		if (problem)
-			return corrupt(err, path, reader->line_no, problem,
-				       SNAPSHOT_ADVICE);
-		int rc = replay_line(state, &line, reader->line_no, path, "M",
-				     SNAPSHOT_ADVICE, err);
+		/* Written whole and renamed into place: no torn excuse. */
+		if (!line_is_checksummed(&line))
+			return corrupt(err, path, reader->line_no,
+				       line_problem(&line), SNAPSHOT_ADVICE);
+		int rc = replay_line(state, &line, reader->line_no, path,
+				     SNAPSHOT_OPS, SNAPSHOT_ADVICE, err);
 		if (rc != 0)
 			return rc;
 	}
@@ -1237,35 +1610,60 @@ static int load_snapshot(struct state *state, struct yb_error *err)
 }
 
 /*
- * Is a line that cannot be used a torn write?  Only if it is the last
- * line: a crash can cut the last append short, nothing else.
+ * The journal's line first_bad is unusable (problem says why).  Is the
+ * rest a torn tail?  Only if no checksummed line follows: a crash or a
+ * power loss leaves cut lines, zeros or stale bytes past the last sync,
+ * but only a completed append writes a line with a correct checksum.  So
+ * a good record after it is corruption in the middle (an error naming
+ * the bad line), and a checksummed line that is no record is corruption
+ * wherever it is (an error naming it).  0 when it is a torn tail.
  */
-static int journal_line_is_tail(struct state *state,
-				struct line_reader *reader,
-				const struct line *line, bool *tail,
-				struct yb_error *err)
-{
-	if (!line->has_newline) {
-		*tail = true;
-		return 0;
-	}
-	int errnum = reader_at_eof(reader, tail);
-	if (errnum)
-		return read_failed(err, state->journal_path, errnum);
-	return 0;
-}
-
-/*
- * Read the journal's header and records; *good_end is left at the end of
- * the last good line, *torn says whether something came after it.
- */
-static int read_journal(struct state *state, struct line_reader *reader,
-			uint64_t *good_end, bool *torn, struct yb_error *err)
+static int check_torn_tail(struct state *state, struct line_reader *reader,
+			   unsigned long first_bad, const char *problem,
+			   struct yb_error *err)
 {
 	const char *path = state->journal_path;
 	struct line line;
-	*good_end = 0;
-	*torn = false;
+	for (;;) {
+		int got = reader_next(reader, &line);
+		if (got < 0)
+			return read_failed(err, path, -got);
+		if (got == 0)
+			return 0;
+		if (!line_is_checksummed(&line))
+			continue;
+		struct record rec;
+		const char *later = record_parse(line.text, line.len, &rec);
+		if (!later && !strchr(JOURNAL_OPS, rec.op))
+			later = "record type not allowed in this file";
+		if (later)
+			return corrupt(err, path, reader->line_no, later,
+				       JOURNAL_ADVICE);
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "%s:%lu: corrupt record (%s) followed by a good "
+			       "record at line %lu; %s", path, first_bad,
+			       problem, reader->line_no, JOURNAL_ADVICE);
+	}
+}
+
+/* What read_journal found past its last good line. */
+struct journal_tail {
+	uint64_t good_end;        /* file offset past the last good line */
+	uint64_t file_end;        /* offset past everything read */
+	unsigned long first_bad;  /* line number of the torn tail, or 0 */
+	unsigned long last_line;  /* number of the last line read */
+};
+
+/*
+ * Read the journal's header and records; tail says where the good lines
+ * end and whether a torn tail follows them.
+ */
+static int read_journal(struct state *state, struct line_reader *reader,
+			struct journal_tail *tail, struct yb_error *err)
+{
+	const char *path = state->journal_path;
+	struct line line;
+	memset(tail, 0, sizeof(*tail));
 	int got = reader_next(reader, &line);
 	if (got <= 0)
 		return got < 0 ? read_failed(err, path, -got) : 0;
@@ -1274,34 +1672,30 @@ static int read_journal(struct state *state, struct line_reader *reader,
 	/* Never cut away a file a newer yubin wrote. */
 	if (header == HEADER_OTHER_VERSION && line.has_newline)
 		return other_version(err, path);
-	int rc;
-	if (header != HEADER_OK || !line.has_newline) {
-		rc = journal_line_is_tail(state, reader, &line, torn, err);
-		if (rc == 0 && !*torn)
-			rc = corrupt(err, path, 1, "bad header", JOURNAL_ADVICE);
-		return rc;
-	}
-	*good_end = line.end_offset;
-	for (;;) {
+	const char *problem = NULL;
+	if (header != HEADER_OK || !line.has_newline)
+		problem = line.has_newline ? "bad header" : "missing newline";
+	else
+		tail->good_end = line.end_offset;
+	while (!problem) {
 		got = reader_next(reader, &line);
 		if (got <= 0)
 			return got < 0 ? read_failed(err, path, -got) : 0;
-		if (line.too_long || !line.has_newline ||
-		    !line_checksum_ok(line.text, line.len)) {
-			rc = journal_line_is_tail(state, reader, &line, torn, err);
-			if (rc == 0 && !*torn)
-				rc = corrupt(err, path, reader->line_no,
-					     line.too_long ? "line too long"
-							   : "bad checksum",
-					     JOURNAL_ADVICE);
-			return rc;
+		if (!line_is_checksummed(&line)) {
+			problem = line_problem(&line);
+			break;
 		}
-		rc = replay_line(state, &line, reader->line_no, path, "ICXF",
-				 JOURNAL_ADVICE, err);
+		int rc = replay_line(state, &line, reader->line_no, path,
+				     JOURNAL_OPS, JOURNAL_ADVICE, err);
 		if (rc != 0)
 			return rc;
-		*good_end = line.end_offset;
+		tail->good_end = line.end_offset;
 	}
+	tail->first_bad = reader->line_no;
+	int rc = check_torn_tail(state, reader, tail->first_bad, problem, err);
+	tail->file_end = reader->offset;
+	tail->last_line = reader->line_no;
+	return rc;
 }
 
 /* Cut a torn tail away so that later appends follow a whole line. */
@@ -1318,6 +1712,17 @@ static int truncate_torn_tail(struct state *state, int fd, uint64_t good_end,
 	return 0;
 }
 
+static void log_torn_tail(const struct state *state,
+			  const struct journal_tail *tail)
+{
+	log_info("%s: dropped %lu unusable line(s) at the end, from line %lu "
+		 "(%llu bytes left by an interrupted run)%s",
+		 state->journal_path, tail->last_line - tail->first_bad + 1,
+		 tail->first_bad,
+		 (unsigned long long)(tail->file_end - tail->good_end),
+		 state->read_only ? "; not cut away, as read-only" : "");
+}
+
 static int replay_journal(struct state *state, struct yb_error *err)
 {
 	int flags = (state->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
@@ -1330,20 +1735,18 @@ static int replay_journal(struct state *state, struct yb_error *err)
 	}
 	state->journal_on_disk = true;
 	struct line_reader reader;
-	uint64_t good_end = 0;
-	bool torn = false;
+	struct journal_tail tail = { 0, 0, 0, 0 };
 	int rc;
 	if (reader_init(&reader, fd) != 0)
 		rc = out_of_memory(state, err);
 	else
-		rc = read_journal(state, &reader, &good_end, &torn, err);
-	if (rc == 0 && torn) {
-		log_info("%s: dropped an incomplete last record (left by an "
-			 "interrupted run)", state->journal_path);
+		rc = read_journal(state, &reader, &tail, err);
+	if (rc == 0 && tail.first_bad) {
+		log_torn_tail(state, &tail);
 		if (!state->read_only)
-			rc = truncate_torn_tail(state, fd, good_end, err);
+			rc = truncate_torn_tail(state, fd, tail.good_end, err);
 	}
-	state->journal_bytes = good_end;
+	state->journal_bytes = tail.good_end;
 	reader_release(&reader);
 	close(fd);
 	return rc;
@@ -1466,6 +1869,24 @@ size_t state_count(const struct state *state, const char *mailbox)
 	return found ? found->keys.count : 0;
 }
 
+const char *state_dest(const struct state *state, const char *mailbox,
+		       const char *key)
+{
+	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	return entry ? entry->dest : NULL;
+}
+
+const char *state_get_meta(const struct state *state, const char *mailbox,
+			   const char *name)
+{
+	const struct mailbox *found = find_mailbox(state, mailbox,
+						   strlen(mailbox));
+	if (!found)
+		return NULL;
+	const struct meta_value *meta = find_meta(found, name, strlen(name));
+	return meta ? meta->value : NULL;
+}
+
 /* ---- writing the journal ----------------------------------------------- */
 
 static int check_writable(const struct state *state, struct yb_error *err)
@@ -1506,6 +1927,34 @@ static int check_mailbox_key(const struct state *state, const char *mailbox,
 	if (rc == 0)
 		rc = check_field(state, "message key", key, STATE_KEY_MAX, err);
 	return rc;
+}
+
+/* A value's name and text as state_set_meta takes them. */
+static int check_meta(const struct state *state, const char *name,
+		      const char *value, struct yb_error *err)
+{
+	const char *problem = "no value name";
+	const char *what = name;
+	if (name)
+		problem = meta_name_problem(name,
+					    strnlen(name, STATE_META_NAME_MAX + 1));
+	if (!problem) {
+		what = value;
+		problem = value ? meta_value_problem(
+					  value,
+					  strnlen(value, STATE_META_VALUE_MAX + 1))
+				: "no value";
+	}
+	if (!problem)
+		return 0;
+	char shown[64];
+	text_sanitize(shown, sizeof(shown), what ? what : "",
+		      what ? strnlen(what, sizeof(shown)) : 0);
+	return yb_fail(err, YB_ERR_INTERNAL,
+		       "%s: %s refused (\"%s\"; names are [a-z0-9_], at most "
+		       "%d bytes; values printable, at most %d bytes)",
+		       state->dir_path, problem, shown, STATE_META_NAME_MAX,
+		       STATE_META_VALUE_MAX);
 }
 
 /* Append to the journal file, undoing a partial write on failure. */
@@ -1683,6 +2132,84 @@ int state_forget(struct state *state, const char *mailbox, const char *key,
 	return record_and_apply(state, &rec, err);
 }
 
+int state_set_dest(struct state *state, const char *mailbox, const char *key,
+		   const char *dest, struct yb_error *err)
+{
+	int rc = check_mailbox_key(state, mailbox, key, err);
+	if (rc == 0)
+		rc = check_field(state, "destination", dest, STATE_DEST_MAX, err);
+	if (rc != 0)
+		return rc;
+	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	if (!entry) {
+		char shown_key[64], shown_mailbox[64];
+		text_sanitize(shown_key, sizeof(shown_key), key, strlen(key));
+		text_sanitize(shown_mailbox, sizeof(shown_mailbox), mailbox,
+			      strlen(mailbox));
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "%s: cannot record where \"%s\" of mailbox "
+			       "\"%s\" is: not recorded as delivered",
+			       state->dir_path, shown_key, shown_mailbox);
+	}
+	/* Nothing would change: no record. */
+	if (entry->dest && strcmp(entry->dest, dest) == 0)
+		return 0;
+	struct record rec;
+	record_set(&rec, 'D', mailbox, key, dest);
+	return record_and_apply(state, &rec, err);
+}
+
+int state_set_meta(struct state *state, const char *mailbox, const char *name,
+		   const char *value, struct yb_error *err)
+{
+	int rc = check_writable(state, err);
+	if (rc == 0)
+		rc = check_field(state, "mailbox", mailbox, STATE_MAILBOX_MAX, err);
+	if (rc == 0)
+		rc = check_meta(state, name, value, err);
+	if (rc != 0)
+		return rc;
+	const char *current = state_get_meta(state, mailbox, name);
+	if (current && strcmp(current, value) == 0)
+		return 0;
+	if (meta_would_overflow(state, mailbox, strlen(mailbox), name,
+				strlen(name))) {
+		char shown[64];
+		text_sanitize(shown, sizeof(shown), mailbox, strlen(mailbox));
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "%s: mailbox \"%s\" already holds %d values; "
+			       "\"%s\" refused", state->dir_path, shown,
+			       STATE_META_PER_MAILBOX_MAX, name);
+	}
+	struct record rec;
+	record_set(&rec, 'V', mailbox, name, value);
+	return record_and_apply(state, &rec, err);
+}
+
+int state_forget_mailbox(struct state *state, const char *mailbox,
+			 struct yb_error *err)
+{
+	int rc = check_writable(state, err);
+	if (rc == 0)
+		rc = check_field(state, "mailbox", mailbox, STATE_MAILBOX_MAX, err);
+	if (rc != 0)
+		return rc;
+	/* Its resolution needs the key it names: resolve it first. */
+	if (mailbox_has_intent(state, mailbox)) {
+		char shown[64];
+		text_sanitize(shown, sizeof(shown), mailbox, strlen(mailbox));
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "%s: cannot forget mailbox \"%s\": it has an "
+			       "open intent", state->dir_path, shown);
+	}
+	if (!find_mailbox(state, mailbox, strlen(mailbox)))
+		return 0;
+	struct record rec = { .op = 'G', .field_count = 1 };
+	rec.field[0] = mailbox;
+	rec.field_len[0] = strlen(mailbox);
+	return record_and_apply(state, &rec, err);
+}
+
 int state_sync(struct state *state, struct yb_error *err)
 {
 	int rc = check_writable(state, err);
@@ -1739,12 +2266,13 @@ static void writer_add_record(struct file_writer *writer,
 	writer->len += line_len;
 }
 
-static void write_mailbox(struct file_writer *writer,
-			  const struct mailbox *mailbox)
+/* One M record per delivered key: "M MAILBOX KEY FETCHED_AT DEST". */
+static void write_mailbox_keys(struct file_writer *writer,
+			       const struct mailbox *mailbox)
 {
-	struct record rec = { .op = 'M', .field_count = 3 };
+	struct record rec = { .op = 'M', .field_count = 4 };
 	rec.field[0] = mailbox->name;
-	rec.field_len[0] = strlen(mailbox->name);
+	rec.field_len[0] = mailbox->name_len;
 	for (size_t i = 0; i < mailbox->keys.capacity; i++) {
 		const struct set_entry *entry = &mailbox->keys.slots[i];
 		if (!entry->str)
@@ -1758,8 +2286,35 @@ static void write_mailbox(struct file_writer *writer,
 		rec.field_len[1] = entry->len;
 		rec.field[2] = seconds;
 		rec.field_len[2] = (size_t)written;
+		rec.field_none[3] = entry->dest == NULL;
+		rec.field[3] = entry->dest ? entry->dest : "";
+		rec.field_len[3] = entry->dest ? strlen(entry->dest) : 0;
 		writer_add_record(writer, &rec);
 	}
+}
+
+/* One V record per value: "V MAILBOX NAME VALUE". */
+static void write_mailbox_meta(struct file_writer *writer,
+			       const struct mailbox *mailbox)
+{
+	struct record rec = { .op = 'V', .field_count = 3 };
+	rec.field[0] = mailbox->name;
+	rec.field_len[0] = mailbox->name_len;
+	for (size_t i = 0; i < mailbox->meta_count; i++) {
+		const struct meta_value *meta = &mailbox->meta[i];
+		rec.field[1] = meta->block;
+		rec.field_len[1] = meta->name_len;
+		rec.field[2] = meta->value;
+		rec.field_len[2] = meta->value_len;
+		writer_add_record(writer, &rec);
+	}
+}
+
+static void write_mailbox(struct file_writer *writer,
+			  const struct mailbox *mailbox)
+{
+	write_mailbox_keys(writer, mailbox);
+	write_mailbox_meta(writer, mailbox);
 }
 
 /* All delivered keys, through the writer; 0 or an errno. */
@@ -1881,10 +2436,8 @@ void state_free(struct state *state)
 		close(state->lock_fd);
 	if (state->dir_fd >= 0)
 		close(state->dir_fd);
-	for (size_t i = 0; i < state->mailbox_count; i++) {
-		set_release(&state->mailboxes[i]->keys);
-		free(state->mailboxes[i]);
-	}
+	for (size_t i = 0; i < state->mailbox_count; i++)
+		mailbox_free(state->mailboxes[i]);
 	free(state->mailboxes);
 	set_release(&state->mailbox_index);
 	for (size_t i = 0; i < state->intent_count; i++)
@@ -1892,7 +2445,6 @@ void state_free(struct state *state)
 	free(state->intents);
 	free(state->intent_blocks);
 	free(state->pending.data);
-	arena_release(&state->strings);
 	free(state->dir_path);
 	free(state->snapshot_path);
 	free(state->journal_path);

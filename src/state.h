@@ -9,8 +9,10 @@
  * A record is a line "OP FIELDS... CHECK\n" where every field is
  * percent-escaped (no spaces, no control bytes) and CHECK is a checksum
  * of the line; a last line without its newline or with a bad checksum is
- * a torn write and is dropped (and truncated away) on replay.  A bad
- * record anywhere else is an error naming file and line.
+ * a torn write and is dropped (and truncated away) on replay; so are bad
+ * lines that run to the end of the file with no good record after them
+ * (what a power loss can leave past the last sync).  A bad record followed
+ * by a good one is corruption: an error naming file and line.
  *
  * A message is identified by (mailbox, key): for POP3 mailbox "INBOX" and
  * key the UIDL (a repeated UIDL's n-th copy gets key "UIDL #n"); for IMAP
@@ -20,7 +22,8 @@
  * and fdatasyncs the journal.  The engine's order for each batch is:
  * intents, sync, publish, commits, sync.
  *
- * Errors: YB_ERR_TEMP (another run holds the lock), YB_ERR_IO (files),
+ * Errors: YB_ERR_TEMP (another run holds the lock), YB_ERR_IO (files; the
+ * write calls too, as they may write early when much is pending),
  * YB_ERR_CONFIG (a corrupt state file: it names file and line and says
  * how to recover), YB_ERR_INTERNAL (out of memory).
  */
@@ -71,9 +74,43 @@ bool state_fetched_at(const struct state *state, const char *mailbox,
 int state_intent(struct state *state, const char *mailbox, const char *key,
 		 const char *dest, struct yb_error *err);
 
-/* Record that (mailbox, key) is delivered, at time fetched_at. */
+/*
+ * Record that (mailbox, key) is delivered, at time fetched_at.  The dest of
+ * the open intent this closes (if any) is kept with the key (state_dest).
+ * A key already delivered keeps its first fetched_at.
+ */
 int state_commit(struct state *state, const char *mailbox, const char *key,
 		 time_t fetched_at, struct yb_error *err);
+
+/*
+ * Where a delivered key was published (the sink's dest string, as last
+ * recorded), or NULL if unknown.  Valid until the next call that changes
+ * the state.
+ */
+const char *state_dest(const struct state *state, const char *mailbox,
+		       const char *key);
+
+/*
+ * Change the dest of a delivered key (its file was renamed, say for
+ * flags); YB_ERR_INTERNAL for a key that is not delivered.
+ */
+int state_set_dest(struct state *state, const char *mailbox, const char *key,
+		   const char *dest, struct yb_error *err);
+
+/*
+ * Per-mailbox values (IMAP: "uidvalidity", "uidnext", "highestmodseq"):
+ * names [a-z0-9_]{1,64}, values non-empty printable ASCII up to 1024
+ * bytes, at most 64 values per mailbox.  state_get_meta returns NULL if
+ * unset; valid until the next call that changes the state.
+ */
+int state_set_meta(struct state *state, const char *mailbox, const char *name,
+		   const char *value, struct yb_error *err);
+const char *state_get_meta(const struct state *state, const char *mailbox,
+			   const char *name);
+
+/* Forget every key, intent-free, and every value of mailbox. */
+int state_forget_mailbox(struct state *state, const char *mailbox,
+			 struct yb_error *err);
 
 /* Forget an open intent whose message was not published. */
 int state_drop_intent(struct state *state, const char *mailbox,
