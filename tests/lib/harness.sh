@@ -204,8 +204,8 @@ harness_pick_ports() {
 	    s.close()
 	EOF
 	) || return 1
-	read -r HARNESS_PORTS[pop3] HARNESS_PORTS[pop3s] \
-		HARNESS_PORTS[imap] HARNESS_PORTS[imaps] <<<"$ports"
+	read -r 'HARNESS_PORTS[pop3]' 'HARNESS_PORTS[pop3s]' \
+		'HARNESS_PORTS[imap]' 'HARNESS_PORTS[imaps]' <<<"$ports"
 }
 
 harness_write_dovecot_conf() {
@@ -372,6 +372,7 @@ harness_group_alive() {
 	for stat in /proc/[0-9]*/stat; do
 		rest=$(cat "$stat" 2>/dev/null) || continue
 		rest=${rest##*) }
+		# shellcheck disable=SC2086 # split into fields on purpose
 		set -- "$1" $rest
 		# After the command: state ppid pgrp ...
 		if [ "$4" = "$1" ] && [ "$2" != Z ]; then
