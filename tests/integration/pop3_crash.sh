@@ -132,7 +132,12 @@ harness_write_config "$work/big.yaml" crash-big pop3 implicit "$(harness_port po
 interrupted=0
 dups=()
 for round in 1 2 3 4 5; do
-	delay_ms=$((20 + RANDOM % 1500))
+	# The first kill comes early enough to land inside any build's fetch.
+	if [ "$round" -eq 1 ]; then
+		delay_ms=$((20 + RANDOM % 100))
+	else
+		delay_ms=$((20 + RANDOM % 1500))
+	fi
 	"$YUBIN" -c "$work/big.yaml" >"$work/big-$round.out" 2>"$work/big-$round.err" </dev/null &
 	pid=$!
 	harness_at_exit "kill -KILL $pid 2>/dev/null"
