@@ -104,7 +104,7 @@
 #define STATE_KEY_MAX 1024
 #define STATE_DEST_MAX 4096
 #define STATE_META_NAME_MAX 64
-#define STATE_META_VALUE_MAX 1024
+#define STATE_META_VALUE_MAX 4096
 
 /*
  * Values one mailbox may hold.  The engine uses a handful; the cap keeps
@@ -638,8 +638,9 @@ static const char *meta_value_problem(const char *value, size_t len)
 		return "value too long";
 	for (size_t i = 0; i < len; i++) {
 		unsigned char byte = (unsigned char)value[i];
-		if (byte < 0x20 || byte > 0x7e)
-			return "value not printable";
+		/* UTF-8 is fine (paths of folders with such names). */
+		if (byte < 0x20 || byte == 0x7f)
+			return "value holds a control character";
 	}
 	return NULL;
 }

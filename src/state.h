@@ -99,8 +99,8 @@ int state_set_dest(struct state *state, const char *mailbox, const char *key,
 
 /*
  * Per-mailbox values (IMAP: "uidvalidity", "uidnext", "highestmodseq"):
- * names [a-z0-9_]{1,64}, values non-empty printable ASCII up to 1024
- * bytes, at most 64 values per mailbox.  state_get_meta returns NULL if
+ * names [a-z0-9_]{1,64}, values non-empty without control characters
+ * (UTF-8 is fine) up to 4096 bytes, at most 64 values per mailbox.  state_get_meta returns NULL if
  * unset; valid until the next call that changes the state.
  */
 int state_set_meta(struct state *state, const char *mailbox, const char *name,

@@ -21,6 +21,9 @@
 #                                  KEY= (empty) removes one
 #   harness_log                    path of Dovecot's log
 #   harness_reissue_cert SAN       restart with a new server certificate
+#   HARNESS_IMAP_CAPABILITY        if set before harness_start: the IMAP
+#                                  capabilities Dovecot offers after login
+#                                  (to hide CONDSTORE and QRESYNC, say)
 #   harness_login_count USER       logins of USER in Dovecot's log so far
 #   harness_login_method_after USER N
 #                                  the SASL method of USER's login N+1
@@ -248,6 +251,11 @@ harness_write_dovecot_conf() {
 	}
 
 	mail_location = maildir:~/Maildir
+	namespace inbox {
+	  inbox = yes
+	  separator = /
+	}
+	${HARNESS_IMAP_CAPABILITY:+imap_capability = $HARNESS_IMAP_CAPABILITY}
 	mail_fsync = never
 	mail_max_userip_connections = 200
 
@@ -446,7 +454,8 @@ harness_write_config() {
 				[ -n "$value" ] || continue
 				case $key in
 				port | timeout | keep | tls_verify | allow_plaintext | \
-				delete_after_days | max_size | pipelining)
+				delete_after_days | max_size | pipelining | folders | \
+				layout | inbox | sync_flags | expunge)
 					printf '    %s: %s\n' "$key" "$value" ;;
 				*)
 					printf '    %s: "%s"\n' "$key" "$(harness_yaml_escape "$value")" ;;

@@ -1166,7 +1166,7 @@ static void test_bad_new_records_are_errors(void **fixture_ptr)
 	const char *journal_cases[] = {
 		"D INBOX ok", "D INBOX ok d e", "V INBOX uidnext", "V INBOX Big 1",
 		"V INBOX a-b 1", "V INBOX a%20b 1", "V INBOX x %09",
-		"V INBOX x a%7Fb", "V INBOX x %C3%A4", "G", "G INBOX extra",
+		"V INBOX x a%7Fb", "G", "G INBOX extra",
 		"M INBOX a 1 -", "V INBOX x 1 2",
 	};
 	for (size_t i = 0; i < COUNT_OF(journal_cases); i++) {
@@ -1292,21 +1292,23 @@ static void test_meta_limits(void **fixture_ptr)
 	struct state *state = open_state(fx, false);
 	set_meta(state, "INBOX", name64, value1024);
 	set_meta(state, "INBOX", "a_0_z_9", "0");
+	set_meta(state, "INBOX", "path", "/home/a/Mail/Entw\xc3\xbcrfe");
 	close_ok(state);
 	state = open_state(fx, false);
 	assert_meta(state, "INBOX", name64, value1024);
 	assert_meta(state, "INBOX", "a_0_z_9", "0");
+	assert_meta(state, "INBOX", "path", "/home/a/Mail/Entw\xc3\xbcrfe");
 	state_free(state);
 }
 
 static void test_meta_refusals(void **fixture_ptr)
 {
 	struct fixture *fx = *fixture_ptr;
-	char name65[66], value1025[1026], long_mailbox[1026];
+	char name65[66], value1025[4098], long_mailbox[1026];
 	memset(name65, 'n', 65);
 	name65[65] = '\0';
-	memset(value1025, 'v', 1025);
-	value1025[1025] = '\0';
+	memset(value1025, 'v', 4097);
+	value1025[4097] = '\0';
 	memset(long_mailbox, 'm', 1025);
 	long_mailbox[1025] = '\0';
 	struct state *state = open_state(fx, false);
@@ -1315,7 +1317,7 @@ static void test_meta_refusals(void **fixture_ptr)
 		"a\n", name65,
 	};
 	const char *bad_values[] = {
-		"", "tab\there", "new\nline", "del\x7f", "\xc3\xa4", "\x1b[0m",
+		"", "tab\there", "new\nline", "del\x7f", "\x1b[0m",
 		value1025,
 	};
 	struct yb_error err;

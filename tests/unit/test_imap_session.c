@@ -1,0 +1,1989 @@
+/*
+ * test_imap_session.c - the IMAP session against a scripted fake server.
+ *
+ * Each test forks a server that listens on 127.0.0.1 on a port the
+ * kernel picks, accepts one connection and plays a script: lines to
+ * send, lines the client must send (compared byte for byte), a TLS
+ * handshake for STARTTLS, and "nothing more may come" before the client
+ * hangs up.  A server that sees anything else exits with a mismatch code
+ * and says what it got on stderr, so a test also fails when the client
+ * sends something it should not (a password after a refusal, say).
+ *
+ * The certificates for the TLS cases (a test CA and a server certificate
+ * for 127.0.0.1) are made with the OpenSSL API when the group starts.
+ * Servers kill themselves with alarm() and every test's teardown reaps
+ * them, so no test can hang or leave a child behind.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "imap.h"
+#include "log.h"
+
+#define CLIENT_TIMEOUT 20   /* generous: valgrind is slow */
+#define SERVER_ALARM 60     /* a server child never outlives this */
+#define BIG_BODY_LEN ((size_t)5 * 1024 * 1024)
+#define SMALL_BODY_LEN ((size_t)300)
+#define LINE_MAX_TEST 4096
+
+/* Server exit codes. */
+enum { SERVER_OK = 0, SERVER_MISMATCH = 1, SERVER_IO = 2, SERVER_TLS = 3 };
+
+/* ---- certificates, made once for the group ---- */
+
+struct cert_kit {
+	EVP_PKEY *ca_key;
+	X509 *ca;
+	EVP_PKEY *key;
+	X509 *server;  /* 127.0.0.1 and localhost, signed by ca */
+	char dir[64];
+	char ca_path[128];
+};
+
+static struct cert_kit kit;
+
+static bool add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
+{
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
+	if (!ext)
+		return false;
+	bool ok = X509_add_ext(cert, ext, -1) == 1;
+	X509_EXTENSION_free(ext);
+	return ok;
+}
+
+/* A certificate for key, signed by issuer (NULL: by itself), valid now. */
+static X509 *make_cert(const char *cn, const char *san, bool is_ca,
+		       EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
+		       long serial)
+{
+	X509 *cert = X509_new();
+	if (!cert)
+		return NULL;
+	X509_NAME *name = X509_get_subject_name(cert);
+	X509_NAME *issuer_name = issuer ? X509_get_subject_name(issuer) : name;
+	bool ok = X509_set_version(cert, 2) == 1 &&
+		  ASN1_INTEGER_set(X509_get_serialNumber(cert), serial) == 1 &&
+		  X509_gmtime_adj(X509_getm_notBefore(cert), -86400) &&
+		  X509_gmtime_adj(X509_getm_notAfter(cert), 30 * 86400) &&
+		  X509_set_pubkey(cert, key) == 1 &&
+		  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+					     (const unsigned char *)cn, -1, -1,
+					     0) == 1 &&
+		  X509_set_issuer_name(cert, issuer_name) == 1;
+	X509V3_CTX ctx;
+	X509V3_set_ctx_nodb(&ctx);
+	X509V3_set_ctx(&ctx, issuer ? issuer : cert, cert, NULL, NULL, 0);
+	ok = ok && add_ext(cert, &ctx, NID_basic_constraints,
+			   is_ca ? "critical,CA:TRUE" : "CA:FALSE");
+	ok = ok && add_ext(cert, &ctx, NID_key_usage,
+			   is_ca ? "critical,keyCertSign,cRLSign"
+				 : "critical,digitalSignature");
+	ok = ok && (is_ca || add_ext(cert, &ctx, NID_ext_key_usage,
+				     "serverAuth"));
+	ok = ok && add_ext(cert, &ctx, NID_subject_key_identifier, "hash");
+	ok = ok && (!san || add_ext(cert, &ctx, NID_subject_alt_name, san));
+	ok = ok && X509_sign(cert, issuer_key ? issuer_key : key,
+			     EVP_sha256()) > 0;
+	if (!ok) {
+		X509_free(cert);
+		return NULL;
+	}
+	return cert;
+}
+
+static bool write_ca_pem(void)
+{
+	FILE *file = fopen(kit.ca_path, "w");
+	if (!file)
+		return false;
+	bool ok = PEM_write_X509(file, kit.ca) == 1;
+	return fclose(file) == 0 && ok;
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	snprintf(kit.dir, sizeof(kit.dir), "/tmp/test_imap_session.XXXXXX");
+	if (!mkdtemp(kit.dir))
+		return -1;
+	int written = snprintf(kit.ca_path, sizeof(kit.ca_path), "%s/ca.pem",
+			       kit.dir);
+	if (written < 0 || (size_t)written >= sizeof(kit.ca_path))
+		return -1;
+	kit.ca_key = EVP_EC_gen("P-256");
+	kit.key = EVP_EC_gen("P-256");
+	if (!kit.ca_key || !kit.key)
+		return -1;
+	kit.ca = make_cert("yubin test CA", NULL, true, kit.ca_key, NULL, NULL,
+			   1);
+	if (!kit.ca)
+		return -1;
+	kit.server = make_cert("localhost", "DNS:localhost,IP:127.0.0.1",
+			       false, kit.key, kit.ca, kit.ca_key, 2);
+	if (!kit.server || !write_ca_pem())
+		return -1;
+	/* Tests that look at the trace turn it on themselves. */
+	log_init(LOG_LEVEL_WARN, false);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	unlink(kit.ca_path);
+	rmdir(kit.dir);
+	X509_free(kit.ca);
+	X509_free(kit.server);
+	EVP_PKEY_free(kit.ca_key);
+	EVP_PKEY_free(kit.key);
+	return 0;
+}
+
+/* ---- the server side (runs in a child) ---- */
+
+struct peer {
+	int fd;
+	SSL *ssl;
+};
+
+enum op {
+	OP_END,        /* script done: exit (closing the connection) */
+	OP_SEND,       /* send text and CRLF */
+	OP_RAW,        /* send text as it is */
+	OP_EXPECT,     /* the client must send this line (without CRLF) */
+	OP_EXPECT_EOF, /* the client must send nothing more and hang up */
+	OP_TLS,        /* TLS handshake as the server (STARTTLS) */
+	OP_CALL,       /* run fn */
+};
+
+struct sstep {
+	enum op op;
+	const char *text;
+	size_t len;
+	int (*fn)(struct peer *peer);
+};
+
+#define S(t) { OP_SEND, (t), sizeof(t) - 1, NULL }
+#define RAW(t) { OP_RAW, (t), sizeof(t) - 1, NULL }
+#define C(t) { OP_EXPECT, (t), sizeof(t) - 1, NULL }
+#define EXPECT_EOF { OP_EXPECT_EOF, NULL, 0, NULL }
+#define TLS_HANDSHAKE { OP_TLS, NULL, 0, NULL }
+#define CALL(f) { OP_CALL, NULL, 0, (f) }
+#define END { OP_END, NULL, 0, NULL }
+
+static bool peer_send(struct peer *peer, const void *data, size_t len)
+{
+	const char *at = data;
+	while (len > 0) {
+		ssize_t n;
+		if (peer->ssl) {
+			int chunk = len > 65536 ? 65536 : (int)len;
+			n = SSL_write(peer->ssl, at, chunk);
+		} else {
+			n = send(peer->fd, at, len, MSG_NOSIGNAL);
+		}
+		if (n <= 0)
+			return false;
+		at += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+static ssize_t peer_recv(struct peer *peer, void *buf, size_t len)
+{
+	if (peer->ssl)
+		return SSL_read(peer->ssl, buf,
+				len > INT_MAX ? INT_MAX : (int)len);
+	return recv(peer->fd, buf, len, 0);
+}
+
+/* One line without its CRLF, byte by byte so nothing is read ahead. */
+static bool peer_read_line(struct peer *peer, char *buf, size_t size,
+			   size_t *len_out)
+{
+	size_t len = 0;
+	for (;;) {
+		char c;
+		if (peer_recv(peer, &c, 1) != 1)
+			return false;
+		if (c == '\n')
+			break;
+		if (len + 1 >= size)
+			return false;
+		buf[len++] = c;
+	}
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	buf[len] = '\0';
+	*len_out = len;
+	return true;
+}
+
+static int peer_expect(struct peer *peer, const struct sstep *step)
+{
+	char line[LINE_MAX_TEST];
+	size_t len = 0;
+	if (!peer_read_line(peer, line, sizeof(line), &len)) {
+		fprintf(stderr, "server: wanted \"%s\", got EOF\n", step->text);
+		return SERVER_MISMATCH;
+	}
+	if (len != step->len || memcmp(line, step->text, len) != 0) {
+		fprintf(stderr, "server: wanted \"%s\", got \"%s\"\n",
+			step->text, line);
+		return SERVER_MISMATCH;
+	}
+	return SERVER_OK;
+}
+
+static int peer_expect_eof(struct peer *peer)
+{
+	char buf[512];
+	ssize_t n = peer_recv(peer, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return SERVER_OK;
+	buf[n] = '\0';
+	fprintf(stderr, "server: wanted EOF, got \"%s\"\n", buf);
+	return SERVER_MISMATCH;
+}
+
+static bool peer_accept_tls(struct peer *peer)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx || SSL_CTX_use_certificate(ctx, kit.server) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, kit.key) != 1)
+		return false;
+	peer->ssl = SSL_new(ctx);
+	return peer->ssl && SSL_set_fd(peer->ssl, peer->fd) == 1 &&
+	       SSL_accept(peer->ssl) == 1;
+}
+
+static int run_step(struct peer *peer, const struct sstep *step)
+{
+	switch (step->op) {
+	case OP_SEND:
+		return peer_send(peer, step->text, step->len) &&
+		       peer_send(peer, "\r\n", 2) ? SERVER_OK : SERVER_IO;
+	case OP_RAW:
+		return peer_send(peer, step->text, step->len) ? SERVER_OK
+							      : SERVER_IO;
+	case OP_EXPECT:
+		return peer_expect(peer, step);
+	case OP_EXPECT_EOF:
+		return peer_expect_eof(peer);
+	case OP_TLS:
+		return peer_accept_tls(peer) ? SERVER_OK : SERVER_TLS;
+	case OP_CALL:
+		return step->fn(peer);
+	case OP_END:
+		break;
+	}
+	return SERVER_OK;
+}
+
+static int run_script(struct peer *peer, const struct sstep *script)
+{
+	for (const struct sstep *step = script; step->op != OP_END; step++) {
+		int rc = run_step(peer, step);
+		if (rc != SERVER_OK)
+			return rc;
+	}
+	return SERVER_OK;
+}
+
+static pid_t server_pid;
+
+static void run_server_child(int listen_fd, const struct sstep *script,
+			     bool implicit_tls)
+{
+	alarm(SERVER_ALARM);
+	struct peer peer = { .fd = accept(listen_fd, NULL, NULL), .ssl = NULL };
+	close(listen_fd);
+	if (peer.fd < 0)
+		_exit(SERVER_IO);
+	int one = 1;
+	setsockopt(peer.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (implicit_tls && !peer_accept_tls(&peer))
+		_exit(SERVER_TLS);
+	/* _exit: the child must not run cmocka's or the sanitizers' exit
+	 * handlers. */
+	_exit(run_script(&peer, script));
+}
+
+static int listen_socket(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_in sin;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = 0;
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    listen(fd, 4) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static uint16_t socket_port(int fd)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	if (getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
+		return 0;
+	return ntohs(sin.sin_port);
+}
+
+/* Fork a server playing script; returns its port. */
+static uint16_t server_start_tls(const struct sstep *script, bool implicit_tls)
+{
+	int fd = listen_socket();
+	assert_true(fd >= 0);
+	uint16_t port = socket_port(fd);
+	assert_true(port != 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		run_server_child(fd, script, implicit_tls);
+	close(fd);
+	server_pid = pid;
+	return port;
+}
+
+static uint16_t server_start(const struct sstep *script)
+{
+	return server_start_tls(script, false);
+}
+
+/* Wait for the server and return its exit code (-1: killed). */
+static int server_join(void)
+{
+	int status = 0;
+	pid_t pid = server_pid;
+	server_pid = 0;
+	if (pid <= 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ---- the client side ---- */
+
+static char account_name[] = "test";
+static char account_host[] = "127.0.0.1";
+static char account_user[64];
+static struct account account;
+static struct imap *session;
+
+static void use_account(uint16_t port, enum tls_mode tls)
+{
+	memset(&account, 0, sizeof(account));
+	snprintf(account_user, sizeof(account_user), "alice");
+	account.name = account_name;
+	account.protocol = PROTOCOL_IMAP;
+	account.host = account_host;
+	account.port = port;
+	account.tls = tls;
+	account.tls_verify = true;
+	account.tls_ca_file = kit.ca_path;
+	account.allow_plaintext = tls == TLS_NONE;
+	account.user = account_user;
+	account.auth = AUTH_AUTO;
+	account.keep = true;
+	account.timeout = CLIENT_TIMEOUT;
+	account.pipelining = true;
+}
+
+static void close_session(void)
+{
+	imap_close(session);
+	session = NULL;
+}
+
+static int test_setup(void **state)
+{
+	(void)state;
+	session = NULL;
+	server_pid = 0;
+	return 0;
+}
+
+static int test_teardown(void **state)
+{
+	(void)state;
+	close_session();
+	if (server_pid > 0) {
+		kill(server_pid, SIGKILL);
+		waitpid(server_pid, NULL, 0);
+		server_pid = 0;
+	}
+	log_init(LOG_LEVEL_WARN, false);
+	return 0;
+}
+
+#define assert_ok(rc, err) check_ok((rc), (err), __FILE__, __LINE__)
+#define assert_fails(rc, err, status, text) \
+	check_fails((rc), (err), (status), (text), __FILE__, __LINE__)
+
+static void check_ok(int rc, const struct yb_error *err, const char *file,
+		     int line)
+{
+	if (rc == YB_OK)
+		return;
+	print_error("unexpected failure %d: %s\n", rc, err->msg);
+	_fail(file, line);
+}
+
+static void check_fails(int rc, const struct yb_error *err, int status,
+			const char *text, const char *file, int line)
+{
+	if (rc == status && strstr(err->msg, text))
+		return;
+	print_error("got status %d \"%s\", wanted %d with \"%s\"\n", rc,
+		    rc == YB_OK ? "" : err->msg, status, text);
+	_fail(file, line);
+}
+
+/* Connect over plain TCP to a server playing script, as alice. */
+static int connect_with(const struct sstep *script, const char *password,
+			struct yb_error *err)
+{
+	use_account(server_start(script), TLS_NONE);
+	yb_error_clear(err);
+	return imap_connect(&account, password, &session, err);
+}
+
+/* The client hangs up; the server must have played its whole script. */
+static void finish(void)
+{
+	close_session();
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+/* Connect to a PREAUTH server with these capabilities (a literal). */
+#define PREAUTH(capa) S("* PREAUTH [CAPABILITY IMAP4rev1 " capa "] hi")
+
+static void connect_ok(const struct sstep *script)
+{
+	struct yb_error err;
+	assert_ok(connect_with(script, "secret", &err), &err);
+	assert_non_null(session);
+}
+
+/* ---- a recording handler ---- */
+
+struct recorder {
+	size_t untagged;        /* responses seen */
+	char names[8][32];      /* their names, the first 8 */
+	bool want;              /* answer to want_stream */
+	uint64_t stream_size;   /* as want_stream was told */
+	size_t stream_bytes;    /* bytes through stream_data */
+	size_t stream_calls;
+	size_t stream_ends;
+	bool stream_mismatch;   /* a byte differed from the pattern */
+	int fail_stream;        /* stream_data returns this */
+	int fail_untagged;      /* untagged returns this */
+	/* The last FETCH's list, summarized. */
+	uint64_t fetch_uid;
+	uint64_t fetch_streamed;
+	bool fetch_seen_flag;
+	char literal[64];       /* a buffered literal's content */
+};
+
+/* A byte of a reproducible pseudo-random stream, by position. */
+static unsigned char body_byte(size_t pos)
+{
+	uint32_t x = (uint32_t)pos * 2654435761u;
+	x ^= x >> 15;
+	x *= 2246822519u;
+	x ^= x >> 13;
+	return (unsigned char)(x >> 24 ^ pos);
+}
+
+static void summarize_fetch(struct recorder *rec,
+			    const struct imap_response *resp)
+{
+	if (resp->value_count != 1 || resp->values[0].type != IMAP_VALUE_LIST)
+		return;
+	const struct imap_value *list = &resp->values[0];
+	for (size_t i = 0; i + 1 < list->count; i += 2) {
+		const struct imap_value *value = &list->items[i + 1];
+		if (imap_value_is_atom(&list->items[i], "UID"))
+			rec->fetch_uid = value->number;
+		if (imap_value_is_atom(&list->items[i], "BODY[]") &&
+		    value->type == IMAP_VALUE_STREAMED)
+			rec->fetch_streamed = value->number;
+		if (imap_value_is_atom(&list->items[i], "BODY[]") &&
+		    value->type == IMAP_VALUE_LITERAL &&
+		    value->len < sizeof(rec->literal))
+			memcpy(rec->literal, value->str, value->len + 1);
+		if (imap_value_is_atom(&list->items[i], "FLAGS") &&
+		    value->type == IMAP_VALUE_LIST && value->count == 1 &&
+		    imap_value_is_atom(&value->items[0], "\\Seen"))
+			rec->fetch_seen_flag = true;
+	}
+}
+
+static int rec_untagged(void *ctx, const struct imap_response *resp,
+			struct yb_error *err)
+{
+	struct recorder *rec = ctx;
+	if (rec->untagged < 8 && resp->name)
+		snprintf(rec->names[rec->untagged], sizeof(rec->names[0]),
+			 "%.*s", (int)resp->name_len, resp->name);
+	rec->untagged++;
+	if (imap_response_is(resp, "FETCH"))
+		summarize_fetch(rec, resp);
+	if (rec->fail_untagged != YB_OK)
+		return yb_fail(err, rec->fail_untagged, "handler says no");
+	return YB_OK;
+}
+
+static bool rec_want_stream(void *ctx, const struct imap_response *partial,
+			    uint64_t size)
+{
+	struct recorder *rec = ctx;
+	/* The hook sees "* N FETCH (... BODY[]" so far. */
+	if (!imap_response_is(partial, "FETCH") || partial->value_count != 1)
+		return false;
+	const struct imap_value *list = &partial->values[0];
+	if (list->type != IMAP_VALUE_LIST || list->count == 0 ||
+	    !imap_value_is_atom(&list->items[list->count - 1], "BODY[]"))
+		return false;
+	rec->stream_size = size;
+	return rec->want;
+}
+
+static int rec_stream_data(void *ctx, const char *data, size_t len,
+			   struct yb_error *err)
+{
+	struct recorder *rec = ctx;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)data[i] != body_byte(rec->stream_bytes + i))
+			rec->stream_mismatch = true;
+	rec->stream_bytes += len;
+	rec->stream_calls++;
+	if (rec->fail_stream != YB_OK)
+		return yb_fail(err, rec->fail_stream, "disk full (test)");
+	return YB_OK;
+}
+
+static int rec_stream_end(void *ctx, struct yb_error *err)
+{
+	(void)err;
+	struct recorder *rec = ctx;
+	rec->stream_ends++;
+	return YB_OK;
+}
+
+static struct imap_handler handler_for(struct recorder *rec)
+{
+	struct imap_handler handler = {
+		.untagged = rec_untagged,
+		.want_stream = rec_want_stream,
+		.stream_data = rec_stream_data,
+		.stream_end = rec_stream_end,
+		.ctx = rec,
+	};
+	return handler;
+}
+
+/* ---- greetings ---- */
+
+static void test_greeting_capability_code(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready"),
+		C("y1 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA=="),
+		S("y1 OK [CAPABILITY IMAP4rev1 IDLE UIDPLUS] Logged in"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	uint64_t capa = imap_capabilities(session);
+	assert_true(capa & IMAP_CAPA_IDLE);
+	assert_true(capa & IMAP_CAPA_UIDPLUS);
+	assert_false(capa & IMAP_CAPA_AUTH_PLAIN);
+	assert_false(imap_qresync_enabled(session));
+	assert_false(imap_condstore_enabled(session));
+	assert_string_equal(imap_host(session), "127.0.0.1");
+	finish();
+}
+
+static void test_greeting_without_code_asks(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK ready"),
+		C("y1 CAPABILITY"),
+		S("* CAPABILITY IMAP4rev1 AUTH=PLAIN"),
+		S("y1 OK done"),
+		C("y2 AUTHENTICATE PLAIN"),
+		S("+ "),
+		C("AGFsaWNlAHNlY3JldA=="),
+		S("y2 OK Logged in"),
+		C("y3 CAPABILITY"),
+		S("* CAPABILITY IMAP4rev1 UIDPLUS"),
+		S("y3 OK done"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	assert_true(imap_capabilities(session) & IMAP_CAPA_UIDPLUS);
+	assert_false(imap_capabilities(session) & IMAP_CAPA_AUTH_PLAIN);
+	finish();
+}
+
+static void test_greeting_preauth(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("MOVE"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_ok(connect_with(script, NULL, &err), &err);
+	assert_true(imap_capabilities(session) & IMAP_CAPA_MOVE);
+	finish();
+}
+
+static void test_greeting_preauth_asks_capability(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* PREAUTH hello"),
+		C("y1 CAPABILITY"),
+		S("* CAPABILITY IMAP4rev1 NAMESPACE"),
+		S("y1 OK done"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_ok(connect_with(script, NULL, &err), &err);
+	assert_true(imap_capabilities(session) & IMAP_CAPA_NAMESPACE);
+	finish();
+}
+
+static void test_greeting_bye(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* BYE [UNAVAILABLE] too busy, try later"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_fails(connect_with(script, "secret", &err), &err,
+		     YB_ERR_UNAVAILABLE, "refused the connection: too busy");
+	assert_null(session);
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_greeting_not_a_greeting(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* 3 EXISTS"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_fails(connect_with(script, "secret", &err), &err,
+		     YB_ERR_PROTOCOL, "not an IMAP greeting");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_greeting_garbage_is_parse_error(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		RAW("* OK hello\0world\r\n"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	int rc = connect_with(script, "secret", &err);
+	/* The parser's message, with the peer in front. */
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "127.0.0.1:%u: ",
+		 (unsigned)account.port);
+	assert_fails(rc, &err, YB_ERR_PROTOCOL, prefix);
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+/* ---- LOGIN ---- */
+
+static void test_login_quotes_specials(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1] hi"),
+		C("y1 LOGIN \"alice\" \"se\\\"cr\\\\et\""),
+		S("y1 OK [CAPABILITY IMAP4rev1] done"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_ok(connect_with(script, "se\"cr\\et", &err), &err);
+	finish();
+}
+
+static void test_login_literal_waits_for_continuation(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1] hi"),
+		C("y1 LOGIN \"alice\" {5}"),
+		S("+ go ahead"),
+		C("p\xc3\xa4ss"),
+		S("y1 OK [CAPABILITY IMAP4rev1] done"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_ok(connect_with(script, "p\xc3\xa4ss", &err), &err);
+	finish();
+}
+
+static void test_login_literal_plus_does_not_wait(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 LITERAL+] hi"),
+		C("y1 LOGIN \"alice\" {5+}"),
+		C("p\xc3\xa4ss"),
+		S("y1 OK [CAPABILITY IMAP4rev1] done"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_ok(connect_with(script, "p\xc3\xa4ss", &err), &err);
+	finish();
+}
+
+static void test_login_user_as_literal(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1] hi"),
+		C("y1 LOGIN {5}"),
+		S("+ ok"),
+		C("j\xc3\xb6rg \"secret\""),
+		S("y1 OK [CAPABILITY IMAP4rev1] done"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	use_account(server_start(script), TLS_NONE);
+	snprintf(account_user, sizeof(account_user), "j\xc3\xb6rg");
+	assert_ok(imap_connect(&account, "secret", &session, &err), &err);
+	finish();
+}
+
+static void test_login_literal_refused_sends_nothing_more(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1] hi"),
+		C("y1 LOGIN \"alice\" {5}"),
+		S("y1 NO [AUTHENTICATIONFAILED] no 8-bit passwords here"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_fails(connect_with(script, "p\xc3\xa4ss", &err), &err,
+		     YB_ERR_AUTH, "no 8-bit passwords here");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_login_no_is_auth_error(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1] hi"),
+		C("y1 LOGIN \"alice\" \"wrong\""),
+		S("y1 NO [AUTHENTICATIONFAILED] Authentication failed."),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_fails(connect_with(script, "wrong", &err), &err, YB_ERR_AUTH,
+		     "login as alice refused: Authentication failed.");
+	assert_null(session);
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_login_no_unavailable_is_temporary(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1] hi"),
+		C("y1 LOGIN \"alice\" \"secret\""),
+		S("y1 NO [UNAVAILABLE] Backend down"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_fails(connect_with(script, "secret", &err), &err, YB_ERR_TEMP,
+		     "Backend down");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_login_bad_is_protocol_error(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1] hi"),
+		C("y1 LOGIN \"alice\" \"secret\""),
+		S("y1 BAD Syntax error"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_fails(connect_with(script, "secret", &err), &err,
+		     YB_ERR_PROTOCOL, "Syntax error");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+/* ---- AUTHENTICATE ---- */
+
+static void test_auth_sasl_login_when_login_disabled(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 LOGINDISABLED AUTH=LOGIN] hi"),
+		C("y1 AUTHENTICATE LOGIN"),
+		S("+ VXNlcm5hbWU6"),
+		C("YWxpY2U="),
+		S("+ UGFzc3dvcmQ6"),
+		C("c2VjcmV0"),
+		S("y1 OK [CAPABILITY IMAP4rev1] done"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	finish();
+}
+
+static void test_auth_sasl_login_extra_challenge_cancelled(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 LOGINDISABLED AUTH=LOGIN] hi"),
+		C("y1 AUTHENTICATE LOGIN"),
+		S("+ VXNlcm5hbWU6"),
+		C("YWxpY2U="),
+		S("+ UGFzc3dvcmQ6"),
+		C("c2VjcmV0"),
+		S("+ T25lIG1vcmU6"),
+		C("*"),
+		S("y1 BAD AUTHENTICATE cancelled"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_fails(connect_with(script, "secret", &err), &err,
+		     YB_ERR_PROTOCOL, "asked for more than the mechanism has");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_auth_plain_with_sasl_ir_extra_challenge(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] hi"),
+		C("y1 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA=="),
+		S("+ "),
+		C("*"),
+		S("y1 BAD cancelled"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_fails(connect_with(script, "secret", &err), &err,
+		     YB_ERR_PROTOCOL, "AUTHENTICATE PLAIN");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_auth_cram_md5_preferred_without_tls(void **state)
+{
+	(void)state;
+	/* RFC 2195's example exchange. */
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=CRAM-MD5] hi"),
+		C("y1 AUTHENTICATE CRAM-MD5"),
+		S("+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+"),
+		C("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw"),
+		S("y1 OK [CAPABILITY IMAP4rev1] done"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	use_account(server_start(script), TLS_NONE);
+	snprintf(account_user, sizeof(account_user), "tim");
+	assert_ok(imap_connect(&account, "tanstaaftanstaaf", &session, &err),
+		  &err);
+	finish();
+}
+
+static void test_auth_cram_md5_bad_challenge_cancelled(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 AUTH=CRAM-MD5] hi"),
+		C("y1 AUTHENTICATE CRAM-MD5"),
+		S("+ !!not base64!!"),
+		C("*"),
+		S("y1 BAD cancelled"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	use_account(server_start(script), TLS_NONE);
+	account.auth = AUTH_CRAM_MD5;
+	assert_fails(imap_connect(&account, "secret", &session, &err), &err,
+		     YB_ERR_PROTOCOL, "not base64");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_explicit_plain_without_capability(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1] hi"),
+		C("y1 AUTHENTICATE PLAIN"),
+		S("+"),
+		C("AGFsaWNlAHNlY3JldA=="),
+		S("y1 OK [CAPABILITY IMAP4rev1] done"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	use_account(server_start(script), TLS_NONE);
+	account.auth = AUTH_PLAIN;
+	assert_ok(imap_connect(&account, "secret", &session, &err), &err);
+	finish();
+}
+
+static void test_plaintext_password_refused(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	use_account(server_start(script), TLS_NONE);
+	account.allow_plaintext = false;
+	assert_fails(imap_connect(&account, "secret", &session, &err), &err,
+		     YB_ERR_CONFIG, "refusing to send a password without TLS");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_oauth_not_supported_yet(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2] hi"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	use_account(server_start(script), TLS_NONE);
+	account.auth = AUTH_XOAUTH2;
+	assert_fails(imap_connect(&account, "secret", &session, &err), &err,
+		     YB_ERR_CONFIG, "not supported yet");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_no_usable_login_method(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 LOGINDISABLED AUTH=GSSAPI] hi"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_fails(connect_with(script, "secret", &err), &err, YB_ERR_AUTH,
+		     "offers no login method");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+/* ---- STARTTLS ---- */
+
+static int starttls_connect(const struct sstep *script, struct yb_error *err)
+{
+	use_account(server_start(script), TLS_STARTTLS);
+	yb_error_clear(err);
+	return imap_connect(&account, "secret", &session, err);
+}
+
+static void test_starttls_upgrades_and_rereads_capabilities(void **state)
+{
+	(void)state;
+	/* Before TLS the server claims SASL-IR; after, it does not: the
+	   client must go by the second list only. */
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN SASL-IR] hi"),
+		C("y1 STARTTLS"),
+		S("y1 OK Begin TLS negotiation now"),
+		TLS_HANDSHAKE,
+		C("y2 CAPABILITY"),
+		S("* CAPABILITY IMAP4rev1 AUTH=PLAIN"),
+		S("y2 OK done"),
+		C("y3 AUTHENTICATE PLAIN"),
+		S("+ "),
+		C("AGFsaWNlAHNlY3JldA=="),
+		S("y3 OK [CAPABILITY IMAP4rev1 IDLE] Logged in"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_ok(starttls_connect(script, &err), &err);
+	assert_true(imap_capabilities(session) & IMAP_CAPA_IDLE);
+	assert_false(imap_capabilities(session) & IMAP_CAPA_STARTTLS);
+	finish();
+}
+
+static void test_starttls_not_offered_fails_closed(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_fails(starttls_connect(script, &err), &err, YB_ERR_PROTOCOL,
+		     "does not offer STARTTLS; refusing to continue without "
+		     "TLS (tls: starttls)");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_starttls_not_offered_after_asking(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK hi"),
+		C("y1 CAPABILITY"),
+		S("* CAPABILITY IMAP4rev1 AUTH=PLAIN"),
+		S("y1 OK done"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_fails(starttls_connect(script, &err), &err, YB_ERR_PROTOCOL,
+		     "does not offer STARTTLS");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_starttls_refused_fails_closed(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 STARTTLS] hi"),
+		C("y1 STARTTLS"),
+		S("y1 NO not today"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_fails(starttls_connect(script, &err), &err, YB_ERR_PROTOCOL,
+		     "refused STARTTLS: not today");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_starttls_preauth_refused(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] welcome"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_fails(starttls_connect(script, &err), &err, YB_ERR_PROTOCOL,
+		     "refusing PREAUTH without TLS (tls: starttls)");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_starttls_injection_refused(void **state)
+{
+	(void)state;
+	/* One write: the forged response arrives with the go-ahead. */
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 STARTTLS] hi"),
+		C("y1 STARTTLS"),
+		RAW("y1 OK Begin TLS\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_fails(starttls_connect(script, &err), &err, YB_ERR_PROTOCOL,
+		     "STARTTLS injection");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_implicit_tls_preauth_accepted(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		EXPECT_EOF, END,
+	};
+	use_account(server_start_tls(script, true), TLS_IMPLICIT);
+	struct yb_error err;
+	assert_ok(imap_connect(&account, NULL, &session, &err), &err);
+	assert_true(imap_capabilities(session) & IMAP_CAPA_IDLE);
+	finish();
+}
+
+/* ---- the trace ---- */
+
+/* Run connect with the trace on and stderr in a file; returns the text. */
+static char *traced_connect(const struct sstep *script, const char *password,
+			    int *rc, struct yb_error *err)
+{
+	char path[] = "/tmp/test_imap_trace.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	use_account(server_start(script), TLS_NONE);
+	dup2(fd, STDERR_FILENO);
+	log_init(LOG_LEVEL_TRACE, false);
+	*rc = imap_connect(&account, password, &session, err);
+	log_init(LOG_LEVEL_WARN, false);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	static char text[16384];
+	ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+	close(fd);
+	assert_true(n >= 0);
+	text[n] = '\0';
+	return text;
+}
+
+static void test_trace_redacts_login(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1] hi"),
+		C("y1 LOGIN \"alice\" \"Trace-Secret\""),
+		S("y1 OK [CAPABILITY IMAP4rev1] done"),
+		EXPECT_EOF, END,
+	};
+	int rc;
+	struct yb_error err;
+	char *text = traced_connect(script, "Trace-Secret", &rc, &err);
+	assert_ok(rc, &err);
+	assert_non_null(strstr(text, "C: y1 LOGIN <redacted>"));
+	assert_non_null(strstr(text, "S: y1 OK [CAPABILITY IMAP4rev1] done"));
+	assert_null(strstr(text, "Trace-Secret"));
+	finish();
+}
+
+static void test_trace_redacts_authenticate(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 AUTH=LOGIN LOGINDISABLED] hi"),
+		C("y1 AUTHENTICATE LOGIN"),
+		S("+ VXNlcm5hbWU6"),
+		C("YWxpY2U="),
+		S("+ UGFzc3dvcmQ6"),
+		C("VHJhY2UtU2VjcmV0"),
+		S("y1 OK [CAPABILITY IMAP4rev1] done"),
+		EXPECT_EOF, END,
+	};
+	int rc;
+	struct yb_error err;
+	char *text = traced_connect(script, "Trace-Secret", &rc, &err);
+	assert_ok(rc, &err);
+	assert_non_null(strstr(text, "C: y1 AUTHENTICATE LOGIN"));
+	assert_non_null(strstr(text, "C: <redacted>"));
+	assert_null(strstr(text, "VHJhY2UtU2VjcmV0"));
+	assert_null(strstr(text, "Trace-Secret"));
+	finish();
+}
+
+/* ---- pipelining, tags, BYE ---- */
+
+static void test_pipelined_commands_answered_in_order(void **state)
+{
+	(void)state;
+	/* The server reads all three before answering: they were sent
+	   without waiting. */
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 NOOP"),
+		C("y2 CHECK"),
+		C("y3 NOOP"),
+		S("y1 OK first"),
+		S("* 4 EXISTS"),
+		S("y2 NO second"),
+		S("y3 OK third"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	assert_ok(imap_send(session, "NOOP", &err), &err);
+	assert_ok(imap_send(session, "CHECK", &err), &err);
+	assert_ok(imap_send(session, "NOOP", &err), &err);
+	struct recorder rec = { 0 };
+	struct imap_handler handler = handler_for(&rec);
+	struct imap_result result;
+	assert_ok(imap_wait(session, &handler, &result, &err), &err);
+	assert_int_equal(result.status, IMAP_STATUS_OK);
+	assert_string_equal(result.text, "first");
+	assert_int_equal(rec.untagged, 0);
+	assert_ok(imap_wait(session, &handler, &result, &err), &err);
+	assert_int_equal(result.status, IMAP_STATUS_NO);
+	assert_string_equal(result.text, "second");
+	assert_int_equal(rec.untagged, 1);
+	assert_string_equal(rec.names[0], "EXISTS");
+	assert_ok(imap_wait(session, &handler, &result, &err), &err);
+	assert_int_equal(result.status, IMAP_STATUS_OK);
+	assert_string_equal(result.text, "third");
+	finish();
+}
+
+static void test_wrong_tag_is_protocol_error(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 NOOP"),
+		S("y7 OK not yours"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	assert_ok(imap_send(session, "NOOP", &err), &err);
+	struct imap_result result;
+	assert_fails(imap_wait(session, NULL, &result, &err), &err,
+		     YB_ERR_PROTOCOL, "unexpected tag \"y7\"");
+	/* The session is good only for imap_close now. */
+	assert_fails(imap_send(session, "NOOP", &err), &err, YB_ERR_INTERNAL,
+		     "after an earlier error");
+	finish();
+}
+
+static void test_bye_mid_command(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 NOOP"),
+		S("* BYE Server shutting down"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	assert_fails(imap_command(session, "NOOP", "NOOP", NULL, &err), &err,
+		     YB_ERR_PROTOCOL, "(BYE): Server shutting down");
+	finish();
+}
+
+static void test_bye_unavailable_is_temporary(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 NOOP"),
+		S("* BYE [UNAVAILABLE] maintenance"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	assert_fails(imap_command(session, "NOOP", "NOOP", NULL, &err), &err,
+		     YB_ERR_TEMP, "maintenance");
+	finish();
+}
+
+static void test_connection_dropped_mid_response(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 NOOP"),
+		RAW("* 3 EXI"),
+		END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	assert_fails(imap_command(session, "NOOP", "NOOP", NULL, &err), &err,
+		     YB_ERR_PROTOCOL, "connection closed");
+	finish();
+}
+
+static void test_unexpected_continuation(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 NOOP"),
+		S("+ send more"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	assert_fails(imap_command(session, "NOOP", "NOOP", NULL, &err), &err,
+		     YB_ERR_PROTOCOL, "unexpected continuation");
+	finish();
+}
+
+static void test_send_refuses_line_break(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	assert_fails(imap_send(session, "NOOP\r\nLOGOUT", &err), &err,
+		     YB_ERR_INTERNAL, "line break");
+	struct imap_result result;
+	assert_fails(imap_wait(session, NULL, &result, &err), &err,
+		     YB_ERR_INTERNAL, "no IMAP command outstanding");
+	finish();
+}
+
+static void test_command_failure_names_what(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("UIDPLUS"),
+		C("y1 UID EXPUNGE 4"),
+		S("y1 NO [CANNOT] Mailbox is read-only"),
+		C("y2 NOOP"),
+		S("y2 OK still here"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	assert_fails(imap_command(session, "UID EXPUNGE 4", "UID EXPUNGE",
+				  NULL, &err),
+		     &err, YB_ERR_PROTOCOL,
+		     "UID EXPUNGE failed: Mailbox is read-only");
+	/* A NO leaves the stream in step: the session goes on. */
+	assert_ok(imap_command(session, "NOOP", "NOOP", NULL, &err), &err);
+	finish();
+}
+
+static void test_handler_error_aborts_wait(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 NOOP"),
+		S("* 5 EXISTS"),
+		S("y1 OK done"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct recorder rec = { .fail_untagged = YB_ERR_IO };
+	struct imap_handler handler = handler_for(&rec);
+	struct yb_error err;
+	assert_fails(imap_command(session, "NOOP", "NOOP", &handler, &err),
+		     &err, YB_ERR_IO, "handler says no");
+	assert_int_equal(rec.untagged, 1);
+	finish();
+}
+
+static void test_capability_updates_after_login(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 NOOP"),
+		S("* OK [CAPABILITY IMAP4rev1 MOVE] changed"),
+		S("* 2 EXISTS"),
+		S("y1 OK done"),
+		C("y2 NOOP"),
+		S("* CAPABILITY IMAP4rev1 UIDPLUS"),
+		S("y2 OK done"),
+		C("y3 NOOP"),
+		S("y3 OK [CAPABILITY IMAP4rev1 ESEARCH] done"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct recorder rec = { 0 };
+	struct imap_handler handler = handler_for(&rec);
+	struct yb_error err;
+	assert_ok(imap_command(session, "NOOP", "NOOP", &handler, &err), &err);
+	assert_true(imap_capabilities(session) & IMAP_CAPA_MOVE);
+	assert_false(imap_capabilities(session) & IMAP_CAPA_IDLE);
+	assert_ok(imap_command(session, "NOOP", "NOOP", &handler, &err), &err);
+	assert_true(imap_capabilities(session) & IMAP_CAPA_UIDPLUS);
+	assert_false(imap_capabilities(session) & IMAP_CAPA_MOVE);
+	assert_ok(imap_command(session, "NOOP", "NOOP", &handler, &err), &err);
+	assert_true(imap_capabilities(session) & IMAP_CAPA_ESEARCH);
+	assert_false(imap_capabilities(session) & IMAP_CAPA_UIDPLUS);
+	/* The session kept the capability responses to itself. */
+	assert_int_equal(rec.untagged, 1);
+	assert_string_equal(rec.names[0], "EXISTS");
+	finish();
+}
+
+/* ---- streaming ---- */
+
+static int send_big_fetch(struct peer *peer)
+{
+	char head[128];
+	int n = snprintf(head, sizeof(head),
+			 "* 1 FETCH (UID 7 BODY[] {%zu}\r\n", BIG_BODY_LEN);
+	if (!peer_send(peer, head, (size_t)n))
+		return SERVER_IO;
+	static char chunk[65536];
+	for (size_t pos = 0; pos < BIG_BODY_LEN; pos += sizeof(chunk)) {
+		size_t len = BIG_BODY_LEN - pos < sizeof(chunk)
+				     ? BIG_BODY_LEN - pos : sizeof(chunk);
+		for (size_t i = 0; i < len; i++)
+			chunk[i] = (char)body_byte(pos + i);
+		if (!peer_send(peer, chunk, len))
+			return SERVER_IO;
+	}
+	const char *tail = " FLAGS (\\Seen))\r\ny1 OK Fetch completed\r\n";
+	return peer_send(peer, tail, strlen(tail)) ? SERVER_OK : SERVER_IO;
+}
+
+static void test_fetch_streams_big_literal(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 UID FETCH 7 (BODY.PEEK[] FLAGS)"),
+		CALL(send_big_fetch),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct recorder rec = { .want = true };
+	struct imap_handler handler = handler_for(&rec);
+	struct yb_error err;
+	struct timespec start, end;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	assert_ok(imap_command(session, "UID FETCH 7 (BODY.PEEK[] FLAGS)",
+			       "UID FETCH", &handler, &err), &err);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	assert_int_equal(rec.stream_size, BIG_BODY_LEN);
+	assert_int_equal(rec.stream_bytes, BIG_BODY_LEN);
+	assert_false(rec.stream_mismatch);
+	assert_int_equal(rec.stream_ends, 1);
+	/* Streamed in the buffer's chunks, not byte by byte. */
+	assert_true(rec.stream_calls > 1);
+	assert_true(rec.stream_calls < BIG_BODY_LEN / 1024);
+	/* The rest of the FETCH was parsed after the literal. */
+	assert_int_equal(rec.untagged, 1);
+	assert_int_equal(rec.fetch_uid, 7);
+	assert_int_equal(rec.fetch_streamed, BIG_BODY_LEN);
+	assert_true(rec.fetch_seen_flag);
+	double seconds = (double)(end.tv_sec - start.tv_sec) +
+			 (double)(end.tv_nsec - start.tv_nsec) / 1e9;
+	print_message("# 5 MiB streamed in %.3f s (%zu chunks)\n", seconds,
+		      rec.stream_calls);
+	finish();
+}
+
+/* A small literal, then the rest of the response, a few bytes at a time. */
+static int send_fetch_in_pieces(struct peer *peer)
+{
+	char data[512];
+	int head = snprintf(data, sizeof(data),
+			    "* 2 FETCH (UID 9 BODY[] {%zu}\r\n",
+			    SMALL_BODY_LEN);
+	size_t len = (size_t)head;
+	for (size_t i = 0; i < SMALL_BODY_LEN; i++)
+		data[len++] = (char)body_byte(i);
+	const char *tail = " FLAGS (\\Seen))\r\ny1 OK done\r\n";
+	memcpy(data + len, tail, strlen(tail));
+	len += strlen(tail);
+	for (size_t at = 0; at < len; at += 7) {
+		size_t piece = len - at < 7 ? len - at : 7;
+		if (!peer_send(peer, data + at, piece))
+			return SERVER_IO;
+		usleep(1000);
+	}
+	return SERVER_OK;
+}
+
+static void test_fetch_literal_split_across_reads(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 UID FETCH 9 (BODY.PEEK[] FLAGS)"),
+		CALL(send_fetch_in_pieces),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct recorder rec = { .want = true };
+	struct imap_handler handler = handler_for(&rec);
+	struct yb_error err;
+	assert_ok(imap_command(session, "UID FETCH 9 (BODY.PEEK[] FLAGS)",
+			       "UID FETCH", &handler, &err), &err);
+	assert_int_equal(rec.stream_bytes, SMALL_BODY_LEN);
+	assert_false(rec.stream_mismatch);
+	assert_true(rec.stream_calls > 1);
+	assert_int_equal(rec.stream_ends, 1);
+	assert_int_equal(rec.fetch_uid, 9);
+	assert_int_equal(rec.fetch_streamed, SMALL_BODY_LEN);
+	assert_true(rec.fetch_seen_flag);
+	finish();
+}
+
+static void test_fetch_literal_declined_is_buffered(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 UID FETCH 3 BODY.PEEK[]"),
+		RAW("* 1 FETCH (UID 3 BODY[] {11}\r\nhello\r\nworld)\r\n"
+		    "y1 OK done\r\n"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct recorder rec = { .want = false };
+	struct imap_handler handler = handler_for(&rec);
+	struct yb_error err;
+	assert_ok(imap_command(session, "UID FETCH 3 BODY.PEEK[]", "UID FETCH",
+			       &handler, &err), &err);
+	assert_int_equal(rec.stream_size, 11);
+	assert_int_equal(rec.stream_calls, 0);
+	assert_int_equal(rec.stream_ends, 0);
+	assert_string_equal(rec.literal, "hello\r\nworld");
+	finish();
+}
+
+static void test_stream_handler_error_breaks_session(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 UID FETCH 7 (BODY.PEEK[] FLAGS)"),
+		CALL(send_big_fetch),
+		END,
+	};
+	connect_ok(script);
+	struct recorder rec = { .want = true, .fail_stream = YB_ERR_IO };
+	struct imap_handler handler = handler_for(&rec);
+	struct yb_error err;
+	assert_fails(imap_command(session, "UID FETCH 7 (BODY.PEEK[] FLAGS)",
+				  "UID FETCH", &handler, &err),
+		     &err, YB_ERR_IO, "disk full (test)");
+	assert_int_equal(rec.stream_calls, 1);
+	assert_int_equal(rec.stream_ends, 0);
+	assert_fails(imap_send(session, "NOOP", &err), &err, YB_ERR_INTERNAL,
+		     "after an earlier error");
+	close_session();
+	/* The server may or may not have finished sending: no verdict. */
+	server_join();
+}
+
+/* ---- SELECT / EXAMINE ---- */
+
+static void test_select_collects_mailbox_info(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("CONDSTORE"),
+		C("y1 SELECT \"INBOX\" (CONDSTORE)"),
+		S("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)"),
+		S("* OK [PERMANENTFLAGS (\\Deleted \\Seen \\*)] Limited"),
+		S("* 172 EXISTS"),
+		S("* 1 RECENT"),
+		S("* OK [UNSEEN 12] Message 12 is first unseen"),
+		S("* OK [UIDVALIDITY 3857529045] UIDs valid"),
+		S("* OK [UIDNEXT 4392] Predicted next UID"),
+		S("* OK [HIGHESTMODSEQ 715194045007] Highest"),
+		S("y1 OK [READ-WRITE] SELECT completed"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	assert_true(imap_condstore_enabled(session));
+	assert_false(imap_qresync_enabled(session));
+	struct recorder rec = { 0 };
+	struct imap_handler handler = handler_for(&rec);
+	struct imap_mailbox_info info;
+	struct yb_error err;
+	assert_ok(imap_select(session, "\"INBOX\"", false, NULL, &handler,
+			      &info, &err), &err);
+	assert_int_equal(info.uidvalidity, 3857529045u);
+	assert_int_equal(info.uidnext, 4392);
+	assert_int_equal(info.exists, 172);
+	assert_int_equal(info.highestmodseq, 715194045007ull);
+	assert_false(info.nomodseq);
+	assert_false(info.read_only);
+	assert_int_equal(rec.untagged, 0);
+	finish();
+}
+
+static void test_select_nomodseq_without_condstore(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 SELECT \"Sent\""),
+		S("* 0 EXISTS"),
+		S("* OK [UIDVALIDITY 1] ok"),
+		S("* OK [NOMODSEQ] no mod-sequences here"),
+		S("y1 OK [READ-ONLY] done"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct imap_mailbox_info info;
+	struct yb_error err;
+	assert_ok(imap_select(session, "\"Sent\"", false, "1 2", NULL, &info,
+			      &err), &err);
+	assert_int_equal(info.uidvalidity, 1);
+	assert_int_equal(info.uidnext, 0);
+	assert_int_equal(info.exists, 0);
+	assert_int_equal(info.highestmodseq, 0);
+	assert_true(info.nomodseq);
+	assert_true(info.read_only);
+	finish();
+}
+
+static void test_enable_qresync_and_examine(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("ENABLE CONDSTORE QRESYNC"),
+		C("y1 ENABLE QRESYNC"),
+		S("* ENABLED QRESYNC"),
+		S("y1 OK Enabled"),
+		C("y2 EXAMINE \"INBOX\" (QRESYNC (67890007 20050715194045000))"),
+		S("* OK [UIDNEXT 999] of the mailbox selected before"),
+		S("* OK [CLOSED] previous mailbox closed"),
+		S("* 10 EXISTS"),
+		S("* OK [UIDVALIDITY 67890007] ok"),
+		S("* OK [HIGHESTMODSEQ 20050715194045001] ok"),
+		S("* VANISHED (EARLIER) 41,43:116"),
+		S("* 5 FETCH (UID 50 FLAGS (\\Seen) MODSEQ (20050715194045001))"),
+		S("y2 OK [READ-ONLY] EXAMINE completed"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	assert_true(imap_qresync_enabled(session));
+	assert_true(imap_condstore_enabled(session));
+	struct recorder rec = { 0 };
+	struct imap_handler handler = handler_for(&rec);
+	struct imap_mailbox_info info;
+	struct yb_error err;
+	assert_ok(imap_select(session, "\"INBOX\"", true,
+			      "67890007 20050715194045000", &handler, &info,
+			      &err), &err);
+	assert_int_equal(info.uidvalidity, 67890007);
+	assert_int_equal(info.uidnext, 0); /* the 999 was the old mailbox's */
+	assert_int_equal(info.exists, 10);
+	assert_int_equal(info.highestmodseq, 20050715194045001ull);
+	assert_true(info.read_only);
+	assert_int_equal(rec.untagged, 2);
+	assert_string_equal(rec.names[0], "VANISHED");
+	assert_string_equal(rec.names[1], "FETCH");
+	assert_int_equal(rec.fetch_uid, 50);
+	finish();
+}
+
+static void test_enable_qresync_refused(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("ENABLE CONDSTORE QRESYNC"),
+		C("y1 ENABLE QRESYNC"),
+		S("y1 NO not for you"),
+		C("y2 EXAMINE \"INBOX\" (CONDSTORE)"),
+		S("y2 OK [READ-ONLY] done"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	assert_false(imap_qresync_enabled(session));
+	assert_true(imap_condstore_enabled(session));
+	struct imap_mailbox_info info;
+	struct yb_error err;
+	/* The QRESYNC text is dropped: QRESYNC is not enabled. */
+	assert_ok(imap_select(session, "\"INBOX\"", true, "5 6", NULL, &info,
+			      &err), &err);
+	assert_true(info.read_only);
+	finish();
+}
+
+static void test_select_no_names_mailbox(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 SELECT \"Archive\""),
+		S("y1 NO [NONEXISTENT] Mailbox doesn't exist: Archive"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct imap_mailbox_info info;
+	struct yb_error err;
+	assert_fails(imap_select(session, "\"Archive\"", false, NULL, NULL,
+				 &info, &err),
+		     &err, YB_ERR_PROTOCOL,
+		     "SELECT \"Archive\" failed: Mailbox doesn't exist");
+	finish();
+}
+
+static void test_select_exists_out_of_range(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 EXAMINE \"INBOX\""),
+		S("* 4294967296 EXISTS"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct imap_mailbox_info info;
+	struct yb_error err;
+	assert_fails(imap_select(session, "\"INBOX\"", true, NULL, NULL, &info,
+				 &err),
+		     &err, YB_ERR_PROTOCOL, "EXISTS");
+	finish();
+}
+
+/* ---- LIST ---- */
+
+struct listed {
+	size_t count;
+	char names[4][32];
+	char delimiters[4];
+	uint32_t attrs[4];
+	int fail;
+};
+
+static int on_list_entry(void *ctx, const struct imap_list_entry *entry,
+			 struct yb_error *err)
+{
+	struct listed *listed = ctx;
+	if (listed->fail != YB_OK)
+		return yb_fail(err, listed->fail, "listing stopped (test)");
+	if (listed->count < 4) {
+		snprintf(listed->names[listed->count], sizeof(listed->names[0]),
+			 "%.*s", (int)entry->name_len, entry->name);
+		listed->delimiters[listed->count] = entry->delimiter;
+		listed->attrs[listed->count] = entry->attrs;
+	}
+	listed->count++;
+	return YB_OK;
+}
+
+static void test_list_entries(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 LIST \"\" \"*\""),
+		S("* LIST (\\HasNoChildren) \"/\" INBOX"),
+		S("* LIST (\\HasChildren \\Noselect) \"/\" \"Archive\""),
+		S("* 3 EXISTS"),
+		RAW("* LIST () \"/\" {17}\r\nArchive/&AMw-mlaut\r\n"),
+		S("* LIST (\\HasNoChildren) NIL Flat"),
+		S("y1 OK List completed"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct listed listed = { 0 };
+	struct yb_error err;
+	assert_ok(imap_list(session, "\"*\"", on_list_entry, &listed, &err),
+		  &err);
+	assert_int_equal(listed.count, 4);
+	assert_string_equal(listed.names[0], "INBOX");
+	assert_int_equal(listed.delimiters[0], '/');
+	assert_true(listed.attrs[0] & IMAP_MBOX_HASNOCHILDREN);
+	assert_string_equal(listed.names[1], "Archive");
+	assert_true(listed.attrs[1] & IMAP_MBOX_NOSELECT);
+	assert_string_equal(listed.names[2], "Archive/&AMw-mlaut");
+	assert_string_equal(listed.names[3], "Flat");
+	assert_int_equal(listed.delimiters[3], '\0');
+	finish();
+}
+
+static void test_list_callback_error_stops(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 LIST \"\" \"%\""),
+		S("* LIST () \"/\" INBOX"),
+		S("y1 OK done"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct listed listed = { .fail = YB_ERR_IO };
+	struct yb_error err;
+	assert_fails(imap_list(session, "\"%\"", on_list_entry, &listed, &err),
+		     &err, YB_ERR_IO, "listing stopped (test)");
+	finish();
+}
+
+static void test_list_no_is_error(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 LIST \"\" \"*\""),
+		S("y1 NO listing not allowed"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct listed listed = { 0 };
+	struct yb_error err;
+	assert_fails(imap_list(session, "\"*\"", on_list_entry, &listed, &err),
+		     &err, YB_ERR_PROTOCOL, "listing not allowed");
+	assert_int_equal(listed.count, 0);
+	finish();
+}
+
+/* ---- LOGOUT ---- */
+
+static void test_logout_bye_then_ok(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 LOGOUT"),
+		S("* BYE Logging out"),
+		S("y1 OK Logout completed"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	assert_ok(imap_logout(session, &err), &err);
+	assert_fails(imap_send(session, "NOOP", &err), &err, YB_ERR_INTERNAL,
+		     "after LOGOUT");
+	finish();
+}
+
+static void test_logout_bye_then_eof(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 LOGOUT"),
+		S("* BYE Logging out"),
+		END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	assert_ok(imap_logout(session, &err), &err);
+	finish();
+}
+
+static void test_logout_eof_without_bye_fails(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 LOGOUT"),
+		END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	assert_fails(imap_logout(session, &err), &err, YB_ERR_PROTOCOL,
+		     "connection closed");
+	finish();
+}
+
+/* ---- quoting (no server) ---- */
+
+static void test_quote_mailbox(void **state)
+{
+	(void)state;
+	char *quoted = imap_quote_mailbox("INBOX", 5);
+	assert_string_equal(quoted, "\"INBOX\"");
+	free(quoted);
+	quoted = imap_quote_mailbox("a\"b\\c", 5);
+	assert_string_equal(quoted, "\"a\\\"b\\\\c\"");
+	free(quoted);
+	quoted = imap_quote_mailbox("", 0);
+	assert_string_equal(quoted, "\"\"");
+	free(quoted);
+	quoted = imap_quote_mailbox("Entw&APw-rfe", 12);
+	assert_string_equal(quoted, "\"Entw&APw-rfe\"");
+	free(quoted);
+	assert_null(imap_quote_mailbox("a\rb", 3));
+	assert_null(imap_quote_mailbox("a\nb", 3));
+	assert_null(imap_quote_mailbox("a\0b", 3));
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_greeting_capability_code),
+		T(test_greeting_without_code_asks),
+		T(test_greeting_preauth),
+		T(test_greeting_preauth_asks_capability),
+		T(test_greeting_bye),
+		T(test_greeting_not_a_greeting),
+		T(test_greeting_garbage_is_parse_error),
+		T(test_login_quotes_specials),
+		T(test_login_literal_waits_for_continuation),
+		T(test_login_literal_plus_does_not_wait),
+		T(test_login_user_as_literal),
+		T(test_login_literal_refused_sends_nothing_more),
+		T(test_login_no_is_auth_error),
+		T(test_login_no_unavailable_is_temporary),
+		T(test_login_bad_is_protocol_error),
+		T(test_auth_sasl_login_when_login_disabled),
+		T(test_auth_sasl_login_extra_challenge_cancelled),
+		T(test_auth_plain_with_sasl_ir_extra_challenge),
+		T(test_auth_cram_md5_preferred_without_tls),
+		T(test_auth_cram_md5_bad_challenge_cancelled),
+		T(test_explicit_plain_without_capability),
+		T(test_plaintext_password_refused),
+		T(test_oauth_not_supported_yet),
+		T(test_no_usable_login_method),
+		T(test_starttls_upgrades_and_rereads_capabilities),
+		T(test_starttls_not_offered_fails_closed),
+		T(test_starttls_not_offered_after_asking),
+		T(test_starttls_refused_fails_closed),
+		T(test_starttls_preauth_refused),
+		T(test_starttls_injection_refused),
+		T(test_implicit_tls_preauth_accepted),
+		T(test_trace_redacts_login),
+		T(test_trace_redacts_authenticate),
+		T(test_pipelined_commands_answered_in_order),
+		T(test_wrong_tag_is_protocol_error),
+		T(test_bye_mid_command),
+		T(test_bye_unavailable_is_temporary),
+		T(test_connection_dropped_mid_response),
+		T(test_unexpected_continuation),
+		T(test_send_refuses_line_break),
+		T(test_command_failure_names_what),
+		T(test_handler_error_aborts_wait),
+		T(test_capability_updates_after_login),
+		T(test_fetch_streams_big_literal),
+		T(test_fetch_literal_split_across_reads),
+		T(test_fetch_literal_declined_is_buffered),
+		T(test_stream_handler_error_breaks_session),
+		T(test_select_collects_mailbox_info),
+		T(test_select_nomodseq_without_condstore),
+		T(test_enable_qresync_and_examine),
+		T(test_enable_qresync_refused),
+		T(test_select_no_names_mailbox),
+		T(test_select_exists_out_of_range),
+		T(test_list_entries),
+		T(test_list_callback_error_stops),
+		T(test_list_no_is_error),
+		T(test_logout_bye_then_ok),
+		T(test_logout_bye_then_eof),
+		T(test_logout_eof_without_bye_fails),
+		cmocka_unit_test(test_quote_mailbox),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
