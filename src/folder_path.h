@@ -1,0 +1,80 @@
+/*
+ * folder_path.h - where a server folder goes under the local root.
+ *
+ * Maps an IMAP folder name (UTF-8, already decoded from modified UTF-7)
+ * and its hierarchy delimiter to a path relative to the account's
+ * Maildir root or mbox directory.  Pure: it looks at no file.  VERBATIM
+ * and MBOX paths are UTF-8; MAILDIRPP paths are ASCII (see below).
+ *
+ * Layouts:
+ *   VERBATIM   a tree of Maildirs: "Archive/2024" -> "Archive/2024" (with
+ *              delimiter "." -> the same).  INBOX (any case) is the root
+ *              Maildir itself ("") when inbox_at_root, else "INBOX";
+ *              children of INBOX are "INBOX/Sub" either way.  Components
+ *              named tmp, new or cur are refused (they would collide with
+ *              a Maildir's own directories; compared exactly, so "New" on
+ *              a case-insensitive file system is not caught).
+ *   MAILDIRPP  Maildir++ as Dovecot and Courier lay it out: INBOX is the
+ *              root (""), every other folder one directory
+ *              ".Comp1.Comp2" under it.  Children of INBOX become
+ *              ".INBOX.Sub" (callers wanting Courier's ".Sub" for
+ *              "INBOX.Sub" strip the "INBOX." namespace prefix first).
+ *              Components are stored in modified UTF-7, as Dovecot and
+ *              Courier store Maildir++ names (U+00FC as in "Entw\xc3\xbcrfe"
+ *              -> ".Entw&APw-rfe"),
+ *              then bytes Maildir++ cannot hold in a component are
+ *              escaped as Dovecot's listescape plugin does with its
+ *              default escape character: "." -> "\2e", "\" -> "\5c", and
+ *              a leading "~" of the name -> "\7e" (lowercase hex).
+ *   MBOX       one mbox file per folder under a directory: "Archive" ->
+ *              "Archive", INBOX -> "INBOX", and a folder's children live
+ *              in a directory named after it plus ".sbd", as Thunderbird
+ *              does, so a folder can hold both mail and subfolders:
+ *              "Archive/2024" -> "Archive.sbd/2024".  Components ending
+ *              in ".sbd" (any case) are refused.
+ *
+ * Refused in every layout (YB_ERR_PROTOCOL, the message naming the
+ * folder with its bytes sanitized): an empty name; a delimiter that is
+ * not a visible ASCII character (0x21..0x7e); an empty component (so a leading delimiter, i.e.
+ * an absolute path, a trailing or a doubled one); "." and ".."; a "/"
+ * inside a component (only possible when the delimiter is not "/");
+ * invalid UTF-8; C0 and C1 control characters and DEL; a component
+ * longer than FOLDER_COMPONENT_MAX bytes or a path longer than
+ * FOLDER_PATH_MAX bytes (after escaping).  A refused folder can be
+ * skipped with a warning; nothing outside the root is ever named.
+ */
+#ifndef YUBIN_FOLDER_PATH_H
+#define YUBIN_FOLDER_PATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+
+#define FOLDER_COMPONENT_MAX 255
+#define FOLDER_PATH_MAX 4096
+
+enum folder_layout {
+	FOLDER_LAYOUT_VERBATIM,
+	FOLDER_LAYOUT_MAILDIRPP,
+	FOLDER_LAYOUT_MBOX,
+};
+
+struct folder_path_opts {
+	enum folder_layout layout;
+	bool inbox_at_root; /* VERBATIM only: INBOX is the root itself */
+};
+
+/*
+ * Map name[0..len) with delimiter ('\0': the server said NIL, a flat
+ * namespace; the name is then one component) to a relative path in out
+ * (at least FOLDER_PATH_MAX + 1 bytes; NUL-terminated; "" means the root
+ * itself).  *out_len gets its length.  YB_ERR_PROTOCOL for a refused name
+ * (see above), YB_ERR_INTERNAL for out_size too small, a NULL argument or
+ * running out of memory.  On failure out holds "".
+ */
+int folder_path_map(const char *name, size_t len, char delimiter,
+		    const struct folder_path_opts *opts, char *out,
+		    size_t out_size, size_t *out_len, struct yb_error *err);
+
+#endif
