@@ -30,8 +30,9 @@ void cli_print_help(void)
 {
 	fputs(
 "Usage: yubin [OPTION]... [ACCOUNT]...\n"
-"Fetch new mail of every account (or of the ACCOUNTs named) from POP3\n"
-"servers into Maildirs, exactly once, and remember what was fetched.\n"
+"Fetch new mail of every account (or of the ACCOUNTs named) from POP3 and\n"
+"IMAP servers into Maildirs or mbox files, exactly once, and remember what\n"
+"was fetched.\n"
 "\n"
 "  -c, --config FILE  account file (default $XDG_CONFIG_HOME/yubin/config.yaml,\n"
 "                     else ~/.config/yubin/config.yaml)\n"

@@ -424,6 +424,40 @@ static void test_bad_enums_and_bools(void **state)
 			    "3:15: 'protocol' in account 'work' must be imap or pop3, not 'smtp'");
 }
 
+static void test_imap_folder_keys(void **state)
+{
+	(void)state;
+	struct config config;
+	load_ok(ACCOUNT_HEAD, &config);
+	const struct account *a = &config.accounts[0];
+	assert_int_equal(a->layout, LAYOUT_VERBATIM);
+	assert_true(a->inbox_at_root);
+	assert_int_equal(a->sync_flags, SYNC_FLAGS_AUTO);
+	assert_false(a->expunge_all);
+	config_free(&config);
+	load_ok(ACCOUNT_HEAD "    layout: maildir++\n    inbox: folder\n"
+		"    sync_flags: full\n    expunge: all\n", &config);
+	a = &config.accounts[0];
+	assert_int_equal(a->layout, LAYOUT_MAILDIRPP);
+	assert_false(a->inbox_at_root);
+	assert_int_equal(a->sync_flags, SYNC_FLAGS_FULL);
+	assert_true(a->expunge_all);
+	config_free(&config);
+	load_ok(ACCOUNT_HEAD "    sync_flags: off\n    inbox: root\n    expunge: uid\n", &config);
+	assert_int_equal(config.accounts[0].sync_flags, SYNC_FLAGS_OFF);
+	assert_true(config.accounts[0].inbox_at_root);
+	assert_false(config.accounts[0].expunge_all);
+	config_free(&config);
+	assert_string_equal(load_error(ACCOUNT_HEAD "    layout: mh\n"),
+			    "8:13: 'layout' in account 'work' must be verbatim or maildir++, not 'mh'");
+	assert_string_equal(load_error(ACCOUNT_HEAD "    inbox: top\n"),
+			    "8:12: 'inbox' in account 'work' must be root or folder, not 'top'");
+	assert_string_equal(load_error(ACCOUNT_HEAD "    sync_flags: yes\n"),
+			    "8:17: 'sync_flags' in account 'work' must be auto, full or off, not 'yes'");
+	assert_string_equal(load_error(ACCOUNT_HEAD "    expunge: some\n"),
+			    "8:14: 'expunge' in account 'work' must be uid or all, not 'some'");
+}
+
 static void test_two_password_sources(void **state)
 {
 	(void)state;
@@ -1371,6 +1405,7 @@ int main(void)
 		T(test_bad_default_reported_even_if_overridden),
 		T(test_password_source_overrides_defaults),
 		T(test_full_config),
+		T(test_imap_folder_keys),
 		T(test_port_defaults),
 		T(test_state_dir_default),
 		T(test_default_path),
