@@ -10,7 +10,7 @@
 . "$top_srcdir/tests/lib/checks.sh"
 
 need_yubin
-tap_plan 15
+tap_plan 19
 harness_start
 
 work=$(harness_dir)/client
@@ -62,5 +62,16 @@ harness_write_config "$work/vb.yaml" vb imap implicit "$(harness_port imaps)" \
 yubin_run vb -- -c "$work/vb.yaml" --json
 tap_is "$(maildir_count "$work/vb/Mail/INBOX")" 6 "inbox: folder puts INBOX in INBOX/"
 tap_is "$(maildir_count "$work/vb/Mail/Archive/2024")" 3 "and Archive/2024 beside it"
+
+# delete_after_days: kept at first, expunged once old enough.
+imaptool carol append --count 4 --batch 8 >/dev/null
+harness_write_config "$work/aged.yaml" aged imap implicit "$(harness_port imaps)" \
+	carol "$(harness_password carol)" "$work/aged/Mail" delete_after_days=3
+yubin_run aged1 -- -c "$work/aged.yaml" --json
+tap_json_is accounts.0.fetched 4 "delete_after_days: the first run fetches 4"
+tap_is "$(imaptool carol count)" 4 "and keeps them on the server"
+yubin_run_faketime aged2 +4d -- -c "$work/aged.yaml" --json
+tap_json_is accounts.0.deleted 4 "four days later they are deleted"
+tap_is "$(imaptool carol count)" 0 "and the folder on the server is empty"
 
 tap_finish
