@@ -784,6 +784,21 @@ static void test_login_literal_plus_does_not_wait(void **state)
 	finish();
 }
 
+static void test_login_literal_minus_small_does_not_wait(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 LITERAL-] hi"),
+		C("y1 LOGIN \"alice\" {5+}"),
+		C("p\xc3\xa4ss"),
+		S("y1 OK [CAPABILITY IMAP4rev1] done"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_ok(connect_with(script, "p\xc3\xa4ss", &err), &err);
+	finish();
+}
+
 static void test_login_user_as_literal(void **state)
 {
 	(void)state;
@@ -1386,8 +1401,8 @@ static void test_handler_error_aborts_wait(void **state)
 	static const struct sstep script[] = {
 		PREAUTH("IDLE"),
 		C("y1 NOOP"),
-		S("* 5 EXISTS"),
-		S("y1 OK done"),
+		/* One write: the client hangs up after the first line. */
+		RAW("* 5 EXISTS\r\ny1 OK done\r\n"),
 		EXPECT_EOF, END,
 	};
 	connect_ok(script);
@@ -1547,7 +1562,7 @@ static void test_fetch_literal_declined_is_buffered(void **state)
 	static const struct sstep script[] = {
 		PREAUTH("IDLE"),
 		C("y1 UID FETCH 3 BODY.PEEK[]"),
-		RAW("* 1 FETCH (UID 3 BODY[] {11}\r\nhello\r\nworld)\r\n"
+		RAW("* 1 FETCH (UID 3 BODY[] {12}\r\nhello\r\nworld)\r\n"
 		    "y1 OK done\r\n"),
 		EXPECT_EOF, END,
 	};
@@ -1557,7 +1572,7 @@ static void test_fetch_literal_declined_is_buffered(void **state)
 	struct yb_error err;
 	assert_ok(imap_command(session, "UID FETCH 3 BODY.PEEK[]", "UID FETCH",
 			       &handler, &err), &err);
-	assert_int_equal(rec.stream_size, 11);
+	assert_int_equal(rec.stream_size, 12);
 	assert_int_equal(rec.stream_calls, 0);
 	assert_int_equal(rec.stream_ends, 0);
 	assert_string_equal(rec.literal, "hello\r\nworld");
@@ -1754,6 +1769,51 @@ static void test_select_exists_out_of_range(void **state)
 	finish();
 }
 
+static void test_select_ignores_malformed_unused_codes(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 SELECT \"INBOX\""),
+		S("* OK [UNSEEN 0] bogus but unused"),
+		S("* OK [PERMANENTFLAGS no-list] bogus but unused"),
+		S("* 3 EXISTS"),
+		S("* OK [UIDVALIDITY 42] ok"),
+		S("y1 OK [READ-WRITE] done"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct imap_mailbox_info info;
+	struct yb_error err;
+	assert_ok(imap_select(session, "\"INBOX\"", false, NULL, NULL, &info,
+			      &err), &err);
+	assert_int_equal(info.uidvalidity, 42);
+	assert_int_equal(info.exists, 3);
+	finish();
+}
+
+static void test_select_malformed_uidvalidity_fails(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 SELECT \"INBOX\""),
+		S("* OK [UIDVALIDITY 0] zero is not a UIDVALIDITY"),
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct imap_mailbox_info info;
+	struct yb_error err;
+	int rc = imap_select(session, "\"INBOX\"", false, NULL, NULL, &info,
+			     &err);
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "127.0.0.1:%u: ",
+		 (unsigned)account.port);
+	assert_fails(rc, &err, YB_ERR_PROTOCOL, prefix);
+	assert_fails(rc, &err, YB_ERR_PROTOCOL, "UIDVALIDITY");
+	finish();
+}
+
 /* ---- LIST ---- */
 
 struct listed {
@@ -1789,7 +1849,7 @@ static void test_list_entries(void **state)
 		S("* LIST (\\HasNoChildren) \"/\" INBOX"),
 		S("* LIST (\\HasChildren \\Noselect) \"/\" \"Archive\""),
 		S("* 3 EXISTS"),
-		RAW("* LIST () \"/\" {17}\r\nArchive/&AMw-mlaut\r\n"),
+		RAW("* LIST () \"/\" {18}\r\nArchive/&AMw-mlaut\r\n"),
 		S("* LIST (\\HasNoChildren) NIL Flat"),
 		S("y1 OK List completed"),
 		EXPECT_EOF, END,
@@ -1817,8 +1877,7 @@ static void test_list_callback_error_stops(void **state)
 	static const struct sstep script[] = {
 		PREAUTH("IDLE"),
 		C("y1 LIST \"\" \"%\""),
-		S("* LIST () \"/\" INBOX"),
-		S("y1 OK done"),
+		RAW("* LIST () \"/\" INBOX\r\ny1 OK done\r\n"),
 		EXPECT_EOF, END,
 	};
 	connect_ok(script);
@@ -1897,6 +1956,22 @@ static void test_logout_eof_without_bye_fails(void **state)
 	finish();
 }
 
+static void test_logout_refused_with_commands_outstanding(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		/* The queued NOOP is never flushed: no read followed it. */
+		EXPECT_EOF, END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	assert_ok(imap_send(session, "NOOP", &err), &err);
+	assert_fails(imap_logout(session, &err), &err, YB_ERR_INTERNAL,
+		     "1 IMAP commands still outstanding");
+	finish();
+}
+
 /* ---- quoting (no server) ---- */
 
 static void test_quote_mailbox(void **state)
@@ -1934,6 +2009,7 @@ int main(void)
 		T(test_login_quotes_specials),
 		T(test_login_literal_waits_for_continuation),
 		T(test_login_literal_plus_does_not_wait),
+		T(test_login_literal_minus_small_does_not_wait),
 		T(test_login_user_as_literal),
 		T(test_login_literal_refused_sends_nothing_more),
 		T(test_login_no_is_auth_error),
@@ -1977,12 +2053,15 @@ int main(void)
 		T(test_enable_qresync_refused),
 		T(test_select_no_names_mailbox),
 		T(test_select_exists_out_of_range),
+		T(test_select_ignores_malformed_unused_codes),
+		T(test_select_malformed_uidvalidity_fails),
 		T(test_list_entries),
 		T(test_list_callback_error_stops),
 		T(test_list_no_is_error),
 		T(test_logout_bye_then_ok),
 		T(test_logout_bye_then_eof),
 		T(test_logout_eof_without_bye_fails),
+		T(test_logout_refused_with_commands_outstanding),
 		cmocka_unit_test(test_quote_mailbox),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
