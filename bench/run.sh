@@ -8,6 +8,7 @@
 #   yubin      POP3 into a fresh Maildir
 #   yubin      again, nothing new
 #   yubin      after 10 new messages
+#   yubin      IMAP: all new, nothing new, 10 new
 #   fetchmail  POP3, keep + uidl, through an MDA writing a Maildir (if installed)
 #   mbsync     IMAP into a Maildir (if installed)
 # and a table of wall seconds, peak RSS and messages delivered is printed.
@@ -105,6 +106,15 @@ harness_add_messages alice 10 --profile bench --seed bench-more
 measure "yubin: 10 new" "$work/yubin/Maildir" "$YUBIN" -q -c "$work/yubin.yaml"
 rm -rf -- "$work/yubin"
 
+# yubin over IMAP, the same mailbox.
+harness_write_config "$work/yubin-imap.yaml" bench-imap imap implicit "$(harness_port imaps)" \
+	alice "$password" "$work/yubin-imap/Maildir" timeout=300
+measure "yubin: IMAP, all new" "$work/yubin-imap/Maildir" "$YUBIN" -q -c "$work/yubin-imap.yaml"
+measure "yubin: IMAP, nothing new" "$work/yubin-imap/Maildir" "$YUBIN" -q -c "$work/yubin-imap.yaml"
+harness_add_messages alice 10 --profile bench --seed bench-imap-more
+measure "yubin: IMAP, 10 new" "$work/yubin-imap/Maildir" "$YUBIN" -q -c "$work/yubin-imap.yaml"
+rm -rf -- "$work/yubin-imap"
+
 # 5. fetchmail: POP3 with keep and UIDL tracking.  It has no Maildir
 # delivery of its own: a small sh MDA writes each message to tmp/ and
 # renames it into new/ (no fsync, unlike yubin).
@@ -175,6 +185,8 @@ if command -v mbsync >/dev/null; then
 	)
 	measure "mbsync: IMAP, all new" "$mb/Maildir" mbsync -q -c "$mb/mbsyncrc" bench
 	measure "mbsync: nothing new" "$mb/Maildir" mbsync -q -c "$mb/mbsyncrc" bench
+	harness_add_messages alice 10 --profile bench --seed bench-mbsync-more
+	measure "mbsync: 10 new" "$mb/Maildir" mbsync -q -c "$mb/mbsyncrc" bench
 	rm -rf -- "$mb"
 else
 	note "mbsync is not installed: skipped (Debian package isync)"
