@@ -11,7 +11,8 @@
 
 #define JOBS_MAX 64
 
-enum long_only { OPT_JSON = 256, OPT_SYSLOG, OPT_VERSION };
+enum long_only { OPT_JSON = 256, OPT_SYSLOG, OPT_VERSION, OPT_PROGRESS,
+		 OPT_NO_PROGRESS };
 
 static const struct option long_options[] = {
 	{ "config",  required_argument, NULL, 'c' },
@@ -21,6 +22,8 @@ static const struct option long_options[] = {
 	{ "jobs",    required_argument, NULL, 'j' },
 	{ "json",    no_argument,       NULL, OPT_JSON },
 	{ "syslog",  no_argument,       NULL, OPT_SYSLOG },
+	{ "progress", no_argument,      NULL, OPT_PROGRESS },
+	{ "no-progress", no_argument,   NULL, OPT_NO_PROGRESS },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ "version", no_argument,       NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -42,6 +45,8 @@ void cli_print_help(void)
 "  -j, --jobs N       fetch up to N accounts in parallel (default 1)\n"
 "      --json         print one JSON summary object on standard output\n"
 "      --syslog       log to syslog (mail facility) instead of stderr\n"
+"      --progress     show a progress line (default when stderr is a terminal)\n"
+"      --no-progress  do not\n"
 "  -h, --help         show this help and exit\n"
 "      --version      show the version and exit\n"
 "\n"
@@ -72,6 +77,7 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 {
 	memset(out, 0, sizeof(*out));
 	out->jobs = 1;
+	out->progress = -1;
 	bool quiet = false;
 	int verbose = 0;
 	opterr = 0;
@@ -91,6 +97,8 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 			break;
 		case OPT_JSON: out->json = true; break;
 		case OPT_SYSLOG: out->use_syslog = true; break;
+		case OPT_PROGRESS: out->progress = 1; break;
+		case OPT_NO_PROGRESS: out->progress = 0; break;
 		case 'h': out->show_help = true; break;
 		case OPT_VERSION: out->show_version = true; break;
 		case ':':

@@ -14,6 +14,7 @@ struct cli_options {
 	bool dry_run;             /* -n */
 	bool json;                /* --json */
 	bool use_syslog;          /* --syslog */
+	int progress;             /* --progress 1, --no-progress 0, else -1 */
 	unsigned jobs;            /* -j N; 1 by default */
 	bool show_help;
 	bool show_version;

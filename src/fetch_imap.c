@@ -32,6 +32,7 @@
 #include "imap_utf7.h"
 #include "log.h"
 #include "maildir_flags.h"
+#include "progress.h"
 #include "testhook.h"
 #include "text.h"
 
@@ -243,6 +244,7 @@ static int on_fetch(struct folder_run *fr, const struct imap_response *resp,
 		char key[KEY_MAX];
 		key_for(key, fr->uidvalidity, e->uid);
 		e->done = true;
+		progress_add(e->size);
 		return delivery_end(fr->delivery, key, e, err);
 	}
 	if (fetch.has_uid && fetch.has_flags &&
@@ -755,7 +757,11 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	if (rc == YB_OK && (validity_changed || !stored_validity) && wanted > 0)
 		rc = load_digests(fr, err);
 	if (rc == YB_OK && wanted > 0) {
+		char label[160];
+		snprintf(label, sizeof(label), "%s: %s", account->name, mailbox);
+		progress_start(label, wanted);
 		rc = fetch_bodies(fr, err);
+		progress_clear();
 		if (rc == YB_OK)
 			report_missing(fr);
 		if (rc == YB_OK && delivery_matched(fr->delivery) > 0) {

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "pop3.h"
 #include "pop3_parse.h"
+#include "progress.h"
 #include "testhook.h"
 
 #define POP3_MAILBOX "INBOX"
@@ -129,6 +130,7 @@ static int fetch_one(struct pop3_run *run, const struct planned *plan,
 			 has_key(plan) ? plan->key : "no UIDL", retr_err.msg);
 		return YB_OK;
 	}
+	progress_add(plan->msg->size);
 	/* The cast drops const only to pass the plan through the delivery. */
 	return delivery_end(run->delivery, has_key(plan) ? plan->key : NULL,
 			    (void *)plan, err);
@@ -365,7 +367,9 @@ static int run_session(struct pop3_run *run, bool dry_run, struct yb_error *err)
 	}
 	log_info("%zu messages on %s, %zu new", count, run->account->host,
 		 run->report->new_messages);
+	progress_start(run->account->name, todo_len);
 	rc = fetch_all(run, todo, todo_len, err);
+	progress_clear();
 	if (rc == YB_OK)
 		rc = send_deletions(run, err);
 	if (rc == YB_OK)

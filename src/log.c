@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "log.h"
+#include "progress.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -70,6 +71,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		       level_tag(level), text);
 		return;
 	}
+	progress_clear();
 	/* One fprintf per line keeps lines whole when -j runs in parallel. */
 	fprintf(stderr, "yubin: %s%s%s%s\n", log_account, sep, level_tag(level),
 		text);

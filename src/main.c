@@ -18,6 +18,7 @@
 #include "error.h"
 #include "fetch.h"
 #include "log.h"
+#include "progress.h"
 #include "text.h"
 
 /* One account's outcome, also the record a -j child sends its parent. */
@@ -85,6 +86,7 @@ static void run_one(const struct run *run, size_t index)
 	struct fetch_options fetch_options = { .dry_run = run->options->dry_run };
 	log_set_account(account->name);
 	outcome->status = fetch_account(account, &fetch_options, &outcome->report, &err);
+	progress_clear();
 	snprintf(outcome->message, sizeof(outcome->message), "%s", err.msg);
 	if (outcome->status != YB_OK)
 		log_error("%s", err.msg);
@@ -297,6 +299,12 @@ static int run_accounts(const struct cli_options *options, const struct config *
 	run.print_summary = options->verbosity >= 1 ||
 			    (options->verbosity == 0 && !options->use_syslog &&
 			     (options->dry_run || isatty(STDERR_FILENO)));
+	/* One line per terminal: not with parallel accounts, syslog or -q. */
+	bool parallel = options->jobs > 1 && run.account_count > 1;
+	bool progress = options->progress == 1 ||
+			(options->progress == -1 && isatty(STDERR_FILENO) &&
+			 options->verbosity >= 0 && !options->use_syslog);
+	progress_enable(progress && !parallel);
 	if (options->jobs > 1 && run.account_count > 1)
 		run_parallel(&run);
 	else
