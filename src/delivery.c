@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "eol.h"
+#include "mda.h"
 #include "log.h"
 #include "testhook.h"
 
@@ -23,6 +24,7 @@ struct batch_item {
 	char *key;        /* owned; NULL: not recorded */
 	void *item;       /* the engine's, handed back */
 	uint64_t bytes;
+	bool mda_delivered;
 };
 
 struct delivery {
@@ -30,6 +32,8 @@ struct delivery {
 	struct sink *sink;
 	char *mailbox;
 	void (*committed)(void *ctx, void *item, uint64_t bytes);
+	void (*refused)(void *ctx, void *item, const char *detail);
+	bool mda;
 	void *ctx;
 
 	struct batch_item batch[DELIVERY_BATCH_MESSAGES];
@@ -61,6 +65,8 @@ int delivery_new(const struct delivery_params *params, struct delivery **out,
 	delivery->state = params->state;
 	delivery->sink = params->sink;
 	delivery->committed = params->committed;
+	delivery->refused = params->refused;
+	delivery->mda = params->mda;
 	delivery->ctx = params->ctx;
 	*out = delivery;
 	return YB_OK;
@@ -165,6 +171,42 @@ static int record_commits(struct delivery *delivery, struct yb_error *err)
 	return state_sync(delivery->state, err);
 }
 
+/*
+ * An MDA publishes message by message: commit those it delivered, forget
+ * the intents of the others.  Refusals are reported and the run goes on;
+ * a deferral (or a local failure) ends the batch with publish's error.
+ */
+static int settle_mda_batch(struct delivery *delivery, int published,
+			    struct yb_error *err)
+{
+	time_t now = time(NULL);
+	bool all_settled = true;
+	int rc = YB_OK;
+	for (size_t i = 0; i < delivery->batch_len && rc == YB_OK; i++) {
+		struct batch_item *item = &delivery->batch[i];
+		const char *detail = NULL;
+		enum mda_outcome outcome = mda_msg_outcome(item->sink_msg, &detail);
+		item->mda_delivered = outcome == MDA_DELIVERED;
+		if (outcome != MDA_DELIVERED && outcome != MDA_REFUSED)
+			all_settled = false;
+		if (outcome == MDA_REFUSED && delivery->refused)
+			delivery->refused(delivery->ctx, item->item, detail);
+		if (!item->key)
+			continue;
+		if (outcome == MDA_DELIVERED)
+			rc = state_commit(delivery->state, delivery->mailbox, item->key, now, err);
+		else
+			rc = state_drop_intent(delivery->state, delivery->mailbox, item->key, err);
+	}
+	if (rc == YB_OK)
+		rc = state_sync(delivery->state, err);
+	if (rc == YB_OK && !all_settled && published != YB_OK)
+		return published;
+	if (rc == YB_OK)
+		yb_error_clear(err);
+	return rc;
+}
+
 int delivery_flush(struct delivery *delivery, struct yb_error *err)
 {
 	if (delivery->batch_len == 0)
@@ -182,6 +224,22 @@ int delivery_flush(struct delivery *delivery, struct yb_error *err)
 	}
 	testhook_step("intent");
 	rc = sink_publish(delivery->sink, err);
+	if (delivery->mda) {
+		struct yb_error publish_err = *err;
+		int published = rc;
+		rc = settle_mda_batch(delivery, published, err);
+		if (rc == published && rc != YB_OK)
+			*err = publish_err;
+		if (rc == YB_OK) {
+			testhook_step("commit");
+			for (size_t i = 0; i < delivery->batch_len; i++)
+				if (delivery->batch[i].mda_delivered && delivery->committed)
+					delivery->committed(delivery->ctx, delivery->batch[i].item,
+							    delivery->batch[i].bytes);
+		}
+		clear_batch(delivery);
+		return rc;
+	}
 	if (rc == YB_OK) {
 		testhook_step("publish");
 		rc = record_commits(delivery, err);

@@ -15,6 +15,7 @@
 #ifndef YUBIN_DELIVERY_H
 #define YUBIN_DELIVERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,11 @@ struct delivery_params {
 	const char *mailbox;  /* copied */
 	/* Called after the batch holding `item` is committed; may be NULL. */
 	void (*committed)(void *ctx, void *item, uint64_t bytes);
+	/* The sink is an MDA (mda.h): each message has its own outcome;
+	   only delivered ones are committed, refused ones are reported
+	   through `refused` (may be NULL) and stay on the server. */
+	bool mda;
+	void (*refused)(void *ctx, void *item, const char *detail);
 	void *ctx;
 };
 

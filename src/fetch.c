@@ -15,19 +15,10 @@
 #include "log.h"
 #include "maildir.h"
 #include "mbox.h"
+#include "mda.h"
 #include "secret.h"
 #include "sink.h"
 #include "state.h"
-
-static int check_supported(const struct account *account, struct yb_error *err)
-{
-	if (account->deliver == DELIVER_MDA)
-		return yb_fail(err, YB_ERR_CONFIG,
-			       "%s:%u: account %s: deliver: mda is not supported by "
-			       "this version of yubin",
-			       account->mark.file, account->mark.line, account->name);
-	return YB_OK;
-}
 
 /* The sinks of a run, one per local path, opened on first use. */
 struct sink_cache {
@@ -44,6 +35,10 @@ static int open_new_sink(const struct account *account, const char *path,
 {
 	if (account->deliver == DELIVER_MBOX)
 		return mbox_open(path, out, err);
+	if (account->deliver == DELIVER_MDA) {
+		struct mda_vars vars = { .user = account->user, .account = account->name };
+		return mda_open(account->deliver_target, &vars, 0, out, err);
+	}
 	return maildir_open(path, out, err);
 }
 
@@ -148,7 +143,13 @@ static int resolve_intents(const struct account *account, struct state *state,
 			log_info("recovered %s from an interrupted run", copy[i].dest);
 		} else {
 			rc = state_drop_intent(state, copy[i].mailbox, copy[i].key, err);
-			log_debug("interrupted delivery of %s rolled back", copy[i].dest);
+			if (account->deliver == DELIVER_MDA)
+				log_warn("%s: message %s was being handed to the MDA when an "
+					 "earlier run stopped; whether the MDA delivered it is "
+					 "unknown, so it is fetched again and may arrive twice",
+					 copy[i].mailbox, copy[i].key);
+			else
+				log_debug("interrupted delivery of %s rolled back", copy[i].dest);
 		}
 	}
 	if (rc == YB_OK)
@@ -167,9 +168,7 @@ int fetch_account(const struct account *account,
 		  struct fetch_report *report, struct yb_error *err)
 {
 	memset(report, 0, sizeof(*report));
-	int rc = check_supported(account, err);
-	if (rc != YB_OK)
-		return rc;
+	int rc = YB_OK;
 
 	if (!account->tls_verify && account->tls != TLS_NONE)
 		log_warn("tls_verify is false: the certificate of %s is not checked%s",

@@ -343,6 +343,15 @@ static void message_committed(void *ctx, void *item, uint64_t bytes)
 		fr->doomed[fr->doomed_len++] = e->uid;
 }
 
+static void message_refused(void *ctx, void *item, const char *detail)
+{
+	struct folder_run *fr = ctx;
+	struct entry *e = item;
+	fr->run->report->refused++;
+	log_warn("folder %s: the MDA did not take UID %" PRIu32 ": %s; it stays on "
+		 "the server", fr->folder->name, e->uid, detail);
+}
+
 static int compare_digest_key(const void *key, const void *item)
 {
 	return memcmp(key, ((const struct maildir_digest *)item)->digest, 32);
@@ -680,6 +689,8 @@ static int open_delivery(struct folder_run *fr, struct yb_error *err)
 	struct delivery_params params = {
 		.state = run->state, .sink = sink, .mailbox = fr->folder->name,
 		.committed = message_committed, .ctx = fr,
+		.mda = run->account->deliver == DELIVER_MDA,
+		.refused = message_refused,
 	};
 	rc = delivery_new(&params, &fr->delivery, err);
 	if (rc == YB_OK) {

@@ -95,6 +95,16 @@ static bool has_key(const struct planned *plan)
 	return plan->key[0] != '\0';
 }
 
+/* An MDA refused a message: it stays on the server for the next run. */
+static void message_refused(void *ctx, void *item, const char *detail)
+{
+	struct pop3_run *run = ctx;
+	const struct planned *plan = item;
+	run->report->refused++;
+	log_warn("the MDA did not take message %lu (%s): %s; it stays on the server",
+		 plan->msg->msgno, has_key(plan) ? plan->key : "no UIDL", detail);
+}
+
 /* The delivery calls this once a message's commit is durable. */
 static void message_committed(void *ctx, void *item, uint64_t bytes)
 {
@@ -400,6 +410,8 @@ int fetch_pop3(const struct account *account, const char *password,
 		struct delivery_params params = {
 			.state = state, .sink = sink, .mailbox = POP3_MAILBOX,
 			.committed = message_committed, .ctx = run,
+			.mda = account->deliver == DELIVER_MDA,
+			.refused = message_refused,
 		};
 		rc = delivery_new(&params, &run->delivery, err);
 	}

@@ -550,6 +550,9 @@ def cmd_expected(args):
     count = client.stat()
     messages = [crlf_to_lf(client.retr(n)) for n in range(1, count + 1)]
     client.quit()
+    if getattr(args, "final_newline", False):
+        # mbox gives a message without a final newline one.
+        messages = [m if m.endswith(b"\n") else m + b"\n" for m in messages]
     print_digest_lines(messages)
 
 
@@ -608,6 +611,8 @@ def main():
         p.add_argument("--password", required=True)
         p.add_argument("--tls", action="store_true", help="implicit TLS")
         p.add_argument("--ca-file")
+        p.add_argument("--final-newline", action="store_true",
+                       help="expected: as mbox stores it (a final newline added)")
         p.set_defaults(func=func)
 
     args = parser.parse_args()

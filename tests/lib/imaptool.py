@@ -103,6 +103,8 @@ def cmd_expected(args):
         for item in data:
             if isinstance(item, tuple):
                 body = genmail.crlf_to_lf(item[1])
+                if args.final_newline and not body.endswith(b"\n"):
+                    body += b"\n"
                 print(hashlib.sha256(body).hexdigest(), genmail.message_id_of(body))
     imap.logout()
 
@@ -171,7 +173,9 @@ def main():
                    choices=["mixed", "small", "bench", "demo"])
     p.add_argument("--hostile", action="store_true")
     p.add_argument("--flags", default="")
-    add("expected", cmd_expected)
+    p = add("expected", cmd_expected)
+    p.add_argument("--final-newline", action="store_true",
+                   help="as mbox stores it (a final newline added)")
     add("flags", cmd_flags)
     p = add("store", cmd_store)
     p.add_argument("--uids", required=True)
