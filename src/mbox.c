@@ -1,0 +1,1962 @@
+/*
+ * mbox.c - the mbox sink (mboxrd), see mbox.h for the format, the locking
+ * and what a dest records.
+ *
+ * A message streams through the mboxrd quoting filter into the sink's
+ * spool (one unlinked file for the sink's life), while the envelope
+ * scanner watches its header and a SHA-256 runs over the bytes written.
+ * sink_prepare takes the locks, measures the file, and gives every
+ * message its range; sink_publish writes the From lines and copies the
+ * spool ranges into the file (copy_file_range, so large messages never
+ * pass through our memory), fsyncs, and unlocks; on any failure it
+ * truncates the file back to the size it measured.
+ *
+ * A dest's two hashes: HEAD over the message's first bytes up to the end
+ * of its From line (with the newlines that fixed up the end of the file
+ * before it), BODY over the rest of its range.  Two, so that crash
+ * recovery can recognise our own From line at the start of a torn write.
+ */
+#include "config.h"
+
+#include "mbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "log.h"
+#include "testhook.h"
+#include "text.h"
+
+/* The quoting output buffer, and the read buffer of crash recovery. */
+#define IO_BUFFER_SIZE (64 * 1024)
+
+/* "From " SENDER " " DATE(24) "\n", with room to spare. */
+#define FROM_LINE_MAX (5 + MBOX_SENDER_MAX + 1 + 24 + 1)
+
+/* The most '\n' added before a batch: the file lacked a blank line. */
+#define FIXUP_MAX 2
+
+/* The longest head: fix-up newlines and the From line. */
+#define HEAD_MAX (FIXUP_MAX + FROM_LINE_MAX)
+
+/* Hex digits of each hash kept in a dest. */
+#define HASH_HEX 16
+
+/* "OFFSET+LENGTH+HEAD+BODY+END+PID" */
+#define DEST_MAX (20 + 1 + 20 + 1 + HASH_HEX + 1 + HASH_HEX + 1 + 20 + 1 + 10 + 1)
+
+/* A dotlock with no live owner of ours is stale after this long. */
+#define STALE_DOTLOCK_SECONDS (5 * 60)
+
+/* Sleep between lock attempts: starts here, doubles, stops growing here. */
+#define LOCK_SLEEP_FIRST_MS 10
+#define LOCK_SLEEP_MAX_MS 200
+
+static const char from_prefix[] = "From ";
+#define FROM_PREFIX_LEN 5
+
+enum msg_state {
+	MSG_WRITING,  /* begun; bytes may still come */
+	MSG_ENDED,    /* complete; in the pending batch */
+	MSG_PREPARED, /* the file is locked and its range known */
+};
+
+/* mboxrd quoting as a stream: where a line stands so far. */
+enum quote_state {
+	QUOTE_LINE_START, /* only '>' so far on this line (maybe none) */
+	QUOTE_FROM,       /* then `from_matched` bytes of "From " */
+	QUOTE_IN_LINE,    /* the line cannot be a From line any more */
+};
+
+struct mbox;
+
+struct mbox_msg {
+	struct sink_msg base;            /* first: the sink interface */
+	struct mbox *mbox;               /* not owned */
+	struct mbox_msg *prev, *next;    /* the sink's list, oldest first */
+	enum msg_state state;
+	bool failed;                     /* a write failed: only abort is left */
+	time_t date;                     /* for the From line */
+	uint64_t spool_offset;           /* where its bytes start in the spool */
+	uint64_t body_len;               /* its bytes in the spool */
+	uint64_t input_len;              /* bytes given to msg_write */
+	unsigned char body_hash[32];     /* SHA-256 of the spool bytes */
+	char from_line[FROM_LINE_MAX + 1];
+	size_t from_len;
+	/* Known once prepared: */
+	size_t fixup_len;                /* '\n' written before the From line */
+	uint64_t offset, length;         /* its range in the file */
+	char dest[DEST_MAX];
+};
+
+struct mbox_lock {
+	int fd;                          /* the mbox, open while locked; or -1 */
+	bool dotlocked;                  /* PATH.lock is ours */
+	dev_t dot_dev;                   /* ... and is this file */
+	ino_t dot_ino;
+	uint64_t size;                   /* the file's size when locked */
+	char tail[FIXUP_MAX];            /* its last bytes (size >= 2) */
+};
+
+/*
+ * Between two resolves of one batch's intents we hold no lock.  If the
+ * file is the same (inode, size, mtime) when the next one locks it, nobody
+ * wrote in between, and what the last one learnt still holds.
+ */
+struct resolve_memory {
+	bool valid;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	uint64_t batch_end;             /* the batch it was about */
+	pid_t pid;
+	bool survived;                  /* its run's dotlock had outlived it */
+};
+
+struct mbox {
+	struct sink base;                /* first: the sink interface */
+	char *path;                      /* owned */
+	char *lock_path;                 /* owned: path + ".lock" */
+	char *dir_path;                  /* owned: the directory of path */
+	char host[256];                  /* for the dotlock's "PID:HOST" */
+	unsigned lock_timeout_ms;
+	int spool_fd;                    /* owned */
+	uint64_t spool_size;             /* bytes in the spool */
+	struct mbox_msg *head, *tail;    /* live messages, oldest first */
+	struct mbox_msg *writing;        /* the message being written */
+	struct mbox_lock lock;
+	bool batch_failed;               /* only discard is left */
+	struct resolve_memory resolved;  /* what the last resolve saw */
+	/* The message being written: */
+	char *out;                       /* owned: IO_BUFFER_SIZE bytes */
+	size_t out_len;
+	EVP_MD_CTX *hash;                /* owned */
+	enum quote_state quote;
+	size_t from_matched;
+	char last_byte;                  /* the last input byte */
+	struct mbox_envelope envelope;
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int close_fd(int *fd)
+{
+	if (*fd < 0)
+		return 0;
+	int rc = close(*fd);
+	*fd = -1;
+	return rc == 0 || errno == EINTR ? 0 : errno;
+}
+
+/* Write all of data at offset, through EINTR and short writes. */
+static int pwrite_all(int fd, const char *data, size_t len, uint64_t offset)
+{
+	while (len > 0) {
+		ssize_t written = pwrite(fd, data, len, (off_t)offset);
+		if (written < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (written == 0)
+			return EIO;
+		data += written;
+		len -= (size_t)written;
+		offset += (uint64_t)written;
+	}
+	return 0;
+}
+
+/* Read exactly len bytes at offset; EIO if the file is shorter. */
+static int pread_all(int fd, char *data, size_t len, uint64_t offset)
+{
+	while (len > 0) {
+		ssize_t got = pread(fd, data, len, (off_t)offset);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (got == 0)
+			return EIO;
+		data += got;
+		len -= (size_t)got;
+		offset += (uint64_t)got;
+	}
+	return 0;
+}
+
+static int fsync_dir_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	int rc = fsync(fd) == 0 ? 0 : errno;
+	int closed = close_fd(&fd);
+	return rc ? rc : closed;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec pause = { .tv_sec = ms / 1000,
+				  .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
+		;
+}
+
+static void to_hex(const unsigned char *bytes, size_t count, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < count; i++) {
+		out[2 * i] = digits[bytes[i] >> 4];
+		out[2 * i + 1] = digits[bytes[i] & 0x0f];
+	}
+	out[2 * count] = '\0';
+}
+
+/* ---- the envelope sender ------------------------------------------------ */
+
+enum envelope_state {
+	ENV_LINE_START,   /* at the start of a header line */
+	ENV_NAME,         /* matching "Return-Path" */
+	ENV_BEFORE_COLON, /* the name matched; spaces may come before ':' */
+	ENV_VALUE,        /* inside the first Return-Path's value */
+	ENV_VALUE_EOL,    /* its line ended: folded, or the field ended? */
+	ENV_OTHER,        /* inside any other line of the header */
+	ENV_DONE,         /* past the header, or past the scan limit */
+};
+
+static const char return_path_name[] = "return-path";
+#define RETURN_PATH_NAME_LEN 11
+
+void mbox_envelope_init(struct mbox_envelope *envelope)
+{
+	memset(envelope, 0, sizeof(*envelope));
+	envelope->state = ENV_LINE_START;
+}
+
+static char ascii_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static void envelope_keep(struct mbox_envelope *envelope, char c)
+{
+	if (envelope->value_len < MBOX_RETURN_PATH_MAX)
+		envelope->value[envelope->value_len++] = c;
+	else
+		envelope->too_long = true;
+}
+
+/* A header line starts with c. */
+static unsigned envelope_line_start(struct mbox_envelope *envelope, char c)
+{
+	if (c == '\n')
+		return ENV_DONE; /* the empty line: the header is over */
+	if (!envelope->found && ascii_lower(c) == return_path_name[0]) {
+		envelope->matched = 1;
+		return ENV_NAME;
+	}
+	return ENV_OTHER;
+}
+
+static unsigned envelope_step(struct mbox_envelope *envelope, char c)
+{
+	switch (envelope->state) {
+	case ENV_LINE_START:
+		return envelope_line_start(envelope, c);
+	case ENV_NAME:
+		if (envelope->matched == RETURN_PATH_NAME_LEN)
+			return c == ':' ? ENV_VALUE :
+			       c == ' ' || c == '\t' ? ENV_BEFORE_COLON :
+			       c == '\n' ? ENV_LINE_START : ENV_OTHER;
+		if (ascii_lower(c) == return_path_name[envelope->matched]) {
+			envelope->matched++;
+			return ENV_NAME;
+		}
+		return c == '\n' ? ENV_LINE_START : ENV_OTHER;
+	case ENV_BEFORE_COLON:
+		if (c == ':')
+			return ENV_VALUE;
+		if (c == ' ' || c == '\t')
+			return ENV_BEFORE_COLON;
+		return c == '\n' ? ENV_LINE_START : ENV_OTHER;
+	case ENV_VALUE:
+		envelope->found = true;
+		if (c == '\n')
+			return ENV_VALUE_EOL;
+		envelope_keep(envelope, c);
+		return ENV_VALUE;
+	case ENV_VALUE_EOL:
+		if (c == ' ' || c == '\t') {
+			envelope_keep(envelope, c); /* a folded line goes on */
+			return ENV_VALUE;
+		}
+		return envelope_line_start(envelope, c);
+	case ENV_OTHER:
+		return c == '\n' ? ENV_LINE_START : ENV_OTHER;
+	default:
+		return ENV_DONE;
+	}
+}
+
+void mbox_envelope_feed(struct mbox_envelope *envelope, const char *data,
+			size_t len)
+{
+	size_t i = 0;
+	while (i < len && envelope->state != ENV_DONE) {
+		uint64_t budget = MBOX_HEADER_SCAN_MAX - envelope->scanned;
+		if (budget == 0) {
+			envelope->state = ENV_DONE;
+			break;
+		}
+		/* Most header bytes are in lines we skip: jump to their end. */
+		if (envelope->state == ENV_OTHER) {
+			size_t left = len - i;
+			if (left > budget)
+				left = (size_t)budget;
+			const char *eol = memchr(data + i, '\n', left);
+			size_t skip = eol ? (size_t)(eol - (data + i)) : left;
+			envelope->scanned += skip;
+			i += skip;
+			if (!eol)
+				continue;
+		}
+		envelope->scanned++;
+		envelope->state = envelope_step(envelope, data[i++]);
+	}
+}
+
+static bool valid_sender(const char *sender, size_t len)
+{
+	if (len == 0 || len > MBOX_SENDER_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)sender[i];
+		if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>')
+			return false;
+	}
+	return true;
+}
+
+const char *mbox_envelope_sender(struct mbox_envelope *envelope)
+{
+	const char *value = envelope->value;
+	size_t len = envelope->value_len;
+	const char *address = NULL;
+	size_t address_len = 0;
+	if (envelope->found && !envelope->too_long) {
+		const char *open = memchr(value, '<', len);
+		if (open) {
+			const char *after = open + 1;
+			size_t rest = len - (size_t)(after - value);
+			const char *close = memchr(after, '>', rest);
+			if (close) {
+				address = after;
+				address_len = (size_t)(close - after);
+			}
+		} else {
+			/* No <>: the value, without the spaces around it. */
+			while (len > 0 && (*value == ' ' || *value == '\t')) {
+				value++;
+				len--;
+			}
+			while (len > 0 && (value[len - 1] == ' ' ||
+					   value[len - 1] == '\t'))
+				len--;
+			address = value;
+			address_len = len;
+		}
+	}
+	if (address && valid_sender(address, address_len)) {
+		memcpy(envelope->sender, address, address_len);
+		envelope->sender[address_len] = '\0';
+	} else {
+		memcpy(envelope->sender, "MAILER-DAEMON", sizeof("MAILER-DAEMON"));
+	}
+	return envelope->sender;
+}
+
+/* ---- the From line ------------------------------------------------------ */
+
+/* asctime form in UTC, in English whatever the locale: 24 bytes + NUL. */
+static bool format_date(time_t when, char out[25])
+{
+	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+					 "Fri", "Sat" };
+	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
+					    "Jun", "Jul", "Aug", "Sep", "Oct",
+					    "Nov", "Dec" };
+	struct tm tm;
+	if (!gmtime_r(&when, &tm) || tm.tm_year < 70 || tm.tm_year > 8099 ||
+	    tm.tm_wday < 0 || tm.tm_wday > 6 || tm.tm_mon < 0 || tm.tm_mon > 11)
+		return false;
+	int written = snprintf(out, 25, "%s %s %2d %02d:%02d:%02d %04d",
+			       days[tm.tm_wday], months[tm.tm_mon], tm.tm_mday,
+			       tm.tm_hour, tm.tm_min, tm.tm_sec,
+			       tm.tm_year + 1900);
+	return written == 24;
+}
+
+static int make_from_line(struct mbox_msg *msg, const char *sender,
+			  struct yb_error *err)
+{
+	char date[25];
+	if (!format_date(msg->date, date)) {
+		/* A date past what asctime can say: use now instead. */
+		if (!format_date(time(NULL), date))
+			return yb_fail(err, YB_ERR_INTERNAL,
+				       "cannot format the date for mbox %s",
+				       msg->mbox->path);
+	}
+	int written = snprintf(msg->from_line, sizeof(msg->from_line),
+			       "From %s %s\n", sender, date);
+	if (written < 0 || (size_t)written >= sizeof(msg->from_line))
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "From line too long for mbox %s", msg->mbox->path);
+	msg->from_len = (size_t)written;
+	return YB_OK;
+}
+
+/* ---- the spool ---------------------------------------------------------- */
+
+static int open_spool(struct mbox *mbox, struct yb_error *err)
+{
+#ifdef O_TMPFILE
+	mbox->spool_fd = open(mbox->dir_path, O_TMPFILE | O_RDWR | O_CLOEXEC,
+			      0600);
+	if (mbox->spool_fd >= 0)
+		return YB_OK;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL &&
+	    errno != ENOENT)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot create a spool file in %s",
+				     mbox->dir_path);
+#endif
+	/* No O_TMPFILE here: a named file, unlinked at once. */
+	size_t len = strlen(mbox->dir_path) + sizeof("/.yubin-spool.XXXXXX");
+	char *name = malloc(len);
+	if (!name)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	int written = snprintf(name, len, "%s/.yubin-spool.XXXXXX",
+			       mbox->dir_path);
+	if (written < 0 || (size_t)written >= len) {
+		free(name);
+		return yb_fail(err, YB_ERR_INTERNAL, "spool name too long");
+	}
+	mbox->spool_fd = mkostemp(name, O_CLOEXEC);
+	int saved = errno;
+	if (mbox->spool_fd >= 0)
+		unlink(name);
+	free(name);
+	if (mbox->spool_fd < 0)
+		return yb_fail_errno(err, YB_ERR_IO, saved,
+				     "cannot create a spool file in %s",
+				     mbox->dir_path);
+	return YB_OK;
+}
+
+/* Cut the spool back to size (an aborted message, an ended batch). */
+static void shrink_spool(struct mbox *mbox, uint64_t size)
+{
+	if (size < mbox->spool_size && ftruncate(mbox->spool_fd, (off_t)size) == 0)
+		mbox->spool_size = size;
+}
+
+/* The output buffer goes to the end of the spool, through the hash. */
+static int flush_out(struct mbox *mbox, struct yb_error *err)
+{
+	if (mbox->out_len == 0)
+		return YB_OK;
+	struct mbox_msg *msg = mbox->writing;
+	int rc = pwrite_all(mbox->spool_fd, mbox->out, mbox->out_len,
+			    mbox->spool_size);
+	if (rc) {
+		msg->failed = true;
+		return yb_fail_errno(err, YB_ERR_IO, rc,
+				     "cannot write the spool of mbox %s",
+				     mbox->path);
+	}
+	if (EVP_DigestUpdate(mbox->hash, mbox->out, mbox->out_len) != 1) {
+		msg->failed = true;
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "SHA-256 failed for a message to mbox %s",
+			       mbox->path);
+	}
+	mbox->spool_size += mbox->out_len;
+	msg->body_len += mbox->out_len;
+	mbox->out_len = 0;
+	return YB_OK;
+}
+
+static int emit(struct mbox *mbox, const char *data, size_t len,
+		struct yb_error *err)
+{
+	while (len > 0) {
+		if (mbox->out_len == IO_BUFFER_SIZE) {
+			int status = flush_out(mbox, err);
+			if (status)
+				return status;
+		}
+		size_t room = IO_BUFFER_SIZE - mbox->out_len;
+		size_t n = len < room ? len : room;
+		memcpy(mbox->out + mbox->out_len, data, n);
+		mbox->out_len += n;
+		data += n;
+		len -= n;
+	}
+	return YB_OK;
+}
+
+/* ---- mboxrd quoting ----------------------------------------------------- */
+
+/*
+ * A '>' is added to every line matching ^>*From .  Since adding it just
+ * before "From " gives the same bytes as adding it at the start of the
+ * line, the '>' run streams out as it comes and only a partial "From "
+ * (at most 4 bytes, known from from_matched) waits for the next byte.
+ */
+static int quote_byte_at_start(struct mbox *mbox, char c, struct yb_error *err)
+{
+	if (mbox->quote == QUOTE_LINE_START) {
+		if (c == '>')
+			return emit(mbox, &c, 1, err);
+		if (c == 'F') {
+			mbox->quote = QUOTE_FROM;
+			mbox->from_matched = 1;
+			return YB_OK;
+		}
+	} else if (c == from_prefix[mbox->from_matched]) {
+		if (++mbox->from_matched < FROM_PREFIX_LEN)
+			return YB_OK;
+		mbox->quote = QUOTE_IN_LINE;
+		return emit(mbox, ">From ", 6, err);
+	} else {
+		/* Not a From line after all: what was held goes out first. */
+		int status = emit(mbox, from_prefix, mbox->from_matched, err);
+		if (status)
+			return status;
+	}
+	mbox->quote = c == '\n' ? QUOTE_LINE_START : QUOTE_IN_LINE;
+	return emit(mbox, &c, 1, err);
+}
+
+static int quote_write(struct mbox *mbox, const char *data, size_t len,
+		       struct yb_error *err)
+{
+	size_t i = 0;
+	while (i < len) {
+		if (mbox->quote != QUOTE_IN_LINE) {
+			int status = quote_byte_at_start(mbox, data[i++], err);
+			if (status)
+				return status;
+			continue;
+		}
+		/* The rest of a line passes as it is. */
+		const char *eol = memchr(data + i, '\n', len - i);
+		size_t span = eol ? (size_t)(eol - (data + i)) + 1 : len - i;
+		int status = emit(mbox, data + i, span, err);
+		if (status)
+			return status;
+		i += span;
+		if (eol)
+			mbox->quote = QUOTE_LINE_START;
+	}
+	return YB_OK;
+}
+
+/* The end of a message: what was held, a missing newline, the blank line. */
+static int quote_finish(struct mbox *mbox, struct yb_error *err)
+{
+	struct mbox_msg *msg = mbox->writing;
+	int status = YB_OK;
+	if (mbox->quote == QUOTE_FROM)
+		status = emit(mbox, from_prefix, mbox->from_matched, err);
+	if (!status && msg->input_len > 0 && mbox->last_byte != '\n')
+		status = emit(mbox, "\n", 1, err);
+	if (!status)
+		status = emit(mbox, "\n", 1, err);
+	if (!status)
+		status = flush_out(mbox, err);
+	return status;
+}
+
+/* ---- locking ------------------------------------------------------------ */
+
+enum lock_busy {
+	LOCK_TAKEN,     /* both locks are ours */
+	LOCK_DOTLOCKED, /* another program holds PATH.lock */
+	LOCK_FCNTLED,   /* another program holds an fcntl lock on the file */
+	LOCK_MOVED,     /* the file was replaced or removed: try again now */
+};
+
+/*
+ * The owner's pid if PATH.lock holds "PID:HOST" (Dovecot's format, maybe
+ * with a newline) and HOST is this host; a pid means nothing elsewhere.
+ */
+static bool read_dotlock_pid(const struct mbox *mbox, pid_t *pid)
+{
+	int fd = open(mbox->lock_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	char content[512];
+	ssize_t got;
+	do
+		got = read(fd, content, sizeof(content) - 1);
+	while (got < 0 && errno == EINTR);
+	close_fd(&fd);
+	if (got <= 0)
+		return false;
+	size_t len = (size_t)got;
+	if (content[len - 1] == '\n')
+		len--;
+	content[len] = '\0';
+	const char *colon = memchr(content, ':', len);
+	if (!colon || strcmp(colon + 1, mbox->host) != 0)
+		return false;
+	unsigned long long value;
+	if (!text_parse_u64(content, (size_t)(colon - content), INT_MAX,
+			    &value) || value == 0)
+		return false;
+	*pid = (pid_t)value;
+	return true;
+}
+
+/*
+ * Is the process that wrote a dotlock gone?  One naming us is an earlier
+ * process that had our pid: we only look when we do not hold the lock.
+ */
+static bool owner_gone(pid_t pid)
+{
+	if (pid == getpid())
+		return true;
+	return kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+static bool dotlock_is_stale(const struct mbox *mbox, const struct stat *st)
+{
+	pid_t pid;
+	if (read_dotlock_pid(mbox, &pid))
+		return owner_gone(pid); /* a live owner's lock is never stale */
+	time_t now = time(NULL);
+	return now > st->st_mtime && now - st->st_mtime > STALE_DOTLOCK_SECONDS;
+}
+
+/* Remove the stale dotlock judged from st, unless it changed meanwhile. */
+static int break_dotlock(const struct mbox *mbox, const struct stat *judged,
+			 struct yb_error *err)
+{
+	struct stat st;
+	if (lstat(mbox->lock_path, &st) != 0)
+		return errno == ENOENT ? YB_OK :
+		       yb_fail_errno(err, YB_ERR_IO, errno, "cannot stat %s",
+				     mbox->lock_path);
+	if (st.st_dev != judged->st_dev || st.st_ino != judged->st_ino)
+		return YB_OK;
+	if (unlink(mbox->lock_path) != 0 && errno != ENOENT)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot remove the stale dotlock %s",
+				     mbox->lock_path);
+	log_info("removed the stale dotlock %s", mbox->lock_path);
+	return YB_OK;
+}
+
+/* A unique file in the mbox's directory holding "PID:HOST". */
+static int make_dotlock_temp(const struct mbox *mbox, char *temp, size_t size,
+			     struct yb_error *err)
+{
+	static unsigned long temps_made;
+	unsigned char random_bytes[4];
+	if (RAND_bytes(random_bytes, sizeof(random_bytes)) != 1)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "cannot get random bytes for a dotlock of %s",
+			       mbox->path);
+	char random_hex[9];
+	to_hex(random_bytes, sizeof(random_bytes), random_hex);
+	int written = snprintf(temp, size, "%s/.yubin-dotlock.%ld.%lu.%s",
+			       mbox->dir_path, (long)getpid(), temps_made++,
+			       random_hex);
+	if (written < 0 || (size_t)written >= size)
+		return yb_fail(err, YB_ERR_IO, "path too long for a dotlock of %s",
+			       mbox->path);
+	int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot create a dotlock file in %s",
+				     mbox->dir_path);
+	char content[300];
+	written = snprintf(content, sizeof(content), "%ld:%s", (long)getpid(),
+			   mbox->host);
+	int rc = written > 0 && (size_t)written < sizeof(content) ?
+		 pwrite_all(fd, content, (size_t)written, 0) : ENAMETOOLONG;
+	int closed = close_fd(&fd);
+	if (rc || closed) {
+		unlink(temp);
+		return yb_fail_errno(err, YB_ERR_IO, rc ? rc : closed,
+				     "cannot write a dotlock file in %s",
+				     mbox->dir_path);
+	}
+	return YB_OK;
+}
+
+/*
+ * link() the temp file to PATH.lock.  Success is judged by the link
+ * count, not link's answer, which NFS may lose.  *got tells.
+ */
+static int link_dotlock(struct mbox *mbox, const char *temp, bool *got,
+			struct yb_error *err)
+{
+	*got = false;
+	int link_errno = link(temp, mbox->lock_path) == 0 ? 0 : errno;
+	struct stat st;
+	if (lstat(temp, &st) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot stat %s",
+				     temp);
+	if (st.st_nlink == 2) {
+		*got = true;
+		mbox->lock.dotlocked = true;
+		mbox->lock.dot_dev = st.st_dev;
+		mbox->lock.dot_ino = st.st_ino;
+		return YB_OK;
+	}
+	if (link_errno && link_errno != EEXIST)
+		return yb_fail_errno(err, YB_ERR_IO, link_errno,
+				     "cannot create the dotlock %s",
+				     mbox->lock_path);
+	return YB_OK;
+}
+
+/* One try at PATH.lock, breaking it once if it is stale. */
+static int try_dotlock(struct mbox *mbox, bool *got, struct yb_error *err)
+{
+	char temp[PATH_MAX];
+	int status = make_dotlock_temp(mbox, temp, sizeof(temp), err);
+	if (status)
+		return status;
+	for (int attempt = 0; attempt < 2 && !status; attempt++) {
+		status = link_dotlock(mbox, temp, got, err);
+		if (status || *got)
+			break;
+		struct stat st;
+		if (lstat(mbox->lock_path, &st) != 0) {
+			if (errno == ENOENT)
+				continue; /* just released: try again */
+			status = yb_fail_errno(err, YB_ERR_IO, errno,
+					       "cannot stat %s", mbox->lock_path);
+			break;
+		}
+		if (!dotlock_is_stale(mbox, &st))
+			break;
+		status = break_dotlock(mbox, &st, err);
+	}
+	unlink(temp);
+	return status;
+}
+
+/* Remove PATH.lock if it is still the one we made. */
+static void release_dotlock(struct mbox *mbox)
+{
+	if (!mbox->lock.dotlocked)
+		return;
+	struct stat st;
+	if (lstat(mbox->lock_path, &st) == 0 && st.st_dev == mbox->lock.dot_dev &&
+	    st.st_ino == mbox->lock.dot_ino)
+		unlink(mbox->lock_path);
+	mbox->lock.dotlocked = false;
+}
+
+/* Unlock in the reverse order: fcntl (by closing the file), dotlock. */
+static void release_lock(struct mbox *mbox)
+{
+	if (mbox->lock.fd >= 0) {
+		struct flock unlock = { .l_type = F_UNLCK,
+					.l_whence = SEEK_SET };
+		fcntl(mbox->lock.fd, F_SETLK, &unlock);
+		close_fd(&mbox->lock.fd);
+	}
+	release_dotlock(mbox);
+}
+
+/* Open the mbox for the lock; it is created again if it was removed. */
+static int open_for_lock(struct mbox *mbox, struct yb_error *err)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		mbox->lock.fd = open(mbox->path, O_RDWR | O_CLOEXEC);
+		if (mbox->lock.fd >= 0)
+			return YB_OK;
+		if (errno != ENOENT)
+			break;
+		mbox->lock.fd = open(mbox->path,
+				     O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (mbox->lock.fd >= 0) {
+			int rc = fsync_dir_path(mbox->dir_path);
+			if (rc)
+				return yb_fail_errno(err, YB_ERR_IO, rc,
+						     "cannot sync directory %s",
+						     mbox->dir_path);
+			return YB_OK;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	return yb_fail_errno(err, YB_ERR_IO, errno, "cannot open mbox %s",
+			     mbox->path);
+}
+
+static int try_fcntl(struct mbox *mbox, bool *got, struct yb_error *err)
+{
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	*got = fcntl(mbox->lock.fd, F_SETLK, &lock) == 0;
+	if (*got || errno == EACCES || errno == EAGAIN)
+		return YB_OK;
+	return yb_fail_errno(err, YB_ERR_IO, errno, "cannot lock mbox %s",
+			     mbox->path);
+}
+
+/* Is the open file still the one at the path? */
+static bool same_file(const struct mbox *mbox)
+{
+	struct stat by_fd, by_path;
+	return fstat(mbox->lock.fd, &by_fd) == 0 &&
+	       stat(mbox->path, &by_path) == 0 &&
+	       by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino;
+}
+
+/* One attempt at both locks: both are had, or neither. */
+static int lock_attempt(struct mbox *mbox, enum lock_busy *busy,
+			struct yb_error *err)
+{
+	int status = open_for_lock(mbox, err);
+	bool got = false;
+	if (!status)
+		status = try_dotlock(mbox, &got, err);
+	if (!status && !got)
+		*busy = LOCK_DOTLOCKED;
+	if (!status && got) {
+		status = try_fcntl(mbox, &got, err);
+		if (!status && !got)
+			*busy = LOCK_FCNTLED;
+	}
+	if (!status && got) {
+		*busy = same_file(mbox) ? LOCK_TAKEN : LOCK_MOVED;
+		if (*busy == LOCK_TAKEN)
+			return YB_OK;
+	}
+	release_lock(mbox);
+	return status;
+}
+
+static int lock_timeout(const struct mbox *mbox, enum lock_busy busy,
+			struct yb_error *err)
+{
+	unsigned ms = mbox->lock_timeout_ms;
+	if (busy == LOCK_DOTLOCKED)
+		return yb_fail(err, YB_ERR_TEMP,
+			       "cannot lock mbox %s within %u.%03u s: another "
+			       "program holds its dotlock %s", mbox->path,
+			       ms / 1000, ms % 1000, mbox->lock_path);
+	if (busy == LOCK_MOVED)
+		return yb_fail(err, YB_ERR_TEMP,
+			       "cannot lock mbox %s within %u.%03u s: another "
+			       "program keeps replacing the file", mbox->path,
+			       ms / 1000, ms % 1000);
+	return yb_fail(err, YB_ERR_TEMP,
+		       "cannot lock mbox %s within %u.%03u s: another program "
+		       "holds an fcntl lock on it", mbox->path, ms / 1000,
+		       ms % 1000);
+}
+
+/* Take both locks, retrying with growing pauses until the timeout. */
+static int take_lock(struct mbox *mbox, struct yb_error *err)
+{
+	uint64_t deadline = now_ms() + mbox->lock_timeout_ms;
+	unsigned pause = LOCK_SLEEP_FIRST_MS;
+	for (;;) {
+		enum lock_busy busy = LOCK_MOVED;
+		int status = lock_attempt(mbox, &busy, err);
+		if (status || busy == LOCK_TAKEN)
+			return status;
+		uint64_t now = now_ms();
+		if (now >= deadline)
+			return lock_timeout(mbox, busy, err);
+		if (busy == LOCK_MOVED)
+			continue;
+		uint64_t left = deadline - now;
+		/* A little jitter, so that waiters do not march in step. */
+		unsigned jitter = (unsigned)(now % (pause / 2 + 1));
+		unsigned nap = pause + jitter;
+		sleep_ms(left < nap ? (unsigned)left : nap);
+		if (pause < LOCK_SLEEP_MAX_MS)
+			pause = pause * 2 < LOCK_SLEEP_MAX_MS ?
+				pause * 2 : LOCK_SLEEP_MAX_MS;
+	}
+}
+
+/* Is the file an mbox ("From " or empty)?  fd is open on it. */
+static int check_mbox_start(const char *path, int fd, uint64_t size,
+			    struct yb_error *err)
+{
+	if (size == 0)
+		return YB_OK;
+	char start[FROM_PREFIX_LEN];
+	if (size < FROM_PREFIX_LEN)
+		return yb_fail(err, YB_ERR_IO,
+			       "%s is not an mbox (it does not start with "
+			       "\"From \"); refusing to append to it", path);
+	int rc = pread_all(fd, start, sizeof(start), 0);
+	if (rc)
+		return yb_fail_errno(err, YB_ERR_IO, rc, "cannot read %s", path);
+	if (memcmp(start, from_prefix, FROM_PREFIX_LEN) != 0)
+		return yb_fail(err, YB_ERR_IO,
+			       "%s is not an mbox (it does not start with "
+			       "\"From \"); refusing to append to it", path);
+	return YB_OK;
+}
+
+/* Under the lock: the size, the shape, the last two bytes. */
+static int measure_locked(struct mbox *mbox, struct yb_error *err)
+{
+	struct stat st;
+	if (fstat(mbox->lock.fd, &st) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot stat %s",
+				     mbox->path);
+	if (!S_ISREG(st.st_mode))
+		return yb_fail(err, YB_ERR_IO, "%s is not a regular file",
+			       mbox->path);
+	mbox->lock.size = (uint64_t)st.st_size;
+	int status = check_mbox_start(mbox->path, mbox->lock.fd,
+				      mbox->lock.size, err);
+	if (status || mbox->lock.size == 0)
+		return status;
+	int rc = pread_all(mbox->lock.fd, mbox->lock.tail, FIXUP_MAX,
+			   mbox->lock.size - FIXUP_MAX);
+	if (rc)
+		return yb_fail_errno(err, YB_ERR_IO, rc, "cannot read %s",
+				     mbox->path);
+	return YB_OK;
+}
+
+static int lock_and_measure(struct mbox *mbox, struct yb_error *err)
+{
+	int status = take_lock(mbox, err);
+	if (!status)
+		status = measure_locked(mbox, err);
+	if (status)
+		release_lock(mbox);
+	return status;
+}
+
+/* Newlines the file needs before a message: it must end in "\n\n". */
+static size_t fixup_needed(const struct mbox_lock *lock)
+{
+	if (lock->size == 0 || (lock->tail[0] == '\n' && lock->tail[1] == '\n'))
+		return 0;
+	return lock->tail[1] == '\n' ? 1 : 2;
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
+static void list_append(struct mbox *mbox, struct mbox_msg *msg)
+{
+	msg->prev = mbox->tail;
+	msg->next = NULL;
+	if (mbox->tail)
+		mbox->tail->next = msg;
+	else
+		mbox->head = msg;
+	mbox->tail = msg;
+}
+
+static void list_remove(struct mbox *mbox, struct mbox_msg *msg)
+{
+	if (msg->prev)
+		msg->prev->next = msg->next;
+	else
+		mbox->head = msg->next;
+	if (msg->next)
+		msg->next->prev = msg->prev;
+	else
+		mbox->tail = msg->prev;
+	msg->prev = msg->next = NULL;
+}
+
+/* Unlist and free a message; one being written gives its spool back. */
+static void drop_msg(struct mbox_msg *msg)
+{
+	struct mbox *mbox = msg->mbox;
+	if (mbox->writing == msg) {
+		mbox->writing = NULL;
+		mbox->out_len = 0;
+		shrink_spool(mbox, msg->spool_offset);
+	}
+	list_remove(mbox, msg);
+	free(msg);
+}
+
+static int mbox_msg_begin(struct sink *sink, const struct msg_meta *meta,
+			  struct sink_msg **out, struct yb_error *err)
+{
+	struct mbox *mbox = (struct mbox *)sink;
+	if (mbox->writing)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "a message to mbox %s is already being written",
+			       mbox->path);
+	if (EVP_DigestInit_ex(mbox->hash, EVP_sha256(), NULL) != 1)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "cannot start SHA-256 for mbox %s", mbox->path);
+	struct mbox_msg *msg = calloc(1, sizeof(*msg));
+	if (!msg)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	msg->base.sink = sink;
+	msg->mbox = mbox;
+	msg->state = MSG_WRITING;
+	msg->date = meta && meta->internal_date > 0 ? meta->internal_date :
+		    time(NULL);
+	msg->spool_offset = mbox->spool_size;
+	mbox->out_len = 0;
+	mbox->quote = QUOTE_LINE_START;
+	mbox->from_matched = 0;
+	mbox->last_byte = '\0';
+	mbox_envelope_init(&mbox->envelope);
+	list_append(mbox, msg);
+	mbox->writing = msg;
+	*out = &msg->base;
+	return YB_OK;
+}
+
+static int check_writable(const struct mbox_msg *msg, struct yb_error *err)
+{
+	if (msg->state != MSG_WRITING)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "write to a message of mbox %s after its end",
+			       msg->mbox->path);
+	if (msg->failed)
+		return yb_fail(err, YB_ERR_IO,
+			       "cannot write a message to mbox %s: an earlier "
+			       "write failed", msg->mbox->path);
+	return YB_OK;
+}
+
+static int mbox_msg_write(struct sink_msg *base, const char *data, size_t len,
+			  struct yb_error *err)
+{
+	struct mbox_msg *msg = (struct mbox_msg *)base;
+	struct mbox *mbox = msg->mbox;
+	int status = check_writable(msg, err);
+	if (status || len == 0)
+		return status;
+	/* Quoting at most doubles the bytes; the file offset is an off_t. */
+	if (len > (uint64_t)INT64_MAX / 4 - msg->input_len) {
+		msg->failed = true;
+		return yb_fail_errno(err, YB_ERR_IO, EFBIG,
+				     "cannot write a message to mbox %s",
+				     mbox->path);
+	}
+	mbox_envelope_feed(&mbox->envelope, data, len);
+	status = quote_write(mbox, data, len, err);
+	if (status) {
+		msg->failed = true;
+		return status;
+	}
+	msg->input_len += len;
+	mbox->last_byte = data[len - 1];
+	return YB_OK;
+}
+
+static int mbox_msg_end(struct sink_msg *base, struct yb_error *err)
+{
+	struct mbox_msg *msg = (struct mbox_msg *)base;
+	struct mbox *mbox = msg->mbox;
+	int status = check_writable(msg, err);
+	if (!status)
+		status = quote_finish(mbox, err);
+	unsigned int hash_len = 0;
+	if (!status && (EVP_DigestFinal_ex(mbox->hash, msg->body_hash,
+					   &hash_len) != 1 || hash_len != 32))
+		status = yb_fail(err, YB_ERR_INTERNAL,
+				 "SHA-256 failed for a message to mbox %s",
+				 mbox->path);
+	if (!status)
+		status = make_from_line(msg, mbox_envelope_sender(&mbox->envelope),
+					err);
+	if (status) {
+		msg->failed = true;
+		return status;
+	}
+	msg->state = MSG_ENDED;
+	mbox->writing = NULL;
+	return YB_OK;
+}
+
+static void mbox_msg_abort(struct sink_msg *base)
+{
+	struct mbox_msg *msg = (struct mbox_msg *)base;
+	/* Ranges already given out no longer fit: the batch is spoiled. */
+	if (msg->state == MSG_PREPARED)
+		msg->mbox->batch_failed = true;
+	drop_msg(msg);
+}
+
+/* ---- the batch ---------------------------------------------------------- */
+
+static void hash_hex(const void *data1, size_t len1, const void *data2,
+		     size_t len2, char out[HASH_HEX + 1])
+{
+	unsigned char digest[32];
+	unsigned int digest_len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+		  EVP_DigestUpdate(ctx, data1, len1) == 1 &&
+		  EVP_DigestUpdate(ctx, data2, len2) == 1 &&
+		  EVP_DigestFinal_ex(ctx, digest, &digest_len) == 1;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		memset(digest, 0, sizeof(digest));
+	to_hex(digest, HASH_HEX / 2, out);
+}
+
+static const char newlines[FIXUP_MAX] = { '\n', '\n' };
+
+static int set_dest(struct mbox_msg *msg, uint64_t batch_end,
+		    struct yb_error *err)
+{
+	char head_hex[HASH_HEX + 1], body_hex[HASH_HEX + 1];
+	hash_hex(newlines, msg->fixup_len, msg->from_line, msg->from_len,
+		 head_hex);
+	to_hex(msg->body_hash, HASH_HEX / 2, body_hex);
+	int written = snprintf(msg->dest, sizeof(msg->dest),
+			       "%" PRIu64 "+%" PRIu64 "+%s+%s+%" PRIu64 "+%ld",
+			       msg->offset, msg->length, head_hex, body_hex,
+			       batch_end, (long)getpid());
+	if (written < 0 || (size_t)written >= sizeof(msg->dest))
+		return yb_fail(err, YB_ERR_INTERNAL, "dest too long for mbox %s",
+			       msg->mbox->path);
+	return YB_OK;
+}
+
+/* Give every ended message its range, after those already prepared. */
+static int place_batch(struct mbox *mbox, struct yb_error *err)
+{
+	uint64_t end = mbox->lock.size;
+	bool first = true;
+	for (struct mbox_msg *m = mbox->head; m; m = m->next) {
+		if (m->state == MSG_PREPARED) {
+			end = m->offset + m->length;
+			first = false;
+		}
+	}
+	for (struct mbox_msg *m = mbox->head; m; m = m->next) {
+		if (m->state != MSG_ENDED)
+			continue;
+		m->fixup_len = first ? fixup_needed(&mbox->lock) : 0;
+		first = false;
+		uint64_t head = m->fixup_len + m->from_len;
+		if (m->body_len > (uint64_t)INT64_MAX - head ||
+		    head + m->body_len > (uint64_t)INT64_MAX - end)
+			return yb_fail_errno(err, YB_ERR_IO, EFBIG,
+					     "cannot append to mbox %s",
+					     mbox->path);
+		m->offset = end;
+		m->length = head + m->body_len;
+		end += m->length;
+	}
+	for (struct mbox_msg *m = mbox->head; m; m = m->next) {
+		if (m->state != MSG_ENDED)
+			continue;
+		int status = set_dest(m, end, err);
+		if (status)
+			return status;
+		m->state = MSG_PREPARED;
+	}
+	return YB_OK;
+}
+
+static int mbox_prepare(struct sink *sink, struct yb_error *err)
+{
+	struct mbox *mbox = (struct mbox *)sink;
+	if (mbox->batch_failed)
+		return yb_fail(err, YB_ERR_IO,
+			       "cannot prepare a batch for mbox %s: it failed "
+			       "before", mbox->path);
+	bool any = false;
+	for (struct mbox_msg *m = mbox->head; m && !any; m = m->next)
+		any = m->state == MSG_ENDED;
+	if (!any)
+		return YB_OK;
+	if (mbox->lock.fd < 0) {
+		int status = lock_and_measure(mbox, err);
+		if (status)
+			return status;
+	}
+	int status = place_batch(mbox, err);
+	if (status) {
+		mbox->batch_failed = true;
+		release_lock(mbox);
+	}
+	return status;
+}
+
+static const char *mbox_msg_dest(const struct sink_msg *base)
+{
+	const struct mbox_msg *msg = (const struct mbox_msg *)base;
+	return msg->state == MSG_PREPARED ? msg->dest : NULL;
+}
+
+/* Free every message of the batch (not one being written), unlock. */
+static void drop_batch(struct mbox *mbox)
+{
+	struct mbox_msg *m = mbox->head;
+	while (m) {
+		struct mbox_msg *next = m->next;
+		if (m->state != MSG_WRITING)
+			drop_msg(m);
+		m = next;
+	}
+	if (!mbox->writing)
+		shrink_spool(mbox, 0);
+	release_lock(mbox);
+	mbox->batch_failed = false;
+}
+
+/* Copy len spool bytes at from into the mbox at to. */
+static int copy_from_spool(struct mbox *mbox, uint64_t from, uint64_t to,
+			   uint64_t len)
+{
+	bool fallback = false;
+	while (len > 0 && !fallback) {
+		off_t in = (off_t)from, out = (off_t)to;
+		size_t chunk = len > (1u << 30) ? (1u << 30) : (size_t)len;
+		ssize_t copied = copy_file_range(mbox->spool_fd, &in,
+						 mbox->lock.fd, &out, chunk, 0);
+		if (copied < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EXDEV && errno != ENOSYS &&
+			    errno != EOPNOTSUPP && errno != EINVAL)
+				return errno;
+			fallback = true;
+			break;
+		}
+		if (copied == 0)
+			return EIO; /* the spool is shorter than it should be */
+		from += (uint64_t)copied;
+		to += (uint64_t)copied;
+		len -= (uint64_t)copied;
+	}
+	if (len == 0)
+		return 0;
+	char *buffer = malloc(IO_BUFFER_SIZE);
+	if (!buffer)
+		return ENOMEM;
+	int rc = 0;
+	while (len > 0 && !rc) {
+		size_t chunk = len > IO_BUFFER_SIZE ? IO_BUFFER_SIZE : (size_t)len;
+		rc = pread_all(mbox->spool_fd, buffer, chunk, from);
+		if (!rc)
+			rc = pwrite_all(mbox->lock.fd, buffer, chunk, to);
+		from += chunk;
+		to += chunk;
+		len -= chunk;
+	}
+	free(buffer);
+	return rc;
+}
+
+static int append_msg(struct mbox *mbox, const struct mbox_msg *msg)
+{
+	char head[HEAD_MAX];
+	memcpy(head, newlines, msg->fixup_len);
+	memcpy(head + msg->fixup_len, msg->from_line, msg->from_len);
+	size_t head_len = msg->fixup_len + msg->from_len;
+	int rc = pwrite_all(mbox->lock.fd, head, head_len, msg->offset);
+	if (!rc)
+		rc = copy_from_spool(mbox, msg->spool_offset,
+				     msg->offset + head_len, msg->body_len);
+	return rc;
+}
+
+/* After a failed append: cut the file back to what it was, and say so. */
+static int roll_back(struct mbox *mbox, int errnum, struct yb_error *err)
+{
+	uint64_t size = mbox->lock.size;
+	int rc = ftruncate(mbox->lock.fd, (off_t)size) == 0 ? 0 : errno;
+	if (!rc && fsync(mbox->lock.fd) != 0)
+		rc = errno;
+	if (rc)
+		return yb_fail(err, YB_ERR_IO,
+			       "cannot append to mbox %s: %s; cutting it back "
+			       "to %" PRIu64 " bytes failed too (%s): the next "
+			       "run will do it", mbox->path, strerror(errnum),
+			       size, strerror(rc));
+	return yb_fail(err, YB_ERR_IO,
+		       "cannot append to mbox %s: %s (the file was cut back to "
+		       "its %" PRIu64 " bytes)", mbox->path, strerror(errnum),
+		       size);
+}
+
+static int publish_batch(struct mbox *mbox, struct yb_error *err)
+{
+	bool any = false;
+	for (struct mbox_msg *m = mbox->head; m; m = m->next) {
+		if (m->state != MSG_PREPARED)
+			continue;
+		int rc = append_msg(mbox, m);
+		if (rc)
+			return roll_back(mbox, rc, err);
+		any = true;
+		/* A kill here leaves the batch half appended. */
+		testhook_step("publish");
+	}
+	if (any && fsync(mbox->lock.fd) != 0)
+		return roll_back(mbox, errno, err);
+	return YB_OK;
+}
+
+static int mbox_publish(struct sink *sink, struct yb_error *err)
+{
+	struct mbox *mbox = (struct mbox *)sink;
+	int status = YB_OK;
+	if (mbox->batch_failed)
+		status = yb_fail(err, YB_ERR_IO,
+				 "cannot publish to mbox %s: the batch failed",
+				 mbox->path);
+	for (struct mbox_msg *m = mbox->head; m && !status; m = m->next)
+		if (m->state == MSG_ENDED)
+			status = yb_fail(err, YB_ERR_INTERNAL,
+					 "publish before prepare in mbox %s",
+					 mbox->path);
+	if (!status && mbox->lock.fd >= 0)
+		status = publish_batch(mbox, err);
+	drop_batch(mbox);
+	return status;
+}
+
+static void mbox_discard(struct sink *sink)
+{
+	drop_batch((struct mbox *)sink);
+}
+
+/* ---- crash recovery ----------------------------------------------------- */
+
+struct mbox_dest {
+	uint64_t offset, length; /* the message's range */
+	uint64_t end;            /* the file's size after its whole batch */
+	char head_hex[HASH_HEX + 1];
+	char body_hex[HASH_HEX + 1];
+	pid_t pid;               /* the process that held the dotlock */
+};
+
+/* Decimal digits at *p up to the byte stop; advances past stop. */
+static bool take_number(const char **p, char stop, uint64_t max,
+			uint64_t *out)
+{
+	size_t n = 0;
+	while ((*p)[n] >= '0' && (*p)[n] <= '9')
+		n++;
+	unsigned long long value;
+	if (n == 0 || n > 20 || (*p)[n] != stop ||
+	    !text_parse_u64(*p, n, max, &value))
+		return false;
+	*out = value;
+	*p += n + (stop ? 1 : 0);
+	return true;
+}
+
+static bool take_hex(const char **p, char out[HASH_HEX + 1])
+{
+	for (size_t i = 0; i < HASH_HEX; i++) {
+		char c = (*p)[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+		out[i] = c;
+	}
+	out[HASH_HEX] = '\0';
+	if ((*p)[HASH_HEX] != '+')
+		return false;
+	*p += HASH_HEX + 1;
+	return true;
+}
+
+/* A dest comes back from the state journal: accept only what set_dest makes. */
+static bool parse_dest(const char *dest, struct mbox_dest *d)
+{
+	if (strnlen(dest, DEST_MAX) >= DEST_MAX)
+		return false;
+	const char *p = dest;
+	uint64_t pid;
+	if (!take_number(&p, '+', INT64_MAX, &d->offset) ||
+	    !take_number(&p, '+', INT64_MAX, &d->length) ||
+	    !take_hex(&p, d->head_hex) || !take_hex(&p, d->body_hex) ||
+	    !take_number(&p, '+', INT64_MAX, &d->end) ||
+	    !take_number(&p, '\0', INT_MAX, &pid))
+		return false;
+	if (d->length == 0 || pid == 0 || d->length > INT64_MAX - d->offset ||
+	    d->offset + d->length > d->end)
+		return false;
+	d->pid = (pid_t)pid;
+	return true;
+}
+
+enum head_kind {
+	HEAD_NONE,    /* no From line where ours would start */
+	HEAD_PARTIAL, /* the file ends inside what may be our head */
+	HEAD_LINE,    /* a whole From line (after at most FIXUP_MAX '\n') */
+};
+
+/* buf holds len bytes from the start of a range; at_end: nothing follows. */
+static enum head_kind parse_head(const char *buf, size_t len, bool at_end,
+				 size_t *head_len)
+{
+	size_t i = 0;
+	while (i < len && i < FIXUP_MAX && buf[i] == '\n')
+		i++;
+	size_t from_start = i;
+	for (size_t k = 0; k < FROM_PREFIX_LEN; k++, i++) {
+		if (i == len)
+			return at_end ? HEAD_PARTIAL : HEAD_NONE;
+		if (buf[i] != from_prefix[k])
+			return HEAD_NONE;
+	}
+	const char *eol = memchr(buf + i, '\n', len - i);
+	if (!eol)
+		return at_end && len - from_start < FROM_LINE_MAX ?
+		       HEAD_PARTIAL : HEAD_NONE;
+	*head_len = (size_t)(eol - buf) + 1;
+	return HEAD_LINE;
+}
+
+/* Hex of the SHA-256 of the file's bytes in [from, to). */
+static int hash_file_range(struct mbox *mbox, char *buffer, uint64_t from,
+			   uint64_t to, char out[HASH_HEX + 1],
+			   struct yb_error *err)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return yb_fail(err, YB_ERR_INTERNAL, "cannot start SHA-256");
+	}
+	int rc = 0;
+	while (from < to && !rc) {
+		size_t chunk = to - from > IO_BUFFER_SIZE ? IO_BUFFER_SIZE :
+			       (size_t)(to - from);
+		rc = pread_all(mbox->lock.fd, buffer, chunk, from);
+		if (!rc && EVP_DigestUpdate(ctx, buffer, chunk) != 1)
+			rc = EIO;
+		from += chunk;
+	}
+	unsigned char digest[32];
+	unsigned int digest_len = 0;
+	if (!rc && EVP_DigestFinal_ex(ctx, digest, &digest_len) != 1)
+		rc = EIO;
+	EVP_MD_CTX_free(ctx);
+	if (rc)
+		return yb_fail_errno(err, YB_ERR_IO, rc, "cannot read %s",
+				     mbox->path);
+	to_hex(digest, HASH_HEX / 2, out);
+	return YB_OK;
+}
+
+/*
+ * Does a line in [from, to) start with "From "?  from starts a line.  A
+ * NUL counts as a line break: a power loss leaves zeros where newlines
+ * were, and a wrong match here only makes resolve refuse instead of cut.
+ */
+static int find_from_line(struct mbox *mbox, char *buffer, uint64_t from,
+			  uint64_t to, bool *found, struct yb_error *err)
+{
+	int matched = 0; /* bytes of "From " at a line start; -1 mid-line */
+	*found = false;
+	while (from < to && !*found) {
+		size_t chunk = to - from > IO_BUFFER_SIZE ? IO_BUFFER_SIZE :
+			       (size_t)(to - from);
+		int rc = pread_all(mbox->lock.fd, buffer, chunk, from);
+		if (rc)
+			return yb_fail_errno(err, YB_ERR_IO, rc,
+					     "cannot read %s", mbox->path);
+		for (size_t i = 0; i < chunk && !*found; i++) {
+			char c = buffer[i];
+			if (matched >= 0 && c == from_prefix[matched]) {
+				*found = ++matched == FROM_PREFIX_LEN;
+				continue;
+			}
+			matched = c == '\n' || c == '\0' ? 0 : -1;
+		}
+		from += chunk;
+	}
+	return YB_OK;
+}
+
+/* Read the start of the range and parse it as a head. */
+static int read_head(struct mbox *mbox, const struct mbox_dest *d,
+		     uint64_t limit, char *buffer, enum head_kind *kind,
+		     size_t *head_len, struct yb_error *err)
+{
+	uint64_t avail = limit - d->offset;
+	size_t want = avail > HEAD_MAX + 1 ? HEAD_MAX + 1 : (size_t)avail;
+	int rc = pread_all(mbox->lock.fd, buffer, want, d->offset);
+	if (rc)
+		return yb_fail_errno(err, YB_ERR_IO, rc, "cannot read %s",
+				     mbox->path);
+	*kind = parse_head(buffer, want, want == avail, head_len);
+	return YB_OK;
+}
+
+/* Are the range's bytes exactly the message's?  The file holds them all. */
+static int check_present(struct mbox *mbox, const struct mbox_dest *d,
+			 char *buffer, bool *present, struct yb_error *err)
+{
+	uint64_t end = d->offset + d->length;
+	enum head_kind kind;
+	size_t head_len = 0;
+	char hex[HASH_HEX + 1];
+	*present = false;
+	int status = read_head(mbox, d, end, buffer, &kind, &head_len, err);
+	if (status || kind != HEAD_LINE)
+		return status;
+	hash_hex(buffer, head_len, "", 0, hex);
+	if (strcmp(hex, d->head_hex) != 0)
+		return YB_OK;
+	status = hash_file_range(mbox, buffer, d->offset + head_len, end, hex,
+				 err);
+	if (!status)
+		*present = strcmp(hex, d->body_hex) == 0;
+	return status;
+}
+
+enum tail_verdict {
+	TAIL_OURS,     /* a torn write of ours and nothing else: cut it */
+	TAIL_FOREIGN,  /* someone else's message where ours would be */
+	TAIL_MIXED,    /* ours, then data of someone else: leave it all */
+};
+
+/*
+ * The file holds bytes after OFFSET but not our message whole.  A torn
+ * write of ours holds our From line at most, at its start; every other
+ * mbox writer starts what it appends with a From line.
+ */
+static int judge_tail(struct mbox *mbox, const struct mbox_dest *d,
+		      char *buffer, enum tail_verdict *verdict,
+		      struct yb_error *err)
+{
+	uint64_t size = mbox->lock.size;
+	enum head_kind kind;
+	size_t head_len = 0;
+	int status = read_head(mbox, d, size, buffer, &kind, &head_len, err);
+	if (status)
+		return status;
+	if (kind == HEAD_PARTIAL) {
+		*verdict = TAIL_OURS;
+		return YB_OK;
+	}
+	uint64_t scan_from = d->offset;
+	if (kind == HEAD_LINE) {
+		char hex[HASH_HEX + 1];
+		hash_hex(buffer, head_len, "", 0, hex);
+		if (strcmp(hex, d->head_hex) != 0) {
+			*verdict = TAIL_FOREIGN;
+			return YB_OK;
+		}
+		scan_from += head_len;
+	}
+	*verdict = TAIL_MIXED;
+	if (size > d->end)
+		return YB_OK;
+	bool found;
+	status = find_from_line(mbox, buffer, scan_from, size, &found, err);
+	if (!status && !found)
+		*verdict = TAIL_OURS;
+	return status;
+}
+
+static int cut_back(struct mbox *mbox, const struct mbox_dest *d,
+		    struct yb_error *err)
+{
+	if (ftruncate(mbox->lock.fd, (off_t)d->offset) != 0 ||
+	    fsync(mbox->lock.fd) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot cut mbox %s back to %" PRIu64
+				     " bytes", mbox->path, d->offset);
+	log_info("mbox %s: removed an incomplete message at byte %" PRIu64
+		 " left by an interrupted run", mbox->path, d->offset);
+	return YB_OK;
+}
+
+static int refuse_mixed(const struct mbox *mbox, const struct mbox_dest *d,
+			struct yb_error *err)
+{
+	return yb_fail(err, YB_ERR_IO,
+		       "mbox %s: an interrupted run left a partial message at "
+		       "byte %" PRIu64 ", and the file (%" PRIu64 " bytes) "
+		       "holds mail after it that yubin did not write, so yubin "
+		       "will not cut it; look at the file from byte %" PRIu64
+		       " (tail -c +%" PRIu64 "), remove the partial message "
+		       "there up to the next line starting with \"From \", "
+		       "and run yubin again: it fetches the message again",
+		       mbox->path, d->offset, mbox->lock.size, d->offset,
+		       d->offset + 1);
+}
+
+/* Under the lock: present, absent, or absent after cutting a torn write. */
+static int settle(struct mbox *mbox, const struct mbox_dest *d, bool survived,
+		  bool same_batch_as_last, char *buffer, bool *present,
+		  struct yb_error *err)
+{
+	uint64_t size = mbox->lock.size;
+	*present = false;
+	if (size >= d->offset + d->length) {
+		int status = check_present(mbox, d, buffer, present, err);
+		if (status || *present)
+			return status;
+	}
+	if (size <= d->offset) {
+		/* An earlier message of the batch ended the file here. */
+		bool batch_cut = same_batch_as_last && size < d->offset;
+		if (size < d->offset && !batch_cut)
+			log_warn("mbox %s is shorter (%" PRIu64 " bytes) than when "
+				 "a run was interrupted appending at byte %" PRIu64
+				 ": another program rewrote it; the message is "
+				 "fetched again, check for a duplicate",
+				 mbox->path, size, d->offset);
+		return YB_OK;
+	}
+	/* Our dotlock outlived us: nobody that honours it wrote since. */
+	if (survived && size <= d->end)
+		return cut_back(mbox, d, err);
+	enum tail_verdict verdict;
+	int status = judge_tail(mbox, d, buffer, &verdict, err);
+	if (status)
+		return status;
+	if (verdict == TAIL_OURS)
+		return cut_back(mbox, d, err);
+	if (verdict == TAIL_MIXED)
+		return refuse_mixed(mbox, d, err);
+	log_warn("mbox %s: the message a run was appending at byte %" PRIu64
+		 " when it was interrupted is not there (the file was changed "
+		 "since); it is fetched again, check for a duplicate",
+		 mbox->path, d->offset);
+	return YB_OK;
+}
+
+/* Is PATH.lock still the one the crashed process d->pid made? */
+static bool dotlock_survived(const struct mbox *mbox, const struct mbox_dest *d)
+{
+	pid_t pid;
+	return read_dotlock_pid(mbox, &pid) && pid == d->pid && owner_gone(pid);
+}
+
+/* Under the lock: is the file as the last resolve of this batch left it? */
+static bool unchanged_since_last(const struct mbox *mbox,
+				 const struct mbox_dest *d)
+{
+	const struct resolve_memory *last = &mbox->resolved;
+	struct stat st;
+	return last->valid && last->batch_end == d->end && last->pid == d->pid &&
+	       fstat(mbox->lock.fd, &st) == 0 && st.st_dev == last->dev &&
+	       st.st_ino == last->ino && st.st_size == last->size &&
+	       st.st_mtim.tv_sec == last->mtime.tv_sec &&
+	       st.st_mtim.tv_nsec == last->mtime.tv_nsec;
+}
+
+static void remember_resolve(struct mbox *mbox, const struct mbox_dest *d,
+			     bool survived)
+{
+	struct resolve_memory *last = &mbox->resolved;
+	struct stat st;
+	last->valid = fstat(mbox->lock.fd, &st) == 0;
+	if (!last->valid)
+		return;
+	last->dev = st.st_dev;
+	last->ino = st.st_ino;
+	last->size = st.st_size;
+	last->mtime = st.st_mtim;
+	last->batch_end = d->end;
+	last->pid = d->pid;
+	last->survived = survived;
+}
+
+static int mbox_resolve(struct sink *sink, const char *dest, bool *present,
+			struct yb_error *err)
+{
+	struct mbox *mbox = (struct mbox *)sink;
+	struct mbox_dest d;
+	*present = false;
+	if (!dest || !parse_dest(dest, &d)) {
+		char shown[128];
+		text_sanitize(shown, sizeof(shown), dest ? dest : "",
+			      dest ? strnlen(dest, 4096) : 0);
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "bad mbox intent \"%s\" for %s", shown, mbox->path);
+	}
+	if (mbox->lock.fd >= 0)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "resolve during a batch of mbox %s", mbox->path);
+	char *buffer = malloc(IO_BUFFER_SIZE);
+	if (!buffer)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	bool survived = dotlock_survived(mbox, &d);
+	int status = lock_and_measure(mbox, err);
+	if (!status) {
+		bool same_batch = unchanged_since_last(mbox, &d);
+		if (same_batch && mbox->resolved.survived)
+			survived = true;
+		status = settle(mbox, &d, survived, same_batch, buffer, present,
+				err);
+		if (!status)
+			remember_resolve(mbox, &d, survived);
+		else
+			mbox->resolved.valid = false;
+		release_lock(mbox);
+	}
+	free(buffer);
+	return status;
+}
+
+/* ---- life of the sink --------------------------------------------------- */
+
+/* The directory holding child, into parent (which holds strlen(child)+2). */
+static void parent_of(const char *child, char *parent)
+{
+	const char *slash = strrchr(child, '/');
+	if (!slash) {
+		memcpy(parent, ".", 2);
+		return;
+	}
+	while (slash > child && slash[-1] == '/')
+		slash--;
+	if (slash == child) {
+		memcpy(parent, "/", 2);
+		return;
+	}
+	size_t len = (size_t)(slash - child);
+	memcpy(parent, child, len);
+	parent[len] = '\0';
+}
+
+/*
+ * Create directory path (mode 0700) and sync its parent so the new entry
+ * survives a crash.  A directory that is already there is fine.
+ */
+static int make_dir(const char *path, const char *parent, struct yb_error *err)
+{
+	if (mkdir(path, 0700) != 0) {
+		int saved = errno;
+		struct stat st;
+		if (saved == EEXIST ||
+		    (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
+			return YB_OK;
+		return yb_fail_errno(err, YB_ERR_IO, saved,
+				     "cannot create directory %s", path);
+	}
+	int rc = fsync_dir_path(parent);
+	if (rc)
+		return yb_fail_errno(err, YB_ERR_IO, rc,
+				     "cannot sync directory %s", parent);
+	return YB_OK;
+}
+
+/* Create path and any missing parents, like mkdir -p. */
+static int make_path(const char *path, struct yb_error *err)
+{
+	size_t len = strlen(path);
+	char *child = malloc(len + 1);
+	char *parent = malloc(len + 2);
+	int status = YB_OK;
+	if (!child || !parent)
+		status = yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	for (size_t i = 1; i <= len && status == YB_OK; i++) {
+		if ((i < len && path[i] != '/') || path[i - 1] == '/')
+			continue;
+		memcpy(child, path, i);
+		child[i] = '\0';
+		parent_of(child, parent);
+		status = make_dir(child, parent, err);
+	}
+	free(child);
+	free(parent);
+	return status;
+}
+
+/*
+ * Open path, creating it if missing (through a dangling symlink too); it
+ * must be a regular file, empty or an mbox.  *created: it is empty, so
+ * its directory entry may be new and must be synced.
+ */
+static int create_or_check(const char *path, bool *created,
+			   struct yb_error *err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0600);
+	if (fd < 0) {
+		if (errno == EISDIR)
+			return yb_fail(err, YB_ERR_IO,
+				       "mbox %s is a directory, not a file", path);
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot open mbox %s", path);
+	}
+	struct stat st;
+	int status = YB_OK;
+	if (fstat(fd, &st) != 0)
+		status = yb_fail_errno(err, YB_ERR_IO, errno, "cannot stat %s",
+				       path);
+	else if (!S_ISREG(st.st_mode))
+		status = yb_fail(err, YB_ERR_IO, "mbox %s is not a regular file",
+				 path);
+	else
+		status = check_mbox_start(path, fd, (uint64_t)st.st_size, err);
+	*created = !status && st.st_size == 0;
+	close_fd(&fd);
+	return status;
+}
+
+static void free_mbox(struct mbox *mbox)
+{
+	while (mbox->head)
+		drop_msg(mbox->head);
+	release_lock(mbox);
+	close_fd(&mbox->spool_fd);
+	EVP_MD_CTX_free(mbox->hash);
+	free(mbox->out);
+	free(mbox->path);
+	free(mbox->lock_path);
+	free(mbox->dir_path);
+	free(mbox);
+}
+
+static void mbox_close(struct sink *sink)
+{
+	free_mbox((struct mbox *)sink);
+}
+
+static const struct sink_ops mbox_ops = {
+	.msg_begin = mbox_msg_begin,
+	.msg_write = mbox_msg_write,
+	.msg_end = mbox_msg_end,
+	.msg_abort = mbox_msg_abort,
+	.prepare = mbox_prepare,
+	.msg_dest = mbox_msg_dest,
+	.publish = mbox_publish,
+	.discard = mbox_discard,
+	.resolve = mbox_resolve,
+	.close = mbox_close,
+};
+
+/* path + suffix, malloc'd. */
+static char *concat(const char *path, const char *suffix)
+{
+	size_t len = strlen(path), suffix_len = strlen(suffix);
+	char *joined = malloc(len + suffix_len + 1);
+	if (joined) {
+		memcpy(joined, path, len);
+		memcpy(joined + len, suffix, suffix_len + 1);
+	}
+	return joined;
+}
+
+/* The names the sink works with, from the file's real path. */
+static int set_paths(struct mbox *mbox, const char *path, struct yb_error *err)
+{
+	mbox->path = realpath(path, NULL);
+	if (!mbox->path)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot resolve the path of mbox %s", path);
+	size_t len = strlen(mbox->path);
+	mbox->lock_path = concat(mbox->path, ".lock");
+	mbox->dir_path = malloc(len + 2);
+	if (!mbox->lock_path || !mbox->dir_path)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	parent_of(mbox->path, mbox->dir_path);
+	if (access(mbox->dir_path, W_OK | X_OK) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot use directory %s for the dotlock "
+				     "and spool of mbox %s", mbox->dir_path,
+				     mbox->path);
+	return YB_OK;
+}
+
+static int setup(struct mbox *mbox, const char *path, struct yb_error *err)
+{
+	if (gethostname(mbox->host, sizeof(mbox->host)) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot get the host name for mbox %s",
+				     path);
+	mbox->host[sizeof(mbox->host) - 1] = '\0';
+	char *given_dir = malloc(strlen(path) + 2);
+	if (!given_dir)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	parent_of(path, given_dir);
+	bool created = false;
+	int status = make_path(given_dir, err);
+	if (!status)
+		status = create_or_check(path, &created, err);
+	free(given_dir);
+	if (!status)
+		status = set_paths(mbox, path, err);
+	if (!status && created) {
+		int rc = fsync_dir_path(mbox->dir_path);
+		if (rc)
+			status = yb_fail_errno(err, YB_ERR_IO, rc,
+					       "cannot sync directory %s",
+					       mbox->dir_path);
+	}
+	if (!status)
+		status = open_spool(mbox, err);
+	if (status)
+		return status;
+	mbox->out = malloc(IO_BUFFER_SIZE);
+	mbox->hash = EVP_MD_CTX_new();
+	if (!mbox->out || !mbox->hash)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	return YB_OK;
+}
+
+int mbox_open(const char *path, struct sink **out, struct yb_error *err)
+{
+	*out = NULL;
+	if (!path || !*path)
+		return yb_fail(err, YB_ERR_IO, "empty mbox path");
+	if (path[strlen(path) - 1] == '/')
+		return yb_fail(err, YB_ERR_IO,
+			       "mbox %s ends in '/': it must name a file", path);
+	struct mbox *mbox = calloc(1, sizeof(*mbox));
+	if (!mbox)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	mbox->base.ops = &mbox_ops;
+	mbox->lock.fd = -1;
+	mbox->spool_fd = -1;
+	mbox->lock_timeout_ms = MBOX_DEFAULT_LOCK_TIMEOUT_MS;
+	int status = setup(mbox, path, err);
+	if (status) {
+		free_mbox(mbox);
+		return status;
+	}
+	*out = &mbox->base;
+	return YB_OK;
+}
+
+void mbox_set_lock_timeout(struct sink *sink, unsigned timeout_ms)
+{
+	if (sink && sink->ops == &mbox_ops)
+		((struct mbox *)sink)->lock_timeout_ms = timeout_ms;
+}

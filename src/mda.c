@@ -1,0 +1,1142 @@
+/*
+ * mda.c - the MDA sink: one command run per message, see mda.h for the
+ * rules (shell or not, expansions, outcomes, what is promised).
+ *
+ * Each message is spooled to an unlinked temporary file through a fixed
+ * buffer, with the envelope scanner of mbox.h watching its header; the
+ * file itself becomes the command's standard input, so nothing is piped
+ * and no message passes through our memory twice.  The command is started
+ * with posix_spawn (no async-signal-unsafe code runs between fork and
+ * exec) and waited for with a pidfd, falling back to polling.
+ */
+#include "config.h"
+
+#include "mda.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "mbox.h"
+#include "testhook.h"
+#include "text.h"
+
+extern char **environ;
+
+#define WRITE_BUFFER_SIZE (64 * 1024)
+
+/* Limits on the configured command. */
+#define COMMAND_MAX (16 * 1024)
+#define WORDS_MAX 256
+
+/* After SIGTERM, how long the command has before SIGKILL. */
+#define KILL_GRACE_MS 1000
+
+/* Polling pauses when there is no pidfd: from 1 ms, up to 50 ms. */
+#define POLL_FIRST_MS 1
+#define POLL_MAX_MS 50
+
+/* "mda:" SECONDS "." PID "." SEQ "." 8 hex */
+#define DEST_MAX (4 + 20 + 1 + 10 + 1 + 20 + 1 + 8 + 1)
+#define DEST_PREFIX "mda:"
+
+#define DETAIL_MAX 128
+
+/* Characters that make a command run through /bin/sh. */
+static const char shell_meta[] = "|&;<>()$`\\*?[]{}~#!\n\r";
+
+enum msg_state {
+	MSG_WRITING,  /* begun; bytes may still come */
+	MSG_ENDED,    /* complete; in the pending batch */
+	MSG_PREPARED, /* has its dest */
+	MSG_DONE,     /* published: kept only for its outcome */
+};
+
+struct mda;
+
+struct mda_msg {
+	struct sink_msg base;          /* first: the sink interface */
+	struct mda *mda;               /* not owned */
+	struct mda_msg *prev, *next;   /* the sink's list, oldest first */
+	enum msg_state state;
+	bool failed;                   /* a write failed: only abort is left */
+	int fd;                        /* the spool file; -1 once run */
+	uint64_t size;                 /* bytes accepted */
+	char *buffer;                  /* owned while writing */
+	size_t buffered;
+	struct mbox_envelope envelope; /* while writing */
+	char sender[MBOX_SENDER_MAX + 1];
+	char dest[DEST_MAX];
+	enum mda_outcome outcome;
+	char detail[DETAIL_MAX];
+};
+
+struct mda {
+	struct sink base;              /* first: the sink interface */
+	char shown[96];                /* the command, safe to print, short */
+	bool use_shell;
+	char *shell_command;           /* owned: the text given to sh -c */
+	char **words;                  /* owned: argv templates (no shell) */
+	size_t word_count;
+	char *user, *account;          /* owned */
+	unsigned timeout_sec;
+	char *spool_dir;               /* owned */
+	struct mda_msg *head, *tail;   /* live messages, oldest first */
+};
+
+/* Tokens issued in this process; part of every dest. */
+static uint64_t tokens_issued;
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int close_fd(int *fd)
+{
+	if (*fd < 0)
+		return 0;
+	int rc = close(*fd);
+	*fd = -1;
+	return rc == 0 || errno == EINTR ? 0 : errno;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t written = write(fd, data, len);
+		if (written < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (written == 0)
+			return EIO;
+		data += written;
+		len -= (size_t)written;
+	}
+	return 0;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+	struct timespec pause = { .tv_sec = (time_t)(ms / 1000),
+				  .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
+		;
+}
+
+static char *copy_string(const char *s)
+{
+	size_t len = strlen(s ? s : "");
+	char *copy = malloc(len + 1);
+	if (copy)
+		memcpy(copy, s ? s : "", len + 1);
+	return copy;
+}
+
+/* ---- the command -------------------------------------------------------- */
+
+bool mda_needs_shell(const char *command)
+{
+	if (strpbrk(command, shell_meta))
+		return true;
+	/* VAR=value in the first word is a shell assignment. */
+	const char *p = command + strspn(command, " \t");
+	size_t first_len = strcspn(p, " \t");
+	return memchr(p, '=', first_len) != NULL;
+}
+
+/* After a '%': is c one we expand? */
+static bool known_expansion(char c)
+{
+	return c == 'u' || c == 'a' || c == 'f' || c == '%';
+}
+
+static int bad_percent(const struct mda *mda, char c, struct yb_error *err)
+{
+	if (c == '\0')
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "MDA command %s ends in a lone %% (write %%%% "
+			       "for a %% sign)", mda->shown);
+	return yb_fail(err, YB_ERR_CONFIG,
+		       "MDA command %s: unknown expansion %%%c (known: %%u, "
+		       "%%a, %%f, %%%%)", mda->shown,
+		       c > 0x20 && c < 0x7f ? c : '?');
+}
+
+static int check_word(const struct mda *mda, const char *word,
+		      struct yb_error *err)
+{
+	for (const char *p = word; *p; p++) {
+		if (*p != '%')
+			continue;
+		if (!known_expansion(p[1]))
+			return bad_percent(mda, p[1], err);
+		p++;
+	}
+	return YB_OK;
+}
+
+/* One word at *p (quotes join and protect spaces); advances *p. */
+static int take_word(const struct mda *mda, const char **p, char *word,
+		     struct yb_error *err)
+{
+	size_t len = 0;
+	const char *s = *p;
+	while (*s && *s != ' ' && *s != '\t') {
+		if (*s != '\'' && *s != '"') {
+			word[len++] = *s++;
+			continue;
+		}
+		char quote = *s++;
+		while (*s && *s != quote)
+			word[len++] = *s++;
+		if (!*s)
+			return yb_fail(err, YB_ERR_CONFIG,
+				       "MDA command %s: a %c quote is left open",
+				       mda->shown, quote);
+		s++;
+	}
+	word[len] = '\0';
+	*p = s;
+	return YB_OK;
+}
+
+static int split_words(struct mda *mda, const char *command,
+		       struct yb_error *err)
+{
+	size_t len = strlen(command);
+	mda->words = calloc(WORDS_MAX + 1, sizeof(*mda->words));
+	if (!mda->words)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	const char *p = command;
+	for (;;) {
+		p += strspn(p, " \t");
+		if (!*p)
+			break;
+		if (mda->word_count == WORDS_MAX)
+			return yb_fail(err, YB_ERR_CONFIG,
+				       "MDA command %s has more than %d words",
+				       mda->shown, WORDS_MAX);
+		char *word = malloc(len + 1);
+		if (!word)
+			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+		mda->words[mda->word_count++] = word;
+		int status = take_word(mda, &p, word, err);
+		if (!status)
+			status = check_word(mda, word, err);
+		if (status)
+			return status;
+		/* Give back what the word did not use. */
+		char *fitted = realloc(word, strlen(word) + 1);
+		if (fitted)
+			mda->words[mda->word_count - 1] = fitted;
+	}
+	if (mda->word_count == 0 || !mda->words[0][0])
+		return yb_fail(err, YB_ERR_CONFIG, "MDA command %s names no program",
+			       mda->shown);
+	return YB_OK;
+}
+
+enum shell_context { SH_PLAIN, SH_SINGLE, SH_DOUBLE };
+
+/* What %c becomes in the shell text, quoted for where it stands. */
+static const char *shell_reference(char c, enum shell_context context)
+{
+	static const char *const refs[3][3] = {
+		{ "\"${YUBIN_USER}\"", "'\"${YUBIN_USER}\"'", "${YUBIN_USER}" },
+		{ "\"${YUBIN_ACCOUNT}\"", "'\"${YUBIN_ACCOUNT}\"'",
+		  "${YUBIN_ACCOUNT}" },
+		{ "\"${YUBIN_SENDER}\"", "'\"${YUBIN_SENDER}\"'",
+		  "${YUBIN_SENDER}" },
+	};
+	int which = c == 'u' ? 0 : c == 'a' ? 1 : 2;
+	return refs[which][context];
+}
+
+/* Where the shell stands after c (escaped: c follows a backslash). */
+static enum shell_context shell_step(enum shell_context context, char c,
+				     bool *escape_next)
+{
+	*escape_next = false;
+	switch (context) {
+	case SH_PLAIN:
+		if (c == '\\')
+			*escape_next = true;
+		return c == '\'' ? SH_SINGLE : c == '"' ? SH_DOUBLE : SH_PLAIN;
+	case SH_SINGLE:
+		return c == '\'' ? SH_PLAIN : SH_SINGLE;
+	default:
+		if (c == '\\')
+			*escape_next = true;
+		return c == '"' ? SH_PLAIN : SH_DOUBLE;
+	}
+}
+
+static int build_shell_command(struct mda *mda, const char *command,
+			       struct yb_error *err)
+{
+	/* Each "%x" (2 bytes) grows to at most 22 bytes. */
+	size_t len = strlen(command);
+	mda->shell_command = malloc(len * 11 + 1);
+	if (!mda->shell_command)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	char *out = mda->shell_command;
+	enum shell_context context = SH_PLAIN;
+	bool escaped = false;
+	for (const char *p = command; *p; p++) {
+		if (*p == '%') {
+			if (escaped)
+				return yb_fail(err, YB_ERR_CONFIG,
+					       "MDA command %s: a %% sequence "
+					       "after a backslash cannot be "
+					       "expanded safely", mda->shown);
+			if (!known_expansion(p[1]))
+				return bad_percent(mda, p[1], err);
+			const char *ref = p[1] == '%' ? "%" :
+					  shell_reference(p[1], context);
+			size_t ref_len = strlen(ref);
+			memcpy(out, ref, ref_len);
+			out += ref_len;
+			p++;
+			continue;
+		}
+		*out++ = *p;
+		if (escaped)
+			escaped = false;
+		else
+			context = shell_step(context, *p, &escaped);
+	}
+	*out = '\0';
+	if (context != SH_PLAIN || escaped)
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "MDA command %s: a quote is left open, or it "
+			       "ends in a backslash", mda->shown);
+	return YB_OK;
+}
+
+/* One argv word with %u %a %f %% replaced; NULL when out of memory. */
+static char *expand_word(const struct mda *mda, const char *word,
+			 const char *sender)
+{
+	size_t need = 1;
+	for (const char *p = word; *p; p++) {
+		if (*p != '%') {
+			need++;
+			continue;
+		}
+		p++;
+		need += *p == 'u' ? strlen(mda->user) :
+			*p == 'a' ? strlen(mda->account) :
+			*p == 'f' ? strlen(sender) : 1;
+	}
+	char *out = malloc(need);
+	if (!out)
+		return NULL;
+	size_t at = 0;
+	for (const char *p = word; *p; p++) {
+		if (*p != '%') {
+			out[at++] = *p;
+			continue;
+		}
+		p++;
+		const char *value = *p == 'u' ? mda->user :
+				    *p == 'a' ? mda->account :
+				    *p == 'f' ? sender : "%";
+		size_t value_len = strlen(value);
+		memcpy(out + at, value, value_len);
+		at += value_len;
+	}
+	out[at] = '\0';
+	return out;
+}
+
+/* ---- the child's argv and environment ----------------------------------- */
+
+static void free_strings(char **strings)
+{
+	if (!strings)
+		return;
+	for (char **s = strings; *s; s++)
+		free(*s);
+	free(strings);
+}
+
+/* argv for the message: owned strings, NULL-terminated. */
+static char **build_argv(const struct mda *mda, const char *sender)
+{
+	size_t count = mda->use_shell ? 3 : mda->word_count;
+	char **argv = calloc(count + 1, sizeof(*argv));
+	if (!argv)
+		return NULL;
+	for (size_t i = 0; i < count; i++) {
+		if (mda->use_shell)
+			argv[i] = copy_string(i == 0 ? "/bin/sh" : i == 1 ? "-c" :
+					      mda->shell_command);
+		else
+			argv[i] = expand_word(mda, mda->words[i], sender);
+		if (!argv[i]) {
+			free_strings(argv);
+			return NULL;
+		}
+	}
+	return argv;
+}
+
+static char *make_assignment(const char *name, const char *value)
+{
+	size_t name_len = strlen(name), value_len = strlen(value);
+	char *out = malloc(name_len + 1 + value_len + 1);
+	if (out) {
+		memcpy(out, name, name_len);
+		out[name_len] = '=';
+		memcpy(out + name_len + 1, value, value_len + 1);
+	}
+	return out;
+}
+
+static bool is_ours(const char *entry)
+{
+	return strncmp(entry, "YUBIN_USER=", 11) == 0 ||
+	       strncmp(entry, "YUBIN_ACCOUNT=", 14) == 0 ||
+	       strncmp(entry, "YUBIN_SENDER=", 13) == 0;
+}
+
+/*
+ * The environment for the message: ours with YUBIN_USER, YUBIN_ACCOUNT
+ * and YUBIN_SENDER set.  *owned gets the three new strings (NULL-ended),
+ * the array itself borrows the rest from environ.
+ */
+static char **build_env(const struct mda *mda, const char *sender,
+			char ***owned)
+{
+	size_t count = 0;
+	for (char **e = environ; e && *e; e++)
+		count++;
+	char **env = calloc(count + 4, sizeof(*env));
+	char **mine = calloc(4, sizeof(*mine));
+	if (mine) {
+		mine[0] = make_assignment("YUBIN_USER", mda->user);
+		mine[1] = make_assignment("YUBIN_ACCOUNT", mda->account);
+		mine[2] = make_assignment("YUBIN_SENDER", sender);
+	}
+	if (!env || !mine || !mine[0] || !mine[1] || !mine[2]) {
+		free(env);
+		free_strings(mine);
+		return NULL;
+	}
+	size_t at = 0;
+	for (char **e = environ; e && *e; e++)
+		if (!is_ours(*e))
+			env[at++] = *e;
+	for (size_t i = 0; i < 3; i++)
+		env[at++] = mine[i];
+	*owned = mine;
+	return env;
+}
+
+/* ---- running the command ------------------------------------------------ */
+
+/* Signals yubin may ignore or catch; the command gets their defaults. */
+static const int defaulted_signals[] = {
+	SIGPIPE, SIGXFSZ, SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGALRM,
+	SIGUSR1, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU,
+};
+
+static int set_spawn_attr(posix_spawnattr_t *attr)
+{
+	sigset_t defaults, empty;
+	sigemptyset(&defaults);
+	sigemptyset(&empty);
+	for (size_t i = 0; i < sizeof(defaulted_signals) / sizeof(int); i++)
+		sigaddset(&defaults, defaulted_signals[i]);
+	int rc = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP |
+					  POSIX_SPAWN_SETSIGDEF |
+					  POSIX_SPAWN_SETSIGMASK);
+	if (!rc)
+		rc = posix_spawnattr_setpgroup(attr, 0);
+	if (!rc)
+		rc = posix_spawnattr_setsigdefault(attr, &defaults);
+	if (!rc)
+		rc = posix_spawnattr_setsigmask(attr, &empty);
+	return rc;
+}
+
+/* stdin is the spool, stdout goes to our stderr, nothing else stays open. */
+static int set_file_actions(posix_spawn_file_actions_t *actions, int spool_fd)
+{
+	int rc = posix_spawn_file_actions_adddup2(actions, spool_fd, 0);
+	bool have_stderr = fcntl(STDERR_FILENO, F_GETFD) >= 0;
+	if (!rc && have_stderr)
+		rc = posix_spawn_file_actions_adddup2(actions, STDERR_FILENO,
+						      STDOUT_FILENO);
+	if (!rc && !have_stderr)
+		rc = posix_spawn_file_actions_addopen(actions, STDOUT_FILENO,
+						      "/dev/null", O_WRONLY, 0);
+	if (!rc && !have_stderr)
+		rc = posix_spawn_file_actions_addopen(actions, STDERR_FILENO,
+						      "/dev/null", O_WRONLY, 0);
+#if defined(__GLIBC__) && \
+	(__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+	if (!rc)
+		rc = posix_spawn_file_actions_addclosefrom_np(actions, 3);
+#endif
+	return rc;
+}
+
+static int spawn_failed(const struct mda *mda, int rc, struct yb_error *err)
+{
+	/* A command that cannot start is the configuration's fault... */
+	if (rc == ENOENT || rc == EACCES || rc == ENOEXEC || rc == ENOTDIR ||
+	    rc == ELOOP || rc == ENAMETOOLONG || rc == EPERM)
+		return yb_fail_errno(err, YB_ERR_CONFIG, rc,
+				     "cannot run MDA command %s", mda->shown);
+	/* ...no process or memory to start it is a passing shortage. */
+	if (rc == EAGAIN || rc == ENOMEM)
+		return yb_fail_errno(err, YB_ERR_TEMP, rc,
+				     "cannot start MDA command %s", mda->shown);
+	return yb_fail_errno(err, YB_ERR_IO, rc, "cannot start MDA command %s",
+			     mda->shown);
+}
+
+static int spawn_command(const struct mda *mda, const struct mda_msg *msg,
+			 pid_t *pid, struct yb_error *err)
+{
+	char **owned_env = NULL;
+	char **argv = build_argv(mda, msg->sender);
+	char **envp = argv ? build_env(mda, msg->sender, &owned_env) : NULL;
+	if (!argv || !envp) {
+		free_strings(argv);
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	}
+	posix_spawn_file_actions_t actions;
+	posix_spawnattr_t attr;
+	int rc = posix_spawn_file_actions_init(&actions);
+	if (!rc) {
+		rc = posix_spawnattr_init(&attr);
+		if (rc)
+			posix_spawn_file_actions_destroy(&actions);
+	}
+	if (!rc) {
+		rc = set_spawn_attr(&attr);
+		if (!rc)
+			rc = set_file_actions(&actions, msg->fd);
+		if (!rc && mda->use_shell)
+			rc = posix_spawn(pid, argv[0], &actions, &attr, argv, envp);
+		else if (!rc)
+			rc = posix_spawnp(pid, argv[0], &actions, &attr, argv, envp);
+		posix_spawnattr_destroy(&attr);
+		posix_spawn_file_actions_destroy(&actions);
+	}
+	free_strings(argv);
+	free(envp);
+	free_strings(owned_env);
+	return rc ? spawn_failed(mda, rc, err) : YB_OK;
+}
+
+static int open_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	return -1;
+#endif
+}
+
+/* Wait up to ms for the child to exit, without reaping it. */
+static bool await_exit(pid_t pid, int pidfd, uint64_t ms)
+{
+	uint64_t deadline = now_ms() + ms;
+	uint64_t pause = POLL_FIRST_MS;
+	for (;;) {
+		siginfo_t info;
+		memset(&info, 0, sizeof(info));
+		int rc = waitid(P_PID, (id_t)pid, &info,
+				WEXITED | WNOHANG | WNOWAIT);
+		if (rc == 0 && info.si_pid == pid)
+			return true;
+		if (rc != 0 && errno != EINTR)
+			return true; /* nothing to wait for: it is gone */
+		uint64_t now = now_ms();
+		if (now >= deadline)
+			return false;
+		uint64_t left = deadline - now;
+		if (pidfd >= 0) {
+			struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+			poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		} else {
+			sleep_ms(left < pause ? left : pause);
+			pause = pause * 2 > POLL_MAX_MS ? POLL_MAX_MS : pause * 2;
+		}
+	}
+}
+
+static void reap(pid_t pid, int *wait_status)
+{
+	while (waitpid(pid, wait_status, 0) < 0) {
+		if (errno != EINTR) {
+			*wait_status = 0;
+			return;
+		}
+	}
+}
+
+static void judge_exit(struct mda_msg *msg, int wait_status)
+{
+	int written;
+	if (WIFSIGNALED(wait_status)) {
+		msg->outcome = MDA_DEFERRED;
+		written = snprintf(msg->detail, sizeof(msg->detail),
+				   "was killed by signal %d",
+				   WTERMSIG(wait_status));
+	} else if (!WIFEXITED(wait_status)) {
+		msg->outcome = MDA_DEFERRED;
+		written = snprintf(msg->detail, sizeof(msg->detail),
+				   "ended in an unknown way");
+	} else if (WEXITSTATUS(wait_status) == 0) {
+		msg->outcome = MDA_DELIVERED;
+		written = snprintf(msg->detail, sizeof(msg->detail),
+				   "delivered");
+	} else if (WEXITSTATUS(wait_status) == 126 ||
+		   WEXITSTATUS(wait_status) == 127) {
+		msg->outcome = MDA_DEFERRED;
+		written = snprintf(msg->detail, sizeof(msg->detail),
+				   "exited with status %d (the command was not "
+				   "found or cannot be run)",
+				   WEXITSTATUS(wait_status));
+	} else if (WEXITSTATUS(wait_status) == 75) {
+		msg->outcome = MDA_DEFERRED;
+		written = snprintf(msg->detail, sizeof(msg->detail),
+				   "exited with status 75 (temporary failure)");
+	} else {
+		msg->outcome = MDA_REFUSED;
+		written = snprintf(msg->detail, sizeof(msg->detail),
+				   "exited with status %d",
+				   WEXITSTATUS(wait_status));
+	}
+	if (written < 0 || (size_t)written >= sizeof(msg->detail))
+		msg->detail[0] = '\0';
+}
+
+/*
+ * Run the command for one message and set its outcome; an error when it
+ * could not be started or cannot run (its outcome may stay MDA_PENDING).
+ */
+static int run_one(struct mda *mda, struct mda_msg *msg, struct yb_error *err)
+{
+	if (lseek(msg->fd, 0, SEEK_SET) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot rewind the spool of a message for "
+				     "MDA command %s", mda->shown);
+	pid_t pid;
+	int status = spawn_command(mda, msg, &pid, err);
+	if (status)
+		return status;
+	int pidfd = open_pidfd(pid);
+	int wait_status = 0;
+	if (await_exit(pid, pidfd, (uint64_t)mda->timeout_sec * 1000u)) {
+		reap(pid, &wait_status);
+		judge_exit(msg, wait_status);
+		/* What the shell, or a spawn that cannot report, says for a
+		 * program not found: it will fail for every message. */
+		if (WIFEXITED(wait_status) && (WEXITSTATUS(wait_status) == 126 ||
+					       WEXITSTATUS(wait_status) == 127))
+			status = yb_fail(err, YB_ERR_CONFIG,
+					 "cannot run MDA command %s: it %s",
+					 mda->shown, msg->detail);
+	} else {
+		/* The whole group: a shell's children too.  The leader is
+		 * not reaped before the SIGKILL, so the group id stays ours. */
+		kill(-pid, SIGTERM);
+		await_exit(pid, pidfd, KILL_GRACE_MS);
+		kill(-pid, SIGKILL);
+		reap(pid, &wait_status);
+		msg->outcome = MDA_DEFERRED;
+		int written = snprintf(msg->detail, sizeof(msg->detail),
+				       "did not finish within %u s and was "
+				       "killed", mda->timeout_sec);
+		if (written < 0 || (size_t)written >= sizeof(msg->detail))
+			msg->detail[0] = '\0';
+	}
+	close_fd(&pidfd);
+	return status;
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
+static void list_append(struct mda *mda, struct mda_msg *msg)
+{
+	msg->prev = mda->tail;
+	msg->next = NULL;
+	if (mda->tail)
+		mda->tail->next = msg;
+	else
+		mda->head = msg;
+	mda->tail = msg;
+}
+
+static void list_remove(struct mda *mda, struct mda_msg *msg)
+{
+	if (msg->prev)
+		msg->prev->next = msg->next;
+	else
+		mda->head = msg->next;
+	if (msg->next)
+		msg->next->prev = msg->prev;
+	else
+		mda->tail = msg->prev;
+	msg->prev = msg->next = NULL;
+}
+
+static void drop_msg(struct mda_msg *msg)
+{
+	close_fd(&msg->fd);
+	list_remove(msg->mda, msg);
+	free(msg->buffer);
+	free(msg);
+}
+
+/* Free the published messages kept for their outcomes. */
+static void drop_done(struct mda *mda)
+{
+	struct mda_msg *m = mda->head;
+	while (m) {
+		struct mda_msg *next = m->next;
+		if (m->state == MSG_DONE)
+			drop_msg(m);
+		m = next;
+	}
+}
+
+/* An unlinked file in the spool directory. */
+static int open_spool(const struct mda *mda, int *fd, struct yb_error *err)
+{
+#ifdef O_TMPFILE
+	*fd = open(mda->spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (*fd >= 0)
+		return YB_OK;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot create a spool file in %s",
+				     mda->spool_dir);
+#endif
+	size_t len = strlen(mda->spool_dir) + sizeof("/yubin-mda.XXXXXX");
+	char *name = malloc(len);
+	if (!name)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	int written = snprintf(name, len, "%s/yubin-mda.XXXXXX", mda->spool_dir);
+	*fd = written > 0 && (size_t)written < len ? mkostemp(name, O_CLOEXEC) :
+	      -1;
+	int saved = errno;
+	if (*fd >= 0)
+		unlink(name);
+	free(name);
+	if (*fd < 0)
+		return yb_fail_errno(err, YB_ERR_IO, saved,
+				     "cannot create a spool file in %s",
+				     mda->spool_dir);
+	return YB_OK;
+}
+
+static int mda_msg_begin(struct sink *sink, const struct msg_meta *meta,
+			 struct sink_msg **out, struct yb_error *err)
+{
+	struct mda *mda = (struct mda *)sink;
+	(void)meta;
+	drop_done(mda);
+	struct mda_msg *msg = calloc(1, sizeof(*msg));
+	if (!msg)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	msg->buffer = malloc(WRITE_BUFFER_SIZE);
+	if (!msg->buffer) {
+		free(msg);
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	}
+	msg->fd = -1;
+	int status = open_spool(mda, &msg->fd, err);
+	if (status) {
+		free(msg->buffer);
+		free(msg);
+		return status;
+	}
+	msg->base.sink = sink;
+	msg->mda = mda;
+	msg->state = MSG_WRITING;
+	msg->outcome = MDA_PENDING;
+	mbox_envelope_init(&msg->envelope);
+	list_append(mda, msg);
+	*out = &msg->base;
+	return YB_OK;
+}
+
+static int check_writable(const struct mda_msg *msg, struct yb_error *err)
+{
+	if (msg->state != MSG_WRITING)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "write to a message for MDA command %s after "
+			       "its end", msg->mda->shown);
+	if (msg->failed)
+		return yb_fail(err, YB_ERR_IO,
+			       "cannot spool a message for MDA command %s: an "
+			       "earlier write failed", msg->mda->shown);
+	return YB_OK;
+}
+
+static int flush_buffer(struct mda_msg *msg, struct yb_error *err)
+{
+	int rc = write_all(msg->fd, msg->buffer, msg->buffered);
+	if (rc) {
+		msg->failed = true;
+		return yb_fail_errno(err, YB_ERR_IO, rc,
+				     "cannot spool a message for MDA command "
+				     "%s in %s", msg->mda->shown,
+				     msg->mda->spool_dir);
+	}
+	msg->buffered = 0;
+	return YB_OK;
+}
+
+static int mda_msg_write(struct sink_msg *base, const char *data, size_t len,
+			 struct yb_error *err)
+{
+	struct mda_msg *msg = (struct mda_msg *)base;
+	int status = check_writable(msg, err);
+	if (status || len == 0)
+		return status;
+	if (len > (uint64_t)INT64_MAX - msg->size) {
+		msg->failed = true;
+		return yb_fail_errno(err, YB_ERR_IO, EFBIG,
+				     "cannot spool a message for MDA command %s",
+				     msg->mda->shown);
+	}
+	mbox_envelope_feed(&msg->envelope, data, len);
+	if (len > WRITE_BUFFER_SIZE - msg->buffered) {
+		status = flush_buffer(msg, err);
+		if (status)
+			return status;
+	}
+	if (len >= WRITE_BUFFER_SIZE) {
+		int rc = write_all(msg->fd, data, len);
+		if (rc) {
+			msg->failed = true;
+			return yb_fail_errno(err, YB_ERR_IO, rc,
+					     "cannot spool a message for MDA "
+					     "command %s in %s", msg->mda->shown,
+					     msg->mda->spool_dir);
+		}
+	} else {
+		memcpy(msg->buffer + msg->buffered, data, len);
+		msg->buffered += len;
+	}
+	msg->size += len;
+	return YB_OK;
+}
+
+static int mda_msg_end(struct sink_msg *base, struct yb_error *err)
+{
+	struct mda_msg *msg = (struct mda_msg *)base;
+	int status = check_writable(msg, err);
+	if (!status)
+		status = flush_buffer(msg, err);
+	if (status)
+		return status;
+	const char *sender = mbox_envelope_sender(&msg->envelope);
+	memcpy(msg->sender, sender, strlen(sender) + 1);
+	free(msg->buffer);
+	msg->buffer = NULL;
+	msg->state = MSG_ENDED;
+	return YB_OK;
+}
+
+static void mda_msg_abort(struct sink_msg *base)
+{
+	drop_msg((struct mda_msg *)base);
+}
+
+/* ---- the batch ---------------------------------------------------------- */
+
+static int set_dest(struct mda_msg *msg, struct yb_error *err)
+{
+	unsigned char random_bytes[4];
+	if (RAND_bytes(random_bytes, sizeof(random_bytes)) != 1)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "cannot get random bytes for an MDA token");
+	uint32_t random_value = (uint32_t)random_bytes[0] << 24 |
+				(uint32_t)random_bytes[1] << 16 |
+				(uint32_t)random_bytes[2] << 8 |
+				(uint32_t)random_bytes[3];
+	time_t now = time(NULL);
+	int written = snprintf(msg->dest, sizeof(msg->dest),
+			       DEST_PREFIX "%lld.%ld.%" PRIu64 ".%08" PRIx32,
+			       now < 0 ? 0LL : (long long)now, (long)getpid(),
+			       ++tokens_issued, random_value);
+	if (written < 0 || (size_t)written >= sizeof(msg->dest))
+		return yb_fail(err, YB_ERR_INTERNAL, "MDA token too long");
+	return YB_OK;
+}
+
+static int mda_prepare(struct sink *sink, struct yb_error *err)
+{
+	struct mda *mda = (struct mda *)sink;
+	drop_done(mda);
+	for (struct mda_msg *m = mda->head; m; m = m->next) {
+		if (m->state != MSG_ENDED)
+			continue;
+		int status = set_dest(m, err);
+		if (status)
+			return status;
+		m->state = MSG_PREPARED;
+	}
+	return YB_OK;
+}
+
+static const char *mda_msg_dest(const struct sink_msg *base)
+{
+	const struct mda_msg *msg = (const struct mda_msg *)base;
+	return msg->state == MSG_PREPARED || msg->state == MSG_DONE ?
+	       msg->dest : NULL;
+}
+
+/* Mark a message not run, after the batch stopped. */
+static void mark_not_run(struct mda_msg *msg)
+{
+	msg->outcome = MDA_DEFERRED;
+	snprintf(msg->detail, sizeof(msg->detail), "%s",
+		 "not run: an earlier message of the batch was not delivered "
+		 "for now");
+}
+
+/* What publish answers, once every message has its outcome. */
+static int batch_status(const struct mda *mda, size_t refused, size_t ran,
+			const struct mda_msg *first_refused,
+			const struct mda_msg *deferred, struct yb_error *err)
+{
+	if (deferred)
+		return yb_fail(err, YB_ERR_TEMP,
+			       "MDA command %s %s: the message and the rest of "
+			       "its batch are left for the next run", mda->shown,
+			       deferred->detail);
+	if (refused)
+		return yb_fail(err, YB_ERR_IO,
+			       "MDA command %s failed for %zu of %zu messages "
+			       "(first: %s); they are left on the server",
+			       mda->shown, refused, ran, first_refused->detail);
+	return YB_OK;
+}
+
+static int mda_publish(struct sink *sink, struct yb_error *err)
+{
+	struct mda *mda = (struct mda *)sink;
+	int status = YB_OK;
+	const struct mda_msg *deferred = NULL, *first_refused = NULL;
+	size_t refused = 0, ran = 0;
+	for (struct mda_msg *m = mda->head; m; m = m->next) {
+		if (m->state == MSG_ENDED)
+			status = yb_fail(err, YB_ERR_INTERNAL,
+					 "publish before prepare for MDA command "
+					 "%s", mda->shown);
+	}
+	for (struct mda_msg *m = mda->head; m; m = m->next) {
+		if (m->state != MSG_PREPARED && m->state != MSG_ENDED)
+			continue;
+		m->state = MSG_DONE;
+		if (status || deferred) {
+			mark_not_run(m);
+		} else {
+			status = run_one(mda, m, err);
+			if (status) {
+				if (m->outcome == MDA_PENDING)
+					mark_not_run(m);
+			} else {
+				ran++;
+				if (m->outcome == MDA_DEFERRED)
+					deferred = m;
+				if (m->outcome == MDA_REFUSED && !refused++)
+					first_refused = m;
+				/* A kill here leaves the batch half run. */
+				testhook_step("publish");
+			}
+		}
+		close_fd(&m->fd);
+	}
+	if (status)
+		return status;
+	return batch_status(mda, refused, ran, first_refused, deferred, err);
+}
+
+static void mda_discard(struct sink *sink)
+{
+	struct mda *mda = (struct mda *)sink;
+	struct mda_msg *m = mda->head;
+	while (m) {
+		struct mda_msg *next = m->next;
+		if (m->state != MSG_WRITING)
+			drop_msg(m);
+		m = next;
+	}
+}
+
+enum mda_outcome mda_msg_outcome(const struct sink_msg *base,
+				 const char **detail)
+{
+	const struct mda_msg *msg = (const struct mda_msg *)base;
+	if (detail)
+		*detail = "";
+	if (!base || !base->sink || base->sink->ops->msg_dest != mda_msg_dest)
+		return MDA_PENDING;
+	if (detail)
+		*detail = msg->detail;
+	return msg->outcome;
+}
+
+/* ---- crash recovery ----------------------------------------------------- */
+
+/* "mda:" then digits '.' digits '.' digits '.' 8 hex, as set_dest makes. */
+static bool valid_dest(const char *dest)
+{
+	if (strncmp(dest, DEST_PREFIX, strlen(DEST_PREFIX)) != 0 ||
+	    strnlen(dest, DEST_MAX) >= DEST_MAX)
+		return false;
+	const char *p = dest + strlen(DEST_PREFIX);
+	for (int field = 0; field < 3; field++) {
+		size_t digits = strspn(p, "0123456789");
+		if (digits == 0 || digits > 20 || p[digits] != '.')
+			return false;
+		p += digits + 1;
+	}
+	return strspn(p, "0123456789abcdef") == 8 && p[8] == '\0';
+}
+
+int mda_resolve(struct sink *sink, const char *dest, enum mda_outcome *outcome,
+		struct yb_error *err)
+{
+	const struct mda *mda = (const struct mda *)sink;
+	*outcome = MDA_UNKNOWN;
+	if (!sink || sink->ops->msg_dest != mda_msg_dest)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "mda_resolve on a sink that is not an MDA");
+	if (dest && valid_dest(dest))
+		return YB_OK;
+	char shown[128];
+	text_sanitize(shown, sizeof(shown), dest ? dest : "",
+		      dest ? strnlen(dest, 4096) : 0);
+	return yb_fail(err, YB_ERR_INTERNAL, "bad MDA intent \"%s\" for %s",
+		       shown, mda->shown);
+}
+
+static int mda_sink_resolve(struct sink *sink, const char *dest, bool *present,
+			    struct yb_error *err)
+{
+	enum mda_outcome outcome;
+	*present = false;
+	return mda_resolve(sink, dest, &outcome, err);
+}
+
+/* ---- life of the sink --------------------------------------------------- */
+
+static void free_mda(struct mda *mda)
+{
+	while (mda->head)
+		drop_msg(mda->head);
+	if (mda->words)
+		for (size_t i = 0; i < mda->word_count; i++)
+			free(mda->words[i]);
+	free(mda->words);
+	free(mda->shell_command);
+	free(mda->user);
+	free(mda->account);
+	free(mda->spool_dir);
+	free(mda);
+}
+
+static void mda_close(struct sink *sink)
+{
+	free_mda((struct mda *)sink);
+}
+
+static const struct sink_ops mda_ops = {
+	.msg_begin = mda_msg_begin,
+	.msg_write = mda_msg_write,
+	.msg_end = mda_msg_end,
+	.msg_abort = mda_msg_abort,
+	.prepare = mda_prepare,
+	.msg_dest = mda_msg_dest,
+	.publish = mda_publish,
+	.discard = mda_discard,
+	.resolve = mda_sink_resolve,
+	.close = mda_close,
+};
+
+/* $TMPDIR if it is an absolute path, else /tmp. */
+static char *pick_spool_dir(void)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	if (!tmpdir || tmpdir[0] != '/' || strlen(tmpdir) > PATH_MAX / 2)
+		tmpdir = "/tmp";
+	return copy_string(tmpdir);
+}
+
+static int setup(struct mda *mda, const char *command,
+		 const struct mda_vars *vars, unsigned timeout_sec,
+		 struct yb_error *err)
+{
+	text_sanitize(mda->shown, sizeof(mda->shown), command, strlen(command));
+	mda->timeout_sec = timeout_sec ? timeout_sec : MDA_DEFAULT_TIMEOUT_SEC;
+	mda->user = copy_string(vars ? vars->user : NULL);
+	mda->account = copy_string(vars ? vars->account : NULL);
+	mda->spool_dir = pick_spool_dir();
+	if (!mda->user || !mda->account || !mda->spool_dir)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	if (command[strspn(command, " \t")] == '\0')
+		return yb_fail(err, YB_ERR_CONFIG, "empty MDA command");
+	if (strlen(command) > COMMAND_MAX)
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "MDA command %s is longer than %d bytes",
+			       mda->shown, COMMAND_MAX);
+	mda->use_shell = mda_needs_shell(command);
+	if (mda->use_shell)
+		return build_shell_command(mda, command, err);
+	return split_words(mda, command, err);
+}
+
+int mda_open(const char *command, const struct mda_vars *vars,
+	     unsigned timeout_sec, struct sink **out, struct yb_error *err)
+{
+	*out = NULL;
+	if (!command)
+		return yb_fail(err, YB_ERR_CONFIG, "empty MDA command");
+	struct mda *mda = calloc(1, sizeof(*mda));
+	if (!mda)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	mda->base.ops = &mda_ops;
+	int status = setup(mda, command, vars, timeout_sec, err);
+	if (status) {
+		free_mda(mda);
+		return status;
+	}
+	*out = &mda->base;
+	return YB_OK;
+}
