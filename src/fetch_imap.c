@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "delivery.h"
@@ -59,7 +60,15 @@ enum phase { PHASE_SELECT, PHASE_LISTING, PHASE_BODIES, PHASE_FLAGS };
 struct folder {
 	char *name;      /* UTF-8: the state's mailbox name */
 	char *wire;      /* as LIST sent it (modified UTF-7) */
+	char *local;     /* UTF-8, the personal namespace's prefix taken off */
 	char delimiter;
+};
+
+/* The server's personal namespace (RFC 2342), if it said. */
+struct personal_namespace {
+	char prefix[256];   /* modified UTF-7, e.g. "INBOX." or "" */
+	char delimiter;
+	bool known;
 };
 
 struct imap_run {
@@ -72,6 +81,7 @@ struct imap_run {
 	bool dry_run;
 	struct folder *folders;
 	size_t folder_count, folder_cap;
+	struct personal_namespace ns;
 };
 
 /* The work on one folder. */
@@ -835,7 +845,7 @@ static int fetch_folder(struct imap_run *run, const struct folder *folder,
 		return yb_fail(err, YB_ERR_PROTOCOL, "folder %s: name cannot be sent",
 			       folder->name);
 	fr.is_maildir = run->account->deliver == DELIVER_MAILDIR;
-	int rc = fetch_imap_local_path(run->account, folder->name, folder->delimiter,
+	int rc = fetch_imap_local_path(run->account, folder->local, folder->delimiter,
 				       &fr.local_path, err);
 	if (rc == YB_ERR_PROTOCOL) {
 		/* A name that cannot be stored safely: skip it, loudly. */
@@ -857,6 +867,19 @@ static int fetch_folder(struct imap_run *run, const struct folder *folder,
 static bool has_pattern(const char *name)
 {
 	return strpbrk(name, "*%") != NULL;
+}
+
+/*
+ * A folder's name for the local side: without the personal namespace's
+ * prefix ("INBOX.Archive" on a Courier-style server is "Archive" here).
+ */
+static const char *local_name(const struct imap_run *run, const char *utf8)
+{
+	size_t plen = strlen(run->ns.prefix);
+	if (!run->ns.known || plen == 0 || strncmp(utf8, run->ns.prefix, plen) != 0 ||
+	    utf8[plen] == '\0')
+		return utf8;
+	return utf8 + plen;
 }
 
 static int add_folder(void *ctx, const struct imap_list_entry *entry,
@@ -892,8 +915,11 @@ static int add_folder(void *ctx, const struct imap_list_entry *entry,
 	struct folder *f = &run->folders[run->folder_count];
 	f->name = utf8;
 	f->wire = strndup(entry->name, entry->name_len);
+	f->local = strdup(local_name(run, utf8));
 	f->delimiter = entry->delimiter;
-	if (!f->wire) {
+	if (!f->wire || !f->local) {
+		free(f->wire);
+		free(f->local);
 		free(utf8);
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	}
@@ -901,28 +927,91 @@ static int add_folder(void *ctx, const struct imap_list_entry *entry,
 	return YB_OK;
 }
 
+static int on_namespace(void *ctx, const struct imap_response *resp,
+			struct yb_error *err)
+{
+	struct imap_run *run = ctx;
+	if (!imap_response_is(resp, "NAMESPACE"))
+		return YB_OK;
+	struct imap_namespaces spaces;
+	int rc = imap_namespace_decode(resp, &spaces, err);
+	if (rc != YB_OK || spaces.personal_count == 0)
+		return rc;
+	const struct imap_namespace *personal = &spaces.personal[0];
+	if (personal->prefix_len >= sizeof(run->ns.prefix))
+		return YB_OK;
+	memcpy(run->ns.prefix, personal->prefix, personal->prefix_len);
+	run->ns.prefix[personal->prefix_len] = '\0';
+	run->ns.delimiter = personal->delimiter;
+	run->ns.known = true;
+	return YB_OK;
+}
+
+static int ask_namespace(struct imap_run *run, struct yb_error *err)
+{
+	if (!(imap_capabilities(run->imap) & IMAP_CAPA_NAMESPACE))
+		return YB_OK;
+	struct imap_handler handler = { .untagged = on_namespace, .ctx = run };
+	return imap_command(run->imap, "NAMESPACE", "NAMESPACE", &handler, err);
+}
+
+/*
+ * A configured name as the server spells it: names use "/" between
+ * levels and are relative to the personal namespace, so on a server
+ * whose delimiter is "." under "INBOX." the name "Archive/2024" is
+ * "INBOX.Archive.2024".  INBOX, and a name that already starts with the
+ * prefix, are taken as they are.  Returns a malloc'd string.
+ */
+static char *server_spelling(const struct imap_run *run, const char *wanted)
+{
+	size_t plen = strlen(run->ns.prefix);
+	bool as_is = !run->ns.known || strcasecmp(wanted, "INBOX") == 0 ||
+		     (plen > 0 && strncmp(wanted, run->ns.prefix, plen) == 0);
+	size_t size = plen + strlen(wanted) + 1;
+	char *out = malloc(size);
+	if (!out)
+		return NULL;
+	if (as_is) {
+		snprintf(out, size, "%s", wanted);
+		return out;
+	}
+	snprintf(out, size, "%s%s", run->ns.prefix, wanted);
+	char delimiter = run->ns.delimiter;
+	if (delimiter && delimiter != '/')
+		for (char *p = out + plen; *p; p++)
+			if (*p == '/')
+				*p = delimiter;
+	return out;
+}
+
 static int resolve_folders(struct imap_run *run, struct yb_error *err)
 {
 	const struct account *account = run->account;
 	size_t configured = account->folder_count;
+	int rc = ask_namespace(run, err);
+	if (rc != YB_OK)
+		return rc;
 	for (size_t i = 0; i < (configured ? configured : 1); i++) {
-		const char *wanted = configured ? account->folders[i] : "INBOX";
+		const char *configured_name = configured ? account->folders[i] : "INBOX";
+		char *wanted = server_spelling(run, configured_name);
+		if (!wanted)
+			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 		char *wire = NULL;
 		size_t wire_len = 0;
-		int rc = imap_utf8_to_utf7(wanted, strlen(wanted), &wire, &wire_len, err);
-		if (rc != YB_OK)
-			return rc;
-		char *quoted = imap_quote_mailbox(wire, wire_len);
+		rc = imap_utf8_to_utf7(wanted, strlen(wanted), &wire, &wire_len, err);
+		char *quoted = rc == YB_OK ? imap_quote_mailbox(wire, wire_len) : NULL;
 		free(wire);
-		if (!quoted)
-			return yb_fail(err, YB_ERR_CONFIG, "folder %s cannot be sent", wanted);
+		if (rc == YB_OK && !quoted)
+			rc = yb_fail(err, YB_ERR_CONFIG, "folder %s cannot be sent", wanted);
 		size_t before = run->folder_count;
-		rc = imap_list(run->imap, quoted, add_folder, run, err);
+		if (rc == YB_OK)
+			rc = imap_list(run->imap, quoted, add_folder, run, err);
 		free(quoted);
+		if (rc == YB_OK && run->folder_count == before && !has_pattern(wanted))
+			log_warn("folder %s does not exist on %s", wanted, imap_host(run->imap));
+		free(wanted);
 		if (rc != YB_OK)
 			return rc;
-		if (run->folder_count == before && !has_pattern(wanted))
-			log_warn("folder %s does not exist on %s", wanted, imap_host(run->imap));
 	}
 	return YB_OK;
 }
@@ -964,6 +1053,7 @@ static void free_folders(struct imap_run *run)
 	for (size_t i = 0; i < run->folder_count; i++) {
 		free(run->folders[i].name);
 		free(run->folders[i].wire);
+		free(run->folders[i].local);
 	}
 	free(run->folders);
 }

@@ -24,6 +24,10 @@
 #   HARNESS_IMAP_CAPABILITY        if set before harness_start: the IMAP
 #                                  capabilities Dovecot offers after login
 #                                  (to hide CONDSTORE and QRESYNC, say)
+#   HARNESS_IMAP_SEPARATOR, HARNESS_IMAP_PREFIX
+#                                  if set before harness_start: the IMAP
+#                                  hierarchy separator (default /) and
+#                                  personal namespace prefix (default none)
 #   harness_login_count USER       logins of USER in Dovecot's log so far
 #   harness_login_method_after USER N
 #                                  the SASL method of USER's login N+1
@@ -253,7 +257,8 @@ harness_write_dovecot_conf() {
 	mail_location = maildir:~/Maildir
 	namespace inbox {
 	  inbox = yes
-	  separator = /
+	  separator = ${HARNESS_IMAP_SEPARATOR:-/}
+	  prefix = ${HARNESS_IMAP_PREFIX:-}
 	}
 	${HARNESS_IMAP_CAPABILITY:+imap_capability = $HARNESS_IMAP_CAPABILITY}
 	mail_fsync = never
