@@ -83,7 +83,7 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 	opterr = 0;
 	optind = 1;
 	for (;;) {
-		int opt = getopt_long(argc, argv, "+:c:vqnj:h", long_options, NULL);
+		int opt = getopt_long(argc, argv, ":c:vqnj:h", long_options, NULL);
 		if (opt == -1)
 			break;
 		switch (opt) {
