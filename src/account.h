@@ -74,6 +74,7 @@ struct account {
 	char *tls_ca_file;        /* NULL: the system trust store only */
 	unsigned char tls_fingerprint[32]; /* sha256 pin of the certificate */
 	bool has_tls_fingerprint;
+	unsigned tls_min_version; /* 12 (TLS 1.2, the default) or 13 */
 	bool allow_plaintext;
 	char *user;
 	enum auth_mech auth;

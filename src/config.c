@@ -844,6 +844,7 @@ enum account_key {
 	AK_INBOX,
 	AK_SYNC_FLAGS,
 	AK_EXPUNGE,
+	AK_TLS_MIN_VERSION,
 	AK_COUNT
 };
 
@@ -1352,6 +1353,17 @@ static int parse_expunge(struct loader *ld, const struct field *f,
 	return status;
 }
 
+static int parse_tls_min_version(struct loader *ld, const struct field *f,
+				 struct account *a)
+{
+	static const char *const words[] = { "1.2", "1.3" };
+	int index;
+	int status = field_choice(ld, f, words, 2, "1.2 or 1.3", &index);
+	if (status == YB_OK)
+		a->tls_min_version = index == 0 ? 12 : 13;
+	return status;
+}
+
 static const struct account_key_spec account_keys[AK_COUNT] = {
 	[AK_NAME] = { "name", parse_name },
 	[AK_PROTOCOL] = { "protocol", parse_protocol },
@@ -1381,6 +1393,7 @@ static const struct account_key_spec account_keys[AK_COUNT] = {
 	[AK_INBOX] = { "inbox", parse_inbox },
 	[AK_SYNC_FLAGS] = { "sync_flags", parse_sync_flags },
 	[AK_EXPUNGE] = { "expunge", parse_expunge },
+	[AK_TLS_MIN_VERSION] = { "tls_min_version", parse_tls_min_version },
 };
 
 /* ------------------------------------------------------------------ */
@@ -1479,6 +1492,7 @@ static void set_unset_defaults(struct account *a)
 	a->inbox_at_root = true;
 	a->sync_flags = SYNC_FLAGS_AUTO;
 	a->expunge_all = false;
+	a->tls_min_version = 12;
 }
 
 static uint16_t default_port(enum protocol protocol, enum tls_mode tls)

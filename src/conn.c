@@ -77,6 +77,7 @@ struct conn {
 	unsigned char pin[SHA256_LEN];
 	bool has_pin;
 	bool tls_verify;
+	int tls_min_version;      /* TLS1_2_VERSION or TLS1_3_VERSION */
 	unsigned timeout_sec;     /* 0: no limit */
 	char peer[PEER_MAX];      /* for messages */
 
@@ -401,11 +402,12 @@ static int tls_make_ctx(struct conn *conn, struct yb_error *err)
 			       "cannot set up TLS for %s: %s", conn->peer, why);
 	}
 	SSL_CTX *ctx = conn->ssl_ctx;
-	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+	if (SSL_CTX_set_min_proto_version(ctx, conn->tls_min_version) != 1) {
 		ssl_error_text(why, sizeof(why));
 		return yb_fail(err, YB_ERR_INTERNAL,
-			       "cannot require TLS 1.2 for %s: %s", conn->peer,
-			       why);
+			       "cannot require TLS 1.%d for %s: %s",
+			       conn->tls_min_version == TLS1_3_VERSION ? 3 : 2,
+			       conn->peer, why);
 	}
 	uint64_t options = SSL_OP_NO_COMPRESSION;
 #ifdef SSL_OP_NO_RENEGOTIATION
@@ -514,12 +516,14 @@ static const char *io_failure_text(const struct conn *conn)
 }
 
 /* What the user can do about the common handshake failures. */
-static const char *handshake_hint(int ssl_reason)
+static const char *handshake_hint(const struct conn *conn, int ssl_reason)
 {
 	switch (ssl_reason) {
 	case SSL_R_UNSUPPORTED_PROTOCOL:
 	case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
-		return " (TLS 1.2 or later is required)";
+		return conn->tls_min_version == TLS1_3_VERSION
+			       ? " (TLS 1.3 is required: tls_min_version)"
+			       : " (TLS 1.2 or later is required)";
 	case SSL_R_WRONG_VERSION_NUMBER:
 		return " (the server does not speak TLS on this port; "
 		       "check port and tls)";
@@ -544,7 +548,7 @@ static int tls_handshake_failed(struct conn *conn, enum io_status status,
 				  : io_failure_text(conn);
 	return yb_fail(err, YB_ERR_UNAVAILABLE,
 		       "TLS handshake with %s failed: %s%s", conn->peer, why,
-		       handshake_hint(conn->ssl_reason));
+		       handshake_hint(conn, conn->ssl_reason));
 }
 
 static int tls_handshake(struct conn *conn, struct yb_error *err)
@@ -828,6 +832,8 @@ static int conn_new(const struct conn_params *params, struct conn **out,
 	*out = conn;
 	conn->fd = -1;
 	conn->tls_verify = params->tls_verify;
+	conn->tls_min_version = params->tls_min_version == 13 ? TLS1_3_VERSION
+							      : TLS1_2_VERSION;
 	conn->timeout_sec = params->timeout_sec;
 	conn->has_pin = params->tls_fingerprint != NULL;
 	if (conn->has_pin)

@@ -35,6 +35,7 @@ struct conn_params {
 	bool tls_verify;            /* chain + host name; false only if spelled out */
 	const char *tls_ca_file;    /* extra trust anchor, or NULL */
 	const unsigned char *tls_fingerprint; /* 32-byte sha256 pin, or NULL */
+	unsigned tls_min_version;   /* 13: TLS 1.3 at least; else TLS 1.2 */
 	unsigned timeout_sec;       /* connect, each read, each write; 0: none */
 };
 

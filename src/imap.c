@@ -1159,6 +1159,7 @@ static int open_connection(struct imap *imap, struct yb_error *err)
 		.tls_ca_file = account->tls_ca_file,
 		.tls_fingerprint = account->has_tls_fingerprint
 					   ? account->tls_fingerprint : NULL,
+		.tls_min_version = account->tls_min_version,
 		.timeout_sec = account->timeout,
 	};
 	return conn_open(&params, &imap->conn, err);

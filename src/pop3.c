@@ -705,6 +705,7 @@ static int open_connection(struct pop3 *pop3, struct yb_error *err)
 		.tls_ca_file = account->tls_ca_file,
 		.tls_fingerprint = account->has_tls_fingerprint
 					   ? account->tls_fingerprint : NULL,
+		.tls_min_version = account->tls_min_version,
 		.timeout_sec = account->timeout,
 	};
 	return conn_open(&params, &pop3->conn, err);

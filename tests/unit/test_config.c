@@ -454,6 +454,14 @@ static void test_imap_folder_keys(void **state)
 			    "8:12: 'inbox' in account 'work' must be root or folder, not 'top'");
 	assert_string_equal(load_error(ACCOUNT_HEAD "    sync_flags: yes\n"),
 			    "8:17: 'sync_flags' in account 'work' must be auto, full or off, not 'yes'");
+	load_ok(ACCOUNT_HEAD "    tls_min_version: 1.3\n", &config);
+	assert_int_equal(config.accounts[0].tls_min_version, 13);
+	config_free(&config);
+	load_ok(ACCOUNT_HEAD, &config);
+	assert_int_equal(config.accounts[0].tls_min_version, 12);
+	config_free(&config);
+	assert_string_equal(load_error(ACCOUNT_HEAD "    tls_min_version: 1.1\n"),
+			    "8:22: 'tls_min_version' in account 'work' must be 1.2 or 1.3, not '1.1'");
 	assert_string_equal(load_error(ACCOUNT_HEAD "    expunge: some\n"),
 			    "8:14: 'expunge' in account 'work' must be uid or all, not 'some'");
 }

@@ -1593,6 +1593,31 @@ static void test_tls11_server_refused(void **state)
 	assert_non_null(strstr(open_err.msg, "TLS 1.2 or later is required"));
 }
 
+static void test_tls13_minimum_refuses_tls12_server(void **state)
+{
+	(void)state;
+	struct server_spec spec = { .script = script_echo_hello,
+				    .tls_cert = kit.good,
+				    .tls_only_version = TLS1_2_VERSION };
+	uint16_t port = server_start_on(listen_socket(AF_INET, "127.0.0.1", 0),
+					&spec);
+	struct conn_params params = tls_params("localhost", port);
+	params.tls_min_version = 13;
+	expect_open_fails(&params, YB_ERR_UNAVAILABLE,
+			  "TLS handshake with localhost:");
+	assert_non_null(strstr(open_err.msg, "tls_min_version"));
+	kill(server_pid, SIGKILL);
+	server_join();
+	/* The control: the same server with the default minimum works. */
+	port = server_start_on(listen_socket(AF_INET, "127.0.0.1", 0), &spec);
+	params = tls_params("localhost", port);
+	struct conn *conn = NULL;
+	struct yb_error err;
+	assert_int_equal(conn_open(&params, &conn, &err), YB_OK);
+	conn_close(conn);
+	server_join();
+}
+
 static void test_tls_to_plain_server_fails(void **state)
 {
 	(void)state;
@@ -1828,6 +1853,7 @@ int main(void)
 		T(test_tls_ca_file_missing),
 		T(test_tls_ca_file_garbage),
 		T(test_tls11_server_refused),
+		T(test_tls13_minimum_refuses_tls12_server),
 		T(test_tls_to_plain_server_fails),
 		T(test_tls_handshake_timeout),
 		T(test_tls_read_timeout),
