@@ -105,6 +105,7 @@ struct folder_run {
 	size_t doomed_len, doomed_cap;
 
 	struct maildir_digest *digests;
+	bool *digest_used;       /* each local copy stands for one message */
 	size_t digest_count;
 	size_t flag_changes;
 };
@@ -239,6 +240,14 @@ static int on_fetch(struct folder_run *fr, const struct imap_response *resp,
 			return YB_OK; /* an unsolicited flag update */
 		return add_entry(fr, &fetch, err);
 	}
+	if (fr->phase == PHASE_BODIES && fr->current &&
+	    (fetch.body.kind != IMAP_PART_STREAMED || fetch.body.has_origin)) {
+		/* A literal that was not the whole message (BODY[]<0>, a
+		   header, a part): drop it; the message stays unfetched. */
+		delivery_abort(fr->delivery);
+		fr->current = NULL;
+		return YB_OK;
+	}
 	if (fr->phase == PHASE_BODIES && fetch.body.kind == IMAP_PART_STREAMED) {
 		struct entry *e = fr->current;
 		fr->current = NULL;
@@ -269,6 +278,15 @@ static int on_untagged(void *ctx, const struct imap_response *resp,
 	struct folder_run *fr = ctx;
 	if (imap_response_is(resp, "FETCH"))
 		return on_fetch(fr, resp, err);
+	if (resp->status == IMAP_STATUS_OK && resp->has_code && fr->phase != PHASE_SELECT) {
+		struct imap_code_info code;
+		if (imap_code_decode(resp, &code, NULL) == YB_OK &&
+		    code.code == IMAP_CODE_UIDVALIDITY && code.number != fr->uidvalidity)
+			return yb_fail(err, YB_ERR_PROTOCOL,
+				       "%s: folder %s: UIDVALIDITY changed during the session "
+				       "(%" PRIu32 " to %" PRIu64 "); stopping", imap_host(fr->run->imap),
+				       fr->folder->name, fr->uidvalidity, code.number);
+	}
 	if (imap_response_is(resp, "EXPUNGE") && resp->has_number)
 		apply_expunge(fr, resp->number);
 	return YB_OK;
@@ -291,6 +309,27 @@ static struct entry *entry_of_partial(struct folder_run *fr,
 	return NULL;
 }
 
+/* Is the literal about to come the whole message: BODY[] or RFC822? */
+static bool names_whole_body(const struct imap_response *partial)
+{
+	if (partial->value_count == 0 || partial->values[0].type != IMAP_VALUE_LIST)
+		return false;
+	const struct imap_value *list = &partial->values[0];
+	if (list->count == 0)
+		return false;
+	const struct imap_value *item = &list->items[list->count - 1];
+	if (item->type != IMAP_VALUE_ATOM)
+		return false;
+	struct imap_section section;
+	if (imap_section_split(item->str, item->len, &section, NULL) != YB_OK ||
+	    section.has_origin)
+		return false;
+	if (imap_word_equals(section.name, section.name_len, "RFC822"))
+		return !section.has_section;
+	return imap_word_equals(section.name, section.name_len, "BODY") &&
+	       section.has_section && section.section_len == 0;
+}
+
 static bool want_stream(void *ctx, const struct imap_response *partial,
 			uint64_t size)
 {
@@ -301,7 +340,7 @@ static bool want_stream(void *ctx, const struct imap_response *partial,
 	struct entry *e = entry_of_partial(fr, partial);
 	fr->current = NULL;
 	fr->discard_stream = true;
-	if (!e || !e->wanted || e->done)
+	if (!e || !e->wanted || e->done || !names_whole_body(partial))
 		return true;
 	char letters[IMAP_MAILDIR_FLAGS_SIZE];
 	imap_flags_maildir(e->flags & ~(uint32_t)IMAP_FLAG_RECENT, letters);
@@ -373,7 +412,18 @@ static const char *match_existing(void *ctx, const unsigned char digest[32])
 	const struct maildir_digest *found =
 		bsearch(digest, fr->digests, fr->digest_count,
 			sizeof(*fr->digests), compare_digest_key);
-	return found ? found->dest : NULL;
+	if (!found)
+		return NULL;
+	/* Equal digests sit together; take the first copy not yet claimed. */
+	size_t i = (size_t)(found - fr->digests);
+	while (i > 0 && memcmp(fr->digests[i - 1].digest, digest, 32) == 0)
+		i--;
+	for (; i < fr->digest_count && memcmp(fr->digests[i].digest, digest, 32) == 0; i++)
+		if (!fr->digest_used[i]) {
+			fr->digest_used[i] = true;
+			return fr->digests[i].dest;
+		}
+	return NULL;
 }
 
 /* --- steps of a folder --- */
@@ -474,13 +524,24 @@ static int fetch_bodies(struct folder_run *fr, struct yb_error *err)
 		struct imap_result result;
 		rc = imap_wait(fr->run->imap, &handler, &result, err);
 		in_flight--;
-		if (rc == YB_OK && result.status != IMAP_STATUS_OK)
-			rc = yb_fail(err, YB_ERR_PROTOCOL, "%s: folder %s: UID FETCH failed: %s",
+		if (rc == YB_OK && result.status != IMAP_STATUS_OK) {
+			bool later = result.code.code == IMAP_CODE_UNAVAILABLE ||
+				     result.code.code == IMAP_CODE_INUSE;
+			rc = yb_fail(err, later ? YB_ERR_TEMP : YB_ERR_PROTOCOL,
+				     "%s: folder %s: UID FETCH failed: %s",
 				     imap_host(fr->run->imap), fr->folder->name, result.text);
+		}
 	}
-	if (rc == YB_OK)
-		rc = delivery_flush(fr->delivery, err);
-	return rc;
+	if (rc != YB_OK) {
+		/* Whole messages already received are kept: commit them. */
+		struct yb_error flush_err;
+		delivery_abort(fr->delivery);
+		fr->current = NULL;
+		if (delivery_flush(fr->delivery, &flush_err) != YB_OK)
+			log_warn("%s", flush_err.msg);
+		return rc;
+	}
+	return delivery_flush(fr->delivery, err);
 }
 
 /* Wanted messages the server did not send (expunged meanwhile). */
@@ -645,21 +706,30 @@ static int forget_old_validity(struct folder_run *fr, struct yb_error *err)
 	return rc;
 }
 
-/* The lowest UID still wanted but not fetched, else the server's UIDNEXT. */
+/*
+ * Where the next run's listing starts: the lowest UID listed but not
+ * delivered (too large, refused, reported expunged: it is looked at
+ * again), else one past the highest UID listed.  Never the server's
+ * UIDNEXT alone: a server whose UIDNEXT runs ahead of its messages must
+ * not make yubin skip the UIDs in between.  0 keeps the stored value.
+ */
 static uint32_t next_uid_to_record(const struct folder_run *fr, uint32_t uidnext)
 {
 	for (size_t i = 0; i < fr->count; i++) {
 		const struct entry *e = &fr->entries[i];
-		if (!e->done && !e->vanished && e->uid < uidnext) {
-			char key[KEY_MAX];
-			key_for(key, fr->uidvalidity, e->uid);
-			if (!state_contains(fr->run->state, fr->folder->name, key))
-				return e->uid;
-		}
+		if (e->done)
+			continue;
+		char key[KEY_MAX];
+		key_for(key, fr->uidvalidity, e->uid);
+		if (!state_contains(fr->run->state, fr->folder->name, key))
+			return e->uid;
 	}
-	if (uidnext == 0 && fr->count > 0)
-		return fr->entries[fr->count - 1].uid + 1;
-	return uidnext;
+	if (fr->count == 0)
+		return 0;
+	uint32_t past_listed = fr->entries[fr->count - 1].uid + 1;
+	if (past_listed == 0)
+		return fr->entries[fr->count - 1].uid;
+	return uidnext && uidnext < past_listed ? uidnext : past_listed;
 }
 
 static int record_folder(struct folder_run *fr, const struct imap_mailbox_info *info,
@@ -684,8 +754,12 @@ static int load_digests(struct folder_run *fr, struct yb_error *err)
 	if (!fr->is_maildir)
 		return YB_OK;
 	int rc = maildir_digests(fr->local_path, &fr->digests, &fr->digest_count, err);
-	if (rc == YB_OK && fr->digest_count > 0)
+	if (rc == YB_OK && fr->digest_count > 0) {
+		fr->digest_used = calloc(fr->digest_count, sizeof(*fr->digest_used));
+		if (!fr->digest_used)
+			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 		rc = delivery_set_matcher(fr->delivery, match_existing, fr, err);
+	}
 	return rc;
 }
 
@@ -755,6 +829,12 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	bool validity_changed = stored_validity && stored_validity != info.uidvalidity;
 	fr->uidvalidity = info.uidvalidity;
 	uint32_t start = validity_changed || !stored_uidnext ? 1 : (uint32_t)stored_uidnext;
+	if (!validity_changed && stored_uidnext && info.uidnext && info.uidnext < stored_uidnext) {
+		log_warn("folder %s: %s says UIDNEXT is %" PRIu32 ", below the %" PRIu64
+			 " it said before; listing the folder from the start",
+			 mailbox, imap_host(run->imap), info.uidnext, stored_uidnext);
+		start = 1;
+	}
 	bool condstore = imap_condstore_enabled(run->imap) && !info.nomodseq &&
 			 info.highestmodseq > 0;
 	bool nothing_new = !validity_changed && stored_validity &&
@@ -833,6 +913,7 @@ static void folder_run_free(struct folder_run *fr)
 	free(fr->entries);
 	free(fr->doomed);
 	free(fr->digests);
+	free(fr->digest_used);
 }
 
 static int fetch_folder(struct imap_run *run, const struct folder *folder,

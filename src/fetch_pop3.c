@@ -162,8 +162,13 @@ static int fetch_all(struct pop3_run *run, const struct planned **todo,
 			}
 		}
 		int rc = fetch_one(run, todo[done], err);
-		if (rc != YB_OK)
+		if (rc != YB_OK) {
+			/* Whole messages already received are kept: commit them. */
+			struct yb_error flush_err;
+			if (delivery_flush(run->delivery, &flush_err) != YB_OK)
+				log_warn("%s", flush_err.msg);
 			return rc;
+		}
 	}
 	return delivery_flush(run->delivery, err);
 }
