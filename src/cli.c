@@ -12,7 +12,7 @@
 #define JOBS_MAX 64
 
 enum long_only { OPT_JSON = 256, OPT_SYSLOG, OPT_VERSION, OPT_PROGRESS,
-		 OPT_NO_PROGRESS };
+		 OPT_NO_PROGRESS, OPT_SHOW_CERT };
 
 static const struct option long_options[] = {
 	{ "config",  required_argument, NULL, 'c' },
@@ -24,6 +24,7 @@ static const struct option long_options[] = {
 	{ "syslog",  no_argument,       NULL, OPT_SYSLOG },
 	{ "progress", no_argument,      NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument,   NULL, OPT_NO_PROGRESS },
+	{ "show-cert", no_argument,     NULL, OPT_SHOW_CERT },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ "version", no_argument,       NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -47,6 +48,8 @@ void cli_print_help(void)
 "      --syslog       log to syslog (mail facility) instead of stderr\n"
 "      --progress     show a progress line (default when stderr is a terminal)\n"
 "      --no-progress  do not\n"
+"      --show-cert    print each account's server certificates and\n"
+"                     fingerprints (for tls_fingerprint); fetch nothing\n"
 "  -h, --help         show this help and exit\n"
 "      --version      show the version and exit\n"
 "\n"
@@ -99,6 +102,7 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 		case OPT_SYSLOG: out->use_syslog = true; break;
 		case OPT_PROGRESS: out->progress = 1; break;
 		case OPT_NO_PROGRESS: out->progress = 0; break;
+		case OPT_SHOW_CERT: out->show_cert = true; break;
 		case 'h': out->show_help = true; break;
 		case OPT_VERSION: out->show_version = true; break;
 		case ':':

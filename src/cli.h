@@ -18,6 +18,7 @@ struct cli_options {
 	unsigned jobs;            /* -j N; 1 by default */
 	bool show_help;
 	bool show_version;
+	bool show_cert;           /* --show-cert: print certificates, fetch nothing */
 	char **accounts;          /* the ACCOUNT arguments (points into argv) */
 	int account_count;
 };

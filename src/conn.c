@@ -23,6 +23,8 @@
 
 #include "conn.h"
 
+#include "text.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -1057,6 +1059,85 @@ void conn_consume(struct conn *conn, size_t n)
 	if (conn->in_scan < conn->in_start)
 		conn->in_scan = conn->in_start;
 	conn->peek_stalled = false;
+}
+
+static void print_name(FILE *out, const char *label, const X509_NAME *name)
+{
+	char text[512];
+	X509_NAME_oneline(name, text, sizeof(text));
+	char shown[600];
+	text_sanitize(shown, sizeof(shown), text, strlen(text));
+	fprintf(out, "  %s %s\n", label, shown);
+}
+
+static void print_time(FILE *out, const char *label, const ASN1_TIME *when)
+{
+	struct tm tm;
+	char text[64] = "?";
+	if (ASN1_TIME_to_tm(when, &tm) == 1)
+		strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	fprintf(out, "  %s %s\n", label, text);
+}
+
+static void print_alt_names(FILE *out, X509 *cert)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	if (!names)
+		return;
+	fputs("  names  ", out);
+	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *name = sk_GENERAL_NAME_value(names, i);
+		char shown[300];
+		if (name->type == GEN_DNS) {
+			const ASN1_IA5STRING *dns = name->d.dNSName;
+			text_sanitize(shown, sizeof(shown), (const char *)dns->data,
+				      (size_t)dns->length);
+			fprintf(out, " DNS:%s", shown);
+		} else if (name->type == GEN_IPADD && name->d.iPAddress->length == 4) {
+			const unsigned char *ip = name->d.iPAddress->data;
+			fprintf(out, " IP:%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
+		}
+	}
+	fputc('\n', out);
+	GENERAL_NAMES_free(names);
+}
+
+int conn_print_certificates(const struct conn *conn, FILE *out,
+			    struct yb_error *err)
+{
+	if (!conn->ssl)
+		return yb_fail(err, YB_ERR_INTERNAL, "%s: not a TLS connection", conn->peer);
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(conn->ssl);
+	if (!chain || sk_X509_num(chain) == 0)
+		return yb_fail(err, YB_ERR_UNAVAILABLE, "%s presented no certificate",
+			       conn->peer);
+	fprintf(out, "%s: %s, %s\n", conn->peer, SSL_get_version(conn->ssl),
+		SSL_get_cipher_name(conn->ssl));
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		X509 *cert = sk_X509_value(chain, i);
+		fprintf(out, "certificate %d%s\n", i, i == 0 ? " (the server's)" : "");
+		print_name(out, "subject", X509_get_subject_name(cert));
+		print_name(out, "issuer ", X509_get_issuer_name(cert));
+		print_time(out, "valid from", X509_get0_notBefore(cert));
+		print_time(out, "valid until", X509_get0_notAfter(cert));
+		print_alt_names(out, cert);
+		unsigned char digest[EVP_MAX_MD_SIZE];
+		unsigned digest_len = 0;
+		if (X509_digest(cert, EVP_sha256(), digest, &digest_len) == 1 &&
+		    digest_len == SHA256_LEN) {
+			char text[FINGERPRINT_TEXT_MAX];
+			format_fingerprint(digest, text);
+			fprintf(out, "  tls_fingerprint: \"%s\"\n", text);
+		}
+	}
+	long verdict = SSL_get_verify_result(conn->ssl);
+	if (verdict == X509_V_OK)
+		fprintf(out, "verification: trusted, and valid for this host name\n");
+	else
+		fprintf(out, "verification: NOT trusted: %s\n",
+			X509_verify_cert_error_string(verdict));
+	ERR_clear_error();
+	return YB_OK;
 }
 
 const char *conn_peer(const struct conn *conn)

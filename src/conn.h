@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "account.h"
 #include "error.h"
@@ -88,6 +89,15 @@ int conn_peek(struct conn *conn, const char **data, size_t *len,
 
 /* Drop n bytes (n <= what conn_peek showed) from the front of the buffer. */
 void conn_consume(struct conn *conn, size_t n);
+
+/*
+ * For --show-cert: print the certificate chain the server presented
+ * (subject, issuer, validity, names, sha256 fingerprint of each) and
+ * whether verification against the trust store and the host name
+ * passed, to out.  The connection must be TLS.
+ */
+int conn_print_certificates(const struct conn *conn, FILE *out,
+			    struct yb_error *err);
 
 /* "host:port", for messages; owned by conn. */
 const char *conn_peer(const struct conn *conn);

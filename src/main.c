@@ -19,6 +19,7 @@
 #include "fetch.h"
 #include "log.h"
 #include "progress.h"
+#include "showcert.h"
 #include "text.h"
 
 /* One account's outcome, also the record a -j child sends its parent. */
@@ -283,6 +284,22 @@ static int fail_early(enum yb_status status, const char *message, bool json)
 	return yb_exit_code(status);
 }
 
+static int show_certificates(const struct account **accounts, size_t count)
+{
+	enum yb_status worst = YB_OK;
+	for (size_t i = 0; i < count; i++) {
+		struct yb_error err;
+		yb_error_clear(&err);
+		log_set_account(accounts[i]->name);
+		int rc = show_certificate(accounts[i], stdout, &err);
+		if (rc != YB_OK)
+			log_error("%s", err.msg);
+		worst = yb_status_worse(worst, (enum yb_status)rc);
+		log_set_account(NULL);
+	}
+	return yb_exit_code(worst);
+}
+
 static int run_accounts(const struct cli_options *options, const struct config *config)
 {
 	struct yb_error err;
@@ -290,6 +307,11 @@ static int run_accounts(const struct cli_options *options, const struct config *
 	struct run run = { .options = options, .config = config };
 	if (select_accounts(options, config, &run.accounts, &run.account_count, &err) != YB_OK)
 		return fail_early(err.status, err.msg, options->json);
+	if (options->show_cert) {
+		int code = show_certificates(run.accounts, run.account_count);
+		free(run.accounts);
+		return code;
+	}
 	run.outcomes = calloc(run.account_count ? run.account_count : 1, sizeof(*run.outcomes));
 	if (!run.outcomes) {
 		free(run.accounts);
