@@ -508,6 +508,10 @@ static bool parse_quoted_in_code(struct imap_parser *p, const char *s,
 		fail(p, "quoted string not closed");
 		return false;
 	}
+	if (out > p->limits.max_quoted_len) {
+		fail(p, "quoted string longer than %zu bytes", p->limits.max_quoted_len);
+		return false;
+	}
 	copy[out] = '\0';
 	struct imap_value *value = push_value(p, IMAP_VALUE_QUOTED);
 	if (!value)

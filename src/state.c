@@ -26,8 +26,8 @@
  * are separated by one space and percent-escaped (%XX) so that they hold
  * only bytes 0x21..0x7e other than '%': no space, no control byte, no
  * newline, and never empty.  FETCHED_AT is decimal seconds since the
- * epoch.  NAME is [a-z0-9_], 1 to 64 bytes; VALUE printable ASCII, 1 to
- * 1024 bytes.
+ * epoch.  NAME is [a-z0-9_], 1 to 64 bytes; VALUE 1 to 4096 bytes with no
+ * control character (UTF-8 is fine).
  *
  * Absent fields: M's DEST is "-" when no dest is known (the key was
  * committed without an intent).  A field whose value is "-" itself is
