@@ -431,8 +431,10 @@ static const char *match_existing(void *ctx, const unsigned char digest[32])
 static int list_new(struct folder_run *fr, uint32_t start, struct yb_error *err)
 {
 	char command[96];
-	snprintf(command, sizeof(command),
-		 "UID FETCH %" PRIu32 ":* (UID FLAGS INTERNALDATE RFC822.SIZE)", start);
+	/* RFC822.SIZE only when max_size needs it: a server without sizes
+	   cached must read every message to answer it. */
+	snprintf(command, sizeof(command), "UID FETCH %" PRIu32 ":* (UID FLAGS INTERNALDATE%s)",
+		 start, fr->run->account->max_size > 0 ? " RFC822.SIZE" : "");
 	struct imap_handler handler;
 	fr->phase = PHASE_LISTING;
 	int rc = imap_command(fr->run->imap, command, "UID FETCH (listing)",
