@@ -124,6 +124,9 @@ void config_free(struct config *config);
  */
 char *config_default_path(struct yb_error *err);
 
+/* The account file's word for a mechanism ("cram-md5"). */
+const char *auth_mech_name(enum auth_mech mech);
+
 /* Find an account by name; NULL if there is none. */
 const struct account *config_find_account(const struct config *config,
 					  const char *name);

@@ -1304,6 +1304,21 @@ static int parse_pipelining(struct loader *ld, const struct field *f,
 	return field_bool(ld, f, &a->pipelining);
 }
 
+const char *auth_mech_name(enum auth_mech mech)
+{
+	switch (mech) {
+	case AUTH_AUTO:        return "auto";
+	case AUTH_PLAIN:       return "plain";
+	case AUTH_LOGIN:       return "login";
+	case AUTH_CRAM_MD5:    return "cram-md5";
+	case AUTH_XOAUTH2:     return "xoauth2";
+	case AUTH_OAUTHBEARER: return "oauthbearer";
+	case AUTH_APOP:        return "apop";
+	case AUTH_USER:        return "user";
+	}
+	return "unknown";
+}
+
 static int parse_layout(struct loader *ld, const struct field *f,
 			struct account *a)
 {

@@ -850,6 +850,22 @@ static int conn_new(const struct conn_params *params, struct conn **out,
 	return format_peer(conn, params->port, err);
 }
 
+void conn_params_for_account(const struct account *account,
+			     struct conn_params *out)
+{
+	*out = (struct conn_params){
+		.host = account->host,
+		.port = account->port,
+		.tls = account->tls,
+		.tls_verify = account->tls_verify,
+		.tls_ca_file = account->tls_ca_file,
+		.tls_fingerprint = account->has_tls_fingerprint
+					   ? account->tls_fingerprint : NULL,
+		.tls_min_version = account->tls_min_version,
+		.timeout_sec = account->timeout,
+	};
+}
+
 int conn_open(const struct conn_params *params, struct conn **out,
 	      struct yb_error *err)
 {

@@ -42,6 +42,10 @@ struct conn_params {
 
 struct conn;
 
+/* The connection an account asks for (strings point into account). */
+void conn_params_for_account(const struct account *account,
+			     struct conn_params *out);
+
 /*
  * Resolve host, try every address in turn (IPv6 and IPv4) within the
  * deadline, and for TLS_IMPLICIT complete a verified handshake (TLS 1.2

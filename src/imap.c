@@ -728,20 +728,6 @@ static int start_tls(struct imap *imap, struct yb_error *err)
 
 /* ---- authentication ---- */
 
-static const char *mech_name(enum auth_mech mech)
-{
-	switch (mech) {
-	case AUTH_AUTO:        return "auto";
-	case AUTH_PLAIN:       return "plain";
-	case AUTH_LOGIN:       return "login";
-	case AUTH_CRAM_MD5:    return "cram-md5";
-	case AUTH_XOAUTH2:     return "xoauth2";
-	case AUTH_OAUTHBEARER: return "oauthbearer";
-	case AUTH_APOP:        return "apop";
-	case AUTH_USER:        return "user";
-	}
-	return "unknown";
-}
 
 static const char *method_name(enum login_method method)
 {
@@ -1042,7 +1028,7 @@ static int choose_method(struct imap *imap, enum login_method *method,
 		break;
 	}
 	return mark_broken(imap, yb_fail(err, YB_ERR_INTERNAL,
-		"auth %s: no such IMAP method", mech_name(imap->account->auth)));
+		"auth %s: no such IMAP method", auth_mech_name(imap->account->auth)));
 }
 
 static int check_can_login(struct imap *imap, const char *password,
@@ -1052,10 +1038,10 @@ static int check_can_login(struct imap *imap, const char *password,
 	int rc = YB_OK;
 	if (account->auth == AUTH_XOAUTH2 || account->auth == AUTH_OAUTHBEARER)
 		rc = yb_fail(err, YB_ERR_CONFIG, "auth %s is not supported yet",
-			     mech_name(account->auth));
+			     auth_mech_name(account->auth));
 	else if (account->auth == AUTH_APOP || account->auth == AUTH_USER)
 		rc = yb_fail(err, YB_ERR_CONFIG, "auth %s is for POP3 only",
-			     mech_name(account->auth));
+			     auth_mech_name(account->auth));
 	/* Config validation already demands allow_plaintext for tls: none;
 	   this is the second guard, where the password would leave. */
 	else if (!conn_is_tls(imap->conn) && !account->allow_plaintext)
@@ -1151,17 +1137,8 @@ static int enable_extensions(struct imap *imap, struct yb_error *err)
 static int open_connection(struct imap *imap, struct yb_error *err)
 {
 	const struct account *account = imap->account;
-	struct conn_params params = {
-		.host = account->host,
-		.port = account->port,
-		.tls = account->tls,
-		.tls_verify = account->tls_verify,
-		.tls_ca_file = account->tls_ca_file,
-		.tls_fingerprint = account->has_tls_fingerprint
-					   ? account->tls_fingerprint : NULL,
-		.tls_min_version = account->tls_min_version,
-		.timeout_sec = account->timeout,
-	};
+	struct conn_params params;
+	conn_params_for_account(account, &params);
 	return conn_open(&params, &imap->conn, err);
 }
 

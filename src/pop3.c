@@ -324,20 +324,6 @@ static int start_tls(struct pop3 *pop3, struct yb_error *err)
 
 /* --- authentication --- */
 
-static const char *mech_name(enum auth_mech mech)
-{
-	switch (mech) {
-	case AUTH_AUTO:        return "auto";
-	case AUTH_PLAIN:       return "plain";
-	case AUTH_LOGIN:       return "login";
-	case AUTH_CRAM_MD5:    return "cram-md5";
-	case AUTH_XOAUTH2:     return "xoauth2";
-	case AUTH_OAUTHBEARER: return "oauthbearer";
-	case AUTH_APOP:        return "apop";
-	case AUTH_USER:        return "user";
-	}
-	return "unknown";
-}
 
 /*
  * A trace line "PREFIX USER SUFFIX" in shown (POP3_SHOWN_MAX bytes); the
@@ -645,7 +631,7 @@ static int check_can_login(struct pop3 *pop3, const char *password,
 	if (account->auth == AUTH_XOAUTH2 || account->auth == AUTH_OAUTHBEARER)
 		return yb_fail(err, YB_ERR_CONFIG,
 			       "auth %s is not supported yet",
-			       mech_name(account->auth));
+			       auth_mech_name(account->auth));
 	/* Config validation already demands allow_plaintext for tls: none;
 	   this is the second guard, where the password would leave. */
 	if (!conn_is_tls(pop3->conn) && !account->allow_plaintext)
@@ -676,7 +662,7 @@ static int authenticate(struct pop3 *pop3, const char *password,
 			return rc;
 	}
 	log_debug("%s: logging in as %s (auth %s)", peer(pop3),
-		  pop3->account->user, mech_name(mech));
+		  pop3->account->user, auth_mech_name(mech));
 	switch (mech) {
 	case AUTH_PLAIN:    return auth_plain(pop3, password, err);
 	case AUTH_LOGIN:    return auth_login(pop3, password, err);
@@ -689,7 +675,7 @@ static int authenticate(struct pop3 *pop3, const char *password,
 		break;
 	}
 	return yb_fail(err, YB_ERR_INTERNAL, "auth %s: no such mechanism",
-		       mech_name(mech));
+		       auth_mech_name(mech));
 }
 
 /* --- connecting --- */
@@ -697,17 +683,8 @@ static int authenticate(struct pop3 *pop3, const char *password,
 static int open_connection(struct pop3 *pop3, struct yb_error *err)
 {
 	const struct account *account = pop3->account;
-	struct conn_params params = {
-		.host = account->host,
-		.port = account->port,
-		.tls = account->tls,
-		.tls_verify = account->tls_verify,
-		.tls_ca_file = account->tls_ca_file,
-		.tls_fingerprint = account->has_tls_fingerprint
-					   ? account->tls_fingerprint : NULL,
-		.tls_min_version = account->tls_min_version,
-		.timeout_sec = account->timeout,
-	};
+	struct conn_params params;
+	conn_params_for_account(account, &params);
 	return conn_open(&params, &pop3->conn, err);
 }
 

@@ -66,15 +66,10 @@ int show_certificate(const struct account *account, FILE *out,
 	if (account->tls == TLS_NONE)
 		return yb_fail(err, YB_ERR_USAGE, "account %s does not use TLS (tls: none)",
 			       account->name);
-	struct conn_params params = {
-		.host = account->host,
-		.port = account->port,
-		.tls = account->tls,
-		.tls_verify = false, /* show it even if it would be refused */
-		.tls_ca_file = account->tls_ca_file,
-		.tls_min_version = account->tls_min_version,
-		.timeout_sec = account->timeout,
-	};
+	struct conn_params params;
+	conn_params_for_account(account, &params);
+	params.tls_verify = false; /* show it even if it would be refused */
+	params.tls_fingerprint = NULL;
 	struct conn *conn = NULL;
 	int rc = conn_open(&params, &conn, err);
 	if (rc == YB_OK && account->tls == TLS_STARTTLS) {
