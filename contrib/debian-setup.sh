@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PACKAGES="build-essential autoconf automake pkg-config
   libssl-dev libyaml-dev libcurl4-openssl-dev libcmocka-dev
   dovecot-core dovecot-imapd dovecot-pop3d openssl faketime python3
-  groff-base procps"
+  groff-base procps valgrind"
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
