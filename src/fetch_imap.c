@@ -546,15 +546,21 @@ static int fetch_bodies(struct folder_run *fr, struct yb_error *err)
 	return delivery_flush(fr->delivery, err);
 }
 
-/* Wanted messages the server did not send (expunged meanwhile). */
+/*
+ * Wanted messages the server did not send whole: expunged meanwhile, or
+ * answered with NIL, a part or a partial body.  They are listed again
+ * next run.
+ */
 static void report_missing(struct folder_run *fr)
 {
 	for (size_t i = 0; i < fr->count; i++) {
 		struct entry *e = &fr->entries[i];
 		if (e->wanted && !e->done) {
 			fr->run->report->refused++;
-			log_warn("folder %s: UID %" PRIu32 " was not sent by the server "
-				 "(expunged meanwhile?)", fr->folder->name, e->uid);
+			log_warn("folder %s: %s did not send UID %" PRIu32 " whole "
+				 "(expunged meanwhile, or a partial answer); it is "
+				 "tried again next run", fr->folder->name,
+				 imap_host(fr->run->imap), e->uid);
 		}
 	}
 }
