@@ -13,7 +13,6 @@
 #include <openssl/evp.h>
 
 #include "eol.h"
-#include "mda.h"
 #include "log.h"
 #include "testhook.h"
 
@@ -24,7 +23,7 @@ struct batch_item {
 	char *key;        /* owned; NULL: not recorded */
 	void *item;       /* the engine's, handed back */
 	uint64_t bytes;
-	bool mda_delivered;
+	bool delivered;   /* sinks with outcomes: this one was published */
 };
 
 struct delivery {
@@ -33,7 +32,6 @@ struct delivery {
 	char *mailbox;
 	void (*committed)(void *ctx, void *item, uint64_t bytes);
 	void (*refused)(void *ctx, void *item, const char *detail);
-	bool mda;
 	void *ctx;
 
 	struct batch_item batch[DELIVERY_BATCH_MESSAGES];
@@ -66,7 +64,6 @@ int delivery_new(const struct delivery_params *params, struct delivery **out,
 	delivery->sink = params->sink;
 	delivery->committed = params->committed;
 	delivery->refused = params->refused;
-	delivery->mda = params->mda;
 	delivery->ctx = params->ctx;
 	*out = delivery;
 	return YB_OK;
@@ -172,39 +169,49 @@ static int record_commits(struct delivery *delivery, struct yb_error *err)
 }
 
 /*
- * An MDA publishes message by message: commit those it delivered, forget
- * the intents of the others.  Refusals are reported and the run goes on;
- * a deferral (or a local failure) ends the batch with publish's error.
+ * A sink that publishes message by message: commit those it published,
+ * forget the intents of the others.  Refusals are reported and the run
+ * goes on; a deferral (or a local failure) ends the batch with publish's
+ * status and error, which are in *err on entry.
  */
-static int settle_mda_batch(struct delivery *delivery, int published,
-			    struct yb_error *err)
+static int settle_per_message(struct delivery *delivery, int published,
+			      struct yb_error *err)
 {
+	struct yb_error publish_err = *err;
 	time_t now = time(NULL);
 	bool all_settled = true;
 	int rc = YB_OK;
 	for (size_t i = 0; i < delivery->batch_len && rc == YB_OK; i++) {
 		struct batch_item *item = &delivery->batch[i];
 		const char *detail = NULL;
-		enum mda_outcome outcome = mda_msg_outcome(item->sink_msg, &detail);
-		item->mda_delivered = outcome == MDA_DELIVERED;
-		if (outcome != MDA_DELIVERED && outcome != MDA_REFUSED)
+		enum sink_outcome outcome = sink_msg_outcome(item->sink_msg, &detail);
+		item->delivered = outcome == SINK_DELIVERED;
+		if (outcome == SINK_DEFERRED)
 			all_settled = false;
-		if (outcome == MDA_REFUSED && delivery->refused)
+		if (outcome == SINK_REFUSED && delivery->refused)
 			delivery->refused(delivery->ctx, item->item, detail);
 		if (!item->key)
 			continue;
-		if (outcome == MDA_DELIVERED)
+		if (item->delivered)
 			rc = state_commit(delivery->state, delivery->mailbox, item->key, now, err);
 		else
 			rc = state_drop_intent(delivery->state, delivery->mailbox, item->key, err);
 	}
 	if (rc == YB_OK)
 		rc = state_sync(delivery->state, err);
-	if (rc == YB_OK && !all_settled && published != YB_OK)
+	if (rc != YB_OK)
+		return rc;
+	if (!all_settled && published != YB_OK) {
+		*err = publish_err;
 		return published;
-	if (rc == YB_OK)
-		yb_error_clear(err);
-	return rc;
+	}
+	yb_error_clear(err);
+	testhook_step("commit");
+	for (size_t i = 0; i < delivery->batch_len; i++)
+		if (delivery->batch[i].delivered && delivery->committed)
+			delivery->committed(delivery->ctx, delivery->batch[i].item,
+					    delivery->batch[i].bytes);
+	return YB_OK;
 }
 
 int delivery_flush(struct delivery *delivery, struct yb_error *err)
@@ -224,19 +231,8 @@ int delivery_flush(struct delivery *delivery, struct yb_error *err)
 	}
 	testhook_step("intent");
 	rc = sink_publish(delivery->sink, err);
-	if (delivery->mda) {
-		struct yb_error publish_err = *err;
-		int published = rc;
-		rc = settle_mda_batch(delivery, published, err);
-		if (rc == published && rc != YB_OK)
-			*err = publish_err;
-		if (rc == YB_OK) {
-			testhook_step("commit");
-			for (size_t i = 0; i < delivery->batch_len; i++)
-				if (delivery->batch[i].mda_delivered && delivery->committed)
-					delivery->committed(delivery->ctx, delivery->batch[i].item,
-							    delivery->batch[i].bytes);
-		}
+	if (sink_has_outcomes(delivery->sink)) {
+		rc = settle_per_message(delivery, rc, err);
 		clear_batch(delivery);
 		return rc;
 	}

@@ -32,10 +32,8 @@ struct delivery_params {
 	const char *mailbox;  /* copied */
 	/* Called after the batch holding `item` is committed; may be NULL. */
 	void (*committed)(void *ctx, void *item, uint64_t bytes);
-	/* The sink is an MDA (mda.h): each message has its own outcome;
-	   only delivered ones are committed, refused ones are reported
-	   through `refused` (may be NULL) and stay on the server. */
-	bool mda;
+	/* For a sink with per-message outcomes (an MDA): a message it
+	   refused, which stays on the server; may be NULL. */
 	void (*refused)(void *ctx, void *item, const char *detail);
 	void *ctx;
 };

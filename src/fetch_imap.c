@@ -781,7 +781,6 @@ static int open_delivery(struct folder_run *fr, struct yb_error *err)
 	struct delivery_params params = {
 		.state = run->state, .sink = sink, .mailbox = fr->folder->name,
 		.committed = message_committed, .ctx = fr,
-		.mda = run->account->deliver == DELIVER_MDA,
 		.refused = message_refused,
 	};
 	rc = delivery_new(&params, &fr->delivery, err);

@@ -415,7 +415,6 @@ int fetch_pop3(const struct account *account, const char *password,
 		struct delivery_params params = {
 			.state = state, .sink = sink, .mailbox = POP3_MAILBOX,
 			.committed = message_committed, .ctx = run,
-			.mda = account->deliver == DELIVER_MDA,
 			.refused = message_refused,
 		};
 		rc = delivery_new(&params, &run->delivery, err);

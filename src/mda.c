@@ -1077,6 +1077,16 @@ static void mda_close(struct sink *sink)
 	free_mda((struct mda *)sink);
 }
 
+static enum sink_outcome mda_sink_outcome(const struct sink_msg *msg,
+					  const char **detail)
+{
+	switch (mda_msg_outcome(msg, detail)) {
+	case MDA_DELIVERED: return SINK_DELIVERED;
+	case MDA_REFUSED:   return SINK_REFUSED;
+	default:            return SINK_DEFERRED;
+	}
+}
+
 static const struct sink_ops mda_ops = {
 	.msg_begin = mda_msg_begin,
 	.msg_write = mda_msg_write,
@@ -1088,6 +1098,7 @@ static const struct sink_ops mda_ops = {
 	.discard = mda_discard,
 	.resolve = mda_sink_resolve,
 	.close = mda_close,
+	.msg_outcome = mda_sink_outcome,
 };
 
 /* $TMPDIR if it is an absolute path, else /tmp. */

@@ -36,6 +36,13 @@ struct msg_meta {
 struct sink;
 struct sink_msg;
 
+/* How publishing went for one message (sinks with a msg_outcome op). */
+enum sink_outcome {
+	SINK_DELIVERED, /* published: commit it */
+	SINK_REFUSED,   /* refused for good: report it, keep it on the server */
+	SINK_DEFERRED,  /* not published (temporary failure, or never tried) */
+};
+
 struct sink_ops {
 	int (*msg_begin)(struct sink *sink, const struct msg_meta *meta,
 			 struct sink_msg **out, struct yb_error *err);
@@ -50,6 +57,9 @@ struct sink_ops {
 	int (*resolve)(struct sink *sink, const char *dest, bool *present,
 		       struct yb_error *err);
 	void (*close)(struct sink *sink);
+	/* Optional; NULL for sinks whose publish is all or nothing. */
+	enum sink_outcome (*msg_outcome)(const struct sink_msg *msg,
+					 const char **detail);
 };
 
 /* Every implementation embeds these as their first members. */
@@ -114,6 +124,24 @@ static inline const char *sink_msg_dest(const struct sink_msg *msg)
 static inline int sink_publish(struct sink *sink, struct yb_error *err)
 {
 	return sink->ops->publish(sink, err);
+}
+
+/*
+ * Does the sink publish message by message (an MDA runs once for each)?
+ * Then sink_publish does not free the batch: each message stays readable
+ * with sink_msg_outcome, whatever publish returned, until the next
+ * sink_msg_begin, sink_prepare, sink_discard or sink_close.
+ */
+static inline bool sink_has_outcomes(const struct sink *sink)
+{
+	return sink->ops->msg_outcome != NULL;
+}
+
+/* Only for sinks with outcomes: *detail (may be NULL) says why, for logs. */
+static inline enum sink_outcome sink_msg_outcome(const struct sink_msg *msg,
+						 const char **detail)
+{
+	return msg->sink->ops->msg_outcome(msg, detail);
 }
 
 /* Throw the pending batch away (temporary files removed); frees it. */
