@@ -34,6 +34,7 @@
 
 #include <openssl/rand.h>
 
+#include "fileio.h"
 #include "testhook.h"
 #include "text.h"
 
@@ -99,47 +100,13 @@ static uint64_t names_issued;
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static int close_fd(int *fd)
-{
-	if (*fd < 0)
-		return 0;
-	int rc = close(*fd);
-	*fd = -1;
-	return rc == 0 || errno == EINTR ? 0 : errno;
-}
 
 static int fsync_fd(int fd)
 {
 	return fsync(fd) == 0 ? 0 : errno;
 }
 
-/* Write all of data, through EINTR and short writes; 0 or an errno. */
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t written = write(fd, data, len);
-		if (written < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		if (written == 0)
-			return EIO; /* cannot happen for len > 0; never spin */
-		data += written;
-		len -= (size_t)written;
-	}
-	return 0;
-}
 
-static int fsync_dir_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	int rc = fsync_fd(fd);
-	int closed = close_fd(&fd);
-	return rc ? rc : closed;
-}
 
 static const char *sub_dir_name(const struct maildir *maildir, int dir_fd)
 {
@@ -428,7 +395,7 @@ static int open_sub_dirs(struct maildir *maildir, struct yb_error *err)
 		status = yb_fail_errno(err, YB_ERR_IO, errno,
 				       "cannot sync directory %s",
 				       maildir->path);
-	close_fd(&root_fd);
+	fd_close(&root_fd);
 	return status;
 }
 
@@ -540,7 +507,7 @@ static void drop_msg(struct maildir_msg *msg, bool unlink_tmp)
 	struct maildir *maildir = msg->maildir;
 	if (msg->fd >= 0 && msg->state != MSG_WRITING)
 		maildir->open_pending--;
-	close_fd(&msg->fd);
+	fd_close(&msg->fd);
 	if (unlink_tmp)
 		unlinkat(maildir->tmp_fd, msg->name, 0);
 	list_remove(maildir, msg);
@@ -642,7 +609,7 @@ static int check_writable(const struct maildir_msg *msg, struct yb_error *err)
 
 static int flush_buffer(struct maildir_msg *msg, struct yb_error *err)
 {
-	int rc = write_all(msg->fd, msg->buffer, msg->buffered);
+	int rc = fd_write_all(msg->fd, msg->buffer, msg->buffered);
 	if (rc)
 		return fail_write(msg, rc, err);
 	msg->buffered = 0;
@@ -665,7 +632,7 @@ static int maildir_msg_write(struct sink_msg *base, const char *data,
 			return status;
 	}
 	if (len >= WRITE_BUFFER_SIZE) {
-		int rc = write_all(msg->fd, data, len);
+		int rc = fd_write_all(msg->fd, data, len);
 		if (rc)
 			return fail_write(msg, rc, err);
 	} else {
@@ -679,7 +646,7 @@ static int maildir_msg_write(struct sink_msg *base, const char *data,
 static int sync_and_close(struct maildir_msg *msg, struct yb_error *err)
 {
 	int rc = fsync_fd(msg->fd);
-	int closed = close_fd(&msg->fd);
+	int closed = fd_close(&msg->fd);
 	if (rc || closed)
 		return yb_fail_errno(err, YB_ERR_IO, rc ? rc : closed,
 				     "cannot sync %s/tmp/%s",
@@ -1078,9 +1045,9 @@ static void free_maildir(struct maildir *maildir)
 {
 	while (maildir->head)
 		drop_msg(maildir->head, true);
-	close_fd(&maildir->tmp_fd);
-	close_fd(&maildir->new_fd);
-	close_fd(&maildir->cur_fd);
+	fd_close(&maildir->tmp_fd);
+	fd_close(&maildir->new_fd);
+	fd_close(&maildir->cur_fd);
 	free(maildir->path);
 	free(maildir);
 }

@@ -18,6 +18,8 @@
 
 #include <openssl/evp.h>
 
+#include "fileio.h"
+
 #define IMAP_LETTERS "DFRST"
 
 /* The base name of a dest: after "new/" or "cur/", up to ":2," if any. */
@@ -104,15 +106,8 @@ static int sync_dir(const char *maildir_path, const char *sub, struct yb_error *
 	int written = snprintf(path, sizeof(path), "%s/%s", maildir_path, sub);
 	if (written < 0 || (size_t)written >= sizeof(path))
 		return yb_fail(err, YB_ERR_IO, "path too long in %s", maildir_path);
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) != 0) {
-		int saved = errno;
-		if (fd >= 0)
-			close(fd);
-		return yb_fail_errno(err, YB_ERR_IO, saved, "cannot sync %s", path);
-	}
-	close(fd);
-	return YB_OK;
+	int rc = fsync_dir_path(path);
+	return rc ? yb_fail_errno(err, YB_ERR_IO, rc, "cannot sync %s", path) : YB_OK;
 }
 
 int maildir_apply_flags(const char *maildir_path, const char *dest,

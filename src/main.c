@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "error.h"
 #include "fetch.h"
+#include "fileio.h"
 #include "log.h"
 #include "progress.h"
 #include "showcert.h"
@@ -98,20 +99,6 @@ static void run_one(const struct run *run, size_t index)
 
 /* --- -j: one child process per account, results back through a pipe --- */
 
-static bool write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
 
 static bool read_all(int fd, void *data, size_t len)
 {
@@ -149,7 +136,7 @@ static int start_child(const struct run *run, size_t index, struct child *child)
 	if (pid == 0) {
 		close(fds[0]);
 		run_one(run, index);
-		bool sent = write_all(fds[1], &run->outcomes[index], sizeof(struct outcome));
+		bool sent = fd_write_all(fds[1], &run->outcomes[index], sizeof(struct outcome)) == 0;
 		_exit(sent ? 0 : 1);
 	}
 	close(fds[1]);

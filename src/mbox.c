@@ -38,6 +38,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "testhook.h"
 #include "text.h"
@@ -155,14 +156,6 @@ struct mbox {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static int close_fd(int *fd)
-{
-	if (*fd < 0)
-		return 0;
-	int rc = close(*fd);
-	*fd = -1;
-	return rc == 0 || errno == EINTR ? 0 : errno;
-}
 
 /* Write all of data at offset, through EINTR and short writes. */
 static int pwrite_all(int fd, const char *data, size_t len, uint64_t offset)
@@ -202,15 +195,6 @@ static int pread_all(int fd, char *data, size_t len, uint64_t offset)
 	return 0;
 }
 
-static int fsync_dir_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	int rc = fsync(fd) == 0 ? 0 : errno;
-	int closed = close_fd(&fd);
-	return rc ? rc : closed;
-}
 
 static uint64_t now_ms(void)
 {
@@ -627,7 +611,7 @@ static bool read_dotlock_pid(const struct mbox *mbox, pid_t *pid)
 	do
 		got = read(fd, content, sizeof(content) - 1);
 	while (got < 0 && errno == EINTR);
-	close_fd(&fd);
+	fd_close(&fd);
 	if (got <= 0)
 		return false;
 	size_t len = (size_t)got;
@@ -712,7 +696,7 @@ static int make_dotlock_temp(const struct mbox *mbox, char *temp, size_t size,
 			   mbox->host);
 	int rc = written > 0 && (size_t)written < sizeof(content) ?
 		 pwrite_all(fd, content, (size_t)written, 0) : ENAMETOOLONG;
-	int closed = close_fd(&fd);
+	int closed = fd_close(&fd);
 	if (rc || closed) {
 		unlink(temp);
 		return yb_fail_errno(err, YB_ERR_IO, rc ? rc : closed,
@@ -795,7 +779,7 @@ static void release_lock(struct mbox *mbox)
 		struct flock unlock = { .l_type = F_UNLCK,
 					.l_whence = SEEK_SET };
 		fcntl(mbox->lock.fd, F_SETLK, &unlock);
-		close_fd(&mbox->lock.fd);
+		fd_close(&mbox->lock.fd);
 	}
 	release_dotlock(mbox);
 }
@@ -1826,7 +1810,7 @@ static int create_or_check(const char *path, bool *created,
 	else
 		status = check_mbox_start(path, fd, (uint64_t)st.st_size, err);
 	*created = !status && st.st_size == 0;
-	close_fd(&fd);
+	fd_close(&fd);
 	return status;
 }
 
@@ -1835,7 +1819,7 @@ static void free_mbox(struct mbox *mbox)
 	while (mbox->head)
 		drop_msg(mbox->head);
 	release_lock(mbox);
-	close_fd(&mbox->spool_fd);
+	fd_close(&mbox->spool_fd);
 	EVP_MD_CTX_free(mbox->hash);
 	free(mbox->out);
 	free(mbox->path);

@@ -34,6 +34,7 @@
 
 #include <openssl/rand.h>
 
+#include "fileio.h"
 #include "mbox.h"
 #include "testhook.h"
 #include "text.h"
@@ -106,31 +107,7 @@ static uint64_t tokens_issued;
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static int close_fd(int *fd)
-{
-	if (*fd < 0)
-		return 0;
-	int rc = close(*fd);
-	*fd = -1;
-	return rc == 0 || errno == EINTR ? 0 : errno;
-}
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t written = write(fd, data, len);
-		if (written < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		if (written == 0)
-			return EIO;
-		data += written;
-		len -= (size_t)written;
-	}
-	return 0;
-}
 
 static uint64_t now_ms(void)
 {
@@ -681,7 +658,7 @@ static int run_one(struct mda *mda, struct mda_msg *msg, struct yb_error *err)
 		if (written < 0 || (size_t)written >= sizeof(msg->detail))
 			msg->detail[0] = '\0';
 	}
-	close_fd(&pidfd);
+	fd_close(&pidfd);
 	return status;
 }
 
@@ -713,7 +690,7 @@ static void list_remove(struct mda *mda, struct mda_msg *msg)
 
 static void drop_msg(struct mda_msg *msg)
 {
-	close_fd(&msg->fd);
+	fd_close(&msg->fd);
 	list_remove(msg->mda, msg);
 	free(msg->buffer);
 	free(msg);
@@ -807,7 +784,7 @@ static int check_writable(const struct mda_msg *msg, struct yb_error *err)
 
 static int flush_buffer(struct mda_msg *msg, struct yb_error *err)
 {
-	int rc = write_all(msg->fd, msg->buffer, msg->buffered);
+	int rc = fd_write_all(msg->fd, msg->buffer, msg->buffered);
 	if (rc) {
 		msg->failed = true;
 		return yb_fail_errno(err, YB_ERR_IO, rc,
@@ -839,7 +816,7 @@ static int mda_msg_write(struct sink_msg *base, const char *data, size_t len,
 			return status;
 	}
 	if (len >= WRITE_BUFFER_SIZE) {
-		int rc = write_all(msg->fd, data, len);
+		int rc = fd_write_all(msg->fd, data, len);
 		if (rc) {
 			msg->failed = true;
 			return yb_fail_errno(err, YB_ERR_IO, rc,
@@ -980,7 +957,7 @@ static int mda_publish(struct sink *sink, struct yb_error *err)
 				testhook_step("publish");
 			}
 		}
-		close_fd(&m->fd);
+		fd_close(&m->fd);
 	}
 	if (status)
 		return status;

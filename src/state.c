@@ -95,6 +95,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "testhook.h"
 #include "text.h"
@@ -1315,22 +1316,6 @@ static int apply_record(struct state *state, const struct record *rec)
 
 /* ---- file helpers ------------------------------------------------------ */
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t written = write(fd, data, len);
-		if (written < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		if (written == 0)
-			return EIO;
-		data += written;
-		len -= (size_t)written;
-	}
-	return 0;
-}
 
 static int fsync_retry(int fd, bool data_only)
 {
@@ -1962,7 +1947,7 @@ static int check_meta(const struct state *state, const char *name,
 static int journal_append(struct state *state, const char *data, size_t len,
 			  struct yb_error *err)
 {
-	int errnum = write_all(state->journal_fd, data, len);
+	int errnum = fd_write_all(state->journal_fd, data, len);
 	if (errnum == 0) {
 		state->journal_bytes += len;
 		state->journal_unsynced = true;
@@ -2253,7 +2238,7 @@ struct file_writer {
 static void writer_flush(struct file_writer *writer)
 {
 	if (writer->errnum == 0 && writer->len > 0)
-		writer->errnum = write_all(writer->fd, writer->buf, writer->len);
+		writer->errnum = fd_write_all(writer->fd, writer->buf, writer->len);
 	writer->len = 0;
 }
 
