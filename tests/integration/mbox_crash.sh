@@ -1,7 +1,8 @@
 #!/bin/bash
 # Exactly once into an mbox under kill -9: for k = 1, 2, 3, ... a fresh
 # mbox (holding one message written by another program) and state, a
-# POP3 run that SIGKILLs itself at its k-th durability step, then a clean
+# run (POP3, or IMAP with CRASH_PROTOCOL=imap: imap_mbox_crash.sh) that
+# SIGKILLs itself at its k-th durability step, then a clean
 # run: the mbox reads back (Python's mailbox) as the old message plus
 # every server message exactly once, byte for byte; no dotlock is left.
 
@@ -16,9 +17,21 @@ harness_start
 
 work=$(harness_dir)/client
 MESSAGES=15
-harness_add_messages alice "$MESSAGES" --hostile
-"$PYTHON3" "$top_srcdir/tests/lib/genmail.py" expected --port "$(harness_port pop3)" \
-	--user alice --password "$(harness_password alice)" --final-newline >"$work/expected"
+protocol=${CRASH_PROTOCOL:-pop3}
+if [ "$protocol" = imap ]; then
+	tool=(imaptool.py --port "$(harness_port imap)")
+	"$PYTHON3" "$top_srcdir/tests/lib/imaptool.py" append --port "$(harness_port imap)" \
+		--user alice --password "$(harness_password alice)" --count "$MESSAGES" --hostile \
+		>/dev/null || tap_bail "imaptool append failed"
+	server_port=$(harness_port imaps)
+else
+	tool=(genmail.py --port "$(harness_port pop3)")
+	harness_add_messages alice "$MESSAGES" --hostile
+	server_port=$(harness_port pop3s)
+fi
+"$PYTHON3" "$top_srcdir/tests/lib/${tool[0]}" expected "${tool[@]:1}" --user alice \
+	--password "$(harness_password alice)" --final-newline >"$work/expected" ||
+	tap_bail "the $protocol oracle failed"
 old='From someone@example.org Mon Jan  1 00:00:00 2024
 Message-ID: <already-there@yubin.test>
 
@@ -34,7 +47,7 @@ for ((k = 1; k <= 300; k++)); do
 	dir=$work/k$k
 	mkdir -p "$dir"
 	cp "$work/old.mbox" "$dir/mail.mbox"
-	harness_write_config "$dir.yaml" crash-mbox pop3 implicit "$(harness_port pop3s)" \
+	harness_write_config "$dir.yaml" crash-mbox "$protocol" implicit "$server_port" \
 		alice "$(harness_password alice)" /unused state_dir="$dir/state"
 	sed -i "s|^      maildir: .*|      mbox: \"$dir/mail.mbox\"|" "$dir.yaml"
 	yubin_run "k$k-killed" YUBIN_TEST_KILL_AT=$k -- -c "$dir.yaml"
