@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 int fd_write_all(int fd, const void *data, size_t len)
@@ -42,4 +43,21 @@ int fsync_dir_path(const char *path)
 	int rc = fsync(fd) == 0 ? 0 : errno;
 	int closed = fd_close(&fd);
 	return rc ? rc : closed;
+}
+
+char *buffer_take(char **spare, size_t size)
+{
+	char *buffer = *spare;
+	*spare = NULL;
+	return buffer ? buffer : malloc(size);
+}
+
+void buffer_give(char **spare, char *buffer)
+{
+	if (!buffer)
+		return;
+	if (*spare)
+		free(buffer);
+	else
+		*spare = buffer;
 }

@@ -93,6 +93,7 @@ struct maildir {
 	struct maildir_msg *head, *tail; /* every live message, oldest first */
 	size_t open_pending;            /* ended messages whose fd is open */
 	bool batch_failed;              /* prepare failed: only discard left */
+	char *spare_buffer;             /* owned; a write buffer for the next message */
 };
 
 /* Issued names in this process; part of every name, so names never repeat. */
@@ -100,13 +101,10 @@ static uint64_t names_issued;
 
 /* ---- small helpers ---------------------------------------------------- */
 
-
 static int fsync_fd(int fd)
 {
 	return fsync(fd) == 0 ? 0 : errno;
 }
-
-
 
 static const char *sub_dir_name(const struct maildir *maildir, int dir_fd)
 {
@@ -511,7 +509,7 @@ static void drop_msg(struct maildir_msg *msg, bool unlink_tmp)
 	if (unlink_tmp)
 		unlinkat(maildir->tmp_fd, msg->name, 0);
 	list_remove(maildir, msg);
-	free(msg->buffer);
+	buffer_give(&maildir->spare_buffer, msg->buffer);
 	free(msg);
 }
 
@@ -564,7 +562,7 @@ static int maildir_msg_begin(struct sink *sink, const struct msg_meta *meta,
 	struct maildir_msg *msg = calloc(1, sizeof(*msg));
 	if (!msg)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	msg->buffer = malloc(WRITE_BUFFER_SIZE);
+	msg->buffer = buffer_take(&maildir->spare_buffer, WRITE_BUFFER_SIZE);
 	if (!msg->buffer) {
 		free(msg);
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
@@ -578,7 +576,7 @@ static int maildir_msg_begin(struct sink *sink, const struct msg_meta *meta,
 		memcpy(msg->flags, flags, strlen(flags) + 1);
 	int status = create_tmp_file(maildir, msg, err);
 	if (status) {
-		free(msg->buffer);
+		buffer_give(&maildir->spare_buffer, msg->buffer);
 		free(msg);
 		return status;
 	}
@@ -696,7 +694,7 @@ static int maildir_msg_end(struct sink_msg *base, struct yb_error *err)
 		msg->failed = true;
 		return status;
 	}
-	free(msg->buffer);
+	buffer_give(&maildir->spare_buffer, msg->buffer);
 	msg->buffer = NULL;
 	msg->state = MSG_ENDED;
 	if (msg->fd >= 0)
@@ -1048,6 +1046,7 @@ static void free_maildir(struct maildir *maildir)
 	fd_close(&maildir->tmp_fd);
 	fd_close(&maildir->new_fd);
 	fd_close(&maildir->cur_fd);
+	free(maildir->spare_buffer);
 	free(maildir->path);
 	free(maildir);
 }

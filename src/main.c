@@ -99,7 +99,6 @@ static void run_one(const struct run *run, size_t index)
 
 /* --- -j: one child process per account, results back through a pipe --- */
 
-
 static bool read_all(int fd, void *data, size_t len)
 {
 	char *p = data;

@@ -156,7 +156,6 @@ struct mbox {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-
 /* Write all of data at offset, through EINTR and short writes. */
 static int pwrite_all(int fd, const char *data, size_t len, uint64_t offset)
 {
@@ -194,7 +193,6 @@ static int pread_all(int fd, char *data, size_t len, uint64_t offset)
 	}
 	return 0;
 }
-
 
 static uint64_t now_ms(void)
 {

@@ -100,14 +100,13 @@ struct mda {
 	unsigned timeout_sec;
 	char *spool_dir;               /* owned */
 	struct mda_msg *head, *tail;   /* live messages, oldest first */
+	char *spare_buffer;            /* owned; a write buffer for the next message */
 };
 
 /* Tokens issued in this process; part of every dest. */
 static uint64_t tokens_issued;
 
 /* ---- small helpers ---------------------------------------------------- */
-
-
 
 static uint64_t now_ms(void)
 {
@@ -692,7 +691,7 @@ static void drop_msg(struct mda_msg *msg)
 {
 	fd_close(&msg->fd);
 	list_remove(msg->mda, msg);
-	free(msg->buffer);
+	buffer_give(&msg->mda->spare_buffer, msg->buffer);
 	free(msg);
 }
 
@@ -747,7 +746,7 @@ static int mda_msg_begin(struct sink *sink, const struct msg_meta *meta,
 	struct mda_msg *msg = calloc(1, sizeof(*msg));
 	if (!msg)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	msg->buffer = malloc(WRITE_BUFFER_SIZE);
+	msg->buffer = buffer_take(&mda->spare_buffer, WRITE_BUFFER_SIZE);
 	if (!msg->buffer) {
 		free(msg);
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
@@ -755,7 +754,7 @@ static int mda_msg_begin(struct sink *sink, const struct msg_meta *meta,
 	msg->fd = -1;
 	int status = open_spool(mda, &msg->fd, err);
 	if (status) {
-		free(msg->buffer);
+		buffer_give(&mda->spare_buffer, msg->buffer);
 		free(msg);
 		return status;
 	}
@@ -842,7 +841,7 @@ static int mda_msg_end(struct sink_msg *base, struct yb_error *err)
 		return status;
 	const char *sender = mbox_envelope_sender(&msg->envelope);
 	memcpy(msg->sender, sender, strlen(sender) + 1);
-	free(msg->buffer);
+	buffer_give(&msg->mda->spare_buffer, msg->buffer);
 	msg->buffer = NULL;
 	msg->state = MSG_ENDED;
 	return YB_OK;
@@ -1046,6 +1045,7 @@ static void free_mda(struct mda *mda)
 	free(mda->user);
 	free(mda->account);
 	free(mda->spool_dir);
+	free(mda->spare_buffer);
 	free(mda);
 }
 

@@ -1316,7 +1316,6 @@ static int apply_record(struct state *state, const struct record *rec)
 
 /* ---- file helpers ------------------------------------------------------ */
 
-
 static int fsync_retry(int fd, bool data_only)
 {
 	int rc;
