@@ -214,56 +214,14 @@ int imap_utf7_to_utf8(const char *in, size_t len, char **out, size_t *out_len,
 
 /* --- UTF-8 to modified UTF-7 --- */
 
-/*
- * The code point at in[*pos], strictly: no overlong forms, no
- * surrogates, nothing above U+10FFFF, no truncated sequence, no NUL.
- */
+/* The code point at in[*pos], strictly (text_utf8_next), and never NUL. */
 static bool next_code_point(const char *in, size_t len, size_t *pos,
 			    uint32_t *cp)
 {
-	const unsigned char *s = (const unsigned char *)in + *pos;
-	size_t left = len - *pos;
-	unsigned char c = s[0];
-	size_t need;
-	uint32_t value;
-	unsigned char lo = 0x80, hi = 0xbf; /* allowed second byte */
-	if (c == 0)
+	size_t at = *pos;
+	if (!text_utf8_next(in, len, &at, cp) || *cp == 0)
 		return false;
-	if (c < 0x80) {
-		*cp = c;
-		(*pos)++;
-		return true;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 1;
-		value = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 2;
-		value = c & 0x0f;
-		if (c == 0xe0)
-			lo = 0xa0;
-		if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 3;
-		value = c & 0x07;
-		if (c == 0xf0)
-			lo = 0x90;
-		if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		return false;
-	}
-	if (left <= need)
-		return false;
-	for (size_t k = 1; k <= need; k++) {
-		unsigned char b = s[k];
-		if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xbf))
-			return false;
-		value = (value << 6) | (b & 0x3f);
-	}
-	*cp = value;
-	*pos += need + 1;
+	*pos = at;
 	return true;
 }
 

@@ -56,3 +56,44 @@ bool text_parse_u64(const char *buf, size_t len, unsigned long long max,
 	*out = value;
 	return true;
 }
+
+bool text_utf8_next(const char *text, size_t len, size_t *pos, uint32_t *cp)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	unsigned char c = s[*pos];
+	size_t need;
+	uint32_t value;
+	unsigned char lo = 0x80, hi = 0xbf;
+	if (c < 0x80) {
+		*cp = c;
+		(*pos)++;
+		return true;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		need = 1;
+		value = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		need = 2;
+		value = c & 0x0f;
+		lo = c == 0xe0 ? 0xa0 : 0x80;
+		hi = c == 0xed ? 0x9f : 0xbf;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3;
+		value = c & 0x07;
+		lo = c == 0xf0 ? 0x90 : 0x80;
+		hi = c == 0xf4 ? 0x8f : 0xbf;
+	} else {
+		return false;
+	}
+	if (len - *pos <= need)
+		return false;
+	for (size_t k = 1; k <= need; k++) {
+		unsigned char b = s[*pos + k];
+		if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xbf))
+			return false;
+		value = (value << 6) | (b & 0x3f);
+	}
+	*cp = value;
+	*pos += need + 1;
+	return true;
+}

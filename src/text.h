@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Copy src[0..srclen) into dst (size dstsize, always NUL-terminated) so it
@@ -24,5 +25,13 @@ bool text_has_prefix_ci(const char *buf, size_t len, const char *prefix);
  */
 bool text_parse_u64(const char *buf, size_t len, unsigned long long max,
 		    unsigned long long *out);
+
+/*
+ * The code point at s[*pos] (*pos < len), strict UTF-8: no overlong
+ * forms, no surrogates, nothing above U+10FFFF, no truncated sequence
+ * (a NUL byte is U+0000; callers refuse it where they must).  Advances
+ * *pos past it; false, with *pos unchanged, for invalid input.
+ */
+bool text_utf8_next(const char *s, size_t len, size_t *pos, uint32_t *cp);
 
 #endif
