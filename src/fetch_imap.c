@@ -666,52 +666,20 @@ static int delete_doomed(struct folder_run *fr, struct yb_error *err)
 	return rc;
 }
 
-struct stale_ctx {
-	char prefix[16];
-	char **keys;
-	size_t len, cap;
-	bool oom;
-};
-
-static int collect_stale(void *ctx, const char *key, time_t fetched_at)
+static bool of_another_validity(void *ctx, const char *key, time_t fetched_at)
 {
 	(void)fetched_at;
-	struct stale_ctx *stale = ctx;
-	if (strncmp(key, stale->prefix, strlen(stale->prefix)) == 0)
-		return 0;
-	if (stale->len == stale->cap) {
-		size_t cap = stale->cap ? stale->cap * 2 : 64;
-		char **grown = realloc(stale->keys, cap * sizeof(*grown));
-		if (!grown) {
-			stale->oom = true;
-			return 1;
-		}
-		stale->keys = grown;
-		stale->cap = cap;
-	}
-	stale->keys[stale->len] = strdup(key);
-	if (!stale->keys[stale->len]) {
-		stale->oom = true;
-		return 1;
-	}
-	stale->len++;
-	return 0;
+	const char *prefix = ctx;
+	return strncmp(key, prefix, strlen(prefix)) != 0;
 }
 
 /* After a UIDVALIDITY change: the old keys name nothing any more. */
 static int forget_old_validity(struct folder_run *fr, struct yb_error *err)
 {
-	struct stale_ctx stale = { .keys = NULL };
-	snprintf(stale.prefix, sizeof(stale.prefix), "%" PRIu32 "/", fr->uidvalidity);
-	state_foreach(fr->run->state, fr->folder->name, collect_stale, &stale);
-	int rc = stale.oom ? yb_fail(err, YB_ERR_INTERNAL, "out of memory") : YB_OK;
-	for (size_t i = 0; i < stale.len; i++) {
-		if (rc == YB_OK)
-			rc = state_forget(fr->run->state, fr->folder->name, stale.keys[i], err);
-		free(stale.keys[i]);
-	}
-	free(stale.keys);
-	return rc;
+	char prefix[16];
+	snprintf(prefix, sizeof(prefix), "%" PRIu32 "/", fr->uidvalidity);
+	return state_forget_where(fr->run->state, fr->folder->name, of_another_validity,
+				  prefix, NULL, err);
 }
 
 /*

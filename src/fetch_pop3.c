@@ -259,38 +259,17 @@ static int compare_key_ptrs(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-struct prune_ctx {
-	const char **server_keys; /* sorted */
-	size_t server_count;
-	char **gone;
-	size_t gone_len, gone_cap;
-	bool oom;
+struct server_keys {
+	const char **keys; /* sorted */
+	size_t count;
 };
 
-static int collect_gone(void *ctx, const char *key, time_t fetched_at)
+static bool not_on_server(void *ctx, const char *key, time_t fetched_at)
 {
 	(void)fetched_at;
-	struct prune_ctx *prune = ctx;
-	if (bsearch(&key, prune->server_keys, prune->server_count,
-		    sizeof(*prune->server_keys), compare_key_ptrs))
-		return 0;
-	if (prune->gone_len == prune->gone_cap) {
-		size_t cap = prune->gone_cap ? prune->gone_cap * 2 : 64;
-		char **grown = realloc(prune->gone, cap * sizeof(*grown));
-		if (!grown) {
-			prune->oom = true;
-			return 1;
-		}
-		prune->gone = grown;
-		prune->gone_cap = cap;
-	}
-	prune->gone[prune->gone_len] = strdup(key);
-	if (!prune->gone[prune->gone_len]) {
-		prune->oom = true;
-		return 1;
-	}
-	prune->gone_len++;
-	return 0;
+	const struct server_keys *server = ctx;
+	return !bsearch(&key, server->keys, server->count, sizeof(*server->keys),
+			compare_key_ptrs);
 }
 
 /*
@@ -303,26 +282,21 @@ static int prune_gone(struct pop3_run *run, const struct planned *plan,
 {
 	if (state_count(run->state, POP3_MAILBOX) <= known_on_server)
 		return YB_OK;
-	struct prune_ctx prune = { .server_count = count };
-	prune.server_keys = malloc((count ? count : 1) * sizeof(*prune.server_keys));
-	if (!prune.server_keys)
+	struct server_keys server = { .count = count };
+	server.keys = malloc((count ? count : 1) * sizeof(*server.keys));
+	if (!server.keys)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	for (size_t i = 0; i < count; i++)
-		prune.server_keys[i] = plan[i].key;
-	qsort(prune.server_keys, count, sizeof(*prune.server_keys), compare_key_ptrs);
-	state_foreach(run->state, POP3_MAILBOX, collect_gone, &prune);
-	int rc = prune.oom ? yb_fail(err, YB_ERR_INTERNAL, "out of memory") : YB_OK;
-	for (size_t i = 0; i < prune.gone_len; i++) {
-		if (rc == YB_OK)
-			rc = state_forget(run->state, POP3_MAILBOX, prune.gone[i], err);
-		free(prune.gone[i]);
-	}
-	if (rc == YB_OK && prune.gone_len > 0) {
-		log_debug("forgot %zu messages no longer on the server", prune.gone_len);
+		server.keys[i] = plan[i].key;
+	qsort(server.keys, count, sizeof(*server.keys), compare_key_ptrs);
+	size_t gone = 0;
+	int rc = state_forget_where(run->state, POP3_MAILBOX, not_on_server, &server,
+				    &gone, err);
+	if (rc == YB_OK && gone > 0) {
+		log_debug("forgot %zu messages no longer on the server", gone);
 		rc = state_sync(run->state, err);
 	}
-	free(prune.gone);
-	free(prune.server_keys);
+	free(server.keys);
 	return rc;
 }
 

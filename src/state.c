@@ -2435,3 +2435,54 @@ void state_free(struct state *state)
 	free(state->journal_path);
 	free(state);
 }
+
+/* Keys picked during state_foreach, forgotten after it (no change inside). */
+struct doomed_keys {
+	bool (*doomed)(void *ctx, const char *key, time_t fetched_at);
+	void *ctx;
+	char **keys;
+	size_t len, cap;
+	bool oom;
+};
+
+static int collect_doomed(void *ctx, const char *key, time_t fetched_at)
+{
+	struct doomed_keys *list = ctx;
+	if (!list->doomed(list->ctx, key, fetched_at))
+		return 0;
+	if (list->len == list->cap) {
+		size_t cap = list->cap ? list->cap * 2 : 64;
+		char **grown = realloc(list->keys, cap * sizeof(*grown));
+		if (!grown) {
+			list->oom = true;
+			return 1;
+		}
+		list->keys = grown;
+		list->cap = cap;
+	}
+	list->keys[list->len] = strdup(key);
+	if (!list->keys[list->len]) {
+		list->oom = true;
+		return 1;
+	}
+	list->len++;
+	return 0;
+}
+
+int state_forget_where(struct state *state, const char *mailbox,
+		       bool (*doomed)(void *ctx, const char *key, time_t fetched_at),
+		       void *ctx, size_t *forgotten, struct yb_error *err)
+{
+	struct doomed_keys list = { .doomed = doomed, .ctx = ctx };
+	state_foreach(state, mailbox, collect_doomed, &list);
+	int rc = list.oom ? yb_fail(err, YB_ERR_INTERNAL, "out of memory") : YB_OK;
+	for (size_t i = 0; i < list.len; i++) {
+		if (rc == YB_OK)
+			rc = state_forget(state, mailbox, list.keys[i], err);
+		free(list.keys[i]);
+	}
+	free(list.keys);
+	if (forgotten)
+		*forgotten = rc == YB_OK ? list.len : 0;
+	return rc;
+}

@@ -132,6 +132,15 @@ int state_foreach(const struct state *state, const char *mailbox,
 		  int (*fn)(void *ctx, const char *key, time_t fetched_at),
 		  void *ctx);
 
+/*
+ * Forget every delivered key of mailbox that doomed(ctx, key, fetched_at)
+ * picks (records buffered, like state_forget); *forgotten (may be NULL)
+ * gets how many.  doomed must not change the state.
+ */
+int state_forget_where(struct state *state, const char *mailbox,
+		       bool (*doomed)(void *ctx, const char *key, time_t fetched_at),
+		       void *ctx, size_t *forgotten, struct yb_error *err);
+
 /* Number of delivered keys of mailbox. */
 size_t state_count(const struct state *state, const char *mailbox);
 

@@ -2507,6 +2507,38 @@ static void test_rich_crash_between_rename_and_unlink(void **fixture_ptr)
 	free(want);
 }
 
+static bool older_than_100(void *ctx, const char *key, time_t fetched_at)
+{
+	(void)key;
+	int *calls = ctx;
+	(*calls)++;
+	return fetched_at < 100;
+}
+
+static void test_forget_where(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	struct state *state = open_state(fx, false);
+	commit(state, "INBOX", "old-1", 10);
+	commit(state, "INBOX", "old-2", 20);
+	commit(state, "INBOX", "new", 500);
+	commit(state, "Other", "old-3", 10);
+	int calls = 0;
+	size_t forgotten = 99;
+	struct yb_error err;
+	assert_int_equal(state_forget_where(state, "INBOX", older_than_100, &calls,
+					    &forgotten, &err), YB_OK);
+	assert_int_equal(calls, 3);
+	assert_int_equal(forgotten, 2);
+	close_ok(state);
+	state = open_state(fx, false);
+	assert_false(state_contains(state, "INBOX", "old-1"));
+	assert_false(state_contains(state, "INBOX", "old-2"));
+	assert_true(state_contains(state, "INBOX", "new"));
+	assert_true(state_contains(state, "Other", "old-3"));
+	state_free(state);
+}
+
 static void test_forget_mailbox_releases_memory(void **fixture_ptr)
 {
 	struct fixture *fx = *fixture_ptr;
@@ -3016,6 +3048,7 @@ int main(int argc, char **argv)
 		T(test_stale_snapshot_new_ignored),
 		T(test_rich_state_replay_and_compaction),
 		T(test_rich_crash_between_rename_and_unlink),
+		T(test_forget_where),
 		T(test_forget_mailbox_releases_memory),
 #ifdef YUBIN_TEST_HOOKS
 		T(test_killed_during_compaction),
