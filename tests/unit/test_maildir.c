@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "sinktest.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,29 +42,11 @@ struct fixture {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void join(char *out, size_t size, const char *dir, const char *name)
-{
-	int written = snprintf(out, size, "%s/%s", dir, name);
-	assert_true(written > 0 && (size_t)written < size);
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type,
-			struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	assert_non_null(fx);
-	const char *tmpdir = getenv("TMPDIR");
-	if (!tmpdir || !*tmpdir)
-		tmpdir = "/tmp";
-	join(fx->root, sizeof(fx->root), tmpdir, "yubin-maildir-XXXXXX");
-	assert_non_null(mkdtemp(fx->root));
+	make_temp_dir(fx->root, sizeof(fx->root), "yubin-maildir-XXXXXX");
 	join(fx->maildir, sizeof(fx->maildir), fx->root, "Mail/box");
 	*state = fx;
 	return 0;
@@ -71,7 +55,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	nftw(fx->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(fx->root);
 	free(fx);
 	return 0;
 }
@@ -141,24 +125,6 @@ static size_t count_entries(const struct fixture *fx, const char *sub)
 }
 
 /* The whole content of a file; *len gets its size.  Caller frees. */
-static char *slurp(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	struct stat st;
-	assert_int_equal(fstat(fd, &st), 0);
-	char *data = malloc((size_t)st.st_size + 1);
-	assert_non_null(data);
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
-		assert_true(n > 0);
-		got += (size_t)n;
-	}
-	close(fd);
-	*len = got;
-	return data;
-}
 
 static void make_file(const char *path, const char *content)
 {
@@ -167,12 +133,6 @@ static void make_file(const char *path, const char *content)
 	size_t len = strlen(content);
 	assert_int_equal(write(fd, content, len), (ssize_t)len);
 	assert_int_equal(close(fd), 0);
-}
-
-static bool exists(const char *path)
-{
-	struct stat st;
-	return lstat(path, &st) == 0;
 }
 
 /* Begin a message, write data in chunks of chunk bytes, end it. */
@@ -190,24 +150,6 @@ static struct sink_msg *deliver(struct sink *sink, const struct msg_meta *meta,
 	}
 	assert_int_equal(sink_msg_end(msg, &err), YB_OK);
 	return msg;
-}
-
-static void prepare_ok(struct sink *sink)
-{
-	struct yb_error err;
-	int status = sink_prepare(sink, &err);
-	if (status != YB_OK)
-		print_error("prepare: %s\n", err.msg);
-	assert_int_equal(status, YB_OK);
-}
-
-static void publish_ok(struct sink *sink)
-{
-	struct yb_error err;
-	int status = sink_publish(sink, &err);
-	if (status != YB_OK)
-		print_error("publish: %s\n", err.msg);
-	assert_int_equal(status, YB_OK);
 }
 
 /* Deliver one message all the way; its dest goes into dest. */

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "sinktest.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,29 +52,11 @@ struct fixture {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void join(char *out, size_t size, const char *dir, const char *name)
-{
-	int written = snprintf(out, size, "%s/%s", dir, name);
-	assert_true(written > 0 && (size_t)written < size);
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type,
-			struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	assert_non_null(fx);
-	const char *tmpdir = getenv("TMPDIR");
-	if (!tmpdir || !*tmpdir)
-		tmpdir = "/tmp";
-	join(fx->root, sizeof(fx->root), tmpdir, "yubin-mbox-XXXXXX");
-	assert_non_null(mkdtemp(fx->root));
+	make_temp_dir(fx->root, sizeof(fx->root), "yubin-mbox-XXXXXX");
 	/* realpath: the sink names files by their real path. */
 	char *real = realpath(fx->root, NULL);
 	assert_non_null(real);
@@ -90,7 +74,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	nftw(fx->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(fx->root);
 	free(fx);
 	return 0;
 }
@@ -117,25 +101,6 @@ static struct sink *open_ok(const char *path)
 }
 
 /* The whole content of a file; *len gets its size.  Caller frees. */
-static char *slurp(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	struct stat st;
-	assert_int_equal(fstat(fd, &st), 0);
-	char *data = malloc((size_t)st.st_size + 1);
-	assert_non_null(data);
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
-		assert_true(n > 0);
-		got += (size_t)n;
-	}
-	close(fd);
-	data[got] = '\0';
-	*len = got;
-	return data;
-}
 
 static void write_file(const char *path, const char *content, size_t len)
 {
@@ -156,12 +121,6 @@ static void append_file(const char *path, const char *content, size_t len)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, content, len), (ssize_t)len);
 	assert_int_equal(close(fd), 0);
-}
-
-static bool exists(const char *path)
-{
-	struct stat st;
-	return lstat(path, &st) == 0;
 }
 
 static off_t file_size(const char *path)
@@ -186,24 +145,6 @@ static struct sink_msg *deliver(struct sink *sink, time_t date,
 	}
 	assert_int_equal(sink_msg_end(msg, &err), YB_OK);
 	return msg;
-}
-
-static void prepare_ok(struct sink *sink)
-{
-	struct yb_error err;
-	int status = sink_prepare(sink, &err);
-	if (status != YB_OK)
-		print_error("prepare: %s\n", err.msg);
-	assert_int_equal(status, YB_OK);
-}
-
-static void publish_ok(struct sink *sink)
-{
-	struct yb_error err;
-	int status = sink_publish(sink, &err);
-	if (status != YB_OK)
-		print_error("publish: %s\n", err.msg);
-	assert_int_equal(status, YB_OK);
 }
 
 static void copy_dest(struct sink_msg *msg, char *dest)

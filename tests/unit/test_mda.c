@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "sinktest.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -79,20 +81,6 @@ static const char script_text[] =
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void join(char *out, size_t size, const char *dir, const char *name)
-{
-	int written = snprintf(out, size, "%s/%s", dir, name);
-	assert_true(written > 0 && (size_t)written < size);
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type,
-			struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static void write_file(const char *path, const char *content, size_t len,
 		       mode_t mode)
 {
@@ -106,11 +94,7 @@ static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	assert_non_null(fx);
-	const char *tmpdir = getenv("TMPDIR");
-	if (!tmpdir || !*tmpdir)
-		tmpdir = "/tmp";
-	join(fx->root, sizeof(fx->root), tmpdir, "yubin-mda-XXXXXX");
-	assert_non_null(mkdtemp(fx->root));
+	make_temp_dir(fx->root, sizeof(fx->root), "yubin-mda-XXXXXX");
 	join(fx->script, sizeof(fx->script), fx->root, "mda.sh");
 	join(fx->out, sizeof(fx->out), fx->root, "out");
 	assert_int_equal(mkdir(fx->out, 0700), 0);
@@ -124,32 +108,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	nftw(fx->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(fx->root);
 	free(fx);
 	return 0;
 }
 
 /* The whole content of a file, or NULL if it is missing.  Caller frees. */
-static char *slurp(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	struct stat st;
-	assert_int_equal(fstat(fd, &st), 0);
-	char *data = malloc((size_t)st.st_size + 1);
-	assert_non_null(data);
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
-		assert_true(n > 0);
-		got += (size_t)n;
-	}
-	close(fd);
-	data[got] = '\0';
-	*len = got;
-	return data;
-}
 
 /* A file the script wrote: out/NAME. */
 static char *recorded(const struct fixture *fx, const char *name)
@@ -157,7 +121,7 @@ static char *recorded(const struct fixture *fx, const char *name)
 	char path[PATH_MAX];
 	join(path, sizeof(path), fx->out, name);
 	size_t len;
-	return slurp(path, &len);
+	return slurp_maybe(path, &len);
 }
 
 static void assert_recorded(const struct fixture *fx, const char *name,
@@ -180,12 +144,6 @@ static int runs(const struct fixture *fx)
 	int value = (int)strtol(count, NULL, 10);
 	free(count);
 	return value;
-}
-
-static bool exists(const char *path)
-{
-	struct stat st;
-	return lstat(path, &st) == 0;
 }
 
 /* The command "SCRIPT OUTDIR " followed by rest. */
@@ -222,15 +180,6 @@ static struct sink_msg *deliver(struct sink *sink, const char *data,
 	}
 	assert_int_equal(sink_msg_end(msg, &err), YB_OK);
 	return msg;
-}
-
-static void prepare_ok(struct sink *sink)
-{
-	struct yb_error err;
-	int status = sink_prepare(sink, &err);
-	if (status != YB_OK)
-		print_error("prepare: %s\n", err.msg);
-	assert_int_equal(status, YB_OK);
 }
 
 /* One message through a whole batch; publish's status is returned. */
@@ -346,7 +295,7 @@ static void test_stdin_and_words_without_shell(void **state)
 	size_t len;
 	char path[PATH_MAX];
 	join(path, sizeof(path), fx->out, "stdin.1");
-	char *got = slurp(path, &len);
+	char *got = slurp_maybe(path, &len);
 	assert_non_null(got);
 	assert_int_equal(len, sizeof(text) - 1);
 	assert_memory_equal(got, text, len);
@@ -560,7 +509,7 @@ static bool process_gone(pid_t pid)
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	size_t len;
-	char *stat_text = slurp(path, &len);
+	char *stat_text = slurp_maybe(path, &len);
 	if (!stat_text)
 		return true;
 	const char *close_paren = strrchr(stat_text, ')');
@@ -677,7 +626,7 @@ static void test_large_message_streams(void **state)
 	char path[PATH_MAX];
 	join(path, sizeof(path), fx->out, "stdin.1");
 	size_t len;
-	char *got = slurp(path, &len);
+	char *got = slurp_maybe(path, &len);
 	assert_non_null(got);
 	assert_int_equal(len, total);
 	seed = 1;
@@ -726,10 +675,10 @@ static void test_output_goes_to_stderr(void **state)
 	close(err_fd);
 	assert_int_equal(status, YB_OK);
 	size_t len;
-	char *ours = slurp(out_path, &len);
+	char *ours = slurp_maybe(out_path, &len);
 	assert_int_equal(len, 0);
 	free(ours);
-	char *theirs = slurp(err_path, &len);
+	char *theirs = slurp_maybe(err_path, &len);
 	assert_non_null(strstr(theirs, "mda says hello 1"));
 	free(theirs);
 	sink_close(sink);
