@@ -891,6 +891,9 @@ static void folder_run_free(struct folder_run *fr)
 	free(fr->digest_used);
 }
 
+static int folder_local_path(const struct account *account, const char *folder_utf8,
+			     char delimiter, char **out, struct yb_error *err);
+
 static int fetch_folder(struct imap_run *run, const struct folder *folder,
 			struct yb_error *err)
 {
@@ -901,8 +904,8 @@ static int fetch_folder(struct imap_run *run, const struct folder *folder,
 		return yb_fail(err, YB_ERR_PROTOCOL, "folder %s: name cannot be sent",
 			       folder->name);
 	fr.is_maildir = run->account->deliver == DELIVER_MAILDIR;
-	int rc = fetch_imap_local_path(run->account, folder->local, folder->delimiter,
-				       &fr.local_path, err);
+	int rc = folder_local_path(run->account, folder->local, folder->delimiter,
+				   &fr.local_path, err);
 	if (rc == YB_ERR_PROTOCOL) {
 		/* A name that cannot be stored safely: skip it, loudly. */
 		log_warn("skipping folder: %s", err->msg);
@@ -1072,8 +1075,13 @@ static int resolve_folders(struct imap_run *run, struct yb_error *err)
 	return YB_OK;
 }
 
-int fetch_imap_local_path(const struct account *account, const char *folder_utf8,
-			  char delimiter, char **out, struct yb_error *err)
+/*
+ * Where a folder's messages go: the deliver path itself when the account
+ * names one folder and no pattern, else the path the layout gives under
+ * it.  Writes a malloc'd path to *out (caller frees).
+ */
+static int folder_local_path(const struct account *account, const char *folder_utf8,
+			     char delimiter, char **out, struct yb_error *err)
 {
 	bool single = account->folder_count <= 1 &&
 		      (account->folder_count == 0 || !has_pattern(account->folders[0]));

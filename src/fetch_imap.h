@@ -27,12 +27,4 @@ int fetch_imap(const struct account *account, const char *password,
 	       struct state *state, fetch_sink_fn *open_sink, void *sink_ctx,
 	       bool dry_run, struct fetch_report *report, struct yb_error *err);
 
-/*
- * Where a folder's messages go: the deliver path itself when the account
- * names one folder and no pattern, else the path the layout gives under
- * it.  Writes a malloc'd path to *out (caller frees).
- */
-int fetch_imap_local_path(const struct account *account, const char *folder_utf8,
-			  char delimiter, char **out, struct yb_error *err);
-
 #endif
