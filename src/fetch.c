@@ -143,7 +143,7 @@ static int resolve_intents(const struct account *account, struct state *state,
 			log_info("recovered %s from an interrupted run", copy[i].dest);
 		} else {
 			rc = state_drop_intent(state, copy[i].mailbox, copy[i].key, err);
-			if (account->deliver == DELIVER_MDA)
+			if (sink_has_outcomes(sink))
 				log_warn("%s: message %s was being handed to the MDA when an "
 					 "earlier run stopped; whether the MDA delivered it is "
 					 "unknown, so it is fetched again and may arrive twice",

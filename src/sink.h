@@ -130,7 +130,9 @@ static inline int sink_publish(struct sink *sink, struct yb_error *err)
  * Does the sink publish message by message (an MDA runs once for each)?
  * Then sink_publish does not free the batch: each message stays readable
  * with sink_msg_outcome, whatever publish returned, until the next
- * sink_msg_begin, sink_prepare, sink_discard or sink_close.
+ * sink_msg_begin, sink_prepare, sink_discard or sink_close.  Such a sink
+ * cannot tell after a crash whether a message was published: its resolve
+ * answers absent, and the message may arrive twice (the engine says so).
  */
 static inline bool sink_has_outcomes(const struct sink *sink)
 {
