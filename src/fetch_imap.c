@@ -62,6 +62,7 @@ struct folder {
 	char *wire;      /* as LIST sent it (modified UTF-7) */
 	char *local;     /* UTF-8, the personal namespace's prefix taken off */
 	char delimiter;
+	char shown[256]; /* the name sanitized, for messages and logs */
 };
 
 /* The server's personal namespace (RFC 2342), if it said. */
@@ -168,7 +169,7 @@ static int add_entry(struct folder_run *fr, const struct imap_fetch *fetch,
 			return YB_OK; /* a repeat: keep the first */
 		return yb_fail(err, YB_ERR_PROTOCOL,
 			       "%s: folder %s: UIDs listed out of order",
-			       imap_host(fr->run->imap), fr->folder->name);
+			       imap_host(fr->run->imap), fr->folder->shown);
 	}
 	if (fr->count == fr->cap) {
 		size_t cap = fr->cap ? fr->cap * 2 : 256;
@@ -258,7 +259,7 @@ static int on_fetch(struct folder_run *fr, const struct imap_response *resp,
 			return yb_fail(err, YB_ERR_PROTOCOL,
 				       "%s: folder %s: a body announced for UID %" PRIu32
 				       " came as UID %" PRIu32, imap_host(fr->run->imap),
-				       fr->folder->name, e->uid, fetch.uid);
+				       fr->folder->shown, e->uid, fetch.uid);
 		}
 		char key[KEY_MAX];
 		key_for(key, fr->uidvalidity, e->uid);
@@ -285,7 +286,7 @@ static int on_untagged(void *ctx, const struct imap_response *resp,
 			return yb_fail(err, YB_ERR_PROTOCOL,
 				       "%s: folder %s: UIDVALIDITY changed during the session "
 				       "(%" PRIu32 " to %" PRIu64 "); stopping", imap_host(fr->run->imap),
-				       fr->folder->name, fr->uidvalidity, code.number);
+				       fr->folder->shown, fr->uidvalidity, code.number);
 	}
 	if (imap_response_is(resp, "EXPUNGE") && resp->has_number)
 		apply_expunge(fr, resp->number);
@@ -398,7 +399,7 @@ static void message_refused(void *ctx, void *item, const char *detail)
 	struct entry *e = item;
 	fr->run->report->refused++;
 	log_warn("folder %s: the MDA did not take UID %" PRIu32 ": %s; it stays on "
-		 "the server", fr->folder->name, e->uid, detail);
+		 "the server", fr->folder->shown, e->uid, detail);
 }
 
 static int compare_digest_key(const void *key, const void *item)
@@ -468,7 +469,7 @@ static size_t plan(struct folder_run *fr)
 			fr->run->report->too_large++;
 			log_warn("folder %s: UID %" PRIu32 " is %" PRIu64 " bytes, over "
 				 "max_size %" PRIu64 "; left on the server",
-				 fr->folder->name, e->uid, e->size, account->max_size);
+				 fr->folder->shown, e->uid, e->size, account->max_size);
 			continue;
 		}
 		e->wanted = true;
@@ -531,7 +532,7 @@ static int fetch_bodies(struct folder_run *fr, struct yb_error *err)
 				     result.code.code == IMAP_CODE_INUSE;
 			rc = yb_fail(err, later ? YB_ERR_TEMP : YB_ERR_PROTOCOL,
 				     "%s: folder %s: UID FETCH failed: %s",
-				     imap_host(fr->run->imap), fr->folder->name, result.text);
+				     imap_host(fr->run->imap), fr->folder->shown, result.text);
 		}
 	}
 	if (rc != YB_OK) {
@@ -559,7 +560,7 @@ static void report_missing(struct folder_run *fr)
 			fr->run->report->refused++;
 			log_warn("folder %s: %s did not send UID %" PRIu32 " whole "
 				 "(expunged meanwhile, or a partial answer); it is "
-				 "tried again next run", fr->folder->name,
+				 "tried again next run", fr->folder->shown,
 				 imap_host(fr->run->imap), e->uid);
 		}
 	}
@@ -624,7 +625,7 @@ static int delete_doomed(struct folder_run *fr, struct yb_error *err)
 	if (!uidplus && !fr->run->account->expunge_all) {
 		log_warn("folder %s: %s lacks UIDPLUS, so %zu messages are left on it "
 			 "(set expunge: all to allow a plain EXPUNGE)",
-			 fr->folder->name, imap_host(fr->run->imap), fr->doomed_len);
+			 fr->folder->shown, imap_host(fr->run->imap), fr->doomed_len);
 		return YB_OK;
 	}
 	qsort(fr->doomed, fr->doomed_len, sizeof(*fr->doomed), compare_u32);
@@ -788,6 +789,7 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	struct imap_run *run = fr->run;
 	const struct account *account = run->account;
 	const char *mailbox = fr->folder->name;
+	const char *shown = fr->folder->shown;
 	uint64_t stored_validity = 0, stored_uidnext = 0, stored_modseq = 0;
 	meta_u64(run->state, mailbox, "uidvalidity", UINT32_MAX, &stored_validity);
 	meta_u64(run->state, mailbox, "uidnext", UINT32_MAX, &stored_uidnext);
@@ -799,7 +801,7 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 		return rc;
 	if (info.uidvalidity == 0)
 		return yb_fail(err, YB_ERR_PROTOCOL, "%s: folder %s: no UIDVALIDITY in "
-			       "the SELECT reply", imap_host(run->imap), mailbox);
+			       "the SELECT reply", imap_host(run->imap), shown);
 	run->report->on_server += info.exists;
 	bool validity_changed = stored_validity && stored_validity != info.uidvalidity;
 	fr->uidvalidity = info.uidvalidity;
@@ -807,7 +809,7 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	if (!validity_changed && stored_uidnext && info.uidnext && info.uidnext < stored_uidnext) {
 		log_warn("folder %s: %s says UIDNEXT is %" PRIu32 ", below the %" PRIu64
 			 " it said before; listing the folder from the start",
-			 mailbox, imap_host(run->imap), info.uidnext, stored_uidnext);
+			 shown, imap_host(run->imap), info.uidnext, stored_uidnext);
 		start = 1;
 	}
 	bool condstore = imap_condstore_enabled(run->imap) && !info.nomodseq &&
@@ -817,7 +819,7 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	if (validity_changed)
 		log_warn("folder %s: UIDVALIDITY changed from %" PRIu64 " to %" PRIu32
 			 "; fetching it again and recognising what was already delivered",
-			 mailbox, stored_validity, info.uidvalidity);
+			 shown, stored_validity, info.uidvalidity);
 	if (!nothing_new && info.exists > 0)
 		rc = list_new(fr, start, err);
 	if (rc != YB_OK)
@@ -833,8 +835,8 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	if (rc == YB_OK && (validity_changed || !stored_validity) && wanted > 0)
 		rc = load_digests(fr, err);
 	if (rc == YB_OK && wanted > 0) {
-		char label[160];
-		snprintf(label, sizeof(label), "%s: %s", account->name, mailbox);
+		char label[320];
+		snprintf(label, sizeof(label), "%s: %s", account->name, shown);
 		progress_start(label, wanted);
 		rc = fetch_bodies(fr, err);
 		progress_clear();
@@ -843,7 +845,7 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 		if (rc == YB_OK && delivery_matched(fr->delivery) > 0) {
 			run->report->recovered += delivery_matched(fr->delivery);
 			log_info("folder %s: %zu messages were already delivered and were "
-				 "not delivered again", mailbox, delivery_matched(fr->delivery));
+				 "not delivered again", shown, delivery_matched(fr->delivery));
 		}
 	}
 	if (rc != YB_OK)
@@ -857,7 +859,7 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 		else if (!condstore && account->sync_flags == SYNC_FLAGS_FULL)
 			rc = sync_flags(fr, start, 0, err);
 		if (fr->flag_changes > 0)
-			log_info("folder %s: flags of %zu messages updated", mailbox,
+			log_info("folder %s: flags of %zu messages updated", shown,
 				 fr->flag_changes);
 	}
 	if (rc == YB_OK && account->keep && account->delete_after_days > 0 && !validity_changed) {
@@ -902,7 +904,7 @@ static int fetch_folder(struct imap_run *run, const struct folder *folder,
 	fr.quoted = imap_quote_mailbox(folder->wire, strlen(folder->wire));
 	if (!fr.quoted)
 		return yb_fail(err, YB_ERR_PROTOCOL, "folder %s: name cannot be sent",
-			       folder->name);
+			       folder->shown);
 	fr.is_maildir = run->account->deliver == DELIVER_MAILDIR;
 	int rc = folder_local_path(run->account, folder->local, folder->delimiter,
 				   &fr.local_path, err);
@@ -973,6 +975,7 @@ static int add_folder(void *ctx, const struct imap_list_entry *entry,
 	}
 	struct folder *f = &run->folders[run->folder_count];
 	f->name = utf8;
+	text_sanitize(f->shown, sizeof(f->shown), utf8, strlen(utf8));
 	f->wire = strndup(entry->name, entry->name_len);
 	f->local = strdup(local_name(run, utf8));
 	f->delimiter = entry->delimiter;
