@@ -49,11 +49,32 @@ enum sync_flags_mode {
 	SYNC_FLAGS_OFF,
 };
 
+/* Where an account's OAuth2 refresh token is read (and written back). */
+enum oauth2_refresh_source {
+	OAUTH2_REFRESH_CACHE, /* neither key: the token cache in the state
+				 directory, written by --authorize */
+	OAUTH2_REFRESH_CMD,   /* refresh_token_cmd: a command printing it */
+	OAUTH2_REFRESH_FILE,  /* refresh_token_file: a file holding it */
+};
+
+/*
+ * The oauth2: mapping, with a provider's preset already filled in where
+ * the file did not set a key.  URLs are https:// only.
+ */
 struct oauth2_settings {
-	char *token_url;
-	char *client_id;
-	char *client_secret_cmd;   /* may be NULL */
-	char *refresh_token_cmd;
+	char *provider;            /* "google", "microsoft" or NULL */
+	char *tenant;              /* microsoft only; default "common" */
+	char *token_url;           /* always set */
+	char *auth_url;            /* NULL: no authorization-code flow */
+	char *device_auth_url;     /* NULL: no device flow */
+	char *scope;               /* NULL: none asked for */
+	char *client_id;           /* always set */
+	char *client_secret;       /* a secret (wiped); NULL if none */
+	char *client_secret_cmd;   /* NULL if none; at most one of the two */
+	enum oauth2_refresh_source refresh_source;
+	char *refresh_token_cmd;   /* set for OAUTH2_REFRESH_CMD only */
+	char *refresh_token_file;  /* set for OAUTH2_REFRESH_FILE only */
+	char *ca_file;             /* extra trust anchor for the endpoints */
 };
 
 /* Where an account's definition starts, for messages about it. */

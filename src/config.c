@@ -13,12 +13,14 @@
 #include "config.h"
 
 #include "account.h"
+#include "oauth2_preset.h"
 #include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1112,45 +1114,227 @@ static bool sub_field(const struct ynode *map, const char *key,
 	return out->node != NULL;
 }
 
+/*
+ * The oauth2: keys.  Each is a string stored at offset in struct
+ * oauth2_settings; kind says which checks it gets.
+ */
+enum oauth2_key_kind {
+	O2_WORD,   /* provider, tenant: checked against a list or charset */
+	O2_URL,    /* https:// only, no spaces */
+	O2_TEXT,   /* client_id, scope: no control characters */
+	O2_SECRET, /* client_secret: the secret itself */
+	O2_CMD,    /* a shell command */
+	O2_PATH,   /* ~ expanded */
+};
+
+struct oauth2_key {
+	const char *name;
+	enum oauth2_key_kind kind;
+	size_t offset;
+};
+
+#define O2_AT(member) offsetof(struct oauth2_settings, member)
+
+static const struct oauth2_key oauth2_keys[] = {
+	{ "provider", O2_WORD, O2_AT(provider) },
+	{ "tenant", O2_WORD, O2_AT(tenant) },
+	{ "token_url", O2_URL, O2_AT(token_url) },
+	{ "auth_url", O2_URL, O2_AT(auth_url) },
+	{ "device_auth_url", O2_URL, O2_AT(device_auth_url) },
+	{ "scope", O2_TEXT, O2_AT(scope) },
+	{ "client_id", O2_TEXT, O2_AT(client_id) },
+	{ "client_secret", O2_SECRET, O2_AT(client_secret) },
+	{ "client_secret_cmd", O2_CMD, O2_AT(client_secret_cmd) },
+	{ "refresh_token_cmd", O2_CMD, O2_AT(refresh_token_cmd) },
+	{ "refresh_token_file", O2_PATH, O2_AT(refresh_token_file) },
+	{ "ca_file", O2_PATH, O2_AT(ca_file) },
+};
+
+#define O2_KEY_COUNT (sizeof(oauth2_keys) / sizeof(oauth2_keys[0]))
+
+static char **oauth2_slot(struct oauth2_settings *oauth2,
+			  const struct oauth2_key *key)
+{
+	return (char **)(void *)((char *)oauth2 + key->offset);
+}
+
+static int parse_oauth2_key(struct loader *ld, const struct field *f,
+			    const struct oauth2_key *key,
+			    struct oauth2_settings *oauth2)
+{
+	char **slot = oauth2_slot(oauth2, key);
+	switch (key->kind) {
+	case O2_WORD:
+	case O2_URL:
+		return field_string(ld, f, STR_NO_CONTROL | STR_NO_SPACE, slot);
+	case O2_TEXT:
+	case O2_SECRET:
+		return field_string(ld, f, STR_NO_CONTROL, slot);
+	case O2_CMD:
+		return field_string(ld, f, STR_ANY, slot);
+	case O2_PATH:
+		return field_path(ld, f, slot);
+	}
+	return fail_at(ld, f->node, "'%s' in %s: unknown kind", f->key,
+		       f->scope);
+}
+
+/* provider: is one we know; its canonical (lower-case) name is kept. */
+static int check_oauth2_provider(struct loader *ld, const struct ynode *map,
+				 const char *scope,
+				 struct oauth2_settings *oauth2,
+				 const struct oauth2_preset **preset)
+{
+	*preset = NULL;
+	if (!oauth2->provider)
+		return YB_OK;
+	*preset = oauth2_preset_find(oauth2->provider);
+	if (!*preset) {
+		char buf[SHOWN_MAX];
+		const char *name = oauth2->provider;
+		return fail_at(ld, map_get(map, "provider"),
+			       "'provider' in %s must be %s, not '%s'", scope,
+			       oauth2_preset_names(),
+			       shown(buf, name, strlen(name)));
+	}
+	char *canonical = strdup((*preset)->name);
+	if (!canonical)
+		return fail_oom(ld);
+	free(oauth2->provider);
+	oauth2->provider = canonical;
+	return YB_OK;
+}
+
+static int check_oauth2_tenant(struct loader *ld, const struct ynode *map,
+			       const char *scope,
+			       const struct oauth2_preset *preset,
+			       struct oauth2_settings *oauth2)
+{
+	const struct ynode *node = map_get(map, "tenant");
+	if (node && (!preset || !preset->has_tenant))
+		return fail_at(ld, node,
+			       "'tenant' in %s is for 'provider: microsoft' only",
+			       scope);
+	if (node && !oauth2_preset_valid_tenant(oauth2->tenant))
+		return fail_at(ld, node,
+			       "'tenant' in %s must be 1 to 64 of A-Z a-z 0-9 . _ - (a tenant name or ID)",
+			       scope);
+	if (!node && preset && preset->default_tenant) {
+		oauth2->tenant = strdup(preset->default_tenant);
+		if (!oauth2->tenant)
+			return fail_oom(ld);
+	}
+	return YB_OK;
+}
+
+/* Keys the file left out come from the preset; explicit ones win. */
+static int fill_oauth2_preset(struct loader *ld,
+			      const struct oauth2_preset *preset,
+			      struct oauth2_settings *oauth2)
+{
+	const char *templates[] = { preset->token_url, preset->auth_url,
+				    preset->device_auth_url, preset->scope };
+	char **slots[] = { &oauth2->token_url, &oauth2->auth_url,
+			   &oauth2->device_auth_url, &oauth2->scope };
+	for (size_t i = 0; i < 4; i++) {
+		if (*slots[i] || !templates[i])
+			continue;
+		*slots[i] = oauth2_preset_url(templates[i], oauth2->tenant);
+		if (!*slots[i])
+			return fail_oom(ld);
+	}
+	return YB_OK;
+}
+
+static int check_oauth2_urls(struct loader *ld, const struct ynode *map,
+			     const char *scope, struct oauth2_settings *oauth2)
+{
+	for (size_t i = 0; i < O2_KEY_COUNT; i++) {
+		const struct oauth2_key *key = &oauth2_keys[i];
+		const char *url = *oauth2_slot(oauth2, key);
+		if (key->kind != O2_URL || !url)
+			continue;
+		/* The endpoints see client secrets and tokens. */
+		if (strncasecmp(url, "https://", 8) != 0 || url[8] == '\0')
+			return fail_at(ld, map_get(map, key->name),
+				       "'%s' in %s must start with https://",
+				       key->name, scope);
+	}
+	return YB_OK;
+}
+
+static int check_oauth2_required(struct loader *ld, const struct ynode *map,
+				 const char *scope,
+				 const struct oauth2_settings *oauth2)
+{
+	if (!oauth2->token_url)
+		return fail_at(ld, map,
+			       "missing required key 'token_url' in %s (or set 'provider')",
+			       scope);
+	if (!oauth2->client_id)
+		return fail_at(ld, map, "missing required key 'client_id' in %s",
+			       scope);
+	return YB_OK;
+}
+
+static int check_oauth2_groups(struct loader *ld, const struct ynode *map,
+			       const char *scope)
+{
+	static const char *const secrets[] = { "client_secret",
+					       "client_secret_cmd" };
+	static const char *const refresh[] = { "refresh_token_cmd",
+					       "refresh_token_file" };
+	int status = check_at_most_one(ld, map, secrets, 2,
+				       "client secret sources", scope);
+	if (status == YB_OK)
+		status = check_at_most_one(ld, map, refresh, 2,
+					   "refresh token sources", scope);
+	return status;
+}
+
 static int parse_oauth2_value(struct loader *ld, const struct field *f,
 			      struct oauth2_settings *oauth2)
 {
-	static const char *const keys[] = { "token_url", "client_id",
-					    "client_secret_cmd",
-					    "refresh_token_cmd" };
+	const char *names[O2_KEY_COUNT];
+	for (size_t i = 0; i < O2_KEY_COUNT; i++)
+		names[i] = oauth2_keys[i].name;
 	char scope[160];
 	snprintf(scope, sizeof(scope), "oauth2 of %s", f->scope);
-	int status = check_known_keys(ld, f->node, keys, 4, scope);
-	char **targets[] = { &oauth2->token_url, &oauth2->client_id,
-			     &oauth2->client_secret_cmd,
-			     &oauth2->refresh_token_cmd };
-	const unsigned rules[] = { STR_NO_CONTROL | STR_NO_SPACE,
-				   STR_NO_CONTROL, STR_ANY, STR_ANY };
-	for (size_t i = 0; i < 4 && status == YB_OK; i++) {
+	int status = check_known_keys(ld, f->node, names, O2_KEY_COUNT, scope);
+	if (status == YB_OK)
+		status = check_oauth2_groups(ld, f->node, scope);
+	for (size_t i = 0; i < O2_KEY_COUNT && status == YB_OK; i++) {
 		struct field sub;
-		if (sub_field(f->node, keys[i], scope, &sub))
-			status = field_string(ld, &sub, rules[i], targets[i]);
+		if (sub_field(f->node, names[i], scope, &sub))
+			status = parse_oauth2_key(ld, &sub, &oauth2_keys[i],
+						  oauth2);
 	}
-	if (status == YB_OK && oauth2->token_url &&
-	    strncasecmp(oauth2->token_url, "https://", 8) != 0)
-		status = fail_at(ld, map_get(f->node, "token_url"),
-				 "'token_url' in %s must start with https://",
-				 scope);
-	for (size_t i = 0; i < 4 && status == YB_OK; i++) {
-		if (i != 2 && !*targets[i])
-			status = fail_at(ld, f->node,
-					 "missing required key '%s' in %s",
-					 keys[i], scope);
-	}
+	/* Explicit URLs are checked before the preset fills the rest. */
+	if (status == YB_OK)
+		status = check_oauth2_urls(ld, f->node, scope, oauth2);
+	const struct oauth2_preset *preset = NULL;
+	if (status == YB_OK)
+		status = check_oauth2_provider(ld, f->node, scope, oauth2,
+					       &preset);
+	if (status == YB_OK)
+		status = check_oauth2_tenant(ld, f->node, scope, preset, oauth2);
+	if (status == YB_OK && preset)
+		status = fill_oauth2_preset(ld, preset, oauth2);
+	if (status == YB_OK)
+		status = check_oauth2_required(ld, f->node, scope, oauth2);
+	oauth2->refresh_source = oauth2->refresh_token_cmd ? OAUTH2_REFRESH_CMD :
+				 oauth2->refresh_token_file ? OAUTH2_REFRESH_FILE :
+				 OAUTH2_REFRESH_CACHE;
 	return status;
 }
 
 static void oauth2_free(struct oauth2_settings *oauth2)
 {
-	free(oauth2->token_url);
-	free(oauth2->client_id);
-	free(oauth2->client_secret_cmd);
-	free(oauth2->refresh_token_cmd);
+	if (oauth2->client_secret)
+		OPENSSL_cleanse(oauth2->client_secret,
+				strlen(oauth2->client_secret));
+	for (size_t i = 0; i < O2_KEY_COUNT; i++)
+		free(*oauth2_slot(oauth2, &oauth2_keys[i]));
 	memset(oauth2, 0, sizeof(*oauth2));
 }
 

@@ -348,8 +348,8 @@ static void test_unknown_key_in_oauth2(void **state)
 			   "      token_url: https://oauth2.example.com/token\n"
 			   "      client_id: abc\n"
 			   "      refresh_token_cmd: pass show refresh\n"
-			   "      scope: mail\n"),
-		"12:7: unknown key 'scope' in oauth2 of account 'work'");
+			   "      audience: mail\n"),
+		"12:7: unknown key 'audience' in oauth2 of account 'work'");
 }
 
 static void test_wrong_types(void **state)
@@ -758,9 +758,106 @@ static void test_oauth2_rules(void **state)
 			    "9:18: 'token_url' in oauth2 of account 'work' must start with https://");
 	assert_string_equal(load_error(ACCOUNT_HEAD
 				       "    oauth2:\n"
-				       "      token_url: https://oauth2.example.com/token\n"
+				       "      token_url: https://oauth2.example.com/token\n"),
+			    "9:7: missing required key 'client_id' in oauth2 of account 'work'");
+	assert_string_equal(load_error(ACCOUNT_HEAD
+				       "    oauth2:\n"
 				       "      client_id: abc\n"),
-			    "9:7: missing required key 'refresh_token_cmd' in oauth2 of account 'work'");
+			    "9:7: missing required key 'token_url' in oauth2 of account 'work' (or set 'provider')");
+	assert_string_equal(load_error(ACCOUNT_HEAD
+				       "    oauth2:\n"
+				       "      token_url: https://oauth2.example.com/token\n"
+				       "      client_id: abc\n"
+				       "      auth_url: http://oauth2.example.com/auth\n"),
+			    "11:17: 'auth_url' in oauth2 of account 'work' must start with https://");
+	assert_string_equal(load_error(ACCOUNT_HEAD
+				       "    oauth2:\n"
+				       "      provider: google\n"
+				       "      client_id: abc\n"
+				       "      device_auth_url: https://\n"),
+			    "11:24: 'device_auth_url' in oauth2 of account 'work' must start with https://");
+	assert_string_equal(load_error(ACCOUNT_HEAD
+				       "    oauth2:\n"
+				       "      provider: google\n"
+				       "      client_id: abc\n"
+				       "      client_secret: x\n"
+				       "      client_secret_cmd: echo x\n"),
+			    "12:7: two client secret sources in oauth2 of account 'work': 'client_secret' and 'client_secret_cmd'; keep only one");
+	assert_string_equal(load_error(ACCOUNT_HEAD
+				       "    oauth2:\n"
+				       "      provider: google\n"
+				       "      client_id: abc\n"
+				       "      refresh_token_file: ~/rt\n"
+				       "      refresh_token_cmd: cat rt\n"),
+			    "12:7: two refresh token sources in oauth2 of account 'work': 'refresh_token_file' and 'refresh_token_cmd'; keep only one");
+	assert_string_equal(load_error(ACCOUNT_HEAD
+				       "    oauth2:\n"
+				       "      provider: yahoo\n"
+				       "      client_id: abc\n"),
+			    "9:17: 'provider' in oauth2 of account 'work' must be google or microsoft, not 'yahoo'");
+	assert_string_equal(load_error(ACCOUNT_HEAD
+				       "    oauth2:\n"
+				       "      provider: google\n"
+				       "      tenant: contoso\n"
+				       "      client_id: abc\n"),
+			    "10:15: 'tenant' in oauth2 of account 'work' is for 'provider: microsoft' only");
+	assert_string_equal(load_error(ACCOUNT_HEAD
+				       "    oauth2:\n"
+				       "      provider: microsoft\n"
+				       "      tenant: a/b\n"
+				       "      client_id: abc\n"),
+			    "10:15: 'tenant' in oauth2 of account 'work' must be 1 to 64 of A-Z a-z 0-9 . _ - (a tenant name or ID)");
+}
+
+static void test_oauth2_presets(void **state)
+{
+	(void)state;
+	struct config config;
+	load_ok(ACCOUNT_HEAD "    auth: xoauth2\n"
+		"    oauth2:\n"
+		"      provider: Google\n"
+		"      client_id: id.apps.googleusercontent.com\n"
+		"      client_secret: not-so-secret\n", &config);
+	const struct oauth2_settings *g = &config.accounts[0].oauth2;
+	assert_string_equal(g->provider, "google");
+	assert_string_equal(g->token_url, "https://oauth2.googleapis.com/token");
+	assert_string_equal(g->auth_url, "https://accounts.google.com/o/oauth2/auth");
+	assert_null(g->device_auth_url);
+	assert_string_equal(g->scope, "https://mail.google.com/");
+	assert_string_equal(g->client_secret, "not-so-secret");
+	assert_int_equal(g->refresh_source, OAUTH2_REFRESH_CACHE);
+	config_free(&config);
+
+	load_ok(ACCOUNT_HEAD "    oauth2:\n"
+		"      provider: microsoft\n"
+		"      client_id: abc\n"
+		"      refresh_token_file: ~/rt\n"
+		"      ca_file: ~/ca.pem\n", &config);
+	const struct oauth2_settings *m = &config.accounts[0].oauth2;
+	assert_string_equal(m->tenant, "common");
+	assert_string_equal(m->auth_url, "https://login.microsoftonline.com/common/oauth2/v2.0/authorize");
+	assert_string_equal(m->token_url, "https://login.microsoftonline.com/common/oauth2/v2.0/token");
+	assert_string_equal(m->device_auth_url, "https://login.microsoftonline.com/common/oauth2/v2.0/devicecode");
+	assert_string_equal(m->scope, "https://outlook.office.com/IMAP.AccessAsUser.All "
+			    "https://outlook.office.com/POP.AccessAsUser.All offline_access");
+	assert_int_equal(m->refresh_source, OAUTH2_REFRESH_FILE);
+	expect_home_path(m->refresh_token_file, "rt");
+	expect_home_path(m->ca_file, "ca.pem");
+	config_free(&config);
+
+	/* Explicit keys win over the preset; the tenant fills the rest. */
+	load_ok(ACCOUNT_HEAD "    oauth2:\n"
+		"      provider: microsoft\n"
+		"      tenant: contoso.onmicrosoft.com\n"
+		"      client_id: abc\n"
+		"      scope: offline_access\n"
+		"      token_url: https://proxy.example.com/token\n", &config);
+	m = &config.accounts[0].oauth2;
+	assert_string_equal(m->token_url, "https://proxy.example.com/token");
+	assert_string_equal(m->scope, "offline_access");
+	assert_string_equal(m->device_auth_url, "https://login.microsoftonline.com/"
+			    "contoso.onmicrosoft.com/oauth2/v2.0/devicecode");
+	config_free(&config);
 }
 
 static void test_auth_for_protocol(void **state)
@@ -1405,6 +1502,7 @@ int main(void)
 		T(test_max_size),
 		T(test_fingerprint),
 		T(test_oauth2_rules),
+		T(test_oauth2_presets),
 		T(test_auth_for_protocol),
 		T(test_folders_rules),
 		T(test_strings_rejected),
