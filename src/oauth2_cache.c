@@ -1,0 +1,424 @@
+/*
+ * oauth2_cache.c - the token cache file and atomic secret-file writes.
+ *
+ * The cache is our own small JSON object, read back with the same
+ * parser as the endpoints' replies.  A cache we cannot use is not an
+ * error: it only costs one refresh.  A cache readable by others is,
+ * because it may hold a refresh token (the password_file rule).
+ */
+#include "config.h"
+
+#include "oauth2_cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "oauth2_http.h"
+
+#define CACHE_VERSION 1
+/* An access and a refresh token, each at most one capped reply. */
+#define CACHE_MAX_BYTES (3 * OAUTH2_JSON_MAX_BYTES)
+
+#define C_AT(member) offsetof(struct oauth2_cache, member)
+
+static const struct oauth2_json_field cache_fields[] = {
+	{ "version", OAUTH2_JSON_UINT, C_AT(version) },
+	{ "fingerprint", OAUTH2_JSON_STRING, C_AT(fingerprint) },
+	{ "access_token", OAUTH2_JSON_STRING, C_AT(access_token) },
+	{ "token_type", OAUTH2_JSON_STRING, C_AT(token_type) },
+	{ "expires_at", OAUTH2_JSON_UINT, C_AT(expires_at) },
+	{ "refresh_token", OAUTH2_JSON_STRING, C_AT(refresh_token) },
+	{ "replaces_sha256", OAUTH2_JSON_STRING,
+	  C_AT(replaces_sha256) },
+};
+
+#define CACHE_FIELD_COUNT (sizeof(cache_fields) / sizeof(cache_fields[0]))
+
+/* ------------------------------------------------------------------ */
+/* Fingerprints                                                        */
+
+static void to_hex(const unsigned char *bytes, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = hex[bytes[i] >> 4];
+		out[2 * i + 1] = hex[bytes[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+/* sha256 over parts, each followed by a NUL so no two lists collide. */
+static void sha256_parts(const char *const parts[], size_t count, char out[65])
+{
+	unsigned char digest[32];
+	unsigned int digest_len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+	for (size_t i = 0; i < count && ok; i++) {
+		const char *part = parts[i] ? parts[i] : "";
+		ok = EVP_DigestUpdate(ctx, part, strlen(part) + 1) == 1;
+	}
+	ok = ok && EVP_DigestFinal_ex(ctx, digest, &digest_len) == 1 &&
+	     digest_len == sizeof(digest);
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		memset(digest, 0, sizeof(digest)); /* never matches a real one */
+	to_hex(digest, sizeof(digest), out);
+}
+
+void oauth2_cache_fingerprint(const struct account *account, char out[65])
+{
+	const char *parts[] = { "yubin-oauth2-cache", account->oauth2.token_url,
+				account->oauth2.client_id, account->user };
+	sha256_parts(parts, 4, out);
+}
+
+void oauth2_sha256_hex(const char *text, char out[65])
+{
+	const char *parts[] = { text };
+	sha256_parts(parts, 1, out);
+}
+
+/* ------------------------------------------------------------------ */
+/* Paths and directories                                               */
+
+static char *join(const char *dir, const char *name)
+{
+	size_t dir_len = strlen(dir), name_len = strlen(name);
+	if (dir_len > SIZE_MAX / 2 || name_len > SIZE_MAX / 2)
+		return NULL;
+	char *path = malloc(dir_len + name_len + 2);
+	if (!path)
+		return NULL;
+	memcpy(path, dir, dir_len);
+	size_t at = dir_len;
+	if (at == 0 || path[at - 1] != '/')
+		path[at++] = '/';
+	memcpy(path + at, name, name_len + 1);
+	return path;
+}
+
+static char *account_dir(const struct account *account)
+{
+	return join(account->state_dir, account->name);
+}
+
+static int make_dir(const char *path, struct yb_error *err)
+{
+	if (mkdir(path, 0700) == 0) {
+		/* The new entry must survive a crash, like state.c's. */
+		char *parent = strdup(path);
+		char *slash = parent ? strrchr(parent, '/') : NULL;
+		if (slash && slash != parent)
+			*slash = '\0';
+		else if (slash)
+			slash[1] = '\0';
+		int errnum = parent ? fsync_dir_path(slash ? parent : ".") : ENOMEM;
+		free(parent);
+		if (errnum)
+			return yb_fail_errno(err, YB_ERR_IO, errnum,
+					     "cannot sync the directory holding %s", path);
+		return YB_OK;
+	}
+	if (errno == EEXIST)
+		return YB_OK;
+	return yb_fail_errno(err, YB_ERR_IO, errno, "cannot create directory %s",
+			     path);
+}
+
+int oauth2_make_dirs(const char *path, struct yb_error *err)
+{
+	char *prefix = strdup(path);
+	if (!prefix)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	int rc = YB_OK;
+	for (size_t i = 1; prefix[i] && rc == YB_OK; i++) {
+		if (prefix[i] != '/' || prefix[i - 1] == '/')
+			continue;
+		prefix[i] = '\0';
+		rc = make_dir(prefix, err);
+		prefix[i] = '/';
+	}
+	if (rc == YB_OK)
+		rc = make_dir(prefix, err);
+	free(prefix);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Atomic writes                                                       */
+
+static int write_temp(int fd, const char *text, size_t len)
+{
+	int errnum = fchmod(fd, 0600) == 0 ? 0 : errno;
+	if (!errnum)
+		errnum = fd_write_all(fd, text, len);
+	if (!errnum && fsync(fd) != 0)
+		errnum = errno;
+	return errnum;
+}
+
+/* Replace path with len bytes of text; the temp file sits beside it. */
+static int replace_file(const struct account *account, const char *what,
+			const char *path, const char *text, size_t len,
+			struct yb_error *err)
+{
+	size_t path_len = strlen(path);
+	char *temp = malloc(path_len + sizeof(".XXXXXX"));
+	if (!temp)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	memcpy(temp, path, path_len);
+	memcpy(temp + path_len, ".XXXXXX", sizeof(".XXXXXX"));
+	int fd = mkstemp(temp); /* mode 0600 */
+	bool created = fd >= 0;
+	int errnum = created ? write_temp(fd, text, len) : errno;
+	int closed = created ? fd_close(&fd) : 0;
+	if (closed && !errnum)
+		errnum = closed;
+	if (!errnum && rename(temp, path) != 0)
+		errnum = errno;
+	if (errnum && created)
+		unlink(temp);
+	free(temp);
+	if (errnum)
+		return yb_fail_errno(err, YB_ERR_IO, errnum,
+				     "account '%s': cannot write %s %s",
+				     account->name, what, path);
+	char *dir = strdup(path);
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+	if (slash)
+		slash[slash == dir ? 1 : 0] = '\0';
+	errnum = dir ? fsync_dir_path(slash ? dir : ".") : ENOMEM;
+	free(dir);
+	if (errnum)
+		return yb_fail_errno(err, YB_ERR_IO, errnum,
+				     "account '%s': cannot sync the directory of %s %s",
+				     account->name, what, path);
+	return YB_OK;
+}
+
+int oauth2_write_secret_file(const struct account *account, const char *what,
+			     const char *path, const char *text,
+			     struct yb_error *err)
+{
+	struct oauth2_buf line = { .limit = CACHE_MAX_BYTES };
+	oauth2_buf_append(&line, text, strlen(text));
+	oauth2_buf_append(&line, "\n", 1);
+	int rc = line.failed ? yb_fail(err, YB_ERR_INTERNAL, "out of memory")
+			     : replace_file(account, what, path, line.data,
+					    line.len, err);
+	oauth2_buf_free(&line);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The cache                                                           */
+
+void oauth2_cache_free(struct oauth2_cache *cache)
+{
+	oauth2_json_free(cache_fields, CACHE_FIELD_COUNT, cache);
+	memset(cache, 0, sizeof(*cache));
+}
+
+bool oauth2_cache_set(char **slot, const char *value)
+{
+	char *copy = NULL;
+	if (value) {
+		copy = strdup(value);
+		if (!copy)
+			return false;
+	}
+	if (*slot)
+		OPENSSL_cleanse(*slot, strlen(*slot));
+	free(*slot);
+	*slot = copy;
+	return true;
+}
+
+static int check_cache_file(const struct account *account, const char *path,
+			    const struct stat *st, struct yb_error *err)
+{
+	if (!S_ISREG(st->st_mode))
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "account '%s': token cache %s is not a regular file",
+			       account->name, path);
+	if (st->st_uid != geteuid())
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "account '%s': token cache %s is not owned by us",
+			       account->name, path);
+	if (st->st_mode & 077)
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "account '%s': token cache %s is accessible by group or others; run chmod 600 %s",
+			       account->name, path, path);
+	return YB_OK;
+}
+
+static int read_all(const struct account *account, const char *path, int fd,
+		    struct oauth2_buf *buf, struct yb_error *err)
+{
+	char chunk[4096];
+	for (;;) {
+		ssize_t got = read(fd, chunk, sizeof(chunk));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return yb_fail_errno(err, YB_ERR_IO, errno,
+					     "account '%s': cannot read token cache %s",
+					     account->name, path);
+		if (got == 0)
+			break;
+		bool ok = oauth2_buf_append(buf, chunk, (size_t)got);
+		OPENSSL_cleanse(chunk, sizeof(chunk));
+		if (!ok)
+			break; /* too big: parsing it fails and it is ignored */
+	}
+	return YB_OK;
+}
+
+/* Parse what we read; anything unusable leaves the cache empty. */
+static void parse_cache(const struct account *account, const char *path,
+			const struct oauth2_buf *buf, struct oauth2_cache *cache)
+{
+	char why[128];
+	char fingerprint[65];
+	oauth2_cache_fingerprint(account, fingerprint);
+	if (buf->failed || !oauth2_json_parse(buf->data ? buf->data : "", buf->len,
+					      cache_fields, CACHE_FIELD_COUNT,
+					      UINT64_MAX, cache, why, sizeof(why))) {
+		log_warn("account '%s': ignoring token cache %s: %s", account->name,
+			 path, buf->failed ? "too large" : why);
+		oauth2_cache_free(cache);
+	} else if (!cache->version.present || cache->version.value != CACHE_VERSION) {
+		log_warn("account '%s': ignoring token cache %s: unknown version",
+			 account->name, path);
+		oauth2_cache_free(cache);
+	} else if (!cache->fingerprint ||
+		   strcmp(cache->fingerprint, fingerprint) != 0) {
+		log_info("token cache %s was made for another token_url, client_id or user; not using it",
+			 path);
+		oauth2_cache_free(cache);
+	}
+}
+
+static char *cache_path(const struct account *account)
+{
+	char *dir = account_dir(account);
+	char *path = dir ? join(dir, OAUTH2_CACHE_NAME) : NULL;
+	free(dir);
+	return path;
+}
+
+int oauth2_cache_load(const struct account *account, struct oauth2_cache *cache,
+		      struct yb_error *err)
+{
+	memset(cache, 0, sizeof(*cache));
+	char *path = cache_path(account);
+	if (!path)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+	int rc = YB_OK;
+	if (fd < 0 && errno != ENOENT && errno != ENOTDIR)
+		rc = yb_fail_errno(err, errno == ELOOP ? YB_ERR_CONFIG : YB_ERR_IO,
+				   errno, "account '%s': cannot open token cache %s",
+				   account->name, path);
+	struct stat st;
+	struct oauth2_buf buf = { .limit = CACHE_MAX_BYTES };
+	if (fd >= 0 && fstat(fd, &st) != 0)
+		rc = yb_fail_errno(err, YB_ERR_IO, errno,
+				   "account '%s': cannot stat token cache %s",
+				   account->name, path);
+	else if (fd >= 0)
+		rc = check_cache_file(account, path, &st, err);
+	if (fd >= 0 && rc == YB_OK)
+		rc = read_all(account, path, fd, &buf, err);
+	if (fd >= 0 && rc == YB_OK)
+		parse_cache(account, path, &buf, cache);
+	if (fd >= 0)
+		close(fd);
+	oauth2_buf_free(&buf);
+	free(path);
+	return rc;
+}
+
+/* Append "name":value pairs; strings quoted, NULL ones left out. */
+static void put_member(struct oauth2_buf *out, const char *name,
+		       const char *value)
+{
+	if (!value)
+		return;
+	char head[64];
+	snprintf(head, sizeof(head), ",\"%s\":", name);
+	oauth2_buf_append(out, head, strlen(head));
+	/* Escaping needs room for 6 bytes per byte at worst. */
+	size_t len = strlen(value);
+	size_t size = len * 6 + 3;
+	char *quoted = len <= CACHE_MAX_BYTES ? malloc(size) : NULL;
+	size_t used = 0;
+	if (!quoted || !oauth2_json_put_string(quoted, size, &used, value))
+		out->failed = true;
+	else
+		oauth2_buf_append(out, quoted, used);
+	if (quoted)
+		OPENSSL_cleanse(quoted, size);
+	free(quoted);
+}
+
+static void serialize(const struct oauth2_cache *cache, struct oauth2_buf *out)
+{
+	char number[64];
+	snprintf(number, sizeof(number), "{\"version\":%d", CACHE_VERSION);
+	oauth2_buf_append(out, number, strlen(number));
+	put_member(out, "fingerprint", cache->fingerprint);
+	put_member(out, "access_token", cache->access_token);
+	put_member(out, "token_type", cache->token_type);
+	if (cache->expires_at.present) {
+		snprintf(number, sizeof(number), ",\"expires_at\":%llu",
+			 cache->expires_at.value);
+		oauth2_buf_append(out, number, strlen(number));
+	}
+	put_member(out, "refresh_token", cache->refresh_token);
+	put_member(out, "replaces_sha256",
+		   cache->replaces_sha256);
+	oauth2_buf_append(out, "}\n", 2);
+}
+
+int oauth2_cache_save(const struct account *account, struct oauth2_cache *cache,
+		      struct yb_error *err)
+{
+	char fingerprint[65];
+	oauth2_cache_fingerprint(account, fingerprint);
+	if (!oauth2_cache_set(&cache->fingerprint, fingerprint))
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	cache->version.present = true;
+	cache->version.value = CACHE_VERSION;
+	char *dir = account_dir(account);
+	char *path = dir ? join(dir, OAUTH2_CACHE_NAME) : NULL;
+	int rc = path ? oauth2_make_dirs(dir, err)
+		      : yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	struct oauth2_buf text = { .limit = CACHE_MAX_BYTES };
+	if (rc == YB_OK)
+		serialize(cache, &text);
+	if (rc == YB_OK && text.failed)
+		rc = yb_fail(err, YB_ERR_INTERNAL,
+			     "account '%s': the token cache is too large",
+			     account->name);
+	if (rc == YB_OK)
+		rc = replace_file(account, "token cache", path, text.data,
+				  text.len, err);
+	oauth2_buf_free(&text);
+	free(path);
+	free(dir);
+	return rc;
+}

@@ -1,0 +1,820 @@
+/*
+ * test_oauth2.c - OAuth2 access tokens (oauth2*.c): the JSON reader, form
+ * encoding and presets on their own, then refresh, cache, rotation and
+ * every failure against tests/lib/oauth_server.py on 127.0.0.1 over
+ * HTTPS with a CA made here.
+ *
+ * Every call into the module runs with verbosity 3 (-vvv) and its stderr
+ * captured; the last test checks that no token the server issued, and no
+ * refresh token, appears there.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "account.h"
+#include "error.h"
+#include "log.h"
+#include "oauth2.h"
+#include "oauth2_cache.h"
+#include "oauth2_http.h"
+#include "oauth2_json.h"
+#include "oauth2_preset.h"
+
+static char test_dir[PATH_MAX];
+static char ca_pem[PATH_MAX];       /* the CA that signed the server */
+static char other_ca_pem[PATH_MAX]; /* a CA that did not */
+static char token_log[PATH_MAX];    /* every token the server issued */
+static char stderr_log[PATH_MAX];   /* everything the module printed */
+static char state_dir[PATH_MAX];
+static char base_url[128];          /* https://127.0.0.1:PORT */
+static char token_url[160];
+static pid_t server_pid = -1;
+
+/* The account every test starts from; tests change fields. */
+static struct account account;
+static char refresh_file[PATH_MAX];
+static char refresh_cmd[PATH_MAX + 16];
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+
+static void path_in(char *out, size_t size, const char *name)
+{
+	int n = snprintf(out, size, "%s/%s", test_dir, name);
+	assert_true(n > 0 && (size_t)n < size);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	unlink(path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	assert_int_equal(close(fd), 0);
+}
+
+/* The whole file (up to 1 MiB) as a malloc'd string; NULL if absent. */
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char *text = calloc(1, 1 << 20);
+	assert_non_null(text);
+	size_t n = fread(text, 1, (1 << 20) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+static mode_t file_mode(const char *path)
+{
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+static int run(const char *command)
+{
+	int status = system(command);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void make_ca(const char *dir, const char *name)
+{
+	char cmd[3 * PATH_MAX];
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+		 "-nodes -keyout %s.key -out %s.pem -days 30 -subj '/CN=yubin %s' "
+		 "-addext basicConstraints=critical,CA:TRUE "
+		 "-addext keyUsage=critical,keyCertSign,cRLSign >openssl.log 2>&1",
+		 dir, name, name, name);
+	assert_int_equal(run(cmd), 0);
+}
+
+static void make_certs(void)
+{
+	make_ca(test_dir, "ca");
+	make_ca(test_dir, "otherca");
+	char ext[PATH_MAX];
+	path_in(ext, sizeof(ext), "server.ext");
+	write_file(ext, "basicConstraints = critical, CA:FALSE\n"
+			"keyUsage = critical, digitalSignature, keyEncipherment\n"
+			"extendedKeyUsage = serverAuth\n"
+			"subjectAltName = DNS:localhost, IP:127.0.0.1\n", 0644);
+	char cmd[3 * PATH_MAX];
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+		 "-nodes -keyout server.key -out server.csr -subj /CN=localhost >>openssl.log 2>&1 && "
+		 "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+		 "-out server.pem -days 30 -extfile server.ext >>openssl.log 2>&1",
+		 test_dir);
+	assert_int_equal(run(cmd), 0);
+	path_in(ca_pem, sizeof(ca_pem), "ca.pem");
+	path_in(other_ca_pem, sizeof(other_ca_pem), "otherca.pem");
+}
+
+/* Start the server; its first line of stdout is the port. */
+static void start_server(void)
+{
+	const char *srcdir = getenv("top_srcdir");
+	const char *python = getenv("PYTHON3");
+	char script[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+	snprintf(script, sizeof(script), "%s/tests/lib/oauth_server.py",
+		 srcdir && srcdir[0] ? srcdir : ".");
+	path_in(cert, sizeof(cert), "server.pem");
+	path_in(key, sizeof(key), "server.key");
+	path_in(token_log, sizeof(token_log), "tokens.log");
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	server_pid = fork();
+	assert_true(server_pid >= 0);
+	if (server_pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execlp(python && python[0] ? python : "python3", "python3", script,
+		       "--cert", cert, "--key", key, "--client", "yubin-test",
+		       "--client", "other-client", "--client", "secret-client:s3cr3t",
+		       "--refresh-token", "RT-seed-1=alice",
+		       "--token-log", token_log, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	char line[32] = "";
+	FILE *out = fdopen(fds[0], "r");
+	assert_non_null(out);
+	assert_non_null(fgets(line, sizeof(line), out));
+	fclose(out);
+	unsigned long port = strtoul(line, NULL, 10);
+	assert_true(port > 0 && port < 65536);
+	snprintf(base_url, sizeof(base_url), "https://127.0.0.1:%lu", port);
+	snprintf(token_url, sizeof(token_url), "%s/token", base_url);
+}
+
+static size_t collect(char *data, size_t size, size_t count, void *userdata)
+{
+	struct oauth2_buf *buf = userdata;
+	oauth2_buf_append(buf, data, size * count);
+	return size * count;
+}
+
+/* A request to the server's test endpoints; the body as a string. */
+static char *server_request(const char *path, const char *json_body)
+{
+	char url[256];
+	snprintf(url, sizeof(url), "%s%s", base_url, path);
+	CURL *curl = curl_easy_init();
+	assert_non_null(curl);
+	struct oauth2_buf body = { 0 };
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_CAINFO, ca_pem);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	if (json_body)
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json_body);
+	assert_int_equal(curl_easy_perform(curl), CURLE_OK);
+	curl_easy_cleanup(curl);
+	char *text = strdup(body.data ? body.data : "");
+	oauth2_buf_free(&body);
+	return text;
+}
+
+static void control(const char *json)
+{
+	free(server_request("/_control", json));
+}
+
+/* How many requests the server has had for "POST /token". */
+static long token_requests(void)
+{
+	char *stats = server_request("/_stats", NULL);
+	const char *at = strstr(stats, "\"POST /token\": ");
+	long count = at ? strtol(at + strlen("\"POST /token\": "), NULL, 10) : 0;
+	free(stats);
+	return count;
+}
+
+/* The last token of kind the server issued (from its token log). */
+static char *last_token(const char *kind)
+{
+	char *log = read_file(token_log);
+	assert_non_null(log);
+	char needle[64];
+	snprintf(needle, sizeof(needle), "{\"kind\": \"%s\", \"token\": \"", kind);
+	char *found = NULL;
+	for (char *at = strstr(log, needle); at; at = strstr(at + 1, needle))
+		found = at + strlen(needle);
+	assert_non_null(found);
+	char *token = strndup(found, strcspn(found, "\""));
+	free(log);
+	return token;
+}
+
+/* Call oauth2_access_token with stderr going to stderr_log. */
+static int get_token(bool force, char **token, bool *fresh,
+		     struct yb_error *err)
+{
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	int fd = open(stderr_log, O_WRONLY | O_APPEND | O_CREAT, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	yb_error_clear(err);
+	int rc = oauth2_access_token(&account, force, token, fresh, err);
+	fprintf(stderr, "%s\n", err->msg); /* error messages count too */
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	return rc;
+}
+
+/* A token must come back; returns it (free with oauth2_free_token). */
+static char *token_ok(bool force, bool want_fresh)
+{
+	char *token = NULL;
+	bool fresh = !want_fresh;
+	struct yb_error err;
+	int rc = get_token(force, &token, &fresh, &err);
+	if (rc != YB_OK)
+		print_error("unexpected error: %s\n", err.msg);
+	assert_int_equal(rc, YB_OK);
+	assert_non_null(token);
+	assert_int_equal(fresh, want_fresh);
+	return token;
+}
+
+/* An error must come back; returns its message (static). */
+static const char *token_fails(enum yb_status want)
+{
+	static struct yb_error err;
+	char *token = (char *)"unchanged";
+	bool fresh = true;
+	int rc = get_token(false, &token, &fresh, &err);
+	if (rc != (int)want)
+		print_error("status %d, message: %s\n", rc, err.msg);
+	assert_int_equal(rc, want);
+	assert_int_equal(err.status, want);
+	assert_null(token);
+	assert_false(fresh);
+	return err.msg;
+}
+
+static void cache_path(char *out, size_t size)
+{
+	int n = snprintf(out, size, "%s/work/%s", state_dir, OAUTH2_CACHE_NAME);
+	assert_true(n > 0 && (size_t)n < size);
+}
+
+/* ------------------------------------------------------------------ */
+/* Fixtures                                                            */
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	const char *tmp = getenv("TMPDIR");
+	snprintf(test_dir, sizeof(test_dir), "%s/yubin-oauth2-XXXXXX",
+		 tmp && tmp[0] ? tmp : "/tmp");
+	if (!mkdtemp(test_dir))
+		return -1;
+	/* Proxies from the environment must not see 127.0.0.1 requests. */
+	setenv("NO_PROXY", "127.0.0.1", 1);
+	setenv("no_proxy", "127.0.0.1", 1);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	path_in(stderr_log, sizeof(stderr_log), "stderr.log");
+	path_in(state_dir, sizeof(state_dir), "state");
+	path_in(refresh_file, sizeof(refresh_file), "refresh-token");
+	snprintf(refresh_cmd, sizeof(refresh_cmd), "cat '%s'", refresh_file);
+	make_certs();
+	start_server();
+	log_init(3, false);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	if (server_pid > 0) {
+		kill(server_pid, SIGTERM);
+		waitpid(server_pid, NULL, 0);
+	}
+	curl_global_cleanup();
+	return nftw(test_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Each test: a default server, no cache, the refresh token in the cache
+   source unless the test says otherwise. */
+static int reset(void **state)
+{
+	(void)state;
+	control("{\"fail\": \"\", \"rotate\": false, \"expires_in\": 3600, "
+		"\"token_type\": \"Bearer\", \"refresh_tokens\": {\"RT-seed-1\": \"alice\"}}");
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", state_dir, refresh_file);
+	run(cmd);
+	memset(&account, 0, sizeof(account));
+	account.name = (char *)"work";
+	account.user = (char *)"alice@example.com";
+	account.state_dir = state_dir;
+	account.timeout = 10;
+	account.has_oauth2 = true;
+	account.oauth2.token_url = token_url;
+	account.oauth2.client_id = (char *)"yubin-test";
+	account.oauth2.ca_file = ca_pem;
+	account.oauth2.refresh_source = OAUTH2_REFRESH_FILE;
+	account.oauth2.refresh_token_file = refresh_file;
+	write_file(refresh_file, "RT-seed-1\n", 0600);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Pure parts                                                          */
+
+struct sample {
+	char *access_token;
+	char *error;
+	struct oauth2_json_uint expires_in;
+};
+
+static const struct oauth2_json_field sample_fields[] = {
+	{ "access_token", OAUTH2_JSON_STRING, offsetof(struct sample, access_token) },
+	{ "error", OAUTH2_JSON_STRING, offsetof(struct sample, error) },
+	{ "expires_in", OAUTH2_JSON_UINT, offsetof(struct sample, expires_in) },
+};
+
+static bool parse_sample(const char *json, struct sample *out, char *why)
+{
+	memset(out, 0, sizeof(*out));
+	return oauth2_json_parse(json, strlen(json), sample_fields, 3, 1000000,
+				 out, why, 128);
+}
+
+static void test_json_reader(void **state)
+{
+	(void)state;
+	struct sample s;
+	char why[128];
+	assert_true(parse_sample("{\"access_token\":\"a\\/b\\u0041\",\"expires_in\":3599,"
+				 "\"scope\":[\"x\",{\"y\":1}],\"extra\":{\"a\":[1,2]}}", &s, why));
+	assert_string_equal(s.access_token, "a/bA");
+	assert_true(s.expires_in.present);
+	assert_int_equal(s.expires_in.value, 3599);
+	oauth2_json_free(sample_fields, 3, &s);
+	/* Some endpoints send numbers as strings; null is absent. */
+	assert_true(parse_sample("{ \"expires_in\" : \"60\", \"error\": null }", &s, why));
+	assert_int_equal(s.expires_in.value, 60);
+	assert_null(s.error);
+	oauth2_json_free(sample_fields, 3, &s);
+	/* Microsoft's tokens are JWTs of a few kilobytes. */
+	char *big = malloc(5000);
+	assert_non_null(big);
+	strcpy(big, "{\"token_type\":\"Bearer\",\"access_token\":\"");
+	size_t len = strlen(big);
+	memset(big + len, 'j', 4000);
+	strcpy(big + len + 4000, "\",\"expires_in\":1}");
+	assert_true(parse_sample(big, &s, why));
+	assert_int_equal(strlen(s.access_token), 4000);
+	oauth2_json_free(sample_fields, 3, &s);
+	free(big);
+}
+
+static void test_json_refused(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"", "[1]", "\"text\"", "<html>", "{\"access_token\":\"a\"} {}",
+		"{\"access_token\":\"a\",\"access_token\":\"b\"}",
+		"{\"expires_in\":-1}", "{\"expires_in\":99999999}",
+		"{\"expires_in\":\"soon\"}", "{\"access_token\":[\"a\"]}",
+		"{\"a\": &x 1, \"b\": *x}", "{\"access_token\":\"a\\u0000b\"}",
+		"{\"x\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct sample s;
+		char why[128];
+		bool ok = parse_sample(bad[i], &s, why);
+		if (ok)
+			print_error("accepted: %s\n", bad[i]);
+		assert_false(ok);
+		assert_true(why[0] != '\0');
+		oauth2_json_free(sample_fields, 3, &s);
+	}
+}
+
+static void test_form_encoding(void **state)
+{
+	(void)state;
+	struct oauth2_buf form = { 0 };
+	oauth2_form_add(&form, "grant_type", "refresh_token");
+	oauth2_form_add(&form, "refresh_token", "1//a+b=c&d e~._-\xc3\xa9");
+	assert_false(form.failed);
+	assert_string_equal(form.data, "grant_type=refresh_token&refresh_token="
+				       "1%2F%2Fa%2Bb%3Dc%26d%20e~._-%C3%A9");
+	oauth2_buf_free(&form);
+	struct oauth2_buf small = { .limit = 8 };
+	oauth2_form_add(&small, "name", "value");
+	assert_true(small.failed);
+	oauth2_buf_free(&small);
+}
+
+static void test_presets(void **state)
+{
+	(void)state;
+	const struct oauth2_preset *ms = oauth2_preset_find("Microsoft");
+	assert_non_null(ms);
+	char *url = oauth2_preset_url(ms->token_url, "contoso.onmicrosoft.com");
+	assert_string_equal(url, "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
+	free(url);
+	const struct oauth2_preset *google = oauth2_preset_find("google");
+	assert_non_null(google);
+	assert_null(google->device_auth_url);
+	assert_null(oauth2_preset_find("yahoo"));
+	assert_true(oauth2_preset_valid_tenant("common"));
+	assert_false(oauth2_preset_valid_tenant("a/b"));
+	assert_false(oauth2_preset_valid_tenant(".."));
+	assert_false(oauth2_preset_valid_tenant(""));
+}
+
+/* ------------------------------------------------------------------ */
+/* Refresh and cache                                                   */
+
+static void test_refresh_and_cache(void **state)
+{
+	(void)state;
+	long before = token_requests();
+	char *token = token_ok(false, true);
+	char *issued = last_token("access");
+	assert_string_equal(token, issued);
+	assert_int_equal(token_requests(), before + 1);
+	char path[PATH_MAX];
+	cache_path(path, sizeof(path));
+	assert_int_equal(file_mode(path), 0600);
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/work", state_dir);
+	assert_int_equal(file_mode(dir), 0700);
+	/* A second run takes the cached token without asking. */
+	char *again = token_ok(false, false);
+	assert_string_equal(again, issued);
+	assert_int_equal(token_requests(), before + 1);
+	/* force_refresh (a login refused the token) asks again. */
+	char *forced = token_ok(true, true);
+	assert_string_not_equal(forced, issued);
+	assert_int_equal(token_requests(), before + 2);
+	oauth2_free_token(token);
+	oauth2_free_token(again);
+	oauth2_free_token(forced);
+	free(issued);
+}
+
+static void test_cache_expiry(void **state)
+{
+	(void)state;
+	/* Valid for less than the minute we want left: refreshed. */
+	control("{\"expires_in\": 30}");
+	long before = token_requests();
+	oauth2_free_token(token_ok(false, true));
+	oauth2_free_token(token_ok(false, true));
+	assert_int_equal(token_requests(), before + 2);
+	/* No expires_in at all: used once, never from the cache. */
+	control("{\"expires_in\": null}");
+	oauth2_free_token(token_ok(false, true));
+	oauth2_free_token(token_ok(false, true));
+	assert_int_equal(token_requests(), before + 4);
+	/* A cache whose token expired an hour ago is not used. */
+	char path[PATH_MAX], text[512], fingerprint[65];
+	cache_path(path, sizeof(path));
+	oauth2_cache_fingerprint(&account, fingerprint);
+	snprintf(text, sizeof(text),
+		 "{\"version\":1,\"fingerprint\":\"%s\",\"access_token\":\"old\","
+		 "\"expires_at\":%lld}\n", fingerprint, (long long)time(NULL) - 3600);
+	write_file(path, text, 0600);
+	char *token = token_ok(false, true);
+	assert_string_not_equal(token, "old");
+	oauth2_free_token(token);
+	/* And one valid for an hour more is, without a request. */
+	snprintf(text, sizeof(text),
+		 "{\"version\":1,\"fingerprint\":\"%s\",\"access_token\":\"cached\","
+		 "\"expires_at\":%lld}\n", fingerprint, (long long)time(NULL) + 3600);
+	write_file(path, text, 0600);
+	before = token_requests();
+	token = token_ok(false, false);
+	assert_string_equal(token, "cached");
+	assert_int_equal(token_requests(), before);
+	oauth2_free_token(token);
+}
+
+static void test_config_change_invalidates(void **state)
+{
+	(void)state;
+	char *first = token_ok(false, true);
+	long before = token_requests();
+	account.oauth2.client_id = (char *)"other-client";
+	char *second = token_ok(false, true);
+	assert_string_not_equal(first, second);
+	account.user = (char *)"bob@example.com";
+	char *third = token_ok(false, true);
+	assert_int_equal(token_requests(), before + 2);
+	/* Back to the same settings: that cache is used again. */
+	char *fourth = token_ok(false, false);
+	assert_string_equal(third, fourth);
+	oauth2_free_token(first);
+	oauth2_free_token(second);
+	oauth2_free_token(third);
+	oauth2_free_token(fourth);
+}
+
+static void test_corrupt_cache_ignored(void **state)
+{
+	(void)state;
+	char path[PATH_MAX], dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/work", state_dir);
+	assert_int_equal(mkdir(state_dir, 0700), 0);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	cache_path(path, sizeof(path));
+	write_file(path, "{\"version\":1,\"access_token\":", 0600);
+	oauth2_free_token(token_ok(false, true));
+	/* It was rewritten whole. */
+	oauth2_free_token(token_ok(false, false));
+}
+
+static void test_rotation_file(void **state)
+{
+	(void)state;
+	control("{\"rotate\": true}");
+	oauth2_free_token(token_ok(false, true));
+	char *rotated = last_token("refresh");
+	char *text = read_file(refresh_file);
+	char expected[256];
+	snprintf(expected, sizeof(expected), "%s\n", rotated);
+	assert_string_equal(text, expected);
+	assert_int_equal(file_mode(refresh_file), 0600);
+	free(text);
+	/* The old token is dead now; the next refresh uses the new one. */
+	oauth2_free_token(token_ok(true, true));
+	char *again = last_token("refresh");
+	assert_string_not_equal(again, rotated);
+	text = read_file(refresh_file);
+	snprintf(expected, sizeof(expected), "%s\n", again);
+	assert_string_equal(text, expected);
+	free(text);
+	free(rotated);
+	free(again);
+}
+
+static void test_rotation_cmd(void **state)
+{
+	(void)state;
+	account.oauth2.refresh_source = OAUTH2_REFRESH_CMD;
+	account.oauth2.refresh_token_file = NULL;
+	account.oauth2.refresh_token_cmd = refresh_cmd;
+	control("{\"rotate\": true}");
+	oauth2_free_token(token_ok(false, true));
+	char *rotated = last_token("refresh");
+	/* The command still prints the old, dead token; the cache holds
+	   the new one, and it is what the next refresh sends. */
+	char path[PATH_MAX];
+	cache_path(path, sizeof(path));
+	char *cache = read_file(path);
+	assert_non_null(strstr(cache, rotated));
+	assert_int_equal(file_mode(path), 0600);
+	free(cache);
+	oauth2_free_token(token_ok(true, true));
+	oauth2_free_token(token_ok(true, true));
+	/* The user stores a new token where the command reads it: it wins. */
+	control("{\"rotate\": false, \"refresh_tokens\": {\"RT-new-2\": \"alice\"}}");
+	write_file(refresh_file, "RT-new-2\n", 0600);
+	oauth2_free_token(token_ok(true, true));
+	cache = read_file(path);
+	assert_null(strstr(cache, "refresh_token\""));
+	free(cache);
+	free(rotated);
+}
+
+static void test_refresh_from_cache_only(void **state)
+{
+	(void)state;
+	account.oauth2.refresh_source = OAUTH2_REFRESH_CACHE;
+	account.oauth2.refresh_token_file = NULL;
+	const char *msg = token_fails(YB_ERR_CONFIG);
+	assert_non_null(strstr(msg, "run yubin --authorize work"));
+	/* What --authorize leaves behind: the refresh token in the cache. */
+	struct oauth2_cache cache = { 0 };
+	struct yb_error err;
+	assert_true(oauth2_cache_set(&cache.refresh_token, "RT-seed-1"));
+	assert_int_equal(oauth2_cache_save(&account, &cache, &err), YB_OK);
+	oauth2_cache_free(&cache);
+	control("{\"rotate\": true}");
+	oauth2_free_token(token_ok(false, true));
+	char *rotated = last_token("refresh");
+	char path[PATH_MAX];
+	cache_path(path, sizeof(path));
+	char *text = read_file(path);
+	assert_non_null(strstr(text, rotated));
+	free(text);
+	oauth2_free_token(token_ok(true, true));
+	free(rotated);
+}
+
+static void test_unsafe_files(void **state)
+{
+	(void)state;
+	write_file(refresh_file, "RT-seed-1\n", 0644);
+	const char *msg = token_fails(YB_ERR_CONFIG);
+	assert_non_null(strstr(msg, "refresh_token_file"));
+	assert_non_null(strstr(msg, "chmod 600"));
+	write_file(refresh_file, "RT-seed-1\n", 0600);
+	oauth2_free_token(token_ok(false, true));
+	char path[PATH_MAX];
+	cache_path(path, sizeof(path));
+	assert_int_equal(chmod(path, 0644), 0);
+	msg = token_fails(YB_ERR_CONFIG);
+	assert_non_null(strstr(msg, "token cache"));
+	assert_non_null(strstr(msg, "chmod 600"));
+}
+
+static void test_client_secret(void **state)
+{
+	(void)state;
+	char cmd[] = "echo s3cr3t";
+	char wrong[] = "echo wrong";
+	account.oauth2.client_id = (char *)"secret-client";
+	account.oauth2.client_secret_cmd = cmd;
+	oauth2_free_token(token_ok(false, true));
+	account.oauth2.client_secret_cmd = wrong;
+	account.oauth2.client_id = (char *)"secret-client"; /* same cache */
+	const char *msg = NULL;
+	char *token = NULL;
+	bool fresh;
+	struct yb_error err;
+	assert_int_equal(get_token(true, &token, &fresh, &err), YB_ERR_AUTH);
+	msg = err.msg;
+	assert_non_null(strstr(msg, "refused the client"));
+	account.oauth2.client_secret_cmd = NULL;
+	account.oauth2.client_secret = (char *)"s3cr3t";
+	oauth2_free_token(token_ok(true, true));
+	char failing[] = "exit 3";
+	account.oauth2.client_secret = NULL;
+	account.oauth2.client_secret_cmd = failing;
+	assert_int_equal(get_token(true, &token, &fresh, &err), YB_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "client_secret_cmd"));
+}
+
+/* ------------------------------------------------------------------ */
+/* Failures                                                            */
+
+static void test_invalid_grant(void **state)
+{
+	(void)state;
+	control("{\"fail\": \"invalid_grant\"}");
+	const char *msg = token_fails(YB_ERR_AUTH);
+	assert_non_null(strstr(msg, "account 'work'"));
+	assert_non_null(strstr(msg, token_url));
+	assert_non_null(strstr(msg, "Token has been expired or revoked."));
+	assert_non_null(strstr(msg, "run yubin --authorize work"));
+	/* An unknown refresh token is the same thing. */
+	control("{\"fail\": \"\"}");
+	write_file(refresh_file, "RT-unknown\n", 0600);
+	token_fails(YB_ERR_AUTH);
+}
+
+static void test_server_errors(void **state)
+{
+	(void)state;
+	control("{\"fail\": \"500\"}");
+	assert_non_null(strstr(token_fails(YB_ERR_TEMP), "HTTP 500"));
+	control("{\"fail\": \"garbage\"}");
+	assert_non_null(strstr(token_fails(YB_ERR_PROTOCOL), "not a JSON object"));
+	control("{\"fail\": \"huge\"}");
+	assert_non_null(strstr(token_fails(YB_ERR_PROTOCOL), "larger than"));
+	control("{\"fail\": \"redirect\"}");
+	assert_non_null(strstr(token_fails(YB_ERR_PROTOCOL), "redirect"));
+	control("{\"fail\": \"no_access_token\"}");
+	assert_non_null(strstr(token_fails(YB_ERR_PROTOCOL), "no access_token"));
+	control("{\"fail\": \"bad_token\"}");
+	assert_non_null(strstr(token_fails(YB_ERR_PROTOCOL), "control characters"));
+	control("{\"fail\": \"\", \"token_type\": \"mac\"}");
+	assert_non_null(strstr(token_fails(YB_ERR_PROTOCOL), "Bearer"));
+	/* Nothing was cached by any of these. */
+	char path[PATH_MAX];
+	cache_path(path, sizeof(path));
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+static void test_timeout(void **state)
+{
+	(void)state;
+	control("{\"fail\": \"slow\", \"slow_seconds\": 10}");
+	account.timeout = 2;
+	time_t start = time(NULL);
+	assert_non_null(strstr(token_fails(YB_ERR_TEMP), token_url));
+	/* Well before the server would answer (slack for valgrind). */
+	assert_in_range(time(NULL) - start, 1, 7);
+}
+
+static void test_tls_and_scheme(void **state)
+{
+	(void)state;
+	account.oauth2.ca_file = other_ca_pem;
+	assert_non_null(strstr(token_fails(YB_ERR_UNAVAILABLE), token_url));
+	account.oauth2.ca_file = NULL; /* the system store alone */
+	token_fails(YB_ERR_UNAVAILABLE);
+	account.oauth2.ca_file = ca_pem;
+	char plain[200];
+	snprintf(plain, sizeof(plain), "http%s", token_url + 5);
+	account.oauth2.token_url = plain;
+	assert_non_null(strstr(token_fails(YB_ERR_CONFIG), "not https://"));
+	/* Nobody listens on port 1. */
+	account.oauth2.token_url = (char *)"https://127.0.0.1:1/token";
+	token_fails(YB_ERR_UNAVAILABLE);
+	/* A missing ca_file is a configuration problem. */
+	account.oauth2.token_url = token_url;
+	account.oauth2.ca_file = (char *)"/nonexistent/ca.pem";
+	token_fails(YB_ERR_CONFIG);
+}
+
+/* Last: nothing secret reached stderr in any test above, at -vvv. */
+static void test_no_secret_in_stderr(void **state)
+{
+	(void)state;
+	char *log = read_file(token_log);
+	char *err = read_file(stderr_log);
+	assert_non_null(log);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "refreshing the OAuth2 access token"));
+	const char *seeds[] = { "RT-seed-1", "RT-new-2", "s3cr3t" };
+	for (size_t i = 0; i < 3; i++)
+		assert_null(strstr(err, seeds[i]));
+	size_t checked = 0;
+	const char *needle = "\"token\": \"";
+	for (const char *at = strstr(log, needle); at; at = strstr(at + 1, needle)) {
+		const char *start = at + strlen(needle);
+		char *token = strndup(start, strcspn(start, "\""));
+		if (strstr(err, token))
+			print_error("token %s is in the log\n", token);
+		assert_null(strstr(err, token));
+		free(token);
+		checked++;
+	}
+	assert_true(checked > 10);
+	free(log);
+	free(err);
+}
+
+#define T(f) cmocka_unit_test_setup(f, reset)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_reader),
+		cmocka_unit_test(test_json_refused),
+		cmocka_unit_test(test_form_encoding),
+		cmocka_unit_test(test_presets),
+		T(test_refresh_and_cache),
+		T(test_cache_expiry),
+		T(test_config_change_invalidates),
+		T(test_corrupt_cache_ignored),
+		T(test_rotation_file),
+		T(test_rotation_cmd),
+		T(test_refresh_from_cache_only),
+		T(test_unsafe_files),
+		T(test_client_secret),
+		T(test_invalid_grant),
+		T(test_server_errors),
+		T(test_timeout),
+		T(test_tls_and_scheme),
+		T(test_no_secret_in_stderr),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
