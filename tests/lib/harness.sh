@@ -18,9 +18,34 @@
 #                        [KEY=VALUE...]
 #                                  a yubin account file, mode 600; KEY=VALUE
 #                                  pairs add or override account keys, and
-#                                  KEY= (empty) removes one
+#                                  KEY= (empty) removes one; a
+#                                  tls_fingerprint that starts with [ is
+#                                  written as a YAML list, unquoted
 #   harness_log                    path of Dovecot's log
 #   harness_reissue_cert SAN       restart with a new server certificate
+#                                  from the harness's CA
+#   harness_use_cert CERT KEY [CHAIN]
+#                                  restart presenting CERT (followed by the
+#                                  PEM certificates of CHAIN) with KEY
+#   harness_sni_cert "NAME..." CERT KEY [CHAIN]
+#                                  present CERT [+ CHAIN] to a client whose
+#                                  TLS server name (SNI) is one of NAMEs;
+#                                  from the next harness_start or
+#                                  harness_restart on
+#   harness_restart                stop and start again (new ports: ask
+#                                  harness_port again)
+#   HARNESS_CERT_FILE, HARNESS_KEY_FILE, HARNESS_CHAIN_FILE
+#                                  if set before harness_start: the server
+#                                  certificate, its key and the chain sent
+#                                  after it, instead of the harness's own
+#                                  (for a name no harness_sni_cert matches)
+#   HARNESS_CLIENT_CA              if set before harness_start (or a
+#                                  restart): Dovecot asks for a client
+#                                  certificate, trusts this CA for it,
+#                                  refuses every login without a valid one,
+#                                  takes the user name from its CN and
+#                                  offers SASL EXTERNAL (which needs no
+#                                  password)
 #   HARNESS_IMAP_CAPABILITY        if set before harness_start: the IMAP
 #                                  capabilities Dovecot offers after login
 #                                  (to hide CONDSTORE and QRESYNC, say)
@@ -47,6 +72,7 @@ HARNESS_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 HARNESS_DIR=
 HARNESS_PID=
 HARNESS_AT_EXIT=()
+HARNESS_SNI=()
 declare -A HARNESS_PORTS=()
 declare -A HARNESS_PASSWORDS=(
 	[alice]='alice-Secret-1'
@@ -79,7 +105,7 @@ harness_password() {
 
 harness_fingerprint() {
 	local out
-	out=$(openssl x509 -in "$HARNESS_DIR/tls/server.pem" -noout \
+	out=$(openssl x509 -in "${HARNESS_CERT_FILE:-$HARNESS_DIR/tls/server.pem}" -noout \
 		-fingerprint -sha256) || harness_die "cannot read the server certificate"
 	printf 'sha256:%s\n' "${out#*=}"
 }
@@ -174,8 +200,78 @@ harness_make_server_cert() {
 # The ports change: ask harness_port again.
 harness_reissue_cert() {
 	harness_stop
+	unset HARNESS_CERT_FILE HARNESS_KEY_FILE HARNESS_CHAIN_FILE
 	harness_make_server_cert "$1" || harness_die "could not make a certificate for $1"
 	harness_launch_retrying
+}
+
+# harness_use_cert CERT KEY [CHAIN]: restart Dovecot presenting CERT, then
+# the certificates in CHAIN, with KEY.  The ports change.
+harness_use_cert() {
+	harness_stop
+	HARNESS_CERT_FILE=$1
+	HARNESS_KEY_FILE=$2
+	HARNESS_CHAIN_FILE=${3-}
+	harness_launch_retrying
+}
+
+# harness_sni_cert "NAME..." CERT KEY [CHAIN]: a certificate for clients
+# that ask for one of these server names; from the next start on.
+harness_sni_cert() {
+	HARNESS_SNI+=("$1|$2|$3|${4-}")
+}
+
+harness_restart() {
+	harness_stop
+	harness_launch_retrying
+}
+
+# A certificate and its chain in the one file Dovecot's ssl_cert wants.
+harness_cert_with_chain() {
+	local out=$1 cert=$2 chain=${3-}
+	cat "$cert" ${chain:+"$chain"} >"$out" || return 1
+	chmod 644 "$out"
+}
+
+# The ssl_cert/ssl_key settings, and a local_name block for each
+# harness_sni_cert.
+harness_ssl_conf() {
+	local tls=$HARNESS_DIR/tls entry names cert key chain i=0
+	if [ -n "${HARNESS_CERT_FILE-}" ]; then
+		[ -n "${HARNESS_KEY_FILE-}" ] || harness_die "HARNESS_CERT_FILE without HARNESS_KEY_FILE"
+		harness_cert_with_chain "$tls/served.pem" "$HARNESS_CERT_FILE" \
+			"${HARNESS_CHAIN_FILE-}" || return 1
+		printf 'ssl_cert = <%s\nssl_key = <%s\n' "$tls/served.pem" "$HARNESS_KEY_FILE"
+	else
+		printf 'ssl_cert = <%s\nssl_key = <%s\n' "$tls/server.pem" "$tls/server.key"
+	fi
+	for entry in ${HARNESS_SNI[@]+"${HARNESS_SNI[@]}"}; do
+		IFS='|' read -r names cert key chain <<<"$entry"
+		i=$((i + 1))
+		harness_cert_with_chain "$tls/sni-$i.pem" "$cert" "$chain" || return 1
+		printf 'local_name "%s" {\n  ssl_cert = <%s\n  ssl_key = <%s\n}\n' \
+			"$names" "$tls/sni-$i.pem" "$key"
+	done
+}
+
+# Client certificates (HARNESS_CLIENT_CA): asked for and verified on every
+# TLS connection, required for every login, the user name taken from the
+# certificate's CN; EXTERNAL logs in with no password, through a passdb
+# that answers for that mechanism only.
+harness_client_cert_conf() {
+	[ -n "${HARNESS_CLIENT_CA-}" ] || return 0
+	cat <<-EOF
+	ssl_ca = <$HARNESS_CLIENT_CA
+	ssl_verify_client_cert = yes
+	ssl_require_crl = no
+	auth_ssl_require_client_cert = yes
+	auth_ssl_username_from_cert = yes
+	passdb {
+	  driver = static
+	  args = nopassword=y
+	  mechanisms = external
+	}
+	EOF
 }
 
 harness_make_users() {
@@ -216,7 +312,9 @@ harness_pick_ports() {
 }
 
 harness_write_dovecot_conf() {
-	local d=$HARNESS_DIR/dovecot
+	local d=$HARNESS_DIR/dovecot ssl_conf client_conf
+	ssl_conf=$(harness_ssl_conf) || return 1
+	client_conf=$(harness_client_cert_conf)
 	cat >"$d/dovecot.conf" <<-EOF
 	# Generated by the yubin test harness; nothing here is system-wide.
 	base_dir = $d/run
@@ -236,15 +334,15 @@ harness_write_dovecot_conf() {
 	first_valid_gid = $HARNESS_MAIL_GID
 
 	ssl = yes
-	ssl_cert = <$HARNESS_DIR/tls/server.pem
-	ssl_key = <$HARNESS_DIR/tls/server.key
+	$ssl_conf
 	ssl_min_protocol = TLSv1.2
 
 	# Tests log in with every mechanism, in clear text too (loopback only).
 	disable_plaintext_auth = no
-	auth_mechanisms = plain login cram-md5 apop
+	auth_mechanisms = plain login cram-md5 apop${HARNESS_CLIENT_CA:+ external}
 	auth_failure_delay = 0
 
+	$client_conf
 	passdb {
 	  driver = passwd-file
 	  args = scheme=PLAIN username_format=%u $HARNESS_DIR/passwd
@@ -462,6 +560,12 @@ harness_write_config() {
 				delete_after_days | max_size | pipelining | folders | \
 				layout | inbox | sync_flags | expunge)
 					printf '    %s: %s\n' "$key" "$value" ;;
+				tls_fingerprint)
+					# A YAML list of pins as it is; one pin quoted.
+					case $value in
+					\[*) printf '    %s: %s\n' "$key" "$value" ;;
+					*) printf '    %s: "%s"\n' "$key" "$(harness_yaml_escape "$value")" ;;
+					esac ;;
 				*)
 					printf '    %s: "%s"\n' "$key" "$(harness_yaml_escape "$value")" ;;
 				esac
