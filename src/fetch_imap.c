@@ -338,9 +338,16 @@ static bool want_stream(void *ctx, const struct imap_response *partial,
 	struct folder_run *fr = ctx;
 	if (fr->phase != PHASE_BODIES || !imap_response_is(partial, "FETCH"))
 		return false;
-	struct entry *e = entry_of_partial(fr, partial);
-	fr->current = NULL;
 	fr->discard_stream = true;
+	if (fr->current) {
+		/* A second literal in the FETCH response whose first began a
+		   delivery: which one is the message is anyone's guess, so
+		   drop it; the message stays unfetched. */
+		delivery_abort(fr->delivery);
+		fr->current = NULL;
+		return true;
+	}
+	struct entry *e = entry_of_partial(fr, partial);
 	if (!e || !e->wanted || e->done || !names_whole_body(partial))
 		return true;
 	char letters[IMAP_MAILDIR_FLAGS_SIZE];
