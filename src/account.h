@@ -27,7 +27,20 @@ enum auth_mech {
 	AUTH_OAUTHBEARER,
 	AUTH_APOP,
 	AUTH_USER,
+	AUTH_EXTERNAL,
 };
+
+/* tls_fingerprint: sha256 of the server's certificate or of its public key
+   (DER SubjectPublicKeyInfo, which survives re-issued certificates). */
+enum tls_pin_kind { PIN_CERTIFICATE, PIN_PUBLIC_KEY };
+
+struct tls_pin {
+	enum tls_pin_kind kind;
+	unsigned char sha256[32];
+};
+
+/* Enough for a key rollover with room to spare. */
+#define TLS_PINS_MAX 8
 
 enum password_source {
 	PASSWORD_NONE,  /* no password configured */
@@ -93,8 +106,12 @@ struct account {
 	enum tls_mode tls;
 	bool tls_verify;
 	char *tls_ca_file;        /* NULL: the system trust store only */
-	unsigned char tls_fingerprint[32]; /* sha256 pin of the certificate */
-	bool has_tls_fingerprint;
+	struct tls_pin tls_pins[TLS_PINS_MAX]; /* any one matching will do */
+	size_t tls_pin_count;
+	char *tls_server_name;    /* verified and sent as SNI; NULL: host */
+	char *tls_cert_file;      /* client certificate (PEM chain), or NULL */
+	char *tls_key_file;       /* its private key, owner-only; NULL: in
+				     tls_cert_file */
 	unsigned tls_min_version; /* 12 (TLS 1.2, the default) or 13 */
 	bool allow_plaintext;
 	char *user;

@@ -793,12 +793,22 @@ static int hex_value(char c)
 	return -1;
 }
 
-/* "sha256:" and 32 hex bytes, each pair optionally after a colon. */
-static bool parse_fingerprint(const char *text, unsigned char out[32])
+/*
+ * "sha256:" (the certificate) or "pubkey-sha256:" (its public key) and 32
+ * hex bytes, each pair optionally after a colon.
+ */
+static bool parse_fingerprint(const char *text, struct tls_pin *out)
 {
-	if (strncasecmp(text, "sha256:", 7) != 0)
+	const char *p;
+	if (strncasecmp(text, "sha256:", 7) == 0) {
+		out->kind = PIN_CERTIFICATE;
+		p = text + 7;
+	} else if (strncasecmp(text, "pubkey-sha256:", 14) == 0) {
+		out->kind = PIN_PUBLIC_KEY;
+		p = text + 14;
+	} else {
 		return false;
-	const char *p = text + 7;
+	}
 	for (size_t i = 0; i < 32; i++) {
 		if (i > 0 && *p == ':')
 			p++;
@@ -808,7 +818,7 @@ static bool parse_fingerprint(const char *text, unsigned char out[32])
 		int low = hex_value(p[1]); /* p[1] is at worst the final NUL */
 		if (low < 0)
 			return false;
-		out[i] = (unsigned char)(high * 16 + low);
+		out->sha256[i] = (unsigned char)(high * 16 + low);
 		p += 2;
 	}
 	return *p == '\0';
@@ -847,6 +857,9 @@ enum account_key {
 	AK_SYNC_FLAGS,
 	AK_EXPUNGE,
 	AK_TLS_MIN_VERSION,
+	AK_TLS_SERVER_NAME,
+	AK_TLS_CERT_FILE,
+	AK_TLS_KEY_FILE,
 	AK_COUNT
 };
 
@@ -957,19 +970,66 @@ static int parse_tls_ca_file(struct loader *ld, const struct field *f,
 	return field_path(ld, f, &a->tls_ca_file);
 }
 
+static int parse_one_pin(struct loader *ld, const struct field *f,
+			 const struct ynode *node, struct tls_pin *out)
+{
+	int status = node->kind == YNODE_SCALAR
+			     ? YB_OK
+			     : fail_at(ld, node, "'tls_fingerprint' in %s must be "
+				       "a string or a sequence of strings",
+				       f->scope);
+	if (status == YB_OK && (node->len != strlen(node->text) ||
+				!parse_fingerprint(node->text, out)))
+		status = fail_at(ld, node,
+				 "'tls_fingerprint' in %s must be \"sha256:\" (the certificate) or \"pubkey-sha256:\" (its public key) and 32 hex bytes (colons optional)",
+				 f->scope);
+	return status;
+}
+
+/* One pin, or a list of them (old and new key during a rollover). */
 static int parse_tls_fingerprint(struct loader *ld, const struct field *f,
 				 struct account *a)
 {
-	int status = want_kind(ld, f, YNODE_SCALAR, "a string");
-	if (status != YB_OK)
+	if (f->node->kind != YNODE_SEQUENCE) {
+		a->tls_pin_count = 0;
+		int status = parse_one_pin(ld, f, f->node, &a->tls_pins[0]);
+		if (status == YB_OK)
+			a->tls_pin_count = 1;
 		return status;
-	if (f->node->len != strlen(f->node->text) ||
-	    !parse_fingerprint(f->node->text, a->tls_fingerprint))
-		return fail_at(ld, f->node,
-			       "'tls_fingerprint' in %s must be \"sha256:\" and 32 hex bytes (colons optional)",
-			       f->scope);
-	a->has_tls_fingerprint = true;
+	}
+	if (f->node->count == 0 || f->node->count > TLS_PINS_MAX)
+		return fail_at(ld, f->node, "'tls_fingerprint' in %s must hold "
+			       "1 to %d fingerprints", f->scope, TLS_PINS_MAX);
+	a->tls_pin_count = 0;
+	for (size_t i = 0; i < f->node->count; i++) {
+		int status = parse_one_pin(ld, f, f->node->items[i],
+					   &a->tls_pins[i]);
+		if (status != YB_OK)
+			return status;
+	}
+	a->tls_pin_count = f->node->count;
 	return YB_OK;
+}
+
+static int parse_tls_server_name(struct loader *ld, const struct field *f,
+				 struct account *a)
+{
+	free(a->tls_server_name);
+	a->tls_server_name = NULL;
+	return field_string(ld, f, STR_NO_CONTROL | STR_NO_SPACE,
+			    &a->tls_server_name);
+}
+
+static int parse_tls_cert_file(struct loader *ld, const struct field *f,
+			       struct account *a)
+{
+	return field_path(ld, f, &a->tls_cert_file);
+}
+
+static int parse_tls_key_file(struct loader *ld, const struct field *f,
+			      struct account *a)
+{
+	return field_path(ld, f, &a->tls_key_file);
 }
 
 static int parse_allow_plaintext(struct loader *ld, const struct field *f,
@@ -990,14 +1050,16 @@ static int parse_auth(struct loader *ld, const struct field *f,
 {
 	static const char *const words[] = { "auto", "plain", "login",
 					     "cram-md5", "xoauth2",
-					     "oauthbearer", "apop", "user" };
+					     "oauthbearer", "apop", "user",
+					     "external" };
 	static const enum auth_mech values[] = {
 		AUTH_AUTO, AUTH_PLAIN, AUTH_LOGIN, AUTH_CRAM_MD5,
 		AUTH_XOAUTH2, AUTH_OAUTHBEARER, AUTH_APOP, AUTH_USER,
+		AUTH_EXTERNAL,
 	};
 	int index;
-	int status = field_choice(ld, f, words, 8,
-				  "auto, plain, login, cram-md5, xoauth2, oauthbearer, apop or user",
+	int status = field_choice(ld, f, words, 9,
+				  "auto, plain, login, cram-md5, xoauth2, oauthbearer, apop, user or external",
 				  &index);
 	if (status == YB_OK)
 		a->auth = values[index];
@@ -1499,6 +1561,7 @@ const char *auth_mech_name(enum auth_mech mech)
 	case AUTH_OAUTHBEARER: return "oauthbearer";
 	case AUTH_APOP:        return "apop";
 	case AUTH_USER:        return "user";
+	case AUTH_EXTERNAL:    return "external";
 	}
 	return "unknown";
 }
@@ -1593,6 +1656,9 @@ static const struct account_key_spec account_keys[AK_COUNT] = {
 	[AK_SYNC_FLAGS] = { "sync_flags", parse_sync_flags },
 	[AK_EXPUNGE] = { "expunge", parse_expunge },
 	[AK_TLS_MIN_VERSION] = { "tls_min_version", parse_tls_min_version },
+	[AK_TLS_SERVER_NAME] = { "tls_server_name", parse_tls_server_name },
+	[AK_TLS_CERT_FILE] = { "tls_cert_file", parse_tls_cert_file },
+	[AK_TLS_KEY_FILE] = { "tls_key_file", parse_tls_key_file },
 };
 
 /* ------------------------------------------------------------------ */
@@ -1603,6 +1669,9 @@ static void account_free(struct account *a)
 	free(a->name);
 	free(a->host);
 	free(a->tls_ca_file);
+	free(a->tls_server_name);
+	free(a->tls_cert_file);
+	free(a->tls_key_file);
 	free(a->user);
 	if (a->password) /* may be the secret itself */
 		OPENSSL_cleanse(a->password, strlen(a->password));
@@ -1722,6 +1791,15 @@ static int check_auth(struct loader *ld, const struct resolved *r,
 		return fail_at(ld, auth,
 			       "auth '%s' in %s needs an 'oauth2' mapping",
 			       auth->text, scope);
+	if (a->auth == AUTH_EXTERNAL && !a->tls_cert_file)
+		return fail_at(ld, auth, "auth 'external' in %s needs a client "
+			       "certificate ('tls_cert_file')", scope);
+	if (a->tls_key_file && !a->tls_cert_file)
+		return fail_at(ld, r->node[AK_TLS_KEY_FILE], "'tls_key_file' in "
+			       "%s needs 'tls_cert_file'", scope);
+	if (a->tls_cert_file && a->tls == TLS_NONE)
+		return fail_at(ld, r->node[AK_TLS_CERT_FILE], "'tls_cert_file' "
+			       "in %s needs TLS ('tls: none' is set)", scope);
 	bool pop3_only = a->auth == AUTH_APOP || a->auth == AUTH_USER;
 	if (pop3_only && a->protocol != PROTOCOL_POP3)
 		return fail_at(ld, auth, "auth '%s' in %s is for pop3 only",

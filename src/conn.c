@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,8 +65,8 @@ _Static_assert(CONN_LINE_MAX + 2 + IN_READ_MIN <= IN_CAP,
 	       "the input buffer must hold the longest line and a read");
 
 #define SHA256_LEN 32
-/* "sha256:" and 32 bytes as "AB:" (the last one without ':'), and a NUL. */
-#define FINGERPRINT_TEXT_MAX (7 + SHA256_LEN * 3)
+/* "pubkey-sha256:" and 32 bytes as "AB:" (the last without ':'), a NUL. */
+#define FINGERPRINT_TEXT_MAX (14 + SHA256_LEN * 3)
 
 /* "host:port" or "[v6addr]:port"; a longer host name cannot resolve. */
 #define PEER_MAX 300
@@ -75,9 +76,12 @@ _Static_assert(CONN_LINE_MAX + 2 + IN_READ_MIN <= IN_CAP,
 struct conn {
 	int fd;
 	char *host;               /* owned copy of params->host */
+	char *server_name;        /* owned: tls_server_name, else host */
 	char *tls_ca_file;        /* owned copy, or NULL */
-	unsigned char pin[SHA256_LEN];
-	bool has_pin;
+	char *tls_cert_file;      /* owned copy, or NULL */
+	char *tls_key_file;       /* owned copy, or NULL */
+	struct tls_pin pins[TLS_PINS_MAX];
+	size_t pin_count;
 	bool tls_verify;
 	int tls_min_version;      /* TLS1_2_VERSION or TLS1_3_VERSION */
 	unsigned timeout_sec;     /* 0: no limit */
@@ -393,6 +397,74 @@ static int load_ca_file(SSL_CTX *ctx, const char *path, struct yb_error *err)
 		       why);
 }
 
+/* A key needing a passphrase must fail, not prompt on a cron job's TTY. */
+static int refuse_passphrase(char *buf, int size, int rwflag, void *data)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)data;
+	return -1;
+}
+
+/* The private key is a secret: ours alone, as for password_file. */
+static int check_key_file_mode(const char *path, struct yb_error *err)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return yb_fail_errno(err, YB_ERR_CONFIG, errno,
+				     "cannot read tls_key_file %s", path);
+	if (st.st_uid != geteuid())
+		return yb_fail(err, YB_ERR_CONFIG, "tls_key_file %s belongs to "
+			       "another user", path);
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		return yb_fail(err, YB_ERR_CONFIG, "tls_key_file %s is "
+			       "readable by group or others (chmod 600 it)",
+			       path);
+	return YB_OK;
+}
+
+static int key_mismatch(const char *cert_file, const char *key_file,
+			struct yb_error *err)
+{
+	ERR_clear_error();
+	return yb_fail(err, YB_ERR_CONFIG, "the private key in %s does not "
+		       "belong to the certificate in %s", key_file, cert_file);
+}
+
+static int load_client_cert(SSL_CTX *ctx, const char *cert_file,
+			    const char *key_file, struct yb_error *err)
+{
+	char why[256];
+	FILE *file = fopen(cert_file, "r");
+	if (!file)
+		return yb_fail_errno(err, YB_ERR_CONFIG, errno,
+				     "cannot read tls_cert_file %s", cert_file);
+	fclose(file);
+	int rc = check_key_file_mode(key_file, err);
+	if (rc != YB_OK)
+		return rc;
+	SSL_CTX_set_default_passwd_cb(ctx, refuse_passphrase);
+	ERR_clear_error();
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+		ssl_error_text(why, sizeof(why));
+		return yb_fail(err, YB_ERR_CONFIG, "tls_cert_file %s holds no "
+			       "usable certificate: %s", cert_file, why);
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH)
+			return key_mismatch(cert_file, key_file, err);
+		ssl_error_text(why, sizeof(why));
+		return yb_fail(err, YB_ERR_CONFIG, "tls_key_file %s holds no "
+			       "usable private key (keys with a passphrase are "
+			       "not supported): %s", key_file, why);
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1)
+		return key_mismatch(cert_file, key_file, err);
+	return YB_OK;
+}
+
 static int tls_make_ctx(struct conn *conn, struct yb_error *err)
 {
 	char why[256];
@@ -429,6 +501,14 @@ static int tls_make_ctx(struct conn *conn, struct yb_error *err)
 		if (rc != YB_OK)
 			return rc;
 	}
+	if (conn->tls_cert_file) {
+		int rc = load_client_cert(ctx, conn->tls_cert_file,
+					  conn->tls_key_file ? conn->tls_key_file
+							     : conn->tls_cert_file,
+					  err);
+		if (rc != YB_OK)
+			return rc;
+	}
 	SSL_CTX_set_verify(ctx, conn->tls_verify ? SSL_VERIFY_PEER
 						 : SSL_VERIFY_NONE, NULL);
 	return YB_OK;
@@ -438,9 +518,9 @@ static int tls_check_name(struct conn *conn, bool ip_literal)
 {
 	if (ip_literal)
 		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(conn->ssl),
-						     conn->host);
+						     conn->server_name);
 	SSL_set_hostflags(conn->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	return SSL_set1_host(conn->ssl, conn->host);
+	return SSL_set1_host(conn->ssl, conn->server_name);
 }
 
 static int tls_make_ssl(struct conn *conn, struct yb_error *err)
@@ -455,20 +535,20 @@ static int tls_make_ssl(struct conn *conn, struct yb_error *err)
 			       "cannot set up TLS for %s: %s", conn->peer, why);
 	}
 	SSL_set_bio(conn->ssl, bio, bio); /* the SSL owns the BIO now */
-	bool ip_literal = host_is_ip_literal(conn->host);
+	bool ip_literal = host_is_ip_literal(conn->server_name);
 	/* SNI carries names only (RFC 6066 section 3). */
 	if (!ip_literal &&
-	    SSL_set_tlsext_host_name(conn->ssl, conn->host) != 1) {
+	    SSL_set_tlsext_host_name(conn->ssl, conn->server_name) != 1) {
 		ssl_error_text(why, sizeof(why));
 		return yb_fail(err, YB_ERR_INTERNAL,
 			       "cannot send the TLS server name %s: %s",
-			       conn->host, why);
+			       conn->server_name, why);
 	}
 	if (conn->tls_verify && tls_check_name(conn, ip_literal) != 1) {
 		ssl_error_text(why, sizeof(why));
 		return yb_fail(err, YB_ERR_INTERNAL,
 			       "cannot check TLS certificates for %s: %s",
-			       conn->host, why);
+			       conn->server_name, why);
 	}
 	SSL_set_connect_state(conn->ssl);
 	return YB_OK;
@@ -540,10 +620,14 @@ static int tls_handshake_failed(struct conn *conn, enum io_status status,
 	long verify = SSL_get_verify_result(conn->ssl);
 	if (conn->tls_verify && verify != X509_V_OK) {
 		ERR_clear_error();
+		bool name = verify == X509_V_ERR_HOSTNAME_MISMATCH ||
+			    verify == X509_V_ERR_IP_ADDRESS_MISMATCH;
 		return yb_fail(err, YB_ERR_UNAVAILABLE,
-			       "TLS certificate of %s not trusted: %s",
+			       "TLS certificate of %s not trusted: %s%s%s",
 			       conn->peer,
-			       X509_verify_cert_error_string(verify));
+			       X509_verify_cert_error_string(verify),
+			       name ? ": it is not valid for " : "",
+			       name ? conn->server_name : "");
 	}
 	const char *why = conn->saw_eof || status == IO_EOF
 				  ? "the server closed the connection"
@@ -582,12 +666,14 @@ static int tls_handshake(struct conn *conn, struct yb_error *err)
 	}
 }
 
-/* "sha256:AB:CD:..." for a 32-byte digest. */
-static void format_fingerprint(const unsigned char *digest, char *out)
+/* "sha256:AB:CD:..." (or with another prefix) for a 32-byte digest. */
+static void format_fingerprint(const char *prefix, const unsigned char *digest,
+			       char *out)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	memcpy(out, "sha256:", 7);
-	char *at = out + 7;
+	size_t prefix_len = strlen(prefix); /* at most "pubkey-sha256:" */
+	memcpy(out, prefix, prefix_len);
+	char *at = out + prefix_len;
 	for (size_t i = 0; i < SHA256_LEN; i++) {
 		if (i > 0)
 			*at++ = ':';
@@ -597,6 +683,41 @@ static void format_fingerprint(const unsigned char *digest, char *out)
 	*at = '\0';
 }
 
+/* sha256 of the whole certificate and of its DER SubjectPublicKeyInfo. */
+static bool cert_digests(X509 *cert, unsigned char cert_sha[SHA256_LEN],
+			 unsigned char key_sha[SHA256_LEN])
+{
+	unsigned cert_len = 0;
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	if (X509_digest(cert, EVP_sha256(), digest, &cert_len) != 1 ||
+	    cert_len != SHA256_LEN)
+		return false;
+	memcpy(cert_sha, digest, SHA256_LEN);
+	unsigned char *spki = NULL;
+	int spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki);
+	unsigned key_len = 0;
+	bool ok = spki_len > 0 &&
+		  EVP_Digest(spki, (size_t)spki_len, key_sha, &key_len,
+			     EVP_sha256(), NULL) == 1 &&
+		  key_len == SHA256_LEN;
+	OPENSSL_free(spki);
+	return ok;
+}
+
+static bool pins_match(const struct conn *conn,
+		       const unsigned char cert_sha[SHA256_LEN],
+		       const unsigned char key_sha[SHA256_LEN])
+{
+	bool matched = false;
+	for (size_t i = 0; i < conn->pin_count; i++) {
+		const unsigned char *actual =
+			conn->pins[i].kind == PIN_PUBLIC_KEY ? key_sha : cert_sha;
+		if (CRYPTO_memcmp(actual, conn->pins[i].sha256, SHA256_LEN) == 0)
+			matched = true;
+	}
+	return matched;
+}
+
 static int tls_check_pin(struct conn *conn, struct yb_error *err)
 {
 	X509 *cert = SSL_get1_peer_certificate(conn->ssl);
@@ -604,22 +725,23 @@ static int tls_check_pin(struct conn *conn, struct yb_error *err)
 		return yb_fail(err, YB_ERR_UNAVAILABLE,
 			       "TLS server %s presented no certificate to "
 			       "check against tls_fingerprint", conn->peer);
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned digest_len = 0;
-	int ok = X509_digest(cert, EVP_sha256(), digest, &digest_len);
+	unsigned char cert_sha[SHA256_LEN], key_sha[SHA256_LEN];
+	bool computed = cert_digests(cert, cert_sha, key_sha);
 	X509_free(cert);
-	if (ok != 1 || digest_len != SHA256_LEN) {
+	if (!computed) {
 		ERR_clear_error();
 		return yb_fail(err, YB_ERR_INTERNAL, "cannot compute the "
 			       "certificate fingerprint of %s", conn->peer);
 	}
-	if (CRYPTO_memcmp(digest, conn->pin, SHA256_LEN) == 0)
+	if (pins_match(conn, cert_sha, key_sha))
 		return YB_OK;
-	char actual[FINGERPRINT_TEXT_MAX];
-	format_fingerprint(digest, actual);
+	char cert_text[FINGERPRINT_TEXT_MAX], key_text[FINGERPRINT_TEXT_MAX];
+	format_fingerprint("sha256:", cert_sha, cert_text);
+	format_fingerprint("pubkey-sha256:", key_sha, key_text);
 	return yb_fail(err, YB_ERR_UNAVAILABLE,
 		       "TLS certificate of %s does not match tls_fingerprint; "
-		       "the server presented %s", conn->peer, actual);
+		       "the server presented %s (public key %s)", conn->peer,
+		       cert_text, key_text);
 }
 
 /*
@@ -634,7 +756,7 @@ static int tls_start(struct conn *conn, struct yb_error *err)
 		rc = tls_make_ssl(conn, err);
 	if (rc == YB_OK)
 		rc = tls_handshake(conn, err);
-	if (rc == YB_OK && conn->has_pin)
+	if (rc == YB_OK && conn->pin_count > 0)
 		rc = tls_check_pin(conn, err);
 	return rc;
 }
@@ -825,6 +947,13 @@ static int format_peer(struct conn *conn, uint16_t port, struct yb_error *err)
 	return YB_OK;
 }
 
+/* *out = a copy of text, or NULL for NULL; false when out of memory. */
+static bool copy_optional(const char *text, char **out)
+{
+	*out = text ? strdup(text) : NULL;
+	return !text || *out;
+}
+
 static int conn_new(const struct conn_params *params, struct conn **out,
 		    struct yb_error *err)
 {
@@ -837,15 +966,25 @@ static int conn_new(const struct conn_params *params, struct conn **out,
 	conn->tls_min_version = params->tls_min_version == 13 ? TLS1_3_VERSION
 							      : TLS1_2_VERSION;
 	conn->timeout_sec = params->timeout_sec;
-	conn->has_pin = params->tls_fingerprint != NULL;
-	if (conn->has_pin)
-		memcpy(conn->pin, params->tls_fingerprint, SHA256_LEN);
+	if (params->tls_pins && params->tls_pin_count > 0) {
+		if (params->tls_pin_count > TLS_PINS_MAX)
+			return yb_fail(err, YB_ERR_INTERNAL, "conn_open: %zu "
+				       "pins, at most %d", params->tls_pin_count,
+				       TLS_PINS_MAX);
+		memcpy(conn->pins, params->tls_pins,
+		       params->tls_pin_count * sizeof(conn->pins[0]));
+		conn->pin_count = params->tls_pin_count;
+	}
 	conn->host = strdup(params->host);
+	conn->server_name = strdup(params->tls_server_name
+					   ? params->tls_server_name
+					   : params->host);
 	conn->in_buf = malloc(IN_CAP);
-	if (params->tls_ca_file)
-		conn->tls_ca_file = strdup(params->tls_ca_file);
-	if (!conn->host || !conn->in_buf ||
-	    (params->tls_ca_file && !conn->tls_ca_file))
+	bool copied = conn->host && conn->server_name && conn->in_buf &&
+		      copy_optional(params->tls_ca_file, &conn->tls_ca_file) &&
+		      copy_optional(params->tls_cert_file, &conn->tls_cert_file) &&
+		      copy_optional(params->tls_key_file, &conn->tls_key_file);
+	if (!copied)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	return format_peer(conn, params->port, err);
 }
@@ -859,8 +998,11 @@ void conn_params_for_account(const struct account *account,
 		.tls = account->tls,
 		.tls_verify = account->tls_verify,
 		.tls_ca_file = account->tls_ca_file,
-		.tls_fingerprint = account->has_tls_fingerprint
-					   ? account->tls_fingerprint : NULL,
+		.tls_pins = account->tls_pins,
+		.tls_pin_count = account->tls_pin_count,
+		.tls_server_name = account->tls_server_name,
+		.tls_cert_file = account->tls_cert_file,
+		.tls_key_file = account->tls_key_file,
 		.tls_min_version = account->tls_min_version,
 		.timeout_sec = account->timeout,
 	};
@@ -1137,14 +1279,16 @@ int conn_print_certificates(const struct conn *conn, FILE *out,
 		print_time(out, "valid from", X509_get0_notBefore(cert));
 		print_time(out, "valid until", X509_get0_notAfter(cert));
 		print_alt_names(out, cert);
-		unsigned char digest[EVP_MAX_MD_SIZE];
-		unsigned digest_len = 0;
-		if (X509_digest(cert, EVP_sha256(), digest, &digest_len) == 1 &&
-		    digest_len == SHA256_LEN) {
+		unsigned char cert_sha[SHA256_LEN], key_sha[SHA256_LEN];
+		if (cert_digests(cert, cert_sha, key_sha)) {
 			char text[FINGERPRINT_TEXT_MAX];
-			format_fingerprint(digest, text);
+			format_fingerprint("sha256:", cert_sha, text);
 			fprintf(out, "  tls_fingerprint: \"%s\"\n", text);
+			format_fingerprint("pubkey-sha256:", key_sha, text);
+			fprintf(out, "  tls_fingerprint: \"%s\" (public key)\n",
+				text);
 		}
+		ERR_clear_error();
 	}
 	long verdict = SSL_get_verify_result(conn->ssl);
 	if (verdict == X509_V_OK)
@@ -1181,6 +1325,9 @@ void conn_close(struct conn *conn)
 	free(conn->in_buf);
 	free(conn->out_buf);
 	free(conn->tls_ca_file);
+	free(conn->tls_cert_file);
+	free(conn->tls_key_file);
+	free(conn->server_name);
 	free(conn->host);
 	free(conn);
 }

@@ -9,7 +9,9 @@
  *   YB_ERR_TEMP         a connect, read or write deadline passed
  *   YB_ERR_PROTOCOL     the server closed the connection, a line was too
  *                       long, bytes arrived before a TLS handshake
- *   YB_ERR_CONFIG       tls_ca_file unreadable
+ *   YB_ERR_CONFIG       tls_ca_file unreadable; tls_cert_file or
+ *                       tls_key_file unreadable, unusable, not matching
+ *                       each other, or the key readable by others
  *   YB_ERR_UNAVAILABLE  TLS handshake or certificate verification failed
  *                       (the message says why: expired, wrong host, ...)
  *   YB_ERR_INTERNAL     out of memory
@@ -35,7 +37,11 @@ struct conn_params {
 	enum tls_mode tls;          /* TLS_IMPLICIT: handshake in conn_open */
 	bool tls_verify;            /* chain + host name; false only if spelled out */
 	const char *tls_ca_file;    /* extra trust anchor, or NULL */
-	const unsigned char *tls_fingerprint; /* 32-byte sha256 pin, or NULL */
+	const struct tls_pin *tls_pins; /* any one must match; NULL: no pin */
+	size_t tls_pin_count;
+	const char *tls_server_name; /* verified and sent as SNI; NULL: host */
+	const char *tls_cert_file;  /* client certificate chain, or NULL */
+	const char *tls_key_file;   /* its key (owner-only); NULL: in cert_file */
 	unsigned tls_min_version;   /* 13: TLS 1.3 at least; else TLS 1.2 */
 	unsigned timeout_sec;       /* connect, each read, each write; 0: none */
 };
@@ -49,7 +55,8 @@ void conn_params_for_account(const struct account *account,
 /*
  * Resolve host, try every address in turn (IPv6 and IPv4) within the
  * deadline, and for TLS_IMPLICIT complete a verified handshake (TLS 1.2
- * minimum, SNI, host name check, then the pin if any).  On success *out is
+ * minimum, SNI, host name check, then the pins if any: one of them must
+ * match the certificate or its public key).  On success *out is
  * a connection the caller releases with conn_close().  params is copied.
  */
 int conn_open(const struct conn_params *params, struct conn **out,

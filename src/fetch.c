@@ -172,7 +172,7 @@ int fetch_account(const struct account *account,
 
 	if (!account->tls_verify && account->tls != TLS_NONE)
 		log_warn("tls_verify is false: the certificate of %s is not checked%s",
-			 account->host, account->has_tls_fingerprint
+			 account->host, account->tls_pin_count > 0
 			 ? " (only its pinned fingerprint is)"
 			 : "; anyone in the middle can read the password and the mail");
 	struct state *state = NULL;

@@ -69,7 +69,8 @@ int show_certificate(const struct account *account, FILE *out,
 	struct conn_params params;
 	conn_params_for_account(account, &params);
 	params.tls_verify = false; /* show it even if it would be refused */
-	params.tls_fingerprint = NULL;
+	params.tls_pins = NULL;
+	params.tls_pin_count = 0;
 	struct conn *conn = NULL;
 	int rc = conn_open(&params, &conn, err);
 	if (rc == YB_OK && account->tls == TLS_STARTTLS) {

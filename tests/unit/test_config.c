@@ -418,7 +418,7 @@ static void test_bad_enums_and_bools(void **state)
 			    "8:10: 'tls' in account 'work' must be implicit, starttls or none, not 'ssl'");
 	assert_string_equal(load_error(ACCOUNT_HEAD "    auth: gssapi\n"),
 			    "8:11: 'auth' in account 'work' must be auto, plain, login, cram-md5, "
-			    "xoauth2, oauthbearer, apop or user, not 'gssapi'");
+			    "xoauth2, oauthbearer, apop, user or external, not 'gssapi'");
 	assert_string_equal(load_error("accounts:\n  - name: work\n    protocol: smtp\n"
 				       "    host: h\n    user: u\n    deliver: {mda: x}\n"),
 			    "3:15: 'protocol' in account 'work' must be imap or pop3, not 'smtp'");
@@ -725,8 +725,9 @@ static void test_fingerprint(void **state)
 			 spellings[i]);
 		struct config config;
 		load_ok(text, &config);
-		assert_true(config.accounts[0].has_tls_fingerprint);
-		assert_memory_equal(config.accounts[0].tls_fingerprint, expected, 32);
+		assert_int_equal(config.accounts[0].tls_pin_count, 1);
+		assert_int_equal(config.accounts[0].tls_pins[0].kind, PIN_CERTIFICATE);
+		assert_memory_equal(config.accounts[0].tls_pins[0].sha256, expected, 32);
 		config_free(&config);
 	}
 	static const char *const bad[] = {
@@ -741,8 +742,73 @@ static void test_fingerprint(void **state)
 		snprintf(text, sizeof(text), ACCOUNT_HEAD "    tls_fingerprint: %s\n", bad[i]);
 		assert_string_equal(load_error(text),
 				    "8:22: 'tls_fingerprint' in account 'work' must be "
-				    "\"sha256:\" and 32 hex bytes (colons optional)");
+				    "\"sha256:\" (the certificate) or \"pubkey-sha256:\" "
+				    "(its public key) and 32 hex bytes (colons optional)");
 	}
+}
+
+#define PIN_HEX "070f171f272f373f474f575f676f777f878f979fa7afb7bfc7cfd7dfe7eff7ff"
+
+static void test_fingerprint_kinds_and_lists(void **state)
+{
+	(void)state;
+	struct config config;
+	load_ok(ACCOUNT_HEAD "    tls_fingerprint: \"pubkey-sha256:" PIN_HEX "\"\n",
+		&config);
+	assert_int_equal(config.accounts[0].tls_pin_count, 1);
+	assert_int_equal(config.accounts[0].tls_pins[0].kind, PIN_PUBLIC_KEY);
+	assert_int_equal(config.accounts[0].tls_pins[0].sha256[31], 0xff);
+	config_free(&config);
+
+	load_ok(ACCOUNT_HEAD "    tls_fingerprint:\n"
+		"      - \"sha256:" PIN_HEX "\"\n"
+		"      - \"PUBKEY-SHA256:" PIN_HEX "\"\n", &config);
+	assert_int_equal(config.accounts[0].tls_pin_count, 2);
+	assert_int_equal(config.accounts[0].tls_pins[0].kind, PIN_CERTIFICATE);
+	assert_int_equal(config.accounts[0].tls_pins[1].kind, PIN_PUBLIC_KEY);
+	assert_int_equal(config.accounts[0].tls_pins[1].sha256[0], 0x07);
+	config_free(&config);
+
+	char text[2048] = ACCOUNT_HEAD "    tls_fingerprint:\n";
+	for (int i = 0; i < TLS_PINS_MAX + 1; i++)
+		strcat(text, "      - \"sha256:" PIN_HEX "\"\n");
+	assert_string_equal(load_error(text), "9:7: 'tls_fingerprint' in "
+			    "account 'work' must hold 1 to 8 fingerprints");
+	assert_string_equal(load_error(ACCOUNT_HEAD "    tls_fingerprint: []\n"),
+			    "8:22: 'tls_fingerprint' in account 'work' must "
+			    "hold 1 to 8 fingerprints");
+	assert_string_equal(load_error(ACCOUNT_HEAD "    tls_fingerprint:\n"
+				       "      - {a: b}\n"),
+			    "9:9: 'tls_fingerprint' in account 'work' must be "
+			    "a string or a sequence of strings");
+}
+
+static void test_tls_names_and_client_certs(void **state)
+{
+	(void)state;
+	struct config config;
+	load_ok(ACCOUNT_HEAD "    tls_server_name: mail.example.com\n"
+		"    tls_cert_file: ~/certs/me.pem\n"
+		"    tls_key_file: /etc/me.key\n"
+		"    auth: external\n", &config);
+	const struct account *a = &config.accounts[0];
+	assert_string_equal(a->tls_server_name, "mail.example.com");
+	assert_non_null(strstr(a->tls_cert_file, "/certs/me.pem"));
+	assert_true(a->tls_cert_file[0] == '/');
+	assert_string_equal(a->tls_key_file, "/etc/me.key");
+	assert_int_equal(a->auth, AUTH_EXTERNAL);
+	assert_string_equal(auth_mech_name(a->auth), "external");
+	config_free(&config);
+
+	assert_string_equal(load_error(ACCOUNT_HEAD "    auth: external\n"),
+			    "8:11: auth 'external' in account 'work' needs a "
+			    "client certificate ('tls_cert_file')");
+	assert_string_equal(load_error(ACCOUNT_HEAD "    tls_key_file: /k\n"),
+			    "8:19: 'tls_key_file' in account 'work' needs "
+			    "'tls_cert_file'");
+	assert_string_equal(load_error(ACCOUNT_HEAD "    tls_server_name: a b\n"),
+			    "8:22: 'tls_server_name' in account 'work' must "
+			    "not contain spaces");
 }
 
 static void test_oauth2_rules(void **state)
@@ -1025,8 +1091,8 @@ static void check_full_work(const struct account *a, const char *path)
 	assert_int_equal(a->tls, TLS_STARTTLS);
 	assert_true(a->tls_verify);
 	expect_home_path(a->tls_ca_file, "ca.pem");
-	assert_true(a->has_tls_fingerprint);
-	assert_memory_equal(a->tls_fingerprint, pin, 32);
+	assert_int_equal(a->tls_pin_count, 1);
+	assert_memory_equal(a->tls_pins[0].sha256, pin, 32);
 	assert_false(a->allow_plaintext);
 	assert_string_equal(a->user, "alice@example.com");
 	assert_int_equal(a->auth, AUTH_XOAUTH2);
@@ -1062,7 +1128,7 @@ static void check_full_home(const struct account *a)
 	assert_int_equal(a->tls, TLS_IMPLICIT);
 	assert_false(a->tls_verify);           /* defaults */
 	assert_null(a->tls_ca_file);
-	assert_false(a->has_tls_fingerprint);
+	assert_int_equal(a->tls_pin_count, 0);
 	assert_false(a->allow_plaintext);
 	assert_string_equal(a->user, "bob");
 	assert_int_equal(a->auth, AUTH_APOP);
@@ -1501,6 +1567,8 @@ int main(void)
 		T(test_keep_and_delete_after_days),
 		T(test_max_size),
 		T(test_fingerprint),
+		T(test_fingerprint_kinds_and_lists),
+		T(test_tls_names_and_client_certs),
 		T(test_oauth2_rules),
 		T(test_oauth2_presets),
 		T(test_auth_for_protocol),

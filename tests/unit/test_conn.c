@@ -66,13 +66,21 @@ struct cert_kit {
 	X509 *expired;          /* localhost, signed by ca, expired */
 	X509 *wrong_host;       /* mail.other.invalid, signed by ca */
 	X509 *self_signed;      /* localhost, signed by itself */
+	X509 *client;           /* "yubin client", clientAuth, signed by ca */
 	char dir[64];
+	char client_cert_path[128];
+	char client_key_path[128];   /* kit.key, mode 0600 */
+	char open_key_path[128];     /* kit.key, mode 0644 */
+	char other_key_path[128];    /* kit.ca_key, mode 0600 */
 	char ca_path[128];
 	char garbage_path[128];
 	char missing_path[128];
 };
 
 static struct cert_kit kit;
+
+/* The extended key usage make_cert gives leaves. */
+static const char *leaf_usage = "serverAuth";
 
 static bool add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
 {
@@ -118,7 +126,7 @@ static X509 *make_cert(const char *cn, const char *san, bool is_ca,
 			   is_ca ? "critical,keyCertSign,cRLSign"
 				 : "critical,digitalSignature");
 	ok = ok && (is_ca || add_ext(cert, &ctx, NID_ext_key_usage,
-				     "serverAuth"));
+				     leaf_usage));
 	ok = ok && add_ext(cert, &ctx, NID_subject_key_identifier, "hash");
 	ok = ok && (!san || add_ext(cert, &ctx, NID_subject_alt_name, san));
 	ok = ok && X509_sign(cert, issuer_key ? issuer_key : key,
@@ -148,6 +156,34 @@ static bool write_ca_pem(void)
 	return fclose(file) == 0 && ok;
 }
 
+static bool write_key(const char *path, EVP_PKEY *key, mode_t mode)
+{
+	FILE *file = fopen(path, "w");
+	if (!file)
+		return false;
+	bool ok = PEM_write_PrivateKey(file, key, NULL, NULL, 0, NULL,
+				       NULL) == 1;
+	return fclose(file) == 0 && ok && chmod(path, mode) == 0;
+}
+
+static bool write_client_files(void)
+{
+	FILE *file = fopen(kit.client_cert_path, "w");
+	if (!file)
+		return false;
+	bool ok = PEM_write_X509(file, kit.client) == 1;
+	return fclose(file) == 0 && ok &&
+	       write_key(kit.client_key_path, kit.key, 0600) &&
+	       write_key(kit.open_key_path, kit.key, 0644) &&
+	       write_key(kit.other_key_path, kit.ca_key, 0600);
+}
+
+static bool kit_path(char *out, size_t size, const char *name)
+{
+	int n = snprintf(out, size, "%s/%s", kit.dir, name);
+	return n > 0 && (size_t)n < size;
+}
+
 static bool make_paths(void)
 {
 	snprintf(kit.dir, sizeof(kit.dir), "/tmp/test_conn.XXXXXX");
@@ -161,7 +197,15 @@ static bool make_paths(void)
 			 "%s/missing.pem", kit.dir);
 	return a > 0 && (size_t)a < sizeof(kit.ca_path) && b > 0 &&
 	       (size_t)b < sizeof(kit.garbage_path) && c > 0 &&
-	       (size_t)c < sizeof(kit.missing_path);
+	       (size_t)c < sizeof(kit.missing_path) &&
+	       kit_path(kit.client_cert_path, sizeof(kit.client_cert_path),
+			"client.pem") &&
+	       kit_path(kit.client_key_path, sizeof(kit.client_key_path),
+			"client.key") &&
+	       kit_path(kit.open_key_path, sizeof(kit.open_key_path),
+			"open.key") &&
+	       kit_path(kit.other_key_path, sizeof(kit.other_key_path),
+			"other.key");
 }
 
 static int group_setup(void **state)
@@ -186,9 +230,14 @@ static int group_setup(void **state)
 				   kit.ca, kit.ca_key, -1, 30, 4);
 	kit.self_signed = make_cert("localhost", "DNS:localhost,IP:127.0.0.1",
 				    false, kit.key, NULL, NULL, -1, 30, 5);
-	if (!kit.good || !kit.expired || !kit.wrong_host || !kit.self_signed)
+	leaf_usage = "clientAuth";
+	kit.client = make_cert("yubin client", NULL, false, kit.key, kit.ca,
+			       kit.ca_key, -1, 30, 6);
+	leaf_usage = "serverAuth";
+	if (!kit.good || !kit.expired || !kit.wrong_host || !kit.self_signed ||
+	    !kit.client)
 		return -1;
-	if (!write_ca_pem() ||
+	if (!write_ca_pem() || !write_client_files() ||
 	    !write_file(kit.garbage_path, "this is not a certificate\n"))
 		return -1;
 	return 0;
@@ -199,7 +248,12 @@ static int group_teardown(void **state)
 	(void)state;
 	unlink(kit.ca_path);
 	unlink(kit.garbage_path);
+	unlink(kit.client_cert_path);
+	unlink(kit.client_key_path);
+	unlink(kit.open_key_path);
+	unlink(kit.other_key_path);
 	rmdir(kit.dir);
+	X509_free(kit.client);
 	X509_free(kit.ca);
 	X509_free(kit.good);
 	X509_free(kit.expired);
@@ -304,12 +358,22 @@ static int peer_wait_eof(struct peer *peer)
 	return SERVER_OK;
 }
 
+/* Set before server_start: the server demands a certificate from kit.ca. */
+static bool server_wants_client_cert;
+
 static SSL_CTX *server_ctx(X509 *cert, int only_version)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx || SSL_CTX_use_certificate(ctx, cert) != 1 ||
 	    SSL_CTX_use_PrivateKey(ctx, kit.key) != 1)
 		return NULL;
+	if (server_wants_client_cert) {
+		if (X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx),
+					kit.ca) != 1)
+			return NULL;
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+				   SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	}
 	if (only_version) {
 		/* Old protocols need the lowest security level in OpenSSL 3. */
 		SSL_CTX_set_security_level(ctx, 0);
@@ -482,7 +546,7 @@ static struct conn_params params_for(const char *host, uint16_t port,
 		.tls = tls,
 		.tls_verify = true,
 		.tls_ca_file = NULL,
-		.tls_fingerprint = NULL,
+		.tls_pins = NULL,
 		.timeout_sec = CLIENT_TIMEOUT,
 	};
 	return params;
@@ -1438,6 +1502,31 @@ static void test_tls_verify_off_accepts_self_signed(void **state)
 	say_hello();
 }
 
+static void pubkey_fingerprint_of(X509 *cert, unsigned char *digest)
+{
+	unsigned char *spki = NULL;
+	int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki);
+	assert_true(len > 0);
+	unsigned digest_len = 0;
+	assert_int_equal(EVP_Digest(spki, (size_t)len, digest, &digest_len,
+				    EVP_sha256(), NULL), 1);
+	assert_int_equal(digest_len, 32);
+	OPENSSL_free(spki);
+}
+
+/* Pins for params, kept here so they outlive the call. */
+static struct tls_pin test_pins[TLS_PINS_MAX];
+
+static void pin_params(struct conn_params *params, size_t index,
+		       enum tls_pin_kind kind, const unsigned char *digest)
+{
+	assert_true(index < TLS_PINS_MAX);
+	test_pins[index].kind = kind;
+	memcpy(test_pins[index].sha256, digest, 32);
+	params->tls_pins = test_pins;
+	params->tls_pin_count = index + 1;
+}
+
 static void fingerprint_of(X509 *cert, unsigned char *digest)
 {
 	unsigned len = 0;
@@ -1466,7 +1555,7 @@ static void test_tls_pin_alone_accepts(void **state)
 	struct conn_params params = tls_params("localhost", port);
 	params.tls_ca_file = NULL;
 	params.tls_verify = false;
-	params.tls_fingerprint = pin;
+	pin_params(&params, 0, PIN_CERTIFICATE, pin);
 	open_client(&params);
 	say_hello();
 }
@@ -1483,7 +1572,7 @@ static void test_tls_pin_wrong_shows_actual(void **state)
 	struct conn_params params = tls_params("localhost", port);
 	params.tls_ca_file = NULL;
 	params.tls_verify = false;
-	params.tls_fingerprint = pin;
+	pin_params(&params, 0, PIN_CERTIFICATE, pin);
 	expect_open_fails(&params, YB_ERR_UNAVAILABLE, actual_text);
 }
 
@@ -1494,7 +1583,7 @@ static void test_tls_pin_wrong_with_verify(void **state)
 	fingerprint_of(kit.expired, pin);
 	uint16_t port = server_start(script_echo_hello, kit.good);
 	struct conn_params params = tls_params("localhost", port);
-	params.tls_fingerprint = pin;
+	pin_params(&params, 0, PIN_CERTIFICATE, pin);
 	expect_open_fails(&params, YB_ERR_UNAVAILABLE, "tls_fingerprint; "
 			  "the server presented sha256:");
 }
@@ -1506,7 +1595,7 @@ static void test_tls_pin_and_verify_both_pass(void **state)
 	fingerprint_of(kit.good, pin);
 	uint16_t port = server_start(script_echo_hello, kit.good);
 	struct conn_params params = tls_params("localhost", port);
-	params.tls_fingerprint = pin;
+	pin_params(&params, 0, PIN_CERTIFICATE, pin);
 	open_client(&params);
 	say_hello();
 }
@@ -1518,8 +1607,159 @@ static void test_tls_pin_does_not_excuse_verify(void **state)
 	fingerprint_of(kit.self_signed, pin);
 	uint16_t port = server_start(script_echo_hello, kit.self_signed);
 	struct conn_params params = tls_params("localhost", port);
-	params.tls_fingerprint = pin; /* right pin, but verify is on */
+	pin_params(&params, 0, PIN_CERTIFICATE, pin); /* verify is on */
 	expect_open_fails(&params, YB_ERR_UNAVAILABLE, "not trusted");
+}
+
+/* Every leaf shares kit.key: a re-issued certificate keeps its key pin. */
+static void test_tls_pubkey_pin_survives_reissue(void **state)
+{
+	(void)state;
+	unsigned char key_pin[32];
+	pubkey_fingerprint_of(kit.good, key_pin);
+	uint16_t port = server_start(script_echo_hello, kit.self_signed);
+	struct conn_params params = tls_params("localhost", port);
+	params.tls_ca_file = NULL;
+	params.tls_verify = false;
+	pin_params(&params, 0, PIN_PUBLIC_KEY, key_pin);
+	open_client(&params);
+	say_hello();
+}
+
+static void test_tls_pubkey_pin_wrong_refused(void **state)
+{
+	(void)state;
+	unsigned char ca_key_pin[32], actual[32];
+	pubkey_fingerprint_of(kit.ca, ca_key_pin);
+	fingerprint_of(kit.self_signed, actual);
+	char actual_text[128];
+	fingerprint_text(actual, actual_text, sizeof(actual_text));
+	uint16_t port = server_start(script_echo_hello, kit.self_signed);
+	struct conn_params params = tls_params("localhost", port);
+	params.tls_ca_file = NULL;
+	params.tls_verify = false;
+	pin_params(&params, 0, PIN_PUBLIC_KEY, ca_key_pin);
+	expect_open_fails(&params, YB_ERR_UNAVAILABLE, actual_text);
+	assert_non_null(strstr(open_err.msg, "(public key pubkey-sha256:"));
+}
+
+/* A certificate pin of the wrong certificate does not match its key. */
+static void test_tls_pin_kinds_are_not_mixed(void **state)
+{
+	(void)state;
+	unsigned char key_pin[32];
+	pubkey_fingerprint_of(kit.self_signed, key_pin);
+	uint16_t port = server_start(script_echo_hello, kit.self_signed);
+	struct conn_params params = tls_params("localhost", port);
+	params.tls_ca_file = NULL;
+	params.tls_verify = false;
+	pin_params(&params, 0, PIN_CERTIFICATE, key_pin);
+	expect_open_fails(&params, YB_ERR_UNAVAILABLE, "tls_fingerprint");
+}
+
+static void test_tls_pin_list_one_match_is_enough(void **state)
+{
+	(void)state;
+	unsigned char old_pin[32], new_pin[32];
+	fingerprint_of(kit.ca, old_pin);
+	fingerprint_of(kit.self_signed, new_pin);
+	uint16_t port = server_start(script_echo_hello, kit.self_signed);
+	struct conn_params params = tls_params("localhost", port);
+	params.tls_ca_file = NULL;
+	params.tls_verify = false;
+	pin_params(&params, 0, PIN_PUBLIC_KEY, old_pin);
+	pin_params(&params, 1, PIN_CERTIFICATE, new_pin);
+	open_client(&params);
+	say_hello();
+}
+
+/* Connect by address, verify and send SNI for the name. */
+static void test_tls_server_name_is_checked_and_sent(void **state)
+{
+	(void)state;
+	uint16_t port = server_start(script_report_sni, kit.wrong_host);
+	struct conn_params params = tls_params("127.0.0.1", port);
+	params.tls_server_name = "mail.other.invalid";
+	open_client(&params);
+	EXPECT_LINE("SNI mail.other.invalid");
+}
+
+static void test_tls_server_name_mismatch_refused(void **state)
+{
+	(void)state;
+	uint16_t port = server_start(script_echo_hello, kit.good);
+	struct conn_params params = tls_params("127.0.0.1", port);
+	params.tls_server_name = "imap.example.invalid";
+	expect_open_fails(&params, YB_ERR_UNAVAILABLE,
+			  "not valid for imap.example.invalid");
+}
+
+static int script_report_client(struct peer *peer)
+{
+	X509 *cert = SSL_get1_peer_certificate(peer->ssl);
+	char cn[128] = "-";
+	if (cert)
+		X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
+					  NID_commonName, cn, sizeof(cn));
+	X509_free(cert);
+	char line[200];
+	snprintf(line, sizeof(line), "CLIENT %s\r\n", cn);
+	if (!peer_send_text(peer, line))
+		return SERVER_IO;
+	return peer_wait_eof(peer);
+}
+
+static void test_tls_client_cert_presented(void **state)
+{
+	(void)state;
+	server_wants_client_cert = true;
+	uint16_t port = server_start(script_report_client, kit.good);
+	server_wants_client_cert = false;
+	struct conn_params params = tls_params("localhost", port);
+	params.tls_cert_file = kit.client_cert_path;
+	params.tls_key_file = kit.client_key_path;
+	open_client(&params);
+	EXPECT_LINE("CLIENT yubin client");
+}
+
+/* Client-side files are checked before any traffic (port 1 is refused). */
+static void test_tls_client_key_readable_by_others_refused(void **state)
+{
+	(void)state;
+	struct conn_params params = tls_params("localhost", 1);
+	params.tls_cert_file = kit.client_cert_path;
+	params.tls_key_file = kit.open_key_path;
+	expect_open_fails(&params, YB_ERR_CONFIG, kit.open_key_path);
+	assert_non_null(strstr(open_err.msg, "readable by group or others"));
+}
+
+static void test_tls_client_key_mismatch_refused(void **state)
+{
+	(void)state;
+	struct conn_params params = tls_params("localhost", 1);
+	params.tls_cert_file = kit.client_cert_path;
+	params.tls_key_file = kit.other_key_path;
+	expect_open_fails(&params, YB_ERR_CONFIG, "does not belong");
+	assert_non_null(strstr(open_err.msg, kit.other_key_path));
+	assert_non_null(strstr(open_err.msg, kit.client_cert_path));
+}
+
+static void test_tls_client_cert_missing_refused(void **state)
+{
+	(void)state;
+	struct conn_params params = tls_params("localhost", 1);
+	params.tls_cert_file = kit.missing_path;
+	params.tls_key_file = kit.client_key_path;
+	expect_open_fails(&params, YB_ERR_CONFIG, kit.missing_path);
+}
+
+static void test_tls_client_cert_garbage_refused(void **state)
+{
+	(void)state;
+	struct conn_params params = tls_params("localhost", 1);
+	params.tls_cert_file = kit.garbage_path;
+	params.tls_key_file = kit.client_key_path;
+	expect_open_fails(&params, YB_ERR_CONFIG, "no usable certificate");
 }
 
 /* Checked before any traffic: no server needed, the port is refused. */
@@ -1850,6 +2090,17 @@ int main(void)
 		T(test_tls_pin_wrong_with_verify),
 		T(test_tls_pin_and_verify_both_pass),
 		T(test_tls_pin_does_not_excuse_verify),
+		T(test_tls_pubkey_pin_survives_reissue),
+		T(test_tls_pubkey_pin_wrong_refused),
+		T(test_tls_pin_kinds_are_not_mixed),
+		T(test_tls_pin_list_one_match_is_enough),
+		T(test_tls_server_name_is_checked_and_sent),
+		T(test_tls_server_name_mismatch_refused),
+		T(test_tls_client_cert_presented),
+		T(test_tls_client_key_readable_by_others_refused),
+		T(test_tls_client_key_mismatch_refused),
+		T(test_tls_client_cert_missing_refused),
+		T(test_tls_client_cert_garbage_refused),
 		T(test_tls_ca_file_missing),
 		T(test_tls_ca_file_garbage),
 		T(test_tls11_server_refused),
