@@ -12,7 +12,7 @@
 #define JOBS_MAX 64
 
 enum long_only { OPT_JSON = 256, OPT_SYSLOG, OPT_VERSION, OPT_PROGRESS,
-		 OPT_NO_PROGRESS, OPT_SHOW_CERT };
+		 OPT_NO_PROGRESS, OPT_SHOW_CERT, OPT_AUTHORIZE };
 
 static const struct option long_options[] = {
 	{ "config",  required_argument, NULL, 'c' },
@@ -25,6 +25,7 @@ static const struct option long_options[] = {
 	{ "progress", no_argument,      NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument,   NULL, OPT_NO_PROGRESS },
 	{ "show-cert", no_argument,     NULL, OPT_SHOW_CERT },
+	{ "authorize", required_argument, NULL, OPT_AUTHORIZE },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ "version", no_argument,       NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -50,6 +51,10 @@ void cli_print_help(void)
 "      --no-progress  do not\n"
 "      --show-cert    print each account's server certificates and\n"
 "                     fingerprints (for tls_fingerprint); fetch nothing\n"
+"      --authorize ACCOUNT\n"
+"                     obtain the OAuth2 refresh token of ACCOUNT in a browser\n"
+"                     (or with a code on another device) and store it;\n"
+"                     fetch nothing\n"
 "  -h, --help         show this help and exit\n"
 "      --version      show the version and exit\n"
 "\n"
@@ -72,6 +77,20 @@ static int parse_jobs(const char *arg, unsigned *out, struct yb_error *err)
 		return yb_fail(err, YB_ERR_USAGE,
 			       "-j wants a number from 1 to %d, not '%s'", JOBS_MAX, arg);
 	*out = (unsigned)jobs;
+	return YB_OK;
+}
+
+/* --authorize names its one account and does nothing else. */
+static int check_authorize(const struct cli_options *out, struct yb_error *err)
+{
+	if (!out->authorize)
+		return YB_OK;
+	if (out->account_count > 0)
+		return yb_fail(err, YB_ERR_USAGE,
+			       "--authorize takes exactly one account; give no other ACCOUNT");
+	if (out->show_cert || out->dry_run || out->json || out->jobs > 1)
+		return yb_fail(err, YB_ERR_USAGE,
+			       "--authorize cannot be combined with --show-cert, -n, --json or -j");
 	return YB_OK;
 }
 
@@ -103,6 +122,7 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 		case OPT_PROGRESS: out->progress = 1; break;
 		case OPT_NO_PROGRESS: out->progress = 0; break;
 		case OPT_SHOW_CERT: out->show_cert = true; break;
+		case OPT_AUTHORIZE: out->authorize = optarg; break;
 		case 'h': out->show_help = true; break;
 		case OPT_VERSION: out->show_version = true; break;
 		case ':':
@@ -123,5 +143,5 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 	out->verbosity = quiet ? -1 : verbose;
 	out->accounts = argv + optind;
 	out->account_count = argc - optind;
-	return YB_OK;
+	return check_authorize(out, err);
 }

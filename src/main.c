@@ -13,12 +13,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "account.h"
 #include "cli.h"
 #include "error.h"
 #include "fetch.h"
 #include "fileio.h"
 #include "log.h"
+#include "oauth2.h"
 #include "progress.h"
 #include "showcert.h"
 #include "text.h"
@@ -286,6 +289,32 @@ static int show_certificates(const struct account **accounts, size_t count)
 	return yb_exit_code(worst);
 }
 
+/* --authorize ACCOUNT: instructions on stdout, errors on stderr. */
+static int authorize(const struct cli_options *options, const struct config *config)
+{
+	struct yb_error err;
+	yb_error_clear(&err);
+	const struct account *account = config_find_account(config, options->authorize);
+	if (!account) {
+		char shown[128];
+		text_sanitize(shown, sizeof(shown), options->authorize,
+			      strlen(options->authorize));
+		log_error("--authorize: no account named '%s' in %s", shown,
+			  config->path);
+		return yb_exit_code(YB_ERR_USAGE);
+	}
+	if (!account->has_oauth2) {
+		log_error("--authorize: account '%s' has no oauth2 settings", account->name);
+		return yb_exit_code(YB_ERR_USAGE);
+	}
+	log_set_account(account->name);
+	int rc = oauth2_authorize(account, stdout, &err);
+	if (rc != YB_OK)
+		log_error("%s", err.msg);
+	log_set_account(NULL);
+	return yb_exit_code((enum yb_status)rc);
+}
+
 static int run_accounts(const struct cli_options *options, const struct config *config)
 {
 	struct yb_error err;
@@ -329,7 +358,7 @@ static int run_accounts(const struct cli_options *options, const struct config *
 	return exit_code;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	struct cli_options options;
 	struct yb_error err;
@@ -364,7 +393,20 @@ int main(int argc, char **argv)
 	free(default_path);
 	if (rc != YB_OK)
 		return fail_early(err.status, err.msg, options.json);
-	int exit_code = run_accounts(&options, &config);
+	int exit_code = options.authorize ? authorize(&options, &config)
+					  : run_accounts(&options, &config);
 	config_free(&config);
+	return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	/* Once, before any fork (-j) and any thread: libcurl's rule. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fputs("yubin: cannot initialise libcurl\n", stderr);
+		return yb_exit_code(YB_ERR_INTERNAL);
+	}
+	int exit_code = run(argc, argv);
+	curl_global_cleanup();
 	return exit_code;
 }

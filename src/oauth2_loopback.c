@@ -1,0 +1,426 @@
+/*
+ * oauth2_loopback.c - the authorization-code grant with PKCE for a
+ * desktop program (RFC 8252): the browser is sent to the provider, and
+ * the provider sends it back to http://127.0.0.1:PORT/ where we listen.
+ *
+ * The listener is a deliberately tiny HTTP/1.0 server: one request per
+ * connection, GET only, the request bounded in size and time, and the
+ * redirect accepted only with the `state` we made up (compared in
+ * constant time), so another page cannot feed us a code of its choice.
+ */
+#include "config.h"
+
+#include "oauth2_flow.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "text.h"
+
+#define REQUEST_MAX 8192
+#define REQUEST_TIMEOUT_MS 10000
+#define VALUE_MAX 4096
+#define SHOWN_MAX 200
+
+/* What the browser's request to us said. */
+struct redirect {
+	char code[VALUE_MAX];
+	char state[VALUE_MAX];
+	char error[VALUE_MAX];
+	char error_description[VALUE_MAX];
+};
+
+/* ------------------------------------------------------------------ */
+/* PKCE and state                                                      */
+
+static void base64url(const unsigned char *data, size_t len, char *out)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t o = 0;
+	unsigned bits = 0, value = 0;
+	for (size_t i = 0; i < len; i++) {
+		value = (value << 8) | data[i];
+		bits += 8;
+		while (bits >= 6) {
+			bits -= 6;
+			out[o++] = alphabet[(value >> bits) & 63];
+		}
+	}
+	if (bits > 0)
+		out[o++] = alphabet[(value << (6 - bits)) & 63];
+	out[o] = '\0';
+}
+
+/* 32 random bytes give the 43-character verifier RFC 7636 suggests. */
+static bool make_pkce(char verifier[64], char challenge[64], char state[32])
+{
+	unsigned char random[32], digest[32], nonce[16];
+	unsigned int digest_len = 0;
+	if (RAND_bytes(random, sizeof(random)) != 1 ||
+	    RAND_bytes(nonce, sizeof(nonce)) != 1)
+		return false;
+	base64url(random, sizeof(random), verifier);
+	base64url(nonce, sizeof(nonce), state);
+	OPENSSL_cleanse(random, sizeof(random));
+	if (EVP_Digest(verifier, strlen(verifier), digest, &digest_len,
+		       EVP_sha256(), NULL) != 1 || digest_len != 32)
+		return false;
+	base64url(digest, sizeof(digest), challenge);
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* The listener                                                        */
+
+static int open_listener(const struct account *account, int *fd,
+			 unsigned *port, struct yb_error *err)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET,
+				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(addr);
+	*fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*fd < 0 || bind(*fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+	    listen(*fd, 8) != 0 ||
+	    getsockname(*fd, (struct sockaddr *)&addr, &len) != 0) {
+		int saved = errno;
+		fd_close(fd);
+		return yb_fail_errno(err, YB_ERR_IO, saved,
+				     "account '%s': cannot listen on 127.0.0.1 for the browser",
+				     account->name);
+	}
+	*port = ntohs(addr.sin_port);
+	return YB_OK;
+}
+
+/* Wait for fd to be readable until deadline; false on timeout. */
+static bool wait_readable(int fd, long long deadline_ms)
+{
+	for (;;) {
+		long long left = deadline_ms - oauth2_now_ms();
+		if (left <= 0)
+			return false;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int ready = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (ready > 0)
+			return true;
+		if (ready < 0 && errno != EINTR)
+			return false;
+	}
+}
+
+/* Read up to the blank line ending the head; false if it never comes. */
+static bool read_request(int fd, char *buf, size_t size, long long deadline_ms)
+{
+	size_t len = 0;
+	while (len + 1 < size) {
+		if (!wait_readable(fd, deadline_ms))
+			return false;
+		ssize_t got = read(fd, buf + len, size - 1 - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return false;
+		len += (size_t)got;
+		buf[len] = '\0';
+		if (strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n"))
+			return true;
+	}
+	return false;
+}
+
+static void respond(int fd, int status, const char *reason, const char *text)
+{
+	char page[1024];
+	int body_len = snprintf(page, sizeof(page),
+				"<!DOCTYPE html>\n<html><head><title>yubin</title></head>"
+				"<body><p>%s</p></body></html>\n", text);
+	char head[256];
+	int head_len = snprintf(head, sizeof(head),
+				"HTTP/1.0 %d %s\r\nContent-Type: text/html; charset=utf-8\r\n"
+				"Content-Length: %d\r\nCache-Control: no-store\r\n"
+				"Connection: close\r\n\r\n", status, reason, body_len);
+	if (head_len > 0 && (size_t)head_len < sizeof(head) && body_len > 0 &&
+	    (size_t)body_len < sizeof(page)) {
+		fd_write_all(fd, head, (size_t)head_len);
+		fd_write_all(fd, page, (size_t)body_len);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The request                                                         */
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decode s[0..len) into out; false when it does not fit or
+   would hold a NUL. */
+static bool decode(const char *s, size_t len, char *out, size_t size)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%') {
+			if (len - i < 3)
+				return false;
+			int high = hex_digit(s[i + 1]);
+			int low = hex_digit(s[i + 2]);
+			if (high < 0 || low < 0)
+				return false;
+			c = (char)(high * 16 + low);
+			i += 2;
+		}
+		if (c == '\0' || o + 1 >= size)
+			return false;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return true;
+}
+
+/* Split the query into the parameters we read; false on a bad one. */
+static bool parse_query(const char *query, size_t len, struct redirect *r)
+{
+	const char *end = query + len;
+	while (query < end) {
+		const char *amp = memchr(query, '&', (size_t)(end - query));
+		const char *stop = amp ? amp : end;
+		const char *eq = memchr(query, '=', (size_t)(stop - query));
+		if (eq) {
+			size_t name_len = (size_t)(eq - query);
+			char *slot = NULL;
+			if (name_len == 4 && memcmp(query, "code", 4) == 0)
+				slot = r->code;
+			else if (name_len == 5 && memcmp(query, "state", 5) == 0)
+				slot = r->state;
+			else if (name_len == 5 && memcmp(query, "error", 5) == 0)
+				slot = r->error;
+			else if (name_len == 17 &&
+				 memcmp(query, "error_description", 17) == 0)
+				slot = r->error_description;
+			if (slot && !decode(eq + 1, (size_t)(stop - eq - 1), slot,
+					    VALUE_MAX))
+				return false;
+		}
+		query = stop + 1;
+	}
+	return true;
+}
+
+enum request_kind { REQUEST_BAD, REQUEST_OTHER_PATH, REQUEST_REDIRECT };
+
+/* "GET /?query HTTP/1.1": the redirect, another path, or garbage. */
+static enum request_kind parse_request(const char *head, struct redirect *r)
+{
+	if (strncmp(head, "GET ", 4) != 0)
+		return REQUEST_BAD;
+	const char *target = head + 4;
+	size_t target_len = strcspn(target, " \r\n");
+	if (target_len == 0 || target[0] != '/')
+		return REQUEST_BAD;
+	size_t path_len = strcspn(target, "? \r\n");
+	if (path_len != 1)
+		return REQUEST_OTHER_PATH; /* /favicon.ico and the like */
+	if (target[1] != '?')
+		return REQUEST_BAD;
+	return parse_query(target + 2, target_len - 2, r) ? REQUEST_REDIRECT
+							  : REQUEST_BAD;
+}
+
+/* ------------------------------------------------------------------ */
+/* Waiting for the browser                                             */
+
+enum verdict { VERDICT_WAIT, VERDICT_CODE, VERDICT_FAILED };
+
+static enum verdict judge(const struct account *account, int fd,
+			  const struct redirect *r, const char *state,
+			  struct yb_error *err)
+{
+	size_t state_len = strlen(state);
+	bool state_ok = strlen(r->state) == state_len &&
+			CRYPTO_memcmp(r->state, state, state_len) == 0;
+	if ((r->code[0] || r->error[0]) && !state_ok) {
+		respond(fd, 400, "Bad Request",
+			"yubin: this answer does not belong to the authorization yubin started; it was refused.");
+		yb_fail(err, YB_ERR_AUTH,
+			"account '%s': refused a redirect whose state does not match the one yubin sent (a forged or stale request?)",
+			account->name);
+		return VERDICT_FAILED;
+	}
+	if (r->error[0]) {
+		char error[SHOWN_MAX], description[SHOWN_MAX];
+		text_sanitize(error, sizeof(error), r->error, strlen(r->error));
+		text_sanitize(description, sizeof(description),
+			      r->error_description, strlen(r->error_description));
+		respond(fd, 200, "OK", "yubin: the authorization failed. You can close this window.");
+		yb_fail(err, YB_ERR_AUTH,
+			"account '%s': the authorization server said %s%s%s",
+			account->name, error, description[0] ? ": " : "",
+			description);
+		return VERDICT_FAILED;
+	}
+	if (!r->code[0]) {
+		respond(fd, 400, "Bad Request", "yubin: no authorization code here.");
+		return VERDICT_WAIT;
+	}
+	respond(fd, 200, "OK", "yubin: authorized. You can close this window.");
+	return VERDICT_CODE;
+}
+
+/* Serve one connection; VERDICT_CODE leaves the code in r->code. */
+static enum verdict serve_one(const struct account *account, int fd,
+			      const char *state, struct redirect *r,
+			      struct yb_error *err)
+{
+	char head[REQUEST_MAX];
+	long long deadline = oauth2_now_ms() + REQUEST_TIMEOUT_MS;
+	memset(r, 0, sizeof(*r));
+	if (!read_request(fd, head, sizeof(head), deadline)) {
+		respond(fd, 400, "Bad Request", "yubin: bad request.");
+		return VERDICT_WAIT;
+	}
+	enum request_kind kind = parse_request(head, r);
+	OPENSSL_cleanse(head, sizeof(head)); /* it held the code */
+	if (kind == REQUEST_OTHER_PATH) {
+		respond(fd, 404, "Not Found", "yubin: not found.");
+		return VERDICT_WAIT;
+	}
+	if (kind == REQUEST_BAD) {
+		respond(fd, 400, "Bad Request", "yubin: bad request.");
+		return VERDICT_WAIT;
+	}
+	return judge(account, fd, r, state, err);
+}
+
+static int wait_for_code(const struct account *account, int listener,
+			 const char *state, long long deadline_ms,
+			 struct redirect *r, struct yb_error *err)
+{
+	for (;;) {
+		if (!wait_readable(listener, deadline_ms))
+			return yb_fail(err, YB_ERR_TEMP,
+				       "account '%s': gave up waiting for the browser; run yubin --authorize %s again",
+				       account->name, account->name);
+		int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue; /* EINTR, ECONNABORTED: wait on */
+		enum verdict verdict = serve_one(account, fd, state, r, err);
+		fd_close(&fd);
+		if (verdict == VERDICT_CODE)
+			return YB_OK;
+		if (verdict == VERDICT_FAILED)
+			return err ? err->status : YB_ERR_AUTH;
+		log_debug("ignored a request to the redirect listener");
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The flow                                                            */
+
+static int show_url(const struct account *account, const char *redirect_uri,
+		    const char *challenge, const char *state, FILE *out,
+		    long long wait_s, struct yb_error *err)
+{
+	const struct oauth2_settings *o = &account->oauth2;
+	struct oauth2_buf query = { 0 };
+	oauth2_form_add(&query, "response_type", "code");
+	oauth2_form_add(&query, "client_id", o->client_id);
+	oauth2_form_add(&query, "redirect_uri", redirect_uri);
+	if (o->scope)
+		oauth2_form_add(&query, "scope", o->scope);
+	oauth2_form_add(&query, "state", state);
+	oauth2_form_add(&query, "code_challenge", challenge);
+	oauth2_form_add(&query, "code_challenge_method", "S256");
+	/* Google issues a refresh token only with these; RFC 6749 has
+	   servers ignore parameters they do not know. */
+	oauth2_form_add(&query, "access_type", "offline");
+	oauth2_form_add(&query, "prompt", "consent");
+	if (query.failed) {
+		oauth2_buf_free(&query);
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	}
+	fprintf(out, "To authorize yubin for account '%s', open this address in a browser:\n\n"
+		"    %s%c%s\n\nWaiting up to %lld minutes for the browser to come back to %s\n",
+		account->name, o->auth_url, strchr(o->auth_url, '?') ? '&' : '?',
+		query.data, (wait_s + 59) / 60, redirect_uri);
+	fflush(out);
+	oauth2_buf_free(&query);
+	return YB_OK;
+}
+
+static int exchange_code(const struct account *account, const char *code,
+			 const char *redirect_uri, const char *verifier,
+			 struct oauth2_reply *tokens, struct yb_error *err)
+{
+	const struct oauth2_settings *o = &account->oauth2;
+	struct oauth2_buf form = { 0 };
+	oauth2_form_add(&form, "grant_type", "authorization_code");
+	oauth2_form_add(&form, "code", code);
+	oauth2_form_add(&form, "redirect_uri", redirect_uri);
+	oauth2_form_add(&form, "code_verifier", verifier);
+	int rc = oauth2_form_client(account, &form, err);
+	if (rc == YB_OK)
+		rc = oauth2_endpoint_post(account, o->token_url, &form, tokens, err);
+	oauth2_buf_free(&form);
+	if (rc == YB_OK && tokens->error)
+		rc = oauth2_reply_refused(account, o->token_url, tokens,
+					  "the authorization code", err);
+	if (rc == YB_OK)
+		rc = oauth2_reply_check(account, o->token_url, tokens, err);
+	return rc;
+}
+
+int oauth2_code_flow(const struct account *account, FILE *out,
+		     long long deadline_ms, struct oauth2_reply *tokens,
+		     struct yb_error *err)
+{
+	char verifier[64], challenge[64], state[32], redirect_uri[64];
+	if (!make_pkce(verifier, challenge, state))
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "account '%s': no random numbers for PKCE",
+			       account->name);
+	int listener = -1;
+	unsigned port = 0;
+	int rc = open_listener(account, &listener, &port, err);
+	if (rc != YB_OK)
+		return rc;
+	snprintf(redirect_uri, sizeof(redirect_uri), "http://127.0.0.1:%u/", port);
+	rc = show_url(account, redirect_uri, challenge, state, out,
+		      (deadline_ms - oauth2_now_ms()) / 1000, err);
+	struct redirect *r = calloc(1, sizeof(*r));
+	if (rc == YB_OK && !r)
+		rc = yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	if (rc == YB_OK)
+		rc = wait_for_code(account, listener, state, deadline_ms, r, err);
+	fd_close(&listener);
+	if (rc == YB_OK)
+		rc = exchange_code(account, r->code, redirect_uri, verifier,
+				   tokens, err);
+	if (r)
+		OPENSSL_cleanse(r, sizeof(*r));
+	free(r);
+	OPENSSL_cleanse(verifier, sizeof(verifier));
+	return rc;
+}
