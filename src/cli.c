@@ -12,7 +12,8 @@
 #define JOBS_MAX 64
 
 enum long_only { OPT_JSON = 256, OPT_SYSLOG, OPT_VERSION, OPT_PROGRESS,
-		 OPT_NO_PROGRESS, OPT_SHOW_CERT, OPT_AUTHORIZE };
+		 OPT_NO_PROGRESS, OPT_SHOW_CERT, OPT_AUTHORIZE,
+		 OPT_ASK_PASSWORD };
 
 static const struct option long_options[] = {
 	{ "config",  required_argument, NULL, 'c' },
@@ -26,6 +27,7 @@ static const struct option long_options[] = {
 	{ "no-progress", no_argument,   NULL, OPT_NO_PROGRESS },
 	{ "show-cert", no_argument,     NULL, OPT_SHOW_CERT },
 	{ "authorize", required_argument, NULL, OPT_AUTHORIZE },
+	{ "ask-password", no_argument,  NULL, OPT_ASK_PASSWORD },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ "version", no_argument,       NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -55,6 +57,8 @@ void cli_print_help(void)
 "                     obtain the OAuth2 refresh token of ACCOUNT in a browser\n"
 "                     (or with a code on another device) and store it;\n"
 "                     fetch nothing\n"
+"      --ask-password ask on the terminal for the password of each account\n"
+"                     that has no password source (never without a terminal)\n"
 "  -h, --help         show this help and exit\n"
 "      --version      show the version and exit\n"
 "\n"
@@ -123,6 +127,7 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 		case OPT_NO_PROGRESS: out->progress = 0; break;
 		case OPT_SHOW_CERT: out->show_cert = true; break;
 		case OPT_AUTHORIZE: out->authorize = optarg; break;
+		case OPT_ASK_PASSWORD: out->ask_password = true; break;
 		case 'h': out->show_help = true; break;
 		case OPT_VERSION: out->show_version = true; break;
 		case ':':

@@ -19,6 +19,8 @@ struct cli_options {
 	bool show_help;
 	bool show_version;
 	bool show_cert;           /* --show-cert: print certificates, fetch nothing */
+	bool ask_password;        /* --ask-password: prompt on the terminal for
+				     accounts without a password source */
 	const char *authorize;    /* --authorize ACCOUNT: obtain an OAuth2
 				     refresh token, fetch nothing; or NULL */
 	char **accounts;          /* the ACCOUNT arguments (points into argv) */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "oauth2.h"
 #include "progress.h"
+#include "secret.h"
 #include "showcert.h"
 #include "text.h"
 
@@ -358,6 +360,26 @@ static int run_accounts(const struct cli_options *options, const struct config *
 	return exit_code;
 }
 
+/*
+ * --ask-password: ask for every account this run will fetch, one after
+ * the other and before any fetching, so that prompts of parallel accounts
+ * never mix.
+ */
+static int ask_passwords(const struct cli_options *options,
+			 struct config *config, struct yb_error *err)
+{
+	for (size_t i = 0; i < config->account_count; i++) {
+		struct account *account = &config->accounts[i];
+		bool wanted = options->account_count == 0;
+		for (int j = 0; j < options->account_count && !wanted; j++)
+			wanted = strcmp(options->accounts[j], account->name) == 0;
+		int rc = wanted ? secret_ask_missing(account, err) : YB_OK;
+		if (rc != YB_OK)
+			return rc;
+	}
+	return YB_OK;
+}
+
 static int run(int argc, char **argv)
 {
 	struct cli_options options;
@@ -377,6 +399,10 @@ static int run(int argc, char **argv)
 		return 0;
 	}
 	log_init(options.verbosity, options.use_syslog);
+	/* Passwords and tokens live in this process's memory: a crash must
+	   not leave them in a core file. */
+	struct rlimit no_core = { 0, 0 };
+	setrlimit(RLIMIT_CORE, &no_core);
 	/* A server that closes on us must be an error return, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 
@@ -391,8 +417,13 @@ static int run(int argc, char **argv)
 	struct config config;
 	int rc = config_load(path, &config, &err);
 	free(default_path);
-	if (rc != YB_OK)
+	if (rc == YB_OK && options.ask_password && !options.authorize &&
+	    !options.show_cert)
+		rc = ask_passwords(&options, &config, &err);
+	if (rc != YB_OK) {
+		config_free(&config);
 		return fail_early(err.status, err.msg, options.json);
+	}
 	int exit_code = options.authorize ? authorize(&options, &config)
 					  : run_accounts(&options, &config);
 	config_free(&config);
