@@ -26,7 +26,7 @@
 . "$top_srcdir/tests/lib/checks.sh"
 
 need_yubin
-tap_plan 139
+tap_plan 149
 harness_start
 
 work=$(harness_dir)/client
@@ -34,7 +34,7 @@ certs=$(harness_dir)/certs
 sh "$top_srcdir/tests/lib/mkcerts.sh" "$certs" || tap_bail "mkcerts.sh failed"
 
 # serve_matrix GOOD: the certificate Dovecot presents for each name, with
-# GOOD (good or reissued) for good.example.test; then a restart.
+# GOOD (good or reissued) for good.example.test, from the next start on.
 serve_matrix() {
 	local c=$certs
 	HARNESS_SNI=()
@@ -48,9 +48,14 @@ serve_matrix() {
 		"$c/wildcard.pem" "$c/wildcard.key" "$c/inter.pem"
 	harness_sni_cert "foo.example.test" "$c/partial.pem" "$c/partial.key" "$c/inter.pem"
 	harness_sni_cert "unknownca.example.test" "$c/unknownca.pem" "$c/unknownca.key"
-	harness_restart
 }
 serve_matrix good
+# Without a server name (no SNI for an address), a certificate for the
+# address.
+HARNESS_CERT_FILE=$certs/ipaddr.pem
+HARNESS_KEY_FILE=$certs/ipaddr.key
+HARNESS_CHAIN_FILE=$certs/inter.pem
+harness_restart
 
 harness_add_messages alice 3 --profile small
 server_expected alice "$work/expected"
@@ -85,8 +90,8 @@ self_pin=$(cert_pin "$certs/selfsigned.pem")
 root=$certs/root.pem
 
 # run_case NAME TRANSPORT SERVER_NAME [KEY=VALUE...]: one yubin run of a
-# fresh account; sets CASE (the account, for messages), CASE_PORT and
-# CASE_MAILDIR.
+# fresh account (an empty SERVER_NAME: no tls_server_name); sets CASE (the
+# account, for messages), CASE_PORT and CASE_MAILDIR.
 run_case() {
 	local name=$1 transport=$2 server_name=$3 protocol tls
 	shift 3
@@ -100,7 +105,6 @@ run_case() {
 	*) tap_bail "no transport $transport" ;;
 	esac
 	CASE=$name-$transport
-	CASE_SERVER=$server_name
 	CASE_MAILDIR=$work/$CASE/Maildir
 	harness_write_config "$work/$CASE.yaml" "$CASE" "$protocol" "$tls" "$CASE_PORT" \
 		alice "$(harness_password alice)" "$CASE_MAILDIR" \
@@ -124,13 +128,14 @@ accepted() {
 # refused WHY NAME TRANSPORTS SERVER_NAME [KEY=VALUE...]: three checks a
 # transport; WHY is an extended regular expression for the reason.
 refused() {
-	local why=$1 name=$2 transports=$3 server_name=$4 transport
+	local why=$1 name=$2 transports=$3 server_name=$4 transport peer
 	shift 4
+	peer="(127\.0\.0\.1${server_name:+|$server_name}):"
 	for transport in $transports; do
 		run_case "$name" "$transport" "$server_name" "$@"
 		tap_status_is 69 "$CASE: refused with exit 69"
 		tap_is "$(maildir_count "$CASE_MAILDIR")" 0 "$CASE: nothing delivered"
-		if grep -qE "(127\.0\.0\.1|$server_name):$CASE_PORT" "$RUN_ERR" &&
+		if grep -qE "$peer$CASE_PORT" "$RUN_ERR" &&
 			grep -qiE "$why" "$RUN_ERR"; then
 			tap_ok "$CASE: stderr names the server and says why"
 		else
@@ -188,6 +193,9 @@ refused "$mismatch" wildcard-base-name "imaps pop3s" example.test
 accepted wildcard-one-label "imaps pop3s" x.example.test
 refused "$mismatch" partial-wildcard "imaps pop3s" foo.example.test
 
+# An address is checked against the certificate's IP addresses.
+accepted ip-address "imaps pop3s" ""
+
 # Issuers.
 issuer='unable to get local issuer|unable to verify the first certificate'
 refused "$issuer" unknown-ca "imaps pop3s" unknownca.example.test
@@ -222,10 +230,13 @@ else
 	tap_not_ok "the re-issued certificate has another fingerprint and the same key"
 fi
 serve_matrix reissued
+harness_use_cert "$certs/reissued.pem" "$certs/reissued.key" "$certs/inter.pem"
 accepted pubkey-pin-reissued "imaps pop3s" good.example.test tls_fingerprint="$good_key_pin"
 refused 'match' cert-pin-reissued "imaps pop3s" good.example.test \
 	tls_fingerprint="$good_cert_pin"
 stderr_has_pin "$reissued_cert_pin" "$CASE: the message shows the new certificate's fingerprint"
+# Reached by its address, the server now presents a certificate for a name.
+refused 'IP address mismatch|not valid for' ip-address-not-in-cert "imaps pop3s" ""
 
 # A server that stops at TLS 1.2: Dovecot 2.3 has ssl_min_protocol but no
 # maximum, so a relay that speaks TLS 1.2 at most, with the good chain,

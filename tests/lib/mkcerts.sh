@@ -22,6 +22,7 @@
 #   partial     valid for f*.example.test only (a partial wildcard)
 #   unknownca   signed by other-ca
 #   selfsigned  signed by its own key (no chain file)
+#   ipaddr      valid for the address 127.0.0.1 (an IP SAN) only
 #
 # Client certificates (NAME.pem, NAME.key, for the test user alice):
 #   client        CN=alice, signed by client-ca
@@ -147,7 +148,7 @@ server() {
 	else
 		new_key "$name"
 	fi
-	sign "$ca" "$name" "${san#DNS:}" "$start" "$end" - "$san"
+	sign "$ca" "$name" "${san#*:}" "$start" "$end" - "$san"
 	if [ "$ca" = inter ]; then
 		cat "$name.pem" inter.pem >"$name-chain.pem" || fail "cannot write $name-chain.pem"
 	fi
@@ -169,6 +170,7 @@ server wronghost DNS:other.example.test
 server wildcard 'DNS:*.example.test'
 server partial 'DNS:f*.example.test'
 server unknownca DNS:unknownca.example.test -1 30 other-ca
+server ipaddr IP:127.0.0.1
 
 new_key selfsigned
 cat >>extensions.cnf <<'EOF'
