@@ -80,6 +80,20 @@ void yb_error_prefix(struct yb_error *err, const char *fmt, ...)
 	memcpy(err->msg, joined, sizeof(err->msg));
 }
 
+void yb_error_suffix(struct yb_error *err, const char *fmt, ...)
+{
+	if (!err)
+		return;
+	size_t used = strlen(err->msg);
+	va_list ap;
+	va_start(ap, fmt);
+	int written = vsnprintf(err->msg + used, sizeof(err->msg) - used, fmt,
+				ap);
+	va_end(ap);
+	if (written >= 0)
+		mark_truncated(err->msg + used, sizeof(err->msg) - used, written);
+}
+
 int yb_exit_code(enum yb_status status)
 {
 	switch (status) {

@@ -49,6 +49,10 @@ int yb_fail_errno(struct yb_error *err, enum yb_status status, int errnum,
 void yb_error_prefix(struct yb_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Append to err's message (with the same truncation rules). */
+void yb_error_suffix(struct yb_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* The sysexits.h exit code for a status. */
 int yb_exit_code(enum yb_status status);
 

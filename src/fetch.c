@@ -16,6 +16,8 @@
 #include "maildir.h"
 #include "mbox.h"
 #include "mda.h"
+#include "oauth2.h"
+#include "sasl.h"
 #include "secret.h"
 #include "sink.h"
 #include "state.h"
@@ -163,6 +165,77 @@ out:
 	return rc;
 }
 
+/* One session with secret (see imap_connect) from login to logout. */
+static int fetch_with_secret(const struct account *account,
+			     const struct fetch_options *options,
+			     struct state *state, struct sink_cache *sinks,
+			     const char *secret, struct fetch_report *report,
+			     struct yb_error *err)
+{
+	if (account->protocol == PROTOCOL_IMAP)
+		return fetch_imap(account, secret, state, cached_sink, sinks,
+				  options->dry_run, report, err);
+	struct sink *sink = NULL;
+	int rc = YB_OK;
+	if (!options->dry_run)
+		rc = cached_sink(sinks, account->deliver_target, &sink, err);
+	if (rc == YB_OK)
+		rc = fetch_pop3(account, secret, state, sink, options->dry_run,
+				report, err);
+	return rc;
+}
+
+/*
+ * With an OAuth2 token that the server refuses (revoked early, or the
+ * clock was off), refresh it once and log in again; a refused login
+ * delivered nothing, so the retry starts from the same state.
+ */
+static int fetch_with_token(const struct account *account,
+			    const struct fetch_options *options,
+			    struct state *state, struct sink_cache *sinks,
+			    struct fetch_report *report, struct yb_error *err)
+{
+	char *token = NULL;
+	bool fresh = false;
+	int rc = oauth2_access_token(account, false, &token, &fresh, err);
+	if (rc == YB_OK)
+		rc = fetch_with_secret(account, options, state, sinks, token,
+				       report, err);
+	if (rc == YB_ERR_AUTH && token && !fresh) {
+		log_info("account %s: %s; refreshing the OAuth2 token and "
+			 "trying once more", account->name, err->msg);
+		oauth2_free_token(token);
+		token = NULL;
+		rc = oauth2_access_token(account, true, &token, &fresh, err);
+		if (rc == YB_OK)
+			rc = fetch_with_secret(account, options, state, sinks,
+					       token, report, err);
+	}
+	oauth2_free_token(token);
+	return rc;
+}
+
+static int log_in_and_fetch(const struct account *account,
+			    const struct fetch_options *options,
+			    struct state *state, struct sink_cache *sinks,
+			    struct fetch_report *report, struct yb_error *err)
+{
+	enum sasl_credential credential = sasl_account_credential(account);
+	if (credential == SASL_CRED_TOKEN)
+		return fetch_with_token(account, options, state, sinks, report,
+					err);
+	char *password = NULL;
+	int rc = YB_OK;
+	if (credential == SASL_CRED_PASSWORD &&
+	    account->password_source != PASSWORD_NONE)
+		rc = secret_get_password(account, &password, err);
+	if (rc == YB_OK)
+		rc = fetch_with_secret(account, options, state, sinks, password,
+				       report, err);
+	secret_free(password);
+	return rc;
+}
+
 int fetch_account(const struct account *account,
 		  const struct fetch_options *options,
 		  struct fetch_report *report, struct yb_error *err)
@@ -177,27 +250,15 @@ int fetch_account(const struct account *account,
 			 : "; anyone in the middle can read the password and the mail");
 	struct state *state = NULL;
 	struct sink_cache sinks = { .account = account };
-	char *password = NULL;
 	rc = state_open(account->state_dir, account->name, options->dry_run,
 			&state, err);
 	if (rc != YB_OK)
 		return rc;
 	if (!options->dry_run)
 		rc = resolve_intents(account, state, &sinks, report, err);
-	if (rc == YB_OK && account->password_source != PASSWORD_NONE)
-		rc = secret_get_password(account, &password, err);
-	if (rc == YB_OK && account->protocol == PROTOCOL_IMAP) {
-		rc = fetch_imap(account, password, state, cached_sink, &sinks,
-				options->dry_run, report, err);
-	} else if (rc == YB_OK) {
-		struct sink *sink = NULL;
-		if (!options->dry_run)
-			rc = cached_sink(&sinks, account->deliver_target, &sink, err);
-		if (rc == YB_OK)
-			rc = fetch_pop3(account, password, state, sink, options->dry_run,
-					report, err);
-	}
-	secret_free(password);
+	if (rc == YB_OK)
+		rc = log_in_and_fetch(account, options, state, &sinks, report,
+				      err);
 	close_sinks(&sinks);
 	if (rc == YB_OK) {
 		rc = state_close(state, err);

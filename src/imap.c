@@ -92,6 +92,9 @@ enum login_method {
 	METHOD_PLAIN,         /* AUTHENTICATE PLAIN */
 	METHOD_SASL_LOGIN,    /* AUTHENTICATE LOGIN */
 	METHOD_CRAM_MD5,      /* AUTHENTICATE CRAM-MD5 */
+	METHOD_XOAUTH2,       /* AUTHENTICATE XOAUTH2 */
+	METHOD_OAUTHBEARER,   /* AUTHENTICATE OAUTHBEARER */
+	METHOD_EXTERNAL,      /* AUTHENTICATE EXTERNAL */
 };
 
 static const char *peer(const struct imap *imap)
@@ -736,6 +739,9 @@ static const char *method_name(enum login_method method)
 	case METHOD_PLAIN:         return "AUTHENTICATE PLAIN";
 	case METHOD_SASL_LOGIN:    return "AUTHENTICATE LOGIN";
 	case METHOD_CRAM_MD5:      return "AUTHENTICATE CRAM-MD5";
+	case METHOD_XOAUTH2:       return "AUTHENTICATE XOAUTH2";
+	case METHOD_OAUTHBEARER:   return "AUTHENTICATE OAUTHBEARER";
+	case METHOD_EXTERNAL:      return "AUTHENTICATE EXTERNAL";
 	}
 	return "unknown";
 }
@@ -970,14 +976,144 @@ static int auth_cram_md5(struct imap *imap, const char *password,
 }
 
 /*
- * auth: auto.  Over TLS the password is safe in transit, so the plain
- * methods win (every server has them); without TLS (allow_plaintext) a
- * challenge-response mechanism at least keeps the password itself off
- * the wire, as for POP3.
+ * Begin AUTHENTICATE with one response: on the command line with SASL-IR
+ * (RFC 4959), else after the server's empty challenge.  *step says
+ * whether the server already answered.
+ */
+static int send_single_response(struct imap *imap, enum login_method method,
+				const char *response, struct step *step,
+				struct yb_error *err)
+{
+	const char *command = method_name(method);
+	bool initial = has_capa(imap, IMAP_CAPA_SASL_IR);
+	char shown[64];
+	snprintf(shown, sizeof(shown), "%s%s", command,
+		 initial ? " <redacted>" : "");
+	int rc = begin_command(imap, shown, err);
+	if (rc == YB_OK)
+		rc = write_text(imap, command, err);
+	if (rc == YB_OK && initial)
+		rc = write_text(imap, " ", err);
+	/* An empty initial response is "=" (RFC 4959). */
+	if (rc == YB_OK && initial)
+		rc = write_text(imap, response[0] ? response : "=", err);
+	if (rc == YB_OK)
+		rc = end_line(imap, err);
+	step->kind = STEP_CONTINUE;
+	if (rc == YB_OK && !initial) {
+		rc = read_step(imap, true, step, err);
+		if (rc == YB_OK && step->kind == STEP_CONTINUE)
+			rc = send_secret_line(imap, response, err);
+	}
+	if (rc == YB_OK && step->kind == STEP_CONTINUE)
+		rc = read_step(imap, true, step, err);
+	return rc;
+}
+
+/* The server's error challenge (base64 JSON), decoded and made printable. */
+static void describe_bearer_error(const struct step *step, char *out,
+				  size_t size)
+{
+	size_t len = 0;
+	unsigned char *json = sasl_base64_decode(step->text, step->text_len,
+						 &len);
+	if (json)
+		text_sanitize(out, size, (const char *)json, len);
+	else
+		text_sanitize(out, size, step->text, step->text_len);
+	free(json);
+}
+
+/*
+ * XOAUTH2 and OAUTHBEARER.  A refused token comes back as a challenge
+ * holding the reason as JSON; the client must answer it (empty, or \x01
+ * for OAUTHBEARER, RFC 7628 3.2.3) before the tagged NO.
+ */
+static int auth_bearer(struct imap *imap, enum login_method method,
+		       const char *token, struct yb_error *err)
+{
+	const struct account *account = imap->account;
+	if (!sasl_bearer_token_ok(token))
+		return mark_broken(imap, yb_fail(err, YB_ERR_AUTH,
+			"%s: the OAuth2 access token for %s is not a bearer "
+			"token (empty, too long or holding other characters)",
+			peer(imap), account->user));
+	const char *server_name = account->tls_server_name
+					  ? account->tls_server_name
+					  : account->host;
+	char *response = method == METHOD_XOAUTH2
+		? sasl_xoauth2_response(account->user, token)
+		: sasl_oauthbearer_response(account->user, server_name,
+					    account->port, token);
+	if (!response)
+		return out_of_memory(imap, err);
+	struct step step;
+	int rc = send_single_response(imap, method, response, &step, err);
+	sasl_free_secret(response);
+	if (rc != YB_OK || step.kind == STEP_DONE)
+		return rc == YB_OK ? login_result(imap, method, &step.result, err)
+				   : rc;
+	char why[256];
+	describe_bearer_error(&step, why, sizeof(why));
+	rc = send_secret_line(imap, method == METHOD_XOAUTH2 ? "" : "AQ==", err);
+	if (rc == YB_OK)
+		rc = read_step(imap, false, &step, err);
+	if (rc != YB_OK)
+		return rc;
+	rc = login_result(imap, method, &step.result, err);
+	if (rc == YB_OK) /* a challenge, then OK: not a token that worked */
+		return mark_broken(imap, yb_fail(err, YB_ERR_PROTOCOL,
+			"%s: %s answered a challenge with OK", peer(imap),
+			method_name(method)));
+	yb_error_suffix(err, " (the server says: %s)", why);
+	return rc;
+}
+
+/* EXTERNAL: the TLS client certificate is the credential. */
+static int auth_external(struct imap *imap, struct yb_error *err)
+{
+	struct step step;
+	int rc = send_single_response(imap, METHOD_EXTERNAL, "", &step, err);
+	if (rc != YB_OK)
+		return rc;
+	if (step.kind == STEP_CONTINUE)
+		return abort_sasl(imap, METHOD_EXTERNAL, "the server asked for "
+				  "more than the mechanism has", err);
+	return login_result(imap, METHOD_EXTERNAL, &step.result, err);
+}
+
+/* auth: auto for a token: OAUTHBEARER is the standard, XOAUTH2 common. */
+static int choose_bearer(struct imap *imap, enum login_method *method,
+			 struct yb_error *err)
+{
+	if (has_capa(imap, IMAP_CAPA_AUTH_OAUTHBEARER))
+		*method = METHOD_OAUTHBEARER;
+	else if (has_capa(imap, IMAP_CAPA_AUTH_XOAUTH2))
+		*method = METHOD_XOAUTH2;
+	else
+		return mark_broken(imap, yb_fail(err, YB_ERR_AUTH,
+			"%s offers neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2 "
+			"for the account's OAuth2 token", peer(imap)));
+	return YB_OK;
+}
+
+/*
+ * auth: auto with a password.  Over TLS the password is safe in transit,
+ * so the plain methods win (every server has them); without TLS
+ * (allow_plaintext) a challenge-response mechanism at least keeps the
+ * password itself off the wire, as for POP3.
  */
 static int choose_auto(struct imap *imap, enum login_method *method,
 		       struct yb_error *err)
 {
+	enum sasl_credential credential =
+		sasl_account_credential(imap->account);
+	if (credential == SASL_CRED_TOKEN)
+		return choose_bearer(imap, method, err);
+	if (credential == SASL_CRED_CERT) {
+		*method = METHOD_EXTERNAL;
+		return YB_OK;
+	}
 	bool login_allowed = !has_capa(imap, IMAP_CAPA_LOGINDISABLED);
 	if (!conn_is_tls(imap->conn) && has_capa(imap, IMAP_CAPA_AUTH_CRAM_MD5))
 		*method = METHOD_CRAM_MD5;
@@ -1022,7 +1158,14 @@ static int choose_method(struct imap *imap, enum login_method *method,
 		*method = METHOD_CRAM_MD5;
 		return YB_OK;
 	case AUTH_XOAUTH2:
+		*method = METHOD_XOAUTH2;
+		return YB_OK;
 	case AUTH_OAUTHBEARER:
+		*method = METHOD_OAUTHBEARER;
+		return YB_OK;
+	case AUTH_EXTERNAL:
+		*method = METHOD_EXTERNAL;
+		return YB_OK;
 	case AUTH_APOP:
 	case AUTH_USER:
 		break;
@@ -1031,15 +1174,13 @@ static int choose_method(struct imap *imap, enum login_method *method,
 		"auth %s: no such IMAP method", auth_mech_name(imap->account->auth)));
 }
 
-static int check_can_login(struct imap *imap, const char *password,
+static int check_can_login(struct imap *imap, const char *secret,
 			   struct yb_error *err)
 {
 	const struct account *account = imap->account;
+	enum sasl_credential credential = sasl_account_credential(account);
 	int rc = YB_OK;
-	if (account->auth == AUTH_XOAUTH2 || account->auth == AUTH_OAUTHBEARER)
-		rc = yb_fail(err, YB_ERR_CONFIG, "auth %s is not supported yet",
-			     auth_mech_name(account->auth));
-	else if (account->auth == AUTH_APOP || account->auth == AUTH_USER)
+	if (account->auth == AUTH_APOP || account->auth == AUTH_USER)
 		rc = yb_fail(err, YB_ERR_CONFIG, "auth %s is for POP3 only",
 			     auth_mech_name(account->auth));
 	/* Config validation already demands allow_plaintext for tls: none;
@@ -1049,19 +1190,22 @@ static int check_can_login(struct imap *imap, const char *password,
 			     "%s: refusing to send a password without TLS "
 			     "(set allow_plaintext: true to allow it)",
 			     peer(imap));
-	else if (!password)
-		rc = yb_fail(err, YB_ERR_CONFIG, "%s: no password for user %s",
-			     account->host, account->user ? account->user : "");
+	else if (!secret && credential != SASL_CRED_CERT)
+		rc = yb_fail(err, YB_ERR_CONFIG, "%s: no %s for user %s%s",
+			     account->host, credential == SASL_CRED_TOKEN
+			     ? "OAuth2 access token" : "password",
+			     account->user ? account->user : "",
+			     credential == SASL_CRED_TOKEN ? "" : NO_PASSWORD_HINT);
 	else if (!account->user || account->user[0] == '\0')
 		rc = yb_fail(err, YB_ERR_CONFIG, "%s: the user name is empty",
 			     account->host);
 	return mark_broken(imap, rc);
 }
 
-static int authenticate(struct imap *imap, const char *password,
+static int authenticate(struct imap *imap, const char *secret,
 			struct yb_error *err)
 {
-	int rc = check_can_login(imap, password, err);
+	int rc = check_can_login(imap, secret, err);
 	enum login_method method = METHOD_LOGIN_COMMAND;
 	if (rc == YB_OK)
 		rc = choose_method(imap, &method, err);
@@ -1070,10 +1214,13 @@ static int authenticate(struct imap *imap, const char *password,
 	log_debug("%s: logging in as %s (%s)", peer(imap), imap->account->user,
 		  method_name(method));
 	switch (method) {
-	case METHOD_LOGIN_COMMAND: return login_command(imap, password, err);
-	case METHOD_PLAIN:         return auth_plain(imap, password, err);
-	case METHOD_SASL_LOGIN:    return auth_sasl_login(imap, password, err);
-	case METHOD_CRAM_MD5:      return auth_cram_md5(imap, password, err);
+	case METHOD_LOGIN_COMMAND: return login_command(imap, secret, err);
+	case METHOD_PLAIN:         return auth_plain(imap, secret, err);
+	case METHOD_SASL_LOGIN:    return auth_sasl_login(imap, secret, err);
+	case METHOD_CRAM_MD5:      return auth_cram_md5(imap, secret, err);
+	case METHOD_XOAUTH2:
+	case METHOD_OAUTHBEARER:   return auth_bearer(imap, method, secret, err);
+	case METHOD_EXTERNAL:      return auth_external(imap, err);
 	}
 	return mark_broken(imap, yb_fail(err, YB_ERR_INTERNAL,
 					 "no such login method"));

@@ -64,8 +64,9 @@ struct imap_result {
 };
 
 /*
- * Connect and log in as account->user.  password may be NULL only for
- * PREAUTH or EXTERNAL.  On success *out is freed with imap_close().
+ * Connect and log in as account->user with secret: the password, or the
+ * OAuth2 access token when sasl_account_credential() says so (NULL only
+ * for PREAUTH or EXTERNAL).  On success *out is freed with imap_close().
  */
 int imap_connect(const struct account *account, const char *password,
 		 struct imap **out, struct yb_error *err);

@@ -584,6 +584,104 @@ static int auth_user(struct pop3 *pop3, const char *password,
 }
 
 /*
+ * XOAUTH2 and OAUTHBEARER.  The response always goes on its own line after
+ * the server's "+ ": it is longer than a POP3 command may be, and
+ * Microsoft's server wants it so.  A refused token comes back as a
+ * challenge holding the reason as JSON, answered (empty, or \x01 for
+ * OAUTHBEARER) before the -ERR.
+ */
+static int auth_bearer(struct pop3 *pop3, enum auth_mech mech,
+		       const char *token, struct yb_error *err)
+{
+	const struct account *account = pop3->account;
+	const char *command = mech == AUTH_XOAUTH2 ? "AUTH XOAUTH2"
+						   : "AUTH OAUTHBEARER";
+	if (!sasl_bearer_token_ok(token))
+		return mark_broken(pop3, yb_fail(err, YB_ERR_AUTH,
+			"%s: the OAuth2 access token for %s is not a bearer "
+			"token (empty, too long or holding other characters)",
+			peer(pop3), account->user));
+	const char *server_name = account->tls_server_name
+					  ? account->tls_server_name
+					  : account->host;
+	char *response = mech == AUTH_XOAUTH2
+		? sasl_xoauth2_response(account->user, token)
+		: sasl_oauthbearer_response(account->user, server_name,
+					    account->port, token);
+	if (!response)
+		return out_of_memory(pop3, err);
+	int rc = send_line(pop3, command, err);
+	bool done = false;
+	const char *challenge;
+	size_t challenge_len;
+	if (rc == YB_OK)
+		rc = expect_continue(pop3, command, &done, &challenge,
+				     &challenge_len, err);
+	if (rc == YB_OK && !done)
+		rc = send_sasl_response(pop3, response, err);
+	sasl_free_secret(response);
+	enum auth_reply reply = AUTH_REPLY_OK;
+	if (rc == YB_OK && !done)
+		rc = read_auth_reply(pop3, command, &reply, &challenge,
+				     &challenge_len, err);
+	if (rc != YB_OK || done || reply == AUTH_REPLY_OK)
+		return rc;
+	if (reply == AUTH_REPLY_ERR)
+		return login_refused(pop3, challenge, challenge_len, err);
+	char why[POP3_SHOWN_MAX];
+	size_t json_len = 0;
+	unsigned char *json = sasl_base64_decode(challenge, challenge_len,
+						 &json_len);
+	if (json)
+		sanitize(why, (const char *)json, json_len);
+	else
+		sanitize(why, challenge, challenge_len);
+	free(json);
+	rc = send_sasl_response(pop3, mech == AUTH_XOAUTH2 ? "" : "AQ==", err);
+	if (rc == YB_OK)
+		rc = expect_login_result(pop3, command, err);
+	if (rc == YB_OK)
+		return mark_broken(pop3, yb_fail(err, YB_ERR_PROTOCOL,
+			"%s: %s answered a challenge with +OK", peer(pop3),
+			command));
+	yb_error_suffix(err, " (the server says: %s)", why);
+	return rc;
+}
+
+/* EXTERNAL: the TLS client certificate is the credential; the identity
+   the server derives from it is taken as it is (empty authzid). */
+static int auth_external(struct pop3 *pop3, struct yb_error *err)
+{
+	int rc = send_line(pop3, "AUTH EXTERNAL", err);
+	bool done = false;
+	const char *challenge;
+	size_t challenge_len;
+	if (rc == YB_OK)
+		rc = expect_continue(pop3, "AUTH EXTERNAL", &done, &challenge,
+				     &challenge_len, err);
+	if (rc == YB_OK && !done)
+		rc = send_sasl_response(pop3, "", err);
+	if (rc == YB_OK && !done)
+		rc = expect_login_result(pop3, "AUTH EXTERNAL", err);
+	return rc;
+}
+
+/* auth: auto for a token: OAUTHBEARER is the standard, XOAUTH2 common. */
+static int choose_bearer(struct pop3 *pop3, enum auth_mech *mech,
+			 struct yb_error *err)
+{
+	if (pop3->capa.sasl_oauthbearer)
+		*mech = AUTH_OAUTHBEARER;
+	else if (pop3->capa.sasl_xoauth2)
+		*mech = AUTH_XOAUTH2;
+	else
+		return mark_broken(pop3, yb_fail(err, YB_ERR_AUTH,
+			"%s offers neither SASL OAUTHBEARER nor XOAUTH2 for "
+			"the account's OAuth2 token", peer(pop3)));
+	return YB_OK;
+}
+
+/*
  * auth: auto.  Over TLS the password is safe in transit, so the plain
  * mechanisms win (every server has them); without TLS a challenge-response
  * mechanism at least keeps the password itself off the wire.
@@ -592,6 +690,14 @@ static int choose_mechanism(struct pop3 *pop3, enum auth_mech *mech,
 			    struct yb_error *err)
 {
 	const struct pop3_capa *capa = &pop3->capa;
+	enum sasl_credential credential =
+		sasl_account_credential(pop3->account);
+	if (credential == SASL_CRED_TOKEN)
+		return choose_bearer(pop3, mech, err);
+	if (credential == SASL_CRED_CERT) {
+		*mech = AUTH_EXTERNAL;
+		return YB_OK;
+	}
 	if (!conn_is_tls(pop3->conn)) {
 		if (capa->sasl_cram_md5) {
 			*mech = AUTH_CRAM_MD5;
@@ -624,14 +730,11 @@ static bool user_is_sendable(const char *user)
 	return *user != '\0';
 }
 
-static int check_can_login(struct pop3 *pop3, const char *password,
+static int check_can_login(struct pop3 *pop3, const char *secret,
 			   struct yb_error *err)
 {
 	const struct account *account = pop3->account;
-	if (account->auth == AUTH_XOAUTH2 || account->auth == AUTH_OAUTHBEARER)
-		return yb_fail(err, YB_ERR_CONFIG,
-			       "auth %s is not supported yet",
-			       auth_mech_name(account->auth));
+	enum sasl_credential credential = sasl_account_credential(account);
 	/* Config validation already demands allow_plaintext for tls: none;
 	   this is the second guard, where the password would leave. */
 	if (!conn_is_tls(pop3->conn) && !account->allow_plaintext)
@@ -639,9 +742,12 @@ static int check_can_login(struct pop3 *pop3, const char *password,
 			       "%s: refusing to send a password without TLS "
 			       "(set allow_plaintext: true to allow it)",
 			       peer(pop3));
-	if (!password)
-		return yb_fail(err, YB_ERR_CONFIG, "%s: no password for user %s",
-			       account->host, account->user ? account->user : "");
+	if (!secret && credential != SASL_CRED_CERT)
+		return yb_fail(err, YB_ERR_CONFIG, "%s: no %s for user %s%s",
+			       account->host, credential == SASL_CRED_TOKEN
+			       ? "OAuth2 access token" : "password",
+			       account->user ? account->user : "",
+			       credential == SASL_CRED_TOKEN ? "" : NO_PASSWORD_HINT);
 	if (!account->user || !user_is_sendable(account->user))
 		return yb_fail(err, YB_ERR_CONFIG,
 			       "%s: the user name is empty or holds a control "
@@ -649,10 +755,10 @@ static int check_can_login(struct pop3 *pop3, const char *password,
 	return YB_OK;
 }
 
-static int authenticate(struct pop3 *pop3, const char *password,
+static int authenticate(struct pop3 *pop3, const char *secret,
 			struct yb_error *err)
 {
-	int rc = check_can_login(pop3, password, err);
+	int rc = check_can_login(pop3, secret, err);
 	if (rc != YB_OK)
 		return rc;
 	enum auth_mech mech = pop3->account->auth;
@@ -664,14 +770,15 @@ static int authenticate(struct pop3 *pop3, const char *password,
 	log_debug("%s: logging in as %s (auth %s)", peer(pop3),
 		  pop3->account->user, auth_mech_name(mech));
 	switch (mech) {
-	case AUTH_PLAIN:    return auth_plain(pop3, password, err);
-	case AUTH_LOGIN:    return auth_login(pop3, password, err);
-	case AUTH_CRAM_MD5: return auth_cram_md5(pop3, password, err);
-	case AUTH_APOP:     return auth_apop(pop3, password, err);
-	case AUTH_USER:     return auth_user(pop3, password, err);
-	case AUTH_AUTO:
+	case AUTH_PLAIN:       return auth_plain(pop3, secret, err);
+	case AUTH_LOGIN:       return auth_login(pop3, secret, err);
+	case AUTH_CRAM_MD5:    return auth_cram_md5(pop3, secret, err);
+	case AUTH_APOP:        return auth_apop(pop3, secret, err);
+	case AUTH_USER:        return auth_user(pop3, secret, err);
 	case AUTH_XOAUTH2:
-	case AUTH_OAUTHBEARER:
+	case AUTH_OAUTHBEARER: return auth_bearer(pop3, mech, secret, err);
+	case AUTH_EXTERNAL:    return auth_external(pop3, err);
+	case AUTH_AUTO:
 		break;
 	}
 	return yb_fail(err, YB_ERR_INTERNAL, "auth %s: no such mechanism",

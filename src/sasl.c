@@ -1,5 +1,6 @@
 /*
- * sasl.c - base64, SASL PLAIN, CRAM-MD5 and the APOP digest (see sasl.h).
+ * sasl.c - base64, SASL PLAIN, CRAM-MD5, XOAUTH2, OAUTHBEARER and the APOP
+ * digest (see sasl.h).
  *
  * Every intermediate that holds a password or something derived from it
  * is wiped with OPENSSL_cleanse before it is freed.
@@ -158,6 +159,129 @@ char *sasl_plain_response(const char *user, const char *password)
 	memcpy(message + 2 + user_len, password, password_len);
 	char *encoded = sasl_base64_encode(message, message_len);
 	free_wiped(message, message_len);
+	return encoded;
+}
+
+enum sasl_credential sasl_account_credential(const struct account *account)
+{
+	switch (account->auth) {
+	case AUTH_XOAUTH2:
+	case AUTH_OAUTHBEARER:
+		return SASL_CRED_TOKEN;
+	case AUTH_EXTERNAL:
+		return SASL_CRED_CERT;
+	case AUTH_AUTO:
+		if (account->has_oauth2)
+			return SASL_CRED_TOKEN;
+		if (account->tls_cert_file &&
+		    account->password_source == PASSWORD_NONE)
+			return SASL_CRED_CERT;
+		return SASL_CRED_PASSWORD;
+	case AUTH_PLAIN:
+	case AUTH_LOGIN:
+	case AUTH_CRAM_MD5:
+	case AUTH_APOP:
+	case AUTH_USER:
+		break;
+	}
+	return SASL_CRED_PASSWORD;
+}
+
+#define BEARER_TOKEN_MAX 8192
+
+static bool is_token_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+	       c == '~' || c == '+' || c == '/';
+}
+
+bool sasl_bearer_token_ok(const char *token)
+{
+	size_t len = strnlen(token, BEARER_TOKEN_MAX + 1);
+	if (len == 0 || len > BEARER_TOKEN_MAX)
+		return false;
+	size_t i = 0;
+	while (i < len && is_token_char(token[i]))
+		i++;
+	if (i == 0)
+		return false;
+	while (i < len && token[i] == '=')
+		i++;
+	return i == len;
+}
+
+/* Base64 of parts joined, the joined copy wiped; NULL on overflow/OOM. */
+static char *encode_joined(const char *const *parts, size_t count)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < count; i++) {
+		size_t len = strlen(parts[i]);
+		if (len > SIZE_MAX / 2 - total)
+			return NULL;
+		total += len;
+	}
+	char *joined = malloc(total + 1);
+	if (!joined)
+		return NULL;
+	size_t used = 0;
+	for (size_t i = 0; i < count; i++) {
+		size_t len = strlen(parts[i]);
+		memcpy(joined + used, parts[i], len);
+		used += len;
+	}
+	char *encoded = sasl_base64_encode(joined, total);
+	free_wiped(joined, total + 1);
+	return encoded;
+}
+
+char *sasl_xoauth2_response(const char *user, const char *token)
+{
+	if (!sasl_bearer_token_ok(token) || strchr(user, '\001'))
+		return NULL;
+	const char *parts[] = { "user=", user, "\001auth=Bearer ", token,
+				"\001\001" };
+	return encode_joined(parts, 5);
+}
+
+/* The user as a GS2 saslname (RFC 5801): ',' is =2C and '=' is =3D. */
+static char *gs2_escape(const char *user)
+{
+	size_t len = strlen(user);
+	if (len > (SIZE_MAX - 1) / 3)
+		return NULL;
+	char *out = malloc(3 * len + 1);
+	if (!out)
+		return NULL;
+	char *at = out;
+	for (const char *c = user; *c; c++) {
+		if (*c == ',' || *c == '=') {
+			memcpy(at, *c == ',' ? "=2C" : "=3D", 3);
+			at += 3;
+		} else {
+			*at++ = *c;
+		}
+	}
+	*at = '\0';
+	return out;
+}
+
+char *sasl_oauthbearer_response(const char *user, const char *host,
+				unsigned port, const char *token)
+{
+	if (!sasl_bearer_token_ok(token) || strchr(user, '\001') ||
+	    strchr(host, '\001') || port > 65535)
+		return NULL;
+	char *escaped = gs2_escape(user);
+	if (!escaped)
+		return NULL;
+	char port_text[8];
+	snprintf(port_text, sizeof(port_text), "%u", port);
+	const char *parts[] = { "n,a=", escaped, ",\001host=", host,
+				"\001port=", port_text, "\001auth=Bearer ",
+				token, "\001\001" };
+	char *encoded = encode_joined(parts, 9);
+	free(escaped);
 	return encoded;
 }
 

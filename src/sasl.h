@@ -1,13 +1,43 @@
 /*
  * sasl.h - pure encodings for authentication: base64, SASL PLAIN,
- * CRAM-MD5 and the APOP digest.  Every result is malloc'd, owned by the
+ * CRAM-MD5, XOAUTH2, OAUTHBEARER and the APOP digest.  Every result is malloc'd, owned by the
  * caller, and should be released with sasl_free_secret() (wipes it).
  * All functions return NULL on out of memory or invalid input.
  */
 #ifndef YUBIN_SASL_H
 #define YUBIN_SASL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include "account.h"
+
+/* What an account logs in with, which decides the secret to obtain. */
+enum sasl_credential {
+	SASL_CRED_PASSWORD, /* a password for PLAIN, LOGIN, CRAM-MD5, ... */
+	SASL_CRED_TOKEN,    /* an OAuth2 access token: XOAUTH2, OAUTHBEARER */
+	SASL_CRED_CERT,     /* the TLS client certificate: EXTERNAL */
+};
+
+/*
+ * auth: xoauth2/oauthbearer, or auto with an oauth2 mapping, use a token;
+ * auth: external, or auto with a client certificate and no password
+ * source, the certificate; everything else a password.
+ */
+enum sasl_credential sasl_account_credential(const struct account *account);
+
+/* Appended to "no password" errors: where one can come from. */
+#define NO_PASSWORD_HINT \
+	" (set password, password_cmd, password_env or password_file, or " \
+	"run with --ask-password on a terminal)"
+
+
+/*
+ * An RFC 6750 bearer token: 1 to 8192 of A-Z a-z 0-9 - . _ ~ + / then
+ * '=' padding.  Anything else (a line break, \x01) could break the
+ * framing of the responses below.
+ */
+bool sasl_bearer_token_ok(const char *token);
 
 /* Standard base64 with padding, NUL-terminated. */
 char *sasl_base64_encode(const void *data, size_t len);
@@ -24,6 +54,19 @@ char *sasl_plain_response(const char *user, const char *password);
 /* base64("user " hex(HMAC-MD5(password, decoded challenge))). */
 char *sasl_cram_md5_response(const char *challenge_b64, size_t challenge_len,
 			     const char *user, const char *password);
+
+/* base64("user=USER\x01auth=Bearer TOKEN\x01\x01"): Google's and
+   Microsoft's XOAUTH2.  NULL also for a token sasl_bearer_token_ok refuses
+   or a user name holding \x01. */
+char *sasl_xoauth2_response(const char *user, const char *token);
+
+/*
+ * base64 of the RFC 7628 OAUTHBEARER client response: a GS2 header
+ * naming the user (',' and '=' escaped), host and port, and the token.
+ * NULL as for sasl_xoauth2_response.
+ */
+char *sasl_oauthbearer_response(const char *user, const char *host,
+				unsigned port, const char *token);
 
 /* hex(MD5(timestamp password)) for APOP. */
 char *sasl_apop_digest(const char *timestamp, const char *password);

@@ -18,10 +18,13 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+
+#include "sasl.h"
 
 /* A password_cmd's output and a password_file's first line are capped. */
 #define SECRET_MAX_BYTES (64 * 1024)
@@ -487,4 +490,131 @@ int secret_get_password(const struct account *account, char **out,
 	return yb_fail(err, YB_ERR_CONFIG,
 		       "account '%s' has no password source (password, password_cmd, password_env or password_file)",
 		       account->name);
+}
+
+/* ---- asking on the terminal ---- */
+
+/* The longest typed password we take. */
+#define TYPED_MAX 1024
+
+static const int prompt_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+#define PROMPT_SIGNAL_COUNT (sizeof(prompt_signals) / sizeof(prompt_signals[0]))
+
+static volatile sig_atomic_t prompt_signal;
+
+static void note_prompt_signal(int sig)
+{
+	prompt_signal = sig;
+}
+
+/* Catch the signals that would leave the terminal without echo. */
+static void catch_prompt_signals(struct sigaction *saved)
+{
+	struct sigaction catcher;
+	memset(&catcher, 0, sizeof(catcher));
+	catcher.sa_handler = note_prompt_signal; /* no SA_RESTART: read stops */
+	sigemptyset(&catcher.sa_mask);
+	prompt_signal = 0;
+	for (size_t i = 0; i < PROMPT_SIGNAL_COUNT; i++)
+		sigaction(prompt_signals[i], &catcher, &saved[i]);
+}
+
+static void restore_prompt_signals(const struct sigaction *saved)
+{
+	for (size_t i = 0; i < PROMPT_SIGNAL_COUNT; i++)
+		sigaction(prompt_signals[i], &saved[i], NULL);
+	if (prompt_signal)
+		raise(prompt_signal); /* the terminal is back: now it may act */
+}
+
+/* Read one line from tty into buf (NUL-terminated, without the newline). */
+static int read_typed_line(const struct account *account, int tty,
+			   char *buf, size_t size, struct yb_error *err)
+{
+	size_t len = 0;
+	for (;;) {
+		char c;
+		ssize_t n = read(tty, &c, 1);
+		if (n < 0 && errno == EINTR && !prompt_signal)
+			continue;
+		if (n < 0)
+			return yb_fail_errno(err, YB_ERR_CONFIG, errno,
+					     "account %s: reading the password "
+					     "from the terminal", account->name);
+		if (n == 0 || c == '\n' || c == '\r')
+			break;
+		if (len + 1 >= size)
+			return yb_fail(err, YB_ERR_CONFIG, "account %s: the "
+				       "typed password is longer than %d bytes",
+				       account->name, TYPED_MAX - 1);
+		buf[len++] = c;
+	}
+	buf[len] = '\0';
+	if (len == 0)
+		return yb_fail(err, YB_ERR_CONFIG, "account %s: no password "
+			       "was typed", account->name);
+	return YB_OK;
+}
+
+static int ask_on_tty(const struct account *account, int tty, char *buf,
+		      size_t size, struct yb_error *err)
+{
+	struct termios saved_mode;
+	if (tcgetattr(tty, &saved_mode) != 0)
+		return yb_fail_errno(err, YB_ERR_CONFIG, errno, "account %s: "
+				     "cannot ask for the password", account->name);
+	struct termios quiet = saved_mode;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	quiet.c_lflag |= ICANON;
+	struct sigaction saved_actions[PROMPT_SIGNAL_COUNT];
+	catch_prompt_signals(saved_actions);
+	int rc = YB_OK;
+	if (tcsetattr(tty, TCSAFLUSH, &quiet) != 0)
+		rc = yb_fail_errno(err, YB_ERR_CONFIG, errno, "account %s: "
+				   "cannot turn off echo to ask for the password",
+				   account->name);
+	if (rc == YB_OK) {
+		char prompt[512];
+		int len = snprintf(prompt, sizeof(prompt),
+				   "Password for %s on %s (account %s): ",
+				   account->user ? account->user : "",
+				   account->host, account->name);
+		if (len > 0 && (size_t)len < sizeof(prompt))
+			(void)!write(tty, prompt, (size_t)len);
+		rc = read_typed_line(account, tty, buf, size, err);
+		(void)!write(tty, "\n", 1);
+	}
+	tcsetattr(tty, TCSAFLUSH, &saved_mode);
+	restore_prompt_signals(saved_actions);
+	return rc;
+}
+
+int secret_ask_missing(struct account *account, struct yb_error *err)
+{
+	if (sasl_account_credential(account) != SASL_CRED_PASSWORD ||
+	    account->password_source != PASSWORD_NONE)
+		return YB_OK;
+	int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (tty < 0)
+		return yb_fail(err, YB_ERR_CONFIG, "account %s has no password "
+			       "source and there is no terminal to ask on "
+			       "(--ask-password needs one; set password_cmd, "
+			       "password_env or password_file for unattended "
+			       "runs)", account->name);
+	char *typed = malloc(TYPED_MAX);
+	int rc = typed ? ask_on_tty(account, tty, typed, TYPED_MAX, err)
+		       : yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	close(tty);
+	if (rc == YB_OK) {
+		/* The account's password is wiped by config_free. */
+		account->password = strdup(typed);
+		if (!account->password)
+			rc = yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+		else
+			account->password_source = PASSWORD_VALUE;
+	}
+	if (typed)
+		OPENSSL_cleanse(typed, TYPED_MAX);
+	free(typed);
+	return rc;
 }

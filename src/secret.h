@@ -24,6 +24,15 @@
 int secret_get_password(const struct account *account, char **out,
 			struct yb_error *err);
 
+/*
+ * --ask-password: for an account that logs in with a password but has no
+ * source for it, ask on the controlling terminal (echo off) and keep the
+ * answer as the account's password.  No terminal is YB_ERR_CONFIG, never
+ * a wait.  An account that needs no prompt is left alone.  A signal while
+ * asking restores the terminal first, then takes its course.
+ */
+int secret_ask_missing(struct account *account, struct yb_error *err);
+
 /* Wipe and free a secret from secret_get_password(); NULL is fine. */
 void secret_free(char *secret);
 

@@ -45,6 +45,7 @@
 #include <openssl/x509v3.h>
 
 #include "imap.h"
+#include "sasl.h"
 #include "log.h"
 
 #define CLIENT_TIMEOUT 20   /* generous: valgrind is slow */
@@ -1007,7 +1008,114 @@ static void test_plaintext_password_refused(void **state)
 	assert_int_equal(server_join(), SERVER_OK);
 }
 
-static void test_oauth_not_supported_yet(void **state)
+static void test_xoauth2_with_sasl_ir(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] hi"),
+		C("y1 AUTHENTICATE XOAUTH2 dXNlcj1hbGljZQFhdXRoPUJlYXJlciB0b2sxMjMBAQ=="),
+		S("y1 OK [CAPABILITY IMAP4rev1] done"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	use_account(server_start(script), TLS_NONE);
+	account.auth = AUTH_XOAUTH2;
+	account.has_oauth2 = true;
+	assert_ok(imap_connect(&account, "tok123", &session, &err), &err);
+	finish();
+}
+
+/* A refused token: the JSON challenge is answered empty, then the NO. */
+static void test_xoauth2_refused_token_is_auth_error(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2] hi"),
+		C("y1 AUTHENTICATE XOAUTH2"),
+		S("+ "),
+		C("dXNlcj1hbGljZQFhdXRoPUJlYXJlciB0b2sxMjMBAQ=="),
+		S("+ eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiQmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ=="),
+		C(""),
+		S("y1 NO [AUTHENTICATIONFAILED] Invalid credentials"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	use_account(server_start(script), TLS_NONE);
+	account.has_oauth2 = true; /* auth: auto picks XOAUTH2 */
+	assert_fails(imap_connect(&account, "tok123", &session, &err), &err,
+		     YB_ERR_AUTH, "Invalid credentials (the server says: "
+		     "{\"status\":\"401\"");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+/* The RFC 7628 client response, with the port this test listens on. */
+static int expect_oauthbearer(struct peer *peer)
+{
+	char line[1024];
+	size_t len = 0;
+	if (!peer_read_line(peer, line, sizeof(line), &len))
+		return SERVER_IO;
+	const char prefix[] = "y1 AUTHENTICATE OAUTHBEARER ";
+	if (len < sizeof(prefix) - 1 || memcmp(line, prefix, sizeof(prefix) - 1))
+		return SERVER_MISMATCH;
+	size_t decoded_len = 0;
+	unsigned char *decoded = sasl_base64_decode(
+		line + sizeof(prefix) - 1, len - (sizeof(prefix) - 1),
+		&decoded_len);
+	if (!decoded)
+		return SERVER_MISMATCH;
+	/* The script runs in the server's child, forked before the account
+	   knew its port: the socket knows it. */
+	struct sockaddr_in local;
+	socklen_t local_len = sizeof(local);
+	if (getsockname(peer->fd, (struct sockaddr *)&local, &local_len) != 0)
+		return SERVER_IO;
+	char expected[200];
+	snprintf(expected, sizeof(expected), "n,a=alice,\001host=127.0.0.1"
+		 "\001port=%u\001auth=Bearer tok123\001\001",
+		 (unsigned)ntohs(local.sin_port));
+	bool same = decoded_len == strlen(expected) &&
+		    memcmp(decoded, expected, decoded_len) == 0;
+	free(decoded);
+	return same ? SERVER_OK : SERVER_MISMATCH;
+}
+
+static void test_oauthbearer_preferred_by_auto(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2 AUTH=OAUTHBEARER AUTH=PLAIN] hi"),
+		CALL(expect_oauthbearer),
+		S("+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0="),
+		C("AQ=="),
+		S("y1 NO token expired"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	use_account(server_start(script), TLS_NONE);
+	account.has_oauth2 = true;
+	assert_fails(imap_connect(&account, "tok123", &session, &err), &err,
+		     YB_ERR_AUTH, "token expired (the server says: "
+		     "{\"status\":\"invalid_token\"}");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_oauth_without_mechanism_refused(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	use_account(server_start(script), TLS_NONE);
+	account.has_oauth2 = true;
+	assert_fails(imap_connect(&account, "tok123", &session, &err), &err,
+		     YB_ERR_AUTH, "neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_oauth_token_with_line_break_never_sent(void **state)
 {
 	(void)state;
 	static const struct sstep script[] = {
@@ -1017,8 +1125,44 @@ static void test_oauth_not_supported_yet(void **state)
 	struct yb_error err;
 	use_account(server_start(script), TLS_NONE);
 	account.auth = AUTH_XOAUTH2;
-	assert_fails(imap_connect(&account, "secret", &session, &err), &err,
-		     YB_ERR_CONFIG, "not supported yet");
+	account.has_oauth2 = true;
+	assert_fails(imap_connect(&account, "tok\r\nA1 DELETE INBOX", &session,
+				  &err), &err, YB_ERR_AUTH, "not a bearer token");
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
+static void test_external_empty_initial_response(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=EXTERNAL] hi"),
+		C("y1 AUTHENTICATE EXTERNAL ="),
+		S("y1 OK [CAPABILITY IMAP4rev1] done"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	use_account(server_start(script), TLS_NONE);
+	account.auth = AUTH_EXTERNAL;
+	assert_ok(imap_connect(&account, NULL, &session, &err), &err);
+	finish();
+}
+
+static void test_external_without_sasl_ir(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		S("* OK [CAPABILITY IMAP4rev1 AUTH=EXTERNAL] hi"),
+		C("y1 AUTHENTICATE EXTERNAL"),
+		S("+ "),
+		C(""),
+		S("y1 NO [AUTHENTICATIONFAILED] no certificate"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	use_account(server_start(script), TLS_NONE);
+	account.auth = AUTH_EXTERNAL;
+	assert_fails(imap_connect(&account, NULL, &session, &err), &err,
+		     YB_ERR_AUTH, "no certificate");
 	assert_int_equal(server_join(), SERVER_OK);
 }
 
@@ -2022,7 +2166,13 @@ int main(void)
 		T(test_auth_cram_md5_bad_challenge_cancelled),
 		T(test_explicit_plain_without_capability),
 		T(test_plaintext_password_refused),
-		T(test_oauth_not_supported_yet),
+		T(test_xoauth2_with_sasl_ir),
+		T(test_xoauth2_refused_token_is_auth_error),
+		T(test_oauthbearer_preferred_by_auto),
+		T(test_oauth_without_mechanism_refused),
+		T(test_oauth_token_with_line_break_never_sent),
+		T(test_external_empty_initial_response),
+		T(test_external_without_sasl_ir),
 		T(test_no_usable_login_method),
 		T(test_starttls_upgrades_and_rereads_capabilities),
 		T(test_starttls_not_offered_fails_closed),

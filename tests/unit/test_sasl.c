@@ -166,7 +166,7 @@ static void test_plain_response_utf8_and_controls(void **state)
 {
 	(void)state;
 	char *response = sasl_plain_response("alice@example.com",
-					     "p\xc3\xa4ss w0rd:\x01");
+					     "p\xc3\xa4ss w0rd:\001");
 	assert_non_null(response);
 	assert_string_equal(response,
 			    "AGFsaWNlQGV4YW1wbGUuY29tAHDDpHNzIHcwcmQ6AQ==");
@@ -222,6 +222,95 @@ static void test_cram_md5_bad_challenge(void **state)
 	assert_null(sasl_cram_md5_response("PDE4O", 5, "tim", "x"));
 }
 
+/* Google's documented example of an XOAUTH2 initial client response. */
+static void test_xoauth2_response(void **state)
+{
+	(void)state;
+	char *response = sasl_xoauth2_response(
+		"someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg");
+	assert_non_null(response);
+	assert_string_equal(response,
+		"dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRm"
+		"dDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==");
+	sasl_free_secret(response);
+}
+
+/* The example of RFC 7628 section 4.1. */
+static void test_oauthbearer_rfc7628(void **state)
+{
+	(void)state;
+	char *response = sasl_oauthbearer_response(
+		"user@example.com", "server.example.com", 143,
+		"vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==");
+	assert_non_null(response);
+	assert_string_equal(response,
+		"bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29t"
+		"AXBvcnQ9MTQzAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhi"
+		"SFJoZG1semRHRXVZMjl0Q2c9PQEB");
+	sasl_free_secret(response);
+}
+
+/* ',' and '=' in the user name are escaped in the GS2 header. */
+static void test_oauthbearer_escapes_user(void **state)
+{
+	(void)state;
+	char *response = sasl_oauthbearer_response("a,b=c", "h", 993, "t");
+	assert_non_null(response);
+	assert_string_equal(response,
+		"bixhPWE9MkNiPTNEYywBaG9zdD1oAXBvcnQ9OTkzAWF1dGg9QmVhcmVyIHQBAQ==");
+	sasl_free_secret(response);
+}
+
+static void test_bearer_token_rules(void **state)
+{
+	(void)state;
+	assert_true(sasl_bearer_token_ok("ya29.a0-_~+/Zz09=="));
+	assert_true(sasl_bearer_token_ok("x"));
+	static const char *const bad[] = {
+		"", "=", "==abc", "a b", "a\001", "abc\r\n", "a=b", "t\001auth",
+		"caf\xc3\xa9",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_false(sasl_bearer_token_ok(bad[i]));
+		assert_null(sasl_xoauth2_response("u", bad[i]));
+		assert_null(sasl_oauthbearer_response("u", "h", 1, bad[i]));
+	}
+	char *longest = malloc(8194);
+	assert_non_null(longest);
+	memset(longest, 'a', 8192);
+	longest[8192] = '\0';
+	assert_true(sasl_bearer_token_ok(longest));
+	longest[8192] = 'a';
+	longest[8193] = '\0';
+	assert_false(sasl_bearer_token_ok(longest));
+	free(longest);
+	/* \001 ends a field: a user name holding it is refused. */
+	assert_null(sasl_xoauth2_response("u\001auth=Bearer evil", "t"));
+	assert_null(sasl_oauthbearer_response("u\001", "h", 1, "t"));
+	assert_null(sasl_oauthbearer_response("u", "h", 70000, "t"));
+}
+
+static void test_account_credential(void **state)
+{
+	(void)state;
+	struct account a = { .auth = AUTH_AUTO };
+	assert_int_equal(sasl_account_credential(&a), SASL_CRED_PASSWORD);
+	a.tls_cert_file = "/c.pem";
+	assert_int_equal(sasl_account_credential(&a), SASL_CRED_CERT);
+	a.password_source = PASSWORD_ENV;
+	assert_int_equal(sasl_account_credential(&a), SASL_CRED_PASSWORD);
+	a.has_oauth2 = true;
+	assert_int_equal(sasl_account_credential(&a), SASL_CRED_TOKEN);
+	a.auth = AUTH_PLAIN;
+	assert_int_equal(sasl_account_credential(&a), SASL_CRED_PASSWORD);
+	a.auth = AUTH_EXTERNAL;
+	assert_int_equal(sasl_account_credential(&a), SASL_CRED_CERT);
+	a.auth = AUTH_XOAUTH2;
+	assert_int_equal(sasl_account_credential(&a), SASL_CRED_TOKEN);
+	a.auth = AUTH_OAUTHBEARER;
+	assert_int_equal(sasl_account_credential(&a), SASL_CRED_TOKEN);
+}
+
 static void test_apop_rfc1939(void **state)
 {
 	(void)state;
@@ -261,6 +350,11 @@ int main(void)
 		cmocka_unit_test(test_cram_md5_rfc2195),
 		cmocka_unit_test(test_cram_md5_other_password_differs),
 		cmocka_unit_test(test_cram_md5_bad_challenge),
+		cmocka_unit_test(test_xoauth2_response),
+		cmocka_unit_test(test_oauthbearer_rfc7628),
+		cmocka_unit_test(test_oauthbearer_escapes_user),
+		cmocka_unit_test(test_bearer_token_rules),
+		cmocka_unit_test(test_account_credential),
 		cmocka_unit_test(test_apop_rfc1939),
 		cmocka_unit_test(test_apop_depends_on_timestamp),
 	};
