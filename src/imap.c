@@ -1010,52 +1010,29 @@ static int send_single_response(struct imap *imap, enum login_method method,
 	return rc;
 }
 
-/* The server's error challenge (base64 JSON), decoded and made printable. */
-static void describe_bearer_error(const struct step *step, char *out,
-				  size_t size)
-{
-	size_t len = 0;
-	unsigned char *json = sasl_base64_decode(step->text, step->text_len,
-						 &len);
-	if (json)
-		text_sanitize(out, size, (const char *)json, len);
-	else
-		text_sanitize(out, size, step->text, step->text_len);
-	free(json);
-}
-
 /*
  * XOAUTH2 and OAUTHBEARER.  A refused token comes back as a challenge
- * holding the reason as JSON; the client must answer it (empty, or \x01
- * for OAUTHBEARER, RFC 7628 3.2.3) before the tagged NO.
+ * holding the reason as JSON; the client must answer it before the
+ * tagged NO.
  */
 static int auth_bearer(struct imap *imap, enum login_method method,
 		       const char *token, struct yb_error *err)
 {
-	const struct account *account = imap->account;
-	if (!sasl_bearer_token_ok(token))
-		return mark_broken(imap, yb_fail(err, YB_ERR_AUTH,
-			"%s: the OAuth2 access token for %s is not a bearer "
-			"token (empty, too long or holding other characters)",
-			peer(imap), account->user));
-	const char *server_name = account->tls_server_name
-					  ? account->tls_server_name
-					  : account->host;
-	char *response = method == METHOD_XOAUTH2
-		? sasl_xoauth2_response(account->user, token)
-		: sasl_oauthbearer_response(account->user, server_name,
-					    account->port, token);
-	if (!response)
-		return out_of_memory(imap, err);
+	bool oauthbearer = method == METHOD_OAUTHBEARER;
+	char *response = NULL;
+	int rc = sasl_bearer_response(imap->account, oauthbearer, token,
+				      peer(imap), &response, err);
+	if (rc != YB_OK)
+		return mark_broken(imap, rc);
 	struct step step;
-	int rc = send_single_response(imap, method, response, &step, err);
+	rc = send_single_response(imap, method, response, &step, err);
 	sasl_free_secret(response);
 	if (rc != YB_OK || step.kind == STEP_DONE)
 		return rc == YB_OK ? login_result(imap, method, &step.result, err)
 				   : rc;
 	char why[256];
-	describe_bearer_error(&step, why, sizeof(why));
-	rc = send_secret_line(imap, method == METHOD_XOAUTH2 ? "" : "AQ==", err);
+	sasl_describe_refusal(step.text, step.text_len, why, sizeof(why));
+	rc = send_secret_line(imap, sasl_refusal_answer(oauthbearer), err);
 	if (rc == YB_OK)
 		rc = read_step(imap, false, &step, err);
 	if (rc != YB_OK)

@@ -593,24 +593,14 @@ static int auth_user(struct pop3 *pop3, const char *password,
 static int auth_bearer(struct pop3 *pop3, enum auth_mech mech,
 		       const char *token, struct yb_error *err)
 {
-	const struct account *account = pop3->account;
-	const char *command = mech == AUTH_XOAUTH2 ? "AUTH XOAUTH2"
-						   : "AUTH OAUTHBEARER";
-	if (!sasl_bearer_token_ok(token))
-		return mark_broken(pop3, yb_fail(err, YB_ERR_AUTH,
-			"%s: the OAuth2 access token for %s is not a bearer "
-			"token (empty, too long or holding other characters)",
-			peer(pop3), account->user));
-	const char *server_name = account->tls_server_name
-					  ? account->tls_server_name
-					  : account->host;
-	char *response = mech == AUTH_XOAUTH2
-		? sasl_xoauth2_response(account->user, token)
-		: sasl_oauthbearer_response(account->user, server_name,
-					    account->port, token);
-	if (!response)
-		return out_of_memory(pop3, err);
-	int rc = send_line(pop3, command, err);
+	bool oauthbearer = mech == AUTH_OAUTHBEARER;
+	const char *command = oauthbearer ? "AUTH OAUTHBEARER" : "AUTH XOAUTH2";
+	char *response = NULL;
+	int rc = sasl_bearer_response(pop3->account, oauthbearer, token,
+				      peer(pop3), &response, err);
+	if (rc != YB_OK)
+		return mark_broken(pop3, rc);
+	rc = send_line(pop3, command, err);
 	bool done = false;
 	const char *challenge;
 	size_t challenge_len;
@@ -629,15 +619,8 @@ static int auth_bearer(struct pop3 *pop3, enum auth_mech mech,
 	if (reply == AUTH_REPLY_ERR)
 		return login_refused(pop3, challenge, challenge_len, err);
 	char why[POP3_SHOWN_MAX];
-	size_t json_len = 0;
-	unsigned char *json = sasl_base64_decode(challenge, challenge_len,
-						 &json_len);
-	if (json)
-		sanitize(why, (const char *)json, json_len);
-	else
-		sanitize(why, challenge, challenge_len);
-	free(json);
-	rc = send_sasl_response(pop3, mech == AUTH_XOAUTH2 ? "" : "AQ==", err);
+	sasl_describe_refusal(challenge, challenge_len, why, sizeof(why));
+	rc = send_sasl_response(pop3, sasl_refusal_answer(oauthbearer), err);
 	if (rc == YB_OK)
 		rc = expect_login_result(pop3, command, err);
 	if (rc == YB_OK)

@@ -9,6 +9,8 @@
 
 #include "sasl.h"
 
+#include "text.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -283,6 +285,45 @@ char *sasl_oauthbearer_response(const char *user, const char *host,
 	char *encoded = encode_joined(parts, 9);
 	free(escaped);
 	return encoded;
+}
+
+int sasl_bearer_response(const struct account *account, bool oauthbearer,
+			 const char *token, const char *peer, char **out,
+			 struct yb_error *err)
+{
+	*out = NULL;
+	if (!sasl_bearer_token_ok(token))
+		return yb_fail(err, YB_ERR_AUTH, "%s: the OAuth2 access token "
+			       "for %s is not a bearer token (empty, too long or "
+			       "holding other characters)", peer, account->user);
+	const char *server_name = account->tls_server_name
+					  ? account->tls_server_name
+					  : account->host;
+	*out = oauthbearer ? sasl_oauthbearer_response(account->user,
+						       server_name,
+						       account->port, token)
+			   : sasl_xoauth2_response(account->user, token);
+	if (!*out)
+		return yb_fail(err, YB_ERR_INTERNAL, "%s: out of memory, or a "
+			       "user name holding \\001", peer);
+	return YB_OK;
+}
+
+void sasl_describe_refusal(const char *challenge, size_t len, char *out,
+			   size_t size)
+{
+	size_t json_len = 0;
+	unsigned char *json = sasl_base64_decode(challenge, len, &json_len);
+	if (json)
+		text_sanitize(out, size, (const char *)json, json_len);
+	else
+		text_sanitize(out, size, challenge, len);
+	free(json);
+}
+
+const char *sasl_refusal_answer(bool oauthbearer)
+{
+	return oauthbearer ? "AQ==" : "";
 }
 
 static void hex_encode(const unsigned char *data, size_t len, char *out)

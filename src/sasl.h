@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "account.h"
+#include "error.h"
 
 /* What an account logs in with, which decides the secret to obtain. */
 enum sasl_credential {
@@ -67,6 +68,25 @@ char *sasl_xoauth2_response(const char *user, const char *token);
  */
 char *sasl_oauthbearer_response(const char *user, const char *host,
 				unsigned port, const char *token);
+
+/*
+ * The XOAUTH2 (or, with oauthbearer, the OAUTHBEARER) response for
+ * account: its user, its server name (tls_server_name, else host) and
+ * port.  YB_ERR_AUTH when the token is not a bearer token (the message
+ * names peer and user); *out is wiped with sasl_free_secret().
+ */
+int sasl_bearer_response(const struct account *account, bool oauthbearer,
+			 const char *token, const char *peer, char **out,
+			 struct yb_error *err);
+
+/* What a server says when it refuses a token (base64 JSON, RFC 7628
+   3.2.2), decoded when it can be, made printable into out. */
+void sasl_describe_refusal(const char *challenge, size_t len, char *out,
+			   size_t size);
+
+/* The client's answer to that challenge: empty for XOAUTH2, \001 for
+   OAUTHBEARER (RFC 7628 3.2.3), base64-encoded. */
+const char *sasl_refusal_answer(bool oauthbearer);
 
 /* hex(MD5(timestamp password)) for APOP. */
 char *sasl_apop_digest(const char *timestamp, const char *password);
