@@ -26,7 +26,7 @@
 . "$top_srcdir/tests/lib/checks.sh"
 
 need_yubin
-tap_plan 149
+tap_plan 151
 harness_start
 
 work=$(harness_dir)/client
@@ -145,8 +145,8 @@ refused() {
 	done
 }
 
-# stderr_has TEXT DESC: TEXT (a fingerprint) on the last run's stderr, in
-# any spelling.
+# stderr_has_pin PIN DESC: the fingerprint of PIN on the last run's
+# stderr, in any spelling.
 stderr_has_pin() {
 	if tr -d : <"$RUN_ERR" | tr A-F a-f | grep -qF "$(bare_hex "$1")"; then
 		tap_ok "$2"
@@ -156,7 +156,7 @@ stderr_has_pin() {
 }
 
 warned() {
-	if grep -q 'tls_verify' "$RUN_ERR"; then
+	if grep -qi 'warning.*tls_verify' "$RUN_ERR"; then
 		tap_ok "$1"
 	else
 		tap_not_ok "$1" "no tls_verify warning; $(run_summary)"
@@ -211,14 +211,18 @@ for transport in imaps pop3s; do
 	stderr_has_pin "$good_cert_pin" "$CASE: the message shows the server's fingerprint"
 done
 accepted pubkey-pin "imaps pop3s pop3-stls" good.example.test tls_fingerprint="$good_key_pin"
-refused 'match' pubkey-pin-wrong "imaps pop3s" good.example.test \
-	tls_fingerprint="$(wrong "$good_key_pin")"
+wrong_key_pin=$(wrong "$good_key_pin")
+for transport in imaps pop3s; do
+	refused 'match' pubkey-pin-wrong "$transport" good.example.test \
+		tls_fingerprint="$wrong_key_pin"
+	stderr_has_pin "$good_key_pin" "$CASE: the message shows the server's public key fingerprint"
+done
 # One of several, in other spellings: lower case, with and without colons.
 lower_cert_pin=$(printf '%s' "$good_cert_pin" | tr A-F a-f)
 accepted pin-list "imaps pop3s" good.example.test \
-	tls_fingerprint="[\"$(wrong "$good_key_pin")\", \"sha256:$(bare_hex "$good_cert_pin")\", \"$(wrong "$lower_cert_pin")\"]"
+	tls_fingerprint="[\"$wrong_key_pin\", \"sha256:$(bare_hex "$good_cert_pin")\", \"$(wrong "$lower_cert_pin")\"]"
 refused 'match' pin-list-none imaps good.example.test \
-	tls_fingerprint="[\"$wrong_cert_pin\", \"$(wrong "$good_key_pin")\"]"
+	tls_fingerprint="[\"$wrong_cert_pin\", \"$wrong_key_pin\"]"
 
 # The certificate re-issued with the same key: the public-key pin holds,
 # the certificate pin does not.
