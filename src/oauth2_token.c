@@ -181,59 +181,21 @@ int oauth2_reply_check(const struct account *account, const char *url,
 /* ------------------------------------------------------------------ */
 /* Secrets through secret.c                                            */
 
-/* secret.c names its own keys; say which oauth2 key it was. */
-static void rename_key(struct yb_error *err, const char *from, const char *to)
-{
-	if (!err)
-		return;
-	char renamed[YB_ERROR_MSG_MAX];
-	size_t used = 0, from_len = strlen(from), to_len = strlen(to);
-	const char *p = err->msg;
-	while (*p && used + 1 < sizeof(renamed)) {
-		if (strncmp(p, from, from_len) == 0 &&
-		    used + to_len + 1 < sizeof(renamed)) {
-			memcpy(renamed + used, to, to_len);
-			used += to_len;
-			p += from_len;
-		} else {
-			renamed[used++] = *p++;
-		}
-	}
-	renamed[used] = '\0';
-	memcpy(err->msg, renamed, used + 1);
-}
-
-static int secret_via(const struct account *account,
-		      enum password_source source, const char *key,
-		      const char *value, char **out, struct yb_error *err)
-{
-	struct account view = *account; /* a shallow copy, only read */
-	view.password_source = source;
-	view.password = (char *)value;
-	char *secret = NULL;
-	int rc = secret_get_password(&view, &secret, err);
-	if (rc != YB_OK) {
-		char named[64];
-		snprintf(named, sizeof(named), "oauth2 %s", key);
-		rename_key(err, source == PASSWORD_CMD ? "password_cmd"
-						       : "password_file", named);
-		return rc;
-	}
-	*out = secret;
-	return YB_OK;
-}
-
 int oauth2_secret_from_cmd(const struct account *account, const char *key,
 			   const char *command, char **out,
 			   struct yb_error *err)
 {
-	return secret_via(account, PASSWORD_CMD, key, command, out, err);
+	char named[64];
+	snprintf(named, sizeof(named), "oauth2 %s", key);
+	return secret_from_command(account, named, command, out, err);
 }
 
 int oauth2_secret_from_file(const struct account *account, const char *key,
 			    const char *path, char **out, struct yb_error *err)
 {
-	return secret_via(account, PASSWORD_FILE, key, path, out, err);
+	char named[64];
+	snprintf(named, sizeof(named), "oauth2 %s", key);
+	return secret_from_file(account, named, path, out, err);
 }
 
 int oauth2_form_client(const struct account *account, struct oauth2_buf *form,

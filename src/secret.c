@@ -77,6 +77,13 @@ void secret_free(char *secret)
 	free(secret);
 }
 
+/* A secret's setting: whose, its key (for messages), its value. */
+struct source {
+	const struct account *account;
+	const char *key;   /* "password_cmd", "oauth2 refresh_token_file", ... */
+	const char *value; /* the command or the path */
+};
+
 static int secret_dup(const struct account *account, const char *text,
 		      size_t len, char **out, struct yb_error *err)
 {
@@ -91,14 +98,11 @@ static int secret_dup(const struct account *account, const char *text,
 	return YB_OK;
 }
 
-/*
- * The first line of what a command or file gave us, without its CR/LF.
- * source names where it came from ("password_cmd"), for messages.
- */
-static int first_line(const struct account *account, const char *source,
-		      const struct secret_buf *buf, char **out,
-		      struct yb_error *err)
+/* The first line of what a command or file gave us, without its CR/LF. */
+static int first_line(const struct source *src, const struct secret_buf *buf,
+		      char **out, struct yb_error *err)
 {
+	const struct account *account = src->account;
 	const char *data = buf->data ? buf->data : "";
 	const char *newline = memchr(data, '\n', buf->len);
 	size_t len = newline ? (size_t)(newline - data) : buf->len;
@@ -106,14 +110,14 @@ static int first_line(const struct account *account, const char *source,
 		len--;
 	if (len == 0)
 		return yb_fail(err, YB_ERR_CONFIG,
-			       "account '%s': %s gave no password (its first line is empty)",
-			       account->name, source);
+			       "account '%s': %s gave nothing (its first line is empty)",
+			       account->name, src->key);
 	/* A NUL would cut the secret short; a CR would inject a line. */
 	for (size_t i = 0; i < len; i++)
 		if (data[i] == '\0' || data[i] == '\r')
 			return yb_fail(err, YB_ERR_CONFIG,
-				       "account '%s': the password from %s contains a NUL or CR byte",
-				       account->name, source);
+				       "account '%s': what %s gave contains a NUL or CR byte",
+				       account->name, src->key);
 	return secret_dup(account, data, len, out, err);
 }
 
@@ -143,47 +147,50 @@ static int password_from_env(const struct account *account, char **out,
 /* ------------------------------------------------------------------ */
 /* password_file                                                       */
 
-static int check_password_file(const struct account *account,
-			       const struct stat *st, struct yb_error *err)
+static int check_secret_file(const struct source *src, const struct stat *st,
+			     struct yb_error *err)
 {
-	const char *path = account->password;
+	const struct account *account = src->account;
+	const char *path = src->value;
 	if (!S_ISREG(st->st_mode))
 		return yb_fail(err, YB_ERR_CONFIG,
-			       "account '%s': password_file %s is not a regular file",
-			       account->name, path);
+			       "account '%s': %s %s is not a regular file",
+			       account->name, src->key, path);
 	if (st->st_uid != geteuid())
 		return yb_fail(err, YB_ERR_CONFIG,
-			       "account '%s': password_file %s is owned by uid %lu, not by us (uid %lu)",
-			       account->name, path, (unsigned long)st->st_uid,
+			       "account '%s': %s %s is owned by uid %lu, not by us (uid %lu)",
+			       account->name, src->key, path,
+			       (unsigned long)st->st_uid,
 			       (unsigned long)geteuid());
 	if (st->st_mode & 077)
 		return yb_fail(err, YB_ERR_CONFIG,
-			       "account '%s': password_file %s is accessible by group or others; run chmod 600 %s",
-			       account->name, path, path);
+			       "account '%s': %s %s is accessible by group or others; run chmod 600 %s",
+			       account->name, src->key, path, path);
 	return YB_OK;
 }
 
 /* Read until EOF, or until the buffer holds a newline or the cap. */
-static int read_first_line(const struct account *account, int fd,
+static int read_first_line(const struct source *src, int fd,
 			   struct secret_buf *buf, struct yb_error *err)
 {
+	const struct account *account = src->account;
 	while (!memchr(buf->data ? buf->data : "", '\n', buf->len)) {
 		if (buf->len > SECRET_MAX_BYTES)
 			return yb_fail(err, YB_ERR_CONFIG,
-				       "account '%s': password_file %s: first line is longer than %d bytes",
-				       account->name, account->password,
+				       "account '%s': %s %s: first line is longer than %d bytes",
+				       account->name, src->key, src->value,
 				       SECRET_MAX_BYTES);
 		if (!secret_buf_reserve(buf))
 			return yb_fail(err, YB_ERR_INTERNAL,
-				       "account '%s': out of memory reading the password",
-				       account->name);
+				       "account '%s': out of memory reading %s",
+				       account->name, src->key);
 		ssize_t got = read(fd, buf->data + buf->len, buf->cap - buf->len);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0)
 			return yb_fail_errno(err, YB_ERR_CONFIG, errno,
-					     "account '%s': password_file %s: cannot read",
-					     account->name, account->password);
+					     "account '%s': %s %s: cannot read",
+					     account->name, src->key, src->value);
 		if (got == 0)
 			break;
 		buf->len += (size_t)got;
@@ -191,30 +198,31 @@ static int read_first_line(const struct account *account, int fd,
 	return YB_OK;
 }
 
-static int password_from_file(const struct account *account, char **out,
-			      struct yb_error *err)
+static int secret_file(const struct source *src, char **out,
+		       struct yb_error *err)
 {
+	const struct account *account = src->account;
 	/* O_NONBLOCK: a FIFO in the file's place must not hang us. */
-	int fd = open(account->password,
+	int fd = open(src->value,
 		      O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return yb_fail_errno(err, YB_ERR_CONFIG, errno,
-				     "account '%s': password_file %s: cannot open",
-				     account->name, account->password);
+				     "account '%s': %s %s: cannot open",
+				     account->name, src->key, src->value);
 	struct stat st;
 	struct secret_buf buf = { 0 };
 	int status;
 	if (fstat(fd, &st) != 0)
 		status = yb_fail_errno(err, YB_ERR_CONFIG, errno,
-				       "account '%s': password_file %s: cannot stat",
-				       account->name, account->password);
+				       "account '%s': %s %s: cannot stat",
+				       account->name, src->key, src->value);
 	else
-		status = check_password_file(account, &st, err);
+		status = check_secret_file(src, &st, err);
 	if (status == YB_OK)
-		status = read_first_line(account, fd, &buf, err);
+		status = read_first_line(src, fd, &buf, err);
 	close(fd);
 	if (status == YB_OK)
-		status = first_line(account, "password_file", &buf, out, err);
+		status = first_line(src, &buf, out, err);
 	secret_buf_free(&buf);
 	return status;
 }
@@ -290,25 +298,26 @@ static int open_command_fds(int *devnull, int fds[2])
 	return -1;
 }
 
-static int start_command(const struct account *account, struct command *cmd,
+static int start_command(const struct source *src, struct command *cmd,
 			 struct yb_error *err)
 {
+	const struct account *account = src->account;
 	int devnull, fds[2];
 	if (open_command_fds(&devnull, fds) != 0)
 		return yb_fail_errno(err, YB_ERR_CONFIG, errno,
-				     "account '%s': password_cmd: cannot make a pipe",
-				     account->name);
+				     "account '%s': %s: cannot make a pipe",
+				     account->name, src->key);
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_command(account->password, devnull, fds[1]);
+		exec_command(src->value, devnull, fds[1]);
 	int saved = errno;
 	close(devnull);
 	close(fds[1]);
 	if (pid < 0) {
 		close(fds[0]);
 		return yb_fail_errno(err, YB_ERR_CONFIG, saved,
-				     "account '%s': password_cmd: cannot start",
-				     account->name);
+				     "account '%s': %s: cannot start",
+				     account->name, src->key);
 	}
 	/* Also here: kill(-pid) must not race the child's own setpgid. */
 	setpgid(pid, pid);
@@ -397,28 +406,30 @@ static int reap_by_deadline(struct command *cmd, long long deadline,
 	}
 }
 
-static int explain_exit(const struct account *account, int wstatus,
+static int explain_exit(const struct source *src, int wstatus,
 			struct yb_error *err)
 {
+	const struct account *account = src->account;
 	if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
 		return YB_OK;
 	if (WIFEXITED(wstatus))
 		return yb_fail(err, YB_ERR_CONFIG,
-			       "account '%s': password_cmd failed with exit status %d",
-			       account->name, WEXITSTATUS(wstatus));
+			       "account '%s': %s failed with exit status %d",
+			       account->name, src->key, WEXITSTATUS(wstatus));
 	if (WIFSIGNALED(wstatus))
 		return yb_fail(err, YB_ERR_CONFIG,
-			       "account '%s': password_cmd was killed by signal %d (%s)",
-			       account->name, WTERMSIG(wstatus),
+			       "account '%s': %s was killed by signal %d (%s)",
+			       account->name, src->key, WTERMSIG(wstatus),
 			       strsignal(WTERMSIG(wstatus)));
 	return yb_fail(err, YB_ERR_CONFIG,
-		       "account '%s': password_cmd ended abnormally (status %#x)",
-		       account->name, (unsigned)wstatus);
+		       "account '%s': %s ended abnormally (status %#x)",
+		       account->name, src->key, (unsigned)wstatus);
 }
 
-static int run_command(const struct account *account, struct command *cmd,
+static int run_command(const struct source *src, struct command *cmd,
 		       struct secret_buf *buf, struct yb_error *err)
 {
+	const struct account *account = src->account;
 	unsigned timeout = account->timeout ? account->timeout : 60;
 	long long deadline = now_ms() + (long long)timeout * 1000;
 	enum read_result result = read_output(cmd, deadline, buf);
@@ -428,7 +439,7 @@ static int run_command(const struct account *account, struct command *cmd,
 	if (result == READ_EOF) {
 		int reaped = reap_by_deadline(cmd, deadline, &wstatus);
 		if (reaped > 0)
-			return explain_exit(account, wstatus, err);
+			return explain_exit(src, wstatus, err);
 		if (reaped < 0) {
 			result = READ_ERROR;
 			saved = errno;
@@ -439,33 +450,49 @@ static int run_command(const struct account *account, struct command *cmd,
 	case READ_EOF:
 	case READ_TIMEOUT:
 		return yb_fail(err, YB_ERR_CONFIG,
-			       "account '%s': password_cmd timed out after %u s",
-			       account->name, timeout);
+			       "account '%s': %s timed out after %u s",
+			       account->name, src->key, timeout);
 	case READ_TOO_BIG:
 		return yb_fail(err, YB_ERR_CONFIG,
-			       "account '%s': password_cmd printed more than %d bytes",
-			       account->name, SECRET_MAX_BYTES);
+			       "account '%s': %s printed more than %d bytes",
+			       account->name, src->key, SECRET_MAX_BYTES);
 	case READ_ERROR:
 		break;
 	}
 	return yb_fail_errno(err, YB_ERR_CONFIG, saved,
-			     "account '%s': password_cmd: cannot collect its output",
-			     account->name);
+			     "account '%s': %s: cannot collect its output",
+			     account->name, src->key);
 }
 
-static int password_from_command(const struct account *account, char **out,
-				 struct yb_error *err)
+static int secret_command(const struct source *src, char **out,
+			  struct yb_error *err)
 {
 	struct command cmd = { .pid = -1, .stdout_fd = -1 };
-	int status = start_command(account, &cmd, err);
+	int status = start_command(src, &cmd, err);
 	if (status != YB_OK)
 		return status;
 	struct secret_buf buf = { 0 };
-	status = run_command(account, &cmd, &buf, err);
+	status = run_command(src, &cmd, &buf, err);
 	if (status == YB_OK)
-		status = first_line(account, "password_cmd", &buf, out, err);
+		status = first_line(src, &buf, out, err);
 	secret_buf_free(&buf);
 	return status;
+}
+
+int secret_from_command(const struct account *account, const char *key,
+			const char *command, char **out, struct yb_error *err)
+{
+	*out = NULL;
+	const struct source src = { account, key, command };
+	return secret_command(&src, out, err);
+}
+
+int secret_from_file(const struct account *account, const char *key,
+		     const char *path, char **out, struct yb_error *err)
+{
+	*out = NULL;
+	const struct source src = { account, key, path };
+	return secret_file(&src, out, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -479,11 +506,13 @@ int secret_get_password(const struct account *account, char **out,
 		return secret_dup(account, account->password,
 				  strlen(account->password), out, err);
 	case PASSWORD_CMD:
-		return password_from_command(account, out, err);
+		return secret_from_command(account, "password_cmd",
+					   account->password, out, err);
 	case PASSWORD_ENV:
 		return password_from_env(account, out, err);
 	case PASSWORD_FILE:
-		return password_from_file(account, out, err);
+		return secret_from_file(account, "password_file",
+					account->password, out, err);
 	case PASSWORD_NONE:
 		break;
 	}

@@ -33,6 +33,17 @@ int secret_get_password(const struct account *account, char **out,
  */
 int secret_ask_missing(struct account *account, struct yb_error *err);
 
+/*
+ * The same for any secret setting of the account (a refresh token, a
+ * client secret): the first line a command prints, or of an owner-only
+ * file, with password_cmd's and password_file's rules.  key names the
+ * setting in messages ("oauth2 refresh_token_cmd").
+ */
+int secret_from_command(const struct account *account, const char *key,
+			const char *command, char **out, struct yb_error *err);
+int secret_from_file(const struct account *account, const char *key,
+		     const char *path, char **out, struct yb_error *err);
+
 /* Wipe and free a secret from secret_get_password(); NULL is fine. */
 void secret_free(char *secret);
 

@@ -1365,16 +1365,42 @@ static void test_secret_cmd_fails(void **state)
 			    "account 'work': password_cmd was killed by signal 9 (Killed)");
 }
 
+/* Other secret settings go through the same code, named by their key. */
+static void test_secret_other_keys_named(void **state)
+{
+	(void)state;
+	struct account account = secret_account(PASSWORD_NONE, NULL, 5);
+	struct yb_error err;
+	char *secret = (char *)"not touched";
+	assert_int_equal(secret_from_command(&account, "oauth2 refresh_token_cmd",
+					     "exit 4", &secret, &err),
+			 YB_ERR_CONFIG);
+	assert_null(secret);
+	assert_string_equal(err.msg, "account 'work': oauth2 refresh_token_cmd "
+			    "failed with exit status 4");
+	assert_int_equal(secret_from_file(&account, "oauth2 refresh_token_file",
+					  "/nonexistent/token", &secret, &err),
+			 YB_ERR_CONFIG);
+	assert_string_equal(err.msg, "account 'work': oauth2 refresh_token_file "
+			    "/nonexistent/token: cannot open: No such file or "
+			    "directory");
+	assert_int_equal(secret_from_command(&account, "oauth2 client_secret_cmd",
+					     "printf 'cs-1\\nmore\\n'", &secret,
+					     &err), YB_OK);
+	assert_string_equal(secret, "cs-1");
+	secret_free(secret);
+}
+
 static void test_secret_cmd_no_output(void **state)
 {
 	(void)state;
 	char command[] = "true";
 	struct account account = secret_account(PASSWORD_CMD, command, 5);
-	expect_secret_error(&account, "account 'work': password_cmd gave no password "
+	expect_secret_error(&account, "account 'work': password_cmd gave nothing "
 				      "(its first line is empty)");
 	char blank_first[] = "printf '\\nsecond\\n'";
 	account.password = blank_first;
-	expect_secret_error(&account, "account 'work': password_cmd gave no password "
+	expect_secret_error(&account, "account 'work': password_cmd gave nothing "
 				      "(its first line is empty)");
 }
 
@@ -1513,7 +1539,7 @@ static void test_secret_file_missing_or_empty(void **state)
 	expect_secret_error(&account, expected);
 
 	write_password_file("pw-empty", "", 0600, path, sizeof(path));
-	expect_secret_error(&account, "account 'work': password_file gave no password "
+	expect_secret_error(&account, "account 'work': password_file gave nothing "
 				      "(its first line is empty)");
 
 	account.password = home_dir; /* a directory, mode 0700 */
@@ -1590,6 +1616,7 @@ int main(void)
 		T(test_secret_cmd_first_line),
 		T(test_secret_cmd_stdin_is_devnull),
 		T(test_secret_cmd_fails),
+		T(test_secret_other_keys_named),
 		T(test_secret_cmd_no_output),
 		T(test_secret_cmd_too_much_output),
 		T(test_secret_cmd_timeout),
