@@ -1807,6 +1807,37 @@ static int check_auth(struct loader *ld, const struct resolved *r,
 	return YB_OK;
 }
 
+/*
+ * The client key is a secret, like a password file: ours alone.  Checked
+ * here, with the rest of the file, so that a bad key stops the whole run
+ * before any account fetches (the TLS layer checks again when it loads
+ * the key, and there also whether it matches the certificate).
+ */
+static int check_client_key(struct loader *ld, const struct resolved *r,
+			    const struct account *a, const char *scope)
+{
+	if (!a->tls_cert_file)
+		return YB_OK;
+	bool separate = a->tls_key_file != NULL;
+	const char *key = separate ? "tls_key_file" : "tls_cert_file";
+	const char *path = separate ? a->tls_key_file : a->tls_cert_file;
+	const struct ynode *node = r->node[separate ? AK_TLS_KEY_FILE
+						    : AK_TLS_CERT_FILE];
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return fail_at(ld, node, "'%s' in %s: cannot read %s: %s", key,
+			       scope, path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return fail_at(ld, node, "'%s' in %s: %s is not a regular file",
+			       key, scope, path);
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IRWXG | S_IRWXO)))
+		return fail_at(ld, node, "'%s' in %s: %s holds a private key "
+			       "and must be the user's own and unreadable by "
+			       "group and others (chmod 600 it)", key, scope,
+			       path);
+	return YB_OK;
+}
+
 static int check_combinations(struct loader *ld, const struct resolved *r,
 			      struct account *a, const char *scope)
 {
@@ -1815,6 +1846,8 @@ static int check_combinations(struct loader *ld, const struct resolved *r,
 			       "'tls: none' in %s needs 'allow_plaintext: true'",
 			       scope);
 	int status = check_auth(ld, r, a, scope);
+	if (status == YB_OK)
+		status = check_client_key(ld, r, a, scope);
 	if (status != YB_OK)
 		return status;
 	if (a->protocol == PROTOCOL_POP3 && a->folder_count > 0 &&

@@ -408,19 +408,20 @@ static int refuse_passphrase(char *buf, int size, int rwflag, void *data)
 }
 
 /* The private key is a secret: ours alone, as for password_file. */
-static int check_key_file_mode(const char *path, struct yb_error *err)
+static int check_key_file_mode(const char *key, const char *path,
+			       struct yb_error *err)
 {
 	struct stat st;
 	if (stat(path, &st) != 0)
 		return yb_fail_errno(err, YB_ERR_CONFIG, errno,
-				     "cannot read tls_key_file %s", path);
+				     "cannot read %s %s", key, path);
 	if (st.st_uid != geteuid())
-		return yb_fail(err, YB_ERR_CONFIG, "tls_key_file %s belongs to "
-			       "another user", path);
+		return yb_fail(err, YB_ERR_CONFIG, "%s %s holds a private key "
+			       "but belongs to another user", key, path);
 	if (st.st_mode & (S_IRWXG | S_IRWXO))
-		return yb_fail(err, YB_ERR_CONFIG, "tls_key_file %s is "
-			       "readable by group or others (chmod 600 it)",
-			       path);
+		return yb_fail(err, YB_ERR_CONFIG, "%s %s holds a private key "
+			       "but is readable by group or others (chmod 600 "
+			       "it)", key, path);
 	return YB_OK;
 }
 
@@ -441,7 +442,9 @@ static int load_client_cert(SSL_CTX *ctx, const char *cert_file,
 		return yb_fail_errno(err, YB_ERR_CONFIG, errno,
 				     "cannot read tls_cert_file %s", cert_file);
 	fclose(file);
-	int rc = check_key_file_mode(key_file, err);
+	int rc = check_key_file_mode(key_file == cert_file ? "tls_cert_file"
+							   : "tls_key_file",
+				     key_file, err);
 	if (rc != YB_OK)
 		return rc;
 	SSL_CTX_set_default_passwd_cb(ctx, refuse_passphrase);
@@ -622,12 +625,17 @@ static int tls_handshake_failed(struct conn *conn, enum io_status status,
 		ERR_clear_error();
 		bool name = verify == X509_V_ERR_HOSTNAME_MISMATCH ||
 			    verify == X509_V_ERR_IP_ADDRESS_MISMATCH;
+		bool issuer = verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
 		return yb_fail(err, YB_ERR_UNAVAILABLE,
-			       "TLS certificate of %s not trusted: %s%s%s",
+			       "TLS certificate of %s not trusted: %s%s%s%s",
 			       conn->peer,
 			       X509_verify_cert_error_string(verify),
 			       name ? ": it is not valid for " : "",
-			       name ? conn->server_name : "");
+			       name ? conn->server_name : "",
+			       issuer ? " (its issuer is unknown, or the server "
+					"did not send its intermediate "
+					"certificates; tls_ca_file can name "
+					"a private CA)" : "");
 	}
 	const char *why = conn->saw_eof || status == IO_EOF
 				  ? "the server closed the connection"

@@ -14,6 +14,7 @@
 
 #include "eol.h"
 #include "log.h"
+#include "text.h"
 #include "testhook.h"
 
 #define EOL_SLICE 65536
@@ -29,7 +30,8 @@ struct batch_item {
 struct delivery {
 	struct state *state;
 	struct sink *sink;
-	char *mailbox;
+	char *mailbox;            /* as the state knows it: raw */
+	char mailbox_shown[256];  /* the same, made printable for logs */
 	void (*committed)(void *ctx, void *item, uint64_t bytes);
 	void (*refused)(void *ctx, void *item, const char *detail);
 	void *ctx;
@@ -60,6 +62,9 @@ int delivery_new(const struct delivery_params *params, struct delivery **out,
 		free(delivery);
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	}
+	/* The name came from a server: never raw onto a terminal. */
+	text_sanitize(delivery->mailbox_shown, sizeof(delivery->mailbox_shown),
+		      params->mailbox, strlen(params->mailbox));
 	delivery->state = params->state;
 	delivery->sink = params->sink;
 	delivery->committed = params->committed;
@@ -246,7 +251,7 @@ int delivery_flush(struct delivery *delivery, struct yb_error *err)
 		return rc;
 	}
 	testhook_step("commit");
-	log_debug("%s: committed a batch of %zu messages", delivery->mailbox,
+	log_debug("%s: committed a batch of %zu messages", delivery->mailbox_shown,
 		  delivery->batch_len);
 	for (size_t i = 0; i < delivery->batch_len; i++)
 		if (delivery->committed)

@@ -354,9 +354,9 @@ static int login_refused(struct pop3 *pop3, const char *text, size_t len,
 	    code == POP3_CODE_LOGIN_DELAY)
 		return yb_fail(err, YB_ERR_TEMP,
 			       "%s: login as %s refused for now: %s",
-			       pop3->account->host, pop3->account->user, shown);
+			       peer(pop3), pop3->account->user, shown);
 	return yb_fail(err, YB_ERR_AUTH, "%s: login as %s refused: %s",
-		       pop3->account->host, pop3->account->user, shown);
+		       peer(pop3), pop3->account->user, shown);
 }
 
 enum auth_reply { AUTH_REPLY_OK, AUTH_REPLY_ERR, AUTH_REPLY_CONTINUE };

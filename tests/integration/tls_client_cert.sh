@@ -10,8 +10,9 @@
 # (exit 77, nothing delivered): no client certificate, or one from a CA
 # the server does not trust.  Refused before connecting (exit 78, naming
 # the file): a key readable by group or others (also when it sits in
-# tls_cert_file), a key that does not belong to the certificate (naming
-# both), auth: external without tls_cert_file.
+# tls_cert_file; checked with the account file, so that no account
+# fetches), a key that does not belong to the certificate (naming both),
+# auth: external without tls_cert_file.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$top_srcdir/tests/lib/tap.sh"
@@ -19,7 +20,7 @@
 . "$top_srcdir/tests/lib/checks.sh"
 
 need_yubin
-tap_plan 48
+tap_plan 50
 harness_start
 
 work=$(harness_dir)/client
@@ -111,8 +112,8 @@ refused 77 "$no_cert" untrusted-client-cert imaps auth=external password= \
 # Refused before connecting.
 open_key=$work/open.key
 cp "$key" "$open_key" && chmod 644 "$open_key" || tap_bail "cannot copy the key"
-refused 78 "tls_key_file $open_key" key-readable imaps "${external[@]}" \
-	tls_key_file="$open_key"
+refused 78 "'tls_key_file' in account [^:]*: $open_key holds a private key" \
+	key-readable imaps "${external[@]}" tls_key_file="$open_key"
 open_combined=$work/open-combined.pem
 cp "$combined" "$open_combined" && chmod 640 "$open_combined" || tap_bail "cannot copy"
 refused 78 "$open_combined" combined-readable pop3s auth=external password= \
@@ -127,9 +128,21 @@ dead_port=$("$PYTHON3" -c 'import socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])') || tap_bail "cannot pick a free port"
-refused 78 "tls_key_file $open_key" key-readable-no-server imaps "${external[@]}" \
-	tls_key_file="$open_key" port="$dead_port"
+refused 78 "'tls_key_file' in account [^:]*: $open_key holds a private key" \
+	key-readable-no-server imaps "${external[@]}" tls_key_file="$open_key" \
+	port="$dead_port"
 refused 78 "$certs/client-other\.key" key-mismatch-no-server pop3s "${external[@]}" \
 	tls_key_file="$certs/client-other.key" port="$dead_port"
+
+# The key's file is checked with the account file: a bad key in one
+# account stops the run before any account fetches.
+write_case first-good imaps "${external[@]}"
+good_config=$CASE_CONFIG good_maildir=$CASE_MAILDIR
+write_case second-bad pop3s "${external[@]}" tls_key_file="$open_key"
+sed -n '/^  - name:/,$p' "$CASE_CONFIG" >>"$good_config"
+yubin_run two-accounts -- -c "$good_config"
+tap_status_is 78 "a bad key in the second account: exit 78"
+tap_is "$(maildir_count "$good_maildir")" 0 \
+	"a bad key in the second account: the first account fetches nothing"
 
 tap_finish

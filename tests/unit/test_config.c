@@ -786,19 +786,52 @@ static void test_fingerprint_kinds_and_lists(void **state)
 static void test_tls_names_and_client_certs(void **state)
 {
 	(void)state;
+	char certs[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], open_key[PATH_MAX];
+	join(certs, sizeof(certs), home_dir, "certs");
+	assert_true(mkdir(certs, 0700) == 0 || errno == EEXIST);
+	join(cert, sizeof(cert), certs, "me.pem");
+	join(key, sizeof(key), certs, "me.key");
+	join(open_key, sizeof(open_key), certs, "open.key");
+	write_bytes(cert, "cert\n", 5, 0644);
+	write_bytes(key, "key\n", 4, 0600);
+	write_bytes(open_key, "key\n", 4, 0640);
+
 	struct config config;
 	load_ok(ACCOUNT_HEAD "    tls_server_name: mail.example.com\n"
 		"    tls_cert_file: ~/certs/me.pem\n"
-		"    tls_key_file: /etc/me.key\n"
+		"    tls_key_file: ~/certs/me.key\n"
 		"    auth: external\n", &config);
 	const struct account *a = &config.accounts[0];
 	assert_string_equal(a->tls_server_name, "mail.example.com");
-	assert_non_null(strstr(a->tls_cert_file, "/certs/me.pem"));
-	assert_true(a->tls_cert_file[0] == '/');
-	assert_string_equal(a->tls_key_file, "/etc/me.key");
+	assert_string_equal(a->tls_cert_file, cert);
+	assert_string_equal(a->tls_key_file, key);
 	assert_int_equal(a->auth, AUTH_EXTERNAL);
 	assert_string_equal(auth_mech_name(a->auth), "external");
 	config_free(&config);
+
+	/* The key is checked with the file: a bad one fetches nothing. */
+	char expected[PATH_MAX + 200];
+	snprintf(expected, sizeof(expected), "9:19: 'tls_key_file' in account "
+		 "'work': %s holds a private key and must be the user's own "
+		 "and unreadable by group and others (chmod 600 it)", open_key);
+	assert_string_equal(load_error(ACCOUNT_HEAD
+				       "    tls_cert_file: ~/certs/me.pem\n"
+				       "    tls_key_file: ~/certs/open.key\n"),
+			    expected);
+	snprintf(expected, sizeof(expected), "8:20: 'tls_cert_file' in "
+		 "account 'work': %s holds a private key and must be the "
+		 "user's own and unreadable by group and others (chmod 600 "
+		 "it)", cert);
+	assert_string_equal(load_error(ACCOUNT_HEAD
+				       "    tls_cert_file: ~/certs/me.pem\n"),
+			    expected);
+	snprintf(expected, sizeof(expected), "9:19: 'tls_key_file' in account "
+		 "'work': cannot read %s/missing.key: No such file or "
+		 "directory", certs);
+	assert_string_equal(load_error(ACCOUNT_HEAD
+				       "    tls_cert_file: ~/certs/me.pem\n"
+				       "    tls_key_file: ~/certs/missing.key\n"),
+			    expected);
 
 	assert_string_equal(load_error(ACCOUNT_HEAD "    auth: external\n"),
 			    "8:11: auth 'external' in account 'work' needs a "
