@@ -782,16 +782,6 @@ static bool parse_size(const char *text, size_t len, uint64_t *out)
 	return true;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * "sha256:" (the certificate) or "pubkey-sha256:" (its public key) and 32
@@ -812,10 +802,10 @@ static bool parse_fingerprint(const char *text, struct tls_pin *out)
 	for (size_t i = 0; i < 32; i++) {
 		if (i > 0 && *p == ':')
 			p++;
-		int high = hex_value(p[0]);
+		int high = text_hex_value(p[0]);
 		if (high < 0)
 			return false;
-		int low = hex_value(p[1]); /* p[1] is at worst the final NUL */
+		int low = text_hex_value(p[1]); /* p[1] is at worst the final NUL */
 		if (low < 0)
 			return false;
 		out->sha256[i] = (unsigned char)(high * 16 + low);
@@ -884,20 +874,8 @@ static bool is_password_key(enum account_key key)
 
 static bool valid_account_name(const char *name, size_t len)
 {
-	if (len == 0 || len > ACCOUNT_NAME_MAX)
-		return false;
 	/* The name is a directory under state_dir: "." and ".." escape it. */
-	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			  (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-			  c == '-';
-		if (!ok)
-			return false;
-	}
-	return true;
+	return text_is_segment_name(name, len, ACCOUNT_NAME_MAX);
 }
 
 static int parse_name(struct loader *ld, const struct field *f,

@@ -162,16 +162,6 @@ static void respond(int fd, int status, const char *reason, const char *text)
 /* ------------------------------------------------------------------ */
 /* The request                                                         */
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Percent-decode s[0..len) into out; false when it does not fit or
    would hold a NUL. */
@@ -185,8 +175,8 @@ static bool decode(const char *s, size_t len, char *out, size_t size)
 		} else if (c == '%') {
 			if (len - i < 3)
 				return false;
-			int high = hex_digit(s[i + 1]);
-			int low = hex_digit(s[i + 2]);
+			int high = text_hex_value(s[i + 1]);
+			int low = text_hex_value(s[i + 2]);
 			if (high < 0 || low < 0)
 				return false;
 			c = (char)(high * 16 + low);

@@ -11,6 +11,8 @@
 
 #include "oauth2_preset.h"
 
+#include "text.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,21 +59,8 @@ const char *oauth2_preset_names(void)
 
 bool oauth2_preset_valid_tenant(const char *tenant)
 {
-	size_t len = strlen(tenant);
-	if (len == 0 || len > TENANT_MAX)
-		return false;
 	/* It goes into a URL path: nothing that could leave the segment. */
-	if (strcmp(tenant, ".") == 0 || strcmp(tenant, "..") == 0)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = tenant[i];
-		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			  (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-			  c == '-';
-		if (!ok)
-			return false;
-	}
-	return true;
+	return text_is_segment_name(tenant, strlen(tenant), TENANT_MAX);
 }
 
 char *oauth2_preset_url(const char *url_template, const char *tenant)

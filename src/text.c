@@ -97,3 +97,32 @@ bool text_utf8_next(const char *text, size_t len, size_t *pos, uint32_t *cp)
 	*pos += need + 1;
 	return true;
 }
+
+int text_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool text_is_segment_name(const char *name, size_t len, size_t max)
+{
+	if (len == 0 || len > max)
+		return false;
+	if ((len == 1 && name[0] == '.') ||
+	    (len == 2 && name[0] == '.' && name[1] == '.'))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			  (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+			  c == '-';
+		if (!ok)
+			return false;
+	}
+	return true;
+}

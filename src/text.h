@@ -32,6 +32,15 @@ bool text_parse_u64(const char *buf, size_t len, unsigned long long max,
  * (a NUL byte is U+0000; callers refuse it where they must).  Advances
  * *pos past it; false, with *pos unchanged, for invalid input.
  */
+/* The value of a hexadecimal digit, or -1. */
+int text_hex_value(char c);
+
+/*
+ * A name that can be one path or URL segment: 1 to max of A-Z a-z 0-9
+ * . _ -, and neither "." nor "..".
+ */
+bool text_is_segment_name(const char *name, size_t len, size_t max);
+
 bool text_utf8_next(const char *s, size_t len, size_t *pos, uint32_t *cp);
 
 #endif

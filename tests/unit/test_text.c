@@ -224,9 +224,38 @@ static void test_parse_u64_junk(void **state)
 	assert_refused("\xb9", 1, ULLONG_MAX); /* superscript one, Latin-1 */
 }
 
+static void test_hex_value(void **state)
+{
+	(void)state;
+	assert_int_equal(text_hex_value('0'), 0);
+	assert_int_equal(text_hex_value('9'), 9);
+	assert_int_equal(text_hex_value('a'), 10);
+	assert_int_equal(text_hex_value('F'), 15);
+	assert_int_equal(text_hex_value('g'), -1);
+	assert_int_equal(text_hex_value('\0'), -1);
+	assert_int_equal(text_hex_value(':'), -1);
+}
+
+static void test_segment_name(void **state)
+{
+	(void)state;
+	assert_true(text_is_segment_name("work", 4, 64));
+	assert_true(text_is_segment_name("a.b_c-D9", 8, 64));
+	assert_true(text_is_segment_name("...", 3, 64));
+	assert_false(text_is_segment_name(".", 1, 64));
+	assert_false(text_is_segment_name("..", 2, 64));
+	assert_false(text_is_segment_name("", 0, 64));
+	assert_false(text_is_segment_name("a/b", 3, 64));
+	assert_false(text_is_segment_name("a b", 3, 64));
+	assert_false(text_is_segment_name("abcde", 5, 4));
+	assert_false(text_is_segment_name("caf\xc3\xa9", 5, 64));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hex_value),
+		cmocka_unit_test(test_segment_name),
 		cmocka_unit_test(test_sanitize_printable_kept),
 		cmocka_unit_test(test_sanitize_escapes),
 		cmocka_unit_test(test_sanitize_exact_fit),
