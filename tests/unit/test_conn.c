@@ -1881,7 +1881,9 @@ static void test_tls_handshake_timeout(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	expect_open_fails(&params, YB_ERR_TEMP,
 			  "TLS handshake with localhost:");
-	assert_true(seconds_since(&start) < 3.0);
+	/* The silent server would hold out SERVER_ALARM seconds; the bound
+	   leaves room for valgrind loading the trust store on a busy host. */
+	assert_true(seconds_since(&start) < CLIENT_TIMEOUT / 2);
 }
 
 static void test_tls_read_timeout(void **state)
@@ -1898,7 +1900,7 @@ static void test_tls_read_timeout(void **state)
 	size_t len;
 	int rc = conn_peek(client, &data, &len, &err);
 	assert_fails(rc, &err, YB_ERR_TEMP, "reading from localhost:");
-	assert_true(seconds_since(&start) < 3.0);
+	assert_true(seconds_since(&start) < CLIENT_TIMEOUT / 2);
 }
 
 static void test_tls_peek_consume_5mb_stream(void **state)
