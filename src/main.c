@@ -26,6 +26,7 @@
 #include "progress.h"
 #include "secret.h"
 #include "showcert.h"
+#include "state.h"
 #include "text.h"
 
 /* One account's outcome, also the record a -j child sends its parent. */
@@ -310,7 +311,15 @@ static int authorize(const struct cli_options *options, const struct config *con
 		return yb_exit_code(YB_ERR_USAGE);
 	}
 	log_set_account(account->name);
-	int rc = oauth2_authorize(account, stdout, &err);
+	/* The account's lock: a fetch refreshing the token at the same
+	   moment would otherwise race us for the cache. */
+	struct state *state = NULL;
+	int rc = state_open(account->state_dir, account->name, true, &state,
+			    &err);
+	if (rc == YB_OK)
+		rc = oauth2_authorize(account, stdout, &err);
+	if (state)
+		state_free(state);
 	if (rc != YB_OK)
 		log_error("%s", err.msg);
 	log_set_account(NULL);

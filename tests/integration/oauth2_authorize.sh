@@ -15,7 +15,7 @@ command -v curl >/dev/null || tap_bail "the curl command is missing"
 PY=${PYTHON3:-python3}
 export NO_PROXY=127.0.0.1 no_proxy=127.0.0.1
 
-tap_plan 24
+tap_plan 26
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/yubin-oauth2-XXXXXX") || tap_bail "no temporary directory"
 SERVER_PID=
@@ -204,6 +204,27 @@ authorize nooauth --authorize plain
 tap_is "$RUN_STATUS" 64 "--authorize for an account without oauth2 is a usage error (64)"
 authorize unknown --authorize nosuch
 tap_is "$RUN_STATUS" 64 "--authorize for an unknown account is a usage error (64)"
+
+# --- the account's lock ----------------------------------------------------
+
+# A fetch of the account holds its lock (and may be refreshing the token):
+# --authorize waits for nothing and says so.
+mkdir -p "$W/state/dev"
+"$PY" - "$W/state/dev/lock" "$W/locked" <<'PY' &
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(60)
+PY
+holder=$!
+for _ in $(seq 100); do [ -e "$W/locked" ] && break; sleep 0.1; done
+authorize locked --authorize dev
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+tap_is "$RUN_STATUS" 75 "--authorize while another run holds the account's lock: 75"
+tap_check "--authorize while locked: the message mentions the lock" \
+	grep -qi lock "$W/locked.err"
 
 # --- secrets -------------------------------------------------------------
 
