@@ -17,6 +17,7 @@ harness_start
 
 work=$(harness_dir)/client
 MESSAGES=15
+yubin_wrapped && MESSAGES=4 # under valgrind each run is slow: fewer steps
 protocol=${CRASH_PROTOCOL:-pop3}
 if [ "$protocol" = imap ]; then
 	tool=(imaptool.py --port "$(harness_port imap)")

@@ -8,6 +8,14 @@
 #                                 in $RUN_STATUS
 #   yubin_run_faketime TAG OFFSET [VAR=VALUE...] -- ARGS...
 #                                 the same under `faketime -f OFFSET`
+#   YUBIN_WRAPPER                 if set (make check-valgrind sets it to a
+#                                 valgrind command): both run yubin under
+#                                 it, with valgrind's report in
+#                                 valgrind/TAG.PID; a run whose report is
+#                                 not empty is one more failed test (which
+#                                 also breaks the plan)
+#   yubin_wrapped                 true when YUBIN_WRAPPER is set (a test
+#                                 may then do less: each run is slower)
 #   run_summary                   "exit N; stderr: ..." for diagnostics
 #   tap_status_is WANT DESC       ok when the last run exited WANT
 #   json_get PATH                 a field of the last run's --json output,
@@ -22,6 +30,10 @@
 #   maildir_count MAILDIR         messages in new/ and cur/ (0 if absent)
 
 : "${YUBIN_TIMEOUT:=120}"
+# Under valgrind a run is many times slower.
+if [ -n "${YUBIN_WRAPPER-}" ] && [ "$YUBIN_TIMEOUT" -lt 600 ]; then
+	YUBIN_TIMEOUT=600
+fi
 CHECKS_GENMAIL="$HARNESS_LIB_DIR/genmail.py"
 RUN_STATUS=
 RUN_OUT=
@@ -31,6 +43,73 @@ need_yubin() {
 	[ -n "${YUBIN-}" ] || tap_bail "YUBIN is not set (run through make check)"
 	[ -x "$YUBIN" ] || tap_bail "YUBIN=$YUBIN is not an executable: build yubin first"
 	command -v timeout >/dev/null || tap_bail "the timeout command is missing"
+	if yubin_wrapped; then
+		command -v "${YUBIN_WRAPPER%% *}" >/dev/null ||
+			tap_bail "YUBIN_WRAPPER=$YUBIN_WRAPPER: no such command"
+	fi
+}
+
+yubin_wrapped() {
+	[ -n "${YUBIN_WRAPPER-}" ]
+}
+
+# The wrapper's words (none without one) and what it needs in the
+# environment: valgrind's report for run TAG goes to valgrind/TAG.PID
+# (VALGRIND_OPTS; other wrappers ignore it).  A run that kills itself at a
+# durability step (YUBIN_TEST_KILL_AT among the VAR=VALUE) is not wrapped:
+# it dies before valgrind's checks at exit, what it runs until then the
+# other runs run too, and the crash tests have many of them.  Nor is a
+# run given YUBIN_WRAPPER= (empty) among them: one that fetches thousands
+# of messages, say.  OpenSSL's default trust
+# store is one unrelated certificate instead of the system's bundle,
+# whose ~140 certificates take seconds to parse under valgrind on each
+# run; the test CA is trusted through tls_ca_file as always, and nothing
+# the tests use is trusted by default either way.
+wrapper_words() {
+	local tag=$1 var
+	shift
+	WRAPPER=()
+	WRAPPER_ENV=()
+	yubin_wrapped || return 0
+	for var in "$@"; do
+		case $var in YUBIN_TEST_KILL_AT=* | YUBIN_WRAPPER=) return 0 ;; esac
+	done
+	local dir=$HARNESS_DIR/valgrind
+	if [ ! -s "$dir/trust.pem" ]; then
+		mkdir -p "$dir" &&
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout "$dir/trust.key" -out "$dir/trust.pem" -days 2 \
+			-subj "/CN=trusted by nothing in the tests" >/dev/null 2>&1 ||
+			tap_bail "cannot make $dir/trust.pem"
+	fi
+	# shellcheck disable=SC2206 # a command line, split into words on purpose
+	WRAPPER=($YUBIN_WRAPPER)
+	rm -f -- "$dir/$tag".*
+	WRAPPER_ENV=("VALGRIND_OPTS=${VALGRIND_OPTS:+$VALGRIND_OPTS }--log-file=$dir/$tag.%p"
+		"SSL_CERT_FILE=$dir/trust.pem")
+}
+
+# After a wrapped run: any error in valgrind's report is a failed test,
+# with the report.  Only its "==PID==" lines are errors ("--PID--" lines
+# are valgrind's notes, such as a syscall it cannot follow).  A run killed
+# on purpose (SIGKILL: exit 137; or stopped by timeout: 124) frees nothing,
+# so the leaks valgrind lists when it dies are not errors; every other
+# error still is.
+wrapper_check() {
+	local report killed=0
+	yubin_wrapped || return 0
+	case $RUN_STATUS in 124 | 137) killed=1 ;; esac
+	report=$(cat -- "$HARNESS_DIR/valgrind/$1".* 2>/dev/null | awk -v killed="$killed" '
+		/^==[0-9]+== *$/ { skip = 0; next }
+		!/^==[0-9]+==/ { next }
+		skip { next }
+		killed && / lost in loss record / { skip = 1; next }
+		killed && / Process terminating with default action of signal / { skip = 1; next }
+		{ print }')
+	if [ -n "$report" ]; then
+		tap_not_ok "yubin ($1) under $YUBIN_WRAPPER: no memory error or leak (exit $RUN_STATUS)" \
+			"$(printf '%s\n' "$report" | head -n 60)"
+	fi
 }
 
 yubin_run() {
@@ -44,16 +123,19 @@ yubin_run() {
 	[ $# -gt 0 ] && shift
 	RUN_OUT=$HARNESS_DIR/client/$tag.out
 	RUN_ERR=$HARNESS_DIR/client/$tag.err
+	wrapper_words "$tag" ${envs[@]+"${envs[@]}"}
 	# In a subshell whose stderr is closed off, so that the shell's own
 	# "Killed" notice for a run that SIGKILLed itself stays out of the log.
 	RUN_STATUS=$({
-		timeout -k 5 "$YUBIN_TIMEOUT" env ${envs[@]+"${envs[@]}"} "$YUBIN" "$@" \
+		timeout -k 5 "$YUBIN_TIMEOUT" env ${WRAPPER_ENV[@]+"${WRAPPER_ENV[@]}"} \
+			${envs[@]+"${envs[@]}"} ${WRAPPER[@]+"${WRAPPER[@]}"} "$YUBIN" "$@" \
 			>"$RUN_OUT" 2>"$RUN_ERR" </dev/null
 		echo $?
 	} 2>/dev/null)
 	if [ "$RUN_STATUS" -eq 124 ]; then
 		tap_diag "yubin ($tag) was still running after ${YUBIN_TIMEOUT}s and was stopped"
 	fi
+	wrapper_check "$tag"
 }
 
 # faketime preloads a library; an ASan build refuses a preload that comes
@@ -69,13 +151,17 @@ yubin_run_faketime() {
 	[ $# -gt 0 ] && shift
 	RUN_OUT=$HARNESS_DIR/client/$tag.out
 	RUN_ERR=$HARNESS_DIR/client/$tag.err
+	wrapper_words "$tag" ${envs[@]+"${envs[@]}"}
+	# The wrapper inside faketime: valgrind runs yubin with the preload.
 	RUN_STATUS=$({
 		timeout -k 5 "$YUBIN_TIMEOUT" env \
 			ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-			${envs[@]+"${envs[@]}"} faketime -f "$offset" "$YUBIN" "$@" \
+			${WRAPPER_ENV[@]+"${WRAPPER_ENV[@]}"} ${envs[@]+"${envs[@]}"} \
+			faketime -f "$offset" ${WRAPPER[@]+"${WRAPPER[@]}"} "$YUBIN" "$@" \
 			>"$RUN_OUT" 2>"$RUN_ERR" </dev/null
 		echo $?
 	} 2>/dev/null)
+	wrapper_check "$tag"
 }
 
 run_summary() {
