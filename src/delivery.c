@@ -38,6 +38,7 @@ struct delivery {
 
 	struct batch_item batch[DELIVERY_BATCH_MESSAGES];
 	size_t batch_len;
+	size_t batch_max;         /* messages per batch for this sink */
 	uint64_t batch_bytes;
 
 	struct sink_msg *current;   /* the message being written, or NULL */
@@ -67,6 +68,11 @@ int delivery_new(const struct delivery_params *params, struct delivery **out,
 		      params->mailbox, strlen(params->mailbox));
 	delivery->state = params->state;
 	delivery->sink = params->sink;
+	/* A sink that hands messages on one by one (an MDA) cannot take a
+	   message back: each is recorded as soon as its command has taken it,
+	   so that a crash can repeat at most that one message. */
+	delivery->batch_max = sink_has_outcomes(params->sink)
+				      ? 1 : DELIVERY_BATCH_MESSAGES;
 	delivery->committed = params->committed;
 	delivery->refused = params->refused;
 	delivery->ctx = params->ctx;
@@ -351,7 +357,7 @@ int delivery_end(struct delivery *delivery, const char *key, void *item,
 	entry->bytes = delivery->current_bytes;
 	delivery->batch_bytes += delivery->current_bytes;
 	delivery->current = NULL;
-	if (delivery->batch_len == DELIVERY_BATCH_MESSAGES ||
+	if (delivery->batch_len >= delivery->batch_max ||
 	    delivery->batch_bytes >= DELIVERY_BATCH_BYTES)
 		return delivery_flush(delivery, err);
 	return YB_OK;

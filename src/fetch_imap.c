@@ -466,6 +466,10 @@ static size_t plan(struct folder_run *fr)
 		char key[KEY_MAX];
 		key_for(key, fr->uidvalidity, e->uid);
 		if (state_contains(fr->run->state, fr->folder->name, key)) {
+			/* Delivered before: done, also once deleting it below
+			   makes the state forget it (the next listing must not
+			   start back at its UID). */
+			e->done = true;
 			/* Delivered by a run that stopped before deleting it. */
 			if (!account->keep && fr->doomed_len < fr->doomed_cap)
 				fr->doomed[fr->doomed_len++] = e->uid;

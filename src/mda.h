@@ -67,7 +67,8 @@
  * What yubin promises with an MDA.  Exactly once as long as yubin is not
  * killed while a command runs (or between its end and the commit): the
  * intent is recorded before the command starts and the commit after it
- * exits 0.  If yubin dies in that window, the command may or may not have
+ * exits 0.  The delivery hands an MDA sink batches of one message, so
+ * such a kill leaves at most one message unknown.  If yubin dies in that window, the command may or may not have
  * delivered: the outcome is unknown.  The next run does not guess that it
  * was delivered: sink_resolve answers *present = false (the message is
  * fetched and delivered again, so it may arrive twice: at least once) and

@@ -297,8 +297,7 @@ $report}"
 		# A known difference (automake counts this line as XFAIL while it
 		# fails, and as a failure once it passes).
 		desc+=" # TODO a kill between UID EXPUNGE and its journal record leaves the"
-		desc+=" expunged keys recorded, and a run that only deletes records uidnext"
-		desc+=" back at the lowest UID it deleted (fetch_imap.c)"
+		desc+=" expunged keys recorded (fetch_imap.c keeps no VANISHED pruning)"
 	fi
 	report_list "$desc" ${bad_state[@]+"${bad_state[@]}"}
 	if [ "$keep" = false ]; then
