@@ -67,9 +67,20 @@ static void check_auth(const struct account *a)
 		FUZZ_CHECK(a->has_oauth2);
 	if (a->auth == AUTH_APOP || a->auth == AUTH_USER)
 		FUZZ_CHECK(a->protocol == PROTOCOL_POP3);
-	if (a->has_oauth2)
-		FUZZ_CHECK(a->oauth2.token_url && a->oauth2.client_id &&
-			   a->oauth2.refresh_token_cmd);
+	if (a->has_oauth2) {
+		const struct oauth2_settings *o = &a->oauth2;
+		FUZZ_CHECK(o->token_url && o->client_id);
+		FUZZ_CHECK(strncasecmp(o->token_url, "https://", 8) == 0);
+		/* The refresh token's source is exactly the one key given. */
+		FUZZ_CHECK((o->refresh_source == OAUTH2_REFRESH_CMD) ==
+			   (o->refresh_token_cmd != NULL));
+		FUZZ_CHECK((o->refresh_source == OAUTH2_REFRESH_FILE) ==
+			   (o->refresh_token_file != NULL));
+		FUZZ_CHECK(!(o->client_secret && o->client_secret_cmd));
+	}
+	if (a->auth == AUTH_EXTERNAL)
+		FUZZ_CHECK(a->tls_cert_file != NULL);
+	FUZZ_CHECK(a->tls_pin_count <= TLS_PINS_MAX);
 	FUZZ_CHECK((a->password_source == PASSWORD_NONE) ==
 		   (a->password == NULL));
 }
