@@ -86,6 +86,9 @@ uint64_t fuzz_hash_u64(uint64_t hash, uint64_t value);
  */
 const char *fuzz_temp_dir(void);
 
+/* Remove a directory tree (best effort: what it cannot remove stays). */
+void fuzz_remove_tree(const char *path);
+
 /* Join dir and name into out (size out_size); aborts when it does not fit. */
 void fuzz_path(char *out, size_t out_size, const char *dir, const char *name);
 

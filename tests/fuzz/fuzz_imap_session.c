@@ -431,23 +431,6 @@ struct run_paths {
 	char mail[4096];     /* the Maildir, or the mbox file */
 };
 
-static int remove_entry(const char *path, const struct stat *st, int type,
-			struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (type == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
-static void remove_tree(const char *path)
-{
-	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void make_dir(const char *path)
 {
 	if (mkdir(path, 0700) != 0)
@@ -457,7 +440,7 @@ static void make_dir(const char *path)
 static void make_paths(struct run_paths *paths, bool mbox)
 {
 	fuzz_path(paths->root, sizeof(paths->root), fuzz_temp_dir(), "run");
-	remove_tree(paths->root);
+	fuzz_remove_tree(paths->root);
 	make_dir(paths->root);
 	fuzz_path(paths->state_dir, sizeof(paths->state_dir), paths->root,
 		  "state");
@@ -699,7 +682,7 @@ static void run_fetch(const struct run_params *params, size_t server_len)
 				  report.fetched, preset_count);
 	}
 	check_state_closes(state, paths.state_dir);
-	remove_tree(paths.root);
+	fuzz_remove_tree(paths.root);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

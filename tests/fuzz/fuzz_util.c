@@ -131,10 +131,15 @@ static int remove_entry(const char *path, const struct stat *st, int type,
 	return 0;
 }
 
+void fuzz_remove_tree(const char *path)
+{
+	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void remove_temp_dir(void)
 {
 	if (temp_dir[0] != '\0')
-		nftw(temp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		fuzz_remove_tree(temp_dir);
 }
 
 const char *fuzz_temp_dir(void)
