@@ -28,16 +28,6 @@ imaptool() {
 		tap_bail "imaptool.py $command failed"
 }
 
-report_list() {
-	local desc=$1
-	shift
-	if [ $# -eq 0 ]; then
-		tap_ok "$desc"
-	else
-		tap_not_ok "$desc" "$(printf '%s\n' "$@" | head -n 15)"
-	fi
-}
-
 step_loop() {
 	local keep=$1 user=$2 k dir config report
 	BAD_KILL=()
@@ -98,8 +88,8 @@ if [ "$FINISHED" = yes ] && [ "$STEPS" -ge "$MESSAGES" ]; then
 else
 	tap_not_ok "keep: true: killed once at each durability step" "finished: $FINISHED"
 fi
-report_list "keep: true: each killed run died of SIGKILL" ${BAD_KILL[@]+"${BAD_KILL[@]}"}
-report_list "keep: true: after each kill a clean run delivers every message once, byte-identical, tmp/ empty" \
+tap_none "keep: true: each killed run died of SIGKILL" ${BAD_KILL[@]+"${BAD_KILL[@]}"}
+tap_none "keep: true: after each kill a clean run delivers every message once, byte-identical, tmp/ empty" \
 	${BAD_RESUME[@]+"${BAD_RESUME[@]}"}
 
 step_loop false carol
@@ -108,11 +98,11 @@ if [ "$FINISHED" = yes ] && [ "$STEPS" -ge "$MESSAGES" ]; then
 else
 	tap_not_ok "keep: false: killed once at each durability step" "finished: $FINISHED"
 fi
-report_list "keep: false: each killed run died of SIGKILL" ${BAD_KILL[@]+"${BAD_KILL[@]}"}
-report_list "keep: false: after each kill a clean run delivers every message once, byte-identical, tmp/ empty" \
+tap_none "keep: false: each killed run died of SIGKILL" ${BAD_KILL[@]+"${BAD_KILL[@]}"}
+tap_none "keep: false: after each kill a clean run delivers every message once, byte-identical, tmp/ empty" \
 	${BAD_RESUME[@]+"${BAD_RESUME[@]}"}
-report_list "keep: false: no killed run expunged a message it had not delivered" ${LOST[@]+"${LOST[@]}"}
-report_list "keep: false: after each clean run the server is empty" ${LEFT[@]+"${LEFT[@]}"}
+tap_none "keep: false: no killed run expunged a message it had not delivered" ${LOST[@]+"${LOST[@]}"}
+tap_none "keep: false: after each clean run the server is empty" ${LEFT[@]+"${LEFT[@]}"}
 
 # Real kill -9 during a pipelined fetch, resumed each time.
 RANDOM=${CRASH_SEED:-4242}
@@ -135,7 +125,7 @@ for round in 1 2 3 4; do
 		dups+=("after kill $round: $report")
 	fi
 done
-report_list "no message delivered twice or corrupt after any kill -9" ${dups[@]+"${dups[@]}"}
+tap_none "no message delivered twice or corrupt after any kill -9" ${dups[@]+"${dups[@]}"}
 yubin_run big-final YUBIN_WRAPPER= -- -c "$work/big.yaml"
 tap_status_is 0 "the clean run after the kills exits 0"
 tap_delivered_exactly "$work/expected-big" "$work/big/Maildir" "all 1500 delivered exactly once"

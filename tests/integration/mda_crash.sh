@@ -64,16 +64,6 @@ imaptool() {
 		tap_bail "imaptool.py $command failed"
 }
 
-report_list() {
-	local desc=$1
-	shift
-	if [ $# -eq 0 ]; then
-		tap_ok "$desc"
-	else
-		tap_not_ok "$desc" "$(printf '%s\n' "$@" | head -n 15)"
-	fi
-}
-
 # check_delivery EXPECTED DIR EXTRA: does the MDA's Maildir DIR/md hold
 # every expected message, byte for byte, and nothing else?  Exit 1 when
 # one is missing or corrupt, tmp/ is not empty or DIR/mda.log disagrees;
@@ -280,17 +270,17 @@ $report}"
 	tap_diag "$proto, keep: $keep: steps: $(printf '%s\n' "${STEPS[@]}" | uniq -c | awk '{printf "%s%s x%s", sep, $2, $1; sep = ", "}')"
 	tap_diag "$proto, keep: $keep: $total_dups messages twice after $kills_with_dups kills;" \
 		"(twice:warned) per kill: ${WARNINGS[*]}"
-	report_list "$proto, keep: $keep: each killed run died of SIGKILL at a named step" \
+	tap_none "$proto, keep: $keep: each killed run died of SIGKILL at a named step" \
 		${bad_kill[@]+"${bad_kill[@]}"}
-	report_list "$proto, keep: $keep: after each kill a clean run exits 0 and every message reached the MDA, byte-identical" \
+	tap_none "$proto, keep: $keep: after each kill a clean run exits 0 and every message reached the MDA, byte-identical" \
 		${bad_resume[@]+"${bad_resume[@]}"}
 	if [ "$kills_with_dups" -gt 0 ]; then
-		report_list "$proto, keep: $keep: twice only the messages the MDA took after the last commit ($total_dups over $kills_with_dups kills), else once" \
+		tap_none "$proto, keep: $keep: twice only the messages the MDA took after the last commit ($total_dups over $kills_with_dups kills), else once" \
 			${bad_dups[@]+"${bad_dups[@]}"}
 	else
 		tap_not_ok "$proto, keep: $keep: some kill fell between an MDA's exit and the commit"
 	fi
-	report_list "$proto, keep: $keep: each clean run warned about every message that may arrive twice" \
+	tap_none "$proto, keep: $keep: each clean run warned about every message that may arrive twice" \
 		${unwarned[@]+"${unwarned[@]}"}
 	desc="$proto, keep: $keep: after each clean run the state is the uninterrupted run's"
 	if [ "$proto" = imap ] && [ "$keep" = false ]; then
@@ -299,11 +289,11 @@ $report}"
 		desc+=" # TODO a kill between UID EXPUNGE and its journal record leaves the"
 		desc+=" expunged keys recorded (fetch_imap.c keeps no VANISHED pruning)"
 	fi
-	report_list "$desc" ${bad_state[@]+"${bad_state[@]}"}
+	tap_none "$desc" ${bad_state[@]+"${bad_state[@]}"}
 	if [ "$keep" = false ]; then
-		report_list "$proto, keep: false: no killed run deleted a message the MDA had not taken" \
+		tap_none "$proto, keep: false: no killed run deleted a message the MDA had not taken" \
 			${lost[@]+"${lost[@]}"}
-		report_list "$proto, keep: false: after each clean run the server is empty" \
+		tap_none "$proto, keep: false: after each clean run the server is empty" \
 			${left_over[@]+"${left_over[@]}"}
 	fi
 }

@@ -5,6 +5,7 @@
 #   tap_not_ok DESC [WHY]   a failing test, with an optional diagnostic
 #   tap_check DESC CMD...   run CMD; ok when it exits 0
 #   tap_is GOT WANT DESC    ok when the two strings are equal
+#   tap_none DESC ITEM...   ok when no ITEM is given (a list of problems)
 #   tap_diag TEXT...        a "# " comment line (shown by the TAP driver)
 #   tap_bail REASON         "Bail out!" and exit 1: the harness itself broke
 #   tap_finish              at the end: exit 1 when the count ran short of
@@ -64,6 +65,18 @@ tap_is() {
 		tap_ok "$3"
 	else
 		tap_not_ok "$3" "got '$1', expected '$2'"
+	fi
+}
+
+# tap_none DESC ITEM...: ok when no ITEM is given (a list of problems
+# found), else not ok showing the first 15.
+tap_none() {
+	local desc=$1
+	shift
+	if [ $# -eq 0 ]; then
+		tap_ok "$desc"
+	else
+		tap_not_ok "$desc" "$(printf '%s\n' "$@" | head -n 15)"
 	fi
 }
 
