@@ -6,9 +6,11 @@
 # Archive/2024 and Work; mostly small messages and some of 1 to 3 MB), a
 # fresh state and destination, and one of the six protocol and sink pairs
 # in turn (pop3 or imap; maildir, mbox or mda), keep true or false at
-# random.  yubin runs 1 to 3 times and is sent SIGKILL after a random
-# delay each time (each run resumes from the one before), then runs to
-# the end.  Then:
+# random.  A first run with keep: true into a scratch destination and
+# state measures how long the whole fetch takes on this machine (T).
+# Then yubin runs 1 to 3 times and is sent SIGKILL after a random
+# fraction of T each time (each run resumes from the one before), then
+# runs to the end.  Then:
 #   - that run exits 0; every message of the server is in the destination
 #     exactly once, byte for byte, and nothing else is there (checked by
 #     SHA256 and Message-ID); with the MDA, a message may be there once
@@ -22,7 +24,6 @@
 #
 # Environment: TORTURE_ITERATIONS (default 200), TORTURE_SEED (default 1),
 # TORTURE_START (the number of the first iteration, default 1),
-# TORTURE_MAX_DELAY_MS (the longest wait before a kill, default 1200),
 # TORTURE_FAIL_EXIT=1 (exit 1 when an iteration failed: make torture; the
 # TAP driver of make check reads the "not ok" lines instead).
 # Iteration I draws everything from TORTURE_SEED and I, so
@@ -38,10 +39,9 @@
 ITERATIONS=${TORTURE_ITERATIONS:-200}
 SEED=${TORTURE_SEED:-1}
 START=${TORTURE_START:-1}
-MAX_DELAY_MS=${TORTURE_MAX_DELAY_MS:-1200}
-for value in "$ITERATIONS" "$SEED" "$START" "$MAX_DELAY_MS"; do
+for value in "$ITERATIONS" "$SEED" "$START"; do
 	case $value in
-	'' | *[!0-9]*) tap_bail "TORTURE_ITERATIONS, TORTURE_SEED, TORTURE_START and TORTURE_MAX_DELAY_MS are numbers" ;;
+	'' | *[!0-9]*) tap_bail "TORTURE_ITERATIONS, TORTURE_SEED and TORTURE_START are numbers" ;;
 	esac
 done
 command -v flock >/dev/null || tap_bail "the flock command is missing"
@@ -148,15 +148,52 @@ config() {
 	esac
 }
 
-# A delay in milliseconds: often short (the connection, the listing),
-# else anywhere up to MAX_DELAY_MS.
-pick_delay() {
-	if [ $((RANDOM % 4)) -eq 0 ]; then
-		DELAY=$((RANDOM % 150))
+# now_ms: milliseconds since the epoch.
+now_ms() {
+	local ns
+	ns=$(date +%s%N)
+	echo $((ns / 1000000))
+}
+
+# measure DIR USER PROTO SINK: FULL_MS, how long a whole fetch of the
+# mailbox takes here, timed on a run with keep: true into DIR/measure
+# (the server is left as it was).  A fixed delay would miss on a fast
+# machine (every run over before its kill) and hit only the connection
+# on a slow one.
+measure() {
+	local dir=$1 user=$2 proto=$3 sink=$4 start status
+	local -a env=()
+	mkdir -p "$dir/measure"
+	config "$dir/measure.yaml" "$user" "$proto" "$sink" true "$dir/measure"
+	[ "$sink" = mda ] && env=(MDA_MAILDIR="$dir/measure/dest" MDA_LOG="$dir/measure/mda.log"
+		MDA_LOCK="$dir/measure/mda.lock")
+	start=$(now_ms)
+	env ${env[@]+"${env[@]}"} MDA_RUN=measure "$YUBIN" -c "$dir/measure.yaml" \
+		>"$dir/measure.out" 2>"$dir/measure.err" </dev/null
+	status=$?
+	FULL_MS=$(($(now_ms) - start))
+	if [ "$status" -ne 0 ]; then
+		PROBLEMS+=("the measuring run exited $status: $(tail -n 3 "$dir/measure.err" | tr '\n' ' ')")
 	else
-		DELAY=$((RANDOM * 32768 + RANDOM))
-		DELAY=$((DELAY % (MAX_DELAY_MS + 1)))
+		local risk=()
+		[ "$sink" = mda ] && : >"$dir/measure/risk" &&
+			risk=(--risk "$dir/measure/risk" --mda-log "$dir/measure/mda.log")
+		"$PYTHON3" "$TORTURE" check "$dir/oracle" "$sink" "$dir/measure/dest" "${risk[@]}" \
+			>/dev/null || PROBLEMS+=("the measuring run (not killed) did not deliver each message once")
 	fi
+	[ "$FULL_MS" -ge 1 ] || FULL_MS=1
+}
+
+# pick_delay: DELAY, a wait in milliseconds before a kill: a random
+# fraction of FULL_MS, often early (the connection, the listing).
+pick_delay() {
+	local permille
+	if [ $((RANDOM % 4)) -eq 0 ]; then
+		permille=$((RANDOM % 150))
+	else
+		permille=$((RANDOM % 1000))
+	fi
+	DELAY=$((FULL_MS * permille / 1000))
 }
 
 # iteration I: one scenario; PROBLEMS lists what went wrong, SUMMARY
@@ -177,8 +214,9 @@ iteration() {
 	mkdir -p "$dir" || tap_bail "cannot make $dir"
 	fill "$user" "$proto"
 	server "$user" "$proto" oracle >"$dir/oracle" || tap_bail "the oracle failed"
+	measure "$dir" "$user" "$proto" "$sink"
 	config "$dir/config.yaml" "$user" "$proto" "$sink" "$keep" "$dir"
-	SUMMARY="$proto $sink keep: $keep, $(wc -l <"$dir/oracle") messages"
+	SUMMARY="$proto $sink keep: $keep, $(wc -l <"$dir/oracle") messages in ${FULL_MS} ms"
 	if [ "$sink" = mda ]; then
 		mda_env=(MDA_MAILDIR="$dir/dest" MDA_LOG="$dir/mda.log" MDA_LOCK="$dir/mda.lock")
 		: >"$dir/risk"
