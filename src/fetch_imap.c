@@ -103,6 +103,8 @@ struct folder_run {
 	struct yb_error stream_err;
 
 	uint32_t *doomed;        /* UIDs to delete on the server */
+	uint32_t past_expunged;  /* one past the highest UID settle_expunging
+				    forgot, or 0 */
 	size_t doomed_len, doomed_cap;
 
 	struct maildir_digest *digests;
@@ -626,6 +628,100 @@ static int compare_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * Before a UID STORE \Deleted and UID EXPUNGE, the state durably names
+ * the set ("expunging": "UIDVALIDITY SET"), and once its keys are
+ * forgotten says "none".  A run stopped in between leaves the set for
+ * the next one to settle (settle_expunging); without it the keys of the
+ * messages the server did delete would stay recorded for ever.
+ */
+#define EXPUNGING_META "expunging"
+#define EXPUNGING_NONE "none"
+#define EXPUNGING_RANGES_MAX 4096
+
+static int mark_expunging(struct folder_run *fr, const char *set, struct yb_error *err)
+{
+	char value[SET_TEXT_MAX];
+	snprintf(value, sizeof(value), "%" PRIu32 " %s", fr->uidvalidity, set);
+	int rc = state_set_meta(fr->run->state, fr->folder->name, EXPUNGING_META, value, err);
+	if (rc == YB_OK)
+		rc = state_sync(fr->run->state, err);
+	if (rc == YB_OK)
+		testhook_step("mark");
+	return rc;
+}
+
+struct expunged_ctx {
+	struct folder_run *fr;
+	const struct imap_range *ranges;
+	size_t range_count;
+	uint32_t start;
+	char prefix[16];
+};
+
+/* In the set, at or past the listing's start, and not listed: gone. */
+static bool was_expunged(void *ctx, const char *key, time_t fetched_at)
+{
+	(void)fetched_at;
+	struct expunged_ctx *ex = ctx;
+	size_t plen = strlen(ex->prefix);
+	unsigned long long uid;
+	if (strncmp(key, ex->prefix, plen) != 0 ||
+	    !text_parse_u64(key + plen, strlen(key + plen), UINT32_MAX, &uid) ||
+	    uid < ex->start)
+		return false;
+	bool in_set = false;
+	for (size_t i = 0; i < ex->range_count && !in_set; i++)
+		in_set = uid >= ex->ranges[i].first && uid <= ex->ranges[i].last;
+	if (!in_set)
+		return false;
+	const struct entry *e = find_uid(ex->fr, (uint32_t)uid);
+	if (e && !e->vanished)
+		return false;
+	if (uid < UINT32_MAX && uid + 1 > ex->fr->past_expunged)
+		ex->fr->past_expunged = (uint32_t)uid + 1;
+	return true;
+}
+
+/*
+ * After the listing: the set a stopped run was expunging.  Its UIDs the
+ * listing lacks were deleted by that run: forget them.  Those still
+ * listed are delivered and simply doomed again (plan).
+ */
+static int settle_expunging(struct folder_run *fr, uint32_t start, struct yb_error *err)
+{
+	struct state *state = fr->run->state;
+	const char *mailbox = fr->folder->name;
+	const char *value = state_get_meta(state, mailbox, EXPUNGING_META);
+	if (!value || strcmp(value, EXPUNGING_NONE) == 0)
+		return YB_OK;
+	const char *space = strchr(value, ' ');
+	unsigned long long validity = 0;
+	struct imap_range *ranges = NULL;
+	size_t range_count = 0;
+	if (!space || !text_parse_u64(value, (size_t)(space - value), UINT32_MAX, &validity) ||
+	    imap_seqset_parse(space + 1, strlen(space + 1), 0, EXPUNGING_RANGES_MAX,
+			      &ranges, &range_count, NULL) != YB_OK)
+		return yb_fail(err, YB_ERR_IO, "folder %s: the state's record of the UIDs "
+			       "being expunged is malformed", fr->folder->shown);
+	int rc = YB_OK;
+	if (validity == fr->uidvalidity) {
+		struct expunged_ctx ex = { .fr = fr, .ranges = ranges,
+					   .range_count = range_count, .start = start };
+		snprintf(ex.prefix, sizeof(ex.prefix), "%" PRIu32 "/", fr->uidvalidity);
+		size_t forgotten = 0;
+		rc = state_forget_where(state, mailbox, was_expunged, &ex, &forgotten, err);
+		if (rc == YB_OK && forgotten > 0)
+			log_info("folder %s: %zu messages an interrupted run deleted on %s "
+				 "are no longer recorded", fr->folder->shown, forgotten,
+				 imap_host(fr->run->imap));
+	}
+	free(ranges);
+	if (rc == YB_OK)
+		rc = state_set_meta(state, mailbox, EXPUNGING_META, EXPUNGING_NONE, err);
+	return rc;
+}
+
 /* UID STORE \Deleted then UID EXPUNGE, set by set; forget what went. */
 static int delete_doomed(struct folder_run *fr, struct yb_error *err)
 {
@@ -646,10 +742,13 @@ static int delete_doomed(struct folder_run *fr, struct yb_error *err)
 	size_t done = 0;
 	int rc = YB_OK;
 	while (rc == YB_OK && done < fr->doomed_len) {
-		char set[SET_TEXT_MAX];
+		/* Room for the UIDVALIDITY in front of it in the state. */
+		char set[SET_TEXT_MAX - 16];
 		size_t consumed = 0, len = 0;
 		rc = imap_seqset_build(fr->doomed + done, fr->doomed_len - done, set,
 				       sizeof(set), &consumed, &len, err);
+		if (rc == YB_OK)
+			rc = mark_expunging(fr, set, err);
 		if (rc != YB_OK)
 			break;
 		char command[SET_TEXT_MAX + 64];
@@ -669,6 +768,9 @@ static int delete_doomed(struct folder_run *fr, struct yb_error *err)
 			key_for(key, fr->uidvalidity, fr->doomed[i]);
 			rc = state_forget(fr->run->state, fr->folder->name, key, err);
 		}
+		if (rc == YB_OK)
+			rc = state_set_meta(fr->run->state, fr->folder->name, EXPUNGING_META,
+					    EXPUNGING_NONE, err);
 		if (rc == YB_OK)
 			rc = state_sync(fr->run->state, err);
 		done += consumed;
@@ -697,7 +799,8 @@ static int forget_old_validity(struct folder_run *fr, struct yb_error *err)
 /*
  * Where the next run's listing starts: the lowest UID listed but not
  * delivered (too large, refused, reported expunged: it is looked at
- * again), else one past the highest UID listed.  Never the server's
+ * again), else one past the highest UID listed (or listed by a stopped
+ * run whose expunge this run settled).  Never the server's
  * UIDNEXT alone: a server whose UIDNEXT runs ahead of its messages must
  * not make yubin skip the UIDs in between.  0 keeps the stored value.
  */
@@ -712,11 +815,16 @@ static uint32_t next_uid_to_record(const struct folder_run *fr, uint32_t uidnext
 		if (!state_contains(fr->run->state, fr->folder->name, key))
 			return e->uid;
 	}
-	if (fr->count == 0)
+	if (fr->count == 0 && fr->past_expunged == 0)
 		return 0;
-	uint32_t past_listed = fr->entries[fr->count - 1].uid + 1;
-	if (past_listed == 0)
-		return fr->entries[fr->count - 1].uid;
+	uint32_t past_listed = fr->past_expunged;
+	if (fr->count > 0) {
+		uint32_t last = fr->entries[fr->count - 1].uid;
+		if (last == UINT32_MAX)
+			return last;
+		if (last + 1 > past_listed)
+			past_listed = last + 1;
+	}
 	return uidnext && uidnext < past_listed ? uidnext : past_listed;
 }
 
@@ -842,7 +950,11 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	size_t wanted = plan(fr);
 	if (run->dry_run)
 		return YB_OK;
-	rc = open_delivery(fr, err);
+	/* Only a listing that ran (or an empty folder) tells what is gone. */
+	if (!nothing_new)
+		rc = settle_expunging(fr, start, err);
+	if (rc == YB_OK)
+		rc = open_delivery(fr, err);
 	if (rc == YB_OK && (validity_changed || !stored_validity) && wanted > 0)
 		rc = load_digests(fr, err);
 	if (rc == YB_OK && wanted > 0) {

@@ -3,7 +3,8 @@
 # for k = 1, 2, 3, ... a fresh Maildir and state, a run that SIGKILLs
 # itself at its k-th durability step (YUBIN_TEST_KILL_AT=k), then a clean
 # run: every message exactly once, byte for byte, tmp/ empty; with
-# keep: false nothing undelivered was expunged and the server ends empty.
+# keep: false nothing undelivered was expunged, the server ends empty and
+# the state keeps no record of a deleted message.
 # Then real kill -9 at random moments during a pipelined 1500-message fetch.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -12,7 +13,7 @@
 . "$top_srcdir/tests/lib/checks.sh"
 
 need_yubin
-tap_plan 13
+tap_plan 14
 harness_start
 
 GENMAIL=$top_srcdir/tests/lib/genmail.py
@@ -34,6 +35,7 @@ step_loop() {
 	BAD_RESUME=()
 	LOST=()
 	LEFT=()
+	STALE=()
 	FINISHED=no
 	for ((k = 1; k <= 300; k++)); do
 		dir=$work/$keep-$k
@@ -74,6 +76,10 @@ step_loop() {
 			local left
 			left=$(imaptool "$user" count)
 			[ "$left" -eq 0 ] || LEFT+=("k=$k: $left left on the server")
+			local records
+			records=$("$PYTHON3" "$top_srcdir/tests/lib/statedump.py" "$dir/state/crash-false" |
+				grep '^M ' | head -n 3 | tr '\n' ' ')
+			[ -z "$records" ] || STALE+=("k=$k: $records")
 		fi
 		rm -rf -- "$dir"
 	done
@@ -103,6 +109,8 @@ tap_none "keep: false: after each kill a clean run delivers every message once, 
 	${BAD_RESUME[@]+"${BAD_RESUME[@]}"}
 tap_none "keep: false: no killed run expunged a message it had not delivered" ${LOST[@]+"${LOST[@]}"}
 tap_none "keep: false: after each clean run the server is empty" ${LEFT[@]+"${LEFT[@]}"}
+tap_none "keep: false: after each clean run the state holds no record of a deleted message" \
+	${STALE[@]+"${STALE[@]}"}
 
 # Real kill -9 during a pipelined fetch, resumed each time.
 RANDOM=${CRASH_SEED:-4242}
