@@ -100,6 +100,23 @@ void fuzz_write_file(const char *path, const void *data, size_t len,
 		     unsigned mode);
 
 /*
+ * A server on 127.0.0.1 for the session targets, which connect by name
+ * as yubin does.  fuzz_server_listen opens the listening socket (once
+ * per process; aborts when it cannot) and returns its port.
+ * fuzz_server_serve is a thread body taking a struct fuzz_server_job:
+ * it accepts one connection, writes the bytes, ends its side and drops
+ * what the client sends until it closes; it gives up after 5 s of
+ * nothing happening.
+ */
+struct fuzz_server_job {
+	const uint8_t *data;
+	size_t len;
+};
+
+uint16_t fuzz_server_listen(void);
+void *fuzz_server_serve(void *job);
+
+/*
  * A folder name (UTF-8) and its delimiter through folder_path_map in
  * every layout: a refusal is YB_ERR_PROTOCOL with a sanitized message
  * and an empty path; a path is relative, names nothing outside the root

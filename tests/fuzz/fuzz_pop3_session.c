@@ -38,19 +38,14 @@
 
 #include "config.h"
 
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include "fuzz.h"
 #include "log.h"
@@ -60,8 +55,6 @@
 /* Messages fetched per session, and the RETR window when pipelining. */
 #define FETCH_MAX 8
 #define WINDOW 4
-/* The server thread gives up when nothing happens for this long (ms). */
-#define SERVER_IDLE_MS 5000
 
 #define SESSION_ERRORS                                                      \
 	(FUZZ_STATUS(YB_ERR_AUTH) | FUZZ_STATUS(YB_ERR_TEMP) |              \
@@ -142,12 +135,11 @@ void __syslog_chk(int priority, int flag, const char *format, ...)
 	va_end(ap);
 }
 
-static int listen_fd = -1;
-static uint16_t listen_port;
+static uint16_t listen_port; /* 0 until setup() ran */
 
 static void setup(void)
 {
-	if (listen_fd >= 0)
+	if (listen_port != 0)
 		return;
 	signal(SIGPIPE, SIG_IGN);
 	const char *verbosity = getenv("YUBIN_FUZZ_LOG");
@@ -160,85 +152,7 @@ static void setup(void)
 			fuzz_fail("the syslog() stand-in is not called (a "
 				  "fortified build?): the log is not checked");
 	}
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in addr;
-	memset(&addr, 0, sizeof(addr));
-	addr.sin_family = AF_INET;
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	addr.sin_port = 0;
-	socklen_t addr_len = sizeof(addr);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-	    listen(fd, 8) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&addr, &addr_len) != 0)
-		fuzz_fail("cannot listen on 127.0.0.1: %s", strerror(errno));
-	listen_fd = fd;
-	listen_port = ntohs(addr.sin_port);
-}
-
-/* --- the server side --- */
-
-struct server_job {
-	const uint8_t *data;
-	size_t len;
-};
-
-static int accept_one(void)
-{
-	struct pollfd pfd = { listen_fd, POLLIN, 0 };
-	int ready;
-	do
-		ready = poll(&pfd, 1, SERVER_IDLE_MS);
-	while (ready < 0 && errno == EINTR);
-	if (ready <= 0)
-		return -1;
-	return accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-}
-
-/* Write data, then end our side; drop what the client sends until it closes. */
-static void converse(int fd, const struct server_job *job)
-{
-	size_t sent = 0;
-	bool shut = false;
-	char dropped[4096];
-	for (;;) {
-		if (sent == job->len && !shut) {
-			shutdown(fd, SHUT_WR);
-			shut = true;
-		}
-		struct pollfd pfd = { fd, POLLIN, 0 };
-		if (!shut)
-			pfd.events |= POLLOUT;
-		int ready = poll(&pfd, 1, SERVER_IDLE_MS);
-		if (ready < 0 && errno == EINTR)
-			continue;
-		if (ready <= 0)
-			return;
-		if (pfd.revents & POLLOUT) {
-			ssize_t n = send(fd, job->data + sent, job->len - sent,
-					 MSG_NOSIGNAL);
-			if (n > 0)
-				sent += (size_t)n;
-			else if (n < 0 && errno != EAGAIN && errno != EINTR)
-				sent = job->len; /* the client is gone */
-		}
-		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t n = recv(fd, dropped, sizeof(dropped), 0);
-			if (n == 0 ||
-			    (n < 0 && errno != EAGAIN && errno != EINTR))
-				return;
-		}
-	}
-}
-
-static void *serve(void *arg)
-{
-	const struct server_job *job = arg;
-	int fd = accept_one();
-	if (fd < 0)
-		return NULL;
-	converse(fd, job);
-	close(fd);
-	return NULL;
+	listen_port = fuzz_server_listen();
 }
 
 /* --- the client side --- */
@@ -388,9 +302,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t auth = fuzz_take_byte(&in);
 	uint8_t flags = fuzz_take_byte(&in);
 	note_server_secrets(in.data, in.len);
-	struct server_job job = { in.data, in.len };
+	struct fuzz_server_job job = { in.data, in.len };
 	pthread_t server;
-	if (pthread_create(&server, NULL, serve, &job) != 0)
+	if (pthread_create(&server, NULL, fuzz_server_serve, &job) != 0)
 		fuzz_fail("cannot start the server thread");
 	run_session(auth, flags, in.len);
 	pthread_join(server, NULL);

@@ -5,14 +5,18 @@
 
 #include "folder_path.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -287,4 +291,87 @@ void fuzz_check_folder_paths(const char *name, size_t len, char delimiter)
 		}
 		check_path(&layouts[i], name, len, out, out_len);
 	}
+}
+
+/* --- a one-connection server for the session targets --- */
+
+/* The server gives up when nothing happens for this long (ms). */
+#define SERVER_IDLE_MS 5000
+
+static int server_fd = -1;
+
+uint16_t fuzz_server_listen(void)
+{
+	struct sockaddr_in addr;
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t addr_len = sizeof(addr);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+	    listen(fd, 8) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&addr, &addr_len) != 0)
+		fuzz_fail("cannot listen on 127.0.0.1: %s", strerror(errno));
+	server_fd = fd;
+	return ntohs(addr.sin_port);
+}
+
+static int accept_one(void)
+{
+	struct pollfd pfd = { server_fd, POLLIN, 0 };
+	int ready;
+	do
+		ready = poll(&pfd, 1, SERVER_IDLE_MS);
+	while (ready < 0 && errno == EINTR);
+	if (ready <= 0)
+		return -1;
+	return accept4(server_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+/* Write data, then end our side; drop what the client sends until it closes. */
+static void converse(int fd, const struct fuzz_server_job *job)
+{
+	size_t sent = 0;
+	bool shut = false;
+	char dropped[4096];
+	for (;;) {
+		if (sent == job->len && !shut) {
+			shutdown(fd, SHUT_WR);
+			shut = true;
+		}
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		if (!shut)
+			pfd.events |= POLLOUT;
+		int ready = poll(&pfd, 1, SERVER_IDLE_MS);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0)
+			return;
+		if (pfd.revents & POLLOUT) {
+			ssize_t n = send(fd, job->data + sent, job->len - sent,
+					 MSG_NOSIGNAL);
+			if (n > 0)
+				sent += (size_t)n;
+			else if (n < 0 && errno != EAGAIN && errno != EINTR)
+				sent = job->len; /* the client is gone */
+		}
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = recv(fd, dropped, sizeof(dropped), 0);
+			if (n == 0 ||
+			    (n < 0 && errno != EAGAIN && errno != EINTR))
+				return;
+		}
+	}
+}
+
+void *fuzz_server_serve(void *job)
+{
+	if (server_fd < 0)
+		fuzz_fail("fuzz_server_serve before fuzz_server_listen");
+	int fd = accept_one();
+	if (fd < 0)
+		return NULL;
+	converse(fd, job);
+	close(fd);
+	return NULL;
 }
