@@ -103,8 +103,8 @@ struct folder_run {
 	struct yb_error stream_err;
 
 	uint32_t *doomed;        /* UIDs to delete on the server */
-	uint32_t past_expunged;  /* one past the highest UID settle_expunging
-				    forgot, or 0 */
+	uint32_t past_expunged;  /* one past the highest unlisted UID from
+				    start on that settle_expunging doomed */
 	size_t doomed_len, doomed_cap;
 
 	struct maildir_digest *digests;
@@ -651,42 +651,56 @@ static int mark_expunging(struct folder_run *fr, const char *set, struct yb_erro
 	return rc;
 }
 
-struct expunged_ctx {
+struct expunging_ctx {
 	struct folder_run *fr;
 	const struct imap_range *ranges;
 	size_t range_count;
 	uint32_t start;
+	size_t added;
 	char prefix[16];
 };
 
-/* In the set, at or past the listing's start, and not listed: gone. */
-static bool was_expunged(void *ctx, const char *key, time_t fetched_at)
+/* A recorded key of the set that the listing lacks: doom it again. */
+static int doom_unlisted(void *ctx, const char *key, time_t fetched_at)
 {
 	(void)fetched_at;
-	struct expunged_ctx *ex = ctx;
+	struct expunging_ctx *ex = ctx;
+	struct folder_run *fr = ex->fr;
 	size_t plen = strlen(ex->prefix);
 	unsigned long long uid;
 	if (strncmp(key, ex->prefix, plen) != 0 ||
-	    !text_parse_u64(key + plen, strlen(key + plen), UINT32_MAX, &uid) ||
-	    uid < ex->start)
-		return false;
+	    !text_parse_u64(key + plen, strlen(key + plen), UINT32_MAX, &uid) || uid == 0)
+		return 0;
 	bool in_set = false;
 	for (size_t i = 0; i < ex->range_count && !in_set; i++)
 		in_set = uid >= ex->ranges[i].first && uid <= ex->ranges[i].last;
-	if (!in_set)
-		return false;
-	const struct entry *e = find_uid(ex->fr, (uint32_t)uid);
-	if (e && !e->vanished)
-		return false;
-	if (uid < UINT32_MAX && uid + 1 > ex->fr->past_expunged)
-		ex->fr->past_expunged = (uint32_t)uid + 1;
-	return true;
+	const struct entry *listed = find_uid(fr, (uint32_t)uid);
+	if (!in_set || (listed && !listed->vanished))
+		return 0; /* listed ones are doomed by plan() */
+	/* Room for these and for every listed message (plan, commits). */
+	size_t need = fr->count + ++ex->added;
+	if (need > fr->doomed_cap) {
+		size_t cap = fr->doomed_cap * 2 > need ? fr->doomed_cap * 2 : need;
+		uint32_t *grown = realloc(fr->doomed, cap * sizeof(*grown));
+		if (!grown)
+			return -1;
+		fr->doomed = grown;
+		fr->doomed_cap = cap;
+	}
+	fr->doomed[fr->doomed_len++] = (uint32_t)uid;
+	if (uid >= ex->start && uid < UINT32_MAX && uid + 1 > fr->past_expunged)
+		fr->past_expunged = (uint32_t)uid + 1;
+	return 0;
 }
 
 /*
- * After the listing: the set a stopped run was expunging.  Its UIDs the
- * listing lacks were deleted by that run: forget them.  Those still
- * listed are delivered and simply doomed again (plan).
+ * keep: false, after the listing: the set a stopped run was expunging.
+ * Its UIDs still recorded are delivered messages; those the listing
+ * shows are doomed again by plan(), the others here, and delete_doomed
+ * sends UID STORE and UID EXPUNGE for them once more (a no-op for what
+ * is gone) and forgets them on the server's OK: the state trusts the
+ * server's answer to an expunge, never a listing's silence.  Nothing
+ * left to do clears the record.
  */
 static int settle_expunging(struct folder_run *fr, uint32_t start, struct yb_error *err)
 {
@@ -704,22 +718,24 @@ static int settle_expunging(struct folder_run *fr, uint32_t start, struct yb_err
 			      &ranges, &range_count, NULL) != YB_OK)
 		return yb_fail(err, YB_ERR_IO, "folder %s: the state's record of the UIDs "
 			       "being expunged is malformed", fr->folder->shown);
-	int rc = YB_OK;
-	if (validity == fr->uidvalidity) {
-		struct expunged_ctx ex = { .fr = fr, .ranges = ranges,
-					   .range_count = range_count, .start = start };
+	size_t before = fr->doomed_len;
+	int failed = 0;
+	if (validity == fr->uidvalidity && !fr->run->account->keep) {
+		struct expunging_ctx ex = { .fr = fr, .ranges = ranges,
+					    .range_count = range_count, .start = start };
 		snprintf(ex.prefix, sizeof(ex.prefix), "%" PRIu32 "/", fr->uidvalidity);
-		size_t forgotten = 0;
-		rc = state_forget_where(state, mailbox, was_expunged, &ex, &forgotten, err);
-		if (rc == YB_OK && forgotten > 0)
-			log_info("folder %s: %zu messages an interrupted run deleted on %s "
-				 "are no longer recorded", fr->folder->shown, forgotten,
-				 imap_host(fr->run->imap));
+		failed = state_foreach(state, mailbox, doom_unlisted, &ex);
 	}
 	free(ranges);
-	if (rc == YB_OK)
-		rc = state_set_meta(state, mailbox, EXPUNGING_META, EXPUNGING_NONE, err);
-	return rc;
+	if (failed)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	if (fr->doomed_len > before) {
+		log_info("folder %s: deleting again %zu messages an interrupted run was "
+			 "deleting", fr->folder->shown, fr->doomed_len - before);
+		return YB_OK;
+	}
+	/* keep: true deletes only what delete_after_days collects again. */
+	return state_set_meta(state, mailbox, EXPUNGING_META, EXPUNGING_NONE, err);
 }
 
 /* UID STORE \Deleted then UID EXPUNGE, set by set; forget what went. */
@@ -800,7 +816,7 @@ static int forget_old_validity(struct folder_run *fr, struct yb_error *err)
  * Where the next run's listing starts: the lowest UID listed but not
  * delivered (too large, refused, reported expunged: it is looked at
  * again), else one past the highest UID listed (or listed by a stopped
- * run whose expunge this run settled).  Never the server's
+ * run whose expunge this run finishes).  Never the server's
  * UIDNEXT alone: a server whose UIDNEXT runs ahead of its messages must
  * not make yubin skip the UIDs in between.  0 keeps the stored value.
  */
@@ -950,9 +966,7 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	size_t wanted = plan(fr);
 	if (run->dry_run)
 		return YB_OK;
-	/* Only a listing that ran (or an empty folder) tells what is gone. */
-	if (!nothing_new)
-		rc = settle_expunging(fr, start, err);
+	rc = settle_expunging(fr, start, err);
 	if (rc == YB_OK)
 		rc = open_delivery(fr, err);
 	if (rc == YB_OK && (validity_changed || !stored_validity) && wanted > 0)
