@@ -9,6 +9,7 @@
 #   yubin      again, nothing new
 #   yubin      after 10 new messages
 #   yubin      IMAP: all new, nothing new, 10 new
+#   yubin      POP3 into an mbox; POP3 through the sh MDA fetchmail gets
 #   fetchmail  POP3, keep + uidl, through an MDA writing a Maildir (if installed)
 #   mbsync     IMAP into a Maildir (if installed)
 # and a table of wall seconds, peak RSS and messages delivered is printed.
@@ -42,8 +43,8 @@ note() { printf 'bench: %s\n' "$*" >&2; }
 
 # measure LABEL COUNT CMD...: run CMD; record its wall time, its peak RSS
 # and how many messages it handled.  COUNT is a Maildir to count messages
-# in (new/ and cur/), or "stdout" for a command that prints the number
-# first on its standard output.
+# in (new/ and cur/), "mbox:FILE" for an mbox, or "stdout" for a command
+# that prints the number first on its standard output.
 #
 # Peak RSS comes from GNU time when it is installed (package "time"):
 # Linux reports a child's peak as at least the RSS of the process that
@@ -71,6 +72,8 @@ measure() {
 	read -r seconds rss_kb code < <(tail -n 1 "$stats")
 	if [ "$count" = stdout ]; then
 		messages=$(awk 'NR == 1 { print $1 }' "$out")
+	elif [ "${count#mbox:}" != "$count" ]; then
+		messages=$(grep -c '^From ' "${count#mbox:}" 2>/dev/null)
 	else
 		messages=$(find "$count/new" "$count/cur" -type f 2>/dev/null | wc -l)
 	fi
@@ -115,18 +118,37 @@ harness_add_messages alice 10 --profile bench --seed bench-imap-more
 measure "yubin: IMAP, 10 new" "$work/yubin-imap/Maildir" "$YUBIN" -q -c "$work/yubin-imap.yaml"
 rm -rf -- "$work/yubin-imap"
 
-# 5. fetchmail: POP3 with keep and UIDL tracking.  It has no Maildir
-# delivery of its own: a small sh MDA writes each message to tmp/ and
-# renames it into new/ (no fsync, unlike yubin).
-if command -v fetchmail >/dev/null; then
-	fm=$work/fetchmail
-	mkdir -p "$fm/Maildir/tmp" "$fm/Maildir/new" "$fm/Maildir/cur"
-	cat >"$fm/mda.sh" <<-EOF
+# make_mda DIR: DIR/mda.sh, a small sh MDA that writes each message to
+# DIR/Maildir/tmp/ and renames it into new/ (no fsync).  fetchmail has
+# no Maildir delivery of its own; yubin is timed through the same one.
+make_mda() {
+	mkdir -p "$1/Maildir/tmp" "$1/Maildir/new" "$1/Maildir/cur"
+	cat >"$1/mda.sh" <<-EOF
 	#!/bin/sh
 	f=\$(date +%s%N).\$\$
-	cat >"$fm/Maildir/tmp/\$f" && mv "$fm/Maildir/tmp/\$f" "$fm/Maildir/new/\$f"
+	cat >"$1/Maildir/tmp/\$f" && mv "$1/Maildir/tmp/\$f" "$1/Maildir/new/\$f"
 	EOF
-	chmod 755 "$fm/mda.sh"
+	chmod 755 "$1/mda.sh"
+}
+
+# yubin into an mbox, and through the MDA (one process and two journal
+# syncs per message: the cost of knowing what each MDA took).
+harness_write_config "$work/yubin-mbox.yaml" bench-mbox pop3 implicit "$(harness_port pop3s)" \
+	alice "$password" "$work/unused" timeout=300
+sed -i "s|^      maildir: .*|      mbox: \"$work/yubin.mbox\"|" "$work/yubin-mbox.yaml"
+measure "yubin: POP3 into mbox" "mbox:$work/yubin.mbox" "$YUBIN" -q -c "$work/yubin-mbox.yaml"
+rm -f -- "$work/yubin.mbox"
+make_mda "$work/yubin-mda"
+harness_write_config "$work/yubin-mda.yaml" bench-mda pop3 implicit "$(harness_port pop3s)" \
+	alice "$password" "$work/unused" timeout=300
+sed -i "s|^      maildir: .*|      mda: \"$work/yubin-mda/mda.sh\"|" "$work/yubin-mda.yaml"
+measure "yubin: POP3 through an MDA" "$work/yubin-mda/Maildir" "$YUBIN" -q -c "$work/yubin-mda.yaml"
+rm -rf -- "$work/yubin-mda"
+
+# 5. fetchmail: POP3 with keep and UIDL tracking, through the sh MDA.
+if command -v fetchmail >/dev/null; then
+	fm=$work/fetchmail
+	make_mda "$fm"
 	(
 		umask 077
 		cat >"$fm/fetchmailrc" <<-EOF
