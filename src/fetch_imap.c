@@ -674,9 +674,8 @@ static int doom_unlisted(void *ctx, const char *key, time_t fetched_at)
 	bool in_set = false;
 	for (size_t i = 0; i < ex->range_count && !in_set; i++)
 		in_set = uid >= ex->ranges[i].first && uid <= ex->ranges[i].last;
-	const struct entry *listed = find_uid(fr, (uint32_t)uid);
-	if (!in_set || (listed && !listed->vanished))
-		return 0; /* listed ones are doomed by plan() */
+	if (!in_set || find_uid(fr, (uint32_t)uid))
+		return 0; /* listed ones (even vanished since) are plan()'s */
 	/* Room for these and for every listed message (plan, commits). */
 	size_t need = fr->count + ++ex->added;
 	if (need > fr->doomed_cap) {
