@@ -5,8 +5,9 @@
  * the state and one sink.  Each message: delivery_begin, delivery_write
  * (server bytes; CRLF becomes LF here), delivery_end.  Every
  * DELIVERY_BATCH_MESSAGES messages (one for a sink with outcomes, an MDA)
- * or DELIVERY_BATCH_BYTES bytes, and on delivery_flush, the batch is made durable in the order DESIGN.md gives:
- * sink_prepare, intents + state_sync, sink_publish, commits + state_sync.
+ * or DELIVERY_BATCH_BYTES bytes, and on delivery_flush, the batch is made
+ * durable in the order DESIGN.md gives: sink_prepare, intents +
+ * state_sync, sink_publish, commits + state_sync.
  * Only then is `committed` called for each message of the batch, so an
  * engine deletes on the server only what is durable and recorded.
  *

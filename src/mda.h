@@ -68,12 +68,13 @@
  * killed while a command runs (or between its end and the commit): the
  * intent is recorded before the command starts and the commit after it
  * exits 0.  The delivery hands an MDA sink batches of one message, so
- * such a kill leaves at most one message unknown.  If yubin dies in that window, the command may or may not have
- * delivered: the outcome is unknown.  The next run does not guess that it
- * was delivered: sink_resolve answers *present = false (the message is
- * fetched and delivered again, so it may arrive twice: at least once) and
- * mda_resolve answers MDA_UNKNOWN so that the engine warns the user,
- * naming the message.
+ * such a kill leaves at most one message unknown.  If yubin dies in that
+ * window, the command may or may not have delivered: the outcome is
+ * unknown.  The next run does not guess that it was delivered:
+ * sink_resolve answers *present = false (the message is fetched and
+ * delivered again, so it may arrive twice: at least once) and mda_resolve
+ * answers MDA_UNKNOWN so that the engine warns the user, naming the
+ * message.
  *
  * Memory does not grow with a message's size; each pending message holds
  * one descriptor (its spool file in $TMPDIR, else /tmp).
