@@ -134,14 +134,12 @@ make_mda() {
 # yubin into an mbox, and through the MDA (one process and two journal
 # syncs per message: the cost of knowing what each MDA took).
 harness_write_config "$work/yubin-mbox.yaml" bench-mbox pop3 implicit "$(harness_port pop3s)" \
-	alice "$password" "$work/unused" timeout=300
-sed -i "s|^      maildir: .*|      mbox: \"$work/yubin.mbox\"|" "$work/yubin-mbox.yaml"
+	alice "$password" "mbox:$work/yubin.mbox" timeout=300
 measure "yubin: POP3 into mbox" "mbox:$work/yubin.mbox" "$YUBIN" -q -c "$work/yubin-mbox.yaml"
 rm -f -- "$work/yubin.mbox"
 make_mda "$work/yubin-mda"
 harness_write_config "$work/yubin-mda.yaml" bench-mda pop3 implicit "$(harness_port pop3s)" \
-	alice "$password" "$work/unused" timeout=300
-sed -i "s|^      maildir: .*|      mda: \"$work/yubin-mda/mda.sh\"|" "$work/yubin-mda.yaml"
+	alice "$password" "mda:$work/yubin-mda/mda.sh" timeout=300
 measure "yubin: POP3 through an MDA" "$work/yubin-mda/Maildir" "$YUBIN" -q -c "$work/yubin-mda.yaml"
 rm -rf -- "$work/yubin-mda"
 

@@ -52,8 +52,7 @@ tap_delivered_exactly "$work/expected" "$small/Maildir" "Maildir: every message 
 rm -rf "$small/Maildir"
 mount -o remount,size=600k "$small" || tap_bail "cannot shrink the tmpfs"
 harness_write_config "$work/mb.yaml" full-mb pop3 implicit "$(harness_port pop3s)" \
-	alice "$(harness_password alice)" /unused state_dir="$work/state"
-sed -i "s|^      maildir: .*|      mbox: \"$small/mail.mbox\"|" "$work/mb.yaml"
+	alice "$(harness_password alice)" "mbox:$small/mail.mbox" state_dir="$work/state"
 : >"$small/filler"
 dd if=/dev/zero of="$small/filler" bs=1k count=300 2>/dev/null
 yubin_run mb1 -- -c "$work/mb.yaml"

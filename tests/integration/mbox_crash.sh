@@ -49,8 +49,7 @@ for ((k = 1; k <= 300; k++)); do
 	mkdir -p "$dir"
 	cp "$work/old.mbox" "$dir/mail.mbox"
 	harness_write_config "$dir.yaml" crash-mbox "$protocol" implicit "$server_port" \
-		alice "$(harness_password alice)" /unused state_dir="$dir/state"
-	sed -i "s|^      maildir: .*|      mbox: \"$dir/mail.mbox\"|" "$dir.yaml"
+		alice "$(harness_password alice)" "mbox:$dir/mail.mbox" state_dir="$dir/state"
 	yubin_run "k$k-killed" YUBIN_TEST_KILL_AT=$k -- -c "$dir.yaml"
 	if [ "$RUN_STATUS" -eq 0 ]; then
 		finished=yes

@@ -29,8 +29,7 @@ mbox_config() { # FILE ACCOUNT PROTO PORT USER TARGET-KEY TARGET [KEY=VALUE...]
 	local file=$1 account=$2 proto=$3 port=$4 user=$5 key=$6 target=$7
 	shift 7
 	harness_write_config "$file" "$account" "$proto" implicit "$port" \
-		"$user" "$(harness_password "$user")" /unused "$@"
-	sed -i "s|^      maildir: .*|      $key: \"$target\"|" "$file"
+		"$user" "$(harness_password "$user")" "$key:$target" "$@"
 }
 
 # POP3 into an existing mbox.
@@ -106,9 +105,7 @@ chown "$HARNESS_MAIL_UID:$HARNESS_MAIL_GID" "$(harness_maildir carol)/new/170000
 	--password "$(harness_password carol)" >"$work/carol-expected"
 mda_config() {
 	harness_write_config "$work/carol.yaml" carol-mda pop3 implicit "$(harness_port pop3s)" \
-		carol "$(harness_password carol)" /unused
-	local command=${1//&/\\&}
-	sed -i "s|^      maildir: .*|      mda: \"$command\"|" "$work/carol.yaml"
+		carol "$(harness_password carol)" "mda:$1"
 }
 # A redirection makes yubin use /bin/sh: the hostile sender goes through it.
 mda_config "$mda %a %f 2>&1"

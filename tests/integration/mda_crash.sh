@@ -130,9 +130,8 @@ write_mda_config() {
 		port=$(harness_port pop3s)
 	fi
 	harness_write_config "$file" "mda-$proto-$keep" "$proto" implicit "$port" \
-		"$user" "$(harness_password "$user")" /unused keep="$keep" \
+		"$user" "$(harness_password "$user")" "mda:$mda" keep="$keep" \
 		state_dir="$dir/state" "${extra[@]}"
-	sed -i "s|^      maildir: .*|      mda: \"$mda\"|" "$file"
 }
 
 # restore_server USER: the server mailbox as saved by save_server.

@@ -14,13 +14,15 @@
 #   harness_password USER          alice, bob, carol and demo have fixed passwords
 #   harness_maildir USER           the user's Maildir on the server side
 #   harness_add_messages USER COUNT [genmail.py add options...]
-#   harness_write_config FILE ACCOUNT PROTOCOL TLS PORT USER PASSWORD MAILDIR
+#   harness_write_config FILE ACCOUNT PROTOCOL TLS PORT USER PASSWORD DEST
 #                        [KEY=VALUE...]
-#                                  a yubin account file, mode 600; KEY=VALUE
-#                                  pairs add or override account keys, and
-#                                  KEY= (empty) removes one; a
-#                                  tls_fingerprint that starts with [ is
-#                                  written as a YAML list, unquoted
+#                                  a yubin account file, mode 600; DEST is
+#                                  a Maildir path, or mbox:PATH or
+#                                  mda:COMMAND; KEY=VALUE pairs add or
+#                                  override account keys, and KEY= (empty)
+#                                  removes one; a tls_fingerprint that
+#                                  starts with [ is written as a YAML list,
+#                                  unquoted
 #   harness_log                    path of Dovecot's log
 #   HARNESS_OAUTH2_INTROSPECTION_URL
 #                                  if set before harness_start: Dovecot
@@ -549,10 +551,17 @@ harness_add_messages() {
 		"$@" >/dev/null || harness_die "genmail.py add failed for $user"
 }
 
-# harness_write_config FILE ACCOUNT PROTOCOL TLS PORT USER PASSWORD MAILDIR [KEY=VALUE...]
+# harness_write_config FILE ACCOUNT PROTOCOL TLS PORT USER PASSWORD DEST [KEY=VALUE...]
 harness_write_config() {
-	local file=$1 account=$2 protocol=$3 tls=$4 port=$5 user=$6 password=$7 maildir=$8
+	local file=$1 account=$2 protocol=$3 tls=$4 port=$5 user=$6 password=$7 dest=$8
 	shift 8
+	local sink=maildir
+	case $dest in
+	mbox:* | mda:*)
+		sink=${dest%%:*}
+		dest=${dest#*:}
+		;;
+	esac
 	local -A keys=(
 		[protocol]=$protocol
 		[host]=127.0.0.1
@@ -598,7 +607,7 @@ harness_write_config() {
 				esac
 			done
 			printf '    deliver:\n'
-			printf '      maildir: "%s"\n' "$(harness_yaml_escape "$maildir")"
+			printf '      %s: "%s"\n' "$sink" "$(harness_yaml_escape "$dest")"
 		} >"$file"
 	) || harness_die "cannot write $file"
 	chmod 600 "$file"

@@ -128,24 +128,25 @@ server() {
 # config FILE USER PROTO SINK KEEP DIR: the account; the destination is
 # DIR/dest (for the MDA: the MDA's Maildir).
 config() {
-	local file=$1 user=$2 proto=$3 sink=$4 keep=$5 dir=$6 port extra=()
+	local file=$1 user=$2 proto=$3 sink=$4 keep=$5 dir=$6 port dest extra=()
 	if [ "$proto" = imap ]; then
 		port=$(harness_port imaps)
 		extra=(folders='[INBOX, "Archive/*", Work]')
 	else
 		port=$(harness_port pop3s)
 	fi
-	harness_write_config "$file" torture "$proto" implicit "$port" "$user" \
-		"$(harness_password "$user")" "$dir/dest" keep="$keep" \
-		state_dir="$dir/state" "${extra[@]}"
 	case $sink in
-	mbox) sed -i "s|^      maildir: .*|      mbox: \"$dir/dest\"|" "$file" ;;
+	maildir) dest=$dir/dest ;;
+	mbox) dest=mbox:$dir/dest ;;
 	mda)
-		sed -i "s|^      maildir: .*|      mda: \"$MDA\"|" "$file"
+		dest=mda:$MDA
 		mkdir -p "$dir/dest"/{new,cur,tmp}
 		: >"$dir/mda.log"
 		;;
 	esac
+	harness_write_config "$file" torture "$proto" implicit "$port" "$user" \
+		"$(harness_password "$user")" "$dest" keep="$keep" \
+		state_dir="$dir/state" "${extra[@]}"
 }
 
 # now_ms: milliseconds since the epoch.
