@@ -126,7 +126,9 @@ server() {
 }
 
 # config FILE USER PROTO SINK KEEP DIR: the account; the destination is
-# DIR/dest (for the MDA: the MDA's Maildir).
+# DIR/dest (for the MDA: the MDA's Maildir).  Sets MDA_ENV, the MDA's
+# environment for runs of it, and RISK, the arguments of torture.py
+# check for it (both empty but for the MDA, whose DIR/risk starts empty).
 config() {
 	local file=$1 user=$2 proto=$3 sink=$4 keep=$5 dir=$6 port dest extra=()
 	if [ "$proto" = imap ]; then
@@ -142,8 +144,15 @@ config() {
 		dest=mda:$MDA
 		mkdir -p "$dir/dest"/{new,cur,tmp}
 		: >"$dir/mda.log"
+		: >"$dir/risk"
 		;;
 	esac
+	MDA_ENV=()
+	RISK=()
+	if [ "$sink" = mda ]; then
+		MDA_ENV=(MDA_MAILDIR="$dir/dest" MDA_LOG="$dir/mda.log" MDA_LOCK="$dir/mda.lock")
+		RISK=(--risk "$dir/risk" --mda-log "$dir/mda.log")
+	fi
 	harness_write_config "$file" torture "$proto" implicit "$port" "$user" \
 		"$(harness_password "$user")" "$dest" keep="$keep" \
 		state_dir="$dir/state" "${extra[@]}"
@@ -163,23 +172,18 @@ now_ms() {
 # on a slow one.
 measure() {
 	local dir=$1 user=$2 proto=$3 sink=$4 start status
-	local -a env=()
 	mkdir -p "$dir/measure"
 	config "$dir/measure.yaml" "$user" "$proto" "$sink" true "$dir/measure"
-	[ "$sink" = mda ] && env=(MDA_MAILDIR="$dir/measure/dest" MDA_LOG="$dir/measure/mda.log"
-		MDA_LOCK="$dir/measure/mda.lock")
 	start=$(now_ms)
-	env ${env[@]+"${env[@]}"} MDA_RUN=measure "$YUBIN" -c "$dir/measure.yaml" \
+	env ${MDA_ENV[@]+"${MDA_ENV[@]}"} MDA_RUN=measure "$YUBIN" -c "$dir/measure.yaml" \
 		>"$dir/measure.out" 2>"$dir/measure.err" </dev/null
 	status=$?
 	FULL_MS=$(($(now_ms) - start))
 	if [ "$status" -ne 0 ]; then
 		PROBLEMS+=("the measuring run exited $status: $(tail -n 3 "$dir/measure.err" | tr '\n' ' ')")
 	else
-		local risk=()
-		[ "$sink" = mda ] && : >"$dir/measure/risk" &&
-			risk=(--risk "$dir/measure/risk" --mda-log "$dir/measure/mda.log")
-		"$PYTHON3" "$TORTURE" check "$dir/oracle" "$sink" "$dir/measure/dest" "${risk[@]}" \
+		"$PYTHON3" "$TORTURE" check "$dir/oracle" "$sink" "$dir/measure/dest" \
+			${RISK[@]+"${RISK[@]}"} \
 			>/dev/null || PROBLEMS+=("the measuring run (not killed) did not deliver each message once")
 	fi
 	[ "$FULL_MS" -ge 1 ] || FULL_MS=1
@@ -201,7 +205,6 @@ pick_delay() {
 # says what it was.
 iteration() {
 	local i=$1 user proto sink keep kills dir r pid status n report counted
-	local -a mda_env=()
 	PROBLEMS=()
 	RANDOM=$(((SEED * 7919 + i) % 1000003))
 	BATCH=$((i * 10))
@@ -218,16 +221,12 @@ iteration() {
 	measure "$dir" "$user" "$proto" "$sink"
 	config "$dir/config.yaml" "$user" "$proto" "$sink" "$keep" "$dir"
 	SUMMARY="$proto $sink keep: $keep, $(wc -l <"$dir/oracle") messages in ${FULL_MS} ms"
-	if [ "$sink" = mda ]; then
-		mda_env=(MDA_MAILDIR="$dir/dest" MDA_LOG="$dir/mda.log" MDA_LOCK="$dir/mda.lock")
-		: >"$dir/risk"
-	fi
 
 	local hits=0 delays=()
 	for ((r = 1; r <= kills; r++)); do
 		pick_delay
 		delays+=("$DELAY")
-		env ${mda_env[@]+"${mda_env[@]}"} MDA_RUN=$r "$YUBIN" -c "$dir/config.yaml" \
+		env ${MDA_ENV[@]+"${MDA_ENV[@]}"} MDA_RUN=$r "$YUBIN" -c "$dir/config.yaml" \
 			>"$dir/run$r.out" 2>"$dir/run$r.err" </dev/null &
 		pid=$!
 		sleep "$(printf '%d.%03d' $((DELAY / 1000)) $((DELAY % 1000)))"
@@ -255,11 +254,9 @@ iteration() {
 	HITS=$((HITS + hits))
 	SUMMARY+=", $kills kills after ${delays[*]} ms ($hits mid-run)"
 
-	yubin_run "it$i-final" ${mda_env[@]+"${mda_env[@]}"} MDA_RUN=final -- -c "$dir/config.yaml"
+	yubin_run "it$i-final" ${MDA_ENV[@]+"${MDA_ENV[@]}"} MDA_RUN=final -- -c "$dir/config.yaml"
 	[ "$RUN_STATUS" -eq 0 ] || PROBLEMS+=("the run after the kills: $(run_summary)")
-	local risk=()
-	[ "$sink" = mda ] && risk=(--risk "$dir/risk" --mda-log "$dir/mda.log")
-	if counted=$("$PYTHON3" "$TORTURE" check "$dir/oracle" "$sink" "$dir/dest" "${risk[@]}"); then
+	if counted=$("$PYTHON3" "$TORTURE" check "$dir/oracle" "$sink" "$dir/dest" ${RISK[@]+"${RISK[@]}"}); then
 		read -r n twice <<<"$counted"
 		COUNTED=$((COUNTED + n))
 		if [ "$sink" = mda ]; then
@@ -272,12 +269,12 @@ iteration() {
 	fi
 
 	local before
-	before=$("$PYTHON3" "$TORTURE" check "$dir/oracle" "$sink" "$dir/dest" "${risk[@]}" 2>&1)
-	yubin_run "it$i-again" ${mda_env[@]+"${mda_env[@]}"} MDA_RUN=again -- -c "$dir/config.yaml" --json
+	before=$("$PYTHON3" "$TORTURE" check "$dir/oracle" "$sink" "$dir/dest" ${RISK[@]+"${RISK[@]}"} 2>&1)
+	yubin_run "it$i-again" ${MDA_ENV[@]+"${MDA_ENV[@]}"} MDA_RUN=again -- -c "$dir/config.yaml" --json
 	if [ "$RUN_STATUS" -ne 0 ] || [ "$(json_get accounts.0.fetched)" != 0 ]; then
 		PROBLEMS+=("a further run fetched $(json_get accounts.0.fetched): $(run_summary)")
 	fi
-	[ "$("$PYTHON3" "$TORTURE" check "$dir/oracle" "$sink" "$dir/dest" "${risk[@]}" 2>&1)" = "$before" ] ||
+	[ "$("$PYTHON3" "$TORTURE" check "$dir/oracle" "$sink" "$dir/dest" ${RISK[@]+"${RISK[@]}"} 2>&1)" = "$before" ] ||
 		PROBLEMS+=("a further run changed the destination")
 	"$PYTHON3" "$STATEDUMP" "$dir/state/torture" >"$dir/state.dump" ||
 		PROBLEMS+=("the state cannot be read")
