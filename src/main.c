@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -237,6 +238,15 @@ static void print_json(const struct run *run, int exit_code)
 
 /* --- main --- */
 
+static bool already_selected(const struct account **accounts, size_t count,
+			     const struct account *account)
+{
+	for (size_t i = 0; i < count; i++)
+		if (accounts[i] == account)
+			return true;
+	return false;
+}
+
 static int select_accounts(const struct cli_options *options,
 			   const struct config *config,
 			   const struct account ***out, size_t *count,
@@ -247,23 +257,28 @@ static int select_accounts(const struct cli_options *options,
 	const struct account **accounts = calloc(wanted ? wanted : 1, sizeof(*accounts));
 	if (!accounts)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	size_t selected = 0;
 	for (size_t i = 0; i < wanted; i++) {
 		if (options->account_count == 0) {
-			accounts[i] = &config->accounts[i];
+			accounts[selected++] = &config->accounts[i];
 			continue;
 		}
 		const char *name = options->accounts[i];
-		accounts[i] = config_find_account(config, name);
-		if (!accounts[i]) {
+		const struct account *account = config_find_account(config, name);
+		if (!account) {
 			char shown[128];
 			text_sanitize(shown, sizeof(shown), name, strlen(name));
 			free(accounts);
 			return yb_fail(err, YB_ERR_USAGE, "no account named '%s' in %s",
 				       shown, config->path);
 		}
+		/* A name given twice is one account: fetching it twice (in
+		   parallel with -j) would only race this run for its lock. */
+		if (!already_selected(accounts, selected, account))
+			accounts[selected++] = account;
 	}
 	*out = accounts;
-	*count = wanted;
+	*count = selected;
 	return YB_OK;
 }
 
@@ -439,8 +454,55 @@ static int run(int argc, char **argv)
 	return exit_code;
 }
 
+/*
+ * A closed standard descriptor would be reused by the next open (a lock
+ * file, a socket) and get what was meant for it.  stdout is reopened
+ * read-only, so that writing the summary there fails and is reported
+ * (close_stdout) instead of vanishing; stdin and stderr get /dev/null.
+ */
+static void keep_standard_fds_taken(void)
+{
+	static const struct { int fd; int mode; } standard[] = {
+		{ STDIN_FILENO, O_RDONLY }, { STDOUT_FILENO, O_RDONLY },
+		{ STDERR_FILENO, O_WRONLY },
+	};
+	for (size_t i = 0; i < sizeof(standard) / sizeof(standard[0]); i++) {
+		if (fcntl(standard[i].fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int fd = open("/dev/null", standard[i].mode | O_CLOEXEC);
+		if (fd >= 0 && fd != standard[i].fd) {
+			dup2(fd, standard[i].fd);
+			close(fd);
+		}
+	}
+}
+
+/*
+ * What was asked for on stdout (--json, --help, --version, --show-cert)
+ * and could not be written is a failure: a full disk or a closed pipe
+ * must not pass for a successful run.  A run that failed already keeps
+ * its own exit code.
+ */
+static int close_stdout(int exit_code)
+{
+	bool failed = ferror(stdout) != 0;
+	int errnum = 0;
+	if (fclose(stdout) != 0) {
+		failed = true;
+		errnum = errno;
+	}
+	if (!failed)
+		return exit_code;
+	if (errnum)
+		log_error("cannot write to standard output: %s", strerror(errnum));
+	else
+		log_error("cannot write to standard output");
+	return exit_code == 0 ? yb_exit_code(YB_ERR_IO) : exit_code;
+}
+
 int main(int argc, char **argv)
 {
+	keep_standard_fds_taken();
 	/* Once, before any fork (-j) and any thread: libcurl's rule. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fputs("yubin: cannot initialise libcurl\n", stderr);
@@ -448,5 +510,5 @@ int main(int argc, char **argv)
 	}
 	int exit_code = run(argc, argv);
 	curl_global_cleanup();
-	return exit_code;
+	return close_stdout(exit_code);
 }
