@@ -25,6 +25,15 @@ int maildir_apply_flags(const char *maildir_path, const char *dest,
 			const char *letters, char *new_dest,
 			struct yb_error *err);
 
+/*
+ * The step of maildir_apply_flags after the lookup: the message was found
+ * at `found` ("new/NAME" or "cur/NAME:2,FL" under maildir_path); give it
+ * `letters` as maildir_apply_flags does, and set new_dest likewise.
+ */
+int maildir_rename_flags(const char *maildir_path, const char *found,
+			 const char *letters, char *new_dest,
+			 struct yb_error *err);
+
 /* One message file a Maildir holds: its dest and the SHA-256 of its bytes. */
 struct maildir_digest {
 	char dest[MAILDIR_DEST_MAX];
