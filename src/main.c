@@ -25,6 +25,7 @@
 #include "log.h"
 #include "oauth2.h"
 #include "progress.h"
+#include "runstop.h"
 #include "secret.h"
 #include "showcert.h"
 #include "state.h"
@@ -86,10 +87,25 @@ static void print_summary(const struct account *account, const struct outcome *o
 	fputc('\n', stderr);
 }
 
+/* After a stop signal an account not yet begun is not begun. */
+static void skip_stopped(const struct run *run, size_t index)
+{
+	struct outcome *outcome = &run->outcomes[index];
+	outcome->status = YB_ERR_TEMP;
+	snprintf(outcome->message, sizeof(outcome->message),
+		 "account %s: not fetched: stopped by %s",
+		 run->accounts[index]->name, run_stop_signal_name());
+	log_error("%s", outcome->message);
+}
+
 static void run_one(const struct run *run, size_t index)
 {
 	const struct account *account = run->accounts[index];
 	struct outcome *outcome = &run->outcomes[index];
+	if (run_stopping()) {
+		skip_stopped(run, index);
+		return;
+	}
 	struct yb_error err;
 	yb_error_clear(&err);
 	struct fetch_options fetch_options = { .dry_run = run->options->dry_run };
@@ -106,13 +122,43 @@ static void run_one(const struct run *run, size_t index)
 
 /* --- -j: one child process per account, results back through a pipe --- */
 
-static bool read_all(int fd, void *data, size_t len)
+struct child {
+	pid_t pid;
+	int fd;
+	size_t index;
+};
+
+/* The children of run_parallel, for passing a stop signal on. */
+struct children {
+	struct child *items;
+	size_t running;
+	bool stop_forwarded;
+};
+
+/*
+ * A stop signal sent to the parent alone (kill, a service manager) goes
+ * on to every child, which stops in order as the parent would; ^C on a
+ * terminal reached them already, and they take the forwarded copy for
+ * the same request, not a second ^C.
+ */
+static void forward_stop(struct children *children)
+{
+	if (!run_stopping() || children->stop_forwarded)
+		return;
+	children->stop_forwarded = true;
+	for (size_t i = 0; i < children->running; i++)
+		kill(children->items[i].pid, run_stop_signal());
+}
+
+static bool read_all(int fd, void *data, size_t len, struct children *children)
 {
 	char *p = data;
 	while (len > 0) {
 		ssize_t n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR) {
+			forward_stop(children);
 			continue;
+		}
 		if (n <= 0)
 			return false;
 		p += n;
@@ -120,12 +166,6 @@ static bool read_all(int fd, void *data, size_t len)
 	}
 	return true;
 }
-
-struct child {
-	pid_t pid;
-	int fd;
-	size_t index;
-};
 
 static int start_child(const struct run *run, size_t index, struct child *child)
 {
@@ -141,6 +181,7 @@ static int start_child(const struct run *run, size_t index, struct child *child)
 	}
 	if (pid == 0) {
 		close(fds[0]);
+		runstop_set_forwarder(getppid());
 		run_one(run, index);
 		bool sent = fd_write_all(fds[1], &run->outcomes[index], sizeof(struct outcome)) == 0;
 		_exit(sent ? 0 : 1);
@@ -152,10 +193,11 @@ static int start_child(const struct run *run, size_t index, struct child *child)
 	return 0;
 }
 
-static void collect_child(const struct run *run, struct child *child)
+static void collect_child(const struct run *run, struct children *children)
 {
+	struct child *child = &children->items[0];
 	struct outcome *outcome = &run->outcomes[child->index];
-	if (!read_all(child->fd, outcome, sizeof(*outcome))) {
+	if (!read_all(child->fd, outcome, sizeof(*outcome), children)) {
 		outcome->status = YB_ERR_INTERNAL;
 		snprintf(outcome->message, sizeof(outcome->message),
 			 "the process fetching account %s died",
@@ -170,30 +212,37 @@ static void collect_child(const struct run *run, struct child *child)
 static void run_parallel(const struct run *run)
 {
 	size_t jobs = run->options->jobs;
-	struct child *children = calloc(jobs, sizeof(*children));
-	if (!children) {
+	struct children children = { .items = calloc(jobs, sizeof(struct child)) };
+	if (!children.items) {
 		for (size_t i = 0; i < run->account_count; i++)
 			run_one(run, i);
 		return;
 	}
-	size_t running = 0, next = 0;
-	while (next < run->account_count || running > 0) {
-		while (next < run->account_count && running < jobs) {
-			if (start_child(run, next, &children[running]) != 0) {
+	size_t next = 0;
+	while (next < run->account_count || children.running > 0) {
+		while (next < run->account_count && children.running < jobs) {
+			if (run_stopping()) {
+				skip_stopped(run, next++);
+				continue;
+			}
+			struct child *slot = &children.items[children.running];
+			if (start_child(run, next, slot) != 0) {
 				run_one(run, next++);
 				continue;
 			}
-			running++;
+			children.running++;
 			next++;
 		}
-		if (running == 0)
+		if (children.running == 0)
 			continue;
 		/* Collect the oldest child; the others keep working meanwhile. */
-		collect_child(run, &children[0]);
-		memmove(children, children + 1, (running - 1) * sizeof(*children));
-		running--;
+		forward_stop(&children);
+		collect_child(run, &children);
+		children.running--;
+		memmove(children.items, children.items + 1,
+			children.running * sizeof(struct child));
 	}
-	free(children);
+	free(children.items);
 }
 
 /* --- JSON summary --- */
@@ -353,6 +402,9 @@ static int run_accounts(const struct cli_options *options, const struct config *
 		free(run.accounts);
 		return code;
 	}
+	/* ^C, kill, a closed terminal: stop a fetch in order, see runstop.h
+	   (--show-cert and --authorize simply die, having nothing to save). */
+	runstop_catch_signals();
 	run.outcomes = calloc(run.account_count ? run.account_count : 1, sizeof(*run.outcomes));
 	if (!run.outcomes) {
 		free(run.accounts);
@@ -377,6 +429,9 @@ static int run_accounts(const struct cli_options *options, const struct config *
 	for (size_t i = 0; i < run.account_count; i++)
 		worst = yb_status_worse(worst, run.outcomes[i].status);
 	int exit_code = yb_exit_code(worst);
+	/* Stopped by a signal: the shell's convention, 128 + its number. */
+	if (run_stopping())
+		exit_code = 128 + run_stop_signal();
 	if (options->json)
 		print_json(&run, exit_code);
 	free(run.outcomes);
