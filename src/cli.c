@@ -69,7 +69,9 @@ void cli_print_help(void)
 "or TLS refused, 70 internal error, 74 local I/O error, 75 temporary\n"
 "failure (timeout, another run holds the lock), 76 protocol error,\n"
 "77 authentication refused, 78 configuration error.  With several\n"
-"accounts the worst outcome decides.\n"
+"accounts the worst outcome decides.  SIGINT, SIGTERM and SIGHUP stop\n"
+"in order (what is running finishes and is recorded) and exit 130, 143\n"
+"and 129; a second ^C stops at once.\n"
 "\n"
 "See yubin(1) and yubin.yaml(5).\n", stdout);
 }

@@ -14,6 +14,7 @@
 
 #include "eol.h"
 #include "log.h"
+#include "runstop.h"
 #include "text.h"
 #include "testhook.h"
 
@@ -85,6 +86,10 @@ int delivery_begin(struct delivery *delivery, const struct msg_meta *meta,
 {
 	if (delivery->current)
 		return yb_fail(err, YB_ERR_INTERNAL, "a message is already being delivered");
+	/* After SIGINT, SIGTERM or SIGHUP no new message is started. */
+	int stop = run_check_stop(delivery->mailbox_shown, err);
+	if (stop != YB_OK)
+		return stop;
 	int rc = sink_msg_begin(delivery->sink, meta, &delivery->current, err);
 	if (rc != YB_OK) {
 		delivery->current = NULL;

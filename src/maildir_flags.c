@@ -22,6 +22,9 @@
 
 #define IMAP_LETTERS "DFRST"
 
+/* How often a file a mail reader keeps renaming is looked up again. */
+#define RENAME_ATTEMPTS 3
+
 /* The base name of a dest: after "new/" or "cur/", up to ":2," if any. */
 static bool split_dest(const char *dest, char *base, size_t base_size)
 {
@@ -110,6 +113,82 @@ static int sync_dir(const char *maildir_path, const char *sub, struct yb_error *
 	return rc ? yb_fail_errno(err, YB_ERR_IO, rc, "cannot sync %s", path) : YB_OK;
 }
 
+/*
+ * Rename found to carry letters.  *gone: found no longer exists (a mail
+ * reader renamed or deleted it since it was looked up).
+ */
+static int rename_once(const char *maildir_path, const char *found,
+		       const char *base, const char *letters, char *new_dest,
+		       bool *gone, struct yb_error *err)
+{
+	*gone = false;
+	char merged[64];
+	merge_letters(found, letters, merged, sizeof(merged));
+	char target[MAILDIR_DEST_MAX];
+	int written = snprintf(target, sizeof(target), "cur/%s:2,%s", base, merged);
+	if (written < 0 || (size_t)written >= sizeof(target))
+		return yb_fail(err, YB_ERR_IO, "name too long in %s", maildir_path);
+	bool in_new = strncmp(found, "new/", 4) == 0;
+	if ((in_new && !merged[0]) || strcmp(found, target) == 0) {
+		/* Nothing to change: new/ without flags, or the name is right. */
+		snprintf(new_dest, MAILDIR_DEST_MAX, "%s", found);
+		return YB_OK;
+	}
+	char from[4096], to[4096];
+	int a = snprintf(from, sizeof(from), "%s/%s", maildir_path, found);
+	int b = snprintf(to, sizeof(to), "%s/%s", maildir_path, target);
+	if (a < 0 || b < 0 || (size_t)a >= sizeof(from) || (size_t)b >= sizeof(to))
+		return yb_fail(err, YB_ERR_IO, "path too long in %s", maildir_path);
+	if (rename(from, to) != 0) {
+		if (errno == ENOENT) {
+			*gone = true;
+			return YB_OK;
+		}
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot rename %s", from);
+	}
+	int rc = sync_dir(maildir_path, "cur", err);
+	if (rc == YB_OK && in_new)
+		rc = sync_dir(maildir_path, "new", err);
+	if (rc == YB_OK)
+		snprintf(new_dest, MAILDIR_DEST_MAX, "%s", target);
+	return rc;
+}
+
+int maildir_rename_flags(const char *maildir_path, const char *found,
+			 const char *letters, char *new_dest,
+			 struct yb_error *err)
+{
+	char base[MAILDIR_DEST_MAX];
+	char current[MAILDIR_DEST_MAX];
+	new_dest[0] = '\0';
+	if (!split_dest(found, base, sizeof(base)))
+		return yb_fail(err, YB_ERR_INTERNAL, "bad maildir dest %s", found);
+	snprintf(current, sizeof(current), "%s", found);
+	/* A mail reader renames files at will (new/ to cur/, its own flag
+	   changes): a name that went stale is looked up again by the unique
+	   part before ":2,".  A file that keeps moving is left for the next
+	   run; losing a flag change for now is no error. */
+	for (int attempt = 0; attempt < RENAME_ATTEMPTS; attempt++) {
+		bool gone = false;
+		int rc = rename_once(maildir_path, current, base, letters, new_dest,
+				     &gone, err);
+		if (rc != YB_OK || !gone)
+			return rc;
+		char relocated[MAILDIR_DEST_MAX];
+		rc = locate(maildir_path, current, base, relocated,
+			    sizeof(relocated), err);
+		if (rc != YB_OK || !relocated[0])
+			return rc; /* deleted meanwhile: nothing to flag */
+		if (strcmp(relocated, current) == 0)
+			return yb_fail_errno(err, YB_ERR_IO, ENOENT,
+					     "cannot rename %s/%s", maildir_path,
+					     current);
+		snprintf(current, sizeof(current), "%s", relocated);
+	}
+	new_dest[0] = '\0';
+	return YB_OK;
+}
+
 int maildir_apply_flags(const char *maildir_path, const char *dest,
 			const char *letters, char *new_dest,
 			struct yb_error *err)
@@ -122,34 +201,7 @@ int maildir_apply_flags(const char *maildir_path, const char *dest,
 	int rc = locate(maildir_path, dest, base, found, sizeof(found), err);
 	if (rc != YB_OK || !found[0])
 		return rc;
-	char merged[64];
-	merge_letters(found, letters, merged, sizeof(merged));
-	char target[MAILDIR_DEST_MAX];
-	int written = snprintf(target, sizeof(target), "cur/%s:2,%s", base, merged);
-	if (written < 0 || (size_t)written >= sizeof(target))
-		return yb_fail(err, YB_ERR_IO, "name too long in %s", maildir_path);
-	bool in_new = strncmp(found, "new/", 4) == 0;
-	if (in_new && !merged[0]) {
-		snprintf(new_dest, MAILDIR_DEST_MAX, "%s", found);
-		return YB_OK; /* no flags: new/ is right */
-	}
-	if (strcmp(found, target) == 0) {
-		snprintf(new_dest, MAILDIR_DEST_MAX, "%s", found);
-		return YB_OK;
-	}
-	char from[4096], to[4096];
-	int a = snprintf(from, sizeof(from), "%s/%s", maildir_path, found);
-	int b = snprintf(to, sizeof(to), "%s/%s", maildir_path, target);
-	if (a < 0 || b < 0 || (size_t)a >= sizeof(from) || (size_t)b >= sizeof(to))
-		return yb_fail(err, YB_ERR_IO, "path too long in %s", maildir_path);
-	if (rename(from, to) != 0)
-		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot rename %s", from);
-	rc = sync_dir(maildir_path, "cur", err);
-	if (rc == YB_OK && in_new)
-		rc = sync_dir(maildir_path, "new", err);
-	if (rc == YB_OK)
-		snprintf(new_dest, MAILDIR_DEST_MAX, "%s", target);
-	return rc;
+	return maildir_rename_flags(maildir_path, found, letters, new_dest, err);
 }
 
 static int hash_file(int dir_fd, const char *name, unsigned char out[32],

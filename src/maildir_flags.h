@@ -18,12 +18,28 @@
  * since) gets the IMAP flag letters `letters` (from "DFRST"), keeping any
  * other letters it has (a reader's own, like P).  It moves to cur/ when
  * it has flags.  new_dest (MAILDIR_DEST_MAX bytes) gets where it is now.
- * A message no longer there (deleted locally) is not an error: new_dest
- * is set to "" then.  Errors are YB_ERR_IO naming the file.
+ * A message no longer there (deleted locally), or renamed by a mail reader
+ * meanwhile more often than it can be followed, is not an error: new_dest
+ * is set to "" then, and the next run tries again.  Errors are YB_ERR_IO
+ * naming the file.
  */
 int maildir_apply_flags(const char *maildir_path, const char *dest,
 			const char *letters, char *new_dest,
 			struct yb_error *err);
+
+/*
+ * The step of maildir_apply_flags after the lookup: the message was found
+ * at `found` ("new/NAME" or "cur/NAME:2,FL" under maildir_path); give it
+ * `letters` as maildir_apply_flags does, and set new_dest likewise.
+ * found may be stale: a mail reader may have renamed the file since it
+ * was looked up (moved it to cur/, changed its flags).  It is then
+ * looked up again by its unique part in new/ and cur/ and renamed
+ * there; if it is gone, or keeps moving, it is left for the next run
+ * (YB_OK, new_dest "").  Never an error for a reader's rename.
+ */
+int maildir_rename_flags(const char *maildir_path, const char *found,
+			 const char *letters, char *new_dest,
+			 struct yb_error *err);
 
 /* One message file a Maildir holds: its dest and the SHA-256 of its bytes. */
 struct maildir_digest {

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "log.h"
 #include "oauth2.h"
 #include "progress.h"
+#include "runstop.h"
 #include "secret.h"
 #include "showcert.h"
 #include "state.h"
@@ -85,10 +87,25 @@ static void print_summary(const struct account *account, const struct outcome *o
 	fputc('\n', stderr);
 }
 
+/* After a stop signal an account not yet begun is not begun. */
+static void skip_stopped(const struct run *run, size_t index)
+{
+	struct outcome *outcome = &run->outcomes[index];
+	outcome->status = YB_ERR_TEMP;
+	snprintf(outcome->message, sizeof(outcome->message),
+		 "account %s: not fetched: stopped by %s",
+		 run->accounts[index]->name, run_stop_signal_name());
+	log_error("%s", outcome->message);
+}
+
 static void run_one(const struct run *run, size_t index)
 {
 	const struct account *account = run->accounts[index];
 	struct outcome *outcome = &run->outcomes[index];
+	if (run_stopping()) {
+		skip_stopped(run, index);
+		return;
+	}
 	struct yb_error err;
 	yb_error_clear(&err);
 	struct fetch_options fetch_options = { .dry_run = run->options->dry_run };
@@ -105,13 +122,43 @@ static void run_one(const struct run *run, size_t index)
 
 /* --- -j: one child process per account, results back through a pipe --- */
 
-static bool read_all(int fd, void *data, size_t len)
+struct child {
+	pid_t pid;
+	int fd;
+	size_t index;
+};
+
+/* The children of run_parallel, for passing a stop signal on. */
+struct children {
+	struct child *items;
+	size_t running;
+	bool stop_forwarded;
+};
+
+/*
+ * A stop signal sent to the parent alone (kill, a service manager) goes
+ * on to every child, which stops in order as the parent would; ^C on a
+ * terminal reached them already, and they take the forwarded copy for
+ * the same request, not a second ^C.
+ */
+static void forward_stop(struct children *children)
+{
+	if (!run_stopping() || children->stop_forwarded)
+		return;
+	children->stop_forwarded = true;
+	for (size_t i = 0; i < children->running; i++)
+		kill(children->items[i].pid, run_stop_signal());
+}
+
+static bool read_all(int fd, void *data, size_t len, struct children *children)
 {
 	char *p = data;
 	while (len > 0) {
 		ssize_t n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR) {
+			forward_stop(children);
 			continue;
+		}
 		if (n <= 0)
 			return false;
 		p += n;
@@ -119,12 +166,6 @@ static bool read_all(int fd, void *data, size_t len)
 	}
 	return true;
 }
-
-struct child {
-	pid_t pid;
-	int fd;
-	size_t index;
-};
 
 static int start_child(const struct run *run, size_t index, struct child *child)
 {
@@ -140,6 +181,7 @@ static int start_child(const struct run *run, size_t index, struct child *child)
 	}
 	if (pid == 0) {
 		close(fds[0]);
+		runstop_set_forwarder(getppid());
 		run_one(run, index);
 		bool sent = fd_write_all(fds[1], &run->outcomes[index], sizeof(struct outcome)) == 0;
 		_exit(sent ? 0 : 1);
@@ -151,10 +193,11 @@ static int start_child(const struct run *run, size_t index, struct child *child)
 	return 0;
 }
 
-static void collect_child(const struct run *run, struct child *child)
+static void collect_child(const struct run *run, struct children *children)
 {
+	struct child *child = &children->items[0];
 	struct outcome *outcome = &run->outcomes[child->index];
-	if (!read_all(child->fd, outcome, sizeof(*outcome))) {
+	if (!read_all(child->fd, outcome, sizeof(*outcome), children)) {
 		outcome->status = YB_ERR_INTERNAL;
 		snprintf(outcome->message, sizeof(outcome->message),
 			 "the process fetching account %s died",
@@ -169,30 +212,37 @@ static void collect_child(const struct run *run, struct child *child)
 static void run_parallel(const struct run *run)
 {
 	size_t jobs = run->options->jobs;
-	struct child *children = calloc(jobs, sizeof(*children));
-	if (!children) {
+	struct children children = { .items = calloc(jobs, sizeof(struct child)) };
+	if (!children.items) {
 		for (size_t i = 0; i < run->account_count; i++)
 			run_one(run, i);
 		return;
 	}
-	size_t running = 0, next = 0;
-	while (next < run->account_count || running > 0) {
-		while (next < run->account_count && running < jobs) {
-			if (start_child(run, next, &children[running]) != 0) {
+	size_t next = 0;
+	while (next < run->account_count || children.running > 0) {
+		while (next < run->account_count && children.running < jobs) {
+			if (run_stopping()) {
+				skip_stopped(run, next++);
+				continue;
+			}
+			struct child *slot = &children.items[children.running];
+			if (start_child(run, next, slot) != 0) {
 				run_one(run, next++);
 				continue;
 			}
-			running++;
+			children.running++;
 			next++;
 		}
-		if (running == 0)
+		if (children.running == 0)
 			continue;
 		/* Collect the oldest child; the others keep working meanwhile. */
-		collect_child(run, &children[0]);
-		memmove(children, children + 1, (running - 1) * sizeof(*children));
-		running--;
+		forward_stop(&children);
+		collect_child(run, &children);
+		children.running--;
+		memmove(children.items, children.items + 1,
+			children.running * sizeof(struct child));
 	}
-	free(children);
+	free(children.items);
 }
 
 /* --- JSON summary --- */
@@ -237,6 +287,15 @@ static void print_json(const struct run *run, int exit_code)
 
 /* --- main --- */
 
+static bool already_selected(const struct account **accounts, size_t count,
+			     const struct account *account)
+{
+	for (size_t i = 0; i < count; i++)
+		if (accounts[i] == account)
+			return true;
+	return false;
+}
+
 static int select_accounts(const struct cli_options *options,
 			   const struct config *config,
 			   const struct account ***out, size_t *count,
@@ -247,23 +306,28 @@ static int select_accounts(const struct cli_options *options,
 	const struct account **accounts = calloc(wanted ? wanted : 1, sizeof(*accounts));
 	if (!accounts)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	size_t selected = 0;
 	for (size_t i = 0; i < wanted; i++) {
 		if (options->account_count == 0) {
-			accounts[i] = &config->accounts[i];
+			accounts[selected++] = &config->accounts[i];
 			continue;
 		}
 		const char *name = options->accounts[i];
-		accounts[i] = config_find_account(config, name);
-		if (!accounts[i]) {
+		const struct account *account = config_find_account(config, name);
+		if (!account) {
 			char shown[128];
 			text_sanitize(shown, sizeof(shown), name, strlen(name));
 			free(accounts);
 			return yb_fail(err, YB_ERR_USAGE, "no account named '%s' in %s",
 				       shown, config->path);
 		}
+		/* A name given twice is one account: fetching it twice (in
+		   parallel with -j) would only race this run for its lock. */
+		if (!already_selected(accounts, selected, account))
+			accounts[selected++] = account;
 	}
 	*out = accounts;
-	*count = wanted;
+	*count = selected;
 	return YB_OK;
 }
 
@@ -338,6 +402,9 @@ static int run_accounts(const struct cli_options *options, const struct config *
 		free(run.accounts);
 		return code;
 	}
+	/* ^C, kill, a closed terminal: stop a fetch in order, see runstop.h
+	   (--show-cert and --authorize simply die, having nothing to save). */
+	runstop_catch_signals();
 	run.outcomes = calloc(run.account_count ? run.account_count : 1, sizeof(*run.outcomes));
 	if (!run.outcomes) {
 		free(run.accounts);
@@ -362,6 +429,9 @@ static int run_accounts(const struct cli_options *options, const struct config *
 	for (size_t i = 0; i < run.account_count; i++)
 		worst = yb_status_worse(worst, run.outcomes[i].status);
 	int exit_code = yb_exit_code(worst);
+	/* Stopped by a signal: the shell's convention, 128 + its number. */
+	if (run_stopping())
+		exit_code = 128 + run_stop_signal();
 	if (options->json)
 		print_json(&run, exit_code);
 	free(run.outcomes);
@@ -439,8 +509,55 @@ static int run(int argc, char **argv)
 	return exit_code;
 }
 
+/*
+ * A closed standard descriptor would be reused by the next open (a lock
+ * file, a socket) and get what was meant for it.  stdout is reopened
+ * read-only, so that writing the summary there fails and is reported
+ * (close_stdout) instead of vanishing; stdin and stderr get /dev/null.
+ */
+static void keep_standard_fds_taken(void)
+{
+	static const struct { int fd; int mode; } standard[] = {
+		{ STDIN_FILENO, O_RDONLY }, { STDOUT_FILENO, O_RDONLY },
+		{ STDERR_FILENO, O_WRONLY },
+	};
+	for (size_t i = 0; i < sizeof(standard) / sizeof(standard[0]); i++) {
+		if (fcntl(standard[i].fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int fd = open("/dev/null", standard[i].mode | O_CLOEXEC);
+		if (fd >= 0 && fd != standard[i].fd) {
+			dup2(fd, standard[i].fd);
+			close(fd);
+		}
+	}
+}
+
+/*
+ * What was asked for on stdout (--json, --help, --version, --show-cert)
+ * and could not be written is a failure: a full disk or a closed pipe
+ * must not pass for a successful run.  A run that failed already keeps
+ * its own exit code.
+ */
+static int close_stdout(int exit_code)
+{
+	bool failed = ferror(stdout) != 0;
+	int errnum = 0;
+	if (fclose(stdout) != 0) {
+		failed = true;
+		errnum = errno;
+	}
+	if (!failed)
+		return exit_code;
+	if (errnum)
+		log_error("cannot write to standard output: %s", strerror(errnum));
+	else
+		log_error("cannot write to standard output");
+	return exit_code == 0 ? yb_exit_code(YB_ERR_IO) : exit_code;
+}
+
 int main(int argc, char **argv)
 {
+	keep_standard_fds_taken();
 	/* Once, before any fork (-j) and any thread: libcurl's rule. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fputs("yubin: cannot initialise libcurl\n", stderr);
@@ -448,5 +565,5 @@ int main(int argc, char **argv)
 	}
 	int exit_code = run(argc, argv);
 	curl_global_cleanup();
-	return exit_code;
+	return close_stdout(exit_code);
 }

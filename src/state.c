@@ -1429,10 +1429,15 @@ static int take_lock(struct state *state, const char *account,
 	if (!lock_path)
 		return out_of_memory(state, err);
 	int rc = 0;
+	/* A dry run creates nothing: without a lock file no run ever
+	   held this state, and a dry run only reads it. */
 	state->lock_fd = openat(state->dir_fd, LOCK_NAME,
-				O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+				O_RDWR | (state->read_only ? 0 : O_CREAT) |
+				O_CLOEXEC, 0600);
 	int errnum = state->lock_fd < 0 ? errno
 					: lock_without_waiting(state->lock_fd);
+	if (state->lock_fd < 0 && errnum == ENOENT && state->read_only)
+		errnum = 0;
 	if (errnum == EAGAIN || errnum == EACCES)
 		rc = yb_fail(err, YB_ERR_TEMP,
 			     "account %s is being fetched by another yubin run "
@@ -1759,11 +1764,14 @@ static int state_paths(struct state *state, const char *state_dir,
 
 static int open_dir(struct state *state, struct yb_error *err)
 {
-	int rc = make_dirs(state->dir_path, err);
+	int rc = state->read_only ? 0 : make_dirs(state->dir_path, err);
 	if (rc != 0)
 		return rc;
 	state->dir_fd = open(state->dir_path,
 			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Read-only and no directory yet: an empty state, created by nobody. */
+	if (state->dir_fd < 0 && state->read_only && errno == ENOENT)
+		return 0;
 	if (state->dir_fd < 0)
 		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot open %s",
 				     state->dir_path);
@@ -1788,12 +1796,13 @@ int state_open(const char *state_dir, const char *account, bool read_only,
 	int rc = state_paths(state, state_dir, account, err);
 	if (rc == 0)
 		rc = open_dir(state, err);
+	bool absent = rc == 0 && state->dir_fd < 0;
 	/* Nothing but the lock file is touched until the lock is ours. */
-	if (rc == 0)
+	if (rc == 0 && !absent)
 		rc = take_lock(state, account, err);
-	if (rc == 0)
+	if (rc == 0 && !absent)
 		rc = load_snapshot(state, err);
-	if (rc == 0)
+	if (rc == 0 && !absent)
 		rc = replay_journal(state, err);
 	if (rc != 0) {
 		state_free(state);

@@ -48,8 +48,9 @@ struct state_intent {
 /*
  * Open the account's state: create state_dir/account (0700) if missing,
  * take the lock without waiting, load the snapshot and replay the
- * journal.  read_only (for --dry-run) still takes the lock but never
- * writes.  The caller releases with state_close() or state_free().
+ * journal.  read_only (for --dry-run) creates nothing and never writes:
+ * a missing directory is an empty state, and the lock is taken only
+ * when its file exists.  The caller releases with state_close() or state_free().
  */
 int state_open(const char *state_dir, const char *account, bool read_only,
 	       struct state **out, struct yb_error *err);

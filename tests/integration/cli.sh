@@ -2,7 +2,9 @@
 # The command line: --help, --version, usage errors (64), config errors
 # with file:line:column (78), a world-readable account file with a
 # password (78), an unknown account (64), a dry run that counts and
-# changes nothing, --json, -q, and a lock held by another process (75).
+# creates nothing (no state directory, no lock file), --json, -q, an
+# account named twice (fetched once), a summary that cannot be written
+# (74), and a lock held by another process (75).
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$top_srcdir/tests/lib/tap.sh"
@@ -10,7 +12,7 @@
 . "$top_srcdir/tests/lib/checks.sh"
 
 need_yubin
-tap_plan 27
+tap_plan 42
 harness_start
 
 work=$(harness_dir)/client
@@ -83,9 +85,20 @@ tap_status_is 0 "-n exits 0"
 tap_json_is accounts.0.new 7 "-n reports 7 new messages"
 tap_json_is accounts.0.fetched 0 "-n fetches nothing"
 tap_check "-n creates no Maildir" test ! -e "$maildir"
-tap_is "$(ls -A "$state/main" 2>/dev/null | grep -vx lock)" "" "-n records no state"
+tap_check "-n creates no state directory, not even a lock file" test ! -e "$state"
 yubin_run dry-text -- -c "$config" --dry-run
 tap_check "--dry-run without --json says how many are new" grep -qw 7 "$RUN_OUT" "$RUN_ERR"
+
+# An IMAP dry run on a fresh account creates no Maildir tree either.
+imap_config=$work/imap.yaml
+harness_write_config "$imap_config" mainimap imap implicit "$(harness_port imaps)" \
+	alice "$(harness_password alice)" "$work/imap-Maildir" \
+	state_dir="$work/imap-state" folders='["INBOX", "*"]'
+yubin_run dry-imap -- -c "$imap_config" -n --json
+tap_status_is 0 "IMAP -n exits 0"
+tap_json_is accounts.0.new 7 "IMAP -n reports 7 new messages"
+tap_check "IMAP -n creates no Maildir" test ! -e "$work/imap-Maildir"
+tap_check "IMAP -n creates no state directory" test ! -e "$work/imap-state"
 
 # -q on a real fetch prints nothing; --json then says what happened.
 yubin_run quiet -- -c "$config" -q
@@ -99,6 +112,31 @@ tap_delivered_exactly "$work/expected" "$maildir" "the fetch after the dry run d
 # The account named on the command line is the one fetched.
 yubin_run named -- -c "$config" --json main
 tap_json_is accounts.0.name main "--json names the account"
+
+# With a state directory and its lock file there, a dry run still
+# writes nothing in it.
+before=$(ls -lA --time-style=+%s.%N "$state/main")
+yubin_run dry-again -- -c "$config" -n --json
+tap_status_is 0 "-n on a fetched account exits 0"
+tap_json_is accounts.0.new 0 "-n on a fetched account reports 0 new"
+tap_is "$(ls -lA --time-style=+%s.%N "$state/main")" "$before" "-n changes nothing in the state directory"
+
+# A name given twice is fetched once, not twice racing for its lock.
+yubin_run twice -- -c "$config" -j 2 --json main main
+tap_status_is 0 "-j 2 main main exits 0"
+tap_is "$(json_get accounts.1.name)" "<missing accounts.1.name>" "-j 2 main main lists the account once"
+yubin_run twice-serial -- -c "$config" --json main main
+tap_is "$(json_get accounts.1.name)" "<missing accounts.1.name>" "main main (no -j) lists the account once"
+
+# A summary that cannot be written is an error naming standard output.
+timeout -k 5 60 "$YUBIN" -c "$config" --json main >/dev/full 2>"$work/full.err" </dev/null
+tap_is "$?" 74 "--json to a full disk exits 74"
+tap_check "... saying standard output could not be written" grep -q "standard output" "$work/full.err"
+timeout -k 5 60 "$YUBIN" -c "$config" --json main >&- 2>"$work/closed.err" </dev/null
+tap_is "$?" 74 "--json to a closed stdout exits 74"
+tap_check "... saying standard output could not be written" grep -q "standard output" "$work/closed.err"
+timeout -k 5 60 "$YUBIN" --version >/dev/full 2>"$work/version.err" </dev/null
+tap_is "$?" 74 "--version to a full disk exits 74"
 
 # A lock held by another process (POSIX lock, as yubin takes it).
 mkdir -p "$state/main"

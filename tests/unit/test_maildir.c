@@ -33,6 +33,7 @@
 
 #include "error.h"
 #include "maildir.h"
+#include "maildir_flags.h"
 #include "sink.h"
 
 struct fixture {
@@ -986,6 +987,110 @@ static void test_file_size_limit_is_io_error(void **state)
 	sink_close(sink);
 }
 
+/* ---- flags: a mail reader renaming the file meanwhile ------------------- */
+
+#define RACE_BASE "1700000000.M1P2.host"
+
+/* Create a message file at sub/name (making new/ and cur/ as needed). */
+static void put_message(const struct fixture *fx, const char *name)
+{
+	mkdir(fx->root, 0700);
+	char mail[PATH_MAX];
+	join(mail, sizeof(mail), fx->root, "Mail");
+	mkdir(mail, 0700);
+	mkdir(fx->maildir, 0700);
+	char dir[PATH_MAX];
+	sub_path(dir, sizeof(dir), fx, "new");
+	mkdir(dir, 0700);
+	sub_path(dir, sizeof(dir), fx, "cur");
+	mkdir(dir, 0700);
+	char path[PATH_MAX];
+	sub_path(path, sizeof(path), fx, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("Subject: race\n\nbody\n", f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static bool message_at(const struct fixture *fx, const char *name)
+{
+	char path[PATH_MAX];
+	sub_path(path, sizeof(path), fx, name);
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+static size_t files_in(const struct fixture *fx, const char *sub)
+{
+	char path[PATH_MAX];
+	sub_path(path, sizeof(path), fx, sub);
+	DIR *dir = opendir(path);
+	if (!dir)
+		return 0;
+	size_t count = 0;
+	struct dirent *entry;
+	while ((entry = readdir(dir)) != NULL)
+		if (entry->d_name[0] != '.')
+			count++;
+	closedir(dir);
+	return count;
+}
+
+/* Found in new/, moved to cur/ by the reader before the rename. */
+static void test_flags_after_reader_moved_to_cur(void **state)
+{
+	struct fixture *fx = *state;
+	put_message(fx, "cur/" RACE_BASE ":2,");
+	char new_dest[MAILDIR_DEST_MAX];
+	struct yb_error err;
+	yb_error_clear(&err);
+	int rc = maildir_rename_flags(fx->maildir, "new/" RACE_BASE, "S",
+				      new_dest, &err);
+	if (rc != YB_OK)
+		print_error("maildir_rename_flags: %s\n", err.msg);
+	assert_int_equal(rc, YB_OK);
+	assert_string_equal(new_dest, "cur/" RACE_BASE ":2,S");
+	assert_true(message_at(fx, "cur/" RACE_BASE ":2,S"));
+	assert_int_equal(files_in(fx, "cur"), 1);
+	assert_int_equal(files_in(fx, "new"), 0);
+}
+
+/* Found as :2,S, renamed to :2,PS by the reader (its own P is kept). */
+static void test_flags_after_reader_changed_flags(void **state)
+{
+	struct fixture *fx = *state;
+	put_message(fx, "cur/" RACE_BASE ":2,PS");
+	char new_dest[MAILDIR_DEST_MAX];
+	struct yb_error err;
+	yb_error_clear(&err);
+	int rc = maildir_rename_flags(fx->maildir, "cur/" RACE_BASE ":2,S", "RS",
+				      new_dest, &err);
+	if (rc != YB_OK)
+		print_error("maildir_rename_flags: %s\n", err.msg);
+	assert_int_equal(rc, YB_OK);
+	assert_string_equal(new_dest, "cur/" RACE_BASE ":2,PRS");
+	assert_true(message_at(fx, "cur/" RACE_BASE ":2,PRS"));
+	assert_int_equal(files_in(fx, "cur"), 1);
+}
+
+/* Deleted by the reader before the rename: left alone, no error. */
+static void test_flags_after_reader_deleted(void **state)
+{
+	struct fixture *fx = *state;
+	put_message(fx, "cur/other:2,S");
+	char new_dest[MAILDIR_DEST_MAX] = "x";
+	struct yb_error err;
+	yb_error_clear(&err);
+	int rc = maildir_rename_flags(fx->maildir, "cur/" RACE_BASE ":2,S", "RS",
+				      new_dest, &err);
+	if (rc != YB_OK)
+		print_error("maildir_rename_flags: %s\n", err.msg);
+	assert_int_equal(rc, YB_OK);
+	assert_string_equal(new_dest, "");
+	assert_true(message_at(fx, "cur/other:2,S"));
+	assert_int_equal(files_in(fx, "cur"), 1);
+}
+
 int main(void)
 {
 	umask(022);
@@ -1018,6 +1123,9 @@ int main(void)
 		T(test_open_cleans_stale_tmp),
 		T(test_open_spares_tmp_files_in_use),
 		T(test_file_size_limit_is_io_error),
+		T(test_flags_after_reader_moved_to_cur),
+		T(test_flags_after_reader_changed_flags),
+		T(test_flags_after_reader_deleted),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
