@@ -844,12 +844,16 @@ static uint32_t next_uid_to_record(const struct folder_run *fr, uint32_t uidnext
 }
 
 static int record_folder(struct folder_run *fr, const struct imap_mailbox_info *info,
-			 bool modseq_current, struct yb_error *err)
+			 bool validity_changed, bool modseq_current, struct yb_error *err)
 {
 	struct state *state = fr->run->state;
 	const char *mailbox = fr->folder->name;
 	int rc = set_meta_u64(state, mailbox, "uidvalidity", info->uidvalidity, err);
 	uint32_t uidnext = next_uid_to_record(fr, info->uidnext);
+	/* The stored value counts in the old numbering: kept beside the new
+	   UIDVALIDITY it would skip the new numbering's first UIDs for good. */
+	if (uidnext == 0 && validity_changed)
+		uidnext = 1;
 	if (rc == YB_OK && uidnext > 0)
 		rc = set_meta_u64(state, mailbox, "uidnext", uidnext, err);
 	if (rc == YB_OK && modseq_current && info->highestmodseq > 0)
@@ -1014,7 +1018,8 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	if (rc == YB_OK && validity_changed)
 		rc = forget_old_validity(fr, err);
 	if (rc == YB_OK)
-		rc = record_folder(fr, &info, modseq_current || (condstore && !stored_validity), err);
+		rc = record_folder(fr, &info, validity_changed,
+				   modseq_current || (condstore && !stored_validity), err);
 	return rc;
 }
 
