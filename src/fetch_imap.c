@@ -42,6 +42,7 @@
 #define BODY_CHUNK_BYTES (8u << 20)
 #define SET_TEXT_MAX 4096
 #define KEY_MAX 32
+#define VANISHED_RANGES_MAX 4096 /* ranges in one VANISHED response */
 
 /* One message of a folder's listing. */
 struct entry {
@@ -103,6 +104,8 @@ struct folder_run {
 	struct yb_error stream_err;
 
 	uint32_t *doomed;        /* UIDs to delete on the server */
+	uint32_t gap_after_uid;  /* the listing left out messages after this
+				    UID (0: it left none out) */
 	uint32_t past_expunged;  /* one past the highest unlisted UID from
 				    start on that settle_expunging doomed */
 	size_t doomed_len, doomed_cap;
@@ -139,19 +142,24 @@ static int set_meta_u64(struct state *state, const char *mailbox,
 
 /* --- listing entries --- */
 
-static struct entry *find_uid(struct folder_run *fr, uint32_t uid)
+/* The index of the first entry whose UID is uid or more (count: none). */
+static size_t first_at_or_above(const struct folder_run *fr, uint32_t uid)
 {
 	size_t lo = 0, hi = fr->count;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (fr->entries[mid].uid == uid)
-			return &fr->entries[mid];
 		if (fr->entries[mid].uid < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return lo;
+}
+
+static struct entry *find_uid(struct folder_run *fr, uint32_t uid)
+{
+	size_t i = first_at_or_above(fr, uid);
+	return i < fr->count && fr->entries[i].uid == uid ? &fr->entries[i] : NULL;
 }
 
 static struct entry *find_seq(struct folder_run *fr, uint32_t seq)
@@ -203,6 +211,39 @@ static void apply_expunge(struct folder_run *fr, uint64_t seq)
 		else if (e->seq > seq)
 			e->seq--;
 	}
+}
+
+/*
+ * "* VANISHED uid-set" is QRESYNC's EXPUNGE: it shifts the sequence
+ * numbers after each UID just as much, and a body that comes by sequence
+ * number alone must be matched against the shifted numbers.  VANISHED
+ * (EARLIER) speaks of the time before this session and shifts nothing.
+ */
+static int apply_vanished(struct folder_run *fr, const struct imap_response *resp,
+			  struct yb_error *err)
+{
+	bool earlier = false;
+	const char *set = NULL;
+	size_t set_len = 0;
+	int rc = imap_vanished_decode(resp, &earlier, &set, &set_len, err);
+	if (rc != YB_OK || earlier)
+		return rc;
+	struct imap_range *ranges = NULL;
+	size_t range_count = 0;
+	rc = imap_seqset_parse(set, set_len, 0, VANISHED_RANGES_MAX, &ranges,
+			       &range_count, err);
+	if (rc != YB_OK) {
+		yb_error_prefix(err, "%s: folder %s: VANISHED: ", imap_host(fr->run->imap),
+				fr->folder->shown);
+		return rc;
+	}
+	for (size_t r = 0; r < range_count; r++)
+		for (size_t i = first_at_or_above(fr, ranges[r].first);
+		     i < fr->count && fr->entries[i].uid <= ranges[r].last; i++)
+			if (!fr->entries[i].vanished)
+				apply_expunge(fr, fr->entries[i].seq);
+	free(ranges);
+	return YB_OK;
 }
 
 /* --- flags onto delivered messages --- */
@@ -292,6 +333,8 @@ static int on_untagged(void *ctx, const struct imap_response *resp,
 	}
 	if (imap_response_is(resp, "EXPUNGE") && resp->has_number)
 		apply_expunge(fr, resp->number);
+	if (imap_response_is(resp, "VANISHED"))
+		return apply_vanished(fr, resp, err);
 	return YB_OK;
 }
 
@@ -438,6 +481,32 @@ static const char *match_existing(void *ctx, const unsigned char digest[32])
 
 /* --- steps of a folder --- */
 
+/*
+ * A listing is a run of sequence numbers: one missing between two listed
+ * messages is a message the server did not name (a dropped line, a line
+ * without its UID).  Its UID lies between its neighbours', so the next
+ * run must list again from just past the one before the gap.
+ */
+static void find_listing_gap(struct folder_run *fr)
+{
+	const struct entry *before = NULL;
+	for (size_t i = 0; i < fr->count; i++) {
+		const struct entry *e = &fr->entries[i];
+		if (e->vanished)
+			continue;
+		if (before && e->seq != before->seq + 1) {
+			fr->gap_after_uid = before->uid;
+			log_warn("folder %s: %s listed UID %" PRIu32 " as message %" PRIu32
+				 " and UID %" PRIu32 " as message %" PRIu32 ", naming "
+				 "nothing in between; the next run lists from UID %" PRIu32
+				 " again", fr->folder->shown, imap_host(fr->run->imap),
+				 before->uid, before->seq, e->uid, e->seq, before->uid + 1);
+			return;
+		}
+		before = e;
+	}
+}
+
 static int list_new(struct folder_run *fr, uint32_t start, struct yb_error *err)
 {
 	char command[96];
@@ -455,6 +524,8 @@ static int list_new(struct folder_run *fr, uint32_t start, struct yb_error *err)
 		if (fr->entries[i].uid >= start)
 			fr->entries[kept++] = fr->entries[i];
 	fr->count = kept;
+	if (rc == YB_OK)
+		find_listing_gap(fr);
 	return rc;
 }
 
@@ -819,7 +890,7 @@ static int forget_old_validity(struct folder_run *fr, struct yb_error *err)
  * UIDNEXT alone: a server whose UIDNEXT runs ahead of its messages must
  * not make yubin skip the UIDs in between.  0 keeps the stored value.
  */
-static uint32_t next_uid_to_record(const struct folder_run *fr, uint32_t uidnext)
+static uint32_t past_what_was_listed(const struct folder_run *fr, uint32_t uidnext)
 {
 	for (size_t i = 0; i < fr->count; i++) {
 		const struct entry *e = &fr->entries[i];
@@ -841,6 +912,16 @@ static uint32_t next_uid_to_record(const struct folder_run *fr, uint32_t uidnext
 			past_listed = last + 1;
 	}
 	return uidnext && uidnext < past_listed ? uidnext : past_listed;
+}
+
+/* Where the next listing starts; 0 keeps the stored value. */
+static uint32_t next_uid_to_record(const struct folder_run *fr, uint32_t uidnext)
+{
+	uint32_t next = past_what_was_listed(fr, uidnext);
+	/* Past a gap in the listing lie messages nobody has seen yet. */
+	if (fr->gap_after_uid && (next == 0 || next > fr->gap_after_uid + 1))
+		next = fr->gap_after_uid + 1;
+	return next;
 }
 
 static int record_folder(struct folder_run *fr, const struct imap_mailbox_info *info,
