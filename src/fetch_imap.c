@@ -56,7 +56,10 @@ struct entry {
 	bool vanished;
 };
 
-enum phase { PHASE_SELECT, PHASE_LISTING, PHASE_BODIES, PHASE_FLAGS };
+/* What the untagged responses of the command in flight are taken for:
+   flags are mirrored from SELECT and flag listings only, never from the
+   echo of yubin's own \Deleted while it deletes. */
+enum phase { PHASE_SELECT, PHASE_LISTING, PHASE_BODIES, PHASE_FLAGS, PHASE_DELETING };
 
 struct folder {
 	char *name;      /* UTF-8: the state's mailbox name */
@@ -311,7 +314,8 @@ static int on_fetch(struct folder_run *fr, const struct imap_response *resp,
 		return delivery_end(fr->delivery, key, e, err);
 	}
 	if (fetch.has_uid && fetch.has_flags &&
-	    (fr->phase == PHASE_FLAGS || fr->phase == PHASE_SELECT) && !fr->run->dry_run)
+	    (fr->phase == PHASE_FLAGS || fr->phase == PHASE_SELECT) && !fr->run->dry_run &&
+	    fr->run->account->sync_flags != SYNC_FLAGS_OFF)
 		return apply_flags(fr, fetch.uid, fetch.flags, err);
 	return YB_OK;
 }
@@ -824,7 +828,7 @@ static int delete_doomed(struct folder_run *fr, struct yb_error *err)
 	qsort(fr->doomed, fr->doomed_len, sizeof(*fr->doomed), compare_u32);
 	struct imap_handler handler;
 	handler_for(fr, &handler);
-	fr->phase = PHASE_FLAGS;
+	fr->phase = PHASE_DELETING;
 	size_t done = 0;
 	int rc = YB_OK;
 	while (rc == YB_OK && done < fr->doomed_len) {
