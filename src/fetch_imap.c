@@ -107,6 +107,8 @@ struct folder_run {
 	struct yb_error stream_err;
 
 	uint32_t *doomed;        /* UIDs to delete on the server */
+	bool renumbered;         /* UIDNEXT went back: a recorded UID may
+				    name another message now */
 	uint32_t gap_after_uid;  /* the listing left out messages after this
 				    UID (0: it left none out) */
 	uint32_t past_expunged;  /* one past the highest unlisted UID from
@@ -542,7 +544,7 @@ static size_t plan(struct folder_run *fr)
 		struct entry *e = &fr->entries[i];
 		char key[KEY_MAX];
 		key_for(key, fr->uidvalidity, e->uid);
-		if (state_contains(fr->run->state, fr->folder->name, key)) {
+		if (!fr->renumbered && state_contains(fr->run->state, fr->folder->name, key)) {
 			/* Delivered before: done, also once deleting it below
 			   makes the state forget it (the next listing must not
 			   start back at its UID). */
@@ -1031,9 +1033,12 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	uint32_t start = validity_changed || !stored_uidnext ? 1 : (uint32_t)stored_uidnext;
 	if (!validity_changed && stored_uidnext && info.uidnext && info.uidnext < stored_uidnext) {
 		log_warn("folder %s: %s says UIDNEXT is %" PRIu32 ", below the %" PRIu64
-			 " it said before; listing the folder from the start",
+			 " it said before, so a UID yubin recorded may name another "
+			 "message now; fetching the folder again and recognising what "
+			 "was already delivered, and deleting nothing in it this run",
 			 shown, imap_host(run->imap), info.uidnext, stored_uidnext);
 		start = 1;
+		fr->renumbered = true;
 	}
 	bool condstore = imap_condstore_enabled(run->imap) && !info.nomodseq &&
 			 info.highestmodseq > 0;
@@ -1057,7 +1062,8 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	rc = settle_expunging(fr, start, err);
 	if (rc == YB_OK)
 		rc = open_delivery(fr, err);
-	if (rc == YB_OK && (validity_changed || !stored_validity) && wanted > 0)
+	if (rc == YB_OK && (validity_changed || !stored_validity || fr->renumbered) &&
+	    wanted > 0)
 		rc = load_digests(fr, err);
 	if (rc == YB_OK && wanted > 0) {
 		char label[320];
@@ -1077,7 +1083,7 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 		return rc;
 	/* Flags of messages fetched before: CHANGEDSINCE, or all when asked. */
 	bool modseq_current = condstore && !validity_changed;
-	if (!validity_changed && stored_validity && fr->is_maildir) {
+	if (!validity_changed && !fr->renumbered && stored_validity && fr->is_maildir) {
 		if (condstore && stored_modseq && stored_modseq != info.highestmodseq &&
 		    account->sync_flags != SYNC_FLAGS_OFF && !imap_qresync_enabled(run->imap))
 			rc = sync_flags(fr, start, stored_modseq, err);
@@ -1087,7 +1093,8 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 			log_info("folder %s: flags of %zu messages updated", shown,
 				 fr->flag_changes);
 	}
-	if (rc == YB_OK && account->keep && account->delete_after_days > 0 && !validity_changed) {
+	if (rc == YB_OK && account->keep && account->delete_after_days > 0 &&
+	    !validity_changed && !fr->renumbered) {
 		free(fr->doomed);
 		fr->doomed_len = 0;
 		fr->doomed_cap = state_count(run->state, mailbox);
