@@ -42,6 +42,7 @@
 #define BODY_CHUNK_BYTES (8u << 20)
 #define SET_TEXT_MAX 4096
 #define KEY_MAX 32
+#define VANISHED_RANGES_MAX 4096 /* ranges in one VANISHED response */
 
 /* One message of a folder's listing. */
 struct entry {
@@ -55,7 +56,10 @@ struct entry {
 	bool vanished;
 };
 
-enum phase { PHASE_SELECT, PHASE_LISTING, PHASE_BODIES, PHASE_FLAGS };
+/* What the untagged responses of the command in flight are taken for:
+   flags are mirrored from SELECT and flag listings only, never from the
+   echo of yubin's own \Deleted while it deletes. */
+enum phase { PHASE_SELECT, PHASE_LISTING, PHASE_BODIES, PHASE_FLAGS, PHASE_DELETING };
 
 struct folder {
 	char *name;      /* UTF-8: the state's mailbox name */
@@ -103,6 +107,10 @@ struct folder_run {
 	struct yb_error stream_err;
 
 	uint32_t *doomed;        /* UIDs to delete on the server */
+	bool renumbered;         /* UIDNEXT went back: a recorded UID may
+				    name another message now */
+	uint32_t gap_after_uid;  /* the listing left out messages after this
+				    UID (0: it left none out) */
 	uint32_t past_expunged;  /* one past the highest unlisted UID from
 				    start on that settle_expunging doomed */
 	size_t doomed_len, doomed_cap;
@@ -139,19 +147,24 @@ static int set_meta_u64(struct state *state, const char *mailbox,
 
 /* --- listing entries --- */
 
-static struct entry *find_uid(struct folder_run *fr, uint32_t uid)
+/* The index of the first entry whose UID is uid or more (count: none). */
+static size_t first_at_or_above(const struct folder_run *fr, uint32_t uid)
 {
 	size_t lo = 0, hi = fr->count;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (fr->entries[mid].uid == uid)
-			return &fr->entries[mid];
 		if (fr->entries[mid].uid < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return lo;
+}
+
+static struct entry *find_uid(struct folder_run *fr, uint32_t uid)
+{
+	size_t i = first_at_or_above(fr, uid);
+	return i < fr->count && fr->entries[i].uid == uid ? &fr->entries[i] : NULL;
 }
 
 static struct entry *find_seq(struct folder_run *fr, uint32_t seq)
@@ -203,6 +216,39 @@ static void apply_expunge(struct folder_run *fr, uint64_t seq)
 		else if (e->seq > seq)
 			e->seq--;
 	}
+}
+
+/*
+ * "* VANISHED uid-set" is QRESYNC's EXPUNGE: it shifts the sequence
+ * numbers after each UID just as much, and a body that comes by sequence
+ * number alone must be matched against the shifted numbers.  VANISHED
+ * (EARLIER) speaks of the time before this session and shifts nothing.
+ */
+static int apply_vanished(struct folder_run *fr, const struct imap_response *resp,
+			  struct yb_error *err)
+{
+	bool earlier = false;
+	const char *set = NULL;
+	size_t set_len = 0;
+	int rc = imap_vanished_decode(resp, &earlier, &set, &set_len, err);
+	if (rc != YB_OK || earlier)
+		return rc;
+	struct imap_range *ranges = NULL;
+	size_t range_count = 0;
+	rc = imap_seqset_parse(set, set_len, 0, VANISHED_RANGES_MAX, &ranges,
+			       &range_count, err);
+	if (rc != YB_OK) {
+		yb_error_prefix(err, "%s: folder %s: VANISHED: ", imap_host(fr->run->imap),
+				fr->folder->shown);
+		return rc;
+	}
+	for (size_t r = 0; r < range_count; r++)
+		for (size_t i = first_at_or_above(fr, ranges[r].first);
+		     i < fr->count && fr->entries[i].uid <= ranges[r].last; i++)
+			if (!fr->entries[i].vanished)
+				apply_expunge(fr, fr->entries[i].seq);
+	free(ranges);
+	return YB_OK;
 }
 
 /* --- flags onto delivered messages --- */
@@ -270,7 +316,8 @@ static int on_fetch(struct folder_run *fr, const struct imap_response *resp,
 		return delivery_end(fr->delivery, key, e, err);
 	}
 	if (fetch.has_uid && fetch.has_flags &&
-	    (fr->phase == PHASE_FLAGS || fr->phase == PHASE_SELECT) && !fr->run->dry_run)
+	    (fr->phase == PHASE_FLAGS || fr->phase == PHASE_SELECT) && !fr->run->dry_run &&
+	    fr->run->account->sync_flags != SYNC_FLAGS_OFF)
 		return apply_flags(fr, fetch.uid, fetch.flags, err);
 	return YB_OK;
 }
@@ -292,6 +339,8 @@ static int on_untagged(void *ctx, const struct imap_response *resp,
 	}
 	if (imap_response_is(resp, "EXPUNGE") && resp->has_number)
 		apply_expunge(fr, resp->number);
+	if (imap_response_is(resp, "VANISHED"))
+		return apply_vanished(fr, resp, err);
 	return YB_OK;
 }
 
@@ -438,6 +487,32 @@ static const char *match_existing(void *ctx, const unsigned char digest[32])
 
 /* --- steps of a folder --- */
 
+/*
+ * A listing is a run of sequence numbers: one missing between two listed
+ * messages is a message the server did not name (a dropped line, a line
+ * without its UID).  Its UID lies between its neighbours', so the next
+ * run must list again from just past the one before the gap.
+ */
+static void find_listing_gap(struct folder_run *fr)
+{
+	const struct entry *before = NULL;
+	for (size_t i = 0; i < fr->count; i++) {
+		const struct entry *e = &fr->entries[i];
+		if (e->vanished)
+			continue;
+		if (before && e->seq != before->seq + 1) {
+			fr->gap_after_uid = before->uid;
+			log_warn("folder %s: %s listed UID %" PRIu32 " as message %" PRIu32
+				 " and UID %" PRIu32 " as message %" PRIu32 ", naming "
+				 "nothing in between; the next run lists from UID %" PRIu32
+				 " again", fr->folder->shown, imap_host(fr->run->imap),
+				 before->uid, before->seq, e->uid, e->seq, before->uid + 1);
+			return;
+		}
+		before = e;
+	}
+}
+
 static int list_new(struct folder_run *fr, uint32_t start, struct yb_error *err)
 {
 	char command[96];
@@ -455,6 +530,8 @@ static int list_new(struct folder_run *fr, uint32_t start, struct yb_error *err)
 		if (fr->entries[i].uid >= start)
 			fr->entries[kept++] = fr->entries[i];
 	fr->count = kept;
+	if (rc == YB_OK)
+		find_listing_gap(fr);
 	return rc;
 }
 
@@ -467,7 +544,7 @@ static size_t plan(struct folder_run *fr)
 		struct entry *e = &fr->entries[i];
 		char key[KEY_MAX];
 		key_for(key, fr->uidvalidity, e->uid);
-		if (state_contains(fr->run->state, fr->folder->name, key)) {
+		if (!fr->renumbered && state_contains(fr->run->state, fr->folder->name, key)) {
 			/* Delivered before: done, also once deleting it below
 			   makes the state forget it (the next listing must not
 			   start back at its UID). */
@@ -753,7 +830,7 @@ static int delete_doomed(struct folder_run *fr, struct yb_error *err)
 	qsort(fr->doomed, fr->doomed_len, sizeof(*fr->doomed), compare_u32);
 	struct imap_handler handler;
 	handler_for(fr, &handler);
-	fr->phase = PHASE_FLAGS;
+	fr->phase = PHASE_DELETING;
 	size_t done = 0;
 	int rc = YB_OK;
 	while (rc == YB_OK && done < fr->doomed_len) {
@@ -819,7 +896,7 @@ static int forget_old_validity(struct folder_run *fr, struct yb_error *err)
  * UIDNEXT alone: a server whose UIDNEXT runs ahead of its messages must
  * not make yubin skip the UIDs in between.  0 keeps the stored value.
  */
-static uint32_t next_uid_to_record(const struct folder_run *fr, uint32_t uidnext)
+static uint32_t past_what_was_listed(const struct folder_run *fr, uint32_t uidnext)
 {
 	for (size_t i = 0; i < fr->count; i++) {
 		const struct entry *e = &fr->entries[i];
@@ -843,13 +920,27 @@ static uint32_t next_uid_to_record(const struct folder_run *fr, uint32_t uidnext
 	return uidnext && uidnext < past_listed ? uidnext : past_listed;
 }
 
+/* Where the next listing starts; 0 keeps the stored value. */
+static uint32_t next_uid_to_record(const struct folder_run *fr, uint32_t uidnext)
+{
+	uint32_t next = past_what_was_listed(fr, uidnext);
+	/* Past a gap in the listing lie messages nobody has seen yet. */
+	if (fr->gap_after_uid && (next == 0 || next > fr->gap_after_uid + 1))
+		next = fr->gap_after_uid + 1;
+	return next;
+}
+
 static int record_folder(struct folder_run *fr, const struct imap_mailbox_info *info,
-			 bool modseq_current, struct yb_error *err)
+			 bool validity_changed, bool modseq_current, struct yb_error *err)
 {
 	struct state *state = fr->run->state;
 	const char *mailbox = fr->folder->name;
 	int rc = set_meta_u64(state, mailbox, "uidvalidity", info->uidvalidity, err);
 	uint32_t uidnext = next_uid_to_record(fr, info->uidnext);
+	/* The stored value counts in the old numbering: kept beside the new
+	   UIDVALIDITY it would skip the new numbering's first UIDs for good. */
+	if (uidnext == 0 && validity_changed)
+		uidnext = 1;
 	if (rc == YB_OK && uidnext > 0)
 		rc = set_meta_u64(state, mailbox, "uidnext", uidnext, err);
 	if (rc == YB_OK && modseq_current && info->highestmodseq > 0)
@@ -942,9 +1033,12 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	uint32_t start = validity_changed || !stored_uidnext ? 1 : (uint32_t)stored_uidnext;
 	if (!validity_changed && stored_uidnext && info.uidnext && info.uidnext < stored_uidnext) {
 		log_warn("folder %s: %s says UIDNEXT is %" PRIu32 ", below the %" PRIu64
-			 " it said before; listing the folder from the start",
+			 " it said before, so a UID yubin recorded may name another "
+			 "message now; fetching the folder again and recognising what "
+			 "was already delivered, and deleting nothing in it this run",
 			 shown, imap_host(run->imap), info.uidnext, stored_uidnext);
 		start = 1;
+		fr->renumbered = true;
 	}
 	bool condstore = imap_condstore_enabled(run->imap) && !info.nomodseq &&
 			 info.highestmodseq > 0;
@@ -968,7 +1062,8 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	rc = settle_expunging(fr, start, err);
 	if (rc == YB_OK)
 		rc = open_delivery(fr, err);
-	if (rc == YB_OK && (validity_changed || !stored_validity) && wanted > 0)
+	if (rc == YB_OK && (validity_changed || !stored_validity || fr->renumbered) &&
+	    wanted > 0)
 		rc = load_digests(fr, err);
 	if (rc == YB_OK && wanted > 0) {
 		char label[320];
@@ -988,7 +1083,7 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 		return rc;
 	/* Flags of messages fetched before: CHANGEDSINCE, or all when asked. */
 	bool modseq_current = condstore && !validity_changed;
-	if (!validity_changed && stored_validity && fr->is_maildir) {
+	if (!validity_changed && !fr->renumbered && stored_validity && fr->is_maildir) {
 		if (condstore && stored_modseq && stored_modseq != info.highestmodseq &&
 		    account->sync_flags != SYNC_FLAGS_OFF && !imap_qresync_enabled(run->imap))
 			rc = sync_flags(fr, start, stored_modseq, err);
@@ -998,7 +1093,8 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 			log_info("folder %s: flags of %zu messages updated", shown,
 				 fr->flag_changes);
 	}
-	if (rc == YB_OK && account->keep && account->delete_after_days > 0 && !validity_changed) {
+	if (rc == YB_OK && account->keep && account->delete_after_days > 0 &&
+	    !validity_changed && !fr->renumbered) {
 		free(fr->doomed);
 		fr->doomed_len = 0;
 		fr->doomed_cap = state_count(run->state, mailbox);
@@ -1014,7 +1110,8 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	if (rc == YB_OK && validity_changed)
 		rc = forget_old_validity(fr, err);
 	if (rc == YB_OK)
-		rc = record_folder(fr, &info, modseq_current || (condstore && !stored_validity), err);
+		rc = record_folder(fr, &info, validity_changed,
+				   modseq_current || (condstore && !stored_validity), err);
 	return rc;
 }
 
