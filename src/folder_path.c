@@ -105,15 +105,20 @@ static bool has_suffix_ci(const char *s, size_t len, const char *suffix)
 	return len >= n && strncasecmp(s + len - n, suffix, n) == 0;
 }
 
+static bool has_prefix_ci(const char *s, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return len >= n && strncasecmp(s, prefix, n) == 0;
+}
+
 static bool equals(const char *s, size_t len, const char *word)
 {
 	return strlen(word) == len && memcmp(s, word, len) == 0;
 }
 
-/* What every layout refuses, and what one layout cannot hold. */
+/* What every layout refuses. */
 static int check_component(const char *name, size_t name_len,
-			   const struct component *c, enum folder_layout layout,
-			   struct yb_error *err)
+			   const struct component *c, struct yb_error *err)
 {
 	if (c->len == 0)
 		return refuse(name, name_len, err,
@@ -130,16 +135,6 @@ static int check_component(const char *name, size_t name_len,
 		return refuse(name, name_len, err,
 			      "component %zu is longer than %d bytes",
 			      c->index + 1, FOLDER_COMPONENT_MAX);
-	if (layout == FOLDER_LAYOUT_VERBATIM &&
-	    (equals(c->text, c->len, "tmp") || equals(c->text, c->len, "new") ||
-	     equals(c->text, c->len, "cur")))
-		return refuse(name, name_len, err,
-			      "component \"%.*s\" would collide with a "
-			      "Maildir's own directory", (int)c->len, c->text);
-	if (layout == FOLDER_LAYOUT_MBOX && has_suffix_ci(c->text, c->len, ".sbd"))
-		return refuse(name, name_len, err,
-			      "component %zu ends in \".sbd\", which holds "
-			      "subfolders", c->index + 1);
 	return YB_OK;
 }
 
@@ -151,27 +146,116 @@ static int too_long(const char *name, size_t len, struct yb_error *err)
 		      FOLDER_PATH_MAX);
 }
 
+/* --- the escape of the VERBATIM and MBOX layouts (see folder_path.h) --- */
+
+static bool is_hex_digit(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	       (c >= 'A' && c <= 'F');
+}
+
+/* A "\" that a reader would take for the start of an escape "\HH". */
+static bool reads_as_escape(const struct component *c, size_t i)
+{
+	return c->text[i] == '\\' && c->len - i >= 3 &&
+	       is_hex_digit(c->text[i + 1]) && is_hex_digit(c->text[i + 2]);
+}
+
+/* A Maildir's own directories, compared exactly as before (see .h). */
+static bool is_maildir_dir(const struct component *c)
+{
+	return equals(c->text, c->len, "tmp") || equals(c->text, c->len, "new") ||
+	       equals(c->text, c->len, "cur");
+}
+
+/*
+ * The byte of an mbox component that must be escaped so that the file
+ * cannot be taken for one the sink makes beside it: the "." of a ".lock"
+ * (a dotlock) or ".sbd" (a subfolder directory) ending, and the leading
+ * "." of ".yubin-" (its temporary files).  Case-insensitive, as the
+ * ".sbd" refusal was: on a case-insensitive file system "A.LOCK" is
+ * "A.lock".
+ */
+static bool mbox_byte_collides(const struct component *c, size_t i)
+{
+	if (i == 0 && has_prefix_ci(c->text, c->len, ".yubin-"))
+		return true;
+	if (i + 5 == c->len && has_suffix_ci(c->text, c->len, ".lock"))
+		return true;
+	return i + 4 == c->len && has_suffix_ci(c->text, c->len, ".sbd");
+}
+
+static bool must_escape(const struct component *c, size_t i,
+			enum folder_layout layout)
+{
+	if (reads_as_escape(c, i))
+		return true;
+	if (layout == FOLDER_LAYOUT_VERBATIM)
+		return i == 0 && is_maildir_dir(c);
+	return mbox_byte_collides(c, i);
+}
+
+/*
+ * Append c with the bytes that would collide written "\HH" (lowercase
+ * hex).  A "\" is escaped only where it would read as an escape, so
+ * that names without one keep the path they always had; decoding "\HH"
+ * (either case) back to its byte and leaving any other "\" as it is
+ * gives the name again, so two names never share a path.
+ */
+static bool append_sink_escaped(struct path_buf *path, const struct component *c,
+				enum folder_layout layout)
+{
+	for (size_t i = 0; i < c->len; i++) {
+		bool ok;
+		if (must_escape(c, i, layout)) {
+			char hex[4];
+			int n = snprintf(hex, sizeof(hex), "\\%02x",
+					 (unsigned char)c->text[i]);
+			ok = n == 3 && path_append(path, hex, 3);
+		} else {
+			ok = path_append(path, c->text + i, 1);
+		}
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 static int append_verbatim(struct path_buf *path, const struct component *c,
 			   const char *name, size_t name_len,
 			   struct yb_error *err)
 {
-	if ((c->index > 0 && !path_append(path, "/", 1)) ||
-	    !path_append(path, c->text, c->len))
+	if (c->index > 0 && !path_append(path, "/", 1))
 		return too_long(name, name_len, err);
+	size_t start = path->len;
+	if (!append_sink_escaped(path, c, FOLDER_LAYOUT_VERBATIM))
+		return too_long(name, name_len, err);
+	if (path->len - start > FOLDER_COMPONENT_MAX)
+		return refuse(name, name_len, err,
+			      "component %zu is longer than %d bytes once "
+			      "escaped", c->index + 1, FOLDER_COMPONENT_MAX);
 	return YB_OK;
 }
 
 static int append_mbox(struct path_buf *path, const struct component *c,
 		       const char *name, size_t name_len, struct yb_error *err)
 {
+	size_t start = path->len;
+	if (!append_sink_escaped(path, c, FOLDER_LAYOUT_MBOX))
+		return too_long(name, name_len, err);
 	/* A parent's mbox file and its children's directory sit side by
-	   side: "A" and "A.sbd/". */
-	if (!c->last && c->len + 4 > FOLDER_COMPONENT_MAX)
+	   side: "A" and "A.sbd/"; a folder's file and its dotlock too:
+	   "A" and "A.lock".  Both names must fit. */
+	size_t escaped_len = path->len - start;
+	if (!c->last && escaped_len + 4 > FOLDER_COMPONENT_MAX)
 		return refuse(name, name_len, err,
 			      "component %zu plus \".sbd\" is longer than %d "
 			      "bytes", c->index + 1, FOLDER_COMPONENT_MAX);
-	if (!path_append(path, c->text, c->len) ||
-	    (!c->last && !path_append(path, ".sbd/", 5)))
+	if (c->last && escaped_len + 5 > FOLDER_COMPONENT_MAX)
+		return refuse(name, name_len, err,
+			      "component %zu plus \".lock\" is longer than %d "
+			      "bytes", c->index + 1, FOLDER_COMPONENT_MAX);
+	if (!c->last && !path_append(path, ".sbd/", 5))
 		return too_long(name, name_len, err);
 	return YB_OK;
 }
@@ -255,7 +339,7 @@ static int map_components(const char *name, size_t len, char delimiter,
 					    : NULL;
 		size_t stop = end ? (size_t)(end - name) : len;
 		struct component c = { name + start, stop - start, index, !end };
-		int rc = check_component(name, len, &c, opts->layout, err);
+		int rc = check_component(name, len, &c, err);
 		if (rc != YB_OK)
 			return rc;
 		/* IMAP's INBOX is case-insensitive; spell it one way. */

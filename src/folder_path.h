@@ -10,10 +10,12 @@
  *   VERBATIM   a tree of Maildirs: "Archive/2024" -> "Archive/2024" (with
  *              delimiter "." -> the same).  INBOX (any case) is the root
  *              Maildir itself ("") when inbox_at_root, else "INBOX";
- *              children of INBOX are "INBOX/Sub" either way.  Components
- *              named tmp, new or cur are refused (they would collide with
- *              a Maildir's own directories; compared exactly, so "New" on
- *              a case-insensitive file system is not caught).
+ *              children of INBOX are "INBOX/Sub" either way.  A
+ *              component named tmp, new or cur would be a Maildir's own
+ *              directory: its first byte is escaped ("tmp" -> "\74mp",
+ *              "new" -> "\6eew", "cur" -> "\63ur").  Compared exactly, so
+ *              "New" keeps its path (on a case-insensitive file system it
+ *              is not caught).
  *   MAILDIRPP  Maildir++ as Dovecot and Courier lay it out: INBOX is the
  *              root (""), every other folder one directory
  *              ".Comp1.Comp2" under it.  Children of INBOX become
@@ -30,8 +32,22 @@
  *              "Archive", INBOX -> "INBOX", and a folder's children live
  *              in a directory named after it plus ".sbd", as Thunderbird
  *              does, so a folder can hold both mail and subfolders:
- *              "Archive/2024" -> "Archive.sbd/2024".  Components ending
- *              in ".sbd" (any case) are refused.
+ *              "Archive/2024" -> "Archive.sbd/2024".  So that no folder's
+ *              file is taken for one the sink makes beside it, the "." of
+ *              a component ending in ".lock" (a dotlock) or ".sbd" (a
+ *              subfolder directory) and the leading "." of one starting
+ *              with ".yubin-" (temporary files) are escaped, in any case:
+ *              "A.lock" -> "A\2elock", "x.SBD" -> "x\2eSBD".  The last
+ *              component plus ".lock", and every other plus ".sbd", must
+ *              fit FOLDER_COMPONENT_MAX.
+ *
+ * The escape of VERBATIM and MBOX is reversible: "\HH" (two hex digits)
+ * stands for the byte 0xHH, and any other "\" for itself.  A "\" of the
+ * name that is followed by two hex digits (either case) is therefore
+ * itself escaped as "\5c"; any other "\" is kept, so a name without
+ * "\HH" and without a colliding part keeps the path it had before
+ * escaping existed.  Two names never map to one path, and no escaped
+ * component equals a name the sink uses.
  *
  * Refused in every layout (YB_ERR_PROTOCOL, the message naming the
  * folder with its bytes sanitized): an empty name; a delimiter that is

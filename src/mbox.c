@@ -596,35 +596,114 @@ enum lock_busy {
 };
 
 /*
- * The owner's pid if PATH.lock holds "PID:HOST" (Dovecot's format, maybe
- * with a newline) and HOST is this host; a pid means nothing elsewhere.
+ * What a dotlock holds, as the programs that lock mboxes write it: nothing
+ * (mutt, Postfix), or a decimal pid (procmail, liblockfile's dotlockfile,
+ * UUCP's space-padded "%10d"), maybe followed by ":HOST" (Dovecot, us),
+ * with blanks, a newline or a NUL around it.  Anything longer is not a
+ * lock, whatever its name says.
  */
+#define DOTLOCK_SIZE_MAX 512
+
+struct dotlock_content {
+	bool is_lock;   /* small, and empty or a pid in one of the forms */
+	pid_t pid;      /* its pid if it names this host ("PID:HOST"); or 0 */
+	const char *why; /* when !is_lock: what is wrong with it */
+};
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\0';
+}
+
+/* Judge content[0..len) (len <= DOTLOCK_SIZE_MAX) by the forms above. */
+static void parse_dotlock(const char *content, size_t len, const char *host,
+			  struct dotlock_content *out)
+{
+	*out = (struct dotlock_content){ .is_lock = false,
+					 .why = "it holds no process id" };
+	size_t start = 0;
+	while (start < len && is_blank(content[start]))
+		start++;
+	while (len > start && is_blank(content[len - 1]))
+		len--;
+	size_t digits = start;
+	while (digits < len && content[digits] >= '0' && content[digits] <= '9')
+		digits++;
+	if (digits == start && len > start)
+		return;
+	size_t host_at = digits;
+	if (host_at < len && content[host_at] == ':')
+		host_at++;
+	else if (host_at != len)
+		return;
+	for (size_t i = host_at; i < len; i++)
+		if ((unsigned char)content[i] <= 0x20 ||
+		    (unsigned char)content[i] >= 0x7f)
+			return;
+	out->is_lock = true;
+	unsigned long long value;
+	if (host_at > digits && len - host_at == strlen(host) &&
+	    memcmp(content + host_at, host, len - host_at) == 0 &&
+	    text_parse_u64(content + start, digits - start, INT_MAX, &value) &&
+	    value > 0)
+		out->pid = (pid_t)value;
+}
+
+/*
+ * Read PATH.lock without following a symlink and judge it.  judged, when
+ * given, is what lstat saw: a file that is no longer that one is judged
+ * a lock (held: look again later).
+ */
+static void read_dotlock(const struct mbox *mbox, const struct stat *judged,
+			 struct dotlock_content *out)
+{
+	*out = (struct dotlock_content){ .is_lock = false,
+					 .why = "it cannot be read" };
+	if (judged && !S_ISREG(judged->st_mode)) {
+		out->why = "it is not a regular file";
+		return;
+	}
+	if (judged && judged->st_size == 0) {
+		/* Empty: a lock whoever wrote it (mutt's may be mode 000). */
+		out->is_lock = true;
+		return;
+	}
+	int fd = open(mbox->lock_path,
+		      O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	struct stat st;
+	char content[DOTLOCK_SIZE_MAX + 1];
+	ssize_t got = -1;
+	bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (regular) {
+		do
+			got = read(fd, content, sizeof(content));
+		while (got < 0 && errno == EINTR);
+	}
+	fd_close(&fd);
+	if (!regular)
+		return;
+	if (judged && (st.st_dev != judged->st_dev || st.st_ino != judged->st_ino)) {
+		out->is_lock = true; /* replaced meanwhile: judge it next time */
+		return;
+	}
+	if (got < 0)
+		return;
+	if ((size_t)got > DOTLOCK_SIZE_MAX) {
+		out->why = "it is larger than a dotlock can be";
+		return;
+	}
+	parse_dotlock(content, (size_t)got, mbox->host, out);
+}
+
+/* The owner's pid if PATH.lock is a dotlock of a process on this host. */
 static bool read_dotlock_pid(const struct mbox *mbox, pid_t *pid)
 {
-	int fd = open(mbox->lock_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return false;
-	char content[512];
-	ssize_t got;
-	do
-		got = read(fd, content, sizeof(content) - 1);
-	while (got < 0 && errno == EINTR);
-	fd_close(&fd);
-	if (got <= 0)
-		return false;
-	size_t len = (size_t)got;
-	if (content[len - 1] == '\n')
-		len--;
-	content[len] = '\0';
-	const char *colon = memchr(content, ':', len);
-	if (!colon || strcmp(colon + 1, mbox->host) != 0)
-		return false;
-	unsigned long long value;
-	if (!text_parse_u64(content, (size_t)(colon - content), INT_MAX,
-			    &value) || value == 0)
-		return false;
-	*pid = (pid_t)value;
-	return true;
+	struct dotlock_content content;
+	read_dotlock(mbox, NULL, &content);
+	*pid = content.pid;
+	return content.is_lock && content.pid > 0;
 }
 
 /*
@@ -638,13 +717,44 @@ static bool owner_gone(pid_t pid)
 	return kill(pid, 0) != 0 && errno == ESRCH;
 }
 
-static bool dotlock_is_stale(const struct mbox *mbox, const struct stat *st)
+enum dotlock_verdict {
+	DOTLOCK_HELD,    /* someone's lock: wait for it */
+	DOTLOCK_STALE,   /* a lock whose owner is gone: break it */
+	DOTLOCK_FOREIGN, /* old, and not a lock at all: leave it alone */
+};
+
+/*
+ * Judge the PATH.lock that lstat gave st.  A lock naming a live process
+ * of this host is held however old; a young file is held whatever it
+ * holds (its owner may still be writing it, or use a form we do not
+ * know); an old one is stale only if it looks like a lock, since a file
+ * that does not may be mail (a folder an older yubin named "X.lock").
+ */
+static enum dotlock_verdict judge_dotlock(const struct mbox *mbox,
+					  const struct stat *st,
+					  struct dotlock_content *content)
 {
-	pid_t pid;
-	if (read_dotlock_pid(mbox, &pid))
-		return owner_gone(pid); /* a live owner's lock is never stale */
+	read_dotlock(mbox, st, content);
+	if (content->is_lock && content->pid > 0)
+		return owner_gone(content->pid) ? DOTLOCK_STALE : DOTLOCK_HELD;
 	time_t now = time(NULL);
-	return now > st->st_mtime && now - st->st_mtime > STALE_DOTLOCK_SECONDS;
+	if (now <= st->st_mtime || now - st->st_mtime <= STALE_DOTLOCK_SECONDS)
+		return DOTLOCK_HELD;
+	return content->is_lock ? DOTLOCK_STALE : DOTLOCK_FOREIGN;
+}
+
+static int refuse_foreign_dotlock(const struct mbox *mbox,
+				  const struct stat *st,
+				  const struct dotlock_content *content,
+				  struct yb_error *err)
+{
+	return yb_fail(err, YB_ERR_IO,
+		       "cannot lock mbox %s: %s has not changed for over %d "
+		       "minutes but does not look like a dotlock (%s; %lld "
+		       "bytes), so it is left alone: move it away if no "
+		       "program uses it", mbox->path, mbox->lock_path,
+		       STALE_DOTLOCK_SECONDS / 60, content->why,
+		       (long long)st->st_size);
 }
 
 /* Remove the stale dotlock judged from st, unless it changed meanwhile. */
@@ -656,7 +766,10 @@ static int break_dotlock(const struct mbox *mbox, const struct stat *judged,
 		return errno == ENOENT ? YB_OK :
 		       yb_fail_errno(err, YB_ERR_IO, errno, "cannot stat %s",
 				     mbox->lock_path);
-	if (st.st_dev != judged->st_dev || st.st_ino != judged->st_ino)
+	/* Changed since it was judged: judge it again on the next try. */
+	if (st.st_dev != judged->st_dev || st.st_ino != judged->st_ino ||
+	    st.st_size != judged->st_size ||
+	    st.st_mtime != judged->st_mtime)
 		return YB_OK;
 	if (unlink(mbox->lock_path) != 0 && errno != ENOENT)
 		return yb_fail_errno(err, YB_ERR_IO, errno,
@@ -750,8 +863,14 @@ static int try_dotlock(struct mbox *mbox, bool *got, struct yb_error *err)
 					       "cannot stat %s", mbox->lock_path);
 			break;
 		}
-		if (!dotlock_is_stale(mbox, &st))
+		struct dotlock_content content;
+		enum dotlock_verdict verdict = judge_dotlock(mbox, &st, &content);
+		if (verdict == DOTLOCK_HELD)
 			break;
+		if (verdict == DOTLOCK_FOREIGN) {
+			status = refuse_foreign_dotlock(mbox, &st, &content, err);
+			break;
+		}
 		status = break_dotlock(mbox, &st, err);
 	}
 	unlink(temp);

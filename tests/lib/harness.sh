@@ -59,6 +59,9 @@
 #                                  if set before harness_start: the IMAP
 #                                  hierarchy separator (default /) and
 #                                  personal namespace prefix (default none)
+#   HARNESS_MAIL_PLUGINS           if set before harness_start: Dovecot's
+#                                  mail_plugins (listescape lets folder
+#                                  names hold a ".")
 #   harness_login_count USER       logins of USER in Dovecot's log so far
 #   harness_login_method_after USER N
 #                                  the SASL method of USER's login N+1
@@ -388,6 +391,7 @@ harness_write_dovecot_conf() {
 	  prefix = ${HARNESS_IMAP_PREFIX:-}
 	}
 	${HARNESS_IMAP_CAPABILITY:+imap_capability = $HARNESS_IMAP_CAPABILITY}
+	${HARNESS_MAIL_PLUGINS:+mail_plugins = $HARNESS_MAIL_PLUGINS}
 	mail_fsync = never
 	mail_max_userip_connections = 200
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "folder_path.h"
 
@@ -135,14 +136,24 @@ static void test_verbatim_odd_but_safe_names(void **state)
 	map_ok(&verbatim_root, "New/Cur", '/', "New/Cur");
 }
 
-static void test_verbatim_maildir_dirs_refused(void **state)
+static void test_verbatim_maildir_dirs_escaped(void **state)
 {
 	(void)state;
-	map_bad(&verbatim_root, "cur", '/', "collide with a Maildir's own");
-	map_bad(&verbatim_sub, "Archive/new", '/', "component \"new\"");
-	map_bad(&verbatim_root, "tmp.x", '.', "component \"tmp\"");
-	map_bad(&verbatim_root, "INBOX/tmp", '/', "component \"tmp\"");
-	/* fine in the other layouts */
+	map_ok(&verbatim_root, "cur", '/', "\\63ur");
+	map_ok(&verbatim_sub, "Archive/new", '/', "Archive/\\6eew");
+	map_ok(&verbatim_root, "tmp.x", '.', "\\74mp/x");
+	map_ok(&verbatim_root, "INBOX/tmp", '/', "INBOX/\\74mp");
+	map_ok(&verbatim_root, "tmp/new/cur", '/', "\\74mp/\\6eew/\\63ur");
+	/* only the exact names: the others keep the paths they had */
+	map_ok(&verbatim_root, "tmpx/xcur/New", '/', "tmpx/xcur/New");
+	/* the escape's own "\" is escaped where it would read as one */
+	map_ok(&verbatim_root, "\\74mp", '/', "\\5c74mp");
+	map_ok(&verbatim_root, "\\2E", '/', "\\5c2E");
+	map_ok(&verbatim_root, "a\\b", '/', "a\\b");
+	map_ok(&verbatim_root, "a\\", '/', "a\\");
+	map_ok(&verbatim_root, "\\7", '/', "\\7");
+	map_ok(&verbatim_root, "\\\\74", '/', "\\\\5c74");
+	/* the other layouts need no escape for them */
 	map_ok(&maildirpp, "cur", '/', ".cur");
 	map_ok(&mbox, "tmp/new", '/', "tmp.sbd/new");
 }
@@ -228,14 +239,52 @@ static void test_mbox_layout(void **state)
 	map_ok(&mbox, "Entw\xc3\xbcrfe", '/', "Entw\xc3\xbcrfe");
 }
 
-static void test_mbox_sbd_refused(void **state)
+static void test_mbox_sink_names_escaped(void **state)
 {
 	(void)state;
-	map_bad(&mbox, "x.sbd", '/', "ends in \".sbd\"");
-	map_bad(&mbox, "X.SBD/y", '/', "component 1 ends in \".sbd\"");
-	map_bad(&mbox, "a/b.Sbd", '/', "component 2 ends in");
+	/* a folder's children's directory */
+	map_ok(&mbox, "x.sbd", '/', "x\\2esbd");
+	map_ok(&mbox, "X.SBD/y", '/', "X\\2eSBD.sbd/y");
+	map_ok(&mbox, "a/b.Sbd", '/', "a.sbd/b\\2eSbd");
+	map_ok(&mbox, ".sbd", '/', "\\2esbd");
+	/* a folder's dotlock */
+	map_ok(&mbox, "A.lock", '/', "A\\2elock");
+	map_ok(&mbox, "INBOX.lock", '/', "INBOX\\2elock");
+	map_ok(&mbox, "X/Y.lock", '/', "X.sbd/Y\\2elock");
+	map_ok(&mbox, "X.lock/Y", '/', "X\\2elock.sbd/Y");
+	map_ok(&mbox, "a.LOCK", '/', "a\\2eLOCK");
+	map_ok(&mbox, ".lock", '/', "\\2elock");
+	/* the sink's temporary files */
+	map_ok(&mbox, ".yubin-spool.abc", '/', "\\2eyubin-spool.abc");
+	map_ok(&mbox, ".YUBIN-dotlock.1.2.3", '/', "\\2eYUBIN-dotlock.1.2.3");
+	map_ok(&mbox, ".yubin-x.lock", '/', "\\2eyubin-x\\2elock");
+	/* and the escape's own "\" */
+	map_ok(&mbox, "A\\2elock", '/', "A\\5c2elock");
+	map_ok(&mbox, "A\\.lock", '/', "A\\\\2elock");
+	/* names that collide with nothing keep their paths */
 	map_ok(&mbox, "x.sbdx", '/', "x.sbdx");
+	map_ok(&mbox, "lock", '/', "lock");
+	map_ok(&mbox, "x.locks", '/', "x.locks");
+	map_ok(&mbox, "Alock", '/', "Alock");
+	map_ok(&mbox, ".yubin", '/', ".yubin");
+	map_ok(&mbox, "a.b.lock", '.', "a.sbd/b.sbd/lock");
+	/* the Maildir layouts have no such files */
 	map_ok(&verbatim_root, "x.sbd", '/', "x.sbd");
+	map_ok(&verbatim_root, "A.lock", '/', "A.lock");
+}
+
+static void test_mbox_dotlock_name_fits(void **state)
+{
+	(void)state;
+	char name[300];
+	/* 250 + ".lock" is 255: fits */
+	memset(name, 'm', 251);
+	map_ok_len(&mbox, name, 250, '/', NULL);
+	map_bad_len(&mbox, name, 251, '/', "plus \".lock\" is longer than 255");
+	/* escaping counts: 246 + "\2elock" is 252, plus ".lock" 257 */
+	memcpy(name + 246, ".lock", 5);
+	map_bad_len(&mbox, name, 251, '/', "plus \".lock\"");
+	map_ok_len(&verbatim_root, name, 251, '/', NULL);
 }
 
 /* --- hostile names --- */
@@ -462,6 +511,205 @@ static void test_random_hostile_names_stay_inside(void **state)
 	assert_true(accepted > 1000);
 }
 
+/* --- the escape is injective and avoids the sink's own names --- */
+
+/* One accepted name: the name as the layout sees it, and its path. */
+struct mapped {
+	char name[96];
+	char path[FOLDER_PATH_MAX + 1];
+};
+
+static int by_path(const void *a, const void *b)
+{
+	const struct mapped *x = a, *y = b;
+	int order = strcmp(x->path, y->path);
+	return order ? order : strcmp(x->name, y->name);
+}
+
+static bool ends_with_ci(const char *s, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+	return len >= n && strncasecmp(s + len - n, suffix, n) == 0;
+}
+
+/* A file or directory name the layout's sink makes itself. */
+static bool is_reserved(const struct folder_path_opts *opts, const char *c,
+			size_t len, bool last)
+{
+	bool maildir_dir = (len == 3 && (memcmp(c, "tmp", 3) == 0 ||
+					 memcmp(c, "new", 3) == 0 ||
+					 memcmp(c, "cur", 3) == 0));
+	if (opts->layout != FOLDER_LAYOUT_MBOX)
+		return maildir_dir;
+	if (!last) {
+		/* a subfolder directory: what comes before ".sbd" is a
+		   folder's own name, which must not be reserved either */
+		if (!ends_with_ci(c, len, ".sbd"))
+			return true;
+		len -= 4;
+	}
+	return ends_with_ci(c, len, ".lock") || ends_with_ci(c, len, ".sbd") ||
+	       (len >= 7 && strncasecmp(c, ".yubin-", 7) == 0);
+}
+
+static void check_no_reserved_component(const struct folder_path_opts *opts,
+					const char *path)
+{
+	const char *start = path;
+	while (*path) {
+		const char *slash = strchr(start, '/');
+		size_t len = slash ? (size_t)(slash - start) : strlen(start);
+		if (is_reserved(opts, start, len, !slash))
+			fail_msg("\"%s\": component \"%.*s\" is the sink's own",
+				 path, (int)len, start);
+		if (!slash)
+			break;
+		start = slash + 1;
+	}
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The documented way back (yubin.yaml.5): drop MBOX's ".sbd" of every
+ * parent, read "\HH" as the byte 0xHH and any other "\" as itself, and
+ * join the parts with the delimiter ("/" here, for any delimiter).
+ */
+static void unescape_path(const struct folder_path_opts *opts,
+			  const char *path, char *out, size_t size)
+{
+	size_t n = 0;
+	if (*path == '\0') {
+		snprintf(out, size, "INBOX");
+		return;
+	}
+	const char *start = path;
+	while (true) {
+		const char *slash = strchr(start, '/');
+		size_t len = slash ? (size_t)(slash - start) : strlen(start);
+		if (opts->layout == FOLDER_LAYOUT_MBOX && slash) {
+			assert_true(ends_with_ci(start, len, ".sbd"));
+			len -= 4;
+		}
+		for (size_t i = 0; i < len; i++) {
+			if (start[i] == '\\' && len - i >= 3 &&
+			    hex_value(start[i + 1]) >= 0 &&
+			    hex_value(start[i + 2]) >= 0) {
+				out[n++] = (char)(hex_value(start[i + 1]) * 16 +
+						  hex_value(start[i + 2]));
+				i += 2;
+			} else {
+				out[n++] = start[i];
+			}
+			assert_true(n < size);
+		}
+		if (!slash)
+			break;
+		out[n++] = '/';
+		start = slash + 1;
+	}
+	out[n] = '\0';
+}
+
+/* The name as every layout treats it: INBOX in one spelling, "/" between
+   parts whatever the delimiter (an accepted part holds no "/"). */
+static void canonical_name(const char *name, char delimiter, char *out,
+			   size_t size)
+{
+	snprintf(out, size, "%s", name);
+	size_t first = delimiter && strchr(out, delimiter) ?
+		       (size_t)(strchr(out, delimiter) - out) : strlen(out);
+	if (first == 5 && strncasecmp(out, "INBOX", 5) == 0)
+		memcpy(out, "INBOX", 5);
+	for (char *p = out; delimiter && *p; p++)
+		if (*p == delimiter)
+			*p = '/';
+}
+
+/* A name of 1..6 pieces from an alphabet rich in what collides. */
+static size_t random_name(char *name, size_t size)
+{
+	static const char *pieces[] = {
+		".",     "/",    "lock", "cur",  "new",   "tmp",    "sbd",
+		"\\",    "\\2e", "\\5c", "2e",   "5C",    "LOCK",   "Cur",
+		"New",   "TMP",  "SBD",  ".yubin-", "INBOX", "inbox", "a",
+		"A",     "~",    "&",    "\xc3\xa9", ".lock", ".sbd", "\\74",
+	};
+	size_t n = 0;
+	int count = rand() % 6 + 1;
+	for (int i = 0; i < count; i++) {
+		const char *p = pieces[rand() % (int)(sizeof(pieces) /
+						      sizeof(pieces[0]))];
+		size_t plen = strlen(p);
+		assert_true(n + plen < size);
+		memcpy(name + n, p, plen);
+		n += plen;
+	}
+	name[n] = '\0';
+	return n;
+}
+
+static void check_layout_property(const struct folder_path_opts *opts,
+				  char delimiter, unsigned seed)
+{
+	enum { ROUNDS = 3000 };
+	struct mapped *all = calloc(ROUNDS, sizeof(*all));
+	assert_non_null(all);
+	size_t count = 0;
+	srand(seed);
+	for (int round = 0; round < ROUNDS; round++) {
+		char name[96];
+		size_t len = random_name(name, sizeof(name));
+		struct mapped *m = &all[count];
+		size_t out_len;
+		struct yb_error err;
+		if (folder_path_map(name, len, delimiter, opts, m->path,
+				    sizeof(m->path), &out_len, &err) != YB_OK)
+			continue;
+		canonical_name(name, delimiter, m->name, sizeof(m->name));
+		check_no_reserved_component(opts, m->path);
+		if (opts->layout != FOLDER_LAYOUT_MAILDIRPP) {
+			char back[FOLDER_PATH_MAX + 1];
+			unescape_path(opts, m->path, back, sizeof(back));
+			if (strcmp(back, m->name) != 0 &&
+			    !(strcmp(back, "INBOX") == 0 && *m->path == '\0'))
+				fail_msg("\"%s\" -> \"%s\" reads back as \"%s\"",
+					 name, m->path, back);
+		}
+		count++;
+	}
+	assert_true(count > ROUNDS / 4);
+	/* Injective: sorted by path, equal paths must be equal names. */
+	qsort(all, count, sizeof(*all), by_path);
+	for (size_t i = 1; i < count; i++) {
+		if (strcmp(all[i - 1].path, all[i].path) == 0 &&
+		    strcmp(all[i - 1].name, all[i].name) != 0)
+			fail_msg("\"%s\" and \"%s\" both map to \"%s\"",
+				 all[i - 1].name, all[i].name, all[i].path);
+	}
+	free(all);
+}
+
+static void test_mapping_injective_and_clear_of_sink_names(void **state)
+{
+	(void)state;
+	static const char delimiters[] = { '/', '.', '\0' };
+	unsigned seed = 20240601;
+	for (size_t l = 0; l < sizeof(all_layouts) / sizeof(all_layouts[0]); l++)
+		for (size_t d = 0; d < sizeof(delimiters); d++)
+			check_layout_property(all_layouts[l], delimiters[d],
+					      seed++);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -469,14 +717,15 @@ int main(void)
 		cmocka_unit_test(test_verbatim_inbox),
 		cmocka_unit_test(test_verbatim_utf8_names),
 		cmocka_unit_test(test_verbatim_odd_but_safe_names),
-		cmocka_unit_test(test_verbatim_maildir_dirs_refused),
+		cmocka_unit_test(test_verbatim_maildir_dirs_escaped),
 		cmocka_unit_test(test_flat_namespace),
 		cmocka_unit_test(test_maildirpp_layout),
 		cmocka_unit_test(test_maildirpp_escapes),
 		cmocka_unit_test(test_maildirpp_modified_utf7),
 		cmocka_unit_test(test_maildirpp_directory_name_length),
 		cmocka_unit_test(test_mbox_layout),
-		cmocka_unit_test(test_mbox_sbd_refused),
+		cmocka_unit_test(test_mbox_sink_names_escaped),
+		cmocka_unit_test(test_mbox_dotlock_name_fits),
 		cmocka_unit_test(test_dot_dot_escapes),
 		cmocka_unit_test(test_absolute_and_empty_components),
 		cmocka_unit_test(test_slash_inside_component),
@@ -487,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_path_length),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_random_hostile_names_stay_inside),
+		cmocka_unit_test(test_mapping_injective_and_clear_of_sink_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

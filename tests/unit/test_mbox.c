@@ -1139,6 +1139,136 @@ static void test_old_dotlock_broken_fresh_one_kept(void **state)
 	sink_close(sink);
 }
 
+/* ---- what is not a dotlock is never removed ------------------------------ */
+
+/* Ten minutes old: past the age at which a dotlock is stale. */
+static void make_old(const char *path)
+{
+	struct timespec old[2] = { { .tv_sec = time(NULL) - 600 },
+				   { .tv_sec = time(NULL) - 600 } };
+	assert_int_equal(utimensat(AT_FDCWD, path, old, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+/* PATH.lock holds content[0..len) and is old: prepare fails at once
+   naming it, and leaves it and the mbox as they were. */
+static void expect_left_alone(const struct fixture *fx, const char *content,
+			      size_t len, const char *why)
+{
+	make_dirs(fx);
+	write_file(fx->lock, content, len);
+	make_old(fx->lock);
+	struct sink *sink = open_ok(fx->mbox);
+	deliver(sink, 1, "x\n", 2, 2);
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	struct yb_error err;
+	assert_int_equal(sink_prepare(sink, &err), YB_ERR_IO);
+	assert_true(elapsed_ms(&start) < TEST_LOCK_MS);
+	assert_non_null(strstr(err.msg, fx->lock));
+	assert_non_null(strstr(err.msg, "does not look like a dotlock"));
+	assert_non_null(strstr(err.msg, why));
+	sink_discard(sink);
+	sink_close(sink);
+	size_t after_len;
+	char *after = slurp(fx->lock, &after_len);
+	assert_int_equal(after_len, len);
+	assert_memory_equal(after, content, len);
+	free(after);
+	assert_int_equal(file_size(fx->mbox), 0);
+	assert_int_equal(unlink(fx->lock), 0);
+}
+
+static void test_old_mail_named_like_a_dotlock_kept(void **state)
+{
+	struct fixture *fx = *state;
+	/* What an older yubin wrote for a server folder "X.lock". */
+	const char *mail = "From a@b Thu Feb 12 00:00:00 2009\nSubject: keep\n\n"
+			   "the only copy\n\n";
+	expect_left_alone(fx, mail, strlen(mail), "no process id");
+	/* Small but not a pid in any form a locker writes. */
+	expect_left_alone(fx, "hello\n", 6, "no process id");
+	expect_left_alone(fx, "12 34\n", 6, "no process id");
+	expect_left_alone(fx, "123:host name", 13, "no process id");
+	expect_left_alone(fx, "0x1f", 4, "no process id");
+}
+
+static void test_old_big_file_named_like_a_dotlock_kept(void **state)
+{
+	struct fixture *fx = *state;
+	/* Digits only, but far larger than any dotlock. */
+	char big[4096];
+	memset(big, '7', sizeof(big));
+	expect_left_alone(fx, big, sizeof(big), "larger than a dotlock");
+	memset(big, '7', 513);
+	expect_left_alone(fx, big, 513, "larger than a dotlock");
+}
+
+static void test_old_directory_named_like_a_dotlock_kept(void **state)
+{
+	struct fixture *fx = *state;
+	make_dirs(fx);
+	assert_int_equal(mkdir(fx->lock, 0700), 0);
+	make_old(fx->lock);
+	struct sink *sink = open_ok(fx->mbox);
+	deliver(sink, 1, "x\n", 2, 2);
+	struct yb_error err;
+	assert_int_equal(sink_prepare(sink, &err), YB_ERR_IO);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	assert_non_null(strstr(err.msg, fx->lock));
+	sink_discard(sink);
+	sink_close(sink);
+	struct stat st;
+	assert_int_equal(lstat(fx->lock, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(rmdir(fx->lock), 0);
+}
+
+/* Every form other lockers write is a lock: stale when old, broken. */
+static void test_old_dotlocks_of_every_form_broken(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct {
+		const char *content;
+		size_t len;
+	} forms[] = {
+		{ "", 0 },                      /* mutt, Postfix */
+		{ "0", 1 },                     /* no pid */
+		{ "4242\n", 5 },                /* dotlockfile -p */
+		{ "      4242\n", 11 },         /* UUCP's "%10d\n" */
+		{ "4242\0", 5 },                /* with its C string's NUL */
+		{ "4242:elsewhere.example", 22 }, /* Dovecot, another host */
+		{ "4242:elsewhere.example\n", 23 },
+		{ "4242:", 5 },                 /* cut short */
+	};
+	make_dirs(fx);
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		write_file(fx->lock, forms[i].content, forms[i].len);
+		make_old(fx->lock);
+		struct sink *sink = open_ok(fx->mbox);
+		deliver(sink, 1, "x\n", 2, 2);
+		prepare_ok(sink);
+		publish_ok(sink);
+		assert_false(exists(fx->lock));
+		sink_close(sink);
+	}
+}
+
+/* A young file is waited for whatever it holds: a locker may be writing
+   it, or write a form not listed; only an old one is judged. */
+static void test_young_non_lock_waited_for(void **state)
+{
+	struct fixture *fx = *state;
+	const char *mail = "From a@b Thu Feb 12 00:00:00 2009\n\nx\n\n";
+	make_dirs(fx);
+	write_file(fx->lock, mail, strlen(mail));
+	struct sink *sink = open_ok(fx->mbox);
+	deliver(sink, 1, "x\n", 2, 2);
+	expect_temp_failure(fx, sink, "dotlock");
+	assert_int_equal(file_size(fx->lock), (off_t)strlen(mail));
+	sink_close(sink);
+	assert_int_equal(unlink(fx->lock), 0);
+}
+
 /* ---- a full disk -------------------------------------------------------- */
 
 static void test_full_disk_rolls_back(void **state)
@@ -1626,6 +1756,11 @@ int main(void)
 		T(test_lock_released_in_time),
 		T(test_stale_dotlock_of_dead_process_broken),
 		T(test_old_dotlock_broken_fresh_one_kept),
+		T(test_old_mail_named_like_a_dotlock_kept),
+		T(test_old_big_file_named_like_a_dotlock_kept),
+		T(test_old_directory_named_like_a_dotlock_kept),
+		T(test_old_dotlocks_of_every_form_broken),
+		T(test_young_non_lock_waited_for),
 		T(test_full_disk_rolls_back),
 		T(test_resolve_present_and_absent),
 		T(test_resolve_cuts_torn_tail),
