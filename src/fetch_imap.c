@@ -1093,9 +1093,23 @@ static void skip_folder(struct imap_run *run, const struct folder *folder,
 	report->folders_skipped++;
 }
 
-static void refuse_folder(struct imap_run *run, const struct folder *folder,
-			  enum imap_code code, const struct yb_error *why)
+/* The response code of a refusal, for the warning (the text omits it). */
+static const char *refusal_word(enum imap_code code)
 {
+	switch (code) {
+	case IMAP_CODE_NOPERM:      return "NOPERM";
+	case IMAP_CODE_INUSE:       return "INUSE";
+	case IMAP_CODE_UNAVAILABLE: return "UNAVAILABLE";
+	case IMAP_CODE_NONEXISTENT: return "NONEXISTENT";
+	default:                    return NULL;
+	}
+}
+
+static void refuse_folder(struct imap_run *run, const struct folder *folder,
+			  enum imap_code code, struct yb_error *why)
+{
+	if (refusal_word(code))
+		yb_error_suffix(why, " [%s]", refusal_word(code));
 	skip_folder(run, folder, why);
 	if (run->refused_count++ == 0)
 		snprintf(run->first_refused, sizeof(run->first_refused), "%s",
