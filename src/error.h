@@ -36,7 +36,8 @@ void yb_error_clear(struct yb_error *err);
 /*
  * Set status and message (printf format); returns status so callers can
  * write "return yb_fail(err, YB_ERR_IO, ...);".  err may be NULL.
- * A message too long for the buffer is cut and ends in "...".
+ * A message too long for the buffer loses its middle, replaced by "...",
+ * never its end (where the reason is: strerror, the server's text).
  */
 int yb_fail(struct yb_error *err, enum yb_status status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -49,7 +50,7 @@ int yb_fail_errno(struct yb_error *err, enum yb_status status, int errnum,
 void yb_error_prefix(struct yb_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Append to err's message (with the same truncation rules). */
+/* Append to err's message (with the same elision rule). */
 void yb_error_suffix(struct yb_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

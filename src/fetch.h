@@ -16,6 +16,9 @@ struct fetch_options {
 	bool dry_run;   /* connect and count; change nothing anywhere */
 };
 
+/* How many skipped folders' names a report keeps (for --json). */
+#define FETCH_SKIPPED_SHOWN 8
+
 /* What a run did, for the summary line and --json. */
 struct fetch_report {
 	size_t on_server;      /* messages the server listed */
@@ -26,6 +29,11 @@ struct fetch_report {
 	size_t refused;        /* the server would not send them */
 	size_t deleted;        /* removed from the server by this run */
 	size_t recovered;      /* intents of a crashed run committed */
+	size_t folders_skipped; /* IMAP folders not fetched: the server would
+				   not open them, or their names cannot be
+				   stored here */
+	char skipped_folders[FETCH_SKIPPED_SHOWN][256]; /* the first ones,
+							   sanitized */
 };
 
 /*

@@ -21,6 +21,7 @@
 #include "fetch_imap.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #include "imap_utf7.h"
 #include "log.h"
 #include "maildir_flags.h"
+#include "name_set.h"
 #include "progress.h"
 #include "testhook.h"
 #include "text.h"
@@ -43,6 +45,12 @@
 #define SET_TEXT_MAX 4096
 #define KEY_MAX 32
 #define VANISHED_RANGES_MAX 4096 /* ranges in one VANISHED response */
+/* The most folders one account fetches: a LIST reply naming more is a
+   server to stop for, not to follow (yubin.yaml(5), folders). */
+#define FOLDERS_MAX 100000
+/* A local path leaves this much of PATH_MAX to what a sink adds under
+   it (a Maildir's "/tmp/" and file name, an mbox's lock file). */
+#define SINK_PATH_RESERVE 256
 
 /* One message of a folder's listing. */
 struct entry {
@@ -86,7 +94,19 @@ struct imap_run {
 	bool dry_run;
 	struct folder *folders;
 	size_t folder_count, folder_cap;
+	struct name_set folder_names;  /* of folders[].name, for O(1) dedup */
 	struct personal_namespace ns;
+	enum yb_status skipped_status; /* worst of the folders not opened */
+	size_t refused_count;          /* folders the server would not open */
+	char first_refused[256];       /* the first of them, sanitized */
+};
+
+/* One LIST command: the pattern sent, to check each entry against. */
+struct list_request {
+	struct imap_run *run;
+	const char *pattern;    /* on the wire (modified UTF-7), unquoted */
+	size_t pattern_len;
+	size_t matched;         /* selectable entries that matched */
 };
 
 /* The work on one folder. */
@@ -119,6 +139,8 @@ struct folder_run {
 	bool *digest_used;       /* each local copy stands for one message */
 	size_t digest_count;
 	size_t flag_changes;
+	bool refused;            /* the server answered NO to SELECT/EXAMINE */
+	enum imap_code refusal_code;
 };
 
 static void key_for(char out[KEY_MAX], uint32_t uidvalidity, uint32_t uid)
@@ -1021,9 +1043,14 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	meta_u64(run->state, mailbox, "highestmodseq", INT64_MAX, &stored_modseq);
 
 	struct imap_mailbox_info info;
+	memset(&info, 0, sizeof(info));
 	int rc = select_folder(fr, &info, (uint32_t)stored_validity, stored_modseq, err);
-	if (rc != YB_OK)
+	if (rc != YB_OK) {
+		/* Nothing of the folder was touched: its records stay. */
+		fr->refused = info.refused;
+		fr->refusal_code = info.refusal_code;
 		return rc;
+	}
 	if (info.uidvalidity == 0)
 		return yb_fail(err, YB_ERR_PROTOCOL, "%s: folder %s: no UIDVALIDITY in "
 			       "the SELECT reply", imap_host(run->imap), shown);
@@ -1126,8 +1153,66 @@ static void folder_run_free(struct folder_run *fr)
 	free(fr->digest_used);
 }
 
-static int folder_local_path(const struct account *account, const char *folder_utf8,
-			     char delimiter, char **out, struct yb_error *err);
+static int folder_local_path(const struct imap_run *run, const struct folder *folder,
+			     char **out, struct yb_error *err);
+
+/*
+ * What a folder the server would not open makes of the run's exit
+ * status: [NOPERM] stays until someone changes rights or the account's
+ * folders (77, as a refused login: a person must act, and a transient 75
+ * would hide it for ever); [INUSE], [UNAVAILABLE] and [NONEXISTENT] (gone
+ * since LIST: the next listing will not name it) may pass (75); any other
+ * NO is the server's failure (76).
+ */
+static enum yb_status refusal_status(enum imap_code code)
+{
+	switch (code) {
+	case IMAP_CODE_NOPERM:
+		return YB_ERR_AUTH;
+	case IMAP_CODE_INUSE:
+	case IMAP_CODE_UNAVAILABLE:
+	case IMAP_CODE_NONEXISTENT:
+		return YB_ERR_TEMP;
+	default:
+		return YB_ERR_PROTOCOL;
+	}
+}
+
+/* A folder not fetched this run: said, counted, and the others go on. */
+static void skip_folder(struct imap_run *run, const struct folder *folder,
+			const struct yb_error *why)
+{
+	struct fetch_report *report = run->report;
+	log_warn("skipping folder %s: %s", folder->shown, why->msg);
+	if (report->folders_skipped < FETCH_SKIPPED_SHOWN)
+		snprintf(report->skipped_folders[report->folders_skipped],
+			 sizeof(report->skipped_folders[0]), "%s", folder->shown);
+	report->folders_skipped++;
+}
+
+/* The response code of a refusal, for the warning (the text omits it). */
+static const char *refusal_word(enum imap_code code)
+{
+	switch (code) {
+	case IMAP_CODE_NOPERM:      return "NOPERM";
+	case IMAP_CODE_INUSE:       return "INUSE";
+	case IMAP_CODE_UNAVAILABLE: return "UNAVAILABLE";
+	case IMAP_CODE_NONEXISTENT: return "NONEXISTENT";
+	default:                    return NULL;
+	}
+}
+
+static void refuse_folder(struct imap_run *run, const struct folder *folder,
+			  enum imap_code code, struct yb_error *why)
+{
+	if (refusal_word(code))
+		yb_error_suffix(why, " [%s]", refusal_word(code));
+	skip_folder(run, folder, why);
+	if (run->refused_count++ == 0)
+		snprintf(run->first_refused, sizeof(run->first_refused), "%s",
+			 folder->shown);
+	run->skipped_status = yb_status_worse(run->skipped_status, refusal_status(code));
+}
 
 static int fetch_folder(struct imap_run *run, const struct folder *folder,
 			struct yb_error *err)
@@ -1139,17 +1224,21 @@ static int fetch_folder(struct imap_run *run, const struct folder *folder,
 		return yb_fail(err, YB_ERR_PROTOCOL, "folder %s: name cannot be sent",
 			       folder->shown);
 	fr.is_maildir = run->account->deliver == DELIVER_MAILDIR;
-	int rc = folder_local_path(run->account, folder->local, folder->delimiter,
-				   &fr.local_path, err);
+	int rc = folder_local_path(run, folder, &fr.local_path, err);
 	if (rc == YB_ERR_PROTOCOL) {
 		/* A name that cannot be stored safely: skip it, loudly. */
-		log_warn("skipping folder: %s", err->msg);
+		skip_folder(run, folder, err);
 		yb_error_clear(err);
 		free(fr.quoted);
 		return YB_OK;
 	}
 	if (rc == YB_OK)
 		rc = run_folder(&fr, err);
+	if (rc != YB_OK && fr.refused) {
+		refuse_folder(run, folder, fr.refusal_code, err);
+		yb_error_clear(err);
+		rc = YB_OK;
+	}
 	if (rc != YB_OK && fr.stream_err.status != YB_OK && err->status == YB_OK)
 		*err = fr.stream_err;
 	folder_run_free(&fr);
@@ -1176,43 +1265,79 @@ static const char *local_name(const struct imap_run *run, const char *utf8)
 	return utf8 + plen;
 }
 
-static int add_folder(void *ctx, const struct imap_list_entry *entry,
-		      struct yb_error *err)
+/* Does a LIST entry answer the pattern sent?  A server may add others. */
+static int entry_matches(const struct list_request *request,
+			 const struct imap_list_entry *entry, bool *matches,
+			 struct yb_error *err)
 {
-	struct imap_run *run = ctx;
-	if (entry->attrs & (IMAP_MBOX_NOSELECT | IMAP_MBOX_NONEXISTENT))
-		return YB_OK;
+	int rc = imap_list_match(request->pattern, request->pattern_len, entry->name,
+				 entry->name_len, entry->delimiter, matches, err);
+	if (rc == YB_OK && !*matches) {
+		char shown[160], pattern[160];
+		text_sanitize(shown, sizeof(shown), entry->name, entry->name_len);
+		text_sanitize(pattern, sizeof(pattern), request->pattern,
+			      request->pattern_len);
+		log_debug("%s listed folder %s in reply to LIST \"%s\", which it does "
+			  "not match; ignored", imap_host(request->run->imap), shown, pattern);
+	}
+	return rc;
+}
+
+/*
+ * The folder's UTF-8 name, malloc'd: INBOX in any case is "INBOX", one
+ * folder however the server or the account file spells it (RFC 3501
+ * 5.1).  NULL with err set when the name is not valid modified UTF-7.
+ */
+static char *folder_name(const struct imap_list_entry *entry, struct yb_error *err)
+{
+	if (imap_mailbox_is_inbox(entry->name, entry->name_len)) {
+		char *inbox = strdup("INBOX");
+		if (!inbox)
+			yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+		return inbox;
+	}
 	char *utf8 = NULL;
 	size_t utf8_len = 0;
-	if (imap_utf7_to_utf8(entry->name, entry->name_len, &utf8, &utf8_len, err) != YB_OK) {
-		char shown[160];
-		text_sanitize(shown, sizeof(shown), entry->name, entry->name_len);
-		log_warn("skipping folder %s: %s", shown, err->msg);
-		yb_error_clear(err);
+	if (imap_utf7_to_utf8(entry->name, entry->name_len, &utf8, &utf8_len, err) != YB_OK)
+		return NULL;
+	return utf8;
+}
+
+static int grow_folders(struct imap_run *run, struct yb_error *err)
+{
+	if (run->folder_count < run->folder_cap)
 		return YB_OK;
-	}
-	for (size_t i = 0; i < run->folder_count; i++)
-		if (strcmp(run->folders[i].name, utf8) == 0) {
-			free(utf8);
-			return YB_OK;
-		}
-	if (run->folder_count == run->folder_cap) {
-		size_t cap = run->folder_cap ? run->folder_cap * 2 : 8;
-		struct folder *grown = realloc(run->folders, cap * sizeof(*grown));
-		if (!grown) {
-			free(utf8);
-			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-		}
-		run->folders = grown;
-		run->folder_cap = cap;
+	if (run->folder_count >= FOLDERS_MAX)
+		return yb_fail(err, YB_ERR_PROTOCOL, "%s lists more than %d folders for "
+			       "the account's folders; yubin fetches at most %d (name "
+			       "fewer folders or narrower patterns)", imap_host(run->imap),
+			       FOLDERS_MAX, FOLDERS_MAX);
+	size_t cap = run->folder_cap ? run->folder_cap * 2 : 8;
+	struct folder *grown = realloc(run->folders, cap * sizeof(*grown));
+	if (!grown)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	run->folders = grown;
+	run->folder_cap = cap;
+	return YB_OK;
+}
+
+/* Takes utf8 (freed on failure too). */
+static int append_folder(struct imap_run *run, const struct imap_list_entry *entry,
+			 char *utf8, struct yb_error *err)
+{
+	int rc = grow_folders(run, err);
+	if (rc != YB_OK) {
+		free(utf8);
+		return rc;
 	}
 	struct folder *f = &run->folders[run->folder_count];
 	f->name = utf8;
 	text_sanitize(f->shown, sizeof(f->shown), utf8, strlen(utf8));
-	f->wire = strndup(entry->name, entry->name_len);
+	f->wire = strcmp(utf8, "INBOX") == 0 ? strdup("INBOX")
+		  : strndup(entry->name, entry->name_len);
 	f->local = strdup(local_name(run, utf8));
 	f->delimiter = entry->delimiter;
-	if (!f->wire || !f->local) {
+	if (!f->wire || !f->local || name_set_add(&run->folder_names, f->name) < 0) {
 		free(f->wire);
 		free(f->local);
 		free(utf8);
@@ -1220,6 +1345,36 @@ static int add_folder(void *ctx, const struct imap_list_entry *entry,
 	}
 	run->folder_count++;
 	return YB_OK;
+}
+
+static int add_folder(void *ctx, const struct imap_list_entry *entry,
+		      struct yb_error *err)
+{
+	struct list_request *request = ctx;
+	struct imap_run *run = request->run;
+	bool matches = false;
+	int rc = entry_matches(request, entry, &matches, err);
+	if (rc != YB_OK || !matches)
+		return rc;
+	if (entry->attrs & (IMAP_MBOX_NOSELECT | IMAP_MBOX_NONEXISTENT))
+		return YB_OK;
+	request->matched++;
+	char *utf8 = folder_name(entry, err);
+	if (!utf8) {
+		if (err->status == YB_ERR_INTERNAL)
+			return err->status;
+		char shown[160];
+		text_sanitize(shown, sizeof(shown), entry->name, entry->name_len);
+		log_warn("skipping folder %s: %s", shown, err->msg);
+		run->report->folders_skipped++;
+		yb_error_clear(err);
+		return YB_OK;
+	}
+	if (name_set_contains(&run->folder_names, utf8)) {
+		free(utf8);
+		return YB_OK;
+	}
+	return append_folder(run, entry, utf8, err);
 }
 
 static int on_namespace(void *ctx, const struct imap_response *resp,
@@ -1295,14 +1450,15 @@ static int resolve_folders(struct imap_run *run, struct yb_error *err)
 		size_t wire_len = 0;
 		rc = imap_utf8_to_utf7(wanted, strlen(wanted), &wire, &wire_len, err);
 		char *quoted = rc == YB_OK ? imap_quote_mailbox(wire, wire_len) : NULL;
-		free(wire);
 		if (rc == YB_OK && !quoted)
 			rc = yb_fail(err, YB_ERR_CONFIG, "folder %s cannot be sent", wanted);
-		size_t before = run->folder_count;
+		struct list_request request = { .run = run, .pattern = wire,
+						.pattern_len = wire_len };
 		if (rc == YB_OK)
-			rc = imap_list(run->imap, quoted, add_folder, run, err);
+			rc = imap_list(run->imap, quoted, add_folder, &request, err);
 		free(quoted);
-		if (rc == YB_OK && run->folder_count == before && !has_pattern(wanted))
+		free(wire);
+		if (rc == YB_OK && request.matched == 0 && !has_pattern(wanted))
 			log_warn("folder %s does not exist on %s", wanted, imap_host(run->imap));
 		free(wanted);
 		if (rc != YB_OK)
@@ -1311,14 +1467,29 @@ static int resolve_folders(struct imap_run *run, struct yb_error *err)
 	return YB_OK;
 }
 
+/* Does the path fit where the system takes paths, with room for the sink? */
+static int check_path_length(const struct imap_run *run, const struct folder *folder,
+			     size_t path_len, struct yb_error *err)
+{
+	if (path_len + SINK_PATH_RESERVE < PATH_MAX)
+		return YB_OK;
+	return yb_fail(err, YB_ERR_PROTOCOL, "folder %s on %s: its local path would be "
+		       "%zu bytes, too long for this system (PATH_MAX %d, less %d for "
+		       "the files under it)", folder->shown, imap_host(run->imap), path_len,
+		       PATH_MAX, SINK_PATH_RESERVE);
+}
+
 /*
  * Where a folder's messages go: the deliver path itself when the account
  * names one folder and no pattern, else the path the layout gives under
- * it.  Writes a malloc'd path to *out (caller frees).
+ * it.  Writes a malloc'd path to *out (caller frees).  YB_ERR_PROTOCOL
+ * for a name that cannot be stored locally (refused by folder_path_map,
+ * or a path the system cannot take): the caller skips that folder.
  */
-static int folder_local_path(const struct account *account, const char *folder_utf8,
-			     char delimiter, char **out, struct yb_error *err)
+static int folder_local_path(const struct imap_run *run, const struct folder *folder,
+			     char **out, struct yb_error *err)
 {
+	const struct account *account = run->account;
 	bool single = account->folder_count <= 1 &&
 		      (account->folder_count == 0 || !has_pattern(account->folders[0]));
 	if (single || account->deliver == DELIVER_MDA) {
@@ -1333,11 +1504,14 @@ static int folder_local_path(const struct account *account, const char *folder_u
 	};
 	char relative[FOLDER_PATH_MAX + 1];
 	size_t len = 0;
-	int rc = folder_path_map(folder_utf8, strlen(folder_utf8), delimiter, &opts,
-				 relative, sizeof(relative), &len, err);
+	int rc = folder_path_map(folder->local, strlen(folder->local), folder->delimiter,
+				 &opts, relative, sizeof(relative), &len, err);
+	size_t target_len = strlen(account->deliver_target);
+	if (rc == YB_OK)
+		rc = check_path_length(run, folder, target_len + 1 + len, err);
 	if (rc != YB_OK)
 		return rc;
-	size_t size = strlen(account->deliver_target) + len + 2;
+	size_t size = target_len + len + 2;
 	*out = malloc(size);
 	if (!*out)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
@@ -1350,6 +1524,7 @@ static int folder_local_path(const struct account *account, const char *folder_u
 
 static void free_folders(struct imap_run *run)
 {
+	name_set_free(&run->folder_names);
 	for (size_t i = 0; i < run->folder_count; i++) {
 		free(run->folders[i].name);
 		free(run->folders[i].wire);
@@ -1379,5 +1554,11 @@ int fetch_imap(const struct account *account, const char *password,
 		rc = imap_logout(run.imap, err);
 	imap_close(run.imap);
 	free_folders(&run);
+	if (rc == YB_OK && run.refused_count > 0)
+		rc = yb_fail(err, run.skipped_status, "%zu folder%s on %s could not be "
+			     "opened and %s skipped (%s%s); the others were fetched",
+			     run.refused_count, run.refused_count == 1 ? "" : "s",
+			     account->host, run.refused_count == 1 ? "was" : "were",
+			     run.first_refused, run.refused_count == 1 ? "" : ", ...");
 	return rc;
 }

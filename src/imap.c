@@ -1574,11 +1574,16 @@ int imap_select(struct imap *imap, const char *quoted_mailbox, bool examine,
 	rc = read_step(imap, false, &step, err);
 	imap->untagged_to = NULL;
 	imap->stream_to = NULL;
-	if (rc == YB_OK)
-		rc = select_result(imap, examine, quoted_mailbox, &step.result,
-				   &info, err);
-	if (rc == YB_OK)
+	if (rc != YB_OK)
+		return rc;
+	rc = select_result(imap, examine, quoted_mailbox, &step.result, &info, err);
+	if (rc == YB_OK) {
 		*out = info;
+	} else if (step.result.status == IMAP_STATUS_NO) {
+		memset(out, 0, sizeof(*out));
+		out->refused = true;
+		out->refusal_code = step.result.code.code;
+	}
 	return rc;
 }
 

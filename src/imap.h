@@ -116,6 +116,10 @@ struct imap_mailbox_info {
 	uint64_t highestmodseq;     /* 0: unknown or NOMODSEQ */
 	bool nomodseq;
 	bool read_only;
+	/* Set, with the rest zero, when the server answered NO: the mailbox
+	   cannot be opened (RFC 3501 6.3.1), the session goes on. */
+	bool refused;
+	enum imap_code refusal_code;   /* the NO's [CODE], e.g. NOPERM */
 };
 
 /*
@@ -123,7 +127,9 @@ struct imap_mailbox_info {
  * imap_quote_mailbox).  qresync, when non-NULL, is the text to put in
  * "(QRESYNC (...))" (e.g. "3857529045 20010715194045"), used only when
  * QRESYNC is enabled; the FETCH and VANISHED responses it brings go to
- * handler->untagged.  NO is YB_ERR_PROTOCOL naming the mailbox.
+ * handler->untagged.  NO is YB_ERR_PROTOCOL (YB_ERR_TEMP for [INUSE]
+ * and [UNAVAILABLE]) naming the mailbox, with out->refused set so the
+ * caller can tell a mailbox it may not open from a broken session.
  */
 int imap_select(struct imap *imap, const char *quoted_mailbox, bool examine,
 		const char *qresync, const struct imap_handler *handler,

@@ -855,6 +855,76 @@ bool imap_mailbox_is_inbox(const char *name, size_t len)
 	return imap_word_equals(name, len, "INBOX");
 }
 
+/*
+ * How many leading bytes of s are an INBOX (any case) that stands for the
+ * mailbox INBOX: the whole string, or its first level (followed by the
+ * delimiter, or in a pattern by a wildcard).  0 if none.
+ */
+static size_t inbox_prefix(const char *s, size_t len, char delimiter, bool pattern)
+{
+	if (len < 5 || !imap_word_equals(s, 5, "INBOX"))
+		return 0;
+	if (len == 5 || (delimiter && s[5] == delimiter) ||
+	    (pattern && (s[5] == '*' || s[5] == '%')))
+		return 5;
+	return 0;
+}
+
+static char folded(const char *s, size_t i, size_t inbox_len)
+{
+	char c = s[i];
+	return i < inbox_len && c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+}
+
+/*
+ * One pattern character over the row "the pattern so far matches
+ * name[0..j)": prev is the row before it, next the row after.
+ */
+static void match_step(const char *pattern, size_t p, size_t pattern_inbox,
+		       const char *name, size_t name_len, size_t name_inbox,
+		       char delimiter, const bool *prev, bool *next)
+{
+	char c = pattern[p];
+	next[0] = (c == '*' || c == '%') && prev[0];
+	for (size_t j = 1; j <= name_len; j++) {
+		if (c == '*')
+			next[j] = prev[j] || next[j - 1];
+		else if (c == '%')
+			next[j] = prev[j] ||
+				  (next[j - 1] && (!delimiter || name[j - 1] != delimiter));
+		else
+			next[j] = prev[j - 1] &&
+				  folded(pattern, p, pattern_inbox) ==
+				  folded(name, j - 1, name_inbox);
+	}
+}
+
+int imap_list_match(const char *pattern, size_t pattern_len, const char *name,
+		    size_t name_len, char delimiter, bool *matches,
+		    struct yb_error *err)
+{
+	*matches = false;
+	if (name_len > SIZE_MAX / 2 - 1)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	bool *rows = calloc(2 * (name_len + 1), sizeof(*rows));
+	if (!rows)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	bool *prev = rows, *next = rows + name_len + 1;
+	size_t pattern_inbox = inbox_prefix(pattern, pattern_len, delimiter, true);
+	size_t name_inbox = inbox_prefix(name, name_len, delimiter, false);
+	prev[0] = true; /* the empty pattern matches the empty name */
+	for (size_t p = 0; p < pattern_len; p++) {
+		match_step(pattern, p, pattern_inbox, name, name_len, name_inbox,
+			   delimiter, prev, next);
+		bool *done = prev;
+		prev = next;
+		next = done;
+	}
+	*matches = prev[name_len];
+	free(rows);
+	return YB_OK;
+}
+
 /* --- NAMESPACE --- */
 
 static int namespace_class(const struct imap_value *v, struct imap_namespace *ns,

@@ -304,6 +304,19 @@ int imap_list_decode(const struct imap_response *resp,
 /* Is name[0..len) INBOX (any case), the one name IMAP treats so? */
 bool imap_mailbox_is_inbox(const char *name, size_t len);
 
+/*
+ * Does name[0..name_len), from a LIST reply, match the pattern that LIST
+ * sent (both as on the wire; RFC 3501 6.3.8)?  "*" matches any run of
+ * characters, "%" any run without the hierarchy delimiter (any run at all
+ * when delimiter is '\0', a flat namespace); INBOX, as the whole name or
+ * its first level, in any case.  Costs O(pattern_len * name_len) time and
+ * O(name_len) memory, whatever the wildcards.  YB_OK with *matches set,
+ * or YB_ERR_INTERNAL when out of memory.
+ */
+int imap_list_match(const char *pattern, size_t pattern_len, const char *name,
+		    size_t name_len, char delimiter, bool *matches,
+		    struct yb_error *err);
+
 /* --- NAMESPACE --- */
 
 /* Namespaces kept per class; further ones are ignored (and counted). */

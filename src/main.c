@@ -84,6 +84,9 @@ static void print_summary(const struct account *account, const struct outcome *o
 		fprintf(stderr, ", %zu refused by the server", report->refused);
 	if (report->recovered)
 		fprintf(stderr, ", %zu recovered from an interrupted run", report->recovered);
+	if (report->folders_skipped)
+		fprintf(stderr, ", %zu folder%s skipped", report->folders_skipped,
+			report->folders_skipped == 1 ? "" : "s");
 	fputc('\n', stderr);
 }
 
@@ -261,6 +264,18 @@ static void json_string(const char *text)
 	putchar('"');
 }
 
+/* The folders not fetched: their count, and the first ones by name. */
+static void print_json_skipped(const struct fetch_report *report)
+{
+	printf(",\"folders_skipped\":%zu,\"skipped_folders\":[", report->folders_skipped);
+	for (size_t i = 0; i < report->folders_skipped && i < FETCH_SKIPPED_SHOWN; i++) {
+		if (i > 0)
+			putchar(',');
+		json_string(report->skipped_folders[i]);
+	}
+	putchar(']');
+}
+
 static void print_json(const struct run *run, int exit_code)
 {
 	printf("{\"accounts\":[");
@@ -276,6 +291,7 @@ static void print_json(const struct run *run, int exit_code)
 		       yb_status_name(o->status), yb_exit_code(o->status),
 		       r->on_server, r->new_messages, r->fetched, r->fetched_bytes,
 		       r->too_large, r->refused, r->deleted, r->recovered);
+		print_json_skipped(r);
 		if (o->status != YB_OK) {
 			printf(",\"error\":");
 			json_string(o->message);

@@ -829,6 +829,78 @@ static void test_mailbox_is_inbox(void **state)
 	assert_false(imap_mailbox_is_inbox(S("")));
 }
 
+/* Does name match pattern under delimiter?  Asserts no error. */
+static bool list_matches(const char *pattern, const char *name, char delimiter)
+{
+	struct yb_error err;
+	yb_error_clear(&err);
+	bool matches = true;
+	assert_int_equal(imap_list_match(pattern, strlen(pattern), name, strlen(name),
+					 delimiter, &matches, &err), YB_OK);
+	return matches;
+}
+
+static void test_list_match_literal_and_inbox(void **state)
+{
+	(void)state;
+	assert_true(list_matches("INBOX", "INBOX", '/'));
+	assert_true(list_matches("INBOX", "Inbox", '/'));
+	assert_true(list_matches("inbox", "INBOX", '/'));
+	assert_true(list_matches("inbox", "inBOX", '\0'));
+	/* What a server added to the reply to a one-name LIST. */
+	assert_false(list_matches("INBOX", "Spam", '/'));
+	assert_false(list_matches("INBOX", "..", '/'));
+	assert_false(list_matches("INBOX", "INBOX/..", '/'));
+	assert_false(list_matches("INBOX", "INBOXX", '/'));
+	assert_false(list_matches("INBOX", "", '/'));
+	/* Only INBOX is case-insensitive: other names are exact. */
+	assert_true(list_matches("Archive", "Archive", '/'));
+	assert_false(list_matches("Archive", "archive", '/'));
+	/* INBOX as the first level, under a Courier-style namespace. */
+	assert_true(list_matches("INBOX.Archive", "inbox.Archive", '.'));
+	assert_false(list_matches("INBOX.Archive", "inbox.archive", '.'));
+	assert_false(list_matches("INBOXArchive", "inboxArchive", '.'));
+}
+
+static void test_list_match_wildcards(void **state)
+{
+	(void)state;
+	assert_true(list_matches("*", "INBOX", '/'));
+	assert_true(list_matches("*", "a/b/c", '/'));
+	assert_true(list_matches("*", "", '/'));
+	assert_true(list_matches("Archive/*", "Archive/2024", '/'));
+	assert_true(list_matches("Archive/*", "Archive/2024/01", '/'));
+	assert_true(list_matches("Archive/*", "Archive/", '/'));
+	assert_false(list_matches("Archive/*", "Archive", '/'));
+	assert_false(list_matches("Archive/*", "Spam", '/'));
+	assert_false(list_matches("Archive/*", "Archived/x", '/'));
+	/* "%" stops at the delimiter. */
+	assert_true(list_matches("Archive/%", "Archive/2024", '/'));
+	assert_false(list_matches("Archive/%", "Archive/2024/01", '/'));
+	assert_true(list_matches("%", "Spam", '/'));
+	assert_false(list_matches("%", "a/b", '/'));
+	assert_true(list_matches("%", "a/b", '\0'));   /* flat: no delimiter */
+	assert_true(list_matches("%/%", "a/b", '/'));
+	assert_true(list_matches("INBOX.%", "INBOX.Sent", '.'));
+	assert_false(list_matches("INBOX.%", "INBOX.Sent.2024", '.'));
+	assert_true(list_matches("inbox*", "INBOX", '/'));
+	assert_true(list_matches("a*b%c", "a/x/bq/c", '/') == false);
+	assert_true(list_matches("a*b%c", "a/x/bqc", '/'));
+	assert_true(list_matches("**%%", "anything/at/all", '/'));
+}
+
+/* Many wildcards against a long name that does not match: no blow-up. */
+static void test_list_match_cost_bounded(void **state)
+{
+	(void)state;
+	static char name[20001];
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	assert_false(list_matches("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b", name, '/'));
+	assert_false(list_matches("%a%a%a%a%a%a%a%a%a%a%a%a%a%a%a%a%b", name, '/'));
+	assert_true(list_matches("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*", name, '/'));
+}
+
 /* --- NAMESPACE --- */
 
 static void test_namespace_dovecot_and_courier(void **state)
@@ -1187,6 +1259,9 @@ int main(void)
 		cmocka_unit_test(test_list_decode),
 		cmocka_unit_test(test_list_variants),
 		cmocka_unit_test(test_list_errors),
+		cmocka_unit_test(test_list_match_literal_and_inbox),
+		cmocka_unit_test(test_list_match_wildcards),
+		cmocka_unit_test(test_list_match_cost_bounded),
 		cmocka_unit_test(test_mailbox_is_inbox),
 		cmocka_unit_test(test_namespace_dovecot_and_courier),
 		cmocka_unit_test(test_namespace_many_and_nil_delimiter),
