@@ -409,7 +409,7 @@ static void test_flags_publish_to_cur(void **state)
 {
 	struct fixture *fx = *state;
 	struct sink *sink = open_ok(fx->maildir);
-	struct msg_meta meta = { .maildir_flags = "S" };
+	struct msg_meta meta = { .flags = SINK_FLAG_SEEN };
 	char dest[512];
 	deliver_one(sink, &meta, "seen\n", dest, sizeof(dest));
 	assert_dest_shape(dest, "cur/", 5, "S");
@@ -419,11 +419,14 @@ static void test_flags_publish_to_cur(void **state)
 	assert_int_equal(count_entries(fx, "new"), 0);
 	assert_int_equal(count_entries(fx, "cur"), 1);
 
-	/* Several flags, and "" meaning none. */
-	meta.maildir_flags = "FRS";
+	/* Several flags, in the Maildir's letters and order, and none. */
+	meta.flags = SINK_FLAG_SEEN | SINK_FLAG_FLAGGED | SINK_FLAG_ANSWERED;
 	deliver_one(sink, &meta, "x", dest, sizeof(dest));
 	assert_dest_shape(dest, "cur/", 1, "FRS");
-	meta.maildir_flags = "";
+	meta.flags = SINK_FLAG_DRAFT | SINK_FLAG_DELETED;
+	deliver_one(sink, &meta, "x", dest, sizeof(dest));
+	assert_dest_shape(dest, "cur/", 1, "DT");
+	meta.flags = 0;
 	deliver_one(sink, &meta, "x", dest, sizeof(dest));
 	assert_dest_shape(dest, "new/", 1, NULL);
 	sink_close(sink);
@@ -433,9 +436,10 @@ static void test_bad_flags_refused(void **state)
 {
 	struct fixture *fx = *state;
 	struct sink *sink = open_ok(fx->maildir);
-	const char *bad[] = { "SF", "SS", "S1", "S/", "S:", "S ", "\x80" };
+	/* Bits that name no flag. */
+	const uint32_t bad[] = { 1u << 5, 1u << 31, SINK_FLAG_SEEN | (1u << 7) };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct msg_meta meta = { .maildir_flags = bad[i] };
+		struct msg_meta meta = { .flags = bad[i] };
 		struct sink_msg *msg = NULL;
 		struct yb_error err;
 		assert_int_equal(sink_msg_begin(sink, &meta, &msg, &err),
@@ -691,7 +695,7 @@ static void test_resolve_present_after_reader_moved_it(void **state)
 	assert_true(present);
 
 	/* Published with flags, then the flags were changed. */
-	struct msg_meta meta = { .maildir_flags = "S" };
+	struct msg_meta meta = { .flags = SINK_FLAG_SEEN };
 	deliver_one(sink, &meta, "flagged\n", dest, sizeof(dest));
 	join(from, sizeof(from), fx->maildir, dest);
 	snprintf(moved, sizeof(moved), "%.*sFRS", (int)strlen(dest) - 1, dest);
