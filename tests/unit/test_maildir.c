@@ -32,6 +32,8 @@
 #include <unistd.h>
 
 #include "error.h"
+#include <openssl/evp.h>
+
 #include "maildir.h"
 #include "sink.h"
 
@@ -429,6 +431,70 @@ static void test_flags_publish_to_cur(void **state)
 	meta.flags = 0;
 	deliver_one(sink, &meta, "x", dest, sizeof(dest));
 	assert_dest_shape(dest, "new/", 1, NULL);
+	sink_close(sink);
+}
+
+/*
+ * Neutral flags onto a delivered file: the Maildir's letters replace the
+ * old ones, a reader's own letter stays, and the file moves to cur/.
+ */
+static void test_apply_neutral_flags(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	assert_true(sink_can_apply_flags(sink));
+	char dest[512];
+	deliver_one(sink, NULL, "flag me\n", dest, sizeof(dest));
+	assert_dest_shape(dest, "new/", 8, NULL);
+	char new_dest[SINK_DEST_MAX];
+	struct yb_error err;
+	assert_int_equal(sink_apply_flags(sink, dest, SINK_FLAG_SEEN | SINK_FLAG_DRAFT,
+					  new_dest, &err), YB_OK);
+	assert_dest_shape(new_dest, "cur/", 8, "DS");
+	/* A reader added its own P; the server then says \Answered only. */
+	char from[PATH_MAX], to[PATH_MAX], moved[SINK_DEST_MAX];
+	join(from, sizeof(from), fx->maildir, new_dest);
+	snprintf(moved, sizeof(moved), "%.*sDPS", (int)strlen(new_dest) - 2, new_dest);
+	join(to, sizeof(to), fx->maildir, moved);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(sink_apply_flags(sink, moved, SINK_FLAG_ANSWERED, new_dest, &err),
+			 YB_OK);
+	assert_dest_shape(new_dest, "cur/", 8, "PR");
+	/* Bits that name no flag are refused, and nothing moves. */
+	char kept[SINK_DEST_MAX];
+	snprintf(kept, sizeof(kept), "%s", new_dest);
+	assert_int_equal(sink_apply_flags(sink, kept, 1u << 9, new_dest, &err),
+			 YB_ERR_INTERNAL);
+	join(to, sizeof(to), fx->maildir, kept);
+	assert_true(exists(to));
+	sink_close(sink);
+}
+
+/* What a Maildir holds: one digest per file of new/ and cur/. */
+static void test_digests_of_files(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	assert_true(sink_can_digest(sink));
+	char dest_new[512], dest_cur[512];
+	deliver_one(sink, NULL, "one\n", dest_new, sizeof(dest_new));
+	struct msg_meta seen = { .flags = SINK_FLAG_SEEN };
+	deliver_one(sink, &seen, "two\n", dest_cur, sizeof(dest_cur));
+	struct sink_digest *digests = NULL;
+	size_t count = 0;
+	struct yb_error err;
+	assert_int_equal(sink_digests(sink, NULL, &digests, &count, &err), YB_OK);
+	assert_int_equal(count, 2);
+	unsigned char one[32], two[32];
+	unsigned int len = 0;
+	assert_int_equal(EVP_Digest("one\n", 4, one, &len, EVP_sha256(), NULL), 1);
+	assert_int_equal(EVP_Digest("two\n", 4, two, &len, EVP_sha256(), NULL), 1);
+	for (size_t i = 0; i < count; i++) {
+		bool is_one = strcmp(digests[i].dest, dest_new) == 0;
+		assert_true(is_one || strcmp(digests[i].dest, dest_cur) == 0);
+		assert_memory_equal(digests[i].digest, is_one ? one : two, 32);
+	}
+	free(digests);
 	sink_close(sink);
 }
 
@@ -1004,6 +1070,8 @@ int main(void)
 		T(test_zero_length_writes),
 		T(test_flags_publish_to_cur),
 		T(test_bad_flags_refused),
+		T(test_apply_neutral_flags),
+		T(test_digests_of_files),
 		T(test_internal_date_sets_mtime),
 		T(test_msg_abort_removes_tmp),
 		T(test_discard_removes_pending),
