@@ -11,10 +11,12 @@
  * values "uidvalidity", "uidnext", "highestmodseq" and "path" are written
  * only once everything below them is committed.
  *
- * A changed UIDVALIDITY (or a first run into a Maildir that already holds
+ * A changed UIDVALIDITY (or a first run into a sink that already holds
  * mail) is never silently skipped: the folder is fetched again from UID 1
- * and each message whose bytes match a file the Maildir already holds
- * (SHA-256) is recorded without being delivered twice.
+ * and each message whose bytes match a copy the sink already holds
+ * (SHA-256; sink_digests: the files of a Maildir, the messages of an
+ * mbox, what was handed to an MDA) is recorded without being delivered
+ * twice.  Flags are mirrored only onto a sink that keeps them.
  */
 #include "config.h"
 
@@ -30,10 +32,10 @@
 
 #include "delivery.h"
 #include "folder_path.h"
+#include "held.h"
 #include "imap.h"
 #include "imap_utf7.h"
 #include "log.h"
-#include "maildir_flags.h"
 #include "name_set.h"
 #include "progress.h"
 #include "testhook.h"
@@ -115,7 +117,7 @@ struct folder_run {
 	const struct folder *folder;
 	char *quoted;
 	char *local_path;
-	bool is_maildir;
+	struct sink *sink;       /* borrowed from the run's cache; NULL until opened */
 	struct delivery *delivery;
 	enum phase phase;
 	uint32_t uidvalidity;
@@ -135,9 +137,7 @@ struct folder_run {
 				    start on that settle_expunging doomed */
 	size_t doomed_len, doomed_cap;
 
-	struct maildir_digest *digests;
-	bool *digest_used;       /* each local copy stands for one message */
-	size_t digest_count;
+	struct held *held;       /* copies the sink held, after a UIDVALIDITY change */
 	size_t flag_changes;
 	bool refused;            /* the server answered NO to SELECT/EXAMINE */
 	enum imap_code refusal_code;
@@ -275,20 +275,40 @@ static int apply_vanished(struct folder_run *fr, const struct imap_response *res
 
 /* --- flags onto delivered messages --- */
 
+/* IMAP's system flags as the sink's neutral ones; \Recent is not kept. */
+static uint32_t sink_flags_of(uint32_t imap_flags)
+{
+	static const struct { uint32_t imap, sink; } table[] = {
+		{ IMAP_FLAG_SEEN, SINK_FLAG_SEEN },
+		{ IMAP_FLAG_ANSWERED, SINK_FLAG_ANSWERED },
+		{ IMAP_FLAG_FLAGGED, SINK_FLAG_FLAGGED },
+		{ IMAP_FLAG_DELETED, SINK_FLAG_DELETED },
+		{ IMAP_FLAG_DRAFT, SINK_FLAG_DRAFT },
+	};
+	uint32_t flags = 0;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (imap_flags & table[i].imap)
+			flags |= table[i].sink;
+	return flags;
+}
+
+static bool sink_keeps_flags(const struct folder_run *fr)
+{
+	return fr->sink && sink_can_apply_flags(fr->sink);
+}
+
 static int apply_flags(struct folder_run *fr, uint32_t uid, uint32_t flags,
 		       struct yb_error *err)
 {
-	if (!fr->is_maildir)
+	if (!sink_keeps_flags(fr))
 		return YB_OK;
 	char key[KEY_MAX];
 	key_for(key, fr->uidvalidity, uid);
 	const char *dest = state_dest(fr->run->state, fr->folder->name, key);
 	if (!dest)
 		return YB_OK;
-	char letters[IMAP_MAILDIR_FLAGS_SIZE];
-	imap_flags_maildir(flags & ~(uint32_t)IMAP_FLAG_RECENT, letters);
-	char new_dest[MAILDIR_DEST_MAX];
-	int rc = maildir_apply_flags(fr->local_path, dest, letters, new_dest, err);
+	char new_dest[SINK_DEST_MAX];
+	int rc = sink_apply_flags(fr->sink, dest, sink_flags_of(flags), new_dest, err);
 	if (rc != YB_OK || !new_dest[0] || strcmp(new_dest, dest) == 0)
 		return rc;
 	fr->flag_changes++;
@@ -423,12 +443,10 @@ static bool want_stream(void *ctx, const struct imap_response *partial,
 	struct entry *e = entry_of_partial(fr, partial);
 	if (!e || !e->wanted || e->done || !names_whole_body(partial))
 		return true;
-	char letters[IMAP_MAILDIR_FLAGS_SIZE];
-	imap_flags_maildir(e->flags & ~(uint32_t)IMAP_FLAG_RECENT, letters);
 	struct msg_meta meta = {
 		.size_hint = e->size,
 		.internal_date = e->internaldate,
-		.maildir_flags = fr->is_maildir && letters[0] ? letters : NULL,
+		.flags = sink_flags_of(e->flags),
 	};
 	if (delivery_begin(fr->delivery, &meta, &fr->stream_err) != YB_OK)
 		return true; /* stream_data reports the error */
@@ -482,29 +500,10 @@ static void message_refused(void *ctx, void *item, const char *detail)
 		 "the server", fr->folder->shown, e->uid, detail);
 }
 
-static int compare_digest_key(const void *key, const void *item)
-{
-	return memcmp(key, ((const struct maildir_digest *)item)->digest, 32);
-}
-
 static const char *match_existing(void *ctx, const unsigned char digest[32])
 {
 	struct folder_run *fr = ctx;
-	const struct maildir_digest *found =
-		bsearch(digest, fr->digests, fr->digest_count,
-			sizeof(*fr->digests), compare_digest_key);
-	if (!found)
-		return NULL;
-	/* Equal digests sit together; take the first copy not yet claimed. */
-	size_t i = (size_t)(found - fr->digests);
-	while (i > 0 && memcmp(fr->digests[i - 1].digest, digest, 32) == 0)
-		i--;
-	for (; i < fr->digest_count && memcmp(fr->digests[i].digest, digest, 32) == 0; i++)
-		if (!fr->digest_used[i]) {
-			fr->digest_used[i] = true;
-			return fr->digests[i].dest;
-		}
-	return NULL;
+	return held_match(fr->held, digest);
 }
 
 /* --- steps of a folder --- */
@@ -972,30 +971,97 @@ static int record_folder(struct folder_run *fr, const struct imap_mailbox_info *
 	return rc;
 }
 
-/* Does the Maildir already hold mail the state knows nothing of? */
+struct recorded_ctx {
+	const struct state *state;
+	const char *mailbox;
+	const char **dests;
+	size_t count, cap;
+	const char *prefix;      /* only keys starting so; NULL: all */
+};
+
+static int collect_dest(void *ctx, const char *key, time_t fetched_at)
+{
+	(void)fetched_at;
+	struct recorded_ctx *rec = ctx;
+	if (rec->prefix && strncmp(key, rec->prefix, strlen(rec->prefix)) != 0)
+		return 0;
+	const char *dest = state_dest(rec->state, rec->mailbox, key);
+	if (!dest || rec->count == rec->cap)
+		return 0;
+	rec->dests[rec->count++] = dest;
+	return 0;
+}
+
+/* The dests the state records for the folder (pointers into the state). */
+static int recorded_dests(struct folder_run *fr, const char *prefix,
+			  struct recorded_ctx *rec, struct yb_error *err)
+{
+	size_t total = state_count(fr->run->state, fr->folder->name);
+	*rec = (struct recorded_ctx){ .state = fr->run->state, .mailbox = fr->folder->name,
+				      .cap = total, .prefix = prefix };
+	rec->dests = calloc(total ? total : 1, sizeof(*rec->dests));
+	if (!rec->dests)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	state_foreach(fr->run->state, fr->folder->name, collect_dest, rec);
+	return YB_OK;
+}
+
+/*
+ * What the sink already holds, for messages the state knows nothing of
+ * under this UIDVALIDITY.  A copy already standing for a key of this
+ * UIDVALIDITY (an interrupted run recognised it) is claimed up front, so
+ * that it cannot stand for a second message.
+ */
 static int load_digests(struct folder_run *fr, struct yb_error *err)
 {
-	if (!fr->is_maildir)
+	if (!sink_can_digest(fr->sink))
 		return YB_OK;
-	int rc = maildir_digests(fr->local_path, &fr->digests, &fr->digest_count, err);
-	if (rc == YB_OK && fr->digest_count > 0) {
-		fr->digest_used = calloc(fr->digest_count, sizeof(*fr->digest_used));
-		if (!fr->digest_used)
-			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-		rc = delivery_set_matcher(fr->delivery, match_existing, fr, err);
+	struct recorded_ctx rec;
+	int rc = recorded_dests(fr, NULL, &rec, err);
+	struct sink_digest *digests = NULL;
+	size_t count = 0;
+	if (rc == YB_OK) {
+		struct sink_recorded recorded = { .dests = rec.dests, .count = rec.count };
+		rc = sink_digests(fr->sink, &recorded, &digests, &count, err);
 	}
-	return rc;
+	free(rec.dests);
+	if (rc != YB_OK)
+		return rc;
+	if (count == 0) {
+		free(digests);
+		return YB_OK;
+	}
+	rc = held_new(digests, count, &fr->held, err);
+	char prefix[16];
+	snprintf(prefix, sizeof(prefix), "%" PRIu32 "/", fr->uidvalidity);
+	if (rc == YB_OK)
+		rc = recorded_dests(fr, prefix, &rec, err);
+	if (rc != YB_OK)
+		return rc;
+	for (size_t i = 0; i < rec.count; i++)
+		held_claim_dest(fr->held, rec.dests[i]);
+	free(rec.dests);
+	log_debug("folder %s: the sink holds %zu copies to recognise", fr->folder->shown,
+		  held_copies(fr->held));
+	return delivery_set_matcher(fr->delivery, match_existing, fr, err);
+}
+
+/* The folder's sink, opened (or found in the run's cache) once. */
+static int open_folder_sink(struct folder_run *fr, struct yb_error *err)
+{
+	if (fr->sink)
+		return YB_OK;
+	return fr->run->open_sink(fr->run->sink_ctx, fr->local_path, &fr->sink, err);
 }
 
 static int open_delivery(struct folder_run *fr, struct yb_error *err)
 {
 	struct imap_run *run = fr->run;
-	struct sink *sink;
-	int rc = run->open_sink(run->sink_ctx, fr->local_path, &sink, err);
+	int rc = open_folder_sink(fr, err);
 	if (rc != YB_OK)
 		return rc;
 	struct delivery_params params = {
-		.state = run->state, .sink = sink, .mailbox = fr->folder->name,
+		.state = run->state, .sink = fr->sink, .mailbox = fr->folder->name,
 		.committed = message_committed, .ctx = fr,
 		.refused = message_refused,
 	};
@@ -1015,9 +1081,18 @@ static int select_folder(struct folder_run *fr, struct imap_mailbox_info *info,
 {
 	const struct account *account = fr->run->account;
 	char qresync[64];
-	bool use_qresync = stored_validity && stored_modseq && fr->is_maildir &&
+	bool use_qresync = stored_validity && stored_modseq && !fr->run->dry_run &&
 			   account->sync_flags != SYNC_FLAGS_OFF &&
 			   imap_qresync_enabled(fr->run->imap);
+	/* QRESYNC's flag changes come with the SELECT: only worth asking for
+	   when the sink keeps flags, so it is opened now (it exists: the
+	   folder was fetched before). */
+	if (use_qresync) {
+		int rc = open_folder_sink(fr, err);
+		if (rc != YB_OK)
+			return rc;
+		use_qresync = sink_keeps_flags(fr);
+	}
 	if (use_qresync)
 		snprintf(qresync, sizeof(qresync), "%" PRIu32 " %" PRIu64,
 			 stored_validity, stored_modseq);
@@ -1110,7 +1185,7 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 		return rc;
 	/* Flags of messages fetched before: CHANGEDSINCE, or all when asked. */
 	bool modseq_current = condstore && !validity_changed;
-	if (!validity_changed && !fr->renumbered && stored_validity && fr->is_maildir) {
+	if (!validity_changed && !fr->renumbered && stored_validity && sink_keeps_flags(fr)) {
 		if (condstore && stored_modseq && stored_modseq != info.highestmodseq &&
 		    account->sync_flags != SYNC_FLAGS_OFF && !imap_qresync_enabled(run->imap))
 			rc = sync_flags(fr, start, stored_modseq, err);
@@ -1149,8 +1224,7 @@ static void folder_run_free(struct folder_run *fr)
 	free(fr->local_path);
 	free(fr->entries);
 	free(fr->doomed);
-	free(fr->digests);
-	free(fr->digest_used);
+	held_free(fr->held);
 }
 
 static int folder_local_path(const struct imap_run *run, const struct folder *folder,
@@ -1223,7 +1297,6 @@ static int fetch_folder(struct imap_run *run, const struct folder *folder,
 	if (!fr.quoted)
 		return yb_fail(err, YB_ERR_PROTOCOL, "folder %s: name cannot be sent",
 			       folder->shown);
-	fr.is_maildir = run->account->deliver == DELIVER_MAILDIR;
 	int rc = folder_local_path(run, folder, &fr.local_path, err);
 	if (rc == YB_ERR_PROTOCOL) {
 		/* A name that cannot be stored safely: skip it, loudly. */

@@ -35,6 +35,7 @@
 #include <openssl/rand.h>
 
 #include "fileio.h"
+#include "maildir_flags.h"
 #include "testhook.h"
 #include "text.h"
 
@@ -513,24 +514,6 @@ static void drop_msg(struct maildir_msg *msg, bool unlink_tmp)
 	free(msg);
 }
 
-/* NULL or "" (no flags), or ASCII letters in strictly ascending order. */
-static bool valid_flags(const char *flags)
-{
-	if (!flags)
-		return true;
-	size_t len = strlen(flags);
-	if (len > FLAGS_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = flags[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
-			return false;
-		if (i > 0 && flags[i - 1] >= c)
-			return false;
-	}
-	return true;
-}
-
 static int create_tmp_file(struct maildir *maildir, struct maildir_msg *msg,
 			   struct yb_error *err)
 {
@@ -554,11 +537,10 @@ static int maildir_msg_begin(struct sink *sink, const struct msg_meta *meta,
 			     struct sink_msg **out, struct yb_error *err)
 {
 	struct maildir *maildir = (struct maildir *)sink;
-	const char *flags = meta ? meta->maildir_flags : NULL;
-	if (!valid_flags(flags))
+	char flags[MAILDIR_LETTERS_SIZE];
+	if (!maildir_letters(meta ? meta->flags : 0, flags))
 		return yb_fail(err, YB_ERR_INTERNAL,
-			       "bad maildir flags for a message to %s",
-			       maildir->path);
+			       "bad flags for a message to %s", maildir->path);
 	struct maildir_msg *msg = calloc(1, sizeof(*msg));
 	if (!msg)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
@@ -572,8 +554,7 @@ static int maildir_msg_begin(struct sink *sink, const struct msg_meta *meta,
 	msg->state = MSG_WRITING;
 	msg->internal_date = meta && meta->internal_date > 0 ?
 			     meta->internal_date : 0;
-	if (flags)
-		memcpy(msg->flags, flags, strlen(flags) + 1);
+	memcpy(msg->flags, flags, strlen(flags) + 1);
 	int status = create_tmp_file(maildir, msg, err);
 	if (status) {
 		buffer_give(&maildir->spare_buffer, msg->buffer);
@@ -1056,6 +1037,27 @@ static void maildir_close(struct sink *sink)
 	free_maildir((struct maildir *)sink);
 }
 
+/* What the Maildir holds now: every file of new/ and cur/. */
+static int maildir_sink_digests(struct sink *sink, const struct sink_recorded *recorded,
+				struct sink_digest **out, size_t *count,
+				struct yb_error *err)
+{
+	(void)recorded;
+	return maildir_digests(((struct maildir *)sink)->path, out, count, err);
+}
+
+static int maildir_sink_apply_flags(struct sink *sink, const char *dest, uint32_t flags,
+				    char new_dest[SINK_DEST_MAX], struct yb_error *err)
+{
+	struct maildir *maildir = (struct maildir *)sink;
+	char letters[MAILDIR_LETTERS_SIZE];
+	new_dest[0] = '\0';
+	if (!maildir_letters(flags, letters))
+		return yb_fail(err, YB_ERR_INTERNAL, "bad flags for a message in %s",
+			       maildir->path);
+	return maildir_apply_flags(maildir->path, dest, letters, new_dest, err);
+}
+
 static const struct sink_ops maildir_ops = {
 	.msg_begin = maildir_msg_begin,
 	.msg_write = maildir_msg_write,
@@ -1067,6 +1069,8 @@ static const struct sink_ops maildir_ops = {
 	.discard = maildir_discard,
 	.resolve = maildir_resolve,
 	.close = maildir_close,
+	.digests = maildir_sink_digests,
+	.apply_flags = maildir_sink_apply_flags,
 };
 
 /* A copy of path without trailing slashes ("/" stays "/"). */

@@ -25,6 +25,25 @@
 /* How often a file a mail reader keeps renaming is looked up again. */
 #define RENAME_ATTEMPTS 3
 
+bool maildir_letters(uint32_t flags, char letters[MAILDIR_LETTERS_SIZE])
+{
+	/* ASCII order, as the Maildir specification wants them. */
+	static const struct { char letter; uint32_t flag; } table[] = {
+		{ 'D', SINK_FLAG_DRAFT },    { 'F', SINK_FLAG_FLAGGED },
+		{ 'R', SINK_FLAG_ANSWERED }, { 'S', SINK_FLAG_SEEN },
+		{ 'T', SINK_FLAG_DELETED },
+	};
+	size_t used = 0;
+	letters[0] = '\0';
+	if (flags & ~(uint32_t)SINK_FLAGS_ALL)
+		return false;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (flags & table[i].flag)
+			letters[used++] = table[i].letter;
+	letters[used] = '\0';
+	return true;
+}
+
 /* The base name of a dest: after "new/" or "cur/", up to ":2," if any. */
 static bool split_dest(const char *dest, char *base, size_t base_size)
 {
@@ -242,7 +261,7 @@ out:
 }
 
 struct digest_list {
-	struct maildir_digest *items;
+	struct sink_digest *items;
 	size_t count, cap;
 };
 
@@ -265,7 +284,7 @@ static int add_digests(const char *maildir_path, const char *sub,
 			continue;
 		if (list->count == list->cap) {
 			size_t cap = list->cap ? list->cap * 2 : 256;
-			struct maildir_digest *grown = realloc(list->items, cap * sizeof(*grown));
+			struct sink_digest *grown = realloc(list->items, cap * sizeof(*grown));
 			if (!grown) {
 				rc = yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 				break;
@@ -273,7 +292,7 @@ static int add_digests(const char *maildir_path, const char *sub,
 			list->items = grown;
 			list->cap = cap;
 		}
-		struct maildir_digest *item = &list->items[list->count];
+		struct sink_digest *item = &list->items[list->count];
 		written = snprintf(item->dest, sizeof(item->dest), "%s/%s", sub,
 				   entry->d_name);
 		if (written < 0 || (size_t)written >= sizeof(item->dest))
@@ -291,11 +310,11 @@ static int add_digests(const char *maildir_path, const char *sub,
 
 static int compare_digests(const void *a, const void *b)
 {
-	return memcmp(((const struct maildir_digest *)a)->digest,
-		      ((const struct maildir_digest *)b)->digest, 32);
+	return memcmp(((const struct sink_digest *)a)->digest,
+		      ((const struct sink_digest *)b)->digest, 32);
 }
 
-int maildir_digests(const char *maildir_path, struct maildir_digest **out,
+int maildir_digests(const char *maildir_path, struct sink_digest **out,
 		    size_t *count, struct yb_error *err)
 {
 	struct digest_list list = { 0 };

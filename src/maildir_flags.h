@@ -6,11 +6,24 @@
 #ifndef YUBIN_MAILDIR_FLAGS_H
 #define YUBIN_MAILDIR_FLAGS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
+#include "sink.h"
 
-#define MAILDIR_DEST_MAX 512
+#define MAILDIR_DEST_MAX SINK_DEST_MAX
+
+/* "DFRST" at most, and the NUL. */
+#define MAILDIR_LETTERS_SIZE 6
+
+/*
+ * The Maildir info letters of SINK_FLAG_* bits, in ASCII order: D draft,
+ * F flagged, R answered, S seen, T deleted ("" for none).  false (and
+ * "") for bits no flag names.
+ */
+bool maildir_letters(uint32_t flags, char letters[MAILDIR_LETTERS_SIZE]);
 
 /*
  * The message published at dest ("new/NAME..." or "cur/NAME...:2,FL" under
@@ -41,18 +54,13 @@ int maildir_rename_flags(const char *maildir_path, const char *found,
 			 const char *letters, char *new_dest,
 			 struct yb_error *err);
 
-/* One message file a Maildir holds: its dest and the SHA-256 of its bytes. */
-struct maildir_digest {
-	char dest[MAILDIR_DEST_MAX];
-	unsigned char digest[32];
-};
-
 /*
- * Hash every message file in new/ and cur/ of maildir_path.  *out is a
+ * Hash every message file in new/ and cur/ of maildir_path: one
+ * sink_digest per file, its dest "new/NAME" or "cur/NAME".  *out is a
  * malloc'd array of *count entries sorted by digest (the caller frees);
  * a Maildir that does not exist gives none.  YB_ERR_IO names the file.
  */
-int maildir_digests(const char *maildir_path, struct maildir_digest **out,
+int maildir_digests(const char *maildir_path, struct sink_digest **out,
 		    size_t *count, struct yb_error *err);
 
 #endif

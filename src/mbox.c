@@ -1835,6 +1835,285 @@ static int mbox_resolve(struct sink *sink, const char *dest, bool *present,
 	return status;
 }
 
+/* ---- what the mbox holds (sink_digests) -------------------------------- */
+
+/*
+ * The file is read once, under the locks, in IO_BUFFER_SIZE slices; each
+ * message (from its From line to the next unquoted one) is unquoted as
+ * mboxrd says and hashed as it streams by, so memory grows with the
+ * number of messages, not their size.  The blank line that ends every
+ * message is not the message's; nor, maybe, the newline before it (added
+ * to a message that lacked one): both digests are given, for one copy.
+ */
+enum scan_state {
+	SCAN_LINE_START, /* nothing of this line yet */
+	SCAN_GT_RUN,     /* '>'s: the first is held back */
+	SCAN_FROM,       /* then `from_matched` bytes of "From " */
+	SCAN_FROM_LINE,  /* a From line: not part of any message */
+	SCAN_IN_LINE,    /* the rest of a line */
+};
+
+struct mbox_scan {
+	struct mbox *mbox;
+	EVP_MD_CTX *ctx;
+	enum scan_state state;
+	bool in_message;        /* a From line began the current message */
+	bool held_gt;           /* the first '>' of a line, held back */
+	size_t from_matched;
+	uint64_t newlines;      /* '\n' not hashed yet */
+	uint64_t line_offset;   /* where the current line starts */
+	uint64_t msg_offset;    /* where the current message's From line starts */
+	struct sink_digest *items;
+	size_t count, cap;
+};
+
+static int scan_hash(struct mbox_scan *scan, const char *data, size_t len,
+		     struct yb_error *err)
+{
+	if (!scan->in_message || len == 0)
+		return YB_OK;
+	if (EVP_DigestUpdate(scan->ctx, data, len) != 1)
+		return yb_fail(err, YB_ERR_INTERNAL, "SHA-256 failed reading mbox %s",
+			       scan->mbox->path);
+	return YB_OK;
+}
+
+/* Hash n newlines, in slices of a fixed run. */
+static int scan_hash_newlines(struct mbox_scan *scan, uint64_t n, struct yb_error *err)
+{
+	static const char run[64] = "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n"
+				    "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n";
+	while (n > 0) {
+		size_t slice = n < sizeof(run) ? (size_t)n : sizeof(run);
+		int status = scan_hash(scan, run, slice, err);
+		if (status)
+			return status;
+		n -= slice;
+	}
+	return YB_OK;
+}
+
+/* Bytes of a message other than '\n': the newlines held go first. */
+static int scan_emit(struct mbox_scan *scan, const char *data, size_t len,
+		     struct yb_error *err)
+{
+	if (len == 0)
+		return YB_OK;
+	int status = scan_hash_newlines(scan, scan->newlines, err);
+	scan->newlines = 0;
+	return status ? status : scan_hash(scan, data, len, err);
+}
+
+static int scan_add(struct mbox_scan *scan, EVP_MD_CTX *ctx, uint64_t end,
+		    struct yb_error *err)
+{
+	if (scan->count == scan->cap) {
+		size_t cap = scan->cap ? scan->cap * 2 : 64;
+		struct sink_digest *grown = realloc(scan->items, cap * sizeof(*grown));
+		if (!grown)
+			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+		scan->items = grown;
+		scan->cap = cap;
+	}
+	struct sink_digest *item = &scan->items[scan->count];
+	unsigned int len = 0;
+	if (EVP_DigestFinal_ex(ctx, item->digest, &len) != 1 || len != sizeof(item->digest))
+		return yb_fail(err, YB_ERR_INTERNAL, "SHA-256 failed reading mbox %s",
+			       scan->mbox->path);
+	/* "OFFSET+LENGTH": the copy's range in the file. */
+	snprintf(item->dest, sizeof(item->dest), "%" PRIu64 "+%" PRIu64,
+		 scan->msg_offset, end - scan->msg_offset);
+	scan->count++;
+	return YB_OK;
+}
+
+/* The message that ends at end: its digest, and the one without the
+   newline the format may have added. */
+static int scan_finish(struct mbox_scan *scan, uint64_t end, struct yb_error *err)
+{
+	if (!scan->in_message)
+		return YB_OK;
+	uint64_t kept = scan->newlines > 0 ? scan->newlines - 1 : 0;
+	int status = scan_hash_newlines(scan, kept > 0 ? kept - 1 : 0, err);
+	if (!status && kept > 0) {
+		EVP_MD_CTX *without = EVP_MD_CTX_new();
+		if (!without || EVP_MD_CTX_copy_ex(without, scan->ctx) != 1)
+			status = yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+		if (!status)
+			status = scan_add(scan, without, end, err);
+		EVP_MD_CTX_free(without);
+		if (!status)
+			status = scan_hash_newlines(scan, 1, err);
+	}
+	if (!status)
+		status = scan_add(scan, scan->ctx, end, err);
+	scan->in_message = false;
+	scan->newlines = 0;
+	return status;
+}
+
+static int scan_start(struct mbox_scan *scan, struct yb_error *err)
+{
+	int status = scan_finish(scan, scan->line_offset, err);
+	if (status)
+		return status;
+	if (EVP_DigestInit_ex(scan->ctx, EVP_sha256(), NULL) != 1)
+		return yb_fail(err, YB_ERR_INTERNAL, "cannot start SHA-256");
+	scan->in_message = true;
+	scan->msg_offset = scan->line_offset;
+	scan->state = SCAN_FROM_LINE;
+	return YB_OK;
+}
+
+/* A '\n' of the message at offset: held, the next line starts after it. */
+static void scan_newline(struct mbox_scan *scan, uint64_t offset)
+{
+	scan->newlines++;
+	scan->line_offset = offset + 1;
+	scan->state = SCAN_LINE_START;
+}
+
+/* What a line start held that turned out not to be a From line. */
+static int scan_release(struct mbox_scan *scan, struct yb_error *err)
+{
+	int status = YB_OK;
+	if (scan->held_gt)
+		status = scan_emit(scan, ">", 1, err);
+	scan->held_gt = false;
+	if (!status && scan->state == SCAN_FROM)
+		status = scan_emit(scan, from_prefix, scan->from_matched, err);
+	scan->state = SCAN_IN_LINE;
+	return status;
+}
+
+/* One byte at the start of a line (the states before SCAN_IN_LINE). */
+static int scan_line_byte(struct mbox_scan *scan, char c, uint64_t offset,
+			  struct yb_error *err)
+{
+	if (scan->state == SCAN_FROM && c == from_prefix[scan->from_matched]) {
+		if (++scan->from_matched < FROM_PREFIX_LEN)
+			return YB_OK;
+		if (!scan->held_gt)
+			return scan_start(scan, err);
+		/* ">From " was a quoted "From ": one '>' less. */
+		scan->held_gt = false;
+		scan->state = SCAN_IN_LINE;
+		return scan_emit(scan, from_prefix, FROM_PREFIX_LEN, err);
+	}
+	if (scan->state != SCAN_FROM && c == '>') {
+		if (scan->held_gt)
+			return scan_emit(scan, ">", 1, err);
+		scan->held_gt = true;
+		scan->state = SCAN_GT_RUN;
+		return YB_OK;
+	}
+	if (scan->state != SCAN_FROM && c == 'F') {
+		scan->state = SCAN_FROM;
+		scan->from_matched = 1;
+		return YB_OK;
+	}
+	int status = scan_release(scan, err);
+	if (status)
+		return status;
+	if (c == '\n') {
+		scan_newline(scan, offset);
+		return YB_OK;
+	}
+	return scan_emit(scan, &c, 1, err);
+}
+
+/* A slice of the file that starts at offset. */
+static int scan_feed(struct mbox_scan *scan, const char *data, size_t len,
+		     uint64_t offset, struct yb_error *err)
+{
+	size_t i = 0;
+	while (i < len) {
+		if (scan->state == SCAN_IN_LINE || scan->state == SCAN_FROM_LINE) {
+			const char *eol = memchr(data + i, '\n', len - i);
+			size_t span = eol ? (size_t)(eol - (data + i)) : len - i;
+			int status = scan->state == SCAN_IN_LINE ?
+				     scan_emit(scan, data + i, span, err) : YB_OK;
+			if (status)
+				return status;
+			i += span;
+			if (eol) {
+				bool ends_from_line = scan->state == SCAN_FROM_LINE;
+				scan_newline(scan, offset + i++);
+				if (ends_from_line)
+					scan->newlines = 0; /* the From line's own */
+			}
+			continue;
+		}
+		int status = scan_line_byte(scan, data[i], offset + i, err);
+		if (status)
+			return status;
+		i++;
+	}
+	return YB_OK;
+}
+
+static int scan_end(struct mbox_scan *scan, uint64_t size, struct yb_error *err)
+{
+	if (scan->state == SCAN_FROM_LINE) {
+		scan->in_message = false; /* a From line cut short: no message */
+		return YB_OK;
+	}
+	int status = YB_OK;
+	if (scan->state == SCAN_GT_RUN || scan->state == SCAN_FROM)
+		status = scan_release(scan, err);
+	return status ? status : scan_finish(scan, size, err);
+}
+
+/* Under the locks: every message of the file, measured at lock.size. */
+static int scan_locked(struct mbox *mbox, struct mbox_scan *scan, char *buffer,
+		       struct yb_error *err)
+{
+	uint64_t size = mbox->lock.size;
+	for (uint64_t at = 0; at < size;) {
+		size_t chunk = size - at < IO_BUFFER_SIZE ? (size_t)(size - at) : IO_BUFFER_SIZE;
+		int rc = pread_all(mbox->lock.fd, buffer, chunk, at);
+		if (rc)
+			return yb_fail_errno(err, YB_ERR_IO, rc, "cannot read %s", mbox->path);
+		int status = scan_feed(scan, buffer, chunk, at, err);
+		if (status)
+			return status;
+		at += chunk;
+	}
+	return scan_end(scan, size, err);
+}
+
+static int mbox_digests(struct sink *sink, const struct sink_recorded *recorded,
+			struct sink_digest **out, size_t *count, struct yb_error *err)
+{
+	(void)recorded; /* the file says what is held, whatever was recorded */
+	struct mbox *mbox = (struct mbox *)sink;
+	*out = NULL;
+	*count = 0;
+	if (mbox->lock.fd >= 0)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "digests during a batch of mbox %s", mbox->path);
+	struct mbox_scan scan = { .mbox = mbox, .state = SCAN_LINE_START };
+	char *buffer = malloc(IO_BUFFER_SIZE);
+	scan.ctx = EVP_MD_CTX_new();
+	int status = buffer && scan.ctx ? YB_OK
+					: yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	if (!status)
+		status = lock_and_measure(mbox, err);
+	if (!status) {
+		status = scan_locked(mbox, &scan, buffer, err);
+		release_lock(mbox);
+	}
+	free(buffer);
+	EVP_MD_CTX_free(scan.ctx);
+	if (status) {
+		free(scan.items);
+		return status;
+	}
+	*out = scan.items;
+	*count = scan.count;
+	return YB_OK;
+}
+
 /* ---- life of the sink --------------------------------------------------- */
 
 /* The directory holding child, into parent (which holds strlen(child)+2). */
@@ -1961,6 +2240,7 @@ static const struct sink_ops mbox_ops = {
 	.discard = mbox_discard,
 	.resolve = mbox_resolve,
 	.close = mbox_close,
+	.digests = mbox_digests,
 };
 
 /* path + suffix, malloc'd. */

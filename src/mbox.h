@@ -39,8 +39,8 @@
  * (10 ms, doubling to 200 ms).  A lock not had within the lock timeout
  * (default 30 s) is YB_ERR_TEMP.  Programs that lock with flock() only
  * are not excluded.  Locks are held from sink_prepare to the end of
- * sink_publish or sink_discard, and during sink_resolve, and never
- * otherwise.
+ * sink_publish or sink_discard, and during sink_resolve and
+ * sink_digests, and never otherwise.
  *
  * The dest of a message is "OFFSET+LENGTH+HEAD+BODY+END+PID": its range
  * in the file (decimal); HEAD, 16 hex digits of a SHA-256 over the
@@ -70,6 +70,15 @@
  *       telling the user where to look and what to remove; the file is
  *       left untouched.  Once the user has removed our partial message,
  *       the rule above answers absent.
+ *
+ * sink_digests reads the whole file under the locks, in slices: each
+ * message from its From line to the next unquoted one, unquoted (one '>'
+ * less on ^>+From  lines), without its From line and the blank line that
+ * ends it, hashed as it streams by; a message that ends in a newline is
+ * also given without it (the newline the format adds to a message that
+ * lacked one), for the same copy.  A copy's dest there is
+ * "OFFSET+LENGTH", its range in the file; a message recognised as that
+ * copy is recorded with it.
  *
  * Several mbox sinks may live in one process, each on its own file (a
  * file must not be opened twice: fcntl locks are per process).  At most

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "fileio.h"
@@ -54,8 +55,17 @@ extern char **environ;
 #define POLL_FIRST_MS 1
 #define POLL_MAX_MS 50
 
-/* "mda:" SECONDS "." PID "." SEQ "." 8 hex */
-#define DEST_MAX (4 + 20 + 1 + 10 + 1 + 20 + 1 + 8 + 1)
+/*
+ * "mda:" SECONDS "." PID "." SEQ "." 8 hex "." 64 hex: the token, then
+ * the SHA-256 of the bytes handed over.  The state keeps the dest of
+ * every message it records, so what was handed to the command can be
+ * recognised later (sink_digests) although the command kept nothing we
+ * can see.  Dests recorded before the digest was added end after the
+ * token.
+ */
+#define TOKEN_MAX (4 + 20 + 1 + 10 + 1 + 20 + 1 + 8)
+#define DIGEST_HEX 64
+#define DEST_MAX (TOKEN_MAX + 1 + DIGEST_HEX + 1)
 #define DEST_PREFIX "mda:"
 
 #define DETAIL_MAX 128
@@ -82,6 +92,8 @@ struct mda_msg {
 	uint64_t size;                 /* bytes accepted */
 	char *buffer;                  /* owned while writing */
 	size_t buffered;
+	EVP_MD_CTX *hash;              /* owned while writing */
+	unsigned char digest[32];      /* SHA-256 of its bytes, once ended */
 	struct mbox_envelope envelope; /* while writing */
 	char sender[MBOX_SENDER_MAX + 1];
 	char dest[DEST_MAX];
@@ -689,6 +701,7 @@ static void list_remove(struct mda *mda, struct mda_msg *msg)
 
 static void drop_msg(struct mda_msg *msg)
 {
+	EVP_MD_CTX_free(msg->hash);
 	fd_close(&msg->fd);
 	list_remove(msg->mda, msg);
 	buffer_give(&msg->mda->spare_buffer, msg->buffer);
@@ -752,8 +765,13 @@ static int mda_msg_begin(struct sink *sink, const struct msg_meta *meta,
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	}
 	msg->fd = -1;
-	int status = open_spool(mda, &msg->fd, err);
+	msg->hash = EVP_MD_CTX_new();
+	int status = msg->hash && EVP_DigestInit_ex(msg->hash, EVP_sha256(), NULL) == 1
+		     ? YB_OK : yb_fail(err, YB_ERR_INTERNAL, "cannot start SHA-256");
+	if (!status)
+		status = open_spool(mda, &msg->fd, err);
 	if (status) {
+		EVP_MD_CTX_free(msg->hash);
 		buffer_give(&mda->spare_buffer, msg->buffer);
 		free(msg);
 		return status;
@@ -809,6 +827,11 @@ static int mda_msg_write(struct sink_msg *base, const char *data, size_t len,
 				     msg->mda->shown);
 	}
 	mbox_envelope_feed(&msg->envelope, data, len);
+	if (EVP_DigestUpdate(msg->hash, data, len) != 1) {
+		msg->failed = true;
+		return yb_fail(err, YB_ERR_INTERNAL, "SHA-256 failed for a message "
+			       "for MDA command %s", msg->mda->shown);
+	}
 	if (len > WRITE_BUFFER_SIZE - msg->buffered) {
 		status = flush_buffer(msg, err);
 		if (status)
@@ -837,8 +860,15 @@ static int mda_msg_end(struct sink_msg *base, struct yb_error *err)
 	int status = check_writable(msg, err);
 	if (!status)
 		status = flush_buffer(msg, err);
+	unsigned int digest_len = 0;
+	if (!status && (EVP_DigestFinal_ex(msg->hash, msg->digest, &digest_len) != 1 ||
+			digest_len != sizeof(msg->digest)))
+		status = yb_fail(err, YB_ERR_INTERNAL, "SHA-256 failed for a message "
+				 "for MDA command %s", msg->mda->shown);
 	if (status)
 		return status;
+	EVP_MD_CTX_free(msg->hash);
+	msg->hash = NULL;
 	const char *sender = mbox_envelope_sender(&msg->envelope);
 	memcpy(msg->sender, sender, strlen(sender) + 1);
 	buffer_give(&msg->mda->spare_buffer, msg->buffer);
@@ -865,10 +895,13 @@ static int set_dest(struct mda_msg *msg, struct yb_error *err)
 				(uint32_t)random_bytes[2] << 8 |
 				(uint32_t)random_bytes[3];
 	time_t now = time(NULL);
+	char digest_hex[DIGEST_HEX + 1];
+	for (size_t i = 0; i < sizeof(msg->digest); i++)
+		snprintf(digest_hex + 2 * i, 3, "%02x", msg->digest[i]);
 	int written = snprintf(msg->dest, sizeof(msg->dest),
-			       DEST_PREFIX "%lld.%ld.%" PRIu64 ".%08" PRIx32,
+			       DEST_PREFIX "%lld.%ld.%" PRIu64 ".%08" PRIx32 ".%s",
 			       now < 0 ? 0LL : (long long)now, (long)getpid(),
-			       ++tokens_issued, random_value);
+			       ++tokens_issued, random_value, digest_hex);
 	if (written < 0 || (size_t)written >= sizeof(msg->dest))
 		return yb_fail(err, YB_ERR_INTERNAL, "MDA token too long");
 	return YB_OK;
@@ -990,9 +1023,24 @@ enum mda_outcome mda_msg_outcome(const struct sink_msg *base,
 
 /* ---- crash recovery ----------------------------------------------------- */
 
-/* "mda:" then digits '.' digits '.' digits '.' 8 hex, as set_dest makes. */
-static bool valid_dest(const char *dest)
+static bool hex_value(char c, unsigned *value)
 {
+	const char *digits = "0123456789abcdef";
+	const char *at = c ? strchr(digits, c) : NULL;
+	if (!at)
+		return false;
+	*value = (unsigned)(at - digits);
+	return true;
+}
+
+/*
+ * "mda:" then digits '.' digits '.' digits '.' 8 hex, as set_dest makes,
+ * then '.' and 64 hex (the digest, into digest; *has_digest) or nothing
+ * (a dest recorded before digests were).
+ */
+static bool parse_dest(const char *dest, unsigned char digest[32], bool *has_digest)
+{
+	*has_digest = false;
 	if (strncmp(dest, DEST_PREFIX, strlen(DEST_PREFIX)) != 0 ||
 	    strnlen(dest, DEST_MAX) >= DEST_MAX)
 		return false;
@@ -1003,7 +1051,29 @@ static bool valid_dest(const char *dest)
 			return false;
 		p += digits + 1;
 	}
-	return strspn(p, "0123456789abcdef") == 8 && p[8] == '\0';
+	if (strspn(p, "0123456789abcdef") != 8)
+		return false;
+	p += 8;
+	if (*p == '\0')
+		return true;
+	if (*p++ != '.' || strspn(p, "0123456789abcdef") != DIGEST_HEX ||
+	    p[DIGEST_HEX] != '\0')
+		return false;
+	for (size_t i = 0; i < 32; i++) {
+		unsigned high, low;
+		if (!hex_value(p[2 * i], &high) || !hex_value(p[2 * i + 1], &low))
+			return false;
+		digest[i] = (unsigned char)(high << 4 | low);
+	}
+	*has_digest = true;
+	return true;
+}
+
+static bool valid_dest(const char *dest)
+{
+	unsigned char digest[32];
+	bool has_digest;
+	return parse_dest(dest, digest, &has_digest);
 }
 
 int mda_resolve(struct sink *sink, const char *dest, enum mda_outcome *outcome,
@@ -1029,6 +1099,43 @@ static int mda_sink_resolve(struct sink *sink, const char *dest, bool *present,
 	enum mda_outcome outcome;
 	*present = false;
 	return mda_resolve(sink, dest, &outcome, err);
+}
+
+/* ---- what was handed over (sink_digests) -------------------------------- */
+
+/*
+ * The command keeps nothing yubin can read back, so what it was handed
+ * is known from the dests the state recorded: each carries the digest of
+ * the bytes handed over.  A dest that carries none (recorded before
+ * digests were) or is not an MDA dest is skipped.
+ */
+static int mda_digests(struct sink *sink, const struct sink_recorded *recorded,
+		       struct sink_digest **out, size_t *count, struct yb_error *err)
+{
+	(void)sink;
+	*out = NULL;
+	*count = 0;
+	if (!recorded || recorded->count == 0)
+		return YB_OK;
+	struct sink_digest *items = malloc(recorded->count * sizeof(*items));
+	if (!items)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	size_t used = 0;
+	for (size_t i = 0; i < recorded->count; i++) {
+		const char *dest = recorded->dests[i];
+		bool has_digest = false;
+		if (!dest || !parse_dest(dest, items[used].digest, &has_digest) || !has_digest)
+			continue;
+		snprintf(items[used].dest, sizeof(items[used].dest), "%s", dest);
+		used++;
+	}
+	if (used == 0) {
+		free(items);
+		return YB_OK;
+	}
+	*out = items;
+	*count = used;
+	return YB_OK;
 }
 
 /* ---- life of the sink --------------------------------------------------- */
@@ -1076,6 +1183,7 @@ static const struct sink_ops mda_ops = {
 	.resolve = mda_sink_resolve,
 	.close = mda_close,
 	.msg_outcome = mda_sink_outcome,
+	.digests = mda_digests,
 };
 
 /* $TMPDIR if it is an absolute path, else /tmp. */

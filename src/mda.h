@@ -46,8 +46,12 @@
  *                                     batch is not run
  *   any other exit status             MDA_REFUSED; the batch goes on
  *
- * The batch: sink_prepare gives each message its dest, "mda:" and a token
- * unique to this run ("mda:SECONDS.PID.SEQ.RANDOM").  Nothing is synced:
+ * The batch: sink_prepare gives each message its dest, "mda:", a token
+ * unique to this run and the SHA-256 of the message's bytes
+ * ("mda:SECONDS.PID.SEQ.RANDOM.HEX64").  The state keeps the dest with
+ * the message's key, in the same synced records, so sink_digests can say
+ * what was handed over from the dests it is given (a dest without the
+ * digest, as older runs recorded, resolves as before and gives none).  Nothing is synced:
  * the spool files are unlinked temporary files that cannot outlive a
  * crash.  sink_publish runs the command once per message, in order.  It
  * returns

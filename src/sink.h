@@ -1,6 +1,6 @@
 /*
  * sink.h - where fetched messages go.  One interface, implemented by
- * maildir.c (and later mbox.c, mda.c).
+ * maildir.c, mbox.c and mda.c.
  *
  * The fetch engine drives a sink in batches, in the order that makes
  * delivery exactly-once (DESIGN.md, "Exactly once"):
@@ -15,6 +15,14 @@
  * (both free every message of the batch), or until sink_msg_abort.
  * Errors name the sink's path and are YB_ERR_IO (disk full, permissions)
  * or YB_ERR_INTERNAL (out of memory).
+ *
+ * Optional capabilities (a NULL slot: the sink cannot; ask with
+ * sink_can_*, never by which sink it is):
+ *   digests      what the sink holds, as digests of message bytes, so an
+ *                engine can recognise a message already delivered (after
+ *                a UIDVALIDITY change) instead of delivering it twice;
+ *   apply_flags  the sink keeps neutral flags (SINK_FLAG_*) with a
+ *                delivered message and can change them later.
  */
 #ifndef YUBIN_SINK_H
 #define YUBIN_SINK_H
@@ -26,11 +34,47 @@
 
 #include "error.h"
 
+/* Flags of a message, whatever the protocol or the sink calls them. */
+enum sink_flag {
+	SINK_FLAG_SEEN = 1u << 0,
+	SINK_FLAG_ANSWERED = 1u << 1,
+	SINK_FLAG_FLAGGED = 1u << 2,
+	SINK_FLAG_DELETED = 1u << 3,
+	SINK_FLAG_DRAFT = 1u << 4,
+};
+#define SINK_FLAGS_ALL 0x1fu
+
 /* What the engine knows about a message before its bytes arrive. */
 struct msg_meta {
 	uint64_t size_hint;      /* server's size (CRLF); 0 if unknown */
 	time_t internal_date;    /* server's arrival time; 0 if unknown */
-	const char *maildir_flags; /* "FRS" etc. in ASCII order, or NULL */
+	uint32_t flags;          /* SINK_FLAG_* bits; a sink may ignore them */
+};
+
+/* The longest dest a sink makes, NUL included. */
+#define SINK_DEST_MAX 512
+
+/*
+ * One copy of a message the sink holds: the SHA-256 of the bytes that
+ * were given to sink_msg_write for it (CRLF already turned into LF, no
+ * From line or quoting of the sink's own), and the dest that names the
+ * copy.  A sink may give two digests for one copy when its format cannot
+ * tell which of two byte strings was stored (an mbox adds a newline to a
+ * message that lacks one); both then carry the same dest, and the copy
+ * stands for one message only.
+ */
+struct sink_digest {
+	unsigned char digest[32];
+	char dest[SINK_DEST_MAX];
+};
+
+/*
+ * The dests the state records as delivered into this sink for one
+ * mailbox (any UIDVALIDITY).  Borrowed for the call.
+ */
+struct sink_recorded {
+	const char *const *dests;
+	size_t count;
 };
 
 struct sink;
@@ -60,6 +104,13 @@ struct sink_ops {
 	/* Optional; NULL for sinks whose publish is all or nothing. */
 	enum sink_outcome (*msg_outcome)(const struct sink_msg *msg,
 					 const char **detail);
+	/* Optional: see sink_digests. */
+	int (*digests)(struct sink *sink, const struct sink_recorded *recorded,
+		       struct sink_digest **out, size_t *count,
+		       struct yb_error *err);
+	/* Optional: see sink_apply_flags. */
+	int (*apply_flags)(struct sink *sink, const char *dest, uint32_t flags,
+			   char new_dest[SINK_DEST_MAX], struct yb_error *err);
 };
 
 /* Every implementation embeds these as their first members. */
@@ -161,6 +212,48 @@ static inline int sink_resolve(struct sink *sink, const char *dest,
 			       bool *present, struct yb_error *err)
 {
 	return sink->ops->resolve(sink, dest, present, err);
+}
+
+/* Can the sink say what it holds (sink_digests)? */
+static inline bool sink_can_digest(const struct sink *sink)
+{
+	return sink->ops->digests != NULL;
+}
+
+/*
+ * The copies the sink holds for one mailbox, as digests: a sink that
+ * keeps the messages (Maildir, mbox) reads what is there now, so a
+ * message the user removed is not claimed; a sink that hands them on (an
+ * MDA) answers from the dests in recorded, which carry the digest of
+ * what was handed over.  *out is a malloc'd array of *count entries in
+ * no particular order (the caller frees; NULL when none).  Errors name
+ * the file.  Only for sinks that sink_can_digest.
+ */
+static inline int sink_digests(struct sink *sink, const struct sink_recorded *recorded,
+			       struct sink_digest **out, size_t *count,
+			       struct yb_error *err)
+{
+	return sink->ops->digests(sink, recorded, out, count, err);
+}
+
+/* Does the sink keep flags with what it delivered (sink_apply_flags)? */
+static inline bool sink_can_apply_flags(const struct sink *sink)
+{
+	return sink->ops->apply_flags != NULL;
+}
+
+/*
+ * The delivered message at dest now has exactly the flags `flags`
+ * (SINK_FLAG_* bits; marks of the sink's own that no flag names, such as
+ * a mail reader's, are kept).  new_dest gets where it is now ("" when it
+ * is no longer there: removed locally, not an error).  Only for sinks
+ * that sink_can_apply_flags.
+ */
+static inline int sink_apply_flags(struct sink *sink, const char *dest,
+				   uint32_t flags, char new_dest[SINK_DEST_MAX],
+				   struct yb_error *err)
+{
+	return sink->ops->apply_flags(sink, dest, flags, new_dest, err);
 }
 
 /* Discard any pending batch and free the sink.  NULL is fine. */

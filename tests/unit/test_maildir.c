@@ -32,6 +32,8 @@
 #include <unistd.h>
 
 #include "error.h"
+#include <openssl/evp.h>
+
 #include "maildir.h"
 #include "maildir_flags.h"
 #include "sink.h"
@@ -410,7 +412,7 @@ static void test_flags_publish_to_cur(void **state)
 {
 	struct fixture *fx = *state;
 	struct sink *sink = open_ok(fx->maildir);
-	struct msg_meta meta = { .maildir_flags = "S" };
+	struct msg_meta meta = { .flags = SINK_FLAG_SEEN };
 	char dest[512];
 	deliver_one(sink, &meta, "seen\n", dest, sizeof(dest));
 	assert_dest_shape(dest, "cur/", 5, "S");
@@ -420,13 +422,80 @@ static void test_flags_publish_to_cur(void **state)
 	assert_int_equal(count_entries(fx, "new"), 0);
 	assert_int_equal(count_entries(fx, "cur"), 1);
 
-	/* Several flags, and "" meaning none. */
-	meta.maildir_flags = "FRS";
+	/* Several flags, in the Maildir's letters and order, and none. */
+	meta.flags = SINK_FLAG_SEEN | SINK_FLAG_FLAGGED | SINK_FLAG_ANSWERED;
 	deliver_one(sink, &meta, "x", dest, sizeof(dest));
 	assert_dest_shape(dest, "cur/", 1, "FRS");
-	meta.maildir_flags = "";
+	meta.flags = SINK_FLAG_DRAFT | SINK_FLAG_DELETED;
+	deliver_one(sink, &meta, "x", dest, sizeof(dest));
+	assert_dest_shape(dest, "cur/", 1, "DT");
+	meta.flags = 0;
 	deliver_one(sink, &meta, "x", dest, sizeof(dest));
 	assert_dest_shape(dest, "new/", 1, NULL);
+	sink_close(sink);
+}
+
+/*
+ * Neutral flags onto a delivered file: the Maildir's letters replace the
+ * old ones, a reader's own letter stays, and the file moves to cur/.
+ */
+static void test_apply_neutral_flags(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	assert_true(sink_can_apply_flags(sink));
+	char dest[512];
+	deliver_one(sink, NULL, "flag me\n", dest, sizeof(dest));
+	assert_dest_shape(dest, "new/", 8, NULL);
+	char new_dest[SINK_DEST_MAX];
+	struct yb_error err;
+	assert_int_equal(sink_apply_flags(sink, dest, SINK_FLAG_SEEN | SINK_FLAG_DRAFT,
+					  new_dest, &err), YB_OK);
+	assert_dest_shape(new_dest, "cur/", 8, "DS");
+	/* A reader added its own P; the server then says \Answered only. */
+	char from[PATH_MAX], to[PATH_MAX], moved[SINK_DEST_MAX];
+	join(from, sizeof(from), fx->maildir, new_dest);
+	snprintf(moved, sizeof(moved), "%.*sDPS", (int)strlen(new_dest) - 2, new_dest);
+	join(to, sizeof(to), fx->maildir, moved);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(sink_apply_flags(sink, moved, SINK_FLAG_ANSWERED, new_dest, &err),
+			 YB_OK);
+	assert_dest_shape(new_dest, "cur/", 8, "PR");
+	/* Bits that name no flag are refused, and nothing moves. */
+	char kept[SINK_DEST_MAX];
+	snprintf(kept, sizeof(kept), "%s", new_dest);
+	assert_int_equal(sink_apply_flags(sink, kept, 1u << 9, new_dest, &err),
+			 YB_ERR_INTERNAL);
+	join(to, sizeof(to), fx->maildir, kept);
+	assert_true(exists(to));
+	sink_close(sink);
+}
+
+/* What a Maildir holds: one digest per file of new/ and cur/. */
+static void test_digests_of_files(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *sink = open_ok(fx->maildir);
+	assert_true(sink_can_digest(sink));
+	char dest_new[512], dest_cur[512];
+	deliver_one(sink, NULL, "one\n", dest_new, sizeof(dest_new));
+	struct msg_meta seen = { .flags = SINK_FLAG_SEEN };
+	deliver_one(sink, &seen, "two\n", dest_cur, sizeof(dest_cur));
+	struct sink_digest *digests = NULL;
+	size_t count = 0;
+	struct yb_error err;
+	assert_int_equal(sink_digests(sink, NULL, &digests, &count, &err), YB_OK);
+	assert_int_equal(count, 2);
+	unsigned char one[32], two[32];
+	unsigned int len = 0;
+	assert_int_equal(EVP_Digest("one\n", 4, one, &len, EVP_sha256(), NULL), 1);
+	assert_int_equal(EVP_Digest("two\n", 4, two, &len, EVP_sha256(), NULL), 1);
+	for (size_t i = 0; i < count; i++) {
+		bool is_one = strcmp(digests[i].dest, dest_new) == 0;
+		assert_true(is_one || strcmp(digests[i].dest, dest_cur) == 0);
+		assert_memory_equal(digests[i].digest, is_one ? one : two, 32);
+	}
+	free(digests);
 	sink_close(sink);
 }
 
@@ -434,9 +503,10 @@ static void test_bad_flags_refused(void **state)
 {
 	struct fixture *fx = *state;
 	struct sink *sink = open_ok(fx->maildir);
-	const char *bad[] = { "SF", "SS", "S1", "S/", "S:", "S ", "\x80" };
+	/* Bits that name no flag. */
+	const uint32_t bad[] = { 1u << 5, 1u << 31, SINK_FLAG_SEEN | (1u << 7) };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct msg_meta meta = { .maildir_flags = bad[i] };
+		struct msg_meta meta = { .flags = bad[i] };
 		struct sink_msg *msg = NULL;
 		struct yb_error err;
 		assert_int_equal(sink_msg_begin(sink, &meta, &msg, &err),
@@ -692,7 +762,7 @@ static void test_resolve_present_after_reader_moved_it(void **state)
 	assert_true(present);
 
 	/* Published with flags, then the flags were changed. */
-	struct msg_meta meta = { .maildir_flags = "S" };
+	struct msg_meta meta = { .flags = SINK_FLAG_SEEN };
 	deliver_one(sink, &meta, "flagged\n", dest, sizeof(dest));
 	join(from, sizeof(from), fx->maildir, dest);
 	snprintf(moved, sizeof(moved), "%.*sFRS", (int)strlen(dest) - 1, dest);
@@ -1105,6 +1175,8 @@ int main(void)
 		T(test_zero_length_writes),
 		T(test_flags_publish_to_cur),
 		T(test_bad_flags_refused),
+		T(test_apply_neutral_flags),
+		T(test_digests_of_files),
 		T(test_internal_date_sets_mtime),
 		T(test_msg_abort_removes_tmp),
 		T(test_discard_removes_pending),

@@ -35,6 +35,8 @@
 
 #include "error.h"
 #include "log.h"
+#include <openssl/evp.h>
+
 #include "mbox.h"
 #include "sink.h"
 
@@ -498,6 +500,141 @@ static void test_exact_bytes(void **state)
 	assert_int_equal(len, strlen(expected));
 	assert_string_equal(got, expected);
 	free(got);
+}
+
+/* The dest of the digest of text among digests, or NULL. */
+static const char *held_as(const struct sink_digest *digests, size_t count,
+			   const char *text, size_t len)
+{
+	unsigned char digest[32];
+	unsigned int digest_len = 0;
+	assert_int_equal(EVP_Digest(text, len, digest, &digest_len, EVP_sha256(), NULL), 1);
+	for (size_t i = 0; i < count; i++)
+		if (memcmp(digests[i].digest, digest, 32) == 0)
+			return digests[i].dest;
+	return NULL;
+}
+
+static size_t digests_ok(struct sink *sink, struct sink_digest **digests)
+{
+	size_t count = 0;
+	struct yb_error err;
+	yb_error_clear(&err);
+	int status = sink_digests(sink, NULL, digests, &count, &err);
+	if (status != YB_OK)
+		print_error("sink_digests: %s\n", err.msg);
+	assert_int_equal(status, YB_OK);
+	return count;
+}
+
+/*
+ * What an mbox holds is read back from the file as the bytes once given
+ * to sink_msg_write: unquoted, without the From line or the blank line
+ * after, whichever run appended them.  A message without a final newline
+ * got one from the format, so both readings are given, for one copy.
+ */
+static void test_digests_of_what_the_file_holds(void **state)
+{
+	struct fixture *fx = *state;
+	const char *texts[] = {
+		"Return-Path: <alice@example.org>\nSubject: hi\n\nFrom here\n"
+		">From there\n>>From everywhere\nFrom\n>From\nFromage\n"
+		" From indented\nend",
+		"",
+		"Subject: two\n\nlast line\n\n",
+		"Subject: later\n\nfrom an earlier run\n",
+	};
+	struct sink *sink = open_ok(fx->mbox);
+	assert_true(sink_can_digest(sink));
+	assert_false(sink_can_apply_flags(sink));
+	deliver_batch(sink, texts, 3, 1234567890, NULL);
+	sink_close(sink);
+	sink = open_ok(fx->mbox);
+	deliver_batch(sink, texts + 3, 1, 1234567890, NULL);
+	struct sink_digest *digests = NULL;
+	size_t count = digests_ok(sink, &digests);
+	const char *dests[4];
+	for (size_t i = 0; i < 4; i++) {
+		dests[i] = held_as(digests, count, texts[i], strlen(texts[i]));
+		if (!dests[i])
+			print_error("message %zu not found\n", i);
+		assert_non_null(dests[i]);
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(dests[i], dests[j]);
+	}
+	/* The first lacked its final newline: read with one, the same copy. */
+	char *with_newline = malloc(strlen(texts[0]) + 2);
+	assert_non_null(with_newline);
+	snprintf(with_newline, strlen(texts[0]) + 2, "%s\n", texts[0]);
+	const char *other_reading = held_as(digests, count, with_newline, strlen(with_newline));
+	assert_non_null(other_reading);
+	assert_string_equal(other_reading, dests[0]);
+	free(with_newline);
+	/* The quoting is undone: the quoted bytes are not what was given. */
+	assert_null(held_as(digests, count, "Subject: two\n\nlast line\n\n\n", strlen("Subject: two\n\nlast line\n\n\n")));
+	/* A dest is the copy's range in the file: its From line on. */
+	size_t file_len;
+	char *file = slurp(fx->mbox, &file_len);
+	const char *empty = "From MAILER-DAEMON Fri Feb 13 23:31:30 2009\n\n";
+	char expected[32];
+	snprintf(expected, sizeof(expected), "%zu+%zu",
+		 (size_t)(strstr(file, empty) - file), strlen(empty));
+	assert_string_equal(dests[1], expected);
+	free(file);
+	free(digests);
+	sink_close(sink);
+}
+
+/* A message the user removed from the file is not claimed. */
+static void test_digests_forget_what_the_user_removed(void **state)
+{
+	struct fixture *fx = *state;
+	const char *file =
+		"From a@example.org Fri Feb 13 23:31:30 2009\n"
+		"Subject: kept\n\nbody\n\n"
+		"From b@example.org Fri Feb 13 23:31:30 2009\n"
+		"Subject: also kept\n\n>From quoted\n\n";
+	make_dirs(fx);
+	write_file(fx->mbox, file, strlen(file));
+	struct sink *sink = open_ok(fx->mbox);
+	struct sink_digest *digests = NULL;
+	size_t count = digests_ok(sink, &digests);
+	assert_non_null(held_as(digests, count, "Subject: kept\n\nbody\n", strlen("Subject: kept\n\nbody\n")));
+	assert_non_null(held_as(digests, count, "Subject: also kept\n\nFrom quoted\n", strlen("Subject: also kept\n\nFrom quoted\n")));
+	assert_null(held_as(digests, count, "Subject: removed\n\nbody\n", strlen("Subject: removed\n\nbody\n")));
+	assert_int_equal(count, 4); /* two readings of each of two copies */
+	free(digests);
+	sink_close(sink);
+	/* An empty file holds nothing. */
+	write_file(fx->mbox, "", 0);
+	sink = open_ok(fx->mbox);
+	count = digests_ok(sink, &digests);
+	assert_int_equal(count, 0);
+	free(digests);
+	sink_close(sink);
+}
+
+/* The file is read in slices: a quoted From line split between two. */
+static void test_digests_across_read_slices(void **state)
+{
+	struct fixture *fx = *state;
+	for (size_t pad = 65530; pad < 65545; pad++) {
+		size_t len = pad + 64;
+		char *text = malloc(len + 1);
+		assert_non_null(text);
+		memset(text, 'x', pad);
+		text[0] = 'S';
+		snprintf(text + pad, len + 1 - pad, "\nFrom split\n>From two\n");
+		struct sink *sink = open_ok(fx->mbox);
+		deliver_batch(sink, (const char *const *)&text, 1, 1234567890, NULL);
+		struct sink_digest *digests = NULL;
+		size_t count = digests_ok(sink, &digests);
+		assert_non_null(held_as(digests, count, text, strlen(text)));
+		free(digests);
+		free(text);
+		sink_close(sink);
+		write_file(fx->mbox, "", 0);
+	}
 }
 
 static void test_python_roundtrip(void **state)
@@ -1732,6 +1869,9 @@ int main(void)
 		T(test_open_accepts_empty_and_existing),
 		T(test_exact_bytes),
 		T(test_python_roundtrip),
+		T(test_digests_of_what_the_file_holds),
+		T(test_digests_forget_what_the_user_removed),
+		T(test_digests_across_read_slices),
 		T(test_chunk_splits_everywhere),
 		T(test_long_gt_run),
 		T(test_large_message_streams),

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "error.h"
 #include "log.h"
 #include "mbox.h"
@@ -744,7 +746,7 @@ static void test_dests_unique_and_resolve_unknown(void **state)
 	for (int i = 0; i < COUNT; i++)
 		msgs[i] = deliver(sink, "a\n", 2, 2);
 	prepare_ok(sink);
-	char dests[COUNT][64];
+	char dests[COUNT][160];
 	for (int i = 0; i < COUNT; i++) {
 		const char *dest = sink_msg_dest(msgs[i]);
 		assert_non_null(dest);
@@ -769,6 +771,12 @@ static void test_dests_unique_and_resolve_unknown(void **state)
 		"", "mda:", "mda:1.2.3", "mda:1.2.3.0123456", "mda:1.2.3.0123456g",
 		"mda:1.2.3.01234567 ", "new/1.M2P3Q4Y01234567.host,S=3",
 		"mda:a.2.3.01234567", "MDA:1.2.3.01234567",
+		/* the digest part: 64 lower-case hex digits or nothing */
+		"mda:1.2.3.01234567.", "mda:1.2.3.01234567.0123",
+		"mda:1.2.3.01234567.0123456789abcdef0123456789abcdef"
+		"0123456789abcdef0123456789abcdeF",
+		"mda:1.2.3.01234567.0123456789abcdef0123456789abcdef"
+		"0123456789abcdef0123456789abcdef0",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		present = true;
@@ -780,8 +788,63 @@ static void test_dests_unique_and_resolve_unknown(void **state)
 	}
 	assert_int_equal(sink_resolve(sink, NULL, &present, &err),
 			 YB_ERR_INTERNAL);
+	/* An intent recorded before dests carried a digest still resolves. */
+	assert_int_equal(mda_resolve(sink, "mda:1.2.3.01234567", &outcome, &err), YB_OK);
+	assert_int_equal(outcome, MDA_UNKNOWN);
 	sink_close(sink);
 	assert_int_equal(runs(fx), 0);
+}
+
+static void sha256_of(const char *text, unsigned char out[32])
+{
+	unsigned int len = 0;
+	assert_int_equal(EVP_Digest(text, strlen(text), out, &len, EVP_sha256(), NULL), 1);
+	assert_int_equal(len, 32);
+}
+
+/*
+ * What was handed over is known from the dests the state recorded: each
+ * dest carries the SHA-256 of the bytes the command got; dests without
+ * one (older, or not the MDA's) give nothing.
+ */
+static void test_digests_of_what_was_handed_over(void **state)
+{
+	struct fixture *fx = *state;
+	char command[2 * PATH_MAX];
+	command_for(fx, command, sizeof(command), "");
+	struct sink *sink = open_ok(command, NULL, 10);
+	assert_true(sink_can_digest(sink));
+	assert_false(sink_can_apply_flags(sink));
+	static const char *const texts[] = { "Subject: one\n\nfirst\n", "" };
+	char dests[2][160];
+	for (size_t i = 0; i < 2; i++) {
+		struct sink_msg *msg = deliver(sink, texts[i], strlen(texts[i]), 5);
+		prepare_ok(sink);
+		snprintf(dests[i], sizeof(dests[i]), "%s", sink_msg_dest(msg));
+		publish_ok(sink);
+	}
+	assert_int_equal(runs(fx), 2);
+	const char *recorded_dests[] = { dests[0], "mda:1.2.3.01234567", dests[1],
+					 "new/1.M2P3Q4Y01234567.host,S=3", "mda:x" };
+	struct sink_recorded recorded = { .dests = recorded_dests, .count = 5 };
+	struct sink_digest *digests = NULL;
+	size_t count = 0;
+	struct yb_error err;
+	assert_int_equal(sink_digests(sink, &recorded, &digests, &count, &err), YB_OK);
+	assert_int_equal(count, 2);
+	for (size_t i = 0; i < 2; i++) {
+		unsigned char expected[32];
+		sha256_of(texts[i], expected);
+		assert_memory_equal(digests[i].digest, expected, 32);
+		assert_string_equal(digests[i].dest, dests[i]);
+	}
+	free(digests);
+	/* Nothing recorded: nothing held. */
+	recorded.count = 0;
+	assert_int_equal(sink_digests(sink, &recorded, &digests, &count, &err), YB_OK);
+	assert_int_equal(count, 0);
+	assert_null(digests);
+	sink_close(sink);
 }
 
 static void test_outcome_of_other_sinks(void **state)
@@ -832,6 +895,7 @@ int main(void)
 		T(test_no_descriptor_leaks_to_mda),
 		T(test_abort_and_discard_run_nothing),
 		T(test_dests_unique_and_resolve_unknown),
+		T(test_digests_of_what_was_handed_over),
 		T(test_outcome_of_other_sinks),
 	};
 #undef T
