@@ -23,7 +23,7 @@ import fakerun  # noqa: E402  (on sys.path through modelserver)
 PASSWORD = "model-Secret-7"
 RUN_SECONDS = 30            # a run that takes longer hangs
 SERVER_LIMIT = 40           # the server gives up after this
-ACCOUNT_TIMEOUT = 5         # the account's timeout: no fault stalls
+ACCOUNT_TIMEOUT = 2         # the account's timeout: only a hole stalls
 KILLED = -signal.SIGKILL
 
 # The model's MDA: one message from stdin into a file of its own in

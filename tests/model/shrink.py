@@ -10,6 +10,7 @@ another failure.  Stdlib only.
 
 import copy
 import re
+import time
 
 
 def signature(problems):
@@ -63,12 +64,15 @@ def without_messages(sc, keep_ids):
     return out
 
 
-def shrink(sc, still_fails, budget=150):
-    """The smallest scenario found within budget plays of still_fails."""
+def shrink(sc, still_fails, budget=150, seconds=120):
+    """The smallest scenario found within budget plays of still_fails
+    and about that many seconds."""
     plays = [0]
+    end = time.monotonic() + seconds
 
     def fails(candidate):
-        if plays[0] >= budget or not any(e["do"] == "run" for e in candidate["events"]):
+        if plays[0] >= budget or time.monotonic() > end or \
+                not any(e["do"] == "run" for e in candidate["events"]):
             return False
         plays[0] += 1
         return still_fails(candidate)
