@@ -25,6 +25,9 @@ RUN_SECONDS = 30            # a run that takes longer hangs
 SERVER_LIMIT = 40           # the server gives up after this
 ACCOUNT_TIMEOUT = 2         # the account's timeout: only a hole stalls
 KILLED = -signal.SIGKILL
+# Faults after which a run must still deliver what it was meant to.
+PROGRESS_FAULTS = {"size-lie", "examine-no", "uidvalidity", "inbox-spelling",
+                   "list-extra", "exists-between", "expunge-between"}
 
 # The model's MDA: one message from stdin into a file of its own in
 # $MDA_MAILDIR/new.  Two processes per message (sh, then cat), since forks
@@ -295,9 +298,32 @@ class Scene:
             status, _, err, timed_out, server = self.run(when, pending, kill_at)
             self.note_changes(before, pending)
             self.judge(when, status, err, timed_out, server, pending, kill_at)
+            self.check_progress(when, status, before, pending, server, kill_at, err)
             self.check_sink(when)
             pending = []
         self.healthy()
+
+    def check_progress(self, when, status, before, faults, server, kill_at, err):
+        """A run that was not killed and met only faults that stop no
+        fetch (NO on one folder stops that folder) delivers every message
+        the server held when it began, but in a folder it may skip."""
+        fired = [f for f in faults if f.get("fired")]
+        if server.fired_kinds - PROGRESS_FAULTS or status == KILLED:
+            return
+        refused = {f["folder"] for f in fired if f["kind"] == "examine-no"}
+        if status != 0 and not refused:
+            return
+        counts, _, _ = self.counts()
+        for mid in sorted(before):
+            folder = self.world.folder_of[mid]
+            if not self.fetchable(mid) or self.may_skip(mid) or mid in self.removed_by_other \
+                    or folder in refused or (folder.upper() == "INBOX" and "INBOX" in refused):
+                continue
+            if counts.get(self.stored[mid], 0) < 1:
+                self.problem(when, "message %d (folder %r) was on the server and the run "
+                             "did not deliver it (exit %s, faults: %s); stderr: %s" % (
+                                 mid, folder, status,
+                                 ", ".join(sorted(server.fired_kinds)) or "none", tail(err)))
 
     def note_changes(self, before, faults):
         """Messages another client expunged or added during the run."""

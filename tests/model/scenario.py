@@ -148,6 +148,13 @@ class Generator:
             sc["patterns"] = rng.choice([["INBOX"], ["*"], ["*"], ["INBOX", "A*"], ["%"]])
         for _ in range(rng.randrange(1, 9)):
             sc["messages"].append(self.message(rng.choice(sc["folders"]), sink))
+        locks = [f for f in sc["folders"] if f.endswith(".lock") and f[:-5] in sc["folders"]]
+        if locks:
+            # A lock-named folder matters only if both it and its
+            # neighbour hold mail and the account fetches both.
+            sc["patterns"] = ["*"]
+            for name in (locks[0], locks[0][:-5]):
+                sc["messages"].append(self.message(name, sink))
         for _ in range(rng.choice([1, 1, 2, 2, 3, 4])):
             self.between_runs(sc)
             self.faults(sc)
@@ -204,7 +211,9 @@ class Generator:
         if kind == "uidl-omit":
             f["ids"] = sorted(rng.sample(ids, rng.randrange(1, len(ids) + 1)))
         if kind in ("uidvalidity", "examine-no"):
-            f["folder"] = rng.choice(sc["folders"])
+            # A folder that holds mail, mostly: else nothing can go wrong.
+            full = [m["folder"] for m in sc["messages"]]
+            f["folder"] = rng.choice(full if full and rng.random() < 0.8 else sc["folders"])
         if kind == "list-extra":
             f["names"] = rng.sample(["Spam", "..", "Archive", "INBOX"], 2)
         if kind == "inbox-spelling":
