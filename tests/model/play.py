@@ -21,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 import fakerun  # noqa: E402  (on sys.path through modelserver)
 
 PASSWORD = "model-Secret-7"
-RUN_SECONDS = 30            # a run that takes longer hangs
+RUN_SECONDS = 15            # a run that takes longer hangs
 SERVER_LIMIT = 40           # the server gives up after this
 ACCOUNT_TIMEOUT = 2         # the account's timeout: only a hole stalls
 KILLED = -signal.SIGKILL

@@ -125,9 +125,9 @@ class Generator:
             for name in rng.sample(HOSTILE_FOLDERS, rng.randrange(0, 3)):
                 if name not in names:
                     names.append(name)
-        if self.on("folder-long") and rng.random() < 0.1:
+        if self.on("folder-long") and rng.random() < 0.3:
             names.append(rng.choice(LONG_FOLDERS))
-        if self.on("folder-lock") and rng.random() < 0.3:
+        if self.on("folder-lock") and rng.random() < 0.6:
             base = rng.choice([n for n in names if n != "INBOX"] or ["A"])
             for name in (base, base + ".lock"):
                 if name not in names:
