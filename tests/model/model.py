@@ -126,7 +126,6 @@ class Tally:
         self.total = total
         self.number = 0
         self.failed = []
-        self.todo_passed = []
 
     def result(self, name, sc, problems, todo=None):
         self.number += 1

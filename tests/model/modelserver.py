@@ -184,6 +184,26 @@ class ModelImap(fakeserver.Imap):
                 return
         super().select(session, tag, verb, command)
 
+    def handle(self, session, ctx):
+        """As fakeserver's, but CLOSE expunges (RFC 3501: silently)."""
+        if ctx.command.upper().startswith("CLOSE") and self.selected is not None:
+            start = len(session.outbuf)
+            self.expunge(session, self.selected, set(self.selected.marked))
+            del session.outbuf[start:]
+        super().handle(session, ctx)
+
+    def uid_command(self, session, tag, verb, rest):
+        """A message flagged \\Deleted is as good as gone: another client
+        may expunge it at any time, so the oracle checks it as a deletion."""
+        words = rest.split(" ", 1)
+        if verb == "STORE" and self.selected and len(words) == 2 \
+                and "\\DELETED" in words[1].upper() and "-FLAGS" not in words[1].upper():
+            uids = fakeserver.parse_set(words[0], [m.uid for m in self.selected.messages])
+            ids = [m.index for m in self.selected.messages if m.uid in uids]
+            if ids:
+                self.server.on_delete(ids, False)
+        super().uid_command(session, tag, verb, rest)
+
     def event_expunge(self, session, mid):
         """Another client expunged message mid."""
         folder = self.selected
@@ -209,9 +229,9 @@ class ModelServer:
     """One run's server: listens on 127.0.0.1 and serves in a thread.
 
     faults: this run's fault events.  on_kill(): called when a sigkill
-    fault fires.  on_delete(ids): called before the server deletes
-    messages for good (POP3 QUIT, IMAP EXPUNGE): the oracle checks there
-    that they are in the sink."""
+    fault fires.  on_delete(ids, final): called before the server deletes
+    messages for good (final: POP3 QUIT, IMAP EXPUNGE) or flags them
+    \\Deleted: the oracle checks there that they are in the sink."""
 
     def __init__(self, world, faults, on_kill, on_delete, limit):
         self.world = world
@@ -240,7 +260,7 @@ class ModelServer:
     def commit_deletions(self, indexes):
         if not indexes:
             return
-        self.on_delete(list(indexes))
+        self.on_delete(list(indexes), True)
         for mid in indexes:
             self.world.remove(mid)
         self.report.data["deleted"] += list(indexes)

@@ -17,7 +17,6 @@ import tempfile
 import modelserver
 import scenario as scen
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 import fakerun  # noqa: E402  (on sys.path through modelserver)
 
 PASSWORD = "model-Secret-7"
@@ -186,19 +185,22 @@ class Scene:
         if strays:
             self.problem(when, "written outside the sink and state: %s" % ", ".join(strays[:5]))
 
-    def check_deletion(self, when, ids):
-        """Called by the server before it deletes messages for good."""
+    def check_deletion(self, when, ids, final):
+        """Called by the server before it deletes messages for good
+        (final) or flags them \\Deleted."""
+        what = "deleted" if final else "flagged \\Deleted"
         if self.sc["keep"]:
-            self.problem(when, "keep: true, yet messages %s were deleted on the server" % ids)
+            self.problem(when, "keep: true, yet messages %s were %s on the server" % (ids, what))
         counts, _, _ = self.counts()
         for mid in ids:
-            self.deleted.add(mid)
+            if final:
+                self.deleted.add(mid)
             if counts.get(self.stored[mid], 0) < 1:
-                self.problem(when, "message %d deleted on the server before it was in the sink"
-                             % mid)
+                self.problem(when, "message %d %s on the server before it was in the sink"
+                             % (mid, what))
             if not self.fetchable(mid):
-                self.problem(when, "message %d deleted on the server, from folder %r that "
-                             "the account does not fetch" % (mid, self.world.folder_of[mid]))
+                self.problem(when, "message %d %s on the server, from folder %r that "
+                             "the account does not fetch" % (mid, what, self.world.folder_of[mid]))
 
     def problem(self, when, text):
         self.problems.append("%s: %s" % (when, text))
@@ -216,7 +218,7 @@ class Scene:
                 except OSError:
                     pass
         server = modelserver.ModelServer(self.world, faults, on_kill,
-                                         lambda ids: self.check_deletion(when, ids),
+                                         lambda ids, final: self.check_deletion(when, ids, final),
                                          SERVER_LIMIT)
         env = run_env(self.dir)
         if kill_at:
