@@ -107,13 +107,15 @@ class ModelPop3(fakeserver.Pop3):
         """A lying listing: UIDL and LIST both lack the omitted messages
         (a server that hides them), or UIDL gives every message a new UIDL."""
         lies = [f for f in self.faults if f["kind"] in
-                ("uidl-omit", "uidl-empty", "uidl-renumber")]
+                ("uidl-omit", "uidl-empty", "uidl-renumber", "uidl-extra")]
         if arg is not None or not lies:
             return super().listing(session, verb, arg)
-        hidden, renumber = set(), False
+        hidden, renumber, ghosts = set(), False, 0
         for f in lies:
             self.server.fired(f)
-            if f["kind"] == "uidl-omit":
+            if f["kind"] == "uidl-extra":
+                ghosts += 1
+            elif f["kind"] == "uidl-omit":
                 hidden |= set(f["ids"])
             elif f["kind"] == "uidl-empty":
                 hidden |= {m.index for m in self.messages}
@@ -128,6 +130,9 @@ class ModelPop3(fakeserver.Pop3):
             else:
                 uidl = ("r%d" % msg.index) if renumber else msg.uidl
                 session.queue(b"%d %s\r\n" % (number, uidl.encode()))
+        # Names of messages the server does not have (RETR says -ERR).
+        for ghost in range(len(self.messages) + 1, len(self.messages) + 1 + ghosts):
+            session.queue(b"%d %s\r\n" % (ghost, b"100" if verb == "LIST" else b"ghost%d" % ghost))
         session.queue(b".\r\n")
 
     def send_retr(self, session, number):

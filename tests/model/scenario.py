@@ -30,6 +30,7 @@ FAULT_EXITS = {
     "uidl-omit": {0},               # a UIDL listing lacks some messages
     "uidl-empty": {0},              # a UIDL listing lacks every message
     "uidl-renumber": {0, 76},       # every UIDL new for one run
+    "uidl-extra": {0, 76},          # UIDL and LIST name a message not there
     "no-final-crlf": {76},          # RETR body: "." not on a line of its own
     "uidvalidity": {0},             # new UIDVALIDITY, same messages, new UIDs
     "examine-no": {75, 76, 77},     # NO [NOPERM] on SELECT/EXAMINE of a folder
@@ -187,7 +188,8 @@ class Generator:
     def kinds(self, sc):
         common = ["drop", "cut", "sigkill", "size-lie"]
         if sc["protocol"] == "pop3":
-            extra = ["uidl-omit", "uidl-empty", "uidl-renumber", "no-final-crlf"]
+            extra = ["uidl-omit", "uidl-empty", "uidl-renumber", "uidl-extra",
+                     "no-final-crlf"]
         else:
             extra = ["uidvalidity", "examine-no", "list-extra", "inbox-spelling",
                      "expunge-between", "exists-between"]
