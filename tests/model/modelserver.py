@@ -317,6 +317,7 @@ class ModelServer:
             kind = f["kind"]
             if kind == "sigkill":
                 self.fired(f)
+                f["cmd"] = command
                 self.on_kill()
                 raise fakeserver.Closed("killed yubin")
             if kind == "drop":

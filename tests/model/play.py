@@ -362,7 +362,7 @@ def allowed_exits(fired):
     must_fail, may = set(), {0}
     for f in fired:
         codes = set(scen.FAULT_EXITS[f["kind"]])
-        if f["kind"] in ("drop", "cut") and re.match(r"(\S+ )?(QUIT|LOGOUT)\b",
+        if f["kind"] in ("drop", "cut", "sigkill") and re.match(r"(\S+ )?(QUIT|LOGOUT)\b",
                                                      f.get("cmd", ""), re.I):
             codes.add(0)
         if 0 in codes:
