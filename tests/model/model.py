@@ -141,9 +141,11 @@ class Tally:
         if problems:
             if not todo:
                 self.failed.append((name, sc, problems))
+            faults = "" if self.args.faults == "default" else " --faults '%s'" % self.args.faults
             lines = ["FAILED %s: %s" % (name, describe(sc)),
-                     "reproduce: model.py --yubin YUBIN --one %s" % name
-                     if not name.endswith(".scenario") else "replay: model.py --replay %s" % name]
+                     "reproduce: model.py --yubin YUBIN%s --one %s" % (faults, name)
+                     if not name.endswith(".scenario") else
+                     "replay: model.py --yubin YUBIN --replay %s" % name]
             lines += ["  " + p for p in problems[:8]]
             lines.append("  scenario: " + compact(sc)[:4000])
             self.diag("\n".join(lines), to_stderr=not todo)
@@ -247,7 +249,7 @@ def main():
         if args.tap:
             print("1..%d" % total)
         tally.diag("seed %d, %d scenarios, %d jobs, fault classes: %s" % (
-            args.seed, args.runs, args.jobs, " ".join(sorted(enabled))), to_stderr=False)
+            args.seed, args.runs, args.jobs, " ".join(sorted(enabled))))
         started = time.monotonic()
         run_replays(args, enabled, workroot, tally)
         if args.runs:
