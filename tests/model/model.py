@@ -66,6 +66,8 @@ def classes_of(sc):
                 out.add("uidvalidity:" + sc["sink"])
         if e.get("kill_at"):
             out.add("kill-at")
+        if e["do"] == "tear-state":
+            out.add("torn-state")
     folders = set(sc.get("folders", []))
     if any(f.endswith(".lock") and f[:-5] in folders for f in folders):
         out.add("folder-lock")

@@ -61,6 +61,7 @@ class Scene:
         self.log = []
         self.kills = 0
         self.renumbered = False
+        self.torn = False
         self.ever_present = set(self.world.present)
         self.removed_by_other = set()
         self.deleted = set()
@@ -155,7 +156,7 @@ class Scene:
         extra = self.kills if self.sc["sink"] == "mda" else 0
         if mid in self.deleted:
             return 1, 1 + extra
-        if not final or mid in self.removed_by_other or self.may_skip(mid):
+        if not final or self.torn or mid in self.removed_by_other or self.may_skip(mid):
             return 0, 1 + extra
         return 1, 1 + extra
 
@@ -261,6 +262,8 @@ class Scene:
             self.problem(when, "the test hook fired but the exit status is %s" % status)
             return
         allowed = allowed_exits([f for f in faults if f.get("fired")])
+        if self.torn:
+            allowed = {78}          # a corrupt state file, from now on
         if self.renumbered and allowed == {0}:
             # The UIDLs of the run before were all new; now the true ones
             # are: a listing whose UIDLs are all new may be refused.
@@ -272,8 +275,25 @@ class Scene:
                                          ", ".join(sorted(server.fired_kinds)) or "none",
                                          tail(err)))
 
+    def tear_state(self, lines):
+        """Cut the state snapshot after its first lines (at a line end):
+        yubin must see that it is not whole (exit 78, a corrupt state
+        file) rather than forget the records cut away."""
+        path = os.path.join(self.dir, "state", "model", "snapshot")
+        if not os.path.exists(path):
+            return
+        with open(path, "rb") as f:
+            kept = f.read().split(b"\n")[:-1]
+        if len(kept) <= lines:
+            return
+        with open(path, "wb") as f:
+            f.write(b"".join(line + b"\n" for line in kept[:lines]))
+        self.torn = True
+
     def apply(self, event):
-        if event["do"] == "add":
+        if event["do"] == "tear-state":
+            self.tear_state(event["lines"])
+        elif event["do"] == "add":
             self.world.add(event["id"])
             self.ever_present.add(event["id"])
         elif event["do"] == "remove":

@@ -11,6 +11,9 @@ of events played in order:
                                    (uidvalidity)
   {"do": "add", "id": M}           another client adds message M
   {"do": "remove", "id": M}        another client removes message M
+  {"do": "tear-state", "lines": L} the state snapshot is cut after its
+                                   first L lines (at a line end), as a
+                                   file system that lost its tail would
 
 After the events, the runner plays healthy runs until everything must
 have converged (see play.py).  Faults are events of their own so that the
@@ -59,11 +62,13 @@ KNOWN_HOLES = [
     "uidl-empty",             # ... makes yubin forget them
     "uidl-renumber",          # all UIDLs new while the messages are there
     "no-final-crlf",          # a body without its last CRLF desyncs POP3
+    "torn-state",             # a snapshot cut at a line end is loaded as whole
     "folder-long",            # a folder name over 1024 bytes: exit 70 on every
                               # run from then on (found by this test)
 ]
 
-ALL_CLASSES = sorted(set(FAULT_EXITS) | {"folder-lock", "folder-names", "folder-long"} |
+ALL_CLASSES = sorted(set(FAULT_EXITS) | {"folder-lock", "folder-names", "folder-long",
+                                         "torn-state"} |
                      {"uidvalidity:" + sink for sink in ("maildir", "mbox", "mda")})
 
 PLAIN_FOLDERS = ["Archive", "Sent", "A", "B", "Work/2024", "Lists/dev", "Arch"]
@@ -174,6 +179,8 @@ class Generator:
             sc["events"].append({"do": "add", "id": msg["id"]})
         if rng.random() < 0.15 and sc["messages"]:
             sc["events"].append({"do": "remove", "id": rng.choice(sc["messages"])["id"]})
+        if self.on("torn-state") and rng.random() < 0.1 and sc["events"]:
+            sc["events"].append({"do": "tear-state", "lines": rng.randrange(1, 8)})
 
     def faults(self, sc):
         """Zero to two faults for the next run."""
