@@ -1038,7 +1038,9 @@ static int load_digests(struct folder_run *fr, struct yb_error *err)
 		rc = recorded_dests(fr, prefix, &rec, err);
 	if (rc != YB_OK)
 		return rc;
-	for (size_t i = 0; i < rec.count; i++)
+	/* After UIDNEXT went back a recorded key proves nothing: every copy
+	   is free to stand for the message whose bytes it holds. */
+	for (size_t i = 0; i < rec.count && !fr->renumbered; i++)
 		held_claim_dest(fr->held, rec.dests[i]);
 	free(rec.dests);
 	log_debug("folder %s: the sink holds %zu copies to recognise", fr->folder->shown,
@@ -1297,7 +1299,10 @@ static int fetch_folder(struct imap_run *run, const struct folder *folder,
 	if (!fr.quoted)
 		return yb_fail(err, YB_ERR_PROTOCOL, "folder %s: name cannot be sent",
 			       folder->shown);
-	int rc = folder_local_path(run, folder, &fr.local_path, err);
+	int rc = strlen(folder->name) > STATE_MAILBOX_MAX
+		 ? yb_fail(err, YB_ERR_PROTOCOL, "its name is longer than the %d bytes "
+			   "the state records", STATE_MAILBOX_MAX)
+		 : folder_local_path(run, folder, &fr.local_path, err);
 	if (rc == YB_ERR_PROTOCOL) {
 		/* A name that cannot be stored safely: skip it, loudly. */
 		skip_folder(run, folder, err);

@@ -101,7 +101,6 @@
 #include "text.h"
 
 /* Longest fields the state accepts (bytes, before escaping). */
-#define STATE_MAILBOX_MAX 1024
 #define STATE_KEY_MAX 1024
 #define STATE_DEST_MAX 4096
 #define STATE_META_NAME_MAX 64

@@ -36,6 +36,9 @@
 
 #include "error.h"
 
+/* The longest mailbox name the state records: a longer one is refused. */
+#define STATE_MAILBOX_MAX 1024
+
 struct state;
 
 /* An intent replayed from the journal with no commit after it. */

@@ -52,19 +52,11 @@ LASTING = {"uidvalidity"}
 # The generator leaves them out unless MODEL_FAULTS names them; this is
 # the one place to empty once they are fixed.
 KNOWN_HOLES = [
-    "folder-lock",            # IMAP folder A.lock beside A into an mbox tree
-    "inbox-spelling",         # INBOX spelled Inbox in a "*" LIST: fetched twice
-    "list-extra",             # LIST "" "INBOX" naming Spam, ..: fetched, expunged
-    "examine-no",             # NO [NOPERM] on EXAMINE fails the whole account
-    "uidvalidity:mbox",       # after a UIDVALIDITY change mbox delivers again
-    "uidvalidity:mda",        # ... and so does an MDA
     "uidl-omit",              # a UIDL listing that omits known messages ...
     "uidl-empty",             # ... makes yubin forget them
     "uidl-renumber",          # all UIDLs new while the messages are there
     "no-final-crlf",          # a body without its last CRLF desyncs POP3
     "torn-state",             # a snapshot cut at a line end is loaded as whole
-    "folder-long",            # a folder name over 1024 bytes: exit 70 on every
-                              # run from then on (found by this test)
 ]
 
 ALL_CLASSES = sorted(set(FAULT_EXITS) | {"folder-lock", "folder-names", "folder-long",
