@@ -129,6 +129,7 @@ struct folder_run {
 	struct yb_error stream_err;
 
 	uint32_t *doomed;        /* UIDs to delete on the server */
+	bool read_only;          /* SELECT gave it read-only: delete nothing */
 	bool renumbered;         /* UIDNEXT went back: a recorded UID may
 				    name another message now */
 	uint32_t gap_after_uid;  /* the listing left out messages after this
@@ -836,6 +837,24 @@ static int settle_expunging(struct folder_run *fr, uint32_t start, struct yb_err
 }
 
 /* UID STORE \Deleted then UID EXPUNGE, set by set; forget what went. */
+/*
+ * The server opened the folder read-only: a STORE would be refused, or
+ * ignored by a server that still answers OK.  Record the UIDs as being
+ * expunged, so that each later run asks again until the server lets it
+ * (settle_expunging), and send nothing now.
+ */
+static int delete_later(struct folder_run *fr, struct yb_error *err)
+{
+	log_warn("folder %s: %s opened it read-only, so %zu messages are left on "
+		 "it until it lets yubin delete them", fr->folder->shown,
+		 imap_host(fr->run->imap), fr->doomed_len);
+	char set[SET_TEXT_MAX - 16];
+	size_t consumed = 0, len = 0;
+	int rc = imap_seqset_build(fr->doomed, fr->doomed_len, set, sizeof(set),
+				   &consumed, &len, err);
+	return rc == YB_OK ? mark_expunging(fr, set, err) : rc;
+}
+
 static int delete_doomed(struct folder_run *fr, struct yb_error *err)
 {
 	if (fr->doomed_len == 0)
@@ -849,6 +868,8 @@ static int delete_doomed(struct folder_run *fr, struct yb_error *err)
 		return YB_OK;
 	}
 	qsort(fr->doomed, fr->doomed_len, sizeof(*fr->doomed), compare_u32);
+	if (fr->read_only)
+		return delete_later(fr, err);
 	struct imap_handler handler;
 	handler_for(fr, &handler);
 	fr->phase = PHASE_DELETING;
@@ -1134,6 +1155,7 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	run->report->on_server += info.exists;
 	bool validity_changed = stored_validity && stored_validity != info.uidvalidity;
 	fr->uidvalidity = info.uidvalidity;
+	fr->read_only = info.read_only;
 	uint32_t start = validity_changed || !stored_uidnext ? 1 : (uint32_t)stored_uidnext;
 	if (!validity_changed && stored_uidnext && info.uidnext && info.uidnext < stored_uidnext) {
 		log_warn("folder %s: %s says UIDNEXT is %" PRIu32 ", below the %" PRIu64

@@ -20,6 +20,7 @@ RUN_KEYS = {
     "server-saw": True, "server-never": True, "deleted": False,
     "capa": True, "folder": True, "args": False, "serve": False,
     "uidvalidity": False, "uidnext": False, "cert": False, "handshake": False,
+    "select": False, "local-flags-never": False,
 }
 # Keys that only the first section may set: they hold for both runs.
 CASE_KEYS = {

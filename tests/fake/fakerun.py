@@ -73,6 +73,9 @@ def checks_of_run(case, name, run):
         out.append("%s: the server never saw a command matching %r" % (tag, text))
     if run.get("deleted") is not None:
         out.append("%s: deleted on the server: %s" % (tag, run.get("deleted")))
+    if run.get("local-flags-never") is not None:
+        out.append("%s: no Maildir file carries a flag of %s"
+                   % (tag, run.get("local-flags-never")))
     if name == "healthy":
         out.append("a last run finds nothing new and delivers nothing")
     return out
@@ -261,6 +264,12 @@ def summary(out, lines=12):
 # ---------------------------------------------------------------- checks
 
 
+def maildir_names(root):
+    """The names of the files in every new/ and cur/ under root."""
+    return [name for dirpath, _, filenames in os.walk(root)
+            if os.path.basename(dirpath) in ("new", "cur") for name in filenames]
+
+
 def maildir_contents(root):
     """Every file in a new/ or cur/ under root (Maildir trees too), and
     every file in a tmp/."""
@@ -433,6 +442,12 @@ def check_run(results, case, name, run, out, workdir):
         results.emit(got == want_deleted,
                      "%s: deleted on the server: %s" % (tag, run.get("deleted")),
                      "the server deleted %r, expected %r" % (got, want_deleted))
+    if run.get("local-flags-never") is not None:
+        letters = run.get("local-flags-never")
+        flagged = [name for name in maildir_names(sink_path(case, workdir))
+                   if set(name.partition(":2,")[2]) & set(letters)]
+        results.emit(not flagged, "%s: no Maildir file carries a flag of %s" % (tag, letters),
+                     "flagged: %r" % flagged[:5])
 
 
 def check_last_run(results, case, out, workdir, before):

@@ -614,13 +614,17 @@ class Imap:
         q(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n")
         q(b"* OK [UIDVALIDITY %d] UIDs valid\r\n" % folder.uidvalidity)
         q(b"* OK [UIDNEXT %d] predicted next UID\r\n" % folder.uidnext)
-        mode = b"READ-ONLY" if verb == "EXAMINE" else b"READ-WRITE"
+        read_only = verb == "EXAMINE" or self.run.get("select") == "read-only"
+        mode = b"READ-ONLY" if read_only else b"READ-WRITE"
+        self.read_only = read_only
         q(tag + b" OK [" + mode + b"] selected\r\n")
 
     def uid_command(self, session, tag, verb, rest):
         q = session.queue
         if verb == "FETCH":
             self.fetch(session, tag, rest, by_uid=True)
+        elif verb == "STORE" and getattr(self, "read_only", False):
+            q(tag + b" NO [READ-ONLY] the mailbox is read-only\r\n")
         elif verb == "STORE":
             words = rest.split(" ", 1)
             if self.selected and len(words) == 2 and "\\DELETED" in words[1].upper():
