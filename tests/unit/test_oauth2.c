@@ -291,6 +291,38 @@ static void cache_path(char *out, size_t size)
 }
 
 /* ------------------------------------------------------------------ */
+/* Loading libcurl                                                     */
+
+/* libcurl is loaded on first use, and a failed load leaves nothing
+   behind: this runs before any test that loads it. */
+static void test_curl_load(void **state)
+{
+	(void)state;
+	struct yb_error err;
+#ifdef YUBIN_TEST_HOOKS
+	setenv("YUBIN_TEST_LIBCURL", "/nonexistent/libcurl.so.4", 1);
+	yb_error_clear(&err);
+	assert_int_equal(curl_lazy_load(&err), YB_ERR_UNAVAILABLE);
+	assert_int_equal(err.status, YB_ERR_UNAVAILABLE);
+	const char *missing = "OAuth2 needs libcurl (/nonexistent/libcurl.so.4): ";
+	assert_memory_equal(err.msg, missing, strlen(missing));
+	assert_non_null(strstr(err.msg, "No such file"));
+
+	/* A library without libcurl's functions. */
+	setenv("YUBIN_TEST_LIBCURL", "libc.so.6", 1);
+	yb_error_clear(&err);
+	assert_int_equal(curl_lazy_load(&err), YB_ERR_UNAVAILABLE);
+	assert_non_null(strstr(err.msg, "OAuth2 needs libcurl (libc.so.6): "));
+	assert_non_null(strstr(err.msg, "curl_global_init"));
+	unsetenv("YUBIN_TEST_LIBCURL");
+#endif
+	yb_error_clear(&err);
+	assert_int_equal(curl_lazy_load(&err), YB_OK);
+	assert_int_equal(curl_lazy_load(&err), YB_OK);
+	assert_string_equal(curl_lazy_easy_strerror(CURLE_OK), "No error");
+}
+
+/* ------------------------------------------------------------------ */
 /* Fixtures                                                            */
 
 static int remove_entry(const char *path, const struct stat *st, int flag,
@@ -800,6 +832,7 @@ int main(void)
 		cmocka_unit_test(test_json_refused),
 		cmocka_unit_test(test_form_encoding),
 		cmocka_unit_test(test_presets),
+		cmocka_unit_test(test_curl_load), /* before the first request */
 		T(test_refresh_and_cache),
 		T(test_cache_expiry),
 		T(test_config_change_invalidates),
