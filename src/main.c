@@ -15,8 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "account.h"
 #include "cli.h"
 #include "error.h"
@@ -574,12 +572,13 @@ static int close_stdout(int exit_code)
 int main(int argc, char **argv)
 {
 	keep_standard_fds_taken();
-	/* Once, before any fork (-j) and any thread: libcurl's rule. */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fputs("yubin: cannot initialise libcurl\n", stderr);
-		return yb_exit_code(YB_ERR_INTERNAL);
-	}
-	int exit_code = run(argc, argv);
-	curl_global_cleanup();
-	return close_stdout(exit_code);
+	/* No curl_global_init() here: libcurl is loaded, and initialised, by
+	   the first OAuth2 request (curl_lazy.c).  libcurl's rule is only
+	   that this comes before any other thread, and yubin starts none.
+	   With -j the children are forked before any request, so each loads
+	   its own; if a fork fails the parent fetches that account itself,
+	   and a child forked later inherits libcurl initialised, as every
+	   child did when it was initialised here, with no connection to
+	   share (each request's handle is gone when it returns). */
+	return close_stdout(run(argc, argv));
 }

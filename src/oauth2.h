@@ -10,7 +10,8 @@
  *                       refresh_token_file, client_secret_cmd failed
  *   YB_ERR_AUTH         the endpoint refused (invalid_grant: the refresh
  *                       token was revoked or expired; run --authorize)
- *   YB_ERR_UNAVAILABLE  the endpoint could not be reached or verified
+ *   YB_ERR_UNAVAILABLE  the endpoint could not be reached or verified,
+ *                       or libcurl cannot be loaded
  *   YB_ERR_TEMP         a deadline passed, or the endpoint answered 5xx
  *   YB_ERR_PROTOCOL     the reply is not the JSON a token endpoint sends
  *   YB_ERR_IO           the cache or refresh_token_file cannot be written

@@ -1,5 +1,6 @@
 /*
- * oauth2_http.c - form POSTs to OAuth2 endpoints with libcurl.
+ * oauth2_http.c - form POSTs to OAuth2 endpoints with libcurl (loaded on
+ * the first request: curl_lazy.h).
  *
  * Everything a token endpoint could use against us is switched off or
  * bounded: no plain http (even by redirect), no redirects at all (a
@@ -17,10 +18,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
+#include "curl_lazy.h"
 #include "log.h"
 #include "oauth2_json.h"
 #include "text.h"
@@ -154,28 +155,29 @@ static bool set_options(CURL *curl, const struct account *account,
 			char *errbuf)
 {
 	long timeout_ms = (long)(account->timeout ? account->timeout : 60) * 1000;
-	bool ok = curl_easy_setopt(curl, CURLOPT_URL, url) == CURLE_OK &&
-		curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https") == CURLE_OK &&
-		curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "https") == CURLE_OK &&
-		curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
-		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
-		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
-		curl_easy_setopt(curl, CURLOPT_SSLVERSION,
-				 (long)CURL_SSLVERSION_TLSv1_2) == CURLE_OK &&
-		curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK &&
-		curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-		curl_easy_setopt(curl, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED) == CURLE_OK &&
-		curl_easy_setopt(curl, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION) == CURLE_OK &&
-		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) == CURLE_OK &&
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, form->data ? form->data : "") == CURLE_OK &&
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)form->len) == CURLE_OK &&
-		curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
-		curl_easy_setopt(curl, CURLOPT_WRITEDATA, sink) == CURLE_OK &&
-		curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
+	bool ok = curl_lazy_setopt_string(curl, CURLOPT_URL, url) == CURLE_OK &&
+		curl_lazy_setopt_string(curl, CURLOPT_PROTOCOLS_STR, "https") == CURLE_OK &&
+		curl_lazy_setopt_string(curl, CURLOPT_REDIR_PROTOCOLS_STR, "https") == CURLE_OK &&
+		curl_lazy_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
+		curl_lazy_setopt_long(curl, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
+		curl_lazy_setopt_long(curl, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
+		curl_lazy_setopt_long(curl, CURLOPT_SSLVERSION,
+				      (long)CURL_SSLVERSION_TLSv1_2) == CURLE_OK &&
+		curl_lazy_setopt_long(curl, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK &&
+		curl_lazy_setopt_long(curl, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+		curl_lazy_setopt_long(curl, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED) == CURLE_OK &&
+		curl_lazy_setopt_string(curl, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION) == CURLE_OK &&
+		curl_lazy_setopt_slist(curl, CURLOPT_HTTPHEADER, headers) == CURLE_OK &&
+		curl_lazy_setopt_string(curl, CURLOPT_POSTFIELDS, form->data ? form->data : "") == CURLE_OK &&
+		curl_lazy_setopt_long(curl, CURLOPT_POSTFIELDSIZE, (long)form->len) == CURLE_OK &&
+		curl_lazy_setopt_write(curl, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
+		curl_lazy_setopt_data(curl, CURLOPT_WRITEDATA, sink) == CURLE_OK &&
+		curl_lazy_setopt_data(curl, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
 	if (ok && account->oauth2.ca_file)
-		ok = curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, add_ca_file) == CURLE_OK &&
-		     curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA,
-				      account->oauth2.ca_file) == CURLE_OK;
+		ok = curl_lazy_setopt_ssl_ctx(curl, CURLOPT_SSL_CTX_FUNCTION, add_ca_file) == CURLE_OK &&
+		     /* handed back to add_ca_file only, which reads it */
+		     curl_lazy_setopt_data(curl, CURLOPT_SSL_CTX_DATA,
+					   (void *)account->oauth2.ca_file) == CURLE_OK;
 	return ok;
 }
 
@@ -210,7 +212,7 @@ static int transfer_failed(const struct account *account, const char *url,
 			       "account '%s': %s: the reply is larger than %d bytes",
 			       account->name, url, OAUTH2_JSON_MAX_BYTES);
 	char detail[CURL_ERROR_SIZE + 16];
-	const char *text = errbuf[0] ? errbuf : curl_easy_strerror(code);
+	const char *text = errbuf[0] ? errbuf : curl_lazy_easy_strerror(code);
 	text_sanitize(detail, sizeof(detail), text, strlen(text));
 	return yb_fail(err, status_for(code), "account '%s': %s: %s",
 		       account->name, url, detail);
@@ -229,9 +231,14 @@ int oauth2_http_post(const struct account *account, const char *url,
 		return yb_fail(err, YB_ERR_CONFIG,
 			       "account '%s': %s: refusing an endpoint that is not https://",
 			       account->name, url);
-	CURL *curl = curl_easy_init();
+	int loaded = curl_lazy_load(err);
+	if (loaded != YB_OK) {
+		yb_error_prefix(err, "account '%s': ", account->name);
+		return loaded;
+	}
+	CURL *curl = curl_lazy_easy_init();
 	struct curl_slist *headers =
-		curl_slist_append(NULL, "Accept: application/json");
+		curl_lazy_slist_append(NULL, "Accept: application/json");
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct sink sink = { .body = &reply->body };
 	int rc = YB_OK;
@@ -242,19 +249,19 @@ int oauth2_http_post(const struct account *account, const char *url,
 			     account->name, url);
 	} else {
 		log_debug("POST %s", url);
-		CURLcode code = curl_easy_perform(curl);
+		CURLcode code = curl_lazy_easy_perform(curl);
 		if (code != CURLE_OK)
 			rc = transfer_failed(account, url, code, &sink, errbuf, err);
 		else
-			curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE,
-					  &reply->status);
+			curl_lazy_getinfo_long(curl, CURLINFO_RESPONSE_CODE,
+					       &reply->status);
 		if (rc == YB_OK)
 			log_debug("%s answered HTTP %ld (%zu bytes)", url,
 				  reply->status, reply->body.len);
 	}
-	curl_slist_free_all(headers);
+	curl_lazy_slist_free_all(headers);
 	if (curl)
-		curl_easy_cleanup(curl);
+		curl_lazy_easy_cleanup(curl);
 	return rc;
 }
 

@@ -1,9 +1,10 @@
 /*
  * oauth2_http.h - the one kind of HTTP request OAuth2 needs: a form POST
- * to an https:// endpoint, answered by a small body.  libcurl does the
- * transfer, with peer and host verification always on, TLS 1.2 or newer,
- * https only (redirects are not followed), the account's timeout as the
- * deadline and the reply capped at OAUTH2_JSON_MAX_BYTES.
+ * to an https:// endpoint, answered by a small body.  libcurl (loaded on
+ * the first request, see curl_lazy.h) does the transfer, with peer and
+ * host verification always on, TLS 1.2 or newer, https only (redirects
+ * are not followed), the account's timeout as the deadline and the reply
+ * capped at OAUTH2_JSON_MAX_BYTES.
  *
  * Forms and replies carry secrets: they live in struct oauth2_buf, which
  * is wiped whenever it moves or is freed.
@@ -48,7 +49,8 @@ struct oauth2_http_reply {
  * are used).  Fills reply, which the caller frees with
  * oauth2_http_reply_free() even on failure.  Any HTTP status is YB_OK:
  * the caller reads reply->status.  Errors:
- *   YB_ERR_UNAVAILABLE  cannot connect, or the TLS peer was refused
+ *   YB_ERR_UNAVAILABLE  cannot connect, or the TLS peer was refused, or
+ *                       libcurl cannot be loaded
  *   YB_ERR_TEMP         the deadline passed
  *   YB_ERR_PROTOCOL     the reply is larger than the cap, or not HTTP
  *   YB_ERR_CONFIG       the URL is not https:// or ca_file is unusable

@@ -6,7 +6,8 @@
 # and fetches; a cached token is reused without asking the endpoint; a
 # cached token the server refuses is refreshed once and the login tried
 # again; a revoked refresh token is a clear auth error.  No token, refresh
-# token or client secret appears in any output, even with -vvv.
+# token or client secret appears in any output, even with -vvv.  yubin
+# does not link libcurl; without it an OAuth2 account fails with exit 69.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$top_srcdir/tests/lib/tap.sh"
@@ -14,7 +15,7 @@
 . "$top_srcdir/tests/lib/checks.sh"
 
 need_yubin
-tap_plan 38
+tap_plan 41
 
 # The token endpoint's certificate, made before Dovecot so that its
 # introspection URL is known when Dovecot's configuration is written.
@@ -191,5 +192,19 @@ tap_status_is 77 "a revoked refresh token: exits 77"
 tap_check "a revoked refresh token: the message names --authorize" \
 	grep -q -- '--authorize' "$RUN_ERR"
 no_secrets_in "bad-refresh" "$RUN_ERR" "$RUN_OUT"
+
+# libcurl is loaded on the first OAuth2 request, never linked; where it
+# cannot be loaded, that request fails with the reason, and exit 69.
+if ldd "$YUBIN" | grep -q 'libcurl'; then
+	tap_not_ok "yubin does not link libcurl"
+else
+	tap_ok "yubin does not link libcurl"
+fi
+rm -f "$work/state/pop3-xoauth2/oauth2.json"
+yubin_run no-libcurl YUBIN_TEST_LIBCURL=/nonexistent/libcurl.so.4 -- \
+	-c "$work/pop3-xoauth2.yaml"
+tap_status_is 69 "without libcurl: exits 69"
+tap_check "without libcurl: the message says why" \
+	grep -q "OAuth2 needs libcurl (/nonexistent/libcurl.so.4): .*No such file" "$RUN_ERR"
 
 tap_finish

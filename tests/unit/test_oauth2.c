@@ -30,9 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "account.h"
+#include "curl_lazy.h"
 #include "error.h"
 #include "log.h"
 #include "oauth2.h"
@@ -186,17 +185,19 @@ static char *server_request(const char *path, const char *json_body)
 {
 	char url[256];
 	snprintf(url, sizeof(url), "%s%s", base_url, path);
-	CURL *curl = curl_easy_init();
+	struct yb_error err;
+	assert_int_equal(curl_lazy_load(&err), YB_OK);
+	CURL *curl = curl_lazy_easy_init();
 	assert_non_null(curl);
 	struct oauth2_buf body = { 0 };
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_CAINFO, ca_pem);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	curl_lazy_setopt_string(curl, CURLOPT_URL, url);
+	curl_lazy_setopt_string(curl, CURLOPT_CAINFO, ca_pem);
+	curl_lazy_setopt_write(curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_lazy_setopt_data(curl, CURLOPT_WRITEDATA, &body);
 	if (json_body)
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json_body);
-	assert_int_equal(curl_easy_perform(curl), CURLE_OK);
-	curl_easy_cleanup(curl);
+		curl_lazy_setopt_string(curl, CURLOPT_POSTFIELDS, json_body);
+	assert_int_equal(curl_lazy_easy_perform(curl), CURLE_OK);
+	curl_lazy_easy_cleanup(curl);
 	char *text = strdup(body.data ? body.data : "");
 	oauth2_buf_free(&body);
 	return text;
@@ -290,6 +291,38 @@ static void cache_path(char *out, size_t size)
 }
 
 /* ------------------------------------------------------------------ */
+/* Loading libcurl                                                     */
+
+/* libcurl is loaded on first use, and a failed load leaves nothing
+   behind: this runs before any test that loads it. */
+static void test_curl_load(void **state)
+{
+	(void)state;
+	struct yb_error err;
+#ifdef YUBIN_TEST_HOOKS
+	setenv("YUBIN_TEST_LIBCURL", "/nonexistent/libcurl.so.4", 1);
+	yb_error_clear(&err);
+	assert_int_equal(curl_lazy_load(&err), YB_ERR_UNAVAILABLE);
+	assert_int_equal(err.status, YB_ERR_UNAVAILABLE);
+	const char *missing = "OAuth2 needs libcurl (/nonexistent/libcurl.so.4): ";
+	assert_memory_equal(err.msg, missing, strlen(missing));
+	assert_non_null(strstr(err.msg, "No such file"));
+
+	/* A library without libcurl's functions. */
+	setenv("YUBIN_TEST_LIBCURL", "libc.so.6", 1);
+	yb_error_clear(&err);
+	assert_int_equal(curl_lazy_load(&err), YB_ERR_UNAVAILABLE);
+	assert_non_null(strstr(err.msg, "OAuth2 needs libcurl (libc.so.6): "));
+	assert_non_null(strstr(err.msg, "curl_global_init"));
+	unsetenv("YUBIN_TEST_LIBCURL");
+#endif
+	yb_error_clear(&err);
+	assert_int_equal(curl_lazy_load(&err), YB_OK);
+	assert_int_equal(curl_lazy_load(&err), YB_OK);
+	assert_string_equal(curl_lazy_easy_strerror(CURLE_OK), "No error");
+}
+
+/* ------------------------------------------------------------------ */
 /* Fixtures                                                            */
 
 static int remove_entry(const char *path, const struct stat *st, int flag,
@@ -312,7 +345,6 @@ static int group_setup(void **state)
 	/* Proxies from the environment must not see 127.0.0.1 requests. */
 	setenv("NO_PROXY", "127.0.0.1", 1);
 	setenv("no_proxy", "127.0.0.1", 1);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	path_in(stderr_log, sizeof(stderr_log), "stderr.log");
 	path_in(state_dir, sizeof(state_dir), "state");
 	path_in(refresh_file, sizeof(refresh_file), "refresh-token");
@@ -330,7 +362,6 @@ static int group_teardown(void **state)
 		kill(server_pid, SIGTERM);
 		waitpid(server_pid, NULL, 0);
 	}
-	curl_global_cleanup();
 	return nftw(test_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -801,6 +832,7 @@ int main(void)
 		cmocka_unit_test(test_json_refused),
 		cmocka_unit_test(test_form_encoding),
 		cmocka_unit_test(test_presets),
+		cmocka_unit_test(test_curl_load), /* before the first request */
 		T(test_refresh_and_cache),
 		T(test_cache_expiry),
 		T(test_config_change_invalidates),
