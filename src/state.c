@@ -1368,6 +1368,53 @@ static int sync_parent_dir(const char *path, struct yb_error *err)
 	return rc;
 }
 
+/*
+ * Open name in the state directory as a regular file.  A FIFO there
+ * would block open() (and every read) past any timeout, a symlink could
+ * lead writes anywhere, and a directory or device is no state: all are
+ * refused at once.  O_NONBLOCK only keeps open() itself from waiting; it
+ * is cleared before the descriptor is used.  *fd is -1 (and 0 returned)
+ * when the file is missing and flags do not create it.
+ */
+static int open_state_file(const struct state *state, const char *name,
+			   const char *path, int flags, int *fd,
+			   struct yb_error *err)
+{
+	*fd = openat(state->dir_fd, name,
+		     flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (*fd < 0) {
+		int errnum = errno;
+		if (errnum == ENOENT && !(flags & O_CREAT))
+			return 0;
+		if (errnum == ELOOP)
+			return yb_fail(err, YB_ERR_IO, "%s is a symbolic link, "
+				       "not a regular file; refusing to use it "
+				       "as state", path);
+		return yb_fail_errno(err, YB_ERR_IO, errnum, "cannot open %s",
+				     path);
+	}
+	struct stat st;
+	int errnum = fstat(*fd, &st) == 0 ? 0 : errno;
+	if (errnum == 0 && !S_ISREG(st.st_mode)) {
+		close(*fd);
+		*fd = -1;
+		return yb_fail(err, YB_ERR_IO, "%s is not a regular file (a "
+			       "FIFO, directory or device?); refusing to use it "
+			       "as state", path);
+	}
+	int status_flags = errnum == 0 ? fcntl(*fd, F_GETFL) : 0;
+	if (errnum == 0 && (status_flags < 0 ||
+			    fcntl(*fd, F_SETFL, status_flags & ~O_NONBLOCK) != 0))
+		errnum = errno;
+	if (errnum != 0) {
+		close(*fd);
+		*fd = -1;
+		return yb_fail_errno(err, YB_ERR_IO, errnum, "cannot open %s",
+				     path);
+	}
+	return 0;
+}
+
 static int make_dir(const char *path, struct yb_error *err)
 {
 	if (mkdir(path, 0700) == 0)
@@ -1428,19 +1475,20 @@ static int take_lock(struct state *state, const char *account,
 	char *lock_path = path_join(state->dir_path, LOCK_NAME);
 	if (!lock_path)
 		return out_of_memory(state, err);
-	int rc = 0;
-	state->lock_fd = openat(state->dir_fd, LOCK_NAME,
-				O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	int errnum = state->lock_fd < 0 ? errno
-					: lock_without_waiting(state->lock_fd);
+	int rc = open_state_file(state, LOCK_NAME, lock_path,
+				 O_RDWR | O_CREAT, &state->lock_fd, err);
+	if (rc != 0) {
+		free(lock_path);
+		return rc;
+	}
+	int errnum = lock_without_waiting(state->lock_fd);
 	if (errnum == EAGAIN || errnum == EACCES)
 		rc = yb_fail(err, YB_ERR_TEMP,
 			     "account %s is being fetched by another yubin run "
 			     "(lock %s held); try again later",
 			     account, lock_path);
 	else if (errnum != 0)
-		rc = yb_fail_errno(err, YB_ERR_IO, errnum, "cannot %s %s",
-				   state->lock_fd < 0 ? "open" : "lock",
+		rc = yb_fail_errno(err, YB_ERR_IO, errnum, "cannot lock %s",
 				   lock_path);
 	free(lock_path);
 	return rc;
@@ -1575,15 +1623,12 @@ static int read_snapshot(struct state *state, struct line_reader *reader,
 
 static int load_snapshot(struct state *state, struct yb_error *err)
 {
-	int fd = openat(state->dir_fd, SNAPSHOT_NAME, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot open %s",
-				     state->snapshot_path);
-	}
+	int fd;
+	int rc = open_state_file(state, SNAPSHOT_NAME, state->snapshot_path,
+				 O_RDONLY, &fd, err);
+	if (rc != 0 || fd < 0)
+		return rc;
 	struct line_reader reader;
-	int rc;
 	if (reader_init(&reader, fd) != 0)
 		rc = out_of_memory(state, err);
 	else
@@ -1710,18 +1755,14 @@ static void log_torn_tail(const struct state *state,
 
 static int replay_journal(struct state *state, struct yb_error *err)
 {
-	int flags = (state->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-	int fd = openat(state->dir_fd, JOURNAL_NAME, flags);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot open %s",
-				     state->journal_path);
-	}
+	int fd;
+	int rc = open_state_file(state, JOURNAL_NAME, state->journal_path,
+				 state->read_only ? O_RDONLY : O_RDWR, &fd, err);
+	if (rc != 0 || fd < 0)
+		return rc;
 	state->journal_on_disk = true;
 	struct line_reader reader;
 	struct journal_tail tail = { 0, 0, 0, 0 };
-	int rc;
 	if (reader_init(&reader, fd) != 0)
 		rc = out_of_memory(state, err);
 	else
@@ -1964,12 +2005,11 @@ static int journal_open_for_append(struct state *state, struct yb_error *err)
 {
 	if (state->journal_fd >= 0)
 		return 0;
-	state->journal_fd = openat(state->dir_fd, JOURNAL_NAME,
-				   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-				   0600);
-	if (state->journal_fd < 0)
-		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot open %s",
-				     state->journal_path);
+	int rc = open_state_file(state, JOURNAL_NAME, state->journal_path,
+				 O_WRONLY | O_APPEND | O_CREAT,
+				 &state->journal_fd, err);
+	if (rc != 0)
+		return rc;
 	state->journal_on_disk = true;
 	/* The journal's name must be durable before its records are: a run
 	   that died earlier may have created it without syncing the
@@ -2321,11 +2361,11 @@ static int write_snapshot_records(const struct state *state, int fd)
 static int write_snapshot_new(struct state *state, const char *new_path,
 			      struct yb_error *err)
 {
-	int fd = openat(state->dir_fd, SNAPSHOT_NEW_NAME,
-			O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot create %s",
-				     new_path);
+	int fd;
+	int rc = open_state_file(state, SNAPSHOT_NEW_NAME, new_path,
+				 O_WRONLY | O_CREAT | O_TRUNC, &fd, err);
+	if (rc != 0)
+		return rc;
 	int errnum = write_snapshot_records(state, fd);
 	if (errnum == 0)
 		errnum = fsync_retry(fd, false);

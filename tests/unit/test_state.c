@@ -2748,6 +2748,101 @@ static void test_lock_held_in_same_process(void **fixture_ptr)
 }
 #endif
 
+/* ---- state files that are not regular files ----------------------------- */
+
+enum odd_file { ODD_FIFO, ODD_DIRECTORY, ODD_SYMLINK };
+
+/* Put an odd file at name; a symlink points at a valid copy of the file. */
+static void make_odd_file(const struct fixture *fx, const char *name,
+			  enum odd_file kind)
+{
+	const char *path = state_file(fx, name);
+	const char *target = state_file(fx, "target");
+	switch (kind) {
+	case ODD_FIFO:
+		assert_int_equal(mkfifo(path, 0600), 0);
+		break;
+	case ODD_DIRECTORY:
+		assert_int_equal(mkdir(path, 0700), 0);
+		break;
+	case ODD_SYMLINK:
+		if (strcmp(name, "snapshot") == 0)
+			write_whole(target, "yubin-snapshot 1\n", 17);
+		else if (strcmp(name, "journal") == 0)
+			write_whole(target, "yubin-journal 1\n", 16);
+		else
+			write_whole(target, "", 0);
+		assert_int_equal(symlink(target, path), 0);
+		break;
+	}
+}
+
+/*
+ * state_open in a child, so that an open() blocked on a FIFO fails the
+ * test after a few seconds instead of hanging it.  The child exits with
+ * the status state_open returned; -1 when it had to be killed.
+ */
+static int open_status_in_child(const struct fixture *fx)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct state *state = NULL;
+		struct yb_error err;
+		int rc = state_open(fx->state_dir, ACCOUNT, false, &state, &err);
+		if (rc == YB_OK)
+			rc = state_close(state, &err);
+		else if (!strstr(err.msg, fx->account_dir))
+			rc = 100; /* the message must name the file */
+		_exit(rc);
+	}
+	int status = 0;
+	for (int tries = 0; tries < 500; tries++) {
+		pid_t done = waitpid(pid, &status, WNOHANG);
+		assert_true(done >= 0);
+		if (done == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		struct timespec pause = { 0, 10 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return -1;
+}
+
+static void test_non_regular_state_files_refused(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	static const char *const names[] = { "lock", "snapshot", "journal" };
+	static const enum odd_file kinds[] = { ODD_FIFO, ODD_DIRECTORY,
+					       ODD_SYMLINK };
+	for (size_t n = 0; n < sizeof(names) / sizeof(*names); n++) {
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++) {
+			nftw(fx->state_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+			ensure_account_dir(fx);
+			make_odd_file(fx, names[n], kinds[k]);
+			int status = open_status_in_child(fx);
+			if (status != YB_ERR_IO)
+				print_error("%s as kind %zu: status %d\n",
+					    names[n], k, status);
+			assert_int_equal(status, YB_ERR_IO);
+		}
+	}
+}
+
+/* A FIFO left where compaction writes snapshot.new must not block it. */
+static void test_non_regular_snapshot_new_refused(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	struct state *state = open_state(fx, false);
+	commit(state, "INBOX", "k", 1);
+	sync_ok(state);
+	state_free(state);
+	assert_int_equal(mkfifo(state_file(fx, "snapshot.new"), 0600), 0);
+	assert_int_equal(open_status_in_child(fx), YB_ERR_IO);
+}
+
 /* ---- read-only --------------------------------------------------------- */
 
 static void test_read_only_writes_nothing(void **fixture_ptr)
@@ -3058,6 +3153,8 @@ int main(int argc, char **argv)
 #ifdef F_OFD_SETLK
 		T(test_lock_held_in_same_process),
 #endif
+		T(test_non_regular_state_files_refused),
+		T(test_non_regular_snapshot_new_refused),
 		T(test_read_only_writes_nothing),
 		T(test_failed_write_is_undone),
 		T(test_large_pending_is_written_early),
