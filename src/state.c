@@ -3,12 +3,20 @@
  *
  * On disk (STATE_DIR/ACCOUNT/, see state.h):
  *
- *   snapshot   "yubin-snapshot 1\n" then the whole state, one record a
+ *   snapshot   "yubin-snapshot 2\n" then the whole state, one record a
  *              line, in no particular order:
  *                M MAILBOX KEY FETCHED_AT DEST  a delivered message
  *                V MAILBOX NAME VALUE           a value of the mailbox
+ *              and last the trailer "end COUNT CRC #CHECK": COUNT is the
+ *              number of record lines, CRC the CRC-32 (8 lowercase hex
+ *              digits) of every byte of the file before the trailer.
  *              Only ever replaced whole, by rename, so every line of it
- *              must be valid.
+ *              must be valid, and a snapshot cut anywhere (even at a line
+ *              end, where every line left would still be valid) lacks its
+ *              trailer or disagrees with it: refused, never read as a
+ *              smaller state that would make the next run fetch again.
+ *              Version 1 had no trailer: it is still read, once, and
+ *              rewritten as version 2 when the state is closed.
  *   journal    "yubin-journal 1\n" then records appended since the
  *              snapshot, in order:
  *                I MAILBOX KEY DEST       intent: about to publish at DEST
@@ -151,7 +159,10 @@ static const char JOURNAL_NAME[] = "journal";
 static const char LOCK_NAME[] = "lock";
 static const char SNAPSHOT_MAGIC[] = "yubin-snapshot";
 static const char JOURNAL_MAGIC[] = "yubin-journal";
-static const char SNAPSHOT_HEADER[] = "yubin-snapshot 1\n";
+static const char SNAPSHOT_HEADER[] = "yubin-snapshot 2\n";
+/* The version before the trailer: read, then rewritten. */
+static const char SNAPSHOT_HEADER_V1[] = "yubin-snapshot 1\n";
+static const char SNAPSHOT_TRAILER_WORD[] = "end";
 static const char JOURNAL_HEADER[] = "yubin-journal 1\n";
 
 /* The record types each file holds. */
@@ -177,15 +188,27 @@ static const uint32_t crc32_nibble_table[16] = {
 	0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
 };
 
-static uint32_t crc32_bytes(const char *data, size_t len)
+/* Start a CRC-32 with CRC32_INIT, feed it bytes, finish with crc32_final. */
+#define CRC32_INIT 0xffffffffu
+
+static uint32_t crc32_update(uint32_t crc, const char *data, size_t len)
 {
-	uint32_t crc = 0xffffffffu;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char byte = (unsigned char)data[i];
 		crc = crc32_nibble_table[(crc ^ byte) & 0x0f] ^ (crc >> 4);
 		crc = crc32_nibble_table[(crc ^ (byte >> 4)) & 0x0f] ^ (crc >> 4);
 	}
+	return crc;
+}
+
+static uint32_t crc32_final(uint32_t crc)
+{
 	return crc ^ 0xffffffffu;
+}
+
+static uint32_t crc32_bytes(const char *data, size_t len)
+{
+	return crc32_final(crc32_update(CRC32_INIT, data, len));
 }
 
 /* ---- SipHash-1-3 ------------------------------------------------------- */
@@ -526,6 +549,16 @@ static size_t record_line_len(const struct record *rec)
 	return len;
 }
 
+/* " #xxxxxxxx\n" (CHECK_SUFFIX_LEN + 1 bytes) at at: crc in lowercase hex. */
+static void write_check_suffix(char *at, uint32_t crc)
+{
+	*at++ = ' ';
+	*at++ = '#';
+	for (int shift = 28; shift >= 0; shift -= 4)
+		*at++ = HEX_LOWER[(crc >> shift) & 0x0f];
+	*at = '\n';
+}
+
 /* Write the line (exactly record_line_len bytes) to out. */
 static void record_encode(const struct record *rec, char *out)
 {
@@ -540,12 +573,7 @@ static void record_encode(const struct record *rec, char *out)
 			at = escape_into(at, rec->field[i], rec->field_len[i]);
 		}
 	}
-	uint32_t crc = crc32_bytes(out, (size_t)(at - out));
-	*at++ = ' ';
-	*at++ = '#';
-	for (int shift = 28; shift >= 0; shift -= 4)
-		*at++ = HEX_LOWER[(crc >> shift) & 0x0f];
-	*at = '\n';
+	write_check_suffix(at, crc32_bytes(out, (size_t)(at - out)));
 }
 
 static int hex_value(char digit)
@@ -916,6 +944,7 @@ struct state {
 	bool dir_unsynced;            /* journal opened, directory not synced */
 	uint64_t journal_bytes;       /* good bytes of the journal on disk */
 	uint64_t snapshot_bytes;
+	bool snapshot_outdated;       /* version 1, to be rewritten */
 };
 
 static uint32_t state_hash(const struct state *state, const char *str,
@@ -1588,8 +1617,103 @@ static int replay_line(struct state *state, const struct line *line,
 	return 0;
 }
 
-static int read_snapshot(struct state *state, struct line_reader *reader,
-			 struct yb_error *err)
+/* What a snapshot's lines add up to, to check against its trailer. */
+struct snapshot_tally {
+	uint32_t crc;                /* running CRC-32 of the lines so far */
+	unsigned long long records;  /* record lines so far */
+	bool has_trailer;            /* version 2: the file must end in one */
+	bool trailer_seen;
+};
+
+static void tally_line(struct snapshot_tally *tally, const struct line *line)
+{
+	tally->crc = crc32_update(tally->crc, line->text, line->len);
+	tally->crc = crc32_update(tally->crc, "\n", 1);
+}
+
+/* Is the (checksummed) line the trailer "end COUNT CRC"? */
+static bool line_is_trailer(const struct line *line)
+{
+	size_t word_len = strlen(SNAPSHOT_TRAILER_WORD);
+	return line->len > word_len &&
+	       memcmp(line->text, SNAPSHOT_TRAILER_WORD, word_len) == 0 &&
+	       line->text[word_len] == ' ';
+}
+
+/* Parse "end COUNT CRC #CHECK"; false if it is malformed. */
+static bool parse_trailer(const struct line *line, unsigned long long *count,
+			  uint32_t *crc)
+{
+	size_t word_len = strlen(SNAPSHOT_TRAILER_WORD);
+	/* At least "end", a space, one digit, a space and 8 hex digits. */
+	if (line->len < word_len + 11 + CHECK_SUFFIX_LEN)
+		return false;
+	const char *body = line->text + word_len + 1;
+	size_t body_len = line->len - CHECK_SUFFIX_LEN - word_len - 1;
+	size_t count_len = body_len - 9;
+	const char *hex = body + count_len + 1;
+	if (body[count_len] != ' ' ||
+	    !text_parse_u64(body, count_len, ~0ULL, count))
+		return false;
+	*crc = 0;
+	for (size_t i = 0; i < 8; i++) {
+		bool lower_hex = (hex[i] >= '0' && hex[i] <= '9') ||
+				 (hex[i] >= 'a' && hex[i] <= 'f');
+		if (!lower_hex)
+			return false;
+		*crc = (*crc << 4) | (uint32_t)hex_value(hex[i]);
+	}
+	return true;
+}
+
+/* Why the trailer does not match the lines before it; NULL if it does. */
+static const char *trailer_problem(const struct line *line,
+				   const struct snapshot_tally *tally)
+{
+	unsigned long long count;
+	uint32_t crc;
+	if (!parse_trailer(line, &count, &crc))
+		return "malformed end line";
+	if (count != tally->records)
+		return "the end line counts another number of records: "
+		       "lines are missing or added";
+	if (crc != crc32_final(tally->crc))
+		return "the end line's checksum of the whole file does not match";
+	return NULL;
+}
+
+/* One line after the header: a record, or (version 2) the trailer. */
+static int read_snapshot_line(struct state *state, struct line_reader *reader,
+			      const struct line *line,
+			      struct snapshot_tally *tally, struct yb_error *err)
+{
+	const char *path = state->snapshot_path;
+	if (tally->trailer_seen)
+		return corrupt(err, path, reader->line_no,
+			       "data after the end line", SNAPSHOT_ADVICE);
+	/* Written whole and renamed into place: no torn excuse. */
+	if (!line_is_checksummed(line))
+		return corrupt(err, path, reader->line_no, line_problem(line),
+			       SNAPSHOT_ADVICE);
+	if (tally->has_trailer && line_is_trailer(line)) {
+		const char *problem = trailer_problem(line, tally);
+		if (problem)
+			return corrupt(err, path, reader->line_no, problem,
+				       SNAPSHOT_ADVICE);
+		tally->trailer_seen = true;
+		return 0;
+	}
+	/* Tallied first: replaying unescapes the line in place. */
+	tally_line(tally, line);
+	tally->records++;
+	return replay_line(state, line, reader->line_no, path, SNAPSHOT_OPS,
+			   SNAPSHOT_ADVICE, err);
+}
+
+/* The header; *tally starts from it. */
+static int read_snapshot_header(struct state *state, struct line_reader *reader,
+				struct snapshot_tally *tally,
+				struct yb_error *err)
 {
 	const char *path = state->snapshot_path;
 	struct line line;
@@ -1600,25 +1724,39 @@ static int read_snapshot(struct state *state, struct line_reader *reader,
 		return corrupt(err, path, 1, "empty file", SNAPSHOT_ADVICE);
 	enum header_kind header = check_header(&line, SNAPSHOT_MAGIC,
 					       SNAPSHOT_HEADER);
+	tally->has_trailer = header == HEADER_OK;
+	if (header != HEADER_OK)
+		header = check_header(&line, SNAPSHOT_MAGIC, SNAPSHOT_HEADER_V1);
 	if (header == HEADER_OTHER_VERSION && line.has_newline)
 		return other_version(err, path);
 	if (header != HEADER_OK || !line.has_newline)
 		return corrupt(err, path, 1, "bad header", SNAPSHOT_ADVICE);
-	for (;;) {
-		got = reader_next(reader, &line);
+	/* Rewritten with a trailer when the state is closed. */
+	state->snapshot_outdated = !tally->has_trailer;
+	tally->crc = CRC32_INIT;
+	tally_line(tally, &line);
+	return 0;
+}
+
+static int read_snapshot(struct state *state, struct line_reader *reader,
+			 struct yb_error *err)
+{
+	struct snapshot_tally tally = { 0 };
+	int rc = read_snapshot_header(state, reader, &tally, err);
+	while (rc == 0) {
+		struct line line;
+		int got = reader_next(reader, &line);
 		if (got < 0)
-			return read_failed(err, path, -got);
+			return read_failed(err, state->snapshot_path, -got);
 		if (got == 0)
-			return 0;
-		/* Written whole and renamed into place: no torn excuse. */
-		if (!line_is_checksummed(&line))
-			return corrupt(err, path, reader->line_no,
-				       line_problem(&line), SNAPSHOT_ADVICE);
-		int rc = replay_line(state, &line, reader->line_no, path,
-				     SNAPSHOT_OPS, SNAPSHOT_ADVICE, err);
-		if (rc != 0)
-			return rc;
+			break;
+		rc = read_snapshot_line(state, reader, &line, &tally, err);
 	}
+	if (rc == 0 && tally.has_trailer && !tally.trailer_seen)
+		rc = corrupt(err, state->snapshot_path, reader->line_no + 1,
+			     "no end line: the file is cut short",
+			     SNAPSHOT_ADVICE);
+	return rc;
 }
 
 static int load_snapshot(struct state *state, struct yb_error *err)
@@ -2272,6 +2410,8 @@ struct file_writer {
 	char *buf;       /* owned, WRITER_BUF_SIZE bytes */
 	size_t len;
 	int errnum;      /* first write error, 0 if none */
+	uint32_t crc;    /* running CRC-32 of every byte added */
+	unsigned long long records;
 };
 
 static void writer_flush(struct file_writer *writer)
@@ -2287,7 +2427,30 @@ static void writer_add_record(struct file_writer *writer,
 	size_t line_len = record_line_len(rec);
 	if (WRITER_BUF_SIZE - writer->len < line_len)
 		writer_flush(writer);
-	record_encode(rec, writer->buf + writer->len);
+	char *line = writer->buf + writer->len;
+	record_encode(rec, line);
+	writer->crc = crc32_update(writer->crc, line, line_len);
+	writer->len += line_len;
+	writer->records++;
+}
+
+/* The trailer "end COUNT CRC #CHECK" after everything added so far. */
+static void writer_add_trailer(struct file_writer *writer)
+{
+	char body[64];
+	int written = snprintf(body, sizeof(body), "%s %llu %08lx",
+			       SNAPSHOT_TRAILER_WORD, writer->records,
+			       (unsigned long)crc32_final(writer->crc));
+	if (written < 0 || (size_t)written >= sizeof(body)) {
+		writer->errnum = EOVERFLOW; /* cannot happen: it fits */
+		return;
+	}
+	size_t line_len = (size_t)written + CHECK_SUFFIX_LEN + 1;
+	if (WRITER_BUF_SIZE - writer->len < line_len)
+		writer_flush(writer);
+	char *at = writer->buf + writer->len;
+	memcpy(at, body, (size_t)written);
+	write_check_suffix(at + written, crc32_bytes(body, (size_t)written));
 	writer->len += line_len;
 }
 
@@ -2345,13 +2508,17 @@ static void write_mailbox(struct file_writer *writer,
 /* All delivered keys, through the writer; 0 or an errno. */
 static int write_snapshot_records(const struct state *state, int fd)
 {
-	struct file_writer writer = { fd, malloc(WRITER_BUF_SIZE), 0, 0 };
+	struct file_writer writer = { fd, malloc(WRITER_BUF_SIZE), 0, 0,
+				      CRC32_INIT, 0 };
 	if (!writer.buf)
 		return ENOMEM;
-	memcpy(writer.buf, SNAPSHOT_HEADER, strlen(SNAPSHOT_HEADER));
-	writer.len = strlen(SNAPSHOT_HEADER);
+	size_t header_len = strlen(SNAPSHOT_HEADER);
+	memcpy(writer.buf, SNAPSHOT_HEADER, header_len);
+	writer.crc = crc32_update(writer.crc, SNAPSHOT_HEADER, header_len);
+	writer.len = header_len;
 	for (size_t i = 0; i < state->mailbox_count; i++)
 		write_mailbox(&writer, state->mailboxes[i]);
+	writer_add_trailer(&writer);
 	writer_flush(&writer);
 	free(writer.buf);
 	return writer.errnum;
@@ -2431,9 +2598,12 @@ static int compact(struct state *state, struct yb_error *err)
  */
 static bool compaction_due(const struct state *state)
 {
-	return !state->read_only && !state->broken &&
-	       state->intent_count == 0 && state->journal_on_disk &&
-	       state->journal_bytes > state->snapshot_bytes;
+	if (state->read_only || state->broken || state->intent_count > 0)
+		return false;
+	/* A version 1 snapshot is rewritten with its trailer at once. */
+	return state->snapshot_outdated ||
+	       (state->journal_on_disk &&
+		state->journal_bytes > state->snapshot_bytes);
 }
 
 int state_close(struct state *state, struct yb_error *err)

@@ -1106,8 +1106,9 @@ static void test_snapshot_dest_encoding(void **fixture_ptr)
 
 	size_t len;
 	char *snapshot = read_whole(state_file(fx, "snapshot"), &len);
-	assert_int_equal(count_lines(snapshot, len), 6);
-	assert_memory_equal(snapshot, "yubin-snapshot 1\n", 17);
+	/* The header, five records and the trailer. */
+	assert_int_equal(count_lines(snapshot, len), 7);
+	assert_memory_equal(snapshot, "yubin-snapshot 2\n", 17);
 	const char *bodies[] = {
 		"M INBOX with 1 new/a%20b%25", "M INBOX none 2 -",
 		"M INBOX dash 3 %2D", "M INBOX %2D 4 --", "M %2D x 5 -x",
@@ -1267,7 +1268,7 @@ static void test_meta_set_get_persist(void **fixture_ptr)
 	/* ...and from the snapshot, which holds one V line per value. */
 	size_t len;
 	char *snapshot = read_whole(state_file(fx, "snapshot"), &len);
-	assert_int_equal(count_lines(snapshot, len), 5);
+	assert_int_equal(count_lines(snapshot, len), 6); /* with the trailer */
 	want[0] = '\0';
 	append_line(want, sizeof(want), "V INBOX uidnext 26");
 	want[strlen(want) - 1] = '\0';
@@ -1685,7 +1686,8 @@ static void test_files_hold_only_printable_fields(void **fixture_ptr)
 			else
 				assert_true(byte >= 0x20 && byte < 0x7f);
 		}
-		assert_int_equal(lines, ODD_KEY_COUNT + 1);
+		/* The header, the records and (snapshot) the trailer. */
+		assert_int_equal(lines, ODD_KEY_COUNT + 1 + n);
 		free(text);
 	}
 }
@@ -2200,7 +2202,7 @@ static void test_snapshot_last_line_has_no_torn_excuse(void **fixture_ptr)
 	char *text = read_whole(state_file(fx, "snapshot"), &len);
 	write_whole(state_file(fx, "snapshot"), text, len - 1);
 	const char *msg = open_fails(fx, YB_ERR_CONFIG);
-	assert_non_null(strstr(msg, "snapshot:4:"));
+	assert_non_null(strstr(msg, "snapshot:5:")); /* the trailer */
 	write_whole(state_file(fx, "snapshot"), "", 0);
 	msg = open_fails(fx, YB_ERR_CONFIG);
 	assert_non_null(strstr(msg, "snapshot:1:"));
@@ -2217,6 +2219,166 @@ static void test_snapshot_holds_only_m_records(void **fixture_ptr)
 	write_whole(state_file(fx, "snapshot"), text, strlen(text));
 	const char *msg = open_fails(fx, YB_ERR_CONFIG);
 	assert_non_null(strstr(msg, "snapshot:3:"));
+}
+
+/* ---- a snapshot cut short ---------------------------------------------- */
+
+/* A small deterministic generator (xorshift64*), so a failure repeats. */
+static uint64_t next_random(uint64_t *seed)
+{
+	*seed ^= *seed >> 12;
+	*seed ^= *seed << 25;
+	*seed ^= *seed >> 27;
+	return *seed * 0x2545f4914f6cdd1dULL;
+}
+
+/* A state of random keys, dests and values in the known mailboxes. */
+static void build_random_state(struct state *state, uint64_t seed)
+{
+	size_t keys = 1 + next_random(&seed) % 60;
+	for (size_t i = 0; i < keys; i++) {
+		const char *mailbox =
+			KNOWN_MAILBOXES[next_random(&seed) % COUNT_OF(KNOWN_MAILBOXES)];
+		char key[48];
+		snprintf(key, sizeof(key), "k%zu-%llx", i,
+			 (unsigned long long)(next_random(&seed) % 100000));
+		if (next_random(&seed) % 2)
+			intent(state, mailbox, key, "new/a b%");
+		commit(state, mailbox, key, (time_t)(next_random(&seed) % 2000000000));
+		if (next_random(&seed) % 5 == 0)
+			set_meta(state, mailbox,
+				 KNOWN_META[next_random(&seed) % COUNT_OF(KNOWN_META)],
+				 "v 1");
+	}
+}
+
+/*
+ * Cut a valid snapshot at every offset: each cut must be refused (exit
+ * 78's kind) or load the very same state, never a smaller valid one: a
+ * snapshot cut at a line end used to load as a state that had lost what
+ * followed, and the next run fetched it all again.
+ */
+static void test_snapshot_cut_at_every_offset(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	static const uint64_t seeds[] = { 1, 0x9e3779b97f4a7c15ULL, 42, 7777 };
+	for (size_t s = 0; s < COUNT_OF(seeds); s++) {
+		nftw(fx->state_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		struct state *state = open_state(fx, false);
+		build_random_state(state, seeds[s]);
+		char *whole = describe_state(state);
+		close_ok(state); /* compacts into the snapshot */
+		assert_false(file_exists(state_file(fx, "journal")));
+		size_t len;
+		char *text = read_whole(state_file(fx, "snapshot"), &len);
+		size_t refused = 0;
+		for (size_t cut = 0; cut < len; cut++) {
+			write_whole(state_file(fx, "snapshot"), text, cut);
+			struct yb_error err;
+			state = NULL;
+			int rc = state_open(fx->state_dir, ACCOUNT, true, &state, &err);
+			if (rc != YB_OK) {
+				assert_int_equal(rc, YB_ERR_CONFIG);
+				assert_non_null(strstr(err.msg, "move the file away"));
+				refused++;
+				continue;
+			}
+			char *loaded = describe_state(state);
+			state_free(state);
+			if (strcmp(loaded, whole) != 0)
+				print_error("seed %llu: cut at %zu of %zu loads "
+					    "another state\n",
+					    (unsigned long long)seeds[s], cut, len);
+			assert_string_equal(loaded, whole);
+			free(loaded);
+		}
+		/* Every strict prefix lacks the trailer or disagrees with it. */
+		assert_int_equal(refused, len);
+		write_whole(state_file(fx, "snapshot"), text, len);
+		state = open_state(fx, true);
+		char *again = describe_state(state);
+		state_free(state);
+		assert_string_equal(again, whole);
+		free(again);
+		free(text);
+		free(whole);
+	}
+}
+
+/* A whole line taken out of the middle, or added after the end: refused. */
+static void test_snapshot_lines_missing_or_added(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	make_snapshot(fx);
+	size_t len;
+	char *text = read_whole(state_file(fx, "snapshot"), &len);
+	/* Drop line 3, a valid record of its own. */
+	char *third = strchr(strchr(text, '\n') + 1, '\n') + 1;
+	char *fourth = strchr(third, '\n') + 1;
+	char *shorter = malloc(len);
+	assert_non_null(shorter);
+	size_t head = (size_t)(third - text);
+	memcpy(shorter, text, head);
+	memcpy(shorter + head, fourth, len - (size_t)(fourth - text));
+	write_whole(state_file(fx, "snapshot"), shorter,
+		    len - (size_t)(fourth - third));
+	const char *msg = open_fails(fx, YB_ERR_CONFIG);
+	assert_non_null(strstr(msg, "another number of records"));
+	/* A valid record after the trailer. */
+	char *longer = malloc(len + 64);
+	assert_non_null(longer);
+	memcpy(longer, text, len);
+	longer[len] = '\0';
+	append_line(longer, len + 64, "M INBOX z 9");
+	write_whole(state_file(fx, "snapshot"), longer, strlen(longer));
+	msg = open_fails(fx, YB_ERR_CONFIG);
+	assert_non_null(strstr(msg, "data after the end line"));
+	free(longer);
+	free(shorter);
+	free(text);
+}
+
+/* A version 1 snapshot (no trailer) loads, and is rewritten as version 2. */
+static void test_snapshot_version_1_loads_and_is_rewritten(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	ensure_account_dir(fx);
+	char text[256] = "yubin-snapshot 1\n";
+	append_line(text, sizeof(text), "M INBOX a 1 new/a");
+	append_line(text, sizeof(text), "V INBOX uidnext 5");
+	write_whole(state_file(fx, "snapshot"), text, strlen(text));
+	/* Read-only leaves it as it is. */
+	struct state *state = open_state(fx, true);
+	assert_true(state_contains(state, "INBOX", "a"));
+	state_free(state);
+	size_t len;
+	char *after = read_whole(state_file(fx, "snapshot"), &len);
+	assert_string_equal(after, text);
+	free(after);
+
+	state = open_state(fx, false);
+	assert_dest(state, "INBOX", "a", "new/a");
+	assert_meta(state, "INBOX", "uidnext", "5");
+	close_ok(state);
+	after = read_whole(state_file(fx, "snapshot"), &len);
+	assert_memory_equal(after, "yubin-snapshot 2\n", 17);
+	/* The trailer: "end COUNT CRC" over every byte before its line. */
+	assert_true(len > 1 && after[len - 1] == '\n');
+	after[len - 1] = '\0';
+	size_t trailer_at = (size_t)(strrchr(after, '\n') + 1 - after);
+	after[len - 1] = '\n';
+	char trailer[64] = "";
+	char body[48];
+	uint32_t crc = reference_crc32(after, trailer_at);
+	snprintf(body, sizeof(body), "end 2 %08x", crc);
+	append_line(trailer, sizeof(trailer), body);
+	assert_true(len > strlen(trailer));
+	assert_string_equal(after + len - strlen(trailer), trailer);
+	free(after);
+	state = open_state(fx, false);
+	assert_dest(state, "INBOX", "a", "new/a");
+	assert_meta(state, "INBOX", "uidnext", "5");
+	state_free(state);
 }
 
 /* ---- compaction -------------------------------------------------------- */
@@ -3136,6 +3298,9 @@ int main(int argc, char **argv)
 		T(test_snapshot_corruption_is_error),
 		T(test_snapshot_last_line_has_no_torn_excuse),
 		T(test_snapshot_holds_only_m_records),
+		T(test_snapshot_cut_at_every_offset),
+		T(test_snapshot_lines_missing_or_added),
+		T(test_snapshot_version_1_loads_and_is_rewritten),
 		T(test_compaction_keeps_state),
 		T(test_compaction_skipped_while_intent_open),
 		T(test_small_journal_not_compacted),
