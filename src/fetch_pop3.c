@@ -127,8 +127,8 @@ static int fetch_one(struct pop3_run *run, const struct planned *plan,
 	bool refused = false;
 	struct yb_error retr_err;
 	yb_error_clear(&retr_err);
-	rc = pop3_read_retr(run->pop3, delivery_write_cb, run->delivery, &refused,
-			    &retr_err);
+	rc = pop3_read_retr(run->pop3, plan->msg->size, delivery_write_cb,
+			    run->delivery, &refused, &retr_err);
 	if (rc != YB_OK || refused) {
 		delivery_abort(run->delivery);
 		if (rc != YB_OK) {
