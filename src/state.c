@@ -6,8 +6,10 @@
  *   snapshot   "yubin-snapshot 2\n" then the whole state, one record a
  *              line, in no particular order:
  *                M MAILBOX KEY FETCHED_AT DEST  a delivered message
+ *                Z MAILBOX KEY SIZE             its size as listed
+ *                S MAILBOX KEY SINCE RUNS       it is missing from listings
  *                V MAILBOX NAME VALUE           a value of the mailbox
- *              and last the trailer "end COUNT CRC #CHECK": COUNT is the
+ *              (a Z or S line follows its key's M line) and last the trailer "end COUNT CRC #CHECK": COUNT is the
  *              number of record lines, CRC the CRC-32 (8 lowercase hex
  *              digits) of every byte of the file before the trailer.
  *              Only ever replaced whole, by rename, so every line of it
@@ -28,6 +30,12 @@
  *                V MAILBOX NAME VALUE     set the mailbox's value NAME
  *                G MAILBOX                forget the mailbox's keys and
  *                                         values (it has no open intent)
+ *                Z MAILBOX KEY SIZE       the server listed the delivered
+ *                                         key with SIZE bytes
+ *                S MAILBOX KEY SINCE RUNS the delivered key has been
+ *                                         missing from RUNS listings, the
+ *                                         first at SINCE; RUNS 0: listed
+ *                                         again (SINCE is then 0)
  *
  * Every record line ends in " #" and 8 lowercase hex digits: the CRC-32
  * (IEEE 802.3, as zlib's crc32) of the line's bytes before " #".  Fields
@@ -59,8 +67,9 @@
  * delivered, and takes a dest only from the intent it closes, which the
  * journal itself opened (the snapshot never holds intents: compaction is
  * skipped while any is open); D and V set a value outright and F and G
- * remove whatever is there, so the last of them decides either way (a D
- * for a key no longer delivered is ignored: a later F removed it).
+ * remove whatever is there, so the last of them decides either way (a D,
+ * Z or S for a key no longer delivered is ignored: a later F removed it;
+ * Z and S too set their values outright).
  *
  * Writes: records are encoded into a pending buffer as they are made;
  * state_sync appends it to the journal (O_APPEND) and fdatasyncs, and the
@@ -141,6 +150,9 @@
 
 #define RECORD_FIELDS_MAX 4
 
+/* Most listings a key can be counted missing from (it fits 32 bits). */
+#define MISSING_RUNS_MAX 0xffffffffULL
+
 /* The field that stands for "no value" where a field is optional. */
 static const char FIELD_NONE[] = "-";
 
@@ -166,8 +178,8 @@ static const char SNAPSHOT_TRAILER_WORD[] = "end";
 static const char JOURNAL_HEADER[] = "yubin-journal 1\n";
 
 /* The record types each file holds. */
-static const char SNAPSHOT_OPS[] = "MV";
-static const char JOURNAL_OPS[] = "ICXFDVG";
+static const char SNAPSHOT_OPS[] = "MVZS";
+static const char JOURNAL_OPS[] = "ICXFDVGZS";
 
 static const char SNAPSHOT_ADVICE[] =
 	"to recover, move the file away and run yubin again: it will fetch "
@@ -343,6 +355,13 @@ struct set_entry {
 	int64_t value;
 	uint32_t hash;
 	uint32_t len;
+	/* Delivered keys only (zero when unknown): the size the server
+	   listed, and since when and in how many listings it has been
+	   missing (POP3's grace before forgetting, see state.h). */
+	uint64_t listed_size;
+	int64_t missing_since;
+	uint32_t missing_runs;
+	bool has_size;
 };
 
 /* Open addressing, linear probing; capacity is 0 or a power of two. */
@@ -483,7 +502,8 @@ struct record {
 	const char *field[RECORD_FIELDS_MAX];
 	size_t field_len[RECORD_FIELDS_MAX];
 	bool field_none[RECORD_FIELDS_MAX];
-	int64_t fetched_at;   /* M and C */
+	int64_t fetched_at;   /* M and C; S's SINCE */
+	uint64_t number;      /* Z's SIZE, S's RUNS */
 };
 
 static bool byte_is_plain(unsigned char byte)
@@ -680,7 +700,9 @@ static bool record_arity(char op, size_t *min, size_t *max)
 	switch (op) {
 	case 'G': *min = *max = 1; return true;
 	case 'X': case 'F': *min = *max = 2; return true;
-	case 'C': case 'I': case 'D': case 'V': *min = *max = 3; return true;
+	case 'C': case 'I': case 'D': case 'V': case 'Z':
+		*min = *max = 3; return true;
+	case 'S': *min = *max = 4; return true;
 	/* A snapshot line without its DEST has no destination recorded. */
 	case 'M': *min = 3; *max = 4; return true;
 	}
@@ -690,6 +712,7 @@ static bool record_arity(char op, size_t *min, size_t *max)
 /* The limits of fields 1 and up, after the mailbox; NULL when all is well. */
 static const char *record_check_fields(struct record *rec)
 {
+	unsigned long long number;
 	if (rec->op == 'V') {
 		const char *problem = meta_name_problem(rec->field[1],
 							rec->field_len[1]);
@@ -708,6 +731,18 @@ static const char *record_check_fields(struct record *rec)
 			return "destination too long";
 		return check_time_field(rec);
 	case 'C':
+		return check_time_field(rec);
+	case 'Z':
+		if (!text_parse_u64(rec->field[2], rec->field_len[2], ~0ULL,
+				    &number))
+			return "bad size";
+		rec->number = number;
+		return NULL;
+	case 'S':
+		if (!text_parse_u64(rec->field[3], rec->field_len[3],
+				    MISSING_RUNS_MAX, &number))
+			return "bad count";
+		rec->number = number;
 		return check_time_field(rec);
 	}
 	return NULL;
@@ -1009,8 +1044,8 @@ static struct mailbox *get_mailbox(struct state *state, const char *name,
 	mailbox->name[len] = '\0';
 	mailbox->name_len = len;
 	struct set_entry entry = {
-		mailbox->name, NULL, (int64_t)state->mailbox_count,
-		state_hash(state, name, len), (uint32_t)len,
+		.str = mailbox->name, .value = (int64_t)state->mailbox_count,
+		.hash = state_hash(state, name, len), .len = (uint32_t)len,
 	};
 	set_place(&state->mailbox_index, &entry);
 	state->mailboxes[state->mailbox_count++] = mailbox;
@@ -1092,8 +1127,8 @@ static int add_delivered(struct state *state, const struct record *rec,
 	if (found)
 		return replace_dest && dest ? set_entry_dest(mailbox, found, dest)
 					    : 0;
-	struct set_entry entry = { NULL, NULL, rec->fetched_at, hash,
-				   (uint32_t)rec->field_len[1] };
+	struct set_entry entry = { .value = rec->fetched_at, .hash = hash,
+				   .len = (uint32_t)rec->field_len[1] };
 	if (set_reserve_one(&mailbox->keys) == 0)
 		entry.str = arena_copy(&mailbox->strings, rec->field[1],
 				       rec->field_len[1]);
@@ -1300,6 +1335,25 @@ static int apply_dest(struct state *state, const struct record *rec)
 	return entry ? set_entry_dest(mailbox, entry, rec->field[2]) : 0;
 }
 
+/* Z and S: values of a delivered key; ignored for a key not delivered. */
+static void apply_key_values(struct state *state, const struct record *rec)
+{
+	struct mailbox *mailbox = find_mailbox(state, rec->field[0],
+					       rec->field_len[0]);
+	struct set_entry *entry = !mailbox ? NULL :
+		set_find(&mailbox->keys, rec->field[1], rec->field_len[1],
+			 state_hash(state, rec->field[1], rec->field_len[1]));
+	if (!entry)
+		return;
+	if (rec->op == 'Z') {
+		entry->listed_size = rec->number;
+		entry->has_size = true;
+		return;
+	}
+	entry->missing_runs = (uint32_t)rec->number;
+	entry->missing_since = rec->number ? rec->fetched_at : 0;
+}
+
 /* G: the mailbox and all it holds (it has no open intent). */
 static void apply_forget_mailbox(struct state *state, const struct record *rec)
 {
@@ -1338,6 +1392,9 @@ static int apply_record(struct state *state, const struct record *rec)
 		return apply_meta(state, rec);
 	case 'G':
 		apply_forget_mailbox(state, rec);
+		return 0;
+	case 'Z': case 'S':
+		apply_key_values(state, rec);
 		return 0;
 	}
 	return -1;
@@ -2208,6 +2265,17 @@ static int record_and_apply(struct state *state, const struct record *rec,
 	return 0;
 }
 
+/* A decimal number as a record field, in buf. */
+static void number_field(struct record *rec, size_t i, char *buf,
+			 size_t buf_size, unsigned long long number)
+{
+	int written = snprintf(buf, buf_size, "%llu", number);
+	if (written < 0 || (size_t)written >= buf_size)
+		written = 0; /* cannot happen: buffers hold any 64-bit value */
+	rec->field[i] = buf;
+	rec->field_len[i] = (size_t)written;
+}
+
 static void record_set(struct record *rec, char op, const char *mailbox,
 		       const char *key, const char *third)
 {
@@ -2319,6 +2387,95 @@ int state_set_dest(struct state *state, const char *mailbox, const char *key,
 		return 0;
 	struct record rec;
 	record_set(&rec, 'D', mailbox, key, dest);
+	return record_and_apply(state, &rec, err);
+}
+
+/* The delivered entry of (mailbox, key) for a change, or an error. */
+static int find_for_change(struct state *state, const char *mailbox,
+			   const char *key, const char *what,
+			   struct set_entry **out, struct yb_error *err)
+{
+	int rc = check_mailbox_key(state, mailbox, key, err);
+	if (rc != 0)
+		return rc;
+	*out = find_delivered(state, mailbox, key);
+	if (*out)
+		return 0;
+	char shown_key[64], shown_mailbox[64];
+	text_sanitize(shown_key, sizeof(shown_key), key, strlen(key));
+	text_sanitize(shown_mailbox, sizeof(shown_mailbox), mailbox,
+		      strlen(mailbox));
+	return yb_fail(err, YB_ERR_INTERNAL,
+		       "%s: cannot record %s of \"%s\" of mailbox \"%s\": "
+		       "not recorded as delivered", state->dir_path, what,
+		       shown_key, shown_mailbox);
+}
+
+bool state_listed_size(const struct state *state, const char *mailbox,
+		       const char *key, uint64_t *size)
+{
+	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	if (!entry || !entry->has_size)
+		return false;
+	*size = entry->listed_size;
+	return true;
+}
+
+int state_set_listed_size(struct state *state, const char *mailbox,
+			  const char *key, uint64_t size, struct yb_error *err)
+{
+	struct set_entry *entry;
+	int rc = find_for_change(state, mailbox, key, "the size", &entry, err);
+	if (rc != 0)
+		return rc;
+	if (entry->has_size && entry->listed_size == size)
+		return 0;
+	char number[24];
+	struct record rec;
+	record_set(&rec, 'Z', mailbox, key, NULL);
+	number_field(&rec, 2, number, sizeof(number), size);
+	rec.field_count = 3;
+	rec.number = size;
+	return record_and_apply(state, &rec, err);
+}
+
+bool state_missing(const struct state *state, const char *mailbox,
+		   const char *key, time_t *since, unsigned long *runs)
+{
+	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	if (!entry || entry->missing_runs == 0)
+		return false;
+	*since = (time_t)entry->missing_since;
+	*runs = entry->missing_runs;
+	return true;
+}
+
+int state_set_missing(struct state *state, const char *mailbox,
+		      const char *key, time_t since, unsigned long runs,
+		      struct yb_error *err)
+{
+	struct set_entry *entry;
+	int rc = find_for_change(state, mailbox, key, "a missing message",
+				 &entry, err);
+	if (rc != 0)
+		return rc;
+	if (since < 0 || runs > MISSING_RUNS_MAX)
+		return yb_fail(err, YB_ERR_INTERNAL, "%s: bad missing count "
+			       "%lu since %lld", state->dir_path, runs,
+			       (long long)since);
+	if (runs == 0)
+		since = 0;
+	if (entry->missing_runs == runs && entry->missing_since == since)
+		return 0;
+	char since_text[24], runs_text[24];
+	struct record rec;
+	record_set(&rec, 'S', mailbox, key, NULL);
+	number_field(&rec, 2, since_text, sizeof(since_text),
+		     (unsigned long long)since);
+	number_field(&rec, 3, runs_text, sizeof(runs_text), runs);
+	rec.field_count = 4;
+	rec.fetched_at = since;
+	rec.number = runs;
 	return record_and_apply(state, &rec, err);
 }
 
@@ -2454,6 +2611,31 @@ static void writer_add_trailer(struct file_writer *writer)
 	writer->len += line_len;
 }
 
+/* After a key's M line: its Z line and, while it is missing, its S line. */
+static void write_key_values(struct file_writer *writer,
+			     const struct mailbox *mailbox,
+			     const struct set_entry *entry)
+{
+	char first[24], second[24];
+	struct record rec = { .op = 'Z', .field_count = 3 };
+	rec.field[0] = mailbox->name;
+	rec.field_len[0] = mailbox->name_len;
+	rec.field[1] = entry->str;
+	rec.field_len[1] = entry->len;
+	if (entry->has_size) {
+		number_field(&rec, 2, first, sizeof(first), entry->listed_size);
+		writer_add_record(writer, &rec);
+	}
+	if (entry->missing_runs == 0)
+		return;
+	rec.op = 'S';
+	rec.field_count = 4;
+	number_field(&rec, 2, first, sizeof(first),
+		     (unsigned long long)entry->missing_since);
+	number_field(&rec, 3, second, sizeof(second), entry->missing_runs);
+	writer_add_record(writer, &rec);
+}
+
 /* One M record per delivered key: "M MAILBOX KEY FETCHED_AT DEST". */
 static void write_mailbox_keys(struct file_writer *writer,
 			       const struct mailbox *mailbox)
@@ -2478,6 +2660,7 @@ static void write_mailbox_keys(struct file_writer *writer,
 		rec.field[3] = entry->dest ? entry->dest : "";
 		rec.field_len[3] = entry->dest ? strlen(entry->dest) : 0;
 		writer_add_record(writer, &rec);
+		write_key_values(writer, mailbox, entry);
 	}
 }
 

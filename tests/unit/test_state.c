@@ -477,9 +477,21 @@ static char *describe_state(const struct state *state)
 		for (size_t i = 0; i < pairs.count; i++) {
 			const char *dest = state_dest(state, mailbox,
 						      pairs.items[i].key);
-			text_add(&text, "%s %lld %s%s\n", pairs.items[i].key,
+			text_add(&text, "%s %lld %s%s", pairs.items[i].key,
 				 (long long)pairs.items[i].fetched_at,
 				 dest ? "=" : "(none)", dest ? dest : "");
+			uint64_t size;
+			if (state_listed_size(state, mailbox, pairs.items[i].key,
+					      &size))
+				text_add(&text, " size %llu",
+					 (unsigned long long)size);
+			time_t since;
+			unsigned long runs;
+			if (state_missing(state, mailbox, pairs.items[i].key,
+					  &since, &runs))
+				text_add(&text, " missing %lu since %lld", runs,
+					 (long long)since);
+			text_add(&text, "%s", "\n");
 		}
 		pairs_free(&pairs);
 		for (size_t n = 0; n < COUNT_OF(KNOWN_META); n++) {
@@ -2062,7 +2074,9 @@ static void test_valid_checksum_bad_record_is_error(void **fixture_ptr)
 	struct fixture *fx = *fixture_ptr;
 	/* Checksummed, so not a torn write, even as the last line. */
 	const char *cases[] = {
-		"Z INBOX a 1", "C INBOX a", "C INBOX a b 1", "C INBOX a -5",
+		"Q INBOX a 1", "C INBOX a", "C INBOX a b 1", "C INBOX a -5",
+		"Z INBOX a", "Z INBOX a -1", "Z INBOX a x", "S INBOX a 1",
+		"S INBOX a 1 x", "S INBOX a x 1", "S INBOX a 1 4294967296",
 		"C INBOX a 99999999999999999999", "C INBOX %00 1", "C INBOX %4 1",
 		"C INBOX a%zz 1", "C  a 1", "C INBOX a 1 ", "M INBOX a 1",
 		"X INBOX", "F INBOX a b",
@@ -2221,6 +2235,85 @@ static void test_snapshot_holds_only_m_records(void **fixture_ptr)
 	assert_non_null(strstr(msg, "snapshot:3:"));
 }
 
+/* ---- listed sizes and missing keys (POP3's grace) ----------------------- */
+
+static void assert_missing(const struct state *state, const char *key,
+			   time_t since, unsigned long runs)
+{
+	time_t got_since = -1;
+	unsigned long got_runs = 0;
+	bool missing = state_missing(state, "INBOX", key, &got_since, &got_runs);
+	assert_int_equal(missing, runs > 0);
+	if (runs > 0) {
+		assert_int_equal(got_since, since);
+		assert_int_equal(got_runs, runs);
+	}
+}
+
+static void test_sizes_and_missing_persist(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	struct yb_error err;
+	struct state *state = open_state(fx, false);
+	commit(state, "INBOX", "a", 1);
+	commit(state, "INBOX", "b", 2);
+	assert_int_equal(state_set_listed_size(state, "INBOX", "a", 1234, &err), YB_OK);
+	assert_int_equal(state_set_missing(state, "INBOX", "a", 500, 2, &err), YB_OK);
+	assert_int_equal(state_set_missing(state, "INBOX", "b", 600, 1, &err), YB_OK);
+	assert_int_equal(state_set_missing(state, "INBOX", "b", 0, 0, &err), YB_OK);
+	/* Not delivered: refused, and nothing recorded. */
+	assert_int_equal(state_set_listed_size(state, "INBOX", "c", 1, &err),
+			 YB_ERR_INTERNAL);
+	assert_int_equal(state_set_missing(state, "INBOX", "c", 1, 1, &err),
+			 YB_ERR_INTERNAL);
+	sync_ok(state);
+	state_free(state);
+	/* From the journal... */
+	for (int pass = 0; pass < 2; pass++) {
+		state = open_state(fx, false);
+		uint64_t size = 0;
+		assert_true(state_listed_size(state, "INBOX", "a", &size));
+		assert_int_equal(size, 1234);
+		assert_false(state_listed_size(state, "INBOX", "b", &size));
+		assert_missing(state, "a", 500, 2);
+		assert_missing(state, "b", 0, 0);
+		/* ...then from the snapshot compaction writes. */
+		close_ok(state);
+		assert_false(file_exists(state_file(fx, "journal")));
+	}
+	/* Unchanged values write nothing. */
+	state = open_state(fx, false);
+	assert_int_equal(state_set_listed_size(state, "INBOX", "a", 1234, &err), YB_OK);
+	assert_int_equal(state_set_missing(state, "INBOX", "a", 500, 2, &err), YB_OK);
+	sync_ok(state);
+	assert_false(file_exists(state_file(fx, "journal")));
+	/* Forgetting the key forgets its values; a new commit starts clean. */
+	forget(state, "INBOX", "a");
+	commit(state, "INBOX", "a", 9);
+	uint64_t size;
+	assert_false(state_listed_size(state, "INBOX", "a", &size));
+	assert_missing(state, "a", 0, 0);
+	close_ok(state);
+	state = open_state(fx, false);
+	assert_missing(state, "a", 0, 0);
+	state_free(state);
+}
+
+/* Z and S for a key the journal no longer holds are ignored on replay. */
+static void test_values_of_forgotten_key_ignored(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	const char *bodies[] = {
+		"C INBOX a 1", "F INBOX a", "Z INBOX a 5", "S INBOX a 7 3",
+		"C INBOX b 2", "S INBOX b 7 3",
+	};
+	write_journal_lines(fx, "yubin-journal 1\n", bodies, COUNT_OF(bodies));
+	struct state *state = open_state(fx, false);
+	assert_false(state_contains(state, "INBOX", "a"));
+	assert_missing(state, "b", 7, 3);
+	state_free(state);
+}
+
 /* ---- a snapshot cut short ---------------------------------------------- */
 
 /* A small deterministic generator (xorshift64*), so a failure repeats. */
@@ -2245,6 +2338,14 @@ static void build_random_state(struct state *state, uint64_t seed)
 		if (next_random(&seed) % 2)
 			intent(state, mailbox, key, "new/a b%");
 		commit(state, mailbox, key, (time_t)(next_random(&seed) % 2000000000));
+		struct yb_error err;
+		if (next_random(&seed) % 2)
+			assert_int_equal(state_set_listed_size(state, mailbox, key,
+					 next_random(&seed) % 100000, &err), YB_OK);
+		if (next_random(&seed) % 3 == 0)
+			assert_int_equal(state_set_missing(state, mailbox, key,
+					 (time_t)(next_random(&seed) % 2000000000),
+					 1 + next_random(&seed) % 5, &err), YB_OK);
 		if (next_random(&seed) % 5 == 0)
 			set_meta(state, mailbox,
 				 KNOWN_META[next_random(&seed) % COUNT_OF(KNOWN_META)],
@@ -3298,6 +3399,8 @@ int main(int argc, char **argv)
 		T(test_snapshot_corruption_is_error),
 		T(test_snapshot_last_line_has_no_torn_excuse),
 		T(test_snapshot_holds_only_m_records),
+		T(test_sizes_and_missing_persist),
+		T(test_values_of_forgotten_key_ignored),
 		T(test_snapshot_cut_at_every_offset),
 		T(test_snapshot_lines_missing_or_added),
 		T(test_snapshot_version_1_loads_and_is_rewritten),
