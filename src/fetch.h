@@ -14,6 +14,7 @@
 
 struct fetch_options {
 	bool dry_run;   /* connect and count; change nothing anywhere */
+	bool accept_new_uidls; /* POP3: take a renumbered maildrop */
 };
 
 /* What a run did, for the summary line and --json. */
