@@ -13,7 +13,7 @@
 
 enum long_only { OPT_JSON = 256, OPT_SYSLOG, OPT_VERSION, OPT_PROGRESS,
 		 OPT_NO_PROGRESS, OPT_SHOW_CERT, OPT_AUTHORIZE,
-		 OPT_ASK_PASSWORD };
+		 OPT_ASK_PASSWORD, OPT_ACCEPT_NEW_UIDLS };
 
 static const struct option long_options[] = {
 	{ "config",  required_argument, NULL, 'c' },
@@ -28,6 +28,7 @@ static const struct option long_options[] = {
 	{ "show-cert", no_argument,     NULL, OPT_SHOW_CERT },
 	{ "authorize", required_argument, NULL, OPT_AUTHORIZE },
 	{ "ask-password", no_argument,  NULL, OPT_ASK_PASSWORD },
+	{ "accept-new-uidls", required_argument, NULL, OPT_ACCEPT_NEW_UIDLS },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ "version", no_argument,       NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -59,6 +60,9 @@ void cli_print_help(void)
 "                     fetch nothing\n"
 "      --ask-password ask on the terminal for the password of each account\n"
 "                     that has no password source (never without a terminal)\n"
+"      --accept-new-uidls ACCOUNT\n"
+"                     let the POP3 ACCOUNT take a maildrop whose UIDLs the\n"
+"                     server renumbered (fetching those messages again)\n"
 "  -h, --help         show this help and exit\n"
 "      --version      show the version and exit\n"
 "\n"
@@ -130,6 +134,7 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 		case OPT_SHOW_CERT: out->show_cert = true; break;
 		case OPT_AUTHORIZE: out->authorize = optarg; break;
 		case OPT_ASK_PASSWORD: out->ask_password = true; break;
+		case OPT_ACCEPT_NEW_UIDLS: out->accept_new_uidls = optarg; break;
 		case 'h': out->show_help = true; break;
 		case OPT_VERSION: out->show_version = true; break;
 		case ':':

@@ -23,6 +23,9 @@ struct cli_options {
 				     accounts without a password source */
 	const char *authorize;    /* --authorize ACCOUNT: obtain an OAuth2
 				     refresh token, fetch nothing; or NULL */
+	const char *accept_new_uidls; /* --accept-new-uidls ACCOUNT: that
+				     POP3 account may take a renumbered
+				     maildrop in this run; or NULL */
 	char **accounts;          /* the ACCOUNT arguments (points into argv) */
 	int account_count;
 };

@@ -180,8 +180,8 @@ static int fetch_with_secret(const struct account *account,
 	if (!options->dry_run)
 		rc = cached_sink(sinks, account->deliver_target, &sink, err);
 	if (rc == YB_OK)
-		rc = fetch_pop3(account, secret, state, sink, options->dry_run,
-				report, err);
+		rc = fetch_pop3(account, secret, state, sink, options, report,
+				err);
 	return rc;
 }
 

@@ -8,6 +8,16 @@
  * only for messages whose commit is durable, and all of them at the end:
  * POP3 deletes nothing before QUIT anyway, and a session that dies first
  * deletes nothing.
+ *
+ * A listing is evidence, not truth: a server may list nothing or only
+ * part of the maildrop for a moment, or renumber every UIDL when it
+ * rebuilds its index.  So a delivered key missing from the listing is
+ * forgotten only after a grace of listings and days, and a listing whose
+ * known UIDLs have mostly vanished while messages of their sizes stand
+ * there under new UIDLs is refused as a renumbering unless the run was
+ * told to accept it (the rules: pop3_plan.h).  Keys of messages yubin
+ * deleted itself (keep: false, delete_after_days) are forgotten at once
+ * on QUIT's +OK: that is corroborated.
  */
 #include "config.h"
 
@@ -23,11 +33,13 @@
 #include "log.h"
 #include "pop3.h"
 #include "pop3_parse.h"
+#include "pop3_plan.h"
 #include "progress.h"
 #include "testhook.h"
 
 #define POP3_MAILBOX "INBOX"
 #define RETR_WINDOW 32
+
 /* "UIDL #N" for the N-th copy of a repeated UIDL: a space never occurs in a UIDL. */
 #define KEY_MAX (POP3_UIDL_MAX + 24)
 
@@ -39,6 +51,7 @@ struct planned {
 
 struct pop3_run {
 	const struct account *account;
+	bool accept_new_uidls;   /* this run may take a renumbered maildrop */
 	struct pop3 *pop3;
 	struct state *state;
 	struct delivery *delivery;
@@ -105,14 +118,24 @@ static void message_refused(void *ctx, void *item, const char *detail)
 		 plan->msg->msgno, has_key(plan) ? plan->key : "no UIDL", detail);
 }
 
-/* The delivery calls this once a message's commit is durable. */
+/*
+ * The delivery calls this once a message's commit is durable.  Its
+ * listed size is recorded too (synced with the next batch), so that a
+ * renumbered maildrop can be recognised by it later.
+ */
 static void message_committed(void *ctx, void *item, uint64_t bytes)
 {
 	struct pop3_run *run = ctx;
+	const struct planned *plan = item;
 	run->report->fetched++;
 	run->report->fetched_bytes += bytes;
 	if (!run->account->keep)
 		run->doomed[run->doomed_len++] = item;
+	struct yb_error size_err;
+	if (has_key(plan) &&
+	    state_set_listed_size(run->state, POP3_MAILBOX, plan->key,
+				  plan->msg->size, &size_err) != YB_OK)
+		log_warn("%s", size_err.msg);
 }
 
 /* --- fetching --- */
@@ -127,8 +150,8 @@ static int fetch_one(struct pop3_run *run, const struct planned *plan,
 	bool refused = false;
 	struct yb_error retr_err;
 	yb_error_clear(&retr_err);
-	rc = pop3_read_retr(run->pop3, delivery_write_cb, run->delivery, &refused,
-			    &retr_err);
+	rc = pop3_read_retr(run->pop3, plan->msg->size, delivery_write_cb,
+			    run->delivery, &refused, &retr_err);
 	if (rc != YB_OK || refused) {
 		delivery_abort(run->delivery);
 		if (rc != YB_OK) {
@@ -259,55 +282,247 @@ static int compare_key_ptrs(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-struct server_keys {
-	const char **keys; /* sorted */
-	size_t count;
+static int compare_sizes(const void *a, const void *b)
+{
+	uint64_t sa = *(const uint64_t *)a, sb = *(const uint64_t *)b;
+	return sa < sb ? -1 : sa > sb;
+}
+
+/* A delivered key the listing lacks, as found in the state. */
+struct gone_key {
+	char *key;              /* owned */
+	bool was_missing;       /* missing from an earlier listing too */
+	time_t missing_since;
+	unsigned long missing_runs;
+	bool has_size;
+	uint64_t size;
 };
 
-static bool not_on_server(void *ctx, const char *key, time_t fetched_at)
+/* What the listing says about the state's keys. */
+struct reconcile {
+	const char **listed;    /* the listing's keys, sorted; not owned */
+	size_t listed_count;
+	struct gone_key *gone;  /* owned */
+	size_t gone_count, gone_cap;
+	bool oom;
+	const struct state *state;
+};
+
+static bool is_listed(const struct reconcile *rec, const char *key)
+{
+	return bsearch(&key, rec->listed, rec->listed_count, sizeof(*rec->listed),
+		       compare_key_ptrs) != NULL;
+}
+
+/* state_foreach: collect the keys the listing lacks. */
+static int collect_gone(void *ctx, const char *key, time_t fetched_at)
 {
 	(void)fetched_at;
-	const struct server_keys *server = ctx;
-	return !bsearch(&key, server->keys, server->count, sizeof(*server->keys),
-			compare_key_ptrs);
+	struct reconcile *rec = ctx;
+	if (is_listed(rec, key))
+		return 0;
+	if (rec->gone_count == rec->gone_cap) {
+		size_t cap = rec->gone_cap ? rec->gone_cap * 2 : 64;
+		struct gone_key *grown = realloc(rec->gone, cap * sizeof(*grown));
+		if (!grown) {
+			rec->oom = true;
+			return 1;
+		}
+		rec->gone = grown;
+		rec->gone_cap = cap;
+	}
+	struct gone_key *gone = &rec->gone[rec->gone_count];
+	memset(gone, 0, sizeof(*gone));
+	gone->key = strdup(key);
+	if (!gone->key) {
+		rec->oom = true;
+		return 1;
+	}
+	gone->was_missing = state_missing(rec->state, POP3_MAILBOX, key,
+					  &gone->missing_since,
+					  &gone->missing_runs);
+	gone->has_size = state_listed_size(rec->state, POP3_MAILBOX, key,
+					   &gone->size);
+	rec->gone_count++;
+	return 0;
+}
+
+static void reconcile_free(struct reconcile *rec)
+{
+	for (size_t i = 0; i < rec->gone_count; i++)
+		free(rec->gone[i].key);
+	free(rec->gone);
+	free(rec->listed);
+}
+
+static int reconcile_collect(struct pop3_run *run, const struct planned *plan,
+			     size_t count, struct reconcile *rec,
+			     struct yb_error *err)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->state = run->state;
+	rec->listed = malloc((count ? count : 1) * sizeof(*rec->listed));
+	if (!rec->listed)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	size_t known = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (!has_key(&plan[i]))
+			continue;
+		rec->listed[rec->listed_count++] = plan[i].key;
+		if (state_contains(run->state, POP3_MAILBOX, plan[i].key))
+			known++;
+	}
+	/* Every delivered key listed: nothing is gone, and the run's cost
+	   stays with the listing. */
+	if (known == state_count(run->state, POP3_MAILBOX))
+		return YB_OK;
+	qsort(rec->listed, rec->listed_count, sizeof(*rec->listed),
+	      compare_key_ptrs);
+	state_foreach(run->state, POP3_MAILBOX, collect_gone, rec);
+	if (rec->oom)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	return YB_OK;
+}
+
+static int count_listing(const struct pop3_run *run, const struct planned *plan,
+			 size_t count, const struct reconcile *rec,
+			 struct pop3_listing_counts *counts, struct yb_error *err)
+{
+	memset(counts, 0, sizeof(*counts));
+	uint64_t *gone_sizes = malloc((rec->gone_count ? rec->gone_count : 1) *
+				      sizeof(*gone_sizes));
+	uint64_t *fresh_sizes = malloc((count ? count : 1) * sizeof(*fresh_sizes));
+	if (!gone_sizes || !fresh_sizes) {
+		free(gone_sizes);
+		free(fresh_sizes);
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	}
+	size_t already_missing = 0;
+	for (size_t i = 0; i < rec->gone_count; i++) {
+		if (rec->gone[i].was_missing) {
+			already_missing++;
+			continue;
+		}
+		counts->gone_now++;
+		if (rec->gone[i].has_size)
+			gone_sizes[counts->sized++] = rec->gone[i].size;
+	}
+	counts->present = state_count(run->state, POP3_MAILBOX) - already_missing;
+	for (size_t i = 0; i < count; i++)
+		if (has_key(&plan[i]) &&
+		    !state_contains(run->state, POP3_MAILBOX, plan[i].key))
+			fresh_sizes[counts->fresh++] = plan[i].msg->size;
+	qsort(gone_sizes, counts->sized, sizeof(*gone_sizes), compare_sizes);
+	qsort(fresh_sizes, counts->fresh, sizeof(*fresh_sizes), compare_sizes);
+	counts->matched = pop3_count_size_matches(gone_sizes, counts->sized,
+						  fresh_sizes, counts->fresh);
+	free(gone_sizes);
+	free(fresh_sizes);
+	return YB_OK;
+}
+
+static int refuse_renumbering(const struct pop3_run *run,
+			      const struct pop3_listing_counts *counts,
+			      struct yb_error *err)
+{
+	return yb_fail(err, YB_ERR_PROTOCOL,
+		       "%s: %zu of the %zu messages yubin fetched are missing "
+		       "from the UIDL listing, and %zu new messages stand there "
+		       "(%zu of the same sizes): the server seems to have "
+		       "renumbered its UIDLs (an index rebuild), and fetching "
+		       "them would deliver them a second time; nothing was "
+		       "fetched.  If the server did renumber, run yubin "
+		       "--accept-new-uidls %s once to fetch them again under "
+		       "the new numbering", run->account->host, counts->gone_now,
+		       counts->present, counts->fresh, counts->matched,
+		       run->account->name);
+}
+
+/* The listed keys that were missing before are there again. */
+static int mark_listed(struct pop3_run *run, const struct planned *plan,
+		       size_t count, struct yb_error *err)
+{
+	for (size_t i = 0; i < count; i++) {
+		time_t since;
+		unsigned long runs;
+		if (!has_key(&plan[i]) ||
+		    !state_missing(run->state, POP3_MAILBOX, plan[i].key, &since,
+				   &runs))
+			continue;
+		int rc = state_set_missing(run->state, POP3_MAILBOX, plan[i].key,
+					   0, 0, err);
+		if (rc != YB_OK)
+			return rc;
+	}
+	return YB_OK;
 }
 
 /*
- * Forget keys of messages the server no longer has (deleted by another
- * client), so the state does not grow forever.  Only called after a
- * complete UIDL listing.
+ * Count one more listing for each key the listing lacks, and forget
+ * those whose grace is over.
  */
-static int prune_gone(struct pop3_run *run, const struct planned *plan,
-		      size_t count, size_t known_on_server, struct yb_error *err)
+static int age_gone(struct pop3_run *run, const struct reconcile *rec,
+		    time_t now, size_t *forgotten, struct yb_error *err)
 {
-	if (state_count(run->state, POP3_MAILBOX) <= known_on_server)
-		return YB_OK;
-	struct server_keys server = { .count = count };
-	server.keys = malloc((count ? count : 1) * sizeof(*server.keys));
-	if (!server.keys)
-		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	for (size_t i = 0; i < count; i++)
-		server.keys[i] = plan[i].key;
-	qsort(server.keys, count, sizeof(*server.keys), compare_key_ptrs);
-	size_t gone = 0;
-	int rc = state_forget_where(run->state, POP3_MAILBOX, not_on_server, &server,
-				    &gone, err);
-	if (rc == YB_OK && gone > 0) {
-		log_debug("forgot %zu messages no longer on the server", gone);
-		rc = state_sync(run->state, err);
+	*forgotten = 0;
+	for (size_t i = 0; i < rec->gone_count; i++) {
+		const struct gone_key *gone = &rec->gone[i];
+		time_t since;
+		unsigned long runs;
+		pop3_missing_once_more(gone->was_missing, gone->missing_since,
+				       gone->missing_runs, now, &since, &runs);
+		int rc;
+		if (pop3_grace_is_over(runs, since, now)) {
+			rc = state_forget(run->state, POP3_MAILBOX, gone->key, err);
+			(*forgotten)++;
+		} else {
+			rc = state_set_missing(run->state, POP3_MAILBOX, gone->key,
+					       since, runs, err);
+		}
+		if (rc != YB_OK)
+			return rc;
 	}
-	free(server.keys);
-	return rc;
+	return YB_OK;
 }
 
-static size_t count_known(const struct pop3_run *run, const struct planned *plan,
-			  size_t count)
+/*
+ * Weigh the listing against the state before anything is fetched:
+ * refuse a renumbered maildrop (unless accepted); then, unless dry_run,
+ * record what it shows: keys listed again, keys missing one listing
+ * more, keys whose grace is over forgotten.
+ */
+static int reconcile_listing(struct pop3_run *run, const struct planned *plan,
+			     size_t count, bool dry_run, struct yb_error *err)
 {
-	size_t known = 0;
-	for (size_t i = 0; i < count; i++)
-		if (has_key(&plan[i]) && state_contains(run->state, POP3_MAILBOX, plan[i].key))
-			known++;
-	return known;
+	struct reconcile rec;
+	struct pop3_listing_counts counts;
+	int rc = reconcile_collect(run, plan, count, &rec, err);
+	if (rc == YB_OK)
+		rc = count_listing(run, plan, count, &rec, &counts, err);
+	if (rc == YB_OK && pop3_renumbering_suspected(&counts)) {
+		if (!run->accept_new_uidls)
+			rc = refuse_renumbering(run, &counts, err);
+		else
+			log_warn("%s: %zu known UIDLs vanished and %zu new ones "
+				 "stand there: accepting the new numbering, so "
+				 "those messages are fetched again",
+				 run->account->host, counts.gone_now,
+				 counts.fresh);
+	}
+	size_t forgotten = 0;
+	if (rc == YB_OK && !dry_run)
+		rc = mark_listed(run, plan, count, err);
+	if (rc == YB_OK && !dry_run)
+		rc = age_gone(run, &rec, time(NULL), &forgotten, err);
+	if (rc == YB_OK && !dry_run)
+		rc = state_sync(run->state, err);
+	if (rc == YB_OK && rec.gone_count > 0)
+		log_debug("%zu fetched messages missing from the listing, %zu "
+			  "forgotten after %d listings and %d days missing",
+			  rec.gone_count, forgotten, POP3_FORGET_AFTER_LISTINGS,
+			  POP3_FORGET_AFTER_DAYS);
+	reconcile_free(&rec);
+	return rc;
 }
 
 /* --- the session --- */
@@ -343,16 +558,16 @@ static int run_session(struct pop3_run *run, bool dry_run, struct yb_error *err)
 	if (rc != YB_OK)
 		goto out;
 	assign_keys(plan, count);
+	if (pop3_has_uidl(run->pop3)) {
+		rc = reconcile_listing(run, plan, count, dry_run, err);
+		if (rc != YB_OK)
+			goto out;
+	}
 	size_t todo_len = plan_fetch(run, plan, count, todo);
 	if (dry_run) {
 		run->doomed_len = 0;
 		rc = pop3_quit(run->pop3, err);
 		goto out;
-	}
-	if (pop3_has_uidl(run->pop3)) {
-		rc = prune_gone(run, plan, count, count_known(run, plan, count), err);
-		if (rc != YB_OK)
-			goto out;
 	}
 	log_info("%zu messages on %s, %zu new", count, run->account->host,
 		 run->report->new_messages);
@@ -375,13 +590,16 @@ out:
 }
 
 int fetch_pop3(const struct account *account, const char *password,
-	       struct state *state, struct sink *sink, bool dry_run,
+	       struct state *state, struct sink *sink,
+	       const struct fetch_options *options,
 	       struct fetch_report *report, struct yb_error *err)
 {
+	bool dry_run = options->dry_run;
 	struct pop3_run *run = calloc(1, sizeof(*run));
 	if (!run)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	run->account = account;
+	run->accept_new_uidls = options->accept_new_uidls;
 	run->state = state;
 	run->report = report;
 	int rc = YB_OK;

@@ -16,9 +16,12 @@
 /*
  * state is open (read-only for a dry run), its intents already resolved;
  * sink is NULL for a dry run.  Neither is owned.  password may be NULL.
+ * A listing that looks renumbered (every known UIDL replaced) is
+ * YB_ERR_PROTOCOL unless options->accept_new_uidls.
  */
 int fetch_pop3(const struct account *account, const char *password,
-	       struct state *state, struct sink *sink, bool dry_run,
+	       struct state *state, struct sink *sink,
+	       const struct fetch_options *options,
 	       struct fetch_report *report, struct yb_error *err);
 
 #endif

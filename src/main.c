@@ -109,7 +109,11 @@ static void run_one(const struct run *run, size_t index)
 	}
 	struct yb_error err;
 	yb_error_clear(&err);
-	struct fetch_options fetch_options = { .dry_run = run->options->dry_run };
+	struct fetch_options fetch_options = {
+		.dry_run = run->options->dry_run,
+		.accept_new_uidls = run->options->accept_new_uidls &&
+			strcmp(run->options->accept_new_uidls, account->name) == 0,
+	};
 	log_set_account(account->name);
 	outcome->status = fetch_account(account, &fetch_options, &outcome->report, &err);
 	progress_clear();

@@ -1209,15 +1209,41 @@ int pop3_send_retr(struct pop3 *pop3, unsigned long msgno,
 }
 
 /*
+ * A body that does not agree with LIST's size was cut short or ran on
+ * into the next reply (a last line without its CRLF makes ".\r\n" no
+ * terminator), so the replies after it are out of step and would be
+ * stored under the wrong UIDLs: the session ends here.
+ */
+static int check_body_size(struct pop3 *pop3, unsigned long msgno,
+			   const struct pop3_body_tally *tally,
+			   uint64_t listed_size, struct yb_error *err)
+{
+	if (pop3_size_agrees(tally, listed_size))
+		return YB_OK;
+	return mark_broken(pop3, yb_fail(err, YB_ERR_PROTOCOL,
+		"%s: message %lu: RETR sent %llu bytes in %llu lines where "
+		"LIST said %llu: the body was cut short or ran on into the next "
+		"reply, so the replies are out of step; the message is not "
+		"kept and the session ends", peer(pop3), msgno,
+		(unsigned long long)tally->bytes,
+		(unsigned long long)(tally->crlf + tally->bare_lf),
+		(unsigned long long)listed_size));
+}
+
+/*
  * Stream one body: unstuff what the connection has buffered, in slices
  * no larger than the scratch buffer, until the terminating ".".  The
  * bytes after it (the next pipelined reply) stay in the connection.
+ * The body must then agree with listed_size (check_body_size).
  */
 static int stream_body(struct pop3 *pop3, unsigned long msgno,
-		       pop3_body_fn fn, void *ctx, struct yb_error *err)
+		       uint64_t listed_size, pop3_body_fn fn, void *ctx,
+		       struct yb_error *err)
 {
 	struct pop3_dot_decoder decoder;
 	pop3_dot_init(&decoder);
+	struct pop3_body_tally tally;
+	pop3_tally_init(&tally);
 	uint64_t received = 0;
 	while (!decoder.done) {
 		const char *data;
@@ -1235,17 +1261,19 @@ static int stream_body(struct pop3 *pop3, unsigned long msgno,
 		received += used;
 		if (out_len == 0)
 			continue;
+		pop3_tally_add(&tally, pop3->scratch, out_len);
 		rc = fn(ctx, pop3->scratch, out_len, err);
 		if (rc != YB_OK)
 			return mark_broken(pop3, rc);
 	}
 	log_trace("S: <message %lu: %llu bytes>", msgno,
 		  (unsigned long long)received);
-	return YB_OK;
+	tally.wire_extra = received - tally.bytes;
+	return check_body_size(pop3, msgno, &tally, listed_size, err);
 }
 
-int pop3_read_retr(struct pop3 *pop3, pop3_body_fn fn, void *ctx,
-		   bool *refused, struct yb_error *err)
+int pop3_read_retr(struct pop3 *pop3, uint64_t listed_size, pop3_body_fn fn,
+		   void *ctx, bool *refused, struct yb_error *err)
 {
 	*refused = false;
 	unsigned long msgno;
@@ -1274,7 +1302,7 @@ int pop3_read_retr(struct pop3 *pop3, pop3_body_fn fn, void *ctx,
 			       text_len, err);
 		return YB_OK;
 	}
-	return stream_body(pop3, msgno, fn, ctx, err);
+	return stream_body(pop3, msgno, listed_size, fn, ctx, err);
 }
 
 int pop3_send_dele(struct pop3 *pop3, unsigned long msgno,

@@ -453,3 +453,43 @@ terminator:
 	*out_len = output.used;
 	return (size_t)(p + 1 - in);
 }
+
+/* --- the body against LIST's size --- */
+
+void pop3_tally_init(struct pop3_body_tally *tally)
+{
+	memset(tally, 0, sizeof(*tally));
+}
+
+void pop3_tally_add(struct pop3_body_tally *tally, const char *data,
+		    size_t len)
+{
+	const char *p = data;
+	const char *end = data + len;
+	bool after_cr = tally->after_cr;
+	while (p < end) {
+		const char *lf = memchr(p, '\n', (size_t)(end - p));
+		if (!lf) {
+			after_cr = p < end && end[-1] == '\r';
+			break;
+		}
+		bool crlf = lf > p ? lf[-1] == '\r' : after_cr;
+		if (crlf)
+			tally->crlf++;
+		else
+			tally->bare_lf++;
+		after_cr = false;
+		p = lf + 1;
+	}
+	tally->after_cr = after_cr;
+	tally->bytes += len;
+}
+
+bool pop3_size_agrees(const struct pop3_body_tally *tally, uint64_t listed)
+{
+	/* crlf <= bytes / 2, so the low end cannot wrap; the high end is
+	   bounded by what a connection can carry, far below 2^64. */
+	uint64_t low = tally->bytes - tally->crlf;
+	uint64_t high = tally->bytes + tally->bare_lf + tally->wire_extra;
+	return listed >= low && listed <= high;
+}

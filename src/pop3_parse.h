@@ -88,4 +88,32 @@ void pop3_dot_init(struct pop3_dot_decoder *dec);
 size_t pop3_dot_decode(struct pop3_dot_decoder *dec, const char *in, size_t len,
 		       char *out, size_t *out_len);
 
+/*
+ * What a body held, to check it against the size LIST gave.  bytes are
+ * the body as received after unstuffing, line endings as sent; crlf and
+ * bare_lf count its line endings; wire_extra the bytes the server sent
+ * that are not body (stuffing dots and the terminator line).
+ */
+struct pop3_body_tally {
+	uint64_t bytes, crlf, bare_lf, wire_extra;
+	bool after_cr;  /* the last byte added was a CR */
+};
+
+void pop3_tally_init(struct pop3_body_tally *tally);
+
+/* Count body bytes (unstuffed), in any split. */
+void pop3_tally_add(struct pop3_body_tally *tally, const char *data,
+		    size_t len);
+
+/*
+ * Does listed, the size LIST gave, agree with the body?  RFC 1939's size
+ * counts CRLF line endings and no stuffing, but servers that store LF
+ * count one byte per line, and some count bare LFs as CRLF or count the
+ * dots they stuff.  So the size agrees when
+ *     bytes - crlf  <=  listed  <=  bytes + bare_lf + wire_extra
+ * and only then: anything else is a body cut short or run on into the
+ * next reply (a reply stream out of step), or a server that lies.
+ */
+bool pop3_size_agrees(const struct pop3_body_tally *tally, uint64_t listed);
+
 #endif

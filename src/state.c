@@ -3,12 +3,22 @@
  *
  * On disk (STATE_DIR/ACCOUNT/, see state.h):
  *
- *   snapshot   "yubin-snapshot 1\n" then the whole state, one record a
+ *   snapshot   "yubin-snapshot 2\n" then the whole state, one record a
  *              line, in no particular order:
  *                M MAILBOX KEY FETCHED_AT DEST  a delivered message
+ *                Z MAILBOX KEY SIZE             its size as listed
+ *                S MAILBOX KEY SINCE RUNS       it is missing from listings
  *                V MAILBOX NAME VALUE           a value of the mailbox
+ *              (a Z or S line follows its key's M line) and last the trailer "end COUNT CRC #CHECK": COUNT is the
+ *              number of record lines, CRC the CRC-32 (8 lowercase hex
+ *              digits) of every byte of the file before the trailer.
  *              Only ever replaced whole, by rename, so every line of it
- *              must be valid.
+ *              must be valid, and a snapshot cut anywhere (even at a line
+ *              end, where every line left would still be valid) lacks its
+ *              trailer or disagrees with it: refused, never read as a
+ *              smaller state that would make the next run fetch again.
+ *              Version 1 had no trailer: it is still read, once, and
+ *              rewritten as version 2 when the state is closed.
  *   journal    "yubin-journal 1\n" then records appended since the
  *              snapshot, in order:
  *                I MAILBOX KEY DEST       intent: about to publish at DEST
@@ -20,6 +30,12 @@
  *                V MAILBOX NAME VALUE     set the mailbox's value NAME
  *                G MAILBOX                forget the mailbox's keys and
  *                                         values (it has no open intent)
+ *                Z MAILBOX KEY SIZE       the server listed the delivered
+ *                                         key with SIZE bytes
+ *                S MAILBOX KEY SINCE RUNS the delivered key has been
+ *                                         missing from RUNS listings, the
+ *                                         first at SINCE; RUNS 0: listed
+ *                                         again (SINCE is then 0)
  *
  * Every record line ends in " #" and 8 lowercase hex digits: the CRC-32
  * (IEEE 802.3, as zlib's crc32) of the line's bytes before " #".  Fields
@@ -51,8 +67,9 @@
  * delivered, and takes a dest only from the intent it closes, which the
  * journal itself opened (the snapshot never holds intents: compaction is
  * skipped while any is open); D and V set a value outright and F and G
- * remove whatever is there, so the last of them decides either way (a D
- * for a key no longer delivered is ignored: a later F removed it).
+ * remove whatever is there, so the last of them decides either way (a D,
+ * Z or S for a key no longer delivered is ignored: a later F removed it;
+ * Z and S too set their values outright).
  *
  * Writes: records are encoded into a pending buffer as they are made;
  * state_sync appends it to the journal (O_APPEND) and fdatasyncs, and the
@@ -132,6 +149,9 @@
 
 #define RECORD_FIELDS_MAX 4
 
+/* Most listings a key can be counted missing from (it fits 32 bits). */
+#define MISSING_RUNS_MAX 0xffffffffULL
+
 /* The field that stands for "no value" where a field is optional. */
 static const char FIELD_NONE[] = "-";
 
@@ -150,12 +170,15 @@ static const char JOURNAL_NAME[] = "journal";
 static const char LOCK_NAME[] = "lock";
 static const char SNAPSHOT_MAGIC[] = "yubin-snapshot";
 static const char JOURNAL_MAGIC[] = "yubin-journal";
-static const char SNAPSHOT_HEADER[] = "yubin-snapshot 1\n";
+static const char SNAPSHOT_HEADER[] = "yubin-snapshot 2\n";
+/* The version before the trailer: read, then rewritten. */
+static const char SNAPSHOT_HEADER_V1[] = "yubin-snapshot 1\n";
+static const char SNAPSHOT_TRAILER_WORD[] = "end";
 static const char JOURNAL_HEADER[] = "yubin-journal 1\n";
 
 /* The record types each file holds. */
-static const char SNAPSHOT_OPS[] = "MV";
-static const char JOURNAL_OPS[] = "ICXFDVG";
+static const char SNAPSHOT_OPS[] = "MVZS";
+static const char JOURNAL_OPS[] = "ICXFDVGZS";
 
 static const char SNAPSHOT_ADVICE[] =
 	"to recover, move the file away and run yubin again: it will fetch "
@@ -176,15 +199,27 @@ static const uint32_t crc32_nibble_table[16] = {
 	0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
 };
 
-static uint32_t crc32_bytes(const char *data, size_t len)
+/* Start a CRC-32 with CRC32_INIT, feed it bytes, finish with crc32_final. */
+#define CRC32_INIT 0xffffffffu
+
+static uint32_t crc32_update(uint32_t crc, const char *data, size_t len)
 {
-	uint32_t crc = 0xffffffffu;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char byte = (unsigned char)data[i];
 		crc = crc32_nibble_table[(crc ^ byte) & 0x0f] ^ (crc >> 4);
 		crc = crc32_nibble_table[(crc ^ (byte >> 4)) & 0x0f] ^ (crc >> 4);
 	}
+	return crc;
+}
+
+static uint32_t crc32_final(uint32_t crc)
+{
 	return crc ^ 0xffffffffu;
+}
+
+static uint32_t crc32_bytes(const char *data, size_t len)
+{
+	return crc32_final(crc32_update(CRC32_INIT, data, len));
 }
 
 /* ---- SipHash-1-3 ------------------------------------------------------- */
@@ -319,6 +354,13 @@ struct set_entry {
 	int64_t value;
 	uint32_t hash;
 	uint32_t len;
+	/* Delivered keys only (zero when unknown): the size the server
+	   listed, and since when and in how many listings it has been
+	   missing (POP3's grace before forgetting, see state.h). */
+	uint64_t listed_size;
+	int64_t missing_since;
+	uint32_t missing_runs;
+	bool has_size;
 };
 
 /* Open addressing, linear probing; capacity is 0 or a power of two. */
@@ -459,7 +501,8 @@ struct record {
 	const char *field[RECORD_FIELDS_MAX];
 	size_t field_len[RECORD_FIELDS_MAX];
 	bool field_none[RECORD_FIELDS_MAX];
-	int64_t fetched_at;   /* M and C */
+	int64_t fetched_at;   /* M and C; S's SINCE */
+	uint64_t number;      /* Z's SIZE, S's RUNS */
 };
 
 static bool byte_is_plain(unsigned char byte)
@@ -525,6 +568,16 @@ static size_t record_line_len(const struct record *rec)
 	return len;
 }
 
+/* " #xxxxxxxx\n" (CHECK_SUFFIX_LEN + 1 bytes) at at: crc in lowercase hex. */
+static void write_check_suffix(char *at, uint32_t crc)
+{
+	*at++ = ' ';
+	*at++ = '#';
+	for (int shift = 28; shift >= 0; shift -= 4)
+		*at++ = HEX_LOWER[(crc >> shift) & 0x0f];
+	*at = '\n';
+}
+
 /* Write the line (exactly record_line_len bytes) to out. */
 static void record_encode(const struct record *rec, char *out)
 {
@@ -539,12 +592,7 @@ static void record_encode(const struct record *rec, char *out)
 			at = escape_into(at, rec->field[i], rec->field_len[i]);
 		}
 	}
-	uint32_t crc = crc32_bytes(out, (size_t)(at - out));
-	*at++ = ' ';
-	*at++ = '#';
-	for (int shift = 28; shift >= 0; shift -= 4)
-		*at++ = HEX_LOWER[(crc >> shift) & 0x0f];
-	*at = '\n';
+	write_check_suffix(at, crc32_bytes(out, (size_t)(at - out)));
 }
 
 static int hex_value(char digit)
@@ -651,7 +699,9 @@ static bool record_arity(char op, size_t *min, size_t *max)
 	switch (op) {
 	case 'G': *min = *max = 1; return true;
 	case 'X': case 'F': *min = *max = 2; return true;
-	case 'C': case 'I': case 'D': case 'V': *min = *max = 3; return true;
+	case 'C': case 'I': case 'D': case 'V': case 'Z':
+		*min = *max = 3; return true;
+	case 'S': *min = *max = 4; return true;
 	/* A snapshot line without its DEST has no destination recorded. */
 	case 'M': *min = 3; *max = 4; return true;
 	}
@@ -661,6 +711,7 @@ static bool record_arity(char op, size_t *min, size_t *max)
 /* The limits of fields 1 and up, after the mailbox; NULL when all is well. */
 static const char *record_check_fields(struct record *rec)
 {
+	unsigned long long number;
 	if (rec->op == 'V') {
 		const char *problem = meta_name_problem(rec->field[1],
 							rec->field_len[1]);
@@ -679,6 +730,18 @@ static const char *record_check_fields(struct record *rec)
 			return "destination too long";
 		return check_time_field(rec);
 	case 'C':
+		return check_time_field(rec);
+	case 'Z':
+		if (!text_parse_u64(rec->field[2], rec->field_len[2], ~0ULL,
+				    &number))
+			return "bad size";
+		rec->number = number;
+		return NULL;
+	case 'S':
+		if (!text_parse_u64(rec->field[3], rec->field_len[3],
+				    MISSING_RUNS_MAX, &number))
+			return "bad count";
+		rec->number = number;
 		return check_time_field(rec);
 	}
 	return NULL;
@@ -915,6 +978,7 @@ struct state {
 	bool dir_unsynced;            /* journal opened, directory not synced */
 	uint64_t journal_bytes;       /* good bytes of the journal on disk */
 	uint64_t snapshot_bytes;
+	bool snapshot_outdated;       /* version 1, to be rewritten */
 };
 
 static uint32_t state_hash(const struct state *state, const char *str,
@@ -979,8 +1043,8 @@ static struct mailbox *get_mailbox(struct state *state, const char *name,
 	mailbox->name[len] = '\0';
 	mailbox->name_len = len;
 	struct set_entry entry = {
-		mailbox->name, NULL, (int64_t)state->mailbox_count,
-		state_hash(state, name, len), (uint32_t)len,
+		.str = mailbox->name, .value = (int64_t)state->mailbox_count,
+		.hash = state_hash(state, name, len), .len = (uint32_t)len,
 	};
 	set_place(&state->mailbox_index, &entry);
 	state->mailboxes[state->mailbox_count++] = mailbox;
@@ -1062,8 +1126,8 @@ static int add_delivered(struct state *state, const struct record *rec,
 	if (found)
 		return replace_dest && dest ? set_entry_dest(mailbox, found, dest)
 					    : 0;
-	struct set_entry entry = { NULL, NULL, rec->fetched_at, hash,
-				   (uint32_t)rec->field_len[1] };
+	struct set_entry entry = { .value = rec->fetched_at, .hash = hash,
+				   .len = (uint32_t)rec->field_len[1] };
 	if (set_reserve_one(&mailbox->keys) == 0)
 		entry.str = arena_copy(&mailbox->strings, rec->field[1],
 				       rec->field_len[1]);
@@ -1270,6 +1334,25 @@ static int apply_dest(struct state *state, const struct record *rec)
 	return entry ? set_entry_dest(mailbox, entry, rec->field[2]) : 0;
 }
 
+/* Z and S: values of a delivered key; ignored for a key not delivered. */
+static void apply_key_values(struct state *state, const struct record *rec)
+{
+	struct mailbox *mailbox = find_mailbox(state, rec->field[0],
+					       rec->field_len[0]);
+	struct set_entry *entry = !mailbox ? NULL :
+		set_find(&mailbox->keys, rec->field[1], rec->field_len[1],
+			 state_hash(state, rec->field[1], rec->field_len[1]));
+	if (!entry)
+		return;
+	if (rec->op == 'Z') {
+		entry->listed_size = rec->number;
+		entry->has_size = true;
+		return;
+	}
+	entry->missing_runs = (uint32_t)rec->number;
+	entry->missing_since = rec->number ? rec->fetched_at : 0;
+}
+
 /* G: the mailbox and all it holds (it has no open intent). */
 static void apply_forget_mailbox(struct state *state, const struct record *rec)
 {
@@ -1308,6 +1391,9 @@ static int apply_record(struct state *state, const struct record *rec)
 		return apply_meta(state, rec);
 	case 'G':
 		apply_forget_mailbox(state, rec);
+		return 0;
+	case 'Z': case 'S':
+		apply_key_values(state, rec);
 		return 0;
 	}
 	return -1;
@@ -1365,6 +1451,53 @@ static int sync_parent_dir(const char *path, struct yb_error *err)
 		close(fd);
 	free(parent);
 	return rc;
+}
+
+/*
+ * Open name in the state directory as a regular file.  A FIFO there
+ * would block open() (and every read) past any timeout, a symlink could
+ * lead writes anywhere, and a directory or device is no state: all are
+ * refused at once.  O_NONBLOCK only keeps open() itself from waiting; it
+ * is cleared before the descriptor is used.  *fd is -1 (and 0 returned)
+ * when the file is missing and flags do not create it.
+ */
+static int open_state_file(const struct state *state, const char *name,
+			   const char *path, int flags, int *fd,
+			   struct yb_error *err)
+{
+	*fd = openat(state->dir_fd, name,
+		     flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (*fd < 0) {
+		int errnum = errno;
+		if (errnum == ENOENT && !(flags & O_CREAT))
+			return 0;
+		if (errnum == ELOOP)
+			return yb_fail(err, YB_ERR_IO, "%s is a symbolic link, "
+				       "not a regular file; refusing to use it "
+				       "as state", path);
+		return yb_fail_errno(err, YB_ERR_IO, errnum, "cannot open %s",
+				     path);
+	}
+	struct stat st;
+	int errnum = fstat(*fd, &st) == 0 ? 0 : errno;
+	if (errnum == 0 && !S_ISREG(st.st_mode)) {
+		close(*fd);
+		*fd = -1;
+		return yb_fail(err, YB_ERR_IO, "%s is not a regular file (a "
+			       "FIFO, directory or device?); refusing to use it "
+			       "as state", path);
+	}
+	int status_flags = errnum == 0 ? fcntl(*fd, F_GETFL) : 0;
+	if (errnum == 0 && (status_flags < 0 ||
+			    fcntl(*fd, F_SETFL, status_flags & ~O_NONBLOCK) != 0))
+		errnum = errno;
+	if (errnum != 0) {
+		close(*fd);
+		*fd = -1;
+		return yb_fail_errno(err, YB_ERR_IO, errnum, "cannot open %s",
+				     path);
+	}
+	return 0;
 }
 
 static int make_dir(const char *path, struct yb_error *err)
@@ -1427,24 +1560,23 @@ static int take_lock(struct state *state, const char *account,
 	char *lock_path = path_join(state->dir_path, LOCK_NAME);
 	if (!lock_path)
 		return out_of_memory(state, err);
-	int rc = 0;
 	/* A dry run creates nothing: without a lock file no run ever
 	   held this state, and a dry run only reads it. */
-	state->lock_fd = openat(state->dir_fd, LOCK_NAME,
-				O_RDWR | (state->read_only ? 0 : O_CREAT) |
-				O_CLOEXEC, 0600);
-	int errnum = state->lock_fd < 0 ? errno
-					: lock_without_waiting(state->lock_fd);
-	if (state->lock_fd < 0 && errnum == ENOENT && state->read_only)
-		errnum = 0;
+	int rc = open_state_file(state, LOCK_NAME, lock_path,
+				 O_RDWR | (state->read_only ? 0 : O_CREAT),
+				 &state->lock_fd, err);
+	if (rc != 0 || state->lock_fd < 0) {
+		free(lock_path);
+		return rc;
+	}
+	int errnum = lock_without_waiting(state->lock_fd);
 	if (errnum == EAGAIN || errnum == EACCES)
 		rc = yb_fail(err, YB_ERR_TEMP,
 			     "account %s is being fetched by another yubin run "
 			     "(lock %s held); try again later",
 			     account, lock_path);
 	else if (errnum != 0)
-		rc = yb_fail_errno(err, YB_ERR_IO, errnum, "cannot %s %s",
-				   state->lock_fd < 0 ? "open" : "lock",
+		rc = yb_fail_errno(err, YB_ERR_IO, errnum, "cannot lock %s",
 				   lock_path);
 	free(lock_path);
 	return rc;
@@ -1544,8 +1676,103 @@ static int replay_line(struct state *state, const struct line *line,
 	return 0;
 }
 
-static int read_snapshot(struct state *state, struct line_reader *reader,
-			 struct yb_error *err)
+/* What a snapshot's lines add up to, to check against its trailer. */
+struct snapshot_tally {
+	uint32_t crc;                /* running CRC-32 of the lines so far */
+	unsigned long long records;  /* record lines so far */
+	bool has_trailer;            /* version 2: the file must end in one */
+	bool trailer_seen;
+};
+
+static void tally_line(struct snapshot_tally *tally, const struct line *line)
+{
+	tally->crc = crc32_update(tally->crc, line->text, line->len);
+	tally->crc = crc32_update(tally->crc, "\n", 1);
+}
+
+/* Is the (checksummed) line the trailer "end COUNT CRC"? */
+static bool line_is_trailer(const struct line *line)
+{
+	size_t word_len = strlen(SNAPSHOT_TRAILER_WORD);
+	return line->len > word_len &&
+	       memcmp(line->text, SNAPSHOT_TRAILER_WORD, word_len) == 0 &&
+	       line->text[word_len] == ' ';
+}
+
+/* Parse "end COUNT CRC #CHECK"; false if it is malformed. */
+static bool parse_trailer(const struct line *line, unsigned long long *count,
+			  uint32_t *crc)
+{
+	size_t word_len = strlen(SNAPSHOT_TRAILER_WORD);
+	/* At least "end", a space, one digit, a space and 8 hex digits. */
+	if (line->len < word_len + 11 + CHECK_SUFFIX_LEN)
+		return false;
+	const char *body = line->text + word_len + 1;
+	size_t body_len = line->len - CHECK_SUFFIX_LEN - word_len - 1;
+	size_t count_len = body_len - 9;
+	const char *hex = body + count_len + 1;
+	if (body[count_len] != ' ' ||
+	    !text_parse_u64(body, count_len, ~0ULL, count))
+		return false;
+	*crc = 0;
+	for (size_t i = 0; i < 8; i++) {
+		bool lower_hex = (hex[i] >= '0' && hex[i] <= '9') ||
+				 (hex[i] >= 'a' && hex[i] <= 'f');
+		if (!lower_hex)
+			return false;
+		*crc = (*crc << 4) | (uint32_t)hex_value(hex[i]);
+	}
+	return true;
+}
+
+/* Why the trailer does not match the lines before it; NULL if it does. */
+static const char *trailer_problem(const struct line *line,
+				   const struct snapshot_tally *tally)
+{
+	unsigned long long count;
+	uint32_t crc;
+	if (!parse_trailer(line, &count, &crc))
+		return "malformed end line";
+	if (count != tally->records)
+		return "the end line counts another number of records: "
+		       "lines are missing or added";
+	if (crc != crc32_final(tally->crc))
+		return "the end line's checksum of the whole file does not match";
+	return NULL;
+}
+
+/* One line after the header: a record, or (version 2) the trailer. */
+static int read_snapshot_line(struct state *state, struct line_reader *reader,
+			      const struct line *line,
+			      struct snapshot_tally *tally, struct yb_error *err)
+{
+	const char *path = state->snapshot_path;
+	if (tally->trailer_seen)
+		return corrupt(err, path, reader->line_no,
+			       "data after the end line", SNAPSHOT_ADVICE);
+	/* Written whole and renamed into place: no torn excuse. */
+	if (!line_is_checksummed(line))
+		return corrupt(err, path, reader->line_no, line_problem(line),
+			       SNAPSHOT_ADVICE);
+	if (tally->has_trailer && line_is_trailer(line)) {
+		const char *problem = trailer_problem(line, tally);
+		if (problem)
+			return corrupt(err, path, reader->line_no, problem,
+				       SNAPSHOT_ADVICE);
+		tally->trailer_seen = true;
+		return 0;
+	}
+	/* Tallied first: replaying unescapes the line in place. */
+	tally_line(tally, line);
+	tally->records++;
+	return replay_line(state, line, reader->line_no, path, SNAPSHOT_OPS,
+			   SNAPSHOT_ADVICE, err);
+}
+
+/* The header; *tally starts from it. */
+static int read_snapshot_header(struct state *state, struct line_reader *reader,
+				struct snapshot_tally *tally,
+				struct yb_error *err)
 {
 	const char *path = state->snapshot_path;
 	struct line line;
@@ -1556,38 +1783,49 @@ static int read_snapshot(struct state *state, struct line_reader *reader,
 		return corrupt(err, path, 1, "empty file", SNAPSHOT_ADVICE);
 	enum header_kind header = check_header(&line, SNAPSHOT_MAGIC,
 					       SNAPSHOT_HEADER);
+	tally->has_trailer = header == HEADER_OK;
+	if (header != HEADER_OK)
+		header = check_header(&line, SNAPSHOT_MAGIC, SNAPSHOT_HEADER_V1);
 	if (header == HEADER_OTHER_VERSION && line.has_newline)
 		return other_version(err, path);
 	if (header != HEADER_OK || !line.has_newline)
 		return corrupt(err, path, 1, "bad header", SNAPSHOT_ADVICE);
-	for (;;) {
-		got = reader_next(reader, &line);
+	/* Rewritten with a trailer when the state is closed. */
+	state->snapshot_outdated = !tally->has_trailer;
+	tally->crc = CRC32_INIT;
+	tally_line(tally, &line);
+	return 0;
+}
+
+static int read_snapshot(struct state *state, struct line_reader *reader,
+			 struct yb_error *err)
+{
+	struct snapshot_tally tally = { 0 };
+	int rc = read_snapshot_header(state, reader, &tally, err);
+	while (rc == 0) {
+		struct line line;
+		int got = reader_next(reader, &line);
 		if (got < 0)
-			return read_failed(err, path, -got);
+			return read_failed(err, state->snapshot_path, -got);
 		if (got == 0)
-			return 0;
-		/* Written whole and renamed into place: no torn excuse. */
-		if (!line_is_checksummed(&line))
-			return corrupt(err, path, reader->line_no,
-				       line_problem(&line), SNAPSHOT_ADVICE);
-		int rc = replay_line(state, &line, reader->line_no, path,
-				     SNAPSHOT_OPS, SNAPSHOT_ADVICE, err);
-		if (rc != 0)
-			return rc;
+			break;
+		rc = read_snapshot_line(state, reader, &line, &tally, err);
 	}
+	if (rc == 0 && tally.has_trailer && !tally.trailer_seen)
+		rc = corrupt(err, state->snapshot_path, reader->line_no + 1,
+			     "no end line: the file is cut short",
+			     SNAPSHOT_ADVICE);
+	return rc;
 }
 
 static int load_snapshot(struct state *state, struct yb_error *err)
 {
-	int fd = openat(state->dir_fd, SNAPSHOT_NAME, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot open %s",
-				     state->snapshot_path);
-	}
+	int fd;
+	int rc = open_state_file(state, SNAPSHOT_NAME, state->snapshot_path,
+				 O_RDONLY, &fd, err);
+	if (rc != 0 || fd < 0)
+		return rc;
 	struct line_reader reader;
-	int rc;
 	if (reader_init(&reader, fd) != 0)
 		rc = out_of_memory(state, err);
 	else
@@ -1714,18 +1952,14 @@ static void log_torn_tail(const struct state *state,
 
 static int replay_journal(struct state *state, struct yb_error *err)
 {
-	int flags = (state->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-	int fd = openat(state->dir_fd, JOURNAL_NAME, flags);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot open %s",
-				     state->journal_path);
-	}
+	int fd;
+	int rc = open_state_file(state, JOURNAL_NAME, state->journal_path,
+				 state->read_only ? O_RDONLY : O_RDWR, &fd, err);
+	if (rc != 0 || fd < 0)
+		return rc;
 	state->journal_on_disk = true;
 	struct line_reader reader;
 	struct journal_tail tail = { 0, 0, 0, 0 };
-	int rc;
 	if (reader_init(&reader, fd) != 0)
 		rc = out_of_memory(state, err);
 	else
@@ -1972,12 +2206,11 @@ static int journal_open_for_append(struct state *state, struct yb_error *err)
 {
 	if (state->journal_fd >= 0)
 		return 0;
-	state->journal_fd = openat(state->dir_fd, JOURNAL_NAME,
-				   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-				   0600);
-	if (state->journal_fd < 0)
-		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot open %s",
-				     state->journal_path);
+	int rc = open_state_file(state, JOURNAL_NAME, state->journal_path,
+				 O_WRONLY | O_APPEND | O_CREAT,
+				 &state->journal_fd, err);
+	if (rc != 0)
+		return rc;
 	state->journal_on_disk = true;
 	/* The journal's name must be durable before its records are: a run
 	   that died earlier may have created it without syncing the
@@ -2036,6 +2269,17 @@ static int record_and_apply(struct state *state, const struct record *rec,
 		return out_of_memory(state, err);
 	}
 	return 0;
+}
+
+/* A decimal number as a record field, in buf. */
+static void number_field(struct record *rec, size_t i, char *buf,
+			 size_t buf_size, unsigned long long number)
+{
+	int written = snprintf(buf, buf_size, "%llu", number);
+	if (written < 0 || (size_t)written >= buf_size)
+		written = 0; /* cannot happen: buffers hold any 64-bit value */
+	rec->field[i] = buf;
+	rec->field_len[i] = (size_t)written;
 }
 
 static void record_set(struct record *rec, char op, const char *mailbox,
@@ -2152,6 +2396,95 @@ int state_set_dest(struct state *state, const char *mailbox, const char *key,
 	return record_and_apply(state, &rec, err);
 }
 
+/* The delivered entry of (mailbox, key) for a change, or an error. */
+static int find_for_change(struct state *state, const char *mailbox,
+			   const char *key, const char *what,
+			   struct set_entry **out, struct yb_error *err)
+{
+	int rc = check_mailbox_key(state, mailbox, key, err);
+	if (rc != 0)
+		return rc;
+	*out = find_delivered(state, mailbox, key);
+	if (*out)
+		return 0;
+	char shown_key[64], shown_mailbox[64];
+	text_sanitize(shown_key, sizeof(shown_key), key, strlen(key));
+	text_sanitize(shown_mailbox, sizeof(shown_mailbox), mailbox,
+		      strlen(mailbox));
+	return yb_fail(err, YB_ERR_INTERNAL,
+		       "%s: cannot record %s of \"%s\" of mailbox \"%s\": "
+		       "not recorded as delivered", state->dir_path, what,
+		       shown_key, shown_mailbox);
+}
+
+bool state_listed_size(const struct state *state, const char *mailbox,
+		       const char *key, uint64_t *size)
+{
+	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	if (!entry || !entry->has_size)
+		return false;
+	*size = entry->listed_size;
+	return true;
+}
+
+int state_set_listed_size(struct state *state, const char *mailbox,
+			  const char *key, uint64_t size, struct yb_error *err)
+{
+	struct set_entry *entry;
+	int rc = find_for_change(state, mailbox, key, "the size", &entry, err);
+	if (rc != 0)
+		return rc;
+	if (entry->has_size && entry->listed_size == size)
+		return 0;
+	char number[24];
+	struct record rec;
+	record_set(&rec, 'Z', mailbox, key, NULL);
+	number_field(&rec, 2, number, sizeof(number), size);
+	rec.field_count = 3;
+	rec.number = size;
+	return record_and_apply(state, &rec, err);
+}
+
+bool state_missing(const struct state *state, const char *mailbox,
+		   const char *key, time_t *since, unsigned long *runs)
+{
+	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	if (!entry || entry->missing_runs == 0)
+		return false;
+	*since = (time_t)entry->missing_since;
+	*runs = entry->missing_runs;
+	return true;
+}
+
+int state_set_missing(struct state *state, const char *mailbox,
+		      const char *key, time_t since, unsigned long runs,
+		      struct yb_error *err)
+{
+	struct set_entry *entry;
+	int rc = find_for_change(state, mailbox, key, "a missing message",
+				 &entry, err);
+	if (rc != 0)
+		return rc;
+	if (since < 0 || runs > MISSING_RUNS_MAX)
+		return yb_fail(err, YB_ERR_INTERNAL, "%s: bad missing count "
+			       "%lu since %lld", state->dir_path, runs,
+			       (long long)since);
+	if (runs == 0)
+		since = 0;
+	if (entry->missing_runs == runs && entry->missing_since == since)
+		return 0;
+	char since_text[24], runs_text[24];
+	struct record rec;
+	record_set(&rec, 'S', mailbox, key, NULL);
+	number_field(&rec, 2, since_text, sizeof(since_text),
+		     (unsigned long long)since);
+	number_field(&rec, 3, runs_text, sizeof(runs_text), runs);
+	rec.field_count = 4;
+	rec.fetched_at = since;
+	rec.number = runs;
+	return record_and_apply(state, &rec, err);
+}
+
 int state_set_meta(struct state *state, const char *mailbox, const char *name,
 		   const char *value, struct yb_error *err)
 {
@@ -2240,6 +2573,8 @@ struct file_writer {
 	char *buf;       /* owned, WRITER_BUF_SIZE bytes */
 	size_t len;
 	int errnum;      /* first write error, 0 if none */
+	uint32_t crc;    /* running CRC-32 of every byte added */
+	unsigned long long records;
 };
 
 static void writer_flush(struct file_writer *writer)
@@ -2255,8 +2590,56 @@ static void writer_add_record(struct file_writer *writer,
 	size_t line_len = record_line_len(rec);
 	if (WRITER_BUF_SIZE - writer->len < line_len)
 		writer_flush(writer);
-	record_encode(rec, writer->buf + writer->len);
+	char *line = writer->buf + writer->len;
+	record_encode(rec, line);
+	writer->crc = crc32_update(writer->crc, line, line_len);
 	writer->len += line_len;
+	writer->records++;
+}
+
+/* The trailer "end COUNT CRC #CHECK" after everything added so far. */
+static void writer_add_trailer(struct file_writer *writer)
+{
+	char body[64];
+	int written = snprintf(body, sizeof(body), "%s %llu %08lx",
+			       SNAPSHOT_TRAILER_WORD, writer->records,
+			       (unsigned long)crc32_final(writer->crc));
+	if (written < 0 || (size_t)written >= sizeof(body)) {
+		writer->errnum = EOVERFLOW; /* cannot happen: it fits */
+		return;
+	}
+	size_t line_len = (size_t)written + CHECK_SUFFIX_LEN + 1;
+	if (WRITER_BUF_SIZE - writer->len < line_len)
+		writer_flush(writer);
+	char *at = writer->buf + writer->len;
+	memcpy(at, body, (size_t)written);
+	write_check_suffix(at + written, crc32_bytes(body, (size_t)written));
+	writer->len += line_len;
+}
+
+/* After a key's M line: its Z line and, while it is missing, its S line. */
+static void write_key_values(struct file_writer *writer,
+			     const struct mailbox *mailbox,
+			     const struct set_entry *entry)
+{
+	char first[24], second[24];
+	struct record rec = { .op = 'Z', .field_count = 3 };
+	rec.field[0] = mailbox->name;
+	rec.field_len[0] = mailbox->name_len;
+	rec.field[1] = entry->str;
+	rec.field_len[1] = entry->len;
+	if (entry->has_size) {
+		number_field(&rec, 2, first, sizeof(first), entry->listed_size);
+		writer_add_record(writer, &rec);
+	}
+	if (entry->missing_runs == 0)
+		return;
+	rec.op = 'S';
+	rec.field_count = 4;
+	number_field(&rec, 2, first, sizeof(first),
+		     (unsigned long long)entry->missing_since);
+	number_field(&rec, 3, second, sizeof(second), entry->missing_runs);
+	writer_add_record(writer, &rec);
 }
 
 /* One M record per delivered key: "M MAILBOX KEY FETCHED_AT DEST". */
@@ -2283,6 +2666,7 @@ static void write_mailbox_keys(struct file_writer *writer,
 		rec.field[3] = entry->dest ? entry->dest : "";
 		rec.field_len[3] = entry->dest ? strlen(entry->dest) : 0;
 		writer_add_record(writer, &rec);
+		write_key_values(writer, mailbox, entry);
 	}
 }
 
@@ -2313,13 +2697,17 @@ static void write_mailbox(struct file_writer *writer,
 /* All delivered keys, through the writer; 0 or an errno. */
 static int write_snapshot_records(const struct state *state, int fd)
 {
-	struct file_writer writer = { fd, malloc(WRITER_BUF_SIZE), 0, 0 };
+	struct file_writer writer = { fd, malloc(WRITER_BUF_SIZE), 0, 0,
+				      CRC32_INIT, 0 };
 	if (!writer.buf)
 		return ENOMEM;
-	memcpy(writer.buf, SNAPSHOT_HEADER, strlen(SNAPSHOT_HEADER));
-	writer.len = strlen(SNAPSHOT_HEADER);
+	size_t header_len = strlen(SNAPSHOT_HEADER);
+	memcpy(writer.buf, SNAPSHOT_HEADER, header_len);
+	writer.crc = crc32_update(writer.crc, SNAPSHOT_HEADER, header_len);
+	writer.len = header_len;
 	for (size_t i = 0; i < state->mailbox_count; i++)
 		write_mailbox(&writer, state->mailboxes[i]);
+	writer_add_trailer(&writer);
 	writer_flush(&writer);
 	free(writer.buf);
 	return writer.errnum;
@@ -2329,11 +2717,11 @@ static int write_snapshot_records(const struct state *state, int fd)
 static int write_snapshot_new(struct state *state, const char *new_path,
 			      struct yb_error *err)
 {
-	int fd = openat(state->dir_fd, SNAPSHOT_NEW_NAME,
-			O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot create %s",
-				     new_path);
+	int fd;
+	int rc = open_state_file(state, SNAPSHOT_NEW_NAME, new_path,
+				 O_WRONLY | O_CREAT | O_TRUNC, &fd, err);
+	if (rc != 0)
+		return rc;
 	int errnum = write_snapshot_records(state, fd);
 	if (errnum == 0)
 		errnum = fsync_retry(fd, false);
@@ -2399,9 +2787,12 @@ static int compact(struct state *state, struct yb_error *err)
  */
 static bool compaction_due(const struct state *state)
 {
-	return !state->read_only && !state->broken &&
-	       state->intent_count == 0 && state->journal_on_disk &&
-	       state->journal_bytes > state->snapshot_bytes;
+	if (state->read_only || state->broken || state->intent_count > 0)
+		return false;
+	/* A version 1 snapshot is rewritten with its trailer at once. */
+	return state->snapshot_outdated ||
+	       (state->journal_on_disk &&
+		state->journal_bytes > state->snapshot_bytes);
 }
 
 int state_close(struct state *state, struct yb_error *err)

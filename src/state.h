@@ -32,6 +32,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "error.h"
@@ -144,6 +145,31 @@ int state_foreach(const struct state *state, const char *mailbox,
 int state_forget_where(struct state *state, const char *mailbox,
 		       bool (*doomed)(void *ctx, const char *key, time_t fetched_at),
 		       void *ctx, size_t *forgotten, struct yb_error *err);
+
+/*
+ * The size the server listed for a delivered key (POP3: LIST's size), to
+ * recognise the message under another key.  state_listed_size is false
+ * when none is recorded; state_set_listed_size records one
+ * (YB_ERR_INTERNAL for a key that is not delivered).
+ */
+bool state_listed_size(const struct state *state, const char *mailbox,
+		       const char *key, uint64_t *size);
+int state_set_listed_size(struct state *state, const char *mailbox,
+			  const char *key, uint64_t size, struct yb_error *err);
+
+/*
+ * A delivered key missing from the server's listings: since when (the
+ * first listing that lacked it) and in how many listings.  One listing
+ * is no proof that a message is gone, so the engine forgets a key only
+ * after a grace (fetch_pop3.c).  state_missing is false for a key that
+ * is not missing (or not delivered); state_set_missing with runs 0 marks
+ * it listed again (YB_ERR_INTERNAL for a key that is not delivered).
+ */
+bool state_missing(const struct state *state, const char *mailbox,
+		   const char *key, time_t *since, unsigned long *runs);
+int state_set_missing(struct state *state, const char *mailbox,
+		      const char *key, time_t since, unsigned long runs,
+		      struct yb_error *err);
 
 /* Number of delivered keys of mailbox. */
 size_t state_count(const struct state *state, const char *mailbox);

@@ -201,7 +201,8 @@ static int fetch(struct pop3 *pop3, const struct pop3_msg *msgs, size_t count,
 			sent++;
 		}
 		bool refused = false;
-		int rc = pop3_read_retr(pop3, count_body, body, &refused, err);
+		int rc = pop3_read_retr(pop3, msgs[done].size, count_body, body,
+					&refused, err);
 		if (rc != YB_OK)
 			return rc;
 		if (refused)

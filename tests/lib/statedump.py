@@ -13,9 +13,12 @@ one item a line:
 
 Fields are printed as stored (percent-escaped).  When a message was
 delivered and where to are left out (they differ from run to run), so
-two runs that delivered the same messages print the same lines.  A torn last
-journal line (no newline, or no checksum) is skipped, as yubin does; any
-other unreadable record is an error (exit 1).
+two runs that delivered the same messages print the same lines, and so are
+a key's listed size and missing count (Z and S records).  A torn last
+journal line (no newline, or no checksum) is skipped, as yubin does; a
+snapshot of version 2 must end in its trailer "end COUNT CRC" (the count of
+record lines and the CRC-32 of every byte before it); any other unreadable
+record is an error (exit 1).
 """
 
 import os
@@ -23,7 +26,22 @@ import sys
 import zlib
 
 
-def records(path, header):
+def check_trailer(path, data, lines):
+    """Version 2 snapshot: the last line counts and checksums the rest."""
+    last = lines[-1] if len(lines) > 1 else b""
+    body, sep, check = last.rpartition(b" #")
+    words = body.split(b" ")
+    if not sep or "%08x" % zlib.crc32(body) != check.decode("ascii", "replace") \
+            or len(words) != 3 or words[0] != b"end":
+        sys.exit("%s: no valid end line: the snapshot is cut short" % path)
+    before = len(data) - len(last) - 1
+    if int(words[1]) != len(lines) - 2 or \
+            int(words[2], 16) != zlib.crc32(data[:before]):
+        sys.exit("%s: the end line does not match the snapshot" % path)
+    return lines[:-1]
+
+
+def records(path, headers):
     """The record fields of a state file, checksum verified."""
     try:
         with open(path, "rb") as f:
@@ -34,8 +52,11 @@ def records(path, header):
     lines = data.split(b"\n")[:-1]
     if not lines:
         return
-    if lines[0].decode("ascii", "replace") != header:
+    header = lines[0].decode("ascii", "replace")
+    if header not in headers:
         sys.exit("%s: unexpected header %r" % (path, lines[0][:40]))
+    if header == "yubin-snapshot 2":
+        lines = check_trailer(path, data, lines)
     for number, line in enumerate(lines[1:], start=2):
         body, sep, check = line.rpartition(b" #")
         if not sep or len(check) != 8 or \
@@ -48,14 +69,15 @@ def records(path, header):
 
 def replay(state_dir):
     keys, values, intents = set(), {}, {}
-    for fields in records(os.path.join(state_dir, "snapshot"), "yubin-snapshot 1"):
+    snapshot_headers = ("yubin-snapshot 1", "yubin-snapshot 2")
+    for fields in records(os.path.join(state_dir, "snapshot"), snapshot_headers):
         if fields[0] == "M":
             keys.add((fields[1], fields[2]))
         elif fields[0] == "V":
             values[(fields[1], fields[2])] = fields[3]
-        else:
+        elif fields[0] not in ("Z", "S"):
             sys.exit("snapshot: unknown record %r" % fields[0])
-    for fields in records(os.path.join(state_dir, "journal"), "yubin-journal 1"):
+    for fields in records(os.path.join(state_dir, "journal"), ("yubin-journal 1",)):
         op, mailbox = fields[0], fields[1]
         if op == "I":
             intents[(mailbox, fields[2])] = fields[3]
@@ -72,7 +94,7 @@ def replay(state_dir):
         elif op == "G":
             keys = {k for k in keys if k[0] != mailbox}
             values = {k: v for k, v in values.items() if k[0] != mailbox}
-        elif op != "D":
+        elif op not in ("D", "Z", "S"):
             sys.exit("journal: unknown record %r" % op)
     return keys, values, intents
 

@@ -52,11 +52,6 @@ LASTING = {"uidvalidity"}
 # The generator leaves them out unless MODEL_FAULTS names them; this is
 # the one place to empty once they are fixed.
 KNOWN_HOLES = [
-    "uidl-omit",              # a UIDL listing that omits known messages ...
-    "uidl-empty",             # ... makes yubin forget them
-    "uidl-renumber",          # all UIDLs new while the messages are there
-    "no-final-crlf",          # a body without its last CRLF desyncs POP3
-    "torn-state",             # a snapshot cut at a line end is loaded as whole
 ]
 
 ALL_CLASSES = sorted(set(FAULT_EXITS) | {"folder-lock", "folder-names", "folder-long",

@@ -722,6 +722,81 @@ static void test_dot_large_body(void **state)
 	free(wire.data);
 }
 
+/* --- the body against LIST's size --- */
+
+static struct pop3_body_tally tally_of(const char *body, size_t len,
+				       size_t piece, uint64_t wire_extra)
+{
+	struct pop3_body_tally tally;
+	pop3_tally_init(&tally);
+	for (size_t at = 0; at < len; at += piece)
+		pop3_tally_add(&tally, body + at,
+			       len - at < piece ? len - at : piece);
+	tally.wire_extra = wire_extra;
+	return tally;
+}
+
+/* Line endings are counted alike in any split, a CRLF split included. */
+static void test_tally_counts_line_endings(void **state)
+{
+	(void)state;
+	static const char body[] = "a\r\nb\nc\r\r\n\n\r\rd\r";
+	size_t len = sizeof(body) - 1;
+	for (size_t piece = 1; piece <= len; piece++) {
+		struct pop3_body_tally tally = tally_of(body, len, piece, 3);
+		assert_int_equal(tally.bytes, len);
+		assert_int_equal(tally.crlf, 2);
+		assert_int_equal(tally.bare_lf, 2);
+	}
+}
+
+/*
+ * The size agrees from the bytes with every CRLF counted as one byte to
+ * the bytes with every bare LF counted as two plus the stuffing dots and
+ * the terminator; not a byte outside.
+ */
+static void test_size_agrees_within_line_endings_and_stuffing(void **state)
+{
+	(void)state;
+	static const char body[] = "S: x\r\n\r\none\r\ntwo\nthree\r\n";
+	size_t len = sizeof(body) - 1; /* 4 CRLF, 1 bare LF */
+	struct pop3_body_tally tally = tally_of(body, len, len, 5);
+	assert_true(pop3_size_agrees(&tally, len));
+	assert_true(pop3_size_agrees(&tally, len - 4));
+	assert_false(pop3_size_agrees(&tally, len - 5));
+	assert_true(pop3_size_agrees(&tally, len + 1 + 5));
+	assert_false(pop3_size_agrees(&tally, len + 1 + 5 + 1));
+	assert_false(pop3_size_agrees(&tally, 0));
+	struct pop3_body_tally empty = tally_of("", 0, 1, 3);
+	assert_true(pop3_size_agrees(&empty, 0));
+	assert_true(pop3_size_agrees(&empty, 3));
+	assert_false(pop3_size_agrees(&empty, 4));
+}
+
+/*
+ * A last line without its CRLF: "text.\r\n" is no terminator, so the
+ * body runs on through the next reply to the next terminator.  What it
+ * then holds disagrees with the first message's size.
+ */
+static void test_run_on_body_disagrees(void **state)
+{
+	(void)state;
+	static const char first[] = "Subject: one\r\n\r\nline\r\ntext\r\n";
+	static const char wire[] =
+		"Subject: one\r\n\r\nline\r\ntext.\r\n"
+		"+OK 20 octets\r\nSubject: 2\r\n\r\nx\r\n.\r\n";
+	struct pop3_dot_decoder dec;
+	pop3_dot_init(&dec);
+	char out[sizeof(wire)];
+	size_t out_len;
+	size_t used = pop3_dot_decode(&dec, wire, sizeof(wire) - 1, out,
+				      &out_len);
+	assert_true(dec.done);
+	struct pop3_body_tally tally = tally_of(out, out_len, out_len,
+						used - out_len);
+	assert_false(pop3_size_agrees(&tally, sizeof(first) - 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -754,6 +829,9 @@ int main(void)
 		cmocka_unit_test(test_dot_needs_terminator),
 		cmocka_unit_test(test_dot_random_against_reference),
 		cmocka_unit_test(test_dot_large_body),
+		cmocka_unit_test(test_tally_counts_line_endings),
+		cmocka_unit_test(test_size_agrees_within_line_endings_and_stuffing),
+		cmocka_unit_test(test_run_on_body_disagrees),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

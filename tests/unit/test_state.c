@@ -477,9 +477,21 @@ static char *describe_state(const struct state *state)
 		for (size_t i = 0; i < pairs.count; i++) {
 			const char *dest = state_dest(state, mailbox,
 						      pairs.items[i].key);
-			text_add(&text, "%s %lld %s%s\n", pairs.items[i].key,
+			text_add(&text, "%s %lld %s%s", pairs.items[i].key,
 				 (long long)pairs.items[i].fetched_at,
 				 dest ? "=" : "(none)", dest ? dest : "");
+			uint64_t size;
+			if (state_listed_size(state, mailbox, pairs.items[i].key,
+					      &size))
+				text_add(&text, " size %llu",
+					 (unsigned long long)size);
+			time_t since;
+			unsigned long runs;
+			if (state_missing(state, mailbox, pairs.items[i].key,
+					  &since, &runs))
+				text_add(&text, " missing %lu since %lld", runs,
+					 (long long)since);
+			text_add(&text, "%s", "\n");
 		}
 		pairs_free(&pairs);
 		for (size_t n = 0; n < COUNT_OF(KNOWN_META); n++) {
@@ -1106,8 +1118,9 @@ static void test_snapshot_dest_encoding(void **fixture_ptr)
 
 	size_t len;
 	char *snapshot = read_whole(state_file(fx, "snapshot"), &len);
-	assert_int_equal(count_lines(snapshot, len), 6);
-	assert_memory_equal(snapshot, "yubin-snapshot 1\n", 17);
+	/* The header, five records and the trailer. */
+	assert_int_equal(count_lines(snapshot, len), 7);
+	assert_memory_equal(snapshot, "yubin-snapshot 2\n", 17);
 	const char *bodies[] = {
 		"M INBOX with 1 new/a%20b%25", "M INBOX none 2 -",
 		"M INBOX dash 3 %2D", "M INBOX %2D 4 --", "M %2D x 5 -x",
@@ -1267,7 +1280,7 @@ static void test_meta_set_get_persist(void **fixture_ptr)
 	/* ...and from the snapshot, which holds one V line per value. */
 	size_t len;
 	char *snapshot = read_whole(state_file(fx, "snapshot"), &len);
-	assert_int_equal(count_lines(snapshot, len), 5);
+	assert_int_equal(count_lines(snapshot, len), 6); /* with the trailer */
 	want[0] = '\0';
 	append_line(want, sizeof(want), "V INBOX uidnext 26");
 	want[strlen(want) - 1] = '\0';
@@ -1685,7 +1698,8 @@ static void test_files_hold_only_printable_fields(void **fixture_ptr)
 			else
 				assert_true(byte >= 0x20 && byte < 0x7f);
 		}
-		assert_int_equal(lines, ODD_KEY_COUNT + 1);
+		/* The header, the records and (snapshot) the trailer. */
+		assert_int_equal(lines, ODD_KEY_COUNT + 1 + n);
 		free(text);
 	}
 }
@@ -2060,7 +2074,9 @@ static void test_valid_checksum_bad_record_is_error(void **fixture_ptr)
 	struct fixture *fx = *fixture_ptr;
 	/* Checksummed, so not a torn write, even as the last line. */
 	const char *cases[] = {
-		"Z INBOX a 1", "C INBOX a", "C INBOX a b 1", "C INBOX a -5",
+		"Q INBOX a 1", "C INBOX a", "C INBOX a b 1", "C INBOX a -5",
+		"Z INBOX a", "Z INBOX a -1", "Z INBOX a x", "S INBOX a 1",
+		"S INBOX a 1 x", "S INBOX a x 1", "S INBOX a 1 4294967296",
 		"C INBOX a 99999999999999999999", "C INBOX %00 1", "C INBOX %4 1",
 		"C INBOX a%zz 1", "C  a 1", "C INBOX a 1 ", "M INBOX a 1",
 		"X INBOX", "F INBOX a b",
@@ -2200,7 +2216,7 @@ static void test_snapshot_last_line_has_no_torn_excuse(void **fixture_ptr)
 	char *text = read_whole(state_file(fx, "snapshot"), &len);
 	write_whole(state_file(fx, "snapshot"), text, len - 1);
 	const char *msg = open_fails(fx, YB_ERR_CONFIG);
-	assert_non_null(strstr(msg, "snapshot:4:"));
+	assert_non_null(strstr(msg, "snapshot:5:")); /* the trailer */
 	write_whole(state_file(fx, "snapshot"), "", 0);
 	msg = open_fails(fx, YB_ERR_CONFIG);
 	assert_non_null(strstr(msg, "snapshot:1:"));
@@ -2217,6 +2233,253 @@ static void test_snapshot_holds_only_m_records(void **fixture_ptr)
 	write_whole(state_file(fx, "snapshot"), text, strlen(text));
 	const char *msg = open_fails(fx, YB_ERR_CONFIG);
 	assert_non_null(strstr(msg, "snapshot:3:"));
+}
+
+/* ---- listed sizes and missing keys (POP3's grace) ----------------------- */
+
+static void assert_missing(const struct state *state, const char *key,
+			   time_t since, unsigned long runs)
+{
+	time_t got_since = -1;
+	unsigned long got_runs = 0;
+	bool missing = state_missing(state, "INBOX", key, &got_since, &got_runs);
+	assert_int_equal(missing, runs > 0);
+	if (runs > 0) {
+		assert_int_equal(got_since, since);
+		assert_int_equal(got_runs, runs);
+	}
+}
+
+static void test_sizes_and_missing_persist(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	struct yb_error err;
+	struct state *state = open_state(fx, false);
+	commit(state, "INBOX", "a", 1);
+	commit(state, "INBOX", "b", 2);
+	assert_int_equal(state_set_listed_size(state, "INBOX", "a", 1234, &err), YB_OK);
+	assert_int_equal(state_set_missing(state, "INBOX", "a", 500, 2, &err), YB_OK);
+	assert_int_equal(state_set_missing(state, "INBOX", "b", 600, 1, &err), YB_OK);
+	assert_int_equal(state_set_missing(state, "INBOX", "b", 0, 0, &err), YB_OK);
+	/* Not delivered: refused, and nothing recorded. */
+	assert_int_equal(state_set_listed_size(state, "INBOX", "c", 1, &err),
+			 YB_ERR_INTERNAL);
+	assert_int_equal(state_set_missing(state, "INBOX", "c", 1, 1, &err),
+			 YB_ERR_INTERNAL);
+	sync_ok(state);
+	state_free(state);
+	/* From the journal... */
+	for (int pass = 0; pass < 2; pass++) {
+		state = open_state(fx, false);
+		uint64_t size = 0;
+		assert_true(state_listed_size(state, "INBOX", "a", &size));
+		assert_int_equal(size, 1234);
+		assert_false(state_listed_size(state, "INBOX", "b", &size));
+		assert_missing(state, "a", 500, 2);
+		assert_missing(state, "b", 0, 0);
+		/* ...then from the snapshot compaction writes. */
+		close_ok(state);
+		assert_false(file_exists(state_file(fx, "journal")));
+	}
+	/* Unchanged values write nothing. */
+	state = open_state(fx, false);
+	assert_int_equal(state_set_listed_size(state, "INBOX", "a", 1234, &err), YB_OK);
+	assert_int_equal(state_set_missing(state, "INBOX", "a", 500, 2, &err), YB_OK);
+	sync_ok(state);
+	assert_false(file_exists(state_file(fx, "journal")));
+	/* Forgetting the key forgets its values; a new commit starts clean. */
+	forget(state, "INBOX", "a");
+	commit(state, "INBOX", "a", 9);
+	uint64_t size;
+	assert_false(state_listed_size(state, "INBOX", "a", &size));
+	assert_missing(state, "a", 0, 0);
+	close_ok(state);
+	state = open_state(fx, false);
+	assert_missing(state, "a", 0, 0);
+	state_free(state);
+}
+
+/* Z and S for a key the journal no longer holds are ignored on replay. */
+static void test_values_of_forgotten_key_ignored(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	const char *bodies[] = {
+		"C INBOX a 1", "F INBOX a", "Z INBOX a 5", "S INBOX a 7 3",
+		"C INBOX b 2", "S INBOX b 7 3",
+	};
+	write_journal_lines(fx, "yubin-journal 1\n", bodies, COUNT_OF(bodies));
+	struct state *state = open_state(fx, false);
+	assert_false(state_contains(state, "INBOX", "a"));
+	assert_missing(state, "b", 7, 3);
+	state_free(state);
+}
+
+/* ---- a snapshot cut short ---------------------------------------------- */
+
+/* A small deterministic generator (xorshift64*), so a failure repeats. */
+static uint64_t next_random(uint64_t *seed)
+{
+	*seed ^= *seed >> 12;
+	*seed ^= *seed << 25;
+	*seed ^= *seed >> 27;
+	return *seed * 0x2545f4914f6cdd1dULL;
+}
+
+/* A state of random keys, dests and values in the known mailboxes. */
+static void build_random_state(struct state *state, uint64_t seed)
+{
+	size_t keys = 1 + next_random(&seed) % 60;
+	for (size_t i = 0; i < keys; i++) {
+		const char *mailbox =
+			KNOWN_MAILBOXES[next_random(&seed) % COUNT_OF(KNOWN_MAILBOXES)];
+		char key[48];
+		snprintf(key, sizeof(key), "k%zu-%llx", i,
+			 (unsigned long long)(next_random(&seed) % 100000));
+		if (next_random(&seed) % 2)
+			intent(state, mailbox, key, "new/a b%");
+		commit(state, mailbox, key, (time_t)(next_random(&seed) % 2000000000));
+		struct yb_error err;
+		if (next_random(&seed) % 2)
+			assert_int_equal(state_set_listed_size(state, mailbox, key,
+					 next_random(&seed) % 100000, &err), YB_OK);
+		if (next_random(&seed) % 3 == 0)
+			assert_int_equal(state_set_missing(state, mailbox, key,
+					 (time_t)(next_random(&seed) % 2000000000),
+					 1 + next_random(&seed) % 5, &err), YB_OK);
+		if (next_random(&seed) % 5 == 0)
+			set_meta(state, mailbox,
+				 KNOWN_META[next_random(&seed) % COUNT_OF(KNOWN_META)],
+				 "v 1");
+	}
+}
+
+/*
+ * Cut a valid snapshot at every offset: each cut must be refused (exit
+ * 78's kind) or load the very same state, never a smaller valid one: a
+ * snapshot cut at a line end used to load as a state that had lost what
+ * followed, and the next run fetched it all again.
+ */
+static void test_snapshot_cut_at_every_offset(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	static const uint64_t seeds[] = { 1, 0x9e3779b97f4a7c15ULL, 42, 7777 };
+	for (size_t s = 0; s < COUNT_OF(seeds); s++) {
+		nftw(fx->state_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		struct state *state = open_state(fx, false);
+		build_random_state(state, seeds[s]);
+		char *whole = describe_state(state);
+		close_ok(state); /* compacts into the snapshot */
+		assert_false(file_exists(state_file(fx, "journal")));
+		size_t len;
+		char *text = read_whole(state_file(fx, "snapshot"), &len);
+		size_t refused = 0;
+		for (size_t cut = 0; cut < len; cut++) {
+			write_whole(state_file(fx, "snapshot"), text, cut);
+			struct yb_error err;
+			state = NULL;
+			int rc = state_open(fx->state_dir, ACCOUNT, true, &state, &err);
+			if (rc != YB_OK) {
+				assert_int_equal(rc, YB_ERR_CONFIG);
+				assert_non_null(strstr(err.msg, "move the file away"));
+				refused++;
+				continue;
+			}
+			char *loaded = describe_state(state);
+			state_free(state);
+			if (strcmp(loaded, whole) != 0)
+				print_error("seed %llu: cut at %zu of %zu loads "
+					    "another state\n",
+					    (unsigned long long)seeds[s], cut, len);
+			assert_string_equal(loaded, whole);
+			free(loaded);
+		}
+		/* Every strict prefix lacks the trailer or disagrees with it. */
+		assert_int_equal(refused, len);
+		write_whole(state_file(fx, "snapshot"), text, len);
+		state = open_state(fx, true);
+		char *again = describe_state(state);
+		state_free(state);
+		assert_string_equal(again, whole);
+		free(again);
+		free(text);
+		free(whole);
+	}
+}
+
+/* A whole line taken out of the middle, or added after the end: refused. */
+static void test_snapshot_lines_missing_or_added(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	make_snapshot(fx);
+	size_t len;
+	char *text = read_whole(state_file(fx, "snapshot"), &len);
+	/* Drop line 3, a valid record of its own. */
+	char *third = strchr(strchr(text, '\n') + 1, '\n') + 1;
+	char *fourth = strchr(third, '\n') + 1;
+	char *shorter = malloc(len);
+	assert_non_null(shorter);
+	size_t head = (size_t)(third - text);
+	memcpy(shorter, text, head);
+	memcpy(shorter + head, fourth, len - (size_t)(fourth - text));
+	write_whole(state_file(fx, "snapshot"), shorter,
+		    len - (size_t)(fourth - third));
+	const char *msg = open_fails(fx, YB_ERR_CONFIG);
+	assert_non_null(strstr(msg, "another number of records"));
+	/* A valid record after the trailer. */
+	char *longer = malloc(len + 64);
+	assert_non_null(longer);
+	memcpy(longer, text, len);
+	longer[len] = '\0';
+	append_line(longer, len + 64, "M INBOX z 9");
+	write_whole(state_file(fx, "snapshot"), longer, strlen(longer));
+	msg = open_fails(fx, YB_ERR_CONFIG);
+	assert_non_null(strstr(msg, "data after the end line"));
+	free(longer);
+	free(shorter);
+	free(text);
+}
+
+/* A version 1 snapshot (no trailer) loads, and is rewritten as version 2. */
+static void test_snapshot_version_1_loads_and_is_rewritten(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	ensure_account_dir(fx);
+	char text[256] = "yubin-snapshot 1\n";
+	append_line(text, sizeof(text), "M INBOX a 1 new/a");
+	append_line(text, sizeof(text), "V INBOX uidnext 5");
+	write_whole(state_file(fx, "snapshot"), text, strlen(text));
+	/* Read-only leaves it as it is. */
+	struct state *state = open_state(fx, true);
+	assert_true(state_contains(state, "INBOX", "a"));
+	state_free(state);
+	size_t len;
+	char *after = read_whole(state_file(fx, "snapshot"), &len);
+	assert_string_equal(after, text);
+	free(after);
+
+	state = open_state(fx, false);
+	assert_dest(state, "INBOX", "a", "new/a");
+	assert_meta(state, "INBOX", "uidnext", "5");
+	close_ok(state);
+	after = read_whole(state_file(fx, "snapshot"), &len);
+	assert_memory_equal(after, "yubin-snapshot 2\n", 17);
+	/* The trailer: "end COUNT CRC" over every byte before its line. */
+	assert_true(len > 1 && after[len - 1] == '\n');
+	after[len - 1] = '\0';
+	size_t trailer_at = (size_t)(strrchr(after, '\n') + 1 - after);
+	after[len - 1] = '\n';
+	char trailer[64] = "";
+	char body[48];
+	uint32_t crc = reference_crc32(after, trailer_at);
+	snprintf(body, sizeof(body), "end 2 %08x", crc);
+	append_line(trailer, sizeof(trailer), body);
+	assert_true(len > strlen(trailer));
+	assert_string_equal(after + len - strlen(trailer), trailer);
+	free(after);
+	state = open_state(fx, false);
+	assert_dest(state, "INBOX", "a", "new/a");
+	assert_meta(state, "INBOX", "uidnext", "5");
+	state_free(state);
 }
 
 /* ---- compaction -------------------------------------------------------- */
@@ -2750,6 +3013,101 @@ static void test_lock_held_in_same_process(void **fixture_ptr)
 }
 #endif
 
+/* ---- state files that are not regular files ----------------------------- */
+
+enum odd_file { ODD_FIFO, ODD_DIRECTORY, ODD_SYMLINK };
+
+/* Put an odd file at name; a symlink points at a valid copy of the file. */
+static void make_odd_file(const struct fixture *fx, const char *name,
+			  enum odd_file kind)
+{
+	const char *path = state_file(fx, name);
+	const char *target = state_file(fx, "target");
+	switch (kind) {
+	case ODD_FIFO:
+		assert_int_equal(mkfifo(path, 0600), 0);
+		break;
+	case ODD_DIRECTORY:
+		assert_int_equal(mkdir(path, 0700), 0);
+		break;
+	case ODD_SYMLINK:
+		if (strcmp(name, "snapshot") == 0)
+			write_whole(target, "yubin-snapshot 1\n", 17);
+		else if (strcmp(name, "journal") == 0)
+			write_whole(target, "yubin-journal 1\n", 16);
+		else
+			write_whole(target, "", 0);
+		assert_int_equal(symlink(target, path), 0);
+		break;
+	}
+}
+
+/*
+ * state_open in a child, so that an open() blocked on a FIFO fails the
+ * test after a few seconds instead of hanging it.  The child exits with
+ * the status state_open returned; -1 when it had to be killed.
+ */
+static int open_status_in_child(const struct fixture *fx)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct state *state = NULL;
+		struct yb_error err;
+		int rc = state_open(fx->state_dir, ACCOUNT, false, &state, &err);
+		if (rc == YB_OK)
+			rc = state_close(state, &err);
+		else if (!strstr(err.msg, fx->account_dir))
+			rc = 100; /* the message must name the file */
+		_exit(rc);
+	}
+	int status = 0;
+	for (int tries = 0; tries < 500; tries++) {
+		pid_t done = waitpid(pid, &status, WNOHANG);
+		assert_true(done >= 0);
+		if (done == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		struct timespec pause = { 0, 10 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return -1;
+}
+
+static void test_non_regular_state_files_refused(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	static const char *const names[] = { "lock", "snapshot", "journal" };
+	static const enum odd_file kinds[] = { ODD_FIFO, ODD_DIRECTORY,
+					       ODD_SYMLINK };
+	for (size_t n = 0; n < sizeof(names) / sizeof(*names); n++) {
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++) {
+			nftw(fx->state_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+			ensure_account_dir(fx);
+			make_odd_file(fx, names[n], kinds[k]);
+			int status = open_status_in_child(fx);
+			if (status != YB_ERR_IO)
+				print_error("%s as kind %zu: status %d\n",
+					    names[n], k, status);
+			assert_int_equal(status, YB_ERR_IO);
+		}
+	}
+}
+
+/* A FIFO left where compaction writes snapshot.new must not block it. */
+static void test_non_regular_snapshot_new_refused(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	struct state *state = open_state(fx, false);
+	commit(state, "INBOX", "k", 1);
+	sync_ok(state);
+	state_free(state);
+	assert_int_equal(mkfifo(state_file(fx, "snapshot.new"), 0600), 0);
+	assert_int_equal(open_status_in_child(fx), YB_ERR_IO);
+}
+
 /* ---- read-only --------------------------------------------------------- */
 
 static void test_read_only_writes_nothing(void **fixture_ptr)
@@ -3043,6 +3401,11 @@ int main(int argc, char **argv)
 		T(test_snapshot_corruption_is_error),
 		T(test_snapshot_last_line_has_no_torn_excuse),
 		T(test_snapshot_holds_only_m_records),
+		T(test_sizes_and_missing_persist),
+		T(test_values_of_forgotten_key_ignored),
+		T(test_snapshot_cut_at_every_offset),
+		T(test_snapshot_lines_missing_or_added),
+		T(test_snapshot_version_1_loads_and_is_rewritten),
 		T(test_compaction_keeps_state),
 		T(test_compaction_skipped_while_intent_open),
 		T(test_small_journal_not_compacted),
@@ -3060,6 +3423,8 @@ int main(int argc, char **argv)
 #ifdef F_OFD_SETLK
 		T(test_lock_held_in_same_process),
 #endif
+		T(test_non_regular_state_files_refused),
+		T(test_non_regular_snapshot_new_refused),
 		T(test_read_only_writes_nothing),
 		T(test_failed_write_is_undone),
 		T(test_large_pending_is_written_early),
