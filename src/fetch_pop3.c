@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "delivery.h"
+#include "held.h"
 #include "log.h"
 #include "pop3.h"
 #include "pop3_parse.h"
@@ -55,6 +56,8 @@ struct pop3_run {
 	struct pop3 *pop3;
 	struct state *state;
 	struct delivery *delivery;
+	struct sink *sink;
+	struct held *held;       /* copies to recognise new UIDLs by, or NULL */
 	struct fetch_report *report;
 
 	/* Messages whose deletion is due, sent as DELEs before QUIT. */
@@ -485,6 +488,85 @@ static int age_gone(struct pop3_run *run, const struct reconcile *rec,
 	return YB_OK;
 }
 
+/* state_foreach: the dests of recorded keys, all or only those listed. */
+struct dests_ctx {
+	const struct pop3_run *run;
+	const struct reconcile *rec;
+	bool listed_only;
+	const char **dests;
+	size_t count, cap;
+};
+
+static int collect_dest(void *ctx, const char *key, time_t fetched_at)
+{
+	(void)fetched_at;
+	struct dests_ctx *dc = ctx;
+	if (dc->listed_only && !is_listed(dc->rec, key))
+		return 0;
+	const char *dest = state_dest(dc->run->state, POP3_MAILBOX, key);
+	if (dest && dc->count < dc->cap)
+		dc->dests[dc->count++] = dest;
+	return 0;
+}
+
+static int recorded_dests(const struct pop3_run *run, const struct reconcile *rec,
+			  bool listed_only, struct dests_ctx *dc, struct yb_error *err)
+{
+	size_t total = state_count(run->state, POP3_MAILBOX);
+	*dc = (struct dests_ctx){ .run = run, .rec = rec, .listed_only = listed_only,
+				  .cap = total };
+	dc->dests = calloc(total ? total : 1, sizeof(*dc->dests));
+	if (!dc->dests)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	state_foreach(run->state, POP3_MAILBOX, collect_dest, dc);
+	return YB_OK;
+}
+
+static const char *match_held(void *ctx, const unsigned char digest[32])
+{
+	struct pop3_run *run = ctx;
+	return held_match(run->held, digest);
+}
+
+/*
+ * Known UIDLs vanished and new ones stand there: the server may have
+ * renumbered its messages.  A new message whose bytes match a copy the
+ * sink holds for a vanished key is then recorded under its new UIDL, not
+ * delivered again; the copies of keys still listed stand for those.
+ * Returns YB_OK without a matcher when the sink cannot say what it holds.
+ */
+static int recognise_by_content(struct pop3_run *run, const struct reconcile *rec,
+				 struct yb_error *err)
+{
+	if (!sink_can_digest(run->sink))
+		return YB_OK;
+	struct dests_ctx dc;
+	int rc = recorded_dests(run, rec, false, &dc, err);
+	struct sink_digest *digests = NULL;
+	size_t count = 0;
+	if (rc == YB_OK) {
+		struct sink_recorded recorded = { .dests = dc.dests, .count = dc.count };
+		rc = sink_digests(run->sink, &recorded, &digests, &count, err);
+	}
+	free(dc.dests);
+	if (rc == YB_OK)
+		rc = held_new(digests, count, &run->held, err);
+	else
+		free(digests);
+	if (rc == YB_OK)
+		rc = recorded_dests(run, rec, true, &dc, err);
+	if (rc != YB_OK)
+		return rc;
+	for (size_t i = 0; i < dc.count; i++)
+		held_claim_dest(run->held, dc.dests[i]);
+	free(dc.dests);
+	log_debug("%s: %zu known UIDLs are missing from the listing and new "
+		  "ones stand there; new messages are compared with the %zu "
+		  "copies held", run->account->host, rec->gone_count,
+		  held_copies(run->held));
+	return delivery_set_matcher(run->delivery, match_held, run, err);
+}
+
 /*
  * Weigh the listing against the state before anything is fetched:
  * refuse a renumbered maildrop (unless accepted); then, unless dry_run,
@@ -499,9 +581,20 @@ static int reconcile_listing(struct pop3_run *run, const struct planned *plan,
 	int rc = reconcile_collect(run, plan, count, &rec, err);
 	if (rc == YB_OK)
 		rc = count_listing(run, plan, count, &rec, &counts, err);
+	/* Vanished keys and new ones: recognise what is held by its bytes,
+	   where the sink can tell (not in a dry run, which fetches nothing). */
+	if (rc == YB_OK && !dry_run && rec.gone_count > 0 && counts.fresh > 0)
+		rc = recognise_by_content(run, &rec, err);
 	if (rc == YB_OK && pop3_renumbering_suspected(&counts)) {
-		if (!run->accept_new_uidls)
+		if (!run->accept_new_uidls && !run->held)
 			rc = refuse_renumbering(run, &counts, err);
+		else if (!run->accept_new_uidls)
+			log_warn("%s: %zu known UIDLs vanished and %zu new ones "
+				 "stand there, %zu of the same sizes: the server "
+				 "seems to have renumbered them; recognising by "
+				 "their bytes the messages already delivered",
+				 run->account->host, counts.gone_now, counts.fresh,
+				 counts.matched);
 		else
 			log_warn("%s: %zu known UIDLs vanished and %zu new ones "
 				 "stand there: accepting the new numbering, so "
@@ -601,6 +694,7 @@ int fetch_pop3(const struct account *account, const char *password,
 	run->account = account;
 	run->accept_new_uidls = options->accept_new_uidls;
 	run->state = state;
+	run->sink = sink;
 	run->report = report;
 	int rc = YB_OK;
 	if (!dry_run) {
@@ -617,6 +711,7 @@ int fetch_pop3(const struct account *account, const char *password,
 		rc = run_session(run, dry_run, err);
 	pop3_close(run->pop3);
 	delivery_free(run->delivery);
+	held_free(run->held);
 	free(run);
 	return rc;
 }

@@ -487,9 +487,12 @@ void pop3_tally_add(struct pop3_body_tally *tally, const char *data,
 
 bool pop3_size_agrees(const struct pop3_body_tally *tally, uint64_t listed)
 {
-	/* crlf <= bytes / 2, so the low end cannot wrap; the high end is
-	   bounded by what a connection can carry, far below 2^64. */
-	uint64_t low = tally->bytes - tally->crlf;
+	/* One byte more below: a server ends a message that lacks a final
+	   line end with the CRLF RFC 1939 requires, which LIST did not
+	   count (an empty message comes as one empty line).  The high end
+	   is bounded by what a connection can carry, far below 2^64. */
+	uint64_t slack = tally->crlf + 1;
+	uint64_t low = tally->bytes > slack ? tally->bytes - slack : 0;
 	uint64_t high = tally->bytes + tally->bare_lf + tally->wire_extra;
 	return listed >= low && listed <= high;
 }

@@ -109,8 +109,10 @@ void pop3_tally_add(struct pop3_body_tally *tally, const char *data,
  * Does listed, the size LIST gave, agree with the body?  RFC 1939's size
  * counts CRLF line endings and no stuffing, but servers that store LF
  * count one byte per line, and some count bare LFs as CRLF or count the
- * dots they stuff.  So the size agrees when
- *     bytes - crlf  <=  listed  <=  bytes + bare_lf + wire_extra
+ * dots they stuff; a message without a final line end is sent with the
+ * CRLF RFC 1939 requires added, which LIST does not count.  So the size
+ * agrees when
+ *     bytes - crlf - 1  <=  listed  <=  bytes + bare_lf + wire_extra
  * and only then: anything else is a body cut short or run on into the
  * next reply (a reply stream out of step), or a server that lies.
  */

@@ -330,7 +330,11 @@ class Scene:
         fetch (NO on one folder stops that folder) delivers every message
         the server held when it began, but in a folder it may skip."""
         fired = [f for f in faults if f.get("fired")]
-        if server.fired_kinds - PROGRESS_FAULTS or status == KILLED:
+        progress_faults = PROGRESS_FAULTS
+        if self.sc["protocol"] == "pop3":
+            # A POP3 body that disagrees with LIST is not kept.
+            progress_faults = PROGRESS_FAULTS - {"size-lie"}
+        if server.fired_kinds - progress_faults or status == KILLED:
             return
         refused = {f["folder"] for f in fired if f["kind"] == "examine-no"}
         if status != 0 and not refused:

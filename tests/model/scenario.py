@@ -30,12 +30,17 @@ FAULT_EXITS = {
     "sigkill": {75, 76},            # yubin killed by the harness (these if
                                     # it outlives the kill: the server hangs up)
     "kill-at": set(),               # yubin kills itself (YUBIN_TEST_KILL_AT)
-    "size-lie": {0},                # LIST / RFC822.SIZE claim a wrong size
+    "size-lie": {0, 76},            # LIST / RFC822.SIZE claim a wrong size:
+                                    # POP3 keeps no body that disagrees
+                                    # with LIST (76); IMAP only weighs it
+                                    # against max_size
     "uidl-omit": {0},               # a UIDL listing lacks some messages
     "uidl-empty": {0},              # a UIDL listing lacks every message
     "uidl-renumber": {0, 76},       # every UIDL new for one run
     "uidl-extra": {0, 76},          # UIDL and LIST name a message not there
-    "no-final-crlf": {76},          # RETR body: "." not on a line of its own
+    "no-final-crlf": {75, 76},      # RETR body: "." not on a line of its own
+                                    # (75: the last reply, so nothing comes
+                                    # after it and the read times out)
     "uidvalidity": {0},             # new UIDVALIDITY, same messages, new UIDs
     "examine-no": {75, 76, 77},     # NO [NOPERM] on SELECT/EXAMINE of a folder
     "list-extra": {0},              # LIST "" "INBOX" also names other folders

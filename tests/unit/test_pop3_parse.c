@@ -763,7 +763,8 @@ static void test_size_agrees_within_line_endings_and_stuffing(void **state)
 	struct pop3_body_tally tally = tally_of(body, len, len, 5);
 	assert_true(pop3_size_agrees(&tally, len));
 	assert_true(pop3_size_agrees(&tally, len - 4));
-	assert_false(pop3_size_agrees(&tally, len - 5));
+	assert_true(pop3_size_agrees(&tally, len - 5));
+	assert_false(pop3_size_agrees(&tally, len - 6));
 	assert_true(pop3_size_agrees(&tally, len + 1 + 5));
 	assert_false(pop3_size_agrees(&tally, len + 1 + 5 + 1));
 	assert_false(pop3_size_agrees(&tally, 0));
@@ -771,6 +772,18 @@ static void test_size_agrees_within_line_endings_and_stuffing(void **state)
 	assert_true(pop3_size_agrees(&empty, 0));
 	assert_true(pop3_size_agrees(&empty, 3));
 	assert_false(pop3_size_agrees(&empty, 4));
+}
+
+/* The server ends a message without a final line end with a CRLF that
+   LIST did not count: "abc" comes as "abc\r\n", "" as "\r\n". */
+static void test_size_agrees_with_added_final_crlf(void **state)
+{
+	(void)state;
+	struct pop3_body_tally one_line = tally_of("abc\r\n", 5, 5, 3);
+	assert_true(pop3_size_agrees(&one_line, 3));
+	assert_false(pop3_size_agrees(&one_line, 2));
+	struct pop3_body_tally empty_line = tally_of("\r\n", 2, 2, 3);
+	assert_true(pop3_size_agrees(&empty_line, 0));
 }
 
 /*
@@ -831,6 +844,7 @@ int main(void)
 		cmocka_unit_test(test_dot_large_body),
 		cmocka_unit_test(test_tally_counts_line_endings),
 		cmocka_unit_test(test_size_agrees_within_line_endings_and_stuffing),
+		cmocka_unit_test(test_size_agrees_with_added_final_crlf),
 		cmocka_unit_test(test_run_on_body_disagrees),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
