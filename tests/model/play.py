@@ -108,17 +108,27 @@ class Scene:
     def excused_leftover(self, path):
         """A leftover no run could have cleared: after the state was torn
         every run stops at once (78, touching nothing), so a message file
-        a killed run left in tmp/ stays; and the dotlock of a killed run
-        (its process is gone) stays until a run delivers to that mbox
-        again, when yubin, like mutt and procmail, breaks it."""
+        a killed run left in tmp/ stays; and what a killed run left (its
+        process is gone) stays until a run opens that sink again: yubin
+        removes such tmp/ files when it opens a Maildir, and breaks such
+        a dotlock, as mutt and procmail do, when it locks the mbox."""
         if self.torn:
             return True
-        if not path.endswith(".lock") or not self.killed:
+        if not self.killed:
             return False
+        name = os.path.basename(path)
+        pid_in_name = re.search(r"\.M\d+P(\d+)Q\d+", name)
         try:
-            with open(path, "rb") as f:
-                pid = int(f.read(64).split(b":")[0].strip() or b"0")
+            if pid_in_name and os.path.basename(os.path.dirname(path)) == "tmp":
+                pid = int(pid_in_name.group(1))
+            elif name.endswith(".lock"):
+                with open(path, "rb") as f:
+                    pid = int(f.read(64).split(b":")[0].strip() or b"0")
+            else:
+                return False
         except (OSError, ValueError):
+            return False
+        if pid <= 0:
             return False
         try:
             os.kill(pid, 0)
