@@ -488,11 +488,14 @@ static int age_gone(struct pop3_run *run, const struct reconcile *rec,
 	return YB_OK;
 }
 
-/* state_foreach: the dests of recorded keys, all or only those listed. */
+/* Which recorded keys' dests recorded_dests collects. */
+enum dests_of { DESTS_OF_ALL, DESTS_OF_GONE, DESTS_OF_LISTED };
+
+/* state_foreach: the dests of recorded keys. */
 struct dests_ctx {
 	const struct pop3_run *run;
 	const struct reconcile *rec;
-	bool listed_only;
+	enum dests_of which;
 	const char **dests;
 	size_t count, cap;
 };
@@ -501,7 +504,8 @@ static int collect_dest(void *ctx, const char *key, time_t fetched_at)
 {
 	(void)fetched_at;
 	struct dests_ctx *dc = ctx;
-	if (dc->listed_only && !is_listed(dc->rec, key))
+	if (dc->which != DESTS_OF_ALL &&
+	    is_listed(dc->rec, key) != (dc->which == DESTS_OF_LISTED))
 		return 0;
 	const char *dest = state_dest(dc->run->state, POP3_MAILBOX, key);
 	if (dest && dc->count < dc->cap)
@@ -510,10 +514,10 @@ static int collect_dest(void *ctx, const char *key, time_t fetched_at)
 }
 
 static int recorded_dests(const struct pop3_run *run, const struct reconcile *rec,
-			  bool listed_only, struct dests_ctx *dc, struct yb_error *err)
+			  enum dests_of which, struct dests_ctx *dc, struct yb_error *err)
 {
 	size_t total = state_count(run->state, POP3_MAILBOX);
-	*dc = (struct dests_ctx){ .run = run, .rec = rec, .listed_only = listed_only,
+	*dc = (struct dests_ctx){ .run = run, .rec = rec, .which = which,
 				  .cap = total };
 	dc->dests = calloc(total ? total : 1, sizeof(*dc->dests));
 	if (!dc->dests)
@@ -530,9 +534,12 @@ static const char *match_held(void *ctx, const unsigned char digest[32])
 
 /*
  * Known UIDLs vanished and new ones stand there: the server may have
- * renumbered its messages.  A new message whose bytes match a copy the
+ * renumbered its messages.  A new message whose bytes match the copy the
  * sink holds for a vanished key is then recorded under its new UIDL, not
- * delivered again; the copies of keys still listed stand for those.
+ * delivered again.  Only those copies count: a copy of a key still
+ * listed stands for that message, and a file the state names for no key
+ * (a message deleted on the server, whose record went) proves nothing
+ * about a new message that happens to have the same bytes.
  * Returns YB_OK without a matcher when the sink cannot say what it holds.
  */
 static int recognise_by_content(struct pop3_run *run, const struct reconcile *rec,
@@ -541,7 +548,7 @@ static int recognise_by_content(struct pop3_run *run, const struct reconcile *re
 	if (!sink_can_digest(run->sink))
 		return YB_OK;
 	struct dests_ctx dc;
-	int rc = recorded_dests(run, rec, false, &dc, err);
+	int rc = recorded_dests(run, rec, DESTS_OF_ALL, &dc, err);
 	struct sink_digest *digests = NULL;
 	size_t count = 0;
 	if (rc == YB_OK) {
@@ -554,7 +561,15 @@ static int recognise_by_content(struct pop3_run *run, const struct reconcile *re
 	else
 		free(digests);
 	if (rc == YB_OK)
-		rc = recorded_dests(run, rec, true, &dc, err);
+		rc = recorded_dests(run, rec, DESTS_OF_GONE, &dc, err);
+	if (rc != YB_OK)
+		return rc;
+	held_claim_all(run->held);
+	for (size_t i = 0; i < dc.count; i++)
+		held_release_dest(run->held, dc.dests[i]);
+	free(dc.dests);
+	/* A copy that a listed key shares with a gone one stands for it. */
+	rc = recorded_dests(run, rec, DESTS_OF_LISTED, &dc, err);
 	if (rc != YB_OK)
 		return rc;
 	for (size_t i = 0; i < dc.count; i++)

@@ -104,12 +104,44 @@ int held_new(struct sink_digest *digests, size_t count, struct held **out,
 	return YB_OK;
 }
 
+/*
+ * The copy a recorded dest names.  An mbox records a message as
+ * "OFFSET+LENGTH+..." and names the copies it holds "OFFSET+LENGTH", so
+ * a dest that is not found as it is is looked up by its first two parts.
+ */
+static size_t copy_of_dest(const struct held *held, const char *dest, bool *found)
+{
+	size_t copy = copy_index(held, dest, found);
+	const char *plus = strchr(dest, '+');
+	const char *second = plus ? strchr(plus + 1, '+') : NULL;
+	if (*found || !second || (size_t)(second - dest) >= SINK_DEST_MAX)
+		return copy;
+	char range[SINK_DEST_MAX];
+	memcpy(range, dest, (size_t)(second - dest));
+	range[second - dest] = '\0';
+	return copy_index(held, range, found);
+}
+
 void held_claim_dest(struct held *held, const char *dest)
 {
 	bool found;
-	size_t copy = copy_index(held, dest, &found);
+	size_t copy = copy_of_dest(held, dest, &found);
 	if (found)
 		held->claimed[copy] = true;
+}
+
+void held_claim_all(struct held *held)
+{
+	for (size_t i = 0; i < held->copies; i++)
+		held->claimed[i] = true;
+}
+
+void held_release_dest(struct held *held, const char *dest)
+{
+	bool found;
+	size_t copy = copy_of_dest(held, dest, &found);
+	if (found)
+		held->claimed[copy] = false;
 }
 
 static int compare_digest_key(const void *key, const void *item)

@@ -28,6 +28,13 @@ int held_new(struct sink_digest *digests, size_t count, struct held **out,
 void held_claim_dest(struct held *held, const char *dest);
 
 /*
+ * Claim every copy, then free those named: to match only against the
+ * copies of particular records (POP3: those of UIDLs that vanished).
+ */
+void held_claim_all(struct held *held);
+void held_release_dest(struct held *held, const char *dest);
+
+/*
  * The dest of a copy with this digest not claimed yet, now claimed; NULL
  * if none.  Owned by held.
  */
