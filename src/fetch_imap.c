@@ -1321,15 +1321,15 @@ static int fetch_folder(struct imap_run *run, const struct folder *folder,
 	if (!fr.quoted)
 		return yb_fail(err, YB_ERR_PROTOCOL, "folder %s: name cannot be sent",
 			       folder->shown);
-	int rc = strlen(folder->name) > STATE_MAILBOX_MAX
-		 ? yb_fail(err, YB_ERR_PROTOCOL, "its name is longer than the %d bytes "
-			   "the state records", STATE_MAILBOX_MAX)
-		 : folder_local_path(run, folder, &fr.local_path, err);
+	int rc = folder_local_path(run, folder, &fr.local_path, err);
+	if (rc == YB_OK && strlen(folder->name) > STATE_MAILBOX_MAX)
+		rc = yb_fail(err, YB_ERR_PROTOCOL, "its name is longer than the %d "
+			     "bytes the state records", STATE_MAILBOX_MAX);
 	if (rc == YB_ERR_PROTOCOL) {
 		/* A name that cannot be stored safely: skip it, loudly. */
 		skip_folder(run, folder, err);
 		yb_error_clear(err);
-		free(fr.quoted);
+		folder_run_free(&fr);
 		return YB_OK;
 	}
 	if (rc == YB_OK)

@@ -63,10 +63,11 @@ static const struct paths *setup(void)
 	fuzz_path(paths.journal, sizeof(paths.journal), account_dir, "journal");
 	fuzz_path(paths.snapshot_new, sizeof(paths.snapshot_new), account_dir,
 		  "snapshot.new");
-	/* state_open makes the directories (and the lock) itself. */
+	/* A read-write state_open makes the directories and the lock (a
+	   read-only one, as a dry run's, creates nothing). */
 	struct state *state = NULL;
 	struct yb_error err;
-	if (state_open(paths.state_dir, ACCOUNT, true, &state, &err) != YB_OK)
+	if (state_open(paths.state_dir, ACCOUNT, false, &state, &err) != YB_OK)
 		fuzz_fail("cannot open an empty state: %s", err.msg);
 	state_free(state);
 	return &paths;
