@@ -390,7 +390,8 @@ class Scene:
     def note_changes(self, before, faults):
         """Messages another client expunged or added during the run."""
         for f in faults:
-            if f.get("fired") and f["kind"] == "expunge-between" and f["id"] in before:
+            # Also one that arrived during this very run: it is gone.
+            if f.get("fired") and f["kind"] == "expunge-between":
                 self.removed_by_other.add(f["id"])
             if f.get("fired") and f["kind"] == "exists-between":
                 self.ever_present.add(f["id"])
