@@ -992,39 +992,10 @@ static int record_folder(struct folder_run *fr, const struct imap_mailbox_info *
 	return rc;
 }
 
-struct recorded_ctx {
-	const struct state *state;
-	const char *mailbox;
-	const char **dests;
-	size_t count, cap;
-	const char *prefix;      /* only keys starting so; NULL: all */
-};
-
-static int collect_dest(void *ctx, const char *key, time_t fetched_at)
+static bool of_this_validity(void *ctx, const char *key)
 {
-	(void)fetched_at;
-	struct recorded_ctx *rec = ctx;
-	if (rec->prefix && strncmp(key, rec->prefix, strlen(rec->prefix)) != 0)
-		return 0;
-	const char *dest = state_dest(rec->state, rec->mailbox, key);
-	if (!dest || rec->count == rec->cap)
-		return 0;
-	rec->dests[rec->count++] = dest;
-	return 0;
-}
-
-/* The dests the state records for the folder (pointers into the state). */
-static int recorded_dests(struct folder_run *fr, const char *prefix,
-			  struct recorded_ctx *rec, struct yb_error *err)
-{
-	size_t total = state_count(fr->run->state, fr->folder->name);
-	*rec = (struct recorded_ctx){ .state = fr->run->state, .mailbox = fr->folder->name,
-				      .cap = total, .prefix = prefix };
-	rec->dests = calloc(total ? total : 1, sizeof(*rec->dests));
-	if (!rec->dests)
-		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	state_foreach(fr->run->state, fr->folder->name, collect_dest, rec);
-	return YB_OK;
+	const char *prefix = ctx;
+	return strncmp(key, prefix, strlen(prefix)) == 0;
 }
 
 /*
@@ -1037,33 +1008,28 @@ static int load_digests(struct folder_run *fr, struct yb_error *err)
 {
 	if (!sink_can_digest(fr->sink))
 		return YB_OK;
-	struct recorded_ctx rec;
-	int rc = recorded_dests(fr, NULL, &rec, err);
-	struct sink_digest *digests = NULL;
+	struct state *state = fr->run->state;
+	const char **dests = NULL;
 	size_t count = 0;
-	if (rc == YB_OK) {
-		struct sink_recorded recorded = { .dests = rec.dests, .count = rec.count };
-		rc = sink_digests(fr->sink, &recorded, &digests, &count, err);
-	}
-	free(rec.dests);
-	if (rc != YB_OK)
+	int rc = state_dests_where(state, fr->folder->name, NULL, NULL, &dests, &count, err);
+	if (rc == YB_OK)
+		rc = held_from_sink(fr->sink, dests, count, &fr->held, err);
+	free(dests);
+	if (rc != YB_OK || held_copies(fr->held) == 0)
 		return rc;
-	if (count == 0) {
-		free(digests);
-		return YB_OK;
-	}
-	rc = held_new(digests, count, &fr->held, err);
 	char prefix[16];
 	snprintf(prefix, sizeof(prefix), "%" PRIu32 "/", fr->uidvalidity);
-	if (rc == YB_OK)
-		rc = recorded_dests(fr, prefix, &rec, err);
-	if (rc != YB_OK)
-		return rc;
 	/* After UIDNEXT went back a recorded key proves nothing: every copy
 	   is free to stand for the message whose bytes it holds. */
-	for (size_t i = 0; i < rec.count && !fr->renumbered; i++)
-		held_claim_dest(fr->held, rec.dests[i]);
-	free(rec.dests);
+	if (!fr->renumbered) {
+		rc = state_dests_where(state, fr->folder->name, of_this_validity, prefix,
+				       &dests, &count, err);
+		for (size_t i = 0; rc == YB_OK && i < count; i++)
+			held_claim_dest(fr->held, dests[i]);
+		free(dests);
+		if (rc != YB_OK)
+			return rc;
+	}
 	log_debug("folder %s: the sink holds %zu copies to recognise", fr->folder->shown,
 		  held_copies(fr->held));
 	return delivery_set_matcher(fr->delivery, match_existing, fr, err);

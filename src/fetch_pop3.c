@@ -488,42 +488,32 @@ static int age_gone(struct pop3_run *run, const struct reconcile *rec,
 	return YB_OK;
 }
 
-/* Which recorded keys' dests recorded_dests collects. */
-enum dests_of { DESTS_OF_ALL, DESTS_OF_GONE, DESTS_OF_LISTED };
-
-/* state_foreach: the dests of recorded keys. */
-struct dests_ctx {
-	const struct pop3_run *run;
-	const struct reconcile *rec;
-	enum dests_of which;
-	const char **dests;
-	size_t count, cap;
-};
-
-static int collect_dest(void *ctx, const char *key, time_t fetched_at)
+/* state_dests_where: the recorded keys the listing lacks, or names. */
+static bool is_gone(void *ctx, const char *key)
 {
-	(void)fetched_at;
-	struct dests_ctx *dc = ctx;
-	if (dc->which != DESTS_OF_ALL &&
-	    is_listed(dc->rec, key) != (dc->which == DESTS_OF_LISTED))
-		return 0;
-	const char *dest = state_dest(dc->run->state, POP3_MAILBOX, key);
-	if (dest && dc->count < dc->cap)
-		dc->dests[dc->count++] = dest;
-	return 0;
+	return !is_listed(ctx, key);
 }
 
-static int recorded_dests(const struct pop3_run *run, const struct reconcile *rec,
-			  enum dests_of which, struct dests_ctx *dc, struct yb_error *err)
+static bool is_listed_key(void *ctx, const char *key)
 {
-	size_t total = state_count(run->state, POP3_MAILBOX);
-	*dc = (struct dests_ctx){ .run = run, .rec = rec, .which = which,
-				  .cap = total };
-	dc->dests = calloc(total ? total : 1, sizeof(*dc->dests));
-	if (!dc->dests)
-		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	state_foreach(run->state, POP3_MAILBOX, collect_dest, dc);
-	return YB_OK;
+	return is_listed(ctx, key);
+}
+
+/* Claim or free the copies of the recorded keys wanted picks. */
+static int mark_copies(struct pop3_run *run, const struct reconcile *rec,
+		       bool (*wanted)(void *ctx, const char *key),
+		       void (*mark)(struct held *held, const char *dest),
+		       struct yb_error *err)
+{
+	const char **dests = NULL;
+	size_t count = 0;
+	/* The predicates only read the reconcile. */
+	int rc = state_dests_where(run->state, POP3_MAILBOX, wanted, (void *)rec,
+				   &dests, &count, err);
+	for (size_t i = 0; rc == YB_OK && i < count; i++)
+		mark(run->held, dests[i]);
+	free(dests);
+	return rc;
 }
 
 static const char *match_held(void *ctx, const unsigned char digest[32])
@@ -547,34 +537,21 @@ static int recognise_by_content(struct pop3_run *run, const struct reconcile *re
 {
 	if (!sink_can_digest(run->sink))
 		return YB_OK;
-	struct dests_ctx dc;
-	int rc = recorded_dests(run, rec, DESTS_OF_ALL, &dc, err);
-	struct sink_digest *digests = NULL;
+	const char **dests = NULL;
 	size_t count = 0;
-	if (rc == YB_OK) {
-		struct sink_recorded recorded = { .dests = dc.dests, .count = dc.count };
-		rc = sink_digests(run->sink, &recorded, &digests, &count, err);
-	}
-	free(dc.dests);
+	int rc = state_dests_where(run->state, POP3_MAILBOX, NULL, NULL, &dests, &count, err);
 	if (rc == YB_OK)
-		rc = held_new(digests, count, &run->held, err);
-	else
-		free(digests);
-	if (rc == YB_OK)
-		rc = recorded_dests(run, rec, DESTS_OF_GONE, &dc, err);
+		rc = held_from_sink(run->sink, dests, count, &run->held, err);
+	free(dests);
 	if (rc != YB_OK)
 		return rc;
 	held_claim_all(run->held);
-	for (size_t i = 0; i < dc.count; i++)
-		held_release_dest(run->held, dc.dests[i]);
-	free(dc.dests);
+	rc = mark_copies(run, rec, is_gone, held_release_dest, err);
 	/* A copy that a listed key shares with a gone one stands for it. */
-	rc = recorded_dests(run, rec, DESTS_OF_LISTED, &dc, err);
+	if (rc == YB_OK)
+		rc = mark_copies(run, rec, is_listed_key, held_claim_dest, err);
 	if (rc != YB_OK)
 		return rc;
-	for (size_t i = 0; i < dc.count; i++)
-		held_claim_dest(run->held, dc.dests[i]);
-	free(dc.dests);
 	log_debug("%s: %zu known UIDLs are missing from the listing and new "
 		  "ones stand there; new messages are compared with the %zu "
 		  "copies held", run->account->host, rec->gone_count,

@@ -122,6 +122,21 @@ static size_t copy_of_dest(const struct held *held, const char *dest, bool *foun
 	return copy_index(held, range, found);
 }
 
+int held_from_sink(struct sink *sink, const char *const *recorded,
+		   size_t recorded_count, struct held **out, struct yb_error *err)
+{
+	struct sink_recorded list = { .dests = recorded, .count = recorded_count };
+	struct sink_digest *digests = NULL;
+	size_t count = 0;
+	*out = NULL;
+	int rc = sink_digests(sink, &list, &digests, &count, err);
+	if (rc != YB_OK) {
+		free(digests);
+		return rc;
+	}
+	return held_new(digests, count, out, err);
+}
+
 void held_claim_dest(struct held *held, const char *dest)
 {
 	bool found;

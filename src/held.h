@@ -4,7 +4,8 @@
  *
  * Built from sink_digests.  One copy stands for one message: two equal
  * messages on the server need two copies, and the digests a sink gives
- * for one copy (same dest) are claimed together.  Pure: no I/O.
+ * for one copy (same dest) are claimed together.  No I/O of its own:
+ * held_from_sink asks the sink what it holds.
  */
 #ifndef YUBIN_HELD_H
 #define YUBIN_HELD_H
@@ -15,6 +16,14 @@
 #include "sink.h"
 
 struct held;
+
+/*
+ * What sink holds (sink_digests, given the dests the state records as
+ * recorded), as a held; the sink must sink_can_digest.  Errors are the
+ * sink's (YB_ERR_IO naming its path) or YB_ERR_INTERNAL.
+ */
+int held_from_sink(struct sink *sink, const char *const *recorded,
+		   size_t recorded_count, struct held **out, struct yb_error *err);
 
 /*
  * Takes digests (count entries, malloc'd; NULL when count is 0) whatever

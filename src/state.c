@@ -2089,6 +2089,26 @@ int state_foreach(const struct state *state, const char *mailbox,
 	return 0;
 }
 
+int state_dests_where(const struct state *state, const char *mailbox,
+		      bool (*wanted)(void *ctx, const char *key), void *ctx,
+		      const char ***dests, size_t *count, struct yb_error *err)
+{
+	*count = 0;
+	*dests = NULL;
+	const struct mailbox *found = find_mailbox(state, mailbox, strlen(mailbox));
+	size_t cap = found ? found->keys.count : 0;
+	const char **out = malloc((cap ? cap : 1) * sizeof(*out));
+	if (!out)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	for (size_t i = 0; found && i < found->keys.capacity && *count < cap; i++) {
+		const struct set_entry *entry = &found->keys.slots[i];
+		if (entry->str && entry->dest && (!wanted || wanted(ctx, entry->str)))
+			out[(*count)++] = entry->dest;
+	}
+	*dests = out;
+	return YB_OK;
+}
+
 size_t state_count(const struct state *state, const char *mailbox)
 {
 	const struct mailbox *found = find_mailbox(state, mailbox,

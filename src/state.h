@@ -138,6 +138,17 @@ int state_foreach(const struct state *state, const char *mailbox,
 		  void *ctx);
 
 /*
+ * The dests of mailbox's delivered keys that wanted(ctx, key) picks
+ * (wanted NULL: every key with a dest), to recognise what a sink holds.
+ * *dests is a malloc'd array of *count pointers into the state, valid
+ * until the state next changes: the caller frees the array, not the
+ * strings.  YB_ERR_INTERNAL when out of memory.
+ */
+int state_dests_where(const struct state *state, const char *mailbox,
+		      bool (*wanted)(void *ctx, const char *key), void *ctx,
+		      const char ***dests, size_t *count, struct yb_error *err);
+
+/*
  * Forget every delivered key of mailbox that doomed(ctx, key, fetched_at)
  * picks (records buffered, like state_forget); *forgotten (may be NULL)
  * gets how many.  doomed must not change the state.
