@@ -104,24 +104,6 @@ int held_new(struct sink_digest *digests, size_t count, struct held **out,
 	return YB_OK;
 }
 
-/*
- * The copy a recorded dest names.  An mbox records a message as
- * "OFFSET+LENGTH+..." and names the copies it holds "OFFSET+LENGTH", so
- * a dest that is not found as it is is looked up by its first two parts.
- */
-static size_t copy_of_dest(const struct held *held, const char *dest, bool *found)
-{
-	size_t copy = copy_index(held, dest, found);
-	const char *plus = strchr(dest, '+');
-	const char *second = plus ? strchr(plus + 1, '+') : NULL;
-	if (*found || !second || (size_t)(second - dest) >= SINK_DEST_MAX)
-		return copy;
-	char range[SINK_DEST_MAX];
-	memcpy(range, dest, (size_t)(second - dest));
-	range[second - dest] = '\0';
-	return copy_index(held, range, found);
-}
-
 int held_from_sink(struct sink *sink, const char *const *recorded,
 		   size_t recorded_count, struct held **out, struct yb_error *err)
 {
@@ -140,7 +122,7 @@ int held_from_sink(struct sink *sink, const char *const *recorded,
 void held_claim_dest(struct held *held, const char *dest)
 {
 	bool found;
-	size_t copy = copy_of_dest(held, dest, &found);
+	size_t copy = copy_index(held, dest, &found);
 	if (found)
 		held->claimed[copy] = true;
 }
@@ -154,7 +136,7 @@ void held_claim_all(struct held *held)
 void held_release_dest(struct held *held, const char *dest)
 {
 	bool found;
-	size_t copy = copy_of_dest(held, dest, &found);
+	size_t copy = copy_index(held, dest, &found);
 	if (found)
 		held->claimed[copy] = false;
 }

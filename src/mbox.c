@@ -2082,10 +2082,53 @@ static int scan_locked(struct mbox *mbox, struct mbox_scan *scan, char *buffer,
 	return scan_end(scan, size, err);
 }
 
+/* The length of a dest's range, "OFFSET+LENGTH", before any details. */
+static size_t range_len(const char *dest)
+{
+	const char *plus = strchr(dest, '+');
+	const char *second = plus ? strchr(plus + 1, '+') : NULL;
+	return second ? (size_t)(second - dest) : strlen(dest);
+}
+
+static int compare_ranges(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	size_t x_len = range_len(x), y_len = range_len(y);
+	int order = memcmp(x, y, x_len < y_len ? x_len : y_len);
+	return order ? order : (x_len > y_len) - (x_len < y_len);
+}
+
+/*
+ * The scan names a copy by its range, "OFFSET+LENGTH", but a delivered
+ * message is recorded as "OFFSET+LENGTH+..." (its hashes, batch, pid):
+ * name each copy as the state records it, so that a recorded message's
+ * copy is known by its record's dest (and claimed for it).
+ */
+static int name_copies_as_recorded(struct sink_digest *items, size_t count,
+				   const struct sink_recorded *recorded,
+				   struct yb_error *err)
+{
+	if (!recorded || recorded->count == 0 || count == 0)
+		return YB_OK;
+	const char **sorted = malloc(recorded->count * sizeof(*sorted));
+	if (!sorted)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	memcpy(sorted, recorded->dests, recorded->count * sizeof(*sorted));
+	qsort(sorted, recorded->count, sizeof(*sorted), compare_ranges);
+	for (size_t i = 0; i < count; i++) {
+		const char *range = items[i].dest;
+		const char **found = bsearch(&range, sorted, recorded->count,
+					     sizeof(*sorted), compare_ranges);
+		if (found && strlen(*found) < sizeof(items[i].dest))
+			memcpy(items[i].dest, *found, strlen(*found) + 1);
+	}
+	free(sorted);
+	return YB_OK;
+}
+
 static int mbox_digests(struct sink *sink, const struct sink_recorded *recorded,
 			struct sink_digest **out, size_t *count, struct yb_error *err)
 {
-	(void)recorded; /* the file says what is held, whatever was recorded */
 	struct mbox *mbox = (struct mbox *)sink;
 	*out = NULL;
 	*count = 0;
@@ -2105,6 +2148,8 @@ static int mbox_digests(struct sink *sink, const struct sink_recorded *recorded,
 	}
 	free(buffer);
 	EVP_MD_CTX_free(scan.ctx);
+	if (!status)
+		status = name_copies_as_recorded(scan.items, scan.count, recorded, err);
 	if (status) {
 		free(scan.items);
 		return status;

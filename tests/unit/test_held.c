@@ -121,21 +121,6 @@ static void test_claim_all_then_release(void **state)
 	held_free(held);
 }
 
-/* An mbox records "OFFSET+LENGTH+..." and names its copies
-   "OFFSET+LENGTH": a recorded dest finds its copy. */
-static void test_mbox_dest_finds_its_range(void **state)
-{
-	(void)state;
-	const char *pairs[] = { "a", "0+120", "a", "120+120" };
-	struct held *held = held_ok(pairs, 2);
-	held_claim_dest(held, "0+120+ab12+cd34+240+4242");
-	unsigned char digest[32];
-	digest_tag(digest, 'a');
-	assert_string_equal(held_match(held, digest), "120+120");
-	assert_null(held_match(held, digest));
-	held_free(held);
-}
-
 static void test_empty(void **state)
 {
 	(void)state;
@@ -158,7 +143,6 @@ int main(void)
 		cmocka_unit_test(test_repeats_count_once),
 		cmocka_unit_test(test_claimed_by_dest),
 		cmocka_unit_test(test_claim_all_then_release),
-		cmocka_unit_test(test_mbox_dest_finds_its_range),
 		cmocka_unit_test(test_empty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

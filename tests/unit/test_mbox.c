@@ -37,6 +37,7 @@
 #include "log.h"
 #include <openssl/evp.h>
 
+#include "held.h"
 #include "mbox.h"
 #include "sink.h"
 
@@ -582,6 +583,41 @@ static void test_digests_of_what_the_file_holds(void **state)
 	assert_string_equal(dests[1], expected);
 	free(file);
 	free(digests);
+	sink_close(sink);
+}
+
+/*
+ * A delivered message is recorded as "OFFSET+LENGTH+..." and the scan
+ * finds its copy by its range: given the recorded dests, the copy is
+ * named as recorded, so claiming a record's dest claims its copy and an
+ * equal message is matched to the other copy only.
+ */
+static void test_digests_name_copies_as_recorded(void **state)
+{
+	struct fixture *fx = *state;
+	const char *texts[] = { "Subject: same\n\nbody\n", "Subject: same\n\nbody\n" };
+	char dests[2][DEST_SIZE];
+	struct sink *sink = open_ok(fx->mbox);
+	deliver_batch(sink, texts, 2, 1234567890, dests);
+	const char *recorded_dest = dests[0];
+	struct sink_recorded recorded = { .dests = &recorded_dest, .count = 1 };
+	struct sink_digest *digests = NULL;
+	size_t count = 0;
+	struct yb_error err;
+	assert_int_equal(sink_digests(sink, &recorded, &digests, &count, &err), YB_OK);
+	struct held *held = NULL;
+	assert_int_equal(held_new(digests, count, &held, &err), YB_OK);
+	held_claim_dest(held, dests[0]);
+	unsigned char digest[32];
+	unsigned int digest_len = 0;
+	assert_int_equal(EVP_Digest(texts[0], strlen(texts[0]), digest, &digest_len,
+				    EVP_sha256(), NULL), 1);
+	const char *other = held_match(held, digest);
+	assert_non_null(other);
+	assert_string_not_equal(other, dests[0]);
+	assert_int_equal(strncmp(other, dests[1], strlen(other)), 0);
+	assert_null(held_match(held, digest));
+	held_free(held);
 	sink_close(sink);
 }
 
@@ -1870,6 +1906,7 @@ int main(void)
 		T(test_exact_bytes),
 		T(test_python_roundtrip),
 		T(test_digests_of_what_the_file_holds),
+		T(test_digests_name_copies_as_recorded),
 		T(test_digests_forget_what_the_user_removed),
 		T(test_digests_across_read_slices),
 		T(test_chunk_splits_everywhere),
