@@ -277,22 +277,6 @@ static int apply_vanished(struct folder_run *fr, const struct imap_response *res
 /* --- flags onto delivered messages --- */
 
 /* IMAP's system flags as the sink's neutral ones; \Recent is not kept. */
-static uint32_t sink_flags_of(uint32_t imap_flags)
-{
-	static const struct { uint32_t imap, sink; } table[] = {
-		{ IMAP_FLAG_SEEN, SINK_FLAG_SEEN },
-		{ IMAP_FLAG_ANSWERED, SINK_FLAG_ANSWERED },
-		{ IMAP_FLAG_FLAGGED, SINK_FLAG_FLAGGED },
-		{ IMAP_FLAG_DELETED, SINK_FLAG_DELETED },
-		{ IMAP_FLAG_DRAFT, SINK_FLAG_DRAFT },
-	};
-	uint32_t flags = 0;
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		if (imap_flags & table[i].imap)
-			flags |= table[i].sink;
-	return flags;
-}
-
 static bool sink_keeps_flags(const struct folder_run *fr)
 {
 	return fr->sink && sink_can_apply_flags(fr->sink);
@@ -309,7 +293,7 @@ static int apply_flags(struct folder_run *fr, uint32_t uid, uint32_t flags,
 	if (!dest)
 		return YB_OK;
 	char new_dest[SINK_DEST_MAX];
-	int rc = sink_apply_flags(fr->sink, dest, sink_flags_of(flags), new_dest, err);
+	int rc = sink_apply_flags(fr->sink, dest, imap_flags_neutral(flags), new_dest, err);
 	if (rc != YB_OK || !new_dest[0] || strcmp(new_dest, dest) == 0)
 		return rc;
 	fr->flag_changes++;
@@ -447,7 +431,7 @@ static bool want_stream(void *ctx, const struct imap_response *partial,
 	struct msg_meta meta = {
 		.size_hint = e->size,
 		.internal_date = e->internaldate,
-		.flags = sink_flags_of(e->flags),
+		.flags = imap_flags_neutral(e->flags),
 	};
 	if (delivery_begin(fr->delivery, &meta, &fr->stream_err) != YB_OK)
 		return true; /* stream_data reports the error */

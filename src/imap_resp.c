@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sink.h"
 #include "text.h"
 
 #define NZ_NUMBER_MAX UINT32_MAX
@@ -244,24 +245,22 @@ int imap_flags_decode(const struct imap_value *list, bool allow_star,
 	return YB_OK;
 }
 
-size_t imap_flags_maildir(uint32_t flags, char out[IMAP_MAILDIR_FLAGS_SIZE])
+uint32_t imap_flags_neutral(uint32_t flags)
 {
-	/* Maildir wants the letters in ASCII order. */
 	static const struct {
-		char letter;
-		uint32_t bit;
-	} letters[] = {
-		{ 'D', IMAP_FLAG_DRAFT },    { 'F', IMAP_FLAG_FLAGGED },
-		{ 'R', IMAP_FLAG_ANSWERED }, { 'S', IMAP_FLAG_SEEN },
-		{ 'T', IMAP_FLAG_DELETED },
+		uint32_t imap, neutral;
+	} table[] = {
+		{ IMAP_FLAG_SEEN, SINK_FLAG_SEEN },
+		{ IMAP_FLAG_ANSWERED, SINK_FLAG_ANSWERED },
+		{ IMAP_FLAG_FLAGGED, SINK_FLAG_FLAGGED },
+		{ IMAP_FLAG_DELETED, SINK_FLAG_DELETED },
+		{ IMAP_FLAG_DRAFT, SINK_FLAG_DRAFT },
 	};
-	size_t n = 0;
-	for (size_t i = 0; i < sizeof(letters) / sizeof(letters[0]); i++) {
-		if (flags & letters[i].bit)
-			out[n++] = letters[i].letter;
-	}
-	out[n] = '\0';
-	return n;
+	uint32_t neutral = 0;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (flags & table[i].imap)
+			neutral |= table[i].neutral;
+	return neutral;
 }
 
 /* --- resp-text codes --- */

@@ -172,16 +172,12 @@ int imap_flags_decode(const struct imap_value *list, bool allow_star,
 		      uint32_t *flags, size_t *keyword_count, bool *star,
 		      struct yb_error *err);
 
-/* Room for the Maildir info letters of any flag set, with the NUL. */
-#define IMAP_MAILDIR_FLAGS_SIZE 6
-
 /*
- * The Maildir info letters for flags, in ASCII order as Maildir wants:
- * D (draft), F (flagged), R (answered), S (seen), T (deleted).  out must
- * hold IMAP_MAILDIR_FLAGS_SIZE bytes; it is NUL-terminated.  Returns the
- * number of letters.  \Recent and keywords have no letter.
+ * The neutral flags (SINK_FLAG_* of sink.h) for IMAP flags: \Seen,
+ * \Answered, \Flagged, \Deleted, \Draft.  \Recent and keywords have
+ * none; a sink turns the rest into its own marks (Maildir's letters).
  */
-size_t imap_flags_maildir(uint32_t flags, char out[IMAP_MAILDIR_FLAGS_SIZE]);
+uint32_t imap_flags_neutral(uint32_t flags);
 
 /* --- FETCH --- */
 

@@ -33,6 +33,7 @@
 #include "imap_parse.h"
 #include "imap_resp.h"
 #include "imap_utf7.h"
+#include "sink.h"
 
 #define PROTOCOL_ONLY FUZZ_STATUS(YB_ERR_PROTOCOL)
 
@@ -305,9 +306,7 @@ static void decode_fetch(const struct imap_response *resp)
 		   (fetch.flags & ~(uint32_t)0x3f) == 0);
 	check_part(&fetch.body);
 	check_part(&fetch.header);
-	char letters[IMAP_MAILDIR_FLAGS_SIZE];
-	size_t count = imap_flags_maildir(fetch.flags, letters);
-	FUZZ_CHECK(count < IMAP_MAILDIR_FLAGS_SIZE && strlen(letters) == count);
+	FUZZ_CHECK((imap_flags_neutral(fetch.flags) & ~(uint32_t)SINK_FLAGS_ALL) == 0);
 }
 
 static void decode_list(const struct imap_response *resp)
