@@ -12,12 +12,15 @@
  * A listing is evidence, not truth: a server may list nothing or only
  * part of the maildrop for a moment, or renumber every UIDL when it
  * rebuilds its index.  So a delivered key missing from the listing is
- * forgotten only after a grace of listings and days, and a listing whose
- * known UIDLs have mostly vanished while messages of their sizes stand
- * there under new UIDLs is refused as a renumbering unless the run was
- * told to accept it (the rules: pop3_plan.h).  Keys of messages yubin
- * deleted itself (keep: false, delete_after_days) are forgotten at once
- * on QUIT's +OK: that is corroborated.
+ * forgotten only after a grace of listings and days, and where known
+ * UIDLs vanished and new ones stand there, each new message is compared
+ * by its bytes with the copies the destination holds for the vanished
+ * ones: a renumbered message is recorded, not delivered again.  Only a
+ * destination that cannot say what it holds makes a listing that looks
+ * renumbered be refused, unless the run was told to accept it (the rules:
+ * pop3_plan.h).  Keys of messages yubin deleted itself (keep: false,
+ * delete_after_days) are forgotten at once on QUIT's +OK, which nothing
+ * else corroborates (see yubin-failures(7), WHAT YUBIN TRUSTS).
  */
 #include "config.h"
 
@@ -560,6 +563,31 @@ static int recognise_by_content(struct pop3_run *run, const struct reconcile *re
 }
 
 /*
+ * A listing that looks renumbered: accepted when the run was told so,
+ * recognised by content where the destination can tell (run->held),
+ * else refused.
+ */
+static int weigh_renumbering(const struct pop3_run *run,
+			     const struct pop3_listing_counts *counts,
+			     struct yb_error *err)
+{
+	const char *host = run->account->host;
+	if (run->accept_new_uidls) {
+		log_warn("%s: %zu known UIDLs vanished and %zu new ones stand "
+			 "there: accepting the new numbering, so those messages "
+			 "are fetched again", host, counts->gone_now, counts->fresh);
+		return YB_OK;
+	}
+	if (!run->held)
+		return refuse_renumbering(run, counts, err);
+	log_warn("%s: %zu known UIDLs vanished and %zu new ones stand there, "
+		 "%zu of the same sizes: the server seems to have renumbered "
+		 "them; recognising by their bytes the messages already "
+		 "delivered", host, counts->gone_now, counts->fresh, counts->matched);
+	return YB_OK;
+}
+
+/*
  * Weigh the listing against the state before anything is fetched:
  * refuse a renumbered maildrop (unless accepted); then, unless dry_run,
  * record what it shows: keys listed again, keys missing one listing
@@ -577,23 +605,8 @@ static int reconcile_listing(struct pop3_run *run, const struct planned *plan,
 	   where the sink can tell (not in a dry run, which fetches nothing). */
 	if (rc == YB_OK && !dry_run && rec.gone_count > 0 && counts.fresh > 0)
 		rc = recognise_by_content(run, &rec, err);
-	if (rc == YB_OK && pop3_renumbering_suspected(&counts)) {
-		if (!run->accept_new_uidls && !run->held)
-			rc = refuse_renumbering(run, &counts, err);
-		else if (!run->accept_new_uidls)
-			log_warn("%s: %zu known UIDLs vanished and %zu new ones "
-				 "stand there, %zu of the same sizes: the server "
-				 "seems to have renumbered them; recognising by "
-				 "their bytes the messages already delivered",
-				 run->account->host, counts.gone_now, counts.fresh,
-				 counts.matched);
-		else
-			log_warn("%s: %zu known UIDLs vanished and %zu new ones "
-				 "stand there: accepting the new numbering, so "
-				 "those messages are fetched again",
-				 run->account->host, counts.gone_now,
-				 counts.fresh);
-	}
+	if (rc == YB_OK && pop3_renumbering_suspected(&counts))
+		rc = weigh_renumbering(run, &counts, err);
 	size_t forgotten = 0;
 	if (rc == YB_OK && !dry_run)
 		rc = mark_listed(run, plan, count, err);

@@ -30,9 +30,12 @@
 
 /*
  * A renumbering is suspected only when at least this many known keys
- * vanish from one listing: a mailbox of one or two messages renumbered
- * costs at most two duplicates, while refusing it would stop every run
- * of a user who deleted a message elsewhere and got one of equal size.
+ * vanish from one listing.  Renumbered messages are recognised by their
+ * bytes wherever the destination can say what it holds; this rule only
+ * decides when a destination that cannot makes the run refuse, and one
+ * or two messages renumbered cost at most two duplicates there, while
+ * refusing would stop every run of a user who deleted a message
+ * elsewhere and got one of equal size.
  */
 #define POP3_RENUMBER_MIN_GONE 3
 
