@@ -18,16 +18,12 @@ harness_start
 work=$(harness_dir)/client
 root=$work/Mail
 config=$work/config.yaml
-imaptool() {
-	"$PYTHON3" "$top_srcdir/tests/lib/imaptool.py" "$1" --port "$(harness_port imap)" \
-		--user alice --password "$(harness_password alice)" "${@:2}" ||
-		tap_bail "imaptool.py $1 failed"
-}
-expect_folder() { imaptool expected --folder "$1" >"$2"; }
+alice_imaptool() { imaptool alice "$@"; }
+expect_folder() { alice_imaptool expected --folder "$1" >"$2"; }
 
-imaptool append --folder INBOX --count 20 --hostile >/dev/null
-imaptool append --folder "Archive/2024" --count 10 --batch 2 >/dev/null
-imaptool append --folder "Entwürfe" --count 4 --batch 3 --flags '(\Seen \Flagged)' >/dev/null
+alice_imaptool append --folder INBOX --count 20 --hostile >/dev/null
+alice_imaptool append --folder "Archive/2024" --count 10 --batch 2 >/dev/null
+alice_imaptool append --folder "Entwürfe" --count 4 --batch 3 --flags '(\Seen \Flagged)' >/dev/null
 expect_folder INBOX "$work/inbox1"
 expect_folder "Archive/2024" "$work/archive1"
 expect_folder "Entwürfe" "$work/drafts1"
@@ -55,7 +51,7 @@ else
 	tap_not_ok "second run prints nothing on stderr" "$(head -c 500 "$RUN_ERR")"
 fi
 
-imaptool append --folder INBOX --count 3 --batch 4 >/dev/null
+alice_imaptool append --folder INBOX --count 3 --batch 4 >/dev/null
 expect_folder INBOX "$work/inbox2"
 yubin_run third -- -c "$config" --json
 tap_status_is 0 "third run exits 0"
@@ -63,7 +59,7 @@ tap_json_is accounts.0.fetched 3 "third run fetches the 3 new messages"
 tap_delivered_exactly "$work/inbox2" "$root" "INBOX now holds all 23, each once"
 
 # A flag set on the server is mirrored onto the message fetched before.
-imaptool store --folder INBOX --uids 1 --flags '(\Flagged)' >/dev/null
+alice_imaptool store --folder INBOX --uids 1 --flags '(\Flagged)' >/dev/null
 yubin_run flags -- -c "$config" --json
 tap_status_is 0 "run after a flag change exits 0"
 tap_json_is accounts.0.fetched 0 "a flag change fetches nothing"
@@ -76,11 +72,11 @@ esac
 tap_delivered_exactly "$work/inbox2" "$root" "renaming for flags lost nothing"
 
 # UIDVALIDITY change: the same 10 messages plus 2 new in a recreated folder.
-old_validity=$(imaptool uidvalidity --folder "Archive/2024")
-imaptool recreate --folder "Archive/2024" >/dev/null
-imaptool append --folder "Archive/2024" --count 10 --batch 2 >/dev/null
-imaptool append --folder "Archive/2024" --count 2 --batch 5 >/dev/null
-new_validity=$(imaptool uidvalidity --folder "Archive/2024")
+old_validity=$(alice_imaptool uidvalidity --folder "Archive/2024")
+alice_imaptool recreate --folder "Archive/2024" >/dev/null
+alice_imaptool append --folder "Archive/2024" --count 10 --batch 2 >/dev/null
+alice_imaptool append --folder "Archive/2024" --count 2 --batch 5 >/dev/null
+new_validity=$(alice_imaptool uidvalidity --folder "Archive/2024")
 tap_check "recreating the folder changed its UIDVALIDITY" test "$old_validity" != "$new_validity"
 expect_folder "Archive/2024" "$work/archive2"
 yubin_run validity -- -c "$config" --json
@@ -91,6 +87,6 @@ tap_delivered_exactly "$work/archive2" "$root/Archive/2024" "Archive/2024 holds 
 yubin_run after-validity -- -c "$config" --json
 tap_json_is accounts.0.fetched 0 "the run after that fetches nothing"
 tap_delivered_exactly "$work/archive2" "$root/Archive/2024" "and still holds each exactly once"
-tap_is "$(imaptool count --folder INBOX)" 23 "keep (the default) left INBOX on the server"
+tap_is "$(alice_imaptool count --folder INBOX)" 23 "keep (the default) left INBOX on the server"
 
 tap_finish

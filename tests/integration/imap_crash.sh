@@ -21,13 +21,6 @@ work=$(harness_dir)/client
 MESSAGES=12
 yubin_wrapped && MESSAGES=4 # under valgrind each run is slow: fewer steps
 batch=10
-imaptool() {
-	local user=$1 command=$2
-	shift 2
-	"$PYTHON3" "$top_srcdir/tests/lib/imaptool.py" "$command" --port "$(harness_port imap)" \
-		--user "$user" --password "$(harness_password "$user")" "$@" ||
-		tap_bail "imaptool.py $command failed"
-}
 
 step_loop() {
 	local keep=$1 user=$2 k dir config report

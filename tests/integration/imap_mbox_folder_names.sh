@@ -19,18 +19,14 @@ harness_start
 
 work=$(harness_dir)/client
 mail=$work/mail
-imaptool() {
-	"$PYTHON3" "$top_srcdir/tests/lib/imaptool.py" "$1" --port "$(harness_port imap)" \
-		--user alice --password "$(harness_password alice)" "${@:2}" ||
-		tap_bail "imaptool.py $1 failed"
-}
+alice_imaptool() { imaptool alice "$@"; }
 # folder on the server, and the file it must be stored in
 folders=(INBOX A A.lock X/Y.lock B.sbd)
 files=(INBOX A 'A\2elock' 'X.sbd/Y\2elock' 'B\2esbd')
 batch=1
 add_mail() {
 	batch=$((batch + 1))
-	imaptool append --folder "$1" --count "$2" --batch "$batch" >/dev/null
+	alice_imaptool append --folder "$1" --count "$2" --batch "$batch" >/dev/null
 }
 add_mail INBOX 2
 add_mail A 2
@@ -46,7 +42,7 @@ age_everything() {
 check_files() {
 	local i report bad=()
 	for i in "${!folders[@]}"; do
-		imaptool expected --final-newline --folder "${folders[$i]}" >"$work/expected"
+		alice_imaptool expected --final-newline --folder "${folders[$i]}" >"$work/expected"
 		if [ ! -f "$mail/${files[$i]}" ]; then
 			bad+=("${folders[$i]}: no file ${files[$i]}")
 		elif ! report=$("$PYTHON3" "$top_srcdir/tests/lib/mboxcheck.py" \

@@ -16,18 +16,14 @@ HARNESS_IMAP_PREFIX=INBOX.
 harness_start
 
 work=$(harness_dir)/client
-imaptool() {
-	"$PYTHON3" "$top_srcdir/tests/lib/imaptool.py" "$1" --port "$(harness_port imap)" \
-		--user alice --password "$(harness_password alice)" "${@:2}" ||
-		tap_bail "imaptool.py $1 failed"
-}
-imaptool append --count 4 >/dev/null
-imaptool append --folder "INBOX.Archive.2024" --count 3 --batch 2 >/dev/null
-imaptool append --folder "INBOX.Archive.2023" --count 2 --batch 3 >/dev/null
-imaptool append --folder "INBOX.Sent" --count 2 --batch 4 >/dev/null
-imaptool expected >"$work/inbox"
-imaptool expected --folder "INBOX.Archive.2024" >"$work/a2024"
-imaptool expected --folder "INBOX.Sent" >"$work/sent"
+alice_imaptool() { imaptool alice "$@"; }
+alice_imaptool append --count 4 >/dev/null
+alice_imaptool append --folder "INBOX.Archive.2024" --count 3 --batch 2 >/dev/null
+alice_imaptool append --folder "INBOX.Archive.2023" --count 2 --batch 3 >/dev/null
+alice_imaptool append --folder "INBOX.Sent" --count 2 --batch 4 >/dev/null
+alice_imaptool expected >"$work/inbox"
+alice_imaptool expected --folder "INBOX.Archive.2024" >"$work/a2024"
+alice_imaptool expected --folder "INBOX.Sent" >"$work/sent"
 harness_write_config "$work/c.yaml" ns imap implicit "$(harness_port imaps)" \
 	alice "$(harness_password alice)" "$work/Mail" folders='[INBOX, "Archive/*", Sent]'
 yubin_run ns -- -c "$work/c.yaml" --json

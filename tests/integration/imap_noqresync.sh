@@ -14,15 +14,11 @@ HARNESS_IMAP_CAPABILITY="IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERA
 harness_start
 
 work=$(harness_dir)/client
-imaptool() {
-	"$PYTHON3" "$top_srcdir/tests/lib/imaptool.py" "$1" --port "$(harness_port imap)" \
-		--user alice --password "$(harness_password alice)" "${@:2}" ||
-		tap_bail "imaptool.py $1 failed"
-}
+alice_imaptool() { imaptool alice "$@"; }
 file_of() { grep -lF -- "$1" "$2"/new/* "$2"/cur/* 2>/dev/null | head -n 1; }
 
-imaptool append --count 5 >/dev/null
-imaptool expected >"$work/expected"
+alice_imaptool append --count 5 >/dev/null
+alice_imaptool expected >"$work/expected"
 mid2=$(sed -n 2p "$work/expected" | cut -d' ' -f2)
 mid3=$(sed -n 3p "$work/expected" | cut -d' ' -f2)
 harness_write_config "$work/full.yaml" full imap implicit "$(harness_port imaps)" \
@@ -35,8 +31,8 @@ yubin_run auto1 -- -c "$work/auto.yaml" --json
 tap_status_is 0 "sync_flags: auto, first run exits 0"
 tap_delivered_exactly "$work/expected" "$work/full/Mail" "all 5 delivered byte for byte"
 
-imaptool store --uids 2 --flags '(\Seen)' >/dev/null
-imaptool store --uids 3 --flags '(\Answered \Flagged)' >/dev/null
+alice_imaptool store --uids 2 --flags '(\Seen)' >/dev/null
+alice_imaptool store --uids 3 --flags '(\Answered \Flagged)' >/dev/null
 yubin_run full2 -- -c "$work/full.yaml" --json
 tap_status_is 0 "sync_flags: full, second run exits 0"
 case $(file_of "$mid2" "$work/full/Mail") in

@@ -14,13 +14,6 @@ tap_plan 19
 harness_start
 
 work=$(harness_dir)/client
-imaptool() {
-	local user=$1 command=$2
-	shift 2
-	"$PYTHON3" "$top_srcdir/tests/lib/imaptool.py" "$command" --port "$(harness_port imap)" \
-		--user "$user" --password "$(harness_password "$user")" "$@" ||
-		tap_bail "imaptool.py $command failed"
-}
 
 # Dry run.
 imaptool alice append --count 6 >/dev/null

@@ -16,13 +16,6 @@ harness_start
 
 work=$(harness_dir)/client
 MBOXCHECK=$top_srcdir/tests/lib/mboxcheck.py
-imaptool() {
-	local user=$1 command=$2
-	shift 2
-	"$PYTHON3" "$top_srcdir/tests/lib/imaptool.py" "$command" --port "$(harness_port imap)" \
-		--user "$user" --password "$(harness_password "$user")" "$@" ||
-		tap_bail "imaptool.py $command failed"
-}
 # Give the folder Lists a new UIDVALIDITY: the same 6 messages, then 2 new.
 recreate_with_new() {
 	local user=$1 old new

@@ -18,13 +18,6 @@ harness_start
 work=$(harness_dir)/client
 GENMAIL=$top_srcdir/tests/lib/genmail.py
 MBOXCHECK=$top_srcdir/tests/lib/mboxcheck.py
-imaptool() {
-	local user=$1 command=$2
-	shift 2
-	"$PYTHON3" "$top_srcdir/tests/lib/imaptool.py" "$command" --port "$(harness_port imap)" \
-		--user "$user" --password "$(harness_password "$user")" "$@" ||
-		tap_bail "imaptool.py $command failed"
-}
 mbox_config() { # FILE ACCOUNT PROTO PORT USER TARGET-KEY TARGET [KEY=VALUE...]
 	local file=$1 account=$2 proto=$3 port=$4 user=$5 key=$6 target=$7
 	shift 7

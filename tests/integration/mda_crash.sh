@@ -56,13 +56,6 @@ printf '%s %s\n' "$MDA_RUN" "${sum%% *}" >>"$MDA_LOG"
 SH
 chmod +x "$mda"
 
-imaptool() {
-	local user=$1 command=$2
-	shift 2
-	"$PYTHON3" "$top_srcdir/tests/lib/imaptool.py" "$command" --port "$(harness_port imap)" \
-		--user "$user" --password "$(harness_password "$user")" "$@" ||
-		tap_bail "imaptool.py $command failed"
-}
 
 # check_delivery EXPECTED DIR EXTRA: does the MDA's Maildir DIR/md hold
 # every expected message, byte for byte, and nothing else?  Exit 1 when

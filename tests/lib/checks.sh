@@ -24,6 +24,8 @@
 #   server_expected USER FILE     the oracle: what yubin must deliver for
 #                                 every message now on the server
 #   server_stat USER              how many messages the server holds
+#   imaptool USER COMMAND ARGS... tests/lib/imaptool.py as USER against the
+#                                 harness's IMAP port (bails out if it fails)
 #   tap_delivered_once EXPECTED MAILDIR DESC
 #   tap_delivered_exactly EXPECTED MAILDIR DESC
 #   tap_tmp_empty MAILDIR DESC
@@ -203,6 +205,14 @@ tap_json_is() {
 	else
 		tap_not_ok "$3" "--json $1 is '$got', expected '$2'; $(run_summary)"
 	fi
+}
+
+imaptool() {
+	local user=$1 command=$2
+	shift 2
+	"$PYTHON3" "$HARNESS_LIB_DIR/imaptool.py" "$command" --port "$(harness_port imap)" \
+		--user "$user" --password "$(harness_password "$user")" "$@" ||
+		tap_bail "imaptool.py $command failed"
 }
 
 server_expected() {
