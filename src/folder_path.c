@@ -148,17 +148,20 @@ static int too_long(const char *name, size_t len, struct yb_error *err)
 
 /* --- the escape of the VERBATIM and MBOX layouts (see folder_path.h) --- */
 
-static bool is_hex_digit(char c)
+/* The byte as "\HH", the escape every layout reads back. */
+static bool append_hex_escape(struct path_buf *path, char byte)
 {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-	       (c >= 'A' && c <= 'F');
+	static const char digits[] = "0123456789abcdef";
+	unsigned char value = (unsigned char)byte;
+	char hex[3] = { '\\', digits[value >> 4], digits[value & 15] };
+	return path_append(path, hex, sizeof(hex));
 }
 
 /* A "\" that a reader would take for the start of an escape "\HH". */
 static bool reads_as_escape(const struct component *c, size_t i)
 {
 	return c->text[i] == '\\' && c->len - i >= 3 &&
-	       is_hex_digit(c->text[i + 1]) && is_hex_digit(c->text[i + 2]);
+	       text_hex_value(c->text[i + 1]) >= 0 && text_hex_value(c->text[i + 2]) >= 0;
 }
 
 /* A Maildir's own directories, compared exactly as before (see .h). */
@@ -208,10 +211,7 @@ static bool append_sink_escaped(struct path_buf *path, const struct component *c
 	for (size_t i = 0; i < c->len; i++) {
 		bool ok;
 		if (must_escape(c, i, layout)) {
-			char hex[4];
-			int n = snprintf(hex, sizeof(hex), "\\%02x",
-					 (unsigned char)c->text[i]);
-			ok = n == 3 && path_append(path, hex, 3);
+			ok = append_hex_escape(path, c->text[i]);
 		} else {
 			ok = path_append(path, c->text + i, 1);
 		}
@@ -268,9 +268,7 @@ static bool append_escaped(struct path_buf *path, const char *s, size_t len,
 		char c = s[i];
 		bool escape = c == '.' || c == '\\' || (name_start && i == 0 && c == '~');
 		if (escape) {
-			char hex[4];
-			snprintf(hex, sizeof(hex), "\\%02x", (unsigned char)c);
-			if (!path_append(path, hex, 3))
+			if (!append_hex_escape(path, c))
 				return false;
 		} else if (!path_append(path, &c, 1)) {
 			return false;

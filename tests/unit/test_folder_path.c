@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "folder_path.h"
+#include "text.h"
 
 #define S(literal) literal, sizeof(literal) - 1
 
@@ -568,17 +569,6 @@ static void check_no_reserved_component(const struct folder_path_opts *opts,
 	}
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * The documented way back (yubin.yaml.5): drop MBOX's ".sbd" of every
  * parent, read "\HH" as the byte 0xHH and any other "\" as itself, and
@@ -602,10 +592,10 @@ static void unescape_path(const struct folder_path_opts *opts,
 		}
 		for (size_t i = 0; i < len; i++) {
 			if (start[i] == '\\' && len - i >= 3 &&
-			    hex_value(start[i + 1]) >= 0 &&
-			    hex_value(start[i + 2]) >= 0) {
-				out[n++] = (char)(hex_value(start[i + 1]) * 16 +
-						  hex_value(start[i + 2]));
+			    text_hex_value(start[i + 1]) >= 0 &&
+			    text_hex_value(start[i + 2]) >= 0) {
+				out[n++] = (char)(text_hex_value(start[i + 1]) * 16 +
+						  text_hex_value(start[i + 2]));
 				i += 2;
 			} else {
 				out[n++] = start[i];
