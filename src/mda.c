@@ -38,6 +38,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "mbox.h"
+#include "secret.h"
 #include "testhook.h"
 #include "text.h"
 
@@ -484,8 +485,9 @@ static bool is_ours(const char *entry)
 }
 
 /*
- * The environment for the message: ours with YUBIN_USER, YUBIN_ACCOUNT
- * and YUBIN_SENDER set.  *owned gets the three new strings (NULL-ended),
+ * The environment for the message: ours without the variables that hold
+ * a password (secret.h), with YUBIN_USER, YUBIN_ACCOUNT and YUBIN_SENDER
+ * set.  *owned gets the three new strings (NULL-ended),
  * the array itself borrows the rest from environ.
  */
 static char **build_env(const struct mda *mda, const char *sender,
@@ -508,7 +510,7 @@ static char **build_env(const struct mda *mda, const char *sender,
 	}
 	size_t at = 0;
 	for (char **e = environ; e && *e; e++)
-		if (!is_ours(*e))
+		if (!is_ours(*e) && !secret_env_withheld(*e))
 			env[at++] = *e;
 	for (size_t i = 0; i < 3; i++)
 		env[at++] = mine[i];

@@ -36,6 +36,9 @@
  * The three variables, set for the command in both forms, hold the
  * filtered values.
  *
+ * The command's environment is yubin's, without the variables that hold
+ * a password (secret_env_withheld, secret.h), with the three above.
+ *
  * The command's standard input is the message (a file: the MDA may seek),
  * its standard output goes to yubin's standard error (yubin's standard
  * output is for --json), its standard error is yubin's.  It runs in a

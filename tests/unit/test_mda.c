@@ -35,7 +35,9 @@
 #include "error.h"
 #include "log.h"
 #include "mbox.h"
+#include "account.h"
 #include "mda.h"
+#include "secret.h"
 #include "sink.h"
 
 struct fixture {
@@ -46,7 +48,8 @@ struct fixture {
 
 /*
  * The recording MDA: "mda.sh OUTDIR ARGS...".  Call n (1, 2, ...) writes
- * OUTDIR/stdin.n, arg.n.i, argc.n, env.n (the YUBIN_* variables), then
+ * OUTDIR/stdin.n, arg.n.i, argc.n, env.n (the YUBIN_* variables),
+ * environ.n (the whole environment, as env prints it), then
  * acts on the message's "X-Exit:" header: a number to exit with, "signal"
  * to kill itself, "hang" to start a grandchild that ignores SIGTERM and
  * sleep.
@@ -67,6 +70,7 @@ static const char script_text[] =
 	"done\n"
 	"printf '%s|%s|%s' \"$YUBIN_USER\" \"$YUBIN_ACCOUNT\" \"$YUBIN_SENDER\""
 	" > \"$out/env.$n\"\n"
+	"env > \"$out/environ.$n\"\n"
 	"if [ -n \"$CHECK_FD\" ]; then\n"
 	"    if [ -e /proc/$$/fd/$CHECK_FD ]; then echo open; else echo closed;"
 	" fi > \"$out/fd.$n\"\n"
@@ -666,6 +670,53 @@ static void test_unsafe_user_and_account(void **state)
 	assert_recorded(fx, "env.1", "||MAILER-DAEMON");
 }
 
+/*
+ * Every password_env variable of the config is kept from the command,
+ * with or without a shell; the rest of the environment is passed on.
+ */
+static void test_password_variables_withheld(void **state)
+{
+	struct fixture *fx = *state;
+	struct account accounts[3];
+	memset(accounts, 0, sizeof(accounts));
+	char name_a[] = "YUBIN_TEST_PW_A", name_b[] = "YUBIN_TEST_PW_B";
+	accounts[0].password_source = PASSWORD_ENV;
+	accounts[0].password = name_a;
+	accounts[1].password_source = PASSWORD_ENV;
+	accounts[1].password = name_b;
+	accounts[2].password_source = PASSWORD_ENV;
+	accounts[2].password = name_a;
+	struct config config = { .accounts = accounts, .account_count = 3 };
+	struct yb_error err;
+	assert_int_equal(secret_withhold_variables(&config, &err), YB_OK);
+	assert_int_equal(setenv("YUBIN_TEST_PW_A", "alpha", 1), 0);
+	assert_int_equal(setenv("YUBIN_TEST_PW_B", "beta", 1), 0);
+	assert_int_equal(setenv("YUBIN_TEST_PW_KEPT", "kept", 1), 0);
+	static const char *const rests[] = { "", "2>&1" };
+	for (size_t i = 0; i < 2; i++) {
+		char command[2 * PATH_MAX];
+		command_for(fx, command, sizeof(command), rests[i]);
+		struct sink *sink = open_ok(command, NULL, 10);
+		assert_int_equal(deliver_one(sink, "x\n", &err), YB_OK);
+		sink_close(sink);
+	}
+	secret_withhold_clear();
+	unsetenv("YUBIN_TEST_PW_A");
+	unsetenv("YUBIN_TEST_PW_B");
+	unsetenv("YUBIN_TEST_PW_KEPT");
+	for (int n = 1; n <= 2; n++) {
+		char name[32];
+		snprintf(name, sizeof(name), "environ.%d", n);
+		char *environ_text = recorded(fx, name);
+		assert_non_null(environ_text);
+		assert_null(strstr(environ_text, "YUBIN_TEST_PW_A="));
+		assert_null(strstr(environ_text, "YUBIN_TEST_PW_B="));
+		assert_non_null(strstr(environ_text, "YUBIN_TEST_PW_KEPT=kept\n"));
+		assert_non_null(strstr(environ_text, "YUBIN_SENDER=MAILER-DAEMON\n"));
+		free(environ_text);
+	}
+}
+
 /* ---- outcomes ----------------------------------------------------------- */
 
 static void test_exit_75_defers_the_rest(void **state)
@@ -1112,6 +1163,7 @@ int main(void)
 		T(test_sender_through_nested_shell),
 		T(test_sender_filter_generated),
 		T(test_unsafe_user_and_account),
+		T(test_password_variables_withheld),
 		T(test_exit_75_defers_the_rest),
 		T(test_signal_defers),
 		T(test_failure_is_per_message),
