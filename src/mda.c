@@ -934,8 +934,8 @@ static void set_sender(struct mda_msg *msg, const char *sender)
 	if (safe != sender && log_enabled(LOG_LEVEL_INFO)) {
 		char shown[MBOX_SENDER_MAX + 1];
 		text_sanitize(shown, sizeof(shown), sender, strlen(sender));
-		log_info("the sender %s holds characters an MDA command is not "
-			 "given (only letters, digits and @._+=-, not first "
+		log_info("the sender %s is not one an MDA command is given "
+			 "(only letters, digits and @._+=-, not starting with "
 			 "'-'): MDA command %s gets " MDA_FALLBACK_SENDER,
 			 shown, msg->mda->shown);
 	}

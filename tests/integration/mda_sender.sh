@@ -3,7 +3,8 @@
 # second shell through "sh -c ..." in the MDA line (as su -c or ssh would
 # hand it on): a Return-Path carrying shell syntax, or one that starts
 # with '-', must reach it as MAILER-DAEMON and run nothing, while an
-# ordinary address passes through both shells unchanged.  And the
+# ordinary address passes through both shells unchanged; an account name
+# that starts with '-' is refused where %a would expand it.  And the
 # variables of every account's password_env are read by yubin but kept
 # from every command it starts: the MDA of one account and the
 # password_cmd of another.
@@ -14,7 +15,7 @@
 . "$top_srcdir/tests/lib/checks.sh"
 
 need_yubin
-tap_plan 15
+tap_plan 18
 harness_start
 
 work=$(harness_dir)/client
@@ -70,6 +71,15 @@ for form in direct shell; do
 	tap_check "$form: -v names the sender that was replaced" \
 		grep -q 'gets MAILER-DAEMON' "$RUN_ERR"
 done
+
+# %a comes from the file, but passes the same filter: a name that starts
+# with '-' is refused where the command would expand it.
+harness_write_config "$work/dash.yaml" "-alice" pop3 implicit "$(harness_port pop3s)" \
+	alice "$(harness_password alice)" "mda:$record dash -f %a"
+yubin_run dash RECORD_OUT="$work/out" -- -c "$work/dash.yaml" --json
+tap_status_is 78 "an MDA command expanding %a to '-alice' fails the account (78)"
+tap_check "the error names %a" grep -q '%a would expand to the account.s name' "$RUN_ERR"
+tap_check "the command never ran" test ! -e "$work/out/senders.dash"
 
 # Password variables: three accounts in one file.  alice and carol read
 # theirs from the environment (carol through yubin's shell: 2>&1); bob's
