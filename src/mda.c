@@ -203,7 +203,8 @@ static bool uses_expansion(const char *command, char c)
 }
 
 /*
- * The account's value for %u or %a (name, what) as the command gets it:
+ * The account's value for %u or %a (expansion 'u' or 'a'; what names the
+ * value in the error) as the command gets it:
  * refused when the command expands it and it fails the filter; replaced
  * by "" in YUBIN_USER or YUBIN_ACCOUNT when the command does not, so
  * those variables hold only filtered values too.  *out is owned.
