@@ -14,6 +14,7 @@
 
 #include "account.h"
 #include "oauth2_preset.h"
+#include "secret.h"
 #include "text.h"
 
 #include <errno.h>
@@ -2163,6 +2164,9 @@ int config_load(const char *path, struct config *out, struct yb_error *err)
 	}
 	if (status == YB_OK)
 		status = load_root(&ld, root, &config);
+	/* Its password variables are for yubin only, not for its children. */
+	if (status == YB_OK)
+		status = secret_withhold_variables(&config, err);
 
 	ynode_free(root);
 	if (file.data) /* it may hold a password */

@@ -36,7 +36,9 @@
 #include <openssl/rand.h>
 
 #include "fileio.h"
+#include "log.h"
 #include "mbox.h"
+#include "secret.h"
 #include "testhook.h"
 #include "text.h"
 
@@ -154,6 +156,77 @@ bool mda_needs_shell(const char *command)
 	const char *p = command + strspn(command, " \t");
 	size_t first_len = strcspn(p, " \t");
 	return memchr(p, '=', first_len) != NULL;
+}
+
+/* ---- the expansion filter ----------------------------------------------- */
+
+/*
+ * What an expanded value may hold: a command such as
+ * su nobody -c "deliver -f %f" or ssh host deliver -f %f hands the value
+ * to a second shell that yubin's quoting does not reach, so the value
+ * itself must hold nothing any shell or option parser reads specially
+ * (the set of Postfix's command_expansion_filter, narrowed).
+ */
+static const char safe_value_chars[] =
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	"@._+=-";
+
+bool mda_value_is_safe(const char *value)
+{
+	if (!value)
+		return true;
+	if (value[0] == '-')
+		return false;
+	return value[strspn(value, safe_value_chars)] == '\0';
+}
+
+const char *mda_safe_sender(const char *sender)
+{
+	if (!sender || !sender[0] || !mda_value_is_safe(sender))
+		return MDA_FALLBACK_SENDER;
+	return sender;
+}
+
+/* Does command expand %c (not as part of a "%%")? */
+static bool uses_expansion(const char *command, char c)
+{
+	for (const char *p = command; *p; p++) {
+		if (*p != '%')
+			continue;
+		if (p[1] == c)
+			return true;
+		if (p[1] == '\0')
+			break;
+		p++;
+	}
+	return false;
+}
+
+/*
+ * The account's value for %u or %a (expansion 'u' or 'a'; what names the
+ * value in the error) as the command gets it:
+ * refused when the command expands it and it fails the filter; replaced
+ * by "" in YUBIN_USER or YUBIN_ACCOUNT when the command does not, so
+ * those variables hold only filtered values too.  *out is owned.
+ */
+static int filter_account_value(const struct mda *mda, const char *command,
+				char expansion, const char *what,
+				const char *value, char **out,
+				struct yb_error *err)
+{
+	*out = NULL;
+	bool safe = mda_value_is_safe(value);
+	if (!safe && uses_expansion(command, expansion))
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "MDA command %s: %%%c would expand to %s, which "
+			       "holds characters other than letters, digits "
+			       "and @._+=- or starts with '-'; write the value "
+			       "into the command yourself, quoted", mda->shown,
+			       expansion, what);
+	*out = copy_string(safe ? value : NULL);
+	if (!*out)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	return YB_OK;
 }
 
 /* After a '%': is c one we expand? */
@@ -413,8 +486,9 @@ static bool is_ours(const char *entry)
 }
 
 /*
- * The environment for the message: ours with YUBIN_USER, YUBIN_ACCOUNT
- * and YUBIN_SENDER set.  *owned gets the three new strings (NULL-ended),
+ * The environment for the message: ours without the variables that hold
+ * a password (secret.h), with YUBIN_USER, YUBIN_ACCOUNT and YUBIN_SENDER
+ * set.  *owned gets the three new strings (NULL-ended),
  * the array itself borrows the rest from environ.
  */
 static char **build_env(const struct mda *mda, const char *sender,
@@ -437,7 +511,7 @@ static char **build_env(const struct mda *mda, const char *sender,
 	}
 	size_t at = 0;
 	for (char **e = environ; e && *e; e++)
-		if (!is_ours(*e))
+		if (!is_ours(*e) && !secret_env_withheld(*e))
 			env[at++] = *e;
 	for (size_t i = 0; i < 3; i++)
 		env[at++] = mine[i];
@@ -854,6 +928,21 @@ static int mda_msg_write(struct sink_msg *base, const char *data, size_t len,
 	return YB_OK;
 }
 
+/* The message's sender, through the filter (mda.h). */
+static void set_sender(struct mda_msg *msg, const char *sender)
+{
+	const char *safe = mda_safe_sender(sender);
+	if (safe != sender && log_enabled(LOG_LEVEL_INFO)) {
+		char shown[MBOX_SENDER_MAX + 1];
+		text_sanitize(shown, sizeof(shown), sender, strlen(sender));
+		log_info("the sender %s is not one an MDA command is given "
+			 "(only letters, digits and @._+=-, not starting with "
+			 "'-'): MDA command %s gets " MDA_FALLBACK_SENDER,
+			 shown, msg->mda->shown);
+	}
+	memcpy(msg->sender, safe, strlen(safe) + 1);
+}
+
 static int mda_msg_end(struct sink_msg *base, struct yb_error *err)
 {
 	struct mda_msg *msg = (struct mda_msg *)base;
@@ -869,8 +958,7 @@ static int mda_msg_end(struct sink_msg *base, struct yb_error *err)
 		return status;
 	EVP_MD_CTX_free(msg->hash);
 	msg->hash = NULL;
-	const char *sender = mbox_envelope_sender(&msg->envelope);
-	memcpy(msg->sender, sender, strlen(sender) + 1);
+	set_sender(msg, mbox_envelope_sender(&msg->envelope));
 	buffer_give(&msg->mda->spare_buffer, msg->buffer);
 	msg->buffer = NULL;
 	msg->state = MSG_ENDED;
@@ -1201,10 +1289,18 @@ static int setup(struct mda *mda, const char *command,
 {
 	text_sanitize(mda->shown, sizeof(mda->shown), command, strlen(command));
 	mda->timeout_sec = timeout_sec ? timeout_sec : MDA_DEFAULT_TIMEOUT_SEC;
-	mda->user = copy_string(vars ? vars->user : NULL);
-	mda->account = copy_string(vars ? vars->account : NULL);
+	int status = filter_account_value(mda, command, 'u', "the account's user",
+					  vars ? vars->user : NULL, &mda->user,
+					  err);
+	if (!status)
+		status = filter_account_value(mda, command, 'a',
+					      "the account's name",
+					      vars ? vars->account : NULL,
+					      &mda->account, err);
+	if (status)
+		return status;
 	mda->spool_dir = pick_spool_dir();
-	if (!mda->user || !mda->account || !mda->spool_dir)
+	if (!mda->spool_dir)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	if (command[strspn(command, " \t")] == '\0')
 		return yb_fail(err, YB_ERR_CONFIG, "empty MDA command");

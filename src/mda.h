@@ -11,21 +11,33 @@
  *     looked up in PATH.
  *   - Otherwise with /bin/sh -c COMMAND.
  * Expansions: %u the account's user, %a the account's name, %f the
- * envelope sender (as for mbox, see mbox.h: the Return-Path address, else
- * MAILER-DAEMON; never a space or control byte), %% a '%'.  Any other
- * '%' sequence is an error when the sink is opened.
+ * envelope sender, %% a '%'.  Any other '%' sequence is an error when the
+ * sink is opened.
+ *
+ * The filter.  A command may hand a value on to a second shell yubin's
+ * quoting does not reach (su -c "deliver -f %f", ssh host deliver -f %f),
+ * so every value is filtered before it is expanded, as Postfix's
+ * command_expansion_filter does: a value passes (mda_value_is_safe) when
+ * it holds only ASCII letters, digits and @ . _ + = - and does not start
+ * with '-'.  A value that fails is never cleaned (a partly cleaned address
+ * could name someone else):
+ *   %f  the sender (as for mbox, see mbox.h: the Return-Path address,
+ *       else MAILER-DAEMON) becomes MDA_FALLBACK_SENDER; logged at -v;
+ *   %u, %a  mda_open refuses a command that expands one whose value fails
+ *       (YB_ERR_CONFIG); a command that does not gets "" in its variable.
  *   - Without a shell, the values are put into the words as they are: one
- *     word stays one argument whatever the value holds.
+ *     word stays one argument.
  *   - With a shell, the values never enter the command's text: %u, %a and
  *     %f become references to the variables YUBIN_USER, YUBIN_ACCOUNT and
  *     YUBIN_SENDER, quoted for where they stand ("${YUBIN_SENDER}" outside
  *     quotes, '"${YUBIN_SENDER}"' inside '...', ${YUBIN_SENDER} inside
- *     "..."), so the shell expands each exactly once and a hostile
- *     Return-Path cannot inject shell syntax.  A % sequence right after a
- *     backslash is refused.  Only a command that evaluates the value again
- *     (eval, sh -c "... $YUBIN_SENDER", $((...))) can be fooled; do not
- *     write one.
- * The three variables are set for the command in both forms.
+ *     "..."), so the shell expands each exactly once.  A % sequence right
+ *     after a backslash is refused.
+ * The three variables, set for the command in both forms, hold the
+ * filtered values.
+ *
+ * The command's environment is yubin's, without the variables that hold
+ * a password (secret_env_withheld, secret.h), with the three above.
  *
  * The command's standard input is the message (a file: the MDA may seek),
  * its standard output goes to yubin's standard error (yubin's standard
@@ -96,6 +108,9 @@
 
 #define MDA_DEFAULT_TIMEOUT_SEC 300u
 
+/* What %f and YUBIN_SENDER give for a sender that fails the filter. */
+#define MDA_FALLBACK_SENDER "MAILER-DAEMON"
+
 struct mda_vars {
 	const char *user;    /* %u; NULL is "" */
 	const char *account; /* %a; NULL is "" */
@@ -109,6 +124,16 @@ struct mda_vars {
  */
 int mda_open(const char *command, const struct mda_vars *vars,
 	     unsigned timeout_sec, struct sink **out, struct yb_error *err);
+
+/*
+ * The filter above: true when value (NULL is "") holds only letters,
+ * digits and @._+=- and does not start with '-'.  "" passes.
+ */
+bool mda_value_is_safe(const char *value);
+
+/* sender when it is not empty and passes the filter, else
+   MDA_FALLBACK_SENDER (static). */
+const char *mda_safe_sender(const char *sender);
 
 /* Does command run through /bin/sh (the rule above)? */
 bool mda_needs_shell(const char *command);

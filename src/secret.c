@@ -26,6 +26,8 @@
 
 #include "sasl.h"
 
+extern char **environ;
+
 /* A password_cmd's output and a password_file's first line are capped. */
 #define SECRET_MAX_BYTES (64 * 1024)
 
@@ -145,6 +147,93 @@ static int password_from_env(const struct account *account, char **out,
 }
 
 /* ------------------------------------------------------------------ */
+/* what children are not given                                         */
+
+/*
+ * The names of the variables that hold a password, of every account of
+ * every config loaded: one process may serve several accounts, and an
+ * MDA or password_cmd of one must not read another's password.  Owned
+ * here, for the life of the process (secret_withhold_clear frees).
+ */
+static char **withheld_names;
+static size_t withheld_count, withheld_cap;
+
+static bool is_withheld(const char *name, size_t len)
+{
+	for (size_t i = 0; i < withheld_count; i++)
+		if (strlen(withheld_names[i]) == len &&
+		    memcmp(withheld_names[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+static int withhold_name(const char *name, struct yb_error *err)
+{
+	if (is_withheld(name, strlen(name)))
+		return YB_OK;
+	if (withheld_count == withheld_cap) {
+		size_t cap = withheld_cap ? withheld_cap * 2 : 8;
+		char **grown = cap < SIZE_MAX / sizeof(*grown) ?
+			       realloc(withheld_names, cap * sizeof(*grown)) :
+			       NULL;
+		if (!grown)
+			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+		withheld_names = grown;
+		withheld_cap = cap;
+	}
+	char *copy = strdup(name);
+	if (!copy)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	withheld_names[withheld_count++] = copy;
+	return YB_OK;
+}
+
+int secret_withhold_variables(const struct config *config,
+			      struct yb_error *err)
+{
+	for (size_t i = 0; i < config->account_count; i++) {
+		const struct account *account = &config->accounts[i];
+		if (account->password_source != PASSWORD_ENV || !account->password)
+			continue;
+		int status = withhold_name(account->password, err);
+		if (status)
+			return status;
+	}
+	return YB_OK;
+}
+
+bool secret_env_withheld(const char *entry)
+{
+	const char *equals = strchr(entry, '=');
+	size_t len = equals ? (size_t)(equals - entry) : strlen(entry);
+	return is_withheld(entry, len);
+}
+
+char **secret_child_env(void)
+{
+	size_t count = 0;
+	for (char **e = environ; e && *e; e++)
+		count++;
+	char **env = calloc(count + 1, sizeof(*env));
+	if (!env)
+		return NULL;
+	size_t at = 0;
+	for (char **e = environ; e && *e; e++)
+		if (!secret_env_withheld(*e))
+			env[at++] = *e;
+	return env;
+}
+
+void secret_withhold_clear(void)
+{
+	for (size_t i = 0; i < withheld_count; i++)
+		free(withheld_names[i]);
+	free(withheld_names);
+	withheld_names = NULL;
+	withheld_count = withheld_cap = 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* password_file                                                       */
 
 static int check_secret_file(const struct source *src, const struct stat *st,
@@ -250,8 +339,13 @@ static int fd_above_stdio(int fd)
 	return moved;
 }
 
-/* In the child, between fork and exec: async-signal-safe calls only. */
-static void exec_command(const char *command, int devnull, int pipe_write)
+/*
+ * In the child, between fork and exec: async-signal-safe calls only.
+ * env (from secret_child_env) was made before the fork, as malloc is not
+ * safe here.
+ */
+static void exec_command(const char *command, char **env, int devnull,
+			 int pipe_write)
 {
 	/* Its own process group, so a timeout can kill all it started. */
 	setpgid(0, 0);
@@ -266,7 +360,9 @@ static void exec_command(const char *command, int devnull, int pipe_write)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+	char sh[] = "sh", dash_c[] = "-c";
+	char *argv[] = { sh, dash_c, (char *)command, NULL };
+	execve("/bin/sh", argv, env);
 	_exit(127);
 }
 
@@ -303,14 +399,23 @@ static int start_command(const struct source *src, struct command *cmd,
 {
 	const struct account *account = src->account;
 	int devnull, fds[2];
-	if (open_command_fds(&devnull, fds) != 0)
-		return yb_fail_errno(err, YB_ERR_CONFIG, errno,
+	char **env = secret_child_env();
+	if (!env)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "account '%s': %s: out of memory",
+			       account->name, src->key);
+	if (open_command_fds(&devnull, fds) != 0) {
+		int saved = errno;
+		free(env);
+		return yb_fail_errno(err, YB_ERR_CONFIG, saved,
 				     "account '%s': %s: cannot make a pipe",
 				     account->name, src->key);
+	}
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_command(src->value, devnull, fds[1]);
+		exec_command(src->value, env, devnull, fds[1]);
 	int saved = errno;
+	free(env);
 	close(devnull);
 	close(fds[1]);
 	if (pid < 0) {

@@ -4,6 +4,8 @@
 #ifndef YUBIN_SECRET_H
 #define YUBIN_SECRET_H
 
+#include <stdbool.h>
+
 #include "account.h"
 #include "error.h"
 
@@ -43,6 +45,33 @@ int secret_from_command(const struct account *account, const char *key,
 			const char *command, char **out, struct yb_error *err);
 int secret_from_file(const struct account *account, const char *key,
 		     const char *path, char **out, struct yb_error *err);
+
+/*
+ * What the programs yubin starts are not given.  A password_env variable
+ * is read by yubin only: every command it starts (password_cmd, the
+ * oauth2 *_cmd commands, an MDA) gets yubin's environment without it.
+ * One process may serve several accounts, so the names are those of
+ * every account of the config, whichever account the command is for.
+ *
+ * secret_withhold_variables: add config's password_env names to those
+ * withheld (config_load calls it); kept until secret_withhold_clear.
+ * YB_ERR_INTERNAL when out of memory.
+ */
+int secret_withhold_variables(const struct config *config,
+			      struct yb_error *err);
+
+/* Is entry ("NAME=value", or a bare NAME) a withheld variable? */
+bool secret_env_withheld(const char *entry);
+
+/*
+ * The environment for a child: environ without the withheld variables.
+ * The array is malloc'd (the caller frees it, not its strings, which are
+ * environ's); NULL when out of memory.
+ */
+char **secret_child_env(void);
+
+/* Forget every withheld name (tests; the end of the process). */
+void secret_withhold_clear(void);
 
 /* Wipe and free a secret from secret_get_password(); NULL is fine. */
 void secret_free(char *secret);

@@ -1424,6 +1424,70 @@ static void test_secret_other_keys_named(void **state)
 	secret_free(secret);
 }
 
+/* A whole small file, NUL-terminated, with a '\n' put in front so that
+   every line starts after one.  Caller frees. */
+static char *lines_of(const char *path)
+{
+	FILE *file = fopen(path, "r");
+	assert_non_null(file);
+	char *text = calloc(1, 64 * 1024 + 2);
+	assert_non_null(text);
+	text[0] = '\n';
+	size_t got = fread(text + 1, 1, 64 * 1024, file);
+	assert_true(feof(file));
+	text[1 + got] = '\0';
+	fclose(file);
+	return text;
+}
+
+/*
+ * The variables of every account's password_env (two accounts, one
+ * sharing its variable with a third) are not in a password_cmd's
+ * environment; the rest is, and yubin itself still reads them.
+ */
+static void test_secret_cmd_env_withheld(void **state)
+{
+	(void)state;
+	char env_path[PATH_MAX], text[2 * PATH_MAX + 512];
+	join(env_path, sizeof(env_path), test_dir, "cmd-env");
+	snprintf(text, sizeof(text), ACCOUNT_HEAD
+		 "    password_env: YUBIN_TEST_PW_A\n"
+		 "  - name: b\n    protocol: pop3\n    host: h\n    user: u\n"
+		 "    password_env: YUBIN_TEST_PW_B\n"
+		 "    deliver: {mbox: b.mbox}\n"
+		 "  - name: c\n    protocol: pop3\n    host: h\n    user: u\n"
+		 "    password_env: YUBIN_TEST_PW_A\n"
+		 "    deliver: {mbox: c.mbox}\n"
+		 "  - name: d\n    protocol: pop3\n    host: h\n    user: u\n"
+		 "    password_cmd: env > %s; echo from-cmd\n"
+		 "    deliver: {mbox: d.mbox}\n", env_path);
+	setenv("YUBIN_TEST_PW_A", "alpha", 1);
+	setenv("YUBIN_TEST_PW_B", "beta", 1);
+	setenv("YUBIN_TEST_PW_KEPT", "kept", 1);
+	struct config config;
+	load_ok(text, &config);
+	assert_int_equal(config.account_count, 4);
+	expect_secret(&config.accounts[0], "alpha");
+	expect_secret(&config.accounts[3], "from-cmd");
+	expect_secret(&config.accounts[1], "beta");
+	char *env = lines_of(env_path);
+	assert_null(strstr(env, "\nYUBIN_TEST_PW_A="));
+	assert_null(strstr(env, "\nYUBIN_TEST_PW_B="));
+	assert_non_null(strstr(env, "\nYUBIN_TEST_PW_KEPT=kept\n"));
+	assert_non_null(strstr(env, "\nHOME="));
+	assert_true(secret_env_withheld("YUBIN_TEST_PW_A=alpha"));
+	assert_true(secret_env_withheld("YUBIN_TEST_PW_B"));
+	assert_false(secret_env_withheld("YUBIN_TEST_PW_AB=x"));
+	assert_false(secret_env_withheld("YUBIN_TEST_PW_=x"));
+	free(env);
+	config_free(&config);
+	secret_withhold_clear();
+	assert_false(secret_env_withheld("YUBIN_TEST_PW_A=alpha"));
+	unsetenv("YUBIN_TEST_PW_A");
+	unsetenv("YUBIN_TEST_PW_B");
+	unsetenv("YUBIN_TEST_PW_KEPT");
+}
+
 static void test_secret_cmd_no_output(void **state)
 {
 	(void)state;
@@ -1650,6 +1714,7 @@ int main(void)
 		T(test_secret_cmd_stdin_is_devnull),
 		T(test_secret_cmd_fails),
 		T(test_secret_other_keys_named),
+		T(test_secret_cmd_env_withheld),
 		T(test_secret_cmd_no_output),
 		T(test_secret_cmd_too_much_output),
 		T(test_secret_cmd_timeout),

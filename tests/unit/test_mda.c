@@ -35,7 +35,9 @@
 #include "error.h"
 #include "log.h"
 #include "mbox.h"
+#include "account.h"
 #include "mda.h"
+#include "secret.h"
 #include "sink.h"
 
 struct fixture {
@@ -46,7 +48,8 @@ struct fixture {
 
 /*
  * The recording MDA: "mda.sh OUTDIR ARGS...".  Call n (1, 2, ...) writes
- * OUTDIR/stdin.n, arg.n.i, argc.n, env.n (the YUBIN_* variables), then
+ * OUTDIR/stdin.n, arg.n.i, argc.n, env.n (the YUBIN_* variables),
+ * environ.n (the whole environment, as env prints it), then
  * acts on the message's "X-Exit:" header: a number to exit with, "signal"
  * to kill itself, "hang" to start a grandchild that ignores SIGTERM and
  * sleep.
@@ -67,6 +70,7 @@ static const char script_text[] =
 	"done\n"
 	"printf '%s|%s|%s' \"$YUBIN_USER\" \"$YUBIN_ACCOUNT\" \"$YUBIN_SENDER\""
 	" > \"$out/env.$n\"\n"
+	"env > \"$out/environ.$n\"\n"
 	"if [ -n \"$CHECK_FD\" ]; then\n"
 	"    if [ -e /proc/$$/fd/$CHECK_FD ]; then echo open; else echo closed;"
 	" fi > \"$out/fd.$n\"\n"
@@ -315,7 +319,8 @@ static void test_expansions_without_shell(void **state)
 	struct fixture *fx = *state;
 	char command[2 * PATH_MAX];
 	command_for(fx, command, sizeof(command), "-u%u -a %a %f %%f");
-	struct mda_vars vars = { .user = "alice smith", .account = "work" };
+	struct mda_vars vars = { .user = "alice.smith+x=y@example.org",
+				 .account = "work" };
 	struct sink *sink = open_ok(command, &vars, 10);
 	struct yb_error err;
 	assert_int_equal(deliver_one(sink, "Return-Path: <bob@example.org>\n\nx\n",
@@ -326,12 +331,13 @@ static void test_expansions_without_shell(void **state)
 			 YB_OK);
 	sink_close(sink);
 	assert_recorded(fx, "argc.1", "5\n");
-	assert_recorded(fx, "arg.1.0", "-ualice smith");
+	assert_recorded(fx, "arg.1.0", "-ualice.smith+x=y@example.org");
 	assert_recorded(fx, "arg.1.1", "-a");
 	assert_recorded(fx, "arg.1.2", "work");
 	assert_recorded(fx, "arg.1.3", "bob@example.org");
 	assert_recorded(fx, "arg.1.4", "%f");
-	assert_recorded(fx, "env.1", "alice smith|work|bob@example.org");
+	assert_recorded(fx, "env.1",
+			"alice.smith+x=y@example.org|work|bob@example.org");
 	assert_recorded(fx, "arg.2.3", "MAILER-DAEMON");
 	assert_recorded(fx, "arg.3.3", "MAILER-DAEMON");
 }
@@ -359,7 +365,7 @@ static void test_expansions_with_shell(void **state)
 	command_for(fx, command, sizeof(command),
 		    "%f 'in single %u' \"in double %a\" x%%y 2>&1");
 	assert_true(mda_needs_shell(command));
-	struct mda_vars vars = { .user = "alice smith", .account = "work" };
+	struct mda_vars vars = { .user = "alice_smith", .account = "work" };
 	struct sink *sink = open_ok(command, &vars, 10);
 	struct yb_error err;
 	assert_int_equal(deliver_one(sink, "Return-Path: <bob@example.org>\n\nx\n",
@@ -367,7 +373,7 @@ static void test_expansions_with_shell(void **state)
 	sink_close(sink);
 	assert_recorded(fx, "argc.1", "4\n");
 	assert_recorded(fx, "arg.1.0", "bob@example.org");
-	assert_recorded(fx, "arg.1.1", "in single alice smith");
+	assert_recorded(fx, "arg.1.1", "in single alice_smith");
 	assert_recorded(fx, "arg.1.2", "in double work");
 	assert_recorded(fx, "arg.1.3", "x%y");
 }
@@ -401,22 +407,20 @@ static void test_hostile_sender_no_injection(void **state)
 	struct fixture *fx = *state;
 	char pwned[512], sender[2048], message[3 * 2048];
 	join(pwned, sizeof(pwned), fx->root, "pwned");
-	/* No space in it, so it is a valid sender and reaches the MDA. */
+	/* No space in it, so it is a valid mbox sender; the filter gives the
+	   command MAILER-DAEMON instead. */
 	snprintf(sender, sizeof(sender),
 		 "x';touch${IFS}%s;'\"$(touch${IFS}%s)\"`touch${IFS}%s`@evil",
 		 pwned, pwned, pwned);
 	snprintf(message, sizeof(message), "Return-Path: <%s>\n\nbody\n", sender);
-	char single[2048 + 8], dbl[2048 + 8];
-	snprintf(single, sizeof(single), "<%s>", sender);
-	snprintf(dbl, sizeof(dbl), "[%s]", sender);
-	const char *args[] = { sender, single, dbl };
+	const char *args[] = { "MAILER-DAEMON", "<MAILER-DAEMON>",
+			       "[MAILER-DAEMON]" };
 	check_no_injection(fx, "%f '<%f>' \"[%f]\"; exit $?", NULL, message,
 			   pwned, args, 3);
+	assert_recorded(fx, "env.1", "||MAILER-DAEMON");
 	/* The same without a shell. */
-	char minus[2048 + 8], plus[2048 + 8];
-	snprintf(minus, sizeof(minus), "-%s-", sender);
-	snprintf(plus, sizeof(plus), "'+%s+'", sender);
-	const char *plain_args[] = { sender, minus, plus };
+	const char *plain_args[] = { "MAILER-DAEMON", "-MAILER-DAEMON-",
+				     "'+MAILER-DAEMON+'" };
 	check_no_injection(fx, "%f -%f- \"'+%f+'\"", NULL, message, pwned,
 			   plain_args, 3);
 	/* With spaces it is not a sender at all. */
@@ -424,21 +428,293 @@ static void test_hostile_sender_no_injection(void **state)
 		 "Return-Path: <x'; touch %s; '>\n\nbody\n", pwned);
 	const char *daemon[] = { "MAILER-DAEMON" };
 	check_no_injection(fx, "%f; exit $?", NULL, message, pwned, daemon, 1);
+	/* An option, however harmless its characters. */
+	const char *option[] = { "MAILER-DAEMON" };
+	check_no_injection(fx, "%f", NULL,
+			   "Return-Path: <-oQ=x@evil.example>\n\nbody\n", pwned,
+			   option, 1);
 }
 
-static void test_hostile_user_no_injection(void **state)
+/*
+ * The command hands %f to a second shell (as su -c "..." or ssh would),
+ * which yubin's quoting does not reach: the sender's text must itself be
+ * harmless.  Both forms: no shell of ours (the whole "..." is one argument
+ * of sh -c), and our shell (2>&1) expanding "${YUBIN_SENDER}" into it.
+ */
+static void test_sender_through_nested_shell(void **state)
+{
+	struct fixture *fx = *state;
+	char pwned[512], message[2048];
+	join(pwned, sizeof(pwned), fx->root, "pwned");
+	snprintf(message, sizeof(message),
+		 "Return-Path: <x;touch${IFS}%s;#@evil>\n\nbody\n", pwned);
+	static const char *const forms[] = { "", " 2>&1" };
+	for (size_t i = 0; i < 2; i++) {
+		char rest[128], command[2 * PATH_MAX + 128];
+		snprintf(rest, sizeof(rest), "-f %%f\"%s", forms[i]);
+		int written = snprintf(command, sizeof(command),
+				       "sh -c \"%s %s %s", fx->script, fx->out,
+				       rest);
+		assert_true(written > 0 && (size_t)written < sizeof(command));
+		assert_int_equal(mda_needs_shell(command), i == 1);
+		struct sink *sink = open_ok(command, NULL, 10);
+		struct yb_error err;
+		assert_int_equal(deliver_one(sink, message, &err), YB_OK);
+		/* A sender within the set passes through both shells. */
+		assert_int_equal(deliver_one(sink, "Return-Path: "
+					     "<SRS0=ab+c_d.e-f=x@example.org>"
+					     "\n\nbody\n", &err), YB_OK);
+		sink_close(sink);
+		assert_false(exists(pwned));
+	}
+	assert_int_equal(runs(fx), 4);
+	for (int n = 1; n <= 4; n += 2) {
+		char name[32];
+		snprintf(name, sizeof(name), "argc.%d", n);
+		assert_recorded(fx, name, "2\n");
+		snprintf(name, sizeof(name), "arg.%d.1", n);
+		assert_recorded(fx, name, "MAILER-DAEMON");
+		snprintf(name, sizeof(name), "env.%d", n);
+		assert_recorded(fx, name, "||MAILER-DAEMON");
+		snprintf(name, sizeof(name), "arg.%d.1", n + 1);
+		assert_recorded(fx, name, "SRS0=ab+c_d.e-f=x@example.org");
+	}
+}
+
+/* xorshift64*: the same hostile senders on every run. */
+static uint64_t next_random(uint64_t *seed)
+{
+	*seed ^= *seed >> 12;
+	*seed ^= *seed << 25;
+	*seed ^= *seed >> 27;
+	return *seed * UINT64_C(2685821657736338717);
+}
+
+static bool in_safe_set(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || (c && strchr("@._+=-", c));
+}
+
+/* The filter's rule, written again independently of mda.c. */
+static bool expect_safe(const char *value)
+{
+	if (!value[0] || value[0] == '-')
+		return false;
+	for (const char *p = value; *p; p++)
+		if (!in_safe_set(*p))
+			return false;
+	return true;
+}
+
+/*
+ * A sender from the seed: fragments of addresses, shell syntax, options
+ * and an injection that would create pwned; now and then raw bytes.
+ */
+static void hostile_sender(uint64_t *seed, const char *pwned, char *out,
+			   size_t size)
+{
+	static const char *const fragments[] = {
+		"a", "Z", "9", "@", ".", "_", "+", "=", "-", "--", "x@evil.example",
+		"MAILER-DAEMON", ";", "&", "|", "`", "$", "$(", ")", "${IFS}", "{",
+		"}", "\\", "'", "\"", "#", "*", "?", "[", "]", "~", "!", "%", "/",
+		":", ",", "^", "\n", "\t", " ", "\x7f", "\xc3\xa9", "TOUCH",
+	};
+	size_t count = sizeof(fragments) / sizeof(fragments[0]);
+	size_t len = 0;
+	out[0] = '\0';
+	size_t pieces = 1 + next_random(seed) % 12;
+	bool raw = next_random(seed) % 16 == 0;
+	for (size_t i = 0; i < pieces; i++) {
+		char piece[600];
+		uint64_t pick = next_random(seed);
+		if (raw) {
+			piece[0] = (char)(1 + pick % 255);
+			piece[1] = '\0';
+		} else if (strcmp(fragments[pick % count], "TOUCH") == 0) {
+			snprintf(piece, sizeof(piece), "touch${IFS}%s", pwned);
+		} else {
+			snprintf(piece, sizeof(piece), "%s", fragments[pick % count]);
+		}
+		size_t piece_len = strlen(piece);
+		if (len + piece_len >= size)
+			break;
+		memcpy(out + len, piece, piece_len + 1);
+		len += piece_len;
+	}
+}
+
+/* What the filter gives is within the set, never an option, and is the
+   value itself exactly when the value was safe. */
+static void check_filtered(const char *value, const char *filtered)
+{
+	assert_non_null(filtered);
+	assert_true(filtered[0] != '\0');
+	assert_true(filtered[0] != '-');
+	for (const char *p = filtered; *p; p++)
+		assert_true(in_safe_set(*p));
+	if (expect_safe(value)) {
+		assert_string_equal(filtered, value);
+		assert_true(mda_value_is_safe(value));
+	} else {
+		assert_string_equal(filtered, MDA_FALLBACK_SENDER);
+		assert_false(mda_value_is_safe(value) && value[0]);
+	}
+}
+
+static void test_sender_filter_generated(void **state)
+{
+	struct fixture *fx = *state;
+	char pwned[512];
+	join(pwned, sizeof(pwned), fx->root, "pwned");
+	uint64_t seed = UINT64_C(0x79756269e5eed);
+	size_t safe_seen = 0, refused_seen = 0;
+	for (int i = 0; i < 20000; i++) {
+		char sender[1024];
+		hostile_sender(&seed, pwned, sender, sizeof(sender));
+		check_filtered(sender, mda_safe_sender(sender));
+		if (expect_safe(sender))
+			safe_seen++;
+		else
+			refused_seen++;
+		/* And as it would come out of a message's header. */
+		char message[1200];
+		snprintf(message, sizeof(message), "Return-Path: <%s>\n\nx\n", sender);
+		struct mbox_envelope envelope;
+		mbox_envelope_init(&envelope);
+		mbox_envelope_feed(&envelope, message, strlen(message));
+		const char *from_header = mbox_envelope_sender(&envelope);
+		check_filtered(from_header, mda_safe_sender(from_header));
+	}
+	/* The generator is not degenerate: both kinds came up often. */
+	assert_true(safe_seen > 500);
+	assert_true(refused_seen > 5000);
+	check_filtered("", mda_safe_sender(""));
+	assert_string_equal(mda_safe_sender(NULL), MDA_FALLBACK_SENDER);
+
+	/* Some of them through a real nested shell, one batch each. */
+	char command[2 * PATH_MAX + 64];
+	int written = snprintf(command, sizeof(command),
+			       "sh -c \"%s %s %%f\"", fx->script, fx->out);
+	assert_true(written > 0 && (size_t)written < sizeof(command));
+	struct sink *sink = open_ok(command, NULL, 10);
+	for (int n = 1; n <= 40; n++) {
+		char sender[200], message[400];
+		hostile_sender(&seed, pwned, sender, sizeof(sender));
+		snprintf(message, sizeof(message), "Return-Path: <%s>\n\nx\n",
+			 sender);
+		struct mbox_envelope envelope;
+		mbox_envelope_init(&envelope);
+		mbox_envelope_feed(&envelope, message, strlen(message));
+		const char *expected = mda_safe_sender(mbox_envelope_sender(&envelope));
+		struct yb_error err;
+		assert_int_equal(deliver_one(sink, message, &err), YB_OK);
+		char name[32];
+		snprintf(name, sizeof(name), "arg.%d.0", n);
+		assert_recorded(fx, name, expected);
+		assert_false(exists(pwned));
+	}
+	sink_close(sink);
+}
+
+/*
+ * %u and %a come from the config; one that fails the filter is refused
+ * when the command expands it, and left out of its variable when not.
+ */
+static void test_unsafe_user_and_account(void **state)
 {
 	struct fixture *fx = *state;
 	char pwned[512], user[2048];
 	join(pwned, sizeof(pwned), fx->root, "pwned");
 	snprintf(user, sizeof(user), "'; touch %s; ' \"; touch %s; \" $(touch %s)",
 		 pwned, pwned, pwned);
-	struct mda_vars vars = { .user = user, .account = "a'b\"c" };
-	char in_single[2048 + 8];
-	snprintf(in_single, sizeof(in_single), "s:%s", user);
-	const char *args[] = { user, in_single, "a'b\"c!" };
-	check_no_injection(fx, "%u 's:%u' \"%a!\" | cat", &vars, "x\n", pwned,
-			   args, 3);
+	static const struct {
+		const char *rest;
+		const char *user, *account;
+		const char *message_part;
+	} refused[] = {
+		{ "%u 's:%u' | cat", NULL, "work", "%u would expand to the account's user" },
+		{ "-d %u", "alice smith", "work", "%u would expand" },
+		{ "-d %u", "-oQ", "work", "%u would expand" },
+		{ "\"%a!\"", "alice", "a'b\"c", "%a would expand to the account's name" },
+		{ "-a %a", "alice", "-x", "%a would expand" },
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		char command[2 * PATH_MAX];
+		command_for(fx, command, sizeof(command), refused[i].rest);
+		struct mda_vars vars = {
+			.user = refused[i].user ? refused[i].user : user,
+			.account = refused[i].account,
+		};
+		struct sink *sink = NULL;
+		struct yb_error err;
+		yb_error_clear(&err);
+		assert_int_equal(mda_open(command, &vars, 10, &sink, &err),
+				 YB_ERR_CONFIG);
+		assert_null(sink);
+		if (!strstr(err.msg, refused[i].message_part))
+			print_error("case %zu: %s\n", i, err.msg);
+		assert_non_null(strstr(err.msg, refused[i].message_part));
+	}
+	/* Not expanded ("%%u" is a '%' and a 'u'): the variable is "". */
+	char command[2 * PATH_MAX];
+	command_for(fx, command, sizeof(command), "%%u %%a; exit $?");
+	struct mda_vars vars = { .user = user, .account = "a'b" };
+	struct sink *sink = open_ok(command, &vars, 10);
+	struct yb_error err;
+	assert_int_equal(deliver_one(sink, "x\n", &err), YB_OK);
+	sink_close(sink);
+	assert_false(exists(pwned));
+	assert_recorded(fx, "arg.1.0", "%u");
+	assert_recorded(fx, "arg.1.1", "%a");
+	assert_recorded(fx, "env.1", "||MAILER-DAEMON");
+}
+
+/*
+ * Every password_env variable of the config is kept from the command,
+ * with or without a shell; the rest of the environment is passed on.
+ */
+static void test_password_variables_withheld(void **state)
+{
+	struct fixture *fx = *state;
+	struct account accounts[3];
+	memset(accounts, 0, sizeof(accounts));
+	char name_a[] = "YUBIN_TEST_PW_A", name_b[] = "YUBIN_TEST_PW_B";
+	accounts[0].password_source = PASSWORD_ENV;
+	accounts[0].password = name_a;
+	accounts[1].password_source = PASSWORD_ENV;
+	accounts[1].password = name_b;
+	accounts[2].password_source = PASSWORD_ENV;
+	accounts[2].password = name_a;
+	struct config config = { .accounts = accounts, .account_count = 3 };
+	struct yb_error err;
+	assert_int_equal(secret_withhold_variables(&config, &err), YB_OK);
+	assert_int_equal(setenv("YUBIN_TEST_PW_A", "alpha", 1), 0);
+	assert_int_equal(setenv("YUBIN_TEST_PW_B", "beta", 1), 0);
+	assert_int_equal(setenv("YUBIN_TEST_PW_KEPT", "kept", 1), 0);
+	static const char *const rests[] = { "", "2>&1" };
+	for (size_t i = 0; i < 2; i++) {
+		char command[2 * PATH_MAX];
+		command_for(fx, command, sizeof(command), rests[i]);
+		struct sink *sink = open_ok(command, NULL, 10);
+		assert_int_equal(deliver_one(sink, "x\n", &err), YB_OK);
+		sink_close(sink);
+	}
+	secret_withhold_clear();
+	unsetenv("YUBIN_TEST_PW_A");
+	unsetenv("YUBIN_TEST_PW_B");
+	unsetenv("YUBIN_TEST_PW_KEPT");
+	for (int n = 1; n <= 2; n++) {
+		char name[32];
+		snprintf(name, sizeof(name), "environ.%d", n);
+		char *environ_text = recorded(fx, name);
+		assert_non_null(environ_text);
+		assert_null(strstr(environ_text, "YUBIN_TEST_PW_A="));
+		assert_null(strstr(environ_text, "YUBIN_TEST_PW_B="));
+		assert_non_null(strstr(environ_text, "YUBIN_TEST_PW_KEPT=kept\n"));
+		assert_non_null(strstr(environ_text, "YUBIN_SENDER=MAILER-DAEMON\n"));
+		free(environ_text);
+	}
 }
 
 /* ---- outcomes ----------------------------------------------------------- */
@@ -884,7 +1160,10 @@ int main(void)
 		T(test_environment_replaced),
 		T(test_expansions_with_shell),
 		T(test_hostile_sender_no_injection),
-		T(test_hostile_user_no_injection),
+		T(test_sender_through_nested_shell),
+		T(test_sender_filter_generated),
+		T(test_unsafe_user_and_account),
+		T(test_password_variables_withheld),
 		T(test_exit_75_defers_the_rest),
 		T(test_signal_defers),
 		T(test_failure_is_per_message),
