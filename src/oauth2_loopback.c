@@ -271,7 +271,8 @@ static bool state_matches(const struct redirect *r, const char *state)
 /* Say once that someone else answered; a flood is not repeated. */
 static void note_refused(struct waiter *w)
 {
-	if (w->refused++ == 0)
+	w->refused++;
+	if (w->refused == 1)
 		log_warn("account '%s': ignored a redirect whose state does not match the one yubin sent (a forged or stale request?); still waiting for the browser",
 			 w->account->name);
 	else
