@@ -4,9 +4,12 @@
  * the provider sends it back to http://127.0.0.1:PORT/ where we listen.
  *
  * The listener is a deliberately tiny HTTP/1.0 server: one request per
- * connection, GET only, the request bounded in size and time, and the
- * redirect accepted only with the `state` we made up (compared in
- * constant time), so another page cannot feed us a code of its choice.
+ * connection, GET only, the request bounded in size and time, up to
+ * CONN_MAX connections read at once.  Only a redirect with the `state`
+ * we made up (compared in constant time) ends the wait, with its code
+ * or its error; anything else gets a 400 and the wait goes on, so
+ * another page or user can neither feed us a code nor end the
+ * authorization.
  */
 #include "config.h"
 
@@ -30,7 +33,8 @@
 #include "text.h"
 
 #define REQUEST_MAX 8192
-#define REQUEST_TIMEOUT_MS 10000
+#define REQUEST_TIMEOUT_MS 5000
+#define CONN_MAX 16
 #define VALUE_MAX 4096
 #define SHOWN_MAX 200
 
@@ -93,7 +97,7 @@ static int open_listener(const struct account *account, int *fd,
 	socklen_t len = sizeof(addr);
 	*fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (*fd < 0 || bind(*fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-	    listen(*fd, 8) != 0 ||
+	    listen(*fd, CONN_MAX) != 0 ||
 	    getsockname(*fd, (struct sockaddr *)&addr, &len) != 0) {
 		int saved = errno;
 		fd_close(fd);
@@ -105,40 +109,19 @@ static int open_listener(const struct account *account, int *fd,
 	return YB_OK;
 }
 
-/* Wait for fd to be readable until deadline; false on timeout. */
-static bool wait_readable(int fd, long long deadline_ms)
+/* Send a short reply without waiting: the page fits in any socket
+   buffer, and a peer that does not read it is not waited for. */
+static void send_all(int fd, const char *data, size_t len)
 {
-	for (;;) {
-		long long left = deadline_ms - oauth2_now_ms();
-		if (left <= 0)
-			return false;
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int ready = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
-		if (ready > 0)
-			return true;
-		if (ready < 0 && errno != EINTR)
-			return false;
-	}
-}
-
-/* Read up to the blank line ending the head; false if it never comes. */
-static bool read_request(int fd, char *buf, size_t size, long long deadline_ms)
-{
-	size_t len = 0;
-	while (len + 1 < size) {
-		if (!wait_readable(fd, deadline_ms))
-			return false;
-		ssize_t got = read(fd, buf + len, size - 1 - len);
-		if (got < 0 && errno == EINTR)
+	while (len > 0) {
+		ssize_t sent = send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (sent < 0 && errno == EINTR)
 			continue;
-		if (got <= 0)
-			return false;
-		len += (size_t)got;
-		buf[len] = '\0';
-		if (strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n"))
-			return true;
+		if (sent <= 0)
+			return;
+		data += sent;
+		len -= (size_t)sent;
 	}
-	return false;
 }
 
 static void respond(int fd, int status, const char *reason, const char *text)
@@ -154,8 +137,8 @@ static void respond(int fd, int status, const char *reason, const char *text)
 				"Connection: close\r\n\r\n", status, reason, body_len);
 	if (head_len > 0 && (size_t)head_len < sizeof(head) && body_len > 0 &&
 	    (size_t)body_len < sizeof(page)) {
-		fd_write_all(fd, head, (size_t)head_len);
-		fd_write_all(fd, page, (size_t)body_len);
+		send_all(fd, head, (size_t)head_len);
+		send_all(fd, page, (size_t)body_len);
 	}
 }
 
@@ -242,23 +225,73 @@ static enum request_kind parse_request(const char *head, struct redirect *r)
 /* ------------------------------------------------------------------ */
 /* Waiting for the browser                                             */
 
+/*
+ * Any local user, and any web page open in the browser, can connect to
+ * the listener.  So only a request carrying our state ends the wait;
+ * every other one gets its 400 and is forgotten.  Connections are read
+ * side by side, each into its own buffer and with its own short
+ * deadline, so one that says nothing cannot keep the browser out.
+ */
+
 enum verdict { VERDICT_WAIT, VERDICT_CODE, VERDICT_FAILED };
 
-static enum verdict judge(const struct account *account, int fd,
-			  const struct redirect *r, const char *state,
-			  struct yb_error *err)
+/* A connection whose request is being read; fd is -1 when free. */
+struct conn {
+	int fd;
+	long long deadline_ms;
+	size_t len;
+	char head[REQUEST_MAX];
+};
+
+/* The listener and what it has accepted.  Owned by oauth2_code_flow. */
+struct waiter {
+	const struct account *account;
+	const char *state;
+	int listener;
+	unsigned refused; /* redirects with a wrong state so far */
+	struct conn conns[CONN_MAX];
+};
+
+static void conn_close(struct conn *c)
+{
+	fd_close(&c->fd);
+	OPENSSL_cleanse(c->head, sizeof(c->head)); /* it may hold a code */
+	c->len = 0;
+}
+
+/* The state's length is no secret (every state yubin makes has the
+   same); its bytes are compared in constant time. */
+static bool state_matches(const struct redirect *r, const char *state)
 {
 	size_t state_len = strlen(state);
-	bool state_ok = strlen(r->state) == state_len &&
-			CRYPTO_memcmp(r->state, state, state_len) == 0;
-	if ((r->code[0] || r->error[0]) && !state_ok) {
-		respond(fd, 400, "Bad Request",
-			"yubin: this answer does not belong to the authorization yubin started; it was refused.");
-		yb_fail(err, YB_ERR_AUTH,
-			"account '%s': refused a redirect whose state does not match the one yubin sent (a forged or stale request?)",
-			account->name);
-		return VERDICT_FAILED;
+	return strlen(r->state) == state_len &&
+	       CRYPTO_memcmp(r->state, state, state_len) == 0;
+}
+
+/* Say once that someone else answered; a flood is not repeated. */
+static void note_refused(struct waiter *w)
+{
+	w->refused++;
+	if (w->refused == 1)
+		log_warn("account '%s': ignored a redirect whose state does not match the one yubin sent (a forged or stale request?); still waiting for the browser",
+			 w->account->name);
+	else
+		log_debug("ignored another redirect with a wrong state");
+}
+
+static enum verdict judge(struct waiter *w, int fd, const struct redirect *r,
+			  struct yb_error *err)
+{
+	if (!state_matches(r, w->state)) {
+		bool answer = r->code[0] || r->error[0];
+		respond(fd, 400, "Bad Request", answer ?
+			"yubin: this answer does not belong to the authorization yubin started; it was ignored." :
+			"yubin: no authorization code here.");
+		if (answer)
+			note_refused(w);
+		return VERDICT_WAIT;
 	}
+	/* Our state with an error: the user said no at the provider. */
 	if (r->error[0]) {
 		char error[SHOWN_MAX], description[SHOWN_MAX];
 		text_sanitize(error, sizeof(error), r->error, strlen(r->error));
@@ -267,7 +300,7 @@ static enum verdict judge(const struct account *account, int fd,
 		respond(fd, 200, "OK", "yubin: the authorization failed. You can close this window.");
 		yb_fail(err, YB_ERR_AUTH,
 			"account '%s': the authorization server said %s%s%s",
-			account->name, error, description[0] ? ": " : "",
+			w->account->name, error, description[0] ? ": " : "",
 			description);
 		return VERDICT_FAILED;
 	}
@@ -279,51 +312,191 @@ static enum verdict judge(const struct account *account, int fd,
 	return VERDICT_CODE;
 }
 
-/* Serve one connection; VERDICT_CODE leaves the code in r->code. */
-static enum verdict serve_one(const struct account *account, int fd,
-			      const char *state, struct redirect *r,
-			      struct yb_error *err)
+/* A whole request head in c; VERDICT_CODE leaves the code in r->code. */
+static enum verdict serve_request(struct waiter *w, struct conn *c,
+				  struct redirect *r, struct yb_error *err)
 {
-	char head[REQUEST_MAX];
-	long long deadline = oauth2_now_ms() + REQUEST_TIMEOUT_MS;
 	memset(r, 0, sizeof(*r));
-	if (!read_request(fd, head, sizeof(head), deadline)) {
-		respond(fd, 400, "Bad Request", "yubin: bad request.");
-		return VERDICT_WAIT;
-	}
-	enum request_kind kind = parse_request(head, r);
-	OPENSSL_cleanse(head, sizeof(head)); /* it held the code */
-	if (kind == REQUEST_OTHER_PATH) {
-		respond(fd, 404, "Not Found", "yubin: not found.");
-		return VERDICT_WAIT;
-	}
-	if (kind == REQUEST_BAD) {
-		respond(fd, 400, "Bad Request", "yubin: bad request.");
-		return VERDICT_WAIT;
-	}
-	return judge(account, fd, r, state, err);
+	enum request_kind kind = parse_request(c->head, r);
+	enum verdict verdict = VERDICT_WAIT;
+	if (kind == REQUEST_OTHER_PATH)
+		respond(c->fd, 404, "Not Found", "yubin: not found.");
+	else if (kind == REQUEST_BAD)
+		respond(c->fd, 400, "Bad Request", "yubin: bad request.");
+	else
+		verdict = judge(w, c->fd, r, err);
+	if (verdict != VERDICT_CODE)
+		OPENSSL_cleanse(r, sizeof(*r));
+	return verdict;
 }
 
-static int wait_for_code(const struct account *account, int listener,
-			 const char *state, long long deadline_ms,
+enum head_progress { HEAD_MORE, HEAD_DONE, HEAD_BAD, HEAD_GONE };
+
+/* Read what c has for us; HEAD_DONE once the blank line ending the
+   head is in, HEAD_BAD for a NUL or a head too long. */
+static enum head_progress read_head(struct conn *c)
+{
+	ssize_t got = read(c->fd, c->head + c->len, sizeof(c->head) - 1 - c->len);
+	if (got < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+		return HEAD_MORE;
+	if (got < 0)
+		return HEAD_GONE;
+	if (got == 0)
+		return HEAD_BAD; /* half closed: it may still read our 400 */
+	if (memchr(c->head + c->len, '\0', (size_t)got))
+		return HEAD_BAD;
+	c->len += (size_t)got;
+	c->head[c->len] = '\0';
+	if (strstr(c->head, "\r\n\r\n") || strstr(c->head, "\n\n"))
+		return HEAD_DONE;
+	return c->len + 1 < sizeof(c->head) ? HEAD_MORE : HEAD_BAD;
+}
+
+/* c is readable (or hung up): read, and answer once its head is in. */
+static enum verdict serve_conn(struct waiter *w, struct conn *c,
+			       struct redirect *r, struct yb_error *err)
+{
+	enum head_progress progress = read_head(c);
+	enum verdict verdict = VERDICT_WAIT;
+	if (progress == HEAD_MORE)
+		return VERDICT_WAIT;
+	if (progress == HEAD_DONE)
+		verdict = serve_request(w, c, r, err);
+	else if (progress == HEAD_BAD)
+		respond(c->fd, 400, "Bad Request", "yubin: bad request.");
+	if (verdict == VERDICT_WAIT)
+		log_debug("ignored a request to the redirect listener");
+	conn_close(c);
+	return verdict;
+}
+
+/* Connections past their deadline are told so and closed. */
+static void expire_conns(struct waiter *w, long long now_ms)
+{
+	for (size_t i = 0; i < CONN_MAX; i++) {
+		struct conn *c = &w->conns[i];
+		if (c->fd < 0 || c->deadline_ms > now_ms)
+			continue;
+		respond(c->fd, 408, "Request Timeout", "yubin: request timeout.");
+		log_debug("closed a silent connection to the redirect listener");
+		conn_close(c);
+	}
+}
+
+/* Take a new connection into a free slot; when all are busy the one
+   nearest its deadline makes room, so a crowd of silent connections
+   delays the browser by one turn at most. */
+static void accept_conn(struct waiter *w, long long now_ms)
+{
+	int fd = accept4(w->listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return; /* EINTR, ECONNABORTED: the next poll says */
+	struct conn *slot = &w->conns[0];
+	for (size_t i = 0; i < CONN_MAX; i++) {
+		struct conn *c = &w->conns[i];
+		if (c->fd < 0) {
+			slot = c;
+			break;
+		}
+		if (c->deadline_ms < slot->deadline_ms)
+			slot = c;
+	}
+	if (slot->fd >= 0) {
+		respond(slot->fd, 503, "Service Unavailable", "yubin: too many connections.");
+		log_debug("closed the oldest connection to the redirect listener to make room");
+		conn_close(slot);
+	}
+	slot->fd = fd;
+	slot->deadline_ms = now_ms + REQUEST_TIMEOUT_MS;
+	slot->len = 0;
+}
+
+/* The listener, then each open connection; slot_of maps a pollfd back
+   to its connection.  Returns the count; *wake_ms is the earliest
+   deadline among them. */
+static nfds_t poll_set(const struct waiter *w, struct pollfd *pfds,
+		       size_t *slot_of, long long *wake_ms)
+{
+	nfds_t n = 0;
+	pfds[n++] = (struct pollfd){ .fd = w->listener, .events = POLLIN };
+	for (size_t i = 0; i < CONN_MAX; i++) {
+		const struct conn *c = &w->conns[i];
+		if (c->fd < 0)
+			continue;
+		slot_of[n] = i;
+		pfds[n++] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
+		if (c->deadline_ms < *wake_ms)
+			*wake_ms = c->deadline_ms;
+	}
+	return n;
+}
+
+static int wait_for_code(struct waiter *w, long long deadline_ms,
 			 struct redirect *r, struct yb_error *err)
 {
+	const char *name = w->account->name;
 	for (;;) {
-		if (!wait_readable(listener, deadline_ms))
+		long long now = oauth2_now_ms();
+		if (now >= deadline_ms)
 			return yb_fail(err, YB_ERR_TEMP,
 				       "account '%s': gave up waiting for the browser; run yubin --authorize %s again",
-				       account->name, account->name);
-		int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue; /* EINTR, ECONNABORTED: wait on */
-		enum verdict verdict = serve_one(account, fd, state, r, err);
-		fd_close(&fd);
-		if (verdict == VERDICT_CODE)
-			return YB_OK;
-		if (verdict == VERDICT_FAILED)
-			return err ? err->status : YB_ERR_AUTH;
-		log_debug("ignored a request to the redirect listener");
+				       name, name);
+		expire_conns(w, now);
+		struct pollfd pfds[CONN_MAX + 1];
+		size_t slot_of[CONN_MAX + 1];
+		long long wake = deadline_ms;
+		nfds_t n = poll_set(w, pfds, slot_of, &wake);
+		long long left = wake - now;
+		int ready = poll(pfds, n, left > 60000 ? 60000 : (int)left);
+		if (ready < 0 && errno != EINTR)
+			return yb_fail_errno(err, YB_ERR_IO, errno,
+					     "account '%s': cannot wait for the browser",
+					     name);
+		for (nfds_t k = 1; ready > 0 && k < n; k++) {
+			if (!pfds[k].revents)
+				continue;
+			enum verdict verdict = serve_conn(w, &w->conns[slot_of[k]],
+							  r, err);
+			if (verdict == VERDICT_CODE)
+				return YB_OK;
+			if (verdict == VERDICT_FAILED)
+				return err ? err->status : YB_ERR_AUTH;
+		}
+		if (ready > 0 && (pfds[0].revents & POLLIN))
+			accept_conn(w, oauth2_now_ms());
 	}
+}
+
+/* A waiter on a fresh listener; *w is freed with waiter_close. */
+static int waiter_open(const struct account *account, const char *state,
+		       struct waiter **w, unsigned *port, struct yb_error *err)
+{
+	*w = calloc(1, sizeof(**w));
+	if (!*w)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	(*w)->account = account;
+	(*w)->state = state;
+	for (size_t i = 0; i < CONN_MAX; i++)
+		(*w)->conns[i].fd = -1;
+	int rc = open_listener(account, &(*w)->listener, port, err);
+	if (rc != YB_OK) {
+		free(*w);
+		*w = NULL;
+	}
+	return rc;
+}
+
+/* Close the listener and every connection still open. */
+static void waiter_close(struct waiter *w)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < CONN_MAX; i++)
+		if (w->conns[i].fd >= 0)
+			conn_close(&w->conns[i]);
+	fd_close(&w->listener);
+	OPENSSL_cleanse(w, sizeof(*w));
+	free(w);
 }
 
 /* ------------------------------------------------------------------ */
@@ -391,9 +564,9 @@ int oauth2_code_flow(const struct account *account, FILE *out,
 		return yb_fail(err, YB_ERR_INTERNAL,
 			       "account '%s': no random numbers for PKCE",
 			       account->name);
-	int listener = -1;
+	struct waiter *w = NULL;
 	unsigned port = 0;
-	int rc = open_listener(account, &listener, &port, err);
+	int rc = waiter_open(account, state, &w, &port, err);
 	if (rc != YB_OK)
 		return rc;
 	snprintf(redirect_uri, sizeof(redirect_uri), "http://127.0.0.1:%u/", port);
@@ -403,8 +576,8 @@ int oauth2_code_flow(const struct account *account, FILE *out,
 	if (rc == YB_OK && !r)
 		rc = yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	if (rc == YB_OK)
-		rc = wait_for_code(account, listener, state, deadline_ms, r, err);
-	fd_close(&listener);
+		rc = wait_for_code(w, deadline_ms, r, err);
+	waiter_close(w);
 	if (rc == YB_OK)
 		rc = exchange_code(account, r->code, redirect_uri, verifier,
 				   tokens, err);

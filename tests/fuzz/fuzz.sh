@@ -35,6 +35,7 @@ max_len_of() {
 	state) echo 70000 ;;        # STATE_LINE_MAX 32 KiB, reader buffer 64 KiB
 	pop3_session) echo 140000 ;; # CONN_LINE_MAX 64 KiB, body scratch 128 KiB
 	imap_session) echo 140000 ;; # CONN_LINE_MAX 64 KiB, literals streamed past it
+	oauth2_json) echo 70000 ;;  # OAUTH2_JSON_MAX_BYTES is 64 KiB
 	*) echo 4096 ;;
 	esac
 }

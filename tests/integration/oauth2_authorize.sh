@@ -2,7 +2,8 @@
 # yubin --authorize against tests/lib/oauth_server.py on 127.0.0.1: the
 # device flow (pending, slow_down honoured, denied, expired), the
 # authorization-code flow with PKCE where this script plays the browser
-# (consent, a forged state, a refusal), where the refresh token is stored
+# (consent, forged requests, silent connections and garbage beside the
+# right one, a refusal), where the refresh token is stored
 # and with which mode, the usage errors, and that no token or code ever
 # reaches stdout or stderr, at -vvv.
 
@@ -15,7 +16,7 @@ command -v curl >/dev/null || tap_bail "the curl command is missing"
 PY=${PYTHON3:-python3}
 export NO_PROXY=127.0.0.1 no_proxy=127.0.0.1
 
-tap_plan 26
+tap_plan 33
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/yubin-oauth2-XXXXXX") || tap_bail "no temporary directory"
 SERVER_PID=
@@ -181,15 +182,47 @@ tap_is "$(cat "$W/web-refresh" 2>/dev/null)" "$(last_token refresh)" \
 	"the refresh token is written to refresh_token_file"
 tap_is "$(mode_of "$W/web-refresh")" 600 "with mode 0600"
 
+# Anyone who can reach the listener may send it anything: only the
+# request with yubin's state ends the wait.  browser.py prints one line
+# per request: NAME STATUS, and "right STATUS SECONDS" for the real one.
+# status_of NAME TAG: the status yubin answered NAME in TAG's scenario
+status_of() {
+	awk -v n="$1" '$1 == n { print $2; exit }' "$W/$2.browser"
+}
+# answered_quickly TAG: the right request was answered within 3 s, less
+# than one connection's own deadline (5 s)
+answered_quickly() {
+	awk '$1 == "right" { exit !($3 < 3) } END { if (!NR) exit 1 }' "$W/$1.browser"
+}
+
 start_browser_flow forged
-redirect=$("$PY" -c 'import sys, urllib.parse as u
-q = u.parse_qs(u.urlsplit(sys.argv[1]).query)
-print(q["redirect_uri"][0])' "$AUTH_URL")
-code=$(curl -s -o /dev/null -w '%{http_code}' "${redirect}?code=planted&state=not-the-one")
+"$PY" "$top_srcdir/tests/lib/browser.py" forged "$AUTH_URL" "$W/ca.pem" >"$W/forged.browser" 2>&1
 finish_browser_flow
-tap_is "$code" 400 "code flow: a redirect with another state gets a 400"
-tap_is "$RUN_STATUS" 77 "and --authorize fails (77)"
-tap_check "saying the state does not match" grep -q "state does not match" "$W/forged.err"
+tap_is "$(status_of wrong-state forged)" 400 "code flow: a redirect with another state gets a 400"
+tap_is "$(status_of no-state forged)$(status_of wrong-state-error forged)$(status_of no-state-error forged)" \
+	400400400 "and so do a code without a state, and an error with a wrong state or none"
+tap_is "$(status_of state-prefix forged)$(status_of state-longer forged)$(status_of state-no-code forged)" \
+	400400400 "and a state one character short or long, and the state without a code"
+tap_is "$(status_of right forged)/$RUN_STATUS" 200/0 "yubin waits on: the right redirect after them is authorized (exit 0)"
+tap_check "the forged request is reported as not matching the state" \
+	grep -q "state does not match" "$W/forged.err"
+
+start_browser_flow silent
+"$PY" "$top_srcdir/tests/lib/browser.py" silent "$AUTH_URL" "$W/ca.pem" >"$W/silent.browser" 2>&1
+finish_browser_flow
+tap_is "$(status_of right silent)/$RUN_STATUS" 200/0 \
+	"code flow: a silent connection held open does not keep the browser out (exit 0)"
+tap_check "the right request is answered at once ($(grep right "$W/silent.browser"))" \
+	answered_quickly silent
+
+start_browser_flow crowd
+"$PY" "$top_srcdir/tests/lib/browser.py" crowd "$AUTH_URL" "$W/ca.pem" >"$W/crowd.browser" 2>&1
+finish_browser_flow
+tap_is "$(status_of right crowd)/$RUN_STATUS" 200/0 \
+	"code flow: after 40 silent connections and 45 garbage requests the right one is authorized"
+tap_check "at once ($(grep right "$W/crowd.browser"))" answered_quickly crowd
+tap_is "$(grep -v '^right' "$W/crowd.browser" | awk '$2 !~ /^(400|404|reset)$/' | tr '\n' ' ')" "" \
+	"each garbage request got a 400 or 404 (or a reset after an oversized head)"
 
 control '{"deny": true}'
 start_browser_flow refused
