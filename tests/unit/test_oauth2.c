@@ -373,7 +373,7 @@ static int reset(void **state)
 	(void)state;
 	control("{\"fail\": \"\", \"rotate\": false, \"expires_in\": 3600, "
 		"\"token_type\": \"Bearer\", \"refresh_tokens\": {\"RT-seed-1\": \"alice\"}}");
-	char cmd[PATH_MAX + 16];
+	char cmd[2 * PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", state_dir, refresh_file);
 	run(cmd);
 	memset(&account, 0, sizeof(account));
@@ -1019,7 +1019,7 @@ static void test_refresh_and_cache(void **state)
 	char path[PATH_MAX];
 	cache_path(path, sizeof(path));
 	assert_int_equal(file_mode(path), 0600);
-	char dir[PATH_MAX];
+	char dir[PATH_MAX + 8];
 	snprintf(dir, sizeof(dir), "%s/work", state_dir);
 	assert_int_equal(file_mode(dir), 0700);
 	/* A second run takes the cached token without asking. */
@@ -1096,7 +1096,7 @@ static void test_config_change_invalidates(void **state)
 static void test_corrupt_cache_ignored(void **state)
 {
 	(void)state;
-	char path[PATH_MAX], dir[PATH_MAX];
+	char path[PATH_MAX], dir[PATH_MAX + 8];
 	snprintf(dir, sizeof(dir), "%s/work", state_dir);
 	assert_int_equal(mkdir(state_dir, 0700), 0);
 	assert_int_equal(mkdir(dir, 0700), 0);
