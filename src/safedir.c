@@ -139,18 +139,17 @@ static int check_dir(const char *path, const struct stat *st,
 		return yb_fail(err, YB_ERR_CONFIG,
 			       "%s %s belongs to uid %lu, not to us (uid %lu): "
 			       "another user could read or change what yubin "
-			       "keeps there; refusing to use it.  Set state_dir "
-			       "to a directory of your own, or remove this one "
-			       "(or chown it to uid %lu) after checking what is "
-			       "in it", what, path, (unsigned long)st->st_uid,
-			       ours, ours);
+			       "keeps there; set state_dir to a directory of "
+			       "your own, or check what is in this one and chown "
+			       "it to uid %lu", what, path,
+			       (unsigned long)st->st_uid, ours, ours);
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
 		return yb_fail(err, YB_ERR_CONFIG,
 			       "%s %s is writable by group or others (mode "
 			       "%04o): another user could change what yubin "
-			       "keeps there; refusing to use it.  Run chmod "
-			       "go-w %s after checking what is in it", what,
-			       path, (unsigned)(st->st_mode & 07777), path);
+			       "keeps there; check what is in it, then run "
+			       "chmod go-w %s", what, path,
+			       (unsigned)(st->st_mode & 07777), path);
 	return YB_OK;
 }
 
@@ -164,11 +163,10 @@ static int refuse_not_dir(int parent_fd, const char *name, const char *what,
 				     what, path);
 	if (S_ISLNK(st.st_mode))
 		return yb_fail(err, YB_ERR_CONFIG,
-			       "%s %s is a symbolic link, and yubin follows none "
-			       "there (whoever can change it could point it "
-			       "anywhere); put the directory itself there, or "
-			       "set state_dir to where the link points", what,
-			       path);
+			       "%s %s is a symbolic link, which yubin does not "
+			       "follow (whoever can change the link could point "
+			       "it anywhere); put the directory itself in its "
+			       "place", what, path);
 	return check_dir(path, &st, what, err);
 }
 
