@@ -22,10 +22,12 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "fileio.h"
 #include "log.h"
 #include "oauth2_http.h"
+#include "safedir.h"
 
 #define CACHE_VERSION 1
 /* An access and a refresh token, each at most one capped reply. */
@@ -115,48 +117,6 @@ static char *account_dir(const struct account *account)
 	return join(account->state_dir, account->name);
 }
 
-static int make_dir(const char *path, struct yb_error *err)
-{
-	if (mkdir(path, 0700) == 0) {
-		/* The new entry must survive a crash, like state.c's. */
-		char *parent = strdup(path);
-		char *slash = parent ? strrchr(parent, '/') : NULL;
-		if (slash && slash != parent)
-			*slash = '\0';
-		else if (slash)
-			slash[1] = '\0';
-		int errnum = parent ? fsync_dir_path(slash ? parent : ".") : ENOMEM;
-		free(parent);
-		if (errnum)
-			return yb_fail_errno(err, YB_ERR_IO, errnum,
-					     "cannot sync the directory holding %s", path);
-		return YB_OK;
-	}
-	if (errno == EEXIST)
-		return YB_OK;
-	return yb_fail_errno(err, YB_ERR_IO, errno, "cannot create directory %s",
-			     path);
-}
-
-int oauth2_make_dirs(const char *path, struct yb_error *err)
-{
-	char *prefix = strdup(path);
-	if (!prefix)
-		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	int rc = YB_OK;
-	for (size_t i = 1; prefix[i] && rc == YB_OK; i++) {
-		if (prefix[i] != '/' || prefix[i - 1] == '/')
-			continue;
-		prefix[i] = '\0';
-		rc = make_dir(prefix, err);
-		prefix[i] = '/';
-	}
-	if (rc == YB_OK)
-		rc = make_dir(prefix, err);
-	free(prefix);
-	return rc;
-}
-
 /* ------------------------------------------------------------------ */
 /* Atomic writes                                                       */
 
@@ -170,43 +130,108 @@ static int write_temp(int fd, const char *text, size_t len)
 	return errnum;
 }
 
-/* Replace path with len bytes of text; the temp file sits beside it. */
+#define TEMP_SUFFIX_LEN 13 /* ".", 12 hex digits */
+
+/*
+ * Create a temporary file for name in dir_fd: "name.<12 random hex
+ * digits>", a new file (O_EXCL, never through a link), mode 0600.  Its
+ * name goes to temp (at least strlen(name) + TEMP_SUFFIX_LEN + 1 bytes).
+ * A unique name, not a fixed one: two runs (a fetch and --authorize)
+ * may write at once, and neither may rename the other's half-written
+ * file.  0 or an errno value.
+ */
+static int create_temp_at(int dir_fd, const char *name, char *temp, int *fd)
+{
+	size_t name_len = strlen(name);
+	for (int tries = 0; tries < 16; tries++) {
+		unsigned char random[6];
+		if (RAND_bytes(random, sizeof(random)) != 1)
+			return EIO;
+		memcpy(temp, name, name_len);
+		temp[name_len] = '.';
+		to_hex(random, sizeof(random), temp + name_len + 1);
+		*fd = openat(dir_fd, temp, O_WRONLY | O_CREAT | O_EXCL |
+			     O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (*fd >= 0 || errno != EEXIST)
+			return *fd >= 0 ? 0 : errno;
+	}
+	return EEXIST;
+}
+
+/*
+ * Replace name in dir_fd (dir_path names it in messages) with len bytes
+ * of text: a temporary file beside it, fsync, rename, directory fsync,
+ * all through the descriptor.
+ */
+static int replace_at(const struct account *account, const char *what,
+		      int dir_fd, const char *dir_path, const char *name,
+		      const char *text, size_t len, struct yb_error *err)
+{
+	char *path = join(dir_path, name);
+	char *temp = malloc(strlen(name) + TEMP_SUFFIX_LEN + 1);
+	if (!path || !temp) {
+		free(path);
+		free(temp);
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	}
+	int fd = -1;
+	int errnum = create_temp_at(dir_fd, name, temp, &fd);
+	bool created = errnum == 0;
+	if (created)
+		errnum = write_temp(fd, text, len);
+	int closed = fd_close(&fd);
+	if (closed && !errnum)
+		errnum = closed;
+	if (!errnum && renameat(dir_fd, temp, dir_fd, name) != 0)
+		errnum = errno;
+	if (errnum && created)
+		unlinkat(dir_fd, temp, 0);
+	free(temp);
+	int rc = YB_OK;
+	if (errnum)
+		rc = yb_fail_errno(err, YB_ERR_IO, errnum,
+				   "account '%s': cannot write %s %s",
+				   account->name, what, path);
+	else if (fsync(dir_fd) != 0)
+		rc = yb_fail_errno(err, YB_ERR_IO, errno,
+				   "account '%s': cannot sync the directory of %s %s",
+				   account->name, what, path);
+	free(path);
+	return rc;
+}
+
+/*
+ * The user's own file (refresh_token_file): its directory is the user's
+ * choice and is not checked, but the file is still replaced through a
+ * descriptor of it.
+ */
 static int replace_file(const struct account *account, const char *what,
 			const char *path, const char *text, size_t len,
 			struct yb_error *err)
 {
-	size_t path_len = strlen(path);
-	char *temp = malloc(path_len + sizeof(".XXXXXX"));
-	if (!temp)
-		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	memcpy(temp, path, path_len);
-	memcpy(temp + path_len, ".XXXXXX", sizeof(".XXXXXX"));
-	int fd = mkstemp(temp); /* mode 0600 */
-	bool created = fd >= 0;
-	int errnum = created ? write_temp(fd, text, len) : errno;
-	int closed = created ? fd_close(&fd) : 0;
-	if (closed && !errnum)
-		errnum = closed;
-	if (!errnum && rename(temp, path) != 0)
-		errnum = errno;
-	if (errnum && created)
-		unlink(temp);
-	free(temp);
-	if (errnum)
-		return yb_fail_errno(err, YB_ERR_IO, errnum,
-				     "account '%s': cannot write %s %s",
-				     account->name, what, path);
 	char *dir = strdup(path);
-	char *slash = dir ? strrchr(dir, '/') : NULL;
+	if (!dir)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	char *slash = strrchr(dir, '/');
+	const char *name = slash ? path + (slash - dir) + 1 : path;
 	if (slash)
 		slash[slash == dir ? 1 : 0] = '\0';
-	errnum = dir ? fsync_dir_path(slash ? dir : ".") : ENOMEM;
+	const char *dir_path = slash ? dir : ".";
+	int rc = YB_OK;
+	int dir_fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!name[0])
+		rc = yb_fail(err, YB_ERR_CONFIG, "account '%s': %s %s names no file",
+			     account->name, what, path);
+	else if (dir_fd < 0)
+		rc = yb_fail_errno(err, YB_ERR_IO, errno,
+				   "account '%s': cannot open the directory of %s %s",
+				   account->name, what, path);
+	else
+		rc = replace_at(account, what, dir_fd, dir_path, name, text,
+				len, err);
+	fd_close(&dir_fd);
 	free(dir);
-	if (errnum)
-		return yb_fail_errno(err, YB_ERR_IO, errnum,
-				     "account '%s': cannot sync the directory of %s %s",
-				     account->name, what, path);
-	return YB_OK;
+	return rc;
 }
 
 int oauth2_write_secret_file(const struct account *account, const char *what,
@@ -312,43 +337,71 @@ static void parse_cache(const struct account *account, const char *path,
 	}
 }
 
-static char *cache_path(const struct account *account)
+/*
+ * Open the account's state directory, checked (safedir.h); *dir_fd is
+ * -1 when it is missing and !create.  *dir (malloc'd) names it.
+ */
+static int open_cache_dir(const struct account *account, bool create,
+			  char **dir, int *dir_fd, struct yb_error *err)
 {
-	char *dir = account_dir(account);
-	char *path = dir ? join(dir, OAUTH2_CACHE_NAME) : NULL;
-	free(dir);
-	return path;
+	*dir_fd = -1;
+	*dir = account_dir(account);
+	if (!*dir)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	int rc = safedir_open(*dir, create, "state directory", dir_fd, err);
+	if (rc != YB_OK)
+		yb_error_prefix(err, "account '%s': token cache: ", account->name);
+	return rc;
+}
+
+/* Open, check and read the cache file in dir_fd (path names it). */
+static int load_from(const struct account *account, int dir_fd,
+		     const char *path, struct oauth2_cache *cache,
+		     struct yb_error *err)
+{
+	int fd = -1;
+	int errnum = safedir_open_file(dir_fd, OAUTH2_CACHE_NAME,
+				       O_RDONLY | O_NOCTTY | O_NONBLOCK, &fd);
+	if (errnum == ENOENT)
+		return YB_OK;
+	if (errnum)
+		return yb_fail_errno(err, errnum == ELOOP ? YB_ERR_CONFIG : YB_ERR_IO,
+				     errnum, "account '%s': cannot open token cache %s",
+				     account->name, path);
+	struct stat st;
+	struct oauth2_buf buf = { .limit = CACHE_MAX_BYTES };
+	int rc = YB_OK;
+	if (fstat(fd, &st) != 0)
+		rc = yb_fail_errno(err, YB_ERR_IO, errno,
+				   "account '%s': cannot stat token cache %s",
+				   account->name, path);
+	else
+		rc = check_cache_file(account, path, &st, err);
+	if (rc == YB_OK)
+		rc = read_all(account, path, fd, &buf, err);
+	if (rc == YB_OK)
+		parse_cache(account, path, &buf, cache);
+	close(fd);
+	oauth2_buf_free(&buf);
+	return rc;
 }
 
 int oauth2_cache_load(const struct account *account, struct oauth2_cache *cache,
 		      struct yb_error *err)
 {
 	memset(cache, 0, sizeof(*cache));
-	char *path = cache_path(account);
-	if (!path)
-		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
-	int rc = YB_OK;
-	if (fd < 0 && errno != ENOENT && errno != ENOTDIR)
-		rc = yb_fail_errno(err, errno == ELOOP ? YB_ERR_CONFIG : YB_ERR_IO,
-				   errno, "account '%s': cannot open token cache %s",
-				   account->name, path);
-	struct stat st;
-	struct oauth2_buf buf = { .limit = CACHE_MAX_BYTES };
-	if (fd >= 0 && fstat(fd, &st) != 0)
-		rc = yb_fail_errno(err, YB_ERR_IO, errno,
-				   "account '%s': cannot stat token cache %s",
-				   account->name, path);
-	else if (fd >= 0)
-		rc = check_cache_file(account, path, &st, err);
-	if (fd >= 0 && rc == YB_OK)
-		rc = read_all(account, path, fd, &buf, err);
-	if (fd >= 0 && rc == YB_OK)
-		parse_cache(account, path, &buf, cache);
-	if (fd >= 0)
-		close(fd);
-	oauth2_buf_free(&buf);
+	char *dir;
+	int dir_fd;
+	int rc = open_cache_dir(account, false, &dir, &dir_fd, err);
+	char *path = rc == YB_OK && dir_fd >= 0 ? join(dir, OAUTH2_CACHE_NAME)
+						: NULL;
+	if (rc == YB_OK && dir_fd >= 0 && !path)
+		rc = yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	if (rc == YB_OK && path)
+		rc = load_from(account, dir_fd, path, cache, err);
+	fd_close(&dir_fd);
 	free(path);
+	free(dir);
 	return rc;
 }
 
@@ -403,10 +456,9 @@ int oauth2_cache_save(const struct account *account, struct oauth2_cache *cache,
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	cache->version.present = true;
 	cache->version.value = CACHE_VERSION;
-	char *dir = account_dir(account);
-	char *path = dir ? join(dir, OAUTH2_CACHE_NAME) : NULL;
-	int rc = path ? oauth2_make_dirs(dir, err)
-		      : yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	char *dir;
+	int dir_fd;
+	int rc = open_cache_dir(account, true, &dir, &dir_fd, err);
 	struct oauth2_buf text = { .limit = CACHE_MAX_BYTES };
 	if (rc == YB_OK)
 		serialize(cache, &text);
@@ -415,10 +467,10 @@ int oauth2_cache_save(const struct account *account, struct oauth2_cache *cache,
 			     "account '%s': the token cache is too large",
 			     account->name);
 	if (rc == YB_OK)
-		rc = replace_file(account, "token cache", path, text.data,
-				  text.len, err);
+		rc = replace_at(account, "token cache", dir_fd, dir,
+				OAUTH2_CACHE_NAME, text.data, text.len, err);
 	oauth2_buf_free(&text);
-	free(path);
+	fd_close(&dir_fd);
 	free(dir);
 	return rc;
 }

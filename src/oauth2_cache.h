@@ -42,16 +42,19 @@ void oauth2_sha256_hex(const char *text, char out[65]);
 /*
  * Read the cache.  A missing file, or one made for other settings, or one
  * we cannot parse (logged), gives an empty cache and YB_OK.  Errors:
- * YB_ERR_CONFIG when the file is accessible by group or others or not
- * ours; YB_ERR_IO when it cannot be read.  Free with oauth2_cache_free().
+ * YB_ERR_CONFIG when the file is accessible by group or others, not
+ * ours or a symbolic link, or when STATE_DIR/ACCOUNT fails safedir.h's
+ * checks; YB_ERR_IO when it cannot be read.  Free with oauth2_cache_free().
  */
 int oauth2_cache_load(const struct account *account, struct oauth2_cache *cache,
 		      struct yb_error *err);
 
 /*
- * Write the cache atomically (temporary file 0600, fsync, rename, fsync
- * of the directory), creating STATE_DIR/ACCOUNT (0700) if needed.  The
- * fingerprint and version are set here.  YB_ERR_IO on failure.
+ * Write the cache atomically (a new temporary file 0600 with a random
+ * name, fsync, rename, fsync of the directory, all through the checked
+ * directory's descriptor), creating STATE_DIR/ACCOUNT (0700) if needed.
+ * The fingerprint and version are set here.  YB_ERR_IO on failure;
+ * YB_ERR_CONFIG for a directory safedir.h refuses.
  */
 int oauth2_cache_save(const struct account *account, struct oauth2_cache *cache,
 		      struct yb_error *err);
@@ -64,14 +67,12 @@ bool oauth2_cache_set(char **slot, const char *value);
 
 /*
  * Replace the file at path with one line, text and a newline, the same
- * way: a temporary file beside it (0600), fsync, rename, directory fsync.
+ * way: a temporary file beside it (0600), fsync, rename, directory fsync
+ * (its directory is the user's choice, and not checked).
  * what names the file in messages ("refresh_token_file").  YB_ERR_IO.
  */
 int oauth2_write_secret_file(const struct account *account, const char *what,
 			     const char *path, const char *text,
 			     struct yb_error *err);
-
-/* mkdir -p with mode 0700 for what it creates.  YB_ERR_IO. */
-int oauth2_make_dirs(const char *path, struct yb_error *err);
 
 #endif

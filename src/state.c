@@ -114,6 +114,7 @@
 
 #include "fileio.h"
 #include "log.h"
+#include "safedir.h"
 #include "testhook.h"
 #include "text.h"
 
@@ -1429,55 +1430,12 @@ static char *path_join(const char *dir, const char *name)
 	return path;
 }
 
-/* fsync the directory holding path (a new entry in it must survive). */
-static int sync_parent_dir(const char *path, struct yb_error *err)
-{
-	const char *slash = strrchr(path, '/');
-	char *parent;
-	if (!slash)
-		parent = strdup(".");
-	else if (slash == path)
-		parent = strdup("/");
-	else
-		parent = strndup(path, (size_t)(slash - path));
-	if (!parent)
-		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	int rc = 0;
-	int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync_retry(fd, false) != 0)
-		rc = yb_fail_errno(err, YB_ERR_IO, errno,
-				   "cannot sync directory %s", parent);
-	if (fd >= 0)
-		close(fd);
-	free(parent);
-	return rc;
-}
-
 /*
- * Open name in the state directory as a regular file.  A FIFO there
- * would block open() (and every read) past any timeout, a symlink could
- * lead writes anywhere, and a directory or device is no state: all are
- * refused at once.  O_NONBLOCK only keeps open() itself from waiting; it
- * is cleared before the descriptor is used.  *fd is -1 (and 0 returned)
- * when the file is missing and flags do not create it.
+ * fd was just opened as the state file at path: refuse anything but a
+ * regular file (closing fd), and clear O_NONBLOCK.
  */
-static int open_state_file(const struct state *state, const char *name,
-			   const char *path, int flags, int *fd,
-			   struct yb_error *err)
+static int keep_if_regular(int *fd, const char *path, struct yb_error *err)
 {
-	*fd = openat(state->dir_fd, name,
-		     flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (*fd < 0) {
-		int errnum = errno;
-		if (errnum == ENOENT && !(flags & O_CREAT))
-			return 0;
-		if (errnum == ELOOP)
-			return yb_fail(err, YB_ERR_IO, "%s is a symbolic link, "
-				       "not a regular file; refusing to use it "
-				       "as state", path);
-		return yb_fail_errno(err, YB_ERR_IO, errnum, "cannot open %s",
-				     path);
-	}
 	struct stat st;
 	int errnum = fstat(*fd, &st) == 0 ? 0 : errno;
 	if (errnum == 0 && !S_ISREG(st.st_mode)) {
@@ -1500,34 +1458,32 @@ static int open_state_file(const struct state *state, const char *name,
 	return 0;
 }
 
-static int make_dir(const char *path, struct yb_error *err)
+/*
+ * Open name in the state directory as a regular file, through the
+ * directory's descriptor (safedir.h).  A FIFO there would block open()
+ * (and every read) past any timeout, a symlink could lead writes
+ * anywhere, and a directory or device is no state: all are refused at
+ * once.  O_NONBLOCK only keeps open() itself from waiting; it is cleared
+ * before the descriptor is used.  With O_CREAT a missing file is created
+ * with O_EXCL.  *fd is -1 (and 0 returned) when the file is missing and
+ * flags do not create it.
+ */
+static int open_state_file(const struct state *state, const char *name,
+			   const char *path, int flags, int *fd,
+			   struct yb_error *err)
 {
-	if (mkdir(path, 0700) == 0)
-		return sync_parent_dir(path, err);
-	if (errno == EEXIST)
+	int errnum = safedir_open_file(state->dir_fd, name, flags | O_NONBLOCK,
+				       fd);
+	if (errnum == ENOENT && !(flags & O_CREAT))
 		return 0;
-	return yb_fail_errno(err, YB_ERR_IO, errno,
-			     "cannot create directory %s", path);
-}
-
-/* mkdir -p with mode 0700 for every directory it creates. */
-static int make_dirs(const char *path, struct yb_error *err)
-{
-	char *prefix = strdup(path);
-	if (!prefix)
-		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	int rc = 0;
-	for (size_t i = 1; prefix[i] && rc == 0; i++) {
-		if (prefix[i] != '/' || prefix[i - 1] == '/')
-			continue;
-		prefix[i] = '\0';
-		rc = make_dir(prefix, err);
-		prefix[i] = '/';
-	}
-	if (rc == 0)
-		rc = make_dir(prefix, err);
-	free(prefix);
-	return rc;
+	if (errnum == ELOOP)
+		return yb_fail(err, YB_ERR_IO, "%s is a symbolic link, "
+			       "not a regular file; refusing to use it "
+			       "as state", path);
+	if (errnum != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errnum, "cannot open %s",
+				     path);
+	return keep_if_regular(fd, path, err);
 }
 
 /* ---- opening: lock, snapshot, journal ---------------------------------- */
@@ -1995,20 +1951,15 @@ static int state_paths(struct state *state, const char *state_dir,
 	return 0;
 }
 
+/*
+ * Read-only and no directory yet: an empty state, created by nobody
+ * (dir_fd stays -1).  A directory another user could change is refused,
+ * even for reading: its state could be forged.
+ */
 static int open_dir(struct state *state, struct yb_error *err)
 {
-	int rc = state->read_only ? 0 : make_dirs(state->dir_path, err);
-	if (rc != 0)
-		return rc;
-	state->dir_fd = open(state->dir_path,
-			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	/* Read-only and no directory yet: an empty state, created by nobody. */
-	if (state->dir_fd < 0 && state->read_only && errno == ENOENT)
-		return 0;
-	if (state->dir_fd < 0)
-		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot open %s",
-				     state->dir_path);
-	return 0;
+	return safedir_open(state->dir_path, !state->read_only,
+			    "state directory", &state->dir_fd, err);
 }
 
 int state_open(const char *state_dir, const char *account, bool read_only,
@@ -2737,12 +2688,15 @@ static int write_snapshot_records(const struct state *state, int fd)
 static int write_snapshot_new(struct state *state, const char *new_path,
 			      struct yb_error *err)
 {
+	/* Always a new file: a leftover (an interrupted compaction's, or a
+	   link someone planted) is removed, never written through. */
 	int fd;
-	int rc = open_state_file(state, SNAPSHOT_NEW_NAME, new_path,
-				 O_WRONLY | O_CREAT | O_TRUNC, &fd, err);
-	if (rc != 0)
-		return rc;
-	int errnum = write_snapshot_records(state, fd);
+	int errnum = safedir_create_file(state->dir_fd, SNAPSHOT_NEW_NAME,
+					 O_WRONLY, &fd);
+	if (errnum != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errnum,
+				     "cannot create %s", new_path);
+	errnum = write_snapshot_records(state, fd);
 	if (errnum == 0)
 		errnum = fsync_retry(fd, false);
 	if (close(fd) != 0 && errnum == 0)

@@ -5,6 +5,10 @@
  *   lock      held (fcntl write lock) for the whole run
  *   snapshot  the committed state, replaced atomically by compaction
  *   journal   records appended since the snapshot, one per line
+ * The directory must be ours and closed to other users, and the files
+ * are reached through its descriptor, never through a symbolic link
+ * (safedir.h); a missing lock or journal is created with O_EXCL, and
+ * compaction's snapshot.new always afresh.
  *
  * A record is a line "OP FIELDS... CHECK\n" where every field is
  * percent-escaped (no spaces, no control bytes) and CHECK is a checksum
@@ -25,7 +29,8 @@
  * Errors: YB_ERR_TEMP (another run holds the lock), YB_ERR_IO (files; the
  * write calls too, as they may write early when much is pending),
  * YB_ERR_CONFIG (a corrupt state file: it names file and line and says
- * how to recover), YB_ERR_INTERNAL (out of memory).
+ * how to recover; a state directory another user owns or could write,
+ * or a symbolic link: safedir.h), YB_ERR_INTERNAL (out of memory).
  */
 #ifndef YUBIN_STATE_H
 #define YUBIN_STATE_H
@@ -51,10 +56,11 @@ struct state_intent {
 
 /*
  * Open the account's state: create state_dir/account (0700) if missing,
- * take the lock without waiting, load the snapshot and replay the
- * journal.  read_only (for --dry-run) creates nothing and never writes:
- * a missing directory is an empty state, and the lock is taken only
- * when its file exists.  The caller releases with state_close() or state_free().
+ * check it (safedir_open), take the lock without waiting, load the
+ * snapshot and replay the journal.  read_only (for --dry-run) creates
+ * nothing and never writes: a missing directory is an empty state, and
+ * the lock is taken only when its file exists; a directory that fails
+ * the check is refused all the same.  The caller releases with state_close() or state_free().
  */
 int state_open(const char *state_dir, const char *account, bool read_only,
 	       struct state **out, struct yb_error *err);

@@ -1202,6 +1202,68 @@ static void test_unsafe_files(void **state)
 	assert_non_null(strstr(msg, "chmod 600"));
 }
 
+/* Load and save must both refuse the cache directory, naming it and why. */
+static void assert_cache_dir_refused(const char *dir, const char *why)
+{
+	struct oauth2_cache cache = { 0 };
+	struct yb_error err;
+	yb_error_clear(&err);
+	assert_int_equal(oauth2_cache_load(&account, &cache, &err), YB_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, dir));
+	assert_non_null(strstr(err.msg, why));
+	oauth2_cache_free(&cache);
+	assert_true(oauth2_cache_set(&cache.access_token, "AT-secret"));
+	yb_error_clear(&err);
+	assert_int_equal(oauth2_cache_save(&account, &cache, &err), YB_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, dir));
+	assert_non_null(strstr(err.msg, why));
+	oauth2_cache_free(&cache);
+}
+
+/*
+ * A cache directory another user made or could change: its oauth2.json
+ * may be a link to one of our files (or a forged token).  Refused, and
+ * nothing is read or written through it.
+ */
+static void test_unsafe_cache_dir(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX + 8], victim[PATH_MAX], path[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/work", state_dir);
+	path_in(victim, sizeof(victim), "victim");
+	cache_path(path, sizeof(path));
+	write_file(victim, "precious\n", 0600);
+	assert_int_equal(mkdir(state_dir, 0700), 0);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_cache_dir_refused(dir, "mode 0777");
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(dir, 0700), 0);
+		assert_int_equal(chown(dir, 65534, 65534), 0);
+		assert_cache_dir_refused(dir, "uid 65534");
+	}
+	char *kept = read_file(victim);
+	assert_string_equal(kept, "precious\n");
+	free(kept);
+	/* The account's directory as a link: not followed. */
+	char elsewhere[PATH_MAX];
+	path_in(elsewhere, sizeof(elsewhere), "elsewhere");
+	assert_int_equal(mkdir(elsewhere, 0700), 0);
+	assert_int_equal(nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(symlink(elsewhere, dir), 0);
+	assert_cache_dir_refused(dir, "symbolic link");
+	char made[PATH_MAX + 16];
+	snprintf(made, sizeof(made), "%s/%s", elsewhere, OAUTH2_CACHE_NAME);
+	assert_null(read_file(made));
+	assert_int_equal(rmdir(elsewhere), 0);
+	assert_int_equal(unlink(victim), 0);
+	if (geteuid() != 0) {
+		print_message("not root: cannot give a directory to uid 65534\n");
+		skip();
+	}
+}
+
 static void test_client_secret(void **state)
 {
 	(void)state;
@@ -1352,6 +1414,7 @@ int main(void)
 		T(test_rotation_cmd),
 		T(test_refresh_from_cache_only),
 		T(test_unsafe_files),
+		T(test_unsafe_cache_dir),
 		T(test_client_secret),
 		T(test_invalid_grant),
 		T(test_server_errors),

@@ -3096,16 +3096,163 @@ static void test_non_regular_state_files_refused(void **fixture_ptr)
 	}
 }
 
-/* A FIFO left where compaction writes snapshot.new must not block it. */
-static void test_non_regular_snapshot_new_refused(void **fixture_ptr)
+/*
+ * Whatever is left where compaction writes snapshot.new (a FIFO that
+ * would block it, a link someone planted) is removed and replaced by a
+ * new file, never opened.
+ */
+static void test_snapshot_new_leftover_replaced(void **fixture_ptr)
 {
 	struct fixture *fx = *fixture_ptr;
-	struct state *state = open_state(fx, false);
-	commit(state, "INBOX", "k", 1);
-	sync_ok(state);
-	state_free(state);
-	assert_int_equal(mkfifo(state_file(fx, "snapshot.new"), 0600), 0);
-	assert_int_equal(open_status_in_child(fx), YB_ERR_IO);
+	char victim[PATH_BUF];
+	snprintf(victim, sizeof(victim), "%s/victim", fx->root);
+	for (int kind = 0; kind < 2; kind++) {
+		nftw(fx->state_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		struct state *state = open_state(fx, false);
+		commit(state, "INBOX", "k", 1);
+		sync_ok(state);
+		state_free(state);
+		write_whole(victim, "precious\n", 9);
+		if (kind == 0)
+			assert_int_equal(mkfifo(state_file(fx, "snapshot.new"),
+						0600), 0);
+		else
+			assert_int_equal(symlink(victim,
+						 state_file(fx, "snapshot.new")), 0);
+		assert_int_equal(open_status_in_child(fx), YB_OK);
+		struct stat st;
+		assert_false(lstat(state_file(fx, "snapshot.new"), &st) == 0);
+		assert_int_equal(lstat(state_file(fx, "snapshot"), &st), 0);
+		assert_true(S_ISREG(st.st_mode));
+		size_t len;
+		char *kept = read_whole(victim, &len);
+		assert_int_equal(len, 9);
+		assert_memory_equal(kept, "precious\n", 9);
+		free(kept);
+		state = open_state(fx, true);
+		assert_true(state_contains(state, "INBOX", "k"));
+		state_free(state);
+	}
+}
+
+/* ---- a state directory another user could change ------------------------ */
+
+/* state_open (read_only or not) must fail with YB_ERR_CONFIG naming dir. */
+static void assert_dir_refused(const struct fixture *fx, bool read_only,
+			       const char *dir, const char *why)
+{
+	struct state *state = NULL;
+	struct yb_error err;
+	yb_error_clear(&err);
+	int rc = state_open(fx->state_dir, ACCOUNT, read_only, &state, &err);
+	if (rc != YB_ERR_CONFIG || !strstr(err.msg, dir) || !strstr(err.msg, why))
+		print_error("state_open: %d: %s\n", rc, err.msg);
+	assert_int_equal(rc, YB_ERR_CONFIG);
+	assert_null(state);
+	assert_non_null(strstr(err.msg, dir));
+	assert_non_null(strstr(err.msg, why));
+}
+
+/*
+ * The account's directory as an attacker leaves it: every state file a
+ * symbolic link to the victim, plus a hard link named journal where one
+ * can be made.  Returns the victim's path.
+ */
+static const char *plant_links(const struct fixture *fx)
+{
+	static char victim[PATH_BUF];
+	snprintf(victim, sizeof(victim), "%s/victim", fx->root);
+	write_whole(victim, "precious\n", 9);
+	const char *names[] = { "lock", "snapshot", "snapshot.new" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		assert_int_equal(symlink(victim, state_file(fx, names[i])), 0);
+	/* A torn tail to cut away, if the journal were replayed. */
+	assert_int_equal(link(victim, state_file(fx, "journal")), 0);
+	return victim;
+}
+
+static void assert_victim_intact(const char *victim)
+{
+	size_t len;
+	char *kept = read_whole(victim, &len);
+	assert_int_equal(len, 9);
+	assert_memory_equal(kept, "precious\n", 9);
+	free(kept);
+}
+
+static void test_dir_writable_by_others_refused(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	ensure_account_dir(fx);
+	const char *victim = plant_links(fx);
+	assert_int_equal(chmod(fx->account_dir, 0777), 0);
+	assert_dir_refused(fx, false, fx->account_dir, "mode 0777");
+	assert_dir_refused(fx, true, fx->account_dir, "mode 0777");
+	assert_int_equal(chmod(fx->account_dir, 0720), 0);
+	assert_dir_refused(fx, false, fx->account_dir, "mode 0720");
+	assert_victim_intact(victim);
+	/* Read-only for others is no threat to the state. */
+	assert_int_equal(chmod(fx->account_dir, 0755), 0);
+	nftw(fx->account_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	ensure_account_dir(fx);
+	assert_int_equal(chmod(fx->account_dir, 0755), 0);
+	close_ok(open_state(fx, false));
+}
+
+static void test_dir_of_another_user_refused(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	if (geteuid() != 0) {
+		print_message("not root: cannot give a directory to uid 65534\n");
+		skip();
+	}
+	ensure_account_dir(fx);
+	const char *victim = plant_links(fx);
+	assert_int_equal(lchown(fx->account_dir, 65534, 65534), 0);
+	assert_dir_refused(fx, false, fx->account_dir, "uid 65534");
+	assert_dir_refused(fx, true, fx->account_dir, "uid 65534");
+	assert_victim_intact(victim);
+}
+
+static void test_dir_symlink_refused(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	char elsewhere[PATH_BUF];
+	snprintf(elsewhere, sizeof(elsewhere), "%s/elsewhere", fx->root);
+	assert_int_equal(mkdir(elsewhere, 0700), 0);
+	assert_int_equal(mkdir(fx->state_dir, 0700), 0);
+	assert_int_equal(symlink(elsewhere, fx->account_dir), 0);
+	assert_dir_refused(fx, false, fx->account_dir, "symbolic link");
+	assert_dir_refused(fx, true, fx->account_dir, "symbolic link");
+	/* Nothing was created where the link points. */
+	char lock[PATH_BUF + 8];
+	snprintf(lock, sizeof(lock), "%s/lock", elsewhere);
+	assert_false(file_exists(lock));
+}
+
+/*
+ * Whoever can write to state_dir can rename the account's directory away
+ * and put another in its place: refused, unless the sticky bit stops
+ * them (as in /tmp).
+ */
+static void test_parent_writable_by_others(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	ensure_account_dir(fx);
+	assert_int_equal(chmod(fx->state_dir, 0770), 0);
+	assert_dir_refused(fx, false, fx->state_dir, "mode 0770");
+	assert_int_equal(chmod(fx->state_dir, 01777), 0);
+	close_ok(open_state(fx, false));
+	/* Created by yubin: 0700, whatever the umask. */
+	nftw(fx->state_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	mode_t old_umask = umask(0);
+	close_ok(open_state(fx, false));
+	umask(old_umask);
+	struct stat st;
+	assert_int_equal(stat(fx->state_dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(fx->account_dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
 }
 
 /* ---- read-only --------------------------------------------------------- */
@@ -3424,7 +3571,11 @@ int main(int argc, char **argv)
 		T(test_lock_held_in_same_process),
 #endif
 		T(test_non_regular_state_files_refused),
-		T(test_non_regular_snapshot_new_refused),
+		T(test_snapshot_new_leftover_replaced),
+		T(test_dir_writable_by_others_refused),
+		T(test_dir_of_another_user_refused),
+		T(test_dir_symlink_refused),
+		T(test_parent_writable_by_others),
 		T(test_read_only_writes_nothing),
 		T(test_failed_write_is_undone),
 		T(test_large_pending_is_written_early),
