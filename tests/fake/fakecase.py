@@ -20,7 +20,7 @@ RUN_KEYS = {
     "server-saw": True, "server-never": True, "deleted": False,
     "capa": True, "folder": True, "args": False, "serve": False,
     "uidvalidity": False, "uidnext": False, "cert": False, "handshake": False,
-    "select": False, "local-flags-never": False,
+    "select": False, "local-flags-never": False, "env": True,
 }
 # Keys that only the first section may set: they hold for both runs.
 CASE_KEYS = {
@@ -394,6 +394,9 @@ def _validate(case):
             raise CaseError("%s: cert must be server, wrong-host or self-signed" % where)
         if run.get("handshake", "auto") not in ("auto", "manual"):
             raise CaseError("%s: handshake must be auto or manual" % where)
+        for setting in run.all("env"):
+            if not re.fullmatch(r"YUBIN_TEST_[A-Z0-9_]+=\S*", setting):
+                raise CaseError("%s: env must be YUBIN_TEST_NAME=VALUE" % where)
     if case.key("deliver", "maildir") not in ("maildir", "mbox"):
         raise CaseError("%s: deliver must be maildir or mbox" % where)
     for key in ("timeout", "limit"):

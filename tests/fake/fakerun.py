@@ -227,6 +227,9 @@ def run_yubin(args, case, name, run, workdir, tag, extra_args=()):
             env.pop(var, None)
         env["HOME"] = workdir
         env["LC_ALL"] = "C"
+        for setting in run.all("env"):
+            name, _, value = setting.partition("=")
+            env[name] = value
         started = time.monotonic()
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  stdin=subprocess.DEVNULL, env=env,
