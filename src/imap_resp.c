@@ -1247,8 +1247,9 @@ int imap_seqmap_append(struct imap_seqmap *map, uint32_t seq,
 	uint32_t last = seqmap_prefix(map, map->count);
 	if (seq <= last)
 		return yb_fail(err, YB_ERR_PROTOCOL,
-			       "message %" PRIu32 " listed after message %"
-			       PRIu32 " with a lower UID", seq, last);
+			       "listed as message %" PRIu32 " after message %"
+			       PRIu32 ", though sequence numbers ascend with "
+			       "UIDs", seq, last);
 	if (!seqmap_grow(map))
 		return yb_fail(err, YB_ERR_INTERNAL,
 			       "out of memory for a listing of %zu messages",
