@@ -47,6 +47,10 @@
 #define SET_TEXT_MAX 4096
 #define KEY_MAX 32
 #define VANISHED_RANGES_MAX 4096 /* ranges in one VANISHED response */
+/* The most messages one folder's listing may name: an entry costs ~40
+   bytes, so a hostile server can make a run take at most ~500 MB
+   (yubin-failures(7), LIMITS). */
+#define LISTING_MAX 10000000
 /* The most folders one account fetches: a LIST reply naming more is a
    server to stop for, not to follow (yubin.yaml(5), folders). */
 #define FOLDERS_MAX 100000
@@ -54,10 +58,9 @@
    it (a Maildir's "/tmp/" and file name, an mbox's lock file). */
 #define SINK_PATH_RESERVE 256
 
-/* One message of a folder's listing. */
+/* One message of a folder's listing (its sequence number: fr->seqs). */
 struct entry {
 	uint32_t uid;
-	uint32_t seq;
 	uint32_t flags;
 	time_t internaldate;
 	uint64_t size;
@@ -124,6 +127,8 @@ struct folder_run {
 
 	struct entry *entries;   /* sorted by uid (the server lists ascending) */
 	size_t count, cap;
+	struct imap_seqmap seqs; /* entries[i]'s sequence number now */
+	size_t listing_max;      /* LISTING_MAX (lower in tests) */
 	struct entry *current;   /* being streamed */
 	bool discard_stream;
 	struct yb_error stream_err;
@@ -192,10 +197,8 @@ static struct entry *find_uid(struct folder_run *fr, uint32_t uid)
 
 static struct entry *find_seq(struct folder_run *fr, uint32_t seq)
 {
-	for (size_t i = 0; i < fr->count; i++)
-		if (!fr->entries[i].vanished && fr->entries[i].seq == seq)
-			return &fr->entries[i];
-	return NULL;
+	size_t i = imap_seqmap_find(&fr->seqs, seq);
+	return i < fr->count ? &fr->entries[i] : NULL;
 }
 
 static int add_entry(struct folder_run *fr, const struct imap_fetch *fetch,
@@ -209,36 +212,44 @@ static int add_entry(struct folder_run *fr, const struct imap_fetch *fetch,
 			       "%s: folder %s: UIDs listed out of order",
 			       imap_host(fr->run->imap), fr->folder->shown);
 	}
+	if (fr->count >= fr->listing_max)
+		return yb_fail(err, YB_ERR_PROTOCOL,
+			       "%s: folder %s: the listing names more than %zu "
+			       "messages, yubin's limit for one folder (see "
+			       "yubin-failures(7), LIMITS)", imap_host(fr->run->imap),
+			       fr->folder->shown, fr->listing_max);
 	if (fr->count == fr->cap) {
 		size_t cap = fr->cap ? fr->cap * 2 : 256;
+		if (cap > fr->listing_max)
+			cap = fr->listing_max;
 		struct entry *grown = realloc(fr->entries, cap * sizeof(*grown));
 		if (!grown)
 			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 		fr->entries = grown;
 		fr->cap = cap;
 	}
+	int rc = imap_seqmap_append(&fr->seqs, fetch->seq, err);
+	if (rc != YB_OK) {
+		yb_error_prefix(err, "%s: folder %s: UID %" PRIu32 ": ",
+				imap_host(fr->run->imap), fr->folder->shown, fetch->uid);
+		return rc;
+	}
 	struct entry *e = &fr->entries[fr->count++];
 	memset(e, 0, sizeof(*e));
 	e->uid = fetch->uid;
-	e->seq = fetch->seq;
 	e->flags = fetch->has_flags ? fetch->flags : 0;
 	e->internaldate = fetch->has_internaldate ? fetch->internaldate : 0;
 	e->size = fetch->has_rfc822_size ? fetch->rfc822_size : 0;
 	return YB_OK;
 }
 
-/* An EXPUNGE shifts the sequence numbers of everything after it. */
+/* An EXPUNGE shifts the sequence numbers of everything after it
+   (O(log n): a flood of them stays linear). */
 static void apply_expunge(struct folder_run *fr, uint64_t seq)
 {
-	for (size_t i = 0; i < fr->count; i++) {
-		struct entry *e = &fr->entries[i];
-		if (e->vanished)
-			continue;
-		if (e->seq == seq)
-			e->vanished = true;
-		else if (e->seq > seq)
-			e->seq--;
-	}
+	size_t i = imap_seqmap_expunge(&fr->seqs, seq);
+	if (i < fr->count)
+		fr->entries[i].vanished = true;
 }
 
 /*
@@ -246,6 +257,9 @@ static void apply_expunge(struct folder_run *fr, uint64_t seq)
  * numbers after each UID just as much, and a body that comes by sequence
  * number alone must be matched against the shifted numbers.  VANISHED
  * (EARLIER) speaks of the time before this session and shifts nothing.
+ * A range is walked over the listed messages still there, never number
+ * by number: 1:4294967295 costs what the listing holds, and overlapping
+ * ranges or repeated responses step over what already went.
  */
 static int apply_vanished(struct folder_run *fr, const struct imap_response *resp,
 			  struct yb_error *err)
@@ -266,10 +280,13 @@ static int apply_vanished(struct folder_run *fr, const struct imap_response *res
 		return rc;
 	}
 	for (size_t r = 0; r < range_count; r++)
-		for (size_t i = first_at_or_above(fr, ranges[r].first);
-		     i < fr->count && fr->entries[i].uid <= ranges[r].last; i++)
-			if (!fr->entries[i].vanished)
-				apply_expunge(fr, fr->entries[i].seq);
+		for (size_t i = imap_seqmap_next_live(&fr->seqs,
+						      first_at_or_above(fr, ranges[r].first));
+		     i < fr->count && fr->entries[i].uid <= ranges[r].last;
+		     i = imap_seqmap_next_live(&fr->seqs, i + 1)) {
+			imap_seqmap_remove(&fr->seqs, i);
+			fr->entries[i].vanished = true;
+		}
 	free(ranges);
 	return YB_OK;
 }
@@ -502,20 +519,22 @@ static const char *match_existing(void *ctx, const unsigned char digest[32])
 static void find_listing_gap(struct folder_run *fr)
 {
 	const struct entry *before = NULL;
-	for (size_t i = 0; i < fr->count; i++) {
+	uint32_t before_seq = 0;
+	for (size_t i = imap_seqmap_next_live(&fr->seqs, 0); i < fr->count;
+	     i = imap_seqmap_next_live(&fr->seqs, i + 1)) {
 		const struct entry *e = &fr->entries[i];
-		if (e->vanished)
-			continue;
-		if (before && e->seq != before->seq + 1) {
+		uint32_t seq = imap_seqmap_seq(&fr->seqs, i);
+		if (before && seq != before_seq + 1) {
 			fr->gap_after_uid = before->uid;
 			log_warn("folder %s: %s listed UID %" PRIu32 " as message %" PRIu32
 				 " and UID %" PRIu32 " as message %" PRIu32 ", naming "
 				 "nothing in between; the next run lists from UID %" PRIu32
 				 " again", fr->folder->shown, imap_host(fr->run->imap),
-				 before->uid, before->seq, e->uid, e->seq, before->uid + 1);
+				 before->uid, before_seq, e->uid, seq, before->uid + 1);
 			return;
 		}
 		before = e;
+		before_seq = seq;
 	}
 }
 
@@ -528,14 +547,20 @@ static int list_new(struct folder_run *fr, uint32_t start, struct yb_error *err)
 		 start, fr->run->account->max_size > 0 ? " RFC822.SIZE" : "");
 	struct imap_handler handler;
 	fr->phase = PHASE_LISTING;
+	fr->listing_max = testhook_limit("YUBIN_TEST_LISTING_MAX", LISTING_MAX);
 	int rc = imap_command(fr->run->imap, command, "UID FETCH (listing)",
 			      handler_for(fr, &handler), err);
-	/* "N:*" also names the last message when N is past it: drop below N. */
-	size_t kept = 0;
-	for (size_t i = 0; i < fr->count; i++)
-		if (fr->entries[i].uid >= start)
-			fr->entries[kept++] = fr->entries[i];
-	fr->count = kept;
+	/* "N:*" also names the last message when N is past it: drop below N
+	   (the entries are in UID order, so those are the first ones). */
+	size_t below = first_at_or_above(fr, start);
+	if (below > 0) {
+		int drop_rc = imap_seqmap_drop_front(&fr->seqs, below, err);
+		if (drop_rc != YB_OK)
+			return drop_rc;
+		memmove(fr->entries, fr->entries + below,
+			(fr->count - below) * sizeof(*fr->entries));
+		fr->count -= below;
+	}
 	if (rc == YB_OK)
 		find_listing_gap(fr);
 	return rc;
@@ -1197,6 +1222,7 @@ static void folder_run_free(struct folder_run *fr)
 	free(fr->quoted);
 	free(fr->local_path);
 	free(fr->entries);
+	imap_seqmap_free(&fr->seqs);
 	free(fr->doomed);
 	held_free(fr->held);
 }

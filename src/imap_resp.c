@@ -9,6 +9,7 @@
 
 #include "imap_resp.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1156,5 +1157,202 @@ int imap_seqset_build(const uint32_t *uids, size_t count, char *out,
 	}
 	*consumed = i;
 	*out_len = len;
+	return YB_OK;
+}
+
+/* --- sequence numbers under EXPUNGE --- */
+
+/*
+ * Invariants: the step of a live entry is its number less the number of
+ * the live entry before it (or 0), at least 1; a gone entry's step is 0.
+ * So every step is >= 0, the prefix sums never go down, and the sum up
+ * to a live entry is its number; the sum of all steps is the last live
+ * entry's number (<= UINT32_MAX), so no tree node overflows.  Updates
+ * subtract before they add, so this holds between any two of them.
+ */
+
+void imap_seqmap_init(struct imap_seqmap *map)
+{
+	memset(map, 0, sizeof(*map));
+}
+
+void imap_seqmap_free(struct imap_seqmap *map)
+{
+	free(map->tree);
+	free(map->next);
+	imap_seqmap_init(map);
+}
+
+static size_t lowbit(size_t k)
+{
+	return k & (~k + 1);
+}
+
+/* The sum of the steps of entries 1..k (1-based). */
+static uint32_t seqmap_prefix(const struct imap_seqmap *map, size_t k)
+{
+	uint32_t sum = 0;
+	for (; k > 0; k -= lowbit(k))
+		sum += map->tree[k];
+	return sum;
+}
+
+/* Add delta (mod 2^32: a subtraction as its complement) to entry k's step. */
+static void seqmap_add(struct imap_seqmap *map, size_t k, uint32_t delta)
+{
+	for (; k <= map->count; k += lowbit(k))
+		map->tree[k] += delta;
+}
+
+/* The smallest k (1-based) whose prefix sum is >= seq; count + 1: none. */
+static size_t seqmap_lower_bound(const struct imap_seqmap *map, uint32_t seq)
+{
+	size_t step = 1;
+	while (step <= map->count / 2)
+		step *= 2;
+	size_t pos = 0;
+	uint32_t left = seq;
+	for (; step > 0 && map->count > 0; step /= 2)
+		if (pos + step <= map->count && map->tree[pos + step] < left) {
+			pos += step;
+			left -= map->tree[pos];
+		}
+	return pos + 1;
+}
+
+static bool seqmap_grow(struct imap_seqmap *map)
+{
+	if (map->count < map->cap)
+		return true;
+	size_t cap = map->cap ? map->cap * 2 : 256;
+	if (cap > IMAP_SEQMAP_MAX)
+		cap = IMAP_SEQMAP_MAX;
+	if (cap <= map->count || cap + 1 > SIZE_MAX / sizeof(uint32_t))
+		return false;
+	uint32_t *tree = realloc(map->tree, (cap + 1) * sizeof(*tree));
+	if (!tree)
+		return false;
+	map->tree = tree;
+	uint32_t *next = realloc(map->next, cap * sizeof(*next));
+	if (!next)
+		return false;
+	map->next = next;
+	map->cap = cap;
+	return true;
+}
+
+int imap_seqmap_append(struct imap_seqmap *map, uint32_t seq,
+		       struct yb_error *err)
+{
+	uint32_t last = seqmap_prefix(map, map->count);
+	if (seq <= last)
+		return yb_fail(err, YB_ERR_PROTOCOL,
+			       "listed as message %" PRIu32 " after message %"
+			       PRIu32 ", though sequence numbers ascend with "
+			       "UIDs", seq, last);
+	if (!seqmap_grow(map))
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "out of memory for a listing of %zu messages",
+			       map->count + 1);
+	size_t k = ++map->count;
+	/* Node k sums the steps of entries k - lowbit(k) + 1 .. k. */
+	map->tree[k] = seq - last + (last - seqmap_prefix(map, k - lowbit(k)));
+	map->next[k - 1] = (uint32_t)(k - 1);
+	return YB_OK;
+}
+
+uint32_t imap_seqmap_seq(const struct imap_seqmap *map, size_t i)
+{
+	return i < map->count ? seqmap_prefix(map, i + 1) : 0;
+}
+
+size_t imap_seqmap_find(const struct imap_seqmap *map, uint64_t seq)
+{
+	if (seq == 0 || seq > UINT32_MAX)
+		return map->count;
+	size_t k = seqmap_lower_bound(map, (uint32_t)seq);
+	if (k > map->count || seqmap_prefix(map, k) != seq)
+		return map->count;
+	return k - 1;
+}
+
+size_t imap_seqmap_next_live(struct imap_seqmap *map, size_t i)
+{
+	while (i < map->count && map->next[i] != i) {
+		size_t up = map->next[i];
+		if (up < map->count)
+			map->next[i] = map->next[up]; /* path halving */
+		i = up;
+	}
+	return i < map->count ? i : map->count;
+}
+
+/* Entry k (1-based, live, its number number) is gone: its step moves to
+   the next live entry, less the one message that went. */
+static void seqmap_vanish(struct imap_seqmap *map, size_t k, uint32_t number)
+{
+	uint32_t step = number - seqmap_prefix(map, k - 1);
+	seqmap_add(map, k, (uint32_t)0 - step);
+	map->next[k - 1] = (uint32_t)k;
+	size_t later = imap_seqmap_next_live(map, k);
+	if (later < map->count)
+		seqmap_add(map, later + 1, step - 1);
+}
+
+size_t imap_seqmap_expunge(struct imap_seqmap *map, uint64_t seq)
+{
+	if (seq == 0 || seq > UINT32_MAX)
+		return map->count;
+	size_t k = seqmap_lower_bound(map, (uint32_t)seq);
+	if (k > map->count)
+		return map->count; /* past the listing: no number moves */
+	/* Entry k is live (a gone entry's prefix sum is its live
+	   neighbour's, which the bound finds first). */
+	if (seqmap_prefix(map, k) != seq) {
+		/* A message between two entries (or before the first)
+		   went: entry k's step, at least 2, shrinks by one. */
+		seqmap_add(map, k, (uint32_t)0 - 1);
+		return map->count;
+	}
+	seqmap_vanish(map, k, (uint32_t)seq);
+	return k - 1;
+}
+
+void imap_seqmap_remove(struct imap_seqmap *map, size_t i)
+{
+	if (i < map->count && map->next[i] == i)
+		seqmap_vanish(map, i + 1, seqmap_prefix(map, i + 1));
+}
+
+int imap_seqmap_drop_front(struct imap_seqmap *map, size_t first,
+			   struct yb_error *err)
+{
+	if (first == 0)
+		return YB_OK;
+	if (first > map->count)
+		first = map->count;
+	size_t kept = map->count - first;
+	uint32_t *steps = malloc((kept + 1) * sizeof(*steps));
+	if (!steps)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	/* Each kept live entry's step from the kept live one before it:
+	   the first's is its whole number. */
+	uint32_t before = 0;
+	for (size_t j = 0; j < kept; j++) {
+		size_t i = first + j;
+		bool live = map->next[i] == i;
+		uint32_t number = live ? seqmap_prefix(map, i + 1) : before;
+		steps[j + 1] = number - before;
+		before = number;
+		map->next[j] = live ? (uint32_t)j : (uint32_t)(j + 1);
+	}
+	/* Build the tree bottom-up: O(n). */
+	map->count = kept;
+	for (size_t k = 1; k <= kept; k++)
+		map->tree[k] = steps[k];
+	for (size_t k = 1; k <= kept; k++)
+		if (k + lowbit(k) <= kept)
+			map->tree[k + lowbit(k)] += map->tree[k];
+	free(steps);
 	return YB_OK;
 }

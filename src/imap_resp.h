@@ -380,4 +380,67 @@ int imap_seqset_build(const uint32_t *uids, size_t count, char *out,
 		      size_t out_size, size_t *consumed, size_t *out_len,
 		      struct yb_error *err);
 
+/* --- sequence numbers under EXPUNGE --- */
+
+/*
+ * The sequence numbers of a listing's messages, kept current while
+ * EXPUNGE and VANISHED take messages out, at O(log n) an expunge instead
+ * of a pass over the listing (a flood of them stays linear).  Entries are
+ * appended in UID order, which is sequence order (RFC 3501 2.3.1.2), and
+ * keep their index; an entry expunged is gone for good.  Messages the
+ * listing does not hold (below its first UID, or a gap) still count:
+ * expunging one moves the entries after it down.
+ *
+ * Inside: a Fenwick tree over each entry's step from the live entry
+ * before it (0 for gone ones), so a prefix sum is a sequence number, and
+ * next[] to step over gone entries.  Allocation: the map owns its
+ * arrays; imap_seqmap_free releases them.  At most IMAP_SEQMAP_MAX
+ * entries.
+ */
+#define IMAP_SEQMAP_MAX (UINT32_MAX - 1)
+
+struct imap_seqmap {
+	uint32_t *tree;  /* [1..count]: Fenwick tree of the steps */
+	uint32_t *next;  /* [0..count): i when live, else an index past i */
+	size_t count, cap;
+};
+
+void imap_seqmap_init(struct imap_seqmap *map);
+void imap_seqmap_free(struct imap_seqmap *map);
+
+/*
+ * Append an entry numbered seq.  YB_ERR_PROTOCOL when seq is not above
+ * the last live entry's number (a listing out of order), YB_ERR_INTERNAL
+ * when out of memory or past IMAP_SEQMAP_MAX.
+ */
+int imap_seqmap_append(struct imap_seqmap *map, uint32_t seq,
+		       struct yb_error *err);
+
+/* The number of the live entry at index i now. */
+uint32_t imap_seqmap_seq(const struct imap_seqmap *map, size_t i);
+
+/* The index of the live entry numbered seq, or map->count when none. */
+size_t imap_seqmap_find(const struct imap_seqmap *map, uint64_t seq);
+
+/* The first live index at or after i, or map->count. */
+size_t imap_seqmap_next_live(struct imap_seqmap *map, size_t i);
+
+/*
+ * "* seq EXPUNGE": the entry numbered seq (if the listing holds it) is
+ * gone and its index returned, else map->count; every later entry's
+ * number goes down by one either way.
+ */
+size_t imap_seqmap_expunge(struct imap_seqmap *map, uint64_t seq);
+
+/* Expunge the live entry at index i (VANISHED names it by UID). */
+void imap_seqmap_remove(struct imap_seqmap *map, size_t i);
+
+/*
+ * Forget the first `first` entries (the listing dropped them): entry
+ * first becomes entry 0, numbers unchanged.  YB_ERR_INTERNAL when out
+ * of memory (the map is then unchanged).
+ */
+int imap_seqmap_drop_front(struct imap_seqmap *map, size_t first,
+			   struct yb_error *err);
+
 #endif

@@ -28,8 +28,10 @@
 /* Body bytes are unstuffed into this buffer, allocated once per session;
    memory does not grow with the size of a message. */
 #define POP3_SCRATCH_SIZE (128 * 1024)
-/* A maildrop larger than this is refused rather than listed. */
-#define POP3_MAX_MESSAGES 10000000
+/* A maildrop larger than this is refused rather than listed: a listing
+   costs up to ~300 bytes a message from UIDL to plan (yubin-failures(7),
+   LIMITS), so a hostile server can make a run take at most ~300 MB. */
+#define POP3_MAX_MESSAGES 1000000
 /* More queued commands than this is a caller bug, not a window. */
 #define POP3_PENDING_MAX (1024 * 1024)
 /* A CAPA listing longer than this is a server gone wrong. */
@@ -824,7 +826,7 @@ bool pop3_has_uidl(const struct pop3 *pop3)
 
 struct uidl_entry {
 	unsigned long msgno;
-	char *uidl; /* owned until moved into the result */
+	size_t offset; /* of its UIDL in the listing's text */
 };
 
 struct list_entry {
@@ -838,6 +840,10 @@ struct listing {
 	size_t entry_size;
 	bool sorted; /* msgnos arrived in ascending order so far */
 	const char *command;
+	/* UIDL: every UIDL, NUL-terminated, one after another (one
+	   allocation for the listing, not one per message). */
+	char *text;
+	size_t text_len, text_cap;
 };
 
 /* Room for one more entry; false when the cap or memory runs out. */
@@ -848,7 +854,9 @@ static int listing_reserve(struct pop3 *pop3, struct listing *listing,
 		return YB_OK;
 	if (listing->cap >= POP3_MAX_MESSAGES)
 		return yb_fail(err, YB_ERR_PROTOCOL,
-			       "%s: %s lists more than %d messages", peer(pop3),
+			       "%s: the %s listing names more than %d messages, "
+			       "yubin's limit for one POP3 maildrop (see "
+			       "yubin-failures(7), LIMITS)", peer(pop3),
 			       listing->command, POP3_MAX_MESSAGES);
 	size_t cap = listing->cap ? listing->cap * 2 : 1024;
 	if (cap > POP3_MAX_MESSAGES)
@@ -860,6 +868,29 @@ static int listing_reserve(struct pop3 *pop3, struct listing *listing,
 		return out_of_memory(pop3, err);
 	listing->entries = grown;
 	listing->cap = cap;
+	return YB_OK;
+}
+
+/* Copy uidl into the listing's text; *offset tells where it went. */
+static int append_uidl_text(struct pop3 *pop3, struct listing *listing,
+			    const char *uidl, size_t uidl_len, size_t *offset,
+			    struct yb_error *err)
+{
+	if (listing->text_cap - listing->text_len < uidl_len + 1) {
+		/* Bounded: POP3_MAX_MESSAGES UIDLs of POP3_UIDL_MAX bytes. */
+		size_t cap = listing->text_cap ? listing->text_cap * 2 : 16384;
+		while (cap - listing->text_len < uidl_len + 1)
+			cap *= 2;
+		char *grown = realloc(listing->text, cap);
+		if (!grown)
+			return out_of_memory(pop3, err);
+		listing->text = grown;
+		listing->text_cap = cap;
+	}
+	*offset = listing->text_len;
+	memcpy(listing->text + listing->text_len, uidl, uidl_len);
+	listing->text[listing->text_len + uidl_len] = '\0';
+	listing->text_len += uidl_len + 1;
 	return YB_OK;
 }
 
@@ -892,16 +923,15 @@ static int uidl_line(struct pop3 *pop3, void *ctx, const char *line,
 	int rc = listing_reserve(pop3, listing, err);
 	if (rc != YB_OK)
 		return rc;
+	size_t offset = 0;
+	rc = append_uidl_text(pop3, listing, uidl, uidl_len, &offset, err);
+	if (rc != YB_OK)
+		return rc;
 	struct uidl_entry *entries = listing->entries;
-	char *copy = malloc(uidl_len + 1);
-	if (!copy)
-		return out_of_memory(pop3, err);
-	memcpy(copy, uidl, uidl_len);
-	copy[uidl_len] = '\0';
 	if (listing->len > 0)
 		note_order(listing, entries[listing->len - 1].msgno, msgno);
 	entries[listing->len].msgno = msgno;
-	entries[listing->len].uidl = copy;
+	entries[listing->len].offset = offset;
 	listing->len++;
 	return YB_OK;
 }
@@ -970,26 +1000,32 @@ static int compare_list_entries(const void *a, const void *b)
 	return (ea->msgno > eb->msgno) - (ea->msgno < eb->msgno);
 }
 
-static void free_uidl_listing(struct listing *uidls)
+static void free_listing(struct listing *listing)
 {
-	struct uidl_entry *entries = uidls->entries;
-	for (size_t i = 0; i < uidls->len; i++)
-		free(entries[i].uidl);
-	free(entries);
-	uidls->entries = NULL;
-	uidls->len = 0;
+	free(listing->entries);
+	free(listing->text);
+	listing->entries = NULL;
+	listing->text = NULL;
+	listing->len = 0;
 }
 
-/* LIST sorted by msgno into a fresh result, each number once. */
+/*
+ * LIST sorted by msgno into a fresh result, each number once.  The
+ * result is one allocation: the messages, then text_room bytes for
+ * their UIDLs (attach_uidls), so pop3_free_msgs frees it at once.
+ */
 static int build_from_list(struct pop3 *pop3, struct listing *lists,
-			   struct pop3_msg **out, struct yb_error *err)
+			   size_t text_room, struct pop3_msg **out,
+			   struct yb_error *err)
 {
 	struct list_entry *entries = lists->entries;
 	if (!lists->sorted)
 		qsort(entries, lists->len, sizeof(*entries),
 		      compare_list_entries);
-	struct pop3_msg *msgs = calloc(lists->len ? lists->len : 1,
-				       sizeof(*msgs));
+	size_t count = lists->len ? lists->len : 1;
+	if (count > (SIZE_MAX - text_room) / sizeof(struct pop3_msg))
+		return out_of_memory(pop3, err);
+	struct pop3_msg *msgs = calloc(1, count * sizeof(*msgs) + text_room);
 	if (!msgs)
 		return out_of_memory(pop3, err);
 	for (size_t i = 0; i < lists->len; i++) {
@@ -1007,7 +1043,8 @@ static int build_from_list(struct pop3 *pop3, struct listing *lists,
 }
 
 /*
- * Move each UIDL into its LIST entry (both sorted by msgno).  The fetch
+ * Copy each UIDL into its LIST entry (both sorted by msgno), into the
+ * text room after the count messages (build_from_list).  The fetch
  * engine relies on "all have a UIDL or none has", so a message in one
  * listing and not the other is an error either way.
  */
@@ -1019,6 +1056,7 @@ static int attach_uidls(struct pop3 *pop3, struct listing *uidls,
 	if (!uidls->sorted)
 		qsort(entries, uidls->len, sizeof(*entries),
 		      compare_uidl_entries);
+	char *text = (char *)(msgs + (count ? count : 1));
 	size_t m = 0;
 	for (size_t i = 0; i < uidls->len; i++) {
 		unsigned long msgno = entries[i].msgno;
@@ -1032,8 +1070,11 @@ static int attach_uidls(struct pop3 *pop3, struct listing *uidls,
 			return yb_fail(err, YB_ERR_PROTOCOL,
 				       "%s: UIDL names message %lu, which LIST "
 				       "does not", peer(pop3), msgno);
-		msgs[m].uidl = entries[i].uidl;
-		entries[i].uidl = NULL;
+		const char *uidl = uidls->text + entries[i].offset;
+		size_t size = strlen(uidl) + 1;
+		memcpy(text, uidl, size);
+		msgs[m].uidl = text;
+		text += size;
 	}
 	for (size_t i = 0; i < count; i++)
 		if (!msgs[i].uidl)
@@ -1092,7 +1133,8 @@ int pop3_list(struct pop3 *pop3, struct pop3_msg **msgs, size_t *count,
 
 	struct pop3_msg *result = NULL;
 	if (rc == YB_OK)
-		rc = build_from_list(pop3, &lists, &result, err);
+		rc = build_from_list(pop3, &lists, uidls.text_len, &result,
+				     err);
 	if (rc == YB_OK && pop3_has_uidl(pop3))
 		rc = attach_uidls(pop3, &uidls, result, lists.len, err);
 	if (rc == YB_OK) {
@@ -1104,17 +1146,14 @@ int pop3_list(struct pop3 *pop3, struct pop3_msg **msgs, size_t *count,
 		pop3_free_msgs(result, lists.len);
 		mark_broken(pop3, rc);
 	}
-	free_uidl_listing(&uidls);
-	free(lists.entries);
+	free_listing(&uidls);
+	free_listing(&lists);
 	return rc;
 }
 
 void pop3_free_msgs(struct pop3_msg *msgs, size_t count)
 {
-	if (!msgs)
-		return;
-	for (size_t i = 0; i < count; i++)
-		free(msgs[i].uidl);
+	(void)count; /* the UIDLs live in the same allocation */
 	free(msgs);
 }
 

@@ -30,7 +30,8 @@ struct pop3;
 /* One message as the server lists it. */
 struct pop3_msg {
 	unsigned long msgno;
-	char *uidl;       /* NULL when the server has no UIDL */
+	char *uidl;       /* NULL when the server has no UIDL; lives in the
+			     array's own allocation (pop3_free_msgs) */
 	uint64_t size;    /* LIST size (octets with CRLF) */
 };
 
@@ -49,7 +50,9 @@ bool pop3_has_uidl(const struct pop3 *pop3);
  * List the maildrop: UIDL (when the server has it) and LIST, pipelined
  * when allowed, merged by message number.  *msgs (sorted by msgno) is an
  * array of *count entries the caller frees with pop3_free_msgs().
- * Duplicate or unknown message numbers, and bad lines, are YB_ERR_PROTOCOL.
+ * Duplicate or unknown message numbers, bad lines, and a listing of more
+ * than POP3_MAX_MESSAGES (pop3.c; yubin-failures(7), LIMITS) are
+ * YB_ERR_PROTOCOL.
  */
 int pop3_list(struct pop3 *pop3, struct pop3_msg **msgs, size_t *count,
 	      struct yb_error *err);

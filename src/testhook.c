@@ -41,9 +41,29 @@ void testhook_step(const char *step)
 		kill(getpid(), SIGKILL);
 	}
 }
+
+size_t testhook_limit(const char *env_name, size_t limit)
+{
+	const char *value = getenv(env_name);
+	unsigned long long parsed;
+	size_t len = 0;
+	if (!value)
+		return limit;
+	while (value[len])
+		len++;
+	if (text_parse_u64(value, len, ~0ULL, &parsed) && parsed < limit)
+		return (size_t)parsed;
+	return limit;
+}
 #else
 void testhook_step(const char *step)
 {
 	(void)step;
+}
+
+size_t testhook_limit(const char *env_name, size_t limit)
+{
+	(void)env_name;
+	return limit;
 }
 #endif

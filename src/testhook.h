@@ -12,6 +12,16 @@
 #ifndef YUBIN_TESTHOOK_H
 #define YUBIN_TESTHOOK_H
 
+#include <stddef.h>
+
 void testhook_step(const char *step);
+
+/*
+ * The smaller of limit and the number in the environment variable
+ * env_name, when test hooks are compiled in: a test reaches a limit
+ * without a server reply of the limit's size.  It only ever lowers a
+ * limit; read it once, not per item.
+ */
+size_t testhook_limit(const char *env_name, size_t limit);
 
 #endif

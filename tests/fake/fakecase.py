@@ -20,7 +20,7 @@ RUN_KEYS = {
     "server-saw": True, "server-never": True, "deleted": False,
     "capa": True, "folder": True, "args": False, "serve": False,
     "uidvalidity": False, "uidnext": False, "cert": False, "handshake": False,
-    "select": False, "local-flags-never": False,
+    "select": False, "local-flags-never": False, "env": True,
 }
 # Keys that only the first section may set: they hold for both runs.
 CASE_KEYS = {
@@ -85,17 +85,42 @@ _TOKEN = re.compile(r'''
     \s*(?:
       "(?P<quoted>(?:[^"\\]|\\.)*)"
     | MAIL\((?P<mail>[^()\s]*)\)
+    | EACH\((?P<first>\d+):(?P<last>\d+)\s+"(?P<each>(?:[^"\\]|\\.)*)"\)
     | (?P<named>CRLF|CR|LF|NUL|SP|TAB|ESC)\b
     | (?P<bad>\S+)
     )(?:\s*\*\s*(?P<times>\d+))?''', re.X)
 
 
-def parse_bytes(expr, subst=None):
+# What one EACH(...) may make: large replies, not a machine's memory.
+EACH_COUNT_MAX = 20_000_000
+EACH_BYTES_MAX = 1 << 30
+
+
+def each_bytes(first, last, text, make=True):
+    """EACH(FIRST:LAST "TEXT"): TEXT once per number FIRST..LAST, each
+    {n} in it the number (a counted listing, a flood of responses).
+    With make false, only checked (b"" returned)."""
+    if first > last:
+        raise ValueError("EACH(%d:%d): the range goes down" % (first, last))
+    if last - first + 1 > EACH_COUNT_MAX:
+        raise ValueError("EACH over %d copies" % EACH_COUNT_MAX)
+    template = unescape(text)
+    if (last - first + 1) * (len(template) + 20) > EACH_BYTES_MAX:
+        raise ValueError("EACH over %d bytes" % EACH_BYTES_MAX)
+    if not make:
+        return b""
+    parts = template.split(b"{n}")
+    return b"".join(str(n).encode().join(parts)
+                    for n in range(first, last + 1))
+
+
+def parse_bytes(expr, subst=None, make=True):
     """A bytes expression: "quoted" strings (escapes as in unescape),
-    CRLF CR LF NUL SP TAB ESC, MAIL(tag) for standard_mail(tag), each
-    optionally repeated with *N, all concatenated.  subst, if given, is
-    applied to the text of quoted strings before unescaping (for {tag}).
-    """
+    CRLF CR LF NUL SP TAB ESC, MAIL(tag) for standard_mail(tag),
+    EACH(FIRST:LAST "TEXT") (each_bytes), each optionally repeated with
+    *N, all concatenated.  subst, if given, is applied to the text of
+    quoted strings before unescaping (for {tag}).  With make false, the
+    expression is only checked: EACH makes nothing."""
     out = bytearray()
     pos = 0
     expr = expr.rstrip()
@@ -113,6 +138,12 @@ def parse_bytes(expr, subst=None):
             piece = unescape(text)
         elif m.group("mail") is not None:
             piece = standard_mail(m.group("mail"))
+        elif m.group("each") is not None:
+            text = m.group("each")
+            if subst:
+                text = subst(text)
+            piece = each_bytes(int(m.group("first")), int(m.group("last")),
+                               text, make)
         else:
             piece = _NAMED[m.group("named")]
         times = int(m.group("times")) if m.group("times") else 1
@@ -269,7 +300,8 @@ def _check_action(verb, arg, where):
         raise CaseError("%s: %s needs a number" % (where, verb))
     if verb == "send":
         try:
-            parse_bytes(arg, lambda t: re.sub(r"\{(tag|prevtag|g[1-9])\}", "", t))
+            parse_bytes(arg, lambda t: re.sub(r"\{(tag|prevtag|g[1-9])\}", "", t),
+                        make=False)
         except ValueError as e:
             raise CaseError("%s: %s" % (where, e))
 
@@ -362,6 +394,9 @@ def _validate(case):
             raise CaseError("%s: cert must be server, wrong-host or self-signed" % where)
         if run.get("handshake", "auto") not in ("auto", "manual"):
             raise CaseError("%s: handshake must be auto or manual" % where)
+        for setting in run.all("env"):
+            if not re.fullmatch(r"YUBIN_TEST_[A-Z0-9_]+=\S*", setting):
+                raise CaseError("%s: env must be YUBIN_TEST_NAME=VALUE" % where)
     if case.key("deliver", "maildir") not in ("maildir", "mbox"):
         raise CaseError("%s: deliver must be maildir or mbox" % where)
     for key in ("timeout", "limit"):

@@ -227,6 +227,9 @@ def run_yubin(args, case, name, run, workdir, tag, extra_args=()):
             env.pop(var, None)
         env["HOME"] = workdir
         env["LC_ALL"] = "C"
+        for setting in run.all("env"):
+            name, _, value = setting.partition("=")
+            env[name] = value
         started = time.monotonic()
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  stdin=subprocess.DEVNULL, env=env,
@@ -253,7 +256,9 @@ def run_yubin(args, case, name, run, workdir, tag, extra_args=()):
 
 
 def summary(out, lines=12):
-    err = out.stderr.decode("utf-8", "backslashreplace").rstrip("\n").split("\n")
+    # Only the tail is shown: decode no more of a long trace than that.
+    tail = out.stderr[-(lines + 1) * 1024:]
+    err = tail.decode("utf-8", "backslashreplace").rstrip("\n").split("\n")
     text = "\n".join(err[-lines:])
     if len(text) > 3000:
         text = text[:3000] + "..."
@@ -401,9 +406,9 @@ def check_run(results, case, name, run, out, workdir):
                      "%s: finished within %ss" % (tag, run.get("seconds") or DEFAULT_SECONDS),
                      "took %.1fs%s" % (out.seconds, " and was killed" if out.timed_out else ""))
         account = account_name(case)
-        reported = [line for line in stderr.split("\n")
-                    if line.startswith("yubin: %s: " % account) and
-                    re.match(r"yubin: [^:]+: (error|warning): ", line)]
+        # One search over the text: a trace may have millions of lines.
+        reported = re.findall(r"^yubin: %s: (?:error|warning): .*$" % re.escape(account),
+                              stderr, re.M)
         if want != 0:
             errors = [line for line in reported if ": error: " in line]
             ok = any("127.0.0.1" in line for line in errors)

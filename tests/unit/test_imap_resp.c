@@ -1,6 +1,7 @@
 /*
  * test_imap_resp.c - interpreting IMAP responses: capabilities, codes,
- * flags, FETCH, LIST, NAMESPACE, VANISHED, INTERNALDATE, sequence sets.
+ * flags, FETCH, LIST, NAMESPACE, VANISHED, INTERNALDATE, sequence sets,
+ * and sequence numbers kept current under EXPUNGE.
  * Responses are produced by the real parser from wire text.
  */
 #include <stdarg.h>
@@ -1237,6 +1238,169 @@ static void test_seqset_round_trip_random(void **state)
 	}
 }
 
+/* --- sequence numbers under EXPUNGE --- */
+
+/* The obvious model: each entry's number, 0 once gone, every expunge a
+   pass over all of them. */
+struct seq_model {
+	uint32_t seq[400];
+	size_t count;
+};
+
+static size_t model_expunge(struct seq_model *model, uint32_t seq)
+{
+	size_t gone = model->count;
+	for (size_t i = 0; i < model->count; i++) {
+		if (model->seq[i] == seq) {
+			model->seq[i] = 0;
+			gone = i;
+		} else if (model->seq[i] > seq) {
+			model->seq[i]--;
+		}
+	}
+	return gone;
+}
+
+static void assert_same_numbers(struct imap_seqmap *map,
+				const struct seq_model *model)
+{
+	assert_int_equal(map->count, model->count);
+	for (size_t i = 0; i < model->count; i++) {
+		if (model->seq[i] == 0) {
+			assert_int_not_equal(imap_seqmap_next_live(map, i), i);
+			continue;
+		}
+		assert_int_equal(imap_seqmap_next_live(map, i), i);
+		assert_int_equal(imap_seqmap_seq(map, i), model->seq[i]);
+		assert_int_equal(imap_seqmap_find(map, model->seq[i]), i);
+	}
+}
+
+static void test_seqmap_expunge_shifts(void **state)
+{
+	(void)state;
+	struct yb_error err;
+	struct imap_seqmap map;
+	imap_seqmap_init(&map);
+	/* Messages 3, 4, 7 and 8 of a mailbox are listed. */
+	uint32_t listed[] = { 3, 4, 7, 8 };
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(imap_seqmap_append(&map, listed[i], &err), YB_OK);
+	assert_int_equal(imap_seqmap_find(&map, 5), 4);  /* not listed */
+	assert_int_equal(imap_seqmap_expunge(&map, 1), 4); /* before all */
+	assert_int_equal(imap_seqmap_seq(&map, 0), 2);
+	assert_int_equal(imap_seqmap_seq(&map, 3), 7);
+	assert_int_equal(imap_seqmap_expunge(&map, 3), 1); /* the second */
+	assert_int_equal(imap_seqmap_next_live(&map, 1), 2);
+	assert_int_equal(imap_seqmap_seq(&map, 2), 5);
+	assert_int_equal(imap_seqmap_expunge(&map, 4), 4); /* the gap */
+	assert_int_equal(imap_seqmap_seq(&map, 2), 4);
+	assert_int_equal(imap_seqmap_find(&map, 4), 2);
+	assert_int_equal(imap_seqmap_expunge(&map, 9), 4); /* past all */
+	assert_int_equal(imap_seqmap_expunge(&map, 0), 4);
+	assert_int_equal(imap_seqmap_expunge(&map, 1ull << 32), 4);
+	assert_int_equal(imap_seqmap_seq(&map, 3), 5);
+	/* A message appended later comes numbered as things are now. */
+	assert_int_equal(imap_seqmap_append(&map, 5, &err), YB_ERR_PROTOCOL);
+	assert_int_equal(imap_seqmap_append(&map, 7, &err), YB_OK);
+	assert_int_equal(imap_seqmap_find(&map, 7), 4);
+	imap_seqmap_remove(&map, 3);
+	assert_int_equal(imap_seqmap_find(&map, 6), 4);
+	assert_int_equal(imap_seqmap_next_live(&map, 3), 4);
+	imap_seqmap_free(&map);
+}
+
+static void test_seqmap_drop_front(void **state)
+{
+	(void)state;
+	struct yb_error err;
+	struct imap_seqmap map;
+	imap_seqmap_init(&map);
+	for (uint32_t seq = 10; seq < 20; seq++)
+		assert_int_equal(imap_seqmap_append(&map, seq, &err), YB_OK);
+	assert_int_equal(imap_seqmap_expunge(&map, 12), 2);
+	assert_int_equal(imap_seqmap_expunge(&map, 12), 3); /* was 13 */
+	assert_int_equal(imap_seqmap_drop_front(&map, 2, &err), YB_OK);
+	assert_int_equal(map.count, 8);
+	assert_int_not_equal(imap_seqmap_next_live(&map, 0), 0);
+	assert_int_equal(imap_seqmap_next_live(&map, 0), 2);
+	assert_int_equal(imap_seqmap_seq(&map, 2), 12);
+	assert_int_equal(imap_seqmap_seq(&map, 7), 17);
+	/* The dropped messages are still in the mailbox: expunging one
+	   moves what is kept. */
+	assert_int_equal(imap_seqmap_expunge(&map, 10), 8);
+	assert_int_equal(imap_seqmap_find(&map, 11), 2);
+	assert_int_equal(imap_seqmap_expunge(&map, 11), 2);
+	assert_int_equal(imap_seqmap_find(&map, 11), 3);
+	imap_seqmap_free(&map);
+}
+
+/* Random listings with gaps, expunges by number and removals by index,
+   appends in between: the map agrees with the model at every step. */
+static void test_seqmap_random_against_model(void **state)
+{
+	(void)state;
+	struct yb_error err;
+	srand(11);
+	for (int round = 0; round < 300; round++) {
+		struct imap_seqmap map;
+		struct seq_model model = { .count = 0 };
+		imap_seqmap_init(&map);
+		uint32_t top = 0; /* the mailbox's highest number */
+		for (int op = 0; op < 400; op++) {
+			int what = rand() % 4;
+			if (what == 0 && model.count < 400) {
+				top += (uint32_t)(rand() % 3) + 1;
+				assert_int_equal(imap_seqmap_append(&map, top, &err), YB_OK);
+				model.seq[model.count++] = top;
+			} else if (what == 1 && top > 0) {
+				uint32_t seq = (uint32_t)(rand() % (top + 2));
+				size_t want = seq ? model_expunge(&model, seq) : model.count;
+				assert_int_equal(imap_seqmap_expunge(&map, seq), want);
+				if (seq >= 1 && seq <= top)
+					top--;
+			} else if (what == 2 && model.count > 0) {
+				size_t i = (size_t)rand() % model.count;
+				if (model.seq[i]) {
+					model_expunge(&model, model.seq[i]);
+					top--;
+				}
+				imap_seqmap_remove(&map, i);
+			} else if (what == 3 && rand() % 20 == 0 && model.count > 0) {
+				size_t first = (size_t)rand() % (model.count + 1);
+				assert_int_equal(imap_seqmap_drop_front(&map, first, &err), YB_OK);
+				memmove(model.seq, model.seq + first,
+					(model.count - first) * sizeof(model.seq[0]));
+				model.count -= first;
+			}
+			assert_same_numbers(&map, &model);
+		}
+		imap_seqmap_free(&map);
+	}
+}
+
+/* 4294967295 and a huge first step fit; a listing can end anywhere. */
+static void test_seqmap_extremes(void **state)
+{
+	(void)state;
+	struct yb_error err;
+	struct imap_seqmap map;
+	imap_seqmap_init(&map);
+	assert_int_equal(imap_seqmap_append(&map, 0, &err), YB_ERR_PROTOCOL);
+	assert_int_equal(imap_seqmap_append(&map, UINT32_MAX - 1, &err), YB_OK);
+	assert_int_equal(imap_seqmap_append(&map, UINT32_MAX, &err), YB_OK);
+	assert_int_equal(imap_seqmap_append(&map, UINT32_MAX, &err), YB_ERR_PROTOCOL);
+	assert_int_equal(imap_seqmap_find(&map, UINT32_MAX), 1);
+	assert_int_equal(imap_seqmap_expunge(&map, 1), 2);
+	assert_int_equal(imap_seqmap_find(&map, UINT32_MAX - 1), 1);
+	assert_int_equal(imap_seqmap_expunge(&map, UINT32_MAX - 2), 0);
+	assert_int_equal(imap_seqmap_expunge(&map, UINT32_MAX - 2), 1);
+	assert_int_equal(imap_seqmap_next_live(&map, 0), 2);
+	assert_int_equal(imap_seqmap_append(&map, 5, &err), YB_OK);
+	assert_int_equal(imap_seqmap_find(&map, 5), 2);
+	imap_seqmap_free(&map);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1282,6 +1446,10 @@ int main(void)
 		cmocka_unit_test(test_seqset_build_splits),
 		cmocka_unit_test(test_seqset_build_errors),
 		cmocka_unit_test(test_seqset_round_trip_random),
+		cmocka_unit_test(test_seqmap_expunge_shifts),
+		cmocka_unit_test(test_seqmap_drop_front),
+		cmocka_unit_test(test_seqmap_random_against_model),
+		cmocka_unit_test(test_seqmap_extremes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
