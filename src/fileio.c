@@ -104,7 +104,7 @@ static int make_dir_at(int dir_fd, const char *name)
 }
 
 /* One step of dir_open_path: the descriptor of name in dir_fd, or -1. */
-static int open_component(int dir_fd, const char *name, bool last,
+static int open_component(int dir_fd, const char *name, bool is_dest,
 			  bool create)
 {
 	int fd = dir_open_at(dir_fd, name);
@@ -120,12 +120,13 @@ static int open_component(int dir_fd, const char *name, bool last,
 	 * Between the look and the open only someone who may write in
 	 * dir_fd can swap the link; the destination's own checks follow.
 	 */
-	if (fd < 0 && errno == ELOOP && !last && link_trusted(dir_fd, name))
+	if (fd < 0 && errno == ELOOP && !is_dest && link_trusted(dir_fd, name))
 		fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return fd;
 }
 
-int dir_open_path(const char *path, bool create, int *out, size_t *fault_len)
+int dir_open_path(const char *path, bool create, bool last_is_dest, int *out,
+		  size_t *fault_len)
 {
 	*out = -1;
 	*fault_len = 0;
@@ -151,7 +152,8 @@ int dir_open_path(const char *path, bool create, int *out, size_t *fault_len)
 		char name[NAME_MAX + 1];
 		memcpy(name, p, len);
 		name[len] = '\0';
-		int fd = open_component(dir_fd, name, *rest == '\0', create);
+		int fd = open_component(dir_fd, name,
+					last_is_dest && *rest == '\0', create);
 		int saved = errno;
 		fd_close(&dir_fd);
 		if (fd < 0)
@@ -164,10 +166,10 @@ int dir_open_path(const char *path, bool create, int *out, size_t *fault_len)
 }
 
 int dest_fail_path(struct yb_error *err, const char *what, const char *path,
-		   int errnum, size_t fault_len)
+		   const char *walked, int errnum, size_t fault_len)
 {
-	int shown = fault_len > 0 && fault_len <= strlen(path) ?
-		    (int)fault_len : (int)strlen(path);
+	int shown = fault_len > 0 && fault_len <= strlen(walked) ?
+		    (int)fault_len : (int)strlen(walked);
 	if (errnum == ELOOP)
 		return yb_fail(err, YB_ERR_IO,
 			       "cannot use %s %s: %.*s is a symbolic link, "
@@ -175,14 +177,14 @@ int dest_fail_path(struct yb_error *err, const char *what, const char *path,
 			       "only above the destination, and only when it "
 			       "belongs to root or to the user yubin runs as): "
 			       "give the real path in the account's deliver key",
-			       what, path, shown, path);
+			       what, path, shown, walked);
 	if (errnum == ENOTDIR)
 		return yb_fail(err, YB_ERR_IO,
 			       "cannot use %s %s: %.*s exists but is not a "
-			       "directory", what, path, shown, path);
+			       "directory", what, path, shown, walked);
 	return yb_fail_errno(err, YB_ERR_IO, errnum,
 			     "cannot use %s %s: cannot open or create %.*s",
-			     what, path, shown, path);
+			     what, path, shown, walked);
 }
 
 int dest_check_owner(struct yb_error *err, const char *what, const char *path,

@@ -44,22 +44,25 @@ int dir_open_at(int dir_fd, const char *name);
  * Open the directory at path (absolute, or relative to the working
  * directory), one component at a time, creating what is missing when
  * create (mode 0700, its parent synced so the entry survives a crash).
- * The last component is never followed if it is a symbolic link; one
- * before it is followed only when the link belongs to root or to the
+ * A symbolic link is followed only when it belongs to root or to the
  * effective user, as the kernel's protected_symlinks does in sticky
- * directories, so a link another user planted in the path is not.
- * Returns 0 and the descriptor in *out, or an errno value (ELOOP: a link
- * not followed, ENOTDIR: not a directory) with *fault_len the length of
- * the path up to the component at fault.
+ * directories, so a link another user planted in the path is not; and
+ * the last component not at all when it is the destination itself
+ * (last_is_dest: a Maildir, not the directory of an mbox).  Returns 0
+ * and the descriptor in *out, or an errno value (ELOOP: a link not
+ * followed, ENOTDIR: not a directory) with *fault_len the length of the
+ * path up to the component at fault.
  */
-int dir_open_path(const char *path, bool create, int *out, size_t *fault_len);
+int dir_open_path(const char *path, bool create, bool last_is_dest, int *out,
+		  size_t *fault_len);
 
 /*
- * The error for a dir_open_path failure (errnum, fault_len) on path, the
- * destination of a sink that what names ("Maildir", "mbox").  YB_ERR_IO.
+ * The error for a failure (errnum, fault_len) of dir_open_path on walked,
+ * for the destination path of a sink that what names ("Maildir", "mbox").
+ * walked is path itself or its directory.  YB_ERR_IO.
  */
 int dest_fail_path(struct yb_error *err, const char *what, const char *path,
-		   int errnum, size_t fault_len);
+		   const char *walked, int errnum, size_t fault_len);
 
 /*
  * As root (effective uid 0), refuse a destination (a directory or file

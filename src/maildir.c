@@ -272,9 +272,9 @@ static bool parse_name(const char *name, size_t len, struct name_parts *parts)
 static int open_root(const char *path, int *root_fd, struct yb_error *err)
 {
 	size_t fault_len;
-	int rc = dir_open_path(path, true, root_fd, &fault_len);
+	int rc = dir_open_path(path, true, true, root_fd, &fault_len);
 	if (rc)
-		return dest_fail_path(err, "Maildir", path, rc, fault_len);
+		return dest_fail_path(err, "Maildir", path, path, rc, fault_len);
 	struct stat st;
 	if (fstat(*root_fd, &st) != 0)
 		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot stat Maildir %s",
@@ -303,7 +303,7 @@ static int open_sub_dir(struct maildir *maildir, int root_fd, const char *sub,
 				     "cannot create directory %s", sub_path);
 	*out = dir_open_at(root_fd, sub);
 	if (*out < 0)
-		return dest_fail_path(err, "Maildir", sub_path, errno,
+		return dest_fail_path(err, "Maildir", sub_path, sub_path, errno,
 				      strlen(sub_path));
 	struct stat st;
 	if (fstat(*out, &st) != 0)
