@@ -936,6 +936,11 @@ static int open_file(const struct mbox *mbox, int flags, int *fd)
 
 static int fail_open(const struct mbox *mbox, int errnum, struct yb_error *err)
 {
+	/* The kernel's protected_symlinks may say EACCES for a link: say link. */
+	struct stat st;
+	if (fstatat(mbox->dir_fd, mbox->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode))
+		errnum = ELOOP;
 	if (errnum == EISDIR)
 		return yb_fail(err, YB_ERR_IO,
 			       "mbox %s is a directory, not a file", mbox->path);
