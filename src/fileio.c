@@ -1,11 +1,18 @@
-/* fileio.c - write, close and directory-sync loops. */
+/*
+ * fileio.c - write, close and directory-sync loops, and the checks on a
+ * sink's destination.
+ */
 #include "config.h"
 
 #include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 int fd_write_all(int fd, const void *data, size_t len)
@@ -60,4 +67,149 @@ void buffer_give(char **spare, char *buffer)
 		free(buffer);
 	else
 		*spare = buffer;
+}
+
+/* ---- destinations ------------------------------------------------------- */
+
+int dir_open_at(int dir_fd, const char *name)
+{
+	int fd = openat(dir_fd, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 || (errno != ELOOP && errno != ENOTDIR))
+		return fd;
+	/* Systems differ on which of the two a link gives: say which. */
+	int saved = errno;
+	struct stat st;
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		saved = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
+	errno = saved;
+	return -1;
+}
+
+/* A link we may follow: root's, or our own (the user who runs us). */
+static bool link_trusted(int dir_fd, const char *name)
+{
+	struct stat st;
+	return fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISLNK(st.st_mode) &&
+	       (st.st_uid == 0 || st.st_uid == geteuid());
+}
+
+/* mkdir name in dir_fd and sync dir_fd; an entry already there is fine. */
+static int make_dir_at(int dir_fd, const char *name)
+{
+	if (mkdirat(dir_fd, name, 0700) != 0)
+		return errno == EEXIST ? 0 : errno;
+	return fsync(dir_fd) == 0 ? 0 : errno;
+}
+
+/* One step of dir_open_path: the descriptor of name in dir_fd, or -1. */
+static int open_component(int dir_fd, const char *name, bool is_dest,
+			  bool create)
+{
+	int fd = dir_open_at(dir_fd, name);
+	if (fd < 0 && errno == ENOENT && create) {
+		int rc = make_dir_at(dir_fd, name);
+		if (rc) {
+			errno = rc;
+			return -1;
+		}
+		fd = dir_open_at(dir_fd, name);
+	}
+	/*
+	 * Between the look and the open only someone who may write in
+	 * dir_fd can swap the link; the destination's own checks follow.
+	 */
+	if (fd < 0 && errno == ELOOP && !is_dest && link_trusted(dir_fd, name))
+		fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd;
+}
+
+int dir_open_path(const char *path, bool create, bool last_is_dest, int *out,
+		  size_t *fault_len)
+{
+	*out = -1;
+	*fault_len = 0;
+	int dir_fd = open(path[0] == '/' ? "/" : ".",
+			  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		return errno;
+	const char *p = path;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		size_t len = strcspn(p, "/");
+		const char *rest = p + len;
+		while (*rest == '/')
+			rest++;
+		*fault_len = (size_t)(p - path) + len;
+		if (len > NAME_MAX) {
+			fd_close(&dir_fd);
+			return ENAMETOOLONG;
+		}
+		char name[NAME_MAX + 1];
+		memcpy(name, p, len);
+		name[len] = '\0';
+		int fd = open_component(dir_fd, name,
+					last_is_dest && *rest == '\0', create);
+		int saved = errno;
+		fd_close(&dir_fd);
+		if (fd < 0)
+			return saved;
+		dir_fd = fd;
+		p = rest;
+	}
+	*out = dir_fd;
+	return 0;
+}
+
+int dest_fail_path(struct yb_error *err, const char *what, const char *path,
+		   const char *walked, int errnum, size_t fault_len)
+{
+	int shown = fault_len > 0 && fault_len <= strlen(walked) ?
+		    (int)fault_len : (int)strlen(walked);
+	if (errnum == ELOOP)
+		return yb_fail(err, YB_ERR_IO,
+			       "cannot use %s %s: %.*s is a symbolic link, "
+			       "which yubin does not follow (a link is followed "
+			       "only above the destination, and only when it "
+			       "belongs to root or to the user yubin runs as): "
+			       "give the real path in the account's deliver key",
+			       what, path, shown, walked);
+	if (errnum == ENOTDIR)
+		return yb_fail(err, YB_ERR_IO,
+			       "cannot use %s %s: %.*s exists but is not a "
+			       "directory", what, path, shown, walked);
+	return yb_fail_errno(err, YB_ERR_IO, errnum,
+			     "cannot use %s %s: cannot open or create %.*s",
+			     what, path, shown, walked);
+}
+
+int dest_check_owner(struct yb_error *err, const char *what, const char *path,
+		     const struct stat *st)
+{
+	if (geteuid() != 0 || st->st_uid == 0)
+		return YB_OK;
+	/* The user's name and group for the hint, when the system knows them. */
+	char user[64] = "";
+	unsigned long gid = (unsigned long)st->st_gid;
+	struct passwd entry, *found = NULL;
+	char buffer[2048];
+	if (getpwuid_r(st->st_uid, &entry, buffer, sizeof(buffer), &found) == 0 &&
+	    found && found->pw_name && strlen(found->pw_name) < sizeof(user)) {
+		snprintf(user, sizeof(user), "%s", found->pw_name);
+		gid = (unsigned long)found->pw_gid;
+	}
+	unsigned long uid = (unsigned long)st->st_uid;
+	return yb_fail(err, YB_ERR_IO,
+		       "refusing to deliver as root into %s %s: it belongs to "
+		       "%s%s(uid %lu), who could then make root write anywhere; "
+		       "run yubin as that user instead: from the user's "
+		       "crontab, a systemd unit with User=, or in a root job "
+		       "\"setpriv --reuid=%lu --regid=%lu %s yubin ...\" or "
+		       "\"su\"", what, path, user, user[0] ? " " : "", uid, uid,
+		       gid,
+		       user[0] ? "--init-groups" : "--clear-groups");
 }

@@ -1,11 +1,17 @@
 /*
  * fileio.h - the file-descriptor loops the sinks, the state and main
- * share.  Each returns 0 or an errno value; none allocates.
+ * share, and the checks the sinks make on where they deliver.  The loops
+ * return 0 or an errno value; the dest_ checks a status (error.h).  None
+ * allocates.
  */
 #ifndef YUBIN_FILEIO_H
 #define YUBIN_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
+
+#include "error.h"
 
 /* Write all of data, through EINTR and short writes. */
 int fd_write_all(int fd, const void *data, size_t len);
@@ -25,5 +31,46 @@ int fsync_dir_path(const char *path);
  */
 char *buffer_take(char **spare, size_t size);
 void buffer_give(char **spare, char *buffer);
+
+/*
+ * Open the directory name in dir_fd, never following a symbolic link
+ * (O_DIRECTORY | O_NOFOLLOW).  Returns the descriptor, or -1 with errno
+ * set; a symbolic link gives ELOOP whatever the system says, anything
+ * else that is not a directory ENOTDIR.
+ */
+int dir_open_at(int dir_fd, const char *name);
+
+/*
+ * Open the directory at path (absolute, or relative to the working
+ * directory), one component at a time, creating what is missing when
+ * create (mode 0700, its parent synced so the entry survives a crash).
+ * A symbolic link is followed only when it belongs to root or to the
+ * effective user, as the kernel's protected_symlinks does in sticky
+ * directories, so a link another user planted in the path is not; and
+ * the last component not at all when it is the destination itself
+ * (last_is_dest: a Maildir, not the directory of an mbox).  Returns 0
+ * and the descriptor in *out, or an errno value (ELOOP: a link not
+ * followed, ENOTDIR: not a directory) with *fault_len the length of the
+ * path up to the component at fault.
+ */
+int dir_open_path(const char *path, bool create, bool last_is_dest, int *out,
+		  size_t *fault_len);
+
+/*
+ * The error for a failure (errnum, fault_len) of dir_open_path on walked,
+ * for the destination path of a sink that what names ("Maildir", "mbox").
+ * walked is path itself or its directory.  YB_ERR_IO.
+ */
+int dest_fail_path(struct yb_error *err, const char *what, const char *path,
+		   const char *walked, int errnum, size_t fault_len);
+
+/*
+ * As root (effective uid 0), refuse a destination (a directory or file
+ * at path, as fstat gave st) that belongs to another user: that user
+ * could turn it into a way for root to write anywhere.  The message says
+ * whose it is and how to run yubin as that user.  YB_OK, or YB_ERR_IO.
+ */
+int dest_check_owner(struct yb_error *err, const char *what, const char *path,
+		     const struct stat *st);
 
 #endif

@@ -10,7 +10,11 @@
  *
  * All directory work goes through descriptors of tmp/, new/ and cur/ held
  * for the sink's life (the *at() calls), so a name from outside can never
- * reach another directory.  Error texts name the full path.
+ * reach another directory.  Those directories are opened without
+ * following a symbolic link and, when yubin runs as root, only if root
+ * owns them (fileio.h): a user who may write in the Maildir cannot swap
+ * in a link to lead root's writes elsewhere.  Error texts name the full
+ * path.
  */
 #include "config.h"
 
@@ -262,116 +266,56 @@ static bool parse_name(const char *name, size_t len, struct name_parts *parts)
 /* ---- opening ------------------------------------------------------------ */
 
 /*
- * Create directory path (mode 0700) and sync its parent so the new entry
- * survives a crash.  A directory that is already there is fine.
+ * Open the Maildir itself, creating it and its missing parents.  Not
+ * through a symbolic link, and as root only a Maildir of root's.
  */
-static int make_dir(const char *path, const char *parent, struct yb_error *err)
-{
-	if (mkdir(path, 0700) != 0) {
-		int saved = errno;
-		struct stat st;
-		if (saved == EEXIST ||
-		    (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
-			return YB_OK;
-		return yb_fail_errno(err, YB_ERR_IO, saved,
-				     "cannot create directory %s", path);
-	}
-	int rc = fsync_dir_path(parent);
-	if (rc)
-		return yb_fail_errno(err, YB_ERR_IO, rc,
-				     "cannot sync directory %s", parent);
-	return YB_OK;
-}
-
-/* The directory holding child, into parent (which holds strlen(child)+2). */
-static void parent_of(const char *child, char *parent)
-{
-	const char *slash = strrchr(child, '/');
-	if (!slash) {
-		memcpy(parent, ".", 2);
-		return;
-	}
-	while (slash > child && slash[-1] == '/')
-		slash--;
-	if (slash == child) {
-		memcpy(parent, "/", 2);
-		return;
-	}
-	size_t len = (size_t)(slash - child);
-	memcpy(parent, child, len);
-	parent[len] = '\0';
-}
-
-/* Create path and any missing parents, like mkdir -p. */
-static int make_path(const char *path, struct yb_error *err)
-{
-	size_t len = strlen(path);
-	char *child = malloc(len + 1);
-	char *parent = malloc(len + 2);
-	int status = YB_OK;
-	if (!child || !parent)
-		status = yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	for (size_t i = 1; i <= len && status == YB_OK; i++) {
-		/* Each prefix ending a component: before '/' or at the end. */
-		if ((i < len && path[i] != '/') || path[i - 1] == '/')
-			continue;
-		memcpy(child, path, i);
-		child[i] = '\0';
-		parent_of(child, parent);
-		status = make_dir(child, parent, err);
-	}
-	free(child);
-	free(parent);
-	return status;
-}
-
 static int open_root(const char *path, int *root_fd, struct yb_error *err)
 {
+	size_t fault_len;
+	int rc = dir_open_path(path, true, true, root_fd, &fault_len);
+	if (rc)
+		return dest_fail_path(err, "Maildir", path, path, rc, fault_len);
 	struct stat st;
-	if (stat(path, &st) != 0) {
-		if (errno != ENOENT)
-			return yb_fail_errno(err, YB_ERR_IO, errno,
-					     "cannot use Maildir %s", path);
-		int status = make_path(path, err);
-		if (status)
-			return status;
-	}
-	*root_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*root_fd < 0) {
-		if (errno == ENOTDIR)
-			return yb_fail(err, YB_ERR_IO,
-				       "Maildir %s exists but is not a directory",
-				       path);
-		return yb_fail_errno(err, YB_ERR_IO, errno,
-				     "cannot open Maildir %s", path);
-	}
-	return YB_OK;
+	if (fstat(*root_fd, &st) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot stat Maildir %s",
+				     path);
+	return dest_check_owner(err, "Maildir", path, &st);
 }
 
-/* Open (creating if missing) one of tmp, new, cur. */
+/*
+ * Open (creating if missing) one of tmp, new, cur.  Never through a
+ * symbolic link: every later file operation is relative to this
+ * descriptor, so once it is open nothing can redirect a message.
+ */
 static int open_sub_dir(struct maildir *maildir, int root_fd, const char *sub,
 			bool *created, int *out, struct yb_error *err)
 {
+	char sub_path[PATH_MAX];
+	int written = snprintf(sub_path, sizeof(sub_path), "%s/%s",
+			       maildir->path, sub);
+	if (written < 0 || (size_t)written >= sizeof(sub_path))
+		return yb_fail(err, YB_ERR_IO, "Maildir path too long: %s",
+			       maildir->path);
 	if (mkdirat(root_fd, sub, 0700) == 0)
 		*created = true;
 	else if (errno != EEXIST)
 		return yb_fail_errno(err, YB_ERR_IO, errno,
-				     "cannot create directory %s/%s",
-				     maildir->path, sub);
-	*out = openat(root_fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*out < 0) {
-		if (errno == ENOTDIR)
-			return yb_fail(err, YB_ERR_IO,
-				       "%s/%s exists but is not a directory",
-				       maildir->path, sub);
-		return yb_fail_errno(err, YB_ERR_IO, errno,
-				     "cannot open directory %s/%s",
-				     maildir->path, sub);
-	}
+				     "cannot create directory %s", sub_path);
+	*out = dir_open_at(root_fd, sub);
+	if (*out < 0)
+		return dest_fail_path(err, "Maildir", sub_path, sub_path, errno,
+				      strlen(sub_path));
+	struct stat st;
+	if (fstat(*out, &st) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot stat %s",
+				     sub_path);
+	int status = dest_check_owner(err, "Maildir", sub_path, &st);
+	if (status)
+		return status;
 	/* Fail now rather than after a whole message came over the wire. */
-	if (faccessat(root_fd, sub, R_OK | W_OK | X_OK, AT_EACCESS) != 0)
-		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot use %s/%s",
-				     maildir->path, sub);
+	if (faccessat(*out, ".", R_OK | W_OK | X_OK, AT_EACCESS) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot use %s",
+				     sub_path);
 	return YB_OK;
 }
 
@@ -523,7 +467,8 @@ static int create_tmp_file(struct maildir *maildir, struct maildir_msg *msg,
 		if (status)
 			return status;
 		msg->fd = openat(maildir->tmp_fd, msg->name,
-				 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+				 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+				 O_CLOEXEC, 0600);
 		if (msg->fd >= 0)
 			return YB_OK;
 		if (errno != EEXIST)

@@ -18,7 +18,10 @@
 /*
  * Open (creating with mode 0700 if missing: the directory, tmp, new, cur)
  * the Maildir at path.  A path that exists but is not a Maildir-shaped
- * directory is YB_ERR_IO.  Temporary files left in tmp/ by an earlier
+ * directory is YB_ERR_IO; so are a symbolic link at the Maildir or at
+ * tmp, new or cur, a link above it that dir_open_path (fileio.h) does not
+ * follow, and, when yubin runs as root, any of those four directories
+ * that belongs to another user.  Temporary files left in tmp/ by an earlier
  * yubin run that died are removed (only names yubin makes, and only if
  * the process that made them is gone).  The caller frees with sink_close().
  */

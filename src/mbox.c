@@ -132,9 +132,12 @@ struct resolve_memory {
 
 struct mbox {
 	struct sink base;                /* first: the sink interface */
-	char *path;                      /* owned */
+	char *path;                      /* owned: as the account names it */
 	char *lock_path;                 /* owned: path + ".lock" */
 	char *dir_path;                  /* owned: the directory of path */
+	int dir_fd;                      /* owned: that directory */
+	char *name;                      /* owned: the file's name in it */
+	char *lock_name;                 /* owned: name + ".lock" */
 	char host[256];                  /* for the dotlock's "PID:HOST" */
 	unsigned lock_timeout_ms;
 	int spool_fd;                    /* owned */
@@ -428,8 +431,8 @@ static int make_from_line(struct mbox_msg *msg, const char *sender,
 static int open_spool(struct mbox *mbox, struct yb_error *err)
 {
 #ifdef O_TMPFILE
-	mbox->spool_fd = open(mbox->dir_path, O_TMPFILE | O_RDWR | O_CLOEXEC,
-			      0600);
+	mbox->spool_fd = openat(mbox->dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+				0600);
 	if (mbox->spool_fd >= 0)
 		return YB_OK;
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL &&
@@ -439,26 +442,28 @@ static int open_spool(struct mbox *mbox, struct yb_error *err)
 				     mbox->dir_path);
 #endif
 	/* No O_TMPFILE here: a named file, unlinked at once. */
-	size_t len = strlen(mbox->dir_path) + sizeof("/.yubin-spool.XXXXXX");
-	char *name = malloc(len);
-	if (!name)
-		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	int written = snprintf(name, len, "%s/.yubin-spool.XXXXXX",
-			       mbox->dir_path);
-	if (written < 0 || (size_t)written >= len) {
-		free(name);
-		return yb_fail(err, YB_ERR_INTERNAL, "spool name too long");
+	int saved = EEXIST;
+	for (int attempt = 0; attempt < 3 && saved == EEXIST; attempt++) {
+		unsigned char random_bytes[8];
+		char name[sizeof(".yubin-spool.") + 2 * sizeof(random_bytes)];
+		if (RAND_bytes(random_bytes, sizeof(random_bytes)) != 1)
+			return yb_fail(err, YB_ERR_INTERNAL,
+				       "cannot get random bytes for a spool of %s",
+				       mbox->path);
+		memcpy(name, ".yubin-spool.", sizeof(".yubin-spool.") - 1);
+		to_hex(random_bytes, sizeof(random_bytes),
+		       name + sizeof(".yubin-spool.") - 1);
+		mbox->spool_fd = openat(mbox->dir_fd, name,
+					O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+					O_CLOEXEC, 0600);
+		saved = errno;
+		if (mbox->spool_fd >= 0) {
+			unlinkat(mbox->dir_fd, name, 0);
+			return YB_OK;
+		}
 	}
-	mbox->spool_fd = mkostemp(name, O_CLOEXEC);
-	int saved = errno;
-	if (mbox->spool_fd >= 0)
-		unlink(name);
-	free(name);
-	if (mbox->spool_fd < 0)
-		return yb_fail_errno(err, YB_ERR_IO, saved,
-				     "cannot create a spool file in %s",
-				     mbox->dir_path);
-	return YB_OK;
+	return yb_fail_errno(err, YB_ERR_IO, saved,
+			     "cannot create a spool file in %s", mbox->dir_path);
 }
 
 /* Cut the spool back to size (an aborted message, an ended batch). */
@@ -668,8 +673,8 @@ static void read_dotlock(const struct mbox *mbox, const struct stat *judged,
 		out->is_lock = true;
 		return;
 	}
-	int fd = open(mbox->lock_path,
-		      O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	int fd = openat(mbox->dir_fd, mbox->lock_name,
+			O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return;
 	struct stat st;
@@ -757,12 +762,25 @@ static int refuse_foreign_dotlock(const struct mbox *mbox,
 		       (long long)st->st_size);
 }
 
+/*
+ * No program that locks mboxes makes its dotlock a symbolic link; one
+ * there was planted.  It is not followed (link() and every look here use
+ * the name itself) and not waited for.
+ */
+static int refuse_linked_dotlock(const struct mbox *mbox, struct yb_error *err)
+{
+	return yb_fail(err, YB_ERR_IO,
+		       "cannot lock mbox %s: %s is a symbolic link, not a "
+		       "dotlock; yubin does not follow it: remove it",
+		       mbox->path, mbox->lock_path);
+}
+
 /* Remove the stale dotlock judged from st, unless it changed meanwhile. */
 static int break_dotlock(const struct mbox *mbox, const struct stat *judged,
 			 struct yb_error *err)
 {
 	struct stat st;
-	if (lstat(mbox->lock_path, &st) != 0)
+	if (fstatat(mbox->dir_fd, mbox->lock_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return errno == ENOENT ? YB_OK :
 		       yb_fail_errno(err, YB_ERR_IO, errno, "cannot stat %s",
 				     mbox->lock_path);
@@ -771,7 +789,7 @@ static int break_dotlock(const struct mbox *mbox, const struct stat *judged,
 	    st.st_size != judged->st_size ||
 	    st.st_mtime != judged->st_mtime)
 		return YB_OK;
-	if (unlink(mbox->lock_path) != 0 && errno != ENOENT)
+	if (unlinkat(mbox->dir_fd, mbox->lock_name, 0) != 0 && errno != ENOENT)
 		return yb_fail_errno(err, YB_ERR_IO, errno,
 				     "cannot remove the stale dotlock %s",
 				     mbox->lock_path);
@@ -779,7 +797,7 @@ static int break_dotlock(const struct mbox *mbox, const struct stat *judged,
 	return YB_OK;
 }
 
-/* A unique file in the mbox's directory holding "PID:HOST". */
+/* A unique file in the mbox's directory holding "PID:HOST"; temp: its name. */
 static int make_dotlock_temp(const struct mbox *mbox, char *temp, size_t size,
 			     struct yb_error *err)
 {
@@ -791,13 +809,13 @@ static int make_dotlock_temp(const struct mbox *mbox, char *temp, size_t size,
 			       mbox->path);
 	char random_hex[9];
 	to_hex(random_bytes, sizeof(random_bytes), random_hex);
-	int written = snprintf(temp, size, "%s/.yubin-dotlock.%ld.%lu.%s",
-			       mbox->dir_path, (long)getpid(), temps_made++,
-			       random_hex);
+	int written = snprintf(temp, size, ".yubin-dotlock.%ld.%lu.%s",
+			       (long)getpid(), temps_made++, random_hex);
 	if (written < 0 || (size_t)written >= size)
 		return yb_fail(err, YB_ERR_IO, "path too long for a dotlock of %s",
 			       mbox->path);
-	int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	int fd = openat(mbox->dir_fd, temp,
+			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return yb_fail_errno(err, YB_ERR_IO, errno,
 				     "cannot create a dotlock file in %s",
@@ -809,7 +827,7 @@ static int make_dotlock_temp(const struct mbox *mbox, char *temp, size_t size,
 		 pwrite_all(fd, content, (size_t)written, 0) : ENAMETOOLONG;
 	int closed = fd_close(&fd);
 	if (rc || closed) {
-		unlink(temp);
+		unlinkat(mbox->dir_fd, temp, 0);
 		return yb_fail_errno(err, YB_ERR_IO, rc ? rc : closed,
 				     "cannot write a dotlock file in %s",
 				     mbox->dir_path);
@@ -825,11 +843,13 @@ static int link_dotlock(struct mbox *mbox, const char *temp, bool *got,
 			struct yb_error *err)
 {
 	*got = false;
-	int link_errno = link(temp, mbox->lock_path) == 0 ? 0 : errno;
+	/* link() never follows a link at the new name: it fails EEXIST. */
+	int link_errno = linkat(mbox->dir_fd, temp, mbox->dir_fd,
+				mbox->lock_name, 0) == 0 ? 0 : errno;
 	struct stat st;
-	if (lstat(temp, &st) != 0)
-		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot stat %s",
-				     temp);
+	if (fstatat(mbox->dir_fd, temp, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot stat %s/%s",
+				     mbox->dir_path, temp);
 	if (st.st_nlink == 2) {
 		*got = true;
 		mbox->lock.dotlocked = true;
@@ -847,7 +867,7 @@ static int link_dotlock(struct mbox *mbox, const char *temp, bool *got,
 /* One try at PATH.lock, breaking it once if it is stale. */
 static int try_dotlock(struct mbox *mbox, bool *got, struct yb_error *err)
 {
-	char temp[PATH_MAX];
+	char temp[NAME_MAX + 1];
 	int status = make_dotlock_temp(mbox, temp, sizeof(temp), err);
 	if (status)
 		return status;
@@ -856,11 +876,16 @@ static int try_dotlock(struct mbox *mbox, bool *got, struct yb_error *err)
 		if (status || *got)
 			break;
 		struct stat st;
-		if (lstat(mbox->lock_path, &st) != 0) {
+		if (fstatat(mbox->dir_fd, mbox->lock_name, &st,
+			    AT_SYMLINK_NOFOLLOW) != 0) {
 			if (errno == ENOENT)
 				continue; /* just released: try again */
 			status = yb_fail_errno(err, YB_ERR_IO, errno,
 					       "cannot stat %s", mbox->lock_path);
+			break;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			status = refuse_linked_dotlock(mbox, err);
 			break;
 		}
 		struct dotlock_content content;
@@ -873,7 +898,7 @@ static int try_dotlock(struct mbox *mbox, bool *got, struct yb_error *err)
 		}
 		status = break_dotlock(mbox, &st, err);
 	}
-	unlink(temp);
+	unlinkat(mbox->dir_fd, temp, 0);
 	return status;
 }
 
@@ -883,9 +908,9 @@ static void release_dotlock(struct mbox *mbox)
 	if (!mbox->lock.dotlocked)
 		return;
 	struct stat st;
-	if (lstat(mbox->lock_path, &st) == 0 && st.st_dev == mbox->lock.dot_dev &&
-	    st.st_ino == mbox->lock.dot_ino)
-		unlink(mbox->lock_path);
+	if (fstatat(mbox->dir_fd, mbox->lock_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_dev == mbox->lock.dot_dev && st.st_ino == mbox->lock.dot_ino)
+		unlinkat(mbox->dir_fd, mbox->lock_name, 0);
 	mbox->lock.dotlocked = false;
 }
 
@@ -901,30 +926,80 @@ static void release_lock(struct mbox *mbox)
 	release_dotlock(mbox);
 }
 
+/* Open the mbox by its name in the directory held open, never through a link. */
+static int open_file(const struct mbox *mbox, int flags, int *fd)
+{
+	*fd = openat(mbox->dir_fd, mbox->name,
+		     flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	return *fd >= 0 ? 0 : errno;
+}
+
+static int fail_open(const struct mbox *mbox, int errnum, struct yb_error *err)
+{
+	/* The kernel's protected_symlinks may say EACCES for a link: say link. */
+	struct stat st;
+	if (fstatat(mbox->dir_fd, mbox->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode))
+		errnum = ELOOP;
+	if (errnum == EISDIR)
+		return yb_fail(err, YB_ERR_IO,
+			       "mbox %s is a directory, not a file", mbox->path);
+	if (errnum == ELOOP)
+		return yb_fail(err, YB_ERR_IO,
+			       "mbox %s is a symbolic link, which yubin does not "
+			       "follow: give the real path of the file in the "
+			       "account's deliver key", mbox->path);
+	return yb_fail_errno(err, YB_ERR_IO, errnum, "cannot open mbox %s",
+			     mbox->path);
+}
+
+/*
+ * The file as opened: a regular file, and when yubin runs as root one of
+ * root's with a single name (a second name may be another user's hard
+ * link to a file of root's).
+ */
+static int check_file(const struct mbox *mbox, int fd, struct stat *st,
+		      struct yb_error *err)
+{
+	if (fstat(fd, st) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot stat %s",
+				     mbox->path);
+	if (!S_ISREG(st->st_mode))
+		return yb_fail(err, YB_ERR_IO, "mbox %s is not a regular file",
+			       mbox->path);
+	int status = dest_check_owner(err, "mbox", mbox->path, st);
+	if (status)
+		return status;
+	if (geteuid() == 0 && st->st_nlink > 1)
+		return yb_fail(err, YB_ERR_IO,
+			       "refusing to deliver as root into mbox %s: it has "
+			       "%lu names (hard links), and another user may "
+			       "have made one to a file of root's; give the mbox "
+			       "a single name", mbox->path,
+			       (unsigned long)st->st_nlink);
+	return YB_OK;
+}
+
 /* Open the mbox for the lock; it is created again if it was removed. */
 static int open_for_lock(struct mbox *mbox, struct yb_error *err)
 {
+	int rc = 0;
 	for (int attempt = 0; attempt < 3; attempt++) {
-		mbox->lock.fd = open(mbox->path, O_RDWR | O_CLOEXEC);
-		if (mbox->lock.fd >= 0)
-			return YB_OK;
-		if (errno != ENOENT)
+		rc = open_file(mbox, O_RDWR, &mbox->lock.fd);
+		if (rc != ENOENT)
 			break;
-		mbox->lock.fd = open(mbox->path,
-				     O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (mbox->lock.fd >= 0) {
-			int rc = fsync_dir_path(mbox->dir_path);
-			if (rc)
-				return yb_fail_errno(err, YB_ERR_IO, rc,
-						     "cannot sync directory %s",
-						     mbox->dir_path);
-			return YB_OK;
-		}
-		if (errno != EEXIST)
+		rc = open_file(mbox, O_RDWR | O_CREAT | O_EXCL, &mbox->lock.fd);
+		if (rc == 0 && fsync(mbox->dir_fd) != 0)
+			return yb_fail_errno(err, YB_ERR_IO, errno,
+					     "cannot sync directory %s",
+					     mbox->dir_path);
+		if (rc != EEXIST)
 			break;
 	}
-	return yb_fail_errno(err, YB_ERR_IO, errno, "cannot open mbox %s",
-			     mbox->path);
+	if (rc)
+		return fail_open(mbox, rc, err);
+	struct stat st;
+	return check_file(mbox, mbox->lock.fd, &st, err);
 }
 
 static int try_fcntl(struct mbox *mbox, bool *got, struct yb_error *err)
@@ -942,7 +1017,8 @@ static bool same_file(const struct mbox *mbox)
 {
 	struct stat by_fd, by_path;
 	return fstat(mbox->lock.fd, &by_fd) == 0 &&
-	       stat(mbox->path, &by_path) == 0 &&
+	       fstatat(mbox->dir_fd, mbox->name, &by_path,
+		       AT_SYMLINK_NOFOLLOW) == 0 &&
 	       by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino;
 }
 
@@ -2181,78 +2257,54 @@ static void parent_of(const char *child, char *parent)
 }
 
 /*
- * Create directory path (mode 0700) and sync its parent so the new entry
- * survives a crash.  A directory that is already there is fine.
+ * Open the file, creating it if missing; it must be an mbox (or empty)
+ * that check_file accepts.  *created: it is empty, so its directory entry
+ * may be new and must be synced.
  */
-static int make_dir(const char *path, const char *parent, struct yb_error *err)
+static int create_or_check(struct mbox *mbox, bool *created,
+			   struct yb_error *err)
 {
-	if (mkdir(path, 0700) != 0) {
-		int saved = errno;
-		struct stat st;
-		if (saved == EEXIST ||
-		    (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
-			return YB_OK;
-		return yb_fail_errno(err, YB_ERR_IO, saved,
-				     "cannot create directory %s", path);
-	}
-	int rc = fsync_dir_path(parent);
+	int fd;
+	int rc = open_file(mbox, O_RDWR | O_CREAT, &fd);
 	if (rc)
-		return yb_fail_errno(err, YB_ERR_IO, rc,
-				     "cannot sync directory %s", parent);
-	return YB_OK;
-}
-
-/* Create path and any missing parents, like mkdir -p. */
-static int make_path(const char *path, struct yb_error *err)
-{
-	size_t len = strlen(path);
-	char *child = malloc(len + 1);
-	char *parent = malloc(len + 2);
-	int status = YB_OK;
-	if (!child || !parent)
-		status = yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	for (size_t i = 1; i <= len && status == YB_OK; i++) {
-		if ((i < len && path[i] != '/') || path[i - 1] == '/')
-			continue;
-		memcpy(child, path, i);
-		child[i] = '\0';
-		parent_of(child, parent);
-		status = make_dir(child, parent, err);
-	}
-	free(child);
-	free(parent);
+		return fail_open(mbox, rc, err);
+	struct stat st;
+	int status = check_file(mbox, fd, &st, err);
+	if (!status)
+		status = check_mbox_start(mbox->path, fd, (uint64_t)st.st_size,
+					  err);
+	*created = !status && st.st_size == 0;
+	fd_close(&fd);
 	return status;
 }
 
 /*
- * Open path, creating it if missing (through a dangling symlink too); it
- * must be a regular file, empty or an mbox.  *created: it is empty, so
- * its directory entry may be new and must be synced.
+ * Open (creating) the directory of the mbox, where its dotlock and spool
+ * live too: every later look at the file goes through it.  As root, only
+ * a directory of root's.
  */
-static int create_or_check(const char *path, bool *created,
-			   struct yb_error *err)
+static int open_dir(struct mbox *mbox, struct yb_error *err)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0600);
-	if (fd < 0) {
-		if (errno == EISDIR)
-			return yb_fail(err, YB_ERR_IO,
-				       "mbox %s is a directory, not a file", path);
-		return yb_fail_errno(err, YB_ERR_IO, errno,
-				     "cannot open mbox %s", path);
-	}
+	size_t fault_len;
+	int rc = dir_open_path(mbox->dir_path, true, false, &mbox->dir_fd,
+			       &fault_len);
+	if (rc)
+		return dest_fail_path(err, "mbox", mbox->path, mbox->dir_path,
+				      rc, fault_len);
 	struct stat st;
-	int status = YB_OK;
-	if (fstat(fd, &st) != 0)
-		status = yb_fail_errno(err, YB_ERR_IO, errno, "cannot stat %s",
-				       path);
-	else if (!S_ISREG(st.st_mode))
-		status = yb_fail(err, YB_ERR_IO, "mbox %s is not a regular file",
-				 path);
-	else
-		status = check_mbox_start(path, fd, (uint64_t)st.st_size, err);
-	*created = !status && st.st_size == 0;
-	fd_close(&fd);
-	return status;
+	if (fstat(mbox->dir_fd, &st) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot stat %s",
+				     mbox->dir_path);
+	int status = dest_check_owner(err, "the directory of mbox",
+				      mbox->path, &st);
+	if (status)
+		return status;
+	if (faccessat(mbox->dir_fd, ".", W_OK | X_OK, AT_EACCESS) != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno,
+				     "cannot use directory %s for the dotlock "
+				     "and spool of mbox %s", mbox->dir_path,
+				     mbox->path);
+	return YB_OK;
 }
 
 static void free_mbox(struct mbox *mbox)
@@ -2263,9 +2315,12 @@ static void free_mbox(struct mbox *mbox)
 	fd_close(&mbox->spool_fd);
 	EVP_MD_CTX_free(mbox->hash);
 	free(mbox->out);
+	fd_close(&mbox->dir_fd);
 	free(mbox->path);
 	free(mbox->lock_path);
 	free(mbox->dir_path);
+	free(mbox->name);
+	free(mbox->lock_name);
 	free(mbox);
 }
 
@@ -2300,24 +2355,20 @@ static char *concat(const char *path, const char *suffix)
 	return joined;
 }
 
-/* The names the sink works with, from the file's real path. */
+/* The names the sink works with: path as given, its directory, its name. */
 static int set_paths(struct mbox *mbox, const char *path, struct yb_error *err)
 {
-	mbox->path = realpath(path, NULL);
-	if (!mbox->path)
-		return yb_fail_errno(err, YB_ERR_IO, errno,
-				     "cannot resolve the path of mbox %s", path);
-	size_t len = strlen(mbox->path);
-	mbox->lock_path = concat(mbox->path, ".lock");
-	mbox->dir_path = malloc(len + 2);
-	if (!mbox->lock_path || !mbox->dir_path)
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	mbox->path = concat(path, "");
+	mbox->lock_path = concat(path, ".lock");
+	mbox->dir_path = malloc(strlen(path) + 2);
+	mbox->name = concat(name, "");
+	mbox->lock_name = concat(name, ".lock");
+	if (!mbox->path || !mbox->lock_path || !mbox->dir_path ||
+	    !mbox->name || !mbox->lock_name)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	parent_of(mbox->path, mbox->dir_path);
-	if (access(mbox->dir_path, W_OK | X_OK) != 0)
-		return yb_fail_errno(err, YB_ERR_IO, errno,
-				     "cannot use directory %s for the dotlock "
-				     "and spool of mbox %s", mbox->dir_path,
-				     mbox->path);
+	parent_of(path, mbox->dir_path);
 	return YB_OK;
 }
 
@@ -2328,24 +2379,16 @@ static int setup(struct mbox *mbox, const char *path, struct yb_error *err)
 				     "cannot get the host name for mbox %s",
 				     path);
 	mbox->host[sizeof(mbox->host) - 1] = '\0';
-	char *given_dir = malloc(strlen(path) + 2);
-	if (!given_dir)
-		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	parent_of(path, given_dir);
 	bool created = false;
-	int status = make_path(given_dir, err);
+	int status = set_paths(mbox, path, err);
 	if (!status)
-		status = create_or_check(path, &created, err);
-	free(given_dir);
+		status = open_dir(mbox, err);
 	if (!status)
-		status = set_paths(mbox, path, err);
-	if (!status && created) {
-		int rc = fsync_dir_path(mbox->dir_path);
-		if (rc)
-			status = yb_fail_errno(err, YB_ERR_IO, rc,
-					       "cannot sync directory %s",
-					       mbox->dir_path);
-	}
+		status = create_or_check(mbox, &created, err);
+	if (!status && created && fsync(mbox->dir_fd) != 0)
+		status = yb_fail_errno(err, YB_ERR_IO, errno,
+				       "cannot sync directory %s",
+				       mbox->dir_path);
 	if (!status)
 		status = open_spool(mbox, err);
 	if (status)
@@ -2371,6 +2414,7 @@ int mbox_open(const char *path, struct sink **out, struct yb_error *err)
 	mbox->base.ops = &mbox_ops;
 	mbox->lock.fd = -1;
 	mbox->spool_fd = -1;
+	mbox->dir_fd = -1;
 	mbox->lock_timeout_ms = MBOX_DEFAULT_LOCK_TIMEOUT_MS;
 	int status = setup(mbox, path, err);
 	if (status) {

@@ -33,7 +33,8 @@
  *      to PATH.lock; success is judged by the link count (NFS-safe).  A
  *      dotlock is stale, and is removed, when its PID names a process of
  *      this host that is gone, or when it has no such PID and its mtime is
- *      more than 5 minutes old.
+ *      more than 5 minutes old.  A symbolic link there is no dotlock:
+ *      it is never followed, and the lock fails at once (YB_ERR_IO).
  *   2. an fcntl() write lock on the whole file (F_SETLK, never F_SETLKW).
  * Each attempt takes both or neither; between attempts the sink sleeps
  * (10 ms, doubling to 200 ms).  A lock not had within the lock timeout
@@ -106,9 +107,14 @@
 
 /*
  * Open the mbox file at path, creating it (mode 0600) and any missing
- * parent directories (mode 0700) if needed.  A symlink is followed (and
- * a dangling one creates its target): the sink works on the real file,
- * and its dotlock is made beside it.  An existing file that is not
+ * parent directories (mode 0700) if needed.  The file itself is never
+ * reached through a symbolic link (YB_ERR_IO), and a link above it is
+ * followed only as dir_open_path (fileio.h) says; the directory is held
+ * open and the file, its dotlock and the spool are reached by name in
+ * it, never following a link, for the sink's life.  When yubin runs as
+ * root, a file or directory of another user's, or a file with a second
+ * name, is refused (YB_ERR_IO), at open and at each lock.  An existing
+ * file that is not
  * empty and does not start with "From " is refused (YB_ERR_IO "... is not
  * an mbox"); so is anything but a regular file, and a directory that is
  * not writable (the dotlock and the spool live there).  A stale dotlock is

@@ -287,6 +287,114 @@ static void test_open_refuses_file_as_subdir(void **state)
 	assert_non_null(strstr(err.msg, new_path));
 }
 
+/* maildir_open fails with YB_ERR_IO, the message holding both needles. */
+static void open_refused(const char *path, const char *needle,
+			 const char *needle2)
+{
+	struct sink *sink = NULL;
+	struct yb_error err;
+	yb_error_clear(&err);
+	assert_int_equal(maildir_open(path, &sink, &err), YB_ERR_IO);
+	assert_null(sink);
+	if (!strstr(err.msg, needle) || !strstr(err.msg, needle2))
+		print_error("message: %s\n", err.msg);
+	assert_non_null(strstr(err.msg, needle));
+	assert_non_null(strstr(err.msg, needle2));
+}
+
+/*
+ * tmp, new or cur a symbolic link to another directory: refused, and
+ * nothing lands there (a message would be written or renamed through it).
+ */
+static void test_open_refuses_symlinked_subdirs(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	char elsewhere[PATH_MAX];
+	join(elsewhere, sizeof(elsewhere), fx->root, "elsewhere");
+	assert_int_equal(mkdir(elsewhere, 0700), 0);
+	sink_close(open_ok(fx->maildir));
+	for (size_t i = 0; i < 3; i++) {
+		char sub[PATH_MAX], aside[PATH_MAX + 8];
+		sub_path(sub, sizeof(sub), fx, subs[i]);
+		snprintf(aside, sizeof(aside), "%s.aside", sub);
+		assert_int_equal(rename(sub, aside), 0);
+		assert_int_equal(symlink(elsewhere, sub), 0);
+		open_refused(fx->maildir, sub, "symbolic link");
+		assert_int_equal(unlink(sub), 0);
+		assert_int_equal(rename(aside, sub), 0);
+	}
+	DIR *dir = opendir(elsewhere);
+	assert_non_null(dir);
+	size_t entries = 0;
+	for (struct dirent *e = readdir(dir); e; e = readdir(dir))
+		entries++;
+	closedir(dir);
+	assert_int_equal(entries, 2); /* . and .. */
+	sink_close(open_ok(fx->maildir));
+}
+
+/* The Maildir named by the account is itself never a link that is followed. */
+static void test_open_refuses_symlinked_maildir(void **state)
+{
+	struct fixture *fx = *state;
+	char real[PATH_MAX];
+	join(real, sizeof(real), fx->root, "real");
+	sink_close(open_ok(real));
+	char parent[PATH_MAX];
+	join(parent, sizeof(parent), fx->root, "Mail");
+	assert_int_equal(mkdir(parent, 0700), 0);
+	assert_int_equal(symlink(real, fx->maildir), 0);
+	open_refused(fx->maildir, fx->maildir, "symbolic link");
+}
+
+/* A link of our own above the Maildir is the user's choice: followed. */
+static void test_open_follows_own_link_above(void **state)
+{
+	struct fixture *fx = *state;
+	char real[PATH_MAX], link_path[PATH_MAX], inside[PATH_MAX];
+	join(real, sizeof(real), fx->root, "real");
+	assert_int_equal(mkdir(real, 0700), 0);
+	join(link_path, sizeof(link_path), fx->root, "Mail");
+	assert_int_equal(symlink(real, link_path), 0);
+	sink_close(open_ok(fx->maildir));
+	join(inside, sizeof(inside), real, "box/new");
+	assert_true(exists(inside));
+}
+
+/*
+ * As root, a Maildir (or one of its directories) that belongs to another
+ * user is refused, naming the owner; so is a link of another user's
+ * above it.
+ */
+static void test_open_as_root_refuses_foreign_tree(void **state)
+{
+	struct fixture *fx = *state;
+	if (geteuid() != 0)
+		skip(); /* only root is refused; CI runs as root */
+	sink_close(open_ok(fx->maildir));
+	assert_int_equal(chown(fx->maildir, 65534, 65534), 0);
+	open_refused(fx->maildir, fx->maildir, "uid 65534");
+	assert_int_equal(chown(fx->maildir, 0, 0), 0);
+	char new_path[PATH_MAX];
+	sub_path(new_path, sizeof(new_path), fx, "new");
+	assert_int_equal(chown(new_path, 65534, 65534), 0);
+	open_refused(fx->maildir, new_path, "uid 65534");
+	assert_int_equal(chown(new_path, 0, 0), 0);
+	sink_close(open_ok(fx->maildir));
+
+	char real[PATH_MAX], link_path[PATH_MAX], through[PATH_MAX];
+	join(real, sizeof(real), fx->root, "real");
+	assert_int_equal(mkdir(real, 0700), 0);
+	join(link_path, sizeof(link_path), fx->root, "Other");
+	assert_int_equal(symlink(real, link_path), 0);
+	assert_int_equal(lchown(link_path, 65534, 65534), 0);
+	join(through, sizeof(through), link_path, "box");
+	open_refused(through, link_path, "symbolic link");
+	assert_int_equal(lchown(link_path, 0, 0), 0);
+	sink_close(open_ok(through));
+}
+
 static void test_open_refuses_empty_path(void **state)
 {
 	(void)state;
@@ -1171,6 +1279,10 @@ int main(void)
 		T(test_open_refuses_regular_file),
 		T(test_open_refuses_file_as_subdir),
 		T(test_open_refuses_empty_path),
+		T(test_open_refuses_symlinked_subdirs),
+		T(test_open_refuses_symlinked_maildir),
+		T(test_open_follows_own_link_above),
+		T(test_open_as_root_refuses_foreign_tree),
 		T(test_roundtrip_exact_bytes),
 		T(test_zero_length_writes),
 		T(test_flags_publish_to_cur),

@@ -60,7 +60,7 @@ static int setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	assert_non_null(fx);
 	make_temp_dir(fx->root, sizeof(fx->root), "yubin-mbox-XXXXXX");
-	/* realpath: the sink names files by their real path. */
+	/* realpath: a link above the mbox must not change what tests see. */
 	char *real = realpath(fx->root, NULL);
 	assert_non_null(real);
 	snprintf(fx->root, sizeof(fx->root), "%s", real);
@@ -1180,24 +1180,136 @@ static void test_file_replaced_before_prepare(void **state)
 	assert_int_equal(file_size(fx->mbox), (off_t)strlen(content));
 }
 
-static void test_symlinked_mbox_locks_target(void **state)
+/* mbox_open fails with YB_ERR_IO, the message holding both needles. */
+static void open_refused(const char *path, const char *needle,
+			 const char *needle2)
+{
+	struct sink *sink = NULL;
+	struct yb_error err;
+	yb_error_clear(&err);
+	assert_int_equal(mbox_open(path, &sink, &err), YB_ERR_IO);
+	assert_null(sink);
+	if (!strstr(err.msg, needle) || !strstr(err.msg, needle2))
+		print_error("message: %s\n", err.msg);
+	assert_non_null(strstr(err.msg, needle));
+	assert_non_null(strstr(err.msg, needle2));
+}
+
+/*
+ * The mbox file is never reached through a symbolic link, dangling or
+ * not: a user who may write in its directory could point it anywhere.
+ */
+static void test_symlinked_mbox_refused(void **state)
 {
 	struct fixture *fx = *state;
-	char real_dir[PATH_MAX], target[PATH_MAX], target_lock[PATH_MAX + 8];
-	join(real_dir, sizeof(real_dir), fx->root, "real");
-	assert_int_equal(mkdir(real_dir, 0700), 0);
-	join(target, sizeof(target), real_dir, "box");
-	snprintf(target_lock, sizeof(target_lock), "%s.lock", target);
+	char target[PATH_MAX];
+	join(target, sizeof(target), fx->root, "target");
 	make_dirs(fx);
 	assert_int_equal(symlink(target, fx->mbox), 0);
+	open_refused(fx->mbox, fx->mbox, "symbolic link");
+	assert_false(exists(target));
+	write_file(target, "", 0);
+	open_refused(fx->mbox, fx->mbox, "symbolic link");
+	assert_int_equal(file_size(target), 0);
+	assert_false(exists(fx->lock));
+}
+
+/* A link of our own above the mbox is the user's choice: followed. */
+static void test_own_link_above_mbox_followed(void **state)
+{
+	struct fixture *fx = *state;
+	char real[PATH_MAX], link_path[PATH_MAX], inside[PATH_MAX];
+	join(real, sizeof(real), fx->root, "real");
+	assert_int_equal(mkdir(real, 0700), 0);
+	join(link_path, sizeof(link_path), fx->root, "mail");
+	assert_int_equal(symlink(real, link_path), 0);
 	struct sink *sink = open_ok(fx->mbox);
 	deliver(sink, 1, "x\n", 2, 2);
 	prepare_ok(sink);
-	assert_true(exists(target_lock));
-	assert_false(exists(fx->lock));
+	join(inside, sizeof(inside), real, "box.lock");
+	assert_true(exists(inside));
 	publish_ok(sink);
 	sink_close(sink);
-	assert_true(file_size(target) > 0);
+	join(inside, sizeof(inside), real, "box");
+	assert_true(file_size(inside) > 0);
+}
+
+/*
+ * The file swapped for a link between open and lock: the lock does not
+ * follow it either, and nothing is written there.
+ */
+static void test_mbox_swapped_for_symlink_refused(void **state)
+{
+	struct fixture *fx = *state;
+	char target[PATH_MAX];
+	join(target, sizeof(target), fx->root, "target");
+	write_file(target, "", 0);
+	struct sink *sink = open_ok(fx->mbox);
+	deliver(sink, 1, "x\n", 2, 2);
+	assert_int_equal(unlink(fx->mbox), 0);
+	assert_int_equal(symlink(target, fx->mbox), 0);
+	struct yb_error err;
+	assert_int_equal(sink_prepare(sink, &err), YB_ERR_IO);
+	assert_non_null(strstr(err.msg, "symbolic link"));
+	sink_discard(sink);
+	sink_close(sink);
+	assert_int_equal(file_size(target), 0);
+	assert_false(exists(fx->lock));
+}
+
+/*
+ * A symbolic link planted at PATH.lock is not a dotlock: the lock is not
+ * made through it, not waited for, and its target is left alone.
+ */
+static void test_symlink_at_dotlock_refused(void **state)
+{
+	struct fixture *fx = *state;
+	char target[PATH_MAX];
+	join(target, sizeof(target), fx->root, "target");
+	struct sink *sink = open_ok(fx->mbox);
+	assert_int_equal(symlink(target, fx->lock), 0);
+	deliver(sink, 1, "x\n", 2, 2);
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	struct yb_error err;
+	assert_int_equal(sink_prepare(sink, &err), YB_ERR_IO);
+	assert_true(elapsed_ms(&start) < TEST_LOCK_MS);
+	assert_non_null(strstr(err.msg, fx->lock));
+	assert_non_null(strstr(err.msg, "symbolic link"));
+	sink_discard(sink);
+	sink_close(sink);
+	assert_false(exists(target));
+	struct stat st;
+	assert_int_equal(lstat(fx->lock, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(file_size(fx->mbox), 0);
+}
+
+/*
+ * As root, an mbox or a directory of one that belongs to another user is
+ * refused, naming the owner; so is an mbox with a second name.
+ */
+static void test_open_as_root_refuses_foreign_mbox(void **state)
+{
+	struct fixture *fx = *state;
+	if (geteuid() != 0)
+		skip(); /* only root is refused; CI runs as root */
+	sink_close(open_ok(fx->mbox));
+	assert_int_equal(chown(fx->mbox, 65534, 65534), 0);
+	open_refused(fx->mbox, fx->mbox, "uid 65534");
+	assert_int_equal(chown(fx->mbox, 0, 0), 0);
+	char dir[PATH_MAX];
+	join(dir, sizeof(dir), fx->root, "mail");
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	open_refused(fx->mbox, fx->mbox, "uid 65534");
+	assert_int_equal(chown(dir, 0, 0), 0);
+	char second[PATH_MAX];
+	join(second, sizeof(second), fx->root, "second");
+	assert_int_equal(link(fx->mbox, second), 0);
+	open_refused(fx->mbox, fx->mbox, "hard links");
+	assert_int_equal(unlink(second), 0);
+	sink_close(open_ok(fx->mbox));
+	assert_false(exists(fx->lock));
 }
 
 /* ---- locking against others --------------------------------------------- */
@@ -1927,7 +2039,11 @@ int main(void)
 		T(test_many_messages_few_descriptors),
 		T(test_two_sinks_interleaved),
 		T(test_file_replaced_before_prepare),
-		T(test_symlinked_mbox_locks_target),
+		T(test_symlinked_mbox_refused),
+		T(test_own_link_above_mbox_followed),
+		T(test_mbox_swapped_for_symlink_refused),
+		T(test_symlink_at_dotlock_refused),
+		T(test_open_as_root_refuses_foreign_mbox),
 		T(test_dotlock_held_gives_temp),
 		T(test_fcntl_held_gives_temp),
 		T(test_lock_released_in_time),
