@@ -104,8 +104,7 @@ static int make_dir_at(int dir_fd, const char *name)
 }
 
 /* One step of dir_open_path: the descriptor of name in dir_fd, or -1. */
-static int open_component(int dir_fd, const char *name, bool is_dest,
-			  bool create)
+static int open_component(int dir_fd, const char *name, bool create)
 {
 	int fd = dir_open_at(dir_fd, name);
 	if (fd < 0 && errno == ENOENT && create) {
@@ -120,13 +119,12 @@ static int open_component(int dir_fd, const char *name, bool is_dest,
 	 * Between the look and the open only someone who may write in
 	 * dir_fd can swap the link; the destination's own checks follow.
 	 */
-	if (fd < 0 && errno == ELOOP && !is_dest && link_trusted(dir_fd, name))
+	if (fd < 0 && errno == ELOOP && link_trusted(dir_fd, name))
 		fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return fd;
 }
 
-int dir_open_path(const char *path, bool create, bool last_is_dest, int *out,
-		  size_t *fault_len)
+int dir_open_path(const char *path, bool create, int *out, size_t *fault_len)
 {
 	*out = -1;
 	*fault_len = 0;
@@ -152,8 +150,7 @@ int dir_open_path(const char *path, bool create, bool last_is_dest, int *out,
 		char name[NAME_MAX + 1];
 		memcpy(name, p, len);
 		name[len] = '\0';
-		int fd = open_component(dir_fd, name,
-					last_is_dest && *rest == '\0', create);
+		int fd = open_component(dir_fd, name, create);
 		int saved = errno;
 		fd_close(&dir_fd);
 		if (fd < 0)
@@ -174,9 +171,10 @@ int dest_fail_path(struct yb_error *err, const char *what, const char *path,
 		return yb_fail(err, YB_ERR_IO,
 			       "cannot use %s %s: %.*s is a symbolic link, "
 			       "which yubin does not follow (a link is followed "
-			       "only above the destination, and only when it "
-			       "belongs to root or to the user yubin runs as): "
-			       "give the real path in the account's deliver key",
+			       "only when it belongs to root or to the user "
+			       "yubin runs as, and never at a Maildir's tmp, "
+			       "new or cur, an mbox file or its lock): give "
+			       "the real path in the account's deliver key",
 			       what, path, shown, walked);
 	if (errnum == ENOTDIR)
 		return yb_fail(err, YB_ERR_IO,

@@ -46,15 +46,13 @@ int dir_open_at(int dir_fd, const char *name);
  * create (mode 0700, its parent synced so the entry survives a crash).
  * A symbolic link is followed only when it belongs to root or to the
  * effective user, as the kernel's protected_symlinks does in sticky
- * directories, so a link another user planted in the path is not; and
- * the last component not at all when it is the destination itself
- * (last_is_dest: a Maildir, not the directory of an mbox).  Returns 0
+ * directories, so a link another user planted in the path is not (the
+ * user's own link to where the mail really lives is followed).  Returns 0
  * and the descriptor in *out, or an errno value (ELOOP: a link not
  * followed, ENOTDIR: not a directory) with *fault_len the length of the
  * path up to the component at fault.
  */
-int dir_open_path(const char *path, bool create, bool last_is_dest, int *out,
-		  size_t *fault_len);
+int dir_open_path(const char *path, bool create, int *out, size_t *fault_len);
 
 /*
  * The error for a failure (errnum, fault_len) of dir_open_path on walked,

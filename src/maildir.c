@@ -266,13 +266,14 @@ static bool parse_name(const char *name, size_t len, struct name_parts *parts)
 /* ---- opening ------------------------------------------------------------ */
 
 /*
- * Open the Maildir itself, creating it and its missing parents.  Not
- * through a symbolic link, and as root only a Maildir of root's.
+ * Open the Maildir itself, creating it and its missing parents.  Through
+ * a symbolic link only of root's or the user's own (dir_open_path), and
+ * as root only a Maildir of root's.
  */
 static int open_root(const char *path, int *root_fd, struct yb_error *err)
 {
 	size_t fault_len;
-	int rc = dir_open_path(path, true, true, root_fd, &fault_len);
+	int rc = dir_open_path(path, true, root_fd, &fault_len);
 	if (rc)
 		return dest_fail_path(err, "Maildir", path, path, rc, fault_len);
 	struct stat st;

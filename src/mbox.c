@@ -2286,8 +2286,7 @@ static int create_or_check(struct mbox *mbox, bool *created,
 static int open_dir(struct mbox *mbox, struct yb_error *err)
 {
 	size_t fault_len;
-	int rc = dir_open_path(mbox->dir_path, true, false, &mbox->dir_fd,
-			       &fault_len);
+	int rc = dir_open_path(mbox->dir_path, true, &mbox->dir_fd, &fault_len);
 	if (rc)
 		return dest_fail_path(err, "mbox", mbox->path, mbox->dir_path,
 				      rc, fault_len);

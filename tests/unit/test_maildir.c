@@ -334,18 +334,29 @@ static void test_open_refuses_symlinked_subdirs(void **state)
 	sink_close(open_ok(fx->maildir));
 }
 
-/* The Maildir named by the account is itself never a link that is followed. */
-static void test_open_refuses_symlinked_maildir(void **state)
+/*
+ * The Maildir named by the account may be the user's own link to where
+ * the mail lives: followed, and the message lands in the real Maildir.
+ */
+static void test_open_follows_own_link_to_maildir(void **state)
 {
 	struct fixture *fx = *state;
-	char real[PATH_MAX];
+	char real[PATH_MAX], real_new[PATH_MAX];
 	join(real, sizeof(real), fx->root, "real");
 	sink_close(open_ok(real));
 	char parent[PATH_MAX];
 	join(parent, sizeof(parent), fx->root, "Mail");
 	assert_int_equal(mkdir(parent, 0700), 0);
 	assert_int_equal(symlink(real, fx->maildir), 0);
-	open_refused(fx->maildir, fx->maildir, "symbolic link");
+	struct sink *sink = open_ok(fx->maildir);
+	char dest[PATH_MAX];
+	deliver_one(sink, NULL, "Subject: through the link\n\nbody\n", dest,
+		    sizeof(dest));
+	sink_close(sink);
+	char landed[2 * PATH_MAX];
+	join(real_new, sizeof(real_new), real, "new");
+	snprintf(landed, sizeof(landed), "%s/%s", real_new, strrchr(dest, '/') + 1);
+	assert_true(exists(landed));
 }
 
 /* A link of our own above the Maildir is the user's choice: followed. */
@@ -393,6 +404,13 @@ static void test_open_as_root_refuses_foreign_tree(void **state)
 	open_refused(through, link_path, "symbolic link");
 	assert_int_equal(lchown(link_path, 0, 0), 0);
 	sink_close(open_ok(through));
+
+	/* Another user's link in place of the Maildir itself: not followed. */
+	char named[PATH_MAX];
+	join(named, sizeof(named), fx->root, "Named");
+	assert_int_equal(symlink(through, named), 0);
+	assert_int_equal(lchown(named, 65534, 65534), 0);
+	open_refused(named, named, "symbolic link");
 }
 
 static void test_open_refuses_empty_path(void **state)
@@ -1280,7 +1298,7 @@ int main(void)
 		T(test_open_refuses_file_as_subdir),
 		T(test_open_refuses_empty_path),
 		T(test_open_refuses_symlinked_subdirs),
-		T(test_open_refuses_symlinked_maildir),
+		T(test_open_follows_own_link_to_maildir),
 		T(test_open_follows_own_link_above),
 		T(test_open_as_root_refuses_foreign_tree),
 		T(test_roundtrip_exact_bytes),
