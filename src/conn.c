@@ -18,8 +18,9 @@
  * longest line we accept plus room to read in large chunks.  Lines and
  * peeked bytes are handed out as pointers into it; bytes move to the front
  * only when the free tail becomes too small for a good read.  It holds
- * only what the server sends (greetings, challenges, replies, mail),
- * never a secret of ours, so it is not wiped.
+ * only what the server sends (greetings, challenges, replies, mail), so
+ * it is not wiped: a secret of ours gets there only if a server echoes
+ * one back.
  *
  * The output buffer carries passwords and tokens (PASS, LOGIN,
  * AUTHENTICATE and SASL responses), and the callers do not say which
