@@ -148,8 +148,8 @@ struct config {
 /*
  * Load and validate the whole file.  On failure *out is left empty and
  * err holds "FILE:LINE:COLUMN: message" (YB_ERR_CONFIG) or an I/O error.
- * A file that holds a `password:` and is readable by group or others is
- * refused.  The caller frees a loaded config with config_free().
+ * A file that holds a secret inline (`password:`, oauth2 `client_secret:`)
+ * and is readable by group or others is refused.  The caller frees a loaded config with config_free().
  */
 int config_load(const char *path, struct config *out, struct yb_error *err);
 

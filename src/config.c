@@ -2102,35 +2102,56 @@ static int load_root(struct loader *ld, const struct ynode *root,
 	return status;
 }
 
-/* Does the file hold a password: key, wherever it can take effect? */
-static bool holds_password(const struct ynode *root)
+/*
+ * The key of a secret written inline in a mapping of account keys (an
+ * account or defaults): password, or an oauth2 key of kind O2_SECRET.
+ * NULL when there is none.  Commands, variable names and paths that
+ * lead to a secret are not secrets themselves.
+ */
+static const struct ynode *inline_secret_key(const struct ynode *map)
 {
-	if (!root || root->kind != YNODE_MAPPING)
-		return false;
-	const struct ynode *defaults = map_get(root, "defaults");
-	if (defaults && defaults->kind == YNODE_MAPPING &&
-	    map_get(defaults, "password"))
-		return true;
-	const struct ynode *accounts = map_get(root, "accounts");
-	if (!accounts || accounts->kind != YNODE_SEQUENCE)
-		return false;
-	for (size_t i = 0; i < accounts->count; i++) {
-		const struct ynode *account = accounts->items[i];
-		if (account->kind == YNODE_MAPPING &&
-		    map_get(account, "password"))
-			return true;
-	}
-	return false;
+	if (!map || map->kind != YNODE_MAPPING)
+		return NULL;
+	const struct ynode *key = map_get_key(map, "password");
+	if (key)
+		return key;
+	const struct ynode *oauth2 = map_get(map, "oauth2");
+	if (!oauth2 || oauth2->kind != YNODE_MAPPING)
+		return NULL;
+	for (size_t i = 0; i < O2_KEY_COUNT && !key; i++)
+		if (oauth2_keys[i].kind == O2_SECRET)
+			key = map_get_key(oauth2, oauth2_keys[i].name);
+	return key;
 }
 
+/* The first inline secret wherever it can take effect, or NULL. */
+static const struct ynode *first_inline_secret(const struct ynode *root)
+{
+	if (!root || root->kind != YNODE_MAPPING)
+		return NULL;
+	const struct ynode *key = inline_secret_key(map_get(root, "defaults"));
+	const struct ynode *accounts = map_get(root, "accounts");
+	if (key || !accounts || accounts->kind != YNODE_SEQUENCE)
+		return key;
+	for (size_t i = 0; i < accounts->count && !key; i++)
+		key = inline_secret_key(accounts->items[i]);
+	return key;
+}
+
+/* Like fetchmail: a file that others can read must not hold a secret. */
 static int check_permissions(struct loader *ld, const struct ynode *root,
 			     mode_t mode)
 {
-	if ((mode & (S_IRGRP | S_IROTH)) && holds_password(root))
-		return yb_fail(ld->err, YB_ERR_CONFIG,
-			       "%s: holds a password and is readable by group or others; run chmod 600 %s",
-			       ld->path, ld->path);
-	return YB_OK;
+	if (!(mode & (S_IRGRP | S_IROTH)))
+		return YB_OK;
+	const struct ynode *key = first_inline_secret(root);
+	if (!key)
+		return YB_OK;
+	char buf[SHOWN_MAX];
+	return fail_at(ld, key, "'%s' holds a secret and the file is readable "
+		       "by group or others (mode %04o); run chmod 600 %s",
+		       shown(buf, key->text, key->len),
+		       (unsigned)(mode & 07777), ld->path);
 }
 
 void config_free(struct config *config)

@@ -17,7 +17,18 @@
  * The input buffer is allocated once with a fixed capacity: it holds the
  * longest line we accept plus room to read in large chunks.  Lines and
  * peeked bytes are handed out as pointers into it; bytes move to the front
- * only when the free tail becomes too small for a good read.
+ * only when the free tail becomes too small for a good read.  It holds
+ * only what the server sends (greetings, challenges, replies, mail), so
+ * it is not wiped: a secret of ours gets there only if a server echoes
+ * one back.
+ *
+ * The output buffer carries passwords and tokens (PASS, LOGIN,
+ * AUTHENTICATE and SASL responses), and the callers do not say which
+ * lines those are: every flush wipes the bytes it sent, so no secret
+ * stays behind once it has left.  That costs one pass over bytes that
+ * were just copied in, commands only (message bodies never pass through
+ * it).  The buffer never moves with realloc(), which would leave a copy
+ * in the old block, and it is wiped before it is freed.
  */
 #include "config.h"
 
@@ -1090,6 +1101,16 @@ bool conn_is_tls(const struct conn *conn)
 	return conn->ssl != NULL;
 }
 
+/* Wipe and release the output buffer (its length is kept). */
+static void out_free(struct conn *conn)
+{
+	if (conn->out_buf)
+		OPENSSL_cleanse(conn->out_buf, conn->out_cap);
+	free(conn->out_buf);
+	conn->out_buf = NULL;
+	conn->out_cap = 0;
+}
+
 static int out_reserve(struct conn *conn, size_t need, struct yb_error *err)
 {
 	if (need <= conn->out_cap)
@@ -1099,9 +1120,14 @@ static int out_reserve(struct conn *conn, size_t need, struct yb_error *err)
 		cap *= 2; /* need <= OUT_CAP, so this stays small */
 	if (cap > OUT_CAP)
 		cap = OUT_CAP;
-	char *grown = realloc(conn->out_buf, cap);
+	/* Not realloc: the old block may hold a secret and must be wiped.
+	   Zeroed, so every byte of the buffer is always defined. */
+	char *grown = calloc(1, cap);
 	if (!grown)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	if (conn->out_len > 0)
+		memcpy(grown, conn->out_buf, conn->out_len);
+	out_free(conn);
 	conn->out_buf = grown;
 	conn->out_cap = cap;
 	return YB_OK;
@@ -1132,9 +1158,17 @@ int conn_flush(struct conn *conn, struct yb_error *err)
 	if (conn->out_len == 0)
 		return YB_OK;
 	int rc = send_all(conn, conn->out_buf, conn->out_len, err);
-	/* After a failure the connection is finished; never resend a part. */
+	/* Sent or not, these bytes may be a password; after a failure the
+	   connection is finished, so nothing is resent either. */
+	OPENSSL_cleanse(conn->out_buf, conn->out_len);
 	conn->out_len = 0;
 	return rc;
+}
+
+const char *conn_out_memory(const struct conn *conn, size_t *cap)
+{
+	*cap = conn->out_cap;
+	return conn->out_buf;
 }
 
 /*
@@ -1331,7 +1365,7 @@ void conn_close(struct conn *conn)
 	if (conn->fd >= 0)
 		close(conn->fd);
 	free(conn->in_buf);
-	free(conn->out_buf);
+	out_free(conn);
 	free(conn->tls_ca_file);
 	free(conn->tls_cert_file);
 	free(conn->tls_key_file);

@@ -76,7 +76,14 @@ bool conn_is_tls(const struct conn *conn);
 int conn_write(struct conn *conn, const void *data, size_t len,
 	       struct yb_error *err);
 
+/* Send what is queued, then wipe it (it may have been a password). */
 int conn_flush(struct conn *conn, struct yb_error *err);
+
+/*
+ * For tests: the output buffer, all *cap bytes of it (queued bytes
+ * first), to show that no secret stays there.  NULL before any write.
+ */
+const char *conn_out_memory(const struct conn *conn, size_t *cap);
 
 /*
  * Read one line.  *line points into the connection's buffer and stays

@@ -165,11 +165,15 @@ out:
 	return rc;
 }
 
-/* One session with secret (see imap_connect) from login to logout. */
+/*
+ * One session with *secret (see imap_connect) from login to logout.  The
+ * session wipes and frees *secret as soon as its login is over and sets
+ * it to NULL; what is left when it returns early is the caller's.
+ */
 static int fetch_with_secret(const struct account *account,
 			     const struct fetch_options *options,
 			     struct state *state, struct sink_cache *sinks,
-			     const char *secret, struct fetch_report *report,
+			     char **secret, struct fetch_report *report,
 			     struct yb_error *err)
 {
 	if (account->protocol == PROTOCOL_IMAP)
@@ -198,10 +202,13 @@ static int fetch_with_token(const struct account *account,
 	char *token = NULL;
 	bool fresh = false;
 	int rc = oauth2_access_token(account, false, &token, &fresh, err);
+	bool from_cache = rc == YB_OK && !fresh;
+	/* The session wipes the token (secret_free, as oauth2_free_token
+	   does) once its login is over. */
 	if (rc == YB_OK)
-		rc = fetch_with_secret(account, options, state, sinks, token,
+		rc = fetch_with_secret(account, options, state, sinks, &token,
 				       report, err);
-	if (rc == YB_ERR_AUTH && token && !fresh) {
+	if (rc == YB_ERR_AUTH && from_cache) {
 		log_info("account %s: %s; refreshing the OAuth2 token and "
 			 "trying once more", account->name, err->msg);
 		oauth2_free_token(token);
@@ -209,7 +216,7 @@ static int fetch_with_token(const struct account *account,
 		rc = oauth2_access_token(account, true, &token, &fresh, err);
 		if (rc == YB_OK)
 			rc = fetch_with_secret(account, options, state, sinks,
-					       token, report, err);
+					       &token, report, err);
 	}
 	oauth2_free_token(token);
 	return rc;
@@ -230,9 +237,9 @@ static int log_in_and_fetch(const struct account *account,
 	    account->password_source != PASSWORD_NONE)
 		rc = secret_get_password(account, &password, err);
 	if (rc == YB_OK)
-		rc = fetch_with_secret(account, options, state, sinks, password,
-				       report, err);
-	secret_free(password);
+		rc = fetch_with_secret(account, options, state, sinks,
+				       &password, report, err);
+	secret_free(password); /* NULL unless the session never started */
 	return rc;
 }
 

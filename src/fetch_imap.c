@@ -38,6 +38,7 @@
 #include "log.h"
 #include "name_set.h"
 #include "progress.h"
+#include "secret.h"
 #include "testhook.h"
 #include "text.h"
 
@@ -1609,7 +1610,7 @@ static void free_folders(struct imap_run *run)
 	free(run->folders);
 }
 
-int fetch_imap(const struct account *account, const char *password,
+int fetch_imap(const struct account *account, char **secret,
 	       struct state *state, fetch_sink_fn *open_sink, void *sink_ctx,
 	       bool dry_run, struct fetch_report *report, struct yb_error *err)
 {
@@ -1617,7 +1618,9 @@ int fetch_imap(const struct account *account, const char *password,
 		.account = account, .state = state, .report = report,
 		.open_sink = open_sink, .sink_ctx = sink_ctx, .dry_run = dry_run,
 	};
-	int rc = imap_connect(account, password, &run.imap, err);
+	int rc = imap_connect(account, *secret, &run.imap, err);
+	secret_free(*secret); /* logged in or not, its work is done */
+	*secret = NULL;
 	if (rc == YB_OK)
 		rc = resolve_folders(&run, err);
 	for (size_t i = 0; rc == YB_OK && i < run.folder_count; i++) {

@@ -39,6 +39,7 @@
 #include "pop3_parse.h"
 #include "pop3_plan.h"
 #include "progress.h"
+#include "secret.h"
 #include "testhook.h"
 
 #define POP3_MAILBOX "INBOX"
@@ -687,7 +688,7 @@ out:
 	return rc;
 }
 
-int fetch_pop3(const struct account *account, const char *password,
+int fetch_pop3(const struct account *account, char **secret,
 	       struct state *state, struct sink *sink,
 	       const struct fetch_options *options,
 	       struct fetch_report *report, struct yb_error *err)
@@ -711,7 +712,9 @@ int fetch_pop3(const struct account *account, const char *password,
 		rc = delivery_new(&params, &run->delivery, err);
 	}
 	if (rc == YB_OK)
-		rc = pop3_connect(account, password, &run->pop3, err);
+		rc = pop3_connect(account, *secret, &run->pop3, err);
+	secret_free(*secret); /* logged in or not, its work is done */
+	*secret = NULL;
 	if (rc == YB_OK)
 		rc = run_session(run, dry_run, err);
 	pop3_close(run->pop3);

@@ -14,6 +14,9 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "account.h"
 #include "cli.h"
@@ -496,10 +499,6 @@ static int run(int argc, char **argv)
 		return 0;
 	}
 	log_init(options.verbosity, options.use_syslog);
-	/* Passwords and tokens live in this process's memory: a crash must
-	   not leave them in a core file. */
-	struct rlimit no_core = { 0, 0 };
-	setrlimit(RLIMIT_CORE, &no_core);
 	/* A server that closes on us must be an error return, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 
@@ -573,8 +572,27 @@ static int close_stdout(int exit_code)
 	return exit_code == 0 ? yb_exit_code(YB_ERR_IO) : exit_code;
 }
 
+/*
+ * Passwords and tokens live in this process's memory: a crash must not
+ * leave them in a core file, and no other process of the same user may
+ * read them (ptrace, /proc/PID/mem).  On Linux a process that is not
+ * dumpable gets both: no core file (at most one only root can read, with
+ * fs.suid_dumpable=2), and its /proc/PID files belong to root.  Commands
+ * yubin runs are exec'd, which makes them dumpable again; -j children
+ * are forked and stay protected.  Nothing to do if a call fails.
+ */
+static void protect_memory(void)
+{
+	struct rlimit no_core = { 0, 0 };
+	(void)setrlimit(RLIMIT_CORE, &no_core);
+#ifdef __linux__
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
+}
+
 int main(int argc, char **argv)
 {
+	protect_memory();
 	keep_standard_fds_taken();
 	/* No curl_global_init() here: libcurl is loaded, and initialised, by
 	   the first OAuth2 request (curl_lazy.c).  libcurl's rule is only

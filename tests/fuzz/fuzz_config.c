@@ -15,8 +15,8 @@
  *     'tls: none' without allow_plaintext, no keep: false with
  *     delete_after_days, oauth2 settings where auth needs them, every
  *     account found by config_find_account;
- *   - a file that holds a password is refused once it is readable by
- *     group or others.
+ *   - a file that holds a secret inline (a password, an oauth2
+ *     client_secret) is refused once it is readable by group or others.
  */
 #include "config.h"
 
@@ -111,11 +111,14 @@ static void check_account(const struct config *config, size_t index)
 	FUZZ_CHECK(config_find_account(config, a->name) == a);
 }
 
-static bool holds_password(const struct config *config)
+static bool holds_inline_secret(const struct config *config)
 {
-	for (size_t i = 0; i < config->account_count; i++)
-		if (config->accounts[i].password_source == PASSWORD_VALUE)
+	for (size_t i = 0; i < config->account_count; i++) {
+		const struct account *a = &config->accounts[i];
+		if (a->password_source == PASSWORD_VALUE ||
+		    (a->has_oauth2 && a->oauth2.client_secret))
 			return true;
+	}
 	return false;
 }
 
@@ -138,8 +141,8 @@ static void check_mode_refused(const char *path)
 	int rc = config_load(path, &again, &err);
 	if (rc == YB_OK) {
 		config_free(&again);
-		fuzz_fail("config_load took a file with a password that "
-			  "others can read");
+		fuzz_fail("config_load took a file with an inline secret "
+			  "that others can read");
 	}
 	check_error(path, rc, &err);
 }
@@ -164,7 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < config.account_count; i++)
 		check_account(&config, i);
 	FUZZ_CHECK(config_find_account(&config, "no such account/") == NULL);
-	bool refuse_shared = holds_password(&config);
+	bool refuse_shared = holds_inline_secret(&config);
 	config_free(&config);
 	if (refuse_shared)
 		check_mode_refused(path);

@@ -572,8 +572,14 @@ static void run_fetch(const struct run_params *params, size_t server_len)
 	struct sink_cache sinks = { .mbox = mbox };
 	struct fetch_report report;
 	memset(&report, 0, sizeof(report));
-	int rc = fetch_imap(&account, password, state, open_sink, &sinks,
+	/* fetch_imap wipes and frees its copy once the login is over. */
+	char *secret = strdup(password);
+	if (!secret)
+		fuzz_fail("out of memory");
+	int rc = fetch_imap(&account, &secret, state, open_sink, &sinks,
 			    dry_run, &report, &err);
+	if (secret)
+		fuzz_fail("fetch_imap left the password alive after its login");
 	if (show_trace)
 		fprintf(stderr, "fuzz: fetch_imap: %s%s%s; fetched %zu of %zu "
 			"new, %zu refused, %zu too large, %zu recovered\n",

@@ -586,14 +586,14 @@ static void test_password_file_permissions(void **state)
 	const char *path = write_config_mode(text, 0644);
 	char expected[2 * PATH_MAX + 128];
 	snprintf(expected, sizeof(expected),
-		 " holds a password and is readable by group or others; run chmod 600 %s",
-		 path);
+		 "8:5: 'password' holds a secret and the file is readable by "
+		 "group or others (mode 0644); run chmod 600 %s", path);
 	assert_string_equal(load_error_path(path), expected);
 
 	path = write_config_mode(text, 0640);
 	snprintf(expected, sizeof(expected),
-		 " holds a password and is readable by group or others; run chmod 600 %s",
-		 path);
+		 "8:5: 'password' holds a secret and the file is readable by "
+		 "group or others (mode 0640); run chmod 600 %s", path);
 	assert_string_equal(load_error_path(path), expected);
 
 	struct config config;
@@ -615,9 +615,50 @@ static void test_password_in_defaults_permissions(void **state)
 					     0604);
 	char expected[2 * PATH_MAX + 128];
 	snprintf(expected, sizeof(expected),
-		 " holds a password and is readable by group or others; run chmod 600 %s",
-		 path);
+		 "2:3: 'password' holds a secret and the file is readable by "
+		 "group or others (mode 0604); run chmod 600 %s", path);
 	assert_string_equal(load_error_path(path), expected);
+}
+
+#define CLIENT_SECRET_OAUTH2                                    \
+	"    oauth2:\n"                                         \
+	"      token_url: https://oauth2.example.com/token\n"   \
+	"      client_id: abc\n"                                \
+	"      client_secret: s3cret\n"
+
+/* An inline client_secret is a secret like a password: same rule. */
+static void test_client_secret_permissions(void **state)
+{
+	(void)state;
+	const char *text = ACCOUNT_HEAD CLIENT_SECRET_OAUTH2;
+	const char *path = write_config_mode(text, 0644);
+	char expected[2 * PATH_MAX + 128];
+	snprintf(expected, sizeof(expected),
+		 "11:7: 'client_secret' holds a secret and the file is readable "
+		 "by group or others (mode 0644); run chmod 600 %s", path);
+	assert_string_equal(load_error_path(path), expected);
+
+	path = write_config_mode("defaults:\n" CLIENT_SECRET_OAUTH2 ACCOUNT_HEAD,
+				 0640);
+	snprintf(expected, sizeof(expected),
+		 "5:7: 'client_secret' holds a secret and the file is readable "
+		 "by group or others (mode 0640); run chmod 600 %s", path);
+	assert_string_equal(load_error_path(path), expected);
+
+	struct config config;
+	load_ok_mode(text, 0600, &config);
+	assert_string_equal(config.accounts[0].oauth2.client_secret, "s3cret");
+	config_free(&config);
+
+	/* A command that prints the secret is not the secret. */
+	load_ok_mode(ACCOUNT_HEAD
+		     "    oauth2:\n"
+		     "      token_url: https://oauth2.example.com/token\n"
+		     "      client_id: abc\n"
+		     "      client_secret_cmd: pass show client\n", 0644, &config);
+	assert_string_equal(config.accounts[0].oauth2.client_secret_cmd,
+			    "pass show client");
+	config_free(&config);
 }
 
 static void test_shared_deliver_path(void **state)
@@ -1685,6 +1726,7 @@ int main(void)
 		T(test_missing_deliver),
 		T(test_password_file_permissions),
 		T(test_password_in_defaults_permissions),
+		T(test_client_secret_permissions),
 		T(test_shared_deliver_path),
 		T(test_deliver_targets),
 		T(test_keep_and_delete_after_days),

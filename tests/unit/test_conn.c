@@ -1091,6 +1091,136 @@ static void test_flush_sends_queued_bytes(void **state)
 	assert_int_equal(server_join(), SERVER_OK);
 }
 
+/* ---- no secret stays in the output buffer ---- */
+
+#define SECRET_PASS "PASS s3cret-pass"
+#define SECRET_TOKEN "AUTH s3cret-token"
+#define FILLER_LEN ((size_t)6000) /* more than the buffer's first size */
+
+/*
+ * This definition takes the place of libcrypto's for the client, so a
+ * test can see which blocks were wiped before they were freed (reading a
+ * freed block itself would be undefined).  The wiping is libcrypto's.
+ */
+#define CLEANSE_LOG_MAX 64
+static struct {
+	uintptr_t at;
+	size_t len;
+} cleanse_log[CLEANSE_LOG_MAX];
+static size_t cleanse_count;
+static bool cleanse_watch;
+
+typedef void (*cleanse_fn)(void *, size_t);
+
+void OPENSSL_cleanse(void *ptr, size_t len)
+{
+	static cleanse_fn real;
+	if (!real)
+		real = (cleanse_fn)dlsym(RTLD_NEXT, "OPENSSL_cleanse");
+	if (real) {
+		real(ptr, len);
+	} else {
+		volatile unsigned char *bytes = ptr;
+		for (size_t i = 0; i < len; i++)
+			bytes[i] = 0;
+	}
+	if (cleanse_watch && cleanse_count < CLEANSE_LOG_MAX) {
+		cleanse_log[cleanse_count].at = (uintptr_t)ptr;
+		cleanse_log[cleanse_count].len = len;
+		cleanse_count++;
+	}
+}
+
+static void cleanse_watch_start(void)
+{
+	cleanse_count = 0;
+	cleanse_watch = true;
+}
+
+/* Was the whole block [at, at + len) wiped while we watched? */
+static bool cleansed(uintptr_t at, size_t len)
+{
+	cleanse_watch = false;
+	for (size_t i = 0; i < cleanse_count; i++)
+		if (cleanse_log[i].at <= at &&
+		    cleanse_log[i].at + cleanse_log[i].len >= at + len)
+			return true;
+	return false;
+}
+
+/* Does any byte of the output buffer, queued or not, still spell text? */
+static bool out_memory_holds(const char *text)
+{
+	size_t cap = 0;
+	const char *memory = conn_out_memory(client, &cap);
+	return memory && memmem(memory, cap, text, strlen(text)) != NULL;
+}
+
+static int script_secrets(struct peer *peer)
+{
+	if (!peer_expect_line(peer, SECRET_PASS) ||
+	    !peer_expect_line(peer, SECRET_TOKEN))
+		return SERVER_MISMATCH;
+	char *filler = malloc(FILLER_LEN);
+	bool same = filler && peer_read_exact(peer, filler, FILLER_LEN);
+	for (size_t i = 0; same && i < FILLER_LEN; i++)
+		same = filler[i] == 'x';
+	free(filler);
+	if (!same)
+		return SERVER_MISMATCH;
+	if (!peer_send_text(peer, "+OK\r\n"))
+		return SERVER_IO;
+	return peer_wait_eof(peer);
+}
+
+static void write_text(const char *text)
+{
+	struct yb_error err;
+	assert_ok(conn_write(client, text, strlen(text), &err), &err);
+}
+
+/*
+ * A line carrying a password is gone from the buffer once it is sent;
+ * when the buffer grows with a token queued, the old block is wiped
+ * before it is freed, and so is the last one on close.
+ */
+static void test_secrets_wiped_from_output_buffer(void **state)
+{
+	(void)state;
+	uint16_t port = server_start(script_secrets, NULL);
+	struct conn_params params = params_for("127.0.0.1", port, TLS_NONE);
+	open_client(&params);
+	struct yb_error err;
+	write_text(SECRET_PASS "\r\n");
+	assert_true(out_memory_holds("s3cret-pass")); /* the test can see it */
+	assert_ok(conn_flush(client, &err), &err);
+	assert_false(out_memory_holds("s3cret-pass"));
+
+	size_t first_cap = 0;
+	uintptr_t first = (uintptr_t)conn_out_memory(client, &first_cap);
+	write_text(SECRET_TOKEN "\r\n");
+	char *filler = malloc(FILLER_LEN + 1);
+	assert_non_null(filler);
+	memset(filler, 'x', FILLER_LEN);
+	filler[FILLER_LEN] = '\0';
+	cleanse_watch_start();
+	write_text(filler);
+	free(filler);
+	size_t grown_cap = 0;
+	uintptr_t grown = (uintptr_t)conn_out_memory(client, &grown_cap);
+	assert_true(grown_cap > first_cap); /* it did grow */
+	assert_true(cleansed(first, first_cap));
+	assert_true(out_memory_holds("s3cret-token")); /* still queued */
+	EXPECT_LINE("+OK"); /* reading flushes */
+	assert_false(out_memory_holds("s3cret-token"));
+
+	write_text(SECRET_PASS "\r\n"); /* queued, never sent */
+	cleanse_watch_start();
+	close_client();
+	assert_true(cleansed(grown, grown_cap));
+	assert_int_equal(server_join(), SERVER_OK);
+}
+
 static void test_write_to_closed_peer_fails_without_sigpipe(void **state)
 {
 	(void)state;
@@ -2068,6 +2198,7 @@ int main(void)
 		T(test_line_then_body_bytes),
 		T(test_writes_queued_and_large),
 		T(test_flush_sends_queued_bytes),
+		T(test_secrets_wiped_from_output_buffer),
 		T(test_write_to_closed_peer_fails_without_sigpipe),
 		T(test_connection_refused),
 		T(test_connect_timeout),
