@@ -95,8 +95,7 @@ static bool link_trusted(int dir_fd, const char *name)
 	       (st.st_uid == 0 || st.st_uid == geteuid());
 }
 
-/* mkdir name in dir_fd and sync dir_fd; an entry already there is fine. */
-static int make_dir_at(int dir_fd, const char *name)
+int dir_make_at(int dir_fd, const char *name)
 {
 	if (mkdirat(dir_fd, name, 0700) != 0)
 		return errno == EEXIST ? 0 : errno;
@@ -108,7 +107,7 @@ static int open_component(int dir_fd, const char *name, bool create)
 {
 	int fd = dir_open_at(dir_fd, name);
 	if (fd < 0 && errno == ENOENT && create) {
-		int rc = make_dir_at(dir_fd, name);
+		int rc = dir_make_at(dir_fd, name);
 		if (rc) {
 			errno = rc;
 			return -1;

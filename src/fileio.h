@@ -41,6 +41,12 @@ void buffer_give(char **spare, char *buffer);
 int dir_open_at(int dir_fd, const char *name);
 
 /*
+ * mkdir name (mode 0700) in dir_fd and sync dir_fd, so the new entry
+ * survives a crash; an entry already there is fine.  0 or an errno value.
+ */
+int dir_make_at(int dir_fd, const char *name);
+
+/*
  * Open the directory at path (absolute, or relative to the working
  * directory), one component at a time, creating what is missing when
  * create (mode 0700, its parent synced so the entry survives a crash).

@@ -21,48 +21,6 @@
 
 #include "fileio.h"
 
-static int make_dir(const char *path, struct yb_error *err)
-{
-	if (mkdir(path, 0700) != 0) {
-		if (errno == EEXIST)
-			return YB_OK;
-		return yb_fail_errno(err, YB_ERR_IO, errno,
-				     "cannot create directory %s", path);
-	}
-	/* The new entry must survive a crash: sync the directory holding it. */
-	char *parent = strdup(path);
-	if (!parent)
-		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	char *slash = strrchr(parent, '/');
-	if (slash)
-		slash[slash == parent ? 1 : 0] = '\0';
-	int errnum = fsync_dir_path(slash ? parent : ".");
-	free(parent);
-	if (errnum)
-		return yb_fail_errno(err, YB_ERR_IO, errnum,
-				     "cannot sync the directory holding %s", path);
-	return YB_OK;
-}
-
-int safedir_make_dirs(const char *path, struct yb_error *err)
-{
-	char *prefix = strdup(path);
-	if (!prefix)
-		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	int rc = YB_OK;
-	for (size_t i = 1; prefix[0] && prefix[i] && rc == YB_OK; i++) {
-		if (prefix[i] != '/' || prefix[i - 1] == '/')
-			continue;
-		prefix[i] = '\0';
-		rc = make_dir(prefix, err);
-		prefix[i] = '/';
-	}
-	if (rc == YB_OK)
-		rc = make_dir(prefix, err);
-	free(prefix);
-	return rc;
-}
-
 /*
  * Split path into its parent and last name: *parent is malloc'd (the
  * caller frees it; "." or "/" when path names no other parent) and
@@ -170,12 +128,44 @@ static int refuse_not_dir(int parent_fd, const char *name, const char *what,
 	return check_dir(path, &st, what, err);
 }
 
+/*
+ * Open (creating when create) the directory holding ours, the way the
+ * sinks open theirs (fileio.h): a symbolic link on the way is followed
+ * only when it belongs to root or to us.  Without create a missing one
+ * leaves *parent_fd -1.
+ */
+static int open_parent(const char *parent, bool create, const char *what,
+		       const char *path, int *parent_fd, struct yb_error *err)
+{
+	size_t fault_len;
+	int errnum = dir_open_path(parent, create, parent_fd, &fault_len);
+	if (errnum == 0 || (errnum == ENOENT && !create))
+		return YB_OK;
+	int shown = (int)(fault_len <= strlen(parent) ? fault_len
+						       : strlen(parent));
+	if (errnum == ELOOP)
+		return yb_fail(err, YB_ERR_CONFIG,
+			       "%.*s, on the way to the %s %s, is a symbolic "
+			       "link of another user's, which yubin does not "
+			       "follow; set state_dir to a directory of your "
+			       "own", shown, parent, what, path);
+	return yb_fail_errno(err, YB_ERR_IO, errnum,
+			     "cannot open or create %.*s, on the way to the "
+			     "%s %s", shown, parent, what, path);
+}
+
 static int open_checked(int parent_fd, const char *name, bool create,
 			const char *what, const char *path, int *dir_fd,
 			struct yb_error *err)
 {
-	*dir_fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			 O_CLOEXEC);
+	*dir_fd = dir_open_at(parent_fd, name);
+	if (*dir_fd < 0 && errno == ENOENT && create) {
+		int errnum = dir_make_at(parent_fd, name);
+		if (errnum)
+			return yb_fail_errno(err, YB_ERR_IO, errnum,
+					     "cannot create %s %s", what, path);
+		*dir_fd = dir_open_at(parent_fd, name);
+	}
 	if (*dir_fd < 0) {
 		int errnum = errno;
 		if (errnum == ENOENT && !create)
@@ -208,14 +198,8 @@ int safedir_open(const char *path, bool create, const char *what,
 	if (errnum)
 		return yb_fail(err, YB_ERR_CONFIG, "%s \"%s\" names no "
 			       "directory", what, path);
-	int rc = create ? safedir_make_dirs(path, err) : YB_OK;
 	int parent_fd = -1;
-	if (rc == YB_OK) {
-		parent_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (parent_fd < 0 && !(errno == ENOENT && !create))
-			rc = yb_fail_errno(err, YB_ERR_IO, errno,
-					   "cannot open directory %s", parent);
-	}
+	int rc = open_parent(parent, create, what, path, &parent_fd, err);
 	struct stat st;
 	if (rc == YB_OK && parent_fd >= 0 && fstat(parent_fd, &st) != 0)
 		rc = yb_fail_errno(err, YB_ERR_IO, errno, "cannot stat %s",

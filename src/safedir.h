@@ -9,10 +9,13 @@
  * named) must belong to the effective user or root, and may be writable
  * by group or others only with the sticky bit (as /tmp is), so that
  * nobody else can rename the directory away and put another in its
- * place.  Above the parent nothing is checked: that path, symbolic links
- * included, is the user's choice.  Files are then opened relative to the
- * directory's descriptor, never by path and never through a symbolic
- * link, and temporary files are created afresh (O_EXCL).
+ * place.  On the way there (created 0700 where missing, each new entry
+ * synced) a symbolic link is followed only when it belongs to root or to
+ * the effective user, as for the sinks (fileio.h); the owners and modes
+ * of the directories above the parent are the user's choice.  Files are
+ * then opened relative to the directory's descriptor, never by path and
+ * never through a symbolic link, and temporary files are created afresh
+ * (O_EXCL).
  *
  * Errors: YB_ERR_CONFIG for a directory that fails the checks (the
  * message names it, says why and what to change); YB_ERR_IO when it
@@ -24,12 +27,6 @@
 #include <stdbool.h>
 
 #include "error.h"
-
-/*
- * mkdir -p with mode 0700 for every directory it creates; each new one
- * is made durable in its parent (fsync), so it survives a crash.
- */
-int safedir_make_dirs(const char *path, struct yb_error *err);
 
 /*
  * Open the directory path (checked as above) into *dir_fd, creating it

@@ -3231,6 +3231,36 @@ static void test_dir_symlink_refused(void **fixture_ptr)
 }
 
 /*
+ * state_dir reached through a symbolic link: the user's own is followed
+ * (a state kept on another disk), another user's is not, since they
+ * could point it at a directory they fill.
+ */
+static void test_state_dir_link_followed_only_if_ours(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	char real[PATH_BUF];
+	snprintf(real, sizeof(real), "%s/real-state", fx->root);
+	assert_int_equal(mkdir(real, 0700), 0);
+	assert_int_equal(symlink(real, fx->state_dir), 0);
+	struct state *state = NULL;
+	struct yb_error err;
+	yb_error_clear(&err);
+	assert_int_equal(state_open(fx->state_dir, ACCOUNT, false, &state, &err),
+			 YB_OK);
+	close_ok(state);
+	char lock[PATH_BUF + 64];
+	snprintf(lock, sizeof(lock), "%s/%s/lock", real, ACCOUNT);
+	assert_true(file_exists(lock));
+	if (geteuid() != 0) {
+		print_message("not root: cannot give a link to uid 65534\n");
+		skip();
+	}
+	assert_int_equal(lchown(fx->state_dir, 65534, 65534), 0);
+	assert_dir_refused(fx, false, fx->state_dir, "symbolic link");
+	assert_dir_refused(fx, true, fx->state_dir, "symbolic link");
+}
+
+/*
  * Whoever can write to state_dir can rename the account's directory away
  * and put another in its place: refused, unless the sticky bit stops
  * them (as in /tmp).
@@ -3576,6 +3606,7 @@ int main(int argc, char **argv)
 		T(test_dir_of_another_user_refused),
 		T(test_dir_symlink_refused),
 		T(test_parent_writable_by_others),
+		T(test_state_dir_link_followed_only_if_ours),
 		T(test_read_only_writes_nothing),
 		T(test_failed_write_is_undone),
 		T(test_large_pending_is_written_early),
