@@ -59,7 +59,8 @@
    it (a Maildir's "/tmp/" and file name, an mbox's lock file). */
 #define SINK_PATH_RESERVE 256
 
-/* One message of a folder's listing (its sequence number: fr->seqs). */
+/* One message of a folder's listing (its sequence number, and whether it
+   is still there, are fr->seqs'). */
 struct entry {
 	uint32_t uid;
 	uint32_t flags;
@@ -67,7 +68,6 @@ struct entry {
 	uint64_t size;
 	bool wanted;
 	bool done;
-	bool vanished;
 };
 
 /* What the untagged responses of the command in flight are taken for:
@@ -248,9 +248,7 @@ static int add_entry(struct folder_run *fr, const struct imap_fetch *fetch,
    (O(log n): a flood of them stays linear). */
 static void apply_expunge(struct folder_run *fr, uint64_t seq)
 {
-	size_t i = imap_seqmap_expunge(&fr->seqs, seq);
-	if (i < fr->count)
-		fr->entries[i].vanished = true;
+	imap_seqmap_expunge(&fr->seqs, seq);
 }
 
 /*
@@ -284,10 +282,8 @@ static int apply_vanished(struct folder_run *fr, const struct imap_response *res
 		for (size_t i = imap_seqmap_next_live(&fr->seqs,
 						      first_at_or_above(fr, ranges[r].first));
 		     i < fr->count && fr->entries[i].uid <= ranges[r].last;
-		     i = imap_seqmap_next_live(&fr->seqs, i + 1)) {
+		     i = imap_seqmap_next_live(&fr->seqs, i + 1))
 			imap_seqmap_remove(&fr->seqs, i);
-			fr->entries[i].vanished = true;
-		}
 	free(ranges);
 	return YB_OK;
 }
