@@ -34,6 +34,7 @@
 
 #include "delivery.h"
 #include "held.h"
+#include "pop3_vanished.h"
 #include "log.h"
 #include "pop3.h"
 #include "pop3_parse.h"
@@ -62,6 +63,8 @@ struct pop3_run {
 	struct delivery *delivery;
 	struct sink *sink;
 	struct held *held;       /* copies to recognise new UIDLs by, or NULL */
+	struct pop3_vanished *vanished; /* with held: who left each copy */
+	bool match_failed;       /* forgetting a vanished UIDL failed */
 	struct fetch_report *report;
 
 	/* Messages whose deletion is due, sent as DELEs before QUIT. */
@@ -520,10 +523,54 @@ static int mark_copies(struct pop3_run *run, const struct reconcile *rec,
 	return rc;
 }
 
+static int forget_vanished(void *ctx, const char *key)
+{
+	struct pop3_run *run = ctx;
+	struct yb_error err;
+	if (state_forget(run->state, POP3_MAILBOX, key, &err) == YB_OK)
+		return 0;
+	log_warn("%s: %s", run->account->host, err.msg);
+	return 1;
+}
+
+/*
+ * A new UIDL's message is the copy a vanished UIDL left: that copy now
+ * stands for the new UIDL, so the vanished one lets go of it first (its
+ * record is forgotten, buffered before the new UIDL's commit).  Were it
+ * kept, a message only left out of one listing would be taken, when it
+ * came back, for one that has its copy, while its copy went to a twin
+ * with the same bytes.  When the record cannot be forgotten the message
+ * is delivered as new: a second copy, never none.
+ */
 static const char *match_held(void *ctx, const unsigned char digest[32])
 {
 	struct pop3_run *run = ctx;
-	return held_match(run->held, digest);
+	if (run->match_failed)
+		return NULL;
+	const char *dest = held_match(run->held, digest);
+	if (dest && pop3_vanished_each_key(run->vanished, dest, forget_vanished,
+					   run) != 0) {
+		run->match_failed = true;
+		return NULL;
+	}
+	return dest;
+}
+
+/* Remember which vanished keys left which copy, for match_held. */
+static int index_vanished(struct pop3_run *run, const struct reconcile *rec,
+			  struct yb_error *err)
+{
+	int rc = pop3_vanished_new(&run->vanished, err);
+	for (size_t i = 0; rc == YB_OK && i < rec->gone_count; i++) {
+		const char *dest = state_dest(run->state, POP3_MAILBOX,
+					      rec->gone[i].key);
+		if (dest)
+			rc = pop3_vanished_add(run->vanished, rec->gone[i].key,
+					       dest, err);
+	}
+	if (rc == YB_OK)
+		pop3_vanished_seal(run->vanished);
+	return rc;
 }
 
 /*
@@ -554,6 +601,8 @@ static int recognise_by_content(struct pop3_run *run, const struct reconcile *re
 	/* A copy that a listed key shares with a gone one stands for it. */
 	if (rc == YB_OK)
 		rc = mark_copies(run, rec, is_listed_key, held_claim_dest, err);
+	if (rc == YB_OK)
+		rc = index_vanished(run, rec, err);
 	if (rc != YB_OK)
 		return rc;
 	log_debug("%s: %zu known UIDLs are missing from the listing and new "
@@ -720,6 +769,7 @@ int fetch_pop3(const struct account *account, char **secret,
 	pop3_close(run->pop3);
 	delivery_free(run->delivery);
 	held_free(run->held);
+	pop3_vanished_free(run->vanished);
 	free(run);
 	return rc;
 }
