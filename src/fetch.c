@@ -211,14 +211,14 @@ static int fetch_with_token(const struct account *account,
 	if (rc == YB_ERR_AUTH && from_cache) {
 		log_info("account %s: %s; refreshing the OAuth2 token and "
 			 "trying once more", account->name, err->msg);
-		oauth2_free_token(token);
+		secret_free(token);
 		token = NULL;
 		rc = oauth2_access_token(account, true, &token, &fresh, err);
 		if (rc == YB_OK)
 			rc = fetch_with_secret(account, options, state, sinks,
 					       &token, report, err);
 	}
-	oauth2_free_token(token);
+	secret_free(token);
 	return rc;
 }
 

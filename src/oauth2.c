@@ -20,24 +20,16 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
 
 #include "log.h"
 #include "oauth2_cache.h"
 #include "oauth2_token.h"
+#include "secret.h"
 
 /* A cached token must stay valid this long to be handed out. */
 #define MIN_VALIDITY_S 60
 /* expires_in beyond this (ten years) is treated as this. */
 #define MAX_EXPIRES_IN_S (10ull * 366 * 24 * 3600)
-
-void oauth2_free_token(char *token)
-{
-	if (!token)
-		return;
-	OPENSSL_cleanse(token, strlen(token));
-	free(token);
-}
 
 /* The refresh token we send, and what we know about its origin. */
 struct refresh {
@@ -91,7 +83,7 @@ static int choose_from_source(const struct account *account,
 		bool unchanged = rc == YB_OK && cache->replaces_sha256 &&
 				 strcmp(cache->replaces_sha256, refresh->source_sha) == 0;
 		if (rc != YB_OK || unchanged) {
-			oauth2_free_token(from_source);
+			secret_free(from_source);
 			log_debug("using the refresh token kept in the token cache");
 			return take_cached(cache, refresh);
 		}
@@ -280,7 +272,7 @@ int oauth2_access_token(const struct account *account, bool force_refresh,
 		rc = finish_refresh(account, &cache, &refresh, &reply, token, err);
 	*fresh = rc == YB_OK;
 	oauth2_reply_free(&reply);
-	oauth2_free_token(refresh.token);
+	secret_free(refresh.token);
 	oauth2_cache_free(&cache);
 	return rc;
 }

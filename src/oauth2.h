@@ -33,13 +33,10 @@
  * refresh token the endpoint rotated is written back where it came from.
  * *fresh says whether the token was just issued (a login refused with a
  * fresh token is not retried).  On success *token is malloc'd; release
- * it with oauth2_free_token().
+ * it with secret_free() (secret.h), which wipes it.
  */
 int oauth2_access_token(const struct account *account, bool force_refresh,
 			char **token, bool *fresh, struct yb_error *err);
-
-/* Wipe and free a token; NULL is fine. */
-void oauth2_free_token(char *token);
 
 /*
  * --authorize: obtain the account's first refresh token interactively,

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "oauth2_cache.h"
 #include "oauth2_flow.h"
+#include "secret.h"
 
 /* Long enough to log in and approve with a second factor; Microsoft's
    device codes live this long too. */
@@ -49,7 +50,7 @@ static int store_refresh(const struct account *account, const char *token,
 					   &ignored) == YB_OK;
 	if (have)
 		oauth2_sha256_hex(current, sha);
-	oauth2_free_token(current);
+	secret_free(current);
 	if (!oauth2_cache_set(&cache->replaces_sha256, have ? sha : NULL))
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	return YB_OK;

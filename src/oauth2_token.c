@@ -14,7 +14,6 @@
 #include <openssl/crypto.h>
 
 #include "log.h"
-#include "oauth2.h"
 #include "secret.h"
 #include "text.h"
 
@@ -214,6 +213,6 @@ int oauth2_form_client(const struct account *account, struct oauth2_buf *form,
 					o->client_secret_cmd, &secret, err);
 	if (rc == YB_OK)
 		oauth2_form_add(form, "client_secret", secret);
-	oauth2_free_token(secret);
+	secret_free(secret);
 	return rc;
 }

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "secret.h"
 #include "curl_lazy.h"
 #include "error.h"
 #include "log.h"
@@ -254,7 +255,7 @@ static int get_token(bool force, char **token, bool *fresh,
 	return rc;
 }
 
-/* A token must come back; returns it (free with oauth2_free_token). */
+/* A token must come back; returns it (free with secret_free). */
 static char *token_ok(bool force, bool want_fresh)
 {
 	char *token = NULL;
@@ -1030,9 +1031,9 @@ static void test_refresh_and_cache(void **state)
 	char *forced = token_ok(true, true);
 	assert_string_not_equal(forced, issued);
 	assert_int_equal(token_requests(), before + 2);
-	oauth2_free_token(token);
-	oauth2_free_token(again);
-	oauth2_free_token(forced);
+	secret_free(token);
+	secret_free(again);
+	secret_free(forced);
 	free(issued);
 }
 
@@ -1042,13 +1043,13 @@ static void test_cache_expiry(void **state)
 	/* Valid for less than the minute we want left: refreshed. */
 	control("{\"expires_in\": 30}");
 	long before = token_requests();
-	oauth2_free_token(token_ok(false, true));
-	oauth2_free_token(token_ok(false, true));
+	secret_free(token_ok(false, true));
+	secret_free(token_ok(false, true));
 	assert_int_equal(token_requests(), before + 2);
 	/* No expires_in at all: used once, never from the cache. */
 	control("{\"expires_in\": null}");
-	oauth2_free_token(token_ok(false, true));
-	oauth2_free_token(token_ok(false, true));
+	secret_free(token_ok(false, true));
+	secret_free(token_ok(false, true));
 	assert_int_equal(token_requests(), before + 4);
 	/* A cache whose token expired an hour ago is not used. */
 	char path[PATH_MAX], text[512], fingerprint[65];
@@ -1060,7 +1061,7 @@ static void test_cache_expiry(void **state)
 	write_file(path, text, 0600);
 	char *token = token_ok(false, true);
 	assert_string_not_equal(token, "old");
-	oauth2_free_token(token);
+	secret_free(token);
 	/* And one valid for an hour more is, without a request. */
 	snprintf(text, sizeof(text),
 		 "{\"version\":1,\"fingerprint\":\"%s\",\"access_token\":\"cached\","
@@ -1070,7 +1071,7 @@ static void test_cache_expiry(void **state)
 	token = token_ok(false, false);
 	assert_string_equal(token, "cached");
 	assert_int_equal(token_requests(), before);
-	oauth2_free_token(token);
+	secret_free(token);
 }
 
 static void test_config_change_invalidates(void **state)
@@ -1087,10 +1088,10 @@ static void test_config_change_invalidates(void **state)
 	/* Back to the same settings: that cache is used again. */
 	char *fourth = token_ok(false, false);
 	assert_string_equal(third, fourth);
-	oauth2_free_token(first);
-	oauth2_free_token(second);
-	oauth2_free_token(third);
-	oauth2_free_token(fourth);
+	secret_free(first);
+	secret_free(second);
+	secret_free(third);
+	secret_free(fourth);
 }
 
 static void test_corrupt_cache_ignored(void **state)
@@ -1102,16 +1103,16 @@ static void test_corrupt_cache_ignored(void **state)
 	assert_int_equal(mkdir(dir, 0700), 0);
 	cache_path(path, sizeof(path));
 	write_file(path, "{\"version\":1,\"access_token\":", 0600);
-	oauth2_free_token(token_ok(false, true));
+	secret_free(token_ok(false, true));
 	/* It was rewritten whole. */
-	oauth2_free_token(token_ok(false, false));
+	secret_free(token_ok(false, false));
 }
 
 static void test_rotation_file(void **state)
 {
 	(void)state;
 	control("{\"rotate\": true}");
-	oauth2_free_token(token_ok(false, true));
+	secret_free(token_ok(false, true));
 	char *rotated = last_token("refresh");
 	char *text = read_file(refresh_file);
 	char expected[256];
@@ -1120,7 +1121,7 @@ static void test_rotation_file(void **state)
 	assert_int_equal(file_mode(refresh_file), 0600);
 	free(text);
 	/* The old token is dead now; the next refresh uses the new one. */
-	oauth2_free_token(token_ok(true, true));
+	secret_free(token_ok(true, true));
 	char *again = last_token("refresh");
 	assert_string_not_equal(again, rotated);
 	text = read_file(refresh_file);
@@ -1138,7 +1139,7 @@ static void test_rotation_cmd(void **state)
 	account.oauth2.refresh_token_file = NULL;
 	account.oauth2.refresh_token_cmd = refresh_cmd;
 	control("{\"rotate\": true}");
-	oauth2_free_token(token_ok(false, true));
+	secret_free(token_ok(false, true));
 	char *rotated = last_token("refresh");
 	/* The command still prints the old, dead token; the cache holds
 	   the new one, and it is what the next refresh sends. */
@@ -1148,12 +1149,12 @@ static void test_rotation_cmd(void **state)
 	assert_non_null(strstr(cache, rotated));
 	assert_int_equal(file_mode(path), 0600);
 	free(cache);
-	oauth2_free_token(token_ok(true, true));
-	oauth2_free_token(token_ok(true, true));
+	secret_free(token_ok(true, true));
+	secret_free(token_ok(true, true));
 	/* The user stores a new token where the command reads it: it wins. */
 	control("{\"rotate\": false, \"refresh_tokens\": {\"RT-new-2\": \"alice\"}}");
 	write_file(refresh_file, "RT-new-2\n", 0600);
-	oauth2_free_token(token_ok(true, true));
+	secret_free(token_ok(true, true));
 	cache = read_file(path);
 	assert_null(strstr(cache, "refresh_token\""));
 	free(cache);
@@ -1174,14 +1175,14 @@ static void test_refresh_from_cache_only(void **state)
 	assert_int_equal(oauth2_cache_save(&account, &cache, &err), YB_OK);
 	oauth2_cache_free(&cache);
 	control("{\"rotate\": true}");
-	oauth2_free_token(token_ok(false, true));
+	secret_free(token_ok(false, true));
 	char *rotated = last_token("refresh");
 	char path[PATH_MAX];
 	cache_path(path, sizeof(path));
 	char *text = read_file(path);
 	assert_non_null(strstr(text, rotated));
 	free(text);
-	oauth2_free_token(token_ok(true, true));
+	secret_free(token_ok(true, true));
 	free(rotated);
 }
 
@@ -1193,7 +1194,7 @@ static void test_unsafe_files(void **state)
 	assert_non_null(strstr(msg, "refresh_token_file"));
 	assert_non_null(strstr(msg, "chmod 600"));
 	write_file(refresh_file, "RT-seed-1\n", 0600);
-	oauth2_free_token(token_ok(false, true));
+	secret_free(token_ok(false, true));
 	char path[PATH_MAX];
 	cache_path(path, sizeof(path));
 	assert_int_equal(chmod(path, 0644), 0);
@@ -1271,7 +1272,7 @@ static void test_client_secret(void **state)
 	char wrong[] = "echo wrong";
 	account.oauth2.client_id = (char *)"secret-client";
 	account.oauth2.client_secret_cmd = cmd;
-	oauth2_free_token(token_ok(false, true));
+	secret_free(token_ok(false, true));
 	account.oauth2.client_secret_cmd = wrong;
 	account.oauth2.client_id = (char *)"secret-client"; /* same cache */
 	const char *msg = NULL;
@@ -1283,7 +1284,7 @@ static void test_client_secret(void **state)
 	assert_non_null(strstr(msg, "refused the client"));
 	account.oauth2.client_secret_cmd = NULL;
 	account.oauth2.client_secret = (char *)"s3cr3t";
-	oauth2_free_token(token_ok(true, true));
+	secret_free(token_ok(true, true));
 	char failing[] = "exit 3";
 	account.oauth2.client_secret = NULL;
 	account.oauth2.client_secret_cmd = failing;
