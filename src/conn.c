@@ -34,6 +34,7 @@
 
 #include "conn.h"
 
+#include "clock.h"
 #include "text.h"
 
 #include <arpa/inet.h>
@@ -82,8 +83,6 @@ _Static_assert(CONN_LINE_MAX + 2 + IN_READ_MIN <= IN_CAP,
 /* "host:port" or "[v6addr]:port"; a longer host name cannot resolve. */
 #define PEER_MAX 300
 
-#define DEADLINE_NONE INT64_MAX
-
 struct conn {
 	int fd;
 	char *host;               /* owned copy of params->host */
@@ -123,30 +122,10 @@ struct conn {
 enum io_status { IO_OK, IO_WANT_READ, IO_WANT_WRITE, IO_EOF, IO_FAILED };
 enum wait_result { WAIT_READY, WAIT_TIMEOUT, WAIT_FAILED };
 
-/* ---- deadlines ---- */
-
-static int64_t now_ms(void)
+/* When a wait that starts now gives up: timeout_sec 0 waits forever. */
+static int64_t timeout_deadline(const struct conn *conn)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t deadline_after(unsigned seconds)
-{
-	if (seconds == 0)
-		return DEADLINE_NONE;
-	return now_ms() + (int64_t)seconds * 1000;
-}
-
-static int poll_timeout(int64_t deadline)
-{
-	if (deadline == DEADLINE_NONE)
-		return -1;
-	int64_t left = deadline - now_ms();
-	if (left <= 0)
-		return 0;
-	return left > INT_MAX ? INT_MAX : (int)left;
+	return clock_deadline_in_ms((uint64_t)conn->timeout_sec * 1000, true);
 }
 
 /* Wait until fd is ready for events or the deadline passes. */
@@ -154,14 +133,13 @@ static enum wait_result wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = events };
-		int ready = poll(&pfd, 1, poll_timeout(deadline));
+		int ready = poll(&pfd, 1, clock_poll_timeout(deadline, INT_MAX));
 		/* Errors and hangups count as ready: I/O reports them. */
 		if (ready > 0)
 			return WAIT_READY;
 		if (ready < 0 && errno != EINTR)
 			return WAIT_FAILED;
-		if (ready == 0 && deadline != DEADLINE_NONE &&
-		    now_ms() >= deadline)
+		if (ready == 0 && clock_passed(deadline))
 			return WAIT_TIMEOUT;
 	}
 }
@@ -250,9 +228,9 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline,
  */
 static int64_t share_of_deadline(int64_t overall, size_t left)
 {
-	if (overall == DEADLINE_NONE)
-		return DEADLINE_NONE;
-	int64_t now = now_ms();
+	if (overall == CLOCK_NEVER)
+		return CLOCK_NEVER;
+	int64_t now = clock_now_ms();
 	if (overall <= now || left <= 1)
 		return overall;
 	return now + (overall - now) / (int64_t)left;
@@ -264,7 +242,7 @@ static int connect_any(struct conn *conn, const struct addrinfo *list,
 	size_t left = 0;
 	for (const struct addrinfo *ai = list; ai; ai = ai->ai_next)
 		left++;
-	int64_t overall = deadline_after(conn->timeout_sec);
+	int64_t overall = timeout_deadline(conn);
 	int last_failure = EHOSTUNREACH; /* if the list were empty */
 	for (const struct addrinfo *ai = list; ai; ai = ai->ai_next, left--) {
 		int fd = -1;
@@ -274,7 +252,7 @@ static int connect_any(struct conn *conn, const struct addrinfo *list,
 			conn->fd = fd;
 			return YB_OK;
 		}
-		if (overall != DEADLINE_NONE && now_ms() >= overall)
+		if (clock_passed(overall))
 			break;
 	}
 	if (last_failure == ETIMEDOUT)
@@ -658,7 +636,7 @@ static int tls_handshake_failed(struct conn *conn, enum io_status status,
 
 static int tls_handshake(struct conn *conn, struct yb_error *err)
 {
-	int64_t deadline = deadline_after(conn->timeout_sec);
+	int64_t deadline = timeout_deadline(conn);
 	for (;;) {
 		ERR_clear_error();
 		conn->bio_errno = 0;
@@ -888,7 +866,7 @@ static int wait_io(struct conn *conn, enum io_status status, int64_t deadline,
 static int send_all(struct conn *conn, const char *data, size_t len,
 		    struct yb_error *err)
 {
-	int64_t deadline = deadline_after(conn->timeout_sec);
+	int64_t deadline = timeout_deadline(conn);
 	while (len > 0) {
 		size_t sent = 0;
 		enum io_status status = raw_send(conn, data, len, &sent);
@@ -1214,7 +1192,7 @@ int conn_read_line(struct conn *conn, size_t max_len, const char **line,
 	if (max_len > CONN_LINE_MAX)
 		max_len = CONN_LINE_MAX;
 	conn->peek_stalled = false;
-	int64_t deadline = deadline_after(conn->timeout_sec);
+	int64_t deadline = timeout_deadline(conn);
 	for (;;) {
 		bool found = false;
 		rc = take_line(conn, max_len, line, len, &found, err);
@@ -1238,7 +1216,7 @@ int conn_peek(struct conn *conn, const char **data, size_t *len,
 	if (rc != YB_OK)
 		return rc;
 	if (conn->in_start == conn->in_end || conn->peek_stalled) {
-		rc = fill(conn, deadline_after(conn->timeout_sec), err);
+		rc = fill(conn, timeout_deadline(conn), err);
 		if (rc != YB_OK)
 			return rc;
 	}

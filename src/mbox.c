@@ -38,6 +38,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "clock.h"
 #include "fileio.h"
 #include "log.h"
 #include "testhook.h"
@@ -195,21 +196,6 @@ static int pread_all(int fd, char *data, size_t len, uint64_t offset)
 		offset += (uint64_t)got;
 	}
 	return 0;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec pause = { .tv_sec = ms / 1000,
-				  .tv_nsec = (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
-		;
 }
 
 static void to_hex(const unsigned char *bytes, size_t count, char *out)
@@ -1069,23 +1055,22 @@ static int lock_timeout(const struct mbox *mbox, enum lock_busy busy,
 /* Take both locks, retrying with growing pauses until the timeout. */
 static int take_lock(struct mbox *mbox, struct yb_error *err)
 {
-	uint64_t deadline = now_ms() + mbox->lock_timeout_ms;
+	int64_t deadline = clock_deadline_in_ms(mbox->lock_timeout_ms, false);
 	unsigned pause = LOCK_SLEEP_FIRST_MS;
 	for (;;) {
 		enum lock_busy busy = LOCK_MOVED;
 		int status = lock_attempt(mbox, &busy, err);
 		if (status || busy == LOCK_TAKEN)
 			return status;
-		uint64_t now = now_ms();
-		if (now >= deadline)
+		int64_t left = clock_left_ms(deadline);
+		if (left == 0)
 			return lock_timeout(mbox, busy, err);
 		if (busy == LOCK_MOVED)
 			continue;
-		uint64_t left = deadline - now;
 		/* A little jitter, so that waiters do not march in step. */
-		unsigned jitter = (unsigned)(now % (pause / 2 + 1));
+		unsigned jitter = (unsigned)(clock_now_ms() % (pause / 2 + 1));
 		unsigned nap = pause + jitter;
-		sleep_ms(left < nap ? (unsigned)left : nap);
+		clock_sleep_ms(left < nap ? (uint64_t)left : nap);
 		if (pause < LOCK_SLEEP_MAX_MS)
 			pause = pause * 2 < LOCK_SLEEP_MAX_MS ?
 				pause * 2 : LOCK_SLEEP_MAX_MS;

@@ -35,6 +35,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "clock.h"
 #include "fileio.h"
 #include "log.h"
 #include "mbox.h"
@@ -121,21 +122,6 @@ struct mda {
 static uint64_t tokens_issued;
 
 /* ---- small helpers ---------------------------------------------------- */
-
-static uint64_t now_ms(void)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(uint64_t ms)
-{
-	struct timespec pause = { .tv_sec = (time_t)(ms / 1000),
-				  .tv_nsec = (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
-		;
-}
 
 static char *copy_string(const char *s)
 {
@@ -631,7 +617,7 @@ static int open_pidfd(pid_t pid)
 /* Wait up to ms for the child to exit, without reaping it. */
 static bool await_exit(pid_t pid, int pidfd, uint64_t ms)
 {
-	uint64_t deadline = now_ms() + ms;
+	int64_t deadline = clock_deadline_in_ms(ms, false);
 	uint64_t pause = POLL_FIRST_MS;
 	for (;;) {
 		siginfo_t info;
@@ -642,15 +628,14 @@ static bool await_exit(pid_t pid, int pidfd, uint64_t ms)
 			return true;
 		if (rc != 0 && errno != EINTR)
 			return true; /* nothing to wait for: it is gone */
-		uint64_t now = now_ms();
-		if (now >= deadline)
+		uint64_t left = (uint64_t)clock_left_ms(deadline);
+		if (left == 0)
 			return false;
-		uint64_t left = deadline - now;
 		if (pidfd >= 0) {
 			struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-			poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+			poll(&pfd, 1, clock_poll_timeout(deadline, INT_MAX));
 		} else {
-			sleep_ms(left < pause ? left : pause);
+			clock_sleep_ms(left < pause ? left : pause);
 			pause = pause * 2 > POLL_MAX_MS ? POLL_MAX_MS : pause * 2;
 		}
 	}

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "oauth2_cache.h"
 #include "oauth2_flow.h"
@@ -97,7 +98,7 @@ int oauth2_authorize(const struct account *account, FILE *out,
 		return yb_fail(err, YB_ERR_CONFIG,
 			       "account '%s': --authorize needs device_auth_url or auth_url in oauth2 (or a provider)",
 			       account->name);
-	long long deadline = oauth2_now_ms() + AUTHORIZE_WAIT_S * 1000LL;
+	long long deadline = clock_now_ms() + AUTHORIZE_WAIT_S * 1000LL;
 	struct oauth2_reply tokens = { 0 };
 	int rc = o->device_auth_url ?
 			 oauth2_device_flow(account, out, deadline, &tokens, err) :

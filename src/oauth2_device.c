@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "text.h"
 
@@ -24,27 +25,6 @@
 #define MAX_INTERVAL_S 300
 #define DEFAULT_CODE_LIFETIME_S 900 /* when expires_in is missing */
 #define SHOWN_MAX 512
-
-long long oauth2_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_until(long long when_ms)
-{
-	for (;;) {
-		long long left = when_ms - oauth2_now_ms();
-		if (left <= 0)
-			return;
-		struct timespec pause = { left / 1000, (left % 1000) * 1000000 };
-		if (nanosleep(&pause, NULL) == 0)
-			return;
-		if (errno != EINTR)
-			return;
-	}
-}
 
 static int request_code(const struct account *account,
 			struct oauth2_reply *code, struct yb_error *err)
@@ -152,12 +132,12 @@ static int poll_tokens(const struct account *account,
 {
 	long long interval_s = interval_of(code);
 	for (;;) {
-		long long next = oauth2_now_ms() + interval_s * 1000;
+		long long next = clock_now_ms() + interval_s * 1000;
 		if (next >= deadline_ms)
 			return yb_fail(err, YB_ERR_TEMP,
 				       "account '%s': gave up waiting for the authorization; run yubin --authorize %s again",
 				       account->name, account->name);
-		sleep_until(next);
+		clock_sleep_until(next);
 		oauth2_reply_free(tokens);
 		int rc = poll_once(account, code->device_code, tokens, err);
 		if (rc != YB_OK || !tokens->error)
@@ -182,10 +162,10 @@ int oauth2_device_flow(const struct account *account, FILE *out,
 	if (rc == YB_OK) {
 		uint64_t lifetime = code.expires_in.present ? code.expires_in.value
 							    : DEFAULT_CODE_LIFETIME_S;
-		long long code_deadline = oauth2_now_ms() + (long long)lifetime * 1000;
+		long long code_deadline = clock_now_ms() + (long long)lifetime * 1000;
 		if (code_deadline < deadline_ms)
 			deadline_ms = code_deadline;
-		show_code(account, &code, (deadline_ms - oauth2_now_ms()) / 1000, out);
+		show_code(account, &code, (deadline_ms - clock_now_ms()) / 1000, out);
 		rc = poll_tokens(account, &code, deadline_ms, tokens, err);
 	}
 	if (rc == YB_OK)

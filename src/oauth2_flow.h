@@ -24,7 +24,4 @@ int oauth2_code_flow(const struct account *account, FILE *out,
 		     long long deadline_ms, struct oauth2_reply *tokens,
 		     struct yb_error *err);
 
-/* CLOCK_MONOTONIC in milliseconds. */
-long long oauth2_now_ms(void);
-
 #endif

@@ -28,6 +28,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "clock.h"
 #include "fileio.h"
 #include "log.h"
 #include "text.h"
@@ -436,7 +437,7 @@ static int wait_for_code(struct waiter *w, long long deadline_ms,
 {
 	const char *name = w->account->name;
 	for (;;) {
-		long long now = oauth2_now_ms();
+		long long now = clock_now_ms();
 		if (now >= deadline_ms)
 			return yb_fail(err, YB_ERR_TEMP,
 				       "account '%s': gave up waiting for the browser; run yubin --authorize %s again",
@@ -463,7 +464,7 @@ static int wait_for_code(struct waiter *w, long long deadline_ms,
 				return err ? err->status : YB_ERR_AUTH;
 		}
 		if (ready > 0 && (pfds[0].revents & POLLIN))
-			accept_conn(w, oauth2_now_ms());
+			accept_conn(w, clock_now_ms());
 	}
 }
 
@@ -571,7 +572,7 @@ int oauth2_code_flow(const struct account *account, FILE *out,
 		return rc;
 	snprintf(redirect_uri, sizeof(redirect_uri), "http://127.0.0.1:%u/", port);
 	rc = show_url(account, redirect_uri, challenge, state, out,
-		      (deadline_ms - oauth2_now_ms()) / 1000, err);
+		      (deadline_ms - clock_now_ms()) / 1000, err);
 	struct redirect *r = calloc(1, sizeof(*r));
 	if (rc == YB_OK && !r)
 		rc = yb_fail(err, YB_ERR_INTERNAL, "out of memory");

@@ -5,14 +5,16 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+#include <stdint.h>
+
+#include "clock.h"
 
 static bool progress_on;
 static bool progress_drawn;
 static char progress_label[64];
 static size_t progress_total, progress_done;
 static uint64_t progress_bytes;
-static struct timespec progress_last;
+static int64_t progress_last_ms; /* clock_now_ms of the last line; 0: none yet */
 
 void progress_enable(bool on)
 {
@@ -25,19 +27,15 @@ void progress_start(const char *label, size_t total)
 	progress_total = total;
 	progress_done = 0;
 	progress_bytes = 0;
-	progress_last.tv_sec = 0;
-	progress_last.tv_nsec = 0;
+	progress_last_ms = 0;
 }
 
 static bool due(void)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long long ms = (now.tv_sec - progress_last.tv_sec) * 1000LL +
-		       (now.tv_nsec - progress_last.tv_nsec) / 1000000;
-	if (ms < 100 && progress_done < progress_total)
+	int64_t now = clock_now_ms();
+	if (now - progress_last_ms < 100 && progress_done < progress_total)
 		return false;
-	progress_last = now;
+	progress_last_ms = now;
 	return true;
 }
 

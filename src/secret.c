@@ -24,6 +24,7 @@
 
 #include <openssl/crypto.h>
 
+#include "clock.h"
 #include "sasl.h"
 
 extern char **environ;
@@ -431,13 +432,6 @@ static int start_command(const struct source *src, struct command *cmd,
 	return YB_OK;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int wait_status(pid_t pid, int *wstatus, int flags)
 {
 	for (;;) {
@@ -459,15 +453,14 @@ static void kill_command(struct command *cmd)
 enum read_result { READ_EOF, READ_TIMEOUT, READ_TOO_BIG, READ_ERROR };
 
 /* Collect the command's stdout until EOF, the deadline or the cap. */
-static enum read_result read_output(struct command *cmd, long long deadline,
+static enum read_result read_output(struct command *cmd, int64_t deadline,
 				    struct secret_buf *buf)
 {
 	for (;;) {
-		long long left = deadline - now_ms();
-		if (left <= 0)
+		if (clock_passed(deadline))
 			return READ_TIMEOUT;
 		struct pollfd pfd = { .fd = cmd->stdout_fd, .events = POLLIN };
-		int ready = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		int ready = poll(&pfd, 1, clock_poll_timeout(deadline, 60000));
 		if (ready < 0 && errno == EINTR)
 			continue;
 		if (ready < 0)
@@ -495,7 +488,7 @@ static enum read_result read_output(struct command *cmd, long long deadline,
  * deadline, looking every few milliseconds.  Returns 1 when reaped, 0 at
  * the deadline, -1 when waitpid fails (errno set).
  */
-static int reap_by_deadline(struct command *cmd, long long deadline,
+static int reap_by_deadline(struct command *cmd, int64_t deadline,
 			    int *wstatus)
 {
 	for (;;) {
@@ -504,7 +497,7 @@ static int reap_by_deadline(struct command *cmd, long long deadline,
 			return 1;
 		if (got < 0)
 			return -1;
-		if (now_ms() >= deadline)
+		if (clock_passed(deadline))
 			return 0;
 		struct timespec pause = { 0, REAP_POLL_NS };
 		nanosleep(&pause, NULL);
@@ -536,7 +529,7 @@ static int run_command(const struct source *src, struct command *cmd,
 {
 	const struct account *account = src->account;
 	unsigned timeout = account->timeout ? account->timeout : 60;
-	long long deadline = now_ms() + (long long)timeout * 1000;
+	int64_t deadline = clock_deadline_in_ms((uint64_t)timeout * 1000, false);
 	enum read_result result = read_output(cmd, deadline, buf);
 	int saved = errno;
 	close(cmd->stdout_fd);
