@@ -36,6 +36,7 @@
 
 #include "clock.h"
 #include "text.h"
+#include "wipe.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1082,32 +1083,18 @@ bool conn_is_tls(const struct conn *conn)
 /* Wipe and release the output buffer (its length is kept). */
 static void out_free(struct conn *conn)
 {
-	if (conn->out_buf)
-		OPENSSL_cleanse(conn->out_buf, conn->out_cap);
-	free(conn->out_buf);
+	wipe_free(conn->out_buf, conn->out_cap);
 	conn->out_buf = NULL;
 	conn->out_cap = 0;
 }
 
 static int out_reserve(struct conn *conn, size_t need, struct yb_error *err)
 {
-	if (need <= conn->out_cap)
-		return YB_OK;
-	size_t cap = conn->out_cap ? conn->out_cap : OUT_INITIAL;
-	while (cap < need)
-		cap *= 2; /* need <= OUT_CAP, so this stays small */
-	if (cap > OUT_CAP)
-		cap = OUT_CAP;
-	/* Not realloc: the old block may hold a secret and must be wiped.
-	   Zeroed, so every byte of the buffer is always defined. */
-	char *grown = calloc(1, cap);
-	if (!grown)
+	/* The callers keep need within OUT_CAP.  Zeroed, so every byte of
+	   the buffer is always defined. */
+	if (!wipe_grow(&conn->out_buf, conn->out_len, &conn->out_cap, need,
+		       OUT_INITIAL, OUT_CAP))
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	if (conn->out_len > 0)
-		memcpy(grown, conn->out_buf, conn->out_len);
-	out_free(conn);
-	conn->out_buf = grown;
-	conn->out_cap = cap;
 	return YB_OK;
 }
 

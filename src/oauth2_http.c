@@ -25,15 +25,14 @@
 #include "log.h"
 #include "oauth2_json.h"
 #include "text.h"
+#include "wipe.h"
 
 /* ------------------------------------------------------------------ */
 /* Secret buffers and forms                                            */
 
 void oauth2_buf_free(struct oauth2_buf *buf)
 {
-	if (buf->data)
-		OPENSSL_cleanse(buf->data, buf->cap);
-	free(buf->data);
+	wipe_free(buf->data, buf->cap);
 	buf->data = NULL;
 	buf->len = 0;
 	buf->cap = 0;
@@ -45,26 +44,12 @@ static size_t buf_limit(const struct oauth2_buf *buf)
 	return buf->limit ? buf->limit : OAUTH2_JSON_MAX_BYTES;
 }
 
-/* Grow to hold need bytes plus a NUL; not realloc, so the old block can
-   be wiped first. */
+/* Grow to hold need bytes plus a NUL. */
 static bool buf_reserve(struct oauth2_buf *buf, size_t need)
 {
-	if (need < buf->cap)
-		return true;
-	size_t cap = buf->cap ? buf->cap : 256;
-	while (cap <= need)
-		cap *= 2; /* need <= limit, far from SIZE_MAX */
-	char *grown = malloc(cap);
-	if (!grown)
-		return false;
-	if (buf->len)
-		memcpy(grown, buf->data, buf->len);
-	if (buf->data)
-		OPENSSL_cleanse(buf->data, buf->cap);
-	free(buf->data);
-	buf->data = grown;
-	buf->cap = cap;
-	return true;
+	/* The callers keep need within the limit. */
+	return wipe_grow(&buf->data, buf->len, &buf->cap, need + 1, 256,
+			 SIZE_MAX);
 }
 
 bool oauth2_buf_append(struct oauth2_buf *buf, const char *data, size_t len)

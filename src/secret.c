@@ -26,6 +26,7 @@
 
 #include "clock.h"
 #include "sasl.h"
+#include "wipe.h"
 
 extern char **environ;
 
@@ -44,40 +45,22 @@ struct secret_buf {
 
 static void secret_buf_free(struct secret_buf *buf)
 {
-	if (buf->data)
-		OPENSSL_cleanse(buf->data, buf->cap);
-	free(buf->data);
+	wipe_free(buf->data, buf->cap);
 	memset(buf, 0, sizeof(*buf));
 }
 
 /* Make room for at least one more byte, up to SECRET_MAX_BYTES + 1. */
 static bool secret_buf_reserve(struct secret_buf *buf)
 {
-	if (buf->len < buf->cap)
-		return true;
-	size_t cap = buf->cap ? buf->cap * 2 : 256;
-	if (cap > SECRET_MAX_BYTES + 1)
-		cap = SECRET_MAX_BYTES + 1;
-	/* Not realloc: the old block must be wiped, not just released. */
-	char *grown = malloc(cap);
-	if (!grown)
-		return false;
-	if (buf->len)
-		memcpy(grown, buf->data, buf->len);
-	if (buf->data)
-		OPENSSL_cleanse(buf->data, buf->cap);
-	free(buf->data);
-	buf->data = grown;
-	buf->cap = cap;
-	return true;
+	return wipe_grow(&buf->data, buf->len, &buf->cap, buf->len + 1, 256,
+			 SECRET_MAX_BYTES + 1);
 }
 
 void secret_free(char *secret)
 {
 	if (!secret)
 		return;
-	OPENSSL_cleanse(secret, strlen(secret));
-	free(secret);
+	wipe_free(secret, strlen(secret));
 }
 
 /* A secret's setting: whose, its key (for messages), its value. */
