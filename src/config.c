@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include "account.h"
+#include "grow.h"
 #include "oauth2_preset.h"
 #include "secret.h"
 #include "text.h"
@@ -245,15 +246,14 @@ static int tree_attach(struct tree_builder *tb, struct ynode *node)
 		 parent->count >= CONFIG_MAX_SEQ_ITEMS)
 		status = fail_at(tb->ld, node, "more than %d items in one sequence",
 				 CONFIG_MAX_SEQ_ITEMS);
-	if (status == YB_OK && parent->count == parent->cap) {
-		size_t cap = parent->cap ? parent->cap * 2 : 8;
-		struct ynode **items = realloc(parent->items, cap * sizeof(*items));
+	if (status == YB_OK) {
+		struct ynode **items = grow_array(parent->items, &parent->cap,
+						  parent->count + 1,
+						  sizeof(*items), 8);
 		if (!items)
 			status = fail_oom(tb->ld);
-		else {
+		else
 			parent->items = items;
-			parent->cap = cap;
-		}
 	}
 	if (status != YB_OK) {
 		ynode_free(node);

@@ -12,6 +12,7 @@
 
 #include "fetch_imap.h"
 #include "fetch_pop3.h"
+#include "grow.h"
 #include "log.h"
 #include "maildir.h"
 #include "mbox.h"
@@ -53,14 +54,11 @@ static int cached_sink(void *ctx, const char *path, struct sink **out,
 			*out = cache->items[i].sink;
 			return YB_OK;
 		}
-	if (cache->count == cache->cap) {
-		size_t cap = cache->cap ? cache->cap * 2 : 4;
-		struct cached_sink *grown = realloc(cache->items, cap * sizeof(*grown));
-		if (!grown)
-			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-		cache->items = grown;
-		cache->cap = cap;
-	}
+	struct cached_sink *grown = grow_array(cache->items, &cache->cap,
+					       cache->count + 1, sizeof(*grown), 4);
+	if (!grown)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	cache->items = grown;
 	char *copy = strdup(path);
 	if (!copy)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");

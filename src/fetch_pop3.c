@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "delivery.h"
+#include "grow.h"
 #include "held.h"
 #include "pop3_vanished.h"
 #include "log.h"
@@ -331,16 +332,13 @@ static int collect_gone(void *ctx, const char *key, time_t fetched_at)
 	struct reconcile *rec = ctx;
 	if (is_listed(rec, key))
 		return 0;
-	if (rec->gone_count == rec->gone_cap) {
-		size_t cap = rec->gone_cap ? rec->gone_cap * 2 : 64;
-		struct gone_key *grown = realloc(rec->gone, cap * sizeof(*grown));
-		if (!grown) {
-			rec->oom = true;
-			return 1;
-		}
-		rec->gone = grown;
-		rec->gone_cap = cap;
+	struct gone_key *grown = grow_array(rec->gone, &rec->gone_cap,
+					    rec->gone_count + 1, sizeof(*grown), 64);
+	if (!grown) {
+		rec->oom = true;
+		return 1;
 	}
+	rec->gone = grown;
 	struct gone_key *gone = &rec->gone[rec->gone_count];
 	memset(gone, 0, sizeof(*gone));
 	gone->key = strdup(key);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "grow.h"
 #include "text.h"
 
 #define ARENA_ALIGN 16
@@ -323,18 +324,13 @@ static bool token_append(struct imap_parser *p, const void *src, size_t len,
 		return false;
 	}
 	size_t need = tok->len + len;
-	if (need >= tok->cap) {
-		size_t cap = tok->cap ? tok->cap : 256;
-		while (cap <= need)
-			cap = cap > SIZE_MAX / 2 ? need + 1 : cap * 2;
-		char *grown = realloc(tok->data, cap);
-		if (!grown) {
-			fail_oom(p);
-			return false;
-		}
-		tok->data = grown;
-		tok->cap = cap;
+	/* need + 1: room for a NUL. */
+	char *grown = grow_array(tok->data, &tok->cap, need + 1, 1, 256);
+	if (!grown) {
+		fail_oom(p);
+		return false;
 	}
+	tok->data = grown;
 	if (len)
 		memcpy(tok->data + tok->len, src, len);
 	tok->len = need;
@@ -371,20 +367,13 @@ static struct imap_value *push_value(struct imap_parser *p,
 		     p->limits.max_values);
 		return NULL;
 	}
-	if (p->stack_len == p->stack_cap) {
-		size_t cap = p->stack_cap ? p->stack_cap * 2 : 64;
-		if (cap > SIZE_MAX / sizeof(*p->stack)) {
-			fail_oom(p);
-			return NULL;
-		}
-		struct imap_value *grown = realloc(p->stack, cap * sizeof(*grown));
-		if (!grown) {
-			fail_oom(p);
-			return NULL;
-		}
-		p->stack = grown;
-		p->stack_cap = cap;
+	struct imap_value *grown = grow_array(p->stack, &p->stack_cap,
+					      p->stack_len + 1, sizeof(*grown), 64);
+	if (!grown) {
+		fail_oom(p);
+		return NULL;
 	}
+	p->stack = grown;
 	struct imap_value *value = &p->stack[p->stack_len++];
 	memset(value, 0, sizeof(*value));
 	value->type = type;

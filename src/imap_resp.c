@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "grow.h"
 #include "sink.h"
 #include "text.h"
 
@@ -1036,15 +1037,11 @@ static bool parse_seq_number(const char *set, size_t len, size_t *pos,
 static bool append_range(struct imap_range **ranges, size_t *count,
 			 size_t *cap, uint32_t a, uint32_t b)
 {
-	if (*count == *cap) {
-		size_t grown_cap = *cap ? *cap * 2 : 16;
-		struct imap_range *grown =
-			realloc(*ranges, grown_cap * sizeof(**ranges));
-		if (!grown)
-			return false;
-		*ranges = grown;
-		*cap = grown_cap;
-	}
+	struct imap_range *grown = grow_array(*ranges, cap, *count + 1,
+					      sizeof(*grown), 16);
+	if (!grown)
+		return false;
+	*ranges = grown;
 	(*ranges)[*count].first = a < b ? a : b;
 	(*ranges)[*count].last = a < b ? b : a;
 	(*count)++;

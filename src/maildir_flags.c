@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "fileio.h"
+#include "grow.h"
 
 #define IMAP_LETTERS "DFRST"
 
@@ -282,16 +283,14 @@ static int add_digests(const char *maildir_path, const char *sub,
 	while (rc == YB_OK && (entry = readdir(dir)) != NULL) {
 		if (entry->d_name[0] == '.')
 			continue;
-		if (list->count == list->cap) {
-			size_t cap = list->cap ? list->cap * 2 : 256;
-			struct sink_digest *grown = realloc(list->items, cap * sizeof(*grown));
-			if (!grown) {
-				rc = yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-				break;
-			}
-			list->items = grown;
-			list->cap = cap;
+		struct sink_digest *grown = grow_array(list->items, &list->cap,
+						       list->count + 1,
+						       sizeof(*grown), 256);
+		if (!grown) {
+			rc = yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+			break;
 		}
+		list->items = grown;
 		struct sink_digest *item = &list->items[list->count];
 		written = snprintf(item->dest, sizeof(item->dest), "%s/%s", sub,
 				   entry->d_name);

@@ -7,9 +7,10 @@
 
 #include "pop3_vanished.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "grow.h"
 
 struct vanished_pair {
 	char *dest;     /* owned */
@@ -32,16 +33,12 @@ int pop3_vanished_new(struct pop3_vanished **out, struct yb_error *err)
 int pop3_vanished_add(struct pop3_vanished *table, const char *key,
 		      const char *dest, struct yb_error *err)
 {
-	if (table->count == table->cap) {
-		size_t cap = table->cap ? table->cap * 2 : 16;
-		struct vanished_pair *grown =
-			cap > SIZE_MAX / sizeof(*grown) ? NULL :
-			realloc(table->pairs, cap * sizeof(*grown));
-		if (!grown)
-			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-		table->pairs = grown;
-		table->cap = cap;
-	}
+	struct vanished_pair *grown = grow_array(table->pairs, &table->cap,
+						 table->count + 1,
+						 sizeof(*grown), 16);
+	if (!grown)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	table->pairs = grown;
 	struct vanished_pair *pair = &table->pairs[table->count];
 	pair->dest = strdup(dest);
 	pair->key = strdup(key);

@@ -25,6 +25,7 @@
 #include <openssl/crypto.h>
 
 #include "clock.h"
+#include "grow.h"
 #include "sasl.h"
 #include "wipe.h"
 
@@ -155,16 +156,11 @@ static int withhold_name(const char *name, struct yb_error *err)
 {
 	if (is_withheld(name, strlen(name)))
 		return YB_OK;
-	if (withheld_count == withheld_cap) {
-		size_t cap = withheld_cap ? withheld_cap * 2 : 8;
-		char **grown = cap < SIZE_MAX / sizeof(*grown) ?
-			       realloc(withheld_names, cap * sizeof(*grown)) :
-			       NULL;
-		if (!grown)
-			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-		withheld_names = grown;
-		withheld_cap = cap;
-	}
+	char **grown = grow_array(withheld_names, &withheld_cap,
+				  withheld_count + 1, sizeof(*grown), 8);
+	if (!grown)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	withheld_names = grown;
 	char *copy = strdup(name);
 	if (!copy)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
