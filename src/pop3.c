@@ -1,9 +1,9 @@
 /*
  * pop3.c - one POP3 session (see pop3.h).
  *
- * Parsing lives in pop3_parse.c and the encodings in sasl.c; this file
- * holds the conversation: what to send, which reply to expect, and what
- * a reply means.  Every reply is checked against the command it answers:
+ * Parsing lives in pop3_parse.c and SASL in sasl_engine.c (this file
+ * gives it the AUTH framing); this file holds the conversation: what to
+ * send, which reply to expect, and what a reply means.  Every reply is checked against the command it answers:
  * a FIFO remembers the queued RETR and DELE commands, so a caller that
  * reads the wrong reply gets an error instead of a silent mix-up.
  *
