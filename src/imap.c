@@ -27,6 +27,7 @@
 #include "conn.h"
 #include "log.h"
 #include "sasl.h"
+#include "sasl_engine.h"
 #include "text.h"
 
 /* Server text in error messages and traces. */
@@ -84,17 +85,6 @@ struct step {
 	/* STEP_CONTINUE: the raw text, valid until the next read. */
 	const char *text;
 	size_t text_len;
-};
-
-/* The ways we can log in. */
-enum login_method {
-	METHOD_LOGIN_COMMAND, /* the IMAP LOGIN command */
-	METHOD_PLAIN,         /* AUTHENTICATE PLAIN */
-	METHOD_SASL_LOGIN,    /* AUTHENTICATE LOGIN */
-	METHOD_CRAM_MD5,      /* AUTHENTICATE CRAM-MD5 */
-	METHOD_XOAUTH2,       /* AUTHENTICATE XOAUTH2 */
-	METHOD_OAUTHBEARER,   /* AUTHENTICATE OAUTHBEARER */
-	METHOD_EXTERNAL,      /* AUTHENTICATE EXTERNAL */
 };
 
 static const char *peer(const struct imap *imap)
@@ -731,41 +721,118 @@ static int start_tls(struct imap *imap, struct yb_error *err)
 
 /* ---- authentication ---- */
 
+/*
+ * One login: the framing the SASL engine drives, and the step last read,
+ * kept here so the text of a reply stays valid until the next read.
+ */
+struct imap_login {
+	struct imap *imap;
+	struct step step;
+	char user_shown[IMAP_SHOWN_MAX / 2];
+	struct sasl_framing framing;
+};
 
-static const char *method_name(enum login_method method)
+/* A step as the engine sees it; the text stays in step. */
+static void reply_from_step(const struct step *step, struct sasl_reply *reply)
 {
-	switch (method) {
-	case METHOD_LOGIN_COMMAND: return "LOGIN";
-	case METHOD_PLAIN:         return "AUTHENTICATE PLAIN";
-	case METHOD_SASL_LOGIN:    return "AUTHENTICATE LOGIN";
-	case METHOD_CRAM_MD5:      return "AUTHENTICATE CRAM-MD5";
-	case METHOD_XOAUTH2:       return "AUTHENTICATE XOAUTH2";
-	case METHOD_OAUTHBEARER:   return "AUTHENTICATE OAUTHBEARER";
-	case METHOD_EXTERNAL:      return "AUTHENTICATE EXTERNAL";
+	if (step->kind == STEP_CONTINUE) {
+		reply->answer = SASL_ANSWER_CHALLENGE;
+		reply->text = step->text;
+		reply->text_len = step->text_len;
+		return;
 	}
-	return "unknown";
+	const struct imap_result *result = &step->result;
+	reply->text = result->text;
+	reply->text_len = strlen(result->text);
+	if (result->status == IMAP_STATUS_OK)
+		reply->answer = SASL_ANSWER_OK;
+	else if (result->status == IMAP_STATUS_BAD)
+		reply->answer = SASL_ANSWER_MALFORMED;
+	else if (code_is_temporary(result->code.code))
+		reply->answer = SASL_ANSWER_REFUSED_FOR_NOW;
+	else
+		reply->answer = SASL_ANSWER_REFUSED;
 }
 
-/* The tagged answer to a login step: OK, or why it failed. */
-static int login_result(struct imap *imap, enum login_method method,
-			const struct imap_result *result, struct yb_error *err)
+/* The framing's send_command: AUTHENTICATE MECHANISM [initial-response]. */
+static int send_authenticate(void *session, const char *command,
+			     const char *initial, struct yb_error *err)
 {
-	if (result->status == IMAP_STATUS_OK)
-		return YB_OK;
+	struct imap *imap = ((struct imap_login *)session)->imap;
+	char shown[64];
+	snprintf(shown, sizeof(shown), "%s%s", command,
+		 initial ? " <redacted>" : "");
+	int rc = begin_command(imap, shown, err);
+	if (rc == YB_OK)
+		rc = write_text(imap, command, err);
+	if (rc == YB_OK && initial)
+		rc = write_text(imap, " ", err);
+	if (rc == YB_OK && initial)
+		rc = write_text(imap, initial, err);
+	if (rc == YB_OK)
+		rc = end_line(imap, err);
+	return rc;
+}
+
+/* The framing's send_response. */
+static int send_sasl_response(void *session, const char *response,
+			      struct yb_error *err)
+{
+	return send_secret_line(((struct imap_login *)session)->imap, response,
+				err);
+}
+
+/* The framing's read_reply: a continuation, or the tagged answer. */
+static int read_sasl_reply(void *session, const char *what, bool challenge_ok,
+			   struct sasl_reply *reply, struct yb_error *err)
+{
+	(void)what;
+	struct imap_login *login = session;
+	int rc = read_step(login->imap, challenge_ok, &login->step, err);
+	if (rc == YB_OK)
+		reply_from_step(&login->step, reply);
+	return rc;
+}
+
+/* The framing's cancel: "*" (RFC 3501 6.2.2), and the tagged end. */
+static int cancel_sasl(void *session, struct yb_error *err)
+{
+	struct imap_login *login = session;
+	trace_command(NULL, "*");
+	int rc = write_text(login->imap, "*\r\n", err);
+	if (rc == YB_OK)
+		rc = read_step(login->imap, false, &login->step, err);
+	return rc;
+}
+
+static void login_begin(struct imap *imap, struct imap_login *login)
+{
+	login->imap = imap;
 	const char *user = imap->account->user;
-	char user_shown[IMAP_SHOWN_MAX / 2];
-	text_sanitize(user_shown, sizeof(user_shown), user, strlen(user));
-	if (result->status == IMAP_STATUS_BAD)
-		return mark_broken(imap, yb_fail(err, YB_ERR_PROTOCOL,
-			"%s: %s as %s rejected as malformed: %s", peer(imap),
-			method_name(method), user_shown, result->text));
-	if (code_is_temporary(result->code.code))
-		return mark_broken(imap, yb_fail(err, YB_ERR_TEMP,
-			"%s: login as %s refused for now: %s", peer(imap),
-			user_shown, result->text));
-	return mark_broken(imap, yb_fail(err, YB_ERR_AUTH,
-		"%s: login as %s refused: %s", peer(imap), user_shown,
-		result->text));
+	text_sanitize(login->user_shown, sizeof(login->user_shown), user,
+		      strlen(user));
+	/* SASL-IR (RFC 4959) saves a round trip: a response goes on the
+	   command line. */
+	unsigned initial = SASL_BIT(SASL_METHOD_PLAIN) |
+			   SASL_BIT(SASL_METHOD_XOAUTH2) |
+			   SASL_BIT(SASL_METHOD_OAUTHBEARER) |
+			   SASL_BIT(SASL_METHOD_EXTERNAL);
+	login->framing = (struct sasl_framing){
+		.session = login,
+		.account = imap->account,
+		.peer = peer(imap),
+		.user_shown = login->user_shown,
+		.command = "AUTHENTICATE",
+		.ok_word = "OK",
+		.initial_methods = has_capa(imap, IMAP_CAPA_SASL_IR) ? initial : 0,
+		.initial_max = SIZE_MAX,
+		.repeats_initial = false,
+		.cram_md5_needs_challenge = false,
+		.send_command = send_authenticate,
+		.send_response = send_sasl_response,
+		.read_reply = read_sasl_reply,
+		.cancel = cancel_sasl,
+	};
 }
 
 /* Can s go in a quoted string?  (RFC 3501: 7-bit, no CR, LF or NUL.) */
@@ -843,364 +910,130 @@ static int write_astring(struct imap *imap, const char *s, struct step *step,
 }
 
 /* LOGIN user password: quoted strings, or literals where they must be. */
-static int login_command(struct imap *imap, const char *password,
+static int login_command(struct imap_login *login, const char *password,
 			 struct yb_error *err)
 {
-	struct step step = { .kind = STEP_CONTINUE };
+	struct imap *imap = login->imap;
+	struct step *step = &login->step;
+	step->kind = STEP_CONTINUE;
 	int rc = begin_command(imap, "LOGIN <redacted>", err);
 	if (rc == YB_OK)
 		rc = write_text(imap, "LOGIN ", err);
 	if (rc == YB_OK)
-		rc = write_astring(imap, imap->account->user, &step, err);
-	if (rc == YB_OK && step.kind == STEP_CONTINUE)
-		rc = write_bytes(imap, " ", 1, err);
-	if (rc == YB_OK && step.kind == STEP_CONTINUE)
-		rc = write_astring(imap, password, &step, err);
-	if (rc == YB_OK && step.kind == STEP_CONTINUE)
-		rc = end_line(imap, err);
-	if (rc == YB_OK && step.kind == STEP_CONTINUE)
-		rc = read_step(imap, false, &step, err);
-	if (rc != YB_OK)
-		return rc;
-	return login_result(imap, METHOD_LOGIN_COMMAND, &step.result, err);
-}
-
-/*
- * The server asked for more than the mechanism has: cancel the exchange
- * with "*" (RFC 3501 6.2.2), read its end, and fail.
- */
-static int abort_sasl(struct imap *imap, enum login_method method,
-		      const char *why, struct yb_error *err)
-{
-	trace_command(NULL, "*");
-	int rc = write_text(imap, "*\r\n", err);
-	struct step step;
-	if (rc == YB_OK)
-		rc = read_step(imap, false, &step, err);
-	if (rc != YB_OK)
-		return rc;
-	return mark_broken(imap, yb_fail(err, YB_ERR_PROTOCOL,
-		"%s: %s: %s; cancelled", peer(imap), method_name(method), why));
-}
-
-/*
- * The rest of a SASL exchange: each continuation gets the next of
- * responses[0..count); one more than that is cancelled.
- */
-static int sasl_exchange(struct imap *imap, enum login_method method,
-			 const char *const *responses, size_t count,
-			 struct yb_error *err)
-{
-	for (size_t answered = 0;; answered++) {
-		struct step step;
-		int rc = read_step(imap, true, &step, err);
-		if (rc != YB_OK)
-			return rc;
-		if (step.kind == STEP_DONE)
-			return login_result(imap, method, &step.result, err);
-		if (answered == count)
-			return abort_sasl(imap, method, "the server asked for "
-					  "more than the mechanism has", err);
-		rc = send_secret_line(imap, responses[answered], err);
-		if (rc != YB_OK)
-			return rc;
-	}
-}
-
-static int auth_plain(struct imap *imap, const char *password,
-		      struct yb_error *err)
-{
-	char *response = sasl_plain_response(imap->account->user, password);
-	if (!response)
-		return out_of_memory(imap, err);
-	/* SASL-IR (RFC 4959) saves a round trip: the response goes on the
-	   command line. */
-	bool initial = has_capa(imap, IMAP_CAPA_SASL_IR);
-	int rc = begin_command(imap, initial ? "AUTHENTICATE PLAIN <redacted>"
-					     : "AUTHENTICATE PLAIN", err);
-	if (rc == YB_OK)
-		rc = write_text(imap, initial ? "AUTHENTICATE PLAIN "
-					      : "AUTHENTICATE PLAIN", err);
-	if (rc == YB_OK && initial)
-		rc = write_text(imap, response, err);
-	if (rc == YB_OK)
-		rc = end_line(imap, err);
-	const char *responses[] = { response };
-	if (rc == YB_OK)
-		rc = sasl_exchange(imap, METHOD_PLAIN, responses,
-				   initial ? 0 : 1, err);
-	sasl_free_secret(response);
-	return rc;
-}
-
-static int auth_sasl_login(struct imap *imap, const char *password,
-			   struct yb_error *err)
-{
-	const char *user = imap->account->user;
-	char *user_b64 = sasl_base64_encode(user, strlen(user));
-	char *password_b64 = sasl_base64_encode(password, strlen(password));
-	int rc = (user_b64 && password_b64) ? YB_OK : out_of_memory(imap, err);
-	if (rc == YB_OK)
-		rc = send_command(imap, "AUTHENTICATE LOGIN", err);
-	/* Two challenges ("Username:", "Password:" in base64); their text
-	   is not standard, so only their order matters. */
-	const char *responses[] = { user_b64, password_b64 };
-	if (rc == YB_OK)
-		rc = sasl_exchange(imap, METHOD_SASL_LOGIN, responses, 2, err);
-	sasl_free_secret(user_b64);
-	sasl_free_secret(password_b64);
-	return rc;
-}
-
-static int auth_cram_md5(struct imap *imap, const char *password,
-			 struct yb_error *err)
-{
-	int rc = send_command(imap, "AUTHENTICATE CRAM-MD5", err);
-	struct step step;
-	if (rc == YB_OK)
-		rc = read_step(imap, true, &step, err);
-	if (rc != YB_OK)
-		return rc;
-	if (step.kind == STEP_DONE)
-		return login_result(imap, METHOD_CRAM_MD5, &step.result, err);
-	char *response = sasl_cram_md5_response(step.text, step.text_len,
-						imap->account->user, password);
-	if (!response)
-		return abort_sasl(imap, METHOD_CRAM_MD5, "the challenge is not "
-				  "base64 (or MD5 is unavailable)", err);
-	rc = send_secret_line(imap, response, err);
-	sasl_free_secret(response);
-	if (rc == YB_OK)
-		rc = sasl_exchange(imap, METHOD_CRAM_MD5, NULL, 0, err);
-	return rc;
-}
-
-/*
- * Begin AUTHENTICATE with one response: on the command line with SASL-IR
- * (RFC 4959), else after the server's empty challenge.  *step says
- * whether the server already answered.
- */
-static int send_single_response(struct imap *imap, enum login_method method,
-				const char *response, struct step *step,
-				struct yb_error *err)
-{
-	const char *command = method_name(method);
-	bool initial = has_capa(imap, IMAP_CAPA_SASL_IR);
-	char shown[64];
-	snprintf(shown, sizeof(shown), "%s%s", command,
-		 initial ? " <redacted>" : "");
-	int rc = begin_command(imap, shown, err);
-	if (rc == YB_OK)
-		rc = write_text(imap, command, err);
-	if (rc == YB_OK && initial)
-		rc = write_text(imap, " ", err);
-	/* An empty initial response is "=" (RFC 4959). */
-	if (rc == YB_OK && initial)
-		rc = write_text(imap, response[0] ? response : "=", err);
-	if (rc == YB_OK)
-		rc = end_line(imap, err);
-	step->kind = STEP_CONTINUE;
-	if (rc == YB_OK && !initial) {
-		rc = read_step(imap, true, step, err);
-		if (rc == YB_OK && step->kind == STEP_CONTINUE)
-			rc = send_secret_line(imap, response, err);
-	}
+		rc = write_astring(imap, imap->account->user, step, err);
 	if (rc == YB_OK && step->kind == STEP_CONTINUE)
-		rc = read_step(imap, true, step, err);
-	return rc;
-}
-
-/*
- * XOAUTH2 and OAUTHBEARER.  A refused token comes back as a challenge
- * holding the reason as JSON; the client must answer it before the
- * tagged NO.
- */
-static int auth_bearer(struct imap *imap, enum login_method method,
-		       const char *token, struct yb_error *err)
-{
-	bool oauthbearer = method == METHOD_OAUTHBEARER;
-	char *response = NULL;
-	int rc = sasl_bearer_response(imap->account, oauthbearer, token,
-				      peer(imap), &response, err);
-	if (rc != YB_OK)
-		return mark_broken(imap, rc);
-	struct step step;
-	rc = send_single_response(imap, method, response, &step, err);
-	sasl_free_secret(response);
-	if (rc != YB_OK || step.kind == STEP_DONE)
-		return rc == YB_OK ? login_result(imap, method, &step.result, err)
-				   : rc;
-	char why[256];
-	sasl_describe_refusal(step.text, step.text_len, why, sizeof(why));
-	rc = send_secret_line(imap, sasl_refusal_answer(oauthbearer), err);
-	if (rc == YB_OK)
-		rc = read_step(imap, false, &step, err);
+		rc = write_bytes(imap, " ", 1, err);
+	if (rc == YB_OK && step->kind == STEP_CONTINUE)
+		rc = write_astring(imap, password, step, err);
+	if (rc == YB_OK && step->kind == STEP_CONTINUE)
+		rc = end_line(imap, err);
+	if (rc == YB_OK && step->kind == STEP_CONTINUE)
+		rc = read_step(imap, false, step, err);
 	if (rc != YB_OK)
 		return rc;
-	rc = login_result(imap, method, &step.result, err);
-	if (rc == YB_OK) /* a challenge, then OK: not a token that worked */
-		return mark_broken(imap, yb_fail(err, YB_ERR_PROTOCOL,
-			"%s: %s answered a challenge with OK", peer(imap),
-			method_name(method)));
-	yb_error_suffix(err, " (the server says: %s)", why);
-	return rc;
+	struct sasl_reply reply;
+	reply_from_step(step, &reply);
+	return sasl_refused(&login->framing, "LOGIN", &reply, err);
 }
 
-/* EXTERNAL: the TLS client certificate is the credential. */
-static int auth_external(struct imap *imap, struct yb_error *err)
+/* auth: login: SASL LOGIN when offered, else the LOGIN command; both
+   send the password as it is. */
+static int choose_login(struct imap *imap, enum sasl_method *method,
+			struct yb_error *err)
 {
-	struct step step;
-	int rc = send_single_response(imap, METHOD_EXTERNAL, "", &step, err);
-	if (rc != YB_OK)
-		return rc;
-	if (step.kind == STEP_CONTINUE)
-		return abort_sasl(imap, METHOD_EXTERNAL, "the server asked for "
-				  "more than the mechanism has", err);
-	return login_result(imap, METHOD_EXTERNAL, &step.result, err);
-}
-
-/* auth: auto for a token: OAUTHBEARER is the standard, XOAUTH2 common. */
-static int choose_bearer(struct imap *imap, enum login_method *method,
-			 struct yb_error *err)
-{
-	if (has_capa(imap, IMAP_CAPA_AUTH_OAUTHBEARER))
-		*method = METHOD_OAUTHBEARER;
-	else if (has_capa(imap, IMAP_CAPA_AUTH_XOAUTH2))
-		*method = METHOD_XOAUTH2;
+	if (has_capa(imap, IMAP_CAPA_AUTH_LOGIN))
+		*method = SASL_METHOD_LOGIN;
+	else if (!has_capa(imap, IMAP_CAPA_LOGINDISABLED))
+		*method = SASL_METHOD_LOGIN_COMMAND;
 	else
-		return mark_broken(imap, yb_fail(err, YB_ERR_AUTH,
-			"%s offers neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2 "
-			"for the account's OAuth2 token", peer(imap)));
+		return yb_fail(err, YB_ERR_AUTH, "%s offers neither AUTH=LOGIN "
+			       "nor the LOGIN command (LOGINDISABLED)",
+			       peer(imap));
 	return YB_OK;
 }
 
-/*
- * auth: auto with a password.  Over TLS the password is safe in transit,
- * so the plain methods win (every server has them); without TLS
- * (allow_plaintext) a challenge-response mechanism at least keeps the
- * password itself off the wire, as for POP3.
- */
-static int choose_auto(struct imap *imap, enum login_method *method,
-		       struct yb_error *err)
+/* Every way in the server offers, as SASL_BIT()s. */
+static unsigned offered_methods(const struct imap *imap)
 {
-	enum sasl_credential credential =
-		sasl_account_credential(imap->account);
-	if (credential == SASL_CRED_TOKEN)
-		return choose_bearer(imap, method, err);
-	if (credential == SASL_CRED_CERT) {
-		*method = METHOD_EXTERNAL;
-		return YB_OK;
-	}
-	bool login_allowed = !has_capa(imap, IMAP_CAPA_LOGINDISABLED);
-	if (!conn_is_tls(imap->conn) && has_capa(imap, IMAP_CAPA_AUTH_CRAM_MD5))
-		*method = METHOD_CRAM_MD5;
-	else if (has_capa(imap, IMAP_CAPA_AUTH_PLAIN))
-		*method = METHOD_PLAIN;
-	else if (login_allowed)
-		*method = METHOD_LOGIN_COMMAND;
-	else if (has_capa(imap, IMAP_CAPA_AUTH_LOGIN))
-		*method = METHOD_SASL_LOGIN;
-	else if (has_capa(imap, IMAP_CAPA_AUTH_CRAM_MD5))
-		*method = METHOD_CRAM_MD5;
-	else
-		return mark_broken(imap, yb_fail(err, YB_ERR_AUTH,
-			"%s offers no login method yubin supports (LOGIN is "
-			"disabled; no AUTH=PLAIN, AUTH=LOGIN or AUTH=CRAM-MD5)",
-			peer(imap)));
-	return YB_OK;
+	static const struct {
+		uint64_t capa;
+		enum sasl_method method;
+	} offers[] = {
+		{ IMAP_CAPA_AUTH_PLAIN, SASL_METHOD_PLAIN },
+		{ IMAP_CAPA_AUTH_LOGIN, SASL_METHOD_LOGIN },
+		{ IMAP_CAPA_AUTH_CRAM_MD5, SASL_METHOD_CRAM_MD5 },
+		{ IMAP_CAPA_AUTH_XOAUTH2, SASL_METHOD_XOAUTH2 },
+		{ IMAP_CAPA_AUTH_OAUTHBEARER, SASL_METHOD_OAUTHBEARER },
+	};
+	unsigned methods = 0;
+	for (size_t i = 0; i < sizeof(offers) / sizeof(offers[0]); i++)
+		if (has_capa(imap, offers[i].capa))
+			methods |= SASL_BIT(offers[i].method);
+	if (!has_capa(imap, IMAP_CAPA_LOGINDISABLED))
+		methods |= SASL_BIT(SASL_METHOD_LOGIN_COMMAND);
+	return methods;
 }
 
-static int choose_method(struct imap *imap, enum login_method *method,
+static int choose_method(struct imap *imap, enum sasl_method *method,
 			 struct yb_error *err)
 {
-	switch (imap->account->auth) {
-	case AUTH_AUTO:
-		return choose_auto(imap, method, err);
-	case AUTH_PLAIN:
-		*method = METHOD_PLAIN;
-		return YB_OK;
-	case AUTH_LOGIN:
-		/* SASL LOGIN when offered, else the LOGIN command: both send
-		   the password as it is. */
-		if (has_capa(imap, IMAP_CAPA_AUTH_LOGIN))
-			*method = METHOD_SASL_LOGIN;
-		else if (!has_capa(imap, IMAP_CAPA_LOGINDISABLED))
-			*method = METHOD_LOGIN_COMMAND;
-		else
-			return mark_broken(imap, yb_fail(err, YB_ERR_AUTH,
-				"%s offers neither AUTH=LOGIN nor the LOGIN "
-				"command (LOGINDISABLED)", peer(imap)));
-		return YB_OK;
-	case AUTH_CRAM_MD5:
-		*method = METHOD_CRAM_MD5;
-		return YB_OK;
-	case AUTH_XOAUTH2:
-		*method = METHOD_XOAUTH2;
-		return YB_OK;
-	case AUTH_OAUTHBEARER:
-		*method = METHOD_OAUTHBEARER;
-		return YB_OK;
-	case AUTH_EXTERNAL:
-		*method = METHOD_EXTERNAL;
-		return YB_OK;
-	case AUTH_APOP:
-	case AUTH_USER:
-		break;
-	}
-	return mark_broken(imap, yb_fail(err, YB_ERR_INTERNAL,
-		"auth %s: no such IMAP method", auth_mech_name(imap->account->auth)));
+	if (imap->account->auth == AUTH_LOGIN)
+		return choose_login(imap, method, err);
+	static const enum sasl_method order[] = {
+		SASL_METHOD_PLAIN, SASL_METHOD_LOGIN_COMMAND,
+		SASL_METHOD_LOGIN, SASL_METHOD_CRAM_MD5,
+	};
+	struct sasl_offer offer = {
+		.methods = offered_methods(imap),
+		.tls = conn_is_tls(imap->conn),
+		.order = order,
+		.order_len = sizeof(order) / sizeof(order[0]),
+		.no_bearer = "AUTH=OAUTHBEARER nor AUTH=XOAUTH2",
+		.no_method = "(LOGIN is disabled; no AUTH=PLAIN, AUTH=LOGIN "
+			     "or AUTH=CRAM-MD5)",
+	};
+	return sasl_choose(imap->account, &offer, peer(imap), method, err);
 }
 
 static int check_can_login(struct imap *imap, const char *secret,
 			   struct yb_error *err)
 {
 	const struct account *account = imap->account;
-	enum sasl_credential credential = sasl_account_credential(account);
-	int rc = YB_OK;
 	if (account->auth == AUTH_APOP || account->auth == AUTH_USER)
-		rc = yb_fail(err, YB_ERR_CONFIG, "auth %s is for POP3 only",
-			     auth_mech_name(account->auth));
-	/* Config validation already demands allow_plaintext for tls: none;
-	   this is the second guard, where the password would leave. */
-	else if (!conn_is_tls(imap->conn) && !account->allow_plaintext)
-		rc = yb_fail(err, YB_ERR_CONFIG,
-			     "%s: refusing to send a password without TLS "
-			     "(set allow_plaintext: true to allow it)",
-			     peer(imap));
-	else if (!secret && credential != SASL_CRED_CERT)
-		rc = yb_fail(err, YB_ERR_CONFIG, "%s: no %s for user %s%s",
-			     account->host, credential == SASL_CRED_TOKEN
-			     ? "OAuth2 access token" : "password",
-			     account->user ? account->user : "",
-			     credential == SASL_CRED_TOKEN ? "" : NO_PASSWORD_HINT);
-	else if (!account->user || account->user[0] == '\0')
-		rc = yb_fail(err, YB_ERR_CONFIG, "%s: the user name is empty",
-			     account->host);
-	return mark_broken(imap, rc);
+		return yb_fail(err, YB_ERR_CONFIG, "auth %s is for POP3 only",
+			       auth_mech_name(account->auth));
+	int rc = sasl_check_secret(account, conn_is_tls(imap->conn),
+				   peer(imap), secret, err);
+	if (rc != YB_OK)
+		return rc;
+	if (!account->user || account->user[0] == '\0')
+		return yb_fail(err, YB_ERR_CONFIG, "%s: the user name is empty",
+			       account->host);
+	return YB_OK;
 }
 
+/* Every failure leaves the session unusable. */
 static int authenticate(struct imap *imap, const char *secret,
 			struct yb_error *err)
 {
 	int rc = check_can_login(imap, secret, err);
-	enum login_method method = METHOD_LOGIN_COMMAND;
+	enum sasl_method method = SASL_METHOD_LOGIN_COMMAND;
 	if (rc == YB_OK)
 		rc = choose_method(imap, &method, err);
 	if (rc != YB_OK)
-		return rc;
-	log_debug("%s: logging in as %s (%s)", peer(imap), imap->account->user,
-		  method_name(method));
-	switch (method) {
-	case METHOD_LOGIN_COMMAND: return login_command(imap, secret, err);
-	case METHOD_PLAIN:         return auth_plain(imap, secret, err);
-	case METHOD_SASL_LOGIN:    return auth_sasl_login(imap, secret, err);
-	case METHOD_CRAM_MD5:      return auth_cram_md5(imap, secret, err);
-	case METHOD_XOAUTH2:
-	case METHOD_OAUTHBEARER:   return auth_bearer(imap, method, secret, err);
-	case METHOD_EXTERNAL:      return auth_external(imap, err);
-	}
-	return mark_broken(imap, yb_fail(err, YB_ERR_INTERNAL,
-					 "no such login method"));
+		return mark_broken(imap, rc);
+	bool login_command_chosen = method == SASL_METHOD_LOGIN_COMMAND;
+	log_debug("%s: logging in as %s (%s%s)", peer(imap),
+		  imap->account->user,
+		  login_command_chosen ? "" : "AUTHENTICATE ",
+		  sasl_method_name(method));
+	struct imap_login login;
+	login_begin(imap, &login);
+	if (login_command_chosen)
+		rc = login_command(&login, secret, err);
+	else
+		rc = sasl_run(&login.framing, method, secret, err);
+	return mark_broken(imap, rc);
 }
 
 /* ---- after login: ENABLE ---- */

@@ -1,9 +1,9 @@
 /*
  * pop3.c - one POP3 session (see pop3.h).
  *
- * Parsing lives in pop3_parse.c and the encodings in sasl.c; this file
- * holds the conversation: what to send, which reply to expect, and what
- * a reply means.  Every reply is checked against the command it answers:
+ * Parsing lives in pop3_parse.c and SASL in sasl_engine.c (this file
+ * gives it the AUTH framing); this file holds the conversation: what to
+ * send, which reply to expect, and what a reply means.  Every reply is checked against the command it answers:
  * a FIFO remembers the queued RETR and DELE commands, so a caller that
  * reads the wrong reply gets an error instead of a silent mix-up.
  *
@@ -23,6 +23,7 @@
 #include "log.h"
 #include "pop3_parse.h"
 #include "sasl.h"
+#include "sasl_engine.h"
 #include "text.h"
 
 /* Body bytes are unstuffed into this buffer, allocated once per session;
@@ -116,6 +117,12 @@ static int check_no_pending(struct pop3 *pop3, const char *command,
 	return yb_fail(err, YB_ERR_INTERNAL,
 		       "%s: %s sent with %zu earlier replies still unread",
 		       peer(pop3), command, pop3->pending_len);
+}
+
+static int out_of_memory(struct pop3 *pop3, struct yb_error *err)
+{
+	pop3->broken = true;
+	return yb_fail(err, YB_ERR_INTERNAL, "%s: out of memory", peer(pop3));
 }
 
 /* --- lines in and out --- */
@@ -326,7 +333,6 @@ static int start_tls(struct pop3 *pop3, struct yb_error *err)
 
 /* --- authentication --- */
 
-
 /*
  * A trace line "PREFIX USER SUFFIX" in shown (POP3_SHOWN_MAX bytes); the
  * user name may appear in the trace, cut short if it is very long.
@@ -345,210 +351,120 @@ static void show_with_user(char *shown, const char *prefix, const char *user,
 }
 
 /* A -ERR to a login step: temporary by its response code, else refused. */
-static int login_refused(struct pop3 *pop3, const char *text, size_t len,
-			 struct yb_error *err)
+static enum sasl_answer refusal(const char *text, size_t len)
 {
-	char shown[POP3_SHOWN_MAX];
-	sanitize(shown, text, len);
 	enum pop3_resp_code code = pop3_parse_resp_code(text, len);
-	pop3->broken = true;
 	if (code == POP3_CODE_IN_USE || code == POP3_CODE_SYS_TEMP ||
 	    code == POP3_CODE_LOGIN_DELAY)
-		return yb_fail(err, YB_ERR_TEMP,
-			       "%s: login as %s refused for now: %s",
-			       peer(pop3), pop3->account->user, shown);
-	return yb_fail(err, YB_ERR_AUTH, "%s: login as %s refused: %s",
-		       peer(pop3), pop3->account->user, shown);
+		return SASL_ANSWER_REFUSED_FOR_NOW;
+	return SASL_ANSWER_REFUSED;
 }
 
-enum auth_reply { AUTH_REPLY_OK, AUTH_REPLY_ERR, AUTH_REPLY_CONTINUE };
-
 /*
- * Read a reply during login: +OK, -ERR, or a SASL continuation "+ text"
- * (RFC 5034).  *text is what follows; a -ERR is already turned into the
- * login error (the function still returns YB_OK with AUTH_REPLY_ERR so
- * the caller can tell it apart from a broken connection).
+ * The framing's read_reply: +OK, -ERR, or a SASL continuation "+ text"
+ * (RFC 5034).  reply->text is what follows.
  */
-static int read_auth_reply(struct pop3 *pop3, const char *what,
-			   enum auth_reply *reply, const char **text,
-			   size_t *text_len, struct yb_error *err)
+static int read_auth_reply(void *session, const char *what, bool challenge_ok,
+			   struct sasl_reply *reply, struct yb_error *err)
 {
+	/* A challenge where none fits is the engine's to report. */
+	(void)challenge_ok;
+	struct pop3 *pop3 = session;
 	const char *line;
 	size_t len;
 	int rc = read_line(pop3, &line, &len, err);
 	if (rc != YB_OK)
 		return rc;
 	if (len >= 1 && line[0] == '+' && (len == 1 || line[1] == ' ')) {
-		*reply = AUTH_REPLY_CONTINUE;
-		*text = len > 2 ? line + 2 : line + len;
-		*text_len = len > 2 ? len - 2 : 0;
+		reply->answer = SASL_ANSWER_CHALLENGE;
+		reply->text = len > 2 ? line + 2 : line + len;
+		reply->text_len = len > 2 ? len - 2 : 0;
 		return YB_OK;
 	}
-	enum pop3_status status = pop3_parse_status(line, len, text, text_len);
+	enum pop3_status status = pop3_parse_status(line, len, &reply->text,
+						    &reply->text_len);
 	if (status == POP3_STATUS_OK) {
-		*reply = AUTH_REPLY_OK;
+		reply->answer = SASL_ANSWER_OK;
 		return YB_OK;
 	}
 	if (status == POP3_STATUS_ERR) {
-		*reply = AUTH_REPLY_ERR;
+		reply->answer = refusal(reply->text, reply->text_len);
 		return YB_OK;
 	}
 	char shown[POP3_SHOWN_MAX];
 	sanitize(shown, line, len);
-	return mark_broken(pop3, yb_fail(err, YB_ERR_PROTOCOL,
-		"%s: unexpected reply to %s: %s", peer(pop3), what, shown));
+	return yb_fail(err, YB_ERR_PROTOCOL, "%s: unexpected reply to %s: %s",
+		       peer(pop3), what, shown);
 }
 
-/* The last reply of a login: +OK, or the reason it failed. */
-static int expect_login_result(struct pop3 *pop3, const char *what,
-			       struct yb_error *err)
+/* The framing's send_command: AUTH MECHANISM [initial-response]. */
+static int send_auth_command(void *session, const char *command,
+			     const char *initial, struct yb_error *err)
 {
-	enum auth_reply reply;
-	const char *text;
-	size_t text_len;
-	int rc = read_auth_reply(pop3, what, &reply, &text, &text_len, err);
-	if (rc != YB_OK)
-		return rc;
-	if (reply == AUTH_REPLY_OK)
-		return YB_OK;
-	if (reply == AUTH_REPLY_ERR)
-		return login_refused(pop3, text, text_len, err);
-	return mark_broken(pop3, yb_fail(err, YB_ERR_PROTOCOL,
-		"%s: %s: the server asked for more than the mechanism has",
-		peer(pop3), what));
+	struct pop3 *pop3 = session;
+	if (!initial)
+		return send_line(pop3, command, err);
+	char shown[POP3_SHOWN_MAX];
+	snprintf(shown, sizeof(shown), "%s <redacted>", command);
+	const char *parts[] = { command, " ", initial };
+	return send_parts(pop3, parts, 3, shown, err);
 }
 
-/*
- * Wait for a "+ " continuation in a SASL exchange.  *done is set when the
- * server already answered +OK (then there is nothing more to send).
- */
-static int expect_continue(struct pop3 *pop3, const char *what, bool *done,
-			   const char **challenge, size_t *challenge_len,
-			   struct yb_error *err)
-{
-	enum auth_reply reply;
-	int rc = read_auth_reply(pop3, what, &reply, challenge, challenge_len,
-				 err);
-	if (rc != YB_OK)
-		return rc;
-	*done = reply == AUTH_REPLY_OK;
-	if (reply == AUTH_REPLY_ERR)
-		return login_refused(pop3, *challenge, *challenge_len, err);
-	return YB_OK;
-}
-
-/* A SASL response line; always shown as "<redacted>". */
-static int send_sasl_response(struct pop3 *pop3, const char *response,
+/* The framing's send_response; always shown as "<redacted>". */
+static int send_sasl_response(void *session, const char *response,
 			      struct yb_error *err)
 {
-	return send_parts(pop3, &response, 1, "<redacted>", err);
+	return send_parts(session, &response, 1, "<redacted>", err);
 }
 
-static int out_of_memory(struct pop3 *pop3, struct yb_error *err)
+static void framing_for(struct pop3 *pop3, struct sasl_framing *framing)
 {
-	pop3->broken = true;
-	return yb_fail(err, YB_ERR_INTERNAL, "%s: out of memory", peer(pop3));
+	*framing = (struct sasl_framing){
+		.session = pop3,
+		.account = pop3->account,
+		.peer = peer(pop3),
+		.user_shown = pop3->account->user,
+		.command = "AUTH",
+		.ok_word = "+OK",
+		/* Bearer responses always go on their own line after "+ ":
+		   they are longer than a POP3 command may be, and
+		   Microsoft's server wants it so. */
+		.initial_methods = SASL_BIT(SASL_METHOD_PLAIN),
+		.initial_max = POP3_AUTH_COMMAND_MAX,
+		.repeats_initial = true,
+		.cram_md5_needs_challenge = true,
+		.send_command = send_auth_command,
+		.send_response = send_sasl_response,
+		.read_reply = read_auth_reply,
+		.cancel = NULL,
+	};
 }
 
-static int auth_plain(struct pop3 *pop3, const char *password,
-		      struct yb_error *err)
+/* The last reply of APOP, USER or PASS: +OK, or the reason it failed. */
+static int expect_login_result(const struct sasl_framing *framing,
+			       const char *what, struct yb_error *err)
 {
-	char *response = sasl_plain_response(pop3->account->user, password);
-	if (!response)
-		return out_of_memory(pop3, err);
-	const char *command = "AUTH PLAIN";
-	int rc;
-	if (strlen(command) + 1 + strlen(response) <= POP3_AUTH_COMMAND_MAX) {
-		const char *parts[] = { command, " ", response };
-		rc = send_parts(pop3, parts, 3, "AUTH PLAIN <redacted>", err);
-	} else {
-		rc = send_line(pop3, command, err);
-	}
-	bool done = false;
-	const char *challenge;
-	size_t challenge_len;
-	if (rc == YB_OK)
-		rc = expect_continue(pop3, "AUTH PLAIN", &done, &challenge,
-				     &challenge_len, err);
-	/* A server that did not take the initial response asks with an
-	   empty "+ "; it gets the same response again. */
-	if (rc == YB_OK && !done)
-		rc = send_sasl_response(pop3, response, err);
-	if (rc == YB_OK && !done)
-		rc = expect_login_result(pop3, "AUTH PLAIN", err);
-	sasl_free_secret(response);
-	return rc;
-}
-
-static int auth_login(struct pop3 *pop3, const char *password,
-		      struct yb_error *err)
-{
-	const char *user = pop3->account->user;
-	char *user_b64 = sasl_base64_encode(user, strlen(user));
-	char *password_b64 = sasl_base64_encode(password, strlen(password));
-	int rc = (user_b64 && password_b64) ? YB_OK : out_of_memory(pop3, err);
-	if (rc == YB_OK)
-		rc = send_line(pop3, "AUTH LOGIN", err);
-	/* Two challenges ("Username:", "Password:" in base64); their text
-	   is not standard, so only their order matters. */
-	const char *responses[] = { user_b64, password_b64 };
-	bool done = false;
-	for (size_t i = 0; i < 2 && rc == YB_OK && !done; i++) {
-		const char *challenge;
-		size_t challenge_len;
-		rc = expect_continue(pop3, "AUTH LOGIN", &done, &challenge,
-				     &challenge_len, err);
-		if (rc == YB_OK && !done)
-			rc = send_sasl_response(pop3, responses[i], err);
-	}
-	if (rc == YB_OK && !done)
-		rc = expect_login_result(pop3, "AUTH LOGIN", err);
-	sasl_free_secret(user_b64);
-	sasl_free_secret(password_b64);
-	return rc;
-}
-
-static int auth_cram_md5(struct pop3 *pop3, const char *password,
-			 struct yb_error *err)
-{
-	int rc = send_line(pop3, "AUTH CRAM-MD5", err);
-	bool done = false;
-	const char *challenge;
-	size_t challenge_len;
-	if (rc == YB_OK)
-		rc = expect_continue(pop3, "AUTH CRAM-MD5", &done, &challenge,
-				     &challenge_len, err);
+	struct sasl_reply reply;
+	int rc = read_auth_reply(framing->session, what, false, &reply, err);
 	if (rc != YB_OK)
 		return rc;
-	if (done)
-		return mark_broken(pop3, yb_fail(err, YB_ERR_PROTOCOL,
-			"%s: AUTH CRAM-MD5 answered +OK without a challenge",
-			peer(pop3)));
-	char *response = sasl_cram_md5_response(challenge, challenge_len,
-						pop3->account->user, password);
-	if (!response)
-		return mark_broken(pop3, fail_with_text(pop3, YB_ERR_PROTOCOL,
-			"AUTH CRAM-MD5: bad challenge (or MD5 unavailable)",
-			challenge, challenge_len, err));
-	rc = send_sasl_response(pop3, response, err);
-	sasl_free_secret(response);
-	if (rc == YB_OK)
-		rc = expect_login_result(pop3, "AUTH CRAM-MD5", err);
-	return rc;
+	if (reply.answer == SASL_ANSWER_CHALLENGE)
+		return yb_fail(err, YB_ERR_PROTOCOL, "%s: %s: the server asked "
+			       "for more than the mechanism has", framing->peer,
+			       what);
+	return sasl_refused(framing, what, &reply, err);
 }
 
-static int auth_apop(struct pop3 *pop3, const char *password,
-		     struct yb_error *err)
+static int auth_apop(struct pop3 *pop3, const struct sasl_framing *framing,
+		     const char *password, struct yb_error *err)
 {
 	if (pop3->apop_timestamp[0] == '\0')
-		return mark_broken(pop3, yb_fail(err, YB_ERR_AUTH,
-			"%s: auth apop: the server's greeting has no APOP "
-			"timestamp", peer(pop3)));
+		return yb_fail(err, YB_ERR_AUTH, "%s: auth apop: the server's "
+			       "greeting has no APOP timestamp", peer(pop3));
 	char *digest = sasl_apop_digest(pop3->apop_timestamp, password);
 	if (!digest)
-		return mark_broken(pop3, yb_fail(err, YB_ERR_INTERNAL,
-			"%s: auth apop: cannot compute the MD5 digest",
-			peer(pop3)));
+		return yb_fail(err, YB_ERR_INTERNAL, "%s: auth apop: cannot "
+			       "compute the MD5 digest", peer(pop3));
 	const char *user = pop3->account->user;
 	char shown[POP3_SHOWN_MAX];
 	show_with_user(shown, "APOP ", user, " <redacted>");
@@ -556,154 +472,74 @@ static int auth_apop(struct pop3 *pop3, const char *password,
 	int rc = send_parts(pop3, parts, 4, shown, err);
 	sasl_free_secret(digest);
 	if (rc == YB_OK)
-		rc = expect_login_result(pop3, "APOP", err);
+		rc = expect_login_result(framing, "APOP", err);
 	return rc;
 }
 
-static int auth_user(struct pop3 *pop3, const char *password,
-		     struct yb_error *err)
+static int auth_user(struct pop3 *pop3, const struct sasl_framing *framing,
+		     const char *password, struct yb_error *err)
 {
 	/* PASS carries the password as is: a line break in it would end
 	   the command early and send the rest as another command. */
 	if (strpbrk(password, "\r\n"))
-		return mark_broken(pop3, yb_fail(err, YB_ERR_CONFIG,
-			"%s: the password contains a line break, which USER/PASS "
-			"cannot send", pop3->account->host));
+		return yb_fail(err, YB_ERR_CONFIG, "%s: the password contains "
+			       "a line break, which USER/PASS cannot send",
+			       pop3->account->host);
 	const char *user = pop3->account->user;
 	char shown[POP3_SHOWN_MAX];
 	show_with_user(shown, "USER ", user, "");
 	const char *user_parts[] = { "USER ", user };
 	int rc = send_parts(pop3, user_parts, 2, shown, err);
 	if (rc == YB_OK)
-		rc = expect_login_result(pop3, "USER", err);
+		rc = expect_login_result(framing, "USER", err);
 	if (rc != YB_OK)
 		return rc;
 	const char *pass_parts[] = { "PASS ", password };
 	rc = send_parts(pop3, pass_parts, 2, "PASS <redacted>", err);
 	if (rc == YB_OK)
-		rc = expect_login_result(pop3, "PASS", err);
+		rc = expect_login_result(framing, "PASS", err);
 	return rc;
 }
 
-/*
- * XOAUTH2 and OAUTHBEARER.  The response always goes on its own line after
- * the server's "+ ": it is longer than a POP3 command may be, and
- * Microsoft's server wants it so.  A refused token comes back as a
- * challenge holding the reason as JSON, answered (empty, or \x01 for
- * OAUTHBEARER) before the -ERR.
- */
-static int auth_bearer(struct pop3 *pop3, enum auth_mech mech,
-		       const char *token, struct yb_error *err)
-{
-	bool oauthbearer = mech == AUTH_OAUTHBEARER;
-	const char *command = oauthbearer ? "AUTH OAUTHBEARER" : "AUTH XOAUTH2";
-	char *response = NULL;
-	int rc = sasl_bearer_response(pop3->account, oauthbearer, token,
-				      peer(pop3), &response, err);
-	if (rc != YB_OK)
-		return mark_broken(pop3, rc);
-	rc = send_line(pop3, command, err);
-	bool done = false;
-	const char *challenge;
-	size_t challenge_len;
-	if (rc == YB_OK)
-		rc = expect_continue(pop3, command, &done, &challenge,
-				     &challenge_len, err);
-	if (rc == YB_OK && !done)
-		rc = send_sasl_response(pop3, response, err);
-	sasl_free_secret(response);
-	enum auth_reply reply = AUTH_REPLY_OK;
-	if (rc == YB_OK && !done)
-		rc = read_auth_reply(pop3, command, &reply, &challenge,
-				     &challenge_len, err);
-	if (rc != YB_OK || done || reply == AUTH_REPLY_OK)
-		return rc;
-	if (reply == AUTH_REPLY_ERR)
-		return login_refused(pop3, challenge, challenge_len, err);
-	char why[POP3_SHOWN_MAX];
-	sasl_describe_refusal(challenge, challenge_len, why, sizeof(why));
-	rc = send_sasl_response(pop3, sasl_refusal_answer(oauthbearer), err);
-	if (rc == YB_OK)
-		rc = expect_login_result(pop3, command, err);
-	if (rc == YB_OK)
-		return mark_broken(pop3, yb_fail(err, YB_ERR_PROTOCOL,
-			"%s: %s answered a challenge with +OK", peer(pop3),
-			command));
-	yb_error_suffix(err, " (the server says: %s)", why);
-	return rc;
-}
-
-/* EXTERNAL: the TLS client certificate is the credential; the identity
-   the server derives from it is taken as it is (empty authzid). */
-static int auth_external(struct pop3 *pop3, struct yb_error *err)
-{
-	int rc = send_line(pop3, "AUTH EXTERNAL", err);
-	bool done = false;
-	const char *challenge;
-	size_t challenge_len;
-	if (rc == YB_OK)
-		rc = expect_continue(pop3, "AUTH EXTERNAL", &done, &challenge,
-				     &challenge_len, err);
-	if (rc == YB_OK && !done)
-		rc = send_sasl_response(pop3, "", err);
-	if (rc == YB_OK && !done)
-		rc = expect_login_result(pop3, "AUTH EXTERNAL", err);
-	return rc;
-}
-
-/* auth: auto for a token: OAUTHBEARER is the standard, XOAUTH2 common. */
-static int choose_bearer(struct pop3 *pop3, enum auth_mech *mech,
-			 struct yb_error *err)
-{
-	if (pop3->capa.sasl_oauthbearer)
-		*mech = AUTH_OAUTHBEARER;
-	else if (pop3->capa.sasl_xoauth2)
-		*mech = AUTH_XOAUTH2;
-	else
-		return mark_broken(pop3, yb_fail(err, YB_ERR_AUTH,
-			"%s offers neither SASL OAUTHBEARER nor XOAUTH2 for "
-			"the account's OAuth2 token", peer(pop3)));
-	return YB_OK;
-}
-
-/*
- * auth: auto.  Over TLS the password is safe in transit, so the plain
- * mechanisms win (every server has them); without TLS a challenge-response
- * mechanism at least keeps the password itself off the wire.
- */
-static int choose_mechanism(struct pop3 *pop3, enum auth_mech *mech,
-			    struct yb_error *err)
+/* Every way in the server offers, as SASL_BIT()s. */
+static unsigned offered_methods(const struct pop3 *pop3)
 {
 	const struct pop3_capa *capa = &pop3->capa;
-	enum sasl_credential credential =
-		sasl_account_credential(pop3->account);
-	if (credential == SASL_CRED_TOKEN)
-		return choose_bearer(pop3, mech, err);
-	if (credential == SASL_CRED_CERT) {
-		*mech = AUTH_EXTERNAL;
-		return YB_OK;
-	}
-	if (!conn_is_tls(pop3->conn)) {
-		if (capa->sasl_cram_md5) {
-			*mech = AUTH_CRAM_MD5;
-			return YB_OK;
-		}
-		if (pop3->apop_timestamp[0] != '\0') {
-			*mech = AUTH_APOP;
-			return YB_OK;
-		}
-	}
-	if (capa->sasl_plain)
-		*mech = AUTH_PLAIN;
-	else if (capa->sasl_login)
-		*mech = AUTH_LOGIN;
-	else if (capa->user || !pop3->has_capa)
-		*mech = AUTH_USER;
-	else
-		return mark_broken(pop3, yb_fail(err, YB_ERR_AUTH,
-			"%s offers no login method yubin supports (USER, SASL "
-			"PLAIN, LOGIN, CRAM-MD5, APOP)", peer(pop3)));
-	return YB_OK;
+	const struct {
+		bool offered;
+		enum sasl_method method;
+	} offers[] = {
+		{ capa->sasl_plain, SASL_METHOD_PLAIN },
+		{ capa->sasl_login, SASL_METHOD_LOGIN },
+		{ capa->sasl_cram_md5, SASL_METHOD_CRAM_MD5 },
+		{ capa->sasl_xoauth2, SASL_METHOD_XOAUTH2 },
+		{ capa->sasl_oauthbearer, SASL_METHOD_OAUTHBEARER },
+		{ pop3->apop_timestamp[0] != '\0', SASL_METHOD_APOP },
+		/* A server without CAPA predates SASL: USER is all it has. */
+		{ capa->user || !pop3->has_capa, SASL_METHOD_USER },
+	};
+	unsigned methods = 0;
+	for (size_t i = 0; i < sizeof(offers) / sizeof(offers[0]); i++)
+		if (offers[i].offered)
+			methods |= SASL_BIT(offers[i].method);
+	return methods;
+}
+
+static int choose_method(struct pop3 *pop3, enum sasl_method *method,
+			 struct yb_error *err)
+{
+	static const enum sasl_method order[] = {
+		SASL_METHOD_PLAIN, SASL_METHOD_LOGIN, SASL_METHOD_USER,
+	};
+	struct sasl_offer offer = {
+		.methods = offered_methods(pop3),
+		.tls = conn_is_tls(pop3->conn),
+		.order = order,
+		.order_len = sizeof(order) / sizeof(order[0]),
+		.no_bearer = "SASL OAUTHBEARER nor XOAUTH2",
+		.no_method = "(USER, SASL PLAIN, LOGIN, CRAM-MD5, APOP)",
+	};
+	return sasl_choose(pop3->account, &offer, peer(pop3), method, err);
 }
 
 /* A user name goes into command lines: no control characters. */
@@ -719,20 +555,10 @@ static int check_can_login(struct pop3 *pop3, const char *secret,
 			   struct yb_error *err)
 {
 	const struct account *account = pop3->account;
-	enum sasl_credential credential = sasl_account_credential(account);
-	/* Config validation already demands allow_plaintext for tls: none;
-	   this is the second guard, where the password would leave. */
-	if (!conn_is_tls(pop3->conn) && !account->allow_plaintext)
-		return yb_fail(err, YB_ERR_CONFIG,
-			       "%s: refusing to send a password without TLS "
-			       "(set allow_plaintext: true to allow it)",
-			       peer(pop3));
-	if (!secret && credential != SASL_CRED_CERT)
-		return yb_fail(err, YB_ERR_CONFIG, "%s: no %s for user %s%s",
-			       account->host, credential == SASL_CRED_TOKEN
-			       ? "OAuth2 access token" : "password",
-			       account->user ? account->user : "",
-			       credential == SASL_CRED_TOKEN ? "" : NO_PASSWORD_HINT);
+	int rc = sasl_check_secret(account, conn_is_tls(pop3->conn),
+				   peer(pop3), secret, err);
+	if (rc != YB_OK)
+		return rc;
 	if (!account->user || !user_is_sendable(account->user))
 		return yb_fail(err, YB_ERR_CONFIG,
 			       "%s: the user name is empty or holds a control "
@@ -740,34 +566,29 @@ static int check_can_login(struct pop3 *pop3, const char *secret,
 	return YB_OK;
 }
 
+/* Every failure once the server is asked leaves the session unusable. */
 static int authenticate(struct pop3 *pop3, const char *secret,
 			struct yb_error *err)
 {
 	int rc = check_can_login(pop3, secret, err);
 	if (rc != YB_OK)
 		return rc;
-	enum auth_mech mech = pop3->account->auth;
-	if (mech == AUTH_AUTO) {
-		rc = choose_mechanism(pop3, &mech, err);
-		if (rc != YB_OK)
-			return rc;
-	}
+	enum sasl_method method;
+	rc = choose_method(pop3, &method, err);
+	if (rc != YB_OK)
+		return mark_broken(pop3, rc);
 	log_debug("%s: logging in as %s (auth %s)", peer(pop3),
-		  pop3->account->user, auth_mech_name(mech));
-	switch (mech) {
-	case AUTH_PLAIN:       return auth_plain(pop3, secret, err);
-	case AUTH_LOGIN:       return auth_login(pop3, secret, err);
-	case AUTH_CRAM_MD5:    return auth_cram_md5(pop3, secret, err);
-	case AUTH_APOP:        return auth_apop(pop3, secret, err);
-	case AUTH_USER:        return auth_user(pop3, secret, err);
-	case AUTH_XOAUTH2:
-	case AUTH_OAUTHBEARER: return auth_bearer(pop3, mech, secret, err);
-	case AUTH_EXTERNAL:    return auth_external(pop3, err);
-	case AUTH_AUTO:
-		break;
-	}
-	return yb_fail(err, YB_ERR_INTERNAL, "auth %s: no such mechanism",
-		       auth_mech_name(mech));
+		  pop3->account->user,
+		  auth_mech_name(sasl_method_auth(method)));
+	struct sasl_framing framing;
+	framing_for(pop3, &framing);
+	if (method == SASL_METHOD_APOP)
+		rc = auth_apop(pop3, &framing, secret, err);
+	else if (method == SASL_METHOD_USER)
+		rc = auth_user(pop3, &framing, secret, err);
+	else
+		rc = sasl_run(&framing, method, secret, err);
+	return mark_broken(pop3, rc);
 }
 
 /* --- connecting --- */
