@@ -34,6 +34,7 @@
 #include "folder_path.h"
 #include "held.h"
 #include "imap.h"
+#include "imap_plan.h"
 #include "imap_utf7.h"
 #include "log.h"
 #include "name_set.h"
@@ -125,6 +126,7 @@ struct folder_run {
 	struct delivery *delivery;
 	enum phase phase;
 	uint32_t uidvalidity;
+	struct imap_folder_plan plan; /* decided once SELECT answered */
 
 	struct entry *entries;   /* sorted by uid (the server lists ascending) */
 	size_t count, cap;
@@ -135,9 +137,6 @@ struct folder_run {
 	struct yb_error stream_err;
 
 	uint32_t *doomed;        /* UIDs to delete on the server */
-	bool read_only;          /* SELECT gave it read-only: delete nothing */
-	bool renumbered;         /* UIDNEXT went back: a recorded UID may
-				    name another message now */
 	uint32_t gap_after_uid;  /* the listing left out messages after this
 				    UID (0: it left none out) */
 	uint32_t past_expunged;  /* one past the highest unlisted UID from
@@ -486,7 +485,7 @@ static void message_committed(void *ctx, void *item, uint64_t bytes)
 	struct entry *e = item;
 	fr->run->report->fetched++;
 	fr->run->report->fetched_bytes += bytes;
-	if (!fr->run->account->keep && fr->doomed_len < fr->doomed_cap)
+	if (fr->plan.doom_fetched && fr->doomed_len < fr->doomed_cap)
 		fr->doomed[fr->doomed_len++] = e->uid;
 }
 
@@ -535,13 +534,12 @@ static void find_listing_gap(struct folder_run *fr)
 	}
 }
 
-static int list_new(struct folder_run *fr, uint32_t start, struct yb_error *err)
+static int list_new(struct folder_run *fr, struct yb_error *err)
 {
+	uint32_t start = fr->plan.list_start;
 	char command[96];
-	/* RFC822.SIZE only when max_size needs it: a server without sizes
-	   cached must read every message to answer it. */
 	snprintf(command, sizeof(command), "UID FETCH %" PRIu32 ":* (UID FLAGS INTERNALDATE%s)",
-		 start, fr->run->account->max_size > 0 ? " RFC822.SIZE" : "");
+		 start, fr->plan.list_sizes ? " RFC822.SIZE" : "");
 	struct imap_handler handler;
 	fr->phase = PHASE_LISTING;
 	fr->listing_max = testhook_limit("YUBIN_TEST_LISTING_MAX", LISTING_MAX);
@@ -564,7 +562,7 @@ static int list_new(struct folder_run *fr, uint32_t start, struct yb_error *err)
 }
 
 /* Mark what to fetch; count new and too large.  Returns how many. */
-static size_t plan(struct folder_run *fr)
+static size_t mark_wanted(struct folder_run *fr)
 {
 	const struct account *account = fr->run->account;
 	size_t wanted = 0;
@@ -572,13 +570,14 @@ static size_t plan(struct folder_run *fr)
 		struct entry *e = &fr->entries[i];
 		char key[KEY_MAX];
 		key_for(key, fr->uidvalidity, e->uid);
-		if (!fr->renumbered && state_contains(fr->run->state, fr->folder->name, key)) {
+		if (!fr->plan.renumbered &&
+		    state_contains(fr->run->state, fr->folder->name, key)) {
 			/* Delivered before: done, also once deleting it below
 			   makes the state forget it (the next listing must not
 			   start back at its UID). */
 			e->done = true;
 			/* Delivered by a run that stopped before deleting it. */
-			if (!account->keep && fr->doomed_len < fr->doomed_cap)
+			if (fr->plan.doom_delivered && fr->doomed_len < fr->doomed_cap)
 				fr->doomed[fr->doomed_len++] = e->uid;
 			continue;
 		}
@@ -684,16 +683,17 @@ static void report_missing(struct folder_run *fr)
 	}
 }
 
-static int sync_flags(struct folder_run *fr, uint32_t below, uint64_t since,
-		      struct yb_error *err)
+/* The flag listing the plan asks for, of the UIDs below its listing's. */
+static int list_flags(struct folder_run *fr, struct yb_error *err)
 {
-	if (below <= 1)
-		return YB_OK;
+	uint32_t below = fr->plan.list_start;
 	char command[128];
-	if (since)
+	if (fr->plan.flag_listing == FLAG_LISTING_NONE)
+		return YB_OK;
+	if (fr->plan.flag_listing == FLAG_LISTING_CHANGED_SINCE)
 		snprintf(command, sizeof(command),
 			 "UID FETCH 1:%" PRIu32 " (UID FLAGS) (CHANGEDSINCE %" PRIu64 ")",
-			 below - 1, since);
+			 below - 1, fr->plan.changed_since);
 	else
 		snprintf(command, sizeof(command), "UID FETCH 1:%" PRIu32 " (UID FLAGS)",
 			 below - 1);
@@ -780,8 +780,9 @@ static int doom_unlisted(void *ctx, const char *key, time_t fetched_at)
 	for (size_t i = 0; i < ex->range_count && !in_set; i++)
 		in_set = uid >= ex->ranges[i].first && uid <= ex->ranges[i].last;
 	if (!in_set || find_uid(fr, (uint32_t)uid))
-		return 0; /* listed ones (even vanished since) are plan()'s */
-	/* Room for these and for every listed message (plan, commits). */
+		return 0; /* listed ones (even vanished since) are mark_wanted's */
+	/* Room for these and for every listed message (mark_wanted,
+	   commits). */
 	size_t need = fr->count + ++ex->added;
 	if (need > fr->doomed_cap) {
 		size_t cap = fr->doomed_cap * 2 > need ? fr->doomed_cap * 2 : need;
@@ -800,14 +801,15 @@ static int doom_unlisted(void *ctx, const char *key, time_t fetched_at)
 /*
  * keep: false, after the listing: the set a stopped run was expunging.
  * Its UIDs still recorded are delivered messages; those the listing
- * shows are doomed again by plan(), the others here, and delete_doomed
+ * shows are doomed again by mark_wanted, the others here, and delete_doomed
  * sends UID STORE and UID EXPUNGE for them once more (a no-op for what
  * is gone) and forgets them on the server's OK: the state trusts the
  * server's answer to an expunge, never a listing's silence.  Nothing
  * left to do clears the record.
  */
-static int settle_expunging(struct folder_run *fr, uint32_t start, struct yb_error *err)
+static int settle_expunging(struct folder_run *fr, struct yb_error *err)
 {
+	uint32_t start = fr->plan.list_start;
 	struct state *state = fr->run->state;
 	const char *mailbox = fr->folder->name;
 	const char *value = state_get_meta(state, mailbox, EXPUNGING_META);
@@ -824,7 +826,7 @@ static int settle_expunging(struct folder_run *fr, uint32_t start, struct yb_err
 			       "being expunged is malformed", fr->folder->shown);
 	size_t before = fr->doomed_len;
 	int failed = 0;
-	if (validity == fr->uidvalidity && !fr->run->account->keep) {
+	if (validity == fr->uidvalidity && fr->plan.redo_expunging) {
 		struct expunging_ctx ex = { .fr = fr, .ranges = ranges,
 					    .range_count = range_count, .start = start };
 		snprintf(ex.prefix, sizeof(ex.prefix), "%" PRIu32 "/", fr->uidvalidity);
@@ -842,7 +844,6 @@ static int settle_expunging(struct folder_run *fr, uint32_t start, struct yb_err
 	return state_set_meta(state, mailbox, EXPUNGING_META, EXPUNGING_NONE, err);
 }
 
-/* UID STORE \Deleted then UID EXPUNGE, set by set; forget what went. */
 /*
  * The server opened the folder read-only: a STORE would be refused, or
  * ignored by a server that still answers OK.  Record the UIDs as being
@@ -861,20 +862,20 @@ static int delete_later(struct folder_run *fr, struct yb_error *err)
 	return rc == YB_OK ? mark_expunging(fr, set, err) : rc;
 }
 
+/* UID STORE \Deleted then UID EXPUNGE, set by set; forget what went. */
 static int delete_doomed(struct folder_run *fr, struct yb_error *err)
 {
-	if (fr->doomed_len == 0)
+	enum imap_delete_with with = fr->plan.delete_with;
+	if (fr->doomed_len == 0 || with == DELETE_NOTHING)
 		return YB_OK;
-	uint64_t capa = imap_capabilities(fr->run->imap);
-	bool uidplus = capa & IMAP_CAPA_UIDPLUS;
-	if (!uidplus && !fr->run->account->expunge_all) {
+	if (with == DELETE_NO_UIDPLUS) {
 		log_warn("folder %s: %s lacks UIDPLUS, so %zu messages are left on it "
 			 "(set expunge: all to allow a plain EXPUNGE)",
 			 fr->folder->shown, imap_host(fr->run->imap), fr->doomed_len);
 		return YB_OK;
 	}
 	qsort(fr->doomed, fr->doomed_len, sizeof(*fr->doomed), compare_u32);
-	if (fr->read_only)
+	if (with == DELETE_LATER)
 		return delete_later(fr, err);
 	struct imap_handler handler;
 	handler_for(fr, &handler);
@@ -895,7 +896,7 @@ static int delete_doomed(struct folder_run *fr, struct yb_error *err)
 		snprintf(command, sizeof(command), "UID STORE %s +FLAGS.SILENT (\\Deleted)", set);
 		rc = imap_command(fr->run->imap, command, "UID STORE", &handler, err);
 		if (rc == YB_OK) {
-			if (uidplus)
+			if (with == DELETE_UID_EXPUNGE)
 				snprintf(command, sizeof(command), "UID EXPUNGE %s", set);
 			else
 				snprintf(command, sizeof(command), "EXPUNGE");
@@ -979,19 +980,17 @@ static uint32_t next_uid_to_record(const struct folder_run *fr, uint32_t uidnext
 }
 
 static int record_folder(struct folder_run *fr, const struct imap_mailbox_info *info,
-			 bool validity_changed, bool modseq_current, struct yb_error *err)
+			 struct yb_error *err)
 {
 	struct state *state = fr->run->state;
 	const char *mailbox = fr->folder->name;
 	int rc = set_meta_u64(state, mailbox, "uidvalidity", info->uidvalidity, err);
 	uint32_t uidnext = next_uid_to_record(fr, info->uidnext);
-	/* The stored value counts in the old numbering: kept beside the new
-	   UIDVALIDITY it would skip the new numbering's first UIDs for good. */
-	if (uidnext == 0 && validity_changed)
+	if (uidnext == 0 && fr->plan.restart_uidnext)
 		uidnext = 1;
 	if (rc == YB_OK && uidnext > 0)
 		rc = set_meta_u64(state, mailbox, "uidnext", uidnext, err);
-	if (rc == YB_OK && modseq_current && info->highestmodseq > 0)
+	if (rc == YB_OK && fr->plan.record_modseq && info->highestmodseq > 0)
 		rc = set_meta_u64(state, mailbox, "highestmodseq", info->highestmodseq, err);
 	if (rc == YB_OK)
 		rc = state_sync(state, err);
@@ -1027,7 +1026,7 @@ static int load_digests(struct folder_run *fr, struct yb_error *err)
 	snprintf(prefix, sizeof(prefix), "%" PRIu32 "/", fr->uidvalidity);
 	/* After UIDNEXT went back a recorded key proves nothing: every copy
 	   is free to stand for the message whose bytes it holds. */
-	if (!fr->renumbered) {
+	if (!fr->plan.renumbered) {
 		rc = state_dests_where(state, fr->folder->name, of_this_validity, prefix,
 				       &dests, &count, err);
 		for (size_t i = 0; rc == YB_OK && i < count; i++)
@@ -1070,15 +1069,37 @@ static int open_delivery(struct folder_run *fr, struct yb_error *err)
 	return rc;
 }
 
-static int select_folder(struct folder_run *fr, struct imap_mailbox_info *info,
-			 uint32_t stored_validity, uint64_t stored_modseq,
-			 struct yb_error *err)
+/* What is known of the folder before it is opened, for the plan. */
+static void gather_known(const struct folder_run *fr, struct imap_plan_known *known)
 {
-	const struct account *account = fr->run->account;
-	char qresync[64];
-	bool use_qresync = stored_validity && stored_modseq && !fr->run->dry_run &&
-			   account->sync_flags != SYNC_FLAGS_OFF &&
-			   imap_qresync_enabled(fr->run->imap);
+	const struct imap_run *run = fr->run;
+	const struct account *account = run->account;
+	const char *mailbox = fr->folder->name;
+	uint64_t validity = 0, uidnext = 0, modseq = 0;
+	meta_u64(run->state, mailbox, "uidvalidity", UINT32_MAX, &validity);
+	meta_u64(run->state, mailbox, "uidnext", UINT32_MAX, &uidnext);
+	meta_u64(run->state, mailbox, "highestmodseq", INT64_MAX, &modseq);
+	*known = (struct imap_plan_known){
+		.stored_validity = (uint32_t)validity,
+		.stored_uidnext = (uint32_t)uidnext,
+		.stored_modseq = modseq,
+		.keep = account->keep,
+		.delete_aged = account->delete_after_days > 0,
+		.max_size = account->max_size > 0,
+		.expunge_all = account->expunge_all,
+		.sync_flags = account->sync_flags,
+		.dry_run = run->dry_run,
+		.condstore = imap_condstore_enabled(run->imap),
+		.qresync = imap_qresync_enabled(run->imap),
+		.uidplus = (imap_capabilities(run->imap) & IMAP_CAPA_UIDPLUS) != 0,
+	};
+}
+
+static int select_folder(struct folder_run *fr, const struct imap_plan_known *known,
+			 struct imap_mailbox_info *info, struct yb_error *err)
+{
+	struct imap_open_plan open = plan_open(known);
+	bool use_qresync = open.qresync_if_sink_keeps_flags;
 	/* QRESYNC's flag changes come with the SELECT: only worth asking for
 	   when the sink keeps flags, so it is opened now (it exists: the
 	   folder was fetched before). */
@@ -1088,33 +1109,130 @@ static int select_folder(struct folder_run *fr, struct imap_mailbox_info *info,
 			return rc;
 		use_qresync = sink_keeps_flags(fr);
 	}
+	char qresync[64];
 	if (use_qresync)
 		snprintf(qresync, sizeof(qresync), "%" PRIu32 " %" PRIu64,
-			 stored_validity, stored_modseq);
-	bool examine = account->keep && account->delete_after_days == 0;
+			 known->stored_validity, known->stored_modseq);
 	struct imap_handler handler;
 	fr->phase = PHASE_SELECT;
 	/* Flag updates QRESYNC brings belong to the stored UIDVALIDITY. */
-	fr->uidvalidity = stored_validity;
-	return imap_select(fr->run->imap, fr->quoted, examine,
+	fr->uidvalidity = known->stored_validity;
+	return imap_select(fr->run->imap, fr->quoted, open.examine,
 			   use_qresync ? qresync : NULL, handler_for(fr, &handler),
 			   info, err);
 }
 
+static void warn_renumbering(const struct folder_run *fr,
+			     const struct imap_plan_known *known,
+			     const struct imap_mailbox_info *info)
+{
+	const char *shown = fr->folder->shown;
+	if (fr->plan.renumbered)
+		log_warn("folder %s: %s says UIDNEXT is %" PRIu32 ", below the %" PRIu32
+			 " it said before, so a UID yubin recorded may name another "
+			 "message now; fetching the folder again and recognising what "
+			 "was already delivered, and deleting nothing in it this run",
+			 shown, imap_host(fr->run->imap), info->uidnext,
+			 known->stored_uidnext);
+	if (fr->plan.validity_changed)
+		log_warn("folder %s: UIDVALIDITY changed from %" PRIu32 " to %" PRIu32
+			 "; fetching it again and recognising what was already delivered",
+			 shown, known->stored_validity, info->uidvalidity);
+}
+
+/* The listing, and room to doom every message of it. */
+static int list_folder(struct folder_run *fr, struct yb_error *err)
+{
+	if (fr->plan.list) {
+		int rc = list_new(fr, err);
+		if (rc != YB_OK)
+			return rc;
+	}
+	fr->doomed_cap = fr->count;
+	fr->doomed = calloc(fr->doomed_cap ? fr->doomed_cap : 1, sizeof(*fr->doomed));
+	if (!fr->doomed)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	return YB_OK;
+}
+
+/* The bodies of the wanted messages, into the delivery. */
+static int fetch_wanted(struct folder_run *fr, size_t wanted, struct yb_error *err)
+{
+	struct imap_run *run = fr->run;
+	const char *shown = fr->folder->shown;
+	int rc = YB_OK;
+	if (fr->plan.recognise_by_content)
+		rc = load_digests(fr, err);
+	if (rc != YB_OK)
+		return rc;
+	char label[320];
+	snprintf(label, sizeof(label), "%s: %s", run->account->name, shown);
+	progress_start(label, wanted);
+	rc = fetch_bodies(fr, err);
+	progress_clear();
+	if (rc == YB_OK)
+		report_missing(fr);
+	if (rc == YB_OK && delivery_matched(fr->delivery) > 0) {
+		run->report->recovered += delivery_matched(fr->delivery);
+		log_info("folder %s: %zu messages were already delivered and were "
+			 "not delivered again", shown, delivery_matched(fr->delivery));
+	}
+	return rc;
+}
+
+/* Flags of messages fetched before, onto a sink that keeps them. */
+static int mirror_flags(struct folder_run *fr, struct yb_error *err)
+{
+	if (!fr->plan.mirror_flags || !sink_keeps_flags(fr))
+		return YB_OK;
+	int rc = list_flags(fr, err);
+	if (fr->flag_changes > 0)
+		log_info("folder %s: flags of %zu messages updated", fr->folder->shown,
+			 fr->flag_changes);
+	return rc;
+}
+
+/* keep: true with delete_after_days: the doomed are the aged, alone. */
+static int doom_by_age(struct folder_run *fr, struct yb_error *err)
+{
+	struct state *state = fr->run->state;
+	free(fr->doomed);
+	fr->doomed_len = 0;
+	fr->doomed_cap = state_count(state, fr->folder->name);
+	fr->doomed = calloc(fr->doomed_cap ? fr->doomed_cap : 1, sizeof(*fr->doomed));
+	if (!fr->doomed)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	struct aged_ctx aged = { .fr = fr, .now = time(NULL) };
+	snprintf(aged.prefix, sizeof(aged.prefix), "%" PRIu32 "/", fr->uidvalidity);
+	state_foreach(state, fr->folder->name, collect_aged, &aged);
+	return YB_OK;
+}
+
+/* Delete what is doomed, then record what the folder now is. */
+static int finish_folder(struct folder_run *fr, const struct imap_mailbox_info *info,
+			 struct yb_error *err)
+{
+	int rc = YB_OK;
+	if (fr->plan.doom_aged)
+		rc = doom_by_age(fr, err);
+	if (rc == YB_OK)
+		rc = delete_doomed(fr, err);
+	if (rc == YB_OK && fr->plan.forget_old_validity)
+		rc = forget_old_validity(fr, err);
+	if (rc == YB_OK)
+		rc = record_folder(fr, info, err);
+	return rc;
+}
+
+/* Open the folder, ask plan_folder what to do, and do it. */
 static int run_folder(struct folder_run *fr, struct yb_error *err)
 {
 	struct imap_run *run = fr->run;
-	const struct account *account = run->account;
-	const char *mailbox = fr->folder->name;
-	const char *shown = fr->folder->shown;
-	uint64_t stored_validity = 0, stored_uidnext = 0, stored_modseq = 0;
-	meta_u64(run->state, mailbox, "uidvalidity", UINT32_MAX, &stored_validity);
-	meta_u64(run->state, mailbox, "uidnext", UINT32_MAX, &stored_uidnext);
-	meta_u64(run->state, mailbox, "highestmodseq", INT64_MAX, &stored_modseq);
-
+	struct imap_plan_known known;
+	gather_known(fr, &known);
 	struct imap_mailbox_info info;
 	memset(&info, 0, sizeof(info));
-	int rc = select_folder(fr, &info, (uint32_t)stored_validity, stored_modseq, err);
+	int rc = select_folder(fr, &known, &info, err);
 	if (rc != YB_OK) {
 		/* Nothing of the folder was touched: its records stay. */
 		fr->refused = info.refused;
@@ -1123,93 +1241,31 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	}
 	if (info.uidvalidity == 0)
 		return yb_fail(err, YB_ERR_PROTOCOL, "%s: folder %s: no UIDVALIDITY in "
-			       "the SELECT reply", imap_host(run->imap), shown);
+			       "the SELECT reply", imap_host(run->imap), fr->folder->shown);
 	run->report->on_server += info.exists;
-	bool validity_changed = stored_validity && stored_validity != info.uidvalidity;
+	struct imap_plan_selected selected = {
+		.uidvalidity = info.uidvalidity, .uidnext = info.uidnext,
+		.highestmodseq = info.highestmodseq, .exists = info.exists,
+		.nomodseq = info.nomodseq, .read_only = info.read_only,
+	};
+	fr->plan = plan_folder(&known, &selected);
 	fr->uidvalidity = info.uidvalidity;
-	fr->read_only = info.read_only;
-	uint32_t start = validity_changed || !stored_uidnext ? 1 : (uint32_t)stored_uidnext;
-	if (!validity_changed && stored_uidnext && info.uidnext && info.uidnext < stored_uidnext) {
-		log_warn("folder %s: %s says UIDNEXT is %" PRIu32 ", below the %" PRIu64
-			 " it said before, so a UID yubin recorded may name another "
-			 "message now; fetching the folder again and recognising what "
-			 "was already delivered, and deleting nothing in it this run",
-			 shown, imap_host(run->imap), info.uidnext, stored_uidnext);
-		start = 1;
-		fr->renumbered = true;
-	}
-	bool condstore = imap_condstore_enabled(run->imap) && !info.nomodseq &&
-			 info.highestmodseq > 0;
-	bool nothing_new = !validity_changed && stored_validity &&
-			   info.uidnext != 0 && info.uidnext == stored_uidnext;
-	if (validity_changed)
-		log_warn("folder %s: UIDVALIDITY changed from %" PRIu64 " to %" PRIu32
-			 "; fetching it again and recognising what was already delivered",
-			 shown, stored_validity, info.uidvalidity);
-	if (!nothing_new && info.exists > 0)
-		rc = list_new(fr, start, err);
+	warn_renumbering(fr, &known, &info);
+	rc = list_folder(fr, err);
 	if (rc != YB_OK)
 		return rc;
-	fr->doomed_cap = fr->count;
-	fr->doomed = calloc(fr->doomed_cap ? fr->doomed_cap : 1, sizeof(*fr->doomed));
-	if (!fr->doomed)
-		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	size_t wanted = plan(fr);
-	if (run->dry_run)
+	size_t wanted = mark_wanted(fr);
+	if (fr->plan.count_only)
 		return YB_OK;
-	rc = settle_expunging(fr, start, err);
+	rc = settle_expunging(fr, err);
 	if (rc == YB_OK)
 		rc = open_delivery(fr, err);
-	if (rc == YB_OK && (validity_changed || !stored_validity || fr->renumbered) &&
-	    wanted > 0)
-		rc = load_digests(fr, err);
-	if (rc == YB_OK && wanted > 0) {
-		char label[320];
-		snprintf(label, sizeof(label), "%s: %s", account->name, shown);
-		progress_start(label, wanted);
-		rc = fetch_bodies(fr, err);
-		progress_clear();
-		if (rc == YB_OK)
-			report_missing(fr);
-		if (rc == YB_OK && delivery_matched(fr->delivery) > 0) {
-			run->report->recovered += delivery_matched(fr->delivery);
-			log_info("folder %s: %zu messages were already delivered and were "
-				 "not delivered again", shown, delivery_matched(fr->delivery));
-		}
-	}
-	if (rc != YB_OK)
-		return rc;
-	/* Flags of messages fetched before: CHANGEDSINCE, or all when asked. */
-	bool modseq_current = condstore && !validity_changed;
-	if (!validity_changed && !fr->renumbered && stored_validity && sink_keeps_flags(fr)) {
-		if (condstore && stored_modseq && stored_modseq != info.highestmodseq &&
-		    account->sync_flags != SYNC_FLAGS_OFF && !imap_qresync_enabled(run->imap))
-			rc = sync_flags(fr, start, stored_modseq, err);
-		else if (!condstore && account->sync_flags == SYNC_FLAGS_FULL)
-			rc = sync_flags(fr, start, 0, err);
-		if (fr->flag_changes > 0)
-			log_info("folder %s: flags of %zu messages updated", shown,
-				 fr->flag_changes);
-	}
-	if (rc == YB_OK && account->keep && account->delete_after_days > 0 &&
-	    !validity_changed && !fr->renumbered) {
-		free(fr->doomed);
-		fr->doomed_len = 0;
-		fr->doomed_cap = state_count(run->state, mailbox);
-		fr->doomed = calloc(fr->doomed_cap ? fr->doomed_cap : 1, sizeof(*fr->doomed));
-		if (!fr->doomed)
-			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-		struct aged_ctx aged = { .fr = fr, .now = time(NULL) };
-		snprintf(aged.prefix, sizeof(aged.prefix), "%" PRIu32 "/", fr->uidvalidity);
-		state_foreach(run->state, mailbox, collect_aged, &aged);
-	}
+	if (rc == YB_OK && wanted > 0)
+		rc = fetch_wanted(fr, wanted, err);
 	if (rc == YB_OK)
-		rc = delete_doomed(fr, err);
-	if (rc == YB_OK && validity_changed)
-		rc = forget_old_validity(fr, err);
+		rc = mirror_flags(fr, err);
 	if (rc == YB_OK)
-		rc = record_folder(fr, &info, validity_changed,
-				   modseq_current || (condstore && !stored_validity), err);
+		rc = finish_folder(fr, &info, err);
 	return rc;
 }
 
