@@ -84,7 +84,10 @@ static void plan_deleting(const struct imap_plan_known *known,
 	plan->doom_delivered = !known->keep && !plan->renumbered;
 	/* Fetched by this UID in this session: it names what was delivered. */
 	plan->doom_fetched = !known->keep;
-	plan->redo_expunging = !known->keep;
+	/* After UIDNEXT went back the set a stopped run was deleting may
+	   name other messages; what it held is recognised by content and
+	   deleted by a later run. */
+	plan->redo_expunging = !known->keep && !plan->renumbered;
 	plan->doom_aged = known->keep && known->delete_aged && uids_trusted;
 	if (!plan->doom_delivered && !plan->doom_fetched && !plan->redo_expunging &&
 	    !plan->doom_aged)
