@@ -1094,7 +1094,7 @@ static void test_bad_mailbox(void **state)
 	/* Nothing checks the mailbox before the state does, at the flush. */
 	static char long_mailbox[STATE_MAILBOX_MAX + 2];
 	memset(long_mailbox, 'm', sizeof(long_mailbox) - 1);
-	long_mailbox[5] = '\x1b';   /* made printable for messages */
+	long_mailbox[5] = '\x1b';   /* sanitised for messages, escaped by the state */
 	const char *mailboxes[] = { "", long_mailbox };
 	for (size_t i = 0; i < 2; i++) {
 		fx->mailbox = mailboxes[i];
@@ -1105,7 +1105,6 @@ static void test_bad_mailbox(void **state)
 		assert_non_null(strstr(err.msg, "mailbox"));
 		assert_status(fx, 1, FAKE_DISCARDED);
 	}
-	/* A stop asked for names the mailbox; see test_stop_refuses_begin. */
 	fx->mailbox = MAILBOX;
 	assert_int_equal(state_count(fx->state, MAILBOX), 0);
 	assert_false(exists(fx->journal_path));
