@@ -121,6 +121,8 @@ static int write_out(struct delivery *delivery, const char *data, size_t len,
 int delivery_write(struct delivery *delivery, const char *data, size_t len,
 		   struct yb_error *err)
 {
+	if (!delivery->current)
+		return yb_fail(err, YB_ERR_INTERNAL, "no message is being delivered");
 	while (len > 0) {
 		size_t slice = len < EOL_SLICE ? len : EOL_SLICE;
 		size_t out = eol_convert(&delivery->eol, data, slice, delivery->eol_out);
@@ -337,6 +339,8 @@ size_t delivery_matched(const struct delivery *delivery)
 int delivery_end(struct delivery *delivery, const char *key, void *item,
 		 struct yb_error *err)
 {
+	if (!delivery->current)
+		return yb_fail(err, YB_ERR_INTERNAL, "no message is being delivered");
 	char *key_copy = NULL;
 	if (key) {
 		key_copy = strdup(key);

@@ -642,6 +642,20 @@ static void test_begin_twice_refused(void **state)
 	assert_committed(fx, "k", "msg-1");
 }
 
+static void test_write_or_end_without_message_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct yb_error err;
+	assert_int_equal(delivery_write(fx->delivery, "x\r\n", 3, &err),
+			 YB_ERR_INTERNAL);
+	assert_non_null(strstr(err.msg, "no message"));
+	assert_int_equal(delivery_end(fx->delivery, "k", "k", &err),
+			 YB_ERR_INTERNAL);
+	/* The sink never heard of it, and nothing was recorded. */
+	assert_string_equal(fakesink_trace(fx->fake), "");
+	assert_unknown(fx, "k");
+}
+
 /* ---- the matcher ------------------------------------------------------- */
 
 struct matcher {
@@ -1614,6 +1628,7 @@ int main(void)
 		T(test_abort),
 		T(test_free_discards_pending_batch),
 		T(test_begin_twice_refused),
+		T(test_write_or_end_without_message_refused),
 		T(test_matcher_drops_copy_and_commits_dest),
 		T(test_matcher_without_key_and_off),
 		T(test_matcher_on_delivered_key),
