@@ -935,10 +935,9 @@ static int fill(struct conn *conn, int64_t deadline, struct yb_error *err)
 static int format_peer(struct conn *conn, uint16_t port, struct yb_error *err)
 {
 	bool bracket = strchr(conn->host, ':') != NULL; /* IPv6 literal */
-	int written = snprintf(conn->peer, sizeof(conn->peer), "%s%s%s:%u",
-			       bracket ? "[" : "", conn->host,
-			       bracket ? "]" : "", (unsigned)port);
-	if (written < 0 || (size_t)written >= sizeof(conn->peer))
+	if (!text_format(conn->peer, sizeof(conn->peer), "%s%s%s:%u",
+			 bracket ? "[" : "", conn->host, bracket ? "]" : "",
+			 (unsigned)port))
 		return yb_fail(err, YB_ERR_UNAVAILABLE,
 			       "cannot resolve %.64s...: host name too long",
 			       conn->host);

@@ -884,12 +884,11 @@ static int write_literal(struct imap *imap, const char *s, size_t len,
 {
 	bool skip_wait = literal_can_skip_wait(imap, len);
 	char head[32];
-	int written = snprintf(head, sizeof(head), "{%zu%s}\r\n", len,
-			       skip_wait ? "+" : "");
-	if (written < 0 || (size_t)written >= sizeof(head))
+	if (!text_format(head, sizeof(head), "{%zu%s}\r\n", len,
+			 skip_wait ? "+" : ""))
 		return mark_broken(imap, yb_fail(err, YB_ERR_INTERNAL,
 			"%s: literal header too long", peer(imap)));
-	int rc = write_bytes(imap, head, (size_t)written, err);
+	int rc = write_bytes(imap, head, strlen(head), err);
 	if (rc == YB_OK && !skip_wait) {
 		rc = read_step(imap, true, step, err);
 		if (rc != YB_OK || step->kind == STEP_DONE)
@@ -1335,9 +1334,8 @@ static char *join_command(const char *verb, const char *quoted_mailbox,
 	char *command = malloc(total);
 	if (!command)
 		return NULL;
-	int written = snprintf(command, total, "%s %s%s%s%s", verb,
-			       quoted_mailbox, pre, mid, post);
-	if (written < 0 || (size_t)written >= total) {
+	if (!text_format(command, total, "%s %s%s%s%s", verb, quoted_mailbox,
+			 pre, mid, post)) {
 		free(command);
 		return NULL;
 	}
@@ -1455,8 +1453,7 @@ int imap_list(struct imap *imap, const char *quoted_pattern,
 	char *command = malloc(size);
 	if (!command)
 		return out_of_memory(imap, err);
-	int written = snprintf(command, size, "%s%s", prefix, quoted_pattern);
-	if (written < 0 || (size_t)written >= size) {
+	if (!text_format(command, size, "%s%s", prefix, quoted_pattern)) {
 		free(command);
 		return out_of_memory(imap, err);
 	}

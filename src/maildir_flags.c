@@ -20,6 +20,7 @@
 
 #include "fileio.h"
 #include "grow.h"
+#include "text.h"
 
 #define IMAP_LETTERS "DFRST"
 
@@ -68,8 +69,7 @@ static int locate(const char *maildir_path, const char *dest, const char *base,
 		  char *found, size_t found_size, struct yb_error *err)
 {
 	char path[4096];
-	int written = snprintf(path, sizeof(path), "%s/%s", maildir_path, dest);
-	if (written < 0 || (size_t)written >= sizeof(path))
+	if (!text_format(path, sizeof(path), "%s/%s", maildir_path, dest))
 		return yb_fail(err, YB_ERR_IO, "path too long in %s", maildir_path);
 	struct stat st;
 	if (lstat(path, &st) == 0) {
@@ -77,8 +77,7 @@ static int locate(const char *maildir_path, const char *dest, const char *base,
 		return YB_OK;
 	}
 	found[0] = '\0';
-	written = snprintf(path, sizeof(path), "%s/cur", maildir_path);
-	if (written < 0 || (size_t)written >= sizeof(path))
+	if (!text_format(path, sizeof(path), "%s/cur", maildir_path))
 		return yb_fail(err, YB_ERR_IO, "path too long in %s", maildir_path);
 	DIR *dir = opendir(path);
 	if (!dir)
@@ -96,8 +95,8 @@ static int locate(const char *maildir_path, const char *dest, const char *base,
 	}
 	closedir(dir);
 	if (!found[0]) {
-		written = snprintf(path, sizeof(path), "%s/new/%s", maildir_path, base);
-		if (written >= 0 && (size_t)written < sizeof(path) && lstat(path, &st) == 0)
+		if (text_format(path, sizeof(path), "%s/new/%s", maildir_path, base) &&
+		    lstat(path, &st) == 0)
 			snprintf(found, found_size, "new/%s", base);
 	}
 	return YB_OK;
@@ -126,8 +125,7 @@ static void merge_letters(const char *found, const char *letters, char *out,
 static int sync_dir(const char *maildir_path, const char *sub, struct yb_error *err)
 {
 	char path[4096];
-	int written = snprintf(path, sizeof(path), "%s/%s", maildir_path, sub);
-	if (written < 0 || (size_t)written >= sizeof(path))
+	if (!text_format(path, sizeof(path), "%s/%s", maildir_path, sub))
 		return yb_fail(err, YB_ERR_IO, "path too long in %s", maildir_path);
 	int rc = fsync_dir_path(path);
 	return rc ? yb_fail_errno(err, YB_ERR_IO, rc, "cannot sync %s", path) : YB_OK;
@@ -145,8 +143,7 @@ static int rename_once(const char *maildir_path, const char *found,
 	char merged[64];
 	merge_letters(found, letters, merged, sizeof(merged));
 	char target[MAILDIR_DEST_MAX];
-	int written = snprintf(target, sizeof(target), "cur/%s:2,%s", base, merged);
-	if (written < 0 || (size_t)written >= sizeof(target))
+	if (!text_format(target, sizeof(target), "cur/%s:2,%s", base, merged))
 		return yb_fail(err, YB_ERR_IO, "name too long in %s", maildir_path);
 	bool in_new = strncmp(found, "new/", 4) == 0;
 	if ((in_new && !merged[0]) || strcmp(found, target) == 0) {
@@ -155,9 +152,8 @@ static int rename_once(const char *maildir_path, const char *found,
 		return YB_OK;
 	}
 	char from[4096], to[4096];
-	int a = snprintf(from, sizeof(from), "%s/%s", maildir_path, found);
-	int b = snprintf(to, sizeof(to), "%s/%s", maildir_path, target);
-	if (a < 0 || b < 0 || (size_t)a >= sizeof(from) || (size_t)b >= sizeof(to))
+	if (!text_format(from, sizeof(from), "%s/%s", maildir_path, found) ||
+	    !text_format(to, sizeof(to), "%s/%s", maildir_path, target))
 		return yb_fail(err, YB_ERR_IO, "path too long in %s", maildir_path);
 	if (rename(from, to) != 0) {
 		if (errno == ENOENT) {
@@ -270,8 +266,7 @@ static int add_digests(const char *maildir_path, const char *sub,
 		       struct digest_list *list, struct yb_error *err)
 {
 	char path[4096];
-	int written = snprintf(path, sizeof(path), "%s/%s", maildir_path, sub);
-	if (written < 0 || (size_t)written >= sizeof(path))
+	if (!text_format(path, sizeof(path), "%s/%s", maildir_path, sub))
 		return yb_fail(err, YB_ERR_IO, "path too long in %s", maildir_path);
 	DIR *dir = opendir(path);
 	if (!dir)
@@ -292,9 +287,8 @@ static int add_digests(const char *maildir_path, const char *sub,
 		}
 		list->items = grown;
 		struct sink_digest *item = &list->items[list->count];
-		written = snprintf(item->dest, sizeof(item->dest), "%s/%s", sub,
-				   entry->d_name);
-		if (written < 0 || (size_t)written >= sizeof(item->dest))
+		if (!text_format(item->dest, sizeof(item->dest), "%s/%s", sub,
+				 entry->d_name))
 			continue;
 		int hashed = hash_file(dirfd(dir), entry->d_name, item->digest, err, path);
 		if (hashed == -1)

@@ -204,8 +204,7 @@ static int expect_ok(struct pop3 *pop3, const char *what,
 	if (status == POP3_STATUS_OK)
 		return YB_OK;
 	char refused[64];
-	int written = snprintf(refused, sizeof(refused), "%s refused", what);
-	if (written < 0 || (size_t)written >= sizeof(refused))
+	if (!text_format(refused, sizeof(refused), "%s refused", what))
 		refused[0] = '\0';
 	return mark_broken(pop3, fail_with_text(pop3, status_on_err, refused,
 						text, text_len, err));
@@ -726,8 +725,7 @@ static int bad_listing_line(struct pop3 *pop3, const char *command,
 			    const char *line, size_t len, struct yb_error *err)
 {
 	char what[64];
-	int written = snprintf(what, sizeof(what), "bad %s line", command);
-	if (written < 0 || (size_t)written >= sizeof(what))
+	if (!text_format(what, sizeof(what), "bad %s line", command))
 		what[0] = '\0';
 	return fail_with_text(pop3, YB_ERR_PROTOCOL, what, line, len, err);
 }
@@ -1049,9 +1047,8 @@ static int send_queued(struct pop3 *pop3, enum pending_kind kind,
 			       "%s: %s with message number %lu", peer(pop3),
 			       pending_name(kind), msgno);
 	char command[32];
-	int written = snprintf(command, sizeof(command), "%s %lu",
-			       pending_name(kind), msgno);
-	if (written < 0 || (size_t)written >= sizeof(command))
+	if (!text_format(command, sizeof(command), "%s %lu",
+			 pending_name(kind), msgno))
 		return yb_fail(err, YB_ERR_INTERNAL, "%s: command too long",
 			       peer(pop3));
 	rc = push_pending(pop3, kind, msgno, err);
@@ -1141,8 +1138,7 @@ int pop3_read_retr(struct pop3 *pop3, uint64_t listed_size, pop3_body_fn fn,
 	if (rc != YB_OK)
 		return rc;
 	char what[48];
-	int written = snprintf(what, sizeof(what), "RETR %lu", msgno);
-	if (written < 0 || (size_t)written >= sizeof(what))
+	if (!text_format(what, sizeof(what), "RETR %lu", msgno))
 		what[0] = '\0';
 	enum pop3_status status;
 	const char *text;
@@ -1154,9 +1150,8 @@ int pop3_read_retr(struct pop3 *pop3, uint64_t listed_size, pop3_body_fn fn,
 		/* One message the server will not send; the session goes on. */
 		*refused = true;
 		char refused_what[64];
-		written = snprintf(refused_what, sizeof(refused_what),
-				   "%s refused", what);
-		if (written < 0 || (size_t)written >= sizeof(refused_what))
+		if (!text_format(refused_what, sizeof(refused_what),
+				 "%s refused", what))
 			refused_what[0] = '\0';
 		fail_with_text(pop3, YB_ERR_PROTOCOL, refused_what, text,
 			       text_len, err);
@@ -1178,8 +1173,7 @@ int pop3_read_dele(struct pop3 *pop3, struct yb_error *err)
 	if (rc != YB_OK)
 		return rc;
 	char what[48];
-	int written = snprintf(what, sizeof(what), "DELE %lu", msgno);
-	if (written < 0 || (size_t)written >= sizeof(what))
+	if (!text_format(what, sizeof(what), "DELE %lu", msgno))
 		what[0] = '\0';
 	enum pop3_status status;
 	const char *text;
@@ -1191,9 +1185,8 @@ int pop3_read_dele(struct pop3 *pop3, struct yb_error *err)
 		return YB_OK;
 	/* The stream is still in step: the caller may go on or stop. */
 	char refused_what[64];
-	written = snprintf(refused_what, sizeof(refused_what), "%s refused",
-			   what);
-	if (written < 0 || (size_t)written >= sizeof(refused_what))
+	if (!text_format(refused_what, sizeof(refused_what), "%s refused",
+			 what))
 		refused_what[0] = '\0';
 	return fail_with_text(pop3, YB_ERR_PROTOCOL, refused_what, text,
 			      text_len, err);

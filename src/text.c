@@ -3,6 +3,7 @@
 
 #include "text.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -125,4 +126,13 @@ bool text_is_segment_name(const char *name, size_t len, size_t max)
 			return false;
 	}
 	return true;
+}
+
+bool text_format(char *out, size_t size, const char *fmt, ...)
+{
+	va_list args;
+	va_start(args, fmt);
+	int written = vsnprintf(out, size, fmt, args);
+	va_end(args);
+	return written >= 0 && (size_t)written < size;
 }

@@ -43,4 +43,12 @@ bool text_is_segment_name(const char *name, size_t len, size_t max);
 
 bool text_utf8_next(const char *s, size_t len, size_t *pos, uint32_t *cp);
 
+/*
+ * snprintf that says whether all of it fit: false when out is too small
+ * (out then holds a cut prefix, still NUL-terminated) or the format
+ * failed.  For paths and commands, where a cut one must never be used.
+ */
+bool text_format(char *out, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

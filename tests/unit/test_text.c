@@ -251,6 +251,20 @@ static void test_segment_name(void **state)
 	assert_false(text_is_segment_name("caf\xc3\xa9", 5, 64));
 }
 
+static void test_format_says_whether_it_fit(void **state)
+{
+	(void)state;
+	char out[8];
+	assert_true(text_format(out, sizeof(out), "%s/%d", "ab", 1234));
+	assert_string_equal(out, "ab/1234");          /* 7 bytes and the NUL */
+	assert_false(text_format(out, sizeof(out), "%s/%d", "ab", 12345));
+	assert_string_equal(out, "ab/1234");          /* cut, still a string */
+	assert_true(text_format(out, sizeof(out), "%s", ""));
+	assert_string_equal(out, "");
+	assert_false(text_format(out, 1, "x"));
+	assert_string_equal(out, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_parse_u64_max),
 		cmocka_unit_test(test_parse_u64_digit_above_small_max),
 		cmocka_unit_test(test_parse_u64_junk),
+		cmocka_unit_test(test_format_says_whether_it_fit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
