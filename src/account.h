@@ -13,10 +13,9 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "tls_settings.h"
 
 enum protocol { PROTOCOL_IMAP, PROTOCOL_POP3 };
-
-enum tls_mode { TLS_IMPLICIT, TLS_STARTTLS, TLS_NONE };
 
 enum auth_mech {
 	AUTH_AUTO,
@@ -29,18 +28,6 @@ enum auth_mech {
 	AUTH_USER,
 	AUTH_EXTERNAL,
 };
-
-/* tls_fingerprint: sha256 of the server's certificate or of its public key
-   (DER SubjectPublicKeyInfo, which survives re-issued certificates). */
-enum tls_pin_kind { PIN_CERTIFICATE, PIN_PUBLIC_KEY };
-
-struct tls_pin {
-	enum tls_pin_kind kind;
-	unsigned char sha256[32];
-};
-
-/* Enough for a key rollover with room to spare. */
-#define TLS_PINS_MAX 8
 
 enum password_source {
 	PASSWORD_NONE,  /* no password configured */

@@ -986,25 +986,6 @@ static int conn_new(const struct conn_params *params, struct conn **out,
 	return format_peer(conn, params->port, err);
 }
 
-void conn_params_for_account(const struct account *account,
-			     struct conn_params *out)
-{
-	*out = (struct conn_params){
-		.host = account->host,
-		.port = account->port,
-		.tls = account->tls,
-		.tls_verify = account->tls_verify,
-		.tls_ca_file = account->tls_ca_file,
-		.tls_pins = account->tls_pins,
-		.tls_pin_count = account->tls_pin_count,
-		.tls_server_name = account->tls_server_name,
-		.tls_cert_file = account->tls_cert_file,
-		.tls_key_file = account->tls_key_file,
-		.tls_min_version = account->tls_min_version,
-		.timeout_sec = account->timeout,
-	};
-}
-
 int conn_open(const struct conn_params *params, struct conn **out,
 	      struct yb_error *err)
 {

@@ -25,8 +25,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "account.h"
 #include "error.h"
+#include "tls_settings.h"
 
 /* The longest line conn_read_line() can ever return. */
 #define CONN_LINE_MAX 65536
@@ -47,10 +47,6 @@ struct conn_params {
 };
 
 struct conn;
-
-/* The connection an account asks for (strings point into account). */
-void conn_params_for_account(const struct account *account,
-			     struct conn_params *out);
 
 /*
  * Resolve host, try every address in turn (IPv6 and IPv4) within the

@@ -10,7 +10,7 @@
 
 #include "account.h"
 #include "error.h"
-#include "fetch.h"
+#include "fetch_report.h"
 #include "sink.h"
 #include "state.h"
 

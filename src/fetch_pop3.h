@@ -9,7 +9,7 @@
 
 #include "account.h"
 #include "error.h"
-#include "fetch.h"
+#include "fetch_report.h"
 #include "sink.h"
 #include "state.h"
 

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "conn_account.h"
 #include "log.h"
 #include "sasl.h"
 #include "sasl_engine.h"

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "conn_account.h"
 #include "log.h"
 #include "pop3_parse.h"
 #include "sasl.h"

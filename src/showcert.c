@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "conn_account.h"
 #include "text.h"
 
 #define GREETING_MAX 8192
