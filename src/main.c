@@ -501,6 +501,9 @@ static int run(int argc, char **argv)
 	log_init(options.verbosity, options.use_syslog);
 	/* A server that closes on us must be an error return, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Ignored SIGCHLD, inherited from whoever started us, would reap our
+	   children unasked: how an MDA or password_cmd ended would be lost. */
+	signal(SIGCHLD, SIG_DFL);
 
 	char *default_path = NULL;
 	const char *path = options.config_path;

@@ -24,6 +24,7 @@
 
 #include <openssl/crypto.h>
 
+#include "child.h"
 #include "clock.h"
 #include "grow.h"
 #include "sasl.h"
@@ -33,9 +34,6 @@ extern char **environ;
 
 /* A password_cmd's output and a password_file's first line are capped. */
 #define SECRET_MAX_BYTES (64 * 1024)
-
-/* How often we look whether a command that closed stdout has exited. */
-#define REAP_POLL_NS (10 * 1000 * 1000)
 
 /* A growing buffer for secret bytes; wiped whenever it moves or dies. */
 struct secret_buf {
@@ -319,57 +317,21 @@ static int fd_above_stdio(int fd)
 	return moved;
 }
 
-/*
- * In the child, between fork and exec: async-signal-safe calls only.
- * env (from secret_child_env) was made before the fork, as malloc is not
- * safe here.
- */
-static void exec_command(const char *command, char **env, int devnull,
-			 int pipe_write)
+/* A pipe for the command's stdout, close-on-exec and above 0, 1 and 2
+   (so that making it the child's stdout never lands on itself). */
+static int open_output_pipe(int fds[2])
 {
-	/* Its own process group, so a timeout can kill all it started. */
-	setpgid(0, 0);
-	if (dup2(devnull, STDIN_FILENO) < 0 ||
-	    dup2(pipe_write, STDOUT_FILENO) < 0)
-		_exit(127);
-	/* Undo what the parent may have set that exec keeps. */
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigaction(SIGPIPE, &dfl, NULL);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	char sh[] = "sh", dash_c[] = "-c";
-	char *argv[] = { sh, dash_c, (char *)command, NULL };
-	execve("/bin/sh", argv, env);
-	_exit(127);
-}
-
-static void close_if_open(int fd)
-{
-	if (fd >= 0)
-		close(fd);
-}
-
-/* /dev/null for the command's stdin and a pipe for its stdout, all
-   close-on-exec and none of them on 0, 1 or 2. */
-static int open_command_fds(int *devnull, int fds[2])
-{
-	*devnull = -1;
-	if (pipe(fds) != 0)
+	if (pipe2(fds, O_CLOEXEC) != 0)
 		return -1;
-	fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-	fcntl(fds[1], F_SETFD, FD_CLOEXEC);
 	fds[0] = fd_above_stdio(fds[0]);
 	fds[1] = fd_above_stdio(fds[1]);
 	if (fds[0] >= 0 && fds[1] >= 0)
-		*devnull = fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
-	if (*devnull >= 0)
 		return 0;
 	int saved = errno;
-	close_if_open(fds[0]);
-	close_if_open(fds[1]);
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
 	errno = saved;
 	return -1;
 }
@@ -378,55 +340,36 @@ static int start_command(const struct source *src, struct command *cmd,
 			 struct yb_error *err)
 {
 	const struct account *account = src->account;
-	int devnull, fds[2];
+	int fds[2];
 	char **env = secret_child_env();
 	if (!env)
 		return yb_fail(err, YB_ERR_INTERNAL,
 			       "account '%s': %s: out of memory",
 			       account->name, src->key);
-	if (open_command_fds(&devnull, fds) != 0) {
+	if (open_output_pipe(fds) != 0) {
 		int saved = errno;
 		free(env);
 		return yb_fail_errno(err, YB_ERR_CONFIG, saved,
 				     "account '%s': %s: cannot make a pipe",
 				     account->name, src->key);
 	}
-	pid_t pid = fork();
-	if (pid == 0)
-		exec_command(src->value, env, devnull, fds[1]);
-	int saved = errno;
+	char sh[] = "sh", dash_c[] = "-c";
+	char *argv[] = { sh, dash_c, (char *)src->value, NULL };
+	const struct child_spec spec = {
+		.program = "/bin/sh", .argv = argv, .envp = env,
+		.stdin_fd = -1, .stdout_fd = fds[1],
+	};
+	int rc = child_start(&spec, &cmd->pid);
 	free(env);
-	close(devnull);
 	close(fds[1]);
-	if (pid < 0) {
+	if (rc != 0) {
 		close(fds[0]);
-		return yb_fail_errno(err, YB_ERR_CONFIG, saved,
+		return yb_fail_errno(err, YB_ERR_CONFIG, rc,
 				     "account '%s': %s: cannot start",
 				     account->name, src->key);
 	}
-	/* Also here: kill(-pid) must not race the child's own setpgid. */
-	setpgid(pid, pid);
-	cmd->pid = pid;
 	cmd->stdout_fd = fds[0];
 	return YB_OK;
-}
-
-static int wait_status(pid_t pid, int *wstatus, int flags)
-{
-	for (;;) {
-		pid_t got = waitpid(pid, wstatus, flags);
-		if (got >= 0 || errno != EINTR)
-			return (int)got;
-	}
-}
-
-/* Kill the command's whole process group and reap the leader. */
-static void kill_command(struct command *cmd)
-{
-	int wstatus;
-	kill(-cmd->pid, SIGKILL);
-	kill(cmd->pid, SIGKILL); /* in case setpgid failed */
-	wait_status(cmd->pid, &wstatus, 0);
 }
 
 enum read_result { READ_EOF, READ_TIMEOUT, READ_TOO_BIG, READ_ERROR };
@@ -464,23 +407,15 @@ static enum read_result read_output(struct command *cmd, int64_t deadline,
 
 /*
  * After EOF the command normally exits at once; give it until the
- * deadline, looking every few milliseconds.  Returns 1 when reaped, 0 at
- * the deadline, -1 when waitpid fails (errno set).
+ * deadline.  1 when reaped (*wstatus set), 0 at the deadline, -1 when
+ * its status cannot be had (errno set).
  */
 static int reap_by_deadline(struct command *cmd, int64_t deadline,
 			    int *wstatus)
 {
-	for (;;) {
-		int got = wait_status(cmd->pid, wstatus, WNOHANG);
-		if (got == cmd->pid)
-			return 1;
-		if (got < 0)
-			return -1;
-		if (clock_passed(deadline))
-			return 0;
-		struct timespec pause = { 0, REAP_POLL_NS };
-		nanosleep(&pause, NULL);
-	}
+	if (!child_wait_exit(cmd->pid, (uint64_t)clock_left_ms(deadline)))
+		return 0;
+	return child_reap(cmd->pid, wstatus) ? 1 : -1;
 }
 
 static int explain_exit(const struct source *src, int wstatus,
@@ -522,7 +457,8 @@ static int run_command(const struct source *src, struct command *cmd,
 			saved = errno;
 		}
 	}
-	kill_command(cmd);
+	/* The whole group: what a shell started too. */
+	child_stop(cmd->pid, 0);
 	switch (result) {
 	case READ_EOF:
 	case READ_TIMEOUT:

@@ -1623,6 +1623,43 @@ static void test_secret_cmd_timeout_after_eof(void **state)
 	assert_true(elapsed_since(&start) < 2.5);
 }
 
+/*
+ * The command behaves as from a shell whatever yubin inherited: no
+ * signal ignored or blocked (before, only SIGPIPE was reset, so an
+ * ignored SIGHUP or SIGTERM reached it), and no stdin of ours.
+ */
+static void test_secret_cmd_gets_default_signals(void **state)
+{
+	(void)state;
+	struct sigaction ignore = { .sa_handler = SIG_IGN }, old_hup, old_term;
+	sigemptyset(&ignore.sa_mask);
+	sigaction(SIGHUP, &ignore, &old_hup);
+	sigaction(SIGTERM, &ignore, &old_term);
+	sigset_t blocked, old_mask;
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &blocked, &old_mask);
+	/* awk reads its own status: a shell's own mask while it forks or
+	   waits says nothing about what it was given. */
+	char command[] = "exec awk '/^Sig(Blk|Ign):/ { printf \"%s \", $2 }' "
+			 "/proc/self/status";
+	struct account account = secret_account(PASSWORD_CMD, command, 5);
+	struct yb_error err;
+	char *secret = NULL;
+	assert_int_equal(secret_get_password(&account, &secret, &err), YB_OK);
+	char *end = NULL;
+	unsigned long long blocked_mask = strtoull(secret, &end, 16);
+	unsigned long long ignored_mask = strtoull(end, NULL, 16);
+	secret_free(secret);
+	assert_true(blocked_mask == 0);
+	/* glibc's posix_spawn leaves only its own two signals (32 and 33)
+	   ignored; a glibc program's start-up takes them back. */
+	assert_true((ignored_mask & ~0x180000000ULL) == 0);
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+}
+
 static void write_password_file(const char *name, const char *text, mode_t mode,
 				char *path, size_t size)
 {
@@ -1761,6 +1798,7 @@ int main(void)
 		T(test_secret_cmd_too_much_output),
 		T(test_secret_cmd_timeout),
 		T(test_secret_cmd_timeout_after_eof),
+		T(test_secret_cmd_gets_default_signals),
 		T(test_secret_file),
 		T(test_secret_file_permissions),
 		T(test_secret_file_missing_or_empty),
