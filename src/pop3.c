@@ -1130,16 +1130,22 @@ static int stream_body(struct pop3 *pop3, unsigned long msgno,
 	return check_body_size(pop3, msgno, &tally, listed_size, err);
 }
 
-int pop3_read_retr(struct pop3 *pop3, uint64_t listed_size, pop3_body_fn fn,
-		   void *ctx, bool *refused, struct yb_error *err)
+/*
+ * The status line answering the oldest queued command, which must be of
+ * kind: *msgno its message, *ok whether it is +OK.  On -ERR, *err holds
+ * "RETR N refused" (or DELE) with the server's text, and YB_OK is
+ * returned: the stream is still in step.
+ */
+static int read_queued_reply(struct pop3 *pop3, enum pending_kind kind,
+			     unsigned long *msgno, bool *ok,
+			     struct yb_error *err)
 {
-	*refused = false;
-	unsigned long msgno;
-	int rc = pop_pending(pop3, PENDING_RETR, &msgno, err);
+	int rc = pop_pending(pop3, kind, msgno, err);
 	if (rc != YB_OK)
 		return rc;
 	char what[48];
-	if (!text_format(what, sizeof(what), "RETR %lu", msgno))
+	if (!text_format(what, sizeof(what), "%s %lu", pending_name(kind),
+			 *msgno))
 		what[0] = '\0';
 	enum pop3_status status;
 	const char *text;
@@ -1147,17 +1153,28 @@ int pop3_read_retr(struct pop3 *pop3, uint64_t listed_size, pop3_body_fn fn,
 	rc = read_status(pop3, what, &status, &text, &text_len, err);
 	if (rc != YB_OK)
 		return rc;
-	if (status == POP3_STATUS_ERR) {
-		/* One message the server will not send; the session goes on. */
-		*refused = true;
-		char refused_what[64];
-		if (!text_format(refused_what, sizeof(refused_what),
-				 "%s refused", what))
-			refused_what[0] = '\0';
-		fail_with_text(pop3, YB_ERR_PROTOCOL, refused_what, text,
-			       text_len, err);
+	*ok = status == POP3_STATUS_OK;
+	if (*ok)
 		return YB_OK;
-	}
+	char refused_what[64];
+	if (!text_format(refused_what, sizeof(refused_what), "%s refused",
+			 what))
+		refused_what[0] = '\0';
+	fail_with_text(pop3, YB_ERR_PROTOCOL, refused_what, text, text_len,
+		       err);
+	return YB_OK;
+}
+
+int pop3_read_retr(struct pop3 *pop3, uint64_t listed_size, pop3_body_fn fn,
+		   void *ctx, bool *refused, struct yb_error *err)
+{
+	unsigned long msgno;
+	bool ok = false;
+	int rc = read_queued_reply(pop3, PENDING_RETR, &msgno, &ok, err);
+	/* A message the server will not send: the session goes on. */
+	*refused = rc == YB_OK && !ok;
+	if (rc != YB_OK || !ok)
+		return rc;
 	return stream_body(pop3, msgno, listed_size, fn, ctx, err);
 }
 
@@ -1170,27 +1187,13 @@ int pop3_send_dele(struct pop3 *pop3, unsigned long msgno,
 int pop3_read_dele(struct pop3 *pop3, struct yb_error *err)
 {
 	unsigned long msgno;
-	int rc = pop_pending(pop3, PENDING_DELE, &msgno, err);
-	if (rc != YB_OK)
+	bool ok = false;
+	int rc = read_queued_reply(pop3, PENDING_DELE, &msgno, &ok, err);
+	if (rc != YB_OK || ok)
 		return rc;
-	char what[48];
-	if (!text_format(what, sizeof(what), "DELE %lu", msgno))
-		what[0] = '\0';
-	enum pop3_status status;
-	const char *text;
-	size_t text_len;
-	rc = read_status(pop3, what, &status, &text, &text_len, err);
-	if (rc != YB_OK)
-		return rc;
-	if (status == POP3_STATUS_OK)
-		return YB_OK;
-	/* The stream is still in step: the caller may go on or stop. */
-	char refused_what[64];
-	if (!text_format(refused_what, sizeof(refused_what), "%s refused",
-			 what))
-		refused_what[0] = '\0';
-	return fail_with_text(pop3, YB_ERR_PROTOCOL, refused_what, text,
-			      text_len, err);
+	/* err names the refusal; the stream is still in step, so the caller
+	   may go on or stop. */
+	return YB_ERR_PROTOCOL;
 }
 
 int pop3_quit(struct pop3 *pop3, struct yb_error *err)

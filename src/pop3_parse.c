@@ -10,6 +10,7 @@
 #include "pop3_parse.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -140,6 +141,42 @@ enum pop3_resp_code pop3_parse_resp_code(const char *text, size_t len)
 	return POP3_CODE_OTHER;
 }
 
+/* A word of a CAPA reply and the flag it sets in struct pop3_capa. */
+struct capa_word {
+	const char *word;
+	size_t flag;    /* offsetof the bool */
+};
+
+static const struct capa_word capa_keywords[] = {
+	{ "UIDL", offsetof(struct pop3_capa, uidl) },
+	{ "TOP", offsetof(struct pop3_capa, top) },
+	{ "USER", offsetof(struct pop3_capa, user) },
+	{ "PIPELINING", offsetof(struct pop3_capa, pipelining) },
+	{ "STLS", offsetof(struct pop3_capa, stls) },
+	{ "RESP-CODES", offsetof(struct pop3_capa, resp_codes) },
+};
+
+static const struct capa_word sasl_mechanisms[] = {
+	{ "PLAIN", offsetof(struct pop3_capa, sasl_plain) },
+	{ "LOGIN", offsetof(struct pop3_capa, sasl_login) },
+	{ "CRAM-MD5", offsetof(struct pop3_capa, sasl_cram_md5) },
+	{ "XOAUTH2", offsetof(struct pop3_capa, sasl_xoauth2) },
+	{ "OAUTHBEARER", offsetof(struct pop3_capa, sasl_oauthbearer) },
+	{ "EXTERNAL", offsetof(struct pop3_capa, sasl_external) },
+};
+
+/* Set the flag the word names in table, if any. */
+static void set_capa_flag(const struct capa_word *table, size_t count,
+			  const char *word, size_t word_len,
+			  struct pop3_capa *capa)
+{
+	for (size_t i = 0; i < count; i++)
+		if (word_equals_ci(word, word_len, table[i].word)) {
+			*(bool *)((char *)capa + table[i].flag) = true;
+			return;
+		}
+}
+
 static void parse_sasl_mechanisms(const char *line, size_t len, size_t i,
 				  struct pop3_capa *capa)
 {
@@ -148,20 +185,9 @@ static void parse_sasl_mechanisms(const char *line, size_t len, size_t i,
 		if (i >= len)
 			return;
 		size_t end = skip_word(line, len, i);
-		const char *mech = line + i;
-		size_t mech_len = end - i;
-		if (word_equals_ci(mech, mech_len, "PLAIN"))
-			capa->sasl_plain = true;
-		else if (word_equals_ci(mech, mech_len, "LOGIN"))
-			capa->sasl_login = true;
-		else if (word_equals_ci(mech, mech_len, "CRAM-MD5"))
-			capa->sasl_cram_md5 = true;
-		else if (word_equals_ci(mech, mech_len, "XOAUTH2"))
-			capa->sasl_xoauth2 = true;
-		else if (word_equals_ci(mech, mech_len, "OAUTHBEARER"))
-			capa->sasl_oauthbearer = true;
-		else if (word_equals_ci(mech, mech_len, "EXTERNAL"))
-			capa->sasl_external = true;
+		set_capa_flag(sasl_mechanisms,
+			      sizeof(sasl_mechanisms) / sizeof(sasl_mechanisms[0]),
+			      line + i, end - i, capa);
 		i = end;
 	}
 }
@@ -170,23 +196,12 @@ void pop3_parse_capa_line(const char *line, size_t len, struct pop3_capa *capa)
 {
 	size_t start = skip_spaces(line, len, 0);
 	size_t end = skip_word(line, len, start);
-	const char *keyword = line + start;
-	size_t keyword_len = end - start;
-
-	if (word_equals_ci(keyword, keyword_len, "UIDL"))
-		capa->uidl = true;
-	else if (word_equals_ci(keyword, keyword_len, "TOP"))
-		capa->top = true;
-	else if (word_equals_ci(keyword, keyword_len, "USER"))
-		capa->user = true;
-	else if (word_equals_ci(keyword, keyword_len, "PIPELINING"))
-		capa->pipelining = true;
-	else if (word_equals_ci(keyword, keyword_len, "STLS"))
-		capa->stls = true;
-	else if (word_equals_ci(keyword, keyword_len, "RESP-CODES"))
-		capa->resp_codes = true;
-	else if (word_equals_ci(keyword, keyword_len, "SASL"))
+	if (word_equals_ci(line + start, end - start, "SASL"))
 		parse_sasl_mechanisms(line, len, end, capa);
+	else
+		set_capa_flag(capa_keywords,
+			      sizeof(capa_keywords) / sizeof(capa_keywords[0]),
+			      line + start, end - start, capa);
 }
 
 /*
