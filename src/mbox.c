@@ -41,6 +41,7 @@
 #include "clock.h"
 #include "fileio.h"
 #include "log.h"
+#include "sink_batch.h"
 #include "testhook.h"
 #include "text.h"
 
@@ -72,12 +73,6 @@
 static const char from_prefix[] = "From ";
 #define FROM_PREFIX_LEN 5
 
-enum msg_state {
-	MSG_WRITING,  /* begun; bytes may still come */
-	MSG_ENDED,    /* complete; in the pending batch */
-	MSG_PREPARED, /* the file is locked and its range known */
-};
-
 /* mboxrd quoting as a stream: where a line stands so far. */
 enum quote_state {
 	QUOTE_LINE_START, /* only '>' so far on this line (maybe none) */
@@ -87,12 +82,10 @@ enum quote_state {
 
 struct mbox;
 
+/* MSG_PREPARED (sink_batch.h): the file is locked and its range known. */
 struct mbox_msg {
-	struct sink_msg base;            /* first: the sink interface */
+	struct batch_msg item;           /* first: in the sink's batch */
 	struct mbox *mbox;               /* not owned */
-	struct mbox_msg *prev, *next;    /* the sink's list, oldest first */
-	enum msg_state state;
-	bool failed;                     /* a write failed: only abort is left */
 	time_t date;                     /* for the From line */
 	uint64_t spool_offset;           /* where its bytes start in the spool */
 	uint64_t body_len;               /* its bytes in the spool */
@@ -143,7 +136,7 @@ struct mbox {
 	unsigned lock_timeout_ms;
 	int spool_fd;                    /* owned */
 	uint64_t spool_size;             /* bytes in the spool */
-	struct mbox_msg *head, *tail;    /* live messages, oldest first */
+	struct sink_batch batch;         /* live messages */
 	struct mbox_msg *writing;        /* the message being written */
 	struct mbox_lock lock;
 	bool batch_failed;               /* only discard is left */
@@ -159,44 +152,6 @@ struct mbox {
 };
 
 /* ---- small helpers ---------------------------------------------------- */
-
-/* Write all of data at offset, through EINTR and short writes. */
-static int pwrite_all(int fd, const char *data, size_t len, uint64_t offset)
-{
-	while (len > 0) {
-		ssize_t written = pwrite(fd, data, len, (off_t)offset);
-		if (written < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		if (written == 0)
-			return EIO;
-		data += written;
-		len -= (size_t)written;
-		offset += (uint64_t)written;
-	}
-	return 0;
-}
-
-/* Read exactly len bytes at offset; EIO if the file is shorter. */
-static int pread_all(int fd, char *data, size_t len, uint64_t offset)
-{
-	while (len > 0) {
-		ssize_t got = pread(fd, data, len, (off_t)offset);
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		if (got == 0)
-			return EIO;
-		data += got;
-		len -= (size_t)got;
-		offset += (uint64_t)got;
-	}
-	return 0;
-}
 
 static void to_hex(const unsigned char *bytes, size_t count, char *out)
 {
@@ -416,40 +371,12 @@ static int make_from_line(struct mbox_msg *msg, const char *sender,
 
 static int open_spool(struct mbox *mbox, struct yb_error *err)
 {
-#ifdef O_TMPFILE
-	mbox->spool_fd = openat(mbox->dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
-				0600);
-	if (mbox->spool_fd >= 0)
-		return YB_OK;
-	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL &&
-	    errno != ENOENT)
-		return yb_fail_errno(err, YB_ERR_IO, errno,
+	int rc = spool_open_at(mbox->dir_fd, &mbox->spool_fd);
+	if (rc)
+		return yb_fail_errno(err, YB_ERR_IO, rc,
 				     "cannot create a spool file in %s",
 				     mbox->dir_path);
-#endif
-	/* No O_TMPFILE here: a named file, unlinked at once. */
-	int saved = EEXIST;
-	for (int attempt = 0; attempt < 3 && saved == EEXIST; attempt++) {
-		unsigned char random_bytes[8];
-		char name[sizeof(".yubin-spool.") + 2 * sizeof(random_bytes)];
-		if (RAND_bytes(random_bytes, sizeof(random_bytes)) != 1)
-			return yb_fail(err, YB_ERR_INTERNAL,
-				       "cannot get random bytes for a spool of %s",
-				       mbox->path);
-		memcpy(name, ".yubin-spool.", sizeof(".yubin-spool.") - 1);
-		to_hex(random_bytes, sizeof(random_bytes),
-		       name + sizeof(".yubin-spool.") - 1);
-		mbox->spool_fd = openat(mbox->dir_fd, name,
-					O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-					O_CLOEXEC, 0600);
-		saved = errno;
-		if (mbox->spool_fd >= 0) {
-			unlinkat(mbox->dir_fd, name, 0);
-			return YB_OK;
-		}
-	}
-	return yb_fail_errno(err, YB_ERR_IO, saved,
-			     "cannot create a spool file in %s", mbox->dir_path);
+	return YB_OK;
 }
 
 /* Cut the spool back to size (an aborted message, an ended batch). */
@@ -465,16 +392,16 @@ static int flush_out(struct mbox *mbox, struct yb_error *err)
 	if (mbox->out_len == 0)
 		return YB_OK;
 	struct mbox_msg *msg = mbox->writing;
-	int rc = pwrite_all(mbox->spool_fd, mbox->out, mbox->out_len,
+	int rc = fd_pwrite_all(mbox->spool_fd, mbox->out, mbox->out_len,
 			    mbox->spool_size);
 	if (rc) {
-		msg->failed = true;
+		msg->item.failed = true;
 		return yb_fail_errno(err, YB_ERR_IO, rc,
 				     "cannot write the spool of mbox %s",
 				     mbox->path);
 	}
 	if (EVP_DigestUpdate(mbox->hash, mbox->out, mbox->out_len) != 1) {
-		msg->failed = true;
+		msg->item.failed = true;
 		return yb_fail(err, YB_ERR_INTERNAL,
 			       "SHA-256 failed for a message to mbox %s",
 			       mbox->path);
@@ -810,7 +737,7 @@ static int make_dotlock_temp(const struct mbox *mbox, char *temp, size_t size,
 	written = snprintf(content, sizeof(content), "%ld:%s", (long)getpid(),
 			   mbox->host);
 	int rc = written > 0 && (size_t)written < sizeof(content) ?
-		 pwrite_all(fd, content, (size_t)written, 0) : ENAMETOOLONG;
+		 fd_pwrite_all(fd, content, (size_t)written, 0) : ENAMETOOLONG;
 	int closed = fd_close(&fd);
 	if (rc || closed) {
 		unlinkat(mbox->dir_fd, temp, 0);
@@ -1088,7 +1015,7 @@ static int check_mbox_start(const char *path, int fd, uint64_t size,
 		return yb_fail(err, YB_ERR_IO,
 			       "%s is not an mbox (it does not start with "
 			       "\"From \"); refusing to append to it", path);
-	int rc = pread_all(fd, start, sizeof(start), 0);
+	int rc = fd_pread_all(fd, start, sizeof(start), 0);
 	if (rc)
 		return yb_fail_errno(err, YB_ERR_IO, rc, "cannot read %s", path);
 	if (memcmp(start, from_prefix, FROM_PREFIX_LEN) != 0)
@@ -1113,7 +1040,7 @@ static int measure_locked(struct mbox *mbox, struct yb_error *err)
 				      mbox->lock.size, err);
 	if (status || mbox->lock.size == 0)
 		return status;
-	int rc = pread_all(mbox->lock.fd, mbox->lock.tail, FIXUP_MAX,
+	int rc = fd_pread_all(mbox->lock.fd, mbox->lock.tail, FIXUP_MAX,
 			   mbox->lock.size - FIXUP_MAX);
 	if (rc)
 		return yb_fail_errno(err, YB_ERR_IO, rc, "cannot read %s",
@@ -1141,40 +1068,17 @@ static size_t fixup_needed(const struct mbox_lock *lock)
 
 /* ---- messages ----------------------------------------------------------- */
 
-static void list_append(struct mbox *mbox, struct mbox_msg *msg)
-{
-	msg->prev = mbox->tail;
-	msg->next = NULL;
-	if (mbox->tail)
-		mbox->tail->next = msg;
-	else
-		mbox->head = msg;
-	mbox->tail = msg;
-}
-
-static void list_remove(struct mbox *mbox, struct mbox_msg *msg)
-{
-	if (msg->prev)
-		msg->prev->next = msg->next;
-	else
-		mbox->head = msg->next;
-	if (msg->next)
-		msg->next->prev = msg->prev;
-	else
-		mbox->tail = msg->prev;
-	msg->prev = msg->next = NULL;
-}
-
 /* Unlist and free a message; one being written gives its spool back. */
-static void drop_msg(struct mbox_msg *msg)
+static void drop_msg(struct batch_msg *item)
 {
+	struct mbox_msg *msg = (struct mbox_msg *)item;
 	struct mbox *mbox = msg->mbox;
 	if (mbox->writing == msg) {
 		mbox->writing = NULL;
 		mbox->out_len = 0;
 		shrink_spool(mbox, msg->spool_offset);
 	}
-	list_remove(mbox, msg);
+	sink_batch_remove(&mbox->batch, item);
 	free(msg);
 }
 
@@ -1192,9 +1096,9 @@ static int mbox_msg_begin(struct sink *sink, const struct msg_meta *meta,
 	struct mbox_msg *msg = calloc(1, sizeof(*msg));
 	if (!msg)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	msg->base.sink = sink;
+	msg->item.base.sink = sink;
 	msg->mbox = mbox;
-	msg->state = MSG_WRITING;
+	msg->item.state = MSG_WRITING;
 	msg->date = meta && meta->internal_date > 0 ? meta->internal_date :
 		    time(NULL);
 	msg->spool_offset = mbox->spool_size;
@@ -1203,19 +1107,19 @@ static int mbox_msg_begin(struct sink *sink, const struct msg_meta *meta,
 	mbox->from_matched = 0;
 	mbox->last_byte = '\0';
 	mbox_envelope_init(&mbox->envelope);
-	list_append(mbox, msg);
+	sink_batch_add(&mbox->batch, &msg->item);
 	mbox->writing = msg;
-	*out = &msg->base;
+	*out = &msg->item.base;
 	return YB_OK;
 }
 
 static int check_writable(const struct mbox_msg *msg, struct yb_error *err)
 {
-	if (msg->state != MSG_WRITING)
+	if (msg->item.state != MSG_WRITING)
 		return yb_fail(err, YB_ERR_INTERNAL,
 			       "write to a message of mbox %s after its end",
 			       msg->mbox->path);
-	if (msg->failed)
+	if (msg->item.failed)
 		return yb_fail(err, YB_ERR_IO,
 			       "cannot write a message to mbox %s: an earlier "
 			       "write failed", msg->mbox->path);
@@ -1232,7 +1136,7 @@ static int mbox_msg_write(struct sink_msg *base, const char *data, size_t len,
 		return status;
 	/* Quoting at most doubles the bytes; the file offset is an off_t. */
 	if (len > (uint64_t)INT64_MAX / 4 - msg->input_len) {
-		msg->failed = true;
+		msg->item.failed = true;
 		return yb_fail_errno(err, YB_ERR_IO, EFBIG,
 				     "cannot write a message to mbox %s",
 				     mbox->path);
@@ -1240,7 +1144,7 @@ static int mbox_msg_write(struct sink_msg *base, const char *data, size_t len,
 	mbox_envelope_feed(&mbox->envelope, data, len);
 	status = quote_write(mbox, data, len, err);
 	if (status) {
-		msg->failed = true;
+		msg->item.failed = true;
 		return status;
 	}
 	msg->input_len += len;
@@ -1265,10 +1169,10 @@ static int mbox_msg_end(struct sink_msg *base, struct yb_error *err)
 		status = make_from_line(msg, mbox_envelope_sender(&mbox->envelope),
 					err);
 	if (status) {
-		msg->failed = true;
+		msg->item.failed = true;
 		return status;
 	}
-	msg->state = MSG_ENDED;
+	msg->item.state = MSG_ENDED;
 	mbox->writing = NULL;
 	return YB_OK;
 }
@@ -1277,9 +1181,9 @@ static void mbox_msg_abort(struct sink_msg *base)
 {
 	struct mbox_msg *msg = (struct mbox_msg *)base;
 	/* Ranges already given out no longer fit: the batch is spoiled. */
-	if (msg->state == MSG_PREPARED)
+	if (msg->item.state == MSG_PREPARED)
 		msg->mbox->batch_failed = true;
-	drop_msg(msg);
+	drop_msg(&msg->item);
 }
 
 /* ---- the batch ---------------------------------------------------------- */
@@ -1324,14 +1228,16 @@ static int place_batch(struct mbox *mbox, struct yb_error *err)
 {
 	uint64_t end = mbox->lock.size;
 	bool first = true;
-	for (struct mbox_msg *m = mbox->head; m; m = m->next) {
-		if (m->state == MSG_PREPARED) {
+	for (struct batch_msg *b = mbox->batch.head; b; b = b->next) {
+		struct mbox_msg *m = (struct mbox_msg *)b;
+		if (b->state == MSG_PREPARED) {
 			end = m->offset + m->length;
 			first = false;
 		}
 	}
-	for (struct mbox_msg *m = mbox->head; m; m = m->next) {
-		if (m->state != MSG_ENDED)
+	for (struct batch_msg *b = mbox->batch.head; b; b = b->next) {
+		struct mbox_msg *m = (struct mbox_msg *)b;
+		if (b->state != MSG_ENDED)
 			continue;
 		m->fixup_len = first ? fixup_needed(&mbox->lock) : 0;
 		first = false;
@@ -1345,13 +1251,13 @@ static int place_batch(struct mbox *mbox, struct yb_error *err)
 		m->length = head + m->body_len;
 		end += m->length;
 	}
-	for (struct mbox_msg *m = mbox->head; m; m = m->next) {
-		if (m->state != MSG_ENDED)
+	for (struct batch_msg *b = mbox->batch.head; b; b = b->next) {
+		if (b->state != MSG_ENDED)
 			continue;
-		int status = set_dest(m, end, err);
+		int status = set_dest((struct mbox_msg *)b, end, err);
 		if (status)
 			return status;
-		m->state = MSG_PREPARED;
+		b->state = MSG_PREPARED;
 	}
 	return YB_OK;
 }
@@ -1363,10 +1269,7 @@ static int mbox_prepare(struct sink *sink, struct yb_error *err)
 		return yb_fail(err, YB_ERR_IO,
 			       "cannot prepare a batch for mbox %s: it failed "
 			       "before", mbox->path);
-	bool any = false;
-	for (struct mbox_msg *m = mbox->head; m && !any; m = m->next)
-		any = m->state == MSG_ENDED;
-	if (!any)
+	if (!sink_batch_has(&mbox->batch, MSG_ENDED))
 		return YB_OK;
 	if (mbox->lock.fd < 0) {
 		int status = lock_and_measure(mbox, err);
@@ -1384,19 +1287,13 @@ static int mbox_prepare(struct sink *sink, struct yb_error *err)
 static const char *mbox_msg_dest(const struct sink_msg *base)
 {
 	const struct mbox_msg *msg = (const struct mbox_msg *)base;
-	return msg->state == MSG_PREPARED ? msg->dest : NULL;
+	return msg->item.state == MSG_PREPARED ? msg->dest : NULL;
 }
 
 /* Free every message of the batch (not one being written), unlock. */
 static void drop_batch(struct mbox *mbox)
 {
-	struct mbox_msg *m = mbox->head;
-	while (m) {
-		struct mbox_msg *next = m->next;
-		if (m->state != MSG_WRITING)
-			drop_msg(m);
-		m = next;
-	}
+	sink_batch_drop(&mbox->batch, BATCH_PAST_WRITING, drop_msg);
 	if (!mbox->writing)
 		shrink_spool(mbox, 0);
 	release_lock(mbox);
@@ -1436,9 +1333,9 @@ static int copy_from_spool(struct mbox *mbox, uint64_t from, uint64_t to,
 	int rc = 0;
 	while (len > 0 && !rc) {
 		size_t chunk = len > IO_BUFFER_SIZE ? IO_BUFFER_SIZE : (size_t)len;
-		rc = pread_all(mbox->spool_fd, buffer, chunk, from);
+		rc = fd_pread_all(mbox->spool_fd, buffer, chunk, from);
 		if (!rc)
-			rc = pwrite_all(mbox->lock.fd, buffer, chunk, to);
+			rc = fd_pwrite_all(mbox->lock.fd, buffer, chunk, to);
 		from += chunk;
 		to += chunk;
 		len -= chunk;
@@ -1453,7 +1350,7 @@ static int append_msg(struct mbox *mbox, const struct mbox_msg *msg)
 	memcpy(head, newlines, msg->fixup_len);
 	memcpy(head + msg->fixup_len, msg->from_line, msg->from_len);
 	size_t head_len = msg->fixup_len + msg->from_len;
-	int rc = pwrite_all(mbox->lock.fd, head, head_len, msg->offset);
+	int rc = fd_pwrite_all(mbox->lock.fd, head, head_len, msg->offset);
 	if (!rc)
 		rc = copy_from_spool(mbox, msg->spool_offset,
 				     msg->offset + head_len, msg->body_len);
@@ -1482,10 +1379,10 @@ static int roll_back(struct mbox *mbox, int errnum, struct yb_error *err)
 static int publish_batch(struct mbox *mbox, struct yb_error *err)
 {
 	bool any = false;
-	for (struct mbox_msg *m = mbox->head; m; m = m->next) {
-		if (m->state != MSG_PREPARED)
+	for (struct batch_msg *b = mbox->batch.head; b; b = b->next) {
+		if (b->state != MSG_PREPARED)
 			continue;
-		int rc = append_msg(mbox, m);
+		int rc = append_msg(mbox, (struct mbox_msg *)b);
 		if (rc)
 			return roll_back(mbox, rc, err);
 		any = true;
@@ -1505,11 +1402,9 @@ static int mbox_publish(struct sink *sink, struct yb_error *err)
 		status = yb_fail(err, YB_ERR_IO,
 				 "cannot publish to mbox %s: the batch failed",
 				 mbox->path);
-	for (struct mbox_msg *m = mbox->head; m && !status; m = m->next)
-		if (m->state == MSG_ENDED)
-			status = yb_fail(err, YB_ERR_INTERNAL,
-					 "publish before prepare in mbox %s",
-					 mbox->path);
+	if (!status && sink_batch_has(&mbox->batch, MSG_ENDED))
+		status = yb_fail(err, YB_ERR_INTERNAL,
+				 "publish before prepare in mbox %s", mbox->path);
 	if (!status && mbox->lock.fd >= 0)
 		status = publish_batch(mbox, err);
 	drop_batch(mbox);
@@ -1624,7 +1519,7 @@ static int hash_file_range(struct mbox *mbox, char *buffer, uint64_t from,
 	while (from < to && !rc) {
 		size_t chunk = to - from > IO_BUFFER_SIZE ? IO_BUFFER_SIZE :
 			       (size_t)(to - from);
-		rc = pread_all(mbox->lock.fd, buffer, chunk, from);
+		rc = fd_pread_all(mbox->lock.fd, buffer, chunk, from);
 		if (!rc && EVP_DigestUpdate(ctx, buffer, chunk) != 1)
 			rc = EIO;
 		from += chunk;
@@ -1654,7 +1549,7 @@ static int find_from_line(struct mbox *mbox, char *buffer, uint64_t from,
 	while (from < to && !*found) {
 		size_t chunk = to - from > IO_BUFFER_SIZE ? IO_BUFFER_SIZE :
 			       (size_t)(to - from);
-		int rc = pread_all(mbox->lock.fd, buffer, chunk, from);
+		int rc = fd_pread_all(mbox->lock.fd, buffer, chunk, from);
 		if (rc)
 			return yb_fail_errno(err, YB_ERR_IO, rc,
 					     "cannot read %s", mbox->path);
@@ -1678,7 +1573,7 @@ static int read_head(struct mbox *mbox, const struct mbox_dest *d,
 {
 	uint64_t avail = limit - d->offset;
 	size_t want = avail > HEAD_MAX + 1 ? HEAD_MAX + 1 : (size_t)avail;
-	int rc = pread_all(mbox->lock.fd, buffer, want, d->offset);
+	int rc = fd_pread_all(mbox->lock.fd, buffer, want, d->offset);
 	if (rc)
 		return yb_fail_errno(err, YB_ERR_IO, rc, "cannot read %s",
 				     mbox->path);
@@ -2132,7 +2027,7 @@ static int scan_locked(struct mbox *mbox, struct mbox_scan *scan, char *buffer,
 	uint64_t size = mbox->lock.size;
 	for (uint64_t at = 0; at < size;) {
 		size_t chunk = size - at < IO_BUFFER_SIZE ? (size_t)(size - at) : IO_BUFFER_SIZE;
-		int rc = pread_all(mbox->lock.fd, buffer, chunk, at);
+		int rc = fd_pread_all(mbox->lock.fd, buffer, chunk, at);
 		if (rc)
 			return yb_fail_errno(err, YB_ERR_IO, rc, "cannot read %s", mbox->path);
 		int status = scan_feed(scan, buffer, chunk, at, err);
@@ -2293,8 +2188,7 @@ static int open_dir(struct mbox *mbox, struct yb_error *err)
 
 static void free_mbox(struct mbox *mbox)
 {
-	while (mbox->head)
-		drop_msg(mbox->head);
+	sink_batch_drop(&mbox->batch, BATCH_ALL, drop_msg);
 	release_lock(mbox);
 	fd_close(&mbox->spool_fd);
 	EVP_MD_CTX_free(mbox->hash);
