@@ -39,6 +39,7 @@
 #include <openssl/rand.h>
 
 #include "clock.h"
+#include "envelope.h"
 #include "fileio.h"
 #include "log.h"
 #include "sink_batch.h"
@@ -48,14 +49,11 @@
 /* The quoting output buffer, and the read buffer of crash recovery. */
 #define IO_BUFFER_SIZE (64 * 1024)
 
-/* "From " SENDER " " DATE(24) "\n", with room to spare. */
-#define FROM_LINE_MAX (5 + MBOX_SENDER_MAX + 1 + 24 + 1)
-
 /* The most '\n' added before a batch: the file lacked a blank line. */
 #define FIXUP_MAX 2
 
 /* The longest head: fix-up newlines and the From line. */
-#define HEAD_MAX (FIXUP_MAX + FROM_LINE_MAX)
+#define HEAD_MAX (FIXUP_MAX + MBOX_FROM_LINE_MAX)
 
 /* Hex digits of each hash kept in a dest. */
 #define HASH_HEX 16
@@ -91,7 +89,7 @@ struct mbox_msg {
 	uint64_t body_len;               /* its bytes in the spool */
 	uint64_t input_len;              /* bytes given to msg_write */
 	unsigned char body_hash[32];     /* SHA-256 of the spool bytes */
-	char from_line[FROM_LINE_MAX + 1];
+	char from_line[MBOX_FROM_LINE_MAX + 1];
 	size_t from_len;
 	/* Known once prepared: */
 	size_t fixup_len;                /* '\n' written before the From line */
@@ -163,207 +161,24 @@ static void to_hex(const unsigned char *bytes, size_t count, char *out)
 	out[2 * count] = '\0';
 }
 
-/* ---- the envelope sender ------------------------------------------------ */
-
-enum envelope_state {
-	ENV_LINE_START,   /* at the start of a header line */
-	ENV_NAME,         /* matching "Return-Path" */
-	ENV_BEFORE_COLON, /* the name matched; spaces may come before ':' */
-	ENV_VALUE,        /* inside the first Return-Path's value */
-	ENV_VALUE_EOL,    /* its line ended: folded, or the field ended? */
-	ENV_OTHER,        /* inside any other line of the header */
-	ENV_DONE,         /* past the header, or past the scan limit */
-};
-
-static const char return_path_name[] = "return-path";
-#define RETURN_PATH_NAME_LEN 11
-
-void mbox_envelope_init(struct mbox_envelope *envelope)
-{
-	memset(envelope, 0, sizeof(*envelope));
-	envelope->state = ENV_LINE_START;
-}
-
-static char ascii_lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static void envelope_keep(struct mbox_envelope *envelope, char c)
-{
-	if (envelope->value_len < MBOX_RETURN_PATH_MAX)
-		envelope->value[envelope->value_len++] = c;
-	else
-		envelope->too_long = true;
-}
-
-/* A header line starts with c. */
-static unsigned envelope_line_start(struct mbox_envelope *envelope, char c)
-{
-	if (c == '\n')
-		return ENV_DONE; /* the empty line: the header is over */
-	if (!envelope->found && ascii_lower(c) == return_path_name[0]) {
-		envelope->matched = 1;
-		return ENV_NAME;
-	}
-	return ENV_OTHER;
-}
-
-static unsigned envelope_step(struct mbox_envelope *envelope, char c)
-{
-	switch (envelope->state) {
-	case ENV_LINE_START:
-		return envelope_line_start(envelope, c);
-	case ENV_NAME:
-		if (envelope->matched == RETURN_PATH_NAME_LEN)
-			return c == ':' ? ENV_VALUE :
-			       c == ' ' || c == '\t' ? ENV_BEFORE_COLON :
-			       c == '\n' ? ENV_LINE_START : ENV_OTHER;
-		if (ascii_lower(c) == return_path_name[envelope->matched]) {
-			envelope->matched++;
-			return ENV_NAME;
-		}
-		return c == '\n' ? ENV_LINE_START : ENV_OTHER;
-	case ENV_BEFORE_COLON:
-		if (c == ':')
-			return ENV_VALUE;
-		if (c == ' ' || c == '\t')
-			return ENV_BEFORE_COLON;
-		return c == '\n' ? ENV_LINE_START : ENV_OTHER;
-	case ENV_VALUE:
-		envelope->found = true;
-		if (c == '\n')
-			return ENV_VALUE_EOL;
-		envelope_keep(envelope, c);
-		return ENV_VALUE;
-	case ENV_VALUE_EOL:
-		if (c == ' ' || c == '\t') {
-			envelope_keep(envelope, c); /* a folded line goes on */
-			return ENV_VALUE;
-		}
-		return envelope_line_start(envelope, c);
-	case ENV_OTHER:
-		return c == '\n' ? ENV_LINE_START : ENV_OTHER;
-	default:
-		return ENV_DONE;
-	}
-}
-
-void mbox_envelope_feed(struct mbox_envelope *envelope, const char *data,
-			size_t len)
-{
-	size_t i = 0;
-	while (i < len && envelope->state != ENV_DONE) {
-		uint64_t budget = MBOX_HEADER_SCAN_MAX - envelope->scanned;
-		if (budget == 0) {
-			envelope->state = ENV_DONE;
-			break;
-		}
-		/* Most header bytes are in lines we skip: jump to their end. */
-		if (envelope->state == ENV_OTHER) {
-			size_t left = len - i;
-			if (left > budget)
-				left = (size_t)budget;
-			const char *eol = memchr(data + i, '\n', left);
-			size_t skip = eol ? (size_t)(eol - (data + i)) : left;
-			envelope->scanned += skip;
-			i += skip;
-			if (!eol)
-				continue;
-		}
-		envelope->scanned++;
-		envelope->state = envelope_step(envelope, data[i++]);
-	}
-}
-
-static bool valid_sender(const char *sender, size_t len)
-{
-	if (len == 0 || len > MBOX_SENDER_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)sender[i];
-		if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>')
-			return false;
-	}
-	return true;
-}
-
-const char *mbox_envelope_sender(struct mbox_envelope *envelope)
-{
-	const char *value = envelope->value;
-	size_t len = envelope->value_len;
-	const char *address = NULL;
-	size_t address_len = 0;
-	if (envelope->found && !envelope->too_long) {
-		const char *open = memchr(value, '<', len);
-		if (open) {
-			const char *after = open + 1;
-			size_t rest = len - (size_t)(after - value);
-			const char *close = memchr(after, '>', rest);
-			if (close) {
-				address = after;
-				address_len = (size_t)(close - after);
-			}
-		} else {
-			/* No <>: the value, without the spaces around it. */
-			while (len > 0 && (*value == ' ' || *value == '\t')) {
-				value++;
-				len--;
-			}
-			while (len > 0 && (value[len - 1] == ' ' ||
-					   value[len - 1] == '\t'))
-				len--;
-			address = value;
-			address_len = len;
-		}
-	}
-	if (address && valid_sender(address, address_len)) {
-		memcpy(envelope->sender, address, address_len);
-		envelope->sender[address_len] = '\0';
-	} else {
-		memcpy(envelope->sender, "MAILER-DAEMON", sizeof("MAILER-DAEMON"));
-	}
-	return envelope->sender;
-}
-
 /* ---- the From line ------------------------------------------------------ */
-
-/* asctime form in UTC, in English whatever the locale: 24 bytes + NUL. */
-static bool format_date(time_t when, char out[25])
-{
-	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu",
-					 "Fri", "Sat" };
-	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
-					    "Jun", "Jul", "Aug", "Sep", "Oct",
-					    "Nov", "Dec" };
-	struct tm tm;
-	if (!gmtime_r(&when, &tm) || tm.tm_year < 70 || tm.tm_year > 8099 ||
-	    tm.tm_wday < 0 || tm.tm_wday > 6 || tm.tm_mon < 0 || tm.tm_mon > 11)
-		return false;
-	int written = snprintf(out, 25, "%s %s %2d %02d:%02d:%02d %04d",
-			       days[tm.tm_wday], months[tm.tm_mon], tm.tm_mday,
-			       tm.tm_hour, tm.tm_min, tm.tm_sec,
-			       tm.tm_year + 1900);
-	return written == 24;
-}
 
 static int make_from_line(struct mbox_msg *msg, const char *sender,
 			  struct yb_error *err)
 {
 	char date[25];
-	if (!format_date(msg->date, date)) {
+	if (!mbox_envelope_date(msg->date, date)) {
 		/* A date past what asctime can say: use now instead. */
-		if (!format_date(time(NULL), date))
+		if (!mbox_envelope_date(time(NULL), date))
 			return yb_fail(err, YB_ERR_INTERNAL,
 				       "cannot format the date for mbox %s",
 				       msg->mbox->path);
 	}
-	int written = snprintf(msg->from_line, sizeof(msg->from_line),
-			       "From %s %s\n", sender, date);
-	if (written < 0 || (size_t)written >= sizeof(msg->from_line))
+	msg->from_len = mbox_envelope_from_line(sender, date, msg->from_line,
+						sizeof(msg->from_line));
+	if (msg->from_len == 0)
 		return yb_fail(err, YB_ERR_INTERNAL,
 			       "From line too long for mbox %s", msg->mbox->path);
-	msg->from_len = (size_t)written;
 	return YB_OK;
 }
 
@@ -1499,7 +1314,7 @@ static enum head_kind parse_head(const char *buf, size_t len, bool at_end,
 	}
 	const char *eol = memchr(buf + i, '\n', len - i);
 	if (!eol)
-		return at_end && len - from_start < FROM_LINE_MAX ?
+		return at_end && len - from_start < MBOX_FROM_LINE_MAX ?
 		       HEAD_PARTIAL : HEAD_NONE;
 	*head_len = (size_t)(eol - buf) + 1;
 	return HEAD_LINE;

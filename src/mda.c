@@ -3,7 +3,7 @@
  * rules (shell or not, expansions, outcomes, what is promised).
  *
  * Each message is spooled to an unlinked temporary file through a fixed
- * buffer, with the envelope scanner of mbox.h watching its header; the
+ * buffer, with the envelope scanner of envelope.h watching its header; the
  * file itself becomes the command's standard input, so nothing is piped
  * and no message passes through our memory twice.  The command is started
  * with posix_spawn (no async-signal-unsafe code runs between fork and
@@ -36,9 +36,9 @@
 #include <openssl/rand.h>
 
 #include "clock.h"
+#include "envelope.h"
 #include "fileio.h"
 #include "log.h"
-#include "mbox.h"
 #include "secret.h"
 #include "sink_batch.h"
 #include "testhook.h"
@@ -137,48 +137,6 @@ bool mda_needs_shell(const char *command)
 /* ---- the expansion filter ----------------------------------------------- */
 
 /*
- * What an expanded value may hold: a command such as
- * su nobody -c "deliver -f %f" or ssh host deliver -f %f hands the value
- * to a second shell that yubin's quoting does not reach, so the value
- * itself must hold nothing any shell or option parser reads specially
- * (the set of Postfix's command_expansion_filter, narrowed).
- */
-static const char safe_value_chars[] =
-	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	"@._+=-";
-
-bool mda_value_is_safe(const char *value)
-{
-	if (!value)
-		return true;
-	if (value[0] == '-')
-		return false;
-	return value[strspn(value, safe_value_chars)] == '\0';
-}
-
-const char *mda_safe_sender(const char *sender)
-{
-	if (!sender || !sender[0] || !mda_value_is_safe(sender))
-		return MDA_FALLBACK_SENDER;
-	return sender;
-}
-
-/* Does command expand %c (not as part of a "%%")? */
-static bool uses_expansion(const char *command, char c)
-{
-	for (const char *p = command; *p; p++) {
-		if (*p != '%')
-			continue;
-		if (p[1] == c)
-			return true;
-		if (p[1] == '\0')
-			break;
-		p++;
-	}
-	return false;
-}
-
-/*
  * The account's value for %u or %a (expansion 'u' or 'a'; what names the
  * value in the error) as the command gets it:
  * refused when the command expands it and it fails the filter; replaced
@@ -192,7 +150,7 @@ static int filter_account_value(const struct mda *mda, const char *command,
 {
 	*out = NULL;
 	bool safe = mda_value_is_safe(value);
-	if (!safe && uses_expansion(command, expansion))
+	if (!safe && mda_expansion_used(command, expansion))
 		return yb_fail(err, YB_ERR_CONFIG,
 			       "MDA command %s: %%%c would expand to %s, which "
 			       "holds characters other than letters, digits "
@@ -203,12 +161,6 @@ static int filter_account_value(const struct mda *mda, const char *command,
 	if (!*out)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	return YB_OK;
-}
-
-/* After a '%': is c one we expand? */
-static bool known_expansion(char c)
-{
-	return c == 'u' || c == 'a' || c == 'f' || c == '%';
 }
 
 static int bad_percent(const struct mda *mda, char c, struct yb_error *err)
@@ -229,7 +181,7 @@ static int check_word(const struct mda *mda, const char *word,
 	for (const char *p = word; *p; p++) {
 		if (*p != '%')
 			continue;
-		if (!known_expansion(p[1]))
+		if (!mda_expansion_known(p[1]))
 			return bad_percent(mda, p[1], err);
 		p++;
 	}
@@ -350,7 +302,7 @@ static int build_shell_command(struct mda *mda, const char *command,
 					       "MDA command %s: a %% sequence "
 					       "after a backslash cannot be "
 					       "expanded safely", mda->shown);
-			if (!known_expansion(p[1]))
+			if (!mda_expansion_known(p[1]))
 				return bad_percent(mda, p[1], err);
 			const char *ref = p[1] == '%' ? "%" :
 					  shell_reference(p[1], context);
@@ -374,42 +326,6 @@ static int build_shell_command(struct mda *mda, const char *command,
 	return YB_OK;
 }
 
-/* One argv word with %u %a %f %% replaced; NULL when out of memory. */
-static char *expand_word(const struct mda *mda, const char *word,
-			 const char *sender)
-{
-	size_t need = 1;
-	for (const char *p = word; *p; p++) {
-		if (*p != '%') {
-			need++;
-			continue;
-		}
-		p++;
-		need += *p == 'u' ? strlen(mda->user) :
-			*p == 'a' ? strlen(mda->account) :
-			*p == 'f' ? strlen(sender) : 1;
-	}
-	char *out = malloc(need);
-	if (!out)
-		return NULL;
-	size_t at = 0;
-	for (const char *p = word; *p; p++) {
-		if (*p != '%') {
-			out[at++] = *p;
-			continue;
-		}
-		p++;
-		const char *value = *p == 'u' ? mda->user :
-				    *p == 'a' ? mda->account :
-				    *p == 'f' ? sender : "%";
-		size_t value_len = strlen(value);
-		memcpy(out + at, value, value_len);
-		at += value_len;
-	}
-	out[at] = '\0';
-	return out;
-}
-
 /* ---- the child's argv and environment ----------------------------------- */
 
 static void free_strings(char **strings)
@@ -425,6 +341,9 @@ static void free_strings(char **strings)
 static char **build_argv(const struct mda *mda, const char *sender)
 {
 	size_t count = mda->use_shell ? 3 : mda->word_count;
+	const struct mda_values values = {
+		.user = mda->user, .account = mda->account, .sender = sender,
+	};
 	char **argv = calloc(count + 1, sizeof(*argv));
 	if (!argv)
 		return NULL;
@@ -433,7 +352,7 @@ static char **build_argv(const struct mda *mda, const char *sender)
 			argv[i] = copy_string(i == 0 ? "/bin/sh" : i == 1 ? "-c" :
 					      mda->shell_command);
 		else
-			argv[i] = expand_word(mda, mda->words[i], sender);
+			argv[i] = mda_expand(mda->words[i], &values);
 		if (!argv[i]) {
 			free_strings(argv);
 			return NULL;

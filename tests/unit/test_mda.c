@@ -34,7 +34,7 @@
 
 #include "error.h"
 #include "log.h"
-#include "mbox.h"
+#include "envelope.h"
 #include "account.h"
 #include "mda.h"
 #include "secret.h"
