@@ -327,19 +327,31 @@ static int open_sub_dirs(struct maildir *maildir, struct yb_error *err)
 	return status;
 }
 
-/* Open a second descriptor on dir_fd for reading its entries. */
-static DIR *open_dir_listing(int dir_fd)
+/* Open a second descriptor on dir_fd (tmp, new or cur) to list it. */
+static int open_listing(const struct maildir *maildir, int dir_fd, DIR **dir,
+			struct yb_error *err)
 {
 	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	DIR *dir = fdopendir(fd);
-	if (!dir) {
-		int saved = errno;
-		close(fd);
-		errno = saved;
-	}
-	return dir;
+	*dir = fd >= 0 ? fdopendir(fd) : NULL;
+	if (*dir)
+		return YB_OK;
+	int saved = errno;
+	fd_close(&fd);
+	return yb_fail_errno(err, YB_ERR_IO, saved, "cannot list %s/%s",
+			     maildir->path, sub_dir_name(maildir, dir_fd));
+}
+
+/* The next entry of the listing of dir_fd into *entry (NULL at its end). */
+static int next_entry(const struct maildir *maildir, int dir_fd, DIR *dir,
+		      struct dirent **entry, struct yb_error *err)
+{
+	errno = 0;
+	*entry = readdir(dir);
+	if (!*entry && errno != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot list %s/%s",
+				     maildir->path,
+				     sub_dir_name(maildir, dir_fd));
+	return YB_OK;
 }
 
 /*
@@ -380,21 +392,15 @@ static int remove_if_stale(struct maildir *maildir, const char *name,
 /* Remove what dead yubin runs left in tmp/; other files are not ours. */
 static int clean_tmp(struct maildir *maildir, struct yb_error *err)
 {
-	DIR *dir = open_dir_listing(maildir->tmp_fd);
-	if (!dir)
-		return yb_fail_errno(err, YB_ERR_IO, errno,
-				     "cannot list %s/tmp", maildir->path);
-	int status = YB_OK;
+	DIR *dir;
+	int status = open_listing(maildir, maildir->tmp_fd, &dir, err);
+	if (status)
+		return status;
+	struct dirent *entry;
 	for (;;) {
-		errno = 0;
-		struct dirent *entry = readdir(dir);
-		if (!entry) {
-			if (errno != 0)
-				status = yb_fail_errno(err, YB_ERR_IO, errno,
-						       "cannot list %s/tmp",
-						       maildir->path);
+		status = next_entry(maildir, maildir->tmp_fd, dir, &entry, err);
+		if (status || !entry)
 			break;
-		}
 		status = remove_if_stale(maildir, entry->d_name, err);
 		if (status)
 			break;
@@ -821,25 +827,16 @@ static int dir_has_base(struct maildir *maildir, int dir_fd, const char *base,
 			bool *found, struct yb_error *err)
 {
 	*found = false;
-	DIR *dir = open_dir_listing(dir_fd);
-	if (!dir)
-		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot list %s/%s",
-				     maildir->path,
-				     sub_dir_name(maildir, dir_fd));
+	DIR *dir;
+	int status = open_listing(maildir, dir_fd, &dir, err);
+	if (status)
+		return status;
 	size_t base_len = strlen(base);
-	int status = YB_OK;
+	struct dirent *entry;
 	for (;;) {
-		errno = 0;
-		struct dirent *entry = readdir(dir);
-		if (!entry) {
-			if (errno != 0)
-				status = yb_fail_errno(err, YB_ERR_IO, errno,
-						       "cannot list %s/%s",
-						       maildir->path,
-						       sub_dir_name(maildir,
-								    dir_fd));
+		status = next_entry(maildir, dir_fd, dir, &entry, err);
+		if (status || !entry)
 			break;
-		}
 		const char *name = entry->d_name;
 		if (strncmp(name, base, base_len) == 0 &&
 		    (name[base_len] == '\0' || name[base_len] == ',' ||
