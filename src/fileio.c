@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 int fd_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
@@ -31,6 +33,49 @@ int fd_write_all(int fd, const void *data, size_t len)
 		len -= (size_t)written;
 	}
 	return 0;
+}
+
+int fd_pwrite_all(int fd, const void *data, size_t len, uint64_t offset)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t written = pwrite(fd, p, len, (off_t)offset);
+		if (written < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (written == 0)
+			return EIO;
+		p += written;
+		len -= (size_t)written;
+		offset += (uint64_t)written;
+	}
+	return 0;
+}
+
+int fd_pread_all(int fd, void *data, size_t len, uint64_t offset)
+{
+	char *p = data;
+	while (len > 0) {
+		ssize_t got = pread(fd, p, len, (off_t)offset);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (got == 0)
+			return EIO;
+		p += got;
+		len -= (size_t)got;
+		offset += (uint64_t)got;
+	}
+	return 0;
+}
+
+int fd_sync(int fd)
+{
+	return fsync(fd) == 0 ? 0 : errno;
 }
 
 int fd_close(int *fd)
@@ -67,6 +112,94 @@ void buffer_give(char **spare, char *buffer)
 		free(buffer);
 	else
 		*spare = buffer;
+}
+
+int write_buffer_start(struct write_buffer *buffer, char **spare)
+{
+	buffer->used = 0;
+	buffer->bytes = buffer_take(spare, WRITE_BUFFER_SIZE);
+	return buffer->bytes ? 0 : ENOMEM;
+}
+
+void write_buffer_release(struct write_buffer *buffer, char **spare)
+{
+	buffer_give(spare, buffer->bytes);
+	buffer->bytes = NULL;
+	buffer->used = 0;
+}
+
+int write_buffer_flush(struct write_buffer *buffer, int fd)
+{
+	int rc = fd_write_all(fd, buffer->bytes, buffer->used);
+	if (!rc)
+		buffer->used = 0;
+	return rc;
+}
+
+int write_buffer_put(struct write_buffer *buffer, int fd, const void *data,
+		     size_t len)
+{
+	if (len > WRITE_BUFFER_SIZE - buffer->used) {
+		int rc = write_buffer_flush(buffer, fd);
+		if (rc)
+			return rc;
+	}
+	if (len >= WRITE_BUFFER_SIZE)
+		return fd_write_all(fd, data, len);
+	memcpy(buffer->bytes + buffer->used, data, len);
+	buffer->used += len;
+	return 0;
+}
+
+/* ---- spool files -------------------------------------------------------- */
+
+/* No O_TMPFILE: a file of a random name, unlinked at once. */
+static int spool_open_named(int dir_fd, int *out)
+{
+	int saved = EEXIST;
+	for (int attempt = 0; attempt < 3 && saved == EEXIST; attempt++) {
+		unsigned char random_bytes[8];
+		if (RAND_bytes(random_bytes, sizeof(random_bytes)) != 1)
+			return EIO;
+		char name[sizeof(".yubin-spool.") + 2 * sizeof(random_bytes)];
+		int at = snprintf(name, sizeof(name), "%s", ".yubin-spool.");
+		for (size_t i = 0; i < sizeof(random_bytes) && at > 0; i++)
+			at += snprintf(name + at, sizeof(name) - (size_t)at,
+				       "%02x", random_bytes[i]);
+		*out = openat(dir_fd, name, O_RDWR | O_CREAT | O_EXCL |
+			      O_NOFOLLOW | O_CLOEXEC, 0600);
+		saved = errno;
+		if (*out >= 0) {
+			unlinkat(dir_fd, name, 0);
+			return 0;
+		}
+	}
+	return saved;
+}
+
+int spool_open_at(int dir_fd, int *out)
+{
+#ifdef O_TMPFILE
+	*out = openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (*out >= 0)
+		return 0;
+	/* A kernel or file system without O_TMPFILE says one of these. */
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL &&
+	    errno != ENOENT)
+		return errno;
+#endif
+	return spool_open_named(dir_fd, out);
+}
+
+int spool_open_in(const char *dir_path, int *out)
+{
+	*out = -1;
+	int dir_fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		return errno;
+	int rc = spool_open_at(dir_fd, out);
+	fd_close(&dir_fd);
+	return rc;
 }
 
 /* ---- destinations ------------------------------------------------------- */

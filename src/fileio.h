@@ -1,20 +1,31 @@
 /*
  * fileio.h - the file-descriptor loops the sinks, the state and main
- * share, and the checks the sinks make on where they deliver.  The loops
- * return 0 or an errno value; the dest_ checks a status (error.h).  None
- * allocates.
+ * share, the write buffer and spool files of the sinks, and the checks
+ * the sinks make on where they deliver.  The loops return 0 or an errno
+ * value; the dest_ checks a status (error.h).  Only the write buffers
+ * allocate (buffer_take, write_buffer_start).
  */
 #ifndef YUBIN_FILEIO_H
 #define YUBIN_FILEIO_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "error.h"
 
 /* Write all of data, through EINTR and short writes. */
 int fd_write_all(int fd, const void *data, size_t len);
+
+/* Write all of data at offset (pwrite), through EINTR and short writes. */
+int fd_pwrite_all(int fd, const void *data, size_t len, uint64_t offset);
+
+/* Read exactly len bytes at offset (pread); EIO if the file is shorter. */
+int fd_pread_all(int fd, void *data, size_t len, uint64_t offset);
+
+/* fsync fd: 0 or an errno value. */
+int fd_sync(int fd);
 
 /* Close *fd if it is open and set it to -1; EINTR counts as closed. */
 int fd_close(int *fd);
@@ -31,6 +42,45 @@ int fsync_dir_path(const char *path);
  */
 char *buffer_take(char **spare, size_t size);
 void buffer_give(char **spare, char *buffer);
+
+/*
+ * A message's bytes on their way to a file: small writes gather in a
+ * buffer of WRITE_BUFFER_SIZE bytes, a write that would not fit goes out
+ * after what is buffered, and one of at least that size goes straight to
+ * the file, so memory does not grow with a message.  The buffer is taken
+ * from and given back to a sink's spare (buffer_take, buffer_give).
+ */
+#define WRITE_BUFFER_SIZE (64 * 1024)
+
+struct write_buffer {
+	char *bytes;     /* owned; NULL before start and after release */
+	size_t used;     /* bytes waiting in it */
+};
+
+/* Take a buffer from *spare (or a new one): 0, or ENOMEM. */
+int write_buffer_start(struct write_buffer *buffer, char **spare);
+
+/* Give the buffer back to *spare (what waits in it is lost). */
+void write_buffer_release(struct write_buffer *buffer, char **spare);
+
+/* Add data on its way to fd: 0 or an errno value of the write. */
+int write_buffer_put(struct write_buffer *buffer, int fd, const void *data,
+		     size_t len);
+
+/* Write what waits to fd: 0 or an errno value. */
+int write_buffer_flush(struct write_buffer *buffer, int fd);
+
+/*
+ * A spool file: a new file for reading and writing (mode 0600) in the
+ * directory dir_fd that no name reaches, so it cannot outlive the
+ * process: O_TMPFILE where the file system has it, else a random name
+ * made with O_EXCL | O_NOFOLLOW and unlinked at once.  0 and the
+ * descriptor in *out, or an errno value.
+ */
+int spool_open_at(int dir_fd, int *out);
+
+/* The same in the directory at dir_path (a link there is followed). */
+int spool_open_in(const char *dir_path, int *out);
 
 /*
  * Open the directory name in dir_fd, never following a symbolic link

@@ -40,11 +40,9 @@
 
 #include "fileio.h"
 #include "maildir_flags.h"
+#include "sink_batch.h"
 #include "testhook.h"
 #include "text.h"
-
-/* Per message while it is written; freed at msg_end. */
-#define WRITE_BUFFER_SIZE (64 * 1024)
 
 /*
  * Ended messages keep their file open until prepare, so that one pass of
@@ -66,28 +64,19 @@
 /* Attempts at a fresh name when one is taken (a clash is near impossible). */
 #define NAME_ATTEMPTS 3
 
-enum msg_state {
-	MSG_WRITING,  /* begun; bytes may still come */
-	MSG_ENDED,    /* complete; in the pending batch */
-	MSG_PREPARED, /* durable in tmp/; dest is known */
-};
-
 struct maildir;
 
+/* MSG_PREPARED (sink_batch.h): durable in tmp/, dest is known. */
 struct maildir_msg {
-	struct sink_msg base;           /* first: the sink interface */
+	struct batch_msg item;          /* first: in the sink's batch */
 	struct maildir *maildir;        /* not owned */
-	struct maildir_msg *prev, *next; /* the sink's list of live messages */
-	enum msg_state state;
 	int fd;                         /* tmp file; -1 once closed */
-	bool failed;                    /* a write failed: only abort is left */
 	uint64_t size;                  /* bytes accepted by msg_write */
 	time_t internal_date;           /* 0: leave the file's times alone */
 	char flags[FLAGS_MAX + 1];
 	char name[NAME_MAX + 1];        /* file name in tmp/ */
 	char dest[4 + NAME_MAX + 1];    /* "new/..." or "cur/...", prepared */
-	char *buffer;                   /* owned; NULL once ended */
-	size_t buffered;                /* bytes waiting in buffer */
+	struct write_buffer out;        /* until ended */
 };
 
 struct maildir {
@@ -95,7 +84,7 @@ struct maildir {
 	char *path;                     /* owned; no trailing '/' */
 	char host[HOST_PART_MAX + 1];   /* escaped host name for file names */
 	int tmp_fd, new_fd, cur_fd;     /* directory descriptors, owned */
-	struct maildir_msg *head, *tail; /* every live message, oldest first */
+	struct sink_batch batch;        /* every live message */
 	size_t open_pending;            /* ended messages whose fd is open */
 	bool batch_failed;              /* prepare failed: only discard left */
 	char *spare_buffer;             /* owned; a write buffer for the next message */
@@ -105,11 +94,6 @@ struct maildir {
 static uint64_t names_issued;
 
 /* ---- small helpers ---------------------------------------------------- */
-
-static int fsync_fd(int fd)
-{
-	return fsync(fd) == 0 ? 0 : errno;
-}
 
 static const char *sub_dir_name(const struct maildir *maildir, int dir_fd)
 {
@@ -335,7 +319,7 @@ static int open_sub_dirs(struct maildir *maildir, struct yb_error *err)
 	if (!status)
 		status = open_sub_dir(maildir, root_fd, "cur", &created,
 				      &maildir->cur_fd, err);
-	if (!status && created && fsync_fd(root_fd) != 0)
+	if (!status && created && fd_sync(root_fd) != 0)
 		status = yb_fail_errno(err, YB_ERR_IO, errno,
 				       "cannot sync directory %s",
 				       maildir->path);
@@ -343,19 +327,31 @@ static int open_sub_dirs(struct maildir *maildir, struct yb_error *err)
 	return status;
 }
 
-/* Open a second descriptor on dir_fd for reading its entries. */
-static DIR *open_dir_listing(int dir_fd)
+/* Open a second descriptor on dir_fd (tmp, new or cur) to list it. */
+static int open_listing(const struct maildir *maildir, int dir_fd, DIR **dir,
+			struct yb_error *err)
 {
 	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	DIR *dir = fdopendir(fd);
-	if (!dir) {
-		int saved = errno;
-		close(fd);
-		errno = saved;
-	}
-	return dir;
+	*dir = fd >= 0 ? fdopendir(fd) : NULL;
+	if (*dir)
+		return YB_OK;
+	int saved = errno;
+	fd_close(&fd);
+	return yb_fail_errno(err, YB_ERR_IO, saved, "cannot list %s/%s",
+			     maildir->path, sub_dir_name(maildir, dir_fd));
+}
+
+/* The next entry of the listing of dir_fd into *entry (NULL at its end). */
+static int next_entry(const struct maildir *maildir, int dir_fd, DIR *dir,
+		      struct dirent **entry, struct yb_error *err)
+{
+	errno = 0;
+	*entry = readdir(dir);
+	if (!*entry && errno != 0)
+		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot list %s/%s",
+				     maildir->path,
+				     sub_dir_name(maildir, dir_fd));
+	return YB_OK;
 }
 
 /*
@@ -396,21 +392,15 @@ static int remove_if_stale(struct maildir *maildir, const char *name,
 /* Remove what dead yubin runs left in tmp/; other files are not ours. */
 static int clean_tmp(struct maildir *maildir, struct yb_error *err)
 {
-	DIR *dir = open_dir_listing(maildir->tmp_fd);
-	if (!dir)
-		return yb_fail_errno(err, YB_ERR_IO, errno,
-				     "cannot list %s/tmp", maildir->path);
-	int status = YB_OK;
+	DIR *dir;
+	int status = open_listing(maildir, maildir->tmp_fd, &dir, err);
+	if (status)
+		return status;
+	struct dirent *entry;
 	for (;;) {
-		errno = 0;
-		struct dirent *entry = readdir(dir);
-		if (!entry) {
-			if (errno != 0)
-				status = yb_fail_errno(err, YB_ERR_IO, errno,
-						       "cannot list %s/tmp",
-						       maildir->path);
+		status = next_entry(maildir, maildir->tmp_fd, dir, &entry, err);
+		if (status || !entry)
 			break;
-		}
 		status = remove_if_stale(maildir, entry->d_name, err);
 		if (status)
 			break;
@@ -421,42 +411,24 @@ static int clean_tmp(struct maildir *maildir, struct yb_error *err)
 
 /* ---- messages ----------------------------------------------------------- */
 
-static void list_append(struct maildir *maildir, struct maildir_msg *msg)
-{
-	msg->prev = maildir->tail;
-	msg->next = NULL;
-	if (maildir->tail)
-		maildir->tail->next = msg;
-	else
-		maildir->head = msg;
-	maildir->tail = msg;
-}
-
-static void list_remove(struct maildir *maildir, struct maildir_msg *msg)
-{
-	if (msg->prev)
-		msg->prev->next = msg->next;
-	else
-		maildir->head = msg->next;
-	if (msg->next)
-		msg->next->prev = msg->prev;
-	else
-		maildir->tail = msg->prev;
-	msg->prev = msg->next = NULL;
-}
-
 /* Close, unlink the tmp file (if unlink_tmp), unlist and free a message. */
 static void drop_msg(struct maildir_msg *msg, bool unlink_tmp)
 {
 	struct maildir *maildir = msg->maildir;
-	if (msg->fd >= 0 && msg->state != MSG_WRITING)
+	if (msg->fd >= 0 && msg->item.state != MSG_WRITING)
 		maildir->open_pending--;
 	fd_close(&msg->fd);
 	if (unlink_tmp)
 		unlinkat(maildir->tmp_fd, msg->name, 0);
-	list_remove(maildir, msg);
-	buffer_give(&maildir->spare_buffer, msg->buffer);
+	sink_batch_remove(&maildir->batch, &msg->item);
+	write_buffer_release(&msg->out, &maildir->spare_buffer);
 	free(msg);
+}
+
+/* For sink_batch_drop: a message not published, its tmp file unlinked. */
+static void drop_unpublished(struct batch_msg *item)
+{
+	drop_msg((struct maildir_msg *)item, true);
 }
 
 static int create_tmp_file(struct maildir *maildir, struct maildir_msg *msg,
@@ -490,42 +462,41 @@ static int maildir_msg_begin(struct sink *sink, const struct msg_meta *meta,
 	struct maildir_msg *msg = calloc(1, sizeof(*msg));
 	if (!msg)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	msg->buffer = buffer_take(&maildir->spare_buffer, WRITE_BUFFER_SIZE);
-	if (!msg->buffer) {
+	if (write_buffer_start(&msg->out, &maildir->spare_buffer) != 0) {
 		free(msg);
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	}
-	msg->base.sink = sink;
+	msg->item.base.sink = sink;
 	msg->maildir = maildir;
-	msg->state = MSG_WRITING;
+	msg->item.state = MSG_WRITING;
 	msg->internal_date = meta && meta->internal_date > 0 ?
 			     meta->internal_date : 0;
 	memcpy(msg->flags, flags, strlen(flags) + 1);
 	int status = create_tmp_file(maildir, msg, err);
 	if (status) {
-		buffer_give(&maildir->spare_buffer, msg->buffer);
+		write_buffer_release(&msg->out, &maildir->spare_buffer);
 		free(msg);
 		return status;
 	}
-	list_append(maildir, msg);
-	*out = &msg->base;
+	sink_batch_add(&maildir->batch, &msg->item);
+	*out = &msg->item.base;
 	return YB_OK;
 }
 
 static int fail_write(struct maildir_msg *msg, int errnum, struct yb_error *err)
 {
-	msg->failed = true;
+	msg->item.failed = true;
 	return yb_fail_errno(err, YB_ERR_IO, errnum, "cannot write %s/tmp/%s",
 			     msg->maildir->path, msg->name);
 }
 
 static int check_writable(const struct maildir_msg *msg, struct yb_error *err)
 {
-	if (msg->state != MSG_WRITING)
+	if (msg->item.state != MSG_WRITING)
 		return yb_fail(err, YB_ERR_INTERNAL,
 			       "write to %s/tmp/%s after its end",
 			       msg->maildir->path, msg->name);
-	if (msg->failed)
+	if (msg->item.failed)
 		return yb_fail(err, YB_ERR_IO,
 			       "cannot write %s/tmp/%s: an earlier write failed",
 			       msg->maildir->path, msg->name);
@@ -534,11 +505,8 @@ static int check_writable(const struct maildir_msg *msg, struct yb_error *err)
 
 static int flush_buffer(struct maildir_msg *msg, struct yb_error *err)
 {
-	int rc = fd_write_all(msg->fd, msg->buffer, msg->buffered);
-	if (rc)
-		return fail_write(msg, rc, err);
-	msg->buffered = 0;
-	return YB_OK;
+	int rc = write_buffer_flush(&msg->out, msg->fd);
+	return rc ? fail_write(msg, rc, err) : YB_OK;
 }
 
 static int maildir_msg_write(struct sink_msg *base, const char *data,
@@ -551,26 +519,16 @@ static int maildir_msg_write(struct sink_msg *base, const char *data,
 	/* A file offset is an off_t: stay within it. */
 	if (len > (uint64_t)INT64_MAX - msg->size)
 		return fail_write(msg, EFBIG, err);
-	if (len > WRITE_BUFFER_SIZE - msg->buffered) {
-		status = flush_buffer(msg, err);
-		if (status)
-			return status;
-	}
-	if (len >= WRITE_BUFFER_SIZE) {
-		int rc = fd_write_all(msg->fd, data, len);
-		if (rc)
-			return fail_write(msg, rc, err);
-	} else {
-		memcpy(msg->buffer + msg->buffered, data, len);
-		msg->buffered += len;
-	}
+	int rc = write_buffer_put(&msg->out, msg->fd, data, len);
+	if (rc)
+		return fail_write(msg, rc, err);
 	msg->size += len;
 	return YB_OK;
 }
 
 static int sync_and_close(struct maildir_msg *msg, struct yb_error *err)
 {
-	int rc = fsync_fd(msg->fd);
+	int rc = fd_sync(msg->fd);
 	int closed = fd_close(&msg->fd);
 	if (rc || closed)
 		return yb_fail_errno(err, YB_ERR_IO, rc ? rc : closed,
@@ -618,12 +576,11 @@ static int maildir_msg_end(struct sink_msg *base, struct yb_error *err)
 	if (!status && maildir->open_pending >= MAX_OPEN_PENDING)
 		status = sync_and_close(msg, err);
 	if (status) {
-		msg->failed = true;
+		msg->item.failed = true;
 		return status;
 	}
-	buffer_give(&maildir->spare_buffer, msg->buffer);
-	msg->buffer = NULL;
-	msg->state = MSG_ENDED;
+	write_buffer_release(&msg->out, &maildir->spare_buffer);
+	msg->item.state = MSG_ENDED;
 	if (msg->fd >= 0)
 		maildir->open_pending++;
 	return YB_OK;
@@ -674,8 +631,9 @@ static int set_dest(struct maildir_msg *msg, struct yb_error *err)
 static int prepare_batch(struct maildir *maildir, struct yb_error *err)
 {
 	bool any = false;
-	for (struct maildir_msg *m = maildir->head; m; m = m->next) {
-		if (m->state != MSG_ENDED || m->fd < 0)
+	for (struct batch_msg *b = maildir->batch.head; b; b = b->next) {
+		struct maildir_msg *m = (struct maildir_msg *)b;
+		if (b->state != MSG_ENDED || m->fd < 0)
 			continue;
 		int rc = start_writeback(m->fd);
 		if (rc)
@@ -683,8 +641,9 @@ static int prepare_batch(struct maildir *maildir, struct yb_error *err)
 					     "cannot sync %s/tmp/%s",
 					     maildir->path, m->name);
 	}
-	for (struct maildir_msg *m = maildir->head; m; m = m->next) {
-		if (m->state != MSG_ENDED)
+	for (struct batch_msg *b = maildir->batch.head; b; b = b->next) {
+		struct maildir_msg *m = (struct maildir_msg *)b;
+		if (b->state != MSG_ENDED)
 			continue;
 		any = true;
 		if (m->fd < 0)
@@ -694,17 +653,17 @@ static int prepare_batch(struct maildir *maildir, struct yb_error *err)
 		if (status)
 			return status;
 	}
-	if (any && fsync_fd(maildir->tmp_fd) != 0)
+	if (any && fd_sync(maildir->tmp_fd) != 0)
 		return yb_fail_errno(err, YB_ERR_IO, errno,
 				     "cannot sync directory %s/tmp",
 				     maildir->path);
-	for (struct maildir_msg *m = maildir->head; m; m = m->next) {
-		if (m->state != MSG_ENDED)
+	for (struct batch_msg *b = maildir->batch.head; b; b = b->next) {
+		if (b->state != MSG_ENDED)
 			continue;
-		int status = set_dest(m, err);
+		int status = set_dest((struct maildir_msg *)b, err);
 		if (status)
 			return status;
-		m->state = MSG_PREPARED;
+		b->state = MSG_PREPARED;
 	}
 	return YB_OK;
 }
@@ -726,19 +685,13 @@ static int maildir_prepare(struct sink *sink, struct yb_error *err)
 static const char *maildir_msg_dest(const struct sink_msg *base)
 {
 	const struct maildir_msg *msg = (const struct maildir_msg *)base;
-	return msg->state == MSG_PREPARED ? msg->dest : NULL;
+	return msg->item.state == MSG_PREPARED ? msg->dest : NULL;
 }
 
 /* Free every message of the batch, unlinking the tmp files still there. */
 static void drop_batch(struct maildir *maildir)
 {
-	struct maildir_msg *m = maildir->head;
-	while (m) {
-		struct maildir_msg *next = m->next;
-		if (m->state != MSG_WRITING)
-			drop_msg(m, true);
-		m = next;
-	}
+	sink_batch_drop(&maildir->batch, BATCH_PAST_WRITING, drop_unpublished);
 	maildir->batch_failed = false;
 }
 
@@ -766,7 +719,7 @@ static int publish_one(struct maildir *maildir, struct maildir_msg *msg,
 static int sync_sub_dir(struct maildir *maildir, int dir_fd,
 			struct yb_error *err)
 {
-	if (fsync_fd(dir_fd) != 0)
+	if (fd_sync(dir_fd) != 0)
 		return yb_fail_errno(err, YB_ERR_IO, errno,
 				     "cannot sync directory %s/%s",
 				     maildir->path,
@@ -782,19 +735,17 @@ static int maildir_publish(struct sink *sink, struct yb_error *err)
 		status = yb_fail(err, YB_ERR_IO,
 				 "cannot publish to %s: the batch failed to sync",
 				 maildir->path);
-	for (struct maildir_msg *m = maildir->head; m && !status; m = m->next)
-		if (m->state == MSG_ENDED)
-			status = yb_fail(err, YB_ERR_INTERNAL,
-					 "publish before prepare in %s",
-					 maildir->path);
+	if (!status && sink_batch_has(&maildir->batch, MSG_ENDED))
+		status = yb_fail(err, YB_ERR_INTERNAL,
+				 "publish before prepare in %s", maildir->path);
 	bool used_new = false, used_cur = false;
-	struct maildir_msg *m = maildir->head;
-	while (m && !status) {
-		struct maildir_msg *next = m->next;
-		if (m->state == MSG_PREPARED)
-			status = publish_one(maildir, m, &used_new, &used_cur,
-					     err);
-		m = next;
+	struct batch_msg *b = maildir->batch.head;
+	while (b && !status) {
+		struct batch_msg *next = b->next;
+		if (b->state == MSG_PREPARED)
+			status = publish_one(maildir, (struct maildir_msg *)b,
+					     &used_new, &used_cur, err);
+		b = next;
 	}
 	/* Sync what was renamed even after a failure: less to resolve. */
 	struct yb_error sync_err;
@@ -876,25 +827,16 @@ static int dir_has_base(struct maildir *maildir, int dir_fd, const char *base,
 			bool *found, struct yb_error *err)
 {
 	*found = false;
-	DIR *dir = open_dir_listing(dir_fd);
-	if (!dir)
-		return yb_fail_errno(err, YB_ERR_IO, errno, "cannot list %s/%s",
-				     maildir->path,
-				     sub_dir_name(maildir, dir_fd));
+	DIR *dir;
+	int status = open_listing(maildir, dir_fd, &dir, err);
+	if (status)
+		return status;
 	size_t base_len = strlen(base);
-	int status = YB_OK;
+	struct dirent *entry;
 	for (;;) {
-		errno = 0;
-		struct dirent *entry = readdir(dir);
-		if (!entry) {
-			if (errno != 0)
-				status = yb_fail_errno(err, YB_ERR_IO, errno,
-						       "cannot list %s/%s",
-						       maildir->path,
-						       sub_dir_name(maildir,
-								    dir_fd));
+		status = next_entry(maildir, dir_fd, dir, &entry, err);
+		if (status || !entry)
 			break;
-		}
 		const char *name = entry->d_name;
 		if (strncmp(name, base, base_len) == 0 &&
 		    (name[base_len] == '\0' || name[base_len] == ',' ||
@@ -968,8 +910,7 @@ static int maildir_resolve(struct sink *sink, const char *dest, bool *present,
 
 static void free_maildir(struct maildir *maildir)
 {
-	while (maildir->head)
-		drop_msg(maildir->head, true);
+	sink_batch_drop(&maildir->batch, BATCH_ALL, drop_unpublished);
 	fd_close(&maildir->tmp_fd);
 	fd_close(&maildir->new_fd);
 	fd_close(&maildir->cur_fd);

@@ -39,22 +39,21 @@
 #include <openssl/rand.h>
 
 #include "clock.h"
+#include "envelope.h"
 #include "fileio.h"
 #include "log.h"
+#include "sink_batch.h"
 #include "testhook.h"
 #include "text.h"
 
 /* The quoting output buffer, and the read buffer of crash recovery. */
 #define IO_BUFFER_SIZE (64 * 1024)
 
-/* "From " SENDER " " DATE(24) "\n", with room to spare. */
-#define FROM_LINE_MAX (5 + MBOX_SENDER_MAX + 1 + 24 + 1)
-
 /* The most '\n' added before a batch: the file lacked a blank line. */
 #define FIXUP_MAX 2
 
 /* The longest head: fix-up newlines and the From line. */
-#define HEAD_MAX (FIXUP_MAX + FROM_LINE_MAX)
+#define HEAD_MAX (FIXUP_MAX + MBOX_FROM_LINE_MAX)
 
 /* Hex digits of each hash kept in a dest. */
 #define HASH_HEX 16
@@ -72,12 +71,6 @@
 static const char from_prefix[] = "From ";
 #define FROM_PREFIX_LEN 5
 
-enum msg_state {
-	MSG_WRITING,  /* begun; bytes may still come */
-	MSG_ENDED,    /* complete; in the pending batch */
-	MSG_PREPARED, /* the file is locked and its range known */
-};
-
 /* mboxrd quoting as a stream: where a line stands so far. */
 enum quote_state {
 	QUOTE_LINE_START, /* only '>' so far on this line (maybe none) */
@@ -87,18 +80,16 @@ enum quote_state {
 
 struct mbox;
 
+/* MSG_PREPARED (sink_batch.h): the file is locked and its range known. */
 struct mbox_msg {
-	struct sink_msg base;            /* first: the sink interface */
+	struct batch_msg item;           /* first: in the sink's batch */
 	struct mbox *mbox;               /* not owned */
-	struct mbox_msg *prev, *next;    /* the sink's list, oldest first */
-	enum msg_state state;
-	bool failed;                     /* a write failed: only abort is left */
 	time_t date;                     /* for the From line */
 	uint64_t spool_offset;           /* where its bytes start in the spool */
 	uint64_t body_len;               /* its bytes in the spool */
 	uint64_t input_len;              /* bytes given to msg_write */
 	unsigned char body_hash[32];     /* SHA-256 of the spool bytes */
-	char from_line[FROM_LINE_MAX + 1];
+	char from_line[MBOX_FROM_LINE_MAX + 1];
 	size_t from_len;
 	/* Known once prepared: */
 	size_t fixup_len;                /* '\n' written before the From line */
@@ -143,7 +134,7 @@ struct mbox {
 	unsigned lock_timeout_ms;
 	int spool_fd;                    /* owned */
 	uint64_t spool_size;             /* bytes in the spool */
-	struct mbox_msg *head, *tail;    /* live messages, oldest first */
+	struct sink_batch batch;         /* live messages */
 	struct mbox_msg *writing;        /* the message being written */
 	struct mbox_lock lock;
 	bool batch_failed;               /* only discard is left */
@@ -160,44 +151,6 @@ struct mbox {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-/* Write all of data at offset, through EINTR and short writes. */
-static int pwrite_all(int fd, const char *data, size_t len, uint64_t offset)
-{
-	while (len > 0) {
-		ssize_t written = pwrite(fd, data, len, (off_t)offset);
-		if (written < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		if (written == 0)
-			return EIO;
-		data += written;
-		len -= (size_t)written;
-		offset += (uint64_t)written;
-	}
-	return 0;
-}
-
-/* Read exactly len bytes at offset; EIO if the file is shorter. */
-static int pread_all(int fd, char *data, size_t len, uint64_t offset)
-{
-	while (len > 0) {
-		ssize_t got = pread(fd, data, len, (off_t)offset);
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		if (got == 0)
-			return EIO;
-		data += got;
-		len -= (size_t)got;
-		offset += (uint64_t)got;
-	}
-	return 0;
-}
-
 static void to_hex(const unsigned char *bytes, size_t count, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -208,207 +161,24 @@ static void to_hex(const unsigned char *bytes, size_t count, char *out)
 	out[2 * count] = '\0';
 }
 
-/* ---- the envelope sender ------------------------------------------------ */
-
-enum envelope_state {
-	ENV_LINE_START,   /* at the start of a header line */
-	ENV_NAME,         /* matching "Return-Path" */
-	ENV_BEFORE_COLON, /* the name matched; spaces may come before ':' */
-	ENV_VALUE,        /* inside the first Return-Path's value */
-	ENV_VALUE_EOL,    /* its line ended: folded, or the field ended? */
-	ENV_OTHER,        /* inside any other line of the header */
-	ENV_DONE,         /* past the header, or past the scan limit */
-};
-
-static const char return_path_name[] = "return-path";
-#define RETURN_PATH_NAME_LEN 11
-
-void mbox_envelope_init(struct mbox_envelope *envelope)
-{
-	memset(envelope, 0, sizeof(*envelope));
-	envelope->state = ENV_LINE_START;
-}
-
-static char ascii_lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static void envelope_keep(struct mbox_envelope *envelope, char c)
-{
-	if (envelope->value_len < MBOX_RETURN_PATH_MAX)
-		envelope->value[envelope->value_len++] = c;
-	else
-		envelope->too_long = true;
-}
-
-/* A header line starts with c. */
-static unsigned envelope_line_start(struct mbox_envelope *envelope, char c)
-{
-	if (c == '\n')
-		return ENV_DONE; /* the empty line: the header is over */
-	if (!envelope->found && ascii_lower(c) == return_path_name[0]) {
-		envelope->matched = 1;
-		return ENV_NAME;
-	}
-	return ENV_OTHER;
-}
-
-static unsigned envelope_step(struct mbox_envelope *envelope, char c)
-{
-	switch (envelope->state) {
-	case ENV_LINE_START:
-		return envelope_line_start(envelope, c);
-	case ENV_NAME:
-		if (envelope->matched == RETURN_PATH_NAME_LEN)
-			return c == ':' ? ENV_VALUE :
-			       c == ' ' || c == '\t' ? ENV_BEFORE_COLON :
-			       c == '\n' ? ENV_LINE_START : ENV_OTHER;
-		if (ascii_lower(c) == return_path_name[envelope->matched]) {
-			envelope->matched++;
-			return ENV_NAME;
-		}
-		return c == '\n' ? ENV_LINE_START : ENV_OTHER;
-	case ENV_BEFORE_COLON:
-		if (c == ':')
-			return ENV_VALUE;
-		if (c == ' ' || c == '\t')
-			return ENV_BEFORE_COLON;
-		return c == '\n' ? ENV_LINE_START : ENV_OTHER;
-	case ENV_VALUE:
-		envelope->found = true;
-		if (c == '\n')
-			return ENV_VALUE_EOL;
-		envelope_keep(envelope, c);
-		return ENV_VALUE;
-	case ENV_VALUE_EOL:
-		if (c == ' ' || c == '\t') {
-			envelope_keep(envelope, c); /* a folded line goes on */
-			return ENV_VALUE;
-		}
-		return envelope_line_start(envelope, c);
-	case ENV_OTHER:
-		return c == '\n' ? ENV_LINE_START : ENV_OTHER;
-	default:
-		return ENV_DONE;
-	}
-}
-
-void mbox_envelope_feed(struct mbox_envelope *envelope, const char *data,
-			size_t len)
-{
-	size_t i = 0;
-	while (i < len && envelope->state != ENV_DONE) {
-		uint64_t budget = MBOX_HEADER_SCAN_MAX - envelope->scanned;
-		if (budget == 0) {
-			envelope->state = ENV_DONE;
-			break;
-		}
-		/* Most header bytes are in lines we skip: jump to their end. */
-		if (envelope->state == ENV_OTHER) {
-			size_t left = len - i;
-			if (left > budget)
-				left = (size_t)budget;
-			const char *eol = memchr(data + i, '\n', left);
-			size_t skip = eol ? (size_t)(eol - (data + i)) : left;
-			envelope->scanned += skip;
-			i += skip;
-			if (!eol)
-				continue;
-		}
-		envelope->scanned++;
-		envelope->state = envelope_step(envelope, data[i++]);
-	}
-}
-
-static bool valid_sender(const char *sender, size_t len)
-{
-	if (len == 0 || len > MBOX_SENDER_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)sender[i];
-		if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>')
-			return false;
-	}
-	return true;
-}
-
-const char *mbox_envelope_sender(struct mbox_envelope *envelope)
-{
-	const char *value = envelope->value;
-	size_t len = envelope->value_len;
-	const char *address = NULL;
-	size_t address_len = 0;
-	if (envelope->found && !envelope->too_long) {
-		const char *open = memchr(value, '<', len);
-		if (open) {
-			const char *after = open + 1;
-			size_t rest = len - (size_t)(after - value);
-			const char *close = memchr(after, '>', rest);
-			if (close) {
-				address = after;
-				address_len = (size_t)(close - after);
-			}
-		} else {
-			/* No <>: the value, without the spaces around it. */
-			while (len > 0 && (*value == ' ' || *value == '\t')) {
-				value++;
-				len--;
-			}
-			while (len > 0 && (value[len - 1] == ' ' ||
-					   value[len - 1] == '\t'))
-				len--;
-			address = value;
-			address_len = len;
-		}
-	}
-	if (address && valid_sender(address, address_len)) {
-		memcpy(envelope->sender, address, address_len);
-		envelope->sender[address_len] = '\0';
-	} else {
-		memcpy(envelope->sender, "MAILER-DAEMON", sizeof("MAILER-DAEMON"));
-	}
-	return envelope->sender;
-}
-
 /* ---- the From line ------------------------------------------------------ */
-
-/* asctime form in UTC, in English whatever the locale: 24 bytes + NUL. */
-static bool format_date(time_t when, char out[25])
-{
-	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu",
-					 "Fri", "Sat" };
-	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
-					    "Jun", "Jul", "Aug", "Sep", "Oct",
-					    "Nov", "Dec" };
-	struct tm tm;
-	if (!gmtime_r(&when, &tm) || tm.tm_year < 70 || tm.tm_year > 8099 ||
-	    tm.tm_wday < 0 || tm.tm_wday > 6 || tm.tm_mon < 0 || tm.tm_mon > 11)
-		return false;
-	int written = snprintf(out, 25, "%s %s %2d %02d:%02d:%02d %04d",
-			       days[tm.tm_wday], months[tm.tm_mon], tm.tm_mday,
-			       tm.tm_hour, tm.tm_min, tm.tm_sec,
-			       tm.tm_year + 1900);
-	return written == 24;
-}
 
 static int make_from_line(struct mbox_msg *msg, const char *sender,
 			  struct yb_error *err)
 {
 	char date[25];
-	if (!format_date(msg->date, date)) {
+	if (!mbox_envelope_date(msg->date, date)) {
 		/* A date past what asctime can say: use now instead. */
-		if (!format_date(time(NULL), date))
+		if (!mbox_envelope_date(time(NULL), date))
 			return yb_fail(err, YB_ERR_INTERNAL,
 				       "cannot format the date for mbox %s",
 				       msg->mbox->path);
 	}
-	int written = snprintf(msg->from_line, sizeof(msg->from_line),
-			       "From %s %s\n", sender, date);
-	if (written < 0 || (size_t)written >= sizeof(msg->from_line))
+	msg->from_len = mbox_envelope_from_line(sender, date, msg->from_line,
+						sizeof(msg->from_line));
+	if (msg->from_len == 0)
 		return yb_fail(err, YB_ERR_INTERNAL,
 			       "From line too long for mbox %s", msg->mbox->path);
-	msg->from_len = (size_t)written;
 	return YB_OK;
 }
 
@@ -416,40 +186,12 @@ static int make_from_line(struct mbox_msg *msg, const char *sender,
 
 static int open_spool(struct mbox *mbox, struct yb_error *err)
 {
-#ifdef O_TMPFILE
-	mbox->spool_fd = openat(mbox->dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
-				0600);
-	if (mbox->spool_fd >= 0)
-		return YB_OK;
-	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL &&
-	    errno != ENOENT)
-		return yb_fail_errno(err, YB_ERR_IO, errno,
+	int rc = spool_open_at(mbox->dir_fd, &mbox->spool_fd);
+	if (rc)
+		return yb_fail_errno(err, YB_ERR_IO, rc,
 				     "cannot create a spool file in %s",
 				     mbox->dir_path);
-#endif
-	/* No O_TMPFILE here: a named file, unlinked at once. */
-	int saved = EEXIST;
-	for (int attempt = 0; attempt < 3 && saved == EEXIST; attempt++) {
-		unsigned char random_bytes[8];
-		char name[sizeof(".yubin-spool.") + 2 * sizeof(random_bytes)];
-		if (RAND_bytes(random_bytes, sizeof(random_bytes)) != 1)
-			return yb_fail(err, YB_ERR_INTERNAL,
-				       "cannot get random bytes for a spool of %s",
-				       mbox->path);
-		memcpy(name, ".yubin-spool.", sizeof(".yubin-spool.") - 1);
-		to_hex(random_bytes, sizeof(random_bytes),
-		       name + sizeof(".yubin-spool.") - 1);
-		mbox->spool_fd = openat(mbox->dir_fd, name,
-					O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-					O_CLOEXEC, 0600);
-		saved = errno;
-		if (mbox->spool_fd >= 0) {
-			unlinkat(mbox->dir_fd, name, 0);
-			return YB_OK;
-		}
-	}
-	return yb_fail_errno(err, YB_ERR_IO, saved,
-			     "cannot create a spool file in %s", mbox->dir_path);
+	return YB_OK;
 }
 
 /* Cut the spool back to size (an aborted message, an ended batch). */
@@ -465,16 +207,16 @@ static int flush_out(struct mbox *mbox, struct yb_error *err)
 	if (mbox->out_len == 0)
 		return YB_OK;
 	struct mbox_msg *msg = mbox->writing;
-	int rc = pwrite_all(mbox->spool_fd, mbox->out, mbox->out_len,
+	int rc = fd_pwrite_all(mbox->spool_fd, mbox->out, mbox->out_len,
 			    mbox->spool_size);
 	if (rc) {
-		msg->failed = true;
+		msg->item.failed = true;
 		return yb_fail_errno(err, YB_ERR_IO, rc,
 				     "cannot write the spool of mbox %s",
 				     mbox->path);
 	}
 	if (EVP_DigestUpdate(mbox->hash, mbox->out, mbox->out_len) != 1) {
-		msg->failed = true;
+		msg->item.failed = true;
 		return yb_fail(err, YB_ERR_INTERNAL,
 			       "SHA-256 failed for a message to mbox %s",
 			       mbox->path);
@@ -810,7 +552,7 @@ static int make_dotlock_temp(const struct mbox *mbox, char *temp, size_t size,
 	written = snprintf(content, sizeof(content), "%ld:%s", (long)getpid(),
 			   mbox->host);
 	int rc = written > 0 && (size_t)written < sizeof(content) ?
-		 pwrite_all(fd, content, (size_t)written, 0) : ENAMETOOLONG;
+		 fd_pwrite_all(fd, content, (size_t)written, 0) : ENAMETOOLONG;
 	int closed = fd_close(&fd);
 	if (rc || closed) {
 		unlinkat(mbox->dir_fd, temp, 0);
@@ -1088,7 +830,7 @@ static int check_mbox_start(const char *path, int fd, uint64_t size,
 		return yb_fail(err, YB_ERR_IO,
 			       "%s is not an mbox (it does not start with "
 			       "\"From \"); refusing to append to it", path);
-	int rc = pread_all(fd, start, sizeof(start), 0);
+	int rc = fd_pread_all(fd, start, sizeof(start), 0);
 	if (rc)
 		return yb_fail_errno(err, YB_ERR_IO, rc, "cannot read %s", path);
 	if (memcmp(start, from_prefix, FROM_PREFIX_LEN) != 0)
@@ -1113,7 +855,7 @@ static int measure_locked(struct mbox *mbox, struct yb_error *err)
 				      mbox->lock.size, err);
 	if (status || mbox->lock.size == 0)
 		return status;
-	int rc = pread_all(mbox->lock.fd, mbox->lock.tail, FIXUP_MAX,
+	int rc = fd_pread_all(mbox->lock.fd, mbox->lock.tail, FIXUP_MAX,
 			   mbox->lock.size - FIXUP_MAX);
 	if (rc)
 		return yb_fail_errno(err, YB_ERR_IO, rc, "cannot read %s",
@@ -1141,40 +883,17 @@ static size_t fixup_needed(const struct mbox_lock *lock)
 
 /* ---- messages ----------------------------------------------------------- */
 
-static void list_append(struct mbox *mbox, struct mbox_msg *msg)
-{
-	msg->prev = mbox->tail;
-	msg->next = NULL;
-	if (mbox->tail)
-		mbox->tail->next = msg;
-	else
-		mbox->head = msg;
-	mbox->tail = msg;
-}
-
-static void list_remove(struct mbox *mbox, struct mbox_msg *msg)
-{
-	if (msg->prev)
-		msg->prev->next = msg->next;
-	else
-		mbox->head = msg->next;
-	if (msg->next)
-		msg->next->prev = msg->prev;
-	else
-		mbox->tail = msg->prev;
-	msg->prev = msg->next = NULL;
-}
-
 /* Unlist and free a message; one being written gives its spool back. */
-static void drop_msg(struct mbox_msg *msg)
+static void drop_msg(struct batch_msg *item)
 {
+	struct mbox_msg *msg = (struct mbox_msg *)item;
 	struct mbox *mbox = msg->mbox;
 	if (mbox->writing == msg) {
 		mbox->writing = NULL;
 		mbox->out_len = 0;
 		shrink_spool(mbox, msg->spool_offset);
 	}
-	list_remove(mbox, msg);
+	sink_batch_remove(&mbox->batch, item);
 	free(msg);
 }
 
@@ -1192,9 +911,9 @@ static int mbox_msg_begin(struct sink *sink, const struct msg_meta *meta,
 	struct mbox_msg *msg = calloc(1, sizeof(*msg));
 	if (!msg)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	msg->base.sink = sink;
+	msg->item.base.sink = sink;
 	msg->mbox = mbox;
-	msg->state = MSG_WRITING;
+	msg->item.state = MSG_WRITING;
 	msg->date = meta && meta->internal_date > 0 ? meta->internal_date :
 		    time(NULL);
 	msg->spool_offset = mbox->spool_size;
@@ -1203,19 +922,19 @@ static int mbox_msg_begin(struct sink *sink, const struct msg_meta *meta,
 	mbox->from_matched = 0;
 	mbox->last_byte = '\0';
 	mbox_envelope_init(&mbox->envelope);
-	list_append(mbox, msg);
+	sink_batch_add(&mbox->batch, &msg->item);
 	mbox->writing = msg;
-	*out = &msg->base;
+	*out = &msg->item.base;
 	return YB_OK;
 }
 
 static int check_writable(const struct mbox_msg *msg, struct yb_error *err)
 {
-	if (msg->state != MSG_WRITING)
+	if (msg->item.state != MSG_WRITING)
 		return yb_fail(err, YB_ERR_INTERNAL,
 			       "write to a message of mbox %s after its end",
 			       msg->mbox->path);
-	if (msg->failed)
+	if (msg->item.failed)
 		return yb_fail(err, YB_ERR_IO,
 			       "cannot write a message to mbox %s: an earlier "
 			       "write failed", msg->mbox->path);
@@ -1232,7 +951,7 @@ static int mbox_msg_write(struct sink_msg *base, const char *data, size_t len,
 		return status;
 	/* Quoting at most doubles the bytes; the file offset is an off_t. */
 	if (len > (uint64_t)INT64_MAX / 4 - msg->input_len) {
-		msg->failed = true;
+		msg->item.failed = true;
 		return yb_fail_errno(err, YB_ERR_IO, EFBIG,
 				     "cannot write a message to mbox %s",
 				     mbox->path);
@@ -1240,7 +959,7 @@ static int mbox_msg_write(struct sink_msg *base, const char *data, size_t len,
 	mbox_envelope_feed(&mbox->envelope, data, len);
 	status = quote_write(mbox, data, len, err);
 	if (status) {
-		msg->failed = true;
+		msg->item.failed = true;
 		return status;
 	}
 	msg->input_len += len;
@@ -1265,10 +984,10 @@ static int mbox_msg_end(struct sink_msg *base, struct yb_error *err)
 		status = make_from_line(msg, mbox_envelope_sender(&mbox->envelope),
 					err);
 	if (status) {
-		msg->failed = true;
+		msg->item.failed = true;
 		return status;
 	}
-	msg->state = MSG_ENDED;
+	msg->item.state = MSG_ENDED;
 	mbox->writing = NULL;
 	return YB_OK;
 }
@@ -1277,9 +996,9 @@ static void mbox_msg_abort(struct sink_msg *base)
 {
 	struct mbox_msg *msg = (struct mbox_msg *)base;
 	/* Ranges already given out no longer fit: the batch is spoiled. */
-	if (msg->state == MSG_PREPARED)
+	if (msg->item.state == MSG_PREPARED)
 		msg->mbox->batch_failed = true;
-	drop_msg(msg);
+	drop_msg(&msg->item);
 }
 
 /* ---- the batch ---------------------------------------------------------- */
@@ -1324,14 +1043,16 @@ static int place_batch(struct mbox *mbox, struct yb_error *err)
 {
 	uint64_t end = mbox->lock.size;
 	bool first = true;
-	for (struct mbox_msg *m = mbox->head; m; m = m->next) {
-		if (m->state == MSG_PREPARED) {
+	for (struct batch_msg *b = mbox->batch.head; b; b = b->next) {
+		struct mbox_msg *m = (struct mbox_msg *)b;
+		if (b->state == MSG_PREPARED) {
 			end = m->offset + m->length;
 			first = false;
 		}
 	}
-	for (struct mbox_msg *m = mbox->head; m; m = m->next) {
-		if (m->state != MSG_ENDED)
+	for (struct batch_msg *b = mbox->batch.head; b; b = b->next) {
+		struct mbox_msg *m = (struct mbox_msg *)b;
+		if (b->state != MSG_ENDED)
 			continue;
 		m->fixup_len = first ? fixup_needed(&mbox->lock) : 0;
 		first = false;
@@ -1345,13 +1066,13 @@ static int place_batch(struct mbox *mbox, struct yb_error *err)
 		m->length = head + m->body_len;
 		end += m->length;
 	}
-	for (struct mbox_msg *m = mbox->head; m; m = m->next) {
-		if (m->state != MSG_ENDED)
+	for (struct batch_msg *b = mbox->batch.head; b; b = b->next) {
+		if (b->state != MSG_ENDED)
 			continue;
-		int status = set_dest(m, end, err);
+		int status = set_dest((struct mbox_msg *)b, end, err);
 		if (status)
 			return status;
-		m->state = MSG_PREPARED;
+		b->state = MSG_PREPARED;
 	}
 	return YB_OK;
 }
@@ -1363,10 +1084,7 @@ static int mbox_prepare(struct sink *sink, struct yb_error *err)
 		return yb_fail(err, YB_ERR_IO,
 			       "cannot prepare a batch for mbox %s: it failed "
 			       "before", mbox->path);
-	bool any = false;
-	for (struct mbox_msg *m = mbox->head; m && !any; m = m->next)
-		any = m->state == MSG_ENDED;
-	if (!any)
+	if (!sink_batch_has(&mbox->batch, MSG_ENDED))
 		return YB_OK;
 	if (mbox->lock.fd < 0) {
 		int status = lock_and_measure(mbox, err);
@@ -1384,19 +1102,13 @@ static int mbox_prepare(struct sink *sink, struct yb_error *err)
 static const char *mbox_msg_dest(const struct sink_msg *base)
 {
 	const struct mbox_msg *msg = (const struct mbox_msg *)base;
-	return msg->state == MSG_PREPARED ? msg->dest : NULL;
+	return msg->item.state == MSG_PREPARED ? msg->dest : NULL;
 }
 
 /* Free every message of the batch (not one being written), unlock. */
 static void drop_batch(struct mbox *mbox)
 {
-	struct mbox_msg *m = mbox->head;
-	while (m) {
-		struct mbox_msg *next = m->next;
-		if (m->state != MSG_WRITING)
-			drop_msg(m);
-		m = next;
-	}
+	sink_batch_drop(&mbox->batch, BATCH_PAST_WRITING, drop_msg);
 	if (!mbox->writing)
 		shrink_spool(mbox, 0);
 	release_lock(mbox);
@@ -1436,9 +1148,9 @@ static int copy_from_spool(struct mbox *mbox, uint64_t from, uint64_t to,
 	int rc = 0;
 	while (len > 0 && !rc) {
 		size_t chunk = len > IO_BUFFER_SIZE ? IO_BUFFER_SIZE : (size_t)len;
-		rc = pread_all(mbox->spool_fd, buffer, chunk, from);
+		rc = fd_pread_all(mbox->spool_fd, buffer, chunk, from);
 		if (!rc)
-			rc = pwrite_all(mbox->lock.fd, buffer, chunk, to);
+			rc = fd_pwrite_all(mbox->lock.fd, buffer, chunk, to);
 		from += chunk;
 		to += chunk;
 		len -= chunk;
@@ -1453,7 +1165,7 @@ static int append_msg(struct mbox *mbox, const struct mbox_msg *msg)
 	memcpy(head, newlines, msg->fixup_len);
 	memcpy(head + msg->fixup_len, msg->from_line, msg->from_len);
 	size_t head_len = msg->fixup_len + msg->from_len;
-	int rc = pwrite_all(mbox->lock.fd, head, head_len, msg->offset);
+	int rc = fd_pwrite_all(mbox->lock.fd, head, head_len, msg->offset);
 	if (!rc)
 		rc = copy_from_spool(mbox, msg->spool_offset,
 				     msg->offset + head_len, msg->body_len);
@@ -1482,10 +1194,10 @@ static int roll_back(struct mbox *mbox, int errnum, struct yb_error *err)
 static int publish_batch(struct mbox *mbox, struct yb_error *err)
 {
 	bool any = false;
-	for (struct mbox_msg *m = mbox->head; m; m = m->next) {
-		if (m->state != MSG_PREPARED)
+	for (struct batch_msg *b = mbox->batch.head; b; b = b->next) {
+		if (b->state != MSG_PREPARED)
 			continue;
-		int rc = append_msg(mbox, m);
+		int rc = append_msg(mbox, (struct mbox_msg *)b);
 		if (rc)
 			return roll_back(mbox, rc, err);
 		any = true;
@@ -1505,11 +1217,9 @@ static int mbox_publish(struct sink *sink, struct yb_error *err)
 		status = yb_fail(err, YB_ERR_IO,
 				 "cannot publish to mbox %s: the batch failed",
 				 mbox->path);
-	for (struct mbox_msg *m = mbox->head; m && !status; m = m->next)
-		if (m->state == MSG_ENDED)
-			status = yb_fail(err, YB_ERR_INTERNAL,
-					 "publish before prepare in mbox %s",
-					 mbox->path);
+	if (!status && sink_batch_has(&mbox->batch, MSG_ENDED))
+		status = yb_fail(err, YB_ERR_INTERNAL,
+				 "publish before prepare in mbox %s", mbox->path);
 	if (!status && mbox->lock.fd >= 0)
 		status = publish_batch(mbox, err);
 	drop_batch(mbox);
@@ -1604,7 +1314,7 @@ static enum head_kind parse_head(const char *buf, size_t len, bool at_end,
 	}
 	const char *eol = memchr(buf + i, '\n', len - i);
 	if (!eol)
-		return at_end && len - from_start < FROM_LINE_MAX ?
+		return at_end && len - from_start < MBOX_FROM_LINE_MAX ?
 		       HEAD_PARTIAL : HEAD_NONE;
 	*head_len = (size_t)(eol - buf) + 1;
 	return HEAD_LINE;
@@ -1624,7 +1334,7 @@ static int hash_file_range(struct mbox *mbox, char *buffer, uint64_t from,
 	while (from < to && !rc) {
 		size_t chunk = to - from > IO_BUFFER_SIZE ? IO_BUFFER_SIZE :
 			       (size_t)(to - from);
-		rc = pread_all(mbox->lock.fd, buffer, chunk, from);
+		rc = fd_pread_all(mbox->lock.fd, buffer, chunk, from);
 		if (!rc && EVP_DigestUpdate(ctx, buffer, chunk) != 1)
 			rc = EIO;
 		from += chunk;
@@ -1654,7 +1364,7 @@ static int find_from_line(struct mbox *mbox, char *buffer, uint64_t from,
 	while (from < to && !*found) {
 		size_t chunk = to - from > IO_BUFFER_SIZE ? IO_BUFFER_SIZE :
 			       (size_t)(to - from);
-		int rc = pread_all(mbox->lock.fd, buffer, chunk, from);
+		int rc = fd_pread_all(mbox->lock.fd, buffer, chunk, from);
 		if (rc)
 			return yb_fail_errno(err, YB_ERR_IO, rc,
 					     "cannot read %s", mbox->path);
@@ -1678,7 +1388,7 @@ static int read_head(struct mbox *mbox, const struct mbox_dest *d,
 {
 	uint64_t avail = limit - d->offset;
 	size_t want = avail > HEAD_MAX + 1 ? HEAD_MAX + 1 : (size_t)avail;
-	int rc = pread_all(mbox->lock.fd, buffer, want, d->offset);
+	int rc = fd_pread_all(mbox->lock.fd, buffer, want, d->offset);
 	if (rc)
 		return yb_fail_errno(err, YB_ERR_IO, rc, "cannot read %s",
 				     mbox->path);
@@ -2132,7 +1842,7 @@ static int scan_locked(struct mbox *mbox, struct mbox_scan *scan, char *buffer,
 	uint64_t size = mbox->lock.size;
 	for (uint64_t at = 0; at < size;) {
 		size_t chunk = size - at < IO_BUFFER_SIZE ? (size_t)(size - at) : IO_BUFFER_SIZE;
-		int rc = pread_all(mbox->lock.fd, buffer, chunk, at);
+		int rc = fd_pread_all(mbox->lock.fd, buffer, chunk, at);
 		if (rc)
 			return yb_fail_errno(err, YB_ERR_IO, rc, "cannot read %s", mbox->path);
 		int status = scan_feed(scan, buffer, chunk, at, err);
@@ -2293,8 +2003,7 @@ static int open_dir(struct mbox *mbox, struct yb_error *err)
 
 static void free_mbox(struct mbox *mbox)
 {
-	while (mbox->head)
-		drop_msg(mbox->head);
+	sink_batch_drop(&mbox->batch, BATCH_ALL, drop_msg);
 	release_lock(mbox);
 	fd_close(&mbox->spool_fd);
 	EVP_MD_CTX_free(mbox->hash);

@@ -1,6 +1,5 @@
 /*
- * mbox.h - the mbox sink (mboxrd), and the envelope-sender scanner it
- * shares with the MDA sink.
+ * mbox.h - the mbox sink (mboxrd).
  *
  * Format (mboxrd).  Each message is appended as
  *
@@ -9,10 +8,8 @@
  *     \n                     (only if the message does not end in one)
  *     \n                     (the blank line that ends every message)
  *
- * SENDER is the address inside <> of the message's first Return-Path
- * header field (or the field's whole value when it has no <>), if it is
- * 1..256 printable ASCII bytes without spaces, '<' or '>'; otherwise, and
- * for "<>" or no Return-Path at all, MAILER-DAEMON.  DATE is in asctime
+ * SENDER is the message's envelope sender, from its Return-Path header
+ * field (envelope.h says how), or MAILER-DAEMON.  DATE is in asctime
  * form ("Fri Feb 13 23:31:30 2009"), in UTC, from the message's internal
  * date when known, else from the time the message was begun.  An empty
  * message gets no newline of its own: its From line is followed by the
@@ -125,41 +122,5 @@ int mbox_open(const char *path, struct sink **out, struct yb_error *err);
 
 /* How long sink_prepare and sink_resolve wait for the locks (0: try once). */
 void mbox_set_lock_timeout(struct sink *sink, unsigned timeout_ms);
-
-/* ---- envelope sender ---------------------------------------------------- */
-
-#define MBOX_SENDER_MAX 256           /* longest sender kept */
-#define MBOX_RETURN_PATH_MAX 998      /* longest Return-Path value read */
-#define MBOX_HEADER_SCAN_MAX (256u << 10) /* header bytes looked at */
-
-/*
- * Finds the envelope sender in a message's header as its bytes stream by,
- * in chunks split anywhere.  Looks only at the header (up to the first
- * empty line) and at most MBOX_HEADER_SCAN_MAX bytes of it; only the
- * first Return-Path field counts, folded lines are joined.  Pure: no I/O,
- * no allocation.
- */
-struct mbox_envelope {
-	unsigned state;          /* private */
-	size_t matched;          /* private: bytes of the field name matched */
-	uint64_t scanned;        /* header bytes seen */
-	bool found;              /* a Return-Path field was read */
-	bool too_long;           /* its value was cut at MBOX_RETURN_PATH_MAX */
-	size_t value_len;
-	char value[MBOX_RETURN_PATH_MAX + 1];
-	char sender[MBOX_SENDER_MAX + 1];
-};
-
-void mbox_envelope_init(struct mbox_envelope *envelope);
-void mbox_envelope_feed(struct mbox_envelope *envelope, const char *data,
-			size_t len);
-
-/*
- * The sender, as described at the top of this file: never empty, never
- * holding a space, a control byte or a byte above 0x7e.  Call once the
- * message is complete (a header without an end is judged as it stands).
- * Owned by envelope.
- */
-const char *mbox_envelope_sender(struct mbox_envelope *envelope);
 
 #endif

@@ -3,7 +3,7 @@
  * rules (shell or not, expansions, outcomes, what is promised).
  *
  * Each message is spooled to an unlinked temporary file through a fixed
- * buffer, with the envelope scanner of mbox.h watching its header; the
+ * buffer, with the envelope scanner of envelope.h watching its header; the
  * file itself becomes the command's standard input, so nothing is piped
  * and no message passes through our memory twice.  The command is started
  * with posix_spawn (no async-signal-unsafe code runs between fork and
@@ -36,16 +36,15 @@
 #include <openssl/rand.h>
 
 #include "clock.h"
+#include "envelope.h"
 #include "fileio.h"
 #include "log.h"
-#include "mbox.h"
 #include "secret.h"
+#include "sink_batch.h"
 #include "testhook.h"
 #include "text.h"
 
 extern char **environ;
-
-#define WRITE_BUFFER_SIZE (64 * 1024)
 
 /* Limits on the configured command. */
 #define COMMAND_MAX (16 * 1024)
@@ -76,25 +75,16 @@ extern char **environ;
 /* Characters that make a command run through /bin/sh. */
 static const char shell_meta[] = "|&;<>()$`\\*?[]{}~#!\n\r";
 
-enum msg_state {
-	MSG_WRITING,  /* begun; bytes may still come */
-	MSG_ENDED,    /* complete; in the pending batch */
-	MSG_PREPARED, /* has its dest */
-	MSG_DONE,     /* published: kept only for its outcome */
-};
-
 struct mda;
 
+/* MSG_PREPARED (sink_batch.h): has its dest; MSG_DONE: run, or not run
+   for good, kept only for its outcome. */
 struct mda_msg {
-	struct sink_msg base;          /* first: the sink interface */
+	struct batch_msg item;         /* first: in the sink's batch */
 	struct mda *mda;               /* not owned */
-	struct mda_msg *prev, *next;   /* the sink's list, oldest first */
-	enum msg_state state;
-	bool failed;                   /* a write failed: only abort is left */
 	int fd;                        /* the spool file; -1 once run */
 	uint64_t size;                 /* bytes accepted */
-	char *buffer;                  /* owned while writing */
-	size_t buffered;
+	struct write_buffer out;       /* while writing */
 	EVP_MD_CTX *hash;              /* owned while writing */
 	unsigned char digest[32];      /* SHA-256 of its bytes, once ended */
 	struct mbox_envelope envelope; /* while writing */
@@ -114,7 +104,7 @@ struct mda {
 	char *user, *account;          /* owned */
 	unsigned timeout_sec;
 	char *spool_dir;               /* owned */
-	struct mda_msg *head, *tail;   /* live messages, oldest first */
+	struct sink_batch batch;       /* live messages */
 	char *spare_buffer;            /* owned; a write buffer for the next message */
 };
 
@@ -147,48 +137,6 @@ bool mda_needs_shell(const char *command)
 /* ---- the expansion filter ----------------------------------------------- */
 
 /*
- * What an expanded value may hold: a command such as
- * su nobody -c "deliver -f %f" or ssh host deliver -f %f hands the value
- * to a second shell that yubin's quoting does not reach, so the value
- * itself must hold nothing any shell or option parser reads specially
- * (the set of Postfix's command_expansion_filter, narrowed).
- */
-static const char safe_value_chars[] =
-	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	"@._+=-";
-
-bool mda_value_is_safe(const char *value)
-{
-	if (!value)
-		return true;
-	if (value[0] == '-')
-		return false;
-	return value[strspn(value, safe_value_chars)] == '\0';
-}
-
-const char *mda_safe_sender(const char *sender)
-{
-	if (!sender || !sender[0] || !mda_value_is_safe(sender))
-		return MDA_FALLBACK_SENDER;
-	return sender;
-}
-
-/* Does command expand %c (not as part of a "%%")? */
-static bool uses_expansion(const char *command, char c)
-{
-	for (const char *p = command; *p; p++) {
-		if (*p != '%')
-			continue;
-		if (p[1] == c)
-			return true;
-		if (p[1] == '\0')
-			break;
-		p++;
-	}
-	return false;
-}
-
-/*
  * The account's value for %u or %a (expansion 'u' or 'a'; what names the
  * value in the error) as the command gets it:
  * refused when the command expands it and it fails the filter; replaced
@@ -202,7 +150,7 @@ static int filter_account_value(const struct mda *mda, const char *command,
 {
 	*out = NULL;
 	bool safe = mda_value_is_safe(value);
-	if (!safe && uses_expansion(command, expansion))
+	if (!safe && mda_expansion_used(command, expansion))
 		return yb_fail(err, YB_ERR_CONFIG,
 			       "MDA command %s: %%%c would expand to %s, which "
 			       "holds characters other than letters, digits "
@@ -213,12 +161,6 @@ static int filter_account_value(const struct mda *mda, const char *command,
 	if (!*out)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	return YB_OK;
-}
-
-/* After a '%': is c one we expand? */
-static bool known_expansion(char c)
-{
-	return c == 'u' || c == 'a' || c == 'f' || c == '%';
 }
 
 static int bad_percent(const struct mda *mda, char c, struct yb_error *err)
@@ -239,7 +181,7 @@ static int check_word(const struct mda *mda, const char *word,
 	for (const char *p = word; *p; p++) {
 		if (*p != '%')
 			continue;
-		if (!known_expansion(p[1]))
+		if (!mda_expansion_known(p[1]))
 			return bad_percent(mda, p[1], err);
 		p++;
 	}
@@ -360,7 +302,7 @@ static int build_shell_command(struct mda *mda, const char *command,
 					       "MDA command %s: a %% sequence "
 					       "after a backslash cannot be "
 					       "expanded safely", mda->shown);
-			if (!known_expansion(p[1]))
+			if (!mda_expansion_known(p[1]))
 				return bad_percent(mda, p[1], err);
 			const char *ref = p[1] == '%' ? "%" :
 					  shell_reference(p[1], context);
@@ -384,42 +326,6 @@ static int build_shell_command(struct mda *mda, const char *command,
 	return YB_OK;
 }
 
-/* One argv word with %u %a %f %% replaced; NULL when out of memory. */
-static char *expand_word(const struct mda *mda, const char *word,
-			 const char *sender)
-{
-	size_t need = 1;
-	for (const char *p = word; *p; p++) {
-		if (*p != '%') {
-			need++;
-			continue;
-		}
-		p++;
-		need += *p == 'u' ? strlen(mda->user) :
-			*p == 'a' ? strlen(mda->account) :
-			*p == 'f' ? strlen(sender) : 1;
-	}
-	char *out = malloc(need);
-	if (!out)
-		return NULL;
-	size_t at = 0;
-	for (const char *p = word; *p; p++) {
-		if (*p != '%') {
-			out[at++] = *p;
-			continue;
-		}
-		p++;
-		const char *value = *p == 'u' ? mda->user :
-				    *p == 'a' ? mda->account :
-				    *p == 'f' ? sender : "%";
-		size_t value_len = strlen(value);
-		memcpy(out + at, value, value_len);
-		at += value_len;
-	}
-	out[at] = '\0';
-	return out;
-}
-
 /* ---- the child's argv and environment ----------------------------------- */
 
 static void free_strings(char **strings)
@@ -435,6 +341,9 @@ static void free_strings(char **strings)
 static char **build_argv(const struct mda *mda, const char *sender)
 {
 	size_t count = mda->use_shell ? 3 : mda->word_count;
+	const struct mda_values values = {
+		.user = mda->user, .account = mda->account, .sender = sender,
+	};
 	char **argv = calloc(count + 1, sizeof(*argv));
 	if (!argv)
 		return NULL;
@@ -443,7 +352,7 @@ static char **build_argv(const struct mda *mda, const char *sender)
 			argv[i] = copy_string(i == 0 ? "/bin/sh" : i == 1 ? "-c" :
 					      mda->shell_command);
 		else
-			argv[i] = expand_word(mda, mda->words[i], sender);
+			argv[i] = mda_expand(mda->words[i], &values);
 		if (!argv[i]) {
 			free_strings(argv);
 			return NULL;
@@ -734,76 +643,28 @@ static int run_one(struct mda *mda, struct mda_msg *msg, struct yb_error *err)
 
 /* ---- messages ----------------------------------------------------------- */
 
-static void list_append(struct mda *mda, struct mda_msg *msg)
+static void drop_msg(struct batch_msg *item)
 {
-	msg->prev = mda->tail;
-	msg->next = NULL;
-	if (mda->tail)
-		mda->tail->next = msg;
-	else
-		mda->head = msg;
-	mda->tail = msg;
-}
-
-static void list_remove(struct mda *mda, struct mda_msg *msg)
-{
-	if (msg->prev)
-		msg->prev->next = msg->next;
-	else
-		mda->head = msg->next;
-	if (msg->next)
-		msg->next->prev = msg->prev;
-	else
-		mda->tail = msg->prev;
-	msg->prev = msg->next = NULL;
-}
-
-static void drop_msg(struct mda_msg *msg)
-{
+	struct mda_msg *msg = (struct mda_msg *)item;
 	EVP_MD_CTX_free(msg->hash);
 	fd_close(&msg->fd);
-	list_remove(msg->mda, msg);
-	buffer_give(&msg->mda->spare_buffer, msg->buffer);
+	sink_batch_remove(&msg->mda->batch, item);
+	write_buffer_release(&msg->out, &msg->mda->spare_buffer);
 	free(msg);
 }
 
 /* Free the published messages kept for their outcomes. */
 static void drop_done(struct mda *mda)
 {
-	struct mda_msg *m = mda->head;
-	while (m) {
-		struct mda_msg *next = m->next;
-		if (m->state == MSG_DONE)
-			drop_msg(m);
-		m = next;
-	}
+	sink_batch_drop(&mda->batch, 1u << MSG_DONE, drop_msg);
 }
 
 /* An unlinked file in the spool directory. */
 static int open_spool(const struct mda *mda, int *fd, struct yb_error *err)
 {
-#ifdef O_TMPFILE
-	*fd = open(mda->spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (*fd >= 0)
-		return YB_OK;
-	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-		return yb_fail_errno(err, YB_ERR_IO, errno,
-				     "cannot create a spool file in %s",
-				     mda->spool_dir);
-#endif
-	size_t len = strlen(mda->spool_dir) + sizeof("/yubin-mda.XXXXXX");
-	char *name = malloc(len);
-	if (!name)
-		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	int written = snprintf(name, len, "%s/yubin-mda.XXXXXX", mda->spool_dir);
-	*fd = written > 0 && (size_t)written < len ? mkostemp(name, O_CLOEXEC) :
-	      -1;
-	int saved = errno;
-	if (*fd >= 0)
-		unlink(name);
-	free(name);
-	if (*fd < 0)
-		return yb_fail_errno(err, YB_ERR_IO, saved,
+	int rc = spool_open_in(mda->spool_dir, fd);
+	if (rc)
+		return yb_fail_errno(err, YB_ERR_IO, rc,
 				     "cannot create a spool file in %s",
 				     mda->spool_dir);
 	return YB_OK;
@@ -818,8 +679,7 @@ static int mda_msg_begin(struct sink *sink, const struct msg_meta *meta,
 	struct mda_msg *msg = calloc(1, sizeof(*msg));
 	if (!msg)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	msg->buffer = buffer_take(&mda->spare_buffer, WRITE_BUFFER_SIZE);
-	if (!msg->buffer) {
+	if (write_buffer_start(&msg->out, &mda->spare_buffer) != 0) {
 		free(msg);
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	}
@@ -831,45 +691,39 @@ static int mda_msg_begin(struct sink *sink, const struct msg_meta *meta,
 		status = open_spool(mda, &msg->fd, err);
 	if (status) {
 		EVP_MD_CTX_free(msg->hash);
-		buffer_give(&mda->spare_buffer, msg->buffer);
+		write_buffer_release(&msg->out, &mda->spare_buffer);
 		free(msg);
 		return status;
 	}
-	msg->base.sink = sink;
+	msg->item.base.sink = sink;
 	msg->mda = mda;
-	msg->state = MSG_WRITING;
+	msg->item.state = MSG_WRITING;
 	msg->outcome = MDA_PENDING;
 	mbox_envelope_init(&msg->envelope);
-	list_append(mda, msg);
-	*out = &msg->base;
+	sink_batch_add(&mda->batch, &msg->item);
+	*out = &msg->item.base;
 	return YB_OK;
 }
 
 static int check_writable(const struct mda_msg *msg, struct yb_error *err)
 {
-	if (msg->state != MSG_WRITING)
+	if (msg->item.state != MSG_WRITING)
 		return yb_fail(err, YB_ERR_INTERNAL,
 			       "write to a message for MDA command %s after "
 			       "its end", msg->mda->shown);
-	if (msg->failed)
+	if (msg->item.failed)
 		return yb_fail(err, YB_ERR_IO,
 			       "cannot spool a message for MDA command %s: an "
 			       "earlier write failed", msg->mda->shown);
 	return YB_OK;
 }
 
-static int flush_buffer(struct mda_msg *msg, struct yb_error *err)
+static int fail_spool(struct mda_msg *msg, int errnum, struct yb_error *err)
 {
-	int rc = fd_write_all(msg->fd, msg->buffer, msg->buffered);
-	if (rc) {
-		msg->failed = true;
-		return yb_fail_errno(err, YB_ERR_IO, rc,
-				     "cannot spool a message for MDA command "
-				     "%s in %s", msg->mda->shown,
-				     msg->mda->spool_dir);
-	}
-	msg->buffered = 0;
-	return YB_OK;
+	msg->item.failed = true;
+	return yb_fail_errno(err, YB_ERR_IO, errnum,
+			     "cannot spool a message for MDA command %s in %s",
+			     msg->mda->shown, msg->mda->spool_dir);
 }
 
 static int mda_msg_write(struct sink_msg *base, const char *data, size_t len,
@@ -880,35 +734,20 @@ static int mda_msg_write(struct sink_msg *base, const char *data, size_t len,
 	if (status || len == 0)
 		return status;
 	if (len > (uint64_t)INT64_MAX - msg->size) {
-		msg->failed = true;
+		msg->item.failed = true;
 		return yb_fail_errno(err, YB_ERR_IO, EFBIG,
 				     "cannot spool a message for MDA command %s",
 				     msg->mda->shown);
 	}
 	mbox_envelope_feed(&msg->envelope, data, len);
 	if (EVP_DigestUpdate(msg->hash, data, len) != 1) {
-		msg->failed = true;
+		msg->item.failed = true;
 		return yb_fail(err, YB_ERR_INTERNAL, "SHA-256 failed for a message "
 			       "for MDA command %s", msg->mda->shown);
 	}
-	if (len > WRITE_BUFFER_SIZE - msg->buffered) {
-		status = flush_buffer(msg, err);
-		if (status)
-			return status;
-	}
-	if (len >= WRITE_BUFFER_SIZE) {
-		int rc = fd_write_all(msg->fd, data, len);
-		if (rc) {
-			msg->failed = true;
-			return yb_fail_errno(err, YB_ERR_IO, rc,
-					     "cannot spool a message for MDA "
-					     "command %s in %s", msg->mda->shown,
-					     msg->mda->spool_dir);
-		}
-	} else {
-		memcpy(msg->buffer + msg->buffered, data, len);
-		msg->buffered += len;
-	}
+	int rc = write_buffer_put(&msg->out, msg->fd, data, len);
+	if (rc)
+		return fail_spool(msg, rc, err);
 	msg->size += len;
 	return YB_OK;
 }
@@ -932,8 +771,11 @@ static int mda_msg_end(struct sink_msg *base, struct yb_error *err)
 {
 	struct mda_msg *msg = (struct mda_msg *)base;
 	int status = check_writable(msg, err);
-	if (!status)
-		status = flush_buffer(msg, err);
+	if (!status) {
+		int rc = write_buffer_flush(&msg->out, msg->fd);
+		if (rc)
+			status = fail_spool(msg, rc, err);
+	}
 	unsigned int digest_len = 0;
 	if (!status && (EVP_DigestFinal_ex(msg->hash, msg->digest, &digest_len) != 1 ||
 			digest_len != sizeof(msg->digest)))
@@ -944,15 +786,14 @@ static int mda_msg_end(struct sink_msg *base, struct yb_error *err)
 	EVP_MD_CTX_free(msg->hash);
 	msg->hash = NULL;
 	set_sender(msg, mbox_envelope_sender(&msg->envelope));
-	buffer_give(&msg->mda->spare_buffer, msg->buffer);
-	msg->buffer = NULL;
-	msg->state = MSG_ENDED;
+	write_buffer_release(&msg->out, &msg->mda->spare_buffer);
+	msg->item.state = MSG_ENDED;
 	return YB_OK;
 }
 
 static void mda_msg_abort(struct sink_msg *base)
 {
-	drop_msg((struct mda_msg *)base);
+	drop_msg((struct batch_msg *)base);
 }
 
 /* ---- the batch ---------------------------------------------------------- */
@@ -984,13 +825,13 @@ static int mda_prepare(struct sink *sink, struct yb_error *err)
 {
 	struct mda *mda = (struct mda *)sink;
 	drop_done(mda);
-	for (struct mda_msg *m = mda->head; m; m = m->next) {
-		if (m->state != MSG_ENDED)
+	for (struct batch_msg *b = mda->batch.head; b; b = b->next) {
+		if (b->state != MSG_ENDED)
 			continue;
-		int status = set_dest(m, err);
+		int status = set_dest((struct mda_msg *)b, err);
 		if (status)
 			return status;
-		m->state = MSG_PREPARED;
+		b->state = MSG_PREPARED;
 	}
 	return YB_OK;
 }
@@ -998,7 +839,7 @@ static int mda_prepare(struct sink *sink, struct yb_error *err)
 static const char *mda_msg_dest(const struct sink_msg *base)
 {
 	const struct mda_msg *msg = (const struct mda_msg *)base;
-	return msg->state == MSG_PREPARED || msg->state == MSG_DONE ?
+	return msg->item.state == MSG_PREPARED || msg->item.state == MSG_DONE ?
 	       msg->dest : NULL;
 }
 
@@ -1035,16 +876,15 @@ static int mda_publish(struct sink *sink, struct yb_error *err)
 	int status = YB_OK;
 	const struct mda_msg *deferred = NULL, *first_refused = NULL;
 	size_t refused = 0, ran = 0;
-	for (struct mda_msg *m = mda->head; m; m = m->next) {
-		if (m->state == MSG_ENDED)
-			status = yb_fail(err, YB_ERR_INTERNAL,
-					 "publish before prepare for MDA command "
-					 "%s", mda->shown);
-	}
-	for (struct mda_msg *m = mda->head; m; m = m->next) {
-		if (m->state != MSG_PREPARED && m->state != MSG_ENDED)
+	if (sink_batch_has(&mda->batch, MSG_ENDED))
+		status = yb_fail(err, YB_ERR_INTERNAL,
+				 "publish before prepare for MDA command %s",
+				 mda->shown);
+	for (struct batch_msg *b = mda->batch.head; b; b = b->next) {
+		struct mda_msg *m = (struct mda_msg *)b;
+		if (b->state != MSG_PREPARED && b->state != MSG_ENDED)
 			continue;
-		m->state = MSG_DONE;
+		b->state = MSG_DONE;
 		if (status || deferred) {
 			mark_not_run(m);
 		} else {
@@ -1072,13 +912,7 @@ static int mda_publish(struct sink *sink, struct yb_error *err)
 static void mda_discard(struct sink *sink)
 {
 	struct mda *mda = (struct mda *)sink;
-	struct mda_msg *m = mda->head;
-	while (m) {
-		struct mda_msg *next = m->next;
-		if (m->state != MSG_WRITING)
-			drop_msg(m);
-		m = next;
-	}
+	sink_batch_drop(&mda->batch, BATCH_PAST_WRITING, drop_msg);
 }
 
 enum mda_outcome mda_msg_outcome(const struct sink_msg *base,
@@ -1215,8 +1049,7 @@ static int mda_digests(struct sink *sink, const struct sink_recorded *recorded,
 
 static void free_mda(struct mda *mda)
 {
-	while (mda->head)
-		drop_msg(mda->head);
+	sink_batch_drop(&mda->batch, BATCH_ALL, drop_msg);
 	if (mda->words)
 		for (size_t i = 0; i < mda->word_count; i++)
 			free(mda->words[i]);

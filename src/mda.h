@@ -17,11 +17,11 @@
  * The filter.  A command may hand a value on to a second shell yubin's
  * quoting does not reach (su -c "deliver -f %f", ssh host deliver -f %f),
  * so every value is filtered before it is expanded, as Postfix's
- * command_expansion_filter does: a value passes (mda_value_is_safe) when
- * it holds only ASCII letters, digits and @ . _ + = - and does not start
- * with '-'.  A value that fails is never cleaned (a partly cleaned address
- * could name someone else):
- *   %f  the sender (as for mbox, see mbox.h: the Return-Path address,
+ * command_expansion_filter does: a value passes (mda_value_is_safe,
+ * envelope.h) when it holds only ASCII letters, digits and @ . _ + = -
+ * and does not start with '-'.  A value that fails is never cleaned (a
+ * partly cleaned address could name someone else):
+ *   %f  the sender (as for mbox, see envelope.h: the Return-Path address,
  *       else MAILER-DAEMON) becomes MDA_FALLBACK_SENDER; logged at -v;
  *   %u, %a  mda_open refuses a command that expands one whose value fails
  *       (YB_ERR_CONFIG); a command that does not gets "" in its variable.
@@ -108,9 +108,6 @@
 
 #define MDA_DEFAULT_TIMEOUT_SEC 300u
 
-/* What %f and YUBIN_SENDER give for a sender that fails the filter. */
-#define MDA_FALLBACK_SENDER "MAILER-DAEMON"
-
 struct mda_vars {
 	const char *user;    /* %u; NULL is "" */
 	const char *account; /* %a; NULL is "" */
@@ -124,16 +121,6 @@ struct mda_vars {
  */
 int mda_open(const char *command, const struct mda_vars *vars,
 	     unsigned timeout_sec, struct sink **out, struct yb_error *err);
-
-/*
- * The filter above: true when value (NULL is "") holds only letters,
- * digits and @._+=- and does not start with '-'.  "" passes.
- */
-bool mda_value_is_safe(const char *value);
-
-/* sender when it is not empty and passes the filter, else
-   MDA_FALLBACK_SENDER (static). */
-const char *mda_safe_sender(const char *sender);
 
 /* Does command run through /bin/sh (the rule above)? */
 bool mda_needs_shell(const char *command);

@@ -37,6 +37,7 @@
 #include "log.h"
 #include <openssl/evp.h>
 
+#include "envelope.h"
 #include "held.h"
 #include "mbox.h"
 #include "sink.h"

@@ -34,6 +34,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "envelope.h"
 #include "mbox.h"
 #include "account.h"
 #include "mda.h"
