@@ -5,9 +5,8 @@
  * Each message is spooled to an unlinked temporary file through a fixed
  * buffer, with the envelope scanner of envelope.h watching its header; the
  * file itself becomes the command's standard input, so nothing is piped
- * and no message passes through our memory twice.  The command is started
- * with posix_spawn (no async-signal-unsafe code runs between fork and
- * exec) and waited for with a pidfd, falling back to polling.
+ * and no message passes through our memory twice.  The command runs as
+ * child.h runs every command: its own process group, default signals.
  */
 #include "config.h"
 
@@ -16,17 +15,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,6 +29,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "child.h"
 #include "clock.h"
 #include "envelope.h"
 #include "fileio.h"
@@ -52,10 +47,6 @@ extern char **environ;
 
 /* After SIGTERM, how long the command has before SIGKILL. */
 #define KILL_GRACE_MS 1000
-
-/* Polling pauses when there is no pidfd: from 1 ms, up to 50 ms. */
-#define POLL_FIRST_MS 1
-#define POLL_MAX_MS 50
 
 /*
  * "mda:" SECONDS "." PID "." SEQ "." 8 hex "." 64 hex: the token, then
@@ -416,53 +407,6 @@ static char **build_env(const struct mda *mda, const char *sender,
 
 /* ---- running the command ------------------------------------------------ */
 
-/* Signals yubin may ignore or catch; the command gets their defaults. */
-static const int defaulted_signals[] = {
-	SIGPIPE, SIGXFSZ, SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGALRM,
-	SIGUSR1, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU,
-};
-
-static int set_spawn_attr(posix_spawnattr_t *attr)
-{
-	sigset_t defaults, empty;
-	sigemptyset(&defaults);
-	sigemptyset(&empty);
-	for (size_t i = 0; i < sizeof(defaulted_signals) / sizeof(int); i++)
-		sigaddset(&defaults, defaulted_signals[i]);
-	int rc = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP |
-					  POSIX_SPAWN_SETSIGDEF |
-					  POSIX_SPAWN_SETSIGMASK);
-	if (!rc)
-		rc = posix_spawnattr_setpgroup(attr, 0);
-	if (!rc)
-		rc = posix_spawnattr_setsigdefault(attr, &defaults);
-	if (!rc)
-		rc = posix_spawnattr_setsigmask(attr, &empty);
-	return rc;
-}
-
-/* stdin is the spool, stdout goes to our stderr, nothing else stays open. */
-static int set_file_actions(posix_spawn_file_actions_t *actions, int spool_fd)
-{
-	int rc = posix_spawn_file_actions_adddup2(actions, spool_fd, 0);
-	bool have_stderr = fcntl(STDERR_FILENO, F_GETFD) >= 0;
-	if (!rc && have_stderr)
-		rc = posix_spawn_file_actions_adddup2(actions, STDERR_FILENO,
-						      STDOUT_FILENO);
-	if (!rc && !have_stderr)
-		rc = posix_spawn_file_actions_addopen(actions, STDOUT_FILENO,
-						      "/dev/null", O_WRONLY, 0);
-	if (!rc && !have_stderr)
-		rc = posix_spawn_file_actions_addopen(actions, STDERR_FILENO,
-						      "/dev/null", O_WRONLY, 0);
-#if defined(__GLIBC__) && \
-	(__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-	if (!rc)
-		rc = posix_spawn_file_actions_addclosefrom_np(actions, 3);
-#endif
-	return rc;
-}
-
 static int spawn_failed(const struct mda *mda, int rc, struct yb_error *err)
 {
 	/* A command that cannot start is the configuration's fault... */
@@ -488,76 +432,17 @@ static int spawn_command(const struct mda *mda, const struct mda_msg *msg,
 		free_strings(argv);
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	}
-	posix_spawn_file_actions_t actions;
-	posix_spawnattr_t attr;
-	int rc = posix_spawn_file_actions_init(&actions);
-	if (!rc) {
-		rc = posix_spawnattr_init(&attr);
-		if (rc)
-			posix_spawn_file_actions_destroy(&actions);
-	}
-	if (!rc) {
-		rc = set_spawn_attr(&attr);
-		if (!rc)
-			rc = set_file_actions(&actions, msg->fd);
-		if (!rc && mda->use_shell)
-			rc = posix_spawn(pid, argv[0], &actions, &attr, argv, envp);
-		else if (!rc)
-			rc = posix_spawnp(pid, argv[0], &actions, &attr, argv, envp);
-		posix_spawnattr_destroy(&attr);
-		posix_spawn_file_actions_destroy(&actions);
-	}
+	/* stdin is the spool, stdout goes to our stderr. */
+	const struct child_spec spec = {
+		.program = argv[0], .search_path = !mda->use_shell,
+		.argv = argv, .envp = envp, .stdin_fd = msg->fd,
+		.stdout_fd = -1,
+	};
+	int rc = child_start(&spec, pid);
 	free_strings(argv);
 	free(envp);
 	free_strings(owned_env);
 	return rc ? spawn_failed(mda, rc, err) : YB_OK;
-}
-
-static int open_pidfd(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	(void)pid;
-	return -1;
-#endif
-}
-
-/* Wait up to ms for the child to exit, without reaping it. */
-static bool await_exit(pid_t pid, int pidfd, uint64_t ms)
-{
-	int64_t deadline = clock_deadline_in_ms(ms, false);
-	uint64_t pause = POLL_FIRST_MS;
-	for (;;) {
-		siginfo_t info;
-		memset(&info, 0, sizeof(info));
-		int rc = waitid(P_PID, (id_t)pid, &info,
-				WEXITED | WNOHANG | WNOWAIT);
-		if (rc == 0 && info.si_pid == pid)
-			return true;
-		if (rc != 0 && errno != EINTR)
-			return true; /* nothing to wait for: it is gone */
-		uint64_t left = (uint64_t)clock_left_ms(deadline);
-		if (left == 0)
-			return false;
-		if (pidfd >= 0) {
-			struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-			poll(&pfd, 1, clock_poll_timeout(deadline, INT_MAX));
-		} else {
-			clock_sleep_ms(left < pause ? left : pause);
-			pause = pause * 2 > POLL_MAX_MS ? POLL_MAX_MS : pause * 2;
-		}
-	}
-}
-
-static void reap(pid_t pid, int *wait_status)
-{
-	while (waitpid(pid, wait_status, 0) < 0) {
-		if (errno != EINTR) {
-			*wait_status = 0;
-			return;
-		}
-	}
 }
 
 static void judge_exit(struct mda_msg *msg, int wait_status)
@@ -611,33 +496,32 @@ static int run_one(struct mda *mda, struct mda_msg *msg, struct yb_error *err)
 	int status = spawn_command(mda, msg, &pid, err);
 	if (status)
 		return status;
-	int pidfd = open_pidfd(pid);
 	int wait_status = 0;
-	if (await_exit(pid, pidfd, (uint64_t)mda->timeout_sec * 1000u)) {
-		reap(pid, &wait_status);
-		judge_exit(msg, wait_status);
-		/* What the shell, or a spawn that cannot report, says for a
-		 * program not found: it will fail for every message. */
-		if (WIFEXITED(wait_status) && (WEXITSTATUS(wait_status) == 126 ||
-					       WEXITSTATUS(wait_status) == 127))
-			status = yb_fail(err, YB_ERR_CONFIG,
-					 "cannot run MDA command %s: it %s",
-					 mda->shown, msg->detail);
-	} else {
-		/* The whole group: a shell's children too.  The leader is
-		 * not reaped before the SIGKILL, so the group id stays ours. */
-		kill(-pid, SIGTERM);
-		await_exit(pid, pidfd, KILL_GRACE_MS);
-		kill(-pid, SIGKILL);
-		reap(pid, &wait_status);
+	if (!child_wait_exit(pid, (uint64_t)mda->timeout_sec * 1000u)) {
+		/* The whole group: a shell's children too. */
+		child_stop(pid, KILL_GRACE_MS);
 		msg->outcome = MDA_DEFERRED;
-		int written = snprintf(msg->detail, sizeof(msg->detail),
-				       "did not finish within %u s and was "
-				       "killed", mda->timeout_sec);
-		if (written < 0 || (size_t)written >= sizeof(msg->detail))
+		if (!text_format(msg->detail, sizeof(msg->detail),
+				 "did not finish within %u s and was killed",
+				 mda->timeout_sec))
 			msg->detail[0] = '\0';
+		return YB_OK;
 	}
-	fd_close(&pidfd);
+	if (!child_reap(pid, &wait_status)) {
+		/* Nobody can say how it ended: never taken for a delivery. */
+		msg->outcome = MDA_DEFERRED;
+		snprintf(msg->detail, sizeof(msg->detail),
+			 "ended in a way that cannot be learned");
+		return YB_OK;
+	}
+	judge_exit(msg, wait_status);
+	/* What the shell, or a spawn that cannot report, says for a program
+	   not found: it will fail for every message. */
+	if (WIFEXITED(wait_status) && (WEXITSTATUS(wait_status) == 126 ||
+				       WEXITSTATUS(wait_status) == 127))
+		status = yb_fail(err, YB_ERR_CONFIG,
+				 "cannot run MDA command %s: it %s",
+				 mda->shown, msg->detail);
 	return status;
 }
 
