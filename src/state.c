@@ -82,10 +82,9 @@
  * rename it over snapshot, fsync the directory, and only then unlink the
  * journal and fsync the directory again.
  *
- * In memory: the delivered keys of each mailbox are an open-addressing
- * hash set (linear probing, backward-shift deletion), keyed with
- * SipHash-1-3 under a random per-state key so that a hostile server's
- * UIDLs cannot be chosen to collide.  Key and dest strings live in the
+ * In memory: the delivered keys of each mailbox, and the mailboxes by
+ * name, are hash sets (name_set.h: keyed so that a hostile server's
+ * UIDLs cannot be chosen to collide).  Key and dest strings live in the
  * mailbox's arena (a replaced dest stays there until the mailbox goes);
  * values in a short array (at most 64 per mailbox), each freed when
  * replaced.  A mailbox left with no key and no value is freed whole, so
@@ -102,13 +101,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "fileio.h"
 #include "log.h"
+#include "name_set.h"
 #include "safedir.h"
 #include "state_record.h"
 #include "testhook.h"
@@ -133,10 +132,6 @@
 #define ARENA_CHUNK_MIN 256
 #define ARENA_CHUNK_MAX (64 * 1024)
 
-#define SET_MIN_CAPACITY 16
-/* A set may not grow past this many slots (the hash kept is 32 bits). */
-#define SET_MAX_CAPACITY ((size_t)1 << 31)
-
 static const char SNAPSHOT_NAME[] = "snapshot";
 static const char SNAPSHOT_NEW_NAME[] = "snapshot.new";
 static const char JOURNAL_NAME[] = "journal";
@@ -154,73 +149,6 @@ static const char JOURNAL_ADVICE[] =
 	"to recover, move the file away and run yubin again: messages "
 	"recorded since the last compaction will be fetched again, so some "
 	"may arrive a second time";
-
-/* ---- SipHash-1-3 ------------------------------------------------------- */
-
-static uint64_t rotl64(uint64_t value, int bits)
-{
-	return (value << bits) | (value >> (64 - bits));
-}
-
-static void sip_round(uint64_t v[4])
-{
-	v[0] += v[1]; v[1] = rotl64(v[1], 13); v[1] ^= v[0]; v[0] = rotl64(v[0], 32);
-	v[2] += v[3]; v[3] = rotl64(v[3], 16); v[3] ^= v[2];
-	v[0] += v[3]; v[3] = rotl64(v[3], 21); v[3] ^= v[0];
-	v[2] += v[1]; v[1] = rotl64(v[1], 17); v[1] ^= v[2]; v[2] = rotl64(v[2], 32);
-}
-
-static uint64_t load_le64(const unsigned char *p)
-{
-	uint64_t value = 0;
-	for (int i = 7; i >= 0; i--)
-		value = (value << 8) | p[i];
-	return value;
-}
-
-static uint64_t siphash13(const uint64_t key[2], const char *data, size_t len)
-{
-	const unsigned char *in = (const unsigned char *)data;
-	uint64_t v[4] = {
-		0x736f6d6570736575ULL ^ key[0], 0x646f72616e646f6dULL ^ key[1],
-		0x6c7967656e657261ULL ^ key[0], 0x7465646279746573ULL ^ key[1],
-	};
-	size_t whole = len - len % 8;
-	for (size_t i = 0; i < whole; i += 8) {
-		uint64_t m = load_le64(in + i);
-		v[3] ^= m;
-		sip_round(v);
-		v[0] ^= m;
-	}
-	uint64_t last = (uint64_t)len << 56;
-	for (size_t i = 0; i < len % 8; i++)
-		last |= (uint64_t)in[whole + i] << (8 * i);
-	v[3] ^= last;
-	sip_round(v);
-	v[0] ^= last;
-	v[2] ^= 0xff;
-	sip_round(v);
-	sip_round(v);
-	sip_round(v);
-	return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
-
-/*
- * A random hash key.  Without the kernel's randomness the key is merely
- * unpredictable-ish; lookups stay correct, only collision resistance
- * against a hostile server weakens.
- */
-static void random_hash_key(uint64_t key[2])
-{
-	if (getrandom(key, 2 * sizeof(key[0]), GRND_NONBLOCK) ==
-	    (ssize_t)(2 * sizeof(key[0])))
-		return;
-	struct timespec now = { 0, 0 };
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	key[0] = (uint64_t)now.tv_nsec * 0x9e3779b97f4a7c15ULL ^
-		 (uint64_t)(uintptr_t)key;
-	key[1] = (uint64_t)now.tv_sec ^ ((uint64_t)getpid() << 32);
-}
 
 /* ---- string arena ------------------------------------------------------ */
 
@@ -273,125 +201,28 @@ static void arena_release(struct arena *arena)
 	arena->chunks = NULL;
 }
 
-/* ---- hash set of strings ----------------------------------------------- */
+/* ---- in-memory entries ------------------------------------------------ */
 
-/*
- * One slot: str is NULL when the slot is empty.  In a mailbox's set, str
- * is a delivered key, value its fetched_at and dest where it was published
- * (NULL if unknown); in the mailbox index, str is a mailbox's name and
- * value its index in state->mailboxes.
- */
-struct set_entry {
-	const char *str;      /* in the mailbox's arena, or its name */
+/* A delivered key in its mailbox's set (name_set.h); the name is the key,
+   in the mailbox's arena. */
+struct key_entry {
+	struct name_entry head;
 	const char *dest;     /* in the mailbox's arena, or NULL */
-	int64_t value;
-	uint32_t hash;
-	uint32_t len;
-	/* Delivered keys only (zero when unknown): the size the server
-	   listed, and since when and in how many listings it has been
-	   missing (POP3's grace before forgetting, see state.h). */
+	int64_t fetched_at;
+	/* Zero when unknown: the size the server listed, and since when and
+	   in how many listings the key has been missing (POP3's grace before
+	   forgetting, see state.h). */
 	uint64_t listed_size;
 	int64_t missing_since;
 	uint32_t missing_runs;
 	bool has_size;
 };
 
-/* Open addressing, linear probing; capacity is 0 or a power of two. */
-struct key_set {
-	struct set_entry *slots;   /* owned */
-	size_t capacity;
-	size_t count;
+/* A mailbox in state->mailbox_index; the name is the mailbox's own. */
+struct mailbox_entry {
+	struct name_entry head;
+	size_t index;         /* in state->mailboxes */
 };
-
-static size_t set_home(const struct key_set *set, uint32_t hash)
-{
-	return hash & (set->capacity - 1);
-}
-
-static struct set_entry *set_find(const struct key_set *set, const char *str,
-				  size_t len, uint32_t hash)
-{
-	if (set->count == 0)
-		return NULL;
-	size_t mask = set->capacity - 1;
-	for (size_t i = set_home(set, hash);; i = (i + 1) & mask) {
-		struct set_entry *entry = &set->slots[i];
-		if (!entry->str)
-			return NULL;
-		if (entry->hash == hash && entry->len == len &&
-		    memcmp(entry->str, str, len) == 0)
-			return entry;
-	}
-}
-
-/* Place an entry known to be absent into a set with room for it. */
-static struct set_entry *set_place(struct key_set *set,
-				   const struct set_entry *entry)
-{
-	size_t mask = set->capacity - 1;
-	size_t i = set_home(set, entry->hash);
-	while (set->slots[i].str)
-		i = (i + 1) & mask;
-	set->slots[i] = *entry;
-	set->count++;
-	return &set->slots[i];
-}
-
-/* Make room for one more entry, keeping the load at most 3/4. */
-static int set_reserve_one(struct key_set *set)
-{
-	if (set->capacity && (set->count + 1) * 4 <= set->capacity * 3)
-		return 0;
-	size_t capacity = set->capacity ? set->capacity * 2 : SET_MIN_CAPACITY;
-	if (capacity > SET_MAX_CAPACITY)
-		return -1;
-	struct set_entry *slots = calloc(capacity, sizeof(*slots));
-	if (!slots)
-		return -1;
-	struct key_set grown = { slots, capacity, 0 };
-	for (size_t i = 0; i < set->capacity; i++)
-		if (set->slots[i].str)
-			set_place(&grown, &set->slots[i]);
-	free(set->slots);
-	*set = grown;
-	return 0;
-}
-
-/* Is slot `at`, whose entry belongs at `home`, reachable past `hole`? */
-static bool probe_passes(size_t home, size_t hole, size_t at)
-{
-	if (hole <= at)
-		return home <= hole || home > at;
-	return home <= hole && home > at;
-}
-
-static bool set_remove(struct key_set *set, const char *str, size_t len,
-		       uint32_t hash)
-{
-	struct set_entry *found = set_find(set, str, len, hash);
-	if (!found)
-		return false;
-	/* Backward-shift deletion: no tombstones, probes stay short. */
-	size_t mask = set->capacity - 1;
-	size_t hole = (size_t)(found - set->slots);
-	for (size_t at = (hole + 1) & mask; set->slots[at].str;
-	     at = (at + 1) & mask) {
-		size_t home = set_home(set, set->slots[at].hash);
-		if (probe_passes(home, hole, at)) {
-			set->slots[hole] = set->slots[at];
-			hole = at;
-		}
-	}
-	memset(&set->slots[hole], 0, sizeof(set->slots[hole]));
-	set->count--;
-	return true;
-}
-
-static void set_release(struct key_set *set)
-{
-	free(set->slots);
-	memset(set, 0, sizeof(*set));
-}
 
 /* ---- growable byte buffer ---------------------------------------------- */
 
@@ -559,7 +390,7 @@ struct meta_value {
  * so forgetting releases its memory.
  */
 struct mailbox {
-	struct key_set keys;      /* delivered keys: fetched_at, dest */
+	struct name_set keys;     /* delivered keys: struct key_entry */
 	struct arena strings;     /* the keys' and dests' text */
 	struct meta_value *meta;  /* owned; meta_count of meta_cap used */
 	size_t meta_count;
@@ -578,11 +409,10 @@ struct state {
 	bool read_only;
 	bool broken;            /* a write failed in a way we could not undo */
 
-	uint64_t hash_key[2];
 	struct mailbox **mailboxes;   /* owned, each owned; in no order */
 	size_t mailbox_count;
 	size_t mailbox_cap;
-	struct key_set mailbox_index; /* name -> index in mailboxes */
+	struct name_set mailbox_index; /* of struct mailbox_entry */
 
 	/* Open intents in journal order; blocks[i] owns intents[i]'s strings. */
 	struct state_intent *intents;
@@ -599,24 +429,18 @@ struct state {
 	bool snapshot_outdated;       /* version 1, to be rewritten */
 };
 
-static uint32_t state_hash(const struct state *state, const char *str,
-			   size_t len)
+static struct mailbox_entry *find_mailbox_entry(const struct state *state,
+						const char *name, size_t len)
 {
-	return (uint32_t)siphash13(state->hash_key, str, len);
-}
-
-static struct set_entry *find_mailbox_entry(const struct state *state,
-					    const char *name, size_t len)
-{
-	return set_find(&state->mailbox_index, name, len,
-			state_hash(state, name, len));
+	return (struct mailbox_entry *)name_set_find(&state->mailbox_index,
+						     name, len);
 }
 
 static struct mailbox *find_mailbox(const struct state *state,
 				    const char *name, size_t len)
 {
-	const struct set_entry *entry = find_mailbox_entry(state, name, len);
-	return entry ? state->mailboxes[(size_t)entry->value] : NULL;
+	const struct mailbox_entry *entry = find_mailbox_entry(state, name, len);
+	return entry ? state->mailboxes[entry->index] : NULL;
 }
 
 static bool mailbox_is_empty(const struct mailbox *mailbox)
@@ -624,14 +448,41 @@ static bool mailbox_is_empty(const struct mailbox *mailbox)
 	return mailbox->keys.count == 0 && mailbox->meta_count == 0;
 }
 
+/* A new empty mailbox named name[0..len); NULL when out of memory. */
+static struct mailbox *mailbox_new(const char *name, size_t len)
+{
+	/* len is at most STATE_MAILBOX_MAX: no overflow. */
+	struct mailbox *mailbox = calloc(1, sizeof(*mailbox) + len + 1);
+	if (!mailbox)
+		return NULL;
+	name_set_init_entries(&mailbox->keys, sizeof(struct key_entry));
+	memcpy(mailbox->name, name, len);
+	mailbox->name[len] = '\0';
+	mailbox->name_len = len;
+	return mailbox;
+}
+
 static void mailbox_free(struct mailbox *mailbox)
 {
-	set_release(&mailbox->keys);
+	name_set_free(&mailbox->keys);
 	arena_release(&mailbox->strings);
 	for (size_t i = 0; i < mailbox->meta_count; i++)
 		free(mailbox->meta[i].block);
 	free(mailbox->meta);
 	free(mailbox);
+}
+
+static int reserve_mailbox(struct state *state)
+{
+	if (state->mailbox_count < state->mailbox_cap)
+		return 0;
+	size_t cap = state->mailbox_cap ? state->mailbox_cap * 2 : 8;
+	struct mailbox **grown = realloc(state->mailboxes, cap * sizeof(*grown));
+	if (!grown)
+		return -1;
+	state->mailboxes = grown;
+	state->mailbox_cap = cap;
+	return 0;
 }
 
 /* The mailbox, created (*created) if new; NULL when out of memory. */
@@ -642,29 +493,17 @@ static struct mailbox *get_mailbox(struct state *state, const char *name,
 	struct mailbox *found = find_mailbox(state, name, len);
 	if (found)
 		return found;
-	if (state->mailbox_count == state->mailbox_cap) {
-		size_t cap = state->mailbox_cap ? state->mailbox_cap * 2 : 8;
-		struct mailbox **grown = realloc(state->mailboxes,
-						 cap * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		state->mailboxes = grown;
-		state->mailbox_cap = cap;
+	struct mailbox *mailbox = NULL;
+	if (reserve_mailbox(state) == 0)
+		mailbox = mailbox_new(name, len);
+	struct name_entry *entry;
+	if (!mailbox || name_set_insert(&state->mailbox_index, mailbox->name,
+					len, &entry) < 0) {
+		if (mailbox)
+			mailbox_free(mailbox);
+		return NULL;
 	}
-	if (set_reserve_one(&state->mailbox_index) != 0)
-		return NULL;
-	/* len is at most STATE_MAILBOX_MAX: no overflow. */
-	struct mailbox *mailbox = calloc(1, sizeof(*mailbox) + len + 1);
-	if (!mailbox)
-		return NULL;
-	memcpy(mailbox->name, name, len);
-	mailbox->name[len] = '\0';
-	mailbox->name_len = len;
-	struct set_entry entry = {
-		.str = mailbox->name, .value = (int64_t)state->mailbox_count,
-		.hash = state_hash(state, name, len), .len = (uint32_t)len,
-	};
-	set_place(&state->mailbox_index, &entry);
+	((struct mailbox_entry *)entry)->index = state->mailbox_count;
 	state->mailboxes[state->mailbox_count++] = mailbox;
 	*created = true;
 	return mailbox;
@@ -673,19 +512,16 @@ static struct mailbox *get_mailbox(struct state *state, const char *name,
 /* Drop the mailbox with all it holds; the last one takes its place. */
 static void remove_mailbox(struct state *state, struct mailbox *mailbox)
 {
-	struct set_entry *entry = find_mailbox_entry(state, mailbox->name,
-						     mailbox->name_len);
-	size_t at = (size_t)entry->value;
-	set_remove(&state->mailbox_index, mailbox->name, mailbox->name_len,
-		   entry->hash);
+	size_t at = find_mailbox_entry(state, mailbox->name,
+				       mailbox->name_len)->index;
+	name_set_remove(&state->mailbox_index, mailbox->name, mailbox->name_len);
 	mailbox_free(mailbox);
 	size_t last = --state->mailbox_count;
 	if (at == last)
 		return;
 	struct mailbox *moved = state->mailboxes[last];
 	state->mailboxes[at] = moved;
-	find_mailbox_entry(state, moved->name, moved->name_len)->value =
-		(int64_t)at;
+	find_mailbox_entry(state, moved->name, moved->name_len)->index = at;
 }
 
 /* After a failed change: a mailbox it created must not stay behind. */
@@ -697,20 +533,40 @@ static int undo_new_mailbox(struct state *state, struct mailbox *mailbox,
 	return -1;
 }
 
-static struct set_entry *find_delivered(const struct state *state,
+static struct key_entry *find_key(const struct mailbox *mailbox,
+				  const char *key, size_t len)
+{
+	return (struct key_entry *)name_set_find(&mailbox->keys, key, len);
+}
+
+static struct key_entry *find_delivered(const struct state *state,
 					const char *mailbox_name,
 					const char *key)
 {
 	const struct mailbox *mailbox = find_mailbox(state, mailbox_name,
 						     strlen(mailbox_name));
-	if (!mailbox)
-		return NULL;
-	size_t len = strlen(key);
-	return set_find(&mailbox->keys, key, len, state_hash(state, key, len));
+	return mailbox ? find_key(mailbox, key, strlen(key)) : NULL;
+}
+
+/* The delivered key after *cursor (start at 0), or NULL past the last. */
+static const struct key_entry *next_key(const struct mailbox *mailbox,
+					size_t *cursor)
+{
+	return (const struct key_entry *)name_set_next(&mailbox->keys, cursor);
+}
+
+/* The delivered entry of rec's (mailbox, key), or NULL. */
+static struct key_entry *find_record_key(const struct state *state,
+					 const struct record *rec)
+{
+	const struct mailbox *mailbox = find_mailbox(state, rec->field[0],
+						     rec->field_len[0]);
+	return mailbox ? find_key(mailbox, rec->field[1], rec->field_len[1])
+		       : NULL;
 }
 
 /* Point entry at a copy of dest (unless it holds that already); -1: OOM. */
-static int set_entry_dest(struct mailbox *mailbox, struct set_entry *entry,
+static int set_key_dest(struct mailbox *mailbox, struct key_entry *entry,
 			  const char *dest)
 {
 	if (entry->dest && strcmp(entry->dest, dest) == 0)
@@ -721,6 +577,30 @@ static int set_entry_dest(struct mailbox *mailbox, struct set_entry *entry,
 	if (!copy)
 		return -1;
 	entry->dest = copy;
+	return 0;
+}
+
+/*
+ * Fill the entry just added for rec's key: the key and dest (NULL:
+ * unknown) copied into the mailbox's arena, and the time.  -1 when out of
+ * memory, with the entry removed again.
+ */
+static int fill_new_key(struct mailbox *mailbox, struct key_entry *entry,
+			const struct record *rec, const char *dest)
+{
+	const char *key = arena_copy(&mailbox->strings, rec->field[1],
+				     rec->field_len[1]);
+	const char *dest_copy = NULL;
+	if (key && dest)
+		dest_copy = arena_copy(&mailbox->strings, dest, strlen(dest));
+	if (!key || (dest && !dest_copy)) {
+		/* The entry still names rec's own text, which is equal. */
+		name_set_remove(&mailbox->keys, rec->field[1], rec->field_len[1]);
+		return -1;
+	}
+	entry->head.name = key;
+	entry->dest = dest_copy;
+	entry->fetched_at = rec->fetched_at;
 	return 0;
 }
 
@@ -738,22 +618,15 @@ static int add_delivered(struct state *state, const struct record *rec,
 					      rec->field_len[0], &created);
 	if (!mailbox)
 		return -1;
-	uint32_t hash = state_hash(state, rec->field[1], rec->field_len[1]);
-	struct set_entry *found = set_find(&mailbox->keys, rec->field[1],
-					   rec->field_len[1], hash);
-	if (found)
-		return replace_dest && dest ? set_entry_dest(mailbox, found, dest)
+	struct name_entry *head;
+	int added = name_set_insert(&mailbox->keys, rec->field[1],
+				    rec->field_len[1], &head);
+	struct key_entry *entry = (struct key_entry *)head;
+	if (added == 0)
+		return replace_dest && dest ? set_key_dest(mailbox, entry, dest)
 					    : 0;
-	struct set_entry entry = { .value = rec->fetched_at, .hash = hash,
-				   .len = (uint32_t)rec->field_len[1] };
-	if (set_reserve_one(&mailbox->keys) == 0)
-		entry.str = arena_copy(&mailbox->strings, rec->field[1],
-				       rec->field_len[1]);
-	if (entry.str && dest)
-		entry.dest = arena_copy(&mailbox->strings, dest, strlen(dest));
-	if (!entry.str || (dest && !entry.dest))
+	if (added < 0 || fill_new_key(mailbox, entry, rec, dest) != 0)
 		return undo_new_mailbox(state, mailbox, created);
-	set_place(&mailbox->keys, &entry);
 	return 0;
 }
 
@@ -763,8 +636,7 @@ static void remove_delivered(struct state *state, const struct record *rec)
 					       rec->field_len[0]);
 	if (!mailbox)
 		return;
-	set_remove(&mailbox->keys, rec->field[1], rec->field_len[1],
-		   state_hash(state, rec->field[1], rec->field_len[1]));
+	name_set_remove(&mailbox->keys, rec->field[1], rec->field_len[1]);
 	if (mailbox_is_empty(mailbox))
 		remove_mailbox(state, mailbox);
 }
@@ -943,23 +815,15 @@ static int apply_dest(struct state *state, const struct record *rec)
 {
 	struct mailbox *mailbox = find_mailbox(state, rec->field[0],
 					       rec->field_len[0]);
-	if (!mailbox)
-		return 0;
-	struct set_entry *entry = set_find(&mailbox->keys, rec->field[1],
-					   rec->field_len[1],
-					   state_hash(state, rec->field[1],
-						      rec->field_len[1]));
-	return entry ? set_entry_dest(mailbox, entry, rec->field[2]) : 0;
+	struct key_entry *entry = !mailbox ? NULL :
+		find_key(mailbox, rec->field[1], rec->field_len[1]);
+	return entry ? set_key_dest(mailbox, entry, rec->field[2]) : 0;
 }
 
 /* Z and S: values of a delivered key; ignored for a key not delivered. */
 static void apply_key_values(struct state *state, const struct record *rec)
 {
-	struct mailbox *mailbox = find_mailbox(state, rec->field[0],
-					       rec->field_len[0]);
-	struct set_entry *entry = !mailbox ? NULL :
-		set_find(&mailbox->keys, rec->field[1], rec->field_len[1],
-			 state_hash(state, rec->field[1], rec->field_len[1]));
+	struct key_entry *entry = find_record_key(state, rec);
 	if (!entry)
 		return;
 	if (rec->op == 'Z') {
@@ -1508,7 +1372,8 @@ int state_open(const char *state_dir, const char *account, bool read_only,
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	state->dir_fd = state->lock_fd = state->journal_fd = -1;
 	state->read_only = read_only;
-	random_hash_key(state->hash_key);
+	name_set_init_entries(&state->mailbox_index,
+			      sizeof(struct mailbox_entry));
 	int rc = state_paths(state, state_dir, account, err);
 	if (rc == 0)
 		rc = open_dir(state, err);
@@ -1546,10 +1411,10 @@ bool state_contains(const struct state *state, const char *mailbox,
 bool state_fetched_at(const struct state *state, const char *mailbox,
 		      const char *key, time_t *out)
 {
-	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	const struct key_entry *entry = find_delivered(state, mailbox, key);
 	if (!entry)
 		return false;
-	*out = (time_t)entry->value;
+	*out = (time_t)entry->fetched_at;
 	return true;
 }
 
@@ -1561,11 +1426,10 @@ int state_foreach(const struct state *state, const char *mailbox,
 						   strlen(mailbox));
 	if (!found)
 		return 0;
-	for (size_t i = 0; i < found->keys.capacity; i++) {
-		const struct set_entry *entry = &found->keys.slots[i];
-		if (!entry->str)
-			continue;
-		int rc = fn(ctx, entry->str, (time_t)entry->value);
+	size_t cursor = 0;
+	for (const struct key_entry *entry = next_key(found, &cursor); entry;
+	     entry = next_key(found, &cursor)) {
+		int rc = fn(ctx, entry->head.name, (time_t)entry->fetched_at);
 		if (rc != 0)
 			return rc;
 	}
@@ -1583,11 +1447,12 @@ int state_dests_where(const struct state *state, const char *mailbox,
 	const char **out = malloc((cap ? cap : 1) * sizeof(*out));
 	if (!out)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	for (size_t i = 0; found && i < found->keys.capacity && *count < cap; i++) {
-		const struct set_entry *entry = &found->keys.slots[i];
-		if (entry->str && entry->dest && (!wanted || wanted(ctx, entry->str)))
+	size_t cursor = 0;
+	for (const struct key_entry *entry = found ? next_key(found, &cursor)
+						   : NULL;
+	     entry && *count < cap; entry = next_key(found, &cursor))
+		if (entry->dest && (!wanted || wanted(ctx, entry->head.name)))
 			out[(*count)++] = entry->dest;
-	}
 	*dests = out;
 	return YB_OK;
 }
@@ -1602,7 +1467,7 @@ size_t state_count(const struct state *state, const char *mailbox)
 const char *state_dest(const struct state *state, const char *mailbox,
 		       const char *key)
 {
-	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	const struct key_entry *entry = find_delivered(state, mailbox, key);
 	return entry ? entry->dest : NULL;
 }
 
@@ -1852,7 +1717,7 @@ int state_set_dest(struct state *state, const char *mailbox, const char *key,
 		rc = check_field(state, "destination", dest, STATE_DEST_MAX, err);
 	if (rc != 0)
 		return rc;
-	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	const struct key_entry *entry = find_delivered(state, mailbox, key);
 	if (!entry) {
 		char shown_key[64], shown_mailbox[64];
 		text_sanitize(shown_key, sizeof(shown_key), key, strlen(key));
@@ -1874,7 +1739,7 @@ int state_set_dest(struct state *state, const char *mailbox, const char *key,
 /* The delivered entry of (mailbox, key) for a change, or an error. */
 static int find_for_change(struct state *state, const char *mailbox,
 			   const char *key, const char *what,
-			   struct set_entry **out, struct yb_error *err)
+			   struct key_entry **out, struct yb_error *err)
 {
 	int rc = check_mailbox_key(state, mailbox, key, err);
 	if (rc != 0)
@@ -1895,7 +1760,7 @@ static int find_for_change(struct state *state, const char *mailbox,
 bool state_listed_size(const struct state *state, const char *mailbox,
 		       const char *key, uint64_t *size)
 {
-	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	const struct key_entry *entry = find_delivered(state, mailbox, key);
 	if (!entry || !entry->has_size)
 		return false;
 	*size = entry->listed_size;
@@ -1905,7 +1770,7 @@ bool state_listed_size(const struct state *state, const char *mailbox,
 int state_set_listed_size(struct state *state, const char *mailbox,
 			  const char *key, uint64_t size, struct yb_error *err)
 {
-	struct set_entry *entry;
+	struct key_entry *entry;
 	int rc = find_for_change(state, mailbox, key, "the size", &entry, err);
 	if (rc != 0)
 		return rc;
@@ -1923,7 +1788,7 @@ int state_set_listed_size(struct state *state, const char *mailbox,
 bool state_missing(const struct state *state, const char *mailbox,
 		   const char *key, time_t *since, unsigned long *runs)
 {
-	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	const struct key_entry *entry = find_delivered(state, mailbox, key);
 	if (!entry || entry->missing_runs == 0)
 		return false;
 	*since = (time_t)entry->missing_since;
@@ -1935,7 +1800,7 @@ int state_set_missing(struct state *state, const char *mailbox,
 		      const char *key, time_t since, unsigned long runs,
 		      struct yb_error *err)
 {
-	struct set_entry *entry;
+	struct key_entry *entry;
 	int rc = find_for_change(state, mailbox, key, "a missing message",
 				 &entry, err);
 	if (rc != 0)
@@ -2090,14 +1955,14 @@ static void writer_add_trailer(struct file_writer *writer)
 /* After a key's M line: its Z line and, while it is missing, its S line. */
 static void write_key_values(struct file_writer *writer,
 			     const struct mailbox *mailbox,
-			     const struct set_entry *entry)
+			     const struct key_entry *entry)
 {
 	char first[RECORD_NUMBER_SIZE], second[RECORD_NUMBER_SIZE];
 	struct record rec = { .op = 'Z', .field_count = 3 };
 	rec.field[0] = mailbox->name;
 	rec.field_len[0] = mailbox->name_len;
-	rec.field[1] = entry->str;
-	rec.field_len[1] = entry->len;
+	rec.field[1] = entry->head.name;
+	rec.field_len[1] = entry->head.len;
 	if (entry->has_size) {
 		record_number_field(&rec, 2, first, entry->listed_size);
 		writer_add_record(writer, &rec);
@@ -2119,17 +1984,16 @@ static void write_mailbox_keys(struct file_writer *writer,
 	struct record rec = { .op = 'M', .field_count = 4 };
 	rec.field[0] = mailbox->name;
 	rec.field_len[0] = mailbox->name_len;
-	for (size_t i = 0; i < mailbox->keys.capacity; i++) {
-		const struct set_entry *entry = &mailbox->keys.slots[i];
-		if (!entry->str)
-			continue;
+	size_t cursor = 0;
+	for (const struct key_entry *entry = next_key(mailbox, &cursor); entry;
+	     entry = next_key(mailbox, &cursor)) {
 		char seconds[24];
 		int written = snprintf(seconds, sizeof(seconds), "%lld",
-				       (long long)entry->value);
+				       (long long)entry->fetched_at);
 		if (written < 0 || (size_t)written >= sizeof(seconds))
 			continue; /* cannot happen: an int64 fits */
-		rec.field[1] = entry->str;
-		rec.field_len[1] = entry->len;
+		rec.field[1] = entry->head.name;
+		rec.field_len[1] = entry->head.len;
 		rec.field[2] = seconds;
 		rec.field_len[2] = (size_t)written;
 		rec.field_none[3] = entry->dest == NULL;
@@ -2296,7 +2160,7 @@ void state_free(struct state *state)
 	for (size_t i = 0; i < state->mailbox_count; i++)
 		mailbox_free(state->mailboxes[i]);
 	free(state->mailboxes);
-	set_release(&state->mailbox_index);
+	name_set_free(&state->mailbox_index);
 	for (size_t i = 0; i < state->intent_count; i++)
 		free(state->intent_blocks[i]);
 	free(state->intents);
