@@ -1,85 +1,280 @@
-/* name_set.c - a set of names: open addressing, linear probing. */
+/*
+ * name_set.c - a set of names: open addressing, linear probing,
+ * backward-shift deletion, keyed SipHash-1-3 (see name_set.h).
+ */
 #include "config.h"
 
 #include "name_set.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
-#define FIRST_CAP 16
+#define MIN_CAPACITY 16
+/* A set may not grow past this many slots (the hash kept is 32 bits). */
+#define MAX_CAPACITY ((size_t)1 << 31)
+
+/* ---- SipHash-1-3 ------------------------------------------------------- */
+
+static uint64_t rotl64(uint64_t value, int bits)
+{
+	return (value << bits) | (value >> (64 - bits));
+}
+
+static void sip_round(uint64_t v[4])
+{
+	v[0] += v[1]; v[1] = rotl64(v[1], 13); v[1] ^= v[0]; v[0] = rotl64(v[0], 32);
+	v[2] += v[3]; v[3] = rotl64(v[3], 16); v[3] ^= v[2];
+	v[0] += v[3]; v[3] = rotl64(v[3], 21); v[3] ^= v[0];
+	v[2] += v[1]; v[1] = rotl64(v[1], 17); v[1] ^= v[2]; v[2] = rotl64(v[2], 32);
+}
+
+static uint64_t load_le64(const unsigned char *p)
+{
+	uint64_t value = 0;
+	for (int i = 7; i >= 0; i--)
+		value = (value << 8) | p[i];
+	return value;
+}
+
+static uint64_t siphash13(const uint64_t key[2], const char *data, size_t len)
+{
+	const unsigned char *in = (const unsigned char *)data;
+	uint64_t v[4] = {
+		0x736f6d6570736575ULL ^ key[0], 0x646f72616e646f6dULL ^ key[1],
+		0x6c7967656e657261ULL ^ key[0], 0x7465646279746573ULL ^ key[1],
+	};
+	size_t whole = len - len % 8;
+	for (size_t i = 0; i < whole; i += 8) {
+		uint64_t m = load_le64(in + i);
+		v[3] ^= m;
+		sip_round(v);
+		v[0] ^= m;
+	}
+	uint64_t last = (uint64_t)len << 56;
+	for (size_t i = 0; i < len % 8; i++)
+		last |= (uint64_t)in[whole + i] << (8 * i);
+	v[3] ^= last;
+	sip_round(v);
+	v[0] ^= last;
+	v[2] ^= 0xff;
+	sip_round(v);
+	sip_round(v);
+	sip_round(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/*
+ * A random hash key.  Without the kernel's randomness the key is merely
+ * unpredictable-ish; lookups stay correct, only collision resistance
+ * against a hostile server weakens.
+ */
+static void random_hash_key(uint64_t key[2])
+{
+	if (getrandom(key, 2 * sizeof(key[0]), GRND_NONBLOCK) ==
+	    (ssize_t)(2 * sizeof(key[0])))
+		return;
+	struct timespec now = { 0, 0 };
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	key[0] = (uint64_t)now.tv_nsec * 0x9e3779b97f4a7c15ULL ^
+		 (uint64_t)(uintptr_t)key;
+	key[1] = (uint64_t)now.tv_sec ^ ((uint64_t)getpid() << 32);
+}
+
+static uint32_t hash_name(const struct name_set *set, const char *name,
+			  size_t len)
+{
+	return (uint32_t)siphash13(set->hash_key, name, len);
+}
+
+/* ---- the table --------------------------------------------------------- */
+
+void name_set_init_entries(struct name_set *set, size_t entry_size)
+{
+	memset(set, 0, sizeof(*set));
+	set->entry_size = entry_size;
+}
 
 void name_set_init(struct name_set *set)
 {
-	memset(set, 0, sizeof(*set));
+	name_set_init_entries(set, sizeof(struct name_entry));
 }
 
-static uint64_t hash_name(const char *name)
+static struct name_entry *slot_at(const struct name_set *set, size_t i)
 {
-	uint64_t hash = 14695981039346656037ull;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		hash ^= *p;
-		hash *= 1099511628211ull;
-	}
-	return hash;
+	return (struct name_entry *)(void *)(set->slots + i * set->entry_size);
+}
+
+static size_t home_of(const struct name_set *set, uint32_t hash)
+{
+	return hash & (set->capacity - 1);
 }
 
 /* The slot holding name, or the free slot where it would go. */
-static size_t slot_of(const char **slots, size_t cap, const char *name,
-		      size_t *comparisons)
+static size_t probe(const struct name_set *set, const char *name, size_t len,
+		    uint32_t hash, size_t *comparisons)
 {
-	size_t mask = cap - 1;
-	size_t i = (size_t)hash_name(name) & mask;
-	while (slots[i]) {
-		++*comparisons;
-		if (strcmp(slots[i], name) == 0)
+	size_t mask = set->capacity - 1;
+	size_t i = home_of(set, hash);
+	for (;; i = (i + 1) & mask) {
+		const struct name_entry *entry = slot_at(set, i);
+		if (!entry->name)
 			return i;
-		i = (i + 1) & mask;
+		if (entry->hash != hash || entry->len != len)
+			continue;
+		++*comparisons;
+		if (memcmp(entry->name, name, len) == 0)
+			return i;
 	}
-	return i;
 }
 
-/* Double the table; the load stays at most one half, so probes stay short. */
-static int grow(struct name_set *set)
+struct name_entry *name_set_find(const struct name_set *set, const char *name,
+				 size_t len)
 {
-	size_t cap = set->cap ? set->cap * 2 : FIRST_CAP;
-	if (cap < set->cap || cap > SIZE_MAX / sizeof(*set->slots))
+	if (set->count == 0 || len > UINT32_MAX)
+		return NULL;
+	size_t comparisons = 0;
+	struct name_entry *entry = slot_at(set, probe(set, name, len,
+						      hash_name(set, name, len),
+						      &comparisons));
+	return entry->name ? entry : NULL;
+}
+
+/* Copy an entry known to be absent into a set with room for it. */
+static struct name_entry *place(struct name_set *set,
+				const struct name_entry *entry)
+{
+	size_t mask = set->capacity - 1;
+	size_t i = home_of(set, entry->hash);
+	while (slot_at(set, i)->name)
+		i = (i + 1) & mask;
+	struct name_entry *slot = slot_at(set, i);
+	memcpy(slot, entry, set->entry_size);
+	set->count++;
+	return slot;
+}
+
+/* Make room for one more entry, keeping the load at most 3/4. */
+static int reserve_one(struct name_set *set)
+{
+	if (set->capacity && (set->count + 1) * 4 <= set->capacity * 3)
+		return 0;
+	size_t capacity = set->capacity ? set->capacity * 2 : MIN_CAPACITY;
+	if (capacity > MAX_CAPACITY || capacity > SIZE_MAX / set->entry_size)
 		return -1;
-	const char **slots = calloc(cap, sizeof(*slots));
+	unsigned char *slots = calloc(capacity, set->entry_size);
 	if (!slots)
 		return -1;
-	size_t unused = 0;
-	for (size_t i = 0; i < set->cap; i++)
-		if (set->slots[i])
-			slots[slot_of(slots, cap, set->slots[i], &unused)] = set->slots[i];
+	struct name_set grown = *set;
+	grown.slots = slots;
+	grown.capacity = capacity;
+	grown.count = 0;
+	for (size_t i = 0; i < set->capacity; i++)
+		if (slot_at(set, i)->name)
+			place(&grown, slot_at(set, i));
 	free(set->slots);
-	set->slots = slots;
-	set->cap = cap;
+	*set = grown;
 	return 0;
+}
+
+/*
+ * Before the first slot: a zeroed set holds bare names, and a new key is
+ * drawn whenever the set starts empty, as nothing was hashed with the
+ * old one.
+ */
+static void prepare_first_add(struct name_set *set)
+{
+	if (set->entry_size == 0)
+		set->entry_size = sizeof(struct name_entry);
+	random_hash_key(set->hash_key);
+}
+
+int name_set_insert(struct name_set *set, const char *name, size_t len,
+		    struct name_entry **entry)
+{
+	if (len > UINT32_MAX)
+		return -1;
+	if (set->capacity == 0)
+		prepare_first_add(set);
+	uint32_t hash = hash_name(set, name, len);
+	if (set->count > 0) {
+		struct name_entry *found = slot_at(
+			set, probe(set, name, len, hash, &set->comparisons));
+		if (found->name) {
+			if (entry)
+				*entry = found;
+			return 0;
+		}
+	}
+	if (reserve_one(set) != 0)
+		return -1;
+	size_t i = probe(set, name, len, hash, &set->comparisons);
+	struct name_entry *added = slot_at(set, i);
+	*added = (struct name_entry){ name, (uint32_t)len, hash };
+	set->count++;
+	if (entry)
+		*entry = added;
+	return 1;
+}
+
+/* Is slot `at`, whose entry belongs at `home`, reachable past `hole`? */
+static bool probe_passes(size_t home, size_t hole, size_t at)
+{
+	if (hole <= at)
+		return home <= hole || home > at;
+	return home <= hole && home > at;
+}
+
+bool name_set_remove(struct name_set *set, const char *name, size_t len)
+{
+	struct name_entry *found = name_set_find(set, name, len);
+	if (!found)
+		return false;
+	/* Backward-shift deletion: no tombstones, probes stay short. */
+	size_t mask = set->capacity - 1;
+	size_t hole = (size_t)((unsigned char *)found - set->slots) /
+		      set->entry_size;
+	for (size_t at = (hole + 1) & mask; slot_at(set, at)->name;
+	     at = (at + 1) & mask) {
+		size_t home = home_of(set, slot_at(set, at)->hash);
+		if (probe_passes(home, hole, at)) {
+			memcpy(slot_at(set, hole), slot_at(set, at),
+			       set->entry_size);
+			hole = at;
+		}
+	}
+	memset(slot_at(set, hole), 0, set->entry_size);
+	set->count--;
+	return true;
+}
+
+struct name_entry *name_set_next(const struct name_set *set, size_t *cursor)
+{
+	while (*cursor < set->capacity) {
+		struct name_entry *entry = slot_at(set, (*cursor)++);
+		if (entry->name)
+			return entry;
+	}
+	return NULL;
 }
 
 int name_set_add(struct name_set *set, const char *name)
 {
-	if ((set->count + 1) * 2 > set->cap && grow(set) != 0)
-		return -1;
-	size_t i = slot_of(set->slots, set->cap, name, &set->comparisons);
-	if (set->slots[i])
-		return 0;
-	set->slots[i] = name;
-	set->count++;
-	return 1;
+	return name_set_insert(set, name, strlen(name), NULL);
 }
 
 bool name_set_contains(const struct name_set *set, const char *name)
 {
-	if (set->cap == 0)
-		return false;
-	size_t comparisons = 0;
-	return set->slots[slot_of(set->slots, set->cap, name, &comparisons)] != NULL;
+	return name_set_find(set, name, strlen(name)) != NULL;
 }
 
 void name_set_free(struct name_set *set)
 {
 	free(set->slots);
-	name_set_init(set);
+	set->slots = NULL;
+	set->capacity = 0;
+	set->count = 0;
+	set->comparisons = 0;
 }

@@ -37,19 +37,14 @@
  *                                         first at SINCE; RUNS 0: listed
  *                                         again (SINCE is then 0)
  *
- * Every record line ends in " #" and 8 lowercase hex digits: the CRC-32
- * (IEEE 802.3, as zlib's crc32) of the line's bytes before " #".  Fields
- * are separated by one space and percent-escaped (%XX) so that they hold
- * only bytes 0x21..0x7e other than '%': no space, no control byte, no
- * newline, and never empty.  FETCHED_AT is decimal seconds since the
- * epoch.  NAME is [a-z0-9_], 1 to 64 bytes; VALUE 1 to 4096 bytes with no
- * control character (UTF-8 is fine).
+ How a record is written as a line (escaping, the per-line CRC-32), the
+ * headers and the snapshot's trailer are state_record.h's.  FETCHED_AT is
+ * decimal seconds since the epoch.  NAME is [a-z0-9_], 1 to 64 bytes;
+ * VALUE 1 to 4096 bytes with no control character (UTF-8 is fine).
  *
  * Absent fields: M's DEST is "-" when no dest is known (the key was
- * committed without an intent).  A field whose value is "-" itself is
- * always written "%2D", so a bare "-" never stands for data where a field
- * is optional.  (Where a field is required it can only mean "-", and is
- * read so.)  An M line of three fields, without DEST, has no dest either.
+ * committed without an intent); an M line of three fields, without DEST,
+ * has no dest either.
  *
  * Replay: every snapshot line must be valid.  In the journal, a line that
  * is too long, lacks its newline or has a wrong checksum starts a torn
@@ -87,10 +82,9 @@
  * rename it over snapshot, fsync the directory, and only then unlink the
  * journal and fsync the directory again.
  *
- * In memory: the delivered keys of each mailbox are an open-addressing
- * hash set (linear probing, backward-shift deletion), keyed with
- * SipHash-1-3 under a random per-state key so that a hostile server's
- * UIDLs cannot be chosen to collide.  Key and dest strings live in the
+ * In memory: the delivered keys of each mailbox, and the mailboxes by
+ * name, are hash sets (name_set.h: keyed so that a hostile server's
+ * UIDLs cannot be chosen to collide).  Key and dest strings live in the
  * mailbox's arena (a replaced dest stays there until the mailbox goes);
  * values in a short array (at most 64 per mailbox), each freed when
  * replaced.  A mailbox left with no key and no value is freed whole, so
@@ -107,22 +101,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "fileio.h"
 #include "log.h"
+#include "name_set.h"
 #include "safedir.h"
+#include "state_record.h"
 #include "testhook.h"
 #include "text.h"
-
-/* Longest fields the state accepts (bytes, before escaping). */
-#define STATE_KEY_MAX 1024
-#define STATE_DEST_MAX 4096
-#define STATE_META_NAME_MAX 64
-#define STATE_META_VALUE_MAX 4096
 
 /*
  * Values one mailbox may hold.  The engine uses a handful; the cap keeps
@@ -130,13 +119,6 @@
  */
 #define STATE_META_PER_MAILBOX_MAX 64
 
-/*
- * Longest record line the reader accepts.  The longest valid line, an M
- * record with every field at its maximum and every byte escaped, is
- * 1 + 2 * (1 + 3 * 1024) + 1 + 19 + 1 + 3 * 4096 + 11 bytes, about
- * 18.5 KiB.
- */
-#define STATE_LINE_MAX (32 * 1024)
 #define READER_BUF_SIZE (2 * STATE_LINE_MAX)
 
 /* Records waiting for state_sync are written out (unsynced) past this. */
@@ -145,37 +127,15 @@
 /* Snapshot writes go through a buffer of this size. */
 #define WRITER_BUF_SIZE (64 * 1024)
 
-/* " #" and 8 hex digits end every record line. */
-#define CHECK_SUFFIX_LEN 10
-
-#define RECORD_FIELDS_MAX 4
-
-/* Most listings a key can be counted missing from (it fits 32 bits). */
-#define MISSING_RUNS_MAX 0xffffffffULL
-
-/* The field that stands for "no value" where a field is optional. */
-static const char FIELD_NONE[] = "-";
-
 /* Arena chunks start small (a mailbox of few keys stays small) and
    double up to the largest size. */
 #define ARENA_CHUNK_MIN 256
 #define ARENA_CHUNK_MAX (64 * 1024)
 
-#define SET_MIN_CAPACITY 16
-/* A set may not grow past this many slots (the hash kept is 32 bits). */
-#define SET_MAX_CAPACITY ((size_t)1 << 31)
-
 static const char SNAPSHOT_NAME[] = "snapshot";
 static const char SNAPSHOT_NEW_NAME[] = "snapshot.new";
 static const char JOURNAL_NAME[] = "journal";
 static const char LOCK_NAME[] = "lock";
-static const char SNAPSHOT_MAGIC[] = "yubin-snapshot";
-static const char JOURNAL_MAGIC[] = "yubin-journal";
-static const char SNAPSHOT_HEADER[] = "yubin-snapshot 2\n";
-/* The version before the trailer: read, then rewritten. */
-static const char SNAPSHOT_HEADER_V1[] = "yubin-snapshot 1\n";
-static const char SNAPSHOT_TRAILER_WORD[] = "end";
-static const char JOURNAL_HEADER[] = "yubin-journal 1\n";
 
 /* The record types each file holds. */
 static const char SNAPSHOT_OPS[] = "MVZS";
@@ -189,106 +149,6 @@ static const char JOURNAL_ADVICE[] =
 	"to recover, move the file away and run yubin again: messages "
 	"recorded since the last compaction will be fetched again, so some "
 	"may arrive a second time";
-
-/* ---- CRC-32 ------------------------------------------------------------ */
-
-/* CRC-32 (reflected, polynomial 0xEDB88320), four bits at a time. */
-static const uint32_t crc32_nibble_table[16] = {
-	0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac,
-	0x76dc4190, 0x6b6b51f4, 0x4db26158, 0x5005713c,
-	0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
-	0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
-};
-
-/* Start a CRC-32 with CRC32_INIT, feed it bytes, finish with crc32_final. */
-#define CRC32_INIT 0xffffffffu
-
-static uint32_t crc32_update(uint32_t crc, const char *data, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char byte = (unsigned char)data[i];
-		crc = crc32_nibble_table[(crc ^ byte) & 0x0f] ^ (crc >> 4);
-		crc = crc32_nibble_table[(crc ^ (byte >> 4)) & 0x0f] ^ (crc >> 4);
-	}
-	return crc;
-}
-
-static uint32_t crc32_final(uint32_t crc)
-{
-	return crc ^ 0xffffffffu;
-}
-
-static uint32_t crc32_bytes(const char *data, size_t len)
-{
-	return crc32_final(crc32_update(CRC32_INIT, data, len));
-}
-
-/* ---- SipHash-1-3 ------------------------------------------------------- */
-
-static uint64_t rotl64(uint64_t value, int bits)
-{
-	return (value << bits) | (value >> (64 - bits));
-}
-
-static void sip_round(uint64_t v[4])
-{
-	v[0] += v[1]; v[1] = rotl64(v[1], 13); v[1] ^= v[0]; v[0] = rotl64(v[0], 32);
-	v[2] += v[3]; v[3] = rotl64(v[3], 16); v[3] ^= v[2];
-	v[0] += v[3]; v[3] = rotl64(v[3], 21); v[3] ^= v[0];
-	v[2] += v[1]; v[1] = rotl64(v[1], 17); v[1] ^= v[2]; v[2] = rotl64(v[2], 32);
-}
-
-static uint64_t load_le64(const unsigned char *p)
-{
-	uint64_t value = 0;
-	for (int i = 7; i >= 0; i--)
-		value = (value << 8) | p[i];
-	return value;
-}
-
-static uint64_t siphash13(const uint64_t key[2], const char *data, size_t len)
-{
-	const unsigned char *in = (const unsigned char *)data;
-	uint64_t v[4] = {
-		0x736f6d6570736575ULL ^ key[0], 0x646f72616e646f6dULL ^ key[1],
-		0x6c7967656e657261ULL ^ key[0], 0x7465646279746573ULL ^ key[1],
-	};
-	size_t whole = len - len % 8;
-	for (size_t i = 0; i < whole; i += 8) {
-		uint64_t m = load_le64(in + i);
-		v[3] ^= m;
-		sip_round(v);
-		v[0] ^= m;
-	}
-	uint64_t last = (uint64_t)len << 56;
-	for (size_t i = 0; i < len % 8; i++)
-		last |= (uint64_t)in[whole + i] << (8 * i);
-	v[3] ^= last;
-	sip_round(v);
-	v[0] ^= last;
-	v[2] ^= 0xff;
-	sip_round(v);
-	sip_round(v);
-	sip_round(v);
-	return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
-
-/*
- * A random hash key.  Without the kernel's randomness the key is merely
- * unpredictable-ish; lookups stay correct, only collision resistance
- * against a hostile server weakens.
- */
-static void random_hash_key(uint64_t key[2])
-{
-	if (getrandom(key, 2 * sizeof(key[0]), GRND_NONBLOCK) ==
-	    (ssize_t)(2 * sizeof(key[0])))
-		return;
-	struct timespec now = { 0, 0 };
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	key[0] = (uint64_t)now.tv_nsec * 0x9e3779b97f4a7c15ULL ^
-		 (uint64_t)(uintptr_t)key;
-	key[1] = (uint64_t)now.tv_sec ^ ((uint64_t)getpid() << 32);
-}
 
 /* ---- string arena ------------------------------------------------------ */
 
@@ -341,125 +201,28 @@ static void arena_release(struct arena *arena)
 	arena->chunks = NULL;
 }
 
-/* ---- hash set of strings ----------------------------------------------- */
+/* ---- in-memory entries ------------------------------------------------ */
 
-/*
- * One slot: str is NULL when the slot is empty.  In a mailbox's set, str
- * is a delivered key, value its fetched_at and dest where it was published
- * (NULL if unknown); in the mailbox index, str is a mailbox's name and
- * value its index in state->mailboxes.
- */
-struct set_entry {
-	const char *str;      /* in the mailbox's arena, or its name */
+/* A delivered key in its mailbox's set (name_set.h); the name is the key,
+   in the mailbox's arena. */
+struct key_entry {
+	struct name_entry head;
 	const char *dest;     /* in the mailbox's arena, or NULL */
-	int64_t value;
-	uint32_t hash;
-	uint32_t len;
-	/* Delivered keys only (zero when unknown): the size the server
-	   listed, and since when and in how many listings it has been
-	   missing (POP3's grace before forgetting, see state.h). */
+	int64_t fetched_at;
+	/* Zero when unknown: the size the server listed, and since when and
+	   in how many listings the key has been missing (POP3's grace before
+	   forgetting, see state.h). */
 	uint64_t listed_size;
 	int64_t missing_since;
 	uint32_t missing_runs;
 	bool has_size;
 };
 
-/* Open addressing, linear probing; capacity is 0 or a power of two. */
-struct key_set {
-	struct set_entry *slots;   /* owned */
-	size_t capacity;
-	size_t count;
+/* A mailbox in state->mailbox_index; the name is the mailbox's own. */
+struct mailbox_entry {
+	struct name_entry head;
+	size_t index;         /* in state->mailboxes */
 };
-
-static size_t set_home(const struct key_set *set, uint32_t hash)
-{
-	return hash & (set->capacity - 1);
-}
-
-static struct set_entry *set_find(const struct key_set *set, const char *str,
-				  size_t len, uint32_t hash)
-{
-	if (set->count == 0)
-		return NULL;
-	size_t mask = set->capacity - 1;
-	for (size_t i = set_home(set, hash);; i = (i + 1) & mask) {
-		struct set_entry *entry = &set->slots[i];
-		if (!entry->str)
-			return NULL;
-		if (entry->hash == hash && entry->len == len &&
-		    memcmp(entry->str, str, len) == 0)
-			return entry;
-	}
-}
-
-/* Place an entry known to be absent into a set with room for it. */
-static struct set_entry *set_place(struct key_set *set,
-				   const struct set_entry *entry)
-{
-	size_t mask = set->capacity - 1;
-	size_t i = set_home(set, entry->hash);
-	while (set->slots[i].str)
-		i = (i + 1) & mask;
-	set->slots[i] = *entry;
-	set->count++;
-	return &set->slots[i];
-}
-
-/* Make room for one more entry, keeping the load at most 3/4. */
-static int set_reserve_one(struct key_set *set)
-{
-	if (set->capacity && (set->count + 1) * 4 <= set->capacity * 3)
-		return 0;
-	size_t capacity = set->capacity ? set->capacity * 2 : SET_MIN_CAPACITY;
-	if (capacity > SET_MAX_CAPACITY)
-		return -1;
-	struct set_entry *slots = calloc(capacity, sizeof(*slots));
-	if (!slots)
-		return -1;
-	struct key_set grown = { slots, capacity, 0 };
-	for (size_t i = 0; i < set->capacity; i++)
-		if (set->slots[i].str)
-			set_place(&grown, &set->slots[i]);
-	free(set->slots);
-	*set = grown;
-	return 0;
-}
-
-/* Is slot `at`, whose entry belongs at `home`, reachable past `hole`? */
-static bool probe_passes(size_t home, size_t hole, size_t at)
-{
-	if (hole <= at)
-		return home <= hole || home > at;
-	return home <= hole && home > at;
-}
-
-static bool set_remove(struct key_set *set, const char *str, size_t len,
-		       uint32_t hash)
-{
-	struct set_entry *found = set_find(set, str, len, hash);
-	if (!found)
-		return false;
-	/* Backward-shift deletion: no tombstones, probes stay short. */
-	size_t mask = set->capacity - 1;
-	size_t hole = (size_t)(found - set->slots);
-	for (size_t at = (hole + 1) & mask; set->slots[at].str;
-	     at = (at + 1) & mask) {
-		size_t home = set_home(set, set->slots[at].hash);
-		if (probe_passes(home, hole, at)) {
-			set->slots[hole] = set->slots[at];
-			hole = at;
-		}
-	}
-	memset(&set->slots[hole], 0, sizeof(set->slots[hole]));
-	set->count--;
-	return true;
-}
-
-static void set_release(struct key_set *set)
-{
-	free(set->slots);
-	memset(set, 0, sizeof(*set));
-}
 
 /* ---- growable byte buffer ---------------------------------------------- */
 
@@ -484,321 +247,6 @@ static int buf_reserve(struct byte_buf *buf, size_t extra)
 	buf->data = data;
 	buf->cap = cap;
 	return 0;
-}
-
-/* ---- records ----------------------------------------------------------- */
-
-/*
- * A record, decoded or about to be encoded.  Fields point into the line
- * being parsed (NUL-terminated in place) or into the caller's strings.
- * field_none[i] marks an absent optional field, written FIELD_NONE; a
- * field that is FIELD_NONE itself is written escaped, so the two never
- * meet.  A parsed FIELD_NONE is flagged and also left as the text "-",
- * which is what it means where a field is not optional.
- */
-struct record {
-	char op;
-	size_t field_count;
-	const char *field[RECORD_FIELDS_MAX];
-	size_t field_len[RECORD_FIELDS_MAX];
-	bool field_none[RECORD_FIELDS_MAX];
-	int64_t fetched_at;   /* M and C; S's SINCE */
-	uint64_t number;      /* Z's SIZE, S's RUNS */
-};
-
-static bool byte_is_plain(unsigned char byte)
-{
-	return byte >= 0x21 && byte <= 0x7e && byte != '%';
-}
-
-static bool is_lone_none(const char *str, size_t len)
-{
-	return len == 1 && str[0] == FIELD_NONE[0];
-}
-
-static size_t escaped_len(const char *str, size_t len)
-{
-	if (is_lone_none(str, len))
-		return 3;
-	size_t out = len;
-	for (size_t i = 0; i < len; i++)
-		if (!byte_is_plain((unsigned char)str[i]))
-			out += 2;
-	return out;
-}
-
-static const char HEX_UPPER[] = "0123456789ABCDEF";
-static const char HEX_LOWER[] = "0123456789abcdef";
-
-static char *escape_byte(char *out, unsigned char byte)
-{
-	*out++ = '%';
-	*out++ = HEX_UPPER[byte >> 4];
-	*out++ = HEX_UPPER[byte & 0x0f];
-	return out;
-}
-
-static char *escape_into(char *out, const char *str, size_t len)
-{
-	if (is_lone_none(str, len))
-		return escape_byte(out, (unsigned char)str[0]);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char byte = (unsigned char)str[i];
-		if (byte_is_plain(byte))
-			*out++ = (char)byte;
-		else
-			out = escape_byte(out, byte);
-	}
-	return out;
-}
-
-/* Bytes of field i as written. */
-static size_t field_encoded_len(const struct record *rec, size_t i)
-{
-	if (rec->field_none[i])
-		return strlen(FIELD_NONE);
-	return escaped_len(rec->field[i], rec->field_len[i]);
-}
-
-/* Bytes of the encoded line, newline included. */
-static size_t record_line_len(const struct record *rec)
-{
-	size_t len = 1 + CHECK_SUFFIX_LEN + 1;
-	for (size_t i = 0; i < rec->field_count; i++)
-		len += 1 + field_encoded_len(rec, i);
-	return len;
-}
-
-/* " #xxxxxxxx\n" (CHECK_SUFFIX_LEN + 1 bytes) at at: crc in lowercase hex. */
-static void write_check_suffix(char *at, uint32_t crc)
-{
-	*at++ = ' ';
-	*at++ = '#';
-	for (int shift = 28; shift >= 0; shift -= 4)
-		*at++ = HEX_LOWER[(crc >> shift) & 0x0f];
-	*at = '\n';
-}
-
-/* Write the line (exactly record_line_len bytes) to out. */
-static void record_encode(const struct record *rec, char *out)
-{
-	char *at = out;
-	*at++ = rec->op;
-	for (size_t i = 0; i < rec->field_count; i++) {
-		*at++ = ' ';
-		if (rec->field_none[i]) {
-			memcpy(at, FIELD_NONE, strlen(FIELD_NONE));
-			at += strlen(FIELD_NONE);
-		} else {
-			at = escape_into(at, rec->field[i], rec->field_len[i]);
-		}
-	}
-	write_check_suffix(at, crc32_bytes(out, (size_t)(at - out)));
-}
-
-static int hex_value(char digit)
-{
-	if (digit >= '0' && digit <= '9')
-		return digit - '0';
-	if (digit >= 'a' && digit <= 'f')
-		return digit - 'a' + 10;
-	if (digit >= 'A' && digit <= 'F')
-		return digit - 'A' + 10;
-	return -1;
-}
-
-/* Does the line end in a correct " #xxxxxxxx" checksum of what precedes? */
-static bool line_checksum_ok(const char *text, size_t len)
-{
-	if (len < CHECK_SUFFIX_LEN + 1)
-		return false;
-	const char *suffix = text + len - CHECK_SUFFIX_LEN;
-	if (suffix[0] != ' ' || suffix[1] != '#')
-		return false;
-	uint32_t stored = 0;
-	for (size_t i = 2; i < CHECK_SUFFIX_LEN; i++) {
-		char digit = suffix[i];
-		bool lower_hex = (digit >= '0' && digit <= '9') ||
-				 (digit >= 'a' && digit <= 'f');
-		if (!lower_hex)
-			return false;
-		stored = (stored << 4) | (uint32_t)hex_value(digit);
-	}
-	return crc32_bytes(text, len - CHECK_SUFFIX_LEN) == stored;
-}
-
-/* Decode field[0..len) in place; NULL on success, else what is wrong. */
-static const char *unescape_in_place(char *field, size_t len, size_t *out_len)
-{
-	size_t out = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char byte = (unsigned char)field[i];
-		if (byte == '%') {
-			if (len - i < 3)
-				return "truncated escape";
-			int high = hex_value(field[i + 1]);
-			int low = hex_value(field[i + 2]);
-			if (high < 0 || low < 0)
-				return "bad escape";
-			byte = (unsigned char)(high << 4 | low);
-			if (byte == 0)
-				return "escaped NUL byte";
-			i += 2;
-		} else if (!byte_is_plain(byte)) {
-			return "unescaped byte";
-		}
-		field[out++] = (char)byte;
-	}
-	*out_len = out;
-	return NULL;
-}
-
-static const char *check_time_field(struct record *rec)
-{
-	unsigned long long max = sizeof(time_t) >= 8 ? (unsigned long long)INT64_MAX
-						      : (unsigned long long)INT32_MAX;
-	unsigned long long seconds;
-	if (!text_parse_u64(rec->field[2], rec->field_len[2], max, &seconds))
-		return "bad time";
-	rec->fetched_at = (int64_t)seconds;
-	return NULL;
-}
-
-/* What is wrong with a value's name (the file's and the caller's), or NULL. */
-static const char *meta_name_problem(const char *name, size_t len)
-{
-	if (len == 0)
-		return "empty value name";
-	if (len > STATE_META_NAME_MAX)
-		return "value name too long";
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-			return "value name not of [a-z0-9_]";
-	}
-	return NULL;
-}
-
-static const char *meta_value_problem(const char *value, size_t len)
-{
-	if (len == 0)
-		return "empty value";
-	if (len > STATE_META_VALUE_MAX)
-		return "value too long";
-	for (size_t i = 0; i < len; i++) {
-		unsigned char byte = (unsigned char)value[i];
-		/* UTF-8 is fine (paths of folders with such names). */
-		if (byte < 0x20 || byte == 0x7f)
-			return "value holds a control character";
-	}
-	return NULL;
-}
-
-/* The number of fields op takes; false for an unknown op. */
-static bool record_arity(char op, size_t *min, size_t *max)
-{
-	switch (op) {
-	case 'G': *min = *max = 1; return true;
-	case 'X': case 'F': *min = *max = 2; return true;
-	case 'C': case 'I': case 'D': case 'V': case 'Z':
-		*min = *max = 3; return true;
-	case 'S': *min = *max = 4; return true;
-	/* A snapshot line without its DEST has no destination recorded. */
-	case 'M': *min = 3; *max = 4; return true;
-	}
-	return false;
-}
-
-/* The limits of fields 1 and up, after the mailbox; NULL when all is well. */
-static const char *record_check_fields(struct record *rec)
-{
-	unsigned long long number;
-	if (rec->op == 'V') {
-		const char *problem = meta_name_problem(rec->field[1],
-							rec->field_len[1]);
-		return problem ? problem : meta_value_problem(rec->field[2],
-							      rec->field_len[2]);
-	}
-	if (rec->field_count >= 2 && rec->field_len[1] > STATE_KEY_MAX)
-		return "key too long";
-	switch (rec->op) {
-	case 'I': case 'D':
-		return rec->field_len[2] > STATE_DEST_MAX ? "destination too long"
-							  : NULL;
-	case 'M':
-		if (rec->field_count == 4 && !rec->field_none[3] &&
-		    rec->field_len[3] > STATE_DEST_MAX)
-			return "destination too long";
-		return check_time_field(rec);
-	case 'C':
-		return check_time_field(rec);
-	case 'Z':
-		if (!text_parse_u64(rec->field[2], rec->field_len[2], ~0ULL,
-				    &number))
-			return "bad size";
-		rec->number = number;
-		return NULL;
-	case 'S':
-		if (!text_parse_u64(rec->field[3], rec->field_len[3],
-				    MISSING_RUNS_MAX, &number))
-			return "bad count";
-		rec->number = number;
-		return check_time_field(rec);
-	}
-	return NULL;
-}
-
-/* Field count and limits for the record's type; NULL when all is well. */
-static const char *record_check(struct record *rec)
-{
-	size_t min, max;
-	if (!record_arity(rec->op, &min, &max))
-		return "unknown record type";
-	if (rec->field_count < min || rec->field_count > max)
-		return "wrong number of fields";
-	if (rec->field_len[0] > STATE_MAILBOX_MAX)
-		return "mailbox too long";
-	return record_check_fields(rec);
-}
-
-/*
- * Parse a line whose checksum is correct (len includes the suffix).  The
- * fields are decoded and NUL-terminated in place, which is safe because a
- * decoded field is never longer than its escaped form and is followed by
- * a space (a separator or the one before '#').
- */
-static const char *record_parse(char *text, size_t len, struct record *rec)
-{
-	size_t body_len = len - CHECK_SUFFIX_LEN;
-	if (body_len < 3 || text[1] != ' ')
-		return "malformed record";
-	memset(rec, 0, sizeof(*rec));
-	rec->op = text[0];
-	size_t pos = 2;
-	for (;;) {
-		if (rec->field_count == RECORD_FIELDS_MAX)
-			return "too many fields";
-		size_t end = pos;
-		while (end < body_len && text[end] != ' ')
-			end++;
-		if (end == pos)
-			return "empty field";
-		rec->field_none[rec->field_count] =
-			is_lone_none(text + pos, end - pos);
-		size_t decoded_len = 0;
-		const char *problem = unescape_in_place(text + pos, end - pos,
-							&decoded_len);
-		if (problem)
-			return problem;
-		text[pos + decoded_len] = '\0';
-		rec->field[rec->field_count] = text + pos;
-		rec->field_len[rec->field_count] = decoded_len;
-		rec->field_count++;
-		if (end == body_len)
-			break;
-		pos = end + 1;
-	}
-	return record_check(rec);
 }
 
 /* ---- buffered line reader ---------------------------------------------- */
@@ -942,7 +390,7 @@ struct meta_value {
  * so forgetting releases its memory.
  */
 struct mailbox {
-	struct key_set keys;      /* delivered keys: fetched_at, dest */
+	struct name_set keys;     /* delivered keys: struct key_entry */
 	struct arena strings;     /* the keys' and dests' text */
 	struct meta_value *meta;  /* owned; meta_count of meta_cap used */
 	size_t meta_count;
@@ -961,11 +409,10 @@ struct state {
 	bool read_only;
 	bool broken;            /* a write failed in a way we could not undo */
 
-	uint64_t hash_key[2];
 	struct mailbox **mailboxes;   /* owned, each owned; in no order */
 	size_t mailbox_count;
 	size_t mailbox_cap;
-	struct key_set mailbox_index; /* name -> index in mailboxes */
+	struct name_set mailbox_index; /* of struct mailbox_entry */
 
 	/* Open intents in journal order; blocks[i] owns intents[i]'s strings. */
 	struct state_intent *intents;
@@ -982,24 +429,18 @@ struct state {
 	bool snapshot_outdated;       /* version 1, to be rewritten */
 };
 
-static uint32_t state_hash(const struct state *state, const char *str,
-			   size_t len)
+static struct mailbox_entry *find_mailbox_entry(const struct state *state,
+						const char *name, size_t len)
 {
-	return (uint32_t)siphash13(state->hash_key, str, len);
-}
-
-static struct set_entry *find_mailbox_entry(const struct state *state,
-					    const char *name, size_t len)
-{
-	return set_find(&state->mailbox_index, name, len,
-			state_hash(state, name, len));
+	return (struct mailbox_entry *)name_set_find(&state->mailbox_index,
+						     name, len);
 }
 
 static struct mailbox *find_mailbox(const struct state *state,
 				    const char *name, size_t len)
 {
-	const struct set_entry *entry = find_mailbox_entry(state, name, len);
-	return entry ? state->mailboxes[(size_t)entry->value] : NULL;
+	const struct mailbox_entry *entry = find_mailbox_entry(state, name, len);
+	return entry ? state->mailboxes[entry->index] : NULL;
 }
 
 static bool mailbox_is_empty(const struct mailbox *mailbox)
@@ -1007,14 +448,41 @@ static bool mailbox_is_empty(const struct mailbox *mailbox)
 	return mailbox->keys.count == 0 && mailbox->meta_count == 0;
 }
 
+/* A new empty mailbox named name[0..len); NULL when out of memory. */
+static struct mailbox *mailbox_new(const char *name, size_t len)
+{
+	/* len is at most STATE_MAILBOX_MAX: no overflow. */
+	struct mailbox *mailbox = calloc(1, sizeof(*mailbox) + len + 1);
+	if (!mailbox)
+		return NULL;
+	name_set_init_entries(&mailbox->keys, sizeof(struct key_entry));
+	memcpy(mailbox->name, name, len);
+	mailbox->name[len] = '\0';
+	mailbox->name_len = len;
+	return mailbox;
+}
+
 static void mailbox_free(struct mailbox *mailbox)
 {
-	set_release(&mailbox->keys);
+	name_set_free(&mailbox->keys);
 	arena_release(&mailbox->strings);
 	for (size_t i = 0; i < mailbox->meta_count; i++)
 		free(mailbox->meta[i].block);
 	free(mailbox->meta);
 	free(mailbox);
+}
+
+static int reserve_mailbox(struct state *state)
+{
+	if (state->mailbox_count < state->mailbox_cap)
+		return 0;
+	size_t cap = state->mailbox_cap ? state->mailbox_cap * 2 : 8;
+	struct mailbox **grown = realloc(state->mailboxes, cap * sizeof(*grown));
+	if (!grown)
+		return -1;
+	state->mailboxes = grown;
+	state->mailbox_cap = cap;
+	return 0;
 }
 
 /* The mailbox, created (*created) if new; NULL when out of memory. */
@@ -1025,29 +493,17 @@ static struct mailbox *get_mailbox(struct state *state, const char *name,
 	struct mailbox *found = find_mailbox(state, name, len);
 	if (found)
 		return found;
-	if (state->mailbox_count == state->mailbox_cap) {
-		size_t cap = state->mailbox_cap ? state->mailbox_cap * 2 : 8;
-		struct mailbox **grown = realloc(state->mailboxes,
-						 cap * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		state->mailboxes = grown;
-		state->mailbox_cap = cap;
+	struct mailbox *mailbox = NULL;
+	if (reserve_mailbox(state) == 0)
+		mailbox = mailbox_new(name, len);
+	struct name_entry *entry;
+	if (!mailbox || name_set_insert(&state->mailbox_index, mailbox->name,
+					len, &entry) < 0) {
+		if (mailbox)
+			mailbox_free(mailbox);
+		return NULL;
 	}
-	if (set_reserve_one(&state->mailbox_index) != 0)
-		return NULL;
-	/* len is at most STATE_MAILBOX_MAX: no overflow. */
-	struct mailbox *mailbox = calloc(1, sizeof(*mailbox) + len + 1);
-	if (!mailbox)
-		return NULL;
-	memcpy(mailbox->name, name, len);
-	mailbox->name[len] = '\0';
-	mailbox->name_len = len;
-	struct set_entry entry = {
-		.str = mailbox->name, .value = (int64_t)state->mailbox_count,
-		.hash = state_hash(state, name, len), .len = (uint32_t)len,
-	};
-	set_place(&state->mailbox_index, &entry);
+	((struct mailbox_entry *)entry)->index = state->mailbox_count;
 	state->mailboxes[state->mailbox_count++] = mailbox;
 	*created = true;
 	return mailbox;
@@ -1056,19 +512,16 @@ static struct mailbox *get_mailbox(struct state *state, const char *name,
 /* Drop the mailbox with all it holds; the last one takes its place. */
 static void remove_mailbox(struct state *state, struct mailbox *mailbox)
 {
-	struct set_entry *entry = find_mailbox_entry(state, mailbox->name,
-						     mailbox->name_len);
-	size_t at = (size_t)entry->value;
-	set_remove(&state->mailbox_index, mailbox->name, mailbox->name_len,
-		   entry->hash);
+	size_t at = find_mailbox_entry(state, mailbox->name,
+				       mailbox->name_len)->index;
+	name_set_remove(&state->mailbox_index, mailbox->name, mailbox->name_len);
 	mailbox_free(mailbox);
 	size_t last = --state->mailbox_count;
 	if (at == last)
 		return;
 	struct mailbox *moved = state->mailboxes[last];
 	state->mailboxes[at] = moved;
-	find_mailbox_entry(state, moved->name, moved->name_len)->value =
-		(int64_t)at;
+	find_mailbox_entry(state, moved->name, moved->name_len)->index = at;
 }
 
 /* After a failed change: a mailbox it created must not stay behind. */
@@ -1080,20 +533,40 @@ static int undo_new_mailbox(struct state *state, struct mailbox *mailbox,
 	return -1;
 }
 
-static struct set_entry *find_delivered(const struct state *state,
+static struct key_entry *find_key(const struct mailbox *mailbox,
+				  const char *key, size_t len)
+{
+	return (struct key_entry *)name_set_find(&mailbox->keys, key, len);
+}
+
+static struct key_entry *find_delivered(const struct state *state,
 					const char *mailbox_name,
 					const char *key)
 {
 	const struct mailbox *mailbox = find_mailbox(state, mailbox_name,
 						     strlen(mailbox_name));
-	if (!mailbox)
-		return NULL;
-	size_t len = strlen(key);
-	return set_find(&mailbox->keys, key, len, state_hash(state, key, len));
+	return mailbox ? find_key(mailbox, key, strlen(key)) : NULL;
+}
+
+/* The delivered key after *cursor (start at 0), or NULL past the last. */
+static const struct key_entry *next_key(const struct mailbox *mailbox,
+					size_t *cursor)
+{
+	return (const struct key_entry *)name_set_next(&mailbox->keys, cursor);
+}
+
+/* The delivered entry of rec's (mailbox, key), or NULL. */
+static struct key_entry *find_record_key(const struct state *state,
+					 const struct record *rec)
+{
+	const struct mailbox *mailbox = find_mailbox(state, rec->field[0],
+						     rec->field_len[0]);
+	return mailbox ? find_key(mailbox, rec->field[1], rec->field_len[1])
+		       : NULL;
 }
 
 /* Point entry at a copy of dest (unless it holds that already); -1: OOM. */
-static int set_entry_dest(struct mailbox *mailbox, struct set_entry *entry,
+static int set_key_dest(struct mailbox *mailbox, struct key_entry *entry,
 			  const char *dest)
 {
 	if (entry->dest && strcmp(entry->dest, dest) == 0)
@@ -1104,6 +577,30 @@ static int set_entry_dest(struct mailbox *mailbox, struct set_entry *entry,
 	if (!copy)
 		return -1;
 	entry->dest = copy;
+	return 0;
+}
+
+/*
+ * Fill the entry just added for rec's key: the key and dest (NULL:
+ * unknown) copied into the mailbox's arena, and the time.  -1 when out of
+ * memory, with the entry removed again.
+ */
+static int fill_new_key(struct mailbox *mailbox, struct key_entry *entry,
+			const struct record *rec, const char *dest)
+{
+	const char *key = arena_copy(&mailbox->strings, rec->field[1],
+				     rec->field_len[1]);
+	const char *dest_copy = NULL;
+	if (key && dest)
+		dest_copy = arena_copy(&mailbox->strings, dest, strlen(dest));
+	if (!key || (dest && !dest_copy)) {
+		/* The entry still names rec's own text, which is equal. */
+		name_set_remove(&mailbox->keys, rec->field[1], rec->field_len[1]);
+		return -1;
+	}
+	entry->head.name = key;
+	entry->dest = dest_copy;
+	entry->fetched_at = rec->fetched_at;
 	return 0;
 }
 
@@ -1121,22 +618,15 @@ static int add_delivered(struct state *state, const struct record *rec,
 					      rec->field_len[0], &created);
 	if (!mailbox)
 		return -1;
-	uint32_t hash = state_hash(state, rec->field[1], rec->field_len[1]);
-	struct set_entry *found = set_find(&mailbox->keys, rec->field[1],
-					   rec->field_len[1], hash);
-	if (found)
-		return replace_dest && dest ? set_entry_dest(mailbox, found, dest)
+	struct name_entry *head;
+	int added = name_set_insert(&mailbox->keys, rec->field[1],
+				    rec->field_len[1], &head);
+	struct key_entry *entry = (struct key_entry *)head;
+	if (added == 0)
+		return replace_dest && dest ? set_key_dest(mailbox, entry, dest)
 					    : 0;
-	struct set_entry entry = { .value = rec->fetched_at, .hash = hash,
-				   .len = (uint32_t)rec->field_len[1] };
-	if (set_reserve_one(&mailbox->keys) == 0)
-		entry.str = arena_copy(&mailbox->strings, rec->field[1],
-				       rec->field_len[1]);
-	if (entry.str && dest)
-		entry.dest = arena_copy(&mailbox->strings, dest, strlen(dest));
-	if (!entry.str || (dest && !entry.dest))
+	if (added < 0 || fill_new_key(mailbox, entry, rec, dest) != 0)
 		return undo_new_mailbox(state, mailbox, created);
-	set_place(&mailbox->keys, &entry);
 	return 0;
 }
 
@@ -1146,8 +636,7 @@ static void remove_delivered(struct state *state, const struct record *rec)
 					       rec->field_len[0]);
 	if (!mailbox)
 		return;
-	set_remove(&mailbox->keys, rec->field[1], rec->field_len[1],
-		   state_hash(state, rec->field[1], rec->field_len[1]));
+	name_set_remove(&mailbox->keys, rec->field[1], rec->field_len[1]);
 	if (mailbox_is_empty(mailbox))
 		remove_mailbox(state, mailbox);
 }
@@ -1326,23 +815,15 @@ static int apply_dest(struct state *state, const struct record *rec)
 {
 	struct mailbox *mailbox = find_mailbox(state, rec->field[0],
 					       rec->field_len[0]);
-	if (!mailbox)
-		return 0;
-	struct set_entry *entry = set_find(&mailbox->keys, rec->field[1],
-					   rec->field_len[1],
-					   state_hash(state, rec->field[1],
-						      rec->field_len[1]));
-	return entry ? set_entry_dest(mailbox, entry, rec->field[2]) : 0;
+	struct key_entry *entry = !mailbox ? NULL :
+		find_key(mailbox, rec->field[1], rec->field_len[1]);
+	return entry ? set_key_dest(mailbox, entry, rec->field[2]) : 0;
 }
 
 /* Z and S: values of a delivered key; ignored for a key not delivered. */
 static void apply_key_values(struct state *state, const struct record *rec)
 {
-	struct mailbox *mailbox = find_mailbox(state, rec->field[0],
-					       rec->field_len[0]);
-	struct set_entry *entry = !mailbox ? NULL :
-		set_find(&mailbox->keys, rec->field[1], rec->field_len[1],
-			 state_hash(state, rec->field[1], rec->field_len[1]));
+	struct key_entry *entry = find_record_key(state, rec);
 	if (!entry)
 		return;
 	if (rec->op == 'Z') {
@@ -1546,28 +1027,6 @@ static int corrupt(struct yb_error *err, const char *path,
 		       path, line_no, problem, advice);
 }
 
-enum header_kind { HEADER_OK, HEADER_OTHER_VERSION, HEADER_BAD };
-
-/* Is the line "MAGIC 1"?  "MAGIC N" for another N is another version. */
-static enum header_kind check_header(const struct line *line,
-				     const char *magic, const char *header)
-{
-	size_t header_len = strlen(header) - 1; /* without the newline */
-	if (!line->text)
-		return HEADER_BAD;
-	if (line->len == header_len && memcmp(line->text, header, header_len) == 0)
-		return HEADER_OK;
-	size_t magic_len = strlen(magic);
-	unsigned long long version;
-	if (line->len > magic_len + 1 &&
-	    memcmp(line->text, magic, magic_len) == 0 &&
-	    line->text[magic_len] == ' ' &&
-	    text_parse_u64(line->text + magic_len + 1,
-			   line->len - magic_len - 1, ~0ULL, &version))
-		return HEADER_OTHER_VERSION;
-	return HEADER_BAD;
-}
-
 static int other_version(struct yb_error *err, const char *path)
 {
 	return yb_fail(err, YB_ERR_CONFIG,
@@ -1604,7 +1063,7 @@ static const char *replay_problem(const struct state *state,
 static bool line_is_checksummed(const struct line *line)
 {
 	return !line->too_long && line->has_newline &&
-	       line_checksum_ok(line->text, line->len);
+	       record_checksum_ok(line->text, line->len);
 }
 
 /* What makes the line unusable (line_is_checksummed is false). */
@@ -1632,71 +1091,6 @@ static int replay_line(struct state *state, const struct line *line,
 	return 0;
 }
 
-/* What a snapshot's lines add up to, to check against its trailer. */
-struct snapshot_tally {
-	uint32_t crc;                /* running CRC-32 of the lines so far */
-	unsigned long long records;  /* record lines so far */
-	bool has_trailer;            /* version 2: the file must end in one */
-	bool trailer_seen;
-};
-
-static void tally_line(struct snapshot_tally *tally, const struct line *line)
-{
-	tally->crc = crc32_update(tally->crc, line->text, line->len);
-	tally->crc = crc32_update(tally->crc, "\n", 1);
-}
-
-/* Is the (checksummed) line the trailer "end COUNT CRC"? */
-static bool line_is_trailer(const struct line *line)
-{
-	size_t word_len = strlen(SNAPSHOT_TRAILER_WORD);
-	return line->len > word_len &&
-	       memcmp(line->text, SNAPSHOT_TRAILER_WORD, word_len) == 0 &&
-	       line->text[word_len] == ' ';
-}
-
-/* Parse "end COUNT CRC #CHECK"; false if it is malformed. */
-static bool parse_trailer(const struct line *line, unsigned long long *count,
-			  uint32_t *crc)
-{
-	size_t word_len = strlen(SNAPSHOT_TRAILER_WORD);
-	/* At least "end", a space, one digit, a space and 8 hex digits. */
-	if (line->len < word_len + 11 + CHECK_SUFFIX_LEN)
-		return false;
-	const char *body = line->text + word_len + 1;
-	size_t body_len = line->len - CHECK_SUFFIX_LEN - word_len - 1;
-	size_t count_len = body_len - 9;
-	const char *hex = body + count_len + 1;
-	if (body[count_len] != ' ' ||
-	    !text_parse_u64(body, count_len, ~0ULL, count))
-		return false;
-	*crc = 0;
-	for (size_t i = 0; i < 8; i++) {
-		bool lower_hex = (hex[i] >= '0' && hex[i] <= '9') ||
-				 (hex[i] >= 'a' && hex[i] <= 'f');
-		if (!lower_hex)
-			return false;
-		*crc = (*crc << 4) | (uint32_t)hex_value(hex[i]);
-	}
-	return true;
-}
-
-/* Why the trailer does not match the lines before it; NULL if it does. */
-static const char *trailer_problem(const struct line *line,
-				   const struct snapshot_tally *tally)
-{
-	unsigned long long count;
-	uint32_t crc;
-	if (!parse_trailer(line, &count, &crc))
-		return "malformed end line";
-	if (count != tally->records)
-		return "the end line counts another number of records: "
-		       "lines are missing or added";
-	if (crc != crc32_final(tally->crc))
-		return "the end line's checksum of the whole file does not match";
-	return NULL;
-}
-
 /* One line after the header: a record, or (version 2) the trailer. */
 static int read_snapshot_line(struct state *state, struct line_reader *reader,
 			      const struct line *line,
@@ -1710,8 +1104,9 @@ static int read_snapshot_line(struct state *state, struct line_reader *reader,
 	if (!line_is_checksummed(line))
 		return corrupt(err, path, reader->line_no, line_problem(line),
 			       SNAPSHOT_ADVICE);
-	if (tally->has_trailer && line_is_trailer(line)) {
-		const char *problem = trailer_problem(line, tally);
+	if (tally->has_trailer && snapshot_is_trailer(line->text, line->len)) {
+		const char *problem = snapshot_trailer_problem(line->text,
+							       line->len, tally);
 		if (problem)
 			return corrupt(err, path, reader->line_no, problem,
 				       SNAPSHOT_ADVICE);
@@ -1719,7 +1114,7 @@ static int read_snapshot_line(struct state *state, struct line_reader *reader,
 		return 0;
 	}
 	/* Tallied first: replaying unescapes the line in place. */
-	tally_line(tally, line);
+	snapshot_tally_line(tally, line->text, line->len);
 	tally->records++;
 	return replay_line(state, line, reader->line_no, path, SNAPSHOT_OPS,
 			   SNAPSHOT_ADVICE, err);
@@ -1737,11 +1132,12 @@ static int read_snapshot_header(struct state *state, struct line_reader *reader,
 		return read_failed(err, path, -got);
 	if (got == 0)
 		return corrupt(err, path, 1, "empty file", SNAPSHOT_ADVICE);
-	enum header_kind header = check_header(&line, SNAPSHOT_MAGIC,
-					       SNAPSHOT_HEADER);
+	enum header_kind header = record_check_header(
+		line.text, line.len, SNAPSHOT_MAGIC, SNAPSHOT_HEADER);
 	tally->has_trailer = header == HEADER_OK;
 	if (header != HEADER_OK)
-		header = check_header(&line, SNAPSHOT_MAGIC, SNAPSHOT_HEADER_V1);
+		header = record_check_header(line.text, line.len,
+					     SNAPSHOT_MAGIC, SNAPSHOT_HEADER_V1);
 	if (header == HEADER_OTHER_VERSION && line.has_newline)
 		return other_version(err, path);
 	if (header != HEADER_OK || !line.has_newline)
@@ -1749,7 +1145,7 @@ static int read_snapshot_header(struct state *state, struct line_reader *reader,
 	/* Rewritten with a trailer when the state is closed. */
 	state->snapshot_outdated = !tally->has_trailer;
 	tally->crc = CRC32_INIT;
-	tally_line(tally, &line);
+	snapshot_tally_line(tally, line.text, line.len);
 	return 0;
 }
 
@@ -1850,8 +1246,8 @@ static int read_journal(struct state *state, struct line_reader *reader,
 	int got = reader_next(reader, &line);
 	if (got <= 0)
 		return got < 0 ? read_failed(err, path, -got) : 0;
-	enum header_kind header = check_header(&line, JOURNAL_MAGIC,
-					       JOURNAL_HEADER);
+	enum header_kind header = record_check_header(
+		line.text, line.len, JOURNAL_MAGIC, JOURNAL_HEADER);
 	/* Never cut away a file a newer yubin wrote. */
 	if (header == HEADER_OTHER_VERSION && line.has_newline)
 		return other_version(err, path);
@@ -1976,7 +1372,8 @@ int state_open(const char *state_dir, const char *account, bool read_only,
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	state->dir_fd = state->lock_fd = state->journal_fd = -1;
 	state->read_only = read_only;
-	random_hash_key(state->hash_key);
+	name_set_init_entries(&state->mailbox_index,
+			      sizeof(struct mailbox_entry));
 	int rc = state_paths(state, state_dir, account, err);
 	if (rc == 0)
 		rc = open_dir(state, err);
@@ -2014,10 +1411,10 @@ bool state_contains(const struct state *state, const char *mailbox,
 bool state_fetched_at(const struct state *state, const char *mailbox,
 		      const char *key, time_t *out)
 {
-	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	const struct key_entry *entry = find_delivered(state, mailbox, key);
 	if (!entry)
 		return false;
-	*out = (time_t)entry->value;
+	*out = (time_t)entry->fetched_at;
 	return true;
 }
 
@@ -2029,11 +1426,10 @@ int state_foreach(const struct state *state, const char *mailbox,
 						   strlen(mailbox));
 	if (!found)
 		return 0;
-	for (size_t i = 0; i < found->keys.capacity; i++) {
-		const struct set_entry *entry = &found->keys.slots[i];
-		if (!entry->str)
-			continue;
-		int rc = fn(ctx, entry->str, (time_t)entry->value);
+	size_t cursor = 0;
+	for (const struct key_entry *entry = next_key(found, &cursor); entry;
+	     entry = next_key(found, &cursor)) {
+		int rc = fn(ctx, entry->head.name, (time_t)entry->fetched_at);
 		if (rc != 0)
 			return rc;
 	}
@@ -2051,11 +1447,12 @@ int state_dests_where(const struct state *state, const char *mailbox,
 	const char **out = malloc((cap ? cap : 1) * sizeof(*out));
 	if (!out)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	for (size_t i = 0; found && i < found->keys.capacity && *count < cap; i++) {
-		const struct set_entry *entry = &found->keys.slots[i];
-		if (entry->str && entry->dest && (!wanted || wanted(ctx, entry->str)))
+	size_t cursor = 0;
+	for (const struct key_entry *entry = found ? next_key(found, &cursor)
+						   : NULL;
+	     entry && *count < cap; entry = next_key(found, &cursor))
+		if (entry->dest && (!wanted || wanted(ctx, entry->head.name)))
 			out[(*count)++] = entry->dest;
-	}
 	*dests = out;
 	return YB_OK;
 }
@@ -2070,7 +1467,7 @@ size_t state_count(const struct state *state, const char *mailbox)
 const char *state_dest(const struct state *state, const char *mailbox,
 		       const char *key)
 {
-	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	const struct key_entry *entry = find_delivered(state, mailbox, key);
 	return entry ? entry->dest : NULL;
 }
 
@@ -2134,11 +1531,11 @@ static int check_meta(const struct state *state, const char *name,
 	const char *problem = "no value name";
 	const char *what = name;
 	if (name)
-		problem = meta_name_problem(name,
+		problem = record_meta_name_problem(name,
 					    strnlen(name, STATE_META_NAME_MAX + 1));
 	if (!problem) {
 		what = value;
-		problem = value ? meta_value_problem(
+		problem = value ? record_meta_value_problem(
 					  value,
 					  strnlen(value, STATE_META_VALUE_MAX + 1))
 				: "no value";
@@ -2242,34 +1639,6 @@ static int record_and_apply(struct state *state, const struct record *rec,
 	return 0;
 }
 
-/* A decimal number as a record field, in buf. */
-static void number_field(struct record *rec, size_t i, char *buf,
-			 size_t buf_size, unsigned long long number)
-{
-	int written = snprintf(buf, buf_size, "%llu", number);
-	if (written < 0 || (size_t)written >= buf_size)
-		written = 0; /* cannot happen: buffers hold any 64-bit value */
-	rec->field[i] = buf;
-	rec->field_len[i] = (size_t)written;
-}
-
-static void record_set(struct record *rec, char op, const char *mailbox,
-		       const char *key, const char *third)
-{
-	memset(rec, 0, sizeof(*rec));
-	rec->op = op;
-	rec->field[0] = mailbox;
-	rec->field_len[0] = strlen(mailbox);
-	rec->field[1] = key;
-	rec->field_len[1] = strlen(key);
-	rec->field_count = 2;
-	if (third) {
-		rec->field[2] = third;
-		rec->field_len[2] = strlen(third);
-		rec->field_count = 3;
-	}
-}
-
 static bool intent_is_open(const struct state *state, const char *mailbox,
 			   const char *key)
 {
@@ -2348,7 +1717,7 @@ int state_set_dest(struct state *state, const char *mailbox, const char *key,
 		rc = check_field(state, "destination", dest, STATE_DEST_MAX, err);
 	if (rc != 0)
 		return rc;
-	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	const struct key_entry *entry = find_delivered(state, mailbox, key);
 	if (!entry) {
 		char shown_key[64], shown_mailbox[64];
 		text_sanitize(shown_key, sizeof(shown_key), key, strlen(key));
@@ -2370,7 +1739,7 @@ int state_set_dest(struct state *state, const char *mailbox, const char *key,
 /* The delivered entry of (mailbox, key) for a change, or an error. */
 static int find_for_change(struct state *state, const char *mailbox,
 			   const char *key, const char *what,
-			   struct set_entry **out, struct yb_error *err)
+			   struct key_entry **out, struct yb_error *err)
 {
 	int rc = check_mailbox_key(state, mailbox, key, err);
 	if (rc != 0)
@@ -2391,7 +1760,7 @@ static int find_for_change(struct state *state, const char *mailbox,
 bool state_listed_size(const struct state *state, const char *mailbox,
 		       const char *key, uint64_t *size)
 {
-	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	const struct key_entry *entry = find_delivered(state, mailbox, key);
 	if (!entry || !entry->has_size)
 		return false;
 	*size = entry->listed_size;
@@ -2401,16 +1770,16 @@ bool state_listed_size(const struct state *state, const char *mailbox,
 int state_set_listed_size(struct state *state, const char *mailbox,
 			  const char *key, uint64_t size, struct yb_error *err)
 {
-	struct set_entry *entry;
+	struct key_entry *entry;
 	int rc = find_for_change(state, mailbox, key, "the size", &entry, err);
 	if (rc != 0)
 		return rc;
 	if (entry->has_size && entry->listed_size == size)
 		return 0;
-	char number[24];
+	char number[RECORD_NUMBER_SIZE];
 	struct record rec;
 	record_set(&rec, 'Z', mailbox, key, NULL);
-	number_field(&rec, 2, number, sizeof(number), size);
+	record_number_field(&rec, 2, number, size);
 	rec.field_count = 3;
 	rec.number = size;
 	return record_and_apply(state, &rec, err);
@@ -2419,7 +1788,7 @@ int state_set_listed_size(struct state *state, const char *mailbox,
 bool state_missing(const struct state *state, const char *mailbox,
 		   const char *key, time_t *since, unsigned long *runs)
 {
-	const struct set_entry *entry = find_delivered(state, mailbox, key);
+	const struct key_entry *entry = find_delivered(state, mailbox, key);
 	if (!entry || entry->missing_runs == 0)
 		return false;
 	*since = (time_t)entry->missing_since;
@@ -2431,7 +1800,7 @@ int state_set_missing(struct state *state, const char *mailbox,
 		      const char *key, time_t since, unsigned long runs,
 		      struct yb_error *err)
 {
-	struct set_entry *entry;
+	struct key_entry *entry;
 	int rc = find_for_change(state, mailbox, key, "a missing message",
 				 &entry, err);
 	if (rc != 0)
@@ -2444,12 +1813,11 @@ int state_set_missing(struct state *state, const char *mailbox,
 		since = 0;
 	if (entry->missing_runs == runs && entry->missing_since == since)
 		return 0;
-	char since_text[24], runs_text[24];
+	char since_text[RECORD_NUMBER_SIZE], runs_text[RECORD_NUMBER_SIZE];
 	struct record rec;
 	record_set(&rec, 'S', mailbox, key, NULL);
-	number_field(&rec, 2, since_text, sizeof(since_text),
-		     (unsigned long long)since);
-	number_field(&rec, 3, runs_text, sizeof(runs_text), runs);
+	record_number_field(&rec, 2, since_text, (unsigned long long)since);
+	record_number_field(&rec, 3, runs_text, runs);
 	rec.field_count = 4;
 	rec.fetched_at = since;
 	rec.number = runs;
@@ -2563,7 +1931,7 @@ static void writer_add_record(struct file_writer *writer,
 		writer_flush(writer);
 	char *line = writer->buf + writer->len;
 	record_encode(rec, line);
-	writer->crc = crc32_update(writer->crc, line, line_len);
+	writer->crc = record_crc32_update(writer->crc, line, line_len);
 	writer->len += line_len;
 	writer->records++;
 }
@@ -2571,45 +1939,41 @@ static void writer_add_record(struct file_writer *writer,
 /* The trailer "end COUNT CRC #CHECK" after everything added so far. */
 static void writer_add_trailer(struct file_writer *writer)
 {
-	char body[64];
-	int written = snprintf(body, sizeof(body), "%s %llu %08lx",
-			       SNAPSHOT_TRAILER_WORD, writer->records,
-			       (unsigned long)crc32_final(writer->crc));
-	if (written < 0 || (size_t)written >= sizeof(body)) {
+	char line[SNAPSHOT_TRAILER_SIZE];
+	size_t line_len = snapshot_trailer_encode(
+		line, writer->records, record_crc32_final(writer->crc));
+	if (line_len == 0) {
 		writer->errnum = EOVERFLOW; /* cannot happen: it fits */
 		return;
 	}
-	size_t line_len = (size_t)written + CHECK_SUFFIX_LEN + 1;
 	if (WRITER_BUF_SIZE - writer->len < line_len)
 		writer_flush(writer);
-	char *at = writer->buf + writer->len;
-	memcpy(at, body, (size_t)written);
-	write_check_suffix(at + written, crc32_bytes(body, (size_t)written));
+	memcpy(writer->buf + writer->len, line, line_len);
 	writer->len += line_len;
 }
 
 /* After a key's M line: its Z line and, while it is missing, its S line. */
 static void write_key_values(struct file_writer *writer,
 			     const struct mailbox *mailbox,
-			     const struct set_entry *entry)
+			     const struct key_entry *entry)
 {
-	char first[24], second[24];
+	char first[RECORD_NUMBER_SIZE], second[RECORD_NUMBER_SIZE];
 	struct record rec = { .op = 'Z', .field_count = 3 };
 	rec.field[0] = mailbox->name;
 	rec.field_len[0] = mailbox->name_len;
-	rec.field[1] = entry->str;
-	rec.field_len[1] = entry->len;
+	rec.field[1] = entry->head.name;
+	rec.field_len[1] = entry->head.len;
 	if (entry->has_size) {
-		number_field(&rec, 2, first, sizeof(first), entry->listed_size);
+		record_number_field(&rec, 2, first, entry->listed_size);
 		writer_add_record(writer, &rec);
 	}
 	if (entry->missing_runs == 0)
 		return;
 	rec.op = 'S';
 	rec.field_count = 4;
-	number_field(&rec, 2, first, sizeof(first),
-		     (unsigned long long)entry->missing_since);
-	number_field(&rec, 3, second, sizeof(second), entry->missing_runs);
+	record_number_field(&rec, 2, first,
+			    (unsigned long long)entry->missing_since);
+	record_number_field(&rec, 3, second, entry->missing_runs);
 	writer_add_record(writer, &rec);
 }
 
@@ -2620,17 +1984,16 @@ static void write_mailbox_keys(struct file_writer *writer,
 	struct record rec = { .op = 'M', .field_count = 4 };
 	rec.field[0] = mailbox->name;
 	rec.field_len[0] = mailbox->name_len;
-	for (size_t i = 0; i < mailbox->keys.capacity; i++) {
-		const struct set_entry *entry = &mailbox->keys.slots[i];
-		if (!entry->str)
-			continue;
+	size_t cursor = 0;
+	for (const struct key_entry *entry = next_key(mailbox, &cursor); entry;
+	     entry = next_key(mailbox, &cursor)) {
 		char seconds[24];
 		int written = snprintf(seconds, sizeof(seconds), "%lld",
-				       (long long)entry->value);
+				       (long long)entry->fetched_at);
 		if (written < 0 || (size_t)written >= sizeof(seconds))
 			continue; /* cannot happen: an int64 fits */
-		rec.field[1] = entry->str;
-		rec.field_len[1] = entry->len;
+		rec.field[1] = entry->head.name;
+		rec.field_len[1] = entry->head.len;
 		rec.field[2] = seconds;
 		rec.field_len[2] = (size_t)written;
 		rec.field_none[3] = entry->dest == NULL;
@@ -2674,7 +2037,7 @@ static int write_snapshot_records(const struct state *state, int fd)
 		return ENOMEM;
 	size_t header_len = strlen(SNAPSHOT_HEADER);
 	memcpy(writer.buf, SNAPSHOT_HEADER, header_len);
-	writer.crc = crc32_update(writer.crc, SNAPSHOT_HEADER, header_len);
+	writer.crc = record_crc32_update(writer.crc, SNAPSHOT_HEADER, header_len);
 	writer.len = header_len;
 	for (size_t i = 0; i < state->mailbox_count; i++)
 		write_mailbox(&writer, state->mailboxes[i]);
@@ -2797,7 +2160,7 @@ void state_free(struct state *state)
 	for (size_t i = 0; i < state->mailbox_count; i++)
 		mailbox_free(state->mailboxes[i]);
 	free(state->mailboxes);
-	set_release(&state->mailbox_index);
+	name_set_free(&state->mailbox_index);
 	for (size_t i = 0; i < state->intent_count; i++)
 		free(state->intent_blocks[i]);
 	free(state->intents);
