@@ -88,6 +88,8 @@ _Static_assert(CONN_LINE_MAX + 2 + IN_READ_MIN <= IN_CAP,
 /* How long a server that speaks first may stay silent before we ask
  * whether the port expects TLS from the first byte. */
 #define GREETING_WAIT_MS 5000
+/* The least time the probe of a silent port gets, past the timeout. */
+#define PROBE_MIN_MS 2000
 /* What the server sent first, kept to tell plain text from TLS. */
 #define FIRST_BYTES_MAX 16
 /* A ClientHello, post-quantum key shares included. */
@@ -1285,6 +1287,21 @@ static int speaks_tls_error(const struct conn *conn, const char *evidence,
 		       evidence, USE_IMPLICIT);
 }
 
+/*
+ * How long the probe may take: GREETING_WAIT_MS, less when the timeout is
+ * near, but enough for one round trip when it has passed already.
+ */
+static int64_t probe_deadline(int64_t overall)
+{
+	int64_t now = clock_now_ms();
+	int64_t left = overall == CLOCK_NEVER ? GREETING_WAIT_MS : overall - now;
+	if (left > GREETING_WAIT_MS)
+		left = GREETING_WAIT_MS;
+	if (left < PROBE_MIN_MS)
+		left = PROBE_MIN_MS;
+	return now + left;
+}
+
 int conn_wait_greeting(struct conn *conn, struct yb_error *err)
 {
 	if (conn->ssl)
@@ -1295,9 +1312,7 @@ int conn_wait_greeting(struct conn *conn, struct yb_error *err)
 		first_wait = overall;
 	if (conn->in_end == conn->in_start &&
 	    wait_fd(conn->fd, POLLIN, first_wait) == WAIT_TIMEOUT) {
-		int64_t probe_deadline =
-			clock_deadline_in_ms(GREETING_WAIT_MS, true);
-		if (port_speaks_tls(conn, probe_deadline))
+		if (port_speaks_tls(conn, probe_deadline(overall)))
 			return speaks_tls_error(conn, "sent no greeting, and "
 						"answers a TLS handshake", err);
 	}
