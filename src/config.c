@@ -119,6 +119,97 @@ static bool scalar_is_ci(const struct ynode *node, const char *word)
 	       strncasecmp(node->text, word, wlen) == 0;
 }
 
+/* ---- "did you mean": the known word nearest to a misspelt one ---- */
+
+/* Longer words are not compared: no key or value is this long. */
+#define NEAR_WORD_MAX 40
+
+static int lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static size_t min3(size_t a, size_t b, size_t c)
+{
+	size_t m = a < b ? a : b;
+	return m < c ? m : c;
+}
+
+/*
+ * Edits (insert, delete, replace, swap two neighbours) from a to b,
+ * ignoring case; both at most NEAR_WORD_MAX bytes.
+ */
+static size_t edit_distance(const char *a, size_t alen, const char *b,
+			    size_t blen)
+{
+	size_t rows[3][NEAR_WORD_MAX + 1]; /* rows i-2, i-1 and i */
+	for (size_t j = 0; j <= blen; j++)
+		rows[1][j] = j;
+	for (size_t i = 1; i <= alen; i++) {
+		size_t *two_up = rows[0], *up = rows[1], *row = rows[2];
+		row[0] = i;
+		for (size_t j = 1; j <= blen; j++) {
+			size_t cost = lower(a[i - 1]) != lower(b[j - 1]);
+			row[j] = min3(up[j] + 1, row[j - 1] + 1,
+				      up[j - 1] + cost);
+			if (i > 1 && j > 1 &&
+			    lower(a[i - 1]) == lower(b[j - 2]) &&
+			    lower(a[i - 2]) == lower(b[j - 1]) &&
+			    two_up[j - 2] + 1 < row[j])
+				row[j] = two_up[j - 2] + 1;
+		}
+		memcpy(rows[0], rows[1], sizeof(rows[0]));
+		memcpy(rows[1], rows[2], sizeof(rows[1]));
+	}
+	return rows[1][blen];
+}
+
+/* One is the start of the other, and the shorter is no mere letter. */
+static bool is_prefix_pair(const char *text, size_t len, const char *word,
+			   size_t wlen)
+{
+	size_t shorter = len < wlen ? len : wlen;
+	return shorter >= 3 && strncasecmp(text, word, shorter) == 0;
+}
+
+/*
+ * The word of words[] nearest to text, or NULL when none is near: at
+ * most two edits away (fewer than text has letters), or one the start
+ * of the other ("hostname" and "host").
+ */
+static const char *nearest_word(const char *text, size_t len,
+				const char *const words[], size_t count)
+{
+	const char *best = NULL;
+	size_t best_distance = SIZE_MAX;
+	if (len > NEAR_WORD_MAX)
+		return NULL;
+	for (size_t i = 0; i < count; i++) {
+		size_t wlen = strlen(words[i]);
+		if (wlen > NEAR_WORD_MAX)
+			continue;
+		size_t distance = edit_distance(text, len, words[i], wlen);
+		bool near = (distance <= 2 && distance < len) ||
+			    is_prefix_pair(text, len, words[i], wlen);
+		if (near && distance < best_distance) {
+			best = words[i];
+			best_distance = distance;
+		}
+	}
+	return best;
+}
+
+/* " (did you mean 'WORD'?)" for the nearest word, or "". */
+static const char *did_you_mean(char *buf, size_t size, const struct ynode *node,
+				const char *const words[], size_t count)
+{
+	const char *word = nearest_word(node->text, node->len, words, count);
+	if (!word)
+		return "";
+	snprintf(buf, size, " (did you mean '%s'?)", word);
+	return buf;
+}
+
 static const struct ynode *map_get_key(const struct ynode *map,
 				       const char *key)
 {
@@ -1116,9 +1207,11 @@ static int check_known_keys(struct loader *ld, const struct ynode *map,
 		for (size_t j = 0; j < count && !known; j++)
 			known = scalar_is(key, names[j]);
 		if (!known) {
-			char buf[SHOWN_MAX];
-			return fail_at(ld, key, "unknown key '%s' in %s",
-				       shown(buf, key->text, key->len), scope);
+			char buf[SHOWN_MAX], hint[SHOWN_MAX];
+			return fail_at(ld, key, "unknown key '%s' in %s%s",
+				       shown(buf, key->text, key->len), scope,
+				       did_you_mean(hint, sizeof(hint), key,
+						    names, count));
 		}
 	}
 	return YB_OK;
@@ -2085,12 +2178,15 @@ static int load_root(struct loader *ld, const struct ynode *root,
 		return fail_at(ld, root,
 			       "the top level must be a mapping with 'accounts', not %s",
 			       ynode_kind_name(root));
+	static const char *const top_keys[] = { "defaults", "accounts" };
 	for (size_t i = 0; i < map_size(root); i++) {
 		const struct ynode *key = map_key(root, i);
 		if (!scalar_is(key, "defaults") && !scalar_is(key, "accounts")) {
-			char buf[SHOWN_MAX];
-			return fail_at(ld, key, "unknown top-level key '%s'",
-				       shown(buf, key->text, key->len));
+			char buf[SHOWN_MAX], hint[SHOWN_MAX];
+			return fail_at(ld, key, "unknown top-level key '%s'%s",
+				       shown(buf, key->text, key->len),
+				       did_you_mean(hint, sizeof(hint), key,
+						    top_keys, 2));
 		}
 	}
 	const struct ynode *defaults = NULL, *accounts = NULL;

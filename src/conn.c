@@ -35,6 +35,7 @@
 #include "conn.h"
 
 #include "clock.h"
+#include "log.h"
 #include "text.h"
 #include "wipe.h"
 
@@ -84,6 +85,22 @@ _Static_assert(CONN_LINE_MAX + 2 + IN_READ_MIN <= IN_CAP,
 /* "host:port" or "[v6addr]:port"; a longer host name cannot resolve. */
 #define PEER_MAX 300
 
+/* How long a server that speaks first may stay silent before we ask
+ * whether the port expects TLS from the first byte. */
+#define GREETING_WAIT_MS 5000
+/* The least time the probe of a silent port gets, past the timeout. */
+#define PROBE_MIN_MS 2000
+/* What the server sent first, kept to tell plain text from TLS. */
+#define FIRST_BYTES_MAX 16
+/* A ClientHello, post-quantum key shares included. */
+#define CLIENT_HELLO_MAX 8192
+
+/* What to change when the port speaks the other way. */
+#define USE_IMPLICIT "this port speaks TLS from the first byte: use " \
+	"tls: implicit (or port 143/110 for STARTTLS)"
+#define USE_STARTTLS "this port does not speak TLS from the first " \
+	"byte: use tls: starttls (or port 993/995 for implicit TLS)"
+
 struct conn {
 	int fd;
 	char *host;               /* owned copy of params->host */
@@ -97,6 +114,9 @@ struct conn {
 	int tls_min_version;      /* TLS1_2_VERSION or TLS1_3_VERSION */
 	unsigned timeout_sec;     /* 0: no limit */
 	char peer[PEER_MAX];      /* for messages */
+	char *account;            /* owned copy, or NULL: for hints */
+	char address[INET6_ADDRSTRLEN]; /* the address tried last */
+	size_t addresses_tried;
 
 	SSL_CTX *ssl_ctx;         /* owned; NULL while plain without STARTTLS */
 	SSL *ssl;                 /* owned; owns the BIO */
@@ -104,6 +124,9 @@ struct conn {
 	bool tls_broken;          /* fatal TLS error: no close_notify */
 	bool saw_eof;             /* the socket returned end of stream */
 	int bio_errno;            /* errno of the BIO's last failed call */
+	unsigned char first_bytes[FIRST_BYTES_MAX]; /* the server's first */
+	size_t first_len;
+	int chain_error;          /* X509_V_OK, or what a pin must excuse */
 
 	int io_errno;             /* why the last read or write failed */
 	char io_why[256];         /* same, for TLS errors */
@@ -176,8 +199,14 @@ static int resolve(const struct conn *conn, uint16_t port,
 	if (rc == EAI_SYSTEM)
 		return yb_fail_errno(err, YB_ERR_UNAVAILABLE, errno,
 				     "cannot resolve %s", conn->host);
-	return yb_fail(err, YB_ERR_UNAVAILABLE, "cannot resolve %s: %s",
-		       conn->host, gai_strerror(rc));
+	/* A name server that does not answer may answer later. */
+	if (rc == EAI_AGAIN)
+		return yb_fail(err, YB_ERR_TEMP, "cannot resolve %s: %s (the "
+			       "name server did not answer)", conn->host,
+			       gai_strerror(rc));
+	return yb_fail(err, YB_ERR_UNAVAILABLE, "cannot resolve %s: %s: "
+		       "check the host name (host)", conn->host,
+		       gai_strerror(rc));
 }
 
 /*
@@ -237,6 +266,61 @@ static int64_t share_of_deadline(int64_t overall, size_t left)
 	return now + (overall - now) / (int64_t)left;
 }
 
+/* What a failed connect most likely means, or NULL. */
+static const char *connect_hint(int failure)
+{
+	switch (failure) {
+	case ECONNREFUSED:
+		return "nothing listens on that port: a wrong port (port, "
+		       "tls), or the server is down";
+	case ETIMEDOUT:
+		return "no answer: a firewall drops the connection, or the "
+		       "address is wrong (host)";
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case ENETDOWN:
+	case EHOSTDOWN:
+		return "the network is down, or the address is wrong (host)";
+	default:
+		return NULL;
+	}
+}
+
+/* " (address A)", or with how many were tried; "" for a literal host. */
+static void format_addresses(const struct conn *conn, char *out,
+			     size_t size)
+{
+	out[0] = '\0';
+	if (conn->addresses_tried > 1)
+		snprintf(out, size, " (%zu addresses, the last %s)",
+			 conn->addresses_tried, conn->address);
+	else if (conn->address[0] && strcmp(conn->address, conn->host) != 0)
+		snprintf(out, size, " (address %s)", conn->address);
+}
+
+static int connect_failed(const struct conn *conn, int failure,
+			  struct yb_error *err)
+{
+	char addresses[INET6_ADDRSTRLEN + 48];
+	format_addresses(conn, addresses, sizeof(addresses));
+	const char *hint = connect_hint(failure);
+	if (failure == ETIMEDOUT)
+		return yb_fail(err, YB_ERR_TEMP,
+			       "connecting to %s%s timed out after %u s: %s",
+			       conn->peer, addresses, conn->timeout_sec, hint);
+	return yb_fail(err, YB_ERR_UNAVAILABLE, "cannot connect to %s%s: %s%s%s",
+		       conn->peer, addresses, strerror(failure),
+		       hint ? ": " : "", hint ? hint : "");
+}
+
+static void note_address(struct conn *conn, const struct addrinfo *ai)
+{
+	conn->addresses_tried++;
+	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, conn->address,
+			sizeof(conn->address), NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(conn->address, sizeof(conn->address), "?");
+}
+
 static int connect_any(struct conn *conn, const struct addrinfo *list,
 		       struct yb_error *err)
 {
@@ -247,6 +331,7 @@ static int connect_any(struct conn *conn, const struct addrinfo *list,
 	int last_failure = EHOSTUNREACH; /* if the list were empty */
 	for (const struct addrinfo *ai = list; ai; ai = ai->ai_next, left--) {
 		int fd = -1;
+		note_address(conn, ai);
 		last_failure = connect_one(ai, share_of_deadline(overall, left),
 					   &fd);
 		if (last_failure == 0) {
@@ -256,12 +341,7 @@ static int connect_any(struct conn *conn, const struct addrinfo *list,
 		if (clock_passed(overall))
 			break;
 	}
-	if (last_failure == ETIMEDOUT)
-		return yb_fail(err, YB_ERR_TEMP,
-			       "connecting to %s timed out after %u s",
-			       conn->peer, conn->timeout_sec);
-	return yb_fail_errno(err, YB_ERR_UNAVAILABLE, last_failure,
-			     "cannot connect to %s", conn->peer);
+	return connect_failed(conn, last_failure, err);
 }
 
 static int tcp_connect(struct conn *conn, uint16_t port, struct yb_error *err)
@@ -296,13 +376,24 @@ static int bio_sock_write(BIO *bio, const char *data, int len)
 	return -1;
 }
 
+/* Keep the start of what the server sent, to tell plain text from TLS. */
+static void note_first_bytes(struct conn *conn, const char *buf, size_t len)
+{
+	size_t room = FIRST_BYTES_MAX - conn->first_len;
+	size_t take = len < room ? len : room;
+	memcpy(conn->first_bytes + conn->first_len, buf, take);
+	conn->first_len += take;
+}
+
 static int bio_sock_read(BIO *bio, char *buf, int len)
 {
 	struct conn *conn = BIO_get_data(bio);
 	BIO_clear_retry_flags(bio);
 	ssize_t got = recv(conn->fd, buf, (size_t)len, 0);
-	if (got > 0)
+	if (got > 0) {
+		note_first_bytes(conn, buf, (size_t)got);
 		return (int)got;
+	}
 	if (got == 0) {
 		conn->saw_eof = true;
 		return 0;
@@ -458,6 +549,31 @@ static int load_client_cert(SSL_CTX *ctx, const char *cert_file,
 	return YB_OK;
 }
 
+/*
+ * With pins, a certificate no CA vouches for (self-signed, a private CA,
+ * expired) is let through the handshake; tls_check_pin then accepts it
+ * only if it matches a pin, as a trust anchor of its own.  A name that
+ * does not match is refused still: the pin names a certificate, the
+ * account names the server.
+ */
+static int verify_with_pins(int preverified, X509_STORE_CTX *store)
+{
+	if (preverified)
+		return 1;
+	int error = X509_STORE_CTX_get_error(store);
+	if (error == X509_V_ERR_HOSTNAME_MISMATCH ||
+	    error == X509_V_ERR_IP_ADDRESS_MISMATCH)
+		return 0;
+	SSL *ssl = X509_STORE_CTX_get_ex_data(
+		store, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct conn *conn = ssl ? SSL_get_app_data(ssl) : NULL;
+	if (!conn)
+		return 0;
+	if (conn->chain_error == X509_V_OK)
+		conn->chain_error = error;
+	return 1;
+}
+
 static int tls_make_ctx(struct conn *conn, struct yb_error *err)
 {
 	char why[256];
@@ -502,8 +618,10 @@ static int tls_make_ctx(struct conn *conn, struct yb_error *err)
 		if (rc != YB_OK)
 			return rc;
 	}
+	bool pinned = conn->tls_verify && conn->pin_count > 0;
 	SSL_CTX_set_verify(ctx, conn->tls_verify ? SSL_VERIFY_PEER
-						 : SSL_VERIFY_NONE, NULL);
+						 : SSL_VERIFY_NONE,
+			   pinned ? verify_with_pins : NULL);
 	return YB_OK;
 }
 
@@ -528,6 +646,7 @@ static int tls_make_ssl(struct conn *conn, struct yb_error *err)
 			       "cannot set up TLS for %s: %s", conn->peer, why);
 	}
 	SSL_set_bio(conn->ssl, bio, bio); /* the SSL owns the BIO now */
+	SSL_set_app_data(conn->ssl, conn); /* for verify_with_pins */
 	bool ip_literal = host_is_ip_literal(conn->server_name);
 	/* SNI carries names only (RFC 6066 section 3). */
 	if (!ip_literal &&
@@ -590,21 +709,83 @@ static const char *io_failure_text(const struct conn *conn)
 	return strerror(conn->io_errno);
 }
 
+/* A TLS record starts with its type (alert 0x15, handshake 0x16) and
+   the major version 3. */
+static bool looks_like_tls_record(const unsigned char *bytes, size_t len)
+{
+	return len >= 1 && (bytes[0] == 0x15 || bytes[0] == 0x16) &&
+	       (len < 2 || bytes[1] == 0x03);
+}
+
+/* The server answered our ClientHello with text: a greeting. */
+static bool server_sent_plain_text(const struct conn *conn)
+{
+	return conn->first_len > 0 &&
+	       !looks_like_tls_record(conn->first_bytes, conn->first_len) &&
+	       conn->first_bytes[0] >= 0x20 && conn->first_bytes[0] < 0x7f;
+}
+
 /* What the user can do about the common handshake failures. */
 static const char *handshake_hint(const struct conn *conn, int ssl_reason)
 {
+	if (server_sent_plain_text(conn))
+		return USE_STARTTLS;
 	switch (ssl_reason) {
 	case SSL_R_UNSUPPORTED_PROTOCOL:
 	case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
 		return conn->tls_min_version == TLS1_3_VERSION
-			       ? " (TLS 1.3 is required: tls_min_version)"
-			       : " (TLS 1.2 or later is required)";
+			       ? "TLS 1.3 is required: tls_min_version"
+			       : "TLS 1.2 or later is required";
 	case SSL_R_WRONG_VERSION_NUMBER:
-		return " (the server does not speak TLS on this port; "
-		       "check port and tls)";
+		return "the server does not speak TLS on this port; check "
+		       "port and tls";
 	default:
-		return "";
+		return NULL;
 	}
+}
+
+/* The account in "yubin --show-cert ACCOUNT". */
+static const char *account_shown(const struct conn *conn)
+{
+	return conn->account ? conn->account : "ACCOUNT";
+}
+
+/* What to change when no CA vouches for the certificate. */
+static int untrusted_failed(const struct conn *conn, long verify,
+			    struct yb_error *err)
+{
+	return yb_fail(err, YB_ERR_UNAVAILABLE,
+		       "TLS certificate of %s not trusted: %s%s; to trust it, "
+		       "name its CA in tls_ca_file or pin it with "
+		       "tls_fingerprint (yubin --show-cert %s shows both)",
+		       conn->peer, X509_verify_cert_error_string(verify),
+		       verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+			       ? " (its issuer is unknown, or the server did "
+				 "not send its intermediate certificates)"
+			       : "",
+		       account_shown(conn));
+}
+
+static int name_mismatch_failed(const struct conn *conn, long verify,
+				struct yb_error *err)
+{
+	return yb_fail(err, YB_ERR_UNAVAILABLE,
+		       "TLS certificate of %s not trusted: %s: it is not valid "
+		       "for %s; set host, or tls_server_name, to a name it "
+		       "holds (yubin --show-cert %s lists them)", conn->peer,
+		       X509_verify_cert_error_string(verify),
+		       conn->server_name, account_shown(conn));
+}
+
+/* The start of what the server sent, as text for a message. */
+static void first_bytes_shown(const struct conn *conn, char *out,
+			      size_t size)
+{
+	size_t len = 0;
+	while (len < conn->first_len && conn->first_bytes[len] != '\r' &&
+	       conn->first_bytes[len] != '\n')
+		len++;
+	text_sanitize(out, size, (const char *)conn->first_bytes, len);
 }
 
 static int tls_handshake_failed(struct conn *conn, enum io_status status,
@@ -613,26 +794,26 @@ static int tls_handshake_failed(struct conn *conn, enum io_status status,
 	long verify = SSL_get_verify_result(conn->ssl);
 	if (conn->tls_verify && verify != X509_V_OK) {
 		ERR_clear_error();
-		bool name = verify == X509_V_ERR_HOSTNAME_MISMATCH ||
-			    verify == X509_V_ERR_IP_ADDRESS_MISMATCH;
-		bool issuer = verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
-		return yb_fail(err, YB_ERR_UNAVAILABLE,
-			       "TLS certificate of %s not trusted: %s%s%s%s",
-			       conn->peer,
-			       X509_verify_cert_error_string(verify),
-			       name ? ": it is not valid for " : "",
-			       name ? conn->server_name : "",
-			       issuer ? " (its issuer is unknown, or the server "
-					"did not send its intermediate "
-					"certificates; tls_ca_file can name "
-					"a private CA)" : "");
+		if (verify == X509_V_ERR_HOSTNAME_MISMATCH ||
+		    verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
+			return name_mismatch_failed(conn, verify, err);
+		return untrusted_failed(conn, verify, err);
 	}
 	const char *why = conn->saw_eof || status == IO_EOF
 				  ? "the server closed the connection"
 				  : io_failure_text(conn);
+	const char *hint = handshake_hint(conn, conn->ssl_reason);
+	if (server_sent_plain_text(conn)) {
+		char shown[FIRST_BYTES_MAX * 4 + 1];
+		first_bytes_shown(conn, shown, sizeof(shown));
+		return yb_fail(err, YB_ERR_UNAVAILABLE, "TLS handshake with %s "
+			       "failed: the server sent plain text (\"%s\"): %s",
+			       conn->peer, shown, hint);
+	}
 	return yb_fail(err, YB_ERR_UNAVAILABLE,
-		       "TLS handshake with %s failed: %s%s", conn->peer, why,
-		       handshake_hint(conn, conn->ssl_reason));
+		       "TLS handshake with %s failed: %s%s%s%s", conn->peer,
+		       why, hint ? " (" : "", hint ? hint : "",
+		       hint ? ")" : "");
 }
 
 static int tls_handshake(struct conn *conn, struct yb_error *err)
@@ -731,21 +912,33 @@ static int tls_check_pin(struct conn *conn, struct yb_error *err)
 		return yb_fail(err, YB_ERR_INTERNAL, "cannot compute the "
 			       "certificate fingerprint of %s", conn->peer);
 	}
-	if (pins_match(conn, cert_sha, key_sha))
+	if (pins_match(conn, cert_sha, key_sha)) {
+		if (conn->chain_error != X509_V_OK)
+			log_info("%s: no CA vouches for the certificate (%s); "
+				 "it is trusted because it matches "
+				 "tls_fingerprint", conn->peer,
+				 X509_verify_cert_error_string(conn->chain_error));
 		return YB_OK;
+	}
 	char cert_text[FINGERPRINT_TEXT_MAX], key_text[FINGERPRINT_TEXT_MAX];
 	format_fingerprint("sha256:", cert_sha, cert_text);
 	format_fingerprint("pubkey-sha256:", key_sha, key_text);
 	return yb_fail(err, YB_ERR_UNAVAILABLE,
 		       "TLS certificate of %s does not match tls_fingerprint; "
-		       "the server presented %s (public key %s)", conn->peer,
-		       cert_text, key_text);
+		       "the server presented %s (public key %s)%s%s", conn->peer,
+		       cert_text, key_text,
+		       conn->chain_error != X509_V_OK
+			       ? "; nor does a CA vouch for it: " : "",
+		       conn->chain_error != X509_V_OK
+			       ? X509_verify_cert_error_string(conn->chain_error)
+			       : "");
 }
 
 /*
  * Handshake on the connected socket: chain and name checks during the
- * handshake when tls_verify, then the pin if any.  Both must pass when both
- * are asked for; with neither, anything is accepted (the caller warns).
+ * handshake when tls_verify, then the pin if any.  A matching pin stands
+ * in for the chain (verify_with_pins), never for the name; with neither
+ * check, anything is accepted (the caller warns).
  */
 static int tls_start(struct conn *conn, struct yb_error *err)
 {
@@ -978,6 +1171,7 @@ static int conn_new(const struct conn_params *params, struct conn **out,
 					   : params->host);
 	conn->in_buf = malloc(IN_CAP);
 	bool copied = conn->host && conn->server_name && conn->in_buf &&
+		      copy_optional(params->account, &conn->account) &&
 		      copy_optional(params->tls_ca_file, &conn->tls_ca_file) &&
 		      copy_optional(params->tls_cert_file, &conn->tls_cert_file) &&
 		      copy_optional(params->tls_key_file, &conn->tls_key_file);
@@ -1007,6 +1201,131 @@ int conn_open(const struct conn_params *params, struct conn **out,
 		return rc;
 	}
 	*out = conn;
+	return YB_OK;
+}
+
+/* ---- a server that speaks TLS where a greeting was expected ---- */
+
+/*
+ * The ClientHello our library would send to server_name, made in memory:
+ * *len bytes of out, 0 if it could not be made.
+ */
+static size_t make_client_hello(const struct conn *conn, unsigned char *out,
+				size_t cap)
+{
+	size_t len = 0;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = ctx ? SSL_new(ctx) : NULL;
+	BIO *in = BIO_new(BIO_s_mem()), *out_bio = BIO_new(BIO_s_mem());
+	if (ssl && in && out_bio) {
+		SSL_set_bio(ssl, in, out_bio); /* the SSL owns both now */
+		in = out_bio = NULL;
+		if (!host_is_ip_literal(conn->server_name))
+			(void)SSL_set_tlsext_host_name(ssl, conn->server_name);
+		(void)SSL_connect(ssl); /* stops waiting for the reply */
+		int got = BIO_read(SSL_get_wbio(ssl), out,
+				   cap > INT_MAX ? INT_MAX : (int)cap);
+		len = got > 0 ? (size_t)got : 0;
+	}
+	BIO_free(in);
+	BIO_free(out_bio);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return len;
+}
+
+/* Send a ClientHello on fd and read the first bytes of the answer. */
+static bool answers_in_tls(const struct conn *conn, int fd, int64_t deadline)
+{
+	unsigned char hello[CLIENT_HELLO_MAX];
+	size_t len = make_client_hello(conn, hello, sizeof(hello));
+	if (len == 0 || send(fd, hello, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return false;
+	unsigned char answer[2];
+	size_t got = 0;
+	while (got < sizeof(answer) &&
+	       wait_fd(fd, POLLIN, deadline) == WAIT_READY) {
+		ssize_t n = recv(fd, answer + got, sizeof(answer) - got, 0);
+		if (n <= 0 && !(n < 0 && errno_is_retry(errno)))
+			break;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	return got == sizeof(answer) && looks_like_tls_record(answer, got);
+}
+
+/*
+ * Whether the address conn is connected to answers a TLS ClientHello,
+ * asked on a second connection so that a server that is only slow to
+ * greet is not disturbed on the first.
+ */
+static bool port_speaks_tls(const struct conn *conn, int64_t deadline)
+{
+	struct sockaddr_storage addr;
+	socklen_t addr_len = sizeof(addr);
+	if (getpeername(conn->fd, (struct sockaddr *)&addr, &addr_len) != 0)
+		return false;
+	struct addrinfo ai = {
+		.ai_family = addr.ss_family,
+		.ai_socktype = SOCK_STREAM,
+		.ai_addr = (struct sockaddr *)&addr,
+		.ai_addrlen = addr_len,
+	};
+	int fd = -1;
+	if (connect_one(&ai, deadline, &fd) != 0)
+		return false;
+	bool tls = answers_in_tls(conn, fd, deadline);
+	close(fd);
+	return tls;
+}
+
+static int speaks_tls_error(const struct conn *conn, const char *evidence,
+			    struct yb_error *err)
+{
+	return yb_fail(err, YB_ERR_UNAVAILABLE, "%s %s: %s", conn->peer,
+		       evidence, USE_IMPLICIT);
+}
+
+/*
+ * How long the probe may take: GREETING_WAIT_MS, less when the timeout is
+ * near, but enough for one round trip when it has passed already.
+ */
+static int64_t probe_deadline(int64_t overall)
+{
+	int64_t now = clock_now_ms();
+	int64_t left = overall == CLOCK_NEVER ? GREETING_WAIT_MS : overall - now;
+	if (left > GREETING_WAIT_MS)
+		left = GREETING_WAIT_MS;
+	if (left < PROBE_MIN_MS)
+		left = PROBE_MIN_MS;
+	return now + left;
+}
+
+int conn_wait_greeting(struct conn *conn, struct yb_error *err)
+{
+	if (conn->ssl)
+		return YB_OK;
+	int64_t overall = timeout_deadline(conn);
+	int64_t first_wait = clock_deadline_in_ms(GREETING_WAIT_MS, true);
+	if (overall != CLOCK_NEVER && overall < first_wait)
+		first_wait = overall;
+	if (conn->in_end == conn->in_start &&
+	    wait_fd(conn->fd, POLLIN, first_wait) == WAIT_TIMEOUT) {
+		if (port_speaks_tls(conn, probe_deadline(overall)))
+			return speaks_tls_error(conn, "sent no greeting, and "
+						"answers a TLS handshake", err);
+	}
+	if (conn->in_end == conn->in_start) {
+		int rc = fill(conn, overall, err);
+		if (rc != YB_OK)
+			return rc;
+	}
+	if (looks_like_tls_record((const unsigned char *)conn->in_buf +
+					  conn->in_start,
+				  conn->in_end - conn->in_start))
+		return speaks_tls_error(conn, "sent a TLS record instead of a "
+					"greeting", err);
 	return YB_OK;
 }
 
@@ -1316,5 +1635,6 @@ void conn_close(struct conn *conn)
 	free(conn->tls_key_file);
 	free(conn->server_name);
 	free(conn->host);
+	free(conn->account);
 	free(conn);
 }

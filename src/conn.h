@@ -4,9 +4,14 @@
  * and buffers have hard caps.  Plain and TLS look the same to callers.
  *
  * Every function that can fail returns YB_OK or a status and fills err
- * with a message naming host and port:
- *   YB_ERR_UNAVAILABLE  name did not resolve, no address accepted us
- *   YB_ERR_TEMP         a connect, read or write deadline passed
+ * with a message naming host, port and, for connecting, the address, and
+ * saying what to change where the cause is a likely mistake in the
+ * account (host, port, tls, tls_ca_file, tls_fingerprint):
+ *   YB_ERR_UNAVAILABLE  name did not resolve, no address accepted us; the
+ *                       port speaks TLS from the first byte but TLS was
+ *                       not asked for from the start (conn_wait_greeting)
+ *   YB_ERR_TEMP         a connect, read or write deadline passed; the
+ *                       name server did not answer
  *   YB_ERR_PROTOCOL     the server closed the connection, a line was too
  *                       long, bytes arrived before a TLS handshake
  *   YB_ERR_CONFIG       tls_ca_file unreadable; tls_cert_file or
@@ -44,6 +49,8 @@ struct conn_params {
 	const char *tls_key_file;   /* its key (owner-only); NULL: in cert_file */
 	unsigned tls_min_version;   /* 13: TLS 1.3 at least; else TLS 1.2 */
 	unsigned timeout_sec;       /* connect, each read, each write; 0: none */
+	const char *account;        /* named in hints ("yubin --show-cert
+				       ACCOUNT"); NULL: a placeholder */
 };
 
 struct conn;
@@ -52,11 +59,26 @@ struct conn;
  * Resolve host, try every address in turn (IPv6 and IPv4) within the
  * deadline, and for TLS_IMPLICIT complete a verified handshake (TLS 1.2
  * minimum, SNI, host name check, then the pins if any: one of them must
- * match the certificate or its public key).  On success *out is
- * a connection the caller releases with conn_close().  params is copied.
+ * match the certificate or its public key).  A pin is a trust anchor of
+ * its own: a certificate that matches one is accepted although no CA
+ * vouches for it (self-signed, expired), but the host name check still
+ * applies.  On success *out is a connection the caller releases with
+ * conn_close().  params is copied.
  */
 int conn_open(const struct conn_params *params, struct conn **out,
 	      struct yb_error *err);
+
+/*
+ * Wait for the first bytes of a server that speaks first (POP3, IMAP) on
+ * a connection that is not TLS yet, and refuse a port that speaks TLS
+ * from the first byte (YB_ERR_UNAVAILABLE, the message says to use
+ * tls: implicit): the server sent a TLS record, or it stayed silent for
+ * a few seconds and a second connection to the same address answers a
+ * TLS ClientHello.  A silent server that does not speak TLS is waited
+ * for until timeout_sec, as any read.  The bytes stay buffered for
+ * conn_read_line().
+ */
+int conn_wait_greeting(struct conn *conn, struct yb_error *err);
 
 /*
  * Upgrade a plain connection after the server's STARTTLS/STLS go-ahead.

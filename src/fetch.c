@@ -251,7 +251,9 @@ int fetch_account(const struct account *account,
 	if (!account->tls_verify && account->tls != TLS_NONE)
 		log_warn("tls_verify is false: the certificate of %s is not checked%s",
 			 account->host, account->tls_pin_count > 0
-			 ? " (only its pinned fingerprint is)"
+			 ? " (only its pinned fingerprint is, not its name; a "
+			   "matching tls_fingerprint is trusted without it: "
+			   "remove tls_verify: false)"
 			 : "; anyone in the middle can read the password and the mail");
 	struct state *state = NULL;
 	struct sink_cache sinks = { .account = account };

@@ -1096,7 +1096,12 @@ static int open_connection(struct imap *imap, struct yb_error *err)
 	const struct account *account = imap->account;
 	struct conn_params params;
 	conn_params_for_account(account, &params);
-	return conn_open(&params, &imap->conn, err);
+	params.account = account->name;
+	int rc = conn_open(&params, &imap->conn, err);
+	/* A port that speaks TLS at once is told now, not at the timeout. */
+	if (rc == YB_OK && account->tls != TLS_IMPLICIT)
+		rc = conn_wait_greeting(imap->conn, err);
+	return rc;
 }
 
 static int session_new(const struct account *account, struct imap **out,

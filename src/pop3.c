@@ -598,7 +598,12 @@ static int open_connection(struct pop3 *pop3, struct yb_error *err)
 	const struct account *account = pop3->account;
 	struct conn_params params;
 	conn_params_for_account(account, &params);
-	return conn_open(&params, &pop3->conn, err);
+	params.account = account->name;
+	int rc = conn_open(&params, &pop3->conn, err);
+	/* A port that speaks TLS at once is told now, not at the timeout. */
+	if (rc == YB_OK && account->tls != TLS_IMPLICIT)
+		rc = conn_wait_greeting(pop3->conn, err);
+	return rc;
 }
 
 int pop3_connect(const struct account *account, const char *password,

@@ -154,8 +154,49 @@ int sasl_check_secret(const struct account *account, bool tls,
 
 /* --- refusals --- */
 
-int sasl_refused(const struct sasl_framing *framing, const char *what,
-		 const struct sasl_reply *reply, struct yb_error *err)
+/* The key the secret came from, for "check the password (KEY)". */
+static const char *secret_key(const struct account *account)
+{
+	switch (account->password_source) {
+	case PASSWORD_VALUE: return "password";
+	case PASSWORD_CMD:   return "password_cmd";
+	case PASSWORD_ENV:   return "password_env";
+	case PASSWORD_FILE:  return "password_file";
+	case PASSWORD_NONE:  break;
+	}
+	return "--ask-password";
+}
+
+/*
+ * Append what was tried and what to change to a refusal (YB_ERR_AUTH):
+ * the command sent (what, which names the credential it carried), the
+ * auth: setting, and where a password came from.  Returns rc.
+ */
+static int add_refusal_hint(const struct sasl_framing *framing,
+			    const char *what, int rc, struct yb_error *err)
+{
+	if (rc != YB_ERR_AUTH)
+		return rc;
+	const struct account *account = framing->account;
+	const char *auth = auth_mech_name(account->auth);
+	if (strstr(what, "OAUTH"))
+		yb_error_suffix(err, " (tried %s, auth: %s, with the OAuth2 "
+				"token; check user and the oauth2 settings, or "
+				"set auth)", what, auth);
+	else if (strstr(what, "EXTERNAL"))
+		yb_error_suffix(err, " (tried %s, auth: %s, with the client "
+				"certificate; check user and tls_cert_file, or "
+				"set auth)", what, auth);
+	else
+		yb_error_suffix(err, " (tried %s, auth: %s; check user and the "
+				"password (%s), or set auth to another method)",
+				what, auth, secret_key(account));
+	return rc;
+}
+
+/* sasl_refused without the hint. */
+static int refusal_error(const struct sasl_framing *framing, const char *what,
+			 const struct sasl_reply *reply, struct yb_error *err)
 {
 	if (reply->answer == SASL_ANSWER_OK)
 		return YB_OK;
@@ -177,6 +218,13 @@ int sasl_refused(const struct sasl_framing *framing, const char *what,
 	}
 	return yb_fail(err, YB_ERR_AUTH, "%s: login as %s refused: %s",
 		       framing->peer, framing->user_shown, shown);
+}
+
+int sasl_refused(const struct sasl_framing *framing, const char *what,
+		 const struct sasl_reply *reply, struct yb_error *err)
+{
+	return add_refusal_hint(framing, what,
+				refusal_error(framing, what, reply, err), err);
 }
 
 /*
@@ -369,9 +417,9 @@ static int bearer_refused(const struct sasl_framing *framing,
 	if (rc == YB_OK && reply.answer == SASL_ANSWER_CHALLENGE)
 		rc = give_up(framing, command, TOO_MUCH, err);
 	else if (rc == YB_OK)
-		rc = sasl_refused(framing, command, &reply, err);
+		rc = refusal_error(framing, command, &reply, err);
 	yb_error_suffix(err, " (the server says: %s)", why);
-	return rc;
+	return add_refusal_hint(framing, command, rc, err);
 }
 
 /* XOAUTH2 and OAUTHBEARER: one response, and a refusal as a challenge. */

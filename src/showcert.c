@@ -73,7 +73,10 @@ int show_certificate(const struct account *account, FILE *out,
 	params.tls_pins = NULL;
 	params.tls_pin_count = 0;
 	struct conn *conn = NULL;
+	params.account = account->name;
 	int rc = conn_open(&params, &conn, err);
+	if (rc == YB_OK && account->tls == TLS_STARTTLS)
+		rc = conn_wait_greeting(conn, err);
 	if (rc == YB_OK && account->tls == TLS_STARTTLS) {
 		rc = account->protocol == PROTOCOL_IMAP ? imap_starttls(conn, err)
 							: pop3_stls(conn, err);

@@ -352,6 +352,45 @@ static void test_unknown_key_in_oauth2(void **state)
 		"12:7: unknown key 'audience' in oauth2 of account 'work'");
 }
 
+static void test_unknown_key_suggests_nearest(void **state)
+{
+	(void)state;
+	assert_string_equal(load_error(ACCOUNT_HEAD "    hostname: x\n"),
+			    "8:5: unknown key 'hostname' in account 'work' (did you mean 'host'?)");
+	assert_string_equal(load_error(ACCOUNT_HEAD "    passwd: x\n"),
+			    "8:5: unknown key 'passwd' in account 'work' (did you mean 'password'?)");
+	assert_string_equal(load_error(ACCOUNT_HEAD "    ssl: implicit\n"),
+			    "8:5: unknown key 'ssl' in account 'work' (did you mean 'tls'?)");
+	assert_string_equal(load_error(ACCOUNT_HEAD "    TLS_Fingerprnt: x\n"),
+			    "8:5: unknown key 'TLS_Fingerprnt' in account 'work' (did you mean 'tls_fingerprint'?)");
+	assert_string_equal(load_error("defaults:\n  timout: 5\n" ACCOUNT_HEAD),
+			    "2:3: unknown key 'timout' in defaults (did you mean 'timeout'?)");
+	assert_string_equal(load_error(ACCOUNT_HEAD "      maildirs: x\n"),
+			    "8:7: unknown key 'maildirs' in deliver of account 'work' (did you mean 'maildir'?)");
+	assert_string_equal(load_error("account:\n  - name: work\n"),
+			    "1:1: unknown top-level key 'account' (did you mean 'accounts'?)");
+}
+
+static void test_unknown_key_far_from_all_suggests_nothing(void **state)
+{
+	(void)state;
+	/* Nothing near: no guess (the tests above show the plain form). */
+	assert_string_equal(load_error(ACCOUNT_HEAD "    xyzzy: 1\n"),
+			    "8:5: unknown key 'xyzzy' in account 'work'");
+	/* One letter is not a start of "host". */
+	assert_string_equal(load_error(ACCOUNT_HEAD "    h: 1\n"),
+			    "8:5: unknown key 'h' in account 'work'");
+}
+
+static void test_unknown_enum_value_lists_the_values(void **state)
+{
+	(void)state;
+	assert_string_equal(load_error(ACCOUNT_HEAD "    tls: ssl\n"),
+			    "8:10: 'tls' in account 'work' must be implicit, starttls or none, not 'ssl'");
+	assert_string_equal(load_error(ACCOUNT_HEAD "    auth: md5\n"),
+			    "8:11: 'auth' in account 'work' must be auto, plain, login, cram-md5, xoauth2, oauthbearer, apop, user or external, not 'md5'");
+}
+
 static void test_wrong_types(void **state)
 {
 	(void)state;
@@ -1747,6 +1786,9 @@ int main(void)
 		T(test_unknown_key_in_defaults),
 		T(test_unknown_key_in_deliver),
 		T(test_unknown_key_in_oauth2),
+		T(test_unknown_key_suggests_nearest),
+		T(test_unknown_key_far_from_all_suggests_nothing),
+		T(test_unknown_enum_value_lists_the_values),
 		T(test_wrong_types),
 		T(test_null_value),
 		T(test_bad_port),

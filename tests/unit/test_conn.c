@@ -1731,17 +1731,6 @@ static void test_tls_pin_and_verify_both_pass(void **state)
 	say_hello();
 }
 
-static void test_tls_pin_does_not_excuse_verify(void **state)
-{
-	(void)state;
-	unsigned char pin[32];
-	fingerprint_of(kit.self_signed, pin);
-	uint16_t port = server_start(script_echo_hello, kit.self_signed);
-	struct conn_params params = tls_params("localhost", port);
-	pin_params(&params, 0, PIN_CERTIFICATE, pin); /* verify is on */
-	expect_open_fails(&params, YB_ERR_UNAVAILABLE, "not trusted");
-}
-
 /* Every leaf shares kit.key: a re-issued certificate keeps its key pin. */
 static void test_tls_pubkey_pin_survives_reissue(void **state)
 {
@@ -2181,6 +2170,216 @@ static void test_close_null_is_fine(void **state)
 	assert_null(conn);
 }
 
+/* ---- hints: what to change when a setup is wrong ---- */
+
+static void test_connection_refused_names_the_cause(void **state)
+{
+	(void)state;
+	int fd = listen_socket(AF_INET, "127.0.0.1", 0);
+	assert_true(fd >= 0);
+	hold_fd(fd);
+	struct conn_params params = params_for("localhost", socket_port(fd),
+					       TLS_NONE);
+	expect_open_fails(&params, YB_ERR_UNAVAILABLE, "cannot connect to "
+			  "localhost:");
+	/* localhost may also be ::1: "(2 addresses, the last ...)". */
+	assert_non_null(strstr(open_err.msg, "address"));
+	assert_non_null(strstr(open_err.msg, "Connection refused: nothing "
+			       "listens on that port: a wrong port"));
+}
+
+static void test_unresolvable_host_names_the_key(void **state)
+{
+	(void)state;
+	struct conn_params params = params_for("nonexistent.invalid", 110,
+					       TLS_NONE);
+	expect_open_fails(&params, YB_ERR_UNAVAILABLE,
+			  "check the host name (host)");
+}
+
+/* A pin stands in for a CA: no tls_verify: false needed. */
+static void test_tls_pin_is_a_trust_anchor(void **state)
+{
+	(void)state;
+	unsigned char pin[32];
+	fingerprint_of(kit.self_signed, pin);
+	uint16_t port = server_start(script_echo_hello, kit.self_signed);
+	struct conn_params params = tls_params("localhost", port);
+	params.tls_ca_file = NULL;
+	pin_params(&params, 0, PIN_CERTIFICATE, pin); /* verify is on */
+	open_client(&params);
+	say_hello();
+}
+
+static void test_tls_pin_anchor_excuses_expiry(void **state)
+{
+	(void)state;
+	unsigned char key_pin[32];
+	pubkey_fingerprint_of(kit.expired, key_pin);
+	uint16_t port = server_start(script_echo_hello, kit.expired);
+	struct conn_params params = tls_params("localhost", port);
+	pin_params(&params, 0, PIN_PUBLIC_KEY, key_pin);
+	open_client(&params);
+	say_hello();
+}
+
+/* The pin names a certificate; the account still names the server. */
+static void test_tls_pin_anchor_still_checks_the_name(void **state)
+{
+	(void)state;
+	unsigned char pin[32];
+	fingerprint_of(kit.wrong_host, pin);
+	uint16_t port = server_start(script_echo_hello, kit.wrong_host);
+	struct conn_params params = tls_params("localhost", port);
+	params.account = "work";
+	pin_params(&params, 0, PIN_CERTIFICATE, pin);
+	expect_open_fails(&params, YB_ERR_UNAVAILABLE,
+			  "it is not valid for localhost; set host, or "
+			  "tls_server_name");
+	assert_non_null(strstr(open_err.msg, "yubin --show-cert work"));
+}
+
+static void test_tls_untrusted_pin_mismatch_shows_fingerprint(void **state)
+{
+	(void)state;
+	unsigned char pin[32], actual[32];
+	fingerprint_of(kit.good, pin);
+	fingerprint_of(kit.self_signed, actual);
+	char actual_text[128];
+	fingerprint_text(actual, actual_text, sizeof(actual_text));
+	uint16_t port = server_start(script_echo_hello, kit.self_signed);
+	struct conn_params params = tls_params("localhost", port);
+	params.tls_ca_file = NULL;
+	pin_params(&params, 0, PIN_CERTIFICATE, pin); /* verify is on */
+	expect_open_fails(&params, YB_ERR_UNAVAILABLE,
+			  "does not match tls_fingerprint");
+	assert_non_null(strstr(open_err.msg, actual_text));
+	assert_non_null(strstr(open_err.msg, "nor does a CA vouch for it"));
+}
+
+static void test_tls_untrusted_names_the_fixes(void **state)
+{
+	(void)state;
+	uint16_t port = server_start(script_echo_hello, kit.self_signed);
+	struct conn_params params = tls_params("localhost", port);
+	params.account = "work";
+	expect_open_fails(&params, YB_ERR_UNAVAILABLE, "not trusted: self");
+	assert_non_null(strstr(open_err.msg, "tls_ca_file"));
+	assert_non_null(strstr(open_err.msg, "tls_fingerprint"));
+	assert_non_null(strstr(open_err.msg, "yubin --show-cert work"));
+}
+
+static void test_tls_to_plain_server_says_use_starttls(void **state)
+{
+	(void)state;
+	static const char data[] = "+OK POP3 ready\r\n";
+	script_data = data;
+	script_len = sizeof(data) - 1;
+	uint16_t port = server_start(script_send_then_wait, NULL);
+	struct conn_params params = tls_params("localhost", port);
+	expect_open_fails(&params, YB_ERR_UNAVAILABLE,
+			  "the server sent plain text (\"+OK POP3 ready\")");
+	assert_non_null(strstr(open_err.msg, "use tls: starttls (or port "
+			       "993/995"));
+}
+
+/* conn_wait_greeting on a plain connection to port; its result. */
+static int wait_greeting_on(uint16_t port, unsigned timeout_sec,
+			    struct yb_error *err, double *elapsed)
+{
+	struct conn_params params = params_for("127.0.0.1", port,
+					       TLS_STARTTLS);
+	params.timeout_sec = timeout_sec;
+	open_client(&params);
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	int rc = conn_wait_greeting(client, err);
+	*elapsed = seconds_since(&start);
+	return rc;
+}
+
+static void test_greeting_is_left_for_reading(void **state)
+{
+	(void)state;
+	static const char data[] = "+OK hi\r\n";
+	script_data = data;
+	script_len = sizeof(data) - 1;
+	uint16_t port = server_start(script_send_then_wait, NULL);
+	struct yb_error err;
+	double elapsed;
+	assert_ok(wait_greeting_on(port, CLIENT_TIMEOUT, &err, &elapsed),
+		  &err);
+	EXPECT_LINE("+OK hi");
+}
+
+static void test_greeting_tls_record_refused_at_once(void **state)
+{
+	(void)state;
+	/* An alert record, as some TLS servers send to a silent client. */
+	static const char data[] = "\x15\x03\x03\x00\x02\x02\x32";
+	script_data = data;
+	script_len = sizeof(data) - 1;
+	uint16_t port = server_start(script_send_then_wait, NULL);
+	struct yb_error err;
+	double elapsed;
+	int rc = wait_greeting_on(port, CLIENT_TIMEOUT, &err, &elapsed);
+	assert_fails(rc, &err, YB_ERR_UNAVAILABLE, "sent a TLS record "
+		     "instead of a greeting: this port speaks TLS from the "
+		     "first byte: use tls: implicit (or port 143/110 for "
+		     "STARTTLS)");
+	assert_true(elapsed < 2.0);
+}
+
+/* An implicit-TLS port: the first connection waits for a ClientHello,
+   the second (the probe) gets a real handshake. */
+static void run_tls_port_child(int listen_fd)
+{
+	alarm(SERVER_ALARM);
+	int silent = accept(listen_fd, NULL, NULL);
+	struct peer probe = { .fd = accept(listen_fd, NULL, NULL) };
+	close(listen_fd);
+	if (silent < 0 || probe.fd < 0)
+		_exit(SERVER_IO);
+	(void)peer_accept_tls(&probe, kit.good, 0); /* the probe hangs up */
+	struct peer first = { .fd = silent };
+	_exit(peer_wait_eof(&first));
+}
+
+static void test_greeting_silent_tls_port_detected(void **state)
+{
+	(void)state;
+	int fd = listen_socket(AF_INET, "127.0.0.1", 0);
+	assert_true(fd >= 0);
+	assert_int_equal(listen(fd, 8), 0);
+	uint16_t port = socket_port(fd);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		run_tls_port_child(fd);
+	close(fd);
+	server_pid = pid;
+	struct yb_error err;
+	double elapsed;
+	int rc = wait_greeting_on(port, 60, &err, &elapsed);
+	assert_fails(rc, &err, YB_ERR_UNAVAILABLE, "sent no greeting, and "
+		     "answers a TLS handshake: this port speaks TLS from the "
+		     "first byte: use tls: implicit");
+	assert_true(elapsed >= 4.5 && elapsed < 10.0);
+}
+
+/* Silent, and no TLS on a second connection: the timeout as before. */
+static void test_greeting_silent_plain_server_times_out(void **state)
+{
+	(void)state;
+	uint16_t port = server_start(script_silent, NULL);
+	struct yb_error err;
+	double elapsed;
+	int rc = wait_greeting_on(port, 1, &err, &elapsed);
+	assert_fails(rc, &err, YB_ERR_TEMP, "timed out after 1 s");
+	assert_true(elapsed >= 0.9 && elapsed < 3.0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, test_setup, test_teardown)
 
 int main(void)
@@ -2223,7 +2422,6 @@ int main(void)
 		T(test_tls_pin_wrong_shows_actual),
 		T(test_tls_pin_wrong_with_verify),
 		T(test_tls_pin_and_verify_both_pass),
-		T(test_tls_pin_does_not_excuse_verify),
 		T(test_tls_pubkey_pin_survives_reissue),
 		T(test_tls_pubkey_pin_wrong_refused),
 		T(test_tls_pin_kinds_are_not_mixed),
@@ -2252,6 +2450,18 @@ int main(void)
 		T(test_starttls_injection_in_socket),
 		T(test_starttls_refuses_unsent_plain_text),
 		T(test_close_null_is_fine),
+		T(test_connection_refused_names_the_cause),
+		T(test_unresolvable_host_names_the_key),
+		T(test_tls_pin_is_a_trust_anchor),
+		T(test_tls_pin_anchor_excuses_expiry),
+		T(test_tls_pin_anchor_still_checks_the_name),
+		T(test_tls_untrusted_pin_mismatch_shows_fingerprint),
+		T(test_tls_untrusted_names_the_fixes),
+		T(test_tls_to_plain_server_says_use_starttls),
+		T(test_greeting_is_left_for_reading),
+		T(test_greeting_tls_record_refused_at_once),
+		T(test_greeting_silent_tls_port_detected),
+		T(test_greeting_silent_plain_server_times_out),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
