@@ -168,10 +168,12 @@ all4="imaps pop3s imap-starttls pop3-stls"
 # The chain: root -> intermediate -> leaf, the intermediate sent along.
 accepted trusted "$all4" good.example.test
 
-# Self-signed: refused, even pinned unless tls_verify: false.
+# Self-signed: refused unless pinned; a matching pin is a trust anchor
+# of its own, taken without tls_verify: false and without a warning.
 refused 'self.signed' selfsigned "imaps pop3s imap-starttls" selfsigned.example.test
-refused 'self.signed' selfsigned-pinned-verified imaps selfsigned.example.test \
+accepted selfsigned-pinned-verified imaps selfsigned.example.test \
 	tls_fingerprint="$self_pin"
+tap_check "$CASE: a matching pin is no cause for a warning" test ! -s "$RUN_ERR"
 for transport in imaps pop3s; do
 	accepted selfsigned-pinned "$transport" selfsigned.example.test \
 		tls_fingerprint="$self_pin" tls_verify=false tls_ca_file=
