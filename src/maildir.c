@@ -276,9 +276,8 @@ static int open_sub_dir(struct maildir *maildir, int root_fd, const char *sub,
 			bool *created, int *out, struct yb_error *err)
 {
 	char sub_path[PATH_MAX];
-	int written = snprintf(sub_path, sizeof(sub_path), "%s/%s",
-			       maildir->path, sub);
-	if (written < 0 || (size_t)written >= sizeof(sub_path))
+	if (!text_format(sub_path, sizeof(sub_path), "%s/%s", maildir->path,
+			 sub))
 		return yb_fail(err, YB_ERR_IO, "Maildir path too long: %s",
 			       maildir->path);
 	if (mkdirat(root_fd, sub, 0700) == 0)

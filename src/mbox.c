@@ -537,9 +537,8 @@ static int make_dotlock_temp(const struct mbox *mbox, char *temp, size_t size,
 			       mbox->path);
 	char random_hex[9];
 	to_hex(random_bytes, sizeof(random_bytes), random_hex);
-	int written = snprintf(temp, size, ".yubin-dotlock.%ld.%lu.%s",
-			       (long)getpid(), temps_made++, random_hex);
-	if (written < 0 || (size_t)written >= size)
+	if (!text_format(temp, size, ".yubin-dotlock.%ld.%lu.%s",
+			 (long)getpid(), temps_made++, random_hex))
 		return yb_fail(err, YB_ERR_IO, "path too long for a dotlock of %s",
 			       mbox->path);
 	int fd = openat(mbox->dir_fd, temp,
@@ -549,10 +548,9 @@ static int make_dotlock_temp(const struct mbox *mbox, char *temp, size_t size,
 				     "cannot create a dotlock file in %s",
 				     mbox->dir_path);
 	char content[300];
-	written = snprintf(content, sizeof(content), "%ld:%s", (long)getpid(),
-			   mbox->host);
-	int rc = written > 0 && (size_t)written < sizeof(content) ?
-		 fd_pwrite_all(fd, content, (size_t)written, 0) : ENAMETOOLONG;
+	int rc = text_format(content, sizeof(content), "%ld:%s", (long)getpid(),
+			     mbox->host) ?
+		 fd_pwrite_all(fd, content, strlen(content), 0) : ENAMETOOLONG;
 	int closed = fd_close(&fd);
 	if (rc || closed) {
 		unlinkat(mbox->dir_fd, temp, 0);
@@ -1028,11 +1026,10 @@ static int set_dest(struct mbox_msg *msg, uint64_t batch_end,
 	hash_hex(newlines, msg->fixup_len, msg->from_line, msg->from_len,
 		 head_hex);
 	to_hex(msg->body_hash, HASH_HEX / 2, body_hex);
-	int written = snprintf(msg->dest, sizeof(msg->dest),
-			       "%" PRIu64 "+%" PRIu64 "+%s+%s+%" PRIu64 "+%ld",
-			       msg->offset, msg->length, head_hex, body_hex,
-			       batch_end, (long)getpid());
-	if (written < 0 || (size_t)written >= sizeof(msg->dest))
+	if (!text_format(msg->dest, sizeof(msg->dest),
+			 "%" PRIu64 "+%" PRIu64 "+%s+%s+%" PRIu64 "+%ld",
+			 msg->offset, msg->length, head_hex, body_hex,
+			 batch_end, (long)getpid()))
 		return yb_fail(err, YB_ERR_INTERNAL, "dest too long for mbox %s",
 			       msg->mbox->path);
 	return YB_OK;

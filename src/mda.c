@@ -696,11 +696,10 @@ static int set_dest(struct mda_msg *msg, struct yb_error *err)
 	char digest_hex[DIGEST_HEX + 1];
 	for (size_t i = 0; i < sizeof(msg->digest); i++)
 		snprintf(digest_hex + 2 * i, 3, "%02x", msg->digest[i]);
-	int written = snprintf(msg->dest, sizeof(msg->dest),
-			       DEST_PREFIX "%lld.%ld.%" PRIu64 ".%08" PRIx32 ".%s",
-			       now < 0 ? 0LL : (long long)now, (long)getpid(),
-			       ++tokens_issued, random_value, digest_hex);
-	if (written < 0 || (size_t)written >= sizeof(msg->dest))
+	if (!text_format(msg->dest, sizeof(msg->dest),
+			 DEST_PREFIX "%lld.%ld.%" PRIu64 ".%08" PRIx32 ".%s",
+			 now < 0 ? 0LL : (long long)now, (long)getpid(),
+			 ++tokens_issued, random_value, digest_hex))
 		return yb_fail(err, YB_ERR_INTERNAL, "MDA token too long");
 	return YB_OK;
 }

@@ -1673,9 +1673,7 @@ int state_commit(struct state *state, const char *mailbox, const char *key,
 	    !intent_is_open(state, mailbox, key))
 		return 0;
 	char seconds[24];
-	int written = snprintf(seconds, sizeof(seconds), "%lld",
-			       (long long)fetched_at);
-	if (written < 0 || (size_t)written >= sizeof(seconds))
+	if (!text_format(seconds, sizeof(seconds), "%lld", (long long)fetched_at))
 		return yb_fail(err, YB_ERR_INTERNAL, "%s: bad delivery time",
 			       state->dir_path);
 	struct record rec;
@@ -1988,14 +1986,13 @@ static void write_mailbox_keys(struct file_writer *writer,
 	for (const struct key_entry *entry = next_key(mailbox, &cursor); entry;
 	     entry = next_key(mailbox, &cursor)) {
 		char seconds[24];
-		int written = snprintf(seconds, sizeof(seconds), "%lld",
-				       (long long)entry->fetched_at);
-		if (written < 0 || (size_t)written >= sizeof(seconds))
+		if (!text_format(seconds, sizeof(seconds), "%lld",
+				 (long long)entry->fetched_at))
 			continue; /* cannot happen: an int64 fits */
 		rec.field[1] = entry->head.name;
 		rec.field_len[1] = entry->head.len;
 		rec.field[2] = seconds;
-		rec.field_len[2] = (size_t)written;
+		rec.field_len[2] = strlen(seconds);
 		rec.field_none[3] = entry->dest == NULL;
 		rec.field[3] = entry->dest ? entry->dest : "";
 		rec.field_len[3] = entry->dest ? strlen(entry->dest) : 0;
