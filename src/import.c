@@ -58,7 +58,10 @@ int import_convert(enum import_format format, const char *source,
 	if (status == YB_OK) {
 		*yaml = import_write_yaml(&doc);
 		if (!*yaml)
-			status = yb_fail(err, YB_ERR_INTERNAL, "%s: out of memory", source);
+			status = yb_fail(err, YB_ERR_CONFIG,
+					 "%s: the account file would be over %d bytes (or memory "
+					 "ran out); is this a configuration file?", source,
+					 IMPORT_YAML_MAX);
 	}
 	import_doc_free(&doc);
 	return status;

@@ -50,16 +50,19 @@ struct import_account *import_account_new(struct import_doc *doc,
 static void add_note_text(struct import_doc *doc, struct import_notes *notes,
 			  unsigned line, char *text)
 {
-	struct import_note *items = NULL;
-	if (notes->count < IMPORT_NOTES_MAX)
-		items = grow_array(notes->items, &notes->cap, notes->count + 1,
-				   sizeof(*items), 8);
-	if (!items) {
-		/* A file that makes this many notes is garbage already. */
-		doc->out_of_memory = notes->count < IMPORT_NOTES_MAX;
+	if (doc->note_total >= IMPORT_NOTES_MAX) {
+		doc->notes_left_out = true;
 		free(text);
 		return;
 	}
+	struct import_note *items = grow_array(notes->items, &notes->cap,
+					       notes->count + 1, sizeof(*items), 8);
+	if (!items) {
+		doc->out_of_memory = true;
+		free(text);
+		return;
+	}
+	doc->note_total++;
 	notes->items = items;
 	items[notes->count].line = line;
 	items[notes->count].text = text;

@@ -22,7 +22,10 @@
 #define IMPORT_FILE_MAX (1024 * 1024)
 #define IMPORT_ACCOUNTS_MAX 1000
 #define IMPORT_FOLDERS_MAX 256
-#define IMPORT_NOTES_MAX 4096
+/* Notes in a whole document: a hostile file could make every account
+   inherit thousands.  And the largest account file written. */
+#define IMPORT_NOTES_MAX 20000
+#define IMPORT_YAML_MAX (16 * 1024 * 1024)
 
 /* The account keys an import can set, in the order they are written. */
 enum import_key {
@@ -65,6 +68,8 @@ struct import_doc {
 	struct import_account **accounts;
 	size_t account_count, account_cap;
 	struct import_notes notes;  /* about the file as a whole */
+	size_t note_total;          /* in the document, up to IMPORT_NOTES_MAX */
+	bool notes_left_out;        /* more than that were made */
 	bool out_of_memory;
 };
 
@@ -164,7 +169,7 @@ int import_finish(struct import_doc *doc, struct yb_error *err);
 
 /*
  * The account file for doc as a malloc'd, NUL-terminated string the
- * caller frees; NULL when out of memory.
+ * caller frees; NULL when out of memory or over IMPORT_YAML_MAX bytes.
  */
 char *import_write_yaml(const struct import_doc *doc);
 

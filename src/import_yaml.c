@@ -198,6 +198,10 @@ static void put(struct yaml_out *out, const char *text, size_t len)
 {
 	if (out->failed)
 		return;
+	if (len > IMPORT_YAML_MAX - out->len) {
+		out->failed = true;
+		return;
+	}
 	char *data = grow_array(out->data, &out->cap, out->len + len + 1, 1, 4096);
 	if (!data) {
 		out->failed = true;
@@ -379,6 +383,12 @@ char *import_write_yaml(const struct import_doc *doc)
 	put_str(&out, " (");
 	put_str(&out, doc->format);
 	put_str(&out, ").\n# Read the notes below, then keep it as ~/.config/yubin/config.yaml.\n");
+	if (doc->notes_left_out) {
+		char line[80];
+		snprintf(line, sizeof(line), "# More than %d notes: the rest are left out.\n",
+			 IMPORT_NOTES_MAX);
+		put_str(&out, line);
+	}
 	for (size_t i = 0; i < doc->notes.count; i++)
 		put_note(&out, "", doc, &doc->notes.items[i]);
 	put_str(&out, "accounts:");

@@ -402,6 +402,44 @@ static void test_no_secret_in_notes(void **state)
 	free(yaml);
 }
 
+/* A small file cannot make a huge account file, however it inherits. */
+static void test_inheritance_is_bounded(void **state)
+{
+	(void)state;
+	size_t cap = 1024 * 1024, len = 0;
+	char *text = malloc(cap);
+	assert_non_null(text);
+	len += (size_t)snprintf(text + len, cap - len, "defaults\n");
+	for (int i = 0; i < 3000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "frob%d x\n", i);
+	for (int i = 0; i < 1000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "account a%d\nhost h\n", i);
+	char *yaml;
+	struct yb_error err;
+	assert_int_equal(import_convert(IMPORT_MPOPRC, "rc", text, len, NULL, &yaml, &err),
+			 YB_OK);
+	assert_non_null(strstr(yaml, "# More than 20000 notes: the rest are left out.\n"));
+	assert_true(strlen(yaml) < 16 * 1024 * 1024);
+	free(yaml);
+	/* Long values, inherited by every account. */
+	len = (size_t)snprintf(text, cap, "defaults\n");
+	static const char *const keys[] = { "host", "user", "passwordeval", "tls_trust_file",
+					    "tls_cert_file", "tls_key_file", "tls_host_override" };
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		len += (size_t)snprintf(text + len, cap - len, "%s ", keys[k]);
+		memset(text + len, 'v', 4000);
+		len += 4000;
+		text[len++] = '\n';
+	}
+	for (int i = 0; i < 1000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "account a%d\n", i);
+	assert_int_equal(import_convert(IMPORT_MPOPRC, "rc", text, len, NULL, &yaml, &err),
+			 YB_ERR_CONFIG);
+	assert_null(yaml);
+	assert_non_null(strstr(err.msg, "would be over 16777216 bytes"));
+	free(text);
+}
+
 /* ------------------------------------------------------------------ */
 /* Garbage                                                             */
 
@@ -412,7 +450,7 @@ static int fuzz_rounds(void)
 {
 	const char *asked = getenv("IMPORT_FUZZ_ROUNDS");
 	long rounds = asked ? strtol(asked, NULL, 10) : 0;
-	return rounds > 0 && rounds < 10000000 ? (int)rounds : 1500;
+	return rounds > 0 && rounds < 10000000 ? (int)rounds : 5000;
 }
 
 static uint32_t rng_next(void)
@@ -532,6 +570,7 @@ int main(void)
 		cmocka_unit_test(test_long_line_and_nul),
 		cmocka_unit_test(test_unreadable_file),
 		cmocka_unit_test(test_no_secret_in_notes),
+		cmocka_unit_test(test_inheritance_is_bounded),
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_mutated_samples),
 	};
