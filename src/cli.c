@@ -7,13 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "import.h"
 #include "text.h"
 
 #define JOBS_MAX 64
 
 enum long_only { OPT_JSON = 256, OPT_SYSLOG, OPT_VERSION, OPT_PROGRESS,
 		 OPT_NO_PROGRESS, OPT_SHOW_CERT, OPT_AUTHORIZE,
-		 OPT_ASK_PASSWORD, OPT_ACCEPT_NEW_UIDLS };
+		 OPT_ASK_PASSWORD, OPT_ACCEPT_NEW_UIDLS, OPT_IMPORT };
 
 static const struct option long_options[] = {
 	{ "config",  required_argument, NULL, 'c' },
@@ -29,6 +30,7 @@ static const struct option long_options[] = {
 	{ "authorize", required_argument, NULL, OPT_AUTHORIZE },
 	{ "ask-password", no_argument,  NULL, OPT_ASK_PASSWORD },
 	{ "accept-new-uidls", required_argument, NULL, OPT_ACCEPT_NEW_UIDLS },
+	{ "import",  required_argument, NULL, OPT_IMPORT },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ "version", no_argument,       NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -63,6 +65,11 @@ void cli_print_help(void)
 "      --accept-new-uidls ACCOUNT\n"
 "                     let the POP3 ACCOUNT take a maildrop whose UIDLs the\n"
 "                     server renumbered (fetching those messages again)\n"
+"      --import FORMAT FILE\n"
+"                     print the account file for FILE, a configuration of\n"
+"                     another tool (FORMAT: fetchmailrc, mbsyncrc, mpoprc or\n"
+"                     getmailrc), with a comment for what does not carry\n"
+"                     over; fetch nothing\n"
 "  -h, --help         show this help and exit\n"
 "      --version      show the version and exit\n"
 "\n"
@@ -104,6 +111,28 @@ static int check_authorize(const struct cli_options *out, struct yb_error *err)
 	return YB_OK;
 }
 
+/* --import FORMAT FILE: a format yubin reads, one FILE, nothing else. */
+static int check_import(struct cli_options *out, struct yb_error *err)
+{
+	if (!out->import_format)
+		return YB_OK;
+	enum import_format format;
+	if (!import_format_from_name(out->import_format, &format))
+		return yb_fail(err, YB_ERR_USAGE,
+			       "--import reads fetchmailrc, mbsyncrc, mpoprc or getmailrc, not '%s'",
+			       out->import_format);
+	if (out->account_count != 1)
+		return yb_fail(err, YB_ERR_USAGE, "--import %s takes exactly one FILE",
+			       out->import_format);
+	if (out->authorize || out->show_cert || out->dry_run || out->json ||
+	    out->ask_password || out->accept_new_uidls || out->jobs > 1)
+		return yb_fail(err, YB_ERR_USAGE,
+			       "--import cannot be combined with options that fetch");
+	out->import_file = out->accounts[0];
+	out->account_count = 0;
+	return YB_OK;
+}
+
 int cli_parse(int argc, char **argv, struct cli_options *out,
 	      struct yb_error *err)
 {
@@ -135,6 +164,7 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 		case OPT_AUTHORIZE: out->authorize = optarg; break;
 		case OPT_ASK_PASSWORD: out->ask_password = true; break;
 		case OPT_ACCEPT_NEW_UIDLS: out->accept_new_uidls = optarg; break;
+		case OPT_IMPORT: out->import_format = optarg; break;
 		case 'h': out->show_help = true; break;
 		case OPT_VERSION: out->show_version = true; break;
 		case ':':
@@ -155,5 +185,7 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 	out->verbosity = quiet ? -1 : verbose;
 	out->accounts = argv + optind;
 	out->account_count = argc - optind;
-	return check_authorize(out, err);
+	if (check_authorize(out, err) != YB_OK)
+		return YB_ERR_USAGE;
+	return check_import(out, err);
 }

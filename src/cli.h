@@ -26,6 +26,10 @@ struct cli_options {
 	const char *accept_new_uidls; /* --accept-new-uidls ACCOUNT: that
 				     POP3 account may take a renumbered
 				     maildrop in this run; or NULL */
+	const char *import_format; /* --import FORMAT FILE: print FILE (of
+				     fetchmailrc, mbsyncrc, mpoprc or
+				     getmailrc) as an account file; or NULL */
+	const char *import_file;
 	char **accounts;          /* the ACCOUNT arguments (points into argv) */
 	int account_count;
 };

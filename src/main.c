@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "error.h"
 #include "fetch.h"
 #include "fileio.h"
+#include "import.h"
 #include "log.h"
 #include "oauth2.h"
 #include "progress.h"
@@ -480,6 +482,38 @@ static int ask_passwords(const struct cli_options *options,
 	return YB_OK;
 }
 
+/* The login name a source without a user meant, as its tool would take it. */
+static const char *login_name(void)
+{
+	const char *name = getenv("LOGNAME");
+	if (!name || !name[0])
+		name = getenv("USER");
+	if (!name || !name[0]) {
+		const struct passwd *pw = getpwuid(getuid());
+		name = pw ? pw->pw_name : NULL;
+	}
+	return name;
+}
+
+/* --import: the account file on stdout, or the reason it is not there. */
+static int import_to_stdout(const struct cli_options *options)
+{
+	enum import_format format;
+	struct yb_error err;
+	char *yaml;
+	yb_error_clear(&err);
+	if (!import_format_from_name(options->import_format, &format))
+		return yb_exit_code(YB_ERR_USAGE);
+	int status = import_file(format, options->import_file, login_name(), &yaml, &err);
+	if (status != YB_OK) {
+		log_error("%s", err.msg);
+		return yb_exit_code(status);
+	}
+	fputs(yaml, stdout);
+	free(yaml);
+	return 0;
+}
+
 static int run(int argc, char **argv)
 {
 	struct cli_options options;
@@ -499,6 +533,8 @@ static int run(int argc, char **argv)
 		return 0;
 	}
 	log_init(options.verbosity, options.use_syslog);
+	if (options.import_format)
+		return import_to_stdout(&options);
 	/* A server that closes on us must be an error return, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 	/* Ignored SIGCHLD, inherited from whoever started us, would reap our
