@@ -4,7 +4,7 @@
   statedump.py DIR
 
 DIR is STATE_DIR/ACCOUNT.  The snapshot is read, the journal replayed over
-it (the record formats are in src/state.c), and the result printed sorted,
+it (the record format is in src/state/state_record.c), and the result printed sorted,
 one item a line:
 
   M MAILBOX KEY          a delivered message

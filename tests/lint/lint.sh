@@ -27,7 +27,7 @@ part() {
 # compile_all CC: every file with -Werror; prints the failing ones.
 compile_all() {
 	failed=0
-	for file in "$srcdir"/src/*.c "$srcdir"/tests/unit/*.c; do
+	for file in "$srcdir"/src/*.c "$srcdir"/src/*/*.c "$srcdir"/tests/unit/*.c; do
 		# shellcheck disable=SC2086
 		if ! "$1" -c -o /dev/null -O2 -Werror $LINT_CFLAGS \
 			${CMOCKA_CFLAGS:-} "$file"; then
@@ -48,12 +48,14 @@ for cc in gcc clang; do
 	part "warnings ($cc)" $?
 done
 
-python3 "$srcdir/tests/lint/funclen.py" --limit "$funclen_max" "$srcdir"/src/*.c
+python3 "$srcdir/tests/lint/funclen.py" --limit "$funclen_max" "$srcdir"/src/*.c \
+	"$srcdir"/src/*/*.c
 part "funclen (at most $funclen_max lines)" $?
 
 forbidden=$(grep -nE '(^|[^_[:alnum:]])(v?sprintf|strcpy|strcat|strtok|atoi|atol|gets)[[:space:]]*\(' \
-	"$srcdir"/src/*.c "$srcdir"/src/*.h)
-below_main=$(grep -nE '(^|[^_[:alnum:]])exit[[:space:]]*\(' "$srcdir"/src/*.c |
+	"$srcdir"/src/*.c "$srcdir"/src/*/*.[ch])
+below_main=$(grep -nE '(^|[^_[:alnum:]])exit[[:space:]]*\(' "$srcdir"/src/*.c \
+	"$srcdir"/src/*/*.c |
 	grep -v "^$srcdir/src/main.c:")
 [ -n "$forbidden" ] && echo "$forbidden"
 [ -n "$below_main" ] && echo "exit() below main:" && echo "$below_main"
@@ -61,7 +63,7 @@ below_main=$(grep -nE '(^|[^_[:alnum:]])exit[[:space:]]*\(' "$srcdir"/src/*.c |
 part "forbidden functions" $?
 
 (cd "$srcdir" && python3 tests/lint/dupes.py --baseline tests/lint/dupes.baseline \
-	src/*.c src/*.h)
+	src/*.c src/*.h src/*/*.c src/*/*.h)
 part "dupes" $?
 
 exit $status

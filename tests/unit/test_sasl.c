@@ -299,21 +299,21 @@ static void test_account_credential(void **state)
 {
 	(void)state;
 	struct account a = { .auth = AUTH_AUTO };
-	assert_int_equal(sasl_account_credential(&a), SASL_CRED_PASSWORD);
+	assert_int_equal(account_credential(&a), CRED_PASSWORD);
 	a.tls_cert_file = "/c.pem";
-	assert_int_equal(sasl_account_credential(&a), SASL_CRED_CERT);
+	assert_int_equal(account_credential(&a), CRED_CERT);
 	a.password_source = PASSWORD_ENV;
-	assert_int_equal(sasl_account_credential(&a), SASL_CRED_PASSWORD);
+	assert_int_equal(account_credential(&a), CRED_PASSWORD);
 	a.has_oauth2 = true;
-	assert_int_equal(sasl_account_credential(&a), SASL_CRED_TOKEN);
+	assert_int_equal(account_credential(&a), CRED_TOKEN);
 	a.auth = AUTH_PLAIN;
-	assert_int_equal(sasl_account_credential(&a), SASL_CRED_PASSWORD);
+	assert_int_equal(account_credential(&a), CRED_PASSWORD);
 	a.auth = AUTH_EXTERNAL;
-	assert_int_equal(sasl_account_credential(&a), SASL_CRED_CERT);
+	assert_int_equal(account_credential(&a), CRED_CERT);
 	a.auth = AUTH_XOAUTH2;
-	assert_int_equal(sasl_account_credential(&a), SASL_CRED_TOKEN);
+	assert_int_equal(account_credential(&a), CRED_TOKEN);
 	a.auth = AUTH_OAUTHBEARER;
-	assert_int_equal(sasl_account_credential(&a), SASL_CRED_TOKEN);
+	assert_int_equal(account_credential(&a), CRED_TOKEN);
 }
 
 static void test_apop_rfc1939(void **state)

@@ -225,13 +225,13 @@ static int log_in_and_fetch(const struct account *account,
 			    struct state *state, struct sink_cache *sinks,
 			    struct fetch_report *report, struct yb_error *err)
 {
-	enum sasl_credential credential = sasl_account_credential(account);
-	if (credential == SASL_CRED_TOKEN)
+	enum account_credential credential = account_credential(account);
+	if (credential == CRED_TOKEN)
 		return fetch_with_token(account, options, state, sinks, report,
 					err);
 	char *password = NULL;
 	int rc = YB_OK;
-	if (credential == SASL_CRED_PASSWORD &&
+	if (credential == CRED_PASSWORD &&
 	    account->password_source != PASSWORD_NONE)
 		rc = secret_get_password(account, &password, err);
 	if (rc == YB_OK)

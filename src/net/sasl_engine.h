@@ -63,7 +63,7 @@ struct sasl_offer {
 
 /*
  * The method for account->auth, or for auth: auto the best the server
- * offers for the account's credential (sasl_account_credential).  An
+ * offers for the account's credential (account_credential).  An
  * explicit auth: is taken as it is.  YB_ERR_AUTH naming peer when
  * nothing offered fits.
  */

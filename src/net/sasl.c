@@ -164,31 +164,6 @@ char *sasl_plain_response(const char *user, const char *password)
 	return encoded;
 }
 
-enum sasl_credential sasl_account_credential(const struct account *account)
-{
-	switch (account->auth) {
-	case AUTH_XOAUTH2:
-	case AUTH_OAUTHBEARER:
-		return SASL_CRED_TOKEN;
-	case AUTH_EXTERNAL:
-		return SASL_CRED_CERT;
-	case AUTH_AUTO:
-		if (account->has_oauth2)
-			return SASL_CRED_TOKEN;
-		if (account->tls_cert_file &&
-		    account->password_source == PASSWORD_NONE)
-			return SASL_CRED_CERT;
-		return SASL_CRED_PASSWORD;
-	case AUTH_PLAIN:
-	case AUTH_LOGIN:
-	case AUTH_CRAM_MD5:
-	case AUTH_APOP:
-	case AUTH_USER:
-		break;
-	}
-	return SASL_CRED_PASSWORD;
-}
-
 #define BEARER_TOKEN_MAX 8192
 
 static bool is_token_char(char c)

@@ -120,13 +120,13 @@ int sasl_choose(const struct account *account, const struct sasl_offer *offer,
 		*method = configured_method(account->auth);
 		return YB_OK;
 	}
-	switch (sasl_account_credential(account)) {
-	case SASL_CRED_TOKEN:
+	switch (account_credential(account)) {
+	case CRED_TOKEN:
 		return choose_bearer(offer, peer, method, err);
-	case SASL_CRED_CERT:
+	case CRED_CERT:
 		*method = SASL_METHOD_EXTERNAL;
 		return YB_OK;
-	case SASL_CRED_PASSWORD:
+	case CRED_PASSWORD:
 		break;
 	}
 	return choose_for_password(offer, peer, method, err);
@@ -136,19 +136,19 @@ int sasl_check_secret(const struct account *account, bool tls,
 		      const char *peer, const char *secret,
 		      struct yb_error *err)
 {
-	enum sasl_credential credential = sasl_account_credential(account);
+	enum account_credential credential = account_credential(account);
 	/* Config validation already demands allow_plaintext for tls: none;
 	   this is the second guard, where the password would leave. */
 	if (!tls && !account->allow_plaintext)
 		return yb_fail(err, YB_ERR_CONFIG,
 			       "%s: refusing to send a password without TLS "
 			       "(set allow_plaintext: true to allow it)", peer);
-	if (!secret && credential != SASL_CRED_CERT)
+	if (!secret && credential != CRED_CERT)
 		return yb_fail(err, YB_ERR_CONFIG, "%s: no %s for user %s%s",
-			       account->host, credential == SASL_CRED_TOKEN
+			       account->host, credential == CRED_TOKEN
 			       ? "OAuth2 access token" : "password",
 			       account->user ? account->user : "",
-			       credential == SASL_CRED_TOKEN ? "" : NO_PASSWORD_HINT);
+			       credential == CRED_TOKEN ? "" : NO_PASSWORD_HINT);
 	return YB_OK;
 }
 

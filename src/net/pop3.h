@@ -37,7 +37,7 @@ struct pop3_msg {
 
 /*
  * Connect and log in as account->user with secret: the password, or the
- * OAuth2 access token when sasl_account_credential() says so (NULL only
+ * OAuth2 access token when account_credential() says so (NULL only
  * for EXTERNAL).  On success *out is freed with pop3_close().
  */
 int pop3_connect(const struct account *account, const char *password,

@@ -11,21 +11,8 @@
 #include <stddef.h>
 
 #include "account.h"
+#include "credential.h"
 #include "error.h"
-
-/* What an account logs in with, which decides the secret to obtain. */
-enum sasl_credential {
-	SASL_CRED_PASSWORD, /* a password for PLAIN, LOGIN, CRAM-MD5, ... */
-	SASL_CRED_TOKEN,    /* an OAuth2 access token: XOAUTH2, OAUTHBEARER */
-	SASL_CRED_CERT,     /* the TLS client certificate: EXTERNAL */
-};
-
-/*
- * auth: xoauth2/oauthbearer, or auto with an oauth2 mapping, use a token;
- * auth: external, or auto with a client certificate and no password
- * source, the certificate; everything else a password.
- */
-enum sasl_credential sasl_account_credential(const struct account *account);
 
 /* Appended to "no password" errors: where one can come from. */
 #define NO_PASSWORD_HINT \

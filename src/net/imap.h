@@ -65,7 +65,7 @@ struct imap_result {
 
 /*
  * Connect and log in as account->user with secret: the password, or the
- * OAuth2 access token when sasl_account_credential() says so (NULL only
+ * OAuth2 access token when account_credential() says so (NULL only
  * for PREAUTH or EXTERNAL).  On success *out is freed with imap_close().
  */
 int imap_connect(const struct account *account, const char *password,

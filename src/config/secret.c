@@ -27,7 +27,7 @@
 #include "child.h"
 #include "clock.h"
 #include "grow.h"
-#include "sasl.h"
+#include "credential.h"
 #include "wipe.h"
 
 extern char **environ;
@@ -633,7 +633,7 @@ static int ask_on_tty(const struct account *account, int tty, char *buf,
 
 int secret_ask_missing(struct account *account, struct yb_error *err)
 {
-	if (sasl_account_credential(account) != SASL_CRED_PASSWORD ||
+	if (account_credential(account) != CRED_PASSWORD ||
 	    account->password_source != PASSWORD_NONE)
 		return YB_OK;
 	int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
