@@ -73,9 +73,39 @@ int fd_pread_all(int fd, void *data, size_t len, uint64_t offset)
 	return 0;
 }
 
+static int sync_retry(int fd, bool data_only)
+{
+	int rc;
+	do
+		rc = data_only ? fdatasync(fd) : fsync(fd);
+	while (rc < 0 && errno == EINTR);
+	return rc < 0 ? errno : 0;
+}
+
 int fd_sync(int fd)
 {
-	return fsync(fd) == 0 ? 0 : errno;
+	return sync_retry(fd, false);
+}
+
+int fd_datasync(int fd)
+{
+	return sync_retry(fd, true);
+}
+
+char *path_join(const char *dir, const char *name)
+{
+	size_t dir_len = strlen(dir), name_len = strlen(name);
+	if (dir_len > SIZE_MAX / 2 || name_len > SIZE_MAX / 2)
+		return NULL;
+	char *path = malloc(dir_len + name_len + 2);
+	if (!path)
+		return NULL;
+	memcpy(path, dir, dir_len);
+	size_t at = dir_len;
+	if (at == 0 || path[at - 1] != '/')
+		path[at++] = '/';
+	memcpy(path + at, name, name_len + 1);
+	return path;
 }
 
 int fd_close(int *fd)

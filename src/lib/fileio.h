@@ -24,8 +24,12 @@ int fd_pwrite_all(int fd, const void *data, size_t len, uint64_t offset);
 /* Read exactly len bytes at offset (pread); EIO if the file is shorter. */
 int fd_pread_all(int fd, void *data, size_t len, uint64_t offset);
 
-/* fsync fd: 0 or an errno value. */
+/* fsync (fdatasync) fd, through EINTR: 0 or an errno value. */
 int fd_sync(int fd);
+int fd_datasync(int fd);
+
+/* "dir/name" (one slash between), malloc'd; NULL when out of memory. */
+char *path_join(const char *dir, const char *name);
 
 /* Close *fd if it is open and set it to -1; EINTR counts as closed. */
 int fd_close(int *fd);

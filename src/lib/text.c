@@ -136,3 +136,18 @@ bool text_format(char *out, size_t size, const char *fmt, ...)
 	va_end(args);
 	return written >= 0 && (size_t)written < size;
 }
+
+int text_base64_value(unsigned char c, char digit63)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == (unsigned char)digit63)
+		return 63;
+	return -1;
+}

@@ -44,6 +44,12 @@ bool text_is_segment_name(const char *name, size_t len, size_t max);
 bool text_utf8_next(const char *s, size_t len, size_t *pos, uint32_t *cp);
 
 /*
+ * The value (0-63) of a base64 digit, or -1: the 63rd digit is '/' in
+ * base64 (RFC 4648) and ',' in IMAP's modified UTF-7 (RFC 3501 5.1.3).
+ */
+int text_base64_value(unsigned char c, char digit63);
+
+/*
  * snprintf that says whether all of it fit: false when out is too small
  * (out then holds a cut prefix, still NUL-terminated) or the format
  * failed.  For paths and commands, where a cut one must never be used.

@@ -22,21 +22,6 @@ static const char b64_chars[] =
 /* Room for the sanitized name quoted in a message. */
 #define SHOWN_MAX 160
 
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
-}
-
 static bool is_printable_ascii(uint32_t c)
 {
 	return c >= 0x20 && c <= 0x7e;
@@ -133,7 +118,7 @@ static const char *decode_run(const char *in, size_t len, size_t *pos,
 	unsigned nbits = 0;
 	size_t i = *pos;
 	for (; i < len && in[i] != '-'; i++) {
-		int v = b64_value((unsigned char)in[i]);
+		int v = text_base64_value((unsigned char)in[i], ',');
 		if (v < 0) {
 			*pos = i;
 			return "bad character in a base64 run";

@@ -69,21 +69,6 @@ char *sasl_base64_encode(const void *data, size_t len)
 }
 
 /* The 6-bit value of a base64 character, or -1. */
-static int base64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /*
  * How many characters of text carry data: padding, if any, must make the
  * length a multiple of 4 and be one or two '=' at the very end.  Returns
@@ -120,7 +105,7 @@ unsigned char *sasl_base64_decode(const char *text, size_t len, size_t *out_len)
 	unsigned bit_count = 0;
 	size_t o = 0;
 	for (size_t i = 0; i < data_len; i++) {
-		int value = base64_value((unsigned char)text[i]);
+		int value = text_base64_value((unsigned char)text[i], '/');
 		if (value < 0) {
 			free_wiped(out, decoded_len + 1);
 			return NULL;

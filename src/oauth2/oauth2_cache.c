@@ -96,25 +96,9 @@ void oauth2_sha256_hex(const char *text, char out[65])
 /* ------------------------------------------------------------------ */
 /* Paths and directories                                               */
 
-static char *join(const char *dir, const char *name)
-{
-	size_t dir_len = strlen(dir), name_len = strlen(name);
-	if (dir_len > SIZE_MAX / 2 || name_len > SIZE_MAX / 2)
-		return NULL;
-	char *path = malloc(dir_len + name_len + 2);
-	if (!path)
-		return NULL;
-	memcpy(path, dir, dir_len);
-	size_t at = dir_len;
-	if (at == 0 || path[at - 1] != '/')
-		path[at++] = '/';
-	memcpy(path + at, name, name_len + 1);
-	return path;
-}
-
 static char *account_dir(const struct account *account)
 {
-	return join(account->state_dir, account->name);
+	return path_join(account->state_dir, account->name);
 }
 
 /* ------------------------------------------------------------------ */
@@ -167,7 +151,7 @@ static int replace_at(const struct account *account, const char *what,
 		      int dir_fd, const char *dir_path, const char *name,
 		      const char *text, size_t len, struct yb_error *err)
 {
-	char *path = join(dir_path, name);
+	char *path = path_join(dir_path, name);
 	char *temp = malloc(strlen(name) + TEMP_SUFFIX_LEN + 1);
 	if (!path || !temp) {
 		free(path);
@@ -393,7 +377,7 @@ int oauth2_cache_load(const struct account *account, struct oauth2_cache *cache,
 	char *dir;
 	int dir_fd;
 	int rc = open_cache_dir(account, false, &dir, &dir_fd, err);
-	char *path = rc == YB_OK && dir_fd >= 0 ? join(dir, OAUTH2_CACHE_NAME)
+	char *path = rc == YB_OK && dir_fd >= 0 ? path_join(dir, OAUTH2_CACHE_NAME)
 						: NULL;
 	if (rc == YB_OK && dir_fd >= 0 && !path)
 		rc = yb_fail(err, YB_ERR_INTERNAL, "out of memory");

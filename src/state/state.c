@@ -883,34 +883,6 @@ static int apply_record(struct state *state, const struct record *rec)
 
 /* ---- file helpers ------------------------------------------------------ */
 
-static int fsync_retry(int fd, bool data_only)
-{
-	int rc;
-	do
-		rc = data_only ? fdatasync(fd) : fsync(fd);
-	while (rc < 0 && errno == EINTR);
-	return rc < 0 ? errno : 0;
-}
-
-/* "dir/name" in a new string; NULL when out of memory. */
-static char *path_join(const char *dir, const char *name)
-{
-	size_t dir_len = strlen(dir);
-	size_t name_len = strlen(name);
-	bool slash = dir_len > 0 && dir[dir_len - 1] == '/';
-	if (dir_len > SIZE_MAX / 2 || name_len > SIZE_MAX / 2)
-		return NULL;
-	char *path = malloc(dir_len + name_len + 2);
-	if (!path)
-		return NULL;
-	memcpy(path, dir, dir_len);
-	size_t at = dir_len;
-	if (!slash)
-		path[at++] = '/';
-	memcpy(path + at, name, name_len + 1);
-	return path;
-}
-
 /*
  * fd was just opened as the state file at path: refuse anything but a
  * regular file (closing fd), and clear O_NONBLOCK.
@@ -1283,7 +1255,7 @@ static int truncate_torn_tail(struct state *state, int fd, uint64_t good_end,
 {
 	int errnum = ftruncate(fd, (off_t)good_end) == 0 ? 0 : errno;
 	if (errnum == 0)
-		errnum = fsync_retry(fd, true);
+		errnum = fd_datasync(fd);
 	if (errnum != 0)
 		return yb_fail_errno(err, YB_ERR_IO, errnum,
 				     "cannot truncate the torn end of %s",
@@ -1881,7 +1853,7 @@ int state_sync(struct state *state, struct yb_error *err)
 	if (rc != 0)
 		return rc;
 	if (state->journal_unsynced) {
-		int errnum = fsync_retry(state->journal_fd, true);
+		int errnum = fd_datasync(state->journal_fd);
 		if (errnum != 0) {
 			/* After a failed fsync the kernel's copy cannot be
 			   trusted to reach the disk; write nothing more. */
@@ -1893,7 +1865,7 @@ int state_sync(struct state *state, struct yb_error *err)
 		state->journal_unsynced = false;
 	}
 	if (state->dir_unsynced) {
-		int errnum = fsync_retry(state->dir_fd, false);
+		int errnum = fd_sync(state->dir_fd);
 		if (errnum != 0)
 			return yb_fail_errno(err, YB_ERR_IO, errnum,
 					     "cannot sync directory %s",
@@ -2058,7 +2030,7 @@ static int write_snapshot_new(struct state *state, const char *new_path,
 				     "cannot create %s", new_path);
 	errnum = write_snapshot_records(state, fd);
 	if (errnum == 0)
-		errnum = fsync_retry(fd, false);
+		errnum = fd_sync(fd);
 	if (close(fd) != 0 && errnum == 0)
 		errnum = errno;
 	if (errnum == 0)
@@ -2070,7 +2042,7 @@ static int write_snapshot_new(struct state *state, const char *new_path,
 
 static int sync_dir(struct state *state, struct yb_error *err)
 {
-	int errnum = fsync_retry(state->dir_fd, false);
+	int errnum = fd_sync(state->dir_fd);
 	if (errnum != 0)
 		return yb_fail_errno(err, YB_ERR_IO, errnum,
 				     "cannot sync directory %s", state->dir_path);
