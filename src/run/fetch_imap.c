@@ -145,6 +145,7 @@ struct folder_run {
 
 	struct held *held;       /* copies the sink held, after a UIDVALIDITY change */
 	size_t flag_changes;
+	size_t expunged;         /* messages this run deleted from the folder */
 	bool refused;            /* the server answered NO to SELECT/EXAMINE */
 	enum imap_code refusal_code;
 };
@@ -916,8 +917,10 @@ static int delete_doomed(struct folder_run *fr, struct yb_error *err)
 			rc = state_sync(fr->run->state, err);
 		done += consumed;
 	}
-	if (rc == YB_OK)
+	if (rc == YB_OK) {
 		fr->run->report->deleted += fr->doomed_len;
+		fr->expunged += fr->doomed_len;
+	}
 	return rc;
 }
 
@@ -992,6 +995,12 @@ static int record_folder(struct folder_run *fr, const struct imap_mailbox_info *
 		rc = set_meta_u64(state, mailbox, "uidnext", uidnext, err);
 	if (rc == YB_OK && fr->plan.record_modseq && info->highestmodseq > 0)
 		rc = set_meta_u64(state, mailbox, "highestmodseq", info->highestmodseq, err);
+	/* What the folder holds as this run leaves it, to corroborate an
+	   unchanged UIDNEXT next time. */
+	if (rc == YB_OK)
+		rc = set_meta_u64(state, mailbox, "exists",
+				  info->exists > fr->expunged ?
+				  info->exists - fr->expunged : 0, err);
 	if (rc == YB_OK)
 		rc = state_sync(state, err);
 	return rc;
@@ -1079,7 +1088,12 @@ static void gather_known(const struct folder_run *fr, struct imap_plan_known *kn
 	meta_u64(run->state, mailbox, "uidvalidity", UINT32_MAX, &validity);
 	meta_u64(run->state, mailbox, "uidnext", UINT32_MAX, &uidnext);
 	meta_u64(run->state, mailbox, "highestmodseq", INT64_MAX, &modseq);
+	uint64_t exists = 0;
+	bool exists_recorded = meta_u64(run->state, mailbox, "exists",
+					UINT32_MAX, &exists);
 	*known = (struct imap_plan_known){
+		.exists_recorded = exists_recorded,
+		.stored_exists = (uint32_t)exists,
 		.stored_validity = (uint32_t)validity,
 		.stored_uidnext = (uint32_t)uidnext,
 		.stored_modseq = modseq,
@@ -1134,6 +1148,11 @@ static void warn_renumbering(const struct folder_run *fr,
 			 "was already delivered, and deleting nothing in it this run",
 			 shown, imap_host(fr->run->imap), info->uidnext,
 			 known->stored_uidnext);
+	if (fr->plan.uidnext_stalled)
+		log_warn("folder %s: %s says UIDNEXT is still %" PRIu32 ", yet the "
+			 "folder holds %" PRIu32 " messages where it held %" PRIu32
+			 ": listing it anyway", shown, imap_host(fr->run->imap),
+			 info->uidnext, info->exists, known->stored_exists);
 	if (fr->plan.validity_changed)
 		log_warn("folder %s: UIDVALIDITY changed from %" PRIu32 " to %" PRIu32
 			 "; fetching it again and recognising what was already delivered",

@@ -34,11 +34,16 @@ static void plan_listing(const struct imap_plan_known *known,
 	bool from_start = plan->validity_changed || plan->renumbered ||
 			  !known->stored_uidnext;
 	plan->list_start = from_start ? 1 : known->stored_uidnext;
-	/* The same UIDVALIDITY and UIDNEXT: nothing arrived since. */
-	bool nothing_new = !plan->validity_changed && known->stored_validity &&
-			   selected->uidnext != 0 &&
-			   selected->uidnext == known->stored_uidnext;
-	plan->list = !nothing_new && selected->exists > 0;
+	/* The same UIDVALIDITY and UIDNEXT: nothing arrived since, unless
+	   the folder holds more messages than the last run left in it (a
+	   server whose UIDNEXT does not move would hide them for good). */
+	bool same_uidnext = !plan->validity_changed && known->stored_validity &&
+			    selected->uidnext != 0 &&
+			    selected->uidnext == known->stored_uidnext;
+	plan->uidnext_stalled = same_uidnext && known->exists_recorded &&
+				selected->exists > known->stored_exists;
+	plan->list = !(same_uidnext && !plan->uidnext_stalled) &&
+		     selected->exists > 0;
 	/* RFC822.SIZE only when max_size needs it: a server without sizes
 	   cached must read every message to answer it. */
 	plan->list_sizes = known->max_size;

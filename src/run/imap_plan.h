@@ -24,6 +24,9 @@ struct imap_plan_known {
 	uint32_t stored_validity;
 	uint32_t stored_uidnext;
 	uint64_t stored_modseq;
+	/* How many messages the folder held when the last run left it. */
+	bool exists_recorded;
+	uint32_t stored_exists;
 	/* The account. */
 	bool keep;
 	bool delete_aged;          /* delete_after_days > 0 */
@@ -79,6 +82,9 @@ struct imap_folder_plan {
 	   (UIDVALIDITY changed), or may (UIDNEXT went back). */
 	bool validity_changed;
 	bool renumbered;
+	/* UIDNEXT did not move, yet the folder holds more messages than it
+	   did: listed anyway, from the recorded UIDNEXT. */
+	bool uidnext_stalled;
 
 	/* List UIDs from list_start on; list_sizes adds RFC822.SIZE. */
 	bool list;

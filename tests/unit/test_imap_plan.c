@@ -67,6 +67,7 @@ static void expect_plan(const char *name, const struct imap_folder_plan *got,
 {
 	SAME_FIELD(validity_changed);
 	SAME_FIELD(renumbered);
+	SAME_FIELD(uidnext_stalled);
 	SAME_FIELD(list);
 	SAME_FIELD(list_start);
 	SAME_FIELD(list_sizes);
@@ -112,6 +113,20 @@ static void test_plan_table(void **state)
 
 	ROW("new mail: listed from the stored UIDNEXT");
 	r->selected.uidnext = 103;
+	r->plan.list = true;
+
+	ROW("same UIDNEXT, as many messages as left: no listing");
+	r->known.exists_recorded = true;
+	r->known.stored_exists = r->selected.exists;
+
+	ROW("same UIDNEXT, fewer messages (expunged elsewhere): no listing");
+	r->known.exists_recorded = true;
+	r->known.stored_exists = r->selected.exists + 3;
+
+	ROW("same UIDNEXT, more messages than left: listed all the same");
+	r->known.exists_recorded = true;
+	r->known.stored_exists = r->selected.exists - 1;
+	r->plan.uidnext_stalled = true;
 	r->plan.list = true;
 
 	ROW("UIDNEXT not said: listed from the stored UIDNEXT");
@@ -348,6 +363,7 @@ enum bit {
 	BIT_EXISTS, BIT_READ_ONLY, BIT_KEEP, BIT_DELETE_AGED, BIT_MAX_SIZE,
 	BIT_EXPUNGE_ALL, BIT_DRY_RUN, BIT_CONDSTORE, BIT_QRESYNC, BIT_UIDPLUS,
 	BIT_SYNC_FULL, BIT_SYNC_OFF, /* both: auto (as neither) */
+	BIT_EXISTS_RECORDED, BIT_EXISTS_GREW,
 	BIT_COUNT
 };
 
@@ -369,6 +385,9 @@ static void combination(uint32_t combo, struct imap_plan_known *known,
 		.condstore = HAS(combo, BIT_CONDSTORE),
 		.qresync = HAS(combo, BIT_QRESYNC),
 		.uidplus = HAS(combo, BIT_UIDPLUS),
+		.exists_recorded = HAS(combo, BIT_EXISTS_RECORDED),
+		/* The folder holds 10 or none now. */
+		.stored_exists = HAS(combo, BIT_EXISTS_GREW) ? 4 : 10,
 	};
 	bool full = HAS(combo, BIT_SYNC_FULL), off = HAS(combo, BIT_SYNC_OFF);
 	known->sync_flags = full && !off ? SYNC_FLAGS_FULL :
@@ -427,6 +446,10 @@ static void check_rules(uint32_t combo, const struct imap_plan_known *k,
 	     (k->stored_validity && k->stored_validity != s->uidvalidity));
 	RULE(p->list || s->exists == 0 ||
 	     (!uids_moved && !first_run && s->uidnext == k->stored_uidnext));
+	/* An unchanged UIDNEXT is not enough when the folder grew. */
+	RULE(p->list || s->exists == 0 || !k->exists_recorded ||
+	     s->exists <= k->stored_exists);
+	RULE(!p->uidnext_stalled || (p->list && p->list_start == k->stored_uidnext));
 	RULE(p->list_sizes == k->max_size);
 	/* After the UIDs changed meaning, no recorded UID is trusted. */
 	RULE(!uids_moved || (!p->mirror_flags && !p->doom_aged));
