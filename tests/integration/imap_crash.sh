@@ -11,6 +11,7 @@
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/harness.sh"
 . "$top_srcdir/tests/lib/checks.sh"
+. "$top_srcdir/tests/lib/crash.sh"
 
 need_yubin
 tap_plan 14
@@ -22,84 +23,65 @@ MESSAGES=12
 yubin_wrapped && MESSAGES=4 # under valgrind each run is slow: fewer steps
 batch=10
 
-step_loop() {
-	local keep=$1 user=$2 k dir config report
-	BAD_KILL=()
-	BAD_RESUME=()
+# The hooks of crash_each_step for keep: $keep as $user.
+imap_prepare() {
+	local dir=$1
+	if [ "$keep" = false ]; then
+		batch=$((batch + 1))
+		imaptool "$user" append --count "$MESSAGES" --batch "$batch" --hostile >/dev/null
+		imaptool "$user" expected >"$work/expected-$keep"
+	fi
+	harness_write_config "$dir.yaml" "crash-$keep" imap implicit "$(harness_port imaps)" \
+		"$user" "$(harness_password "$user")" "$dir/Maildir" keep="$keep" \
+		state_dir="$dir/state"
+}
+imap_killed() {
+	local dir=$1 k=$2 report
+	[ "$keep" = false ] || return 0
+	imaptool "$user" expected >"$work/server"
+	if ! report=$("$PYTHON3" "$GENMAIL" invariant "$work/expected-$keep" \
+		"$work/server" "$dir/Maildir"); then
+		LOST+=("killed at step $k: $report")
+	fi
+}
+imap_check_sink() {
+	local dir=$1
+	"$PYTHON3" "$GENMAIL" compare "$work/expected-$keep" "$dir/Maildir" || return 1
+	if [ -n "$(ls -A "$dir/Maildir/tmp")" ]; then
+		echo "left in tmp/: $(ls -A "$dir/Maildir/tmp" | head -n 3 | tr '\n' ' ')"
+		return 1
+	fi
+}
+imap_after() {
+	local dir=$1 k=$2 left records
+	[ "$keep" = false ] || return 0
+	left=$(imaptool "$user" count)
+	[ "$left" -eq 0 ] || LEFT+=("k=$k: $left left on the server")
+	records=$("$PYTHON3" "$top_srcdir/tests/lib/statedump.py" "$dir/state/crash-false" |
+		grep '^M ' | head -n 3 | tr '\n' ' ')
+	[ -z "$records" ] || STALE+=("k=$k: $records")
+}
+
+# crash_loop KEEP USER: the k loop and its checks common to both keeps.
+crash_loop() {
+	keep=$1
+	user=$2
 	LOST=()
 	LEFT=()
 	STALE=()
-	FINISHED=no
-	for ((k = 1; k <= 300; k++)); do
-		dir=$work/$keep-$k
-		config=$dir.yaml
-		if [ "$keep" = false ]; then
-			batch=$((batch + 1))
-			imaptool "$user" append --count "$MESSAGES" --batch "$batch" --hostile >/dev/null
-			imaptool "$user" expected >"$work/expected-$keep"
-		fi
-		harness_write_config "$config" "crash-$keep" imap implicit "$(harness_port imaps)" \
-			"$user" "$(harness_password "$user")" "$dir/Maildir" keep="$keep" \
-			state_dir="$dir/state"
-		yubin_run "$keep-$k-killed" YUBIN_TEST_KILL_AT=$k -- -c "$config"
-		if [ "$RUN_STATUS" -eq 0 ]; then
-			FINISHED=yes
-			STEPS=$((k - 1))
-			tap_delivered_exactly "$work/expected-$keep" "$dir/Maildir" \
-				"keep: $keep: the run past its last step delivered everything"
-			return
-		fi
-		[ "$RUN_STATUS" -eq 137 ] || BAD_KILL+=("k=$k: exit $RUN_STATUS: $(tail -n 2 "$RUN_ERR" | tr '\n' ' ')")
-		if [ "$keep" = false ]; then
-			imaptool "$user" expected >"$work/server"
-			if ! report=$("$PYTHON3" "$GENMAIL" invariant "$work/expected-$keep" \
-				"$work/server" "$dir/Maildir"); then
-				LOST+=("killed at step $k: $report")
-			fi
-		fi
-		yubin_run "$keep-$k-resume" -- -c "$config"
-		if [ "$RUN_STATUS" -ne 0 ]; then
-			BAD_RESUME+=("k=$k: resume exit $RUN_STATUS: $(tail -n 3 "$RUN_ERR" | tr '\n' ' ')")
-		elif ! report=$("$PYTHON3" "$GENMAIL" compare "$work/expected-$keep" "$dir/Maildir"); then
-			BAD_RESUME+=("k=$k: $report")
-		elif [ -n "$(ls -A "$dir/Maildir/tmp")" ]; then
-			BAD_RESUME+=("k=$k: left in tmp/: $(ls -A "$dir/Maildir/tmp" | head -n 3 | tr '\n' ' ')")
-		fi
-		if [ "$keep" = false ]; then
-			local left
-			left=$(imaptool "$user" count)
-			[ "$left" -eq 0 ] || LEFT+=("k=$k: $left left on the server")
-			local records
-			records=$("$PYTHON3" "$top_srcdir/tests/lib/statedump.py" "$dir/state/crash-false" |
-				grep '^M ' | head -n 3 | tr '\n' ' ')
-			[ -z "$records" ] || STALE+=("k=$k: $records")
-		fi
-		rm -rf -- "$dir"
-	done
-	tap_not_ok "keep: $keep: some run got past its last step (k <= 300)"
+	crash_each_step imap "$keep" 300
+	tap_delivered_exactly "$work/expected-$keep" "$CRASH_LAST_DIR/Maildir" \
+		"keep: $keep: the run past its last step delivered everything"
+	crash_tap_steps "keep: $keep" "$MESSAGES"
+	tap_none "keep: $keep: each killed run died of SIGKILL" ${CRASH_BAD_KILL[@]+"${CRASH_BAD_KILL[@]}"}
+	tap_none "keep: $keep: after each kill a clean run delivers every message once, byte-identical, tmp/ empty" \
+		${CRASH_BAD_RESUME[@]+"${CRASH_BAD_RESUME[@]}"}
 }
 
 imaptool bob append --count "$MESSAGES" --batch 1 --hostile >/dev/null
 imaptool bob expected >"$work/expected-true"
-step_loop true bob
-if [ "$FINISHED" = yes ] && [ "$STEPS" -ge "$MESSAGES" ]; then
-	tap_ok "keep: true: killed once at each of $STEPS durability steps"
-else
-	tap_not_ok "keep: true: killed once at each durability step" "finished: $FINISHED"
-fi
-tap_none "keep: true: each killed run died of SIGKILL" ${BAD_KILL[@]+"${BAD_KILL[@]}"}
-tap_none "keep: true: after each kill a clean run delivers every message once, byte-identical, tmp/ empty" \
-	${BAD_RESUME[@]+"${BAD_RESUME[@]}"}
-
-step_loop false carol
-if [ "$FINISHED" = yes ] && [ "$STEPS" -ge "$MESSAGES" ]; then
-	tap_ok "keep: false: killed once at each of $STEPS durability steps"
-else
-	tap_not_ok "keep: false: killed once at each durability step" "finished: $FINISHED"
-fi
-tap_none "keep: false: each killed run died of SIGKILL" ${BAD_KILL[@]+"${BAD_KILL[@]}"}
-tap_none "keep: false: after each kill a clean run delivers every message once, byte-identical, tmp/ empty" \
-	${BAD_RESUME[@]+"${BAD_RESUME[@]}"}
+crash_loop true bob
+crash_loop false carol
 tap_none "keep: false: no killed run expunged a message it had not delivered" ${LOST[@]+"${LOST[@]}"}
 tap_none "keep: false: after each clean run the server is empty" ${LEFT[@]+"${LEFT[@]}"}
 tap_none "keep: false: after each clean run the state holds no record of a deleted message" \

@@ -10,6 +10,7 @@
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/harness.sh"
 . "$top_srcdir/tests/lib/checks.sh"
+. "$top_srcdir/tests/lib/crash.sh"
 
 need_yubin
 tap_plan 5
@@ -41,52 +42,37 @@ kept as it is
 printf '%s\n' "$old" >"$work/old.mbox"
 old_size=$(stat -c %s "$work/old.mbox")
 
-bad_kill=()
-bad_resume=()
-finished=no
-for ((k = 1; k <= 300; k++)); do
-	dir=$work/k$k
+# The hooks of crash_each_step: the sink is an mbox that already holds
+# the other program's message.
+mbox_prepare() {
+	local dir=$1
 	mkdir -p "$dir"
 	cp "$work/old.mbox" "$dir/mail.mbox"
 	harness_write_config "$dir.yaml" crash-mbox "$protocol" implicit "$server_port" \
 		alice "$(harness_password alice)" "mbox:$dir/mail.mbox" state_dir="$dir/state"
-	yubin_run "k$k-killed" YUBIN_TEST_KILL_AT=$k -- -c "$dir.yaml"
-	if [ "$RUN_STATUS" -eq 0 ]; then
-		finished=yes
-		steps=$((k - 1))
-		break
+}
+# mbox_check_sink DIR: the old bytes untouched, every server message
+# once after them, no dotlock.
+mbox_check_sink() {
+	local dir=$1
+	if ! cmp -s -n "$old_size" "$work/old.mbox" "$dir/mail.mbox"; then
+		echo "the other program's message was changed"
+		return 1
 	fi
-	[ "$RUN_STATUS" -eq 137 ] || bad_kill+=("k=$k: exit $RUN_STATUS: $(tail -n 2 "$RUN_ERR" | tr '\n' ' ')")
-	yubin_run "k$k-resume" -- -c "$dir.yaml"
-	if [ "$RUN_STATUS" -ne 0 ]; then
-		bad_resume+=("k=$k: resume exit $RUN_STATUS: $(tail -n 3 "$RUN_ERR" | tr '\n' ' ')")
-	elif ! cmp -s -n "$old_size" "$work/old.mbox" "$dir/mail.mbox"; then
-		bad_resume+=("k=$k: the other program's message was changed")
-	else
-		tail -c +"$((old_size + 1))" "$dir/mail.mbox" >"$dir/new.mbox"
-		if ! report=$("$PYTHON3" "$top_srcdir/tests/lib/mboxcheck.py" "$work/expected" "$dir/new.mbox"); then
-			bad_resume+=("k=$k: $report")
-		elif [ -e "$dir/mail.mbox.lock" ]; then
-			bad_resume+=("k=$k: a dotlock was left behind")
-		fi
+	tail -c +"$((old_size + 1))" "$dir/mail.mbox" >"$dir/new.mbox"
+	"$PYTHON3" "$top_srcdir/tests/lib/mboxcheck.py" "$work/expected" "$dir/new.mbox" || return 1
+	if [ -e "$dir/mail.mbox.lock" ]; then
+		echo "a dotlock was left behind"
+		return 1
 	fi
-	rm -rf -- "$dir" "$dir.yaml"
-done
+}
 
-if [ "$finished" = yes ] && [ "$steps" -ge "$MESSAGES" ]; then
-	tap_ok "killed once at each of $steps durability steps"
-else
-	tap_not_ok "killed once at each durability step" "finished: $finished"
-fi
-if [ ${#bad_kill[@]} -eq 0 ]; then tap_ok "each killed run died of SIGKILL"
-else tap_not_ok "each killed run died of SIGKILL" "$(printf '%s\n' "${bad_kill[@]}" | head)"; fi
-if [ ${#bad_resume[@]} -eq 0 ]; then
-	tap_ok "after each kill a clean run leaves every message exactly once, whole, and the old bytes untouched"
-else
-	tap_not_ok "after each kill a clean run leaves every message exactly once, whole, and the old bytes untouched" \
-		"$(printf '%s\n' "${bad_resume[@]}" | head)"
-fi
-dir=$work/k$((steps + 1))
+crash_each_step mbox mbox 300
+crash_tap_steps "" "$MESSAGES"
+tap_none "each killed run died of SIGKILL" ${CRASH_BAD_KILL[@]+"${CRASH_BAD_KILL[@]}"}
+tap_none "after each kill a clean run leaves every message exactly once, whole, and the old bytes untouched" \
+	${CRASH_BAD_RESUME[@]+"${CRASH_BAD_RESUME[@]}"}
+dir=$CRASH_LAST_DIR
 tail -c +"$((old_size + 1))" "$dir/mail.mbox" >"$dir/new.mbox"
 if report=$("$PYTHON3" "$top_srcdir/tests/lib/mboxcheck.py" "$work/expected" "$dir/new.mbox"); then
 	tap_ok "the run that got past its last step delivered everything"

@@ -24,6 +24,7 @@
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/harness.sh"
 . "$top_srcdir/tests/lib/checks.sh"
+. "$top_srcdir/tests/lib/crash.sh"
 
 need_yubin
 if yubin_wrapped; then tap_plan 20; else tap_plan 36; fi
@@ -165,12 +166,92 @@ expected_duplicates() {
 	printf '%s\n' "$n"
 }
 
+# The hooks of crash_each_step.  They run inside crash_loop and use its
+# locals (bash scoping is dynamic): proto, user, keep, name and the lists
+# of problems.
+mda_prepare() {
+	fresh_dir "$1"
+	write_mda_config "$1.yaml" "$proto" "$user" "$keep" "$1"
+}
+mda_run() {
+	local tag=$1 dir=$2 phase=$3
+	shift 3
+	run_mda "$tag" "$dir" "$phase" "$dir.yaml" "$@"
+}
+# mda_check_finished DIR: the run that got past its last step, in DIR.
+mda_check_finished() {
+	local dir=$1 report
+	local desc="$proto, keep: $keep: the run past its last step delivered each message once, state as uninterrupted"
+	if [ ! -d "$dir" ]; then
+		tap_not_ok "$desc" "no run got past its last step"
+		return
+	fi
+	report=$(check_delivery "$work/expected-$name" "$dir" "$work/no-extra")
+	dump_state "$dir/state/mda-$proto-$keep" "$keep" "$dir/state.dump"
+	if [ -z "$report" ] && cmp -s "$dir/state.dump" "$work/state-$name-ref"; then
+		tap_ok "$desc"
+	else
+		tap_not_ok "$desc" "$report$(diff "$work/state-$name-ref" "$dir/state.dump" | head -n 5)"
+	fi
+}
+# mda_killed DIR K: the step the run was killed at, by name (a SIGKILL
+# that names none did not come from the test hook); what it deleted.
+mda_killed() {
+	local dir=$1 k=$2 step report
+	step=$(sed -n 's/^yubin: test hook: killed at step [0-9]* (\(.*\))$/\1/p' "$RUN_ERR")
+	STEPS[k]=${step:-unknown}
+	if [ "$RUN_STATUS" -eq 137 ] && [ -z "$step" ]; then
+		CRASH_BAD_KILL+=("k=$k: exit $RUN_STATUS: $(tail -n 2 "$RUN_ERR" | tr '\n' ' ')")
+	fi
+	if [ "$keep" = false ]; then
+		imaptool_or_pop3_expected "$proto" "$user" >"$work/server"
+		if ! report=$("$PYTHON3" "$GENMAIL" invariant "$work/expected-$name" \
+			"$work/server" "$dir/md"); then
+			lost+=("killed at step $k ($step): $report")
+		fi
+	fi
+	cp "$dir/mda.log" "$dir/killed.log"
+}
+# mda_after DIR K: after the clean run, the MDA's deliveries (twice only
+# where expected_duplicates says), its warnings, the state, the server.
+mda_after() {
+	local dir=$1 k=$2 dups report warned left
+	dups=$(expected_duplicates "$k")
+	if [ "$dups" -gt 0 ]; then
+		total_dups=$((total_dups + dups))
+		kills_with_dups=$((kills_with_dups + 1))
+	fi
+	# The i messages the killed run's MDA took last: those may come twice.
+	tail -n "$dups" "$dir/killed.log" | cut -d' ' -f2 >"$dir/extra"
+	[ "$dups" -gt 0 ] || : >"$dir/extra"
+	report=$(check_delivery "$work/expected-$name" "$dir" "$dir/extra")
+	case $? in
+	0) ;;
+	2) bad_dups+=("k=$k (${STEPS[k]}): $report") ;;
+	*) CRASH_BAD_RESUME+=("k=$k: $report") ;;
+	esac
+	warned=$(grep -c 'may arrive twice' "$RUN_ERR")
+	WARNINGS+=("$dups:$warned")
+	if [ "$warned" -lt "$dups" ]; then
+		unwarned+=("k=$k: $dups twice, $warned warned")
+	fi
+	dump_state "$dir/state/mda-$proto-$keep" "$keep" "$dir/state.dump"
+	if ! cmp -s "$dir/state.dump" "$work/state-$name-ref"; then
+		bad_state+=("k=$k: $(diff "$work/state-$name-ref" "$dir/state.dump" | head -n 4 | tr '\n' ' ')")
+	fi
+	if [ "$keep" = false ]; then
+		left=$(server_count "$proto" "$user")
+		[ "$left" -eq 0 ] || left_over+=("k=$k: $left left on the server")
+		restore_server "$user"
+	fi
+}
+
 # crash_loop PROTO USER KEEP MESSAGES
 crash_loop() {
 	local proto=$1 user=$2 keep=$3 messages=$4
-	local name=$proto-$keep k dir config report dups step left warned desc
-	local bad_kill=() bad_resume=() bad_dups=() bad_state=() lost=() left_over=()
-	local unwarned=() finished=no total_dups=0 kills_with_dups=0
+	local name=$proto-$keep dir report
+	local bad_dups=() bad_state=() lost=() left_over=()
+	local unwarned=() total_dups=0 kills_with_dups=0
 	STEPS=()
 	WARNINGS=()
 
@@ -190,82 +271,16 @@ $report}"
 	dump_state "$dir/state/mda-$proto-$keep" "$keep" "$work/state-$name-ref"
 	[ "$keep" = true ] || restore_server "$user"
 
-	for ((k = 1; k <= 300; k++)); do
-		dir=$work/$name-$k
-		fresh_dir "$dir"
-		write_mda_config "$dir.yaml" "$proto" "$user" "$keep" "$dir"
-		run_mda "$name-$k-killed" "$dir" killed "$dir.yaml" YUBIN_TEST_KILL_AT=$k
-		if [ "$RUN_STATUS" -eq 0 ]; then
-			finished=yes
-			report=$(check_delivery "$work/expected-$name" "$dir" "$work/no-extra")
-			dump_state "$dir/state/mda-$proto-$keep" "$keep" "$dir/state.dump"
-			if [ -z "$report" ] && cmp -s "$dir/state.dump" "$work/state-$name-ref"; then
-				tap_ok "$proto, keep: $keep: the run past its last step delivered each message once, state as uninterrupted"
-			else
-				tap_not_ok "$proto, keep: $keep: the run past its last step delivered each message once, state as uninterrupted" \
-					"$report$(diff "$work/state-$name-ref" "$dir/state.dump" | head -n 5)"
-			fi
-			break
-		fi
-		step=$(sed -n 's/^yubin: test hook: killed at step [0-9]* (\(.*\))$/\1/p' "$RUN_ERR")
-		STEPS[k]=${step:-unknown}
-		[ "$RUN_STATUS" -eq 137 ] && [ -n "$step" ] ||
-			bad_kill+=("k=$k: exit $RUN_STATUS: $(tail -n 2 "$RUN_ERR" | tr '\n' ' ')")
-		if [ "$keep" = false ]; then
-			imaptool_or_pop3_expected "$proto" "$user" >"$work/server"
-			if ! report=$("$PYTHON3" "$GENMAIL" invariant "$work/expected-$name" \
-				"$work/server" "$dir/md"); then
-				lost+=("killed at step $k ($step): $report")
-			fi
-		fi
-		cp "$dir/mda.log" "$dir/killed.log"
-		run_mda "$name-$k-resume" "$dir" resume "$dir.yaml"
-		dups=$(expected_duplicates "$k")
-		if [ "$dups" -gt 0 ]; then
-			total_dups=$((total_dups + dups))
-			kills_with_dups=$((kills_with_dups + 1))
-		fi
-		# The i messages the killed run's MDA took last: those may come twice.
-		tail -n "$dups" "$dir/killed.log" | cut -d' ' -f2 >"$dir/extra"
-		[ "$dups" -gt 0 ] || : >"$dir/extra"
-		if [ "$RUN_STATUS" -ne 0 ]; then
-			bad_resume+=("k=$k: resume exit $RUN_STATUS: $(tail -n 3 "$RUN_ERR" | tr '\n' ' ')")
-		fi
-		report=$(check_delivery "$work/expected-$name" "$dir" "$dir/extra")
-		case $? in
-		0) ;;
-		2) bad_dups+=("k=$k (${STEPS[k]}): $report") ;;
-		*) bad_resume+=("k=$k: $report") ;;
-		esac
-		warned=$(grep -c 'may arrive twice' "$RUN_ERR")
-		WARNINGS+=("$dups:$warned")
-		if [ "$warned" -lt "$dups" ]; then
-			unwarned+=("k=$k: $dups twice, $warned warned")
-		fi
-		dump_state "$dir/state/mda-$proto-$keep" "$keep" "$dir/state.dump"
-		if ! cmp -s "$dir/state.dump" "$work/state-$name-ref"; then
-			bad_state+=("k=$k: $(diff "$work/state-$name-ref" "$dir/state.dump" | head -n 4 | tr '\n' ' ')")
-		fi
-		if [ "$keep" = false ]; then
-			left=$(server_count "$proto" "$user")
-			[ "$left" -eq 0 ] || left_over+=("k=$k: $left left on the server")
-			restore_server "$user"
-		fi
-		rm -rf -- "$dir" "$dir.yaml"
-	done
-	if [ "$finished" = yes ] && [ "${#STEPS[@]}" -ge "$messages" ]; then
-		tap_ok "$proto, keep: $keep: killed once at each of ${#STEPS[@]} durability steps"
-	else
-		tap_not_ok "$proto, keep: $keep: killed once at each durability step (k <= 300)" \
-			"finished: $finished, steps: ${#STEPS[@]}"
-	fi
+	crash_each_step mda "$name" 300
+	mda_check_finished "$CRASH_LAST_DIR"
+	crash_tap_steps "$proto, keep: $keep" "$messages"
 	tap_diag "$proto, keep: $keep: steps: $(printf '%s\n' "${STEPS[@]}" | uniq -c | awk '{printf "%s%s x%s", sep, $2, $1; sep = ", "}')"
 	tap_diag "$proto, keep: $keep: $total_dups messages twice after $kills_with_dups kills;" \
 		"(twice:warned) per kill: ${WARNINGS[*]}"
 	tap_none "$proto, keep: $keep: each killed run died of SIGKILL at a named step" \
-		${bad_kill[@]+"${bad_kill[@]}"}
+		${CRASH_BAD_KILL[@]+"${CRASH_BAD_KILL[@]}"}
 	tap_none "$proto, keep: $keep: after each kill a clean run exits 0 and every message reached the MDA, byte-identical" \
-		${bad_resume[@]+"${bad_resume[@]}"}
+		${CRASH_BAD_RESUME[@]+"${CRASH_BAD_RESUME[@]}"}
 	if [ "$kills_with_dups" -gt 0 ]; then
 		tap_none "$proto, keep: $keep: twice only the messages the MDA took after the last commit ($total_dups over $kills_with_dups kills), else once" \
 			${bad_dups[@]+"${bad_dups[@]}"}

@@ -17,6 +17,7 @@
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/harness.sh"
 . "$top_srcdir/tests/lib/checks.sh"
+. "$top_srcdir/tests/lib/crash.sh"
 
 need_yubin
 tap_plan 17
@@ -27,81 +28,58 @@ work=$(harness_dir)/client
 MESSAGES=30
 yubin_wrapped && MESSAGES=4 # under valgrind each run is slow: fewer steps
 
-# step_loop KEEP: runs the k loop; sets STEP_* results for the checks.
-step_loop() {
-	local keep=$1 user=$2 k dir config report left
-	STEP_NOT_KILLED=()
-	STEP_LOST=()
-	STEP_BAD_RESUME=()
-	STEP_TMP=()
-	STEP_SERVER=()
-	STEP_FINISHED=no
-	for ((k = 1; k <= 500; k++)); do
-		dir=$work/$keep-$k
-		config=$dir.yaml
-		if [ "$keep" = false ]; then
-			harness_add_messages "$user" "$MESSAGES" --profile small --hostile
-			server_expected "$user" "$work/expected-$keep"
-		fi
-		harness_write_config "$config" "crash-$keep" pop3 implicit "$(harness_port pop3s)" \
-			"$user" "$(harness_password "$user")" "$dir/Maildir" keep="$keep" \
-			state_dir="$dir/state"
-		yubin_run "$keep-$k-killed" YUBIN_TEST_KILL_AT=$k -- -c "$config"
-		if [ "$RUN_STATUS" -eq 0 ]; then
-			STEP_FINISHED=yes
-			STEP_COUNT=$((k - 1))
-			tap_delivered_exactly "$work/expected-$keep" "$dir/Maildir" \
-				"keep: $keep: the run that got past its last step delivered everything"
-			return
-		fi
-		if [ "$RUN_STATUS" -ne 137 ]; then
-			STEP_NOT_KILLED+=("k=$k: exit $RUN_STATUS: $(tail -n 2 "$RUN_ERR" | tr '\n' ' ')")
-		fi
-		if [ "$keep" = false ]; then
-			server_expected "$user" "$work/server"
-			if ! report=$("$PYTHON3" "$GENMAIL" invariant "$work/expected-$keep" \
-				"$work/server" "$dir/Maildir"); then
-				STEP_LOST+=("killed at step $k: $report")
-			fi
-		fi
-		yubin_run "$keep-$k-resume" -- -c "$config"
-		if [ "$RUN_STATUS" -ne 0 ]; then
-			STEP_BAD_RESUME+=("k=$k: resume exit $RUN_STATUS: $(tail -n 3 "$RUN_ERR" | tr '\n' ' ')")
-		elif ! report=$("$PYTHON3" "$GENMAIL" compare "$work/expected-$keep" "$dir/Maildir"); then
-			STEP_BAD_RESUME+=("k=$k: $report")
-		fi
-		if [ -n "$(ls -A "$dir/Maildir/tmp" 2>/dev/null)" ]; then
-			STEP_TMP+=("k=$k: $(ls -A "$dir/Maildir/tmp" | head -n 3 | tr '\n' ' ')")
-		fi
-		if [ "$keep" = false ]; then
-			left=$(server_stat "$user")
-			[ "$left" -eq 0 ] || STEP_SERVER+=("k=$k: $left left on the server")
-		fi
-		# Keep the disk use small: this k is checked.
-		rm -rf -- "$dir"
-	done
-	tap_not_ok "keep: $keep: some run got past its last step (k <= 500)"
+# The hooks of crash_each_step for keep: $keep as $user.
+pop3_prepare() {
+	local dir=$1
+	if [ "$keep" = false ]; then
+		harness_add_messages "$user" "$MESSAGES" --profile small --hostile
+		server_expected "$user" "$work/expected-$keep"
+	fi
+	harness_write_config "$dir.yaml" "crash-$keep" pop3 implicit "$(harness_port pop3s)" \
+		"$user" "$(harness_password "$user")" "$dir/Maildir" keep="$keep" \
+		state_dir="$dir/state"
+}
+pop3_killed() {
+	local dir=$1 k=$2 report
+	[ "$keep" = false ] || return 0
+	server_expected "$user" "$work/server"
+	if ! report=$("$PYTHON3" "$GENMAIL" invariant "$work/expected-$keep" \
+		"$work/server" "$dir/Maildir"); then
+		STEP_LOST+=("killed at step $k: $report")
+	fi
+}
+pop3_check_sink() {
+	"$PYTHON3" "$GENMAIL" compare "$work/expected-$keep" "$1/Maildir"
+}
+pop3_after() {
+	local dir=$1 k=$2 left
+	if [ -n "$(ls -A "$dir/Maildir/tmp" 2>/dev/null)" ]; then
+		STEP_TMP+=("k=$k: $(ls -A "$dir/Maildir/tmp" | head -n 3 | tr '\n' ' ')")
+	fi
+	if [ "$keep" = false ]; then
+		left=$(server_stat "$user")
+		[ "$left" -eq 0 ] || STEP_SERVER+=("k=$k: $left left on the server")
+	fi
 }
 
 for keep in true false; do
 	if [ "$keep" = true ]; then
+		user=bob
 		harness_add_messages bob "$MESSAGES" --profile small --hostile
 		server_expected bob "$work/expected-true"
-	fi
-	if [ "$keep" = true ]; then
-		step_loop true bob
 	else
-		step_loop false carol
+		user=carol
 	fi
-	if [ "$STEP_FINISHED" = yes ] && [ "$STEP_COUNT" -ge "$MESSAGES" ]; then
-		tap_ok "keep: $keep: killed once at each of $STEP_COUNT durability steps"
-	else
-		tap_not_ok "keep: $keep: killed once at each durability step (at least one per message)" \
-			"finished: $STEP_FINISHED, steps: ${STEP_COUNT-none}"
-	fi
-	tap_none "keep: $keep: each killed run died of SIGKILL (exit 137)" ${STEP_NOT_KILLED[@]+"${STEP_NOT_KILLED[@]}"}
+	STEP_LOST=()
+	STEP_TMP=()
+	STEP_SERVER=()
+	crash_each_step pop3 "$keep" 500
+	tap_delivered_exactly "$work/expected-$keep" "$CRASH_LAST_DIR/Maildir" \
+		"keep: $keep: the run that got past its last step delivered everything"
+	crash_tap_steps "keep: $keep" "$MESSAGES"
+	tap_none "keep: $keep: each killed run died of SIGKILL (exit 137)" ${CRASH_BAD_KILL[@]+"${CRASH_BAD_KILL[@]}"}
 	tap_none "keep: $keep: after each kill a clean run exits 0 and delivers every message once, byte-identical" \
-		${STEP_BAD_RESUME[@]+"${STEP_BAD_RESUME[@]}"}
+		${CRASH_BAD_RESUME[@]+"${CRASH_BAD_RESUME[@]}"}
 	tap_none "keep: $keep: after each clean run tmp/ is empty" ${STEP_TMP[@]+"${STEP_TMP[@]}"}
 	if [ "$keep" = false ]; then
 		tap_none "keep: false: no killed run deleted a message it had not delivered" \

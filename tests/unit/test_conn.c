@@ -26,7 +26,6 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -34,28 +33,24 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "conn.h"
+#include "assert_error.h"
+#include "scripted_server.h"
+#include "testcert.h"
 
 #define CLIENT_TIMEOUT 20   /* generous: valgrind is slow */
-#define SERVER_ALARM 60     /* a server child never outlives this */
 #define STREAM_LEN ((size_t)5 * 1024 * 1024)
 #define BIG_WRITE_LEN ((size_t)3 * 1024 * 1024)
 #define PIECES 1000
 #define MANY_LINES 200000
-
-/* Server exit codes. */
-enum { SERVER_OK = 0, SERVER_MISMATCH = 1, SERVER_IO = 2, SERVER_TLS = 3 };
 
 /* ---- certificates, made once for the group ---- */
 
@@ -80,65 +75,6 @@ struct cert_kit {
 
 static struct cert_kit kit;
 
-/* The extended key usage make_cert gives leaves. */
-static const char *leaf_usage = "serverAuth";
-
-static bool add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
-{
-	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
-	if (!ext)
-		return false;
-	bool ok = X509_add_ext(cert, ext, -1) == 1;
-	X509_EXTENSION_free(ext);
-	return ok;
-}
-
-/*
- * A certificate for key with subject CN cn and subjectAltName san (NULL
- * for none), valid from from_days to until_days around now, signed by
- * issuer (NULL: by itself).
- */
-static X509 *make_cert(const char *cn, const char *san, bool is_ca,
-		       EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
-		       long from_days, long until_days, long serial)
-{
-	X509 *cert = X509_new();
-	if (!cert)
-		return NULL;
-	X509_NAME *name = X509_get_subject_name(cert);
-	X509_NAME *issuer_name = issuer ? X509_get_subject_name(issuer) : name;
-	bool ok = X509_set_version(cert, 2) == 1 &&
-		  ASN1_INTEGER_set(X509_get_serialNumber(cert), serial) == 1 &&
-		  X509_gmtime_adj(X509_getm_notBefore(cert),
-				  from_days * 86400) &&
-		  X509_gmtime_adj(X509_getm_notAfter(cert),
-				  until_days * 86400) &&
-		  X509_set_pubkey(cert, key) == 1 &&
-		  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-					     (const unsigned char *)cn, -1, -1,
-					     0) == 1 &&
-		  X509_set_issuer_name(cert, issuer_name) == 1;
-	X509V3_CTX ctx;
-	X509V3_set_ctx_nodb(&ctx);
-	X509V3_set_ctx(&ctx, issuer ? issuer : cert, cert, NULL, NULL, 0);
-	ok = ok && add_ext(cert, &ctx, NID_basic_constraints,
-			   is_ca ? "critical,CA:TRUE" : "CA:FALSE");
-	ok = ok && add_ext(cert, &ctx, NID_key_usage,
-			   is_ca ? "critical,keyCertSign,cRLSign"
-				 : "critical,digitalSignature");
-	ok = ok && (is_ca || add_ext(cert, &ctx, NID_ext_key_usage,
-				     leaf_usage));
-	ok = ok && add_ext(cert, &ctx, NID_subject_key_identifier, "hash");
-	ok = ok && (!san || add_ext(cert, &ctx, NID_subject_alt_name, san));
-	ok = ok && X509_sign(cert, issuer_key ? issuer_key : key,
-			     EVP_sha256()) > 0;
-	if (!ok) {
-		X509_free(cert);
-		return NULL;
-	}
-	return cert;
-}
-
 static bool write_file(const char *path, const char *text)
 {
 	FILE *file = fopen(path, "w");
@@ -148,41 +84,17 @@ static bool write_file(const char *path, const char *text)
 	return fclose(file) == 0 && ok;
 }
 
-static bool write_ca_pem(void)
-{
-	FILE *file = fopen(kit.ca_path, "w");
-	if (!file)
-		return false;
-	bool ok = PEM_write_X509(file, kit.ca) == 1;
-	return fclose(file) == 0 && ok;
-}
-
-static bool write_key(const char *path, EVP_PKEY *key, mode_t mode)
-{
-	FILE *file = fopen(path, "w");
-	if (!file)
-		return false;
-	bool ok = PEM_write_PrivateKey(file, key, NULL, NULL, 0, NULL,
-				       NULL) == 1;
-	return fclose(file) == 0 && ok && chmod(path, mode) == 0;
-}
-
 static bool write_client_files(void)
 {
-	FILE *file = fopen(kit.client_cert_path, "w");
-	if (!file)
-		return false;
-	bool ok = PEM_write_X509(file, kit.client) == 1;
-	return fclose(file) == 0 && ok &&
-	       write_key(kit.client_key_path, kit.key, 0600) &&
-	       write_key(kit.open_key_path, kit.key, 0644) &&
-	       write_key(kit.other_key_path, kit.ca_key, 0600);
+	return testcert_write_pem(kit.client_cert_path, kit.client) &&
+	       testcert_write_key(kit.client_key_path, kit.key, 0600) &&
+	       testcert_write_key(kit.open_key_path, kit.key, 0644) &&
+	       testcert_write_key(kit.other_key_path, kit.ca_key, 0600);
 }
 
 static bool kit_path(char *out, size_t size, const char *name)
 {
-	int n = snprintf(out, size, "%s/%s", kit.dir, name);
-	return n > 0 && (size_t)n < size;
+	return testcert_path(out, size, kit.dir, name);
 }
 
 static bool make_paths(void)
@@ -190,15 +102,11 @@ static bool make_paths(void)
 	snprintf(kit.dir, sizeof(kit.dir), "/tmp/test_conn.XXXXXX");
 	if (!mkdtemp(kit.dir))
 		return false;
-	int a = snprintf(kit.ca_path, sizeof(kit.ca_path), "%s/ca.pem",
-			 kit.dir);
-	int b = snprintf(kit.garbage_path, sizeof(kit.garbage_path),
-			 "%s/garbage.pem", kit.dir);
-	int c = snprintf(kit.missing_path, sizeof(kit.missing_path),
-			 "%s/missing.pem", kit.dir);
-	return a > 0 && (size_t)a < sizeof(kit.ca_path) && b > 0 &&
-	       (size_t)b < sizeof(kit.garbage_path) && c > 0 &&
-	       (size_t)c < sizeof(kit.missing_path) &&
+	return kit_path(kit.ca_path, sizeof(kit.ca_path), "ca.pem") &&
+	       kit_path(kit.garbage_path, sizeof(kit.garbage_path),
+			"garbage.pem") &&
+	       kit_path(kit.missing_path, sizeof(kit.missing_path),
+			"missing.pem") &&
 	       kit_path(kit.client_cert_path, sizeof(kit.client_cert_path),
 			"client.pem") &&
 	       kit_path(kit.client_key_path, sizeof(kit.client_key_path),
@@ -209,36 +117,49 @@ static bool make_paths(void)
 			"other.key");
 }
 
+/* A leaf for localhost signed by the CA (NULL: by itself), valid from
+   from_days to until_days around now. */
+static X509 *make_leaf(const char *cn, const char *san, bool ca_signed,
+		       long from_days, long until_days, long serial)
+{
+	struct testcert_spec spec = {
+		.cn = cn, .san = san, .from_days = from_days,
+		.until_days = until_days, .serial = serial,
+	};
+	return ca_signed ? testcert_make(&spec, kit.key, kit.ca, kit.ca_key)
+			 : testcert_make(&spec, kit.key, NULL, NULL);
+}
+
+static bool make_certs(void)
+{
+	struct testcert_spec client = {
+		.cn = "yubin client", .leaf_usage = "clientAuth",
+		.from_days = -1, .until_days = 30, .serial = 6,
+	};
+	const char *localhost = "DNS:localhost,IP:127.0.0.1";
+	kit.ca = testcert_make_ca(kit.ca_key);
+	if (!kit.ca)
+		return false;
+	kit.good = make_leaf("localhost", localhost, true, -1, 30, 2);
+	kit.expired = make_leaf("localhost", localhost, true, -30, -1, 3);
+	kit.wrong_host = make_leaf("mail.other.invalid",
+				   "DNS:mail.other.invalid", true, -1, 30, 4);
+	kit.self_signed = make_leaf("localhost", localhost, false, -1, 30, 5);
+	kit.client = testcert_make(&client, kit.key, kit.ca, kit.ca_key);
+	return kit.good && kit.expired && kit.wrong_host && kit.self_signed &&
+	       kit.client;
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
 	if (!make_paths())
 		return -1;
-	kit.ca_key = EVP_EC_gen("P-256");
-	kit.key = EVP_EC_gen("P-256");
-	if (!kit.ca_key || !kit.key)
+	kit.ca_key = testcert_new_key();
+	kit.key = testcert_new_key();
+	if (!kit.ca_key || !kit.key || !make_certs())
 		return -1;
-	kit.ca = make_cert("yubin test CA", NULL, true, kit.ca_key, NULL, NULL,
-			   -1, 30, 1);
-	if (!kit.ca)
-		return -1;
-	kit.good = make_cert("localhost", "DNS:localhost,IP:127.0.0.1", false,
-			     kit.key, kit.ca, kit.ca_key, -1, 30, 2);
-	kit.expired = make_cert("localhost", "DNS:localhost,IP:127.0.0.1",
-				false, kit.key, kit.ca, kit.ca_key, -30, -1, 3);
-	kit.wrong_host = make_cert("mail.other.invalid",
-				   "DNS:mail.other.invalid", false, kit.key,
-				   kit.ca, kit.ca_key, -1, 30, 4);
-	kit.self_signed = make_cert("localhost", "DNS:localhost,IP:127.0.0.1",
-				    false, kit.key, NULL, NULL, -1, 30, 5);
-	leaf_usage = "clientAuth";
-	kit.client = make_cert("yubin client", NULL, false, kit.key, kit.ca,
-			       kit.ca_key, -1, 30, 6);
-	leaf_usage = "serverAuth";
-	if (!kit.good || !kit.expired || !kit.wrong_host || !kit.self_signed ||
-	    !kit.client)
-		return -1;
-	if (!write_ca_pem() || !write_client_files() ||
+	if (!testcert_write_pem(kit.ca_path, kit.ca) || !write_client_files() ||
 	    !write_file(kit.garbage_path, "this is not a certificate\n"))
 		return -1;
 	return 0;
@@ -267,11 +188,6 @@ static int group_teardown(void **state)
 
 /* ---- the server side (runs in a child) ---- */
 
-struct peer {
-	int fd;
-	SSL *ssl;
-};
-
 typedef int (*script_fn)(struct peer *peer);
 
 /* What the scripts send; set before the fork, inherited by the child. */
@@ -279,74 +195,11 @@ static const char *script_data;
 static size_t script_len;
 static X509 *starttls_cert;
 
-static bool peer_send(struct peer *peer, const void *data, size_t len)
-{
-	const char *at = data;
-	while (len > 0) {
-		ssize_t n;
-		if (peer->ssl) {
-			int chunk = len > 65536 ? 65536 : (int)len;
-			n = SSL_write(peer->ssl, at, chunk);
-		} else
-			n = send(peer->fd, at, len, MSG_NOSIGNAL);
-		if (n <= 0)
-			return false;
-		at += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-static bool peer_send_text(struct peer *peer, const char *text)
-{
-	return peer_send(peer, text, strlen(text));
-}
-
-static ssize_t peer_recv(struct peer *peer, void *buf, size_t len)
-{
-	if (peer->ssl)
-		return SSL_read(peer->ssl, buf,
-				len > INT_MAX ? INT_MAX : (int)len);
-	return recv(peer->fd, buf, len, 0);
-}
-
-static bool peer_read_exact(struct peer *peer, void *buf, size_t len)
-{
-	char *at = buf;
-	while (len > 0) {
-		ssize_t n = peer_recv(peer, at, len);
-		if (n <= 0)
-			return false;
-		at += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-/* One line without its CRLF, byte by byte so nothing is read ahead. */
-static bool peer_read_line(struct peer *peer, char *buf, size_t size)
-{
-	size_t len = 0;
-	for (;;) {
-		char c;
-		if (peer_recv(peer, &c, 1) != 1)
-			return false;
-		if (c == '\n')
-			break;
-		if (len + 1 >= size)
-			return false;
-		buf[len++] = c;
-	}
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	buf[len] = '\0';
-	return true;
-}
-
 static bool peer_expect_line(struct peer *peer, const char *expected)
 {
 	char line[256];
-	return peer_read_line(peer, line, sizeof(line)) &&
+	size_t len;
+	return peer_read_line(peer, line, sizeof(line), &len) &&
 	       strcmp(line, expected) == 0;
 }
 
@@ -364,9 +217,8 @@ static bool server_wants_client_cert;
 
 static SSL_CTX *server_ctx(X509 *cert, int only_version)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	if (!ctx || SSL_CTX_use_certificate(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey(ctx, kit.key) != 1)
+	SSL_CTX *ctx = server_tls_ctx(cert, kit.key);
+	if (!ctx)
 		return NULL;
 	if (server_wants_client_cert) {
 		if (X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx),
@@ -386,14 +238,10 @@ static SSL_CTX *server_ctx(X509 *cert, int only_version)
 	return ctx;
 }
 
-static bool peer_accept_tls(struct peer *peer, X509 *cert, int only_version)
+static bool accept_tls(struct peer *peer, X509 *cert, int only_version)
 {
 	SSL_CTX *ctx = server_ctx(cert, only_version);
-	if (!ctx)
-		return false;
-	peer->ssl = SSL_new(ctx);
-	return peer->ssl && SSL_set_fd(peer->ssl, peer->fd) == 1 &&
-	       SSL_accept(peer->ssl) == 1;
+	return ctx && peer_accept_tls(peer, ctx);
 }
 
 struct server_spec {
@@ -402,96 +250,26 @@ struct server_spec {
 	int tls_only_version;    /* 0: any version the library allows */
 };
 
-static pid_t server_pid;
-
-static void run_server_child(int listen_fd, const struct server_spec *spec)
+/* The child's work: the TLS handshake the spec asks for, then its script. */
+static int serve_spec(struct peer *peer, const void *arg)
 {
-	alarm(SERVER_ALARM);
-	struct peer peer = { .fd = accept(listen_fd, NULL, NULL), .ssl = NULL };
-	close(listen_fd);
-	if (peer.fd < 0)
-		_exit(SERVER_IO);
-	int one = 1;
-	setsockopt(peer.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	const struct server_spec *spec = arg;
 	if (spec->tls_cert &&
-	    !peer_accept_tls(&peer, spec->tls_cert, spec->tls_only_version))
-		_exit(SERVER_TLS);
-	/* _exit: the child must not run cmocka's or the sanitizers' exit
-	 * handlers. */
-	_exit(spec->script(&peer));
-}
-
-static int listen_socket(int family, const char *address, uint16_t port)
-{
-	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_storage storage;
-	memset(&storage, 0, sizeof(storage));
-	socklen_t len;
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&storage;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		inet_pton(AF_INET, address, &sin->sin_addr);
-		len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&storage;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		inet_pton(AF_INET6, address, &sin6->sin6_addr);
-		len = sizeof(*sin6);
-	}
-	if (bind(fd, (struct sockaddr *)&storage, len) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static uint16_t socket_port(int fd)
-{
-	struct sockaddr_storage storage;
-	socklen_t len = sizeof(storage);
-	if (getsockname(fd, (struct sockaddr *)&storage, &len) < 0)
-		return 0;
-	if (storage.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&storage)->sin_port);
-	return ntohs(((struct sockaddr_in6 *)&storage)->sin6_port);
+	    !accept_tls(peer, spec->tls_cert, spec->tls_only_version))
+		return SERVER_TLS;
+	return spec->script(peer);
 }
 
 /* Fork a server on a bound socket; returns its port. */
 static uint16_t server_start_on(int bound_fd, const struct server_spec *spec)
 {
-	assert_true(bound_fd >= 0);
-	assert_int_equal(listen(bound_fd, 8), 0);
-	uint16_t port = socket_port(bound_fd);
-	assert_true(port != 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		run_server_child(bound_fd, spec);
-	close(bound_fd);
-	server_pid = pid;
-	return port;
+	return server_fork(bound_fd, serve_spec, spec);
 }
 
 static uint16_t server_start(script_fn script, X509 *tls_cert)
 {
 	struct server_spec spec = { .script = script, .tls_cert = tls_cert };
 	return server_start_on(listen_socket(AF_INET, "127.0.0.1", 0), &spec);
-}
-
-/* Wait for the server and return its exit code (-1: killed). */
-static int server_join(void)
-{
-	int status = 0;
-	pid_t pid = server_pid;
-	server_pid = 0;
-	if (pid <= 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* ---- the client side ---- */
@@ -527,11 +305,7 @@ static int test_teardown(void **state)
 {
 	(void)state;
 	close_client();
-	if (server_pid > 0) {
-		kill(server_pid, SIGKILL);
-		waitpid(server_pid, NULL, 0);
-		server_pid = 0;
-	}
+	server_reap();
 	for (size_t i = 0; i < held_count; i++)
 		close(held_fds[i]);
 	held_count = 0;
@@ -551,29 +325,6 @@ static struct conn_params params_for(const char *host, uint16_t port,
 		.timeout_sec = CLIENT_TIMEOUT,
 	};
 	return params;
-}
-
-#define assert_ok(rc, err) check_ok((rc), (err), __FILE__, __LINE__)
-#define assert_fails(rc, err, status, text) \
-	check_fails((rc), (err), (status), (text), __FILE__, __LINE__)
-
-static void check_ok(int rc, const struct yb_error *err, const char *file,
-		     int line)
-{
-	if (rc == YB_OK)
-		return;
-	print_error("unexpected failure %d: %s\n", rc, err->msg);
-	_fail(file, line);
-}
-
-static void check_fails(int rc, const struct yb_error *err, int status,
-			const char *text, const char *file, int line)
-{
-	if (rc == status && strstr(err->msg, text))
-		return;
-	print_error("got status %d \"%s\", wanted %d with \"%s\"\n", rc,
-		    err->msg, status, text);
-	_fail(file, line);
 }
 
 static void open_client(const struct conn_params *params)
@@ -775,7 +526,7 @@ static int script_starttls(struct peer *peer)
 		return SERVER_MISMATCH;
 	if (!peer_send_text(peer, "+OK begin TLS\r\n"))
 		return SERVER_IO;
-	if (!peer_accept_tls(peer, starttls_cert, 0))
+	if (!accept_tls(peer, starttls_cert, 0))
 		return SERVER_TLS;
 	if (!peer_expect_line(peer, "HELLO"))
 		return SERVER_MISMATCH;

@@ -22,40 +22,34 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "imap.h"
 #include "sasl.h"
 #include "log.h"
+#include "assert_error.h"
+#include "scripted_server.h"
+#include "testcert.h"
 
 #define CLIENT_TIMEOUT 20   /* generous: valgrind is slow */
-#define SERVER_ALARM 60     /* a server child never outlives this */
 #define BIG_BODY_LEN ((size_t)5 * 1024 * 1024)
 #define SMALL_BODY_LEN ((size_t)300)
 #define LINE_MAX_TEST 4096
-
-/* Server exit codes. */
-enum { SERVER_OK = 0, SERVER_MISMATCH = 1, SERVER_IO = 2, SERVER_TLS = 3 };
 
 /* ---- certificates, made once for the group ---- */
 
@@ -70,86 +64,26 @@ struct cert_kit {
 
 static struct cert_kit kit;
 
-static bool add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
-{
-	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
-	if (!ext)
-		return false;
-	bool ok = X509_add_ext(cert, ext, -1) == 1;
-	X509_EXTENSION_free(ext);
-	return ok;
-}
-
-/* A certificate for key, signed by issuer (NULL: by itself), valid now. */
-static X509 *make_cert(const char *cn, const char *san, bool is_ca,
-		       EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
-		       long serial)
-{
-	X509 *cert = X509_new();
-	if (!cert)
-		return NULL;
-	X509_NAME *name = X509_get_subject_name(cert);
-	X509_NAME *issuer_name = issuer ? X509_get_subject_name(issuer) : name;
-	bool ok = X509_set_version(cert, 2) == 1 &&
-		  ASN1_INTEGER_set(X509_get_serialNumber(cert), serial) == 1 &&
-		  X509_gmtime_adj(X509_getm_notBefore(cert), -86400) &&
-		  X509_gmtime_adj(X509_getm_notAfter(cert), 30 * 86400) &&
-		  X509_set_pubkey(cert, key) == 1 &&
-		  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-					     (const unsigned char *)cn, -1, -1,
-					     0) == 1 &&
-		  X509_set_issuer_name(cert, issuer_name) == 1;
-	X509V3_CTX ctx;
-	X509V3_set_ctx_nodb(&ctx);
-	X509V3_set_ctx(&ctx, issuer ? issuer : cert, cert, NULL, NULL, 0);
-	ok = ok && add_ext(cert, &ctx, NID_basic_constraints,
-			   is_ca ? "critical,CA:TRUE" : "CA:FALSE");
-	ok = ok && add_ext(cert, &ctx, NID_key_usage,
-			   is_ca ? "critical,keyCertSign,cRLSign"
-				 : "critical,digitalSignature");
-	ok = ok && (is_ca || add_ext(cert, &ctx, NID_ext_key_usage,
-				     "serverAuth"));
-	ok = ok && add_ext(cert, &ctx, NID_subject_key_identifier, "hash");
-	ok = ok && (!san || add_ext(cert, &ctx, NID_subject_alt_name, san));
-	ok = ok && X509_sign(cert, issuer_key ? issuer_key : key,
-			     EVP_sha256()) > 0;
-	if (!ok) {
-		X509_free(cert);
-		return NULL;
-	}
-	return cert;
-}
-
-static bool write_ca_pem(void)
-{
-	FILE *file = fopen(kit.ca_path, "w");
-	if (!file)
-		return false;
-	bool ok = PEM_write_X509(file, kit.ca) == 1;
-	return fclose(file) == 0 && ok;
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
 	snprintf(kit.dir, sizeof(kit.dir), "/tmp/test_imap_session.XXXXXX");
-	if (!mkdtemp(kit.dir))
+	if (!mkdtemp(kit.dir) ||
+	    !testcert_path(kit.ca_path, sizeof(kit.ca_path), kit.dir, "ca.pem"))
 		return -1;
-	int written = snprintf(kit.ca_path, sizeof(kit.ca_path), "%s/ca.pem",
-			       kit.dir);
-	if (written < 0 || (size_t)written >= sizeof(kit.ca_path))
-		return -1;
-	kit.ca_key = EVP_EC_gen("P-256");
-	kit.key = EVP_EC_gen("P-256");
+	kit.ca_key = testcert_new_key();
+	kit.key = testcert_new_key();
 	if (!kit.ca_key || !kit.key)
 		return -1;
-	kit.ca = make_cert("yubin test CA", NULL, true, kit.ca_key, NULL, NULL,
-			   1);
+	struct testcert_spec server = {
+		.cn = "localhost", .san = "DNS:localhost,IP:127.0.0.1",
+		.from_days = -1, .until_days = 30, .serial = 2,
+	};
+	kit.ca = testcert_make_ca(kit.ca_key);
 	if (!kit.ca)
 		return -1;
-	kit.server = make_cert("localhost", "DNS:localhost,IP:127.0.0.1",
-			       false, kit.key, kit.ca, kit.ca_key, 2);
-	if (!kit.server || !write_ca_pem())
+	kit.server = testcert_make(&server, kit.key, kit.ca, kit.ca_key);
+	if (!kit.server || !testcert_write_pem(kit.ca_path, kit.ca))
 		return -1;
 	/* Tests that look at the trace turn it on themselves. */
 	log_init(LOG_LEVEL_WARN, false);
@@ -169,11 +103,6 @@ static int group_teardown(void **state)
 }
 
 /* ---- the server side (runs in a child) ---- */
-
-struct peer {
-	int fd;
-	SSL *ssl;
-};
 
 enum op {
 	OP_END,        /* script done: exit (closing the connection) */
@@ -199,55 +128,6 @@ struct sstep {
 #define TLS_HANDSHAKE { OP_TLS, NULL, 0, NULL }
 #define CALL(f) { OP_CALL, NULL, 0, (f) }
 #define END { OP_END, NULL, 0, NULL }
-
-static bool peer_send(struct peer *peer, const void *data, size_t len)
-{
-	const char *at = data;
-	while (len > 0) {
-		ssize_t n;
-		if (peer->ssl) {
-			int chunk = len > 65536 ? 65536 : (int)len;
-			n = SSL_write(peer->ssl, at, chunk);
-		} else {
-			n = send(peer->fd, at, len, MSG_NOSIGNAL);
-		}
-		if (n <= 0)
-			return false;
-		at += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-static ssize_t peer_recv(struct peer *peer, void *buf, size_t len)
-{
-	if (peer->ssl)
-		return SSL_read(peer->ssl, buf,
-				len > INT_MAX ? INT_MAX : (int)len);
-	return recv(peer->fd, buf, len, 0);
-}
-
-/* One line without its CRLF, byte by byte so nothing is read ahead. */
-static bool peer_read_line(struct peer *peer, char *buf, size_t size,
-			   size_t *len_out)
-{
-	size_t len = 0;
-	for (;;) {
-		char c;
-		if (peer_recv(peer, &c, 1) != 1)
-			return false;
-		if (c == '\n')
-			break;
-		if (len + 1 >= size)
-			return false;
-		buf[len++] = c;
-	}
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	buf[len] = '\0';
-	*len_out = len;
-	return true;
-}
 
 static int peer_expect(struct peer *peer, const struct sstep *step)
 {
@@ -276,15 +156,10 @@ static int peer_expect_eof(struct peer *peer)
 	return SERVER_MISMATCH;
 }
 
-static bool peer_accept_tls(struct peer *peer)
+static bool accept_tls(struct peer *peer)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	if (!ctx || SSL_CTX_use_certificate(ctx, kit.server) != 1 ||
-	    SSL_CTX_use_PrivateKey(ctx, kit.key) != 1)
-		return false;
-	peer->ssl = SSL_new(ctx);
-	return peer->ssl && SSL_set_fd(peer->ssl, peer->fd) == 1 &&
-	       SSL_accept(peer->ssl) == 1;
+	SSL_CTX *ctx = server_tls_ctx(kit.server, kit.key);
+	return ctx && peer_accept_tls(peer, ctx);
 }
 
 static int run_step(struct peer *peer, const struct sstep *step)
@@ -301,7 +176,7 @@ static int run_step(struct peer *peer, const struct sstep *step)
 	case OP_EXPECT_EOF:
 		return peer_expect_eof(peer);
 	case OP_TLS:
-		return peer_accept_tls(peer) ? SERVER_OK : SERVER_TLS;
+		return accept_tls(peer) ? SERVER_OK : SERVER_TLS;
 	case OP_CALL:
 		return step->fn(peer);
 	case OP_END:
@@ -320,83 +195,32 @@ static int run_script(struct peer *peer, const struct sstep *script)
 	return SERVER_OK;
 }
 
-static pid_t server_pid;
+/* What the child plays: the script, after a TLS handshake when implicit. */
+struct server_play {
+	const struct sstep *script;
+	bool implicit_tls;
+};
 
-static void run_server_child(int listen_fd, const struct sstep *script,
-			     bool implicit_tls)
+static int serve_play(struct peer *peer, const void *arg)
 {
-	alarm(SERVER_ALARM);
-	struct peer peer = { .fd = accept(listen_fd, NULL, NULL), .ssl = NULL };
-	close(listen_fd);
-	if (peer.fd < 0)
-		_exit(SERVER_IO);
-	int one = 1;
-	setsockopt(peer.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (implicit_tls && !peer_accept_tls(&peer))
-		_exit(SERVER_TLS);
-	/* _exit: the child must not run cmocka's or the sanitizers' exit
-	 * handlers. */
-	_exit(run_script(&peer, script));
-}
-
-static int listen_socket(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_in sin;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = 0;
-	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    listen(fd, 4) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static uint16_t socket_port(int fd)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	if (getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
-		return 0;
-	return ntohs(sin.sin_port);
+	const struct server_play *play = arg;
+	if (play->implicit_tls && !accept_tls(peer))
+		return SERVER_TLS;
+	return run_script(peer, play->script);
 }
 
 /* Fork a server playing script; returns its port. */
 static uint16_t server_start_tls(const struct sstep *script, bool implicit_tls)
 {
-	int fd = listen_socket();
-	assert_true(fd >= 0);
-	uint16_t port = socket_port(fd);
-	assert_true(port != 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		run_server_child(fd, script, implicit_tls);
-	close(fd);
-	server_pid = pid;
-	return port;
+	struct server_play play = { .script = script,
+				    .implicit_tls = implicit_tls };
+	return server_fork(listen_socket(AF_INET, "127.0.0.1", 0), serve_play,
+			   &play);
 }
 
 static uint16_t server_start(const struct sstep *script)
 {
 	return server_start_tls(script, false);
-}
-
-/* Wait for the server and return its exit code (-1: killed). */
-static int server_join(void)
-{
-	int status = 0;
-	pid_t pid = server_pid;
-	server_pid = 0;
-	if (pid <= 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* ---- the client side ---- */
@@ -444,36 +268,9 @@ static int test_teardown(void **state)
 {
 	(void)state;
 	close_session();
-	if (server_pid > 0) {
-		kill(server_pid, SIGKILL);
-		waitpid(server_pid, NULL, 0);
-		server_pid = 0;
-	}
+	server_reap();
 	log_init(LOG_LEVEL_WARN, false);
 	return 0;
-}
-
-#define assert_ok(rc, err) check_ok((rc), (err), __FILE__, __LINE__)
-#define assert_fails(rc, err, status, text) \
-	check_fails((rc), (err), (status), (text), __FILE__, __LINE__)
-
-static void check_ok(int rc, const struct yb_error *err, const char *file,
-		     int line)
-{
-	if (rc == YB_OK)
-		return;
-	print_error("unexpected failure %d: %s\n", rc, err->msg);
-	_fail(file, line);
-}
-
-static void check_fails(int rc, const struct yb_error *err, int status,
-			const char *text, const char *file, int line)
-{
-	if (rc == status && strstr(err->msg, text))
-		return;
-	print_error("got status %d \"%s\", wanted %d with \"%s\"\n", rc,
-		    rc == YB_OK ? "" : err->msg, status, text);
-	_fail(file, line);
 }
 
 /* Connect over plain TCP to a server playing script, as alice. */
