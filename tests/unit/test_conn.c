@@ -2091,7 +2091,7 @@ static void run_tls_port_child(int listen_fd)
 	close(listen_fd);
 	if (silent < 0 || probe.fd < 0)
 		_exit(SERVER_IO);
-	(void)peer_accept_tls(&probe, kit.good, 0); /* the probe hangs up */
+	(void)accept_tls(&probe, kit.good, 0); /* the probe hangs up */
 	struct peer first = { .fd = silent };
 	_exit(peer_wait_eof(&first));
 }
