@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 PACKAGES="build-essential autoconf automake pkg-config
   libssl-dev libyaml-dev libcurl4-openssl-dev libcmocka-dev
   dovecot-core dovecot-imapd dovecot-pop3d openssl faketime python3
-  groff-base procps valgrind clang libclang-rt-dev curl"
+  groff-base procps valgrind clang libclang-rt-dev curl
+  bash-completion zsh fish systemd"
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
