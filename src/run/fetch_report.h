@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
+#include <string.h>
 
 struct fetch_options {
 	bool dry_run;   /* connect and count; change nothing anywhere */
@@ -25,7 +25,8 @@ struct fetch_options {
 
 /* What a run did in one folder (POP3: the one, "INBOX"). */
 struct fetch_folder_report {
-	char name[256];        /* UTF-8 as the state names it; cut if longer */
+	char name[256];        /* UTF-8 as the state names it; cut (between
+				  characters) if longer */
 	size_t fetched;        /* delivered and recorded by this run */
 	uint64_t bytes;        /* their size as delivered */
 };
@@ -62,7 +63,15 @@ fetch_report_add_folder(struct fetch_report *report, const char *name)
 	if (index >= FETCH_FOLDERS_SHOWN)
 		return NULL;
 	struct fetch_folder_report *folder = &report->folders[index];
-	snprintf(folder->name, sizeof(folder->name), "%s", name);
+	size_t len = strlen(name);
+	if (len >= sizeof(folder->name)) {
+		/* Cut where a character begins, not inside one. */
+		len = sizeof(folder->name) - 1;
+		while (len > 0 && ((unsigned char)name[len] & 0xc0) == 0x80)
+			len--;
+	}
+	memcpy(folder->name, name, len);
+	folder->name[len] = '\0';
 	folder->fetched = 0;
 	folder->bytes = 0;
 	return folder;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # What a user and a script read: --json's run fields (version, start,
 # duration) and per-folder figures against two IMAP folders and POP3's
-# one, an error message in --json, the progress line's byte count after
+# one (names with quotes, a backslash, non-ASCII), an error message in --json, the progress line's byte count after
 # an IMAP and a POP3 fetch (--progress, stderr not a terminal), and
 # --syslog with no syslog to reach still telling the error on stderr.
 
@@ -18,7 +18,8 @@ work=$(harness_dir)/client
 mkdir -p "$work"
 imaptool alice append --folder INBOX --count 5 >/dev/null
 imaptool alice append --folder "Entwürfe" --count 3 --batch 2 >/dev/null
-imaptool alice append --folder 'Say "hi"' --count 2 --batch 3 >/dev/null
+odd='Say "hi" \'
+imaptool alice append --folder "$odd" --count 2 --batch 3 >/dev/null
 imap_config=$work/imap.yaml
 harness_write_config "$imap_config" mail imap implicit "$(harness_port imaps)" \
 	alice "$(harness_password alice)" "$work/imap-Maildir" \
@@ -56,7 +57,7 @@ json_check "--json gives the start, RFC 3339 in UTC, of this run" \
 json_check "--json gives the duration in seconds" \
 	'isinstance(j["duration"], float) and 0 <= j["duration"] < 120'
 json_check "--json lists the three folders, each with its messages" \
-	'j["accounts"][0]["folder_count"] == 3 and sorted((f["name"], f["fetched"]) for f in j["accounts"][0]["folders"]) == [("Entwürfe", 3), ("INBOX", 5), ("Say \"hi\"", 2)]'
+	'j["accounts"][0]["folder_count"] == 3 and sorted((f["name"], f["fetched"]) for f in j["accounts"][0]["folders"]) == [("Entwürfe", 3), ("INBOX", 5), ("Say \"hi\" \\", 2)]'
 json_check "... and its bytes, adding up to the account's" \
 	'all(isinstance(f["bytes"], int) and f["bytes"] > 0 for f in j["accounts"][0]["folders"]) and sum(f["bytes"] for f in j["accounts"][0]["folders"]) == j["accounts"][0]["bytes"]'
 tap_check "the IMAP progress line counts the bytes received" \
