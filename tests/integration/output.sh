@@ -1,9 +1,10 @@
 #!/bin/bash
 # What a user and a script read: --json's run fields (version, start,
-# duration) and per-folder figures against two IMAP folders and POP3's
-# one (names with quotes, a backslash, non-ASCII), an error message in --json, the progress line's byte count after
-# an IMAP and a POP3 fetch (--progress, stderr not a terminal), and
-# --syslog with no syslog to reach still telling the error on stderr.
+# duration) and per-folder figures, for three IMAP folders (names with
+# quotes, a backslash, non-ASCII), POP3's one and both with -j; an error
+# message in --json; the progress line's byte count after an IMAP and a
+# POP3 fetch (--progress, stderr not a terminal); and --syslog with no
+# syslog to reach still telling the error on stderr.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$top_srcdir/tests/lib/tap.sh"
@@ -11,7 +12,7 @@
 . "$top_srcdir/tests/lib/checks.sh"
 
 need_yubin
-tap_plan 19
+tap_plan 21
 harness_start
 
 work=$(harness_dir)/client
@@ -79,6 +80,18 @@ json_check "POP3's --json has one folder, INBOX, with all of it" \
 	'(a := j["accounts"][0])["folder_count"] == 1 and a["folders"] == [{"name": "INBOX", "fetched": 5, "bytes": a["bytes"]}] and a["bytes"] > 0'
 tap_check "the POP3 progress line counts the bytes received of the total" \
 	grep -qE "drop: 5/5 messages, [1-9][0-9]* (bytes|kB|MB) of [1-9][0-9]* (bytes|kB|MB)" "$RUN_ERR"
+
+# -j: each account's figures come whole from its own process (the two
+# new INBOX messages are seen by both accounts, which fetch the same user).
+both_config=$work/both.yaml
+imaptool alice append --folder "Entwürfe" --count 1 --batch 4 >/dev/null
+harness_add_messages alice 2
+{ cat "$imap_config"; tail -n +2 "$pop3_config"; } >"$both_config"
+chmod 600 "$both_config"
+yubin_run parallel -- -c "$both_config" --json -j 2
+tap_status_is 0 "-j 2 with an IMAP and a POP3 account exits 0"
+json_check "-j 2: each account has its own folders" \
+	'[(a["name"], [(f["name"], f["fetched"]) for f in a["folders"] if f["fetched"]]) for a in j["accounts"]] == [("mail", [("INBOX", 2), ("Entwürfe", 1)]), ("drop", [("INBOX", 2)])]'
 
 # A refused login: the message, not only its kind, is in --json.
 bad_config=$work/bad.yaml
