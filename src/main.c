@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -21,6 +22,7 @@
 
 #include "account.h"
 #include "cli.h"
+#include "clock.h"
 #include "error.h"
 #include "fetch.h"
 #include "fileio.h"
@@ -50,15 +52,11 @@ struct run {
 	bool print_summary;
 };
 
-static void format_bytes(uint64_t bytes, char *out, size_t size)
-{
-	if (bytes >= 10u * 1024 * 1024)
-		snprintf(out, size, "%" PRIu64 " MB", bytes / (1024 * 1024));
-	else if (bytes >= 10u * 1024)
-		snprintf(out, size, "%" PRIu64 " kB", bytes / 1024);
-	else
-		snprintf(out, size, "%" PRIu64 " bytes", bytes);
-}
+/* When this run started, for --json: set once, first thing in main. */
+static struct run_clock {
+	struct timespec wall;    /* the date (CLOCK_REALTIME) */
+	int64_t monotonic_ms;    /* for the duration, whatever the wall clock does */
+} started;
 
 static void print_summary(const struct account *account, const struct outcome *outcome,
 			  bool dry_run)
@@ -71,7 +69,7 @@ static void print_summary(const struct account *account, const struct outcome *o
 		return;
 	}
 	char size[32];
-	format_bytes(report->fetched_bytes, size, sizeof(size));
+	progress_format_bytes(report->fetched_bytes, size, sizeof(size));
 	if (report->fetched == 0)
 		fprintf(stderr, "yubin: %s: no new mail (%zu on %s)", account->name,
 			report->on_server, account->host);
@@ -257,18 +255,71 @@ static void run_parallel(const struct run *run)
 
 /* --- JSON summary --- */
 
+/*
+ * A JSON string: quotes, backslashes and control characters escaped;
+ * UTF-8 as it is, and each byte that is not UTF-8 (a server's Latin-1, a
+ * name cut in the middle of a character) as U+FFFD, so that the whole
+ * stays valid JSON.
+ */
 static void json_string(const char *text)
 {
+	size_t len = strlen(text), pos = 0;
 	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
+	while (pos < len) {
+		unsigned char byte = (unsigned char)text[pos];
+		size_t start = pos;
+		uint32_t code_point;
+		if (byte == '"' || byte == '\\') {
+			printf("\\%c", byte);
+			pos++;
+		} else if (byte < 0x20 || byte == 0x7f) {
+			printf("\\u%04x", byte);
+			pos++;
+		} else if (text_utf8_next(text, len, &pos, &code_point)) {
+			fwrite(text + start, 1, pos - start, stdout);
+		} else {
+			fputs("\\ufffd", stdout);
+			pos++;
+		}
 	}
 	putchar('"');
+}
+
+/* RFC 3339 in UTC, to the millisecond: 2026-12-07T13:11:31.123Z. */
+static void json_date(const struct timespec *when)
+{
+	struct tm utc;
+	char date[32] = "1970-01-01T00:00:00";
+	if (gmtime_r(&when->tv_sec, &utc))
+		strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &utc);
+	printf("\"%s.%03ldZ\"", date, when->tv_nsec / 1000000);
+}
+
+/* What every summary ends with: which yubin, when, and for how long (in
+   seconds, to the millisecond). */
+static void print_json_run(void)
+{
+	int64_t elapsed_ms = clock_now_ms() - started.monotonic_ms;
+	printf(",\"version\":");
+	json_string(PACKAGE_VERSION);
+	printf(",\"started\":");
+	json_date(&started.wall);
+	printf(",\"duration\":%" PRId64 ".%03d", elapsed_ms / 1000,
+	       (int)(elapsed_ms % 1000));
+}
+
+/* The folders fetched from: how many, and the first ones' figures. */
+static void print_json_folders(const struct fetch_report *report)
+{
+	printf(",\"folder_count\":%zu,\"folders\":[", report->folder_count);
+	for (size_t i = 0; i < report->folder_count && i < FETCH_FOLDERS_SHOWN; i++) {
+		const struct fetch_folder_report *folder = &report->folders[i];
+		printf("%s{\"name\":", i > 0 ? "," : "");
+		json_string(folder->name);
+		printf(",\"fetched\":%zu,\"bytes\":%" PRIu64 "}", folder->fetched,
+		       folder->bytes);
+	}
+	putchar(']');
 }
 
 /* The folders not fetched: their count, and the first ones by name. */
@@ -299,13 +350,16 @@ static void print_json(const struct run *run, int exit_code)
 		       r->on_server, r->new_messages, r->fetched, r->fetched_bytes,
 		       r->too_large, r->refused, r->deleted, r->recovered);
 		print_json_skipped(r);
+		print_json_folders(r);
 		if (o->status != YB_OK) {
 			printf(",\"error\":");
 			json_string(o->message);
 		}
 		putchar('}');
 	}
-	printf("],\"exit_code\":%d}\n", exit_code);
+	printf("],\"exit_code\":%d", exit_code);
+	print_json_run();
+	printf("}\n");
 }
 
 /* --- main --- */
@@ -357,9 +411,14 @@ static int select_accounts(const struct cli_options *options,
 static int fail_early(enum yb_status status, const char *message, bool json)
 {
 	log_error("%s", message);
-	if (json)
-		printf("{\"accounts\":[],\"exit_code\":%d,\"error\":\"%s\"}\n",
-		       yb_exit_code(status), yb_status_name(status));
+	if (!json)
+		return yb_exit_code(status);
+	/* "error" is the kind, as it always was; "message" says what. */
+	printf("{\"accounts\":[],\"exit_code\":%d,\"error\":\"%s\",\"message\":",
+	       yb_exit_code(status), yb_status_name(status));
+	json_string(message);
+	print_json_run();
+	printf("}\n");
 	return yb_exit_code(status);
 }
 
@@ -435,13 +494,13 @@ static int run_accounts(const struct cli_options *options, const struct config *
 	}
 	/* A dry run exists to be read; a real one speaks only on a terminal. */
 	run.print_summary = options->verbosity >= 1 ||
-			    (options->verbosity == 0 && !options->use_syslog &&
+			    (options->verbosity == 0 && !log_uses_syslog() &&
 			     (options->dry_run || isatty(STDERR_FILENO)));
 	/* One line per terminal: not with parallel accounts, syslog or -q. */
 	bool parallel = options->jobs > 1 && run.account_count > 1;
 	bool progress = options->progress == 1 ||
 			(options->progress == -1 && isatty(STDERR_FILENO) &&
-			 options->verbosity >= 0 && !options->use_syslog);
+			 options->verbosity >= 0 && !log_uses_syslog());
 	progress_enable(progress && !parallel);
 	if (options->jobs > 1 && run.account_count > 1)
 		run_parallel(&run);
@@ -631,6 +690,8 @@ static void protect_memory(void)
 
 int main(int argc, char **argv)
 {
+	clock_gettime(CLOCK_REALTIME, &started.wall);
+	started.monotonic_ms = clock_now_ms();
 	protect_memory();
 	keep_standard_fds_taken();
 	/* No curl_global_init() here: libcurl is loaded, and initialised, by

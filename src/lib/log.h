@@ -19,8 +19,15 @@ enum log_level {
 	LOG_LEVEL_TRACE = 3,
 };
 
-/* Set once from main; also sets the "yubin: " program prefix. */
+/*
+ * Set once from main; also sets the "yubin: " program prefix.  With
+ * use_syslog but no syslog to reach (no /dev/log, as in many
+ * containers), say so once on stderr and log there instead.
+ */
 void log_init(int verbosity, bool use_syslog);
+
+/* Do messages go to syslog (asked for, and reachable)? */
+bool log_uses_syslog(void);
 
 /* Prefix every line with "ACCOUNT: " (NULL for none); per process. */
 void log_set_account(const char *account);

@@ -135,6 +135,7 @@ struct folder_run {
 	struct entry *current;   /* being streamed */
 	bool discard_stream;
 	struct yb_error stream_err;
+	struct fetch_folder_report *figures; /* in the run's report, or NULL */
 
 	uint32_t *doomed;        /* UIDs to delete on the server */
 	uint32_t gap_after_uid;  /* the listing left out messages after this
@@ -353,7 +354,7 @@ static int on_fetch(struct folder_run *fr, const struct imap_response *resp,
 		char key[KEY_MAX];
 		key_for(key, fr->uidvalidity, e->uid);
 		e->done = true;
-		progress_add(e->size);
+		progress_message_done();
 		return delivery_end(fr->delivery, key, e, err);
 	}
 	if (fetch.has_uid && fetch.has_flags &&
@@ -464,6 +465,7 @@ static int stream_data(void *ctx, const char *data, size_t len,
 	}
 	if (fr->discard_stream)
 		return YB_OK;
+	progress_received(len);
 	return delivery_write(fr->delivery, data, len, err);
 }
 
@@ -486,6 +488,10 @@ static void message_committed(void *ctx, void *item, uint64_t bytes)
 	struct entry *e = item;
 	fr->run->report->fetched++;
 	fr->run->report->fetched_bytes += bytes;
+	if (fr->figures) {
+		fr->figures->fetched++;
+		fr->figures->bytes += bytes;
+	}
 	if (fr->plan.doom_fetched && fr->doomed_len < fr->doomed_cap)
 		fr->doomed[fr->doomed_len++] = e->uid;
 }
@@ -1174,6 +1180,19 @@ static int list_folder(struct folder_run *fr, struct yb_error *err)
 	return YB_OK;
 }
 
+/* The size of the wanted messages, when the listing gave it (max_size):
+   no size is asked for the progress line alone. */
+static uint64_t wanted_bytes(const struct folder_run *fr)
+{
+	uint64_t bytes = 0;
+	if (!fr->plan.list_sizes)
+		return 0;
+	for (size_t i = 0; i < fr->count; i++)
+		if (fr->entries[i].wanted)
+			bytes += fr->entries[i].size;
+	return bytes;
+}
+
 /* The bodies of the wanted messages, into the delivery. */
 static int fetch_wanted(struct folder_run *fr, size_t wanted, struct yb_error *err)
 {
@@ -1186,7 +1205,7 @@ static int fetch_wanted(struct folder_run *fr, size_t wanted, struct yb_error *e
 		return rc;
 	char label[320];
 	snprintf(label, sizeof(label), "%s: %s", run->account->name, shown);
-	progress_start(label, wanted);
+	progress_start(label, wanted, wanted_bytes(fr));
 	rc = fetch_bodies(fr, err);
 	progress_clear();
 	if (rc == YB_OK)
@@ -1262,6 +1281,7 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 		return yb_fail(err, YB_ERR_PROTOCOL, "%s: folder %s: no UIDVALIDITY in "
 			       "the SELECT reply", imap_host(run->imap), fr->folder->shown);
 	run->report->on_server += info.exists;
+	fr->figures = fetch_report_add_folder(run->report, fr->folder->name);
 	struct imap_plan_selected selected = {
 		.uidvalidity = info.uidvalidity, .uidnext = info.uidnext,
 		.highestmodseq = info.highestmodseq, .exists = info.exists,

@@ -67,6 +67,7 @@ struct pop3_run {
 	struct pop3_vanished *vanished; /* with held: who left each copy */
 	bool match_failed;       /* forgetting a vanished UIDL failed */
 	struct fetch_report *report;
+	struct fetch_folder_report *inbox; /* in report, or NULL */
 
 	/* Messages whose deletion is due, sent as DELEs before QUIT. */
 	const struct planned **doomed;
@@ -140,6 +141,10 @@ static void message_committed(void *ctx, void *item, uint64_t bytes)
 	const struct planned *plan = item;
 	run->report->fetched++;
 	run->report->fetched_bytes += bytes;
+	if (run->inbox) {
+		run->inbox->fetched++;
+		run->inbox->bytes += bytes;
+	}
 	if (!run->account->keep)
 		run->doomed[run->doomed_len++] = item;
 	struct yb_error size_err;
@@ -151,6 +156,14 @@ static void message_committed(void *ctx, void *item, uint64_t bytes)
 
 /* --- fetching --- */
 
+/* The bytes of a message as they arrive: counted, then delivered. */
+static int receive_counted(void *ctx, const char *data, size_t len,
+			   struct yb_error *err)
+{
+	progress_received(len);
+	return delivery_write_cb(ctx, data, len, err);
+}
+
 static int fetch_one(struct pop3_run *run, const struct planned *plan,
 		     struct yb_error *err)
 {
@@ -161,7 +174,7 @@ static int fetch_one(struct pop3_run *run, const struct planned *plan,
 	bool refused = false;
 	struct yb_error retr_err;
 	yb_error_clear(&retr_err);
-	rc = pop3_read_retr(run->pop3, plan->msg->size, delivery_write_cb,
+	rc = pop3_read_retr(run->pop3, plan->msg->size, receive_counted,
 			    run->delivery, &refused, &retr_err);
 	if (rc != YB_OK || refused) {
 		delivery_abort(run->delivery);
@@ -174,7 +187,7 @@ static int fetch_one(struct pop3_run *run, const struct planned *plan,
 			 has_key(plan) ? plan->key : "no UIDL", retr_err.msg);
 		return YB_OK;
 	}
-	progress_add(plan->msg->size);
+	progress_message_done();
 	/* The cast drops const only to pass the plan through the delivery. */
 	return delivery_end(run->delivery, has_key(plan) ? plan->key : NULL,
 			    (void *)plan, err);
@@ -691,6 +704,7 @@ static int run_session(struct pop3_run *run, bool dry_run, struct yb_error *err)
 	if (rc != YB_OK)
 		return rc;
 	run->report->on_server = count;
+	run->inbox = fetch_report_add_folder(run->report, POP3_MAILBOX);
 	struct planned *plan = calloc(count ? count : 1, sizeof(*plan));
 	const struct planned **todo = calloc(count ? count : 1, sizeof(*todo));
 	run->doomed = calloc(count ? count : 1, sizeof(*run->doomed));
@@ -717,7 +731,10 @@ static int run_session(struct pop3_run *run, bool dry_run, struct yb_error *err)
 	}
 	log_info("%zu messages on %s, %zu new", count, run->account->host,
 		 run->report->new_messages);
-	progress_start(run->account->name, todo_len);
+	uint64_t todo_bytes = 0;
+	for (size_t i = 0; i < todo_len; i++)
+		todo_bytes += todo[i]->msg->size;
+	progress_start(run->account->name, todo_len, todo_bytes);
 	rc = fetch_all(run, todo, todo_len, err);
 	progress_clear();
 	if (rc == YB_OK)
