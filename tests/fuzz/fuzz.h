@@ -89,6 +89,14 @@ const char *fuzz_temp_dir(void);
 /* Remove a directory tree (best effort: what it cannot remove stays). */
 void fuzz_remove_tree(const char *path);
 
+/*
+ * A datagram socket for log.c's syslog check to reach (named by the
+ * YUBIN_TEST_SYSLOG_SOCKET hook), so that log_init(.., true) keeps to
+ * syslog() -- which the session targets stand in for -- on a machine
+ * without /dev/log.  Nothing is ever read from it.
+ */
+void fuzz_syslog_socket(void);
+
 /* Join dir and name into out (size out_size); aborts when it does not fit. */
 void fuzz_path(char *out, size_t out_size, const char *dir, const char *name);
 

@@ -246,6 +246,7 @@ static void setup(void)
 	if (verbosity)
 		log_verbosity = (int)strtol(verbosity, NULL, 10);
 	show_trace = getenv("YUBIN_FUZZ_TRACE") != NULL;
+	fuzz_syslog_socket();
 	log_init(log_verbosity, true);
 	if (log_enabled(LOG_LEVEL_ERROR)) {
 		log_error("fuzz: checking that log lines come here");

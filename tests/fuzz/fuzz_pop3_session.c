@@ -145,6 +145,7 @@ static void setup(void)
 	const char *verbosity = getenv("YUBIN_FUZZ_LOG");
 	if (verbosity)
 		log_verbosity = (int)strtol(verbosity, NULL, 10);
+	fuzz_syslog_socket();
 	log_init(log_verbosity, true);
 	if (log_enabled(LOG_LEVEL_ERROR)) {
 		log_error("fuzz: checking that log lines come here");

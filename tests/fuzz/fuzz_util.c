@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -374,4 +375,30 @@ void *fuzz_server_serve(void *job)
 	converse(fd, job);
 	close(fd);
 	return NULL;
+}
+
+static char syslog_dir[] = "/tmp/yubin-fuzz-log.XXXXXX";
+
+static void remove_syslog_socket(void)
+{
+	fuzz_remove_tree(syslog_dir);
+}
+
+void fuzz_syslog_socket(void)
+{
+	static char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	if (path[0])
+		return;
+	char *dir = syslog_dir;
+	if (!mkdtemp(dir))
+		fuzz_fail("cannot make a directory for the syslog socket");
+	snprintf(path, sizeof(path), "%s/log", dir);
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
+		fuzz_fail("cannot make the syslog socket %s", path);
+	setenv("YUBIN_TEST_SYSLOG_SOCKET", path, 1);
+	atexit(remove_syslog_socket);
+	/* fd stays open for the life of the process. */
 }
