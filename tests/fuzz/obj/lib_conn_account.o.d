@@ -1,5 +1,0 @@
-/work/main/tests/fuzz/obj/lib_conn_account.o: \
-  /work/main/src/net/conn_account.c /work/main/config.h \
-  /work/main/src/net/conn_account.h /work/main/src/config/account.h \
-  /work/main/src/lib/error.h /work/main/src/config/tls_settings.h \
-  /work/main/src/net/conn.h

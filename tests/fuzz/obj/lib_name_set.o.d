@@ -1,2 +1,0 @@
-/work/main/tests/fuzz/obj/lib_name_set.o: /work/main/src/lib/name_set.c \
-  /work/main/config.h /work/main/src/lib/name_set.h

@@ -1,7 +1,0 @@
-/work/main/tests/fuzz/obj/lib_oauth2_http.o: \
-  /work/main/src/oauth2/oauth2_http.c /work/main/config.h \
-  /work/main/src/oauth2/oauth2_http.h /work/main/src/config/account.h \
-  /work/main/src/lib/error.h /work/main/src/config/tls_settings.h \
-  /work/main/src/oauth2/curl_lazy.h /work/main/src/lib/log.h \
-  /work/main/src/oauth2/oauth2_json.h /work/main/src/lib/text.h \
-  /work/main/src/lib/wipe.h
