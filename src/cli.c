@@ -14,7 +14,8 @@
 
 enum long_only { OPT_JSON = 256, OPT_SYSLOG, OPT_VERSION, OPT_PROGRESS,
 		 OPT_NO_PROGRESS, OPT_SHOW_CERT, OPT_AUTHORIZE,
-		 OPT_ASK_PASSWORD, OPT_ACCEPT_NEW_UIDLS, OPT_IMPORT };
+		 OPT_ASK_PASSWORD, OPT_ACCEPT_NEW_UIDLS, OPT_IMPORT,
+		 OPT_LIST_FOLDERS };
 
 static const struct option long_options[] = {
 	{ "config",  required_argument, NULL, 'c' },
@@ -31,6 +32,7 @@ static const struct option long_options[] = {
 	{ "ask-password", no_argument,  NULL, OPT_ASK_PASSWORD },
 	{ "accept-new-uidls", required_argument, NULL, OPT_ACCEPT_NEW_UIDLS },
 	{ "import",  required_argument, NULL, OPT_IMPORT },
+	{ "list-folders", required_argument, NULL, OPT_LIST_FOLDERS },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ "version", no_argument,       NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -72,6 +74,10 @@ void cli_print_help(void)
 "                     another tool (FORMAT: fetchmailrc, mbsyncrc, mpoprc or\n"
 "                     getmailrc), with a comment for what does not carry\n"
 "                     over; fetch nothing\n"
+"      --list-folders ACCOUNT\n"
+"                     print the folders of the IMAP ACCOUNT, one a line:\n"
+"                     name, delimiter, flags, whether it is fetched and its\n"
+"                     local path; fetch nothing\n"
 "  -h, --help         show this help and exit\n"
 "      --version      show the version and exit\n"
 "\n"
@@ -113,6 +119,22 @@ static int check_authorize(const struct cli_options *out, struct yb_error *err)
 	return YB_OK;
 }
 
+/* --list-folders names its one account and does nothing else. */
+static int check_list_folders(const struct cli_options *out, struct yb_error *err)
+{
+	if (!out->list_folders)
+		return YB_OK;
+	if (out->account_count > 0)
+		return yb_fail(err, YB_ERR_USAGE,
+			       "--list-folders takes exactly one account; give no other ACCOUNT");
+	if (out->authorize || out->show_cert || out->dry_run || out->json ||
+	    out->ask_password || out->accept_new_uidls || out->jobs > 1)
+		return yb_fail(err, YB_ERR_USAGE, "--list-folders cannot be combined with "
+			       "--authorize, --show-cert, -n, --json, --ask-password, "
+			       "--accept-new-uidls or -j");
+	return YB_OK;
+}
+
 /* --import FORMAT FILE: a format yubin reads, one FILE, nothing else. */
 static int check_import(struct cli_options *out, struct yb_error *err)
 {
@@ -127,7 +149,8 @@ static int check_import(struct cli_options *out, struct yb_error *err)
 		return yb_fail(err, YB_ERR_USAGE, "--import %s takes exactly one FILE",
 			       out->import_format);
 	if (out->authorize || out->show_cert || out->dry_run || out->json ||
-	    out->ask_password || out->accept_new_uidls || out->jobs > 1)
+	    out->ask_password || out->accept_new_uidls || out->list_folders ||
+	    out->jobs > 1)
 		return yb_fail(err, YB_ERR_USAGE,
 			       "--import cannot be combined with options that fetch");
 	out->import_file = out->accounts[0];
@@ -167,6 +190,7 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 		case OPT_ASK_PASSWORD: out->ask_password = true; break;
 		case OPT_ACCEPT_NEW_UIDLS: out->accept_new_uidls = optarg; break;
 		case OPT_IMPORT: out->import_format = optarg; break;
+		case OPT_LIST_FOLDERS: out->list_folders = optarg; break;
 		case 'h': out->show_help = true; break;
 		case OPT_VERSION: out->show_version = true; break;
 		case ':':
@@ -187,7 +211,8 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 	out->verbosity = quiet ? -1 : verbose;
 	out->accounts = argv + optind;
 	out->account_count = argc - optind;
-	if (check_authorize(out, err) != YB_OK)
+	if (check_authorize(out, err) != YB_OK ||
+	    check_list_folders(out, err) != YB_OK)
 		return YB_ERR_USAGE;
 	return check_import(out, err);
 }

@@ -30,6 +30,9 @@ struct cli_options {
 				     fetchmailrc, mbsyncrc, mpoprc or
 				     getmailrc) as an account file; or NULL */
 	const char *import_file;
+	const char *list_folders; /* --list-folders ACCOUNT: print the
+				     folders of that IMAP account, fetch
+				     nothing; or NULL */
 	char **accounts;          /* the ACCOUNT arguments (points into argv) */
 	int account_count;
 };

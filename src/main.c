@@ -27,6 +27,7 @@
 #include "fetch.h"
 #include "fileio.h"
 #include "import.h"
+#include "list_folders.h"
 #include "log.h"
 #include "oauth2.h"
 #include "progress.h"
@@ -438,20 +439,28 @@ static int show_certificates(const struct account **accounts, size_t count)
 	return yb_exit_code(worst);
 }
 
+/* The account an option names, or NULL with the reason logged. */
+static const struct account *named_account(const struct config *config,
+					   const char *option, const char *name)
+{
+	const struct account *account = config_find_account(config, name);
+	if (!account) {
+		char shown[128];
+		text_sanitize(shown, sizeof(shown), name, strlen(name));
+		log_error("%s: no account named '%s' in %s", option, shown, config->path);
+	}
+	return account;
+}
+
 /* --authorize ACCOUNT: instructions on stdout, errors on stderr. */
 static int authorize(const struct cli_options *options, const struct config *config)
 {
 	struct yb_error err;
 	yb_error_clear(&err);
-	const struct account *account = config_find_account(config, options->authorize);
-	if (!account) {
-		char shown[128];
-		text_sanitize(shown, sizeof(shown), options->authorize,
-			      strlen(options->authorize));
-		log_error("--authorize: no account named '%s' in %s", shown,
-			  config->path);
+	const struct account *account = named_account(config, "--authorize",
+						      options->authorize);
+	if (!account)
 		return yb_exit_code(YB_ERR_USAGE);
-	}
 	if (!account->has_oauth2) {
 		log_error("--authorize: account '%s' has no oauth2 settings", account->name);
 		return yb_exit_code(YB_ERR_USAGE);
@@ -466,6 +475,23 @@ static int authorize(const struct cli_options *options, const struct config *con
 		rc = oauth2_authorize(account, stdout, &err);
 	if (state)
 		state_free(state);
+	if (rc != YB_OK)
+		log_error("%s", err.msg);
+	log_set_account(NULL);
+	return yb_exit_code((enum yb_status)rc);
+}
+
+/* --list-folders ACCOUNT: the folders on stdout, errors on stderr. */
+static int print_folders(const struct cli_options *options, const struct config *config)
+{
+	struct yb_error err;
+	yb_error_clear(&err);
+	const struct account *account = named_account(config, "--list-folders",
+						      options->list_folders);
+	if (!account)
+		return yb_exit_code(YB_ERR_USAGE);
+	log_set_account(account->name);
+	int rc = list_folders(account, stdout, &err);
 	if (rc != YB_OK)
 		log_error("%s", err.msg);
 	log_set_account(NULL);
@@ -612,14 +638,15 @@ static int run(int argc, char **argv)
 	int rc = config_load(path, &config, &err);
 	free(default_path);
 	if (rc == YB_OK && options.ask_password && !options.authorize &&
-	    !options.show_cert)
+	    !options.show_cert && !options.list_folders)
 		rc = ask_passwords(&options, &config, &err);
 	if (rc != YB_OK) {
 		config_free(&config);
 		return fail_early(err.status, err.msg, options.json);
 	}
 	int exit_code = options.authorize ? authorize(&options, &config)
-					  : run_accounts(&options, &config);
+			: options.list_folders ? print_folders(&options, &config)
+			: run_accounts(&options, &config);
 	config_free(&config);
 	return exit_code;
 }

@@ -1,0 +1,229 @@
+/*
+ * list_folders.c - --list-folders: a LIST of the whole server, each
+ * folder with the choice a fetch would make for it, like mbsync -l.
+ */
+#include "config.h"
+
+#include "list_folders.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "credential.h"
+#include "folder_path.h"
+#include "imap.h"
+#include "imap_resp.h"
+#include "imap_utf7.h"
+#include "log.h"
+#include "oauth2.h"
+#include "secret.h"
+#include "text.h"
+
+struct listing {
+	const struct account *account;
+	FILE *out;
+};
+
+static const struct { uint32_t attr; const char *name; } attr_names[] = {
+	{ IMAP_MBOX_NOINFERIORS, "\\Noinferiors" },
+	{ IMAP_MBOX_NOSELECT, "\\Noselect" },
+	{ IMAP_MBOX_NONEXISTENT, "\\NonExistent" },
+	{ IMAP_MBOX_HASCHILDREN, "\\HasChildren" },
+	{ IMAP_MBOX_HASNOCHILDREN, "\\HasNoChildren" },
+	{ IMAP_MBOX_MARKED, "\\Marked" },
+	{ IMAP_MBOX_UNMARKED, "\\Unmarked" },
+	{ IMAP_MBOX_SUBSCRIBED, "\\Subscribed" },
+	{ IMAP_MBOX_REMOTE, "\\Remote" },
+	{ IMAP_MBOX_ALL, "\\All" },
+	{ IMAP_MBOX_ARCHIVE, "\\Archive" },
+	{ IMAP_MBOX_DRAFTS, "\\Drafts" },
+	{ IMAP_MBOX_FLAGGED, "\\Flagged" },
+	{ IMAP_MBOX_JUNK, "\\Junk" },
+	{ IMAP_MBOX_SENT, "\\Sent" },
+	{ IMAP_MBOX_TRASH, "\\Trash" },
+	{ IMAP_MBOX_IMPORTANT, "\\Important" },
+};
+
+static void print_flags(FILE *out, uint32_t attrs)
+{
+	const char *sep = "";
+	for (size_t i = 0; i < sizeof(attr_names) / sizeof(attr_names[0]); i++)
+		if (attrs & attr_names[i].attr) {
+			fprintf(out, "%s%s", sep, attr_names[i].name);
+			sep = " ";
+		}
+	if (!*sep)
+		fputs("-", out);
+}
+
+static bool has_pattern(const char *name)
+{
+	return strpbrk(name, "*%") != NULL;
+}
+
+/* One configured folder (UTF-8, may hold * or %) against a LIST name. */
+static int pattern_selects(const char *configured, const struct imap_list_entry *entry,
+			   bool *selects, struct yb_error *err)
+{
+	char *wire = NULL;
+	size_t wire_len = 0;
+	int rc = imap_utf8_to_utf7(configured, strlen(configured), &wire, &wire_len, err);
+	if (rc == YB_OK)
+		rc = imap_list_match(wire, wire_len, entry->name, entry->name_len,
+				     entry->delimiter, selects, err);
+	free(wire);
+	return rc;
+}
+
+/* Would a fetch take this folder?  Its folders, or INBOX alone, say. */
+static int is_fetched(const struct account *account, const struct imap_list_entry *entry,
+		      bool *fetched, struct yb_error *err)
+{
+	*fetched = false;
+	if (entry->attrs & (IMAP_MBOX_NOSELECT | IMAP_MBOX_NONEXISTENT))
+		return YB_OK;
+	if (account->folder_count == 0) {
+		*fetched = imap_mailbox_is_inbox(entry->name, entry->name_len);
+		return YB_OK;
+	}
+	int rc = YB_OK;
+	for (size_t i = 0; rc == YB_OK && !*fetched && i < account->folder_count; i++)
+		rc = pattern_selects(account->folders[i], entry, fetched, err);
+	return rc;
+}
+
+/* The layout the fetch engine maps folder names with (fetch_imap.c). */
+static enum folder_layout layout_of(const struct account *account)
+{
+	if (account->deliver == DELIVER_MBOX)
+		return FOLDER_LAYOUT_MBOX;
+	if (account->layout == LAYOUT_MAILDIRPP)
+		return FOLDER_LAYOUT_MAILDIRPP;
+	return FOLDER_LAYOUT_VERBATIM;
+}
+
+/*
+ * Where a fetch would put the folder, malloc'd, or NULL for nowhere (an
+ * MDA; a folder a one-folder account does not fetch; a name the layout
+ * refuses, which a fetch would skip with this same warning).
+ */
+static char *local_path(const struct account *account, const char *utf8,
+			char delimiter, bool fetched)
+{
+	bool single = account->folder_count <= 1 &&
+		      (account->folder_count == 0 || !has_pattern(account->folders[0]));
+	if (account->deliver == DELIVER_MDA || (single && !fetched))
+		return NULL;
+	if (single)
+		return strdup(account->deliver_target);
+	struct folder_path_opts opts = { .layout = layout_of(account),
+					 .inbox_at_root = account->inbox_at_root };
+	char relative[FOLDER_PATH_MAX + 1];
+	size_t len = 0;
+	struct yb_error err;
+	if (folder_path_map(utf8, strlen(utf8), delimiter, &opts, relative,
+			    sizeof(relative), &len, &err) != YB_OK) {
+		log_warn("%s", err.msg);
+		return NULL;
+	}
+	size_t size = strlen(account->deliver_target) + len + 2;
+	char *path = malloc(size);
+	if (path)
+		snprintf(path, size, len ? "%s/%s" : "%s", account->deliver_target,
+			 relative);
+	return path;
+}
+
+/* Any C0 or C1 control character, or DEL, that a terminal would obey? */
+static bool has_control(const char *utf8)
+{
+	for (const unsigned char *p = (const unsigned char *)utf8; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return true;
+	return false;
+}
+
+/* The folder's UTF-8 name, malloc'd: INBOX in any case is "INBOX". */
+static char *decoded_name(const struct imap_list_entry *entry, struct yb_error *err)
+{
+	if (imap_mailbox_is_inbox(entry->name, entry->name_len))
+		return strdup("INBOX");
+	char *utf8 = NULL;
+	size_t utf8_len = 0;
+	imap_utf7_to_utf8(entry->name, entry->name_len, &utf8, &utf8_len, err);
+	return utf8;
+}
+
+static int print_folder(void *ctx, const struct imap_list_entry *entry,
+			struct yb_error *err)
+{
+	const struct listing *listing = ctx;
+	bool fetched = false;
+	int rc = is_fetched(listing->account, entry, &fetched, err);
+	if (rc != YB_OK)
+		return rc;
+	char *utf8 = decoded_name(entry, err);
+	char shown[1024];
+	/* UTF-8 as it is, so a non-ASCII name reads as itself. */
+	if (utf8 && !has_control(utf8))
+		snprintf(shown, sizeof(shown), "%s", utf8);
+	else if (utf8)
+		text_sanitize(shown, sizeof(shown), utf8, strlen(utf8));
+	else
+		text_sanitize(shown, sizeof(shown), entry->name, entry->name_len);
+	if (!utf8) /* a fetch skips it, with this same warning */
+		log_warn("skipping folder %s: %s", shown, err->msg);
+	fetched = fetched && utf8;
+	char *path = utf8 && !(entry->attrs & IMAP_MBOX_NOSELECT)
+		     ? local_path(listing->account, utf8, entry->delimiter, fetched)
+		     : NULL;
+	fprintf(listing->out, "%s\t", shown);
+	if (entry->delimiter)
+		fprintf(listing->out, "%c\t", entry->delimiter);
+	else
+		fputs("NIL\t", listing->out);
+	print_flags(listing->out, entry->attrs);
+	fprintf(listing->out, "\t%s\t%s\n", fetched ? "fetched" : "not fetched",
+		path ? path : "-");
+	free(path);
+	free(utf8);
+	yb_error_clear(err);
+	return YB_OK;
+}
+
+/* Takes *secret: wiped and freed once the login is over. */
+static int list_with_secret(const struct account *account, char **secret,
+			    FILE *out, struct yb_error *err)
+{
+	struct imap *imap = NULL;
+	int rc = imap_connect(account, *secret, &imap, err);
+	secret_free(*secret);
+	*secret = NULL;
+	struct listing listing = { .account = account, .out = out };
+	if (rc == YB_OK)
+		rc = imap_list(imap, "\"*\"", print_folder, &listing, err);
+	if (rc == YB_OK)
+		rc = imap_logout(imap, err);
+	imap_close(imap);
+	return rc;
+}
+
+int list_folders(const struct account *account, FILE *out, struct yb_error *err)
+{
+	if (account->protocol != PROTOCOL_IMAP)
+		return yb_fail(err, YB_ERR_USAGE, "--list-folders: account '%s' is POP3, "
+			       "which has no folders", account->name);
+	enum account_credential credential = account_credential(account);
+	char *secret = NULL;
+	bool fresh = false;
+	int rc = YB_OK;
+	if (credential == CRED_TOKEN)
+		rc = oauth2_access_token(account, false, &secret, &fresh, err);
+	else if (credential == CRED_PASSWORD &&
+		 account->password_source != PASSWORD_NONE)
+		rc = secret_get_password(account, &secret, err);
+	if (rc == YB_OK)
+		rc = list_with_secret(account, &secret, out, err);
+	secret_free(secret); /* NULL unless the session never started */
+	return rc;
+}
