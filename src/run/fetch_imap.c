@@ -1415,11 +1415,6 @@ static int fetch_folder(struct imap_run *run, const struct folder *folder,
 
 /* --- folders --- */
 
-static bool has_pattern(const char *name)
-{
-	return strpbrk(name, "*%") != NULL;
-}
-
 /*
  * A folder's name for the local side: without the personal namespace's
  * prefix ("INBOX.Archive" on a Courier-style server is "Archive" here).
@@ -1626,7 +1621,7 @@ static int resolve_folders(struct imap_run *run, struct yb_error *err)
 			rc = imap_list(run->imap, quoted, add_folder, &request, err);
 		free(quoted);
 		free(wire);
-		if (rc == YB_OK && request.matched == 0 && !has_pattern(wanted))
+		if (rc == YB_OK && request.matched == 0 && !folder_is_pattern(wanted))
 			log_warn("folder %s does not exist on %s", wanted, imap_host(run->imap));
 		free(wanted);
 		if (rc != YB_OK)
@@ -1658,18 +1653,11 @@ static int folder_local_path(const struct imap_run *run, const struct folder *fo
 			     char **out, struct yb_error *err)
 {
 	const struct account *account = run->account;
-	bool single = account->folder_count <= 1 &&
-		      (account->folder_count == 0 || !has_pattern(account->folders[0]));
-	if (single || account->deliver == DELIVER_MDA) {
+	if (folder_path_single(account) || account->deliver == DELIVER_MDA) {
 		*out = strdup(account->deliver_target);
 		return *out ? YB_OK : yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	}
-	struct folder_path_opts opts = {
-		.layout = account->deliver == DELIVER_MBOX ? FOLDER_LAYOUT_MBOX
-			  : account->layout == LAYOUT_MAILDIRPP ? FOLDER_LAYOUT_MAILDIRPP
-			  : FOLDER_LAYOUT_VERBATIM,
-		.inbox_at_root = account->inbox_at_root,
-	};
+	struct folder_path_opts opts = folder_path_opts_for(account);
 	char relative[FOLDER_PATH_MAX + 1];
 	size_t len = 0;
 	int rc = folder_path_map(folder->local, strlen(folder->local), folder->delimiter,

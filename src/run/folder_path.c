@@ -386,3 +386,26 @@ int folder_path_map(const char *name, size_t len, char delimiter,
 	*out_len = path.len;
 	return YB_OK;
 }
+
+bool folder_is_pattern(const char *configured)
+{
+	return strpbrk(configured, "*%") != NULL;
+}
+
+bool folder_path_single(const struct account *account)
+{
+	return account->folder_count == 0 ||
+	       (account->folder_count == 1 &&
+		!folder_is_pattern(account->folders[0]));
+}
+
+struct folder_path_opts folder_path_opts_for(const struct account *account)
+{
+	struct folder_path_opts opts = {
+		.layout = account->deliver == DELIVER_MBOX ? FOLDER_LAYOUT_MBOX
+			  : account->layout == LAYOUT_MAILDIRPP ? FOLDER_LAYOUT_MAILDIRPP
+			  : FOLDER_LAYOUT_VERBATIM,
+		.inbox_at_root = account->inbox_at_root,
+	};
+	return opts;
+}

@@ -65,6 +65,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "account.h"
 #include "error.h"
 
 #define FOLDER_COMPONENT_MAX 255
@@ -92,5 +93,15 @@ struct folder_path_opts {
 int folder_path_map(const char *name, size_t len, char delimiter,
 		    const struct folder_path_opts *opts, char *out,
 		    size_t out_size, size_t *out_len, struct yb_error *err);
+
+/* A configured folder that is a LIST pattern (holds * or %). */
+bool folder_is_pattern(const char *configured);
+
+/* The account names one folder and no pattern: its messages go to the
+   deliver path itself, not to a tree under it. */
+bool folder_path_single(const struct account *account);
+
+/* The options the account's deliver: and layout: give folder_path_map. */
+struct folder_path_opts folder_path_opts_for(const struct account *account);
 
 #endif

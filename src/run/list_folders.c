@@ -56,11 +56,6 @@ static void print_flags(FILE *out, uint32_t attrs)
 		fputs("-", out);
 }
 
-static bool has_pattern(const char *name)
-{
-	return strpbrk(name, "*%") != NULL;
-}
-
 /* One configured folder (UTF-8, may hold * or %) against a LIST name. */
 static int pattern_selects(const char *configured, const struct imap_list_entry *entry,
 			   bool *selects, struct yb_error *err)
@@ -92,16 +87,6 @@ static int is_fetched(const struct account *account, const struct imap_list_entr
 	return rc;
 }
 
-/* The layout the fetch engine maps folder names with (fetch_imap.c). */
-static enum folder_layout layout_of(const struct account *account)
-{
-	if (account->deliver == DELIVER_MBOX)
-		return FOLDER_LAYOUT_MBOX;
-	if (account->layout == LAYOUT_MAILDIRPP)
-		return FOLDER_LAYOUT_MAILDIRPP;
-	return FOLDER_LAYOUT_VERBATIM;
-}
-
 /*
  * Where a fetch would put the folder, malloc'd, or NULL for nowhere (an
  * MDA; a folder a one-folder account does not fetch; a name the layout
@@ -110,14 +95,12 @@ static enum folder_layout layout_of(const struct account *account)
 static char *local_path(const struct account *account, const char *utf8,
 			char delimiter, bool fetched)
 {
-	bool single = account->folder_count <= 1 &&
-		      (account->folder_count == 0 || !has_pattern(account->folders[0]));
+	bool single = folder_path_single(account);
 	if (account->deliver == DELIVER_MDA || (single && !fetched))
 		return NULL;
 	if (single)
 		return strdup(account->deliver_target);
-	struct folder_path_opts opts = { .layout = layout_of(account),
-					 .inbox_at_root = account->inbox_at_root };
+	struct folder_path_opts opts = folder_path_opts_for(account);
 	char relative[FOLDER_PATH_MAX + 1];
 	size_t len = 0;
 	struct yb_error err;
