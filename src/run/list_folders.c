@@ -9,14 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "credential.h"
 #include "folder_path.h"
 #include "imap.h"
 #include "imap_resp.h"
 #include "imap_utf7.h"
 #include "log.h"
-#include "oauth2.h"
 #include "secret.h"
+#include "session.h"
 #include "text.h"
 
 struct listing {
@@ -174,10 +173,11 @@ static int print_folder(void *ctx, const struct imap_list_entry *entry,
 	return YB_OK;
 }
 
-/* Takes *secret: wiped and freed once the login is over. */
-static int list_with_secret(const struct account *account, char **secret,
-			    FILE *out, struct yb_error *err)
+/* Takes *secret: wiped and freed once the login is over (session.h). */
+static int list_with_secret(void *ctx, const struct account *account,
+			    char **secret, struct yb_error *err)
 {
+	FILE *out = ctx;
 	struct imap *imap = NULL;
 	int rc = imap_connect(account, *secret, &imap, err);
 	secret_free(*secret);
@@ -196,17 +196,5 @@ int list_folders(const struct account *account, FILE *out, struct yb_error *err)
 	if (account->protocol != PROTOCOL_IMAP)
 		return yb_fail(err, YB_ERR_USAGE, "--list-folders: account '%s' is POP3, "
 			       "which has no folders", account->name);
-	enum account_credential credential = account_credential(account);
-	char *secret = NULL;
-	bool fresh = false;
-	int rc = YB_OK;
-	if (credential == CRED_TOKEN)
-		rc = oauth2_access_token(account, false, &secret, &fresh, err);
-	else if (credential == CRED_PASSWORD &&
-		 account->password_source != PASSWORD_NONE)
-		rc = secret_get_password(account, &secret, err);
-	if (rc == YB_OK)
-		rc = list_with_secret(account, &secret, out, err);
-	secret_free(secret); /* NULL unless the session never started */
-	return rc;
+	return session_run(account, list_with_secret, out, NULL, err);
 }
