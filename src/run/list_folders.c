@@ -18,11 +18,6 @@
 #include "session.h"
 #include "text.h"
 
-struct listing {
-	const struct account *account;
-	FILE *out;
-};
-
 static const struct { uint32_t attr; const char *name; } attr_names[] = {
 	{ IMAP_MBOX_NOINFERIORS, "\\Noinferiors" },
 	{ IMAP_MBOX_NOSELECT, "\\Noselect" },
@@ -136,12 +131,19 @@ static char *decoded_name(const struct imap_list_entry *entry, struct yb_error *
 	return utf8;
 }
 
-static int print_folder(void *ctx, const struct imap_list_entry *entry,
-			struct yb_error *err)
+/* What list_folder_choices hands on to its caller, and to whom. */
+struct choosing {
+	const struct account *account;
+	folder_choice_fn fn;
+	void *ctx;
+};
+
+static int choose_folder(void *ctx, const struct imap_list_entry *entry,
+			 struct yb_error *err)
 {
-	const struct listing *listing = ctx;
+	const struct choosing *choosing = ctx;
 	bool fetched = false;
-	int rc = is_fetched(listing->account, entry, &fetched, err);
+	int rc = is_fetched(choosing->account, entry, &fetched, err);
 	if (rc != YB_OK)
 		return rc;
 	char *utf8 = decoded_name(entry, err);
@@ -157,19 +159,38 @@ static int print_folder(void *ctx, const struct imap_list_entry *entry,
 		log_warn("skipping folder %s: %s", shown, err->msg);
 	fetched = fetched && utf8;
 	char *path = utf8 && !(entry->attrs & IMAP_MBOX_NOSELECT)
-		     ? local_path(listing->account, utf8, entry->delimiter, fetched)
+		     ? local_path(choosing->account, utf8, entry->delimiter, fetched)
 		     : NULL;
-	fprintf(listing->out, "%s\t", shown);
-	if (entry->delimiter)
-		fprintf(listing->out, "%c\t", entry->delimiter);
-	else
-		fputs("NIL\t", listing->out);
-	print_flags(listing->out, entry->attrs);
-	fprintf(listing->out, "\t%s\t%s\n", fetched ? "fetched" : "not fetched",
-		path ? path : "-");
+	yb_error_clear(err);
+	struct folder_choice choice = { .name = shown, .delimiter = entry->delimiter,
+					.attrs = entry->attrs, .fetched = fetched,
+					.path = path };
+	rc = choosing->fn(choosing->ctx, &choice, err);
 	free(path);
 	free(utf8);
-	yb_error_clear(err);
+	return rc;
+}
+
+int list_folder_choices(struct imap *imap, const struct account *account,
+			folder_choice_fn fn, void *ctx, struct yb_error *err)
+{
+	struct choosing choosing = { .account = account, .fn = fn, .ctx = ctx };
+	return imap_list(imap, "\"*\"", choose_folder, &choosing, err);
+}
+
+static int print_folder(void *ctx, const struct folder_choice *choice,
+			struct yb_error *err)
+{
+	(void)err;
+	FILE *out = ctx;
+	fprintf(out, "%s\t", choice->name);
+	if (choice->delimiter)
+		fprintf(out, "%c\t", choice->delimiter);
+	else
+		fputs("NIL\t", out);
+	print_flags(out, choice->attrs);
+	fprintf(out, "\t%s\t%s\n", choice->fetched ? "fetched" : "not fetched",
+		choice->path ? choice->path : "-");
 	return YB_OK;
 }
 
@@ -182,9 +203,8 @@ static int list_with_secret(void *ctx, const struct account *account,
 	int rc = imap_connect(account, *secret, &imap, err);
 	secret_free(*secret);
 	*secret = NULL;
-	struct listing listing = { .account = account, .out = out };
 	if (rc == YB_OK)
-		rc = imap_list(imap, "\"*\"", print_folder, &listing, err);
+		rc = list_folder_choices(imap, account, print_folder, out, err);
 	if (rc == YB_OK)
 		rc = imap_logout(imap, err);
 	imap_close(imap);
