@@ -33,6 +33,8 @@ struct cli_options {
 	const char *list_folders; /* --list-folders ACCOUNT: print the
 				     folders of that IMAP account, fetch
 				     nothing; or NULL */
+	bool check;               /* --check: walk each account's setup,
+				     fetch nothing */
 	char **accounts;          /* the ACCOUNT arguments (points into argv) */
 	int account_count;
 };

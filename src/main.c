@@ -21,12 +21,14 @@
 #endif
 
 #include "account.h"
+#include "check_report.h"
 #include "cli.h"
 #include "clock.h"
 #include "error.h"
 #include "fetch.h"
 #include "fileio.h"
 #include "import.h"
+#include "json.h"
 #include "list_folders.h"
 #include "log.h"
 #include "oauth2.h"
@@ -256,34 +258,9 @@ static void run_parallel(const struct run *run)
 
 /* --- JSON summary --- */
 
-/*
- * A JSON string: quotes, backslashes and control characters escaped;
- * UTF-8 as it is, and each byte that is not UTF-8 (a server's Latin-1, a
- * name cut in the middle of a character) as U+FFFD, so that the whole
- * stays valid JSON.
- */
 static void json_string(const char *text)
 {
-	size_t len = strlen(text), pos = 0;
-	putchar('"');
-	while (pos < len) {
-		unsigned char byte = (unsigned char)text[pos];
-		size_t start = pos;
-		uint32_t code_point;
-		if (byte == '"' || byte == '\\') {
-			printf("\\%c", byte);
-			pos++;
-		} else if (byte < 0x20 || byte == 0x7f) {
-			printf("\\u%04x", byte);
-			pos++;
-		} else if (text_utf8_next(text, len, &pos, &code_point)) {
-			fwrite(text + start, 1, pos - start, stdout);
-		} else {
-			fputs("\\ufffd", stdout);
-			pos++;
-		}
-	}
-	putchar('"');
+	json_write_string(stdout, text);
 }
 
 /* RFC 3339 in UTC, to the millisecond: 2026-12-07T13:11:31.123Z. */
@@ -505,8 +482,15 @@ static int run_accounts(const struct cli_options *options, const struct config *
 	struct run run = { .options = options, .config = config };
 	if (select_accounts(options, config, &run.accounts, &run.account_count, &err) != YB_OK)
 		return fail_early(err.status, err.msg, options->json);
-	if (options->show_cert) {
-		int code = show_certificates(run.accounts, run.account_count);
+	if (options->show_cert || options->check) {
+		int code = options->check
+			   ? check_report_run(run.accounts, run.account_count,
+					      options->json, stdout)
+			   : show_certificates(run.accounts, run.account_count);
+		if (options->check && options->json) {
+			print_json_run();
+			printf("}\n");
+		}
 		free(run.accounts);
 		return code;
 	}

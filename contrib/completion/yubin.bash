@@ -56,7 +56,7 @@ _yubin()
 	((COMP_CWORD >= 2)) && before_prev=${COMP_WORDS[COMP_CWORD - 2]}
 	local options='-c --config -v --verbose -q --quiet -n --dry-run
 		-j --jobs --json --syslog --progress --no-progress --show-cert
-		--authorize --ask-password --accept-new-uidls --import --list-folders
+		--authorize --ask-password --accept-new-uidls --import --list-folders --check
 		-h --help --version'
 	local IFS=$'\n'
 	COMPREPLY=()

@@ -80,7 +80,7 @@ _Static_assert(CONN_LINE_MAX + 2 + IN_READ_MIN <= IN_CAP,
 
 #define SHA256_LEN 32
 /* "pubkey-sha256:" and 32 bytes as "AB:" (the last without ':'), a NUL. */
-#define FINGERPRINT_TEXT_MAX (14 + SHA256_LEN * 3)
+#define FINGERPRINT_TEXT_MAX CONN_FINGERPRINT_MAX
 
 /* "host:port" or "[v6addr]:port"; a longer host name cannot resolve. */
 #define PEER_MAX 300
@@ -182,8 +182,8 @@ static bool host_is_ip_literal(const char *host)
 	       inet_pton(AF_INET6, host, &addr) == 1;
 }
 
-static int resolve(const struct conn *conn, uint16_t port,
-		   struct addrinfo **list, struct yb_error *err)
+static int resolve(const char *host, uint16_t port, struct addrinfo **list,
+		   struct yb_error *err)
 {
 	char service[8];
 	snprintf(service, sizeof(service), "%u", (unsigned)port);
@@ -192,20 +192,20 @@ static int resolve(const struct conn *conn, uint16_t port,
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	int rc = getaddrinfo(conn->host, service, &hints, list);
+	int rc = getaddrinfo(host, service, &hints, list);
 	if (rc == 0)
 		return YB_OK;
 	*list = NULL;
 	if (rc == EAI_SYSTEM)
 		return yb_fail_errno(err, YB_ERR_UNAVAILABLE, errno,
-				     "cannot resolve %s", conn->host);
+				     "cannot resolve %s", host);
 	/* A name server that does not answer may answer later. */
 	if (rc == EAI_AGAIN)
 		return yb_fail(err, YB_ERR_TEMP, "cannot resolve %s: %s (the "
-			       "name server did not answer)", conn->host,
+			       "name server did not answer)", host,
 			       gai_strerror(rc));
 	return yb_fail(err, YB_ERR_UNAVAILABLE, "cannot resolve %s: %s: "
-		       "check the host name (host)", conn->host,
+		       "check the host name (host)", host,
 		       gai_strerror(rc));
 }
 
@@ -347,7 +347,7 @@ static int connect_any(struct conn *conn, const struct addrinfo *list,
 static int tcp_connect(struct conn *conn, uint16_t port, struct yb_error *err)
 {
 	struct addrinfo *list = NULL;
-	int rc = resolve(conn, port, &list, err);
+	int rc = resolve(conn->host, port, &list, err);
 	if (rc != YB_OK)
 		return rc;
 	rc = connect_any(conn, list, err);
@@ -358,6 +358,30 @@ static int tcp_connect(struct conn *conn, uint16_t port, struct yb_error *err)
 	 * socket that refuses the option still works, only slower. */
 	int one = 1;
 	(void)setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return YB_OK;
+}
+
+int conn_resolve(const struct conn_params *params, char *out, size_t size,
+		 struct yb_error *err)
+{
+	struct addrinfo *list = NULL;
+	int rc = resolve(params->host, params->port, &list, err);
+	if (rc != YB_OK)
+		return rc;
+	size_t used = 0;
+	out[0] = '\0';
+	for (const struct addrinfo *ai = list; ai && used + 1 < size; ai = ai->ai_next) {
+		char address[INET6_ADDRSTRLEN];
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, address, sizeof(address),
+				NULL, 0, NI_NUMERICHOST) != 0)
+			continue;
+		int n = snprintf(out + used, size - used, "%s%s", used ? ", " : "",
+				 address);
+		if (n < 0 || (size_t)n >= size - used)
+			break; /* the text is cut where the buffer ends */
+		used += (size_t)n;
+	}
+	freeaddrinfo(list);
 	return YB_OK;
 }
 
@@ -1372,6 +1396,36 @@ int conn_start_tls(struct conn *conn, struct yb_error *err)
 		return rc;
 	conn->in_start = conn->in_end = conn->in_scan = 0;
 	return tls_start(conn, err);
+}
+
+int conn_start_implicit_tls(struct conn *conn, struct yb_error *err)
+{
+	if (conn->ssl)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "TLS is already active on %s", conn->peer);
+	return tls_start(conn, err);
+}
+
+void conn_tls_summary(const struct conn *conn, char *out, size_t size)
+{
+	if (!conn->ssl)
+		snprintf(out, size, "no TLS");
+	else
+		snprintf(out, size, "%s, %s", SSL_get_version(conn->ssl),
+			 SSL_get_cipher_name(conn->ssl));
+}
+
+bool conn_server_fingerprint(const struct conn *conn,
+			     char out[CONN_FINGERPRINT_MAX])
+{
+	X509 *cert = conn->ssl ? SSL_get1_peer_certificate(conn->ssl) : NULL;
+	unsigned char cert_sha[SHA256_LEN], key_sha[SHA256_LEN];
+	bool computed = cert && cert_digests(cert, cert_sha, key_sha);
+	X509_free(cert);
+	ERR_clear_error();
+	if (computed)
+		format_fingerprint("sha256:", cert_sha, out);
+	return computed;
 }
 
 bool conn_is_tls(const struct conn *conn)

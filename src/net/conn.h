@@ -88,6 +88,34 @@ int conn_wait_greeting(struct conn *conn, struct yb_error *err);
  */
 int conn_start_tls(struct conn *conn, struct yb_error *err);
 
+/*
+ * For --check, which takes each step apart: the addresses host resolves
+ * to (numeric, ", " between them, cut at size), with conn_open's errors
+ * and hints for a name that does not resolve.
+ */
+int conn_resolve(const struct conn_params *params, char *out, size_t size,
+		 struct yb_error *err);
+
+/*
+ * For --check: the handshake conn_open makes for TLS_IMPLICIT, on a
+ * connection opened with TLS_NONE (the TLS settings of params apply),
+ * so that TCP and TLS are timed and told apart.  Errors as conn_open's.
+ */
+int conn_start_implicit_tls(struct conn *conn, struct yb_error *err);
+
+/* "TLSv1.3, TLS_AES_256_GCM_SHA384", or "no TLS". */
+void conn_tls_summary(const struct conn *conn, char *out, size_t size);
+
+/* "sha256:AB:CD:...": a tls_fingerprint value. */
+#define CONN_FINGERPRINT_MAX (14 + 32 * 3)
+
+/*
+ * The tls_fingerprint value of the server's certificate, as --show-cert
+ * prints it; false when there is none (no TLS, no certificate).
+ */
+bool conn_server_fingerprint(const struct conn *conn,
+			     char out[CONN_FINGERPRINT_MAX]);
+
 bool conn_is_tls(const struct conn *conn);
 
 /* Queue bytes to send; sent by conn_flush() or before the next read. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "account.h"
+#include "conn.h"
 #include "error.h"
 
 /*
@@ -18,5 +19,13 @@
  */
 int show_certificate(const struct account *account, FILE *out,
 		     struct yb_error *err);
+
+/*
+ * The connection show_certificate prints from: TLS as the account says,
+ * with no verification and no pin; the caller closes *out.  For --check,
+ * to name the fingerprint of a certificate that was refused.
+ */
+int showcert_open(const struct account *account, struct conn **out,
+		  struct yb_error *err);
 
 #endif

@@ -17,9 +17,7 @@
 #include "maildir.h"
 #include "mbox.h"
 #include "mda.h"
-#include "oauth2.h"
-#include "sasl.h"
-#include "secret.h"
+#include "session.h"
 #include "sink.h"
 #include "state.h"
 
@@ -163,81 +161,35 @@ out:
 	return rc;
 }
 
+/* What a fetch's session needs besides the secret. */
+struct fetch_session {
+	const struct fetch_options *options;
+	struct state *state;
+	struct sink_cache *sinks;
+	struct fetch_report *report;
+};
+
 /*
  * One session with *secret (see imap_connect) from login to logout.  The
  * session wipes and frees *secret as soon as its login is over and sets
- * it to NULL; what is left when it returns early is the caller's.
+ * it to NULL (session.h).
  */
-static int fetch_with_secret(const struct account *account,
-			     const struct fetch_options *options,
-			     struct state *state, struct sink_cache *sinks,
-			     char **secret, struct fetch_report *report,
-			     struct yb_error *err)
+static int fetch_with_secret(void *ctx, const struct account *account,
+			     char **secret, struct yb_error *err)
 {
+	struct fetch_session *session = ctx;
 	if (account->protocol == PROTOCOL_IMAP)
-		return fetch_imap(account, secret, state, cached_sink, sinks,
-				  options->dry_run, report, err);
+		return fetch_imap(account, secret, session->state, cached_sink,
+				  session->sinks, session->options->dry_run,
+				  session->report, err);
 	struct sink *sink = NULL;
 	int rc = YB_OK;
-	if (!options->dry_run)
-		rc = cached_sink(sinks, account->deliver_target, &sink, err);
+	if (!session->options->dry_run)
+		rc = cached_sink(session->sinks, account->deliver_target, &sink,
+				 err);
 	if (rc == YB_OK)
-		rc = fetch_pop3(account, secret, state, sink, options, report,
-				err);
-	return rc;
-}
-
-/*
- * With an OAuth2 token that the server refuses (revoked early, or the
- * clock was off), refresh it once and log in again; a refused login
- * delivered nothing, so the retry starts from the same state.
- */
-static int fetch_with_token(const struct account *account,
-			    const struct fetch_options *options,
-			    struct state *state, struct sink_cache *sinks,
-			    struct fetch_report *report, struct yb_error *err)
-{
-	char *token = NULL;
-	bool fresh = false;
-	int rc = oauth2_access_token(account, false, &token, &fresh, err);
-	bool from_cache = rc == YB_OK && !fresh;
-	/* The session wipes the token (secret_free, as oauth2_free_token
-	   does) once its login is over. */
-	if (rc == YB_OK)
-		rc = fetch_with_secret(account, options, state, sinks, &token,
-				       report, err);
-	if (rc == YB_ERR_AUTH && from_cache) {
-		log_info("account %s: %s; refreshing the OAuth2 token and "
-			 "trying once more", account->name, err->msg);
-		secret_free(token);
-		token = NULL;
-		rc = oauth2_access_token(account, true, &token, &fresh, err);
-		if (rc == YB_OK)
-			rc = fetch_with_secret(account, options, state, sinks,
-					       &token, report, err);
-	}
-	secret_free(token);
-	return rc;
-}
-
-static int log_in_and_fetch(const struct account *account,
-			    const struct fetch_options *options,
-			    struct state *state, struct sink_cache *sinks,
-			    struct fetch_report *report, struct yb_error *err)
-{
-	enum account_credential credential = account_credential(account);
-	if (credential == CRED_TOKEN)
-		return fetch_with_token(account, options, state, sinks, report,
-					err);
-	char *password = NULL;
-	int rc = YB_OK;
-	if (credential == CRED_PASSWORD &&
-	    account->password_source != PASSWORD_NONE)
-		rc = secret_get_password(account, &password, err);
-	if (rc == YB_OK)
-		rc = fetch_with_secret(account, options, state, sinks,
-				       &password, report, err);
-	secret_free(password); /* NULL unless the session never started */
+		rc = fetch_pop3(account, secret, session->state, sink,
+				session->options, session->report, err);
 	return rc;
 }
 
@@ -263,9 +215,10 @@ int fetch_account(const struct account *account,
 		return rc;
 	if (!options->dry_run)
 		rc = resolve_intents(account, state, &sinks, report, err);
+	struct fetch_session session = { .options = options, .state = state,
+					 .sinks = &sinks, .report = report };
 	if (rc == YB_OK)
-		rc = log_in_and_fetch(account, options, state, &sinks, report,
-				      err);
+		rc = session_run(account, fetch_with_secret, &session, NULL, err);
 	close_sinks(&sinks);
 	if (rc == YB_OK) {
 		rc = state_close(state, err);

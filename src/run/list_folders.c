@@ -9,20 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "credential.h"
 #include "folder_path.h"
 #include "imap.h"
 #include "imap_resp.h"
 #include "imap_utf7.h"
 #include "log.h"
-#include "oauth2.h"
 #include "secret.h"
+#include "session.h"
 #include "text.h"
-
-struct listing {
-	const struct account *account;
-	FILE *out;
-};
 
 static const struct { uint32_t attr; const char *name; } attr_names[] = {
 	{ IMAP_MBOX_NOINFERIORS, "\\Noinferiors" },
@@ -137,12 +131,19 @@ static char *decoded_name(const struct imap_list_entry *entry, struct yb_error *
 	return utf8;
 }
 
-static int print_folder(void *ctx, const struct imap_list_entry *entry,
-			struct yb_error *err)
+/* What list_folder_choices hands on to its caller, and to whom. */
+struct choosing {
+	const struct account *account;
+	folder_choice_fn fn;
+	void *ctx;
+};
+
+static int choose_folder(void *ctx, const struct imap_list_entry *entry,
+			 struct yb_error *err)
 {
-	const struct listing *listing = ctx;
+	const struct choosing *choosing = ctx;
 	bool fetched = false;
-	int rc = is_fetched(listing->account, entry, &fetched, err);
+	int rc = is_fetched(choosing->account, entry, &fetched, err);
 	if (rc != YB_OK)
 		return rc;
 	char *utf8 = decoded_name(entry, err);
@@ -158,33 +159,52 @@ static int print_folder(void *ctx, const struct imap_list_entry *entry,
 		log_warn("skipping folder %s: %s", shown, err->msg);
 	fetched = fetched && utf8;
 	char *path = utf8 && !(entry->attrs & IMAP_MBOX_NOSELECT)
-		     ? local_path(listing->account, utf8, entry->delimiter, fetched)
+		     ? local_path(choosing->account, utf8, entry->delimiter, fetched)
 		     : NULL;
-	fprintf(listing->out, "%s\t", shown);
-	if (entry->delimiter)
-		fprintf(listing->out, "%c\t", entry->delimiter);
-	else
-		fputs("NIL\t", listing->out);
-	print_flags(listing->out, entry->attrs);
-	fprintf(listing->out, "\t%s\t%s\n", fetched ? "fetched" : "not fetched",
-		path ? path : "-");
+	yb_error_clear(err);
+	struct folder_choice choice = { .name = shown, .delimiter = entry->delimiter,
+					.attrs = entry->attrs, .fetched = fetched,
+					.path = path };
+	rc = choosing->fn(choosing->ctx, &choice, err);
 	free(path);
 	free(utf8);
-	yb_error_clear(err);
+	return rc;
+}
+
+int list_folder_choices(struct imap *imap, const struct account *account,
+			folder_choice_fn fn, void *ctx, struct yb_error *err)
+{
+	struct choosing choosing = { .account = account, .fn = fn, .ctx = ctx };
+	return imap_list(imap, "\"*\"", choose_folder, &choosing, err);
+}
+
+static int print_folder(void *ctx, const struct folder_choice *choice,
+			struct yb_error *err)
+{
+	(void)err;
+	FILE *out = ctx;
+	fprintf(out, "%s\t", choice->name);
+	if (choice->delimiter)
+		fprintf(out, "%c\t", choice->delimiter);
+	else
+		fputs("NIL\t", out);
+	print_flags(out, choice->attrs);
+	fprintf(out, "\t%s\t%s\n", choice->fetched ? "fetched" : "not fetched",
+		choice->path ? choice->path : "-");
 	return YB_OK;
 }
 
-/* Takes *secret: wiped and freed once the login is over. */
-static int list_with_secret(const struct account *account, char **secret,
-			    FILE *out, struct yb_error *err)
+/* Takes *secret: wiped and freed once the login is over (session.h). */
+static int list_with_secret(void *ctx, const struct account *account,
+			    char **secret, struct yb_error *err)
 {
+	FILE *out = ctx;
 	struct imap *imap = NULL;
 	int rc = imap_connect(account, *secret, &imap, err);
 	secret_free(*secret);
 	*secret = NULL;
-	struct listing listing = { .account = account, .out = out };
 	if (rc == YB_OK)
-		rc = imap_list(imap, "\"*\"", print_folder, &listing, err);
+		rc = list_folder_choices(imap, account, print_folder, out, err);
 	if (rc == YB_OK)
 		rc = imap_logout(imap, err);
 	imap_close(imap);
@@ -196,17 +216,5 @@ int list_folders(const struct account *account, FILE *out, struct yb_error *err)
 	if (account->protocol != PROTOCOL_IMAP)
 		return yb_fail(err, YB_ERR_USAGE, "--list-folders: account '%s' is POP3, "
 			       "which has no folders", account->name);
-	enum account_credential credential = account_credential(account);
-	char *secret = NULL;
-	bool fresh = false;
-	int rc = YB_OK;
-	if (credential == CRED_TOKEN)
-		rc = oauth2_access_token(account, false, &secret, &fresh, err);
-	else if (credential == CRED_PASSWORD &&
-		 account->password_source != PASSWORD_NONE)
-		rc = secret_get_password(account, &secret, err);
-	if (rc == YB_OK)
-		rc = list_with_secret(account, &secret, out, err);
-	secret_free(secret); /* NULL unless the session never started */
-	return rc;
+	return session_run(account, list_with_secret, out, NULL, err);
 }

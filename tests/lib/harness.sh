@@ -59,6 +59,10 @@
 #                                  if set before harness_start: the IMAP
 #                                  hierarchy separator (default /) and
 #                                  personal namespace prefix (default none)
+#   HARNESS_IMAP_SPECIAL_USE       if set before harness_start: "NAME:FLAG..."
+#                                  (e.g. "Sent:\\Sent Trash:\\Trash"): the
+#                                  special-use flag Dovecot's LIST gives
+#                                  each mailbox NAME (RFC 6154)
 #   HARNESS_MAIL_PLUGINS           if set before harness_start: Dovecot's
 #                                  mail_plugins (listescape lets folder
 #                                  names hold a ".")
@@ -341,6 +345,15 @@ harness_pick_ports() {
 		'HARNESS_PORTS[imap]' 'HARNESS_PORTS[imaps]' <<<"$ports"
 }
 
+# The namespace's mailbox blocks for HARNESS_IMAP_SPECIAL_USE; nothing
+# when it is unset, so other tests' configuration stays as it was.
+harness_special_use_conf() {
+	local pair
+	for pair in ${HARNESS_IMAP_SPECIAL_USE:-}; do
+		printf '  mailbox "%s" {\n    special_use = %s\n  }\n' "${pair%%:*}" "${pair#*:}"
+	done
+}
+
 harness_write_dovecot_conf() {
 	local d=$HARNESS_DIR/dovecot ssl_conf client_conf oauth2_conf
 	ssl_conf=$(harness_ssl_conf) || return 1
@@ -389,6 +402,7 @@ harness_write_dovecot_conf() {
 	  inbox = yes
 	  separator = ${HARNESS_IMAP_SEPARATOR:-/}
 	  prefix = ${HARNESS_IMAP_PREFIX:-}
+	$(harness_special_use_conf)
 	}
 	${HARNESS_IMAP_CAPABILITY:+imap_capability = $HARNESS_IMAP_CAPABILITY}
 	${HARNESS_MAIL_PLUGINS:+mail_plugins = $HARNESS_MAIL_PLUGINS}
