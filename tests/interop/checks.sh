@@ -27,20 +27,25 @@
 #                     from the delivered copy before the byte comparison,
 #                     only these names and only when the message sent in
 #                     had no such field
-#   SERVER_DROPS_LONE_CR=yes
-#                     the server cannot store a CR that is not before an
-#                     LF and drops it: the expected bytes lose it too
+#   SERVER_LONE_CR=drop|newline
+#                     the server cannot keep a CR that is not before an
+#                     LF: it drops it, or makes it a line end; the
+#                     expected bytes follow (default: keep)
 #   SERVER_TODO[CHECK]="bug..."
 #                     a check yubin fails against this server (a real
 #                     interop bug in yubin): reported "not ok # TODO bug";
 #                     CHECK is one of the names in INTEROP_IMAP_CHECKS and
 #                     INTEROP_POP3_CHECKS below
 
-declare -A SERVER_TODO=()
-SERVER_ADDED_HEADERS=
-SERVER_DROPS_LONE_CR=
-IMAP_PORT=
-POP3_PORT=
+#
+# The family file may be sourced before or after this one, and may set
+# these in server_start (SERVER_TODO there with declare -gA): nothing set
+# is overwritten here.
+if ! declare -p SERVER_TODO >/dev/null 2>&1; then
+	declare -A SERVER_TODO=()
+fi
+: "${SERVER_ADDED_HEADERS:=}"
+: "${SERVER_LONE_CR:=keep}"
 INTEROP_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 INTEROP_IMAP_CHECKS=(imap-run imap-fetched imap-inbox imap-nonascii imap-space
 	imap-nested imap-flags imap-new imap-second imap-tmp)
@@ -134,9 +139,7 @@ interop_compare() {
 	if [ -n "$SERVER_ADDED_HEADERS" ]; then
 		opts+=(--drop-headers "$SERVER_ADDED_HEADERS")
 	fi
-	if [ "$SERVER_DROPS_LONE_CR" = yes ]; then
-		opts+=(--drop-lone-cr)
-	fi
+	opts+=(--lone-cr "$SERVER_LONE_CR")
 	interop_todo "$check"
 	if report=$("$PYTHON3" "$INTEROP_LIB_DIR/messages.py" compare \
 		${opts[@]+"${opts[@]}"} "$dir" "$maildir" 2>&1); then
@@ -231,20 +234,20 @@ interop_pop3_checks() {
 
 interop_checks() {
 	local family=$1 planned=0 msgs
-	[ -z "$IMAP_PORT" ] || planned=$((planned + ${#INTEROP_IMAP_CHECKS[@]}))
-	[ -z "$POP3_PORT" ] || planned=$((planned + ${#INTEROP_POP3_CHECKS[@]}))
+	[ -z "${IMAP_PORT-}" ] || planned=$((planned + ${#INTEROP_IMAP_CHECKS[@]}))
+	[ -z "${POP3_PORT-}" ] || planned=$((planned + ${#INTEROP_POP3_CHECKS[@]}))
 	[ "$planned" -gt 0 ] || tap_bail "$family: server_start set neither IMAP_PORT nor POP3_PORT"
 	[ -n "${SERVER_CA-}" ] && [ -n "${SERVER_USER-}" ] && [ -n "${SERVER_PASS-}" ] ||
 		tap_bail "$family: server_start must set SERVER_CA, SERVER_USER and SERVER_PASS"
 	tap_plan "$planned"
 	[ -z "$SERVER_ADDED_HEADERS" ] ||
 		tap_diag "$family adds header fields, dropped before comparing: $SERVER_ADDED_HEADERS"
-	[ "$SERVER_DROPS_LONE_CR" != yes ] ||
-		tap_diag "$family drops lone CRs: the expected bytes lose them too"
+	[ "$SERVER_LONE_CR" = keep ] ||
+		tap_diag "$family cannot keep a lone CR (SERVER_LONE_CR=$SERVER_LONE_CR): the expected bytes follow"
 	msgs=$(harness_dir)/messages
 	interop_write_messages "$msgs"
 	interop_fill INBOX "$msgs/inbox"
 	# IMAP first: the POP3 keep: false check empties INBOX.
-	[ -z "$IMAP_PORT" ] || interop_imap_checks "$family" "$msgs"
-	[ -z "$POP3_PORT" ] || interop_pop3_checks "$family" "$msgs"
+	[ -z "${IMAP_PORT-}" ] || interop_imap_checks "$family" "$msgs"
+	[ -z "${POP3_PORT-}" ] || interop_pop3_checks "$family" "$msgs"
 }

@@ -7,15 +7,16 @@ comparison of what yubin delivered with them.
         (CRLF line ends) except where a case is about line ends.  Without
         --simple: the hard cases below; with --simple N: N plain messages.
         Every Message-ID holds TAG, so folders never share one.
-  compare DIR MAILDIR [--pop3] [--drop-headers "NAME..."] [--drop-lone-cr]
+  compare DIR MAILDIR [--pop3] [--drop-headers "NAME..."] [--lone-cr drop|newline]
         every message of DIR must be in MAILDIR (new/ and cur/) exactly
         once, found by Message-ID, with DIR's bytes turned from CRLF to LF
         (with --pop3, a message whose last line has no end gets one: POP3
         cannot send it otherwise).  The family's declared differences are
         applied to the delivered side only: --drop-headers drops exactly
         the header fields of those names that the server added (they are
-        not in DIR's message), --drop-lone-cr drops CRs not before an LF
-        from the expected side (a server that cannot store one).  Exit 0
+        not in DIR's message); --lone-cr says what the server makes of a
+        CR that is not before an LF (drops it, or makes it a line end),
+        and the expected side follows.  Exit 0
         when all match, else print each difference and exit 1.
 """
 
@@ -93,13 +94,14 @@ def drop_added_headers(data, names, expected):
     return b"\n".join(kept) + sep + body
 
 
-def expected_form(data, pop3, drop_lone_cr):
+def expected_form(data, pop3, lone_cr):
+    if lone_cr == "newline":
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    elif lone_cr == "drop":
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"")
     if pop3 and not data.endswith(b"\n"):
         data += b"\r\n"
-    data = data.replace(b"\r\n", b"\n")
-    if drop_lone_cr:
-        data = data.replace(b"\r", b"")
-    return data
+    return data.replace(b"\r\n", b"\n")
 
 
 def first_difference(want, got):
@@ -129,7 +131,7 @@ def cmd_compare(args):
     for name in sorted(os.listdir(args.dir)):
         with open(os.path.join(args.dir, name), "rb") as f:
             raw = f.read()
-        want = expected_form(raw, args.pop3, args.drop_lone_cr)
+        want = expected_form(raw, args.pop3, args.lone_cr)
         mid = message_id_of(want)
         copies = got.pop(mid, [])
         if len(copies) != 1:
@@ -162,7 +164,7 @@ def main():
     c.add_argument("maildir")
     c.add_argument("--pop3", action="store_true")
     c.add_argument("--drop-headers", default="")
-    c.add_argument("--drop-lone-cr", action="store_true")
+    c.add_argument("--lone-cr", choices=("keep", "drop", "newline"), default="keep")
     args = parser.parse_args()
     return cmd_write(args) if args.command == "write" else cmd_compare(args)
 
