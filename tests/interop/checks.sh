@@ -109,11 +109,12 @@ interop_todo() {
 # (INBOX: the hard cases; the others: a few plain ones).
 interop_write_messages() {
 	local dir=$1 m=$INTEROP_LIB_DIR/messages.py
-	"$PYTHON3" "$m" write "$dir/inbox" --tag inbox &&
-	"$PYTHON3" "$m" write "$dir/drafts" --tag drafts --simple 3 &&
-	"$PYTHON3" "$m" write "$dir/oldmail" --tag oldmail --simple 2 &&
-	"$PYTHON3" "$m" write "$dir/archive" --tag archive --simple 2 ||
+	if ! "$PYTHON3" "$m" write "$dir/inbox" --tag inbox ||
+		! "$PYTHON3" "$m" write "$dir/drafts" --tag drafts --simple 3 ||
+		! "$PYTHON3" "$m" write "$dir/oldmail" --tag oldmail --simple 2 ||
+		! "$PYTHON3" "$m" write "$dir/archive" --tag archive --simple 2; then
 		tap_bail "messages.py could not write the messages"
+	fi
 }
 
 # interop_fill FOLDER DIR [FLAGS]: append every message of DIR to FOLDER
@@ -237,8 +238,9 @@ interop_checks() {
 	[ -z "${IMAP_PORT-}" ] || planned=$((planned + ${#INTEROP_IMAP_CHECKS[@]}))
 	[ -z "${POP3_PORT-}" ] || planned=$((planned + ${#INTEROP_POP3_CHECKS[@]}))
 	[ "$planned" -gt 0 ] || tap_bail "$family: server_start set neither IMAP_PORT nor POP3_PORT"
-	[ -n "${SERVER_CA-}" ] && [ -n "${SERVER_USER-}" ] && [ -n "${SERVER_PASS-}" ] ||
+	if [ -z "${SERVER_CA-}" ] || [ -z "${SERVER_USER-}" ] || [ -z "${SERVER_PASS-}" ]; then
 		tap_bail "$family: server_start must set SERVER_CA, SERVER_USER and SERVER_PASS"
+	fi
 	tap_plan "$planned"
 	[ -z "$SERVER_ADDED_HEADERS" ] ||
 		tap_diag "$family adds header fields, dropped before comparing: $SERVER_ADDED_HEADERS"

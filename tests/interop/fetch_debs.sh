@@ -131,14 +131,14 @@ fetch_debs_needs() {
 fetch_debs() {
 	local root=$1 pkg deb need
 	shift
-	[ -n "$root" ] && [ $# -gt 0 ] || {
+	if [ -z "$root" ] || [ $# -eq 0 ]; then
 		printf 'fetch_debs: usage: fetch_debs ROOT PKG...\n' >&2
 		return 2
-	}
-	command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || {
+	fi
+	if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
 		printf 'fetch_debs: apt-get and dpkg-deb are needed to unpack %s\n' "$*" >&2
 		return 1
-	}
+	fi
 	# Unpacked before from the same cached files: nothing to do.
 	if [ -f "$root/.fetch_debs" ] && [ "$(cat "$root/.fetch_debs")" = "$*" ]; then
 		printf 'fetch_debs: %s already unpacked in %s\n' "$*" "$root"

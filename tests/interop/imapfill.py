@@ -16,6 +16,7 @@ against --ca.
 """
 
 import argparse
+import base64
 import imaplib
 import ssl
 import sys
@@ -28,7 +29,6 @@ def encode_mutf7(name):
     def flush():
         if pending:
             data = "".join(pending).encode("utf-16-be")
-            import base64
             out.append("&" + base64.b64encode(data).decode("ascii")
                        .rstrip("=").replace("/", ",") + "-")
             pending.clear()

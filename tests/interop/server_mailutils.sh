@@ -28,6 +28,8 @@
 #     otherwise; without that directory every login gets "-ERR [IN-USE]
 #     Mailbox in use".  The lock directory here is the test's own.
 
+# The SERVER_*, IMAP_* and POP3_* variables set here are read by checks.sh.
+# shellcheck disable=SC2034
 MAILUTILS_DIR=
 MAILUTILS_PIDS=()
 
@@ -94,6 +96,10 @@ server_start() {
 	fetch_debs "$MAILUTILS_ROOT" mailutils-imap4d mailutils-pop3d || return 1
 	fetch_debs_ldd "$MAILUTILS_ROOT" "$MAILUTILS_ROOT/usr/sbin/imap4d" \
 		"$MAILUTILS_ROOT/usr/sbin/pop3d" || return 1
+	if [ "$(id -u)" -ne 0 ]; then
+		printf 'GNU Mailutils imap4d and pop3d need root here: they switch to the mail user after each login\n'
+		return 1
+	fi
 	SERVER_USER=alice@yubin.test
 	SERVER_PASS=$(harness_password alice)
 	SERVER_CA=$(harness_ca_file)

@@ -21,6 +21,8 @@
 #     would have to be quoted, and popa3d would send the ">From ": none of
 #     the checks' messages has one).
 
+# The SERVER_*, IMAP_* and POP3_* variables set here are read by checks.sh.
+# shellcheck disable=SC2034
 POPA3D_DIR=
 POPA3D_PID=
 
