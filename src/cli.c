@@ -15,7 +15,7 @@
 enum long_only { OPT_JSON = 256, OPT_SYSLOG, OPT_VERSION, OPT_PROGRESS,
 		 OPT_NO_PROGRESS, OPT_SHOW_CERT, OPT_AUTHORIZE,
 		 OPT_ASK_PASSWORD, OPT_ACCEPT_NEW_UIDLS, OPT_IMPORT,
-		 OPT_LIST_FOLDERS };
+		 OPT_LIST_FOLDERS, OPT_WATCH };
 
 static const struct option long_options[] = {
 	{ "config",  required_argument, NULL, 'c' },
@@ -33,6 +33,7 @@ static const struct option long_options[] = {
 	{ "accept-new-uidls", required_argument, NULL, OPT_ACCEPT_NEW_UIDLS },
 	{ "import",  required_argument, NULL, OPT_IMPORT },
 	{ "list-folders", required_argument, NULL, OPT_LIST_FOLDERS },
+	{ "watch",   no_argument,       NULL, OPT_WATCH },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ "version", no_argument,       NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -78,6 +79,11 @@ void cli_print_help(void)
 "                     print the folders of the IMAP ACCOUNT, one a line:\n"
 "                     name, delimiter, flags, whether it is fetched and its\n"
 "                     local path; fetch nothing\n"
+"      --watch        fetch, then stay and fetch again as new mail arrives\n"
+"                     (IMAP IDLE on up to 8 folders an account; POP3 and the\n"
+"                     rest every poll_interval) until SIGTERM or SIGINT,\n"
+"                     then exit 0; with -v a line per fetch, with --json\n"
+"                     one JSON object a line per fetch\n"
 "  -h, --help         show this help and exit\n"
 "      --version      show the version and exit\n"
 "\n"
@@ -132,6 +138,20 @@ static int check_list_folders(const struct cli_options *out, struct yb_error *er
 		return yb_fail(err, YB_ERR_USAGE, "--list-folders cannot be combined with "
 			       "--authorize, --show-cert, -n, --json, --ask-password, "
 			       "--accept-new-uidls or -j");
+	return YB_OK;
+}
+
+/* --watch fetches for real, one account after the other, and stays. */
+static int check_watch(const struct cli_options *out, struct yb_error *err)
+{
+	if (!out->watch)
+		return YB_OK;
+	if (out->authorize || out->show_cert || out->dry_run ||
+	    out->list_folders || out->import_format || out->accept_new_uidls ||
+	    out->jobs > 1)
+		return yb_fail(err, YB_ERR_USAGE, "--watch cannot be combined with "
+			       "--authorize, --show-cert, -n, --list-folders, "
+			       "--import, --accept-new-uidls or -j");
 	return YB_OK;
 }
 
@@ -191,6 +211,7 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 		case OPT_ACCEPT_NEW_UIDLS: out->accept_new_uidls = optarg; break;
 		case OPT_IMPORT: out->import_format = optarg; break;
 		case OPT_LIST_FOLDERS: out->list_folders = optarg; break;
+		case OPT_WATCH: out->watch = true; break;
 		case 'h': out->show_help = true; break;
 		case OPT_VERSION: out->show_version = true; break;
 		case ':':
@@ -212,7 +233,8 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 	out->accounts = argv + optind;
 	out->account_count = argc - optind;
 	if (check_authorize(out, err) != YB_OK ||
-	    check_list_folders(out, err) != YB_OK)
+	    check_list_folders(out, err) != YB_OK ||
+	    check_watch(out, err) != YB_OK)
 		return YB_ERR_USAGE;
 	return check_import(out, err);
 }

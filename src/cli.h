@@ -33,6 +33,8 @@ struct cli_options {
 	const char *list_folders; /* --list-folders ACCOUNT: print the
 				     folders of that IMAP account, fetch
 				     nothing; or NULL */
+	bool watch;               /* --watch: fetch, then again as new mail
+				     arrives, until stopped */
 	char **accounts;          /* the ACCOUNT arguments (points into argv) */
 	int account_count;
 };
