@@ -280,8 +280,6 @@ static size_t gather_fds(struct watch *w, bool *buffered)
 /* What a readable notifier's server said. */
 static void take_news(struct watch *w, struct watched *wa, struct notifier *n)
 {
-	if (!wa->connected)
-		return; /* dropped earlier in this turn, with n */
 	struct yb_error err;
 	yb_error_clear(&err);
 	if (notifier_read(n, &err) != YB_OK) {
@@ -338,11 +336,16 @@ static void wait_turn(struct watch *w)
 	if (ready < 0 && errno != EINTR)
 		log_warn("waiting for the servers: %s", strerror(errno));
 	for (size_t i = 0; i < nfds && ready >= 0 && !run_stopping(); i++) {
+		struct watched *wa = w->fd_watched[i];
+		/* A connection dropped earlier in this turn took all of its
+		   account's notifiers with it: n is gone. */
+		if (!wa->connected)
+			continue;
 		struct notifier *n = w->fd_notifier[i];
 		bool speaks = (w->fds[i].revents & (POLLIN | POLLHUP | POLLERR)) ||
 			      imap_idle_buffered(n->imap);
 		if (speaks)
-			take_news(w, w->fd_watched[i], n);
+			take_news(w, wa, n);
 	}
 }
 
