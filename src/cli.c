@@ -15,7 +15,7 @@
 enum long_only { OPT_JSON = 256, OPT_SYSLOG, OPT_VERSION, OPT_PROGRESS,
 		 OPT_NO_PROGRESS, OPT_SHOW_CERT, OPT_AUTHORIZE,
 		 OPT_ASK_PASSWORD, OPT_ACCEPT_NEW_UIDLS, OPT_IMPORT,
-		 OPT_LIST_FOLDERS, OPT_CHECK };
+		 OPT_LIST_FOLDERS, OPT_CHECK, OPT_WATCH };
 
 static const struct option long_options[] = {
 	{ "config",  required_argument, NULL, 'c' },
@@ -34,6 +34,7 @@ static const struct option long_options[] = {
 	{ "import",  required_argument, NULL, OPT_IMPORT },
 	{ "list-folders", required_argument, NULL, OPT_LIST_FOLDERS },
 	{ "check",   no_argument,       NULL, OPT_CHECK },
+	{ "watch",   no_argument,       NULL, OPT_WATCH },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ "version", no_argument,       NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -84,6 +85,11 @@ void cli_print_help(void)
 "                     greeting, login, folders, destination, state and\n"
 "                     lock), one line a step, and say what to change at\n"
 "                     the first failure; fetch and write nothing\n"
+"      --watch        fetch, then stay and fetch again as new mail arrives\n"
+"                     (IMAP IDLE on up to 8 folders an account; POP3 and the\n"
+"                     rest every poll_interval) until SIGTERM or SIGINT,\n"
+"                     then exit 0; with -v a line per fetch, with --json\n"
+"                     one JSON object a line per fetch\n"
 "  -h, --help         show this help and exit\n"
 "      --version      show the version and exit\n"
 "\n"
@@ -147,10 +153,25 @@ static int check_check(const struct cli_options *out, struct yb_error *err)
 	if (!out->check)
 		return YB_OK;
 	if (out->authorize || out->show_cert || out->dry_run || out->list_folders ||
-	    out->accept_new_uidls || out->import_format || out->jobs > 1)
+	    out->accept_new_uidls || out->import_format || out->jobs > 1 ||
+	    out->watch)
 		return yb_fail(err, YB_ERR_USAGE, "--check cannot be combined with "
 			       "--authorize, --show-cert, -n, --list-folders, "
-			       "--accept-new-uidls, --import or -j");
+			       "--accept-new-uidls, --import, --watch or -j");
+	return YB_OK;
+}
+
+/* --watch fetches for real, one account after the other, and stays. */
+static int check_watch(const struct cli_options *out, struct yb_error *err)
+{
+	if (!out->watch)
+		return YB_OK;
+	if (out->authorize || out->show_cert || out->dry_run ||
+	    out->list_folders || out->import_format || out->accept_new_uidls ||
+	    out->jobs > 1)
+		return yb_fail(err, YB_ERR_USAGE, "--watch cannot be combined with "
+			       "--authorize, --show-cert, -n, --list-folders, "
+			       "--import, --accept-new-uidls or -j");
 	return YB_OK;
 }
 
@@ -211,6 +232,7 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 		case OPT_IMPORT: out->import_format = optarg; break;
 		case OPT_LIST_FOLDERS: out->list_folders = optarg; break;
 		case OPT_CHECK: out->check = true; break;
+		case OPT_WATCH: out->watch = true; break;
 		case 'h': out->show_help = true; break;
 		case OPT_VERSION: out->show_version = true; break;
 		case ':':
@@ -232,7 +254,8 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 	out->accounts = argv + optind;
 	out->account_count = argc - optind;
 	if (check_authorize(out, err) != YB_OK ||
-	    check_list_folders(out, err) != YB_OK || check_check(out, err) != YB_OK)
+	    check_list_folders(out, err) != YB_OK ||
+	    check_check(out, err) != YB_OK || check_watch(out, err) != YB_OK)
 		return YB_ERR_USAGE;
 	return check_import(out, err);
 }

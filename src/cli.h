@@ -35,6 +35,8 @@ struct cli_options {
 				     nothing; or NULL */
 	bool check;               /* --check: walk each account's setup,
 				     fetch nothing */
+	bool watch;               /* --watch: fetch, then again as new mail
+				     arrives, until stopped */
 	char **accounts;          /* the ACCOUNT arguments (points into argv) */
 	int account_count;
 };

@@ -38,6 +38,7 @@
 #include "showcert.h"
 #include "state.h"
 #include "text.h"
+#include "watch.h"
 
 /* One account's outcome, also the record a -j child sends its parent. */
 struct outcome {
@@ -340,6 +341,77 @@ static void print_json(const struct run *run, int exit_code)
 	printf("}\n");
 }
 
+/* --- --watch: a line (or a JSON object) per fetch --- */
+
+static void print_watch_line(const struct watch_fetch *fetch)
+{
+	const struct fetch_report *report = fetch->report;
+	int64_t ms = fetch->elapsed_ms;
+	if (report->fetched == 0) {
+		fprintf(stderr, "yubin: account %s: nothing new (%s), checked in "
+			"%lld.%02lld s\n", fetch->account->name, fetch->trigger,
+			(long long)(ms / 1000), (long long)(ms % 1000 / 10));
+		return;
+	}
+	fprintf(stderr, "yubin: account %s: %zu new in ", fetch->account->name,
+		report->fetched);
+	bool first = true;
+	for (size_t i = 0; i < report->folder_count && i < FETCH_FOLDERS_SHOWN; i++) {
+		const struct fetch_folder_report *folder = &report->folders[i];
+		if (folder->fetched == 0)
+			continue;
+		char shown[128];
+		text_sanitize(shown, sizeof(shown), folder->name, strlen(folder->name));
+		fprintf(stderr, "%s%s", first ? "" : ", ", shown);
+		if (report->fetched != folder->fetched)
+			fprintf(stderr, " (%zu)", folder->fetched);
+		first = false;
+	}
+	fprintf(stderr, ", delivered in %lld.%02lld s\n", (long long)(ms / 1000),
+		(long long)(ms % 1000 / 10));
+}
+
+static void print_watch_json(const struct watch_fetch *fetch)
+{
+	const struct fetch_report *r = fetch->report;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	printf("{\"name\":");
+	json_string(fetch->account->name);
+	printf(",\"trigger\":");
+	json_string(fetch->trigger);
+	printf(",\"status\":\"%s\",\"exit_code\":%d,\"new\":%zu,\"fetched\":%zu,"
+	       "\"bytes\":%" PRIu64 ",\"deleted\":%zu",
+	       yb_status_name(fetch->status), yb_exit_code(fetch->status),
+	       r->new_messages, r->fetched, r->fetched_bytes, r->deleted);
+	print_json_folders(r);
+	if (fetch->status != YB_OK) {
+		printf(",\"error\":");
+		json_string(fetch->message);
+	}
+	printf(",\"time\":");
+	json_date(&now);
+	printf(",\"duration\":%lld.%03d}\n", (long long)(fetch->elapsed_ms / 1000),
+	       (int)(fetch->elapsed_ms % 1000));
+	/* One line per fetch as it happens, for a reader at the other end
+	   of a pipe. */
+	fflush(stdout);
+}
+
+static void report_watch_fetch(void *ctx, const struct watch_fetch *fetch)
+{
+	const struct cli_options *options = ctx;
+	progress_clear();
+	if (fetch->status != YB_OK && run_stopping())
+		log_info("%s", fetch->message); /* how a watch is meant to end */
+	else if (fetch->status != YB_OK)
+		log_error("%s", fetch->message);
+	else if (options->verbosity >= 1)
+		print_watch_line(fetch);
+	if (options->json)
+		print_watch_json(fetch);
+}
+
 /* --- main --- */
 
 static bool already_selected(const struct account **accounts, size_t count,
@@ -473,6 +545,22 @@ static int print_folders(const struct cli_options *options, const struct config 
 		log_error("%s", err.msg);
 	log_set_account(NULL);
 	return yb_exit_code((enum yb_status)rc);
+}
+
+static int run_watch(const struct cli_options *options, const struct config *config)
+{
+	struct yb_error err;
+	yb_error_clear(&err);
+	const struct account **accounts = NULL;
+	size_t count = 0;
+	if (select_accounts(options, config, &accounts, &count, &err) != YB_OK)
+		return fail_early(err.status, err.msg, options->json);
+	runstop_catch_signals();
+	progress_enable(false);
+	enum yb_status status = watch_accounts(accounts, count, report_watch_fetch,
+					       (void *)options);
+	free(accounts);
+	return yb_exit_code(status);
 }
 
 static int run_accounts(const struct cli_options *options, const struct config *config)
@@ -630,6 +718,7 @@ static int run(int argc, char **argv)
 	}
 	int exit_code = options.authorize ? authorize(&options, &config)
 			: options.list_folders ? print_folders(&options, &config)
+			: options.watch ? run_watch(&options, &config)
 			: run_accounts(&options, &config);
 	config_free(&config);
 	return exit_code;

@@ -57,6 +57,7 @@ _yubin()
 	local options='-c --config -v --verbose -q --quiet -n --dry-run
 		-j --jobs --json --syslog --progress --no-progress --show-cert
 		--authorize --ask-password --accept-new-uidls --import --list-folders --check
+		--watch
 		-h --help --version'
 	local IFS=$'\n'
 	COMPREPLY=()

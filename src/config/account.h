@@ -116,6 +116,8 @@ struct account {
 	char *deliver_target;     /* expanded path, or the MDA command */
 	char *state_dir;          /* expanded; the account's state is in state_dir/name */
 	unsigned timeout;         /* seconds; default 60 */
+	unsigned poll_interval;   /* --watch: seconds between fetches of a
+				     polled account or folder; default 300 */
 	bool pipelining;          /* pipelining: default true (used when the
 				     server offers it); false sends one
 				     command at a time */

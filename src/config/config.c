@@ -44,6 +44,10 @@
 #define ACCOUNT_NAME_MAX 64
 #define TIMEOUT_DEFAULT 60
 #define TIMEOUT_MAX 3600
+/* --watch: how often a polled account is fetched (seconds). */
+#define POLL_INTERVAL_DEFAULT 300
+#define POLL_INTERVAL_MIN 10
+#define POLL_INTERVAL_MAX 86400
 #define DELETE_AFTER_DAYS_MAX 36500
 
 /* How much of a bad value a message quotes (sanitized). */
@@ -942,6 +946,7 @@ enum account_key {
 	AK_TLS_SERVER_NAME,
 	AK_TLS_CERT_FILE,
 	AK_TLS_KEY_FILE,
+	AK_POLL_INTERVAL,
 	AK_COUNT
 };
 
@@ -1616,6 +1621,17 @@ static int parse_timeout(struct loader *ld, const struct field *f,
 	return status;
 }
 
+static int parse_poll_interval(struct loader *ld, const struct field *f,
+			       struct account *a)
+{
+	unsigned long long seconds;
+	int status = field_uint(ld, f, POLL_INTERVAL_MIN, POLL_INTERVAL_MAX,
+				&seconds);
+	if (status == YB_OK)
+		a->poll_interval = (unsigned)seconds;
+	return status;
+}
+
 static int parse_pipelining(struct loader *ld, const struct field *f,
 			    struct account *a)
 {
@@ -1731,6 +1747,7 @@ static const struct account_key_spec account_keys[AK_COUNT] = {
 	[AK_TLS_SERVER_NAME] = { "tls_server_name", parse_tls_server_name },
 	[AK_TLS_CERT_FILE] = { "tls_cert_file", parse_tls_cert_file },
 	[AK_TLS_KEY_FILE] = { "tls_key_file", parse_tls_key_file },
+	[AK_POLL_INTERVAL] = { "poll_interval", parse_poll_interval },
 };
 
 /* ------------------------------------------------------------------ */
@@ -1827,6 +1844,7 @@ static void set_unset_defaults(struct account *a)
 	a->password_source = PASSWORD_NONE;
 	a->keep = true;
 	a->timeout = TIMEOUT_DEFAULT;
+	a->poll_interval = POLL_INTERVAL_DEFAULT;
 	a->pipelining = true;
 	a->layout = LAYOUT_VERBATIM;
 	a->inbox_at_root = true;

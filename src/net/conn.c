@@ -1660,6 +1660,20 @@ int conn_print_certificates(const struct conn *conn, FILE *out,
 	return YB_OK;
 }
 
+int conn_fd(const struct conn *conn)
+{
+	return conn->fd;
+}
+
+bool conn_has_buffered(const struct conn *conn)
+{
+	if (conn->in_end > conn->in_start)
+		return true;
+	/* A TLS record read whole but not yet handed out: the socket has
+	   nothing more to say, so poll() would not wake for it. */
+	return conn->ssl && SSL_pending(conn->ssl) > 0;
+}
+
 const char *conn_peer(const struct conn *conn)
 {
 	return conn->peer;

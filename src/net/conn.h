@@ -163,6 +163,14 @@ void conn_consume(struct conn *conn, size_t n);
 int conn_print_certificates(const struct conn *conn, FILE *out,
 			    struct yb_error *err);
 
+/*
+ * For a caller that waits on several connections at once (poll): the
+ * socket, and whether unread bytes are already buffered here or inside
+ * TLS, where poll() on the socket cannot see them.
+ */
+int conn_fd(const struct conn *conn);
+bool conn_has_buffered(const struct conn *conn);
+
 /* "host:port", for messages; owned by conn. */
 const char *conn_peer(const struct conn *conn);
 

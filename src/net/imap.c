@@ -1223,6 +1223,87 @@ int imap_wait(struct imap *imap, const struct imap_handler *handler,
 	return rc;
 }
 
+int imap_send_continued(struct imap *imap, const char *command,
+			const struct imap_handler *handler, bool *continued,
+			struct imap_result *result, struct yb_error *err)
+{
+	int rc = imap_send(imap, command, err);
+	if (rc != YB_OK)
+		return rc;
+	imap->untagged_to = handler;
+	imap->stream_to = NULL;
+	struct step step;
+	rc = read_step(imap, true, &step, err);
+	imap->untagged_to = NULL;
+	*continued = rc == YB_OK && step.kind == STEP_CONTINUE;
+	if (rc == YB_OK && !*continued)
+		*result = step.result;
+	return rc;
+}
+
+/* What one response read by imap_read_one means to the session. */
+static int take_one(struct imap *imap, const struct imap_response *resp,
+		    bool *completed, struct imap_result *result,
+		    struct yb_error *err)
+{
+	switch (resp->kind) {
+	case IMAP_RESP_TAGGED:
+		*completed = true;
+		return complete_command(imap, resp, result, err);
+	case IMAP_RESP_CONTINUATION:
+		return mark_broken(imap, yb_fail(err, YB_ERR_PROTOCOL,
+			"%s: unexpected continuation request", peer(imap)));
+	case IMAP_RESP_UNTAGGED:
+		break;
+	}
+	return dispatch_untagged(imap, resp, err);
+}
+
+int imap_read_one(struct imap *imap, const struct imap_handler *handler,
+		  bool *completed, struct imap_result *result,
+		  struct yb_error *err)
+{
+	*completed = false;
+	int rc = check_usable(imap, err);
+	if (rc != YB_OK)
+		return rc;
+	if (imap->pending_len == 0)
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "%s: waiting for a reply with no IMAP command "
+			       "outstanding", peer(imap));
+	const struct imap_response *resp;
+	imap->untagged_to = handler;
+	imap->stream_to = NULL;
+	rc = read_response(imap, &resp, err);
+	if (rc == YB_OK)
+		rc = take_one(imap, resp, completed, result, err);
+	imap->untagged_to = NULL;
+	return rc;
+}
+
+int imap_send_line(struct imap *imap, const char *line, struct yb_error *err)
+{
+	int rc = check_usable(imap, err);
+	if (rc != YB_OK)
+		return rc;
+	if (strpbrk(line, "\r\n"))
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "%s: an IMAP line must not hold a line break",
+			       peer(imap));
+	trace_command(NULL, line);
+	rc = write_text(imap, line, err);
+	if (rc == YB_OK)
+		rc = end_line(imap, err);
+	if (rc == YB_OK)
+		rc = mark_broken(imap, conn_flush(imap->conn, err));
+	return rc;
+}
+
+const struct conn *imap_conn(const struct imap *imap)
+{
+	return imap->conn;
+}
+
 int imap_command(struct imap *imap, const char *command, const char *what,
 		 const struct imap_handler *handler, struct yb_error *err)
 {

@@ -102,6 +102,29 @@ int imap_command(struct imap *imap, const char *command, const char *what,
 		 const struct imap_handler *handler, struct yb_error *err);
 
 /*
+ * For commands that go on after a continuation request (IDLE,
+ * imap_idle.c).  imap_send_continued sends command and reads until the
+ * server asks for more (*continued true) or completes it at once
+ * (*continued false, *result says how: a NO or BAD).  imap_read_one
+ * reads exactly one response while a command is outstanding: an
+ * untagged one goes to the session and then to handler->untagged; the
+ * oldest command's completion sets *completed and fills *result; a
+ * continuation request is YB_ERR_PROTOCOL.  imap_send_line sends a line
+ * that is not a command (no tag: IDLE's "DONE") at once.
+ */
+int imap_send_continued(struct imap *imap, const char *command,
+			const struct imap_handler *handler, bool *continued,
+			struct imap_result *result, struct yb_error *err);
+int imap_read_one(struct imap *imap, const struct imap_handler *handler,
+		  bool *completed, struct imap_result *result,
+		  struct yb_error *err);
+int imap_send_line(struct imap *imap, const char *line, struct yb_error *err);
+
+/* The session's connection, to wait on (conn_fd, conn_has_buffered). */
+struct conn;
+const struct conn *imap_conn(const struct imap *imap);
+
+/*
  * A mailbox name (modified UTF-7 or, with UTF8=ACCEPT, UTF-8 as sent by
  * LIST) as a quoted string for a command.  Returns a malloc'd string the
  * caller frees, or NULL (out of memory, or the name holds CR, LF or NUL).

@@ -1689,6 +1689,49 @@ static void free_folders(struct imap_run *run)
 	free(run->folders);
 }
 
+int fetch_imap_folders(const struct account *account, struct imap *imap,
+		       struct fetch_imap_folder **out, size_t *count,
+		       struct yb_error *err)
+{
+	struct fetch_report report;
+	memset(&report, 0, sizeof(report));
+	struct imap_run run = { .account = account, .imap = imap,
+				.report = &report, .dry_run = true };
+	*out = NULL;
+	*count = 0;
+	int rc = resolve_folders(&run, err);
+	struct fetch_imap_folder *folders = NULL;
+	if (rc == YB_OK && run.folder_count > 0) {
+		folders = calloc(run.folder_count, sizeof(*folders));
+		if (!folders)
+			rc = yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	}
+	for (size_t i = 0; rc == YB_OK && i < run.folder_count; i++) {
+		/* The wire name was a LIST reply's, so it can be quoted. */
+		folders[i].quoted = imap_quote_mailbox(run.folders[i].wire,
+						       strlen(run.folders[i].wire));
+		memcpy(folders[i].shown, run.folders[i].shown, sizeof(folders[i].shown));
+		*count = i + 1;
+		if (!folders[i].quoted)
+			rc = yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	}
+	free_folders(&run);
+	*out = folders;
+	if (rc != YB_OK) {
+		fetch_imap_folders_free(folders, *count);
+		*out = NULL;
+		*count = 0;
+	}
+	return rc;
+}
+
+void fetch_imap_folders_free(struct fetch_imap_folder *folders, size_t count)
+{
+	for (size_t i = 0; folders && i < count; i++)
+		free(folders[i].quoted);
+	free(folders);
+}
+
 int fetch_imap(const struct account *account, char **secret,
 	       struct state *state, fetch_sink_fn *open_sink, void *sink_ctx,
 	       bool dry_run, struct fetch_report *report, struct yb_error *err)

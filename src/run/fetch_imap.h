@@ -30,4 +30,22 @@ int fetch_imap(const struct account *account, char **secret,
 	       struct state *state, fetch_sink_fn *open_sink, void *sink_ctx,
 	       bool dry_run, struct fetch_report *report, struct yb_error *err);
 
+struct imap;
+
+/* A folder of the account as the server names it, for --watch. */
+struct fetch_imap_folder {
+	char *quoted;        /* for EXAMINE: imap_quote_mailbox'd, malloc'd */
+	char shown[256];     /* UTF-8, sanitized for messages */
+};
+
+/*
+ * The account's folders (patterns resolved with LIST, as a fetch does)
+ * on a logged-in session.  *out is malloc'd, *count entries; release it
+ * with fetch_imap_folders_free.  Errors as the session's.
+ */
+int fetch_imap_folders(const struct account *account, struct imap *imap,
+		       struct fetch_imap_folder **out, size_t *count,
+		       struct yb_error *err);
+void fetch_imap_folders_free(struct fetch_imap_folder *folders, size_t count);
+
 #endif

@@ -14,7 +14,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/yubin-completion.XXXXXX") || tap_bail "no temp
 trap 'rm -rf "$work"' EXIT
 completion=$top_srcdir/contrib/completion
 
-tap_plan 19
+tap_plan 20
 
 # The test account file: a comment, quotes and a defaults block, as
 # people write them.
@@ -71,6 +71,8 @@ tap_is "$(bash_complete 'yubin -c accounts.yaml --authorize ')" "$(lines archive
 	"bash: --authorize takes an account"
 tap_is "$(bash_complete 'yubin -c accounts.yaml --accept-new-uidls h')" "home" \
 	"bash: --accept-new-uidls takes an account"
+tap_is "$(bash_complete 'yubin -c accounts.yaml --watch w')" "work" \
+	"bash: --watch is followed by accounts"
 tap_is "$(bash_complete 'yubin --import ')" "$(lines fetchmailrc getmailrc mbsyncrc mpoprc)" \
 	"bash: --import takes a format"
 tap_is "$(bash_complete 'yubin --import fetchmailrc fetch')" "fetchmailrc.old" \

@@ -40,6 +40,9 @@
 #                                  harness_restart on
 #   harness_restart                stop and start again (new ports: ask
 #                                  harness_port again)
+#   harness_restart_same_ports     stop and start again on the same ports
+#                                  (a server restart a client that stays
+#                                  connected must live through)
 #   HARNESS_CERT_FILE, HARNESS_KEY_FILE, HARNESS_CHAIN_FILE
 #                                  if set before harness_start: the server
 #                                  certificate, its key and the chain sent
@@ -237,6 +240,11 @@ harness_sni_cert() {
 harness_restart() {
 	harness_stop
 	harness_launch_retrying
+}
+
+harness_restart_same_ports() {
+	harness_stop
+	HARNESS_KEEP_PORTS=1 harness_launch_retrying
 }
 
 # A certificate and its chain in the one file Dovecot's ssl_cert wants.
@@ -465,7 +473,9 @@ harness_wait_ports() {
 
 harness_launch() {
 	local d=$HARNESS_DIR/dovecot
-	harness_pick_ports || return 1
+	if [ -z "${HARNESS_KEEP_PORTS-}" ]; then
+		harness_pick_ports || return 1
+	fi
 	harness_write_dovecot_conf || return 1
 	if ! "$DOVECOT" -c "$d/dovecot.conf" -n >"$d/doveconf.out" 2>&1; then
 		cat "$d/doveconf.out" >&2

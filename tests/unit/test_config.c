@@ -446,6 +446,25 @@ static void test_bad_integers(void **state)
 			    "8:24: 'delete_after_days' in account 'work' must be an integer from 0 to 36500, not '36501'");
 	assert_string_equal(load_error(ACCOUNT_HEAD "    timeout: 0x10\n"),
 			    "8:14: 'timeout' in account 'work' must be an integer from 1 to 3600, not '0x10'");
+	assert_string_equal(load_error(ACCOUNT_HEAD "    poll_interval: 9\n"),
+			    "8:20: 'poll_interval' in account 'work' must be an integer from 10 to 86400, not '9'");
+	assert_string_equal(load_error(ACCOUNT_HEAD "    poll_interval: 86401\n"),
+			    "8:20: 'poll_interval' in account 'work' must be an integer from 10 to 86400, not '86401'");
+}
+
+static void test_poll_interval(void **state)
+{
+	(void)state;
+	struct config config;
+	load_ok(ACCOUNT_HEAD, &config);
+	assert_int_equal(config.accounts[0].poll_interval, 300);
+	config_free(&config);
+	load_ok(ACCOUNT_HEAD "    poll_interval: 10\n", &config);
+	assert_int_equal(config.accounts[0].poll_interval, 10);
+	config_free(&config);
+	load_ok("defaults:\n  poll_interval: 86400\n" ACCOUNT_HEAD, &config);
+	assert_int_equal(config.accounts[0].poll_interval, 86400);
+	config_free(&config);
 }
 
 static void test_bad_enums_and_bools(void **state)
@@ -1793,6 +1812,7 @@ int main(void)
 		T(test_null_value),
 		T(test_bad_port),
 		T(test_bad_integers),
+		T(test_poll_interval),
 		T(test_bad_enums_and_bools),
 		T(test_two_password_sources),
 		T(test_duplicate_account_names),

@@ -40,6 +40,7 @@
 #include <openssl/x509.h>
 
 #include "imap.h"
+#include "imap_idle.h"
 #include "sasl.h"
 #include "log.h"
 #include "assert_error.h"
@@ -1935,6 +1936,206 @@ static void test_quote_mailbox(void **state)
 	assert_null(imap_quote_mailbox("a\0b", 3));
 }
 
+/* ---- IDLE (imap_idle.c) ---- */
+
+static void logout_ok(void)
+{
+	struct yb_error err;
+	assert_ok(imap_logout(session, &err), &err);
+	finish();
+}
+
+static void test_idle_news_then_done(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 IDLE"),
+		S("+ idling"),
+		S("* 4 EXISTS"),
+		S("* 1 RECENT"),
+		C("DONE"),
+		S("* 2 FETCH (FLAGS (\\Seen))"),
+		S("y1 OK IDLE terminated"),
+		C("y2 LOGOUT"),
+		S("* BYE bye"),
+		S("y2 OK done"),
+		END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	struct imap_idle_news news = { 0 };
+	assert_ok(imap_idle_start(session, &news, &err), &err);
+	assert_false(news.new_mail);
+	while (news.responses < 2)
+		assert_ok(imap_idle_wait(session, 5000, &news, &err), &err);
+	assert_true(news.new_mail);
+	assert_false(news.changed);
+	assert_ok(imap_idle_done(session, &news, &err), &err);
+	assert_true(news.changed);
+	assert_int_equal(news.responses, 3);
+	logout_ok();
+}
+
+static void test_idle_wait_times_out_quietly(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 IDLE"),
+		S("+ idling"),
+		C("DONE"),
+		S("y1 OK IDLE terminated"),
+		EXPECT_EOF,
+		END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	struct imap_idle_news news = { 0 };
+	assert_ok(imap_idle_start(session, &news, &err), &err);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_ok(imap_idle_wait(session, 300, &news, &err), &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long waited_ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+			 (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(waited_ms >= 250);
+	assert_int_equal(news.responses, 0);
+	assert_false(news.new_mail);
+	assert_ok(imap_idle_done(session, &news, &err), &err);
+	finish();
+}
+
+static void test_idle_refused_keeps_session(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 IDLE"),
+		S("y1 NO [UNAVAILABLE] not today"),
+		C("y2 LOGOUT"),
+		S("* BYE bye"),
+		S("y2 OK done"),
+		END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	struct imap_idle_news news = { 0 };
+	assert_fails(imap_idle_start(session, &news, &err), &err, YB_ERR_PROTOCOL,
+		     "127.0.0.1 refused IDLE: not today");
+	assert_true(news.refused);
+	logout_ok();
+}
+
+static void test_idle_no_continuation_times_out(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 IDLE"),
+		EXPECT_EOF,
+		END,
+	};
+	use_account(server_start(script), TLS_NONE);
+	account.timeout = 1;
+	struct yb_error err;
+	assert_ok(imap_connect(&account, "secret", &session, &err), &err);
+	struct imap_idle_news news = { 0 };
+	assert_fails(imap_idle_start(session, &news, &err), &err, YB_ERR_TEMP,
+		     "127.0.0.1");
+	finish();
+}
+
+static void test_idle_bye_is_an_error(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 IDLE"),
+		S("+ idling"),
+		S("* BYE shutting down"),
+		END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	struct imap_idle_news news = { 0 };
+	assert_ok(imap_idle_start(session, &news, &err), &err);
+	assert_fails(imap_idle_wait(session, 5000, &news, &err), &err, YB_ERR_PROTOCOL,
+		     "closed the session (BYE): shutting down");
+	finish();
+}
+
+static void test_idle_server_ends_idle_itself(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 IDLE"),
+		S("+ idling"),
+		S("* 2 EXPUNGE"),
+		S("y1 OK IDLE ended by the server"),
+		C("y2 LOGOUT"),
+		S("* BYE bye"),
+		S("y2 OK done"),
+		END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	struct imap_idle_news news = { 0 };
+	assert_ok(imap_idle_start(session, &news, &err), &err);
+	while (!news.ended)
+		assert_ok(imap_idle_wait(session, 5000, &news, &err), &err);
+	assert_true(news.changed);
+	assert_false(news.new_mail);
+	/* No DONE: the script wants LOGOUT next. */
+	assert_ok(imap_idle_done(session, &news, &err), &err);
+	logout_ok();
+}
+
+#define FLOOD_LINES 1000
+
+static int send_flood(struct peer *peer)
+{
+	char line[32];
+	for (int i = 1; i <= FLOOD_LINES; i++) {
+		snprintf(line, sizeof(line), "* %d EXISTS\r\n", i);
+		if (!peer_send_text(peer, line))
+			return SERVER_IO;
+	}
+	return SERVER_OK;
+}
+
+static void test_idle_flood_is_taken_in_bursts(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("IDLE"),
+		C("y1 IDLE"),
+		S("+ idling"),
+		CALL(send_flood),
+		C("DONE"),
+		S("y1 OK IDLE terminated"),
+		EXPECT_EOF,
+		END,
+	};
+	connect_ok(script);
+	struct yb_error err;
+	struct imap_idle_news news = { 0 };
+	assert_ok(imap_idle_start(session, &news, &err), &err);
+	size_t reads = 0;
+	while (news.responses < FLOOD_LINES) {
+		size_t before = news.responses;
+		assert_ok(imap_idle_wait(session, 5000, &news, &err), &err);
+		assert_true(news.responses - before <= IMAP_IDLE_BURST_MAX);
+		reads++;
+	}
+	assert_true(reads >= FLOOD_LINES / IMAP_IDLE_BURST_MAX);
+	assert_true(news.new_mail);
+	assert_ok(imap_idle_done(session, &news, &err), &err);
+	assert_int_equal(news.responses, FLOOD_LINES);
+	finish();
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
 
 int main(void)
@@ -2009,6 +2210,13 @@ int main(void)
 		T(test_logout_bye_then_eof),
 		T(test_logout_eof_without_bye_fails),
 		T(test_logout_refused_with_commands_outstanding),
+		T(test_idle_news_then_done),
+		T(test_idle_wait_times_out_quietly),
+		T(test_idle_refused_keeps_session),
+		T(test_idle_no_continuation_times_out),
+		T(test_idle_bye_is_an_error),
+		T(test_idle_server_ends_idle_itself),
+		T(test_idle_flood_is_taken_in_bursts),
 		cmocka_unit_test(test_quote_mailbox),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
