@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "import.h"
@@ -15,7 +16,7 @@
 enum long_only { OPT_JSON = 256, OPT_SYSLOG, OPT_VERSION, OPT_PROGRESS,
 		 OPT_NO_PROGRESS, OPT_SHOW_CERT, OPT_AUTHORIZE,
 		 OPT_ASK_PASSWORD, OPT_ACCEPT_NEW_UIDLS, OPT_IMPORT,
-		 OPT_LIST_FOLDERS };
+		 OPT_LIST_FOLDERS, OPT_SHARD };
 
 static const struct option long_options[] = {
 	{ "config",  required_argument, NULL, 'c' },
@@ -33,6 +34,7 @@ static const struct option long_options[] = {
 	{ "accept-new-uidls", required_argument, NULL, OPT_ACCEPT_NEW_UIDLS },
 	{ "import",  required_argument, NULL, OPT_IMPORT },
 	{ "list-folders", required_argument, NULL, OPT_LIST_FOLDERS },
+	{ "shard",   required_argument, NULL, OPT_SHARD },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ "version", no_argument,       NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -78,6 +80,13 @@ void cli_print_help(void)
 "                     print the folders of the IMAP ACCOUNT, one a line:\n"
 "                     name, delimiter, flags, whether it is fetched and its\n"
 "                     local path; fetch nothing\n"
+"      --shard K/N    fetch only the accounts in shard K (from 0) of N: those\n"
+"                     whose name's hash (FNV-1a 64) mod N is K, so that N\n"
+"                     runs share the accounts; --shard auto takes K and N\n"
+"                     from a Kubernetes Indexed Job (JOB_COMPLETION_INDEX,\n"
+"                     YUBIN_SHARD_COUNT) or a Slurm job array\n"
+"                     (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN,\n"
+"                     SLURM_ARRAY_TASK_COUNT)\n"
 "  -h, --help         show this help and exit\n"
 "      --version      show the version and exit\n"
 "\n"
@@ -132,6 +141,22 @@ static int check_list_folders(const struct cli_options *out, struct yb_error *er
 		return yb_fail(err, YB_ERR_USAGE, "--list-folders cannot be combined with "
 			       "--authorize, --show-cert, -n, --json, --ask-password, "
 			       "--accept-new-uidls or -j");
+	return YB_OK;
+}
+
+/* The environment, as shard_parse reads it. */
+static const char *environment_value(const char *name)
+{
+	return getenv(name);
+}
+
+/* --shard chooses among the accounts a run fetches: not with the options
+   that name one account, or none. */
+static int check_shard(const struct cli_options *out, struct yb_error *err)
+{
+	if (out->shard.count && (out->authorize || out->list_folders || out->import_format))
+		return yb_fail(err, YB_ERR_USAGE, "--shard cannot be combined with "
+			       "--authorize, --list-folders or --import");
 	return YB_OK;
 }
 
@@ -191,6 +216,10 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 		case OPT_ACCEPT_NEW_UIDLS: out->accept_new_uidls = optarg; break;
 		case OPT_IMPORT: out->import_format = optarg; break;
 		case OPT_LIST_FOLDERS: out->list_folders = optarg; break;
+		case OPT_SHARD:
+			if (shard_parse(optarg, environment_value, &out->shard, err) != YB_OK)
+				return YB_ERR_USAGE;
+			break;
 		case 'h': out->show_help = true; break;
 		case OPT_VERSION: out->show_version = true; break;
 		case ':':
@@ -212,7 +241,8 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 	out->accounts = argv + optind;
 	out->account_count = argc - optind;
 	if (check_authorize(out, err) != YB_OK ||
-	    check_list_folders(out, err) != YB_OK)
+	    check_list_folders(out, err) != YB_OK ||
+	    check_shard(out, err) != YB_OK)
 		return YB_ERR_USAGE;
 	return check_import(out, err);
 }

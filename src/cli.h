@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "error.h"
+#include "shard.h"
 
 struct cli_options {
 	const char *config_path;  /* -c; NULL: the default path */
@@ -33,6 +34,7 @@ struct cli_options {
 	const char *list_folders; /* --list-folders ACCOUNT: print the
 				     folders of that IMAP account, fetch
 				     nothing; or NULL */
+	struct shard shard;       /* --shard K/N or auto; count 0 without */
 	char **accounts;          /* the ACCOUNT arguments (points into argv) */
 	int account_count;
 };
