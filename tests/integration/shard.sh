@@ -5,7 +5,8 @@
 # written-down hash puts it in (computed here independently), every
 # message of every account exactly once; again with new mail and -j;
 # --shard auto from a Kubernetes Indexed Job's and a Slurm job array's
-# variables; a shard with no account (exit 0, said so); named accounts
+# variables, and the contrib CronJob and Slurm script run as their job
+# runner would; a shard with no account (exit 0, said so); named accounts
 # with --shard; and hostile values (exit 64, naming the variable).
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -14,7 +15,7 @@
 . "$top_srcdir/tests/lib/checks.sh"
 
 need_yubin
-tap_plan 67
+tap_plan 72
 harness_start
 
 work=$(harness_dir)/client
@@ -147,6 +148,60 @@ tap_status_is 0 "--shard auto in a Slurm job array exits 0"
 tap_json_is shard.from slurm "... and takes K and N from Slurm"
 tap_is "$(json_accounts "$RUN_OUT" | tr '\n' ' ')" "$(accounts_of_shard 2 3 | tr '\n' ' ')" \
 	"... task 12 of an array from 10 is shard 2/3"
+
+# The contrib files run as their job runner would: every pod of the
+# Kubernetes Indexed Job, every task of the Slurm array; between them,
+# each account once.
+manifest=$top_srcdir/contrib/kubernetes/yubin-cronjob.yaml
+k8s=$("$PYTHON3" - "$manifest" <<-'EOF'
+	import sys, yaml
+	job = next(d for d in yaml.safe_load_all(open(sys.argv[1])) if d["kind"] == "CronJob")
+	spec = job["spec"]["jobTemplate"]["spec"]
+	container = spec["template"]["spec"]["containers"][0]
+	env = {e["name"]: e["value"] for e in container["env"]}
+	args = container["args"]
+	ok = (spec["completionMode"] == "Indexed" and args[args.index("--shard") + 1] == "auto"
+	      and int(env["YUBIN_SHARD_COUNT"]) == spec["completions"] == spec["parallelism"])
+	print(spec["completions"] if ok else "inconsistent", " ".join(args[args.index("--shard"):args.index("-c")]))
+	EOF
+)
+k8s_count=${k8s%% *}
+tap_check "the CronJob is an Indexed Job with --shard auto and YUBIN_SHARD_COUNT = completions" \
+	test "$k8s_count" -gt 0 2>/dev/null
+# shellcheck disable=SC2206 # the manifest's arguments, words on purpose
+k8s_args=(${k8s#* })
+all=
+for ((k = 0; k < ${k8s_count:-0}; k++)); do
+	yubin_run "k8s-pod-$k" JOB_COMPLETION_INDEX=$k YUBIN_SHARD_COUNT=$k8s_count -- \
+		"${k8s_args[@]}" --json -c "$config"
+	[ "$RUN_STATUS" = 0 ] || tap_diag "pod $k: $(run_summary)"
+	all+=$(json_accounts "$RUN_OUT")$'\n'
+done
+tap_is "$(printf '%s' "$all" | sed '/^$/d' | sort | tr '\n' ' ')" \
+	"$(printf '%s\n' "${accounts[@]}" | sort | tr '\n' ' ')" \
+	"the CronJob's $k8s_count pods fetch each of the 12 accounts once"
+mkdir -p "$work/bin"
+ln -sf "$YUBIN" "$work/bin/yubin"
+array=$(sed -n 's/^#SBATCH --array=\([0-9]*\)-\([0-9]*\)$/\1 \2/p' \
+	"$top_srcdir/contrib/slurm/yubin-array.sh")
+read -r array_min array_max <<<"$array"
+tap_check "the Slurm script asks for a plain --array range" test -n "$array_max"
+all=
+statuses=
+for ((id = ${array_min:-0}; id <= ${array_max:--1}; id++)); do
+	SLURM_ARRAY_TASK_ID=$id SLURM_ARRAY_TASK_MIN=$array_min SLURM_ARRAY_TASK_MAX=$array_max \
+	SLURM_ARRAY_TASK_COUNT=$((array_max - array_min + 1)) SLURM_CPUS_PER_TASK=2 \
+	PATH=$work/bin:$PATH timeout -k 5 "$YUBIN_TIMEOUT" \
+		sh "$top_srcdir/contrib/slurm/yubin-array.sh" --json -c "$config" \
+		>"$work/slurm-$id.json" 2>"$work/slurm-$id.err" </dev/null
+	statuses+=$?
+	all+=$(json_accounts "$work/slurm-$id.json")$'\n'
+done
+tap_is "$statuses" "$(printf '0%.0s' $(seq "${array_min:-0}" "${array_max:-0}"))" \
+	"every task of the Slurm array exits 0"
+tap_is "$(printf '%s' "$all" | sed '/^$/d' | sort | tr '\n' ' ')" \
+	"$(printf '%s\n' "${accounts[@]}" | sort | tr '\n' ' ')" \
+	"the Slurm array's tasks fetch each of the 12 accounts once"
 
 # Named accounts: only those of the shard; none of them is not an error.
 in_shard=$(accounts_of_shard 0 3 | head -n 1)
