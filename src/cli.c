@@ -81,7 +81,7 @@ void cli_print_help(void)
 "                     name, delimiter, flags, whether it is fetched and its\n"
 "                     local path; fetch nothing\n"
 "      --shard K/N    fetch only the accounts in shard K (from 0) of N: those\n"
-"                     whose name's hash (FNV-1a 64) mod N is K, so that N\n"
+"                     whose name's hash (see yubin(1)) mod N is K, so that N\n"
 "                     runs share the accounts; --shard auto takes K and N\n"
 "                     from a Kubernetes Indexed Job (JOB_COMPLETION_INDEX,\n"
 "                     YUBIN_SHARD_COUNT) or a Slurm job array\n"

@@ -57,6 +57,7 @@ _yubin()
 	local options='-c --config -v --verbose -q --quiet -n --dry-run
 		-j --jobs --json --syslog --progress --no-progress --show-cert
 		--authorize --ask-password --accept-new-uidls --import --list-folders
+		--shard
 		-h --help --version'
 	local IFS=$'\n'
 	COMPREPLY=()
@@ -68,6 +69,10 @@ _yubin()
 		return
 		;;
 	-j | --jobs)
+		return
+		;;
+	--shard)
+		COMPREPLY=($(compgen -W auto -- "$cur"))
 		return
 		;;
 	--authorize | --accept-new-uidls | --list-folders)
