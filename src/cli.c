@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "import.h"
@@ -15,7 +16,7 @@
 enum long_only { OPT_JSON = 256, OPT_SYSLOG, OPT_VERSION, OPT_PROGRESS,
 		 OPT_NO_PROGRESS, OPT_SHOW_CERT, OPT_AUTHORIZE,
 		 OPT_ASK_PASSWORD, OPT_ACCEPT_NEW_UIDLS, OPT_IMPORT,
-		 OPT_LIST_FOLDERS, OPT_CHECK, OPT_WATCH };
+		 OPT_LIST_FOLDERS, OPT_CHECK, OPT_WATCH, OPT_SHARD };
 
 static const struct option long_options[] = {
 	{ "config",  required_argument, NULL, 'c' },
@@ -35,6 +36,7 @@ static const struct option long_options[] = {
 	{ "list-folders", required_argument, NULL, OPT_LIST_FOLDERS },
 	{ "check",   no_argument,       NULL, OPT_CHECK },
 	{ "watch",   no_argument,       NULL, OPT_WATCH },
+	{ "shard",   required_argument, NULL, OPT_SHARD },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ "version", no_argument,       NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -90,6 +92,13 @@ void cli_print_help(void)
 "                     rest every poll_interval) until SIGTERM or SIGINT,\n"
 "                     then exit 0; with -v a line per fetch, with --json\n"
 "                     one JSON object a line per fetch\n"
+"      --shard K/N    fetch only the accounts in shard K (from 0) of N: those\n"
+"                     whose name's hash (see yubin(1)) mod N is K, so that N\n"
+"                     runs share the accounts; --shard auto takes K and N\n"
+"                     from a Kubernetes Indexed Job (JOB_COMPLETION_INDEX,\n"
+"                     YUBIN_SHARD_COUNT) or a Slurm job array\n"
+"                     (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN,\n"
+"                     SLURM_ARRAY_TASK_COUNT)\n"
 "  -h, --help         show this help and exit\n"
 "      --version      show the version and exit\n"
 "\n"
@@ -175,6 +184,22 @@ static int check_watch(const struct cli_options *out, struct yb_error *err)
 	return YB_OK;
 }
 
+/* The environment, as shard_parse reads it. */
+static const char *environment_value(const char *name)
+{
+	return getenv(name);
+}
+
+/* --shard chooses among the accounts a run fetches: not with the options
+   that name one account, or none. */
+static int check_shard(const struct cli_options *out, struct yb_error *err)
+{
+	if (out->shard.count && (out->authorize || out->list_folders || out->import_format))
+		return yb_fail(err, YB_ERR_USAGE, "--shard cannot be combined with "
+			       "--authorize, --list-folders or --import");
+	return YB_OK;
+}
+
 /* --import FORMAT FILE: a format yubin reads, one FILE, nothing else. */
 static int check_import(struct cli_options *out, struct yb_error *err)
 {
@@ -233,6 +258,10 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 		case OPT_LIST_FOLDERS: out->list_folders = optarg; break;
 		case OPT_CHECK: out->check = true; break;
 		case OPT_WATCH: out->watch = true; break;
+		case OPT_SHARD:
+			if (shard_parse(optarg, environment_value, &out->shard, err) != YB_OK)
+				return YB_ERR_USAGE;
+			break;
 		case 'h': out->show_help = true; break;
 		case OPT_VERSION: out->show_version = true; break;
 		case ':':
@@ -255,7 +284,8 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 	out->account_count = argc - optind;
 	if (check_authorize(out, err) != YB_OK ||
 	    check_list_folders(out, err) != YB_OK ||
-	    check_check(out, err) != YB_OK || check_watch(out, err) != YB_OK)
+	    check_check(out, err) != YB_OK || check_watch(out, err) != YB_OK ||
+	    check_shard(out, err) != YB_OK)
 		return YB_ERR_USAGE;
 	return check_import(out, err);
 }

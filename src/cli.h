@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "error.h"
+#include "shard.h"
 
 struct cli_options {
 	const char *config_path;  /* -c; NULL: the default path */
@@ -37,6 +38,7 @@ struct cli_options {
 				     fetch nothing */
 	bool watch;               /* --watch: fetch, then again as new mail
 				     arrives, until stopped */
+	struct shard shard;       /* --shard K/N or auto; count 0 without */
 	char **accounts;          /* the ACCOUNT arguments (points into argv) */
 	int account_count;
 };

@@ -35,6 +35,7 @@
 #include "progress.h"
 #include "runstop.h"
 #include "secret.h"
+#include "shard.h"
 #include "showcert.h"
 #include "state.h"
 #include "text.h"
@@ -52,6 +53,7 @@ struct run {
 	const struct config *config;
 	const struct account **accounts;
 	size_t account_count;
+	size_t unsharded_count;  /* the accounts before --shard chose */
 	struct outcome *outcomes;
 	bool print_summary;
 };
@@ -313,6 +315,33 @@ static void print_json_skipped(const struct fetch_report *report)
 	putchar(']');
 }
 
+/* --shard: which shard ran, and how many of the accounts it holds. */
+static void print_json_shard(const struct run *run)
+{
+	const struct shard *shard = &run->options->shard;
+	if (shard->count == 0)
+		return;
+	printf(",\"shard\":{\"index\":%u,\"count\":%u,\"from\":\"%s\","
+	       "\"accounts\":%zu,\"of\":%zu}", (unsigned)shard->index,
+	       (unsigned)shard->count, shard->from, run->account_count,
+	       run->unsharded_count);
+}
+
+static void print_shard_summary(const struct run *run)
+{
+	const struct shard *shard = &run->options->shard;
+	if (shard->count == 0 || !run->print_summary)
+		return;
+	if (run->account_count == 0)
+		fprintf(stderr, "yubin: shard %u/%u (from %s) holds none of the %zu "
+			"accounts: nothing to fetch\n", (unsigned)shard->index,
+			(unsigned)shard->count, shard->from, run->unsharded_count);
+	else
+		fprintf(stderr, "yubin: shard %u/%u (from %s) holds %zu of the %zu "
+			"accounts\n", (unsigned)shard->index, (unsigned)shard->count,
+			shard->from, run->account_count, run->unsharded_count);
+}
+
 static void print_json(const struct run *run, int exit_code)
 {
 	printf("{\"accounts\":[");
@@ -336,7 +365,9 @@ static void print_json(const struct run *run, int exit_code)
 		}
 		putchar('}');
 	}
-	printf("],\"exit_code\":%d", exit_code);
+	putchar(']');
+	print_json_shard(run);
+	printf(",\"exit_code\":%d", exit_code);
 	print_json_run();
 	printf("}\n");
 }
@@ -555,6 +586,8 @@ static int run_watch(const struct cli_options *options, const struct config *con
 	size_t count = 0;
 	if (select_accounts(options, config, &accounts, &count, &err) != YB_OK)
 		return fail_early(err.status, err.msg, options->json);
+	/* Each watcher of a sharded fleet watches its own accounts. */
+	count = shard_select(&options->shard, accounts, count);
 	runstop_catch_signals();
 	progress_enable(false);
 	enum yb_status status = watch_accounts(accounts, count, report_watch_fetch,
@@ -570,6 +603,8 @@ static int run_accounts(const struct cli_options *options, const struct config *
 	struct run run = { .options = options, .config = config };
 	if (select_accounts(options, config, &run.accounts, &run.account_count, &err) != YB_OK)
 		return fail_early(err.status, err.msg, options->json);
+	run.unsharded_count = run.account_count;
+	run.account_count = shard_select(&options->shard, run.accounts, run.account_count);
 	if (options->show_cert || options->check) {
 		int code = options->check
 			   ? check_report_run(run.accounts, run.account_count,
@@ -594,6 +629,7 @@ static int run_accounts(const struct cli_options *options, const struct config *
 	run.print_summary = options->verbosity >= 1 ||
 			    (options->verbosity == 0 && !log_uses_syslog() &&
 			     (options->dry_run || isatty(STDERR_FILENO)));
+	print_shard_summary(&run);
 	/* One line per terminal: not with parallel accounts, syslog or -q. */
 	bool parallel = options->jobs > 1 && run.account_count > 1;
 	bool progress = options->progress == 1 ||

@@ -58,6 +58,7 @@ _yubin()
 		-j --jobs --json --syslog --progress --no-progress --show-cert
 		--authorize --ask-password --accept-new-uidls --import --list-folders --check
 		--watch
+		--shard
 		-h --help --version'
 	local IFS=$'\n'
 	COMPREPLY=()
@@ -69,6 +70,10 @@ _yubin()
 		return
 		;;
 	-j | --jobs)
+		return
+		;;
+	--shard)
+		COMPREPLY=($(compgen -W auto -- "$cur"))
 		return
 		;;
 	--authorize | --accept-new-uidls | --list-folders)

@@ -60,6 +60,7 @@ complete -c yubin -s v -l verbose -d 'say more (repeat for debug and protocol tr
 complete -c yubin -s q -l quiet -d 'print errors only'
 complete -c yubin -s n -l dry-run -d 'connect and count new messages; change nothing'
 complete -c yubin -s j -l jobs -x -d 'fetch up to N accounts in parallel'
+complete -c yubin -l shard -x -a auto -d 'fetch only the accounts of shard K (from 0) of N'
 complete -c yubin -l json -d 'print one JSON summary object on standard output'
 complete -c yubin -l syslog -d 'log to syslog instead of stderr'
 complete -c yubin -l progress -d 'show a progress line'

@@ -4,7 +4,8 @@
 # password (78), an unknown account (64), a dry run that counts and
 # creates nothing (no state directory, no lock file), --json, -q, an
 # account named twice (fetched once), a summary that cannot be written
-# (74), and a lock held by another process (75).
+# (74), a lock held by another process (75), and two runs at once on one
+# state: one fetches, the other exits 75.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$top_srcdir/tests/lib/tap.sh"
@@ -12,7 +13,7 @@
 . "$top_srcdir/tests/lib/checks.sh"
 
 need_yubin
-tap_plan 42
+tap_plan 49
 harness_start
 
 work=$(harness_dir)/client
@@ -159,5 +160,49 @@ tap_status_is 75 "a lock held by another run exits 75"
 tap_check "the message mentions the lock" grep -qi lock "$RUN_ERR"
 kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
+
+# Two yubin runs started at once on one account and one state directory
+# (as two hosts sharing it would): the one that takes the lock fetches,
+# kept inside it by its password_cmd until the other has ended; the
+# other exits 75 saying the lock is held; no message arrives twice.
+race=$work/race
+mkdir -p "$race"
+harness_add_messages bob 5 --profile small
+server_expected bob "$race/expected"
+harness_write_config "$race/config.yaml" race imap implicit "$(harness_port imaps)" \
+	bob "" "$race/Maildir" state_dir="$race/state" \
+	"password_cmd=touch $race/past-lock.\$\$; i=0; while [ ! -e $race/release ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done; echo $(harness_password bob)"
+race_pids=()
+for run in a b; do
+	{
+		timeout -k 5 120 "$YUBIN" -c "$race/config.yaml" >"$race/$run.out" \
+			2>"$race/$run.err" </dev/null
+		echo $? >"$race/$run.status.tmp"
+		mv "$race/$run.status.tmp" "$race/$run.status"
+	} &
+	race_pids+=($!)
+done
+first=
+for ((i = 0; i < 300; i++)); do
+	for run in a b; do
+		[ -e "$race/$run.status" ] && first=$run
+	done
+	[ -n "$first" ] && break
+	sleep 0.1
+done
+[ -n "$first" ] || tap_bail "neither of two runs on one state ended within 30 s"
+second=b
+[ "$first" = b ] && second=a
+tap_is "$(cat "$race/$first.status")" 75 "of two runs at once on one state, the one without the lock exits 75"
+tap_check "... saying the account's lock is held" grep -q "is being fetched by another yubin run (lock .*/race/lock held)" "$race/$first.err"
+past=("$race"/past-lock.*)
+tap_is "${#past[@]}" 1 "... and only one run went past the lock"
+touch "$race/release"
+wait "${race_pids[@]}"
+tap_is "$(cat "$race/$second.status" 2>/dev/null)" 0 "the run holding the lock fetches and exits 0"
+tap_delivered_exactly "$race/expected" "$race/Maildir" "... every message once"
+yubin_run race-after -- -c "$race/config.yaml" --json
+tap_status_is 0 "a run after them exits 0"
+tap_json_is accounts.0.fetched 0 "... and finds nothing left to fetch"
 
 tap_finish

@@ -2,7 +2,7 @@
 # Shell completion (contrib/completion): the bash script, sourced in a
 # bash subshell, offers every option of yubin --help, the account names
 # of the account file (-c FILE, else $XDG_CONFIG_HOME, else ~/.config),
-# the --import formats and then a file; fish offers the same; the zsh and
+# the --import formats and then a file, auto for --shard; fish offers the same; the zsh and
 # fish scripts parse.  zsh and fish missing is a failure, not a skip
 # (contrib/debian-setup.sh installs them).  No server is needed.
 
@@ -14,7 +14,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/yubin-completion.XXXXXX") || tap_bail "no temp
 trap 'rm -rf "$work"' EXIT
 completion=$top_srcdir/contrib/completion
 
-tap_plan 20
+tap_plan 22
 
 # The test account file: a comment, quotes and a defaults block, as
 # people write them.
@@ -77,6 +77,7 @@ tap_is "$(bash_complete 'yubin --import ')" "$(lines fetchmailrc getmailrc mbsyn
 	"bash: --import takes a format"
 tap_is "$(bash_complete 'yubin --import fetchmailrc fetch')" "fetchmailrc.old" \
 	"bash: --import FORMAT takes a file"
+tap_is "$(bash_complete 'yubin --shard ')" "auto" "bash: --shard offers auto"
 tap_is "$(bash_complete 'yubin -c acc')" "accounts.yaml" "bash: -c takes a file"
 tap_is "$(XDG_CONFIG_HOME=$work/xdg bash_complete 'yubin ')" "fromxdg" \
 	"bash: the account file under \$XDG_CONFIG_HOME"
@@ -113,12 +114,13 @@ if command -v fish >/dev/null; then
 		"fish: the account names of -c FILE"
 	tap_is "$(fish_complete 'yubin --import ')" "$(lines fetchmailrc getmailrc mbsyncrc mpoprc)" \
 		"fish: --import takes a format"
+	tap_is "$(fish_complete 'yubin --shard ')" "auto" "fish: --shard offers auto"
 	tap_is "$(fish_complete 'yubin --import mpoprc fetch')" "fetchmailrc.old" \
 		"fish: --import FORMAT takes a file"
 	tap_is "$(XDG_CONFIG_HOME=$work/xdg fish_complete 'yubin --authorize ')" "fromxdg" \
 		"fish: --authorize takes an account of \$XDG_CONFIG_HOME's file"
 else
-	for desc in parses "long options" accounts "import formats" "import file" authorize; do
+	for desc in parses "long options" accounts "import formats" "shard" "import file" authorize; do
 		tap_not_ok "fish: $desc" "fish is not installed (contrib/debian-setup.sh)"
 	done
 fi

@@ -3,7 +3,7 @@
 # forgiven (exit 0) until YUBIN_TEMPFAIL_LIMIT runs in a row have ended
 # so, then passed on (75) every run until a run ends otherwise; any other
 # status is passed on and starts the count again; the arguments reach
-# yubin.  A stand-in yubin gives the statuses, so no server is needed.
+# yubin; yubin@.service's instances (YUBIN_TIMER_INSTANCE) count apart.  A stand-in yubin gives the statuses, so no server is needed.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$top_srcdir/tests/lib/tap.sh"
@@ -11,7 +11,7 @@
 work=$(mktemp -d "${TMPDIR:-/tmp}/yubin-timer.XXXXXX") || tap_bail "no temporary directory"
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 9
+tap_plan 13
 
 mkdir -p "$work/bin" "$work/state"
 cat >"$work/bin/yubin" <<'SH'
@@ -40,5 +40,19 @@ tap_is "$(run 0)$(run 75)" 00 "a success starts the count again"
 tap_is "$(run 69)$(run 75)" 690 "another failure is passed on and starts the count again"
 tap_is "$(cat "$work/state/yubin-timer/tempfail-count")" 1 \
 	"the count lives in \$XDG_STATE_HOME/yubin-timer"
+
+# yubin@ACCOUNT.service: a count per account, and no path in the name.
+instance() {
+	echo "$2" >"$work/bin/status"
+	XDG_STATE_HOME=$work/state YUBIN_TEMPFAIL_LIMIT=3 YUBIN_TIMER_INSTANCE=$1 \
+		"$work/yubin-timer" -- "$1" 2>"$work/instance.err"
+	echo $?
+}
+tap_is "$(instance work 75)$(instance work 75)$(instance home 75)" 000 \
+	"an instance's 75s are counted apart from another's"
+tap_is "$(cat "$work/state/yubin-timer/tempfail-count.work") $(cat "$work/state/yubin-timer/tempfail-count.home")" \
+	"2 1" "... in tempfail-count.ACCOUNT"
+tap_is "$(cat "$work/bin/args")" "-- home" "... and the instance reaches yubin as its account"
+tap_is "$(instance ../x 0)" 64 "an instance name with a / is refused (exit 64)"
 
 tap_finish
