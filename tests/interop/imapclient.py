@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""imapclient.py - put mail into an interop server over IMAP with TLS.
+
+An independent client (Python's imaplib) for the server_FAMILY.sh files
+whose servers have no delivery tool the test can run: it logs in over
+implicit TLS or STARTTLS, verifying the server's certificate against the
+test CA, and
+
+  imapclient.py create FOLDER            create FOLDER (it may exist)
+  imapclient.py append FOLDER FILE [FLAGS]
+                                         create FOLDER if needed, then
+                                         APPEND the bytes of FILE with
+                                         FLAGS (e.g. "\\Seen \\Flagged"),
+                                         each LF without a CR before it
+                                         made CRLF, as IMAP wants, and
+                                         nothing else changed (imaplib's
+                                         append() would make a lone CR a
+                                         line end too)
+  imapclient.py count FOLDER             how many messages FOLDER holds
+
+FOLDER is yubin's name: "/" between levels, no prefix, UTF-8; --prefix
+and --sep give the server's ("INBOX." and "." say), and it is sent in
+modified UTF-7; INBOX stays INBOX.  Every command takes --port, --tls
+implicit|starttls, --ca, --user and --password.  A refusal by the
+server is printed with the server's words and exits 1.
+"""
+import argparse
+import base64
+import imaplib
+import re
+import ssl
+import sys
+
+
+def encode_mutf7(name):
+    """UTF-8 folder name to IMAP modified UTF-7 (RFC 3501 5.1.3)."""
+    out, run = [], []
+
+    def flush():
+        if run:
+            data = "".join(run).encode("utf-16-be")
+            out.append("&" + base64.b64encode(data).decode().rstrip("=").replace("/", ",") + "-")
+            run.clear()
+
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7E:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            run.append(ch)
+    flush()
+    return "".join(out)
+
+
+def server_name(args, folder):
+    if folder.upper() == "INBOX":
+        return "INBOX"
+    return encode_mutf7(args.prefix + folder.replace("/", args.sep))
+
+
+def quoted(name):
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def connect(args):
+    context = ssl.create_default_context(cafile=args.ca)
+    if args.tls == "implicit":
+        imap = imaplib.IMAP4_SSL("127.0.0.1", args.port, ssl_context=context, timeout=30)
+    else:
+        imap = imaplib.IMAP4("127.0.0.1", args.port, timeout=30)
+        imap.starttls(ssl_context=context)
+    imap.login(args.user, args.password)
+    return imap
+
+
+def check(what, reply):
+    status, data = reply
+    if status != "OK":
+        sys.exit("imapclient: %s: %s %r" % (what, status, data))
+    return data
+
+
+def create(imap, folder):
+    if folder.upper() == "INBOX":
+        return
+    status, data = imap.create(quoted(folder))
+    # A folder that is there already is fine; any other refusal is not.
+    if status != "OK" and not re.search(rb"exist", b" ".join(d for d in data if d), re.I):
+        sys.exit("imapclient: CREATE %s: %s %r" % (folder, status, data))
+
+
+def append(imap, folder, path, flags):
+    with open(path, "rb") as f:
+        body = f.read()
+    # Lone LFs become CRLF; a CR already before an LF stays one CR.
+    body = re.sub(rb"\r?\n", b"\r\n", body)
+    create(imap, folder)
+    flag_list = "(%s)" % flags if flags else None
+    # imaplib's append() would turn a lone CR into CRLF: the literal is
+    # set here so that the server gets these bytes and no others.
+    imap.literal = body
+    check("APPEND to %s" % folder, imap._simple_command("APPEND", quoted(folder), flag_list))
+
+
+def count(imap, folder):
+    data = check("SELECT %s" % folder, imap.select(quoted(folder), readonly=True))
+    return int(data[0])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--tls", choices=("implicit", "starttls"), default="implicit")
+    parser.add_argument("--ca", required=True)
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--prefix", default="")
+    parser.add_argument("--sep", default="/")
+    parser.add_argument("command", choices=("create", "append", "count"))
+    parser.add_argument("folder")
+    parser.add_argument("file", nargs="?")
+    parser.add_argument("flags", nargs="?", default="")
+    args = parser.parse_args()
+    if args.command == "append" and not args.file:
+        parser.error("append needs FILE")
+    folder = server_name(args, args.folder)
+    try:
+        imap = connect(args)
+        if args.command == "create":
+            create(imap, folder)
+        elif args.command == "append":
+            append(imap, folder, args.file, args.flags)
+        else:
+            print(count(imap, folder))
+        imap.logout()
+    except (imaplib.IMAP4.error, OSError) as err:
+        sys.exit("imapclient: %s on 127.0.0.1:%d as %s: %s"
+                 % (args.command, args.port, args.user, err))
+
+
+if __name__ == "__main__":
+    main()
