@@ -6,7 +6,7 @@ whose servers have no delivery tool the test can run: it logs in over
 implicit TLS or STARTTLS, verifying the server's certificate against the
 test CA, and
 
-  imapclient.py create FOLDER            create FOLDER (it may exist)
+  imapclient.py create FOLDER            create FOLDER unless it exists
   imapclient.py append FOLDER FILE [FLAGS]
                                          create FOLDER if needed, then
                                          APPEND the bytes of FILE with
@@ -81,12 +81,12 @@ def check(what, reply):
 
 
 def create(imap, folder):
+    """Create FOLDER unless LIST shows it (servers word "exists" apart)."""
     if folder.upper() == "INBOX":
         return
-    status, data = imap.create(quoted(folder))
-    # A folder that is there already is fine; any other refusal is not.
-    if status != "OK" and not re.search(rb"exist", b" ".join(d for d in data if d), re.I):
-        sys.exit("imapclient: CREATE %s: %s %r" % (folder, status, data))
+    if check("LIST %s" % folder, imap.list('""', quoted(folder)))[0] is not None:
+        return
+    check("CREATE %s" % folder, imap.create(quoted(folder)))
 
 
 def append(imap, folder, path, flags):
