@@ -25,31 +25,14 @@ implicit|starttls, --ca, --user and --password.  A refusal by the
 server is printed with the server's words and exits 1.
 """
 import argparse
-import base64
 import imaplib
+import os
 import re
 import ssl
 import sys
 
-
-def encode_mutf7(name):
-    """UTF-8 folder name to IMAP modified UTF-7 (RFC 3501 5.1.3)."""
-    out, run = [], []
-
-    def flush():
-        if run:
-            data = "".join(run).encode("utf-16-be")
-            out.append("&" + base64.b64encode(data).decode().rstrip("=").replace("/", ",") + "-")
-            run.clear()
-
-    for ch in name:
-        if 0x20 <= ord(ch) <= 0x7E:
-            flush()
-            out.append("&-" if ch == "&" else ch)
-        else:
-            run.append(ch)
-    flush()
-    return "".join(out)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from imaptool import encode_mutf7  # noqa: E402
 
 
 def server_name(args, folder):
