@@ -17,8 +17,9 @@
 #     "/" between levels, no prefix.
 #   - Passwords: SASL auxprop against a sasldb file (saslpasswd2 from
 #     sasl2-bin), in the realm of the servername set here.
-#   - Stores a message as it was appended: a lone CR and 8-bit header
-#     bytes are kept, nothing is added; APPEND's flags are kept.
+#   - Stores a message as it was appended: a lone CR and 8-bit body
+#     bytes are kept, nothing is added; APPEND's flags are kept.  (8-bit
+#     bytes in a header would be made "X": munge8bit, untested here.)
 #   - The CAPABILITY in LOGIN's OK names LOGINDISABLED, even over TLS
 #     (allowplaintext: no), after the login it refers to; the greeting's
 #     does not.
