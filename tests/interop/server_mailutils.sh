@@ -8,9 +8,10 @@
 #     HOME/INBOX whatever mailbox-pattern says.  APPEND to that INBOX
 #     fails with [TRYCREATE] until it exists, so it is made beforehand.
 #   - APPEND ignores its flag list: the message arrives with \Recent only.
-#     Flags are set with UID STORE after the APPEND (imapfill.py).
-#   - A CR not followed by LF in an APPENDed message is stored as a line
-#     end: FETCH then sends CRLF there (SERVER_LONE_CR=newline).
+#     Flags are set with UID STORE after the APPEND (imapclient.py).
+#   - A CR not followed by LF is kept as it was appended (python's
+#     imaplib.append() would have turned it into CRLF on the way in:
+#     imapclient.py sends the literal itself).
 #   - pop3d's RETR adds a header field "X-UIDL: <the UIDL>" after the
 #     message's own (SERVER_ADDED_HEADERS=X-UIDL); imap4d sends the
 #     message as it was appended.
@@ -105,7 +106,7 @@ server_start() {
 	SERVER_CA=$(harness_ca_file)
 	SERVER_SEP=/
 	SERVER_PREFIX=
-	SERVER_LONE_CR=newline
+	SERVER_LONE_CR=keep
 	SERVER_ADDED_HEADERS=X-UIDL
 	IMAP_TLS=implicit
 	POP3_TLS=implicit
@@ -129,18 +130,18 @@ server_start() {
 	done
 }
 
-mailutils_fill() {
-	"$PYTHON3" "$INTEROP_LIB_DIR/imapfill.py" "$@" --port "$IMAP_PORT" --tls "$IMAP_TLS" \
+mailutils_imap() {
+	"$PYTHON3" "$INTEROP_LIB_DIR/imapclient.py" --port "$IMAP_PORT" --tls "$IMAP_TLS" \
 		--ca "$SERVER_CA" --user "$SERVER_USER" --password "$SERVER_PASS" \
-		--prefix "$SERVER_PREFIX" --sep "$SERVER_SEP"
+		--prefix "$SERVER_PREFIX" --sep "$SERVER_SEP" "$@"
 }
 
 server_append() {
-	mailutils_fill append --folder "$1" --file "$2" --flags "${3-}"
+	mailutils_imap append "$1" "$2" "${3-}"
 }
 
 server_count() {
-	mailutils_fill count --folder "$1"
+	mailutils_imap count "$1"
 }
 
 # Each daemon leads its own session: its children (one per connection)
