@@ -90,7 +90,7 @@ static void secret_source(const struct account *account, char *out, size_t size)
 		snprintf(out, size, "none needed: the client certificate "
 			 "(tls_cert_file)");
 	else
-		snprintf(out, size, "a password from %s, read",
+		snprintf(out, size, "the password, from %s (obtained, not shown)",
 			 keys[account->password_source]);
 }
 

@@ -127,7 +127,7 @@ tap_is "$(steps_told)" "$(every_ok account secret resolve connect greeting tls \
 tap_check "good POP3 account: the message count and UIDL" \
 	grep -qE "ok +maildrop +3 messages on the server; UIDL offered" "$RUN_OUT"
 tap_check "good POP3 account: the password source is named, not the password" \
-	grep -qE "ok +secret +a password from password_cmd" "$RUN_OUT"
+	grep -qE "ok +secret +the password, from password_cmd" "$RUN_OUT"
 tap_check "good POP3 account: nothing written" test ! -e "$work/good-pop3"
 
 # --- mistakes ---
