@@ -851,6 +851,14 @@ static int settle_expunging(struct folder_run *fr, struct yb_error *err)
 	return state_set_meta(state, mailbox, EXPUNGING_META, EXPUNGING_NONE, err);
 }
 
+static int store_deleted(struct folder_run *fr, const char *set,
+			 struct imap_handler *handler, struct yb_error *err)
+{
+	char command[SET_TEXT_MAX + 64];
+	snprintf(command, sizeof(command), "UID STORE %s +FLAGS.SILENT (\\Deleted)", set);
+	return imap_command(fr->run->imap, command, "UID STORE", handler, err);
+}
+
 /*
  * The server opened the folder read-only: a STORE would be refused, or
  * ignored by a server that still answers OK.  Record the UIDs as being
@@ -869,19 +877,48 @@ static int delete_later(struct folder_run *fr, struct yb_error *err)
 	return rc == YB_OK ? mark_expunging(fr, set, err) : rc;
 }
 
+/*
+ * No UIDPLUS and no expunge: all: a plain EXPUNGE would also remove what
+ * others marked, so yubin marks its own messages \Deleted (UID STORE
+ * touches only the UIDs named) and leaves the expunge to the user or
+ * another client.  Their records stay: the messages are still there.
+ */
+static int mark_deleted_only(struct folder_run *fr, struct yb_error *err)
+{
+	log_warn("folder %s: %s lacks UIDPLUS, so %zu messages are marked \\Deleted "
+		 "and left on it until a client expunges the folder (set expunge: all "
+		 "to let yubin remove them with a plain EXPUNGE, which also removes "
+		 "whatever else is marked \\Deleted there)", fr->folder->shown,
+		 imap_host(fr->run->imap), fr->doomed_len);
+	struct imap_handler handler;
+	handler_for(fr, &handler);
+	fr->phase = PHASE_DELETING;
+	size_t done = 0;
+	int rc = YB_OK;
+	while (rc == YB_OK && done < fr->doomed_len) {
+		char set[SET_TEXT_MAX - 16];
+		size_t consumed = 0, len = 0;
+		rc = imap_seqset_build(fr->doomed + done, fr->doomed_len - done, set,
+				       sizeof(set), &consumed, &len, err);
+		if (rc == YB_OK)
+			rc = store_deleted(fr, set, &handler, err);
+		done += consumed;
+	}
+	if (rc == YB_OK)
+		rc = state_set_meta(fr->run->state, fr->folder->name, EXPUNGING_META,
+				    EXPUNGING_NONE, err);
+	return rc;
+}
+
 /* UID STORE \Deleted then UID EXPUNGE, set by set; forget what went. */
 static int delete_doomed(struct folder_run *fr, struct yb_error *err)
 {
 	enum imap_delete_with with = fr->plan.delete_with;
 	if (fr->doomed_len == 0 || with == DELETE_NOTHING)
 		return YB_OK;
-	if (with == DELETE_NO_UIDPLUS) {
-		log_warn("folder %s: %s lacks UIDPLUS, so %zu messages are left on it "
-			 "(set expunge: all to allow a plain EXPUNGE)",
-			 fr->folder->shown, imap_host(fr->run->imap), fr->doomed_len);
-		return YB_OK;
-	}
 	qsort(fr->doomed, fr->doomed_len, sizeof(*fr->doomed), compare_u32);
+	if (with == DELETE_NO_UIDPLUS)
+		return mark_deleted_only(fr, err);
 	if (with == DELETE_LATER)
 		return delete_later(fr, err);
 	struct imap_handler handler;
@@ -900,8 +937,7 @@ static int delete_doomed(struct folder_run *fr, struct yb_error *err)
 		if (rc != YB_OK)
 			break;
 		char command[SET_TEXT_MAX + 64];
-		snprintf(command, sizeof(command), "UID STORE %s +FLAGS.SILENT (\\Deleted)", set);
-		rc = imap_command(fr->run->imap, command, "UID STORE", &handler, err);
+		rc = store_deleted(fr, set, &handler, err);
 		if (rc == YB_OK) {
 			if (with == DELETE_UID_EXPUNGE)
 				snprintf(command, sizeof(command), "UID EXPUNGE %s", set);
