@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "credential.h"
+#include "folder_ns.h"
 #include "folder_path.h"
 #include "imap.h"
 #include "imap_resp.h"
@@ -18,11 +19,6 @@
 #include "oauth2.h"
 #include "secret.h"
 #include "text.h"
-
-struct listing {
-	const struct account *account;
-	FILE *out;
-};
 
 static const struct { uint32_t attr; const char *name; } attr_names[] = {
 	{ IMAP_MBOX_NOINFERIORS, "\\Noinferiors" },
@@ -56,24 +52,42 @@ static void print_flags(FILE *out, uint32_t attrs)
 		fputs("-", out);
 }
 
-/* One configured folder (UTF-8, may hold * or %) against a LIST name. */
-static int pattern_selects(const char *configured, const struct imap_list_entry *entry,
-			   bool *selects, struct yb_error *err)
+struct listing {
+	const struct account *account;
+	struct folder_ns ns;
+	FILE *out;
+};
+
+/* One configured folder (UTF-8, may hold * or %) against a LIST name, as
+   a fetch sends it: with the namespace's prefix (folder_ns.h). */
+static int pattern_selects(const struct listing *listing, const char *configured,
+			   const struct imap_list_entry *entry, bool *selects,
+			   struct yb_error *err)
 {
+	if (imap_mailbox_is_inbox(entry->name, entry->name_len)) {
+		int rc = folder_ns_takes_inbox(&listing->ns, configured, selects, err);
+		if (rc != YB_OK || *selects)
+			return rc;
+	}
+	char *wanted = folder_ns_server_name(&listing->ns, configured);
+	if (!wanted)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	char *wire = NULL;
 	size_t wire_len = 0;
-	int rc = imap_utf8_to_utf7(configured, strlen(configured), &wire, &wire_len, err);
+	int rc = imap_utf8_to_utf7(wanted, strlen(wanted), &wire, &wire_len, err);
 	if (rc == YB_OK)
 		rc = imap_list_match(wire, wire_len, entry->name, entry->name_len,
 				     entry->delimiter, selects, err);
 	free(wire);
+	free(wanted);
 	return rc;
 }
 
 /* Would a fetch take this folder?  Its folders, or INBOX alone, say. */
-static int is_fetched(const struct account *account, const struct imap_list_entry *entry,
+static int is_fetched(const struct listing *listing, const struct imap_list_entry *entry,
 		      bool *fetched, struct yb_error *err)
 {
+	const struct account *account = listing->account;
 	*fetched = false;
 	if (entry->attrs & (IMAP_MBOX_NOSELECT | IMAP_MBOX_NONEXISTENT))
 		return YB_OK;
@@ -83,7 +97,7 @@ static int is_fetched(const struct account *account, const struct imap_list_entr
 	}
 	int rc = YB_OK;
 	for (size_t i = 0; rc == YB_OK && !*fetched && i < account->folder_count; i++)
-		rc = pattern_selects(account->folders[i], entry, fetched, err);
+		rc = pattern_selects(listing, account->folders[i], entry, fetched, err);
 	return rc;
 }
 
@@ -142,7 +156,7 @@ static int print_folder(void *ctx, const struct imap_list_entry *entry,
 {
 	const struct listing *listing = ctx;
 	bool fetched = false;
-	int rc = is_fetched(listing->account, entry, &fetched, err);
+	int rc = is_fetched(listing, entry, &fetched, err);
 	if (rc != YB_OK)
 		return rc;
 	char *utf8 = decoded_name(entry, err);
@@ -158,7 +172,8 @@ static int print_folder(void *ctx, const struct imap_list_entry *entry,
 		log_warn("skipping folder %s: %s", shown, err->msg);
 	fetched = fetched && utf8;
 	char *path = utf8 && !(entry->attrs & IMAP_MBOX_NOSELECT)
-		     ? local_path(listing->account, utf8, entry->delimiter, fetched)
+		     ? local_path(listing->account, folder_ns_local_name(&listing->ns, utf8),
+				  entry->delimiter, fetched)
 		     : NULL;
 	fprintf(listing->out, "%s\t", shown);
 	if (entry->delimiter)
@@ -183,6 +198,8 @@ static int list_with_secret(const struct account *account, char **secret,
 	secret_free(*secret);
 	*secret = NULL;
 	struct listing listing = { .account = account, .out = out };
+	if (rc == YB_OK)
+		rc = folder_ns_ask(imap, &listing.ns, err);
 	if (rc == YB_OK)
 		rc = imap_list(imap, "\"*\"", print_folder, &listing, err);
 	if (rc == YB_OK)
