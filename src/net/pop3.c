@@ -25,6 +25,7 @@
 #include "pop3_parse.h"
 #include "sasl.h"
 #include "sasl_engine.h"
+#include "sasl_fallback.h"
 #include "text.h"
 
 /* Body bytes are unstuffed into this buffer, allocated once per session;
@@ -375,6 +376,7 @@ static int read_auth_reply(void *session, const char *what, bool challenge_ok,
 	int rc = read_line(pop3, &line, &len, err);
 	if (rc != YB_OK)
 		return rc;
+	reply->credentials = false;
 	if (len >= 1 && line[0] == '+' && (len == 1 || line[1] == ' ')) {
 		reply->answer = SASL_ANSWER_CHALLENGE;
 		reply->text = len > 2 ? line + 2 : line + len;
@@ -389,6 +391,8 @@ static int read_auth_reply(void *session, const char *what, bool challenge_ok,
 	}
 	if (status == POP3_STATUS_ERR) {
 		reply->answer = refusal(reply->text, reply->text_len);
+		reply->credentials = pop3_parse_resp_code(reply->text, reply->text_len) ==
+				     POP3_CODE_AUTH;
 		return YB_OK;
 	}
 	char shown[POP3_SHOWN_MAX];
@@ -525,8 +529,9 @@ static unsigned offered_methods(const struct pop3 *pop3)
 	return methods;
 }
 
-static int choose_method(struct pop3 *pop3, enum sasl_method *method,
-			 struct yb_error *err)
+/* The methods to try in turn (sasl_fallback.h); *count of them. */
+static int choose_methods(struct pop3 *pop3, enum sasl_method methods[SASL_TRY_MAX],
+			  size_t *count, struct yb_error *err)
 {
 	static const enum sasl_method order[] = {
 		SASL_METHOD_PLAIN, SASL_METHOD_LOGIN, SASL_METHOD_USER,
@@ -539,7 +544,11 @@ static int choose_method(struct pop3 *pop3, enum sasl_method *method,
 		.no_bearer = "SASL OAUTHBEARER nor XOAUTH2",
 		.no_method = "(USER, SASL PLAIN, LOGIN, CRAM-MD5, APOP)",
 	};
-	return sasl_choose(pop3->account, &offer, peer(pop3), method, err);
+	enum sasl_method first;
+	int rc = sasl_choose(pop3->account, &offer, peer(pop3), &first, err);
+	if (rc == YB_OK)
+		*count = sasl_fallback_plan(pop3->account, &offer, first, methods);
+	return rc;
 }
 
 /* A user name goes into command lines: no control characters. */
@@ -566,6 +575,31 @@ static int check_can_login(struct pop3 *pop3, const char *secret,
 	return YB_OK;
 }
 
+/* One login attempt (sasl_attempt_fn); a refusal leaves the session
+   able to try again (RFC 5034 4). */
+struct pop3_attempt {
+	struct pop3 *pop3;
+	const char *secret;
+};
+
+static int attempt_login(void *session, enum sasl_method method,
+			 struct sasl_refusal *refusal, struct yb_error *err)
+{
+	struct pop3_attempt *attempt = session;
+	struct pop3 *pop3 = attempt->pop3;
+	log_debug("%s: logging in as %s (auth %s)", peer(pop3),
+		  pop3->account->user,
+		  auth_mech_name(sasl_method_auth(method)));
+	struct sasl_framing framing;
+	framing_for(pop3, &framing);
+	framing.refusal = refusal;
+	if (method == SASL_METHOD_APOP)
+		return auth_apop(pop3, &framing, attempt->secret, err);
+	if (method == SASL_METHOD_USER)
+		return auth_user(pop3, &framing, attempt->secret, err);
+	return sasl_run(&framing, method, attempt->secret, err);
+}
+
 /* Every failure once the server is asked leaves the session unusable. */
 static int authenticate(struct pop3 *pop3, const char *secret,
 			struct yb_error *err)
@@ -573,21 +607,13 @@ static int authenticate(struct pop3 *pop3, const char *secret,
 	int rc = check_can_login(pop3, secret, err);
 	if (rc != YB_OK)
 		return rc;
-	enum sasl_method method;
-	rc = choose_method(pop3, &method, err);
-	if (rc != YB_OK)
-		return mark_broken(pop3, rc);
-	log_debug("%s: logging in as %s (auth %s)", peer(pop3),
-		  pop3->account->user,
-		  auth_mech_name(sasl_method_auth(method)));
-	struct sasl_framing framing;
-	framing_for(pop3, &framing);
-	if (method == SASL_METHOD_APOP)
-		rc = auth_apop(pop3, &framing, secret, err);
-	else if (method == SASL_METHOD_USER)
-		rc = auth_user(pop3, &framing, secret, err);
-	else
-		rc = sasl_run(&framing, method, secret, err);
+	enum sasl_method methods[SASL_TRY_MAX];
+	size_t count = 0;
+	rc = choose_methods(pop3, methods, &count, err);
+	struct pop3_attempt attempt = { pop3, secret };
+	if (rc == YB_OK)
+		rc = sasl_fallback_login(pop3->account, peer(pop3), pop3->account->user,
+					 methods, count, attempt_login, &attempt, err);
 	return mark_broken(pop3, rc);
 }
 
