@@ -332,6 +332,30 @@ static int start_tls(struct pop3 *pop3, struct yb_error *err)
 	return read_capabilities(pop3, err);
 }
 
+/*
+ * RFC 6856: a server that offers UTF8 may hand a client that did not
+ * send it a downgraded copy of a message whose headers hold raw UTF-8
+ * (a notice with the original attached, its MIME boundary new at each
+ * download, its size not the one LIST gave).  UTF8 asks for the message
+ * as it is; the command is valid before login only.  A -ERR changes
+ * nothing yubin relies on, so it is noted and the session goes on.
+ */
+static int enable_utf8(struct pop3 *pop3, struct yb_error *err)
+{
+	if (!pop3->has_capa || !pop3->capa.utf8)
+		return YB_OK;
+	int rc = send_line(pop3, "UTF8", err);
+	enum pop3_status status;
+	const char *text;
+	size_t text_len;
+	if (rc == YB_OK)
+		rc = read_status(pop3, "UTF8", &status, &text, &text_len, err);
+	if (rc == YB_OK && status == POP3_STATUS_ERR)
+		log_info("%s refused UTF8 though it offers it; messages with "
+			 "UTF-8 headers may come downgraded", peer(pop3));
+	return rc;
+}
+
 /* --- authentication --- */
 
 /*
@@ -653,6 +677,8 @@ int pop3_connect(const struct account *account, const char *password,
 		rc = read_capabilities(pop3, err);
 	if (rc == YB_OK && account->tls == TLS_STARTTLS)
 		rc = start_tls(pop3, err);
+	if (rc == YB_OK)
+		rc = enable_utf8(pop3, err);
 	if (rc == YB_OK)
 		rc = authenticate(pop3, password, err);
 	if (rc != YB_OK) {

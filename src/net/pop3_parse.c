@@ -154,6 +154,7 @@ static const struct capa_word capa_keywords[] = {
 	{ "PIPELINING", offsetof(struct pop3_capa, pipelining) },
 	{ "STLS", offsetof(struct pop3_capa, stls) },
 	{ "RESP-CODES", offsetof(struct pop3_capa, resp_codes) },
+	{ "UTF8", offsetof(struct pop3_capa, utf8) },
 };
 
 static const struct capa_word sasl_mechanisms[] = {

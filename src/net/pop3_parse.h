@@ -38,6 +38,7 @@ enum pop3_resp_code pop3_parse_resp_code(const char *text, size_t len);
 
 struct pop3_capa {
 	bool uidl, top, user, pipelining, stls, resp_codes;
+	bool utf8; /* RFC 6856: the UTF8 command */
 	bool sasl_plain, sasl_login, sasl_cram_md5, sasl_xoauth2,
 	     sasl_oauthbearer, sasl_external;
 };
