@@ -69,6 +69,9 @@ struct pop3 {
 	char *scratch;                  /* POP3_SCRATCH_SIZE bytes, owned */
 	bool broken;                    /* an error left the stream out of step */
 	bool quit_sent;
+	/* The last body read disagreed with LIST and was taken as sent. */
+	bool last_size_disagreed;
+	uint64_t last_body_bytes;
 };
 
 static const char *peer(const struct pop3 *pop3)
@@ -1124,16 +1127,20 @@ int pop3_send_retr(struct pop3 *pop3, unsigned long msgno,
 }
 
 /*
- * A body that does not agree with LIST's size was cut short or ran on
- * into the next reply (a last line without its CRLF makes ".\r\n" no
- * terminator), so the replies after it are out of step and would be
- * stored under the wrong UIDLs: the session ends here.
+ * A body longer than LIST said, with no sign of the next reply in it, is
+ * the message as the server rewrote it while sending (pop3_size_rewritten).
+ * Any other body that does not agree was cut short or ran on into the
+ * next reply (a last line without its CRLF makes ".\r\n" no terminator),
+ * so the replies after it are out of step and would be stored under the
+ * wrong UIDLs: the session ends here.
  */
 static int check_body_size(struct pop3 *pop3, unsigned long msgno,
 			   const struct pop3_body_tally *tally,
 			   uint64_t listed_size, struct yb_error *err)
 {
-	if (pop3_size_agrees(tally, listed_size))
+	pop3->last_body_bytes = tally->bytes;
+	pop3->last_size_disagreed = !pop3_size_agrees(tally, listed_size);
+	if (!pop3->last_size_disagreed || pop3_size_rewritten(tally, listed_size))
 		return YB_OK;
 	return mark_broken(pop3, yb_fail(err, YB_ERR_PROTOCOL,
 		"%s: message %lu: RETR sent %llu bytes in %llu lines where "
@@ -1233,6 +1240,12 @@ int pop3_read_retr(struct pop3 *pop3, uint64_t listed_size, pop3_body_fn fn,
 	if (rc != YB_OK || !ok)
 		return rc;
 	return stream_body(pop3, msgno, listed_size, fn, ctx, err);
+}
+
+bool pop3_last_size_disagreed(const struct pop3 *pop3, uint64_t *served)
+{
+	*served = pop3->last_body_bytes;
+	return pop3->last_size_disagreed;
 }
 
 int pop3_send_dele(struct pop3 *pop3, unsigned long msgno,

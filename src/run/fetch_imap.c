@@ -68,6 +68,7 @@ struct entry {
 	uint32_t flags;
 	time_t internaldate;
 	uint64_t size;
+	bool sized;      /* the listing gave RFC822.SIZE */
 	bool wanted;
 	bool done;
 };
@@ -236,6 +237,7 @@ static int add_entry(struct folder_run *fr, const struct imap_fetch *fetch,
 	e->flags = fetch->has_flags ? fetch->flags : 0;
 	e->internaldate = fetch->has_internaldate ? fetch->internaldate : 0;
 	e->size = fetch->has_rfc822_size ? fetch->rfc822_size : 0;
+	e->sized = fetch->has_rfc822_size;
 	return YB_OK;
 }
 
@@ -418,10 +420,19 @@ static bool names_whole_body(const struct imap_response *partial)
 	       section.has_section && section.section_len == 0;
 }
 
+/* The body is the message as sent, whatever RFC822.SIZE said: said. */
+static void check_literal_size(const struct folder_run *fr, const struct entry *e,
+			       uint64_t size)
+{
+	if (e->sized && size != e->size)
+		log_warn("folder %s: UID %" PRIu32 ": %s sent %" PRIu64 " bytes where "
+			 "RFC822.SIZE said %" PRIu64 "; stored as sent", fr->folder->shown,
+			 e->uid, imap_host(fr->run->imap), size, e->size);
+}
+
 static bool want_stream(void *ctx, const struct imap_response *partial,
 			uint64_t size)
 {
-	(void)size;
 	struct folder_run *fr = ctx;
 	if (fr->phase != PHASE_BODIES || !imap_response_is(partial, "FETCH"))
 		return false;
@@ -437,6 +448,7 @@ static bool want_stream(void *ctx, const struct imap_response *partial,
 	struct entry *e = entry_of_partial(fr, partial);
 	if (!e || !e->wanted || e->done || !names_whole_body(partial))
 		return true;
+	check_literal_size(fr, e, size);
 	struct msg_meta meta = {
 		.size_hint = e->size,
 		.internal_date = e->internaldate,
