@@ -52,6 +52,7 @@ struct imap {
 	bool have_capa;                 /* capa came from the server */
 	unsigned long capa_updates;     /* bumped by every replacement */
 	bool qresync_enabled;
+	bool utf8_accepted;            /* ENABLE UTF8=ACCEPT answered ENABLED */
 	bool condstore_enabled;
 
 	bool broken;                    /* the stream is out of step */
@@ -1073,6 +1074,7 @@ static int authenticate(struct imap *imap, const char *secret,
 struct enabled_seen {
 	bool qresync;
 	bool condstore;
+	bool utf8_accept;
 };
 
 static int enabled_untagged(void *ctx, const struct imap_response *resp,
@@ -1086,6 +1088,31 @@ static int enabled_untagged(void *ctx, const struct imap_response *resp,
 		seen->qresync = true;
 	if (imap_capa_list_has(resp->values, resp->value_count, "CONDSTORE"))
 		seen->condstore = true;
+	if (imap_capa_list_has(resp->values, resp->value_count, "UTF8=ACCEPT"))
+		seen->utf8_accept = true;
+	return YB_OK;
+}
+
+/*
+ * UTF8=ACCEPT (RFC 6855): without it a server may hand out a downgraded
+ * copy of a message with raw UTF-8 in its headers.  Once enabled, the
+ * server sends mailbox names as UTF-8 and takes them so, where they were
+ * modified UTF-7: imap_utf8_accepted tells the folder code which.  A
+ * refusal is not fatal.
+ */
+static int enable_utf8(struct imap *imap, struct yb_error *err)
+{
+	if (!has_capa(imap, IMAP_CAPA_UTF8_ACCEPT))
+		return YB_OK;
+	struct enabled_seen seen = { false, false, false };
+	struct imap_handler handler = { .untagged = enabled_untagged, .ctx = &seen };
+	struct imap_result result;
+	int rc = run_command(imap, "ENABLE UTF8=ACCEPT", &handler, &result, err);
+	if (rc != YB_OK)
+		return rc;
+	imap->utf8_accepted = result.status == IMAP_STATUS_OK && seen.utf8_accept;
+	log_debug("%s: UTF8=ACCEPT %s", peer(imap),
+		  imap->utf8_accepted ? "enabled" : "offered but not enabled");
 	return YB_OK;
 }
 
@@ -1097,7 +1124,7 @@ static int enabled_untagged(void *ctx, const struct imap_response *resp,
 static int enable_extensions(struct imap *imap, struct yb_error *err)
 {
 	if (has_capa(imap, IMAP_CAPA_QRESYNC)) {
-		struct enabled_seen seen = { false, false };
+		struct enabled_seen seen = { false, false, false };
 		struct imap_handler handler = { .untagged = enabled_untagged,
 						.ctx = &seen };
 		struct imap_result result;
@@ -1118,7 +1145,7 @@ static int enable_extensions(struct imap *imap, struct yb_error *err)
 		imap->condstore_enabled = true;
 		log_debug("%s: CONDSTORE available", peer(imap));
 	}
-	return YB_OK;
+	return enable_utf8(imap, err);
 }
 
 /* ---- connecting ---- */
@@ -1212,6 +1239,11 @@ uint64_t imap_capabilities(const struct imap *imap)
 bool imap_qresync_enabled(const struct imap *imap)
 {
 	return imap->qresync_enabled;
+}
+
+bool imap_utf8_accepted(const struct imap *imap)
+{
+	return imap->utf8_accepted;
 }
 
 bool imap_condstore_enabled(const struct imap *imap)

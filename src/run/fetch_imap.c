@@ -1476,9 +1476,12 @@ static int entry_matches(const struct list_request *request,
 /*
  * The folder's UTF-8 name, malloc'd: INBOX in any case is "INBOX", one
  * folder however the server or the account file spells it (RFC 3501
- * 5.1).  NULL with err set when the name is not valid modified UTF-7.
+ * 5.1), and one name whether the server sent modified UTF-7 or, with
+ * UTF8=ACCEPT, UTF-8: the state knows the folder by it either way.  NULL
+ * with err set when the name is not valid in the form it came in.
  */
-static char *folder_name(const struct imap_list_entry *entry, struct yb_error *err)
+static char *folder_name(const struct imap_run *run, const struct imap_list_entry *entry,
+			 struct yb_error *err)
 {
 	if (imap_mailbox_is_inbox(entry->name, entry->name_len)) {
 		char *inbox = strdup("INBOX");
@@ -1488,7 +1491,9 @@ static char *folder_name(const struct imap_list_entry *entry, struct yb_error *e
 	}
 	char *utf8 = NULL;
 	size_t utf8_len = 0;
-	if (imap_utf7_to_utf8(entry->name, entry->name_len, &utf8, &utf8_len, err) != YB_OK)
+	if (imap_mailbox_to_utf8(entry->name, entry->name_len,
+				 imap_utf8_accepted(run->imap), &utf8, &utf8_len,
+				 err) != YB_OK)
 		return NULL;
 	return utf8;
 }
@@ -1549,7 +1554,7 @@ static int add_folder(void *ctx, const struct imap_list_entry *entry,
 	if (entry->attrs & (IMAP_MBOX_NOSELECT | IMAP_MBOX_NONEXISTENT))
 		return YB_OK;
 	request->matched++;
-	char *utf8 = folder_name(entry, err);
+	char *utf8 = folder_name(run, entry, err);
 	if (!utf8) {
 		if (err->status == YB_ERR_INTERNAL)
 			return err->status;
@@ -1573,7 +1578,9 @@ static int list_wanted(struct imap_run *run, const char *wanted, struct yb_error
 {
 	char *wire = NULL;
 	size_t wire_len = 0;
-	int rc = imap_utf8_to_utf7(wanted, strlen(wanted), &wire, &wire_len, err);
+	int rc = imap_mailbox_from_utf8(wanted, strlen(wanted),
+					imap_utf8_accepted(run->imap), &wire, &wire_len,
+					err);
 	char *quoted = rc == YB_OK ? imap_quote_mailbox(wire, wire_len) : NULL;
 	if (rc == YB_OK && !quoted)
 		rc = yb_fail(err, YB_ERR_CONFIG, "folder %s cannot be sent", wanted);

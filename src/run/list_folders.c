@@ -55,6 +55,7 @@ static void print_flags(FILE *out, uint32_t attrs)
 struct listing {
 	const struct account *account;
 	struct folder_ns ns;
+	bool utf8_accepted; /* names are UTF-8 on the wire (RFC 6855) */
 	FILE *out;
 };
 
@@ -74,7 +75,8 @@ static int pattern_selects(const struct listing *listing, const char *configured
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	char *wire = NULL;
 	size_t wire_len = 0;
-	int rc = imap_utf8_to_utf7(wanted, strlen(wanted), &wire, &wire_len, err);
+	int rc = imap_mailbox_from_utf8(wanted, strlen(wanted), listing->utf8_accepted,
+					&wire, &wire_len, err);
 	if (rc == YB_OK)
 		rc = imap_list_match(wire, wire_len, entry->name, entry->name_len,
 				     entry->delimiter, selects, err);
@@ -141,13 +143,15 @@ static bool has_control(const char *utf8)
 }
 
 /* The folder's UTF-8 name, malloc'd: INBOX in any case is "INBOX". */
-static char *decoded_name(const struct imap_list_entry *entry, struct yb_error *err)
+static char *decoded_name(const struct listing *listing,
+			  const struct imap_list_entry *entry, struct yb_error *err)
 {
 	if (imap_mailbox_is_inbox(entry->name, entry->name_len))
 		return strdup("INBOX");
 	char *utf8 = NULL;
 	size_t utf8_len = 0;
-	imap_utf7_to_utf8(entry->name, entry->name_len, &utf8, &utf8_len, err);
+	imap_mailbox_to_utf8(entry->name, entry->name_len, listing->utf8_accepted,
+			     &utf8, &utf8_len, err);
 	return utf8;
 }
 
@@ -159,7 +163,7 @@ static int print_folder(void *ctx, const struct imap_list_entry *entry,
 	int rc = is_fetched(listing, entry, &fetched, err);
 	if (rc != YB_OK)
 		return rc;
-	char *utf8 = decoded_name(entry, err);
+	char *utf8 = decoded_name(listing, entry, err);
 	char shown[1024];
 	/* UTF-8 as it is, so a non-ASCII name reads as itself. */
 	if (utf8 && !has_control(utf8))
@@ -198,8 +202,10 @@ static int list_with_secret(const struct account *account, char **secret,
 	secret_free(*secret);
 	*secret = NULL;
 	struct listing listing = { .account = account, .out = out };
-	if (rc == YB_OK)
+	if (rc == YB_OK) {
+		listing.utf8_accepted = imap_utf8_accepted(imap);
 		rc = folder_ns_ask(imap, &listing.ns, err);
+	}
 	if (rc == YB_OK)
 		rc = imap_list(imap, "\"*\"", print_folder, &listing, err);
 	if (rc == YB_OK)
