@@ -29,6 +29,7 @@
 #include "log.h"
 #include "sasl.h"
 #include "sasl_engine.h"
+#include "sasl_fallback.h"
 #include "text.h"
 
 /* Server text in error messages and traces. */
@@ -51,6 +52,7 @@ struct imap {
 	bool have_capa;                 /* capa came from the server */
 	unsigned long capa_updates;     /* bumped by every replacement */
 	bool qresync_enabled;
+	bool utf8_accepted;            /* ENABLE UTF8=ACCEPT answered ENABLED */
 	bool condstore_enabled;
 
 	bool broken;                    /* the stream is out of step */
@@ -736,6 +738,7 @@ struct imap_login {
 /* A step as the engine sees it; the text stays in step. */
 static void reply_from_step(const struct step *step, struct sasl_reply *reply)
 {
+	reply->credentials = false;
 	if (step->kind == STEP_CONTINUE) {
 		reply->answer = SASL_ANSWER_CHALLENGE;
 		reply->text = step->text;
@@ -753,6 +756,10 @@ static void reply_from_step(const struct step *step, struct sasl_reply *reply)
 		reply->answer = SASL_ANSWER_REFUSED_FOR_NOW;
 	else
 		reply->answer = SASL_ANSWER_REFUSED;
+	enum imap_code code = result->code.code;
+	reply->credentials = code == IMAP_CODE_AUTHENTICATIONFAILED ||
+			     code == IMAP_CODE_AUTHORIZATIONFAILED ||
+			     code == IMAP_CODE_EXPIRED;
 }
 
 /* The framing's send_command: AUTHENTICATE MECHANISM [initial-response]. */
@@ -974,11 +981,13 @@ static unsigned offered_methods(const struct imap *imap)
 	return methods;
 }
 
-static int choose_method(struct imap *imap, enum sasl_method *method,
-			 struct yb_error *err)
+/* The methods to try in turn (sasl_fallback.h); *count of them. */
+static int choose_methods(struct imap *imap, enum sasl_method methods[SASL_TRY_MAX],
+			  size_t *count, struct yb_error *err)
 {
+	*count = 1;
 	if (imap->account->auth == AUTH_LOGIN)
-		return choose_login(imap, method, err);
+		return choose_login(imap, &methods[0], err);
 	static const enum sasl_method order[] = {
 		SASL_METHOD_PLAIN, SASL_METHOD_LOGIN_COMMAND,
 		SASL_METHOD_LOGIN, SASL_METHOD_CRAM_MD5,
@@ -992,7 +1001,10 @@ static int choose_method(struct imap *imap, enum sasl_method *method,
 		.no_method = "(LOGIN is disabled; no AUTH=PLAIN, AUTH=LOGIN "
 			     "or AUTH=CRAM-MD5)",
 	};
-	return sasl_choose(imap->account, &offer, peer(imap), method, err);
+	int rc = sasl_choose(imap->account, &offer, peer(imap), &methods[0], err);
+	if (rc == YB_OK)
+		*count = sasl_fallback_plan(imap->account, &offer, methods[0], methods);
+	return rc;
 }
 
 static int check_can_login(struct imap *imap, const char *secret,
@@ -1012,16 +1024,18 @@ static int check_can_login(struct imap *imap, const char *secret,
 	return YB_OK;
 }
 
-/* Every failure leaves the session unusable. */
-static int authenticate(struct imap *imap, const char *secret,
-			struct yb_error *err)
+/* One login attempt (sasl_attempt_fn); after a NO the session may try
+   again. */
+struct imap_attempt {
+	struct imap *imap;
+	const char *secret;
+};
+
+static int attempt_login(void *session, enum sasl_method method,
+			 struct sasl_refusal *refusal, struct yb_error *err)
 {
-	int rc = check_can_login(imap, secret, err);
-	enum sasl_method method = SASL_METHOD_LOGIN_COMMAND;
-	if (rc == YB_OK)
-		rc = choose_method(imap, &method, err);
-	if (rc != YB_OK)
-		return mark_broken(imap, rc);
+	struct imap_attempt *attempt = session;
+	struct imap *imap = attempt->imap;
 	bool login_command_chosen = method == SASL_METHOD_LOGIN_COMMAND;
 	log_debug("%s: logging in as %s (%s%s)", peer(imap),
 		  imap->account->user,
@@ -1029,10 +1043,29 @@ static int authenticate(struct imap *imap, const char *secret,
 		  sasl_method_name(method));
 	struct imap_login login;
 	login_begin(imap, &login);
+	login.framing.refusal = refusal;
 	if (login_command_chosen)
-		rc = login_command(&login, secret, err);
-	else
-		rc = sasl_run(&login.framing, method, secret, err);
+		return login_command(&login, attempt->secret, err);
+	return sasl_run(&login.framing, method, attempt->secret, err);
+}
+
+/* Every failure leaves the session unusable. */
+static int authenticate(struct imap *imap, const char *secret,
+			struct yb_error *err)
+{
+	int rc = check_can_login(imap, secret, err);
+	enum sasl_method methods[SASL_TRY_MAX];
+	size_t count = 0;
+	if (rc == YB_OK)
+		rc = choose_methods(imap, methods, &count, err);
+	if (rc != YB_OK)
+		return mark_broken(imap, rc);
+	char user_shown[IMAP_SHOWN_MAX / 2];
+	text_sanitize(user_shown, sizeof(user_shown), imap->account->user,
+		      strlen(imap->account->user));
+	struct imap_attempt attempt = { imap, secret };
+	rc = sasl_fallback_login(imap->account, peer(imap), user_shown, methods,
+				 count, attempt_login, &attempt, err);
 	return mark_broken(imap, rc);
 }
 
@@ -1041,6 +1074,7 @@ static int authenticate(struct imap *imap, const char *secret,
 struct enabled_seen {
 	bool qresync;
 	bool condstore;
+	bool utf8_accept;
 };
 
 static int enabled_untagged(void *ctx, const struct imap_response *resp,
@@ -1054,6 +1088,31 @@ static int enabled_untagged(void *ctx, const struct imap_response *resp,
 		seen->qresync = true;
 	if (imap_capa_list_has(resp->values, resp->value_count, "CONDSTORE"))
 		seen->condstore = true;
+	if (imap_capa_list_has(resp->values, resp->value_count, "UTF8=ACCEPT"))
+		seen->utf8_accept = true;
+	return YB_OK;
+}
+
+/*
+ * UTF8=ACCEPT (RFC 6855): without it a server may hand out a downgraded
+ * copy of a message with raw UTF-8 in its headers.  Once enabled, the
+ * server sends mailbox names as UTF-8 and takes them so, where they were
+ * modified UTF-7: imap_utf8_accepted tells the folder code which.  A
+ * refusal is not fatal.
+ */
+static int enable_utf8(struct imap *imap, struct yb_error *err)
+{
+	if (!has_capa(imap, IMAP_CAPA_UTF8_ACCEPT))
+		return YB_OK;
+	struct enabled_seen seen = { false, false, false };
+	struct imap_handler handler = { .untagged = enabled_untagged, .ctx = &seen };
+	struct imap_result result;
+	int rc = run_command(imap, "ENABLE UTF8=ACCEPT", &handler, &result, err);
+	if (rc != YB_OK)
+		return rc;
+	imap->utf8_accepted = result.status == IMAP_STATUS_OK && seen.utf8_accept;
+	log_debug("%s: UTF8=ACCEPT %s", peer(imap),
+		  imap->utf8_accepted ? "enabled" : "offered but not enabled");
 	return YB_OK;
 }
 
@@ -1065,7 +1124,7 @@ static int enabled_untagged(void *ctx, const struct imap_response *resp,
 static int enable_extensions(struct imap *imap, struct yb_error *err)
 {
 	if (has_capa(imap, IMAP_CAPA_QRESYNC)) {
-		struct enabled_seen seen = { false, false };
+		struct enabled_seen seen = { false, false, false };
 		struct imap_handler handler = { .untagged = enabled_untagged,
 						.ctx = &seen };
 		struct imap_result result;
@@ -1086,7 +1145,7 @@ static int enable_extensions(struct imap *imap, struct yb_error *err)
 		imap->condstore_enabled = true;
 		log_debug("%s: CONDSTORE available", peer(imap));
 	}
-	return YB_OK;
+	return enable_utf8(imap, err);
 }
 
 /* ---- connecting ---- */
@@ -1180,6 +1239,11 @@ uint64_t imap_capabilities(const struct imap *imap)
 bool imap_qresync_enabled(const struct imap *imap)
 {
 	return imap->qresync_enabled;
+}
+
+bool imap_utf8_accepted(const struct imap *imap)
+{
+	return imap->utf8_accepted;
 }
 
 bool imap_condstore_enabled(const struct imap *imap)

@@ -78,6 +78,10 @@ uint64_t imap_capabilities(const struct imap *imap);
 bool imap_qresync_enabled(const struct imap *imap);
 bool imap_condstore_enabled(const struct imap *imap);
 
+/* Was UTF8=ACCEPT enabled (RFC 6855)?  Mailbox names are then UTF-8 on
+   the wire both ways, not modified UTF-7 (imap_mailbox_to_utf8). */
+bool imap_utf8_accepted(const struct imap *imap);
+
 /* The host, for messages. */
 const char *imap_host(const struct imap *imap);
 

@@ -143,17 +143,16 @@ static uint64_t capa_bit(const char *name, size_t len)
 static int capa_fold(const struct imap_value *items, size_t count,
 		     uint64_t *capa, struct yb_error *err)
 {
+	(void)err;
 	uint64_t bits = 0;
+	/* Only atoms name capabilities; anything else a server lists (a
+	   string, a number, a list) names none yubin needs, and is no
+	   reason to stop. */
 	for (size_t i = 0; i < count; i++) {
 		const char *name;
 		size_t len;
-		if (!atom_text(&items[i], &name, &len)) {
-			char shown[DESCRIBE_MAX];
-			describe_value(&items[i], shown, sizeof(shown));
-			return yb_fail(err, YB_ERR_PROTOCOL,
-				       "capability %s is not an atom", shown);
-		}
-		bits |= capa_bit(name, len);
+		if (atom_text(&items[i], &name, &len))
+			bits |= capa_bit(name, len);
 	}
 	*capa = bits;
 	return YB_OK;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "text.h"
 
@@ -292,4 +293,40 @@ int imap_utf8_to_utf7(const char *in, size_t len, char **out, size_t *out_len,
 	*out = w.buf;
 	*out_len = w.n;
 	return YB_OK;
+}
+
+/* UTF-8 as it is: checked as imap_utf8_to_utf7 checks it, then copied. */
+static int copy_checked_utf8(const char *in, size_t len, char **out,
+			     size_t *out_len, struct yb_error *err)
+{
+	char *encoded = NULL;
+	size_t encoded_len = 0;
+	*out = NULL;
+	int rc = imap_utf8_to_utf7(in, len, &encoded, &encoded_len, err);
+	free(encoded);
+	if (rc != YB_OK)
+		return rc;
+	*out = malloc(len + 1);
+	if (!*out)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	memcpy(*out, in, len);
+	(*out)[len] = '\0';
+	*out_len = len;
+	return YB_OK;
+}
+
+int imap_mailbox_to_utf8(const char *in, size_t len, bool utf8_accept,
+			 char **out, size_t *out_len, struct yb_error *err)
+{
+	if (utf8_accept)
+		return copy_checked_utf8(in, len, out, out_len, err);
+	return imap_utf7_to_utf8(in, len, out, out_len, err);
+}
+
+int imap_mailbox_from_utf8(const char *in, size_t len, bool utf8_accept,
+			   char **out, size_t *out_len, struct yb_error *err)
+{
+	if (utf8_accept)
+		return copy_checked_utf8(in, len, out, out_len, err);
+	return imap_utf8_to_utf7(in, len, out, out_len, err);
 }

@@ -26,6 +26,7 @@
 #ifndef YUBIN_IMAP_UTF7_H
 #define YUBIN_IMAP_UTF7_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -35,5 +36,18 @@ int imap_utf7_to_utf8(const char *in, size_t len, char **out, size_t *out_len,
 
 int imap_utf8_to_utf7(const char *in, size_t len, char **out, size_t *out_len,
 		      struct yb_error *err);
+
+/*
+ * A mailbox name as the server sent it to UTF-8 (imap_mailbox_to_utf8),
+ * and UTF-8 to the form the server takes (imap_mailbox_from_utf8): with
+ * utf8_accept (ENABLE UTF8=ACCEPT, RFC 6855) both are UTF-8 already, and
+ * the name is only checked (valid UTF-8, no NUL) and copied; else the
+ * conversions above.  So one folder has one UTF-8 name whether or not
+ * the server enabled UTF8=ACCEPT.  Errors and ownership as above.
+ */
+int imap_mailbox_to_utf8(const char *in, size_t len, bool utf8_accept,
+			 char **out, size_t *out_len, struct yb_error *err);
+int imap_mailbox_from_utf8(const char *in, size_t len, bool utf8_accept,
+			   char **out, size_t *out_len, struct yb_error *err);
 
 #endif

@@ -25,6 +25,7 @@
 #include "pop3_parse.h"
 #include "sasl.h"
 #include "sasl_engine.h"
+#include "sasl_fallback.h"
 #include "text.h"
 
 /* Body bytes are unstuffed into this buffer, allocated once per session;
@@ -68,6 +69,9 @@ struct pop3 {
 	char *scratch;                  /* POP3_SCRATCH_SIZE bytes, owned */
 	bool broken;                    /* an error left the stream out of step */
 	bool quit_sent;
+	/* The last body read disagreed with LIST and was taken as sent. */
+	bool last_size_disagreed;
+	uint64_t last_body_bytes;
 };
 
 static const char *peer(const struct pop3 *pop3)
@@ -331,6 +335,30 @@ static int start_tls(struct pop3 *pop3, struct yb_error *err)
 	return read_capabilities(pop3, err);
 }
 
+/*
+ * RFC 6856: a server that offers UTF8 may hand a client that did not
+ * send it a downgraded copy of a message whose headers hold raw UTF-8
+ * (a notice with the original attached, its MIME boundary new at each
+ * download, its size not the one LIST gave).  UTF8 asks for the message
+ * as it is; the command is valid before login only.  A -ERR changes
+ * nothing yubin relies on, so it is noted and the session goes on.
+ */
+static int enable_utf8(struct pop3 *pop3, struct yb_error *err)
+{
+	if (!pop3->has_capa || !pop3->capa.utf8)
+		return YB_OK;
+	int rc = send_line(pop3, "UTF8", err);
+	enum pop3_status status;
+	const char *text;
+	size_t text_len;
+	if (rc == YB_OK)
+		rc = read_status(pop3, "UTF8", &status, &text, &text_len, err);
+	if (rc == YB_OK && status == POP3_STATUS_ERR)
+		log_info("%s refused UTF8 though it offers it; messages with "
+			 "UTF-8 headers may come downgraded", peer(pop3));
+	return rc;
+}
+
 /* --- authentication --- */
 
 /*
@@ -375,6 +403,7 @@ static int read_auth_reply(void *session, const char *what, bool challenge_ok,
 	int rc = read_line(pop3, &line, &len, err);
 	if (rc != YB_OK)
 		return rc;
+	reply->credentials = false;
 	if (len >= 1 && line[0] == '+' && (len == 1 || line[1] == ' ')) {
 		reply->answer = SASL_ANSWER_CHALLENGE;
 		reply->text = len > 2 ? line + 2 : line + len;
@@ -389,6 +418,8 @@ static int read_auth_reply(void *session, const char *what, bool challenge_ok,
 	}
 	if (status == POP3_STATUS_ERR) {
 		reply->answer = refusal(reply->text, reply->text_len);
+		reply->credentials = pop3_parse_resp_code(reply->text, reply->text_len) ==
+				     POP3_CODE_AUTH;
 		return YB_OK;
 	}
 	char shown[POP3_SHOWN_MAX];
@@ -525,8 +556,9 @@ static unsigned offered_methods(const struct pop3 *pop3)
 	return methods;
 }
 
-static int choose_method(struct pop3 *pop3, enum sasl_method *method,
-			 struct yb_error *err)
+/* The methods to try in turn (sasl_fallback.h); *count of them. */
+static int choose_methods(struct pop3 *pop3, enum sasl_method methods[SASL_TRY_MAX],
+			  size_t *count, struct yb_error *err)
 {
 	static const enum sasl_method order[] = {
 		SASL_METHOD_PLAIN, SASL_METHOD_LOGIN, SASL_METHOD_USER,
@@ -539,7 +571,11 @@ static int choose_method(struct pop3 *pop3, enum sasl_method *method,
 		.no_bearer = "SASL OAUTHBEARER nor XOAUTH2",
 		.no_method = "(USER, SASL PLAIN, LOGIN, CRAM-MD5, APOP)",
 	};
-	return sasl_choose(pop3->account, &offer, peer(pop3), method, err);
+	enum sasl_method first;
+	int rc = sasl_choose(pop3->account, &offer, peer(pop3), &first, err);
+	if (rc == YB_OK)
+		*count = sasl_fallback_plan(pop3->account, &offer, first, methods);
+	return rc;
 }
 
 /* A user name goes into command lines: no control characters. */
@@ -566,6 +602,31 @@ static int check_can_login(struct pop3 *pop3, const char *secret,
 	return YB_OK;
 }
 
+/* One login attempt (sasl_attempt_fn); a refusal leaves the session
+   able to try again (RFC 5034 4). */
+struct pop3_attempt {
+	struct pop3 *pop3;
+	const char *secret;
+};
+
+static int attempt_login(void *session, enum sasl_method method,
+			 struct sasl_refusal *refusal, struct yb_error *err)
+{
+	struct pop3_attempt *attempt = session;
+	struct pop3 *pop3 = attempt->pop3;
+	log_debug("%s: logging in as %s (auth %s)", peer(pop3),
+		  pop3->account->user,
+		  auth_mech_name(sasl_method_auth(method)));
+	struct sasl_framing framing;
+	framing_for(pop3, &framing);
+	framing.refusal = refusal;
+	if (method == SASL_METHOD_APOP)
+		return auth_apop(pop3, &framing, attempt->secret, err);
+	if (method == SASL_METHOD_USER)
+		return auth_user(pop3, &framing, attempt->secret, err);
+	return sasl_run(&framing, method, attempt->secret, err);
+}
+
 /* Every failure once the server is asked leaves the session unusable. */
 static int authenticate(struct pop3 *pop3, const char *secret,
 			struct yb_error *err)
@@ -573,21 +634,13 @@ static int authenticate(struct pop3 *pop3, const char *secret,
 	int rc = check_can_login(pop3, secret, err);
 	if (rc != YB_OK)
 		return rc;
-	enum sasl_method method;
-	rc = choose_method(pop3, &method, err);
-	if (rc != YB_OK)
-		return mark_broken(pop3, rc);
-	log_debug("%s: logging in as %s (auth %s)", peer(pop3),
-		  pop3->account->user,
-		  auth_mech_name(sasl_method_auth(method)));
-	struct sasl_framing framing;
-	framing_for(pop3, &framing);
-	if (method == SASL_METHOD_APOP)
-		rc = auth_apop(pop3, &framing, secret, err);
-	else if (method == SASL_METHOD_USER)
-		rc = auth_user(pop3, &framing, secret, err);
-	else
-		rc = sasl_run(&framing, method, secret, err);
+	enum sasl_method methods[SASL_TRY_MAX];
+	size_t count = 0;
+	rc = choose_methods(pop3, methods, &count, err);
+	struct pop3_attempt attempt = { pop3, secret };
+	if (rc == YB_OK)
+		rc = sasl_fallback_login(pop3->account, peer(pop3), pop3->account->user,
+					 methods, count, attempt_login, &attempt, err);
 	return mark_broken(pop3, rc);
 }
 
@@ -627,6 +680,8 @@ int pop3_connect(const struct account *account, const char *password,
 		rc = read_capabilities(pop3, err);
 	if (rc == YB_OK && account->tls == TLS_STARTTLS)
 		rc = start_tls(pop3, err);
+	if (rc == YB_OK)
+		rc = enable_utf8(pop3, err);
 	if (rc == YB_OK)
 		rc = authenticate(pop3, password, err);
 	if (rc != YB_OK) {
@@ -1072,16 +1127,20 @@ int pop3_send_retr(struct pop3 *pop3, unsigned long msgno,
 }
 
 /*
- * A body that does not agree with LIST's size was cut short or ran on
- * into the next reply (a last line without its CRLF makes ".\r\n" no
- * terminator), so the replies after it are out of step and would be
- * stored under the wrong UIDLs: the session ends here.
+ * A body longer than LIST said, with no sign of the next reply in it, is
+ * the message as the server rewrote it while sending (pop3_size_rewritten).
+ * Any other body that does not agree was cut short or ran on into the
+ * next reply (a last line without its CRLF makes ".\r\n" no terminator),
+ * so the replies after it are out of step and would be stored under the
+ * wrong UIDLs: the session ends here.
  */
 static int check_body_size(struct pop3 *pop3, unsigned long msgno,
 			   const struct pop3_body_tally *tally,
 			   uint64_t listed_size, struct yb_error *err)
 {
-	if (pop3_size_agrees(tally, listed_size))
+	pop3->last_body_bytes = tally->bytes;
+	pop3->last_size_disagreed = !pop3_size_agrees(tally, listed_size);
+	if (!pop3->last_size_disagreed || pop3_size_rewritten(tally, listed_size))
 		return YB_OK;
 	return mark_broken(pop3, yb_fail(err, YB_ERR_PROTOCOL,
 		"%s: message %lu: RETR sent %llu bytes in %llu lines where "
@@ -1181,6 +1240,12 @@ int pop3_read_retr(struct pop3 *pop3, uint64_t listed_size, pop3_body_fn fn,
 	if (rc != YB_OK || !ok)
 		return rc;
 	return stream_body(pop3, msgno, listed_size, fn, ctx, err);
+}
+
+bool pop3_last_size_disagreed(const struct pop3 *pop3, uint64_t *served)
+{
+	*served = pop3->last_body_bytes;
+	return pop3->last_size_disagreed;
 }
 
 int pop3_send_dele(struct pop3 *pop3, unsigned long msgno,

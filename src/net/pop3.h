@@ -72,12 +72,19 @@ int pop3_send_retr(struct pop3 *pop3, unsigned long msgno,
  * YB_OK with err holding the server's text; the session goes on.  An error
  * from fn stops the read and is returned; the session is then unusable.
  * A body that does not agree with listed_size, the size LIST gave for the
- * message (pop3_size_agrees), has been passed to fn whole but is
- * YB_ERR_PROTOCOL: the caller must not keep it, and the session is
- * unusable (the replies after it are out of step).
+ * message (pop3_size_agrees), is the message as the server rewrote it
+ * while sending when it is longer and shows no sign of the next reply
+ * (pop3_size_rewritten; pop3_last_size_disagreed says so).  Any other
+ * has been passed to fn whole but is YB_ERR_PROTOCOL: the caller must
+ * not keep it, and the session is unusable (the replies after it are out
+ * of step).
  */
 int pop3_read_retr(struct pop3 *pop3, uint64_t listed_size, pop3_body_fn fn,
 		   void *ctx, bool *refused, struct yb_error *err);
+
+/* Did the body pop3_read_retr just read disagree with LIST's size?
+   *served gets its size as received (unstuffed, line ends as sent). */
+bool pop3_last_size_disagreed(const struct pop3 *pop3, uint64_t *served);
 
 int pop3_send_dele(struct pop3 *pop3, unsigned long msgno,
 		   struct yb_error *err);

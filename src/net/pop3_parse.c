@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "text.h"
 
@@ -154,6 +155,7 @@ static const struct capa_word capa_keywords[] = {
 	{ "PIPELINING", offsetof(struct pop3_capa, pipelining) },
 	{ "STLS", offsetof(struct pop3_capa, stls) },
 	{ "RESP-CODES", offsetof(struct pop3_capa, resp_codes) },
+	{ "UTF8", offsetof(struct pop3_capa, utf8) },
 };
 
 static const struct capa_word sasl_mechanisms[] = {
@@ -476,9 +478,47 @@ void pop3_tally_init(struct pop3_body_tally *tally)
 	memset(tally, 0, sizeof(*tally));
 }
 
+static bool head_is(const struct pop3_body_tally *tally, const char *status)
+{
+	size_t n = strlen(status);
+	return tally->head_len == n &&
+	       strncasecmp((const char *)tally->head, status, n) == 0;
+}
+
+/* One byte through the watch for a reply read as body (see .h). */
+static void watch_run_on(struct pop3_body_tally *tally, unsigned char c)
+{
+	if (tally->at_head && c != '\n' && tally->head_len < sizeof(tally->head)) {
+		tally->head[tally->head_len++] = c;
+		if (head_is(tally, "+OK") || head_is(tally, "-ERR"))
+			tally->ran_on = true;
+	} else {
+		tally->at_head = false;
+	}
+	if (c == '\n') {
+		tally->at_head = tally->last[0] == '.' && tally->last[1] == '\r';
+		tally->head_len = 0;
+	}
+	tally->last[0] = tally->last[1];
+	tally->last[1] = c;
+}
+
+bool pop3_tally_ran_on(const struct pop3_body_tally *tally)
+{
+	return tally->ran_on;
+}
+
+bool pop3_size_rewritten(const struct pop3_body_tally *tally, uint64_t listed)
+{
+	uint64_t slack = tally->crlf + 1;
+	return !tally->ran_on && tally->bytes > slack && listed < tally->bytes - slack;
+}
+
 void pop3_tally_add(struct pop3_body_tally *tally, const char *data,
 		    size_t len)
 {
+	for (size_t i = 0; i < len && !tally->ran_on; i++)
+		watch_run_on(tally, (unsigned char)data[i]);
 	const char *p = data;
 	const char *end = data + len;
 	bool after_cr = tally->after_cr;

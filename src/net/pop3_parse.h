@@ -38,6 +38,7 @@ enum pop3_resp_code pop3_parse_resp_code(const char *text, size_t len);
 
 struct pop3_capa {
 	bool uidl, top, user, pipelining, stls, resp_codes;
+	bool utf8; /* RFC 6856: the UTF8 command */
 	bool sasl_plain, sasl_login, sasl_cram_md5, sasl_xoauth2,
 	     sasl_oauthbearer, sasl_external;
 };
@@ -97,6 +98,15 @@ size_t pop3_dot_decode(struct pop3_dot_decoder *dec, const char *in, size_t len,
 struct pop3_body_tally {
 	uint64_t bytes, crlf, bare_lf, wire_extra;
 	bool after_cr;  /* the last byte added was a CR */
+	/* A line ending in ".\r\n" followed by one that starts with
+	   "+OK" or "-ERR": the mark of a body whose last line lacked its
+	   CRLF, so that the terminator was taken for text and the next
+	   reply read as body (see pop3_tally_ran_on). */
+	bool ran_on;
+	unsigned char last[2]; /* the two bytes before the current one */
+	bool at_head;          /* collecting the start of a line after ".\r\n" */
+	unsigned char head[4];
+	unsigned head_len;
 };
 
 void pop3_tally_init(struct pop3_body_tally *tally);
@@ -117,5 +127,23 @@ void pop3_tally_add(struct pop3_body_tally *tally, const char *data,
  * next reply (a reply stream out of step), or a server that lies.
  */
 bool pop3_size_agrees(const struct pop3_body_tally *tally, uint64_t listed);
+
+/*
+ * Could this body have run on into the next reply?  True when it holds a
+ * line ending in "." followed by a line that starts like a status line
+ * ("+OK", "-ERR", any case).
+ */
+bool pop3_tally_ran_on(const struct pop3_body_tally *tally);
+
+/*
+ * Is a body that disagrees with listed the message as the server sent
+ * it?  Servers rewrite a message as they send it (X-UID and Status
+ * headers added; an RFC 6856 downgrade, a notice with the original
+ * attached): the body is then longer than LIST said.  So: longer than
+ * the sizes that agree, and without the mark of a run-on.  A shorter
+ * body may have been cut short by a "." line the server did not stuff,
+ * the rest of it to be read as the next reply.
+ */
+bool pop3_size_rewritten(const struct pop3_body_tally *tally, uint64_t listed);
 
 #endif

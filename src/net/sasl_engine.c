@@ -202,6 +202,12 @@ static int refusal_error(const struct sasl_framing *framing, const char *what,
 		return YB_OK;
 	char shown[SASL_SHOWN_MAX];
 	text_sanitize(shown, sizeof(shown), reply->text, reply->text_len);
+	if (framing->refusal) {
+		text_sanitize(framing->refusal->reason,
+			      sizeof(framing->refusal->reason), reply->text,
+			      reply->text_len);
+		framing->refusal->credentials = reply->credentials;
+	}
 	switch (reply->answer) {
 	case SASL_ANSWER_MALFORMED:
 		return yb_fail(err, YB_ERR_PROTOCOL,

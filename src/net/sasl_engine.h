@@ -88,8 +88,20 @@ enum sasl_answer {
 	SASL_ANSWER_MALFORMED,       /* the command itself was refused */
 };
 
+/* Server text kept of a refusal. */
+#define SASL_REASON_MAX 200
+
+/* What a refusal said. */
+struct sasl_refusal {
+	char reason[SASL_REASON_MAX + 1]; /* sanitized; "" if none */
+	bool credentials; /* a response code blamed the credentials */
+};
+
 struct sasl_reply {
 	enum sasl_answer answer;
+	/* REFUSED with a response code that blames the credentials, not
+	   the mechanism (IMAP AUTHENTICATIONFAILED, POP3 [AUTH]). */
+	bool credentials;
 	/* The challenge (base64) or the server's reason; not owned, valid
 	   until the next call of a hook. */
 	const char *text;
@@ -130,6 +142,10 @@ struct sasl_framing {
 	/* Cancel the exchange ("*") and read its end; NULL: the protocol
 	   has no cancel, the exchange just fails. */
 	int (*cancel)(void *session, struct yb_error *err);
+
+	/* Where a refusal is described, for sasl_fallback.h; NULL:
+	   nowhere. */
+	struct sasl_refusal *refusal;
 };
 
 /*

@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "delivery.h"
+#include "folder_ns.h"
 #include "folder_path.h"
 #include "held.h"
 #include "imap.h"
@@ -67,6 +68,7 @@ struct entry {
 	uint32_t flags;
 	time_t internaldate;
 	uint64_t size;
+	bool sized;      /* the listing gave RFC822.SIZE */
 	bool wanted;
 	bool done;
 };
@@ -84,13 +86,6 @@ struct folder {
 	char shown[256]; /* the name sanitized, for messages and logs */
 };
 
-/* The server's personal namespace (RFC 2342), if it said. */
-struct personal_namespace {
-	char prefix[256];   /* modified UTF-7, e.g. "INBOX." or "" */
-	char delimiter;
-	bool known;
-};
-
 struct imap_run {
 	const struct account *account;
 	struct imap *imap;
@@ -102,7 +97,7 @@ struct imap_run {
 	struct folder *folders;
 	size_t folder_count, folder_cap;
 	struct name_set folder_names;  /* of folders[].name, for O(1) dedup */
-	struct personal_namespace ns;
+	struct folder_ns ns;
 	enum yb_status skipped_status; /* worst of the folders not opened */
 	size_t refused_count;          /* folders the server would not open */
 	char first_refused[256];       /* the first of them, sanitized */
@@ -242,6 +237,7 @@ static int add_entry(struct folder_run *fr, const struct imap_fetch *fetch,
 	e->flags = fetch->has_flags ? fetch->flags : 0;
 	e->internaldate = fetch->has_internaldate ? fetch->internaldate : 0;
 	e->size = fetch->has_rfc822_size ? fetch->rfc822_size : 0;
+	e->sized = fetch->has_rfc822_size;
 	return YB_OK;
 }
 
@@ -424,10 +420,19 @@ static bool names_whole_body(const struct imap_response *partial)
 	       section.has_section && section.section_len == 0;
 }
 
+/* The body is the message as sent, whatever RFC822.SIZE said: said. */
+static void check_literal_size(const struct folder_run *fr, const struct entry *e,
+			       uint64_t size)
+{
+	if (e->sized && size != e->size)
+		log_warn("folder %s: UID %" PRIu32 ": %s sent %" PRIu64 " bytes where "
+			 "RFC822.SIZE said %" PRIu64 "; stored as sent", fr->folder->shown,
+			 e->uid, imap_host(fr->run->imap), size, e->size);
+}
+
 static bool want_stream(void *ctx, const struct imap_response *partial,
 			uint64_t size)
 {
-	(void)size;
 	struct folder_run *fr = ctx;
 	if (fr->phase != PHASE_BODIES || !imap_response_is(partial, "FETCH"))
 		return false;
@@ -443,6 +448,7 @@ static bool want_stream(void *ctx, const struct imap_response *partial,
 	struct entry *e = entry_of_partial(fr, partial);
 	if (!e || !e->wanted || e->done || !names_whole_body(partial))
 		return true;
+	check_literal_size(fr, e, size);
 	struct msg_meta meta = {
 		.size_hint = e->size,
 		.internal_date = e->internaldate,
@@ -851,6 +857,14 @@ static int settle_expunging(struct folder_run *fr, struct yb_error *err)
 	return state_set_meta(state, mailbox, EXPUNGING_META, EXPUNGING_NONE, err);
 }
 
+static int store_deleted(struct folder_run *fr, const char *set,
+			 const struct imap_handler *handler, struct yb_error *err)
+{
+	char command[SET_TEXT_MAX + 64];
+	snprintf(command, sizeof(command), "UID STORE %s +FLAGS.SILENT (\\Deleted)", set);
+	return imap_command(fr->run->imap, command, "UID STORE", handler, err);
+}
+
 /*
  * The server opened the folder read-only: a STORE would be refused, or
  * ignored by a server that still answers OK.  Record the UIDs as being
@@ -869,21 +883,66 @@ static int delete_later(struct folder_run *fr, struct yb_error *err)
 	return rc == YB_OK ? mark_expunging(fr, set, err) : rc;
 }
 
+/*
+ * One set of doomed UIDs, fr->doomed[done..done+consumed): named in the
+ * state, UID STORE \Deleted, UID EXPUNGE (or EXPUNGE), then forgotten.
+ */
+static int expunge_set(struct folder_run *fr, const char *set, size_t done,
+		       size_t consumed, const struct imap_handler *handler,
+		       struct yb_error *err)
+{
+	int rc = mark_expunging(fr, set, err);
+	if (rc == YB_OK)
+		rc = store_deleted(fr, set, handler, err);
+	if (rc == YB_OK) {
+		char command[SET_TEXT_MAX + 64];
+		if (fr->plan.delete_with == DELETE_UID_EXPUNGE)
+			snprintf(command, sizeof(command), "UID EXPUNGE %s", set);
+		else
+			snprintf(command, sizeof(command), "EXPUNGE");
+		rc = imap_command(fr->run->imap, command, "EXPUNGE", handler, err);
+	}
+	if (rc == YB_OK)
+		testhook_step("delete");
+	for (size_t i = done; rc == YB_OK && i < done + consumed; i++) {
+		char key[KEY_MAX];
+		key_for(key, fr->uidvalidity, fr->doomed[i]);
+		rc = state_forget(fr->run->state, fr->folder->name, key, err);
+	}
+	if (rc == YB_OK)
+		rc = state_set_meta(fr->run->state, fr->folder->name, EXPUNGING_META,
+				    EXPUNGING_NONE, err);
+	if (rc == YB_OK)
+		rc = state_sync(fr->run->state, err);
+	return rc;
+}
+
+/*
+ * No UIDPLUS and no expunge: all: a plain EXPUNGE would also remove what
+ * others marked, so yubin only marks its own messages \Deleted (UID STORE
+ * touches only the UIDs named) and leaves the expunge to the user or
+ * another client.  Their records stay: the messages are still there.
+ */
+static void warn_marked_only(const struct folder_run *fr)
+{
+	log_warn("folder %s: %s lacks UIDPLUS, so %zu messages are marked \\Deleted "
+		 "and left on it until a client expunges the folder (set expunge: all "
+		 "to let yubin remove them with a plain EXPUNGE, which also removes "
+		 "whatever else is marked \\Deleted there)", fr->folder->shown,
+		 imap_host(fr->run->imap), fr->doomed_len);
+}
+
 /* UID STORE \Deleted then UID EXPUNGE, set by set; forget what went. */
 static int delete_doomed(struct folder_run *fr, struct yb_error *err)
 {
 	enum imap_delete_with with = fr->plan.delete_with;
 	if (fr->doomed_len == 0 || with == DELETE_NOTHING)
 		return YB_OK;
-	if (with == DELETE_NO_UIDPLUS) {
-		log_warn("folder %s: %s lacks UIDPLUS, so %zu messages are left on it "
-			 "(set expunge: all to allow a plain EXPUNGE)",
-			 fr->folder->shown, imap_host(fr->run->imap), fr->doomed_len);
-		return YB_OK;
-	}
 	qsort(fr->doomed, fr->doomed_len, sizeof(*fr->doomed), compare_u32);
 	if (with == DELETE_LATER)
 		return delete_later(fr, err);
+	if (with == DELETE_NO_UIDPLUS)
+		warn_marked_only(fr);
 	struct imap_handler handler;
 	handler_for(fr, &handler);
 	fr->phase = PHASE_DELETING;
@@ -895,34 +954,15 @@ static int delete_doomed(struct folder_run *fr, struct yb_error *err)
 		size_t consumed = 0, len = 0;
 		rc = imap_seqset_build(fr->doomed + done, fr->doomed_len - done, set,
 				       sizeof(set), &consumed, &len, err);
-		if (rc == YB_OK)
-			rc = mark_expunging(fr, set, err);
-		if (rc != YB_OK)
-			break;
-		char command[SET_TEXT_MAX + 64];
-		snprintf(command, sizeof(command), "UID STORE %s +FLAGS.SILENT (\\Deleted)", set);
-		rc = imap_command(fr->run->imap, command, "UID STORE", &handler, err);
-		if (rc == YB_OK) {
-			if (with == DELETE_UID_EXPUNGE)
-				snprintf(command, sizeof(command), "UID EXPUNGE %s", set);
-			else
-				snprintf(command, sizeof(command), "EXPUNGE");
-			rc = imap_command(fr->run->imap, command, "EXPUNGE", &handler, err);
-		}
-		if (rc == YB_OK)
-			testhook_step("delete");
-		for (size_t i = done; rc == YB_OK && i < done + consumed; i++) {
-			char key[KEY_MAX];
-			key_for(key, fr->uidvalidity, fr->doomed[i]);
-			rc = state_forget(fr->run->state, fr->folder->name, key, err);
-		}
-		if (rc == YB_OK)
-			rc = state_set_meta(fr->run->state, fr->folder->name, EXPUNGING_META,
-					    EXPUNGING_NONE, err);
-		if (rc == YB_OK)
-			rc = state_sync(fr->run->state, err);
+		if (rc == YB_OK && with == DELETE_NO_UIDPLUS)
+			rc = store_deleted(fr, set, &handler, err);
+		else if (rc == YB_OK)
+			rc = expunge_set(fr, set, done, consumed, &handler, err);
 		done += consumed;
 	}
+	if (rc == YB_OK && with == DELETE_NO_UIDPLUS)
+		return state_set_meta(fr->run->state, fr->folder->name, EXPUNGING_META,
+				      EXPUNGING_NONE, err);
 	if (rc == YB_OK) {
 		fr->run->report->deleted += fr->doomed_len;
 		fr->expunged += fr->doomed_len;
@@ -1415,19 +1455,6 @@ static int fetch_folder(struct imap_run *run, const struct folder *folder,
 
 /* --- folders --- */
 
-/*
- * A folder's name for the local side: without the personal namespace's
- * prefix ("INBOX.Archive" on a Courier-style server is "Archive" here).
- */
-static const char *local_name(const struct imap_run *run, const char *utf8)
-{
-	size_t plen = strlen(run->ns.prefix);
-	if (!run->ns.known || plen == 0 || strncmp(utf8, run->ns.prefix, plen) != 0 ||
-	    utf8[plen] == '\0')
-		return utf8;
-	return utf8 + plen;
-}
-
 /* Does a LIST entry answer the pattern sent?  A server may add others. */
 static int entry_matches(const struct list_request *request,
 			 const struct imap_list_entry *entry, bool *matches,
@@ -1449,9 +1476,12 @@ static int entry_matches(const struct list_request *request,
 /*
  * The folder's UTF-8 name, malloc'd: INBOX in any case is "INBOX", one
  * folder however the server or the account file spells it (RFC 3501
- * 5.1).  NULL with err set when the name is not valid modified UTF-7.
+ * 5.1), and one name whether the server sent modified UTF-7 or, with
+ * UTF8=ACCEPT, UTF-8: the state knows the folder by it either way.  NULL
+ * with err set when the name is not valid in the form it came in.
  */
-static char *folder_name(const struct imap_list_entry *entry, struct yb_error *err)
+static char *folder_name(const struct imap_run *run, const struct imap_list_entry *entry,
+			 struct yb_error *err)
 {
 	if (imap_mailbox_is_inbox(entry->name, entry->name_len)) {
 		char *inbox = strdup("INBOX");
@@ -1461,7 +1491,9 @@ static char *folder_name(const struct imap_list_entry *entry, struct yb_error *e
 	}
 	char *utf8 = NULL;
 	size_t utf8_len = 0;
-	if (imap_utf7_to_utf8(entry->name, entry->name_len, &utf8, &utf8_len, err) != YB_OK)
+	if (imap_mailbox_to_utf8(entry->name, entry->name_len,
+				 imap_utf8_accepted(run->imap), &utf8, &utf8_len,
+				 err) != YB_OK)
 		return NULL;
 	return utf8;
 }
@@ -1498,7 +1530,7 @@ static int append_folder(struct imap_run *run, const struct imap_list_entry *ent
 	text_sanitize(f->shown, sizeof(f->shown), utf8, strlen(utf8));
 	f->wire = strcmp(utf8, "INBOX") == 0 ? strdup("INBOX")
 		  : strndup(entry->name, entry->name_len);
-	f->local = strdup(local_name(run, utf8));
+	f->local = strdup(folder_ns_local_name(&run->ns, utf8));
 	f->delimiter = entry->delimiter;
 	if (!f->wire || !f->local || name_set_add(&run->folder_names, f->name) < 0) {
 		free(f->wire);
@@ -1522,7 +1554,7 @@ static int add_folder(void *ctx, const struct imap_list_entry *entry,
 	if (entry->attrs & (IMAP_MBOX_NOSELECT | IMAP_MBOX_NONEXISTENT))
 		return YB_OK;
 	request->matched++;
-	char *utf8 = folder_name(entry, err);
+	char *utf8 = folder_name(run, entry, err);
 	if (!utf8) {
 		if (err->status == YB_ERR_INTERNAL)
 			return err->status;
@@ -1540,94 +1572,57 @@ static int add_folder(void *ctx, const struct imap_list_entry *entry,
 	return append_folder(run, entry, utf8, err);
 }
 
-static int on_namespace(void *ctx, const struct imap_response *resp,
-			struct yb_error *err)
+/* LIST one name or pattern (UTF-8, as the server spells it) and add
+   what it selects. */
+static int list_wanted(struct imap_run *run, const char *wanted, struct yb_error *err)
 {
-	struct imap_run *run = ctx;
-	if (!imap_response_is(resp, "NAMESPACE"))
-		return YB_OK;
-	struct imap_namespaces spaces;
-	int rc = imap_namespace_decode(resp, &spaces, err);
-	if (rc != YB_OK || spaces.personal_count == 0)
+	char *wire = NULL;
+	size_t wire_len = 0;
+	int rc = imap_mailbox_from_utf8(wanted, strlen(wanted),
+					imap_utf8_accepted(run->imap), &wire, &wire_len,
+					err);
+	char *quoted = rc == YB_OK ? imap_quote_mailbox(wire, wire_len) : NULL;
+	if (rc == YB_OK && !quoted)
+		rc = yb_fail(err, YB_ERR_CONFIG, "folder %s cannot be sent", wanted);
+	struct list_request request = { .run = run, .pattern = wire,
+					.pattern_len = wire_len };
+	if (rc == YB_OK)
+		rc = imap_list(run->imap, quoted, add_folder, &request, err);
+	free(quoted);
+	free(wire);
+	if (rc == YB_OK && request.matched == 0 && !folder_is_pattern(wanted))
+		log_warn("folder %s does not exist on %s", wanted, imap_host(run->imap));
+	return rc;
+}
+
+/* One configured name or pattern; with a namespace prefix put in front
+   of a pattern that would match INBOX, INBOX as well (folder_ns.h). */
+static int resolve_configured(struct imap_run *run, const char *configured,
+			      struct yb_error *err)
+{
+	bool takes_inbox = false;
+	int rc = folder_ns_takes_inbox(&run->ns, configured, &takes_inbox, err);
+	if (rc == YB_OK && takes_inbox)
+		rc = list_wanted(run, "INBOX", err);
+	if (rc != YB_OK)
 		return rc;
-	const struct imap_namespace *personal = &spaces.personal[0];
-	if (personal->prefix_len >= sizeof(run->ns.prefix))
-		return YB_OK;
-	memcpy(run->ns.prefix, personal->prefix, personal->prefix_len);
-	run->ns.prefix[personal->prefix_len] = '\0';
-	run->ns.delimiter = personal->delimiter;
-	run->ns.known = true;
-	return YB_OK;
-}
-
-static int ask_namespace(struct imap_run *run, struct yb_error *err)
-{
-	if (!(imap_capabilities(run->imap) & IMAP_CAPA_NAMESPACE))
-		return YB_OK;
-	struct imap_handler handler = { .untagged = on_namespace, .ctx = run };
-	return imap_command(run->imap, "NAMESPACE", "NAMESPACE", &handler, err);
-}
-
-/*
- * A configured name as the server spells it: names use "/" between
- * levels and are relative to the personal namespace, so on a server
- * whose delimiter is "." under "INBOX." the name "Archive/2024" is
- * "INBOX.Archive.2024".  INBOX, and a name that already starts with the
- * prefix, are taken as they are.  Returns a malloc'd string.
- */
-static char *server_spelling(const struct imap_run *run, const char *wanted)
-{
-	size_t plen = strlen(run->ns.prefix);
-	bool as_is = !run->ns.known || strcasecmp(wanted, "INBOX") == 0 ||
-		     (plen > 0 && strncmp(wanted, run->ns.prefix, plen) == 0);
-	size_t size = plen + strlen(wanted) + 1;
-	char *out = malloc(size);
-	if (!out)
-		return NULL;
-	if (as_is) {
-		snprintf(out, size, "%s", wanted);
-		return out;
-	}
-	snprintf(out, size, "%s%s", run->ns.prefix, wanted);
-	char delimiter = run->ns.delimiter;
-	if (delimiter && delimiter != '/')
-		for (char *p = out + plen; *p; p++)
-			if (*p == '/')
-				*p = delimiter;
-	return out;
+	char *wanted = folder_ns_server_name(&run->ns, configured);
+	if (!wanted)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	rc = list_wanted(run, wanted, err);
+	free(wanted);
+	return rc;
 }
 
 static int resolve_folders(struct imap_run *run, struct yb_error *err)
 {
 	const struct account *account = run->account;
 	size_t configured = account->folder_count;
-	int rc = ask_namespace(run, err);
-	if (rc != YB_OK)
-		return rc;
-	for (size_t i = 0; i < (configured ? configured : 1); i++) {
-		const char *configured_name = configured ? account->folders[i] : "INBOX";
-		char *wanted = server_spelling(run, configured_name);
-		if (!wanted)
-			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-		char *wire = NULL;
-		size_t wire_len = 0;
-		rc = imap_utf8_to_utf7(wanted, strlen(wanted), &wire, &wire_len, err);
-		char *quoted = rc == YB_OK ? imap_quote_mailbox(wire, wire_len) : NULL;
-		if (rc == YB_OK && !quoted)
-			rc = yb_fail(err, YB_ERR_CONFIG, "folder %s cannot be sent", wanted);
-		struct list_request request = { .run = run, .pattern = wire,
-						.pattern_len = wire_len };
-		if (rc == YB_OK)
-			rc = imap_list(run->imap, quoted, add_folder, &request, err);
-		free(quoted);
-		free(wire);
-		if (rc == YB_OK && request.matched == 0 && !folder_is_pattern(wanted))
-			log_warn("folder %s does not exist on %s", wanted, imap_host(run->imap));
-		free(wanted);
-		if (rc != YB_OK)
-			return rc;
-	}
-	return YB_OK;
+	int rc = folder_ns_ask(run->imap, &run->ns, err);
+	for (size_t i = 0; rc == YB_OK && i < (configured ? configured : 1); i++)
+		rc = resolve_configured(run, configured ? account->folders[i] : "INBOX",
+					err);
+	return rc;
 }
 
 /* Does the path fit where the system takes paths, with room for the sink? */

@@ -187,6 +187,12 @@ static int fetch_one(struct pop3_run *run, const struct planned *plan,
 			 has_key(plan) ? plan->key : "no UIDL", retr_err.msg);
 		return YB_OK;
 	}
+	uint64_t served = 0;
+	if (pop3_last_size_disagreed(run->pop3, &served))
+		log_warn("message %lu (%s): %s sent %" PRIu64 " bytes where LIST said "
+			 "%" PRIu64 "; stored as sent", plan->msg->msgno,
+			 has_key(plan) ? plan->key : "no UIDL", run->account->host, served,
+			 plan->msg->size);
 	progress_message_done();
 	/* The cast drops const only to pass the plan through the delivery. */
 	return delivery_end(run->delivery, has_key(plan) ? plan->key : NULL,

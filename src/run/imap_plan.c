@@ -97,12 +97,12 @@ static void plan_deleting(const struct imap_plan_known *known,
 	if (!plan->doom_delivered && !plan->doom_fetched && !plan->redo_expunging &&
 	    !plan->doom_aged)
 		plan->delete_with = DELETE_NOTHING;
-	else if (!known->uidplus && !known->expunge_all)
-		plan->delete_with = DELETE_NO_UIDPLUS;
 	else if (selected->read_only)
 		/* A STORE would be refused, or ignored by a server that
 		   still answers OK. */
 		plan->delete_with = DELETE_LATER;
+	else if (!known->uidplus && !known->expunge_all)
+		plan->delete_with = DELETE_NO_UIDPLUS;
 	else if (known->uidplus)
 		plan->delete_with = DELETE_UID_EXPUNGE;
 	else

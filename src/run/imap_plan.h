@@ -73,7 +73,9 @@ enum imap_delete_with {
 	DELETE_UID_EXPUNGE,  /* UID STORE \Deleted, UID EXPUNGE (UIDPLUS) */
 	DELETE_EXPUNGE,      /* UID STORE \Deleted, EXPUNGE (expunge: all) */
 	DELETE_LATER,        /* read-only: record them, ask again next run */
-	DELETE_NO_UIDPLUS,   /* leave them, and say expunge: all would do */
+	DELETE_NO_UIDPLUS,   /* UID STORE \Deleted only: the expunge is left
+				to others, and the warning says expunge: all
+				would do it */
 };
 
 /* What to do with an open folder. */

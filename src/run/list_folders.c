@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "folder_ns.h"
 #include "folder_path.h"
 #include "imap.h"
 #include "imap_resp.h"
@@ -50,24 +51,47 @@ static void print_flags(FILE *out, uint32_t attrs)
 		fputs("-", out);
 }
 
-/* One configured folder (UTF-8, may hold * or %) against a LIST name. */
-static int pattern_selects(const char *configured, const struct imap_list_entry *entry,
-			   bool *selects, struct yb_error *err)
+/* How the server names folders, and to whom list_folder_choices hands
+   each folder's choice. */
+struct listing {
+	const struct account *account;
+	struct folder_ns ns;
+	bool utf8_accepted; /* names are UTF-8 on the wire (RFC 6855) */
+	folder_choice_fn fn;
+	void *ctx;
+};
+
+/* One configured folder (UTF-8, may hold * or %) against a LIST name, as
+   a fetch sends it: with the namespace's prefix (folder_ns.h). */
+static int pattern_selects(const struct listing *listing, const char *configured,
+			   const struct imap_list_entry *entry, bool *selects,
+			   struct yb_error *err)
 {
+	if (imap_mailbox_is_inbox(entry->name, entry->name_len)) {
+		int rc = folder_ns_takes_inbox(&listing->ns, configured, selects, err);
+		if (rc != YB_OK || *selects)
+			return rc;
+	}
+	char *wanted = folder_ns_server_name(&listing->ns, configured);
+	if (!wanted)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	char *wire = NULL;
 	size_t wire_len = 0;
-	int rc = imap_utf8_to_utf7(configured, strlen(configured), &wire, &wire_len, err);
+	int rc = imap_mailbox_from_utf8(wanted, strlen(wanted), listing->utf8_accepted,
+					&wire, &wire_len, err);
 	if (rc == YB_OK)
 		rc = imap_list_match(wire, wire_len, entry->name, entry->name_len,
 				     entry->delimiter, selects, err);
 	free(wire);
+	free(wanted);
 	return rc;
 }
 
 /* Would a fetch take this folder?  Its folders, or INBOX alone, say. */
-static int is_fetched(const struct account *account, const struct imap_list_entry *entry,
+static int is_fetched(const struct listing *listing, const struct imap_list_entry *entry,
 		      bool *fetched, struct yb_error *err)
 {
+	const struct account *account = listing->account;
 	*fetched = false;
 	if (entry->attrs & (IMAP_MBOX_NOSELECT | IMAP_MBOX_NONEXISTENT))
 		return YB_OK;
@@ -77,7 +101,7 @@ static int is_fetched(const struct account *account, const struct imap_list_entr
 	}
 	int rc = YB_OK;
 	for (size_t i = 0; rc == YB_OK && !*fetched && i < account->folder_count; i++)
-		rc = pattern_selects(account->folders[i], entry, fetched, err);
+		rc = pattern_selects(listing, account->folders[i], entry, fetched, err);
 	return rc;
 }
 
@@ -121,32 +145,27 @@ static bool has_control(const char *utf8)
 }
 
 /* The folder's UTF-8 name, malloc'd: INBOX in any case is "INBOX". */
-static char *decoded_name(const struct imap_list_entry *entry, struct yb_error *err)
+static char *decoded_name(const struct listing *listing,
+			  const struct imap_list_entry *entry, struct yb_error *err)
 {
 	if (imap_mailbox_is_inbox(entry->name, entry->name_len))
 		return strdup("INBOX");
 	char *utf8 = NULL;
 	size_t utf8_len = 0;
-	imap_utf7_to_utf8(entry->name, entry->name_len, &utf8, &utf8_len, err);
+	imap_mailbox_to_utf8(entry->name, entry->name_len, listing->utf8_accepted,
+			     &utf8, &utf8_len, err);
 	return utf8;
 }
-
-/* What list_folder_choices hands on to its caller, and to whom. */
-struct choosing {
-	const struct account *account;
-	folder_choice_fn fn;
-	void *ctx;
-};
 
 static int choose_folder(void *ctx, const struct imap_list_entry *entry,
 			 struct yb_error *err)
 {
-	const struct choosing *choosing = ctx;
+	const struct listing *listing = ctx;
 	bool fetched = false;
-	int rc = is_fetched(choosing->account, entry, &fetched, err);
+	int rc = is_fetched(listing, entry, &fetched, err);
 	if (rc != YB_OK)
 		return rc;
-	char *utf8 = decoded_name(entry, err);
+	char *utf8 = decoded_name(listing, entry, err);
 	char shown[1024];
 	/* UTF-8 as it is, so a non-ASCII name reads as itself. */
 	if (utf8 && !has_control(utf8))
@@ -159,13 +178,14 @@ static int choose_folder(void *ctx, const struct imap_list_entry *entry,
 		log_warn("skipping folder %s: %s", shown, err->msg);
 	fetched = fetched && utf8;
 	char *path = utf8 && !(entry->attrs & IMAP_MBOX_NOSELECT)
-		     ? local_path(choosing->account, utf8, entry->delimiter, fetched)
+		     ? local_path(listing->account, folder_ns_local_name(&listing->ns, utf8),
+				  entry->delimiter, fetched)
 		     : NULL;
 	yb_error_clear(err);
 	struct folder_choice choice = { .name = shown, .delimiter = entry->delimiter,
 					.attrs = entry->attrs, .fetched = fetched,
 					.path = path };
-	rc = choosing->fn(choosing->ctx, &choice, err);
+	rc = listing->fn(listing->ctx, &choice, err);
 	free(path);
 	free(utf8);
 	return rc;
@@ -174,8 +194,12 @@ static int choose_folder(void *ctx, const struct imap_list_entry *entry,
 int list_folder_choices(struct imap *imap, const struct account *account,
 			folder_choice_fn fn, void *ctx, struct yb_error *err)
 {
-	struct choosing choosing = { .account = account, .fn = fn, .ctx = ctx };
-	return imap_list(imap, "\"*\"", choose_folder, &choosing, err);
+	struct listing listing = { .account = account, .fn = fn, .ctx = ctx,
+				   .utf8_accepted = imap_utf8_accepted(imap) };
+	int rc = folder_ns_ask(imap, &listing.ns, err);
+	if (rc == YB_OK)
+		rc = imap_list(imap, "\"*\"", choose_folder, &listing, err);
+	return rc;
 }
 
 static int print_folder(void *ctx, const struct folder_choice *choice,

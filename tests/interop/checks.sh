@@ -31,6 +31,9 @@
 #                     the server cannot keep a CR that is not before an
 #                     LF: it drops it, or makes it a line end; the
 #                     expected bytes follow (default: keep)
+#   SERVER_FINAL_NEWLINE=add
+#                     the server stores a message whose last line has no
+#                     line end with one (IMAP too; POP3 always needs one)
 #   SERVER_TODO[CHECK]="bug..."
 #                     a check yubin fails against this server (a real
 #                     interop bug in yubin): reported "not ok # TODO bug";
@@ -46,6 +49,7 @@ if ! declare -p SERVER_TODO >/dev/null 2>&1; then
 fi
 : "${SERVER_ADDED_HEADERS:=}"
 : "${SERVER_LONE_CR:=keep}"
+: "${SERVER_FINAL_NEWLINE:=}"
 INTEROP_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 INTEROP_IMAP_CHECKS=(imap-run imap-fetched imap-inbox imap-nonascii imap-space
 	imap-nested imap-flags imap-new imap-second imap-tmp)
@@ -141,6 +145,7 @@ interop_compare() {
 		opts+=(--drop-headers "$SERVER_ADDED_HEADERS")
 	fi
 	opts+=(--lone-cr "$SERVER_LONE_CR")
+	[ "$SERVER_FINAL_NEWLINE" != add ] || opts+=(--final-newline)
 	interop_todo "$check"
 	if report=$("$PYTHON3" "$INTEROP_LIB_DIR/messages.py" compare \
 		${opts[@]+"${opts[@]}"} "$dir" "$maildir" 2>&1); then
@@ -246,6 +251,8 @@ interop_checks() {
 		tap_diag "$family adds header fields, dropped before comparing: $SERVER_ADDED_HEADERS"
 	[ "$SERVER_LONE_CR" = keep ] ||
 		tap_diag "$family cannot keep a lone CR (SERVER_LONE_CR=$SERVER_LONE_CR): the expected bytes follow"
+	[ "$SERVER_FINAL_NEWLINE" != add ] ||
+		tap_diag "$family ends a last line that had no line end (SERVER_FINAL_NEWLINE=add)"
 	msgs=$(harness_dir)/messages
 	interop_write_messages "$msgs"
 	interop_fill INBOX "$msgs/inbox"

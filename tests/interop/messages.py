@@ -94,12 +94,12 @@ def drop_added_headers(data, names, expected):
     return b"\n".join(kept) + sep + body
 
 
-def expected_form(data, pop3, lone_cr):
+def expected_form(data, pop3, lone_cr, final_newline=False):
     if lone_cr == "newline":
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     elif lone_cr == "drop":
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"")
-    if pop3 and not data.endswith(b"\n"):
+    if (pop3 or final_newline) and not data.endswith(b"\n"):
         data += b"\r\n"
     return data.replace(b"\r\n", b"\n")
 
@@ -131,7 +131,7 @@ def cmd_compare(args):
     for name in sorted(os.listdir(args.dir)):
         with open(os.path.join(args.dir, name), "rb") as f:
             raw = f.read()
-        want = expected_form(raw, args.pop3, args.lone_cr)
+        want = expected_form(raw, args.pop3, args.lone_cr, args.final_newline)
         mid = message_id_of(want)
         copies = got.pop(mid, [])
         if len(copies) != 1:
@@ -165,6 +165,8 @@ def main():
     c.add_argument("--pop3", action="store_true")
     c.add_argument("--drop-headers", default="")
     c.add_argument("--lone-cr", choices=("keep", "drop", "newline"), default="keep")
+    c.add_argument("--final-newline", action="store_true",
+                   help="the server ends a last line that had no line end")
     args = parser.parse_args()
     return cmd_write(args) if args.command == "write" else cmd_compare(args)
 

@@ -368,7 +368,7 @@ class Scene:
         fired = [f for f in faults if f.get("fired")]
         progress_faults = PROGRESS_FAULTS
         if self.sc["protocol"] == "pop3":
-            # A POP3 body that disagrees with LIST is not kept.
+            # A POP3 body shorter than LIST said is not kept.
             progress_faults = PROGRESS_FAULTS - {"size-lie"}
         if server.fired_kinds - progress_faults or status == KILLED:
             return

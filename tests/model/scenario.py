@@ -31,9 +31,10 @@ FAULT_EXITS = {
                                     # it outlives the kill: the server hangs up)
     "kill-at": set(),               # yubin kills itself (YUBIN_TEST_KILL_AT)
     "size-lie": {0, 76},            # LIST / RFC822.SIZE claim a wrong size:
-                                    # POP3 keeps no body that disagrees
-                                    # with LIST (76); IMAP only weighs it
-                                    # against max_size
+                                    # IMAP stores the body as sent, POP3
+                                    # too when it is longer (with a
+                                    # warning); a shorter POP3 body may
+                                    # be cut short: not kept (76)
     "uidl-omit": {0},               # a UIDL listing lacks some messages
     "uidl-empty": {0},              # a UIDL listing lacks every message
     "uidl-renumber": {0, 76},       # every UIDL new for one run

@@ -263,7 +263,7 @@ static void test_plan_table(void **state)
 	r->known.expunge_all = true;
 	doom_all(&r->plan, DELETE_EXPUNGE);
 
-	ROW("keep: false without UIDPLUS: left, with a warning");
+	ROW("keep: false without UIDPLUS: marked \\Deleted, with a warning");
 	r->known.keep = false;
 	r->known.uidplus = false;
 	doom_all(&r->plan, DELETE_NO_UIDPLUS);
@@ -273,11 +273,11 @@ static void test_plan_table(void **state)
 	r->selected.read_only = true;
 	doom_all(&r->plan, DELETE_LATER);
 
-	ROW("keep: false, read-only, no UIDPLUS: the UIDPLUS warning first");
+	ROW("keep: false, read-only, no UIDPLUS: recorded (no STORE is sent)");
 	r->known.keep = false;
 	r->known.uidplus = false;
 	r->selected.read_only = true;
-	doom_all(&r->plan, DELETE_NO_UIDPLUS);
+	doom_all(&r->plan, DELETE_LATER);
 
 	ROW("delete_after_days: the aged go");
 	r->known.delete_aged = true;
@@ -431,6 +431,8 @@ static void check_rules(uint32_t combo, const struct imap_plan_known *k,
 	/* What is opened with EXAMINE or read-only loses nothing. */
 	RULE(!open->examine || p->delete_with == DELETE_NOTHING);
 	RULE(!s->read_only || !deletes(p->delete_with));
+	/* Even the mark-only STORE is refused on a read-only folder. */
+	RULE(!s->read_only || p->delete_with != DELETE_NO_UIDPLUS);
 	RULE(!(k->keep && !k->delete_aged) ||
 	     (p->delete_with == DELETE_NOTHING && !p->doom_delivered &&
 	      !p->doom_fetched && !p->redo_expunging && !p->doom_aged));

@@ -141,9 +141,10 @@ static void test_capa_errors(void **state)
 	(void)state;
 	struct yb_error err;
 	uint64_t capa;
-	assert_protocol_error(imap_capa_parse(P("* CAPABILITY IMAP4rev1 \"X\"\r\n"),
-					      &capa, &err),
-			      &err, "capability \"X\" is not an atom");
+	/* What is not an atom names no capability, and stops nothing. */
+	assert_int_equal(imap_capa_parse(P("* CAPABILITY IMAP4rev1 \"X\" 7 (Y) "
+					   "UIDPLUS\r\n"), &capa, &err), YB_OK);
+	assert_int_equal(capa, IMAP_CAPA_IMAP4REV1 | IMAP_CAPA_UIDPLUS);
 	assert_protocol_error(imap_capa_parse(P("* OK ready\r\n"), &capa, &err),
 			      &err, "no capability list");
 	assert_protocol_error(imap_capa_parse(P("* OK [CAPABILITY (] x\r\n"),

@@ -361,6 +361,47 @@ static void test_worst_case_expansion(void **state)
 	free(out);
 }
 
+/* One folder, one UTF-8 name: from modified UTF-7, or from UTF-8 with
+   UTF8=ACCEPT, where the name is checked, not converted. */
+static void test_mailbox_either_form(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *wire;
+		bool utf8_accept;
+	} spellings[] = {
+		{ "Entw&APw-rfe &- Co", false },
+		{ "Entw\xc3\xbcrfe & Co", true },
+	};
+	for (size_t i = 0; i < 2; i++) {
+		char *utf8 = NULL;
+		size_t len = 0;
+		const char *wire = spellings[i].wire;
+		assert_int_equal(imap_mailbox_to_utf8(wire, strlen(wire),
+						      spellings[i].utf8_accept,
+						      &utf8, &len, NULL), YB_OK);
+		assert_string_equal(utf8, "Entw\xc3\xbcrfe & Co");
+		char *back = NULL;
+		size_t back_len = 0;
+		assert_int_equal(imap_mailbox_from_utf8(utf8, len,
+							spellings[i].utf8_accept,
+							&back, &back_len, NULL), YB_OK);
+		assert_string_equal(back, wire);
+		free(back);
+		free(utf8);
+	}
+	char *out = (char *)1;
+	size_t out_len = 0;
+	struct yb_error err;
+	/* Invalid UTF-8 and NUL are refused as UTF-8 too. */
+	assert_int_equal(imap_mailbox_to_utf8("a\xc3", 2, true, &out, &out_len, &err),
+			 YB_ERR_PROTOCOL);
+	assert_null(out);
+	assert_int_equal(imap_mailbox_to_utf8("a\0b", 3, true, &out, &out_len, &err),
+			 YB_ERR_PROTOCOL);
+	assert_null(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip_random_names),
 		cmocka_unit_test(test_decoder_accepts_only_canonical),
 		cmocka_unit_test(test_worst_case_expansion),
+		cmocka_unit_test(test_mailbox_either_form),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -750,6 +750,53 @@ static void test_tally_counts_line_endings(void **state)
 	}
 }
 
+/* A line ending in "." and then a status line: the next reply read as
+   body.  Anything else is not, in any split. */
+static void test_tally_ran_on(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *body;
+		bool ran_on;
+	} cases[] = {
+		{ "Subject: a\r\n\r\ntext.\r\n+OK 120 octets\r\nx\r\n", true },
+		{ "text.\r\n-err no such message\r\n", true },
+		{ "text.\r\n+ok\r\n", true },
+		{ "text\r\n+OK fine\r\n", false },       /* no "." before */
+		{ "text.\n+OK fine\r\n", false },         /* a bare LF */
+		{ "text.\r\nx+OK\r\n", false },          /* not at the start */
+		{ "text.\r\n+O\r\nK\r\n", false },
+		{ "text.\r\n-ER\r\n", false },
+		{ "Subject: a\r\n\r\nHallo\r\n", false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = strlen(cases[i].body);
+		for (size_t piece = 1; piece <= len; piece++) {
+			struct pop3_body_tally tally = tally_of(cases[i].body, len, piece, 3);
+			assert_int_equal(pop3_tally_ran_on(&tally), cases[i].ran_on);
+			assert_int_equal(tally.bytes, len);
+		}
+	}
+}
+
+/* Only a body longer than any agreeing size, and not run on, is taken
+   as rewritten while sent. */
+static void test_size_rewritten(void **state)
+{
+	(void)state;
+	static const char body[] = "X-UID: 7\r\nSubject: a\r\n\r\nHallo\r\n";
+	size_t len = sizeof(body) - 1; /* 31 bytes, 4 CRLF */
+	struct pop3_body_tally tally = tally_of(body, len, len, 3);
+	assert_true(pop3_size_rewritten(&tally, 0));
+	assert_true(pop3_size_rewritten(&tally, len - 6));
+	assert_false(pop3_size_rewritten(&tally, len - 5)); /* agrees */
+	assert_false(pop3_size_rewritten(&tally, len));
+	assert_false(pop3_size_rewritten(&tally, len + 100)); /* shorter */
+	static const char run_on[] = "text.\r\n+OK 9 octets\r\nmore\r\n";
+	tally = tally_of(run_on, sizeof(run_on) - 1, 4, 3);
+	assert_false(pop3_size_rewritten(&tally, 0));
+}
+
 /*
  * The size agrees from the bytes with every CRLF counted as one byte to
  * the bytes with every bare LF counted as two plus the stuffing dots and
@@ -843,6 +890,8 @@ int main(void)
 		cmocka_unit_test(test_dot_random_against_reference),
 		cmocka_unit_test(test_dot_large_body),
 		cmocka_unit_test(test_tally_counts_line_endings),
+		cmocka_unit_test(test_tally_ran_on),
+		cmocka_unit_test(test_size_rewritten),
 		cmocka_unit_test(test_size_agrees_within_line_endings_and_stuffing),
 		cmocka_unit_test(test_size_agrees_with_added_final_crlf),
 		cmocka_unit_test(test_run_on_body_disagrees),
