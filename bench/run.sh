@@ -97,8 +97,8 @@ exit_ok() { [ "$2" = 0 ] || { [ "$1" = fetchmail ] && [ "$2" = 1 ]; }; }
 
 # use_group NAME: the mailbox and the protocol the next rows fetch.
 use_group() {
-	GROUP=$1 G_FOLDERS= G_FOLDERS_MBSYNC= G_FOLDER_NAMES=(INBOX)
-	G_ACCOUNTS= G_JOBS= G_FETCHMAIL_BSMTP=
+	GROUP=$1 G_FOLDERS='' G_FOLDERS_MBSYNC='' G_FOLDER_NAMES=(INBOX)
+	G_ACCOUNTS='' G_JOBS='' G_FETCHMAIL_BSMTP=
 	case $1 in
 	pop3 | imap) G_USER=alice ;;
 	pop3-big | imap-big) G_USER=bob G_FETCHMAIL_BSMTP=yes ;;
@@ -164,7 +164,7 @@ warm() {
 	use_group "$1"
 	mkdir -p "$work/warm"
 	tool_cmd stream "$work/warm"
-	"${CMD[@]}" >/dev/null || fail "the warm-up stream of $1 failed"
+	timeout "$TIMEOUT" "${CMD[@]}" >/dev/null || fail "the warm-up stream of $1 failed"
 }
 
 note "filling the mailboxes: $MESSAGES + $BIG messages, one of $HUGE_MB MiB, $FOLDERS folders ..."
