@@ -67,10 +67,11 @@ def main():
         if not data:
             sys.exit("server closed the connection after %d messages" % done)
         total += len(data)
-        # A terminator (5 bytes) may straddle two reads: the seam of the
-        # last 4 bytes before and the first 4 after holds only such ones.
+        # A terminator (5 bytes) may straddle reads, short ones too: the
+        # seam of the last 4 bytes received before and the first 4 of this
+        # read holds only such ones.
         done += data.count(b"\r\n.\r\n") + (tail + data[:4]).count(b"\r\n.\r\n")
-        tail = data[-4:]
+        tail = (tail + data)[-4:]
     sock.sendall(b"QUIT\r\n")
     sock.close()
     print(count, total)

@@ -1,227 +1,240 @@
 #!/bin/bash
-# run.sh YUBIN DOVECOT - `make bench`: fetch speed and memory of yubin and
-# its peers from a private Dovecot on 127.0.0.1, over TLS.  See bench/README.
+# run.sh YUBIN DOVECOT DISK_FLOOR - `make bench` and `make bench-check`:
+# yubin beside its peers (mbsync, mpop, fetchmail: each one installed) on
+# one private Dovecot on 127.0.0.1 over TLS, with the raw stream and the
+# disk floor as yardsticks.  See bench/README for the rows and the sizes.
 #
-# BENCH_MESSAGES (default 10000) messages of about 15 KB on average
-# (deterministic, ~150 MB for 10,000) are put in a fresh Dovecot; then:
-#   stream     the floor: a tiny pipelined POP3 RETR client that discards
-#   yubin      POP3 into a fresh Maildir
-#   yubin      again, nothing new
-#   yubin      after 10 new messages
-#   yubin      IMAP: all new, nothing new, 10 new
-#   yubin      POP3 into an mbox; POP3 through the sh MDA fetchmail gets
-#   fetchmail  POP3, keep + uidl, through an MDA writing a Maildir (if installed)
-#   mbsync     IMAP into a Maildir (if installed)
-# and a table of wall seconds, peak RSS and messages delivered is printed.
-# Not a test: a tool that is missing is reported as skipped.
+# BENCH_OUT       where results.md and results.json go (bench-results)
+# BENCH_CHECK=1   a check of the bench itself: every peer must be there,
+#                 every run must deliver what it should, the JSON must
+#                 have every row; the timings are never judged.
+set -uo pipefail
 
-YUBIN=${1:?usage: run.sh YUBIN DOVECOT}
+YUBIN=${1:?usage: run.sh YUBIN DOVECOT DISK_FLOOR}
 DOVECOT=${2-}
-MESSAGES=${BENCH_MESSAGES:-10000}
+DISK_FLOOR=${3-}
 : "${PYTHON3:=python3}"
 BENCH=$(cd "$(dirname "$0")" && pwd)
-. "$BENCH/../tests/lib/harness.sh"
-
-if [ -z "$DOVECOT" ]; then
-	echo "bench: no dovecot binary (install dovecot-core, dovecot-pop3d, dovecot-imapd and run configure again)" >&2
-	exit 1
-fi
-[ -x "$YUBIN" ] || { echo "bench: no yubin binary at $YUBIN" >&2; exit 1; }
-case $MESSAGES in
-'' | *[!0-9]*) echo "bench: BENCH_MESSAGES must be a number" >&2; exit 1 ;;
-esac
-
-harness_start >/dev/null
-work=$(harness_dir)/client
-results=$work/results
-RSS_FLOOR=
-: >"$results"
-ca=$(harness_ca_file)
-password=$(harness_password alice)
+OUT=${BENCH_OUT:-bench-results}
+CHECK=${BENCH_CHECK-}
+PEERS="mbsync mpop fetchmail"
 
 note() { printf 'bench: %s\n' "$*" >&2; }
+fail() { note "$*"; exit 1; }
 
-# measure LABEL COUNT CMD...: run CMD; record its wall time, its peak RSS
-# and how many messages it handled.  COUNT is a Maildir to count messages
-# in (new/ and cur/), "mbox:FILE" for an mbox, or "stdout" for a command
-# that prints the number first on its standard output.
-#
-# Peak RSS comes from GNU time when it is installed (package "time"):
-# Linux reports a child's peak as at least the RSS of the process that
-# forked it, so measuring from python would put python's ~15 MB under
-# every tool.  Without GNU time that happens, and the table says so.
-measure() {
-	local label=$1 count=$2 stats=$work/stats out=$work/stdout
-	shift 2
-	if [ -x /usr/bin/time ]; then
-		/usr/bin/time -f '%e %M %x' -o "$stats" "$@" >"$out" </dev/null
-	else
-		RSS_FLOOR=yes
-		"$PYTHON3" - "$stats" "$@" >"$out" <<-'EOF'
-		import os, subprocess, sys, time
-		start = time.monotonic()
-		proc = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL)
-		_, status, usage = os.wait4(proc.pid, 0)
-		with open(sys.argv[1], "w") as f:
-		    f.write("%.2f %d %d\n" % (time.monotonic() - start, usage.ru_maxrss,
-		                               os.waitstatus_to_exitcode(status)))
-		EOF
-	fi
-	local seconds rss_kb code messages
-	# GNU time puts "Command exited with non-zero status N" first then.
-	read -r seconds rss_kb code < <(tail -n 1 "$stats")
-	if [ "$count" = stdout ]; then
-		messages=$(awk 'NR == 1 { print $1 }' "$out")
-	elif [ "${count#mbox:}" != "$count" ]; then
-		messages=$(grep -c '^From ' "${count#mbox:}" 2>/dev/null)
-	else
-		messages=$(find "$count/new" "$count/cur" -type f 2>/dev/null | wc -l)
-	fi
-	printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$seconds" \
-		"$(awk -v kb="$rss_kb" 'BEGIN { printf "%.1f", kb / 1024 }')" \
-		"${messages:--}" "$code" >>"$results"
-	note "$(printf '%-30s %7s s  %s messages  exit %s' "$label" "$seconds" "${messages:--}" "$code")"
+number() {
+	local name=$1 default=$2 value
+	value=${!name:-$default}
+	case $value in
+	'' | *[!0-9]* | 0*) fail "$name must be a whole number above 0, not '$value'" ;;
+	esac
+	printf '%s\n' "$value"
 }
+MESSAGES=$(number BENCH_MESSAGES 10000) || exit 1
+BIG=$(number BENCH_BIG 100000) || exit 1
+HUGE_MB=$(number BENCH_HUGE_MB 200) || exit 1
+ACCOUNTS=$(number BENCH_ACCOUNTS 1000) || exit 1
+ROUNDS=$(number BENCH_ROUNDS 3) || exit 1
+FOLDER_MESSAGES=$(number BENCH_FOLDER_MESSAGES 20) || exit 1
+TIMEOUT=$(number BENCH_TIMEOUT 3600) || exit 1
+ACCOUNT_MESSAGES=3
+FOLDERS=50
+
+[ -n "$DOVECOT" ] || fail "no dovecot binary (install dovecot-core, dovecot-pop3d, dovecot-imapd and run configure again)"
+[ -x "$YUBIN" ] || fail "no yubin binary at $YUBIN"
+[ -x "$DISK_FLOOR" ] || fail "no disk_floor binary at $DISK_FLOOR (make bench builds it)"
+[ -x /usr/bin/time ] || fail "GNU time (/usr/bin/time) is missing: run bench/setup, or install the package time"
+
+present=()
+for peer in $PEERS; do
+	if command -v "$peer" >/dev/null; then
+		present+=("$peer")
+	elif [ -n "$CHECK" ]; then
+		fail "$peer is not installed: bench-check needs every peer (run bench/setup)"
+	else
+		note "$peer is not installed: no $peer column (bench/setup installs it)"
+	fi
+done
+has() { [[ " ${present[*]} " == *" $1 "* ]]; }
+
+. "$BENCH/../tests/lib/harness.sh"
+. "$BENCH/tools.sh"
+
+mkdir -p "$OUT" || fail "cannot make $OUT"
+raw=$OUT/raw.tsv
+rows=$OUT/rows.tsv
+: >"$raw" && : >"$rows" || fail "cannot write in $OUT"
 
 if ldd "$YUBIN" 2>/dev/null | grep -q libasan; then
 	note "NOTE: $YUBIN is built with sanitizers; its numbers are not representative."
-	note "      Configure a build without --enable-sanitizers for real numbers."
 fi
 
-note "generating $MESSAGES messages (deterministic) ..."
-harness_add_messages alice "$MESSAGES" --profile bench --seed bench
-total_mb=$(du -sm "$(harness_maildir alice)" | cut -f1)
-note "mailbox: $MESSAGES messages, about $total_mb MB on disk"
+harness_start >/dev/null
+work=$(harness_dir)/client
 
-# 1. The floor.  Run twice: the first pass also builds Dovecot's indexes
-# and warms the page cache, for every tool after it.
-measure "stream (warm-up)" stdout "$PYTHON3" "$BENCH/pop3_stream.py" --port "$(harness_port pop3s)" \
-	--ca-file "$ca" --user alice --password "$password"
-measure "stream: POP3 RETR, discard" stdout "$PYTHON3" "$BENCH/pop3_stream.py" --port "$(harness_port pop3s)" \
-	--ca-file "$ca" --user alice --password "$password"
-
-# 2-4. yubin.
-harness_write_config "$work/yubin.yaml" bench pop3 implicit "$(harness_port pop3s)" \
-	alice "$password" "$work/yubin/Maildir" timeout=300
-measure "yubin: POP3, all new" "$work/yubin/Maildir" "$YUBIN" -q -c "$work/yubin.yaml"
-measure "yubin: nothing new" "$work/yubin/Maildir" "$YUBIN" -q -c "$work/yubin.yaml"
-harness_add_messages alice 10 --profile bench --seed bench-more
-measure "yubin: 10 new" "$work/yubin/Maildir" "$YUBIN" -q -c "$work/yubin.yaml"
-rm -rf -- "$work/yubin"
-
-# yubin over IMAP, the same mailbox.
-harness_write_config "$work/yubin-imap.yaml" bench-imap imap implicit "$(harness_port imaps)" \
-	alice "$password" "$work/yubin-imap/Maildir" timeout=300
-measure "yubin: IMAP, all new" "$work/yubin-imap/Maildir" "$YUBIN" -q -c "$work/yubin-imap.yaml"
-measure "yubin: IMAP, nothing new" "$work/yubin-imap/Maildir" "$YUBIN" -q -c "$work/yubin-imap.yaml"
-harness_add_messages alice 10 --profile bench --seed bench-imap-more
-measure "yubin: IMAP, 10 new" "$work/yubin-imap/Maildir" "$YUBIN" -q -c "$work/yubin-imap.yaml"
-rm -rf -- "$work/yubin-imap"
-
-# make_mda DIR: DIR/mda.sh, a small sh MDA that writes each message to
-# DIR/Maildir/tmp/ and renames it into new/ (no fsync).  fetchmail has
-# no Maildir delivery of its own; yubin is timed through the same one.
-make_mda() {
-	mkdir -p "$1/Maildir/tmp" "$1/Maildir/new" "$1/Maildir/cur"
-	cat >"$1/mda.sh" <<-EOF
-	#!/bin/sh
-	f=\$(date +%s%N).\$\$
-	cat >"$1/Maildir/tmp/\$f" && mv "$1/Maildir/tmp/\$f" "$1/Maildir/new/\$f"
-	EOF
-	chmod 755 "$1/mda.sh"
+# measure ROW TOOL ROUND WANT DIR: run TOOL once in DIR; one line of
+# $raw: wall, user and system seconds, peak RSS (KB), exit status,
+# messages delivered and wanted.
+measure() {
+	local row=$1 tool=$2 round=$3 want=$4 dir=$5 wall user sys rss code got
+	tool_cmd "$tool" "$dir"
+	/usr/bin/time -f '%e %U %S %M %x' -o "$dir/time" \
+		timeout "$TIMEOUT" "${CMD[@]}" >"$dir/stdout" 2>"$dir/stderr" </dev/null
+	# GNU time puts "Command exited with non-zero status N" first then.
+	read -r wall user sys rss code < <(tail -n 1 "$dir/time")
+	got=$(tool_count "$tool" "$dir")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$tool" "$round" \
+		"$wall" "$user" "$sys" "$rss" "$code" "${got:-0}" "$want" >>"$raw"
+	note "$(printf '%-16s %-9s round %s  %8s s  %s/%s messages  exit %s' \
+		"$row" "$tool" "$round" "$wall" "${got:-0}" "$want" "$code")"
+	if [ "${got:-0}" != "$want" ] || ! exit_ok "$tool" "$code"; then
+		sed 's/^/    /' "$dir/stderr" | tail -n 5 >&2
+	fi
 }
 
-# yubin into an mbox, and through the MDA (one process and two journal
-# syncs per message: the cost of knowing what each MDA took).
-harness_write_config "$work/yubin-mbox.yaml" bench-mbox pop3 implicit "$(harness_port pop3s)" \
-	alice "$password" "mbox:$work/yubin.mbox" timeout=300
-measure "yubin: POP3 into mbox" "mbox:$work/yubin.mbox" "$YUBIN" -q -c "$work/yubin-mbox.yaml"
-rm -f -- "$work/yubin.mbox"
-make_mda "$work/yubin-mda"
-harness_write_config "$work/yubin-mda.yaml" bench-mda pop3 implicit "$(harness_port pop3s)" \
-	alice "$password" "mda:$work/yubin-mda/mda.sh" timeout=300
-measure "yubin: POP3 through an MDA" "$work/yubin-mda/Maildir" "$YUBIN" -q -c "$work/yubin-mda.yaml"
-rm -rf -- "$work/yubin-mda"
+# fetchmail's 1 means "no mail": its normal answer when nothing is new.
+exit_ok() { [ "$2" = 0 ] || { [ "$1" = fetchmail ] && [ "$2" = 1 ]; }; }
 
-# 5. fetchmail: POP3 with keep and UIDL tracking, through the sh MDA.
-if command -v fetchmail >/dev/null; then
-	fm=$work/fetchmail
-	make_mda "$fm"
-	(
-		umask 077
-		cat >"$fm/fetchmailrc" <<-EOF
-		set no syslog
-		poll localhost via 127.0.0.1 protocol pop3 port $(harness_port pop3s) uidl
-		  user "alice" password "$password"
-		  ssl sslcertck sslcertfile "$ca" sslcommonname localhost
-		  keep mda "$fm/mda.sh"
-		EOF
-	)
-	# fetchmail refuses to run as root without a warning and wants its own
-	# home for its state: give it both explicitly.
-	fm_cmd=(env HOME="$fm" FETCHMAILHOME="$fm" fetchmail --nodetach --silent
-		-f "$fm/fetchmailrc" --idfile "$fm/fetchids" --pidfile "$fm/pid")
-	if [ "$(id -u)" -eq 0 ]; then
-		note "fetchmail runs as root here: it warns about that, harmlessly"
+# use_group NAME: the mailbox and the protocol the next rows fetch.
+use_group() {
+	GROUP=$1 G_FOLDERS='' G_FOLDERS_MBSYNC='' G_FOLDER_NAMES=(INBOX)
+	G_ACCOUNTS='' G_JOBS='' G_FETCHMAIL_BSMTP=
+	case $1 in
+	pop3 | imap) G_USER=alice ;;
+	pop3-big | imap-big) G_USER=bob G_FETCHMAIL_BSMTP=yes ;;
+	huge-pop3 | huge-imap) G_USER=carol ;;
+	folders)
+		G_USER=demo G_FOLDERS='["f*"]' G_FOLDERS_MBSYNC='f*'
+		G_FOLDER_NAMES=($(printf 'f%02d ' $(seq "$FOLDERS"))) ;;
+	accounts-j*) G_USER=demo G_ACCOUNTS=$ACCOUNTS G_JOBS=${1#accounts-j} ;;
+	esac
+	case $1 in
+	*pop3* | accounts-*) G_PROTO=pop3 ;;
+	*) G_PROTO=imap ;;
+	esac
+	local maildir
+	maildir=$(harness_maildir "$G_USER")
+	G_SOURCES=("$maildir")
+	if [ "$1" = folders ]; then
+		G_SOURCES=($(printf "$maildir/.%s " "${G_FOLDER_NAMES[@]}"))
 	fi
-	measure "fetchmail: POP3, all new" "$fm/Maildir" "${fm_cmd[@]}"
-	measure "fetchmail: nothing new" "$fm/Maildir" "${fm_cmd[@]}"
-	rm -rf -- "$fm"
-else
-	note "fetchmail is not installed: skipped (Debian package fetchmail)"
-	printf 'fetchmail\tskipped\t-\t-\t-\n' >>"$results"
-fi
+}
 
-# 6. mbsync: IMAP over TLS into a Maildir.
-if command -v mbsync >/dev/null; then
-	mb=$work/mbsync
-	mkdir -p "$mb/Maildir" "$mb/state"
-	(
-		umask 077
-		cat >"$mb/mbsyncrc" <<-EOF
-		IMAPAccount bench
-		Host localhost
-		Port $(harness_port imaps)
-		User alice
-		Pass $password
-		SSLType IMAPS
-		CertificateFile $ca
+# tools_for KIND: the tools of the current group for a row of KIND
+# ("full" rows also run the two yardsticks).
+tools_for() {
+	local tools=(yubin)
+	if [ "$G_PROTO" = pop3 ]; then
+		has mpop && tools+=(mpop)
+		has fetchmail && tools+=(fetchmail)
+	else
+		has mbsync && tools+=(mbsync)
+	fi
+	[ "$1" = full ] && tools+=(stream floor)
+	printf '%s\n' "${tools[*]}"
+}
 
-		IMAPStore remote
-		Account bench
+ROUND_FROM=1
+# row ROW KIND WANT TITLE [TOOLS]: ROUNDS rounds of every tool in turn
+# (A B C A B C ...).  A "full" row starts each tool from nothing each
+# round; an "again" row fetches again with what the group's last row left.
+row() {
+	local id=$1 kind=$2 want=$3 title=$4 tools=${5:-$(tools_for "$2")} r tool dir
+	printf '%s\t%s\t%s\t%s\n' "$id" "$title" "$GROUP" "$tools" >>"$rows"
+	for ((r = ROUND_FROM; r < ROUND_FROM + ROUNDS; r++)); do
+		for tool in $tools; do
+			dir=$work/$GROUP/$tool
+			[ "$kind" = full ] && tool_setup "$tool" "$dir"
+			measure "$id" "$tool" "$r" "$want" "$dir"
+		done
+	done
+}
 
-		MaildirStore local
-		Path $mb/
-		Inbox $mb/Maildir
+corpus() {
+	local user=$1
+	shift
+	"$PYTHON3" "$BENCH/corpus.py" "$(harness_maildir "$user")" "$@" \
+		--uid "$HARNESS_MAIL_UID" --gid "$HARNESS_MAIL_GID" >/dev/null ||
+		fail "corpus.py failed for $user"
+}
 
-		Channel bench
-		Far :remote:
-		Near :local:
-		Patterns INBOX
-		Sync Pull
-		Create Near
-		SyncState $mb/state/
-		EOF
-	)
-	measure "mbsync: IMAP, all new" "$mb/Maildir" mbsync -q -c "$mb/mbsyncrc" bench
-	measure "mbsync: nothing new" "$mb/Maildir" mbsync -q -c "$mb/mbsyncrc" bench
-	harness_add_messages alice 10 --profile bench --seed bench-mbsync-more
-	measure "mbsync: 10 new" "$mb/Maildir" mbsync -q -c "$mb/mbsyncrc" bench
-	rm -rf -- "$mb"
-else
-	note "mbsync is not installed: skipped (Debian package isync)"
-	printf 'mbsync\tskipped\t-\t-\t-\n' >>"$results"
-fi
+# warm GROUP: one untimed stream, so that Dovecot has indexed the
+# mailbox and the page cache holds it before the first timed run.
+warm() {
+	use_group "$1"
+	mkdir -p "$work/warm"
+	tool_cmd stream "$work/warm"
+	timeout "$TIMEOUT" "${CMD[@]}" >/dev/null || fail "the warm-up stream of $1 failed"
+}
 
+note "filling the mailboxes: $MESSAGES + $BIG messages, one of $HUGE_MB MiB, $FOLDERS folders ..."
+corpus alice "$MESSAGES" --profile bench --seed n
+corpus bob "$BIG" --profile small --seed big
+corpus carol 1 --profile huge --huge-mb "$HUGE_MB" --seed huge
+corpus demo "$ACCOUNT_MESSAGES" --profile bench --seed accounts
+for f in $(seq -f 'f%02g' "$FOLDERS"); do
+	corpus demo "$FOLDER_MESSAGES" --profile small --folder "$f" --seed "$f"
+done
+for g in pop3 imap pop3-big imap-big huge-pop3 huge-imap folders; do
+	warm "$g"
+done
+
+use_group imap
+row imap-full full "$MESSAGES" "IMAP, all $MESSAGES new, into a Maildir"
+row imap-none again "$MESSAGES" "IMAP, nothing new ($MESSAGES known)"
+use_group pop3
+row pop3-full full "$MESSAGES" "POP3, all $MESSAGES new, into a Maildir"
+row pop3-none again "$MESSAGES" "POP3, nothing new ($MESSAGES known)"
+
+# The big mailbox: each tool learns it once (one round), then fetches
+# nothing new; then each round 10 messages arrive and every tool, POP3
+# and IMAP alike, fetches those 10.
+ROUNDS_WANTED=$ROUNDS
+ROUNDS=1
+use_group pop3-big
+row pop3-big-full full "$BIG" "POP3, all $BIG new (one round: it primes the rows below)" \
+	"$(tools_for again)"
+use_group imap-big
+row imap-big-full full "$BIG" "IMAP, all $BIG new (one round: it primes the rows below)" \
+	"$(tools_for again)"
+ROUNDS=$ROUNDS_WANTED
+use_group pop3-big
+row pop3-big-none again "$BIG" "POP3, nothing new ($BIG known)"
+use_group imap-big
+row imap-big-none again "$BIG" "IMAP, nothing new ($BIG known)"
+ROUNDS_WANTED=$ROUNDS
+for ((round = 1; round <= ROUNDS_WANTED; round++)); do
+	corpus bob 10 --profile small --seed "new$round"
+	ROUNDS=1 ROUND_FROM=$round
+	use_group pop3-big
+	row pop3-big-new10 again $((BIG + 10 * round)) "POP3, 10 new of $BIG"
+	use_group imap-big
+	row imap-big-new10 again $((BIG + 10 * round)) "IMAP, 10 new of $BIG"
+done
+ROUNDS=$ROUNDS_WANTED ROUND_FROM=1
+
+use_group huge-pop3
+row huge-pop3 full 1 "POP3, one message of $HUGE_MB MiB"
+use_group huge-imap
+row huge-imap full 1 "IMAP, one message of $HUGE_MB MiB"
+
+use_group folders
+row folders-full full $((FOLDERS * FOLDER_MESSAGES)) \
+	"IMAP, $FOLDERS folders, all $((FOLDERS * FOLDER_MESSAGES)) new"
+row folders-none again $((FOLDERS * FOLDER_MESSAGES)) "IMAP, $FOLDERS folders, nothing new"
+
+for jobs in 1 2 4 8; do
+	use_group "accounts-j$jobs"
+	tools=yubin
+	[ "$jobs" = 1 ] && has mpop && tools="yubin mpop"
+	row "accounts-j$jobs" full $((ACCOUNTS * ACCOUNT_MESSAGES)) \
+		"POP3, $ACCOUNTS accounts of $ACCOUNT_MESSAGES messages, yubin -j $jobs" "$tools"
+done
+
+dovecot_version=$("$DOVECOT" --version | cut -d' ' -f1)
 harness_stop
 
-printf '\n%-34s %9s %13s %10s %6s\n' tool seconds "peak RSS MB" messages exit
-printf '%-34s %9s %13s %10s %6s\n' ---- ------- ----------- -------- ----
-while IFS=$'\t' read -r label seconds rss count code; do
-	printf '%-34s %9s %13s %10s %6s\n' "$label" "$seconds" "$rss" "$count" "$code"
-done <"$results"
-printf '\n%s messages (%s MB on disk) on Dovecot %s, 127.0.0.1, TLS.\n' \
-	"$MESSAGES" "$total_mb" "$("$DOVECOT" --version | cut -d' ' -f1)"
-if [ -n "${RSS_FLOOR-}" ]; then
-	printf 'GNU time is not installed: each peak RSS includes the measuring python (~15 MB).\n'
-fi
+"$PYTHON3" "$BENCH/report.py" --raw "$raw" --rows "$rows" --out "$OUT" \
+	--rounds "$ROUNDS" --peers "${present[*]}" --dovecot "$dovecot_version" \
+	--sizes "messages=$MESSAGES big=$BIG huge_mb=$HUGE_MB accounts=$ACCOUNTS folders=$FOLDERS folder_messages=$FOLDER_MESSAGES" \
+	--machine "$("$BENCH/machine.sh")" ${CHECK:+--check}
