@@ -739,6 +739,7 @@ struct imap_login {
 static void reply_from_step(const struct step *step, struct sasl_reply *reply)
 {
 	reply->credentials = false;
+	reply->code = NULL;
 	if (step->kind == STEP_CONTINUE) {
 		reply->answer = SASL_ANSWER_CHALLENGE;
 		reply->text = step->text;
@@ -757,6 +758,7 @@ static void reply_from_step(const struct step *step, struct sasl_reply *reply)
 	else
 		reply->answer = SASL_ANSWER_REFUSED;
 	enum imap_code code = result->code.code;
+	reply->code = imap_code_name(code);
 	reply->credentials = code == IMAP_CODE_AUTHENTICATIONFAILED ||
 			     code == IMAP_CODE_AUTHORIZATIONFAILED ||
 			     code == IMAP_CODE_EXPIRED;
@@ -938,7 +940,7 @@ static int login_command(struct imap_login *login, const char *password,
 		rc = read_step(imap, false, step, err);
 	if (rc != YB_OK)
 		return rc;
-	struct sasl_reply reply;
+	struct sasl_reply reply = { 0 };
 	reply_from_step(step, &reply);
 	return sasl_refused(&login->framing, "LOGIN", &reply, err);
 }

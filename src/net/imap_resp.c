@@ -316,6 +316,15 @@ static enum imap_code code_of_name(const char *name, size_t len)
 	return IMAP_CODE_OTHER;
 }
 
+const char *imap_code_name(enum imap_code code)
+{
+	for (size_t i = 0; i < sizeof(code_names) / sizeof(code_names[0]); i++) {
+		if (code_names[i].code == code)
+			return code_names[i].name;
+	}
+	return NULL;
+}
+
 /* The code's single argument, which must exist. */
 static int single_code_arg(const struct imap_response *resp, const char *code,
 			   const struct imap_value **arg, struct yb_error *err)

@@ -149,6 +149,10 @@ struct imap_code_info {
 int imap_code_decode(const struct imap_response *resp,
 		     struct imap_code_info *out, struct yb_error *err);
 
+/* A known code's name as servers spell it ("AUTHENTICATIONFAILED"), a
+   static string; NULL for IMAP_CODE_NONE and IMAP_CODE_OTHER. */
+const char *imap_code_name(enum imap_code code);
+
 /* --- flags --- */
 
 enum imap_flag {

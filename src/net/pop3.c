@@ -404,6 +404,7 @@ static int read_auth_reply(void *session, const char *what, bool challenge_ok,
 	if (rc != YB_OK)
 		return rc;
 	reply->credentials = false;
+	reply->code = NULL; /* POP3's [CODE] stays in the text */
 	if (len >= 1 && line[0] == '+' && (len == 1 || line[1] == ' ')) {
 		reply->answer = SASL_ANSWER_CHALLENGE;
 		reply->text = len > 2 ? line + 2 : line + len;
@@ -475,7 +476,7 @@ static void framing_for(struct pop3 *pop3, struct sasl_framing *framing)
 static int expect_login_result(const struct sasl_framing *framing,
 			       const char *what, struct yb_error *err)
 {
-	struct sasl_reply reply;
+	struct sasl_reply reply = { 0 };
 	int rc = read_auth_reply(framing->session, what, false, &reply, err);
 	if (rc != YB_OK)
 		return rc;

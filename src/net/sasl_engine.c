@@ -200,8 +200,11 @@ static int refusal_error(const struct sasl_framing *framing, const char *what,
 {
 	if (reply->answer == SASL_ANSWER_OK)
 		return YB_OK;
-	char shown[SASL_SHOWN_MAX];
-	text_sanitize(shown, sizeof(shown), reply->text, reply->text_len);
+	char text[SASL_SHOWN_MAX];
+	text_sanitize(text, sizeof(text), reply->text, reply->text_len);
+	char shown[SASL_SHOWN_MAX + 64];
+	snprintf(shown, sizeof(shown), "%s%s%s%s", reply->code ? "[" : "",
+		 reply->code ? reply->code : "", reply->code ? "] " : "", text);
 	if (framing->refusal) {
 		text_sanitize(framing->refusal->reason,
 			      sizeof(framing->refusal->reason), reply->text,
@@ -278,7 +281,7 @@ static int exchange(const struct sasl_framing *framing, const char *command,
 		    const char *const *responses, size_t count,
 		    struct yb_error *err)
 {
-	struct sasl_reply reply;
+	struct sasl_reply reply = { 0 };
 	int rc = converse(framing, command, responses, count, &reply, err);
 	if (rc != YB_OK)
 		return rc;
@@ -373,7 +376,7 @@ static int run_cram_md5(const struct sasl_framing *framing,
 			struct yb_error *err)
 {
 	int rc = framing->send_command(framing->session, command, NULL, err);
-	struct sasl_reply reply;
+	struct sasl_reply reply = { 0 };
 	if (rc == YB_OK)
 		rc = framing->read_reply(framing->session, command, true,
 					 &reply, err);
@@ -412,7 +415,7 @@ static int bearer_refused(const struct sasl_framing *framing,
 			      sizeof(why));
 	int rc = framing->send_response(framing->session,
 					sasl_refusal_answer(oauthbearer), err);
-	struct sasl_reply reply;
+	struct sasl_reply reply = { 0 };
 	if (rc == YB_OK)
 		rc = framing->read_reply(framing->session, command, false,
 					 &reply, err);
@@ -441,7 +444,7 @@ static int run_bearer(const struct sasl_framing *framing,
 		return rc;
 	bool initial_sent;
 	rc = start(framing, method, command, response, &initial_sent, err);
-	struct sasl_reply reply;
+	struct sasl_reply reply = { 0 };
 	const char *responses[] = { response };
 	if (rc == YB_OK)
 		rc = converse(framing, command, responses, initial_sent ? 0 : 1,

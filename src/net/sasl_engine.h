@@ -102,6 +102,10 @@ struct sasl_reply {
 	/* REFUSED with a response code that blames the credentials, not
 	   the mechanism (IMAP AUTHENTICATIONFAILED, POP3 [AUTH]). */
 	bool credentials;
+	/* The response code the protocol took out of text (IMAP's
+	   "AUTHENTICATIONFAILED"), static, or NULL: shown with the reason,
+	   since it is what a user can look up. */
+	const char *code;
 	/* The challenge (base64) or the server's reason; not owned, valid
 	   until the next call of a hook. */
 	const char *text;

@@ -151,7 +151,7 @@ failed implicit-on-starttls tls 69 20 'plain text' 'use tls: starttls'
 
 account wrong-password imap implicit "$imaps" alice "not-$alice"
 check wrong-password
-failed wrong-password login 77 20 'refused: Authentication failed\.' \
+failed wrong-password login 77 20 'refused: \[AUTHENTICATIONFAILED\] Authentication failed\.' \
 	'tried AUTHENTICATE PLAIN' 'change: user, password'
 
 fingerprint=$(harness_fingerprint)

@@ -642,7 +642,7 @@ static void test_login_no_is_auth_error(void **state)
 	};
 	struct yb_error err;
 	assert_fails(connect_with(script, "wrong", &err), &err, YB_ERR_AUTH,
-		     "login as alice refused: Authentication failed.");
+		     "login as alice refused: [AUTHENTICATIONFAILED] Authentication failed.");
 	assert_null(session);
 	assert_int_equal(server_join(), SERVER_OK);
 }

@@ -416,7 +416,7 @@ static int fake_read_reply(void *session, const char *what, bool challenge_ok,
 
 static int fake_cancel(void *session, struct yb_error *err)
 {
-	struct sasl_reply end;
+	struct sasl_reply end = { 0 };
 	next_step(session, 'X');
 	return fake_read_reply(session, "*", false, &end, err);
 }
