@@ -1380,6 +1380,15 @@ bool state_contains(const struct state *state, const char *mailbox,
 	return find_delivered(state, mailbox, key) != NULL;
 }
 
+bool state_contains_note_missing(const struct state *state,
+				 const char *mailbox, const char *key,
+				 bool *missing)
+{
+	const struct key_entry *entry = find_delivered(state, mailbox, key);
+	*missing = entry && entry->missing_runs != 0;
+	return entry != NULL;
+}
+
 bool state_fetched_at(const struct state *state, const char *mailbox,
 		      const char *key, time_t *out)
 {
