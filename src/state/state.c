@@ -436,9 +436,23 @@ static struct mailbox_entry *find_mailbox_entry(const struct state *state,
 						     name, len);
 }
 
+/* Up to this many mailboxes, comparing names beats hashing one. */
+#define MAILBOX_SCAN_MAX 8
+
 static struct mailbox *find_mailbox(const struct state *state,
 				    const char *name, size_t len)
 {
+	/* Every key look-up starts here (a POP3 run asks for "INBOX" once
+	   per listed message): most states hold one or a few mailboxes. */
+	if (state->mailbox_count <= MAILBOX_SCAN_MAX) {
+		for (size_t i = 0; i < state->mailbox_count; i++) {
+			struct mailbox *mailbox = state->mailboxes[i];
+			if (mailbox->name_len == len &&
+			    memcmp(mailbox->name, name, len) == 0)
+				return mailbox;
+		}
+		return NULL;
+	}
 	const struct mailbox_entry *entry = find_mailbox_entry(state, name, len);
 	return entry ? state->mailboxes[entry->index] : NULL;
 }
