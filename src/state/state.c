@@ -413,6 +413,12 @@ struct state {
 	size_t mailbox_count;
 	size_t mailbox_cap;
 	struct name_set mailbox_index; /* of struct mailbox_entry */
+	/* The entry add_delivered last added or found, and its mailbox:
+	   the snapshot's Z or S line after its M line finds it without a
+	   look-up.  NULL once a key or mailbox is removed (an entry may
+	   then move); an add that grows the set replaces it. */
+	struct key_entry *last_key;
+	const struct mailbox *last_key_mailbox;
 
 	/* Open intents in journal order; blocks[i] owns intents[i]'s strings. */
 	struct state_intent *intents;
@@ -526,6 +532,7 @@ static struct mailbox *get_mailbox(struct state *state, const char *name,
 /* Drop the mailbox with all it holds; the last one takes its place. */
 static void remove_mailbox(struct state *state, struct mailbox *mailbox)
 {
+	state->last_key = NULL;
 	size_t at = find_mailbox_entry(state, mailbox->name,
 				       mailbox->name_len)->index;
 	name_set_remove(&state->mailbox_index, mailbox->name, mailbox->name_len);
@@ -628,6 +635,7 @@ static int add_delivered(struct state *state, const struct record *rec,
 			 const char *dest, bool replace_dest)
 {
 	bool created;
+	state->last_key = NULL;
 	struct mailbox *mailbox = get_mailbox(state, rec->field[0],
 					      rec->field_len[0], &created);
 	if (!mailbox)
@@ -636,16 +644,20 @@ static int add_delivered(struct state *state, const struct record *rec,
 	int added = name_set_insert(&mailbox->keys, rec->field[1],
 				    rec->field_len[1], &head);
 	struct key_entry *entry = (struct key_entry *)head;
-	if (added == 0)
-		return replace_dest && dest ? set_key_dest(mailbox, entry, dest)
-					    : 0;
-	if (added < 0 || fill_new_key(mailbox, entry, rec, dest) != 0)
+	if (added == 0) {
+		if (replace_dest && dest && set_key_dest(mailbox, entry, dest) != 0)
+			return -1;
+	} else if (added < 0 || fill_new_key(mailbox, entry, rec, dest) != 0) {
 		return undo_new_mailbox(state, mailbox, created);
+	}
+	state->last_key = entry;
+	state->last_key_mailbox = mailbox;
 	return 0;
 }
 
 static void remove_delivered(struct state *state, const struct record *rec)
 {
+	state->last_key = NULL;
 	struct mailbox *mailbox = find_mailbox(state, rec->field[0],
 					       rec->field_len[0]);
 	if (!mailbox)
@@ -837,7 +849,14 @@ static int apply_dest(struct state *state, const struct record *rec)
 /* Z and S: values of a delivered key; ignored for a key not delivered. */
 static void apply_key_values(struct state *state, const struct record *rec)
 {
-	struct key_entry *entry = find_record_key(state, rec);
+	struct key_entry *entry = state->last_key;
+	const struct mailbox *mailbox = state->last_key_mailbox;
+	bool same = entry && entry->head.len == rec->field_len[1] &&
+		    memcmp(entry->head.name, rec->field[1], rec->field_len[1]) == 0 &&
+		    mailbox->name_len == rec->field_len[0] &&
+		    memcmp(mailbox->name, rec->field[0], rec->field_len[0]) == 0;
+	if (!same)
+		entry = find_record_key(state, rec);
 	if (!entry)
 		return;
 	if (rec->op == 'Z') {
