@@ -53,7 +53,11 @@
 /* One message of the listing, as the engine plans it. */
 struct planned {
 	const struct pop3_msg *msg;
-	char key[KEY_MAX]; /* empty when the server has no UIDL */
+	/* NULL when the server has no UIDL; else msg->uidl, or owned_key
+	   for the second and later copies of a repeated UIDL.  (A key of
+	   its own for every message was 94 of each entry's 104 bytes.) */
+	const char *key;
+	char *owned_key;   /* owned, or NULL */
 	/* What the state held for the key before the run changed it:
 	   (state_contains_note_missing, asked once for each message). */
 	bool known;
@@ -88,15 +92,19 @@ static int compare_by_uidl_then_msgno(const void *a, const void *b)
 	return pa->msg->msgno < pb->msg->msgno ? -1 : pa->msg->msgno > pb->msg->msgno;
 }
 
-/* The key of the copy-th message listed with plan's UIDL (copy >= 1). */
-static void set_key(struct planned *plan, unsigned long copy)
+/* The key of the copy-th message listed with plan's UIDL (copy >= 1);
+   -1 when out of memory. */
+static int set_key(struct planned *plan, unsigned long copy)
 {
-	const char *uidl = plan->msg->uidl;
-	size_t len = strlen(uidl); /* at most POP3_UIDL_MAX: it fits */
-	if (copy == 1)
-		memcpy(plan->key, uidl, len + 1);
-	else
-		snprintf(plan->key, sizeof(plan->key), "%s #%lu", uidl, copy);
+	if (copy == 1) {
+		plan->key = plan->msg->uidl;
+		return 0;
+	}
+	char key[KEY_MAX];
+	snprintf(key, sizeof(key), "%s #%lu", plan->msg->uidl, copy);
+	plan->owned_key = strdup(key);
+	plan->key = plan->owned_key;
+	return plan->key ? 0 : -1;
 }
 
 /*
@@ -109,11 +117,8 @@ static void set_key(struct planned *plan, unsigned long copy)
  */
 static int assign_keys(struct planned *plan, size_t count)
 {
-	if (count == 0 || !plan[0].msg->uidl) {
-		for (size_t i = 0; i < count; i++)
-			plan[i].key[0] = '\0';
-		return 0;
-	}
+	if (count == 0 || !plan[0].msg->uidl)
+		return 0; /* no UIDL: every key stays NULL */
 	struct planned **by_uidl = malloc(count * sizeof(*by_uidl));
 	if (!by_uidl)
 		return -1;
@@ -121,19 +126,27 @@ static int assign_keys(struct planned *plan, size_t count)
 		by_uidl[i] = &plan[i];
 	qsort(by_uidl, count, sizeof(*by_uidl), compare_by_uidl_then_msgno);
 	unsigned long copy = 0;
-	for (size_t i = 0; i < count; i++) {
+	int rc = 0;
+	for (size_t i = 0; i < count && rc == 0; i++) {
 		bool repeat = i > 0 && strcmp(by_uidl[i]->msg->uidl,
 					      by_uidl[i - 1]->msg->uidl) == 0;
 		copy = repeat ? copy + 1 : 1;
-		set_key(by_uidl[i], copy);
+		rc = set_key(by_uidl[i], copy);
 	}
 	free(by_uidl);
-	return 0;
+	return rc;
 }
 
 static bool has_key(const struct planned *plan)
 {
-	return plan->key[0] != '\0';
+	return plan->key != NULL;
+}
+
+static void plan_free(struct planned *plan, size_t count)
+{
+	for (size_t i = 0; plan && i < count; i++)
+		free(plan[i].owned_key);
+	free(plan);
 }
 
 /* Ask the state once about each listed key (planned.known, was_missing). */
@@ -773,7 +786,7 @@ out:
 	free(run->doomed);
 	run->doomed = NULL;
 	free(todo);
-	free(plan);
+	plan_free(plan, count);
 	pop3_free_msgs(msgs, count);
 	return rc;
 }
