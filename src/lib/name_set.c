@@ -217,18 +217,21 @@ int name_set_insert(struct name_set *set, const char *name, size_t len,
 	if (set->capacity == 0)
 		prepare_first_add(set);
 	uint32_t hash = hash_name(set, name, len);
+	size_t i = 0;
 	if (set->count > 0) {
-		const struct name_slot *found = &set->slots[
-			probe(set, name, len, hash, &set->comparisons)];
-		if (found->index) {
+		i = probe(set, name, len, hash, &set->comparisons);
+		if (set->slots[i].index) {
 			if (entry)
-				*entry = entry_at(set, found->index - 1);
+				*entry = entry_at(set, set->slots[i].index - 1);
 			return 0;
 		}
 	}
+	/* The free slot found stays right unless the slots are rebuilt. */
+	size_t capacity = set->capacity;
 	if (reserve_one(set) != 0)
 		return -1;
-	size_t i = probe(set, name, len, hash, &set->comparisons);
+	if (set->count == 0 || set->capacity != capacity)
+		i = probe(set, name, len, hash, &set->comparisons);
 	size_t j = set->count++;
 	struct name_entry *added = entry_at(set, j);
 	memset(added, 0, set->entry_size);
