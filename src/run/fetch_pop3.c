@@ -108,6 +108,19 @@ static int set_key(struct planned *plan, unsigned long copy)
 }
 
 /*
+ * Do the UIDLs ascend strictly in message number order?  Many servers
+ * (Dovecot among them) make them so, and then no two are the same: no
+ * sort is needed to find repeats.
+ */
+static bool uidls_ascend(const struct planned *plan, size_t count)
+{
+	for (size_t i = 1; i < count; i++)
+		if (strcmp(plan[i - 1].msg->uidl, plan[i].msg->uidl) >= 0)
+			return false;
+	return true;
+}
+
+/*
  * Give every message its state key.  A server that repeats a UIDL must not
  * make yubin skip the second message, so the n-th copy (in message number
  * order) is keyed "UIDL #n".  Pointers are sorted, not the plan, which
@@ -119,6 +132,12 @@ static int assign_keys(struct planned *plan, size_t count)
 {
 	if (count == 0 || !plan[0].msg->uidl)
 		return 0; /* no UIDL: every key stays NULL */
+	if (uidls_ascend(plan, count)) {
+		/* Strictly ascending, so each UIDL is listed once. */
+		for (size_t i = 0; i < count; i++)
+			plan[i].key = plan[i].msg->uidl;
+		return 0;
+	}
 	struct planned **by_uidl = malloc(count * sizeof(*by_uidl));
 	if (!by_uidl)
 		return -1;
