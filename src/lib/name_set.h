@@ -4,7 +4,9 @@
  * O(N^2)), and the state's mailboxes and delivered keys.
  *
  * Open addressing with linear probing and backward-shift deletion (no
- * tombstones), at most 3/4 full.  Names are hashed with SipHash-1-3
+ * tombstones), at most 3/4 full, over small slots that point into a
+ * dense array of the entries (a removed entry's place is taken by the
+ * last one).  Names are hashed with SipHash-1-3
  * under a random key of each set, so that names a hostile server picks
  * cannot be made to collide.
  *
@@ -30,9 +32,18 @@ struct name_entry {
 	uint32_t hash;
 };
 
+/* A slot of the table: an entry's hash, and its index + 1 (0: free). */
+struct name_slot {
+	uint32_t hash;
+	uint32_t index;
+};
+
 struct name_set {
-	unsigned char *slots; /* owned: capacity entries of entry_size bytes */
+	unsigned char *entries;  /* owned: entry_cap entries of entry_size
+				    bytes, the first count in use */
 	size_t entry_size;
+	size_t entry_cap;
+	struct name_slot *slots; /* owned: capacity of them */
 	size_t capacity;      /* a power of two, or 0 before the first add */
 	size_t count;
 	size_t comparisons;   /* names compared by adds, for tests of the cost */

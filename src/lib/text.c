@@ -45,15 +45,23 @@ bool text_parse_u64(const char *buf, size_t len, unsigned long long max,
 {
 	if (len == 0)
 		return false;
+	/* Up to 19 digits cannot overflow 64 bits: max is checked once, at
+	   the end; longer numbers check value * 10 + digit <= max at each
+	   digit, without a division. */
+	bool short_number = len <= 19;
+	unsigned long long whole_tens = max / 10, last_digit = max % 10;
 	unsigned long long value = 0;
 	for (size_t i = 0; i < len; i++) {
 		if (buf[i] < '0' || buf[i] > '9')
 			return false;
 		unsigned digit = (unsigned)(buf[i] - '0');
-		if (digit > max || value > (max - digit) / 10)
+		if (!short_number && (value > whole_tens ||
+				      (value == whole_tens && digit > last_digit)))
 			return false;
 		value = value * 10 + digit;
 	}
+	if (value > max)
+		return false;
 	*out = value;
 	return true;
 }

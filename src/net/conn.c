@@ -37,6 +37,7 @@
 #include "clock.h"
 #include "log.h"
 #include "text.h"
+#include "tls_trust.h"
 #include "wipe.h"
 
 #include <arpa/inet.h>
@@ -627,8 +628,11 @@ static int tls_make_ctx(struct conn *conn, struct yb_error *err)
 	SSL_CTX_set_read_ahead(ctx, 1);
 	/* Without a system store only tls_ca_file or a pin can vouch for the
 	 * server; verification then says "unable to get local issuer". */
-	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
-		ERR_clear_error();
+	if (tls_trust_system(ctx) != 1) {
+		ssl_error_text(why, sizeof(why));
+		return yb_fail(err, YB_ERR_INTERNAL,
+			       "cannot set up TLS trust for %s: %s", conn->peer, why);
+	}
 	if (conn->tls_ca_file) {
 		int rc = load_ca_file(ctx, conn->tls_ca_file, err);
 		if (rc != YB_OK)

@@ -53,7 +53,15 @@
 /* One message of the listing, as the engine plans it. */
 struct planned {
 	const struct pop3_msg *msg;
-	char key[KEY_MAX]; /* empty when the server has no UIDL */
+	/* NULL when the server has no UIDL; else msg->uidl, or owned_key
+	   for the second and later copies of a repeated UIDL.  (A key of
+	   its own for every message was 94 of each entry's 104 bytes.) */
+	const char *key;
+	char *owned_key;   /* owned, or NULL */
+	/* What the state held for the key before the run changed it:
+	   (state_contains_note_missing, asked once for each message). */
+	bool known;
+	bool was_missing;
 };
 
 struct pop3_run {
@@ -76,48 +84,99 @@ struct pop3_run {
 
 static int compare_by_uidl_then_msgno(const void *a, const void *b)
 {
-	const struct planned *pa = a, *pb = b;
+	const struct planned *pa = *(const struct planned *const *)a;
+	const struct planned *pb = *(const struct planned *const *)b;
 	int order = strcmp(pa->msg->uidl, pb->msg->uidl);
 	if (order != 0)
 		return order;
 	return pa->msg->msgno < pb->msg->msgno ? -1 : pa->msg->msgno > pb->msg->msgno;
 }
 
-static int compare_by_msgno(const void *a, const void *b)
+/* The key of the copy-th message listed with plan's UIDL (copy >= 1);
+   -1 when out of memory. */
+static int set_key(struct planned *plan, unsigned long copy)
 {
-	const struct planned *pa = a, *pb = b;
-	return pa->msg->msgno < pb->msg->msgno ? -1 : pa->msg->msgno > pb->msg->msgno;
+	if (copy == 1) {
+		plan->key = plan->msg->uidl;
+		return 0;
+	}
+	char key[KEY_MAX];
+	snprintf(key, sizeof(key), "%s #%lu", plan->msg->uidl, copy);
+	plan->owned_key = strdup(key);
+	plan->key = plan->owned_key;
+	return plan->key ? 0 : -1;
+}
+
+/*
+ * Do the UIDLs ascend strictly in message number order?  Many servers
+ * (Dovecot among them) make them so, and then no two are the same: no
+ * sort is needed to find repeats.
+ */
+static bool uidls_ascend(const struct planned *plan, size_t count)
+{
+	for (size_t i = 1; i < count; i++)
+		if (strcmp(plan[i - 1].msg->uidl, plan[i].msg->uidl) >= 0)
+			return false;
+	return true;
 }
 
 /*
  * Give every message its state key.  A server that repeats a UIDL must not
  * make yubin skip the second message, so the n-th copy (in message number
- * order) is keyed "UIDL #n".
+ * order) is keyed "UIDL #n".  Pointers are sorted, not the plan, which
+ * stays in listing (message number) order: sorting the 100-byte plan
+ * entries by UIDL and back by number was the largest cost of a run that
+ * found nothing new.  Returns -1 when out of memory.
  */
-static void assign_keys(struct planned *plan, size_t count)
+static int assign_keys(struct planned *plan, size_t count)
 {
-	if (count == 0 || !plan[0].msg->uidl) {
+	if (count == 0 || !plan[0].msg->uidl)
+		return 0; /* no UIDL: every key stays NULL */
+	if (uidls_ascend(plan, count)) {
+		/* Strictly ascending, so each UIDL is listed once. */
 		for (size_t i = 0; i < count; i++)
-			plan[i].key[0] = '\0';
-		return;
+			plan[i].key = plan[i].msg->uidl;
+		return 0;
 	}
-	qsort(plan, count, sizeof(*plan), compare_by_uidl_then_msgno);
+	struct planned **by_uidl = malloc(count * sizeof(*by_uidl));
+	if (!by_uidl)
+		return -1;
+	for (size_t i = 0; i < count; i++)
+		by_uidl[i] = &plan[i];
+	qsort(by_uidl, count, sizeof(*by_uidl), compare_by_uidl_then_msgno);
 	unsigned long copy = 0;
-	for (size_t i = 0; i < count; i++) {
-		bool repeat = i > 0 && strcmp(plan[i].msg->uidl, plan[i - 1].msg->uidl) == 0;
+	int rc = 0;
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		bool repeat = i > 0 && strcmp(by_uidl[i]->msg->uidl,
+					      by_uidl[i - 1]->msg->uidl) == 0;
 		copy = repeat ? copy + 1 : 1;
-		if (copy == 1)
-			snprintf(plan[i].key, sizeof(plan[i].key), "%s", plan[i].msg->uidl);
-		else
-			snprintf(plan[i].key, sizeof(plan[i].key), "%s #%lu",
-				 plan[i].msg->uidl, copy);
+		rc = set_key(by_uidl[i], copy);
 	}
-	qsort(plan, count, sizeof(*plan), compare_by_msgno);
+	free(by_uidl);
+	return rc;
 }
 
 static bool has_key(const struct planned *plan)
 {
-	return plan->key[0] != '\0';
+	return plan->key != NULL;
+}
+
+static void plan_free(struct planned *plan, size_t count)
+{
+	for (size_t i = 0; plan && i < count; i++)
+		free(plan[i].owned_key);
+	free(plan);
+}
+
+/* Ask the state once about each listed key (planned.known, was_missing). */
+static void note_known(const struct pop3_run *run, struct planned *plan,
+		       size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		plan[i].known = has_key(&plan[i]) &&
+			state_contains_note_missing(run->state, POP3_MAILBOX,
+						    plan[i].key,
+						    &plan[i].was_missing);
 }
 
 /* An MDA refused a message: it stays on the server for the next run. */
@@ -287,7 +346,7 @@ static size_t plan_fetch(struct pop3_run *run, struct planned *plan, size_t coun
 	time_t now = time(NULL);
 	size_t todo_len = 0;
 	for (size_t i = 0; i < count; i++) {
-		if (has_key(&plan[i]) && state_contains(run->state, POP3_MAILBOX, plan[i].key)) {
+		if (has_key(&plan[i]) && plan[i].known) {
 			if (is_due_for_deletion(run, plan[i].key, now))
 				run->doomed[run->doomed_len++] = &plan[i];
 			continue;
@@ -396,7 +455,7 @@ static int reconcile_collect(struct pop3_run *run, const struct planned *plan,
 		if (!has_key(&plan[i]))
 			continue;
 		rec->listed[rec->listed_count++] = plan[i].key;
-		if (state_contains(run->state, POP3_MAILBOX, plan[i].key))
+		if (plan[i].known)
 			known++;
 	}
 	/* Every delivered key listed: nothing is gone, and the run's cost
@@ -436,8 +495,7 @@ static int count_listing(const struct pop3_run *run, const struct planned *plan,
 	}
 	counts->present = state_count(run->state, POP3_MAILBOX) - already_missing;
 	for (size_t i = 0; i < count; i++)
-		if (has_key(&plan[i]) &&
-		    !state_contains(run->state, POP3_MAILBOX, plan[i].key))
+		if (has_key(&plan[i]) && !plan[i].known)
 			fresh_sizes[counts->fresh++] = plan[i].msg->size;
 	qsort(gone_sizes, counts->sized, sizeof(*gone_sizes), compare_sizes);
 	qsort(fresh_sizes, counts->fresh, sizeof(*fresh_sizes), compare_sizes);
@@ -470,11 +528,7 @@ static int mark_listed(struct pop3_run *run, const struct planned *plan,
 		       size_t count, struct yb_error *err)
 {
 	for (size_t i = 0; i < count; i++) {
-		time_t since;
-		unsigned long runs;
-		if (!has_key(&plan[i]) ||
-		    !state_missing(run->state, POP3_MAILBOX, plan[i].key, &since,
-				   &runs))
+		if (!has_key(&plan[i]) || !plan[i].was_missing)
 			continue;
 		int rc = state_set_missing(run->state, POP3_MAILBOX, plan[i].key,
 					   0, 0, err);
@@ -723,7 +777,11 @@ static int run_session(struct pop3_run *run, bool dry_run, struct yb_error *err)
 	rc = check_uidl(run, err);
 	if (rc != YB_OK)
 		goto out;
-	assign_keys(plan, count);
+	if (assign_keys(plan, count) != 0) {
+		rc = yb_fail(err, YB_ERR_INTERNAL, "out of memory listing %zu messages", count);
+		goto out;
+	}
+	note_known(run, plan, count);
 	if (pop3_has_uidl(run->pop3)) {
 		rc = reconcile_listing(run, plan, count, dry_run, err);
 		if (rc != YB_OK)
@@ -753,7 +811,7 @@ out:
 	free(run->doomed);
 	run->doomed = NULL;
 	free(todo);
-	free(plan);
+	plan_free(plan, count);
 	pop3_free_msgs(msgs, count);
 	return rc;
 }

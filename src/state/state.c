@@ -413,6 +413,12 @@ struct state {
 	size_t mailbox_count;
 	size_t mailbox_cap;
 	struct name_set mailbox_index; /* of struct mailbox_entry */
+	/* The entry add_delivered last added or found, and its mailbox:
+	   the snapshot's Z or S line after its M line finds it without a
+	   look-up.  NULL once a key or mailbox is removed (an entry may
+	   then move); an add that grows the set replaces it. */
+	struct key_entry *last_key;
+	const struct mailbox *last_key_mailbox;
 
 	/* Open intents in journal order; blocks[i] owns intents[i]'s strings. */
 	struct state_intent *intents;
@@ -436,9 +442,23 @@ static struct mailbox_entry *find_mailbox_entry(const struct state *state,
 						     name, len);
 }
 
+/* Up to this many mailboxes, comparing names beats hashing one. */
+#define MAILBOX_SCAN_MAX 8
+
 static struct mailbox *find_mailbox(const struct state *state,
 				    const char *name, size_t len)
 {
+	/* Every key look-up starts here (a POP3 run asks for "INBOX" once
+	   per listed message): most states hold one or a few mailboxes. */
+	if (state->mailbox_count <= MAILBOX_SCAN_MAX) {
+		for (size_t i = 0; i < state->mailbox_count; i++) {
+			struct mailbox *mailbox = state->mailboxes[i];
+			if (mailbox->name_len == len &&
+			    memcmp(mailbox->name, name, len) == 0)
+				return mailbox;
+		}
+		return NULL;
+	}
 	const struct mailbox_entry *entry = find_mailbox_entry(state, name, len);
 	return entry ? state->mailboxes[entry->index] : NULL;
 }
@@ -512,6 +532,7 @@ static struct mailbox *get_mailbox(struct state *state, const char *name,
 /* Drop the mailbox with all it holds; the last one takes its place. */
 static void remove_mailbox(struct state *state, struct mailbox *mailbox)
 {
+	state->last_key = NULL;
 	size_t at = find_mailbox_entry(state, mailbox->name,
 				       mailbox->name_len)->index;
 	name_set_remove(&state->mailbox_index, mailbox->name, mailbox->name_len);
@@ -614,6 +635,7 @@ static int add_delivered(struct state *state, const struct record *rec,
 			 const char *dest, bool replace_dest)
 {
 	bool created;
+	state->last_key = NULL;
 	struct mailbox *mailbox = get_mailbox(state, rec->field[0],
 					      rec->field_len[0], &created);
 	if (!mailbox)
@@ -622,16 +644,20 @@ static int add_delivered(struct state *state, const struct record *rec,
 	int added = name_set_insert(&mailbox->keys, rec->field[1],
 				    rec->field_len[1], &head);
 	struct key_entry *entry = (struct key_entry *)head;
-	if (added == 0)
-		return replace_dest && dest ? set_key_dest(mailbox, entry, dest)
-					    : 0;
-	if (added < 0 || fill_new_key(mailbox, entry, rec, dest) != 0)
+	if (added == 0) {
+		if (replace_dest && dest && set_key_dest(mailbox, entry, dest) != 0)
+			return -1;
+	} else if (added < 0 || fill_new_key(mailbox, entry, rec, dest) != 0) {
 		return undo_new_mailbox(state, mailbox, created);
+	}
+	state->last_key = entry;
+	state->last_key_mailbox = mailbox;
 	return 0;
 }
 
 static void remove_delivered(struct state *state, const struct record *rec)
 {
+	state->last_key = NULL;
 	struct mailbox *mailbox = find_mailbox(state, rec->field[0],
 					       rec->field_len[0]);
 	if (!mailbox)
@@ -823,7 +849,14 @@ static int apply_dest(struct state *state, const struct record *rec)
 /* Z and S: values of a delivered key; ignored for a key not delivered. */
 static void apply_key_values(struct state *state, const struct record *rec)
 {
-	struct key_entry *entry = find_record_key(state, rec);
+	struct key_entry *entry = state->last_key;
+	const struct mailbox *mailbox = state->last_key_mailbox;
+	bool same = entry && entry->head.len == rec->field_len[1] &&
+		    memcmp(entry->head.name, rec->field[1], rec->field_len[1]) == 0 &&
+		    mailbox->name_len == rec->field_len[0] &&
+		    memcmp(mailbox->name, rec->field[0], rec->field_len[0]) == 0;
+	if (!same)
+		entry = find_record_key(state, rec);
 	if (!entry)
 		return;
 	if (rec->op == 'Z') {
@@ -1378,6 +1411,15 @@ bool state_contains(const struct state *state, const char *mailbox,
 		    const char *key)
 {
 	return find_delivered(state, mailbox, key) != NULL;
+}
+
+bool state_contains_note_missing(const struct state *state,
+				 const char *mailbox, const char *key,
+				 bool *missing)
+{
+	const struct key_entry *entry = find_delivered(state, mailbox, key);
+	*missing = entry && entry->missing_runs != 0;
+	return entry != NULL;
 }
 
 bool state_fetched_at(const struct state *state, const char *mailbox,

@@ -77,6 +77,14 @@ size_t state_open_intents(const struct state *state,
 bool state_contains(const struct state *state, const char *mailbox,
 		    const char *key);
 
+/*
+ * state_contains and, for a key it holds, whether state_missing is true
+ * for it, in one look-up: what the POP3 engine asks of each listed key.
+ */
+bool state_contains_note_missing(const struct state *state,
+				 const char *mailbox, const char *key,
+				 bool *missing);
+
 /* When (mailbox, key) was first delivered; false if it is not recorded. */
 bool state_fetched_at(const struct state *state, const char *mailbox,
 		      const char *key, time_t *out);

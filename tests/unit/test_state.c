@@ -2244,6 +2244,11 @@ static void assert_missing(const struct state *state, const char *key,
 	unsigned long got_runs = 0;
 	bool missing = state_missing(state, "INBOX", key, &got_since, &got_runs);
 	assert_int_equal(missing, runs > 0);
+	/* The engine's one look-up says the same. */
+	bool noted = !missing;
+	assert_int_equal(state_contains_note_missing(state, "INBOX", key, &noted),
+			 state_contains(state, "INBOX", key));
+	assert_int_equal(noted, missing);
 	if (runs > 0) {
 		assert_int_equal(got_since, since);
 		assert_int_equal(got_runs, runs);

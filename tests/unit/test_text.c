@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -208,6 +209,45 @@ static void test_parse_u64_digit_above_small_max(void **state)
 	assert_refused("06", 2, 5);
 }
 
+/* A small deterministic generator (xorshift64*), so a failure repeats. */
+static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
+
+static uint64_t rng_next(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+/*
+ * Generated numbers of 1 to 24 digits (leading zeros too) against generated
+ * limits agree with a 128-bit reference: parsed exactly when at most max.
+ */
+static void test_parse_u64_generated(void **state)
+{
+	(void)state;
+	char digits[25];
+	for (int round = 0; round < 20000; round++) {
+		size_t len = 1 + (size_t)(rng_next() % 24);
+		unsigned __int128 exact = 0;
+		bool huge = false;
+		for (size_t i = 0; i < len; i++) {
+			int digit = (int)(rng_next() % 10);
+			if (i == 0 && rng_next() % 4 == 0)
+				digit = 0;
+			digits[i] = (char)('0' + digit);
+			exact = exact * 10 + (unsigned)digit;
+			huge = huge || exact > ULLONG_MAX;
+		}
+		unsigned long long max = rng_next() >> (rng_next() % 64);
+		unsigned long long value = 12345;
+		bool fits = !huge && exact <= max;
+		assert_int_equal(text_parse_u64(digits, len, max, &value), fits);
+		assert_true(value == (fits ? (unsigned long long)exact : 12345));
+	}
+}
+
 static void test_parse_u64_junk(void **state)
 {
 	(void)state;
@@ -278,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_sanitize_never_overflows),
 		cmocka_unit_test(test_has_prefix_ci),
 		cmocka_unit_test(test_parse_u64_values),
+		cmocka_unit_test(test_parse_u64_generated),
 		cmocka_unit_test(test_parse_u64_overflow),
 		cmocka_unit_test(test_parse_u64_max),
 		cmocka_unit_test(test_parse_u64_digit_above_small_max),
