@@ -366,11 +366,11 @@ int conn_resolve(const struct conn_params *params, char *out, size_t size,
 		 struct yb_error *err)
 {
 	struct addrinfo *list = NULL;
+	out[0] = '\0';
 	int rc = resolve(params->host, params->port, &list, err);
 	if (rc != YB_OK)
 		return rc;
 	size_t used = 0;
-	out[0] = '\0';
 	for (const struct addrinfo *ai = list; ai && used + 1 < size; ai = ai->ai_next) {
 		char address[INET6_ADDRSTRLEN];
 		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, address, sizeof(address),

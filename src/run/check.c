@@ -115,7 +115,8 @@ static int step_resolve(struct checker *checker, const struct conn_params *param
 	struct yb_error err;
 	char addresses[512], detail[DETAIL_MAX];
 	int rc = conn_resolve(params, addresses, sizeof(addresses), &err);
-	snprintf(detail, sizeof(detail), "%s: %s", params->host, addresses);
+	if (rc == YB_OK)
+		snprintf(detail, sizeof(detail), "%s: %s", params->host, addresses);
 	return step_end(checker, "resolve", rc, detail, "host", &err);
 }
 
