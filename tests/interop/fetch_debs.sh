@@ -44,6 +44,27 @@ fetch_debs_present() {
 		END { exit !found }' <<<"$FETCH_DEBS_HERE"
 }
 
+# FETCH_DEBS_INDEX: a file with one line per package apt can download,
+# "NAME SOURCE", written once per fetch_debs by fetch_debs_index: asking
+# apt-cache show about each dependency costs about a second a question,
+# which made a family's first run take over a minute.
+FETCH_DEBS_INDEX=
+fetch_debs_index() {
+	mkdir -p "$INTEROP_DEBS" || return 1
+	FETCH_DEBS_INDEX=$INTEROP_DEBS/.index
+	apt-cache dumpavail | awk '
+		/^Package: / { name = $2; source = $2 }
+		/^Source: / { source = $2 }
+		/^$/ { if (name != "") print name, source; name = "" }
+		END { if (name != "") print name, source }' | sort -u >"$FETCH_DEBS_INDEX"
+}
+
+# fetch_debs_known NAME: true when NAME is a package apt can download (not
+# only a virtual one).
+fetch_debs_known() {
+	awk -v want="$1" '$1 == want { found = 1; exit } END { exit !found }' "$FETCH_DEBS_INDEX"
+}
+
 # fetch_debs_file PKG: the cached .deb of PKG, downloaded if it is not
 # there yet; prints its path.
 fetch_debs_file() {
@@ -81,7 +102,7 @@ fetch_debs_source() {
 		src=$(dpkg-deb -f "$1" Source)
 		[ -n "$src" ] || src=$(dpkg-deb -f "$1" Package)
 	else
-		src=$(apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Source: //p' | head -n 1)
+		src=$(awk -v want="$1" '$1 == want { print $2; exit }' "$FETCH_DEBS_INDEX")
 		[ -n "$src" ] || src=$1
 	fi
 	printf '%s\n' "${src%% *}"
@@ -109,11 +130,15 @@ fetch_debs_needs() {
 				first=
 				continue 2
 			fi
-			if [ -z "$first" ] && apt-cache show --no-all-versions "$name" >/dev/null 2>&1; then
+			if [ -z "$first" ] && fetch_debs_known "$name"; then
 				first=$name
 			fi
 		done < <(printf '%s\n' "$group" | tr '|' '\n')
-		[ -n "$first" ] || continue
+		if [ -z "$first" ]; then
+			printf 'fetch_debs: %s: not fetching%s (no package apt can download, none installed)\n' \
+				"$(dpkg-deb -f "$deb" Package)" "$group" >&2
+			continue
+		fi
 		case $first in
 		lib*) printf '%s\n' "$first" ;;
 		*)
@@ -146,6 +171,7 @@ fetch_debs() {
 	fi
 	rm -rf -- "$root" && mkdir -p "$root" || return 1
 	fetch_debs_scan
+	fetch_debs_index || return 1
 	local -a queue=("$@")
 	local -A seen=()
 	while [ ${#queue[@]} -gt 0 ]; do
