@@ -26,3 +26,11 @@ uint32_t flag_merge_first_base(uint32_t local, uint32_t server)
 {
 	return local & server & FLAG_MERGE_PUSHED;
 }
+
+uint32_t flag_merge_resume_base(uint32_t base, uint32_t push_add,
+				uint32_t push_remove, uint32_t server)
+{
+	uint32_t added = push_add & server;
+	uint32_t removed = push_remove & ~server;
+	return ((base | added) & ~removed) & FLAG_MERGE_PUSHED;
+}

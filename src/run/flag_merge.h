@@ -60,4 +60,19 @@ struct flag_merge flag_merge(uint32_t base, uint32_t local, uint32_t server);
    the merged flags. */
 uint32_t flag_merge_first_base(uint32_t local, uint32_t server);
 
+/*
+ * The base to merge from when a push (push_add, push_remove) was
+ * recorded and no new base after it: a run killed between the two.  The
+ * server's flags decide whether the push happened: a flag it holds as
+ * the push would have left it counts as pushed (agreed), the others keep
+ * the old base.  So the next merge finds a push done (nothing to do) or
+ * derives it again, and a local change made after the push is not taken
+ * for the server's.  One window stays: a flag being mirrored from the
+ * server that a mail reader changes back between the local rename and
+ * the killed run's recorded base reads as not yet mirrored, and the
+ * server's value wins.
+ */
+uint32_t flag_merge_resume_base(uint32_t base, uint32_t push_add,
+				uint32_t push_remove, uint32_t server);
+
 #endif

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -160,6 +161,62 @@ static void test_first_sight_unites(void **unused)
 		}
 }
 
+/*
+ * A run killed after recording a push (stored: with its STORE done or
+ * not), the Maildir letters then later_local: the run after it merges
+ * from the resumed base and must end as expected, the result of the
+ * uninterrupted history.
+ */
+static void check_resume(uint32_t base, uint32_t local, uint32_t server,
+			 uint32_t later_local, bool stored,
+			 const struct flag_merge *expected)
+{
+	struct flag_merge push = flag_merge(base, local, server);
+	uint32_t server_now = stored ? server_after(server, &push) : server;
+	uint32_t resumed = flag_merge_resume_base(base, push.push_add,
+						  push.push_remove, server_now);
+	struct flag_merge after = flag_merge(resumed, later_local, server_now);
+	assert_int_equal(after.base, expected->base);
+	assert_int_equal(after.local & FLAG_MERGE_PUSHED,
+			 expected->local & FLAG_MERGE_PUSHED);
+	/* The server ends as the expected base says, after the resumed
+	   run's own push. */
+	assert_int_equal(server_after(server_now, &after) & FLAG_MERGE_PUSHED,
+			 expected->base);
+}
+
+/* The histories of one kill: before or after the STORE, before or after
+   the local rename, and a reader's later change to any flag the server
+   did not change (one the server changed is being mirrored: see
+   flag_merge.h). */
+static void check_kills(uint32_t base, uint32_t local, uint32_t server)
+{
+	struct flag_merge push = flag_merge(base, local, server);
+	uint32_t server_changed = (server ^ base) & FLAG_MERGE_PUSHED;
+	/* Killed before the local rename: the run after it does it all. */
+	check_resume(base, local, server, local, false, &push);
+	check_resume(base, local, server, local, true, &push);
+	for (uint32_t toggles = 0; toggles <= FLAG_MERGE_PUSHED; toggles++) {
+		if ((toggles & ~FLAG_MERGE_PUSHED) || (toggles & server_changed))
+			continue;
+		/* After the rename, and a reader's change since. */
+		uint32_t later = push.local ^ toggles;
+		struct flag_merge expected =
+			flag_merge(push.base, later, server_after(server, &push));
+		check_resume(base, local, server, later, false, &expected);
+		check_resume(base, local, server, later, true, &expected);
+	}
+}
+
+static void test_resume_after_kill(void **unused)
+{
+	(void)unused;
+	for (uint32_t base = 0; base <= FLAG_MERGE_PUSHED; base++)
+		for (uint32_t local = 0; local <= FLAG_MERGE_PUSHED; local++)
+			for (uint32_t server = 0; server <= FLAG_MERGE_PUSHED; server++)
+				check_kills(base, local, server);
+}
+
 /* A few rows spelled out, as a reader of the man page would check. */
 static void test_examples(void **unused)
 {
@@ -188,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_every_combination),
 		cmocka_unit_test(test_generated_with_stray_bits),
 		cmocka_unit_test(test_first_sight_unites),
+		cmocka_unit_test(test_resume_after_kill),
 		cmocka_unit_test(test_examples),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
