@@ -2,9 +2,10 @@
 # sync_flags: both against the test Dovecot, with a second IMAP client
 # and a mail reader changing flags: every combination of base, local and
 # server for S, R, F and D ends as the rule table says on both sides,
-# and stays so on the next run; a run killed at each of its durability
-# steps, then a clean run, converges to the same (a reader's change
-# made after the kill included); a reader renaming a
+# and stays so on the next run, each push +FLAGS or -FLAGS of what
+# changed (with UNCHANGEDSINCE under CONDSTORE); a run killed at each of
+# its durability steps, then a clean run, converges to the same (a
+# reader's change made after the kill included); a reader renaming a
 # file all through a run fails nothing; mbox and MDA refuse the key.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -14,7 +15,10 @@
 . "$top_srcdir/tests/lib/crash.sh"
 
 need_yubin
-tap_plan 13
+tap_plan 14
+# imap_flag_push_plain.sh runs it all again without CONDSTORE.
+[ -z "${FLAG_PUSH_PLAIN-}" ] ||
+	HARNESS_IMAP_CAPABILITY="IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ NAMESPACE UIDPLUS UNSELECT CHILDREN"
 harness_start
 
 work=$(harness_dir)/client
@@ -59,8 +63,24 @@ yubin_run all-2 -- -c "$dir.yaml"
 tap_check "a run with nothing changed pushes nothing: both sides hold the base" \
 	flagcase alice check --before --folder Flags --maildir "$maildir" --cases-file "$work/all.json"
 flagcase alice change --folder Flags --maildir "$maildir" --cases-file "$work/all.json"
-yubin_run all-3 -- -c "$dir.yaml"
+yubin_run all-3 -- -c "$dir.yaml" -vvv
 tap_status_is 0 "the run after local and server changes exits 0"
+# The pushes as the server got them: only what changed, conditional on
+# the message's MODSEQ when the server has CONDSTORE.
+stores=$(grep -E 'C: [^ ]+ UID STORE' "$RUN_ERR" | sed 's/.*C: [^ ]* //')
+if [ -n "${FLAG_PUSH_PLAIN-}" ]; then
+	store_shape='^UID STORE [0-9]+ [+-]FLAGS\.SILENT \([^)]*\)$'
+	store_how=" (no CONDSTORE)"
+else
+	store_how=" with UNCHANGEDSINCE"
+	store_shape='^UID STORE [0-9]+ \(UNCHANGEDSINCE [0-9]+\) [+-]FLAGS\.SILENT \([^)]*\)$'
+fi
+if [ "$(printf '%s\n' "$stores" | grep -c .)" -eq 8 ] &&
+	! printf '%s\n' "$stores" | grep -qvE "$store_shape"; then
+	tap_ok "8 pushes (S, R, F, D set or cleared locally alone), each +FLAGS or -FLAGS of the changed flag$store_how"
+else
+	tap_not_ok "8 pushes (S, R, F, D set or cleared locally alone), each +FLAGS or -FLAGS of the changed flag" "$stores"
+fi
 tap_check "all 32 cases (S, R, F, D; base, local, server) hold the rule table's result on both sides" \
 	flagcase alice check --folder Flags --maildir "$maildir" --cases-file "$work/all.json"
 yubin_run all-4 -- -c "$dir.yaml"
