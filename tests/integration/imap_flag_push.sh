@@ -15,7 +15,7 @@
 . "$top_srcdir/tests/lib/crash.sh"
 
 need_yubin
-tap_plan 14
+tap_plan 15
 # imap_flag_push_plain.sh runs it all again without CONDSTORE.
 [ -z "${FLAG_PUSH_PLAIN-}" ] ||
 	HARNESS_IMAP_CAPABILITY="IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ NAMESPACE UIDPLUS UNSELECT CHILDREN"
@@ -86,6 +86,27 @@ tap_check "all 32 cases (S, R, F, D; base, local, server) hold the rule table's 
 yubin_run all-4 -- -c "$dir.yaml"
 tap_check "a second run changes nothing on either side (no flip-flop)" \
 	flagcase alice check --folder Flags --maildir "$maildir" --cases-file "$work/all.json"
+
+# Two changes to one message: S cleared and F set by the reader on the
+# message that had S on both sides.  Both go out, the second STORE on
+# the MODSEQ the first left, so the server never answers [MODIFIED].
+two_mid=$("$PYTHON3" -c 'import json, sys
+print([c["mid"] for c in json.load(open(sys.argv[1]))
+       if (c["flag"], c["base"], c["local"], c["server"]) == ("S", 1, 1, 1)][0])' "$work/all.json")
+two_file=$(grep -lF -- "$two_mid" "$maildir"/cur/* | head -n 1)
+mv -- "$two_file" "${two_file%%:2,*}:2,F"
+yubin_run all-5 -- -c "$dir.yaml" -vv
+two_now=$(grep -lF -- "$two_mid" "$maildir"/cur/* | head -n 1)
+two_uid=$("$PYTHON3" -c 'import json, sys
+print(1 + [(c["flag"], c["base"], c["local"], c["server"]) for c in json.load(open(sys.argv[1]))].index(("S", 1, 1, 1)))' "$work/all.json")
+two_server=$(imaptool alice flags --folder Flags | awk -v uid="$two_uid" '$1 == uid { $1 = ""; print substr($0, 2) }')
+if [ "$RUN_STATUS" = 0 ] && [ "$two_server" = '\Flagged' ] && [ "${two_now##*:2,}" = F ] &&
+	! grep -q "changed on the server meanwhile" "$RUN_ERR"; then
+	tap_ok "a message with one flag cleared and one set locally: both pushed in one run"
+else
+	tap_not_ok "a message with one flag cleared and one set locally: both pushed in one run" \
+		"server '$two_server', local ${two_now##*/}; $(run_summary)"
+fi
 
 # --- mbox and MDA keep no flags per message ---
 harness_write_config "$work/mbox.yaml" mboxflags imap implicit "$(harness_port imaps)" \
