@@ -42,11 +42,13 @@ enum deliver_kind { DELIVER_MAILDIR, DELIVER_MBOX, DELIVER_MDA };
 /* IMAP folders in a Maildir tree (layout:). */
 enum maildir_layout { LAYOUT_VERBATIM, LAYOUT_MAILDIRPP };
 
-/* Mirroring server flag changes onto fetched messages (sync_flags:). */
+/* Mirroring server flag changes onto fetched messages, and with both
+   local ones onto the server (sync_flags:). */
 enum sync_flags_mode {
 	SYNC_FLAGS_AUTO, /* with CONDSTORE/QRESYNC when offered, else not */
 	SYNC_FLAGS_FULL, /* also without them, by one FLAGS listing */
 	SYNC_FLAGS_OFF,
+	SYNC_FLAGS_BOTH, /* also push local changes (Maildir only) */
 };
 
 /* Where an account's OAuth2 refresh token is read (and written back). */

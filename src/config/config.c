@@ -1681,12 +1681,14 @@ static int parse_inbox(struct loader *ld, const struct field *f,
 static int parse_sync_flags(struct loader *ld, const struct field *f,
 			    struct account *a)
 {
-	static const char *const words[] = { "auto", "full", "off" };
+	static const char *const words[] = { "auto", "full", "off", "both" };
 	static const enum sync_flags_mode values[] = { SYNC_FLAGS_AUTO,
 						       SYNC_FLAGS_FULL,
-						       SYNC_FLAGS_OFF };
+						       SYNC_FLAGS_OFF,
+						       SYNC_FLAGS_BOTH };
 	int index;
-	int status = field_choice(ld, f, words, 3, "auto, full or off", &index);
+	int status = field_choice(ld, f, words, 4, "auto, full, off or both",
+				  &index);
 	if (status == YB_OK)
 		a->sync_flags = values[index];
 	return status;
@@ -1945,6 +1947,15 @@ static int check_combinations(struct loader *ld, const struct resolved *r,
 		return fail_at(ld, r->node[AK_FOLDERS],
 			       "'folders' in %s must be [INBOX] or absent: pop3 has only the INBOX",
 			       scope);
+	if (a->sync_flags == SYNC_FLAGS_BOTH && a->protocol == PROTOCOL_POP3)
+		return fail_at(ld, r->node[AK_SYNC_FLAGS],
+			       "'sync_flags: both' in %s needs imap: pop3 has no flags",
+			       scope);
+	if (a->sync_flags == SYNC_FLAGS_BOTH && a->deliver != DELIVER_MAILDIR)
+		return fail_at(ld, r->node[AK_SYNC_FLAGS],
+			       "'sync_flags: both' in %s needs 'deliver: maildir': "
+			       "an %s keeps no flags per message to push",
+			       scope, a->deliver == DELIVER_MBOX ? "mbox" : "MDA");
 	if (!a->keep && a->delete_after_days > 0)
 		return fail_at(ld, r->node[AK_DELETE_AFTER_DAYS],
 			       "'delete_after_days' in %s conflicts with 'keep: false', which deletes mail as soon as it is delivered",

@@ -32,6 +32,7 @@
 
 #include "delivery.h"
 #include "folder_ns.h"
+#include "flag_push.h"
 #include "folder_path.h"
 #include "held.h"
 #include "imap.h"
@@ -76,7 +77,8 @@ struct entry {
 /* What the untagged responses of the command in flight are taken for:
    flags are mirrored from SELECT and flag listings only, never from the
    echo of yubin's own \Deleted while it deletes. */
-enum phase { PHASE_SELECT, PHASE_LISTING, PHASE_BODIES, PHASE_FLAGS, PHASE_DELETING };
+enum phase { PHASE_SELECT, PHASE_LISTING, PHASE_BODIES, PHASE_FLAGS, PHASE_PUSHING,
+	     PHASE_DELETING };
 
 struct folder {
 	char *name;      /* UTF-8: the state's mailbox name */
@@ -141,6 +143,8 @@ struct folder_run {
 
 	struct held *held;       /* copies the sink held, after a UIDVALIDITY change */
 	size_t flag_changes;
+	struct flag_seen *seen;  /* sync_flags: both: the flag listing */
+	size_t seen_len, seen_cap;
 	size_t expunged;         /* messages this run deleted from the folder */
 	bool refused;            /* the server answered NO to SELECT/EXAMINE */
 	enum imap_code refusal_code;
@@ -311,6 +315,33 @@ static int apply_flags(struct folder_run *fr, uint32_t uid, uint32_t flags,
 	return state_set_dest(fr->run->state, fr->folder->name, key, new_dest, err);
 }
 
+/* sync_flags: both: a message's flags as listed, merged after the
+   listing (flag_push.c). */
+static int note_seen(struct folder_run *fr, const struct imap_fetch *fetch,
+		     struct yb_error *err)
+{
+	if (fr->seen_len >= fr->listing_max)
+		return yb_fail(err, YB_ERR_PROTOCOL, "%s: folder %s: more than %zu "
+			       "messages in a flag listing", imap_host(fr->run->imap),
+			       fr->folder->shown, fr->listing_max);
+	if (fr->seen_len == fr->seen_cap) {
+		size_t cap = fr->seen_cap ? fr->seen_cap * 2 : 256;
+		if (cap > fr->listing_max)
+			cap = fr->listing_max;
+		struct flag_seen *grown = realloc(fr->seen, cap * sizeof(*grown));
+		if (!grown)
+			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+		fr->seen = grown;
+		fr->seen_cap = cap;
+	}
+	fr->seen[fr->seen_len++] = (struct flag_seen){
+		.uid = fetch->uid,
+		.flags = imap_flags_neutral(fetch->flags),
+		.modseq = fetch->has_modseq ? fetch->modseq : 0,
+	};
+	return YB_OK;
+}
+
 /* --- the untagged handler --- */
 
 static int on_fetch(struct folder_run *fr, const struct imap_response *resp,
@@ -353,9 +384,13 @@ static int on_fetch(struct folder_run *fr, const struct imap_response *resp,
 		progress_message_done();
 		return delivery_end(fr->delivery, key, e, err);
 	}
+	if (fr->plan.push_flags && fr->phase == PHASE_FLAGS && fetch.has_uid &&
+	    fetch.has_flags)
+		return note_seen(fr, &fetch, err);
 	if (fetch.has_uid && fetch.has_flags &&
 	    (fr->phase == PHASE_FLAGS || fr->phase == PHASE_SELECT) && !fr->run->dry_run &&
-	    fr->run->account->sync_flags != SYNC_FLAGS_OFF)
+	    fr->run->account->sync_flags != SYNC_FLAGS_OFF &&
+	    fr->run->account->sync_flags != SYNC_FLAGS_BOTH)
 		return apply_flags(fr, fetch.uid, fetch.flags, err);
 	return YB_OK;
 }
@@ -708,10 +743,12 @@ static int list_flags(struct folder_run *fr, struct yb_error *err)
 			 "UID FETCH 1:%" PRIu32 " (UID FLAGS) (CHANGEDSINCE %" PRIu64 ")",
 			 below - 1, fr->plan.changed_since);
 	else
-		snprintf(command, sizeof(command), "UID FETCH 1:%" PRIu32 " (UID FLAGS)",
-			 below - 1);
+		snprintf(command, sizeof(command), "UID FETCH 1:%" PRIu32 " (UID FLAGS%s)",
+			 below - 1, fr->plan.push_flags &&
+			 imap_condstore_enabled(fr->run->imap) ? " MODSEQ" : "");
 	struct imap_handler handler;
 	fr->phase = PHASE_FLAGS;
+	fr->listing_max = testhook_limit("YUBIN_TEST_LISTING_MAX", LISTING_MAX);
 	return imap_command(fr->run->imap, command, "UID FETCH (flags)",
 			    handler_for(fr, &handler), err);
 }
@@ -1258,12 +1295,39 @@ static int fetch_wanted(struct folder_run *fr, size_t wanted, struct yb_error *e
 	return rc;
 }
 
+/* sync_flags: both: the listing merged with the local letters. */
+static int push_flags(struct folder_run *fr, struct yb_error *err)
+{
+	struct imap_handler handler;
+	struct flag_push_folder folder = {
+		.imap = fr->run->imap, .handler = handler_for(fr, &handler),
+		.state = fr->run->state, .sink = fr->sink,
+		.mailbox = fr->folder->name, .shown = fr->folder->shown,
+		.uidvalidity = fr->uidvalidity,
+		.condstore = imap_condstore_enabled(fr->run->imap),
+	};
+	struct flag_push_counts counts;
+	fr->phase = PHASE_PUSHING;
+	int rc = flag_push_folder(&folder, fr->seen, fr->seen_len, &counts, err);
+	fr->flag_changes += counts.renamed;
+	if (counts.pushed > 0)
+		log_info("folder %s: flags of %zu messages pushed to the server",
+			 fr->folder->shown, counts.pushed);
+	if (counts.modified > 0)
+		log_info("folder %s: %zu messages changed on the server meanwhile; "
+			 "their flags are merged again next run", fr->folder->shown,
+			 counts.modified);
+	return rc;
+}
+
 /* Flags of messages fetched before, onto a sink that keeps them. */
 static int mirror_flags(struct folder_run *fr, struct yb_error *err)
 {
 	if (!fr->plan.mirror_flags || !sink_keeps_flags(fr))
 		return YB_OK;
 	int rc = list_flags(fr, err);
+	if (rc == YB_OK && fr->plan.push_flags)
+		rc = push_flags(fr, err);
 	if (fr->flag_changes > 0)
 		log_info("folder %s: flags of %zu messages updated", fr->folder->shown,
 			 fr->flag_changes);
@@ -1356,6 +1420,7 @@ static void folder_run_free(struct folder_run *fr)
 	free(fr->entries);
 	imap_seqmap_free(&fr->seqs);
 	free(fr->doomed);
+	free(fr->seen);
 	held_free(fr->held);
 }
 

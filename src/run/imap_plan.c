@@ -6,13 +6,15 @@
 struct imap_open_plan plan_open(const struct imap_plan_known *known)
 {
 	struct imap_open_plan open = {
-		.examine = known->keep && !known->delete_aged,
+		/* sync_flags: both writes flags to the folder. */
+		.examine = known->keep && !known->delete_aged &&
+			   (known->sync_flags != SYNC_FLAGS_BOTH || known->dry_run),
 		/* Changes since a HIGHESTMODSEQ of the stored UIDVALIDITY;
 		   a dry run records none of them. */
 		.qresync_if_sink_keeps_flags =
 			known->stored_validity && known->stored_modseq &&
 			!known->dry_run && known->sync_flags != SYNC_FLAGS_OFF &&
-			known->qresync,
+			known->sync_flags != SYNC_FLAGS_BOTH && known->qresync,
 	};
 	return open;
 }
@@ -62,6 +64,17 @@ static void plan_flags(const struct imap_plan_known *known,
 	plan->mirror_flags = !plan->validity_changed && !plan->renumbered &&
 			     known->stored_validity;
 	plan->flag_listing = FLAG_LISTING_NONE;
+	if (known->sync_flags == SYNC_FLAGS_BOTH) {
+		/* Every message's flags against its local letters, pushed
+		   where it changed; nothing at all where nothing may be
+		   written, as mirroring alone would undo local changes. */
+		plan->push_flags = plan->mirror_flags && !known->dry_run &&
+				   !selected->read_only;
+		plan->mirror_flags = plan->push_flags;
+		if (plan->push_flags && plan->list_start > 1)
+			plan->flag_listing = FLAG_LISTING_ALL;
+		return;
+	}
 	if (!plan->mirror_flags || plan->list_start <= 1)
 		return;
 	if (condstore && known->stored_modseq &&

@@ -103,6 +103,9 @@ struct imap_folder_plan {
 	/* Mirror flags of delivered messages (the changes SELECT brought,
 	   and flag_listing's), onto a sink that keeps them. */
 	bool mirror_flags;
+	/* sync_flags: both: merge the listed flags with the local letters
+	   and push local changes (flag_push.h) instead of mirroring. */
+	bool push_flags;
 	enum imap_flag_listing flag_listing;
 	uint64_t changed_since;    /* for FLAG_LISTING_CHANGED_SINCE */
 

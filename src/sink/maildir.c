@@ -944,6 +944,14 @@ static int maildir_sink_apply_flags(struct sink *sink, const char *dest, uint32_
 	return maildir_apply_flags(maildir->path, dest, letters, new_dest, err);
 }
 
+static int maildir_sink_read_flags(struct sink *sink, const char *dest,
+				   uint32_t *flags, char found[SINK_DEST_MAX],
+				   struct yb_error *err)
+{
+	return maildir_read_flags(((struct maildir *)sink)->path, dest, flags,
+				  found, err);
+}
+
 static const struct sink_ops maildir_ops = {
 	.msg_begin = maildir_msg_begin,
 	.msg_write = maildir_msg_write,
@@ -957,6 +965,7 @@ static const struct sink_ops maildir_ops = {
 	.close = maildir_close,
 	.digests = maildir_sink_digests,
 	.apply_flags = maildir_sink_apply_flags,
+	.read_flags = maildir_sink_read_flags,
 };
 
 /* A copy of path without trailing slashes ("/" stays "/"). */

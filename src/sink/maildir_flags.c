@@ -27,21 +27,25 @@
 /* How often a file a mail reader keeps renaming is looked up again. */
 #define RENAME_ATTEMPTS 3
 
+/* The info letters IMAP flags have, in ASCII order, as the Maildir
+   specification wants them. */
+static const struct { char letter; uint32_t flag; } letter_table[] = {
+	{ 'D', SINK_FLAG_DRAFT },    { 'F', SINK_FLAG_FLAGGED },
+	{ 'R', SINK_FLAG_ANSWERED }, { 'S', SINK_FLAG_SEEN },
+	{ 'T', SINK_FLAG_DELETED },
+};
+
+#define LETTER_COUNT (sizeof(letter_table) / sizeof(letter_table[0]))
+
 bool maildir_letters(uint32_t flags, char letters[MAILDIR_LETTERS_SIZE])
 {
-	/* ASCII order, as the Maildir specification wants them. */
-	static const struct { char letter; uint32_t flag; } table[] = {
-		{ 'D', SINK_FLAG_DRAFT },    { 'F', SINK_FLAG_FLAGGED },
-		{ 'R', SINK_FLAG_ANSWERED }, { 'S', SINK_FLAG_SEEN },
-		{ 'T', SINK_FLAG_DELETED },
-	};
 	size_t used = 0;
 	letters[0] = '\0';
 	if (flags & ~(uint32_t)SINK_FLAGS_ALL)
 		return false;
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		if (flags & table[i].flag)
-			letters[used++] = table[i].letter;
+	for (size_t i = 0; i < LETTER_COUNT; i++)
+		if (flags & letter_table[i].flag)
+			letters[used++] = letter_table[i].letter;
 	letters[used] = '\0';
 	return true;
 }
@@ -100,6 +104,23 @@ static int locate(const char *maildir_path, const char *dest, const char *base,
 			snprintf(found, found_size, "new/%s", base);
 	}
 	return YB_OK;
+}
+
+int maildir_read_flags(const char *maildir_path, const char *dest,
+		       uint32_t *flags, char *found, struct yb_error *err)
+{
+	char base[MAILDIR_DEST_MAX];
+	*flags = 0;
+	found[0] = '\0';
+	if (!split_dest(dest, base, sizeof(base)))
+		return yb_fail(err, YB_ERR_INTERNAL, "bad maildir dest %s", dest);
+	int rc = locate(maildir_path, dest, base, found, MAILDIR_DEST_MAX, err);
+	const char *info = rc == YB_OK && found[0] ? strstr(found, ":2,") : NULL;
+	for (const char *p = info ? info + 3 : ""; *p; p++)
+		for (size_t i = 0; i < LETTER_COUNT; i++)
+			if (*p == letter_table[i].letter)
+				*flags |= letter_table[i].flag;
+	return rc;
 }
 
 /* IMAP letters from the server, plus the reader's own letters it kept. */

@@ -55,6 +55,17 @@ int maildir_rename_flags(const char *maildir_path, const char *found,
 			 struct yb_error *err);
 
 /*
+ * The message published at dest (as for maildir_apply_flags), looked up
+ * again by its unique part if a mail reader renamed it: found
+ * (MAILDIR_DEST_MAX bytes) gets where it is now ("" when it is gone),
+ * *flags the SINK_FLAG_* bits of its info letters (other letters are the
+ * reader's own and ignored; a file in new/ has none).  Errors are
+ * YB_ERR_IO naming the directory, YB_ERR_INTERNAL for a malformed dest.
+ */
+int maildir_read_flags(const char *maildir_path, const char *dest,
+		       uint32_t *flags, char *found, struct yb_error *err);
+
+/*
  * Hash every message file in new/ and cur/ of maildir_path: one
  * sink_digest per file, its dest "new/NAME" or "cur/NAME".  *out is a
  * malloc'd array of *count entries sorted by digest (the caller frees);

@@ -111,6 +111,9 @@ struct sink_ops {
 	/* Optional: see sink_apply_flags. */
 	int (*apply_flags)(struct sink *sink, const char *dest, uint32_t flags,
 			   char new_dest[SINK_DEST_MAX], struct yb_error *err);
+	/* Optional, with apply_flags: see sink_read_flags. */
+	int (*read_flags)(struct sink *sink, const char *dest, uint32_t *flags,
+			  char found[SINK_DEST_MAX], struct yb_error *err);
 };
 
 /* Every implementation embeds these as their first members. */
@@ -254,6 +257,19 @@ static inline int sink_apply_flags(struct sink *sink, const char *dest,
 				   struct yb_error *err)
 {
 	return sink->ops->apply_flags(sink, dest, flags, new_dest, err);
+}
+
+/*
+ * The flags the delivered message at dest holds now (SINK_FLAG_* bits),
+ * which a mail reader may have changed, and where it is now (found: a
+ * reader may have renamed it; "" when it is no longer there, not an
+ * error).  Only for sinks that sink_can_apply_flags.
+ */
+static inline int sink_read_flags(struct sink *sink, const char *dest,
+				  uint32_t *flags, char found[SINK_DEST_MAX],
+				  struct yb_error *err)
+{
+	return sink->ops->read_flags(sink, dest, flags, found, err);
 }
 
 /* Discard any pending batch and free the sink.  NULL is fine. */

@@ -8,8 +8,11 @@
  *                M MAILBOX KEY FETCHED_AT DEST  a delivered message
  *                Z MAILBOX KEY SIZE             its size as listed
  *                S MAILBOX KEY SINCE RUNS       it is missing from listings
+ *                B MAILBOX KEY FLAGS            its flags as last agreed
+ *                                               with the server
+ *                P MAILBOX KEY ADD REMOVE       a flag push under way
  *                V MAILBOX NAME VALUE           a value of the mailbox
- *              (a Z or S line follows its key's M line) and last the trailer "end COUNT CRC #CHECK": COUNT is the
+ *              (a Z, S, B or P line follows its key's M line) and last the trailer "end COUNT CRC #CHECK": COUNT is the
  *              number of record lines, CRC the CRC-32 (8 lowercase hex
  *              digits) of every byte of the file before the trailer.
  *              Only ever replaced whole, by rename, so every line of it
@@ -36,7 +39,18 @@
  *                                         missing from RUNS listings, the
  *                                         first at SINCE; RUNS 0: listed
  *                                         again (SINCE is then 0)
+ *                B MAILBOX KEY FLAGS      the delivered key's flags as
+ *                                         last agreed with the server;
+ *                                         closes any push (P) of the key
+ *                P MAILBOX KEY ADD REMOVE about to add flags ADD to the
+ *                                         delivered key on the server
+ *                                         and remove REMOVE (sync_flags:
+ *                                         both); open until its B
  *
+ * FLAGS, ADD and REMOVE are decimal bit sets below 256 whose meaning is
+ * the engine's (sink.h's SINK_FLAG_* bits); the state only keeps them.
+ * A state written before B and P existed has none: the engine then
+ * takes a base on first sight.
  How a record is written as a line (escaping, the per-line CRC-32), the
  * headers and the snapshot's trailer are state_record.h's.  FETCHED_AT is
  * decimal seconds since the epoch.  NAME is [a-z0-9_], 1 to 64 bytes;
@@ -138,8 +152,8 @@ static const char JOURNAL_NAME[] = "journal";
 static const char LOCK_NAME[] = "lock";
 
 /* The record types each file holds. */
-static const char SNAPSHOT_OPS[] = "MVZS";
-static const char JOURNAL_OPS[] = "ICXFDVGZS";
+static const char SNAPSHOT_OPS[] = "MVZSBP";
+static const char JOURNAL_OPS[] = "ICXFDVGZSBP";
 
 static const char SNAPSHOT_ADVICE[] =
 	"to recover, move the file away and run yubin again: it will fetch "
@@ -216,7 +230,15 @@ struct key_entry {
 	int64_t missing_since;
 	uint32_t missing_runs;
 	bool has_size;
+	/* B and P: the flags as last agreed with the server, FLAG_KNOWN set
+	   once one is recorded, and an open push (zero: none). */
+	uint8_t flag_base;
+	uint8_t push_add;
+	uint8_t push_remove;
 };
+
+#define FLAG_KNOWN 0x80u
+#define FLAG_BITS 0x7fu
 
 /* A mailbox in state->mailbox_index; the name is the mailbox's own. */
 struct mailbox_entry {
@@ -846,7 +868,8 @@ static int apply_dest(struct state *state, const struct record *rec)
 	return entry ? set_key_dest(mailbox, entry, rec->field[2]) : 0;
 }
 
-/* Z and S: values of a delivered key; ignored for a key not delivered. */
+/* Z, S, B and P: values of a delivered key; ignored for a key not
+   delivered. */
 static void apply_key_values(struct state *state, const struct record *rec)
 {
 	struct key_entry *entry = state->last_key;
@@ -862,6 +885,16 @@ static void apply_key_values(struct state *state, const struct record *rec)
 	if (rec->op == 'Z') {
 		entry->listed_size = rec->number;
 		entry->has_size = true;
+		return;
+	}
+	if (rec->op == 'B') {
+		entry->flag_base = (uint8_t)(rec->number | FLAG_KNOWN);
+		entry->push_add = entry->push_remove = 0;
+		return;
+	}
+	if (rec->op == 'P') {
+		entry->push_add = (uint8_t)(rec->number & 0xff);
+		entry->push_remove = (uint8_t)(rec->number >> 8);
 		return;
 	}
 	entry->missing_runs = (uint32_t)rec->number;
@@ -907,7 +940,7 @@ static int apply_record(struct state *state, const struct record *rec)
 	case 'G':
 		apply_forget_mailbox(state, rec);
 		return 0;
-	case 'Z': case 'S':
+	case 'Z': case 'S': case 'B': case 'P':
 		apply_key_values(state, rec);
 		return 0;
 	}
@@ -1769,6 +1802,20 @@ static int find_for_change(struct state *state, const char *mailbox,
 		       shown_key, shown_mailbox);
 }
 
+/* Record "OP MAILBOX KEY NUMBER" (Z, B) and apply it. */
+static int record_key_number(struct state *state, char op, const char *mailbox,
+			     const char *key, uint64_t number,
+			     struct yb_error *err)
+{
+	char number_text[RECORD_NUMBER_SIZE];
+	struct record rec;
+	record_set(&rec, op, mailbox, key, NULL);
+	record_number_field(&rec, 2, number_text, number);
+	rec.field_count = 3;
+	rec.number = number;
+	return record_and_apply(state, &rec, err);
+}
+
 bool state_listed_size(const struct state *state, const char *mailbox,
 		       const char *key, uint64_t *size)
 {
@@ -1788,13 +1835,7 @@ int state_set_listed_size(struct state *state, const char *mailbox,
 		return rc;
 	if (entry->has_size && entry->listed_size == size)
 		return 0;
-	char number[RECORD_NUMBER_SIZE];
-	struct record rec;
-	record_set(&rec, 'Z', mailbox, key, NULL);
-	record_number_field(&rec, 2, number, size);
-	rec.field_count = 3;
-	rec.number = size;
-	return record_and_apply(state, &rec, err);
+	return record_key_number(state, 'Z', mailbox, key, size, err);
 }
 
 bool state_missing(const struct state *state, const char *mailbox,
@@ -1833,6 +1874,77 @@ int state_set_missing(struct state *state, const char *mailbox,
 	rec.field_count = 4;
 	rec.fetched_at = since;
 	rec.number = runs;
+	return record_and_apply(state, &rec, err);
+}
+
+bool state_flag_base(const struct state *state, const char *mailbox,
+		     const char *key, unsigned *flags)
+{
+	const struct key_entry *entry = find_delivered(state, mailbox, key);
+	if (!entry || !(entry->flag_base & FLAG_KNOWN))
+		return false;
+	*flags = entry->flag_base & FLAG_BITS;
+	return true;
+}
+
+bool state_flag_push(const struct state *state, const char *mailbox,
+		     const char *key, unsigned *add, unsigned *remove)
+{
+	const struct key_entry *entry = find_delivered(state, mailbox, key);
+	if (!entry || (entry->push_add | entry->push_remove) == 0)
+		return false;
+	*add = entry->push_add;
+	*remove = entry->push_remove;
+	return true;
+}
+
+/* Flag bits the state can keep, or an error naming them. */
+static int check_flag_bits(const struct state *state, const char *what,
+			   unsigned bits, struct yb_error *err)
+{
+	if (bits <= STATE_FLAGS_MAX)
+		return 0;
+	return yb_fail(err, YB_ERR_INTERNAL, "%s: bad %s %u", state->dir_path,
+		       what, bits);
+}
+
+int state_set_flag_base(struct state *state, const char *mailbox,
+			const char *key, unsigned flags, struct yb_error *err)
+{
+	struct key_entry *entry;
+	int rc = find_for_change(state, mailbox, key, "flags", &entry, err);
+	if (rc == 0)
+		rc = check_flag_bits(state, "flags", flags, err);
+	if (rc != 0)
+		return rc;
+	if (entry->flag_base == (flags | FLAG_KNOWN) &&
+	    (entry->push_add | entry->push_remove) == 0)
+		return 0;
+	return record_key_number(state, 'B', mailbox, key, flags, err);
+}
+
+int state_set_flag_push(struct state *state, const char *mailbox,
+			const char *key, unsigned add, unsigned remove,
+			struct yb_error *err)
+{
+	struct key_entry *entry;
+	int rc = find_for_change(state, mailbox, key, "a flag push", &entry, err);
+	if (rc == 0)
+		rc = check_flag_bits(state, "flags to add", add, err);
+	if (rc == 0)
+		rc = check_flag_bits(state, "flags to remove", remove, err);
+	if (rc == 0 && ((add & remove) != 0 || (add | remove) == 0))
+		rc = yb_fail(err, YB_ERR_INTERNAL, "%s: bad flag push +%u -%u",
+			     state->dir_path, add, remove);
+	if (rc != 0)
+		return rc;
+	char add_text[RECORD_NUMBER_SIZE], remove_text[RECORD_NUMBER_SIZE];
+	struct record rec;
+	record_set(&rec, 'P', mailbox, key, NULL);
+	record_number_field(&rec, 2, add_text, add);
+	record_number_field(&rec, 3, remove_text, remove);
+	rec.field_count = 4;
+	rec.number = add | (remove << 8);
 	return record_and_apply(state, &rec, err);
 }
 
@@ -1964,7 +2076,28 @@ static void writer_add_trailer(struct file_writer *writer)
 	writer->len += line_len;
 }
 
-/* After a key's M line: its Z line and, while it is missing, its S line. */
+/* After a key's Z and S lines: its B line and any open push's P line. */
+static void write_key_flags(struct file_writer *writer, struct record *rec,
+			    const struct key_entry *entry)
+{
+	char first[RECORD_NUMBER_SIZE], second[RECORD_NUMBER_SIZE];
+	if (entry->flag_base & FLAG_KNOWN) {
+		rec->op = 'B';
+		rec->field_count = 3;
+		record_number_field(rec, 2, first, entry->flag_base & FLAG_BITS);
+		writer_add_record(writer, rec);
+	}
+	if ((entry->push_add | entry->push_remove) == 0)
+		return;
+	rec->op = 'P';
+	rec->field_count = 4;
+	record_number_field(rec, 2, first, entry->push_add);
+	record_number_field(rec, 3, second, entry->push_remove);
+	writer_add_record(writer, rec);
+}
+
+/* After a key's M line: its Z line, while it is missing its S line, and
+   its flags. */
 static void write_key_values(struct file_writer *writer,
 			     const struct mailbox *mailbox,
 			     const struct key_entry *entry)
@@ -1979,14 +2112,15 @@ static void write_key_values(struct file_writer *writer,
 		record_number_field(&rec, 2, first, entry->listed_size);
 		writer_add_record(writer, &rec);
 	}
-	if (entry->missing_runs == 0)
-		return;
-	rec.op = 'S';
-	rec.field_count = 4;
-	record_number_field(&rec, 2, first,
-			    (unsigned long long)entry->missing_since);
-	record_number_field(&rec, 3, second, entry->missing_runs);
-	writer_add_record(writer, &rec);
+	if (entry->missing_runs != 0) {
+		rec.op = 'S';
+		rec.field_count = 4;
+		record_number_field(&rec, 2, first,
+				    (unsigned long long)entry->missing_since);
+		record_number_field(&rec, 3, second, entry->missing_runs);
+		writer_add_record(writer, &rec);
+	}
+	write_key_flags(writer, &rec, entry);
 }
 
 /* One M record per delivered key: "M MAILBOX KEY FETCHED_AT DEST". */

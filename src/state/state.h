@@ -196,6 +196,29 @@ int state_set_missing(struct state *state, const char *mailbox,
 		      const char *key, time_t since, unsigned long runs,
 		      struct yb_error *err);
 
+/*
+ * A delivered key's flags as last agreed with the server, and a push of
+ * flag changes to the server under way (sync_flags: both).  The bits
+ * (at most STATE_FLAGS_MAX) are the engine's; the state only keeps them.
+ * state_flag_base is false when none is recorded (a state written
+ * before they were, or a key not delivered); state_flag_push is false
+ * when no push is open.  state_set_flag_push records a push (add and
+ * remove disjoint, not both empty) before it is sent; state_set_flag_base
+ * records the new base and closes the push.  Both buffer records like
+ * state_commit and are durable after state_sync; YB_ERR_INTERNAL for a
+ * key that is not delivered or bits out of range.
+ */
+#define STATE_FLAGS_MAX 0x7fu
+bool state_flag_base(const struct state *state, const char *mailbox,
+		     const char *key, unsigned *flags);
+bool state_flag_push(const struct state *state, const char *mailbox,
+		     const char *key, unsigned *add, unsigned *remove);
+int state_set_flag_base(struct state *state, const char *mailbox,
+			const char *key, unsigned flags, struct yb_error *err);
+int state_set_flag_push(struct state *state, const char *mailbox,
+			const char *key, unsigned add, unsigned remove,
+			struct yb_error *err);
+
 /* Number of delivered keys of mailbox. */
 size_t state_count(const struct state *state, const char *mailbox);
 

@@ -300,13 +300,29 @@ static bool record_arity(char op, size_t *min, size_t *max)
 	switch (op) {
 	case 'G': *min = *max = 1; return true;
 	case 'X': case 'F': *min = *max = 2; return true;
-	case 'C': case 'I': case 'D': case 'V': case 'Z':
+	case 'C': case 'I': case 'D': case 'V': case 'Z': case 'B':
 		*min = *max = 3; return true;
-	case 'S': *min = *max = 4; return true;
+	case 'S': case 'P': *min = *max = 4; return true;
 	/* A snapshot line without its DEST has no destination recorded. */
 	case 'M': *min = 3; *max = 4; return true;
 	}
 	return false;
+}
+
+/* B's FLAGS, or P's ADD and REMOVE (packed ADD + 256 * REMOVE): bit
+   sets up to RECORD_FLAGS_MAX. */
+static const char *record_check_flags(struct record *rec)
+{
+	unsigned long long first, second = 0;
+	if (!text_parse_u64(rec->field[2], rec->field_len[2], RECORD_FLAGS_MAX,
+			    &first))
+		return "bad flags";
+	if (rec->op == 'P' &&
+	    !text_parse_u64(rec->field[3], rec->field_len[3], RECORD_FLAGS_MAX,
+			    &second))
+		return "bad flags";
+	rec->number = first | (second << 8);
+	return NULL;
 }
 
 /* The limits of fields 1 and up, after the mailbox; NULL when all is well. */
@@ -338,6 +354,9 @@ static const char *record_check_fields(struct record *rec)
 			return "bad size";
 		rec->number = number;
 		return NULL;
+	case 'B':
+	case 'P':
+		return record_check_flags(rec);
 	case 'S':
 		if (!text_parse_u64(rec->field[3], rec->field_len[3],
 				    MISSING_RUNS_MAX, &number))

@@ -48,6 +48,9 @@
 
 #define RECORD_FIELDS_MAX 4
 
+/* Largest flag set a B or P record holds (state.h's STATE_FLAGS_MAX). */
+#define RECORD_FLAGS_MAX 0x7fu
+
 /* Room for a decimal 64-bit number and its NUL. */
 #define RECORD_NUMBER_SIZE 24
 
@@ -64,7 +67,8 @@ struct record {
 	size_t field_len[RECORD_FIELDS_MAX];
 	bool field_none[RECORD_FIELDS_MAX];
 	int64_t fetched_at;   /* M and C; S's SINCE */
-	uint64_t number;      /* Z's SIZE, S's RUNS */
+	uint64_t number;      /* Z's SIZE, S's RUNS, B's FLAGS, P's ADD +
+				 256 * REMOVE */
 };
 
 /* ---- writing ---- */

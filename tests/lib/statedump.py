@@ -75,7 +75,7 @@ def replay(state_dir):
             keys.add((fields[1], fields[2]))
         elif fields[0] == "V":
             values[(fields[1], fields[2])] = fields[3]
-        elif fields[0] not in ("Z", "S"):
+        elif fields[0] not in ("Z", "S", "B", "P"):
             sys.exit("snapshot: unknown record %r" % fields[0])
     for fields in records(os.path.join(state_dir, "journal"), ("yubin-journal 1",)):
         op, mailbox = fields[0], fields[1]
@@ -94,7 +94,7 @@ def replay(state_dir):
         elif op == "G":
             keys = {k for k in keys if k[0] != mailbox}
             values = {k: v for k, v in values.items() if k[0] != mailbox}
-        elif op not in ("D", "Z", "S"):
+        elif op not in ("D", "Z", "S", "B", "P"):
             sys.exit("journal: unknown record %r" % op)
     return keys, values, intents
 

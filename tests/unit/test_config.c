@@ -511,7 +511,22 @@ static void test_imap_folder_keys(void **state)
 	assert_string_equal(load_error(ACCOUNT_HEAD "    inbox: top\n"),
 			    "8:12: 'inbox' in account 'work' must be root or folder, not 'top'");
 	assert_string_equal(load_error(ACCOUNT_HEAD "    sync_flags: yes\n"),
-			    "8:17: 'sync_flags' in account 'work' must be auto, full or off, not 'yes'");
+			    "8:17: 'sync_flags' in account 'work' must be auto, full, off or both, not 'yes'");
+	assert_string_equal(load_error(ACCOUNT_HEAD "    sync_flags: both\n"),
+			    "8:17: 'sync_flags: both' in account 'work' needs imap: pop3 has no flags");
+#define IMAP_BOTH_HEAD \
+	"accounts:\n  - name: work\n    protocol: imap\n    host: h.example.com\n" \
+	"    user: alice\n    sync_flags: both\n    deliver:\n"
+	assert_string_equal(load_error(IMAP_BOTH_HEAD "      mbox: ~/m\n"),
+			    "6:17: 'sync_flags: both' in account 'work' needs 'deliver: maildir': "
+			    "an mbox keeps no flags per message to push");
+	assert_string_equal(load_error(IMAP_BOTH_HEAD "      mda: procmail\n"),
+			    "6:17: 'sync_flags: both' in account 'work' needs 'deliver: maildir': "
+			    "an MDA keeps no flags per message to push");
+	load_ok(IMAP_BOTH_HEAD "      maildir: ~/Mail/work\n", &config);
+	assert_int_equal(config.accounts[0].sync_flags, SYNC_FLAGS_BOTH);
+	config_free(&config);
+#undef IMAP_BOTH_HEAD
 	load_ok(ACCOUNT_HEAD "    tls_min_version: 1.3\n", &config);
 	assert_int_equal(config.accounts[0].tls_min_version, 13);
 	config_free(&config);

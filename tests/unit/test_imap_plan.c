@@ -362,7 +362,7 @@ enum bit {
 	BIT_MODSEQ_KNOWN, BIT_MODSEQ_MOVED, BIT_MODSEQ_SAID, BIT_NOMODSEQ,
 	BIT_EXISTS, BIT_READ_ONLY, BIT_KEEP, BIT_DELETE_AGED, BIT_MAX_SIZE,
 	BIT_EXPUNGE_ALL, BIT_DRY_RUN, BIT_CONDSTORE, BIT_QRESYNC, BIT_UIDPLUS,
-	BIT_SYNC_FULL, BIT_SYNC_OFF, /* both: auto (as neither) */
+	BIT_SYNC_FULL, BIT_SYNC_OFF, /* both bits: sync_flags: both */
 	BIT_EXISTS_RECORDED, BIT_EXISTS_GREW,
 	BIT_COUNT
 };
@@ -390,8 +390,9 @@ static void combination(uint32_t combo, struct imap_plan_known *known,
 		.stored_exists = HAS(combo, BIT_EXISTS_GREW) ? 4 : 10,
 	};
 	bool full = HAS(combo, BIT_SYNC_FULL), off = HAS(combo, BIT_SYNC_OFF);
-	known->sync_flags = full && !off ? SYNC_FLAGS_FULL :
-			    off && !full ? SYNC_FLAGS_OFF : SYNC_FLAGS_AUTO;
+	known->sync_flags = full && off ? SYNC_FLAGS_BOTH :
+			    full ? SYNC_FLAGS_FULL :
+			    off ? SYNC_FLAGS_OFF : SYNC_FLAGS_AUTO;
 	bool low = HAS(combo, BIT_UIDNEXT_LOW), high = HAS(combo, BIT_UIDNEXT_HIGH);
 	uint32_t uidnext = low && high ? 0 : low ? stored_uidnext - 10 :
 			   high ? stored_uidnext + 3 : stored_uidnext;
@@ -473,14 +474,25 @@ static void check_rules(uint32_t combo, const struct imap_plan_known *k,
 	/* Flags: only below the listing, only when asked, one way. */
 	RULE(p->flag_listing == FLAG_LISTING_NONE ||
 	     (p->mirror_flags && p->list_start > 1 && k->sync_flags != SYNC_FLAGS_OFF));
-	RULE(p->flag_listing != FLAG_LISTING_ALL || k->sync_flags == SYNC_FLAGS_FULL);
+	RULE(p->flag_listing != FLAG_LISTING_ALL || k->sync_flags == SYNC_FLAGS_FULL ||
+	     k->sync_flags == SYNC_FLAGS_BOTH);
+	/* sync_flags: both pushes only where it may write, lists every
+	   flag to merge, and never mirrors alone (that would undo local
+	   changes). */
+	bool both = k->sync_flags == SYNC_FLAGS_BOTH;
+	RULE(!p->push_flags ||
+	     (both && !k->dry_run && !s->read_only && p->mirror_flags));
+	RULE(!both || p->mirror_flags == p->push_flags);
+	RULE(!both || !p->push_flags || p->list_start <= 1 ||
+	     p->flag_listing == FLAG_LISTING_ALL);
+	RULE(!both || !open->qresync_if_sink_keeps_flags);
 	RULE(p->flag_listing != FLAG_LISTING_CHANGED_SINCE ||
 	     (!k->qresync && p->changed_since == k->stored_modseq &&
 	      p->changed_since != s->highestmodseq && k->condstore));
 	RULE(!open->qresync_if_sink_keeps_flags ||
 	     (k->qresync && k->stored_validity && k->stored_modseq &&
 	      k->sync_flags != SYNC_FLAGS_OFF));
-	RULE(open->examine == (k->keep && !k->delete_aged));
+	RULE(open->examine == (k->keep && !k->delete_aged && (!both || k->dry_run)));
 }
 
 static void test_every_combination_keeps_the_rules(void **state)

@@ -1287,6 +1287,31 @@ static void test_flags_after_reader_deleted(void **state)
 	assert_int_equal(files_in(fx, "cur"), 1);
 }
 
+/* The letters a reader left, read where the file is now: its own P
+   ignored, moved from new/ to cur/, or gone. */
+static void test_read_flags_after_reader(void **state)
+{
+	struct fixture *fx = *state;
+	put_message(fx, "cur/" RACE_BASE ":2,DPST");
+	char found[MAILDIR_DEST_MAX];
+	uint32_t flags = 0;
+	struct yb_error err;
+	yb_error_clear(&err);
+	assert_int_equal(maildir_read_flags(fx->maildir, "new/" RACE_BASE,
+					    &flags, found, &err), YB_OK);
+	assert_string_equal(found, "cur/" RACE_BASE ":2,DPST");
+	assert_int_equal(flags, SINK_FLAG_DRAFT | SINK_FLAG_SEEN | SINK_FLAG_DELETED);
+	assert_int_equal(maildir_read_flags(fx->maildir, "cur/" RACE_BASE ":2,S",
+					    &flags, found, &err), YB_OK);
+	assert_string_equal(found, "cur/" RACE_BASE ":2,DPST");
+	assert_int_equal(maildir_read_flags(fx->maildir, "cur/gone:2,S", &flags,
+					    found, &err), YB_OK);
+	assert_string_equal(found, "");
+	assert_int_equal(flags, 0);
+	assert_int_equal(maildir_read_flags(fx->maildir, "tmp/x", &flags, found,
+					    &err), YB_ERR_INTERNAL);
+}
+
 int main(void)
 {
 	umask(022);
@@ -1328,6 +1353,7 @@ int main(void)
 		T(test_flags_after_reader_moved_to_cur),
 		T(test_flags_after_reader_changed_flags),
 		T(test_flags_after_reader_deleted),
+		T(test_read_flags_after_reader),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

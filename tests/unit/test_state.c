@@ -3515,6 +3515,162 @@ static void test_batched_commits_with_sync(void **fixture_ptr)
 	print_message("# 10000 messages in batches of 64: %.3fs\n", elapsed);
 }
 
+/* ---- flags as last agreed with the server (B) and pushes (P) ---------- */
+
+static void set_base(struct state *state, const char *key, unsigned flags)
+{
+	struct yb_error err;
+	int rc = state_set_flag_base(state, "INBOX", key, flags, &err);
+	if (rc != YB_OK)
+		print_error("state_set_flag_base: %s\n", err.msg);
+	assert_int_equal(rc, YB_OK);
+}
+
+static void set_push(struct state *state, const char *key, unsigned add,
+		     unsigned remove)
+{
+	struct yb_error err;
+	int rc = state_set_flag_push(state, "INBOX", key, add, remove, &err);
+	if (rc != YB_OK)
+		print_error("state_set_flag_push: %s\n", err.msg);
+	assert_int_equal(rc, YB_OK);
+}
+
+/* The key's base and open push as "BASE +ADD -REMOVE" ("?" and "none"
+   for what is not recorded). */
+static const char *flags_text(const struct state *state, const char *key)
+{
+	static char text[64];
+	unsigned base = 0, add = 0, remove = 0;
+	bool has_base = state_flag_base(state, "INBOX", key, &base);
+	bool has_push = state_flag_push(state, "INBOX", key, &add, &remove);
+	if (has_push)
+		snprintf(text, sizeof(text), "%s%u +%u -%u", has_base ? "" : "?",
+			 has_base ? base : 0, add, remove);
+	else if (has_base)
+		snprintf(text, sizeof(text), "%u none", base);
+	else
+		snprintf(text, sizeof(text), "? none");
+	return text;
+}
+
+/* Base and push survive the journal and then the snapshot; B closes P. */
+static void test_flag_base_and_push_persist(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	struct state *state = open_state(fx, false);
+	commit(state, "INBOX", "1/1", 10);
+	commit(state, "INBOX", "1/2", 10);
+	commit(state, "INBOX", "1/3", 10);
+	assert_string_equal(flags_text(state, "1/1"), "? none");
+	set_base(state, "1/1", 5);
+	set_base(state, "1/2", 0);
+	set_push(state, "1/2", 1, 4);
+	set_base(state, "1/3", 3);
+	set_push(state, "1/3", 4, 1);
+	set_base(state, "1/3", 6);
+	sync_ok(state);
+	state_free(state);
+
+	char want[1024] = "yubin-journal 1\n";
+	append_line(want, sizeof(want), "C INBOX 1/1 10");
+	append_line(want, sizeof(want), "C INBOX 1/2 10");
+	append_line(want, sizeof(want), "C INBOX 1/3 10");
+	append_line(want, sizeof(want), "B INBOX 1/1 5");
+	append_line(want, sizeof(want), "B INBOX 1/2 0");
+	append_line(want, sizeof(want), "P INBOX 1/2 1 4");
+	append_line(want, sizeof(want), "B INBOX 1/3 3");
+	append_line(want, sizeof(want), "P INBOX 1/3 4 1");
+	append_line(want, sizeof(want), "B INBOX 1/3 6");
+	char *journal = read_whole(state_file(fx, "journal"), NULL);
+	assert_string_equal(journal, want);
+	free(journal);
+
+	for (int round = 0; round < 2; round++) {
+		/* Round 0 replays the journal, round 1 the snapshot the
+		   close of round 0 compacted it into. */
+		state = open_state(fx, false);
+		assert_string_equal(flags_text(state, "1/1"), "5 none");
+		assert_string_equal(flags_text(state, "1/2"), "0 +1 -4");
+		assert_string_equal(flags_text(state, "1/3"), "6 none");
+		close_ok(state);
+		assert_false(file_exists(state_file(fx, "journal")));
+	}
+	char *snapshot = read_whole(state_file(fx, "snapshot"), NULL);
+	assert_non_null(strstr(snapshot, "\nP INBOX 1/2 1 4 #"));
+	assert_non_null(strstr(snapshot, "\nB INBOX 1/1 5 #"));
+	free(snapshot);
+}
+
+/* Recording what is already recorded writes nothing; forgetting a key
+   forgets its flags. */
+static void test_flag_base_noop_and_forget(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	struct state *state = open_state(fx, false);
+	commit(state, "INBOX", "k", 10);
+	set_base(state, "k", 2);
+	sync_ok(state);
+	long size = file_size(state_file(fx, "journal"));
+	set_base(state, "k", 2);
+	sync_ok(state);
+	assert_int_equal(file_size(state_file(fx, "journal")), size);
+	forget(state, "INBOX", "k");
+	commit(state, "INBOX", "k", 20);
+	assert_string_equal(flags_text(state, "k"), "? none");
+	state_free(state);
+}
+
+/* A push needs a delivered key and two disjoint sets, not both empty;
+   bits past STATE_FLAGS_MAX are refused. */
+static void test_flag_push_refused(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	struct state *state = open_state(fx, false);
+	struct yb_error err;
+	assert_int_equal(state_set_flag_base(state, "INBOX", "absent", 1, &err),
+			 YB_ERR_INTERNAL);
+	commit(state, "INBOX", "k", 10);
+	assert_int_equal(state_set_flag_push(state, "INBOX", "k", 1, 1, &err),
+			 YB_ERR_INTERNAL);
+	assert_int_equal(state_set_flag_push(state, "INBOX", "k", 0, 0, &err),
+			 YB_ERR_INTERNAL);
+	assert_int_equal(state_set_flag_push(state, "INBOX", "k", 0x80, 0, &err),
+			 YB_ERR_INTERNAL);
+	assert_int_equal(state_set_flag_base(state, "INBOX", "k", 0x80, &err),
+			 YB_ERR_INTERNAL);
+	assert_string_equal(flags_text(state, "k"), "? none");
+	state_free(state);
+}
+
+/* Hand-written B and P lines; a B or P of a key not delivered is
+   ignored, as Z and S are; flags out of range are corruption. */
+static void test_flag_records_handwritten(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	const char *bodies[] = {
+		"C INBOX a 1", "B INBOX a 9", "P INBOX a 2 1",
+		"B INBOX gone 3", "P INBOX gone 1 0",
+	};
+	write_journal_lines(fx, "yubin-journal 1\n", bodies,
+			    sizeof(bodies) / sizeof(bodies[0]));
+	struct state *state = open_state(fx, false);
+	assert_string_equal(flags_text(state, "a"), "9 +2 -1");
+	assert_false(state_contains(state, "INBOX", "gone"));
+	state_free(state);
+
+	const char *bad[] = { "C INBOX a 1", "B INBOX a 128" };
+	write_journal_lines(fx, "yubin-journal 1\n", bad, 2);
+	const char *msg = open_fails(fx, YB_ERR_CONFIG);
+	char want[PATH_BUF + 32];
+	snprintf(want, sizeof(want), "%s:3: corrupt record (bad flags)",
+		 state_file(fx, "journal"));
+	assert_non_null(strstr(msg, want));
+	const char *short_push[] = { "C INBOX a 1", "P INBOX a 2" };
+	write_journal_lines(fx, "yubin-journal 1\n", short_push, 2);
+	assert_non_null(strstr(open_fails(fx, YB_ERR_CONFIG), "corrupt record"));
+}
+
 int main(int argc, char **argv)
 {
 #ifdef YUBIN_TEST_HOOKS
@@ -3617,6 +3773,10 @@ int main(int argc, char **argv)
 		T(test_large_pending_is_written_early),
 		T(test_hundred_thousand_keys),
 		T(test_batched_commits_with_sync),
+		T(test_flag_base_and_push_persist),
+		T(test_flag_base_noop_and_forget),
+		T(test_flag_push_refused),
+		T(test_flag_records_handwritten),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

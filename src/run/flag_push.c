@@ -1,0 +1,273 @@
+/* flag_push.c - sync_flags: both, for one open folder (flag_push.h). */
+#include "config.h"
+
+#include "flag_push.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flag_merge.h"
+#include "imap_resp.h"
+#include "testhook.h"
+#include "text.h"
+
+/* Room for "1234567890/1234567890". */
+#define FLAG_KEY_MAX 24
+
+/* A message with something to do, decided before anything is done. */
+struct flag_step {
+	uint32_t uid;
+	uint64_t modseq;
+	uint32_t local;          /* the letters found */
+	struct flag_merge merge;
+	char *found;             /* owned: where the file is now */
+	bool refused;            /* the server said [MODIFIED] */
+};
+
+struct flag_plan {
+	struct flag_step *steps; /* owned */
+	size_t len;
+};
+
+static void plan_free(struct flag_plan *plan)
+{
+	for (size_t i = 0; i < plan->len; i++)
+		free(plan->steps[i].found);
+	free(plan->steps);
+	plan->steps = NULL;
+	plan->len = 0;
+}
+
+static void key_of(const struct flag_push_folder *folder, uint32_t uid,
+		   char key[FLAG_KEY_MAX])
+{
+	snprintf(key, FLAG_KEY_MAX, "%" PRIu32 "/%" PRIu32, folder->uidvalidity,
+		 uid);
+}
+
+/* The base to merge from: the recorded one, resumed past an open push. */
+static bool base_of(const struct flag_push_folder *folder, const char *key,
+		    uint32_t server, uint32_t *base)
+{
+	unsigned stored = 0, add = 0, remove = 0;
+	if (!state_flag_base(folder->state, folder->mailbox, key, &stored))
+		return false;
+	*base = stored;
+	if (state_flag_push(folder->state, folder->mailbox, key, &add, &remove))
+		*base = flag_merge_resume_base(stored, add, remove, server);
+	return true;
+}
+
+/*
+ * Decide for one listed message: nothing, a first base, or a step (its
+ * push recorded before anything is sent).
+ */
+static int plan_one(const struct flag_push_folder *folder,
+		    const struct flag_seen *seen, struct flag_plan *plan,
+		    struct flag_push_counts *counts, struct yb_error *err)
+{
+	char key[FLAG_KEY_MAX];
+	key_of(folder, seen->uid, key);
+	const char *dest = state_dest(folder->state, folder->mailbox, key);
+	if (!dest)
+		return YB_OK;
+	struct flag_step step = { .uid = seen->uid, .modseq = seen->modseq };
+	char found[SINK_DEST_MAX];
+	int rc = sink_read_flags(folder->sink, dest, &step.local, found, err);
+	if (rc != YB_OK || !found[0])
+		return rc; /* removed locally: not pushed (no push_deletions) */
+	uint32_t base;
+	if (!base_of(folder, key, seen->flags, &base)) {
+		counts->first_seen++;
+		return state_set_flag_base(folder->state, folder->mailbox, key,
+					   flag_merge_first_base(step.local, seen->flags),
+					   err);
+	}
+	step.merge = flag_merge(base, step.local, seen->flags);
+	bool renames = step.merge.local != step.local;
+	bool pushes = (step.merge.push_add | step.merge.push_remove) != 0;
+	if (!renames && !pushes) /* the base moves (or stays): no record */
+		return state_set_flag_base(folder->state, folder->mailbox, key,
+					   step.merge.base, err);
+	if (pushes) {
+		rc = state_set_flag_push(folder->state, folder->mailbox, key,
+					 step.merge.push_add,
+					 step.merge.push_remove, err);
+		if (rc != YB_OK)
+			return rc;
+	}
+	step.found = strdup(found);
+	struct flag_step *grown = realloc(plan->steps,
+					  (plan->len + 1) * sizeof(*grown));
+	if (!step.found || !grown) {
+		free(step.found);
+		if (grown)
+			plan->steps = grown;
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	}
+	plan->steps = grown;
+	plan->steps[plan->len++] = step;
+	return YB_OK;
+}
+
+/* The IMAP names of SINK_FLAG_* bits, for STORE: "\Seen \Flagged". */
+static void flag_names(uint32_t flags, char *out, size_t out_size)
+{
+	static const struct { uint32_t flag; const char *name; } table[] = {
+		{ SINK_FLAG_SEEN, "\\Seen" },       { SINK_FLAG_ANSWERED, "\\Answered" },
+		{ SINK_FLAG_FLAGGED, "\\Flagged" }, { SINK_FLAG_DRAFT, "\\Draft" },
+	};
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		if (!(flags & table[i].flag))
+			continue;
+		int n = snprintf(out + used, out_size - used, "%s%s",
+				 used ? " " : "", table[i].name);
+		if (n < 0 || (size_t)n >= out_size - used)
+			return; /* cannot happen: four names fit */
+		used += (size_t)n;
+	}
+}
+
+/* Untagged responses during a STORE: the message's new MODSEQ noted,
+   everything passed on to the folder's handler. */
+struct store_watch {
+	const struct imap_handler *folder_handler;
+	uint32_t uid;
+	uint64_t modseq;
+};
+
+static int watch_untagged(void *ctx, const struct imap_response *resp,
+			  struct yb_error *err)
+{
+	struct store_watch *watch = ctx;
+	struct imap_fetch fetch;
+	if (imap_response_is(resp, "FETCH") &&
+	    imap_fetch_decode(resp, &fetch, NULL) == YB_OK && fetch.has_uid &&
+	    fetch.uid == watch->uid && fetch.has_modseq)
+		watch->modseq = fetch.modseq;
+	const struct imap_handler *inner = watch->folder_handler;
+	return inner->untagged ? inner->untagged(inner->ctx, resp, err) : YB_OK;
+}
+
+/* One UID STORE; *modified when the server refused it for a change
+   since modseq (which the watch updates to the new one). */
+static int store_one(const struct flag_push_folder *folder,
+		     struct store_watch *watch, char sign, uint32_t flags,
+		     bool *modified, struct yb_error *err)
+{
+	char names[64], condition[64] = "", command[192];
+	flag_names(flags, names, sizeof(names));
+	if (folder->condstore && watch->modseq)
+		snprintf(condition, sizeof(condition), "(UNCHANGEDSINCE %" PRIu64 ") ",
+			 watch->modseq);
+	snprintf(command, sizeof(command), "UID STORE %" PRIu32 " %s%cFLAGS.SILENT (%s)",
+		 watch->uid, condition, sign, names);
+	struct imap_handler handler = *watch->folder_handler;
+	handler.untagged = watch_untagged;
+	handler.ctx = watch;
+	struct imap_result result;
+	int rc = imap_send(folder->imap, command, err);
+	if (rc == YB_OK)
+		rc = imap_wait(folder->imap, &handler, &result, err);
+	if (rc != YB_OK)
+		return rc;
+	*modified = result.code.code == IMAP_CODE_MODIFIED;
+	if (result.status != IMAP_STATUS_OK)
+		return yb_fail(err, YB_ERR_PROTOCOL, "%s: folder %s: UID STORE of "
+			       "flags refused: %s", imap_host(folder->imap),
+			       folder->shown, result.text);
+	return YB_OK;
+}
+
+/* Push a step's changes: -FLAGS, then +FLAGS on the MODSEQ the first
+   left (without CONDSTORE, each alone: never a FLAGS replace). */
+static int push_step(const struct flag_push_folder *folder,
+		     struct flag_step *step, struct yb_error *err)
+{
+	struct store_watch watch = { .folder_handler = folder->handler,
+				     .uid = step->uid, .modseq = step->modseq };
+	int rc = YB_OK;
+	if (step->merge.push_remove)
+		rc = store_one(folder, &watch, '-', step->merge.push_remove,
+			       &step->refused, err);
+	if (rc == YB_OK && !step->refused && step->merge.push_add)
+		rc = store_one(folder, &watch, '+', step->merge.push_add,
+			       &step->refused, err);
+	if (rc == YB_OK && !step->refused)
+		testhook_step("flag-store");
+	return rc;
+}
+
+/* After the push: the letters onto the file, then the new base. */
+static int settle_step(const struct flag_push_folder *folder,
+		       const struct flag_step *step,
+		       struct flag_push_counts *counts, struct yb_error *err)
+{
+	char key[FLAG_KEY_MAX];
+	key_of(folder, step->uid, key);
+	if (step->merge.local != step->local) {
+		char new_dest[SINK_DEST_MAX];
+		int rc = sink_apply_flags(folder->sink, step->found,
+					  step->merge.local, new_dest, err);
+		if (rc != YB_OK)
+			return rc;
+		if (!new_dest[0])
+			return YB_OK; /* gone or moving: the next run merges */
+		rc = state_set_dest(folder->state, folder->mailbox, key, new_dest, err);
+		if (rc != YB_OK)
+			return rc;
+		counts->renamed++;
+		testhook_step("flag-rename");
+	}
+	return state_set_flag_base(folder->state, folder->mailbox, key,
+				   step->merge.base, err);
+}
+
+static int carry_out(const struct flag_push_folder *folder,
+		     struct flag_plan *plan, struct flag_push_counts *counts,
+		     struct yb_error *err)
+{
+	for (size_t i = 0; i < plan->len; i++) {
+		struct flag_step *step = &plan->steps[i];
+		bool pushes = (step->merge.push_add | step->merge.push_remove) != 0;
+		int rc = pushes ? push_step(folder, step, err) : YB_OK;
+		if (rc == YB_OK && step->refused) {
+			counts->modified++;
+			continue; /* the push stays open: merged again next run */
+		}
+		if (rc == YB_OK)
+			rc = settle_step(folder, step, counts, err);
+		if (rc != YB_OK)
+			return rc;
+		counts->pushed += pushes;
+	}
+	return YB_OK;
+}
+
+int flag_push_folder(const struct flag_push_folder *folder,
+		     const struct flag_seen *seen, size_t count,
+		     struct flag_push_counts *counts, struct yb_error *err)
+{
+	struct flag_plan plan = { 0 };
+	memset(counts, 0, sizeof(*counts));
+	int rc = YB_OK;
+	for (size_t i = 0; i < count && rc == YB_OK; i++)
+		rc = plan_one(folder, &seen[i], &plan, counts, err);
+	/* Every push is durable before the first STORE. */
+	if (rc == YB_OK)
+		rc = state_sync(folder->state, err);
+	if (rc == YB_OK && plan.len > 0)
+		testhook_step("flag-intent");
+	if (rc == YB_OK)
+		rc = carry_out(folder, &plan, counts, err);
+	if (rc == YB_OK)
+		rc = state_sync(folder->state, err);
+	if (rc == YB_OK && plan.len > 0)
+		testhook_step("flag-base");
+	plan_free(&plan);
+	return rc;
+}
