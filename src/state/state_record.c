@@ -207,24 +207,31 @@ static int hex_value(char digit)
 	return -1;
 }
 
-/* Does the line end in a correct " #xxxxxxxx" checksum of what precedes? */
-bool record_checksum_ok(const char *text, size_t len)
+static bool parse_lower_hex32(const char *hex, uint32_t *out);
+
+/* The checksum a line's " #xxxxxxxx" suffix states; false if it has none. */
+static bool stored_checksum(const char *text, size_t len, uint32_t *stored)
 {
 	if (len < CHECK_SUFFIX_LEN + 1)
 		return false;
 	const char *suffix = text + len - CHECK_SUFFIX_LEN;
 	if (suffix[0] != ' ' || suffix[1] != '#')
 		return false;
-	uint32_t stored = 0;
-	for (size_t i = 2; i < CHECK_SUFFIX_LEN; i++) {
-		char digit = suffix[i];
-		bool lower_hex = (digit >= '0' && digit <= '9') ||
-				 (digit >= 'a' && digit <= 'f');
-		if (!lower_hex)
-			return false;
-		stored = (stored << 4) | (uint32_t)hex_value(digit);
-	}
-	return crc32_bytes(text, len - CHECK_SUFFIX_LEN) == stored;
+	return parse_lower_hex32(suffix + 2, stored);
+}
+
+bool record_has_check_suffix(const char *text, size_t len)
+{
+	uint32_t stored;
+	return stored_checksum(text, len, &stored);
+}
+
+/* Does the line end in a correct " #xxxxxxxx" checksum of what precedes? */
+bool record_checksum_ok(const char *text, size_t len)
+{
+	uint32_t stored;
+	return stored_checksum(text, len, &stored) &&
+	       crc32_bytes(text, len - CHECK_SUFFIX_LEN) == stored;
 }
 
 /* Decode field[0..len) in place; NULL on success, else what is wrong. */
