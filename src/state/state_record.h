@@ -94,9 +94,10 @@ void record_encode(const struct record *rec, char *out);
 bool record_checksum_ok(const char *text, size_t len);
 
 /*
- * Does the line (len bytes without the newline) end in " #xxxxxxxx", a
- * checksum's form, whatever its value?  Enough for record_parse where
- * something else vouches for the bytes (the snapshot's end line).
+ * Does the line (len bytes without the newline) end in " #" and eight
+ * bytes, where a checksum goes (its digits unread)?  Enough for
+ * record_parse where something else vouches for the bytes (the
+ * snapshot's end line).
  */
 bool record_has_check_suffix(const char *text, size_t len);
 
