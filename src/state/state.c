@@ -46,7 +46,11 @@
  * committed without an intent); an M line of three fields, without DEST,
  * has no dest either.
  *
- * Replay: every snapshot line must be valid.  In the journal, a line that
+ * Replay: every snapshot line must be valid.  A version 2 snapshot's
+ * record lines are read trusting the end line's CRC of the whole file,
+ * which covers every byte of them, for their checksums (only the form of
+ * each is checked); a file refused that way is read again checking each
+ * line's own, to name the bad line.  In the journal, a line that
  * is too long, lacks its newline or has a wrong checksum starts a torn
  * tail if no checksummed line comes after it: what a crash cut short, or
  * what a power loss left past the last fdatasync (half lines, zero-filled
