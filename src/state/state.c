@@ -60,7 +60,11 @@
  * committed without an intent); an M line of three fields, without DEST,
  * has no dest either.
  *
- * Replay: every snapshot line must be valid.  In the journal, a line that
+ * Replay: every snapshot line must be valid.  A version 2 snapshot's
+ * record lines are read trusting the end line's CRC of the whole file,
+ * which covers every byte of them, for their checksums (only the form of
+ * each is checked); a file refused that way is read again checking each
+ * line's own, to name the bad line.  In the journal, a line that
  * is too long, lacks its newline or has a wrong checksum starts a torn
  * tail if no checksummed line comes after it: what a crash cut short, or
  * what a power loss left past the last fdatasync (half lines, zero-filled
@@ -306,6 +310,18 @@ static int reader_init(struct line_reader *reader, int fd)
 	reader->fd = fd;
 	reader->buf = malloc(READER_BUF_SIZE);
 	return reader->buf ? 0 : -1;
+}
+
+/* Back to the start of the file, to read it again; 0 or an errno. */
+static int reader_rewind(struct line_reader *reader)
+{
+	if (lseek(reader->fd, 0, SEEK_SET) != 0)
+		return errno;
+	reader->start = reader->end = 0;
+	reader->eof = false;
+	reader->offset = 0;
+	reader->line_no = 0;
+	return 0;
 }
 
 static void reader_release(struct line_reader *reader)
@@ -1129,17 +1145,43 @@ static int replay_line(struct state *state, const struct line *line,
 	return 0;
 }
 
+/* Is the line whole and shaped like a record, whatever its checksum? */
+static bool line_is_whole(const struct line *line)
+{
+	return !line->too_long && line->has_newline &&
+	       record_has_check_suffix(line->text, line->len);
+}
+
+/*
+ * Is the snapshot's line usable?  With each_line false, a record line's
+ * own checksum is left unchecked: the end line's CRC of the whole file
+ * covers its bytes, and a mismatch there refuses the file just the same
+ * (load_snapshot then reads it again line by line, to name the line).
+ * The end line itself is outside that CRC: its own is always checked.
+ */
+static bool snapshot_line_ok(const struct line *line,
+			     const struct snapshot_tally *tally, bool each_line)
+{
+	if (each_line || !tally->has_trailer)
+		return line_is_checksummed(line);
+	if (!line_is_whole(line))
+		return false;
+	return !snapshot_is_trailer(line->text, line->len) ||
+	       record_checksum_ok(line->text, line->len);
+}
+
 /* One line after the header: a record, or (version 2) the trailer. */
 static int read_snapshot_line(struct state *state, struct line_reader *reader,
 			      const struct line *line,
-			      struct snapshot_tally *tally, struct yb_error *err)
+			      struct snapshot_tally *tally, bool each_line,
+			      struct yb_error *err)
 {
 	const char *path = state->snapshot_path;
 	if (tally->trailer_seen)
 		return corrupt(err, path, reader->line_no,
 			       "data after the end line", SNAPSHOT_ADVICE);
 	/* Written whole and renamed into place: no torn excuse. */
-	if (!line_is_checksummed(line))
+	if (!snapshot_line_ok(line, tally, each_line))
 		return corrupt(err, path, reader->line_no, line_problem(line),
 			       SNAPSHOT_ADVICE);
 	if (tally->has_trailer && snapshot_is_trailer(line->text, line->len)) {
@@ -1187,8 +1229,9 @@ static int read_snapshot_header(struct state *state, struct line_reader *reader,
 	return 0;
 }
 
+/* Read the snapshot; each_line: check every line's own checksum too. */
 static int read_snapshot(struct state *state, struct line_reader *reader,
-			 struct yb_error *err)
+			 bool each_line, struct yb_error *err)
 {
 	struct snapshot_tally tally = { 0 };
 	int rc = read_snapshot_header(state, reader, &tally, err);
@@ -1199,13 +1242,44 @@ static int read_snapshot(struct state *state, struct line_reader *reader,
 			return read_failed(err, state->snapshot_path, -got);
 		if (got == 0)
 			break;
-		rc = read_snapshot_line(state, reader, &line, &tally, err);
+		rc = read_snapshot_line(state, reader, &line, &tally, each_line,
+					err);
 	}
 	if (rc == 0 && tally.has_trailer && !tally.trailer_seen)
 		rc = corrupt(err, state->snapshot_path, reader->line_no + 1,
 			     "no end line: the file is cut short",
 			     SNAPSHOT_ADVICE);
 	return rc;
+}
+
+/* Forget what a failed read of the snapshot loaded (it holds no intent). */
+static void forget_loaded(struct state *state)
+{
+	for (size_t i = 0; i < state->mailbox_count; i++)
+		mailbox_free(state->mailboxes[i]);
+	state->mailbox_count = 0;
+	name_set_free(&state->mailbox_index);
+	name_set_init_entries(&state->mailbox_index,
+			      sizeof(struct mailbox_entry));
+	state->last_key = NULL;
+	state->last_key_mailbox = NULL;
+}
+
+/*
+ * Read the snapshot trusting its end line, and only if that fails again
+ * line by line: a refused file is refused either way, but the second
+ * read says which line is bad, as it always has.
+ */
+static int read_snapshot_twice(struct state *state, struct line_reader *reader,
+			       struct yb_error *err)
+{
+	if (read_snapshot(state, reader, false, err) == 0)
+		return 0;
+	forget_loaded(state);
+	int errnum = reader_rewind(reader);
+	if (errnum)
+		return read_failed(err, state->snapshot_path, errnum);
+	return read_snapshot(state, reader, true, err);
 }
 
 static int load_snapshot(struct state *state, struct yb_error *err)
@@ -1219,7 +1293,7 @@ static int load_snapshot(struct state *state, struct yb_error *err)
 	if (reader_init(&reader, fd) != 0)
 		rc = out_of_memory(state, err);
 	else
-		rc = read_snapshot(state, &reader, err);
+		rc = read_snapshot_twice(state, &reader, err);
 	state->snapshot_bytes = reader.offset;
 	reader_release(&reader);
 	close(fd);

@@ -98,9 +98,17 @@ void record_encode(const struct record *rec, char *out);
 bool record_checksum_ok(const char *text, size_t len);
 
 /*
- * Decode a line whose checksum is correct (len bytes without the
- * newline, the checksum included) into rec, checking the field count and
- * limits of its op.  The fields are decoded and NUL-terminated in place
+ * Does the line (len bytes without the newline) end in " #" and eight
+ * bytes, where a checksum goes (its digits unread)?  Enough for
+ * record_parse where something else vouches for the bytes (the
+ * snapshot's end line).
+ */
+bool record_has_check_suffix(const char *text, size_t len);
+
+/*
+ * Decode a line whose checksum is correct, or vouched for (see above),
+ * (len bytes without the newline, the checksum included) into rec,
+ * checking the field count and limits of its op.  The fields are decoded and NUL-terminated in place
  * in text, which rec then points into.  NULL on success, else what is
  * wrong (a phrase for an error message).
  */

@@ -271,6 +271,36 @@ static void test_checksummed_but_malformed_refused(void **unused)
 	free(line);
 }
 
+/*
+ * One raw byte no field may hold (a control byte, DEL or above) at any
+ * place of a long plain key, inside or outside the words record_parse
+ * scans eight bytes at a time: refused, never read as plain.
+ */
+static void test_raw_byte_anywhere_refused(void **unused)
+{
+	(void)unused;
+	for (int round = 0; round < ROUNDS; round++) {
+		char line[128] = "F INBOX ";
+		size_t key_at = strlen(line);
+		size_t key_len = 1 + rng_below(40);
+		for (size_t i = 0; i < key_len; i++)
+			line[key_at + i] = (char)(0x21 + rng_below(94));
+		for (size_t i = 0; i < key_len; i++)
+			if (line[key_at + i] == '%')
+				line[key_at + i] = 'p';
+		size_t raw = rng_below(0x1f + 0x81);
+		raw = raw < 0x1f ? raw + 1 : raw - 0x1f + 0x7f;
+		line[key_at + rng_below(key_len)] = (char)raw;
+		size_t len = key_at + key_len;
+		memcpy(line + len, " #00000000", 10);
+		len += 10;
+		struct record rec;
+		const char *problem = record_parse(line, len, &rec);
+		assert_non_null(problem);
+		assert_string_equal(problem, "unescaped byte");
+	}
+}
+
 static void test_trailer(void **unused)
 {
 	(void)unused;
@@ -369,6 +399,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_cut_or_garbled_refused),
 		cmocka_unit_test(test_checksummed_but_malformed_refused),
+		cmocka_unit_test(test_raw_byte_anywhere_refused),
 		cmocka_unit_test(test_trailer),
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_crc32),
