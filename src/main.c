@@ -25,6 +25,8 @@
 #include "check_report.h"
 #include "cli.h"
 #include "clock.h"
+#include "conn.h"
+#include "conn_account.h"
 #include "error.h"
 #include "fetch.h"
 #include "fileio.h"
@@ -254,6 +256,21 @@ static void collect_child(const struct run *run, struct children *children,
 		;
 	children->running--;
 	*child = children->items[children->running];
+}
+
+/*
+ * With -j each account runs in a process of its own: make the TLS
+ * contexts here, once, so that those processes share them instead of
+ * each making its own.
+ */
+static void prepare_tls(const struct run *run)
+{
+	for (size_t i = 0; i < run->account_count; i++) {
+		struct conn_params params;
+		conn_params_for_account(run->accounts[i], &params);
+		if (!conn_prepare_tls(&params))
+			return;
+	}
 }
 
 static void run_parallel(const struct run *run)
@@ -664,11 +681,14 @@ static int run_accounts(const struct cli_options *options, const struct config *
 			(options->progress == -1 && isatty(STDERR_FILENO) &&
 			 options->verbosity >= 0 && !log_uses_syslog());
 	progress_enable(progress && !parallel);
-	if (options->jobs > 1 && run.account_count > 1)
+	if (options->jobs > 1 && run.account_count > 1) {
+		prepare_tls(&run);
 		run_parallel(&run);
-	else
+	} else {
 		for (size_t i = 0; i < run.account_count; i++)
 			run_one(&run, i);
+	}
+	conn_forget_tls();
 	enum yb_status worst = YB_OK;
 	for (size_t i = 0; i < run.account_count; i++)
 		worst = yb_status_worse(worst, run.outcomes[i].status);
