@@ -5,13 +5,19 @@
  *
  *   disk_floor DEST SOURCE...
  *
- * Copies every file in SOURCE/new and SOURCE/cur (each SOURCE a Maildir)
- * to DEST/tmp, in batches as yubin makes them (128 messages or 16 MiB,
+ * Writes a file for every file in SOURCE/new and SOURCE/cur (each SOURCE a
+ * Maildir), of the same size, to DEST/tmp, in batches as yubin makes them
+ * (128 messages or 16 MiB,
  * whichever comes first): each file is written, writeback is started for
  * the whole batch, then each file is fsynced, then tmp/; then the batch is
  * renamed into new/ and new/ is fsynced.  yubin also syncs its state
  * journal twice a batch; that is left out, so this stays a floor.
- * Prints "MESSAGES BYTES".
+ * The sources are only measured (fstatat), never read: yubin has each
+ * message's bytes in memory, from the network, when it writes them, and
+ * the server's reads of its own Maildir are the server's cost.  Reading
+ * them here would put those reads (in directory order, on a cold cache
+ * queued behind the floor's own syncs) into the floor, which must stay
+ * below yubin.  Prints "MESSAGES BYTES".
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -68,28 +74,38 @@ static void flush_batch(struct batch *batch)
 	batch->bytes = 0;
 }
 
-/* Copy the file NAME in directory SRC_FD into tmp/; add it to BATCH. */
-static void copy_one(int src_fd, const char *name, struct batch *batch)
+/* Write SIZE bytes from a buffer into OUT (what yubin does with what the
+   network gave it). */
+static void write_size(int out, uint64_t size, const char *out_name)
 {
 	static char buf[1 << 16];
-	int in = openat(src_fd, name, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		die("cannot open", name);
+	if (!buf[0])
+		memset(buf, 'x', sizeof(buf));
+	while (size > 0) {
+		size_t chunk = size < sizeof(buf) ? (size_t)size : sizeof(buf);
+		if (write(out, buf, chunk) != (ssize_t)chunk)
+			die("cannot write", out_name);
+		size -= chunk;
+	}
+}
+
+/* A file as large as NAME in directory SRC_FD, made in tmp/; add it to
+   BATCH. */
+static void copy_one(int src_fd, const char *name, struct batch *batch)
+{
+	struct stat st;
+	if (fstatat(src_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		die("cannot stat", name);
+	if (!S_ISREG(st.st_mode))
+		return;
 	char *out_name = batch->names[batch->len];
 	snprintf(out_name, sizeof(batch->names[0]), "%llu.floor", ++serial);
 	int out = openat(tmp_fd, out_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0)
 		die("cannot create", out_name);
-	ssize_t got;
-	while ((got = read(in, buf, sizeof(buf))) > 0) {
-		if (write(out, buf, (size_t)got) != got)
-			die("cannot write", out_name);
-		batch->bytes += (uint64_t)got;
-		total_bytes += (unsigned long long)got;
-	}
-	if (got < 0)
-		die("cannot read", name);
-	close(in);
+	write_size(out, (uint64_t)st.st_size, out_name);
+	batch->bytes += (uint64_t)st.st_size;
+	total_bytes += (unsigned long long)st.st_size;
 	batch->fds[batch->len++] = out;
 	if (batch->len == BATCH_MESSAGES || batch->bytes >= BATCH_BYTES)
 		flush_batch(batch);

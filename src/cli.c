@@ -11,8 +11,6 @@
 #include "import.h"
 #include "text.h"
 
-#define JOBS_MAX 64
-
 enum long_only { OPT_JSON = 256, OPT_SYSLOG, OPT_VERSION, OPT_PROGRESS,
 		 OPT_NO_PROGRESS, OPT_SHOW_CERT, OPT_AUTHORIZE,
 		 OPT_ASK_PASSWORD, OPT_ACCEPT_NEW_UIDLS, OPT_IMPORT,

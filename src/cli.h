@@ -9,6 +9,9 @@
 #include "error.h"
 #include "shard.h"
 
+/* The most -j takes: parallel accounts each hold a process and a pipe. */
+#define JOBS_MAX 64
+
 struct cli_options {
 	const char *config_path;  /* -c; NULL: the default path */
 	int verbosity;            /* -1 with -q, +1 per -v */

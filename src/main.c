@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@
 #include "check_report.h"
 #include "cli.h"
 #include "clock.h"
+#include "conn.h"
+#include "conn_account.h"
 #include "error.h"
 #include "fetch.h"
 #include "fileio.h"
@@ -142,6 +145,9 @@ struct child {
 	size_t index;
 };
 
+/* -j is capped, so one poll set on the stack holds every child. */
+#define CHILDREN_POLLED JOBS_MAX
+
 /* The children of run_parallel, for passing a stop signal on. */
 struct children {
 	struct child *items;
@@ -207,9 +213,36 @@ static int start_child(const struct run *run, size_t index, struct child *child)
 	return 0;
 }
 
-static void collect_child(const struct run *run, struct children *children)
+/*
+ * The slot of a child that has finished (its outcome or its end is in the
+ * pipe), waiting for the first of them: whichever account ends first frees
+ * its slot, so one slow account does not hold up the next ones.
+ */
+static size_t finished_child(struct children *children)
 {
-	struct child *child = &children->items[0];
+	struct pollfd fds[CHILDREN_POLLED];
+	size_t count = children->running < CHILDREN_POLLED ? children->running
+							    : CHILDREN_POLLED;
+	for (size_t i = 0; i < count; i++)
+		fds[i] = (struct pollfd){ .fd = children->items[i].fd, .events = POLLIN };
+	for (;;) {
+		forward_stop(children);
+		int ready = poll(fds, (nfds_t)count, -1);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready < 0)
+			return 0; /* cannot wait on all: wait on the oldest */
+		for (size_t i = 0; i < count; i++)
+			if (fds[i].revents)
+				return i;
+	}
+}
+
+/* Take the outcome of the child in SLOT and free its slot. */
+static void collect_child(const struct run *run, struct children *children,
+			  size_t slot)
+{
+	struct child *child = &children->items[slot];
 	struct outcome *outcome = &run->outcomes[child->index];
 	if (!read_all(child->fd, outcome, sizeof(*outcome), children)) {
 		outcome->status = YB_ERR_INTERNAL;
@@ -221,6 +254,23 @@ static void collect_child(const struct run *run, struct children *children)
 	close(child->fd);
 	while (waitpid(child->pid, NULL, 0) < 0 && errno == EINTR)
 		;
+	children->running--;
+	*child = children->items[children->running];
+}
+
+/*
+ * With -j each account runs in a process of its own: make the TLS
+ * contexts here, once, so that those processes share them instead of
+ * each making its own.
+ */
+static void prepare_tls(const struct run *run)
+{
+	for (size_t i = 0; i < run->account_count; i++) {
+		struct conn_params params;
+		conn_params_for_account(run->accounts[i], &params);
+		if (!conn_prepare_tls(&params))
+			return;
+	}
 }
 
 static void run_parallel(const struct run *run)
@@ -249,12 +299,7 @@ static void run_parallel(const struct run *run)
 		}
 		if (children.running == 0)
 			continue;
-		/* Collect the oldest child; the others keep working meanwhile. */
-		forward_stop(&children);
-		collect_child(run, &children);
-		children.running--;
-		memmove(children.items, children.items + 1,
-			children.running * sizeof(struct child));
+		collect_child(run, &children, finished_child(&children));
 	}
 	free(children.items);
 }
@@ -636,11 +681,14 @@ static int run_accounts(const struct cli_options *options, const struct config *
 			(options->progress == -1 && isatty(STDERR_FILENO) &&
 			 options->verbosity >= 0 && !log_uses_syslog());
 	progress_enable(progress && !parallel);
-	if (options->jobs > 1 && run.account_count > 1)
+	if (options->jobs > 1 && run.account_count > 1) {
+		prepare_tls(&run);
 		run_parallel(&run);
-	else
+	} else {
 		for (size_t i = 0; i < run.account_count; i++)
 			run_one(&run, i);
+	}
+	conn_forget_tls();
 	enum yb_status worst = YB_OK;
 	for (size_t i = 0; i < run.account_count; i++)
 		worst = yb_status_worse(worst, run.outcomes[i].status);

@@ -37,6 +37,7 @@
 #include "clock.h"
 #include "log.h"
 #include "text.h"
+#include "tls_ctx_cache.h"
 #include "tls_trust.h"
 #include "wipe.h"
 
@@ -626,6 +627,9 @@ static int tls_make_ctx(struct conn *conn, struct yb_error *err)
 			      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* Fewer, larger reads from the socket for bodies. */
 	SSL_CTX_set_read_ahead(ctx, 1);
+	/* Accounts share this context (tls_ctx_cache.h): no session of one
+	 * may be offered for another. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	/* Without a system store only tls_ca_file or a pin can vouch for the
 	 * server; verification then says "unable to get local issuer". */
 	if (tls_trust_system(ctx) != 1) {
@@ -651,6 +655,32 @@ static int tls_make_ctx(struct conn *conn, struct yb_error *err)
 						 : SSL_VERIFY_NONE,
 			   pinned ? verify_with_pins : NULL);
 	return YB_OK;
+}
+
+static struct tls_ctx_key ctx_key(const struct conn *conn)
+{
+	return (struct tls_ctx_key){
+		.min_version = conn->tls_min_version,
+		.verify = conn->tls_verify,
+		.pinned = conn->tls_verify && conn->pin_count > 0,
+		.ca_file = conn->tls_ca_file,
+		.cert_file = conn->tls_cert_file,
+		.key_file = conn->tls_key_file,
+	};
+}
+
+/* The context of an account with the same TLS settings as one before, or
+   a new one, kept for the next (tls_ctx_cache.h). */
+static int tls_obtain_ctx(struct conn *conn, struct yb_error *err)
+{
+	struct tls_ctx_key key = ctx_key(conn);
+	conn->ssl_ctx = tls_ctx_cache_get(&key);
+	if (conn->ssl_ctx)
+		return YB_OK;
+	int rc = tls_make_ctx(conn, err);
+	if (rc == YB_OK)
+		tls_ctx_cache_put(&key, conn->ssl_ctx);
+	return rc;
 }
 
 static int tls_check_name(struct conn *conn, bool ip_literal)
@@ -970,7 +1000,7 @@ static int tls_check_pin(struct conn *conn, struct yb_error *err)
  */
 static int tls_start(struct conn *conn, struct yb_error *err)
 {
-	int rc = conn->ssl_ctx ? YB_OK : tls_make_ctx(conn, err);
+	int rc = conn->ssl_ctx ? YB_OK : tls_obtain_ctx(conn, err);
 	if (rc == YB_OK)
 		rc = tls_make_ssl(conn, err);
 	if (rc == YB_OK)
@@ -1208,6 +1238,27 @@ static int conn_new(const struct conn_params *params, struct conn **out,
 	return format_peer(conn, params->port, err);
 }
 
+bool conn_prepare_tls(const struct conn_params *params)
+{
+	if (!params || !params->host || params->tls == TLS_NONE)
+		return true;
+	if (tls_ctx_cache_full())
+		return false;
+	struct yb_error err;
+	yb_error_clear(&err);
+	struct conn *conn = NULL;
+	/* A failure shows again, and is told, when the account connects. */
+	if (conn_new(params, &conn, &err) == YB_OK)
+		(void)tls_obtain_ctx(conn, &err);
+	conn_close(conn);
+	return true;
+}
+
+void conn_forget_tls(void)
+{
+	tls_ctx_cache_clear();
+}
+
 int conn_open(const struct conn_params *params, struct conn **out,
 	      struct yb_error *err)
 {
@@ -1219,7 +1270,7 @@ int conn_open(const struct conn_params *params, struct conn **out,
 	int rc = conn_new(params, &conn, err);
 	/* An unreadable tls_ca_file is found before any traffic. */
 	if (rc == YB_OK && params->tls != TLS_NONE)
-		rc = tls_make_ctx(conn, err);
+		rc = tls_obtain_ctx(conn, err);
 	if (rc == YB_OK)
 		rc = tcp_connect(conn, params->port, err);
 	if (rc == YB_OK && params->tls == TLS_IMPLICIT)

@@ -97,6 +97,17 @@ int conn_resolve(const struct conn_params *params, char *out, size_t size,
 		 struct yb_error *err);
 
 /*
+ * Make, before the accounts run, the TLS context params will connect with,
+ * so that processes forked after it share it (tls_ctx_cache.h).  Errors
+ * are left for conn_open to find and tell.  False once no more contexts
+ * can be kept: preparing further accounts would be wasted.
+ */
+bool conn_prepare_tls(const struct conn_params *params);
+
+/* Free the TLS contexts kept for later connections. */
+void conn_forget_tls(void);
+
+/*
  * For --check: the handshake conn_open makes for TLS_IMPLICIT, on a
  * connection opened with TLS_NONE (the TLS settings of params apply),
  * so that TCP and TLS are timed and told apart.  Errors as conn_open's.
