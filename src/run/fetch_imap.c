@@ -36,6 +36,7 @@
 #include "folder_path.h"
 #include "held.h"
 #include "imap.h"
+#include "imap_key.h"
 #include "imap_plan.h"
 #include "imap_utf7.h"
 #include "log.h"
@@ -49,7 +50,6 @@
 #define BODY_CHUNK_MESSAGES 64
 #define BODY_CHUNK_BYTES (8u << 20)
 #define SET_TEXT_MAX 4096
-#define KEY_MAX 32
 #define VANISHED_RANGES_MAX 4096 /* ranges in one VANISHED response */
 /* The most messages one folder's listing may name: an entry costs ~40
    bytes, so a hostile server can make a run take at most ~500 MB
@@ -149,11 +149,6 @@ struct folder_run {
 	bool refused;            /* the server answered NO to SELECT/EXAMINE */
 	enum imap_code refusal_code;
 };
-
-static void key_for(char out[KEY_MAX], uint32_t uidvalidity, uint32_t uid)
-{
-	snprintf(out, KEY_MAX, "%" PRIu32 "/%" PRIu32, uidvalidity, uid);
-}
 
 static bool meta_u64(const struct state *state, const char *mailbox,
 		     const char *name, uint64_t max, uint64_t *out)
@@ -302,8 +297,8 @@ static int apply_flags(struct folder_run *fr, uint32_t uid, uint32_t flags,
 {
 	if (!sink_keeps_flags(fr))
 		return YB_OK;
-	char key[KEY_MAX];
-	key_for(key, fr->uidvalidity, uid);
+	char key[IMAP_KEY_MAX];
+	imap_key_format(key, fr->uidvalidity, uid);
 	const char *dest = state_dest(fr->run->state, fr->folder->name, key);
 	if (!dest)
 		return YB_OK;
@@ -378,8 +373,8 @@ static int on_fetch(struct folder_run *fr, const struct imap_response *resp,
 				       " came as UID %" PRIu32, imap_host(fr->run->imap),
 				       fr->folder->shown, e->uid, fetch.uid);
 		}
-		char key[KEY_MAX];
-		key_for(key, fr->uidvalidity, e->uid);
+		char key[IMAP_KEY_MAX];
+		imap_key_format(key, fr->uidvalidity, e->uid);
 		e->done = true;
 		progress_message_done();
 		return delivery_end(fr->delivery, key, e, err);
@@ -616,8 +611,8 @@ static size_t mark_wanted(struct folder_run *fr)
 	size_t wanted = 0;
 	for (size_t i = 0; i < fr->count; i++) {
 		struct entry *e = &fr->entries[i];
-		char key[KEY_MAX];
-		key_for(key, fr->uidvalidity, e->uid);
+		char key[IMAP_KEY_MAX];
+		imap_key_format(key, fr->uidvalidity, e->uid);
 		if (!fr->plan.renumbered &&
 		    state_contains(fr->run->state, fr->folder->name, key)) {
 			/* Delivered before: done, also once deleting it below
@@ -942,8 +937,8 @@ static int expunge_set(struct folder_run *fr, const char *set, size_t done,
 	if (rc == YB_OK)
 		testhook_step("delete");
 	for (size_t i = done; rc == YB_OK && i < done + consumed; i++) {
-		char key[KEY_MAX];
-		key_for(key, fr->uidvalidity, fr->doomed[i]);
+		char key[IMAP_KEY_MAX];
+		imap_key_format(key, fr->uidvalidity, fr->doomed[i]);
 		rc = state_forget(fr->run->state, fr->folder->name, key, err);
 	}
 	if (rc == YB_OK)
@@ -1037,8 +1032,8 @@ static uint32_t past_what_was_listed(const struct folder_run *fr, uint32_t uidne
 		const struct entry *e = &fr->entries[i];
 		if (e->done)
 			continue;
-		char key[KEY_MAX];
-		key_for(key, fr->uidvalidity, e->uid);
+		char key[IMAP_KEY_MAX];
+		imap_key_format(key, fr->uidvalidity, e->uid);
 		if (!state_contains(fr->run->state, fr->folder->name, key))
 			return e->uid;
 	}

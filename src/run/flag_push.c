@@ -9,12 +9,11 @@
 #include <string.h>
 
 #include "flag_merge.h"
+#include "imap_key.h"
 #include "imap_resp.h"
 #include "testhook.h"
 #include "text.h"
 
-/* Room for "1234567890/1234567890". */
-#define FLAG_KEY_MAX 24
 
 /* A message with something to do, decided before anything is done. */
 struct flag_step {
@@ -40,13 +39,6 @@ static void plan_free(struct flag_plan *plan)
 	plan->len = 0;
 }
 
-static void key_of(const struct flag_push_folder *folder, uint32_t uid,
-		   char key[FLAG_KEY_MAX])
-{
-	snprintf(key, FLAG_KEY_MAX, "%" PRIu32 "/%" PRIu32, folder->uidvalidity,
-		 uid);
-}
-
 /* The base to merge from: the recorded one, resumed past an open push. */
 static bool base_of(const struct flag_push_folder *folder, const char *key,
 		    uint32_t server, uint32_t *base)
@@ -68,8 +60,8 @@ static int plan_one(const struct flag_push_folder *folder,
 		    const struct flag_seen *seen, struct flag_plan *plan,
 		    struct flag_push_counts *counts, struct yb_error *err)
 {
-	char key[FLAG_KEY_MAX];
-	key_of(folder, seen->uid, key);
+	char key[IMAP_KEY_MAX];
+	imap_key_format(key, folder->uidvalidity, seen->uid);
 	const char *dest = state_dest(folder->state, folder->mailbox, key);
 	if (!dest)
 		return YB_OK;
@@ -207,8 +199,8 @@ static int settle_step(const struct flag_push_folder *folder,
 		       const struct flag_step *step,
 		       struct flag_push_counts *counts, struct yb_error *err)
 {
-	char key[FLAG_KEY_MAX];
-	key_of(folder, step->uid, key);
+	char key[IMAP_KEY_MAX];
+	imap_key_format(key, folder->uidvalidity, step->uid);
 	if (step->merge.local != step->local) {
 		char new_dest[SINK_DEST_MAX];
 		int rc = sink_apply_flags(folder->sink, step->found,
