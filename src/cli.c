@@ -124,6 +124,36 @@ static int parse_jobs(const char *arg, unsigned *out, struct yb_error *err)
 	return YB_OK;
 }
 
+/* An option as the checks below name it, and whether this run has it. */
+struct option_use {
+	const char *name;
+	bool used;
+};
+
+#define USES_COUNT(uses) (sizeof(uses) / sizeof((uses)[0]))
+
+/* MODE with any of USES is a usage error that names every one of them,
+   so that each mode says in one place what it refuses. */
+static int refuse_combined(const char *mode, const struct option_use *uses,
+			   size_t count, struct yb_error *err)
+{
+	bool any = false;
+	char names[256] = "";
+	size_t len = 0;
+	for (size_t i = 0; i < count; i++) {
+		any = any || uses[i].used;
+		const char *sep = i == 0 ? "" : i + 1 == count ? " or " : ", ";
+		int n = snprintf(names + len, sizeof(names) - len, "%s%s", sep,
+				 uses[i].name);
+		if (n > 0 && (size_t)n < sizeof(names) - len)
+			len += (size_t)n;
+	}
+	if (!any)
+		return YB_OK;
+	return yb_fail(err, YB_ERR_USAGE, "%s cannot be combined with %s", mode,
+		       names);
+}
+
 /* --authorize names its one account and does nothing else. */
 static int check_authorize(const struct cli_options *out, struct yb_error *err)
 {
@@ -132,10 +162,11 @@ static int check_authorize(const struct cli_options *out, struct yb_error *err)
 	if (out->account_count > 0)
 		return yb_fail(err, YB_ERR_USAGE,
 			       "--authorize takes exactly one account; give no other ACCOUNT");
-	if (out->show_cert || out->dry_run || out->json || out->jobs > 1)
-		return yb_fail(err, YB_ERR_USAGE,
-			       "--authorize cannot be combined with --show-cert, -n, --json or -j");
-	return YB_OK;
+	const struct option_use uses[] = {
+		{ "--show-cert", out->show_cert }, { "-n", out->dry_run },
+		{ "--json", out->json }, { "-j", out->jobs > 1 },
+	};
+	return refuse_combined("--authorize", uses, USES_COUNT(uses), err);
 }
 
 /* --list-folders names its one account and does nothing else. */
@@ -146,12 +177,13 @@ static int check_list_folders(const struct cli_options *out, struct yb_error *er
 	if (out->account_count > 0)
 		return yb_fail(err, YB_ERR_USAGE,
 			       "--list-folders takes exactly one account; give no other ACCOUNT");
-	if (out->authorize || out->show_cert || out->dry_run || out->json ||
-	    out->ask_password || out->accept_new_uidls || out->jobs > 1)
-		return yb_fail(err, YB_ERR_USAGE, "--list-folders cannot be combined with "
-			       "--authorize, --show-cert, -n, --json, --ask-password, "
-			       "--accept-new-uidls or -j");
-	return YB_OK;
+	const struct option_use uses[] = {
+		{ "--authorize", out->authorize }, { "--show-cert", out->show_cert },
+		{ "-n", out->dry_run }, { "--json", out->json },
+		{ "--ask-password", out->ask_password },
+		{ "--accept-new-uidls", out->accept_new_uidls }, { "-j", out->jobs > 1 },
+	};
+	return refuse_combined("--list-folders", uses, USES_COUNT(uses), err);
 }
 
 /* --check looks at accounts and does nothing else. */
@@ -159,13 +191,14 @@ static int check_check(const struct cli_options *out, struct yb_error *err)
 {
 	if (!out->check)
 		return YB_OK;
-	if (out->authorize || out->show_cert || out->dry_run || out->list_folders ||
-	    out->accept_new_uidls || out->import_format || out->jobs > 1 ||
-	    out->watch)
-		return yb_fail(err, YB_ERR_USAGE, "--check cannot be combined with "
-			       "--authorize, --show-cert, -n, --list-folders, "
-			       "--accept-new-uidls, --import, --watch or -j");
-	return YB_OK;
+	const struct option_use uses[] = {
+		{ "--authorize", out->authorize }, { "--show-cert", out->show_cert },
+		{ "-n", out->dry_run }, { "--list-folders", out->list_folders },
+		{ "--accept-new-uidls", out->accept_new_uidls },
+		{ "--import", out->import_format != NULL }, { "--watch", out->watch },
+		{ "-j", out->jobs > 1 },
+	};
+	return refuse_combined("--check", uses, USES_COUNT(uses), err);
 }
 
 /* --watch fetches for real, one account after the other, and stays. */
@@ -173,13 +206,13 @@ static int check_watch(const struct cli_options *out, struct yb_error *err)
 {
 	if (!out->watch)
 		return YB_OK;
-	if (out->authorize || out->show_cert || out->dry_run ||
-	    out->list_folders || out->import_format || out->accept_new_uidls ||
-	    out->jobs > 1)
-		return yb_fail(err, YB_ERR_USAGE, "--watch cannot be combined with "
-			       "--authorize, --show-cert, -n, --list-folders, "
-			       "--import, --accept-new-uidls or -j");
-	return YB_OK;
+	const struct option_use uses[] = {
+		{ "--authorize", out->authorize }, { "--show-cert", out->show_cert },
+		{ "-n", out->dry_run }, { "--list-folders", out->list_folders },
+		{ "--import", out->import_format != NULL },
+		{ "--accept-new-uidls", out->accept_new_uidls }, { "-j", out->jobs > 1 },
+	};
+	return refuse_combined("--watch", uses, USES_COUNT(uses), err);
 }
 
 /* The environment, as shard_parse reads it. */
@@ -192,10 +225,13 @@ static const char *environment_value(const char *name)
    that name one account, or none. */
 static int check_shard(const struct cli_options *out, struct yb_error *err)
 {
-	if (out->shard.count && (out->authorize || out->list_folders || out->import_format))
-		return yb_fail(err, YB_ERR_USAGE, "--shard cannot be combined with "
-			       "--authorize, --list-folders or --import");
-	return YB_OK;
+	if (!out->shard.count)
+		return YB_OK;
+	const struct option_use uses[] = {
+		{ "--authorize", out->authorize }, { "--list-folders", out->list_folders },
+		{ "--import", out->import_format != NULL },
+	};
+	return refuse_combined("--shard", uses, USES_COUNT(uses), err);
 }
 
 /* --import FORMAT FILE: a format yubin reads, one FILE, nothing else. */
