@@ -20,6 +20,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, FAKE_DIR)
 import fakecase  # noqa: E402
 import fakeserver  # noqa: E402
+from flagmodel import IMAP_NAME, LETTER_OF  # noqa: E402
 
 
 class World:
@@ -34,6 +35,13 @@ class World:
                         for i, name in enumerate(sc["folders"])}
         self.present = []                 # ids on the server, in arrival order
         self.uid = {}
+        # Flags as letters (flagmodel.LETTERS), each message's MODSEQ and
+        # each folder's HIGHESTMODSEQ (RFC 7162), offered with CONDSTORE.
+        self.condstore = bool(sc.get("condstore"))
+        self.flags = {m["id"]: set(m.get("flags", "")) for m in sc["messages"]}
+        self.modseq = {}
+        self.highest = {name: 1 for name in self.folders}
+        self.counter = 1
         for m in sc["messages"]:
             if not m.get("later"):
                 self.add(m["id"])
@@ -46,10 +54,33 @@ class World:
         self.uid[mid] = folder["next_uid"]
         folder["next_uid"] += 1
         self.present.append(mid)
+        self.bump(mid)
+
+    def bump(self, mid):
+        self.counter += 1
+        self.modseq[mid] = self.counter
+        self.highest[self.folder_of[mid]] = self.counter
+
+    def set_flag(self, mid, letter, on):
+        """Another client (or a STORE) sets one flag; a change costs a
+        MODSEQ.  True if it changed."""
+        flags = self.flags[mid]
+        if (letter in flags) == on:
+            return False
+        if on:
+            flags.add(letter)
+        else:
+            flags.discard(letter)
+        self.bump(mid)
+        return True
+
+    def flag_names(self, mid):
+        return " ".join(IMAP_NAME[c] for c in sorted(self.flags[mid]))
 
     def remove(self, mid):
         if mid in self.present:
             self.present.remove(mid)
+            self.bump(mid)
 
     def new_uidvalidity(self, name):
         """The folder is rebuilt: a new UIDVALIDITY, the same messages
@@ -68,6 +99,7 @@ class World:
         msg = fakecase.Message(mid, self.bodies[mid],
                                {"uidl": "u%d" % mid, "uid": str(self.uid[mid])})
         msg.folder = self.folder_of[mid]
+        msg.flags = self.flag_names(mid)
         return msg
 
     def messages(self):
@@ -175,7 +207,7 @@ class ModelImap(fakeserver.Imap):
         del session.outbuf[start:]
         session.queue(reply)
 
-    def select(self, session, tag, verb, command):
+    def select_plain(self, session, tag, verb, command):
         m = re.match(r'\S+ (?:"((?:[^"\\]|\\.)*)"|(\S+))', command)
         name = ""
         if m:
@@ -197,10 +229,138 @@ class ModelImap(fakeserver.Imap):
             del session.outbuf[start:]
         super().handle(session, ctx)
 
+    def capabilities(self, session, after_login):
+        caps = super().capabilities(session, after_login)
+        return caps + " CONDSTORE" if self.server.world.condstore else caps
+
+    def select(self, session, tag, verb, command):
+        """As fakeserver's, with HIGHESTMODSEQ when CONDSTORE is offered."""
+        start = len(session.outbuf)
+        self.select_plain(session, tag, verb, command)
+        if self.selected is None or not self.server.world.condstore:
+            return
+        reply = bytes(session.outbuf[start:])
+        head, _, tail = reply.rpartition(tag + b" OK")
+        highest = self.server.world.highest.get(self.selected.name, 1)
+        del session.outbuf[start:]
+        session.queue(head + b"* OK [HIGHESTMODSEQ %d] modseqs valid\r\n" % highest
+                      + tag + b" OK" + tail)
+
+    def fetch(self, session, tag, rest, by_uid):
+        """FETCH with live flags, MODSEQ and (CHANGEDSINCE n) (RFC 7162)."""
+        world = self.server.world
+        folder = self.selected
+        m = re.match(r"(\S+) \(([^()]*)\)(?: \(CHANGEDSINCE (\d+)\))?\s*$", rest, re.I)
+        if folder is None or not m:
+            session.queue(tag + b" BAD fetch what?\r\n")
+            return
+        items = m.group(2).upper().split()
+        since = int(m.group(3)) if m.group(3) else None
+        modseq = world.condstore and ("MODSEQ" in items or since is not None)
+        items = [i for i in items if i != "MODSEQ"]
+        keys = [msg.uid for msg in folder.messages] if by_uid else \
+            list(range(1, len(folder.messages) + 1))
+        wanted = fakeserver.parse_set(m.group(1), keys)
+        for seq, msg in enumerate(folder.messages, 1):
+            if (msg.uid if by_uid else seq) not in wanted:
+                continue
+            if since is not None and world.modseq.get(msg.index, 0) <= since:
+                continue
+            msg.flags = world.flag_names(msg.index)
+            data = fakeserver.fetch_items(msg, items, by_uid)
+            if modseq:
+                data += b" MODSEQ (%d)" % world.modseq.get(msg.index, 1)
+            session.queue(b"* %d FETCH (" % seq + data + b")\r\n")
+        session.queue(tag + b" OK fetched\r\n")
+
+    def flag_store(self, session, tag, rest):
+        """UID STORE set [(UNCHANGEDSINCE n)] [+-]FLAGS[.SILENT] (...) of
+        \\Seen \\Answered \\Flagged \\Draft, on a UID set: each message
+        changed since n is left alone and named in [MODIFIED set]."""
+        m = re.match(r"(\S+) (?:\(UNCHANGEDSINCE (\d+)\) )?([+-]?)FLAGS(\.SILENT)? "
+                     r"\(([^()]*)\)\s*$", rest, re.I)
+        if self.selected is None or not m:
+            session.queue(tag + b" BAD store what?\r\n")
+            return
+        if getattr(self, "read_only", False):
+            session.queue(tag + b" NO [READ-ONLY] the mailbox is read-only\r\n")
+            return
+        world = self.server.world
+        self.server.flag_stores += 1
+        number = self.server.flag_stores
+        uids = sorted(fakeserver.parse_set(m.group(1), [x.uid for x in self.selected.messages]))
+        for f in self.faults:
+            if f["kind"] == "flag-race" and not f.get("fired"):
+                self.race(f, uids)
+            if f["kind"] == "store-no" and f["at"] == number:
+                self.server.fired(f)
+                session.queue(tag + b" NO [SERVERBUG] cannot store flags now\r\n")
+                return
+        drop = next((f for f in self.faults
+                     if f["kind"] == "store-drop" and f["at"] == number), None)
+        since = int(m.group(2)) if m.group(2) else None
+        sign, silent = m.group(3), bool(m.group(4))
+        letters = {LETTER_OF[n.upper()] for n in m.group(5).split() if n.upper() in LETTER_OF}
+        if drop:
+            uids = uids[:int(len(uids) * drop["part"])]
+        modified = []
+        for seq, msg in enumerate(self.selected.messages, 1):
+            if msg.uid not in uids:
+                continue
+            if since is not None and world.modseq.get(msg.index, 0) > since:
+                modified.append(msg.uid)
+                continue
+            for c in IMAP_NAME:
+                on = c in letters if sign == "" else (sign == "+") if c in letters else None
+                if on is not None:
+                    world.set_flag(msg.index, c, on)
+            self.store_answer(session, seq, msg, silent)
+        if drop:
+            self.server.fired(drop)
+            session.close_gracefully()
+            raise fakeserver.Closed("dropped in a STORE")
+        if modified:
+            self.server.flag_modified += 1
+            session.queue(tag + b" OK [MODIFIED %s] conditional STORE failed\r\n"
+                          % ",".join(map(str, modified)).encode())
+        else:
+            session.queue(tag + b" OK stored\r\n")
+
+    def race(self, f, uids):
+        """Another client flips a flag between yubin's flag listing and
+        its STORE: of message f["id"], or ("stored") of the first message
+        this STORE names.  f["pre"]: the flag before, for the oracle."""
+        world = self.server.world
+        mid = f["id"]
+        if mid == "stored":
+            mid = next((x.index for x in self.selected.messages if uids and x.uid == uids[0]),
+                       None)
+        if mid not in world.present:
+            return
+        self.server.fired(f)
+        f["mid"] = mid
+        f["pre"] = f["letter"] in world.flags[mid]
+        world.set_flag(mid, f["letter"], not f["pre"])
+
+    def store_answer(self, session, seq, msg, silent):
+        """The untagged FETCH of a STORE: with CONDSTORE even .SILENT
+        ones say the new MODSEQ (RFC 7162 3.2)."""
+        world = self.server.world
+        parts = [b"UID %d" % msg.uid]
+        if not silent:
+            parts.append(b"FLAGS (%s)" % world.flag_names(msg.index).encode())
+        if world.condstore:
+            parts.append(b"MODSEQ (%d)" % world.modseq.get(msg.index, 1))
+        if len(parts) > 1:
+            session.queue(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
+
     def uid_command(self, session, tag, verb, rest):
         """A message flagged \\Deleted is as good as gone: another client
         may expunge it at any time, so the oracle checks it as a deletion."""
         words = rest.split(" ", 1)
+        if verb == "STORE" and "\\DELETED" not in rest.upper():
+            self.flag_store(session, tag, rest)
+            return
         if verb == "STORE" and self.selected and len(words) == 2 \
                 and "\\DELETED" in words[1].upper() and "-FLAGS" not in words[1].upper():
             uids = fakeserver.parse_set(words[0], [m.uid for m in self.selected.messages])
@@ -246,6 +406,8 @@ class ModelServer:
         self.deadline = time.monotonic() + limit
         self.report = Report()
         self.commands = 0
+        self.flag_stores = 0              # UID STOREs of flags, this run
+        self.flag_modified = 0            # ... answered [MODIFIED]
         self.fired_kinds = set()
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.bind(("127.0.0.1", 0))
