@@ -68,6 +68,11 @@ def classes_of(sc):
             out.add("kill-at")
         if e["do"] == "tear-state":
             out.add("torn-state")
+    if sc.get("flags"):
+        out.add("flags")
+    if sc.get("fresh"):
+        out.add("flag-fresh")
+    out |= set(sc.get("strict", []))
     folders = set(sc.get("folders", []))
     if any(f.endswith(".lock") and f[:-5] in folders for f in folders):
         out.add("folder-lock")
@@ -128,6 +133,13 @@ class Tally:
         self.total = total
         self.number = 0
         self.failed = []
+        self.kill_steps = {}          # durability step -> kills there
+
+    def count_kills(self, log):
+        for line in log:
+            m = re.search(r": killed at (\S+)$", line)
+            if m:
+                self.kill_steps[m.group(1)] = self.kill_steps.get(m.group(1), 0) + 1
 
     def result(self, name, sc, problems, todo=None):
         self.number += 1
@@ -144,8 +156,10 @@ class Tally:
             if not todo:
                 self.failed.append((name, sc, problems))
             faults = "" if self.args.faults == "default" else " --faults '%s'" % self.args.faults
+            share = os.environ.get("MODEL_FLAG_SHARE")
+            env = "MODEL_FLAG_SHARE=%s " % share if share else ""
             lines = ["FAILED %s: %s" % (name, describe(sc)),
-                     "reproduce: model.py --yubin YUBIN%s --one %s" % (faults, name)
+                     "reproduce: %smodel.py --yubin YUBIN%s --one %s" % (env, faults, name)
                      if not name.endswith(".scenario") else
                      "replay: model.py --yubin YUBIN --replay %s" % name]
             lines += ["  " + p for p in problems[:8]]
@@ -167,6 +181,7 @@ def run_generated(args, enabled, workroot, tally):
                               (args.yubin, workroot, enabled)) as pool:
         for name, sc, problems, log in pool.imap(play_one, jobs, chunksize=4):
             tally.result(name, sc, problems)
+            tally.count_kills(log)
             if problems and args.verbose:
                 tally.diag("\n".join("  " + line for line in log))
 
@@ -260,6 +275,9 @@ def main():
         tally.diag("%d scenarios in %.1f s: %.1f scenarios/s; %d failed" % (
             tally.number, seconds, tally.number / max(seconds, 0.001), len(tally.failed)),
             to_stderr=not args.tap)
+        if tally.kill_steps:
+            tally.diag("kills at the durability steps: " + ", ".join(
+                "%s %d" % kv for kv in sorted(tally.kill_steps.items())), to_stderr=not args.tap)
         if tally.failed and args.shrink:
             shrink_failures(args, workroot, tally)
         return 1 if tally.failed else 0

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import tempfile
 
+import flagmodel
 import modelserver
 import scenario as scen
 
@@ -26,7 +27,12 @@ ACCOUNT_TIMEOUT = 2         # the account's timeout: only a hole stalls
 KILLED = -signal.SIGKILL
 # Faults after which a run must still deliver what it was meant to.
 PROGRESS_FAULTS = {"size-lie", "examine-no", "uidvalidity", "inbox-spelling",
-                   "list-extra", "exists-between", "expunge-between"}
+                   "list-extra", "exists-between", "expunge-between", "flag-race"}
+
+# Faults after which yubin cannot know whether a STORE it sent was done.
+CUT_OFF = {"drop", "cut", "sigkill", "store-drop"}
+# Faults after which it knows that a STORE was not done.
+REFUSALS = {"store-no", "flag-race"}
 
 # The model's MDA: one message from stdin into a file of its own in
 # $MDA_MAILDIR/new.  Two processes per message (sh, then cat), since forks
@@ -69,6 +75,7 @@ class Scene:
         self.last_counts = {}
         self.stored = {m["id"]: stored_form(sc, m["body"].encode("latin-1"))
                        for m in sc["messages"]}
+        self.oracle = flagmodel.FlagOracle() if sc.get("flags") else None
         if sc["sink"] == "mda":
             for sub in ("tmp", "new"):
                 os.makedirs(os.path.join(self.dir, "mda", sub))
@@ -92,6 +99,8 @@ class Scene:
                  "    state_dir: %s" % q(os.path.join(self.dir, "state"))]
         if sc["protocol"] == "imap":
             lines.append("    folders: [%s]" % ", ".join(q(p) for p in sc["patterns"]))
+        if sc.get("flags"):
+            lines.append("    sync_flags: both")
         if sc["sink"] == "mda":
             dest = "mda: %s" % q("sh " + os.path.join(self.dir, "mda.sh"))
         else:
@@ -276,9 +285,11 @@ class Scene:
         status = child.returncode
         if status == KILLED:
             self.killed = True
-        self.log.append("%s: exit %s, faults fired: %s, commands: %s%s" % (
+        stores = ", flag stores: %d (%d [MODIFIED])" % (
+            server.flag_stores, server.flag_modified) if self.oracle else ""
+        self.log.append("%s: exit %s, faults fired: %s, commands: %s%s%s" % (
             when, status, sorted(server.fired_kinds) or "none",
-            server.commands, "; stderr: " + tail(err) if err.strip() else ""))
+            server.commands, stores, "; stderr: " + tail(err) if err.strip() else ""))
         return status, out, err, timed_out, server
 
     def judge(self, when, status, err, timed_out, server, faults, kill_at):
@@ -293,6 +304,9 @@ class Scene:
         killed = killed_by_hook or "sigkill" in server.fired_kinds
         if killed and status == KILLED:
             self.kills += 1
+            step = re.search(r"killed at step \d+ \(([^)]*)\)", text)
+            if step:
+                self.log.append("%s: killed at %s" % (when, step.group(1)))
             return
         if killed_by_hook:
             self.problem(when, "the test hook fired but the exit status is %s" % status)
@@ -326,8 +340,91 @@ class Scene:
             f.write(b"".join(line + b"\n" for line in kept[:lines]))
         self.torn = True
 
+    # --- flags (sync_flags: both) ---
+
+    def local_flags(self):
+        """({mid: letters}, {mid: path}) of the messages the Maildir holds
+        once, under bytes no other message of the scenario has."""
+        files = flagmodel.maildir_files(self.sink_path())
+        by_body = {}
+        for mid, body in self.stored.items():
+            by_body.setdefault(body, []).append(mid)
+        letters, paths = {}, {}
+        for body, found in files.items():
+            mids = by_body.get(body, [])
+            if len(mids) == 1 and len(found) == 1:
+                paths[mids[0]] = found[0]
+                letters[mids[0]] = set(flagmodel.letters_of(found[0])) & set(flagmodel.LETTERS)
+        return letters, paths
+
+    def server_flags(self):
+        return {mid: set(self.world.flags[mid]) for mid in self.world.present}
+
+    def observe_flags(self, clean=False, faults=(), ended=False, excused=False):
+        local, _ = self.local_flags()
+        for f in faults:
+            if f["kind"] == "flag-race" and f.get("fired") and f["mid"] in local:
+                if (f["letter"] in local[f["mid"]]) == f["pre"]:
+                    self.oracle.agreed_before(f["mid"], f["letter"], f["pre"])
+        self.oracle.observe(local, self.server_flags(), clean, ended, excused)
+
+    def excused_push(self, status, server):
+        """May the run have left a push open that the oracle lets yubin
+        count as done later?  After a kill or a lost connection yubin
+        cannot know whether the server did it (class flag-open-push makes
+        that strict); after a NO or [MODIFIED] it knows it did not (class
+        flag-refused makes that strict)."""
+        strict = set(self.sc.get("strict", []))
+        cut_off = status == KILLED or bool(server.fired_kinds & CUT_OFF)
+        refused = bool(server.fired_kinds & REFUSALS)
+        return (cut_off and "flag-open-push" not in strict) or \
+            (refused and "flag-refused" not in strict)
+
+    def settle_flags(self):
+        """The two clean runs a flag scenario begins with (without
+        flag-fresh): they deliver, then record the agreed flags."""
+        for when in ("first run", "settling run"):
+            expected = self.expect_flags()
+            status, _, err, timed_out, server = self.run(when, [])
+            self.judge(when, status, err, timed_out, server, [], None)
+            self.check_sink(when)
+            self.check_flags(when, expected)
+            self.observe_flags(status == 0, ended=True)
+
+    def expect_flags(self):
+        """What the rule allows after the next clean run(s), as things
+        stand before it."""
+        self.observe_flags()
+        return self.oracle.expect(self.local_flags()[0], self.server_flags())
+
+    def change_flag(self, event):
+        if event["do"] == "server-flag":
+            if event["id"] in self.world.present:
+                self.world.set_flag(event["id"], event["letter"], event["on"])
+            return
+        _, paths = self.local_flags()
+        if event["id"] in paths:
+            flagmodel.set_letter(paths[event["id"]], event["letter"], event["on"])
+
+    def check_flags(self, when, expected):
+        """Both sides agree on every letter, as the rule says."""
+        local, server = self.local_flags()[0], self.server_flags()
+        for mid in sorted(local.keys() & server.keys()):
+            for c in flagmodel.LETTERS:
+                on_l, on_s = c in local[mid], c in server[mid]
+                if on_l != on_s:
+                    self.problem(when, "message %d: flag %s not converged: local %s, "
+                                 "server %s" % (mid, c, on_l, on_s))
+                elif (mid, c) in expected and on_l not in expected[(mid, c)]:
+                    self.problem(when, "message %d: flag %s is %s on both sides, the rule "
+                                 "says %s: a change was lost" % (
+                                     mid, c, on_l, "/".join(map(str, expected[(mid, c)]))))
+        return local, server
+
     def apply(self, event):
-        if event["do"] == "tear-state":
+        if event["do"] in ("local-flag", "server-flag"):
+            self.change_flag(event)
+        elif event["do"] == "tear-state":
             self.tear_state(event["lines"])
         elif event["do"] == "add":
             self.world.add(event["id"])
@@ -340,6 +437,8 @@ class Scene:
     def play(self):
         pending = []
         number = 0
+        if self.oracle and not self.sc.get("fresh"):
+            self.settle_flags()
         for event in self.sc["events"]:
             if event["do"] == "fault":
                 pending.append(dict(event))
@@ -353,9 +452,16 @@ class Scene:
             when = "run %d" % number
             kill_at = event.get("kill_at")
             before = set(self.world.present)
+            expected = self.expect_flags() if self.oracle else None
             status, _, err, timed_out, server = self.run(when, pending, kill_at)
             self.note_changes(before, pending)
             self.judge(when, status, err, timed_out, server, pending, kill_at)
+            if self.oracle:
+                clean = status == 0 and not server.fired_kinds
+                if clean and not self.sc.get("fresh"):
+                    self.check_flags(when, expected)
+                self.observe_flags(clean, pending, ended=True,
+                                   excused=self.excused_push(status, server))
             self.check_progress(when, status, before, pending, server, kill_at, err)
             self.check_sink(when)
             pending = []
@@ -396,10 +502,37 @@ class Scene:
             if f.get("fired") and f["kind"] == "exists-between":
                 self.ever_present.add(f["id"])
 
+    def healthy_flags(self):
+        """sync_flags: both: a healthy run (a message it meets first takes
+        its agreed flags), a second that must leave both sides equal as
+        the rule says, and a last that must change nothing."""
+        expected = self.expect_flags()
+        for when in ("healthy run", "second run", "last run"):
+            status, out, err, timed_out, server = self.run(when, [])
+            self.judge(when, status, err, timed_out, server, [], None)
+            self.check_sink(when, final=True)
+            if when == "second run":
+                settled = self.check_flags(when, expected)
+        if status == 0 and json_field(out, "fetched") != 0:
+            self.problem("last run", "fetched %s messages, expected nothing new"
+                         % json_field(out, "fetched"))
+        now = (self.local_flags()[0], self.server_flags())
+        for side, before, after in zip(("local", "server"), settled, now):
+            for mid in sorted(before.keys() & after.keys()):
+                if before[mid] != after[mid]:
+                    self.problem("last run", "message %d: %s flags changed from %s to %s "
+                                 "with nothing new (a flip-flop)" % (
+                                     mid, side, "".join(sorted(before[mid])) or "none",
+                                     "".join(sorted(after[mid])) or "none"))
+
     def healthy(self):
         """A healthy run, then a last one that must find nothing new.  The
         last run is left out when the healthy one fetched nothing and found
         nothing new: it would meet the same server and the same state."""
+        if self.oracle:
+            self.healthy_flags()
+            self.check_leftovers()
+            return
         status, out, err, timed_out, server = self.run("healthy run", [])
         self.judge("healthy run", status, err, timed_out, server, [], None)
         self.check_sink("healthy run", final=True)
@@ -410,6 +543,9 @@ class Scene:
             fetched = json_field(out, "fetched")
             if status == 0 and fetched != 0:
                 self.problem("last run", "fetched %s messages, expected nothing new" % fetched)
+        self.check_leftovers()
+
+    def check_leftovers(self):
         _, leftovers = self.sink_items()
         leftovers = [p for p in leftovers if not self.excused_leftover(p)]
         if leftovers:

@@ -20,6 +20,7 @@ have converged (see play.py).  Faults are events of their own so that the
 shrinker can drop them one by one.  Stdlib only.
 """
 
+import os
 import random
 
 # Every fault class the generator knows, with the exit statuses yubin(1)
@@ -48,6 +49,11 @@ FAULT_EXITS = {
     "inbox-spelling": {0},          # a "*" LIST reply spells INBOX otherwise
     "expunge-between": {0},         # another client expunges during the run
     "exists-between": {0},          # a message arrives during the run
+    "flag-race": {0},               # another client changes a flag between
+                                    # yubin's flag listing and its STORE
+    "store-no": {76},               # NO to a UID STORE of flags
+    "store-drop": {75, 76},         # the connection drops in a UID STORE
+                                    # (after a part of its set is stored)
 }
 
 # Kinds whose effect lasts: the server really changed (not a lie).
@@ -58,10 +64,18 @@ LASTING = {"uidvalidity"}
 # The generator leaves them out unless MODEL_FAULTS names them; this is
 # the one place to empty once they are fixed.
 KNOWN_HOLES = [
+    "flag-fresh", "flag-open-push", "flag-refused",
 ]
 
+# flags: scenarios of sync_flags: both; flag-fresh: flags changed on a
+# message before a run after the one that delivered it has ended cleanly;
+# flag-open-push and flag-refused make the flag oracle strict about a
+# push left open by a kill or a lost connection, or refused by the server
+# (see README).
+STRICT_CLASSES = ["flag-open-push", "flag-refused"]
 ALL_CLASSES = sorted(set(FAULT_EXITS) | {"folder-lock", "folder-names", "folder-long",
-                                         "torn-state"} |
+                                         "torn-state", "flags", "flag-fresh"} |
+                     set(STRICT_CLASSES) |
                      {"uidvalidity:" + sink for sink in ("maildir", "mbox", "mda")})
 
 PLAIN_FOLDERS = ["Archive", "Sent", "A", "B", "Work/2024", "Lists/dev", "Arch"]
@@ -137,6 +151,9 @@ class Generator:
         return names
 
     def scenario(self):
+        # Drawn apart so that the other scenarios of a seed stay the same.
+        if self.on("flags") and random.Random("flags:" + str(self.seed)).random() < FLAG_SHARE:
+            return self.flag_scenario()
         rng = self.rng
         protocol = rng.choice(["pop3", "imap"])
         sink = rng.choice(["maildir", "mbox", "mda"])
@@ -237,6 +254,106 @@ class Generator:
         return f
 
 
+def flag_share():
+    """The share of flag scenarios among the generated ones: the
+    environment's MODEL_FLAG_SHARE, 0 to 1 (default 0.25)."""
+    text = os.environ.get("MODEL_FLAG_SHARE") or "0.25"
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise SystemExit("MODEL_FLAG_SHARE=%r: give a number from 0 to 1" % text)
+    return share
+
+
+FLAG_SHARE = flag_share()
+FLAG_KINDS = ["drop", "cut", "sigkill", "flag-race", "flag-race", "store-no", "store-drop"]
+
+
+class FlagGenerator(Generator):
+    """Scenarios of sync_flags: both: IMAP into a Maildir, keep: true.
+
+    Events besides run, fault and add:
+      {"do": "local-flag", "id": M, "letter": L, "on": B}   a mail reader
+          sets or clears info letter L (S R F D) of message M's file
+          (moving it from new/ to cur/)
+      {"do": "server-flag", "id": M, "letter": L, "on": B}  another client
+          sets or clears the flag on the server (a new MODSEQ)
+    Without the class flag-fresh, two clean runs come first (the first
+    delivers, the second records the agreed flags: played, not events)
+    and only messages they delivered change flags."""
+
+    def flag_scenario(self):
+        rng = self.rng
+        fresh = self.on("flag-fresh")
+        sc = {"seed": self.seed, "protocol": "imap", "sink": "maildir", "keep": True,
+              "flags": True, "condstore": rng.random() < 0.6,
+              "folders": ["INBOX"] + rng.sample(PLAIN_FOLDERS, rng.randrange(0, 3)),
+              "messages": [], "events": []}
+        if fresh:
+            sc["fresh"] = True
+        strict = [k for k in STRICT_CLASSES if self.on(k)]
+        if strict:
+            sc["strict"] = strict
+        sc["patterns"] = rng.choice([["INBOX"], ["*"], ["*"], ["%"]])
+        for _ in range(rng.randrange(1, 9)):
+            msg = self.message(rng.choice(sc["folders"]), "imap")
+            msg["flags"] = "".join(c for c in "DFRS" if rng.random() < 0.25)
+            sc["messages"].append(msg)
+        initial = [m["id"] for m in sc["messages"]]
+        # Without flag-fresh the player runs the two clean runs itself
+        # (play.py), so that no shrinking removes them.
+        for _ in range(rng.choice([0, 1, 2]) if fresh else 0):
+            sc["events"].append({"do": "run"})
+        for _ in range(rng.choice([1, 2, 2, 3, 4])):
+            if rng.random() < 0.25:
+                msg = self.message(rng.choice(sc["folders"]), "imap", later=True)
+                sc["messages"].append(msg)
+                sc["events"].append({"do": "add", "id": msg["id"]})
+            ids = [m["id"] for m in sc["messages"]] if fresh else initial
+            self.flag_changes(sc, ids)
+            self.flag_faults(sc, ids)
+            run = {"do": "run"}
+            if self.on("kill-at") and rng.random() < 0.35:
+                run["kill_at"] = rng.randrange(1, 25)
+            sc["events"].append(run)
+        return sc
+
+    def flag_changes(self, sc, ids):
+        """Zero to five changes: local, server, or both on one flag (to
+        the same value or not)."""
+        rng = self.rng
+        for _ in range(rng.randrange(0, 6)):
+            mid, letter = rng.choice(ids), rng.choice("DFRS")
+            side = rng.choice(["local-flag", "server-flag", "both"])
+            for do in (["local-flag", "server-flag"] if side == "both" else [side]):
+                sc["events"].append({"do": do, "id": mid, "letter": letter,
+                                     "on": rng.random() < 0.5})
+
+    def flag_faults(self, sc, ids):
+        rng = self.rng
+        kinds = [k for k in FLAG_KINDS if self.on(k)]
+        for _ in range(rng.choice([0, 0, 1, 1, 2])):
+            if not kinds:
+                return
+            kind = rng.choice(kinds)
+            f = {"do": "fault", "kind": kind}
+            if kind in ("drop", "cut", "sigkill"):
+                f["at"] = rng.randrange(1, 30)
+            if kind == "cut":
+                f["part"] = round(rng.random(), 2)
+            if kind in ("store-no", "store-drop"):
+                f["at"] = rng.randrange(1, 4)
+            if kind == "store-drop":
+                f["part"] = round(rng.random(), 2)
+            if kind == "flag-race":
+                # Mostly the message the STORE names: what UNCHANGEDSINCE is for.
+                f.update(id=rng.choice(ids + ["stored"] * 3 * len(ids)),
+                         letter=rng.choice("DFRS"))
+            sc["events"].append(f)
+
+
 def parse_classes(text):
     """MODEL_FAULTS: "default" (every class but the known holes), "all",
     either followed by +CLASS / -CLASS words, or a list of classes."""
@@ -255,4 +372,4 @@ def parse_classes(text):
 
 
 def generate(seed, enabled):
-    return Generator(seed, enabled).scenario()
+    return FlagGenerator(seed, enabled).scenario()

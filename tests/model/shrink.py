@@ -53,7 +53,7 @@ def without_messages(sc, keep_ids):
     ids = set(keep_ids)
     events = []
     for e in out["events"]:
-        if "id" in e and e["id"] not in ids:
+        if "id" in e and e["id"] != "stored" and e["id"] not in ids:
             continue
         if "ids" in e:
             e["ids"] = [i for i in e["ids"] if i in ids]
