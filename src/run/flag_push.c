@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deletion_guard.h"
 #include "flag_merge.h"
 #include "imap_key.h"
 #include "imap_resp.h"
@@ -21,13 +22,16 @@ struct flag_step {
 	uint64_t modseq;
 	uint32_t local;          /* the letters found */
 	struct flag_merge merge;
-	char *found;             /* owned: where the file is now */
+	char *found;             /* owned: where the file is now; NULL when
+				    it is gone (push_deletions) */
+	bool expunge;            /* gone: expunge it once \Deleted */
 	bool refused;            /* the server said [MODIFIED] */
 };
 
 struct flag_plan {
 	struct flag_step *steps; /* owned */
 	size_t len;
+	struct deletion_counts tally; /* for deletion_guard */
 };
 
 static void plan_free(struct flag_plan *plan)
@@ -39,6 +43,11 @@ static void plan_free(struct flag_plan *plan)
 	plan->len = 0;
 }
 
+static uint32_t pushed_flags(const struct flag_push_folder *folder)
+{
+	return folder->push_deletions ? FLAG_MERGE_DELETIONS : FLAG_MERGE_PUSHED;
+}
+
 /* The base to merge from: the recorded one, resumed past an open push. */
 static bool base_of(const struct flag_push_folder *folder, const char *key,
 		    uint32_t server, uint32_t *base)
@@ -48,13 +57,57 @@ static bool base_of(const struct flag_push_folder *folder, const char *key,
 		return false;
 	*base = stored;
 	if (state_flag_push(folder->state, folder->mailbox, key, &add, &remove))
-		*base = flag_merge_resume_base(stored, add, remove, server);
+		*base = flag_merge_resume_base_with(pushed_flags(folder), stored,
+						    add, remove, server);
 	return true;
 }
 
+static int add_step(struct flag_plan *plan, struct flag_step *step,
+		    const char *found, struct yb_error *err)
+{
+	step->found = found ? strdup(found) : NULL;
+	struct flag_step *grown = realloc(plan->steps,
+					  (plan->len + 1) * sizeof(*grown));
+	if ((found && !step->found) || !grown) {
+		free(step->found);
+		if (grown)
+			plan->steps = grown;
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	}
+	plan->steps = grown;
+	plan->steps[plan->len++] = *step;
+	return YB_OK;
+}
+
 /*
- * Decide for one listed message: nothing, a first base, or a step (its
- * push recorded before anything is sent).
+ * A step whose file is gone: \Deleted to push, or to expunge.  One
+ * whose deletion both sides already agreed on (an earlier run marked
+ * it) was weighed by the guard then, and is not again.
+ */
+static int plan_removed(const struct flag_push_folder *folder,
+			const struct flag_seen *seen, const char *key,
+			struct flag_plan *plan, struct yb_error *err)
+{
+	struct flag_step step = { .uid = seen->uid, .modseq = seen->modseq };
+	step.merge = flag_merge_removed(seen->flags);
+	step.local = step.merge.local;
+	step.expunge = folder->expunges;
+	uint32_t base = 0;
+	bool agreed = base_of(folder, key, seen->flags, &base) &&
+		      (base & SINK_FLAG_DELETED);
+	if (!agreed) {
+		plan->tally.known++;
+		plan->tally.deleting += step.merge.push_add || step.expunge;
+	}
+	if (step.merge.push_add || step.expunge)
+		return add_step(plan, &step, NULL, err);
+	return state_set_flag_base(folder->state, folder->mailbox, key,
+				   step.merge.base, err);
+}
+
+/*
+ * Decide for one listed message: nothing, a first base, or a step.
+ * Nothing is pushed or recorded as a push yet: the guard decides first.
  */
 static int plan_one(const struct flag_push_folder *folder,
 		    const struct flag_seen *seen, struct flag_plan *plan,
@@ -68,40 +121,50 @@ static int plan_one(const struct flag_push_folder *folder,
 	struct flag_step step = { .uid = seen->uid, .modseq = seen->modseq };
 	char found[SINK_DEST_MAX];
 	int rc = sink_read_flags(folder->sink, dest, &step.local, found, err);
-	if (rc != YB_OK || !found[0])
-		return rc; /* removed locally: not pushed (no push_deletions) */
-	uint32_t base;
-	if (!base_of(folder, key, seen->flags, &base)) {
+	if (rc != YB_OK)
+		return rc;
+	if (!found[0]) /* removed locally: pushed with push_deletions only */
+		return folder->push_deletions ? plan_removed(folder, seen, key, plan, err)
+					      : YB_OK;
+	plan->tally.present++;
+	uint32_t pushed = pushed_flags(folder), base;
+	bool based = base_of(folder, key, seen->flags, &base);
+	if (!based || !(base & SINK_FLAG_DELETED))
+		plan->tally.known++;
+	if (!based) {
 		counts->first_seen++;
 		return state_set_flag_base(folder->state, folder->mailbox, key,
-					   flag_merge_first_base(step.local, seen->flags),
+					   flag_merge_first_base_with(pushed, step.local,
+								      seen->flags),
 					   err);
 	}
-	step.merge = flag_merge(base, step.local, seen->flags);
+	step.merge = flag_merge_with(pushed, base, step.local, seen->flags);
 	bool renames = step.merge.local != step.local;
 	bool pushes = (step.merge.push_add | step.merge.push_remove) != 0;
 	if (!renames && !pushes) /* the base moves (or stays): no record */
 		return state_set_flag_base(folder->state, folder->mailbox, key,
 					   step.merge.base, err);
-	if (pushes) {
+	if (step.merge.push_add & SINK_FLAG_DELETED)
+		plan->tally.deleting++;
+	return add_step(plan, &step, found, err);
+}
+
+/* Every push recorded, before the first STORE. */
+static int record_pushes(const struct flag_push_folder *folder,
+			 const struct flag_plan *plan, struct yb_error *err)
+{
+	int rc = YB_OK;
+	for (size_t i = 0; i < plan->len && rc == YB_OK; i++) {
+		const struct flag_step *step = &plan->steps[i];
+		if (!(step->merge.push_add | step->merge.push_remove))
+			continue;
+		char key[IMAP_KEY_MAX];
+		imap_key_format(key, folder->uidvalidity, step->uid);
 		rc = state_set_flag_push(folder->state, folder->mailbox, key,
-					 step.merge.push_add,
-					 step.merge.push_remove, err);
-		if (rc != YB_OK)
-			return rc;
+					 step->merge.push_add,
+					 step->merge.push_remove, err);
 	}
-	step.found = strdup(found);
-	struct flag_step *grown = realloc(plan->steps,
-					  (plan->len + 1) * sizeof(*grown));
-	if (!step.found || !grown) {
-		free(step.found);
-		if (grown)
-			plan->steps = grown;
-		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	}
-	plan->steps = grown;
-	plan->steps[plan->len++] = step;
-	return YB_OK;
+	return rc;
 }
 
 /* The IMAP names of SINK_FLAG_* bits, for STORE: "\Seen \Flagged". */
@@ -110,6 +173,7 @@ static void flag_names(uint32_t flags, char *out, size_t out_size)
 	static const struct { uint32_t flag; const char *name; } table[] = {
 		{ SINK_FLAG_SEEN, "\\Seen" },       { SINK_FLAG_ANSWERED, "\\Answered" },
 		{ SINK_FLAG_FLAGGED, "\\Flagged" }, { SINK_FLAG_DRAFT, "\\Draft" },
+		{ SINK_FLAG_DELETED, "\\Deleted" },
 	};
 	size_t used = 0;
 	out[0] = '\0';
@@ -201,7 +265,7 @@ static int settle_step(const struct flag_push_folder *folder,
 {
 	char key[IMAP_KEY_MAX];
 	imap_key_format(key, folder->uidvalidity, step->uid);
-	if (step->merge.local != step->local) {
+	if (step->found && step->merge.local != step->local) {
 		char new_dest[SINK_DEST_MAX];
 		int rc = sink_apply_flags(folder->sink, step->found,
 					  step->merge.local, new_dest, err);
@@ -219,6 +283,19 @@ static int settle_step(const struct flag_push_folder *folder,
 				   step->merge.base, err);
 }
 
+/* A gone message the server now holds \Deleted: to expunge. */
+static int note_expunge(struct flag_push_counts *counts, uint32_t uid,
+			struct yb_error *err)
+{
+	uint32_t *grown = realloc(counts->expunge,
+				  (counts->expunge_len + 1) * sizeof(*grown));
+	if (!grown)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	counts->expunge = grown;
+	counts->expunge[counts->expunge_len++] = uid;
+	return YB_OK;
+}
+
 static int carry_out(const struct flag_push_folder *folder,
 		     struct flag_plan *plan, struct flag_push_counts *counts,
 		     struct yb_error *err)
@@ -233,11 +310,40 @@ static int carry_out(const struct flag_push_folder *folder,
 		}
 		if (rc == YB_OK)
 			rc = settle_step(folder, step, counts, err);
+		if (rc == YB_OK && step->expunge)
+			rc = note_expunge(counts, step->uid, err);
 		if (rc != YB_OK)
 			return rc;
 		counts->pushed += pushes;
+		counts->deleted += (step->merge.push_add & SINK_FLAG_DELETED) != 0;
 	}
 	return YB_OK;
+}
+
+/* The guard's verdict on the folder's deletions, before any record. */
+static int guard_deletions(const struct flag_push_folder *folder,
+			   struct flag_plan *plan, struct flag_push_counts *counts,
+			   struct yb_error *err)
+{
+	const struct deletion_counts *tally = &plan->tally;
+	switch (deletion_guard(tally, folder->force)) {
+	case DELETIONS_GO:
+		return YB_OK;
+	case DELETIONS_WIPED:
+		counts->wiped = true;
+		plan_free(plan);
+		return YB_OK;
+	case DELETIONS_TOO_MANY:
+		break;
+	}
+	return yb_fail(err, YB_ERR_IO, "account %s: folder %s: %zu of the %zu "
+		       "messages yubin fetched there and the server still holds "
+		       "are deleted locally (Maildir %s), more than %d and more "
+		       "than 1/%d of them; nothing was deleted on the server and "
+		       "the account stops here.  If that is what you meant, run "
+		       "again with --force", folder->account, folder->shown,
+		       tally->deleting, tally->known, folder->local_path,
+		       DELETION_GUARD_MIN, DELETION_GUARD_SHARE);
 }
 
 int flag_push_folder(const struct flag_push_folder *folder,
@@ -249,6 +355,10 @@ int flag_push_folder(const struct flag_push_folder *folder,
 	int rc = YB_OK;
 	for (size_t i = 0; i < count && rc == YB_OK; i++)
 		rc = plan_one(folder, &seen[i], &plan, counts, err);
+	if (rc == YB_OK && folder->push_deletions)
+		rc = guard_deletions(folder, &plan, counts, err);
+	if (rc == YB_OK)
+		rc = record_pushes(folder, &plan, err);
 	/* Every push is durable before the first STORE. */
 	if (rc == YB_OK)
 		rc = state_sync(folder->state, err);
