@@ -17,6 +17,9 @@
 
 need_yubin
 tap_plan 28
+# imap_push_deletions_plain.sh runs it all again without CONDSTORE.
+[ -z "${PUSH_DELETIONS_PLAIN-}" ] ||
+	HARNESS_IMAP_CAPABILITY="IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ NAMESPACE UIDPLUS UNSELECT CHILDREN"
 harness_start
 
 work=$(harness_dir)/client
