@@ -153,6 +153,8 @@ struct folder_run {
 	uint32_t *gone_marked;   /* push_deletions: files gone, \Deleted on
 				    the server, to expunge (flag_push.h) */
 	size_t gone_marked_len;
+	uint64_t selected_modseq; /* SELECT's HIGHESTMODSEQ, before the flags
+				     were read (0: none) */
 	size_t expunged;         /* messages this run deleted from the folder */
 	bool refused;            /* the server answered NO to SELECT/EXAMINE */
 	enum imap_code refusal_code;
@@ -1377,6 +1379,7 @@ static int push_flags(struct folder_run *fr, struct yb_error *err)
 		.mailbox = fr->folder->name, .shown = fr->folder->shown,
 		.uidvalidity = fr->uidvalidity,
 		.condstore = imap_condstore_enabled(fr->run->imap),
+		.highestmodseq = fr->selected_modseq,
 		.push_deletions = fr->run->account->push_deletions,
 		.force = fr->run->force,
 		.expunges = fr->plan.delete_with == DELETE_UID_EXPUNGE ||
@@ -1504,6 +1507,7 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	};
 	fr->plan = plan_folder(&known, &selected);
 	fr->uidvalidity = info.uidvalidity;
+	fr->selected_modseq = info.nomodseq ? 0 : info.highestmodseq;
 	warn_renumbering(fr, &known, &info);
 	rc = list_folder(fr, err);
 	if (rc != YB_OK)

@@ -10,6 +10,7 @@
 
 #include "deletion_guard.h"
 #include "flag_merge.h"
+#include "flag_store.h"
 #include "imap_key.h"
 #include "imap_resp.h"
 #include "testhook.h"
@@ -167,97 +168,6 @@ static int record_pushes(const struct flag_push_folder *folder,
 	return rc;
 }
 
-/* The IMAP names of SINK_FLAG_* bits, for STORE: "\Seen \Flagged". */
-static void flag_names(uint32_t flags, char *out, size_t out_size)
-{
-	static const struct { uint32_t flag; const char *name; } table[] = {
-		{ SINK_FLAG_SEEN, "\\Seen" },       { SINK_FLAG_ANSWERED, "\\Answered" },
-		{ SINK_FLAG_FLAGGED, "\\Flagged" }, { SINK_FLAG_DRAFT, "\\Draft" },
-		{ SINK_FLAG_DELETED, "\\Deleted" },
-	};
-	size_t used = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-		if (!(flags & table[i].flag))
-			continue;
-		int n = snprintf(out + used, out_size - used, "%s%s",
-				 used ? " " : "", table[i].name);
-		if (n < 0 || (size_t)n >= out_size - used)
-			return; /* cannot happen: four names fit */
-		used += (size_t)n;
-	}
-}
-
-/* Untagged responses during a STORE: the message's new MODSEQ noted,
-   everything passed on to the folder's handler. */
-struct store_watch {
-	const struct imap_handler *folder_handler;
-	uint32_t uid;
-	uint64_t modseq;
-};
-
-static int watch_untagged(void *ctx, const struct imap_response *resp,
-			  struct yb_error *err)
-{
-	struct store_watch *watch = ctx;
-	struct imap_fetch fetch;
-	if (imap_response_is(resp, "FETCH") &&
-	    imap_fetch_decode(resp, &fetch, NULL) == YB_OK && fetch.has_uid &&
-	    fetch.uid == watch->uid && fetch.has_modseq)
-		watch->modseq = fetch.modseq;
-	const struct imap_handler *inner = watch->folder_handler;
-	return inner->untagged ? inner->untagged(inner->ctx, resp, err) : YB_OK;
-}
-
-/* One UID STORE; *modified when the server refused it for a change
-   since modseq (which the watch updates to the new one). */
-static int store_one(const struct flag_push_folder *folder,
-		     struct store_watch *watch, char sign, uint32_t flags,
-		     bool *modified, struct yb_error *err)
-{
-	char names[64], condition[64] = "", command[192];
-	flag_names(flags, names, sizeof(names));
-	if (folder->condstore && watch->modseq)
-		snprintf(condition, sizeof(condition), "(UNCHANGEDSINCE %" PRIu64 ") ",
-			 watch->modseq);
-	snprintf(command, sizeof(command), "UID STORE %" PRIu32 " %s%cFLAGS.SILENT (%s)",
-		 watch->uid, condition, sign, names);
-	struct imap_handler handler = *watch->folder_handler;
-	handler.untagged = watch_untagged;
-	handler.ctx = watch;
-	struct imap_result result;
-	int rc = imap_send(folder->imap, command, err);
-	if (rc == YB_OK)
-		rc = imap_wait(folder->imap, &handler, &result, err);
-	if (rc != YB_OK)
-		return rc;
-	*modified = result.code.code == IMAP_CODE_MODIFIED;
-	if (result.status != IMAP_STATUS_OK)
-		return yb_fail(err, YB_ERR_PROTOCOL, "%s: folder %s: UID STORE of "
-			       "flags refused: %s", imap_host(folder->imap),
-			       folder->shown, result.text);
-	return YB_OK;
-}
-
-/* Push a step's changes: -FLAGS, then +FLAGS on the MODSEQ the first
-   left (without CONDSTORE, each alone: never a FLAGS replace). */
-static int push_step(const struct flag_push_folder *folder,
-		     struct flag_step *step, struct yb_error *err)
-{
-	struct store_watch watch = { .folder_handler = folder->handler,
-				     .uid = step->uid, .modseq = step->modseq };
-	int rc = YB_OK;
-	if (step->merge.push_remove)
-		rc = store_one(folder, &watch, '-', step->merge.push_remove,
-			       &step->refused, err);
-	if (rc == YB_OK && !step->refused && step->merge.push_add)
-		rc = store_one(folder, &watch, '+', step->merge.push_add,
-			       &step->refused, err);
-	if (rc == YB_OK && !step->refused)
-		testhook_step("flag-store");
-	return rc;
-}
-
 /* After the push: the letters onto the file, then the new base. */
 static int settle_step(const struct flag_push_folder *folder,
 		       const struct flag_step *step,
@@ -296,28 +206,77 @@ static int note_expunge(struct flag_push_counts *counts, uint32_t uid,
 	return YB_OK;
 }
 
+/* The first change of each step: its -FLAGS if any, else its +FLAGS. */
+static struct flag_store_op first_op(const struct flag_step *step, size_t index)
+{
+	bool removes = step->merge.push_remove != 0;
+	return (struct flag_store_op){
+		.uid = step->uid, .sign = removes ? '-' : '+',
+		.flags = removes ? step->merge.push_remove : step->merge.push_add,
+		.tag = index,
+	};
+}
+
+/*
+ * Every step's STOREs: first one change each, grouped by sign and flags
+ * and conditional on the folder's HIGHESTMODSEQ; then the +FLAGS of the
+ * steps that also had a -FLAGS, each on the MODSEQ the first left
+ * (without CONDSTORE too: never a FLAGS replace).
+ */
+static int store_all(const struct flag_push_folder *folder, struct flag_plan *plan,
+		     struct yb_error *err)
+{
+	struct flag_store_target target = {
+		.imap = folder->imap, .handler = folder->handler,
+		.shown = folder->shown, .condstore = folder->condstore,
+	};
+	struct flag_store_op *ops = calloc(plan->len ? plan->len : 1, sizeof(*ops));
+	if (!ops)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	size_t count = 0;
+	for (size_t i = 0; i < plan->len; i++)
+		if (plan->steps[i].merge.push_add | plan->steps[i].merge.push_remove)
+			ops[count++] = first_op(&plan->steps[i], i);
+	int rc = flag_store_send(&target, ops, count, true, folder->highestmodseq, err);
+	size_t second = 0;
+	for (size_t i = 0; rc == YB_OK && i < count; i++) {
+		struct flag_step *step = &plan->steps[ops[i].tag];
+		step->refused = ops[i].refused;
+		if (step->refused || ops[i].sign != '-' || !step->merge.push_add)
+			continue;
+		ops[second++] = (struct flag_store_op){
+			.uid = step->uid, .sign = '+', .flags = step->merge.push_add,
+			.modseq = ops[i].modseq ? ops[i].modseq : step->modseq,
+			.tag = ops[i].tag,
+		};
+	}
+	if (rc == YB_OK)
+		rc = flag_store_send(&target, ops, second, false, 0, err);
+	for (size_t i = 0; rc == YB_OK && i < second; i++)
+		plan->steps[ops[i].tag].refused = ops[i].refused;
+	free(ops);
+	return rc;
+}
+
 static int carry_out(const struct flag_push_folder *folder,
 		     struct flag_plan *plan, struct flag_push_counts *counts,
 		     struct yb_error *err)
 {
-	for (size_t i = 0; i < plan->len; i++) {
+	int rc = store_all(folder, plan, err);
+	for (size_t i = 0; rc == YB_OK && i < plan->len; i++) {
 		struct flag_step *step = &plan->steps[i];
 		bool pushes = (step->merge.push_add | step->merge.push_remove) != 0;
-		int rc = pushes ? push_step(folder, step, err) : YB_OK;
-		if (rc == YB_OK && step->refused) {
+		if (step->refused) {
 			counts->modified++;
 			continue; /* the push stays open: merged again next run */
 		}
-		if (rc == YB_OK)
-			rc = settle_step(folder, step, counts, err);
+		rc = settle_step(folder, step, counts, err);
 		if (rc == YB_OK && step->expunge)
 			rc = note_expunge(counts, step->uid, err);
-		if (rc != YB_OK)
-			return rc;
 		counts->pushed += pushes;
 		counts->deleted += (step->merge.push_add & SINK_FLAG_DELETED) != 0;
 	}
-	return YB_OK;
+	return rc;
 }
 
 /* The guard's verdict on the folder's deletions, before any record. */

@@ -2,8 +2,9 @@
  * flag_push.h - sync_flags: both, for one open folder.  Each delivered
  * message's Maildir letters and the server's flags are merged with the
  * base the state keeps (flag_merge.h): local changes go to the server
- * with UID STORE +FLAGS/-FLAGS, server changes onto the file, and the
- * state records the new base.
+ * with UID STORE +FLAGS/-FLAGS (flag_store.h: grouped by sign and flags,
+ * pipelined), server changes onto the file, and the state records the
+ * new base.
  *
  * Journaled like delivery: every push is recorded (state P) and synced
  * before its STORE; the new base (state B) after the server's OK and the
@@ -53,6 +54,8 @@ struct flag_push_folder {
 	const char *shown;                  /* sanitized, for messages */
 	uint32_t uidvalidity;
 	bool condstore;                     /* STORE with UNCHANGEDSINCE */
+	uint64_t highestmodseq;             /* SELECT's: the condition of the
+					       grouped STOREs (0: none) */
 	bool push_deletions;                /* push_deletions: true */
 	bool force;                         /* --force: past the share */
 	bool expunges;                      /* the account expunges what it
