@@ -21,11 +21,19 @@ struct store_cmd {
 	size_t first, count;
 };
 
+/* An op's place in the commands: by group, then UID. */
+struct order_key {
+	char sign;
+	uint32_t flags;
+	uint32_t uid;
+	size_t index;                /* into the ops */
+};
+
 struct store_batch {
 	const struct flag_store_target *target;
 	struct flag_store_op *ops;   /* sorted by UID */
 	size_t count;
-	size_t *order;               /* owned: op indexes, command by command */
+	struct order_key *order;     /* owned: the ops, command by command */
 	struct store_cmd *cmds;      /* owned */
 	size_t cmd_count;
 };
@@ -36,13 +44,9 @@ static int by_uid(const void *a, const void *b)
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
-/* Sorting the order by group, then UID (qsort has no context). */
-static const struct flag_store_op *sort_ops;
-
 static int by_group(const void *a, const void *b)
 {
-	const struct flag_store_op *x = &sort_ops[*(const size_t *)a];
-	const struct flag_store_op *y = &sort_ops[*(const size_t *)b];
+	const struct order_key *x = a, *y = b;
 	if (x->sign != y->sign)
 		return x->sign < y->sign ? -1 : 1;
 	if (x->flags != y->flags)
@@ -106,24 +110,25 @@ static int watch_untagged(void *ctx, const struct imap_response *resp,
 /* Plan the commands: runs of one group, cut where a set is full. */
 static int plan_cmds(struct store_batch *batch, bool grouped, struct yb_error *err)
 {
-	for (size_t i = 0; i < batch->count; i++)
-		batch->order[i] = i;
-	if (grouped) {
-		sort_ops = batch->ops;
-		qsort(batch->order, batch->count, sizeof(*batch->order), by_group);
+	for (size_t i = 0; i < batch->count; i++) {
+		const struct flag_store_op *op = &batch->ops[i];
+		batch->order[i] = (struct order_key){ .sign = op->sign, .flags = op->flags,
+						      .uid = op->uid, .index = i };
 	}
+	if (grouped)
+		qsort(batch->order, batch->count, sizeof(*batch->order), by_group);
 	size_t next = 0;
 	while (next < batch->count) {
-		const struct flag_store_op *head = &batch->ops[batch->order[next]];
+		const struct flag_store_op *head = &batch->ops[batch->order[next].index];
 		size_t run = 1;
 		while (grouped && next + run < batch->count &&
-		       batch->ops[batch->order[next + run]].sign == head->sign &&
-		       batch->ops[batch->order[next + run]].flags == head->flags)
+		       batch->ops[batch->order[next + run].index].sign == head->sign &&
+		       batch->ops[batch->order[next + run].index].flags == head->flags)
 			run++;
 		uint32_t uids[256];
 		size_t take = run < 256 ? run : 256, consumed = 0, len = 0;
 		for (size_t i = 0; i < take; i++)
-			uids[i] = batch->ops[batch->order[next + i]].uid;
+			uids[i] = batch->ops[batch->order[next + i].index].uid;
 		char set[STORE_SET_MAX];
 		int rc = imap_seqset_build(uids, take, set, sizeof(set), &consumed, &len, err);
 		if (rc != YB_OK)
@@ -137,10 +142,10 @@ static int plan_cmds(struct store_batch *batch, bool grouped, struct yb_error *e
 static int send_cmd(const struct store_batch *batch, const struct store_cmd *cmd,
 		    bool grouped, uint64_t since, struct yb_error *err)
 {
-	const struct flag_store_op *head = &batch->ops[batch->order[cmd->first]];
+	const struct flag_store_op *head = &batch->ops[batch->order[cmd->first].index];
 	uint32_t uids[256];
 	for (size_t i = 0; i < cmd->count; i++)
-		uids[i] = batch->ops[batch->order[cmd->first + i]].uid;
+		uids[i] = batch->ops[batch->order[cmd->first + i].index].uid;
 	char set[STORE_SET_MAX], names[64], condition[64] = "";
 	size_t consumed = 0, len = 0;
 	int rc = imap_seqset_build(uids, cmd->count, set, sizeof(set), &consumed, &len, err);
@@ -168,7 +173,7 @@ static void mark_refused(struct store_batch *batch, const struct store_cmd *cmd,
 				       MODIFIED_RANGES_MAX, &ranges, &range_count,
 				       NULL) != YB_OK;
 	for (size_t i = 0; i < cmd->count; i++) {
-		struct flag_store_op *op = &batch->ops[batch->order[cmd->first + i]];
+		struct flag_store_op *op = &batch->ops[batch->order[cmd->first + i].index];
 		for (size_t r = 0; r < range_count && !whole && !op->refused; r++)
 			op->refused = op->uid >= ranges[r].first && op->uid <= ranges[r].last;
 		if (whole)
