@@ -18,6 +18,7 @@
 
 #include "error.h"
 #include "imap.h"
+#include "sink.h"
 
 /* One change to one message. */
 struct flag_store_op {
