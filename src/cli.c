@@ -14,7 +14,7 @@
 enum long_only { OPT_JSON = 256, OPT_SYSLOG, OPT_VERSION, OPT_PROGRESS,
 		 OPT_NO_PROGRESS, OPT_SHOW_CERT, OPT_AUTHORIZE,
 		 OPT_ASK_PASSWORD, OPT_ACCEPT_NEW_UIDLS, OPT_IMPORT,
-		 OPT_LIST_FOLDERS, OPT_CHECK, OPT_WATCH, OPT_SHARD };
+		 OPT_LIST_FOLDERS, OPT_CHECK, OPT_WATCH, OPT_SHARD, OPT_FORCE };
 
 static const struct option long_options[] = {
 	{ "config",  required_argument, NULL, 'c' },
@@ -35,6 +35,7 @@ static const struct option long_options[] = {
 	{ "check",   no_argument,       NULL, OPT_CHECK },
 	{ "watch",   no_argument,       NULL, OPT_WATCH },
 	{ "shard",   required_argument, NULL, OPT_SHARD },
+	{ "force",   no_argument,       NULL, OPT_FORCE },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ "version", no_argument,       NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -97,6 +98,9 @@ void cli_print_help(void)
 "                     YUBIN_SHARD_COUNT) or a Slurm job array\n"
 "                     (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN,\n"
 "                     SLURM_ARRAY_TASK_COUNT)\n"
+"      --force        let push_deletions mark more than its share of a\n"
+"                     folder deleted on the server (see yubin.yaml(5));\n"
+"                     an emptied or missing Maildir still deletes nothing\n"
 "  -h, --help         show this help and exit\n"
 "      --version      show the version and exit\n"
 "\n"
@@ -106,7 +110,8 @@ void cli_print_help(void)
 "Exit status: 0 success (new mail or not), 64 usage, 69 server unreachable\n"
 "or TLS refused, 70 internal error, 74 local I/O error, 75 temporary\n"
 "failure (timeout, another run holds the lock), 76 protocol error,\n"
-"77 authentication refused, 78 configuration error.  With several\n"
+"77 authentication refused, 78 configuration error; 74 too when\n"
+"push_deletions refuses a folder's deletions (nothing deleted there).  With several\n"
 "accounts the worst outcome decides.  SIGINT, SIGTERM and SIGHUP stop\n"
 "in order (what is running finishes and is recorded) and exit 130, 143\n"
 "and 129; a second ^C stops at once.\n"
@@ -211,6 +216,7 @@ static int check_watch(const struct cli_options *out, struct yb_error *err)
 		{ "-n", out->dry_run }, { "--list-folders", out->list_folders },
 		{ "--import", out->import_format != NULL },
 		{ "--accept-new-uidls", out->accept_new_uidls }, { "-j", out->jobs > 1 },
+		{ "--force", out->force },
 	};
 	return refuse_combined("--watch", uses, USES_COUNT(uses), err);
 }
@@ -292,6 +298,7 @@ int cli_parse(int argc, char **argv, struct cli_options *out,
 		case OPT_LIST_FOLDERS: out->list_folders = optarg; break;
 		case OPT_CHECK: out->check = true; break;
 		case OPT_WATCH: out->watch = true; break;
+		case OPT_FORCE: out->force = true; break;
 		case OPT_SHARD:
 			if (shard_parse(optarg, environment_value, &out->shard, err) != YB_OK)
 				return YB_ERR_USAGE;

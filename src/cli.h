@@ -16,6 +16,7 @@ struct cli_options {
 	const char *config_path;  /* -c; NULL: the default path */
 	int verbosity;            /* -1 with -q, +1 per -v */
 	bool dry_run;             /* -n */
+	bool force;               /* --force: push_deletions past its share */
 	bool json;                /* --json */
 	bool use_syslog;          /* --syslog */
 	int progress;             /* --progress 1, --no-progress 0, else -1 */

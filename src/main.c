@@ -125,6 +125,7 @@ static void run_one(const struct run *run, size_t index)
 		.dry_run = run->options->dry_run,
 		.accept_new_uidls = run->options->accept_new_uidls &&
 			strcmp(run->options->accept_new_uidls, account->name) == 0,
+		.force = run->options->force,
 	};
 	log_set_account(account->name);
 	outcome->status = fetch_account(account, &fetch_options, &outcome->report, &err);

@@ -58,7 +58,7 @@ _yubin()
 		-j --jobs --json --syslog --progress --no-progress --show-cert
 		--authorize --ask-password --accept-new-uidls --import --list-folders --check
 		--watch
-		--shard
+		--shard --force
 		-h --help --version'
 	local IFS=$'\n'
 	COMPREPLY=()

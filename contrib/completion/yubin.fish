@@ -71,6 +71,7 @@ complete -c yubin -l list-folders -x -a '(__yubin_accounts)' -d 'print the folde
 complete -c yubin -l check -d 'walk each account\'s setup step by step; fetch nothing'
 complete -c yubin -l ask-password -d 'ask on the terminal for passwords'
 complete -c yubin -l watch -d 'fetch, then again as new mail arrives, until stopped'
+complete -c yubin -l force -d 'let push_deletions delete more than its share of a folder'
 complete -c yubin -l accept-new-uidls -x -a '(__yubin_accounts)' -d 'let a POP3 account take renumbered UIDLs'
 complete -c yubin -l import -x -a 'fetchmailrc mbsyncrc mpoprc getmailrc' -d 'print the account file for another tool'
 complete -c yubin -s h -l help -d 'show the help and exit'

@@ -128,6 +128,8 @@ struct account {
 	enum sync_flags_mode sync_flags; /* imap: default auto */
 	bool expunge_all;         /* imap: expunge: all allows a plain EXPUNGE
 				     when the server lacks UIDPLUS */
+	bool push_deletions;      /* sync_flags: both: local deletions go to
+				     the server as \Deleted; default false */
 };
 
 struct config {

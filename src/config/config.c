@@ -947,6 +947,7 @@ enum account_key {
 	AK_TLS_CERT_FILE,
 	AK_TLS_KEY_FILE,
 	AK_POLL_INTERVAL,
+	AK_PUSH_DELETIONS,
 	AK_COUNT
 };
 
@@ -1705,6 +1706,12 @@ static int parse_expunge(struct loader *ld, const struct field *f,
 	return status;
 }
 
+static int parse_push_deletions(struct loader *ld, const struct field *f,
+				struct account *a)
+{
+	return field_bool(ld, f, &a->push_deletions);
+}
+
 static int parse_tls_min_version(struct loader *ld, const struct field *f,
 				 struct account *a)
 {
@@ -1750,6 +1757,7 @@ static const struct account_key_spec account_keys[AK_COUNT] = {
 	[AK_TLS_CERT_FILE] = { "tls_cert_file", parse_tls_cert_file },
 	[AK_TLS_KEY_FILE] = { "tls_key_file", parse_tls_key_file },
 	[AK_POLL_INTERVAL] = { "poll_interval", parse_poll_interval },
+	[AK_PUSH_DELETIONS] = { "push_deletions", parse_push_deletions },
 };
 
 /* ------------------------------------------------------------------ */
@@ -1852,6 +1860,7 @@ static void set_unset_defaults(struct account *a)
 	a->inbox_at_root = true;
 	a->sync_flags = SYNC_FLAGS_AUTO;
 	a->expunge_all = false;
+	a->push_deletions = false;
 	a->tls_min_version = 12;
 }
 
@@ -1956,6 +1965,10 @@ static int check_combinations(struct loader *ld, const struct resolved *r,
 			       "'sync_flags: both' in %s needs 'deliver: maildir': "
 			       "an %s keeps no flags per message to push",
 			       scope, a->deliver == DELIVER_MBOX ? "mbox" : "MDA");
+	if (a->push_deletions && a->sync_flags != SYNC_FLAGS_BOTH)
+		return fail_at(ld, r->node[AK_PUSH_DELETIONS],
+			       "'push_deletions: true' in %s needs 'sync_flags: both': "
+			       "deletions are pushed with the other flags", scope);
 	if (!a->keep && a->delete_after_days > 0)
 		return fail_at(ld, r->node[AK_DELETE_AFTER_DAYS],
 			       "'delete_after_days' in %s conflicts with 'keep: false', which deletes mail as soon as it is delivered",

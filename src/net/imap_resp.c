@@ -353,6 +353,28 @@ static int code_number(const struct imap_response *resp, const char *code,
 	return take_number(arg, 1, max, what, out, err);
 }
 
+/* [MODIFIED set]: never an error, as refusing the whole command is
+   what a set that cannot be read comes to. */
+static void modified_set(const struct imap_response *resp,
+			 struct imap_code_info *out)
+{
+	const struct imap_value *arg = NULL;
+	out->modified_whole = true;
+	if (single_code_arg(resp, "MODIFIED", &arg, NULL) != YB_OK)
+		return;
+	if (arg->type == IMAP_VALUE_NUMBER && arg->number >= 1 &&
+	    arg->number <= UINT32_MAX) {
+		snprintf(out->modified_set, sizeof(out->modified_set), "%" PRIu64,
+			 arg->number);
+		out->modified_whole = false;
+	} else if (arg->type == IMAP_VALUE_ATOM && arg->len > 0 &&
+		   arg->len < sizeof(out->modified_set)) {
+		memcpy(out->modified_set, arg->str, arg->len);
+		out->modified_set[arg->len] = '\0';
+		out->modified_whole = false;
+	}
+}
+
 int imap_code_decode(const struct imap_response *resp,
 		     struct imap_code_info *out, struct yb_error *err)
 {
@@ -386,6 +408,9 @@ int imap_code_decode(const struct imap_response *resp,
 					 &keywords, &out->permanent_keywords, err);
 	case IMAP_CODE_CAPABILITY:
 		return imap_capa_parse(resp, &out->capa, err);
+	case IMAP_CODE_MODIFIED:
+		modified_set(resp, out);
+		return YB_OK;
 	default:
 		return YB_OK;
 	}

@@ -127,6 +127,8 @@ enum imap_code {
 	IMAP_CODE_UNAVAILABLE,
 };
 
+#define IMAP_MODIFIED_SET_MAX 1024
+
 struct imap_code_info {
 	enum imap_code code;
 	/* UIDVALIDITY, UIDNEXT, UNSEEN: 1..2^32-1;
@@ -138,6 +140,12 @@ struct imap_code_info {
 	bool permanent_keywords;
 	/* CAPABILITY: as imap_capa_parse gives. */
 	uint64_t capa;
+	/* MODIFIED (RFC 7162): the UIDs a conditional STORE refused, as
+	   sent (parse with imap_seqset_parse); modified_whole when the set
+	   is missing, malformed or longer than the buffer: then every
+	   message of the command counts as refused. */
+	char modified_set[IMAP_MODIFIED_SET_MAX];
+	bool modified_whole;
 };
 
 /*

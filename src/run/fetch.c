@@ -180,7 +180,7 @@ static int fetch_with_secret(void *ctx, const struct account *account,
 	struct fetch_session *session = ctx;
 	if (account->protocol == PROTOCOL_IMAP)
 		return fetch_imap(account, secret, session->state, cached_sink,
-				  session->sinks, session->options->dry_run,
+				  session->sinks, session->options,
 				  session->report, err);
 	struct sink *sink = NULL;
 	int rc = YB_OK;

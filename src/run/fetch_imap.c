@@ -40,6 +40,7 @@
 #include "imap_plan.h"
 #include "imap_utf7.h"
 #include "log.h"
+#include "maildir_presence.h"
 #include "name_set.h"
 #include "progress.h"
 #include "secret.h"
@@ -96,6 +97,7 @@ struct imap_run {
 	fetch_sink_fn *open_sink;
 	void *sink_ctx;
 	bool dry_run;
+	bool force;                    /* --force: push_deletions past its share */
 	struct folder *folders;
 	size_t folder_count, folder_cap;
 	struct name_set folder_names;  /* of folders[].name, for O(1) dedup */
@@ -103,6 +105,9 @@ struct imap_run {
 	enum yb_status skipped_status; /* worst of the folders not opened */
 	size_t refused_count;          /* folders the server would not open */
 	char first_refused[256];       /* the first of them, sanitized */
+	size_t guarded_count;          /* folders push_deletions skipped: their
+					  Maildir missing, emptied, unreadable */
+	char first_guarded[256];       /* the first of them, sanitized */
 };
 
 /* One LIST command: the pattern sent, to check each entry against. */
@@ -145,6 +150,11 @@ struct folder_run {
 	size_t flag_changes;
 	struct flag_seen *seen;  /* sync_flags: both: the flag listing */
 	size_t seen_len, seen_cap;
+	uint32_t *gone_marked;   /* push_deletions: files gone, \Deleted on
+				    the server, to expunge (flag_push.h) */
+	size_t gone_marked_len;
+	uint64_t selected_modseq; /* SELECT's HIGHESTMODSEQ, before the flags
+				     were read (0: none) */
 	size_t expunged;         /* messages this run deleted from the folder */
 	bool refused;            /* the server answered NO to SELECT/EXAMINE */
 	enum imap_code refusal_code;
@@ -1290,6 +1300,75 @@ static int fetch_wanted(struct folder_run *fr, size_t wanted, struct yb_error *e
 	return rc;
 }
 
+/*
+ * push_deletions: a folder whose Maildir cannot say what the user
+ * deleted is left alone, said and counted; the run ends with 74 once the
+ * other folders are done (yubin.yaml(5), push_deletions).
+ */
+static void guard_folder(struct imap_run *run, const struct folder *folder,
+			 const char *local_path, const char *why)
+{
+	log_warn("account %s: folder %s: skipped, and nothing in it deleted on the "
+		 "server: its Maildir %s %s.  Put the Maildir back (or set "
+		 "push_deletions: false to fetch into a new one)", run->account->name,
+		 folder->shown, local_path, why);
+	if (run->guarded_count++ == 0)
+		snprintf(run->first_guarded, sizeof(run->first_guarded), "%s",
+			 folder->shown);
+}
+
+/* A key whose deletion both sides have not agreed on (flag_push.h). */
+static bool not_agreed_deleted(void *ctx, const char *key)
+{
+	const struct folder_run *fr = ctx;
+	unsigned base = 0;
+	return !state_flag_base(fr->run->state, fr->folder->name, key, &base) ||
+	       !(base & SINK_FLAG_DELETED);
+}
+
+/*
+ * Before the folder's Maildir is opened (which would create it).  A
+ * Maildir without any known file is one to stop for only if some of
+ * them are not deletions already agreed: a user who deleted everything
+ * one run after the other has a genuine empty Maildir.
+ */
+static int check_local_maildir(struct folder_run *fr, bool *skip,
+			       struct yb_error *err)
+{
+	*skip = false;
+	if (!fr->run->account->push_deletions)
+		return YB_OK;
+	const char **dests = NULL;
+	size_t count = 0, live = 0;
+	int rc = state_dests_where(fr->run->state, fr->folder->name, NULL, NULL,
+				   &dests, &count, err);
+	if (rc != YB_OK)
+		return rc;
+	char why[PATH_MAX + 128], reason[PATH_MAX + 160];
+	enum maildir_presence presence = maildir_presence(fr->local_path, dests, count,
+							  why, sizeof(why));
+	free(dests);
+	if (presence == MAILDIR_HOLDS_NONE) {
+		rc = state_dests_where(fr->run->state, fr->folder->name,
+				       not_agreed_deleted, fr, &dests, &live, err);
+		free(dests);
+		if (rc != YB_OK)
+			return rc;
+	}
+	if (presence == MAILDIR_HOLDS_SOME ||
+	    (presence == MAILDIR_HOLDS_NONE && live == 0))
+		return YB_OK;
+	*skip = true;
+	if (presence == MAILDIR_HOLDS_NONE)
+		snprintf(reason, sizeof(reason), "holds none of the %zu files yubin "
+			 "delivered there", count);
+	else
+		snprintf(reason, sizeof(reason), "%s (%s)", presence == MAILDIR_MISSING ?
+			 "is missing" : "cannot be read", why);
+	guard_folder(fr->run, fr->folder, fr->local_path, reason);
+	return YB_OK;
+}
+
 /* sync_flags: both: the listing merged with the local letters. */
 static int push_flags(struct folder_run *fr, struct yb_error *err)
 {
@@ -1300,10 +1379,24 @@ static int push_flags(struct folder_run *fr, struct yb_error *err)
 		.mailbox = fr->folder->name, .shown = fr->folder->shown,
 		.uidvalidity = fr->uidvalidity,
 		.condstore = imap_condstore_enabled(fr->run->imap),
+		.highestmodseq = fr->selected_modseq,
+		.push_deletions = fr->run->account->push_deletions,
+		.force = fr->run->force,
+		.expunges = fr->plan.delete_with == DELETE_UID_EXPUNGE ||
+			    fr->plan.delete_with == DELETE_EXPUNGE,
+		.account = fr->run->account->name, .local_path = fr->local_path,
 	};
 	struct flag_push_counts counts;
 	fr->phase = PHASE_PUSHING;
 	int rc = flag_push_folder(&folder, fr->seen, fr->seen_len, &counts, err);
+	fr->gone_marked = counts.expunge;
+	fr->gone_marked_len = counts.expunge_len;
+	if (counts.wiped)
+		guard_folder(fr->run, fr->folder, fr->local_path, "holds none of the "
+			     "files yubin delivered there");
+	if (counts.deleted > 0)
+		log_info("folder %s: %zu messages deleted locally marked \\Deleted "
+			 "on the server", fr->folder->shown, counts.deleted);
 	fr->flag_changes += counts.renamed;
 	if (counts.pushed > 0)
 		log_info("folder %s: flags of %zu messages pushed to the server",
@@ -1345,6 +1438,30 @@ static int doom_by_age(struct folder_run *fr, struct yb_error *err)
 	return YB_OK;
 }
 
+/* push_deletions: the gone files' messages join the doomed, once each. */
+static int doom_gone_marked(struct folder_run *fr, struct yb_error *err)
+{
+	if (fr->gone_marked_len == 0)
+		return YB_OK;
+	size_t need = fr->doomed_len + fr->gone_marked_len;
+	if (need > fr->doomed_cap) {
+		uint32_t *grown = realloc(fr->doomed, need * sizeof(*grown));
+		if (!grown)
+			return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+		fr->doomed = grown;
+		fr->doomed_cap = need;
+	}
+	memcpy(fr->doomed + fr->doomed_len, fr->gone_marked,
+	       fr->gone_marked_len * sizeof(*fr->doomed));
+	qsort(fr->doomed, need, sizeof(*fr->doomed), compare_u32);
+	size_t unique = 0;
+	for (size_t i = 0; i < need; i++)
+		if (unique == 0 || fr->doomed[unique - 1] != fr->doomed[i])
+			fr->doomed[unique++] = fr->doomed[i];
+	fr->doomed_len = unique;
+	return YB_OK;
+}
+
 /* Delete what is doomed, then record what the folder now is. */
 static int finish_folder(struct folder_run *fr, const struct imap_mailbox_info *info,
 			 struct yb_error *err)
@@ -1352,6 +1469,8 @@ static int finish_folder(struct folder_run *fr, const struct imap_mailbox_info *
 	int rc = YB_OK;
 	if (fr->plan.doom_aged)
 		rc = doom_by_age(fr, err);
+	if (rc == YB_OK)
+		rc = doom_gone_marked(fr, err);
 	if (rc == YB_OK)
 		rc = delete_doomed(fr, err);
 	if (rc == YB_OK && fr->plan.forget_old_validity)
@@ -1388,6 +1507,7 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	};
 	fr->plan = plan_folder(&known, &selected);
 	fr->uidvalidity = info.uidvalidity;
+	fr->selected_modseq = info.nomodseq ? 0 : info.highestmodseq;
 	warn_renumbering(fr, &known, &info);
 	rc = list_folder(fr, err);
 	if (rc != YB_OK)
@@ -1395,6 +1515,10 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 	size_t wanted = mark_wanted(fr);
 	if (fr->plan.count_only)
 		return YB_OK;
+	bool skip = false;
+	rc = check_local_maildir(fr, &skip, err);
+	if (rc != YB_OK || skip)
+		return rc;
 	rc = settle_expunging(fr, err);
 	if (rc == YB_OK)
 		rc = open_delivery(fr, err);
@@ -1416,6 +1540,7 @@ static void folder_run_free(struct folder_run *fr)
 	imap_seqmap_free(&fr->seqs);
 	free(fr->doomed);
 	free(fr->seen);
+	free(fr->gone_marked);
 	held_free(fr->held);
 }
 
@@ -1789,11 +1914,13 @@ void fetch_imap_folders_free(struct fetch_imap_folder *folders, size_t count)
 
 int fetch_imap(const struct account *account, char **secret,
 	       struct state *state, fetch_sink_fn *open_sink, void *sink_ctx,
-	       bool dry_run, struct fetch_report *report, struct yb_error *err)
+	       const struct fetch_options *options, struct fetch_report *report,
+	       struct yb_error *err)
 {
 	struct imap_run run = {
 		.account = account, .state = state, .report = report,
-		.open_sink = open_sink, .sink_ctx = sink_ctx, .dry_run = dry_run,
+		.open_sink = open_sink, .sink_ctx = sink_ctx,
+		.dry_run = options->dry_run, .force = options->force,
 	};
 	int rc = imap_connect(account, *secret, &run.imap, err);
 	secret_free(*secret); /* logged in or not, its work is done */
@@ -1816,5 +1943,11 @@ int fetch_imap(const struct account *account, char **secret,
 			     run.refused_count, run.refused_count == 1 ? "" : "s",
 			     account->host, run.refused_count == 1 ? "was" : "were",
 			     run.first_refused, run.refused_count == 1 ? "" : ", ...");
+	if (rc == YB_OK && run.guarded_count > 0)
+		rc = yb_fail(err, YB_ERR_IO, "%zu folder%s skipped by push_deletions "
+			     "(%s%s): a Maildir missing, emptied or unreadable; nothing "
+			     "was deleted on the server there", run.guarded_count,
+			     run.guarded_count == 1 ? "" : "s", run.first_guarded,
+			     run.guarded_count == 1 ? "" : ", ...");
 	return rc;
 }

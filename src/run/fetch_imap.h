@@ -21,14 +21,15 @@ typedef int fetch_sink_fn(void *ctx, const char *path, struct sink **out,
 /*
  * state is open (read-only for a dry run) with its intents resolved.
  * open_sink gives the sink for a folder's local path (never called in a
- * dry run).  *secret is what the session logs in with (a password or an
+ * dry run, options->dry_run).  *secret is what the session logs in with (a password or an
  * OAuth2 access token, malloc'd), or NULL; it is wiped with secret_free()
  * and set to NULL as soon as the login is over, succeeded or refused, so
  * it does not live on through the fetch.
  */
 int fetch_imap(const struct account *account, char **secret,
 	       struct state *state, fetch_sink_fn *open_sink, void *sink_ctx,
-	       bool dry_run, struct fetch_report *report, struct yb_error *err);
+	       const struct fetch_options *options, struct fetch_report *report,
+	       struct yb_error *err);
 
 struct imap;
 

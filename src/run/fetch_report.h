@@ -14,6 +14,7 @@
 struct fetch_options {
 	bool dry_run;   /* connect and count; change nothing anywhere */
 	bool accept_new_uidls; /* POP3: take a renumbered maildrop */
+	bool force;     /* --force: push_deletions past its share */
 };
 
 /* How many skipped folders' names a report keeps (for --json). */

@@ -25,8 +25,9 @@
  * one side holds and the other lacks counts as set on that side: set
  * wins.
  *
- * \Deleted (T) is not merged: it is mirrored from the server as with
- * sync_flags: auto, never pushed.
+ * \Deleted (T) is merged only with push_deletions (FLAG_MERGE_DELETIONS,
+ * passed to the _with variants); otherwise it is mirrored from the
+ * server as with sync_flags: auto, never pushed.
  */
 #ifndef YUBIN_FLAG_MERGE_H
 #define YUBIN_FLAG_MERGE_H
@@ -39,6 +40,9 @@
 #define FLAG_MERGE_PUSHED                                                     \
 	(SINK_FLAG_SEEN | SINK_FLAG_ANSWERED | SINK_FLAG_FLAGGED |            \
 	 SINK_FLAG_DRAFT)
+
+/* The flags push_deletions merges: the others and \Deleted. */
+#define FLAG_MERGE_DELETIONS (FLAG_MERGE_PUSHED | SINK_FLAG_DELETED)
 
 /* What a merge decides (SINK_FLAG_* bits). */
 struct flag_merge {
@@ -56,9 +60,17 @@ struct flag_merge {
  */
 struct flag_merge flag_merge(uint32_t base, uint32_t local, uint32_t server);
 
+/* The same over the flags of pushed (FLAG_MERGE_PUSHED or
+   FLAG_MERGE_DELETIONS); a flag outside it is mirrored from the server
+   if it is \Deleted, else ignored. */
+struct flag_merge flag_merge_with(uint32_t pushed, uint32_t base, uint32_t local,
+				  uint32_t server);
+
 /* The base of a message met with no base recorded: local AND server, of
    the merged flags. */
 uint32_t flag_merge_first_base(uint32_t local, uint32_t server);
+uint32_t flag_merge_first_base_with(uint32_t pushed, uint32_t local,
+				    uint32_t server);
 
 /*
  * The base to merge from when a push (push_add, push_remove) was
@@ -74,5 +86,15 @@ uint32_t flag_merge_first_base(uint32_t local, uint32_t server);
  */
 uint32_t flag_merge_resume_base(uint32_t base, uint32_t push_add,
 				uint32_t push_remove, uint32_t server);
+uint32_t flag_merge_resume_base_with(uint32_t pushed, uint32_t base,
+				     uint32_t push_add, uint32_t push_remove,
+				     uint32_t server);
+
+/*
+ * push_deletions: a message whose file is gone from the Maildir.  The
+ * removal cannot be undone by the server, so it always wins: the server
+ * is to hold \Deleted, and nothing else is pushed.
+ */
+struct flag_merge flag_merge_removed(uint32_t server);
 
 #endif

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deletion_guard.h"
 #include "flag_merge.h"
+#include "flag_store.h"
 #include "imap_key.h"
 #include "imap_resp.h"
 #include "testhook.h"
@@ -21,13 +23,16 @@ struct flag_step {
 	uint64_t modseq;
 	uint32_t local;          /* the letters found */
 	struct flag_merge merge;
-	char *found;             /* owned: where the file is now */
+	char *found;             /* owned: where the file is now; NULL when
+				    it is gone (push_deletions) */
+	bool expunge;            /* gone: expunge it once \Deleted */
 	bool refused;            /* the server said [MODIFIED] */
 };
 
 struct flag_plan {
 	struct flag_step *steps; /* owned */
 	size_t len;
+	struct deletion_counts tally; /* for deletion_guard */
 };
 
 static void plan_free(struct flag_plan *plan)
@@ -39,6 +44,11 @@ static void plan_free(struct flag_plan *plan)
 	plan->len = 0;
 }
 
+static uint32_t pushed_flags(const struct flag_push_folder *folder)
+{
+	return folder->push_deletions ? FLAG_MERGE_DELETIONS : FLAG_MERGE_PUSHED;
+}
+
 /* The base to merge from: the recorded one, resumed past an open push. */
 static bool base_of(const struct flag_push_folder *folder, const char *key,
 		    uint32_t server, uint32_t *base)
@@ -48,13 +58,57 @@ static bool base_of(const struct flag_push_folder *folder, const char *key,
 		return false;
 	*base = stored;
 	if (state_flag_push(folder->state, folder->mailbox, key, &add, &remove))
-		*base = flag_merge_resume_base(stored, add, remove, server);
+		*base = flag_merge_resume_base_with(pushed_flags(folder), stored,
+						    add, remove, server);
 	return true;
 }
 
+static int add_step(struct flag_plan *plan, struct flag_step *step,
+		    const char *found, struct yb_error *err)
+{
+	step->found = found ? strdup(found) : NULL;
+	struct flag_step *grown = realloc(plan->steps,
+					  (plan->len + 1) * sizeof(*grown));
+	if ((found && !step->found) || !grown) {
+		free(step->found);
+		if (grown)
+			plan->steps = grown;
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	}
+	plan->steps = grown;
+	plan->steps[plan->len++] = *step;
+	return YB_OK;
+}
+
 /*
- * Decide for one listed message: nothing, a first base, or a step (its
- * push recorded before anything is sent).
+ * A step whose file is gone: \Deleted to push, or to expunge.  One
+ * whose deletion both sides already agreed on (an earlier run marked
+ * it) was weighed by the guard then, and is not again.
+ */
+static int plan_removed(const struct flag_push_folder *folder,
+			const struct flag_seen *seen, const char *key,
+			struct flag_plan *plan, struct yb_error *err)
+{
+	struct flag_step step = { .uid = seen->uid, .modseq = seen->modseq };
+	step.merge = flag_merge_removed(seen->flags);
+	step.local = step.merge.local;
+	step.expunge = folder->expunges;
+	uint32_t base = 0;
+	bool agreed = base_of(folder, key, seen->flags, &base) &&
+		      (base & SINK_FLAG_DELETED);
+	if (!agreed) {
+		plan->tally.known++;
+		plan->tally.deleting += step.merge.push_add || step.expunge;
+	}
+	if (step.merge.push_add || step.expunge)
+		return add_step(plan, &step, NULL, err);
+	return state_set_flag_base(folder->state, folder->mailbox, key,
+				   step.merge.base, err);
+}
+
+/*
+ * Decide for one listed message: nothing, a first base, or a step.
+ * Nothing is pushed or recorded as a push yet: the guard decides first.
  */
 static int plan_one(const struct flag_push_folder *folder,
 		    const struct flag_seen *seen, struct flag_plan *plan,
@@ -68,129 +122,49 @@ static int plan_one(const struct flag_push_folder *folder,
 	struct flag_step step = { .uid = seen->uid, .modseq = seen->modseq };
 	char found[SINK_DEST_MAX];
 	int rc = sink_read_flags(folder->sink, dest, &step.local, found, err);
-	if (rc != YB_OK || !found[0])
-		return rc; /* removed locally: not pushed (no push_deletions) */
-	uint32_t base;
-	if (!base_of(folder, key, seen->flags, &base)) {
+	if (rc != YB_OK)
+		return rc;
+	if (!found[0]) /* removed locally: pushed with push_deletions only */
+		return folder->push_deletions ? plan_removed(folder, seen, key, plan, err)
+					      : YB_OK;
+	plan->tally.present++;
+	uint32_t pushed = pushed_flags(folder), base;
+	bool based = base_of(folder, key, seen->flags, &base);
+	if (!based || !(base & SINK_FLAG_DELETED))
+		plan->tally.known++;
+	if (!based) {
 		counts->first_seen++;
 		return state_set_flag_base(folder->state, folder->mailbox, key,
-					   flag_merge_first_base(step.local, seen->flags),
+					   flag_merge_first_base_with(pushed, step.local,
+								      seen->flags),
 					   err);
 	}
-	step.merge = flag_merge(base, step.local, seen->flags);
+	step.merge = flag_merge_with(pushed, base, step.local, seen->flags);
 	bool renames = step.merge.local != step.local;
 	bool pushes = (step.merge.push_add | step.merge.push_remove) != 0;
 	if (!renames && !pushes) /* the base moves (or stays): no record */
 		return state_set_flag_base(folder->state, folder->mailbox, key,
 					   step.merge.base, err);
-	if (pushes) {
-		rc = state_set_flag_push(folder->state, folder->mailbox, key,
-					 step.merge.push_add,
-					 step.merge.push_remove, err);
-		if (rc != YB_OK)
-			return rc;
-	}
-	step.found = strdup(found);
-	struct flag_step *grown = realloc(plan->steps,
-					  (plan->len + 1) * sizeof(*grown));
-	if (!step.found || !grown) {
-		free(step.found);
-		if (grown)
-			plan->steps = grown;
-		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	}
-	plan->steps = grown;
-	plan->steps[plan->len++] = step;
-	return YB_OK;
+	if (step.merge.push_add & SINK_FLAG_DELETED)
+		plan->tally.deleting++;
+	return add_step(plan, &step, found, err);
 }
 
-/* The IMAP names of SINK_FLAG_* bits, for STORE: "\Seen \Flagged". */
-static void flag_names(uint32_t flags, char *out, size_t out_size)
+/* Every push recorded, before the first STORE. */
+static int record_pushes(const struct flag_push_folder *folder,
+			 const struct flag_plan *plan, struct yb_error *err)
 {
-	static const struct { uint32_t flag; const char *name; } table[] = {
-		{ SINK_FLAG_SEEN, "\\Seen" },       { SINK_FLAG_ANSWERED, "\\Answered" },
-		{ SINK_FLAG_FLAGGED, "\\Flagged" }, { SINK_FLAG_DRAFT, "\\Draft" },
-	};
-	size_t used = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-		if (!(flags & table[i].flag))
-			continue;
-		int n = snprintf(out + used, out_size - used, "%s%s",
-				 used ? " " : "", table[i].name);
-		if (n < 0 || (size_t)n >= out_size - used)
-			return; /* cannot happen: four names fit */
-		used += (size_t)n;
-	}
-}
-
-/* Untagged responses during a STORE: the message's new MODSEQ noted,
-   everything passed on to the folder's handler. */
-struct store_watch {
-	const struct imap_handler *folder_handler;
-	uint32_t uid;
-	uint64_t modseq;
-};
-
-static int watch_untagged(void *ctx, const struct imap_response *resp,
-			  struct yb_error *err)
-{
-	struct store_watch *watch = ctx;
-	struct imap_fetch fetch;
-	if (imap_response_is(resp, "FETCH") &&
-	    imap_fetch_decode(resp, &fetch, NULL) == YB_OK && fetch.has_uid &&
-	    fetch.uid == watch->uid && fetch.has_modseq)
-		watch->modseq = fetch.modseq;
-	const struct imap_handler *inner = watch->folder_handler;
-	return inner->untagged ? inner->untagged(inner->ctx, resp, err) : YB_OK;
-}
-
-/* One UID STORE; *modified when the server refused it for a change
-   since modseq (which the watch updates to the new one). */
-static int store_one(const struct flag_push_folder *folder,
-		     struct store_watch *watch, char sign, uint32_t flags,
-		     bool *modified, struct yb_error *err)
-{
-	char names[64], condition[64] = "", command[192];
-	flag_names(flags, names, sizeof(names));
-	if (folder->condstore && watch->modseq)
-		snprintf(condition, sizeof(condition), "(UNCHANGEDSINCE %" PRIu64 ") ",
-			 watch->modseq);
-	snprintf(command, sizeof(command), "UID STORE %" PRIu32 " %s%cFLAGS.SILENT (%s)",
-		 watch->uid, condition, sign, names);
-	struct imap_handler handler = *watch->folder_handler;
-	handler.untagged = watch_untagged;
-	handler.ctx = watch;
-	struct imap_result result;
-	int rc = imap_send(folder->imap, command, err);
-	if (rc == YB_OK)
-		rc = imap_wait(folder->imap, &handler, &result, err);
-	if (rc != YB_OK)
-		return rc;
-	*modified = result.code.code == IMAP_CODE_MODIFIED;
-	if (result.status != IMAP_STATUS_OK)
-		return yb_fail(err, YB_ERR_PROTOCOL, "%s: folder %s: UID STORE of "
-			       "flags refused: %s", imap_host(folder->imap),
-			       folder->shown, result.text);
-	return YB_OK;
-}
-
-/* Push a step's changes: -FLAGS, then +FLAGS on the MODSEQ the first
-   left (without CONDSTORE, each alone: never a FLAGS replace). */
-static int push_step(const struct flag_push_folder *folder,
-		     struct flag_step *step, struct yb_error *err)
-{
-	struct store_watch watch = { .folder_handler = folder->handler,
-				     .uid = step->uid, .modseq = step->modseq };
 	int rc = YB_OK;
-	if (step->merge.push_remove)
-		rc = store_one(folder, &watch, '-', step->merge.push_remove,
-			       &step->refused, err);
-	if (rc == YB_OK && !step->refused && step->merge.push_add)
-		rc = store_one(folder, &watch, '+', step->merge.push_add,
-			       &step->refused, err);
-	if (rc == YB_OK && !step->refused)
-		testhook_step("flag-store");
+	for (size_t i = 0; i < plan->len && rc == YB_OK; i++) {
+		const struct flag_step *step = &plan->steps[i];
+		if (!(step->merge.push_add | step->merge.push_remove))
+			continue;
+		char key[IMAP_KEY_MAX];
+		imap_key_format(key, folder->uidvalidity, step->uid);
+		rc = state_set_flag_push(folder->state, folder->mailbox, key,
+					 step->merge.push_add,
+					 step->merge.push_remove, err);
+	}
 	return rc;
 }
 
@@ -201,7 +175,7 @@ static int settle_step(const struct flag_push_folder *folder,
 {
 	char key[IMAP_KEY_MAX];
 	imap_key_format(key, folder->uidvalidity, step->uid);
-	if (step->merge.local != step->local) {
+	if (step->found && step->merge.local != step->local) {
 		char new_dest[SINK_DEST_MAX];
 		int rc = sink_apply_flags(folder->sink, step->found,
 					  step->merge.local, new_dest, err);
@@ -219,25 +193,116 @@ static int settle_step(const struct flag_push_folder *folder,
 				   step->merge.base, err);
 }
 
+/* A gone message the server now holds \Deleted: to expunge. */
+static int note_expunge(struct flag_push_counts *counts, uint32_t uid,
+			struct yb_error *err)
+{
+	uint32_t *grown = realloc(counts->expunge,
+				  (counts->expunge_len + 1) * sizeof(*grown));
+	if (!grown)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	counts->expunge = grown;
+	counts->expunge[counts->expunge_len++] = uid;
+	return YB_OK;
+}
+
+/* The first change of each step: its -FLAGS if any, else its +FLAGS. */
+static struct flag_store_op first_op(const struct flag_step *step, size_t index)
+{
+	bool removes = step->merge.push_remove != 0;
+	return (struct flag_store_op){
+		.uid = step->uid, .sign = removes ? '-' : '+',
+		.flags = removes ? step->merge.push_remove : step->merge.push_add,
+		.tag = index,
+	};
+}
+
+/*
+ * Every step's STOREs: first one change each, grouped by sign and flags
+ * and conditional on the folder's HIGHESTMODSEQ; then the +FLAGS of the
+ * steps that also had a -FLAGS, each on the MODSEQ the first left
+ * (without CONDSTORE too: never a FLAGS replace).
+ */
+static int store_all(const struct flag_push_folder *folder, struct flag_plan *plan,
+		     struct yb_error *err)
+{
+	struct flag_store_target target = {
+		.imap = folder->imap, .handler = folder->handler,
+		.shown = folder->shown, .condstore = folder->condstore,
+	};
+	struct flag_store_op *ops = calloc(plan->len ? plan->len : 1, sizeof(*ops));
+	if (!ops)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	size_t count = 0;
+	for (size_t i = 0; i < plan->len; i++)
+		if (plan->steps[i].merge.push_add | plan->steps[i].merge.push_remove)
+			ops[count++] = first_op(&plan->steps[i], i);
+	int rc = flag_store_send(&target, ops, count, true, folder->highestmodseq, err);
+	size_t second = 0;
+	for (size_t i = 0; rc == YB_OK && i < count; i++) {
+		struct flag_step *step = &plan->steps[ops[i].tag];
+		step->refused = ops[i].refused;
+		if (step->refused || ops[i].sign != '-' || !step->merge.push_add)
+			continue;
+		ops[second++] = (struct flag_store_op){
+			.uid = step->uid, .sign = '+', .flags = step->merge.push_add,
+			.modseq = ops[i].modseq ? ops[i].modseq : step->modseq,
+			.tag = ops[i].tag,
+		};
+	}
+	if (rc == YB_OK)
+		rc = flag_store_send(&target, ops, second, false, 0, err);
+	for (size_t i = 0; rc == YB_OK && i < second; i++)
+		plan->steps[ops[i].tag].refused = ops[i].refused;
+	free(ops);
+	return rc;
+}
+
 static int carry_out(const struct flag_push_folder *folder,
 		     struct flag_plan *plan, struct flag_push_counts *counts,
 		     struct yb_error *err)
 {
-	for (size_t i = 0; i < plan->len; i++) {
+	int rc = store_all(folder, plan, err);
+	for (size_t i = 0; rc == YB_OK && i < plan->len; i++) {
 		struct flag_step *step = &plan->steps[i];
 		bool pushes = (step->merge.push_add | step->merge.push_remove) != 0;
-		int rc = pushes ? push_step(folder, step, err) : YB_OK;
-		if (rc == YB_OK && step->refused) {
+		if (step->refused) {
 			counts->modified++;
 			continue; /* the push stays open: merged again next run */
 		}
-		if (rc == YB_OK)
-			rc = settle_step(folder, step, counts, err);
-		if (rc != YB_OK)
-			return rc;
+		rc = settle_step(folder, step, counts, err);
+		if (rc == YB_OK && step->expunge)
+			rc = note_expunge(counts, step->uid, err);
 		counts->pushed += pushes;
+		counts->deleted += (step->merge.push_add & SINK_FLAG_DELETED) != 0;
 	}
-	return YB_OK;
+	return rc;
+}
+
+/* The guard's verdict on the folder's deletions, before any record. */
+static int guard_deletions(const struct flag_push_folder *folder,
+			   struct flag_plan *plan, struct flag_push_counts *counts,
+			   struct yb_error *err)
+{
+	const struct deletion_counts *tally = &plan->tally;
+	switch (deletion_guard(tally, folder->force)) {
+	case DELETIONS_GO:
+		return YB_OK;
+	case DELETIONS_WIPED:
+		counts->wiped = true;
+		plan_free(plan);
+		return YB_OK;
+	case DELETIONS_TOO_MANY:
+		break;
+	}
+	return yb_fail(err, YB_ERR_IO, "account %s: folder %s: %zu of the %zu "
+		       "messages yubin fetched there and the server still holds "
+		       "are deleted locally (Maildir %s), more than %d and more "
+		       "than 1/%d of them; nothing was deleted on the server and "
+		       "the account stops here.  If that is what you meant, run "
+		       "again with --force", folder->account, folder->shown,
+		       tally->deleting, tally->known, folder->local_path,
+		       DELETION_GUARD_MIN, DELETION_GUARD_SHARE);
 }
 
 int flag_push_folder(const struct flag_push_folder *folder,
@@ -249,6 +314,10 @@ int flag_push_folder(const struct flag_push_folder *folder,
 	int rc = YB_OK;
 	for (size_t i = 0; i < count && rc == YB_OK; i++)
 		rc = plan_one(folder, &seen[i], &plan, counts, err);
+	if (rc == YB_OK && folder->push_deletions)
+		rc = guard_deletions(folder, &plan, counts, err);
+	if (rc == YB_OK)
+		rc = record_pushes(folder, &plan, err);
 	/* Every push is durable before the first STORE. */
 	if (rc == YB_OK)
 		rc = state_sync(folder->state, err);

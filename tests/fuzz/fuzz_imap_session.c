@@ -577,8 +577,9 @@ static void run_fetch(const struct run_params *params, size_t server_len)
 	char *secret = strdup(password);
 	if (!secret)
 		fuzz_fail("out of memory");
+	struct fetch_options options = { .dry_run = dry_run };
 	int rc = fetch_imap(&account, &secret, state, open_sink, &sinks,
-			    dry_run, &report, &err);
+			    &options, &report, &err);
 	if (secret)
 		fuzz_fail("fetch_imap left the password alive after its login");
 	if (show_trace)

@@ -10,6 +10,7 @@ server's bytes of BODY[] with each CRLF turned into LF), as lines
   imaptool.py append   --folder F --count N [--batch B] [--profile P]
   imaptool.py expected --folder F
   imaptool.py flags    --folder F            UID and flags, one per line
+  imaptool.py midflags --folder F            Message-ID and flags, one per line
   imaptool.py store    --folder F --uids SET --flags '(\\Seen)' [--remove]
   imaptool.py recreate --folder F            delete and create (new UIDVALIDITY)
   imaptool.py count    --folder F
@@ -122,6 +123,19 @@ def cmd_flags(args):
     imap.logout()
 
 
+def cmd_midflags(args):
+    imap = connect(args)
+    exists = select(imap, args.folder)
+    if exists:
+        data = check(imap.uid("FETCH", "1:*", "(UID FLAGS BODY.PEEK[])"), "UID FETCH")
+        for item in data:
+            if isinstance(item, tuple):
+                flags = re.search(rb"FLAGS \(([^)]*)\)", item[0])
+                print(genmail.message_id_of(genmail.crlf_to_lf(item[1])),
+                      flags.group(1).decode() if flags else "")
+    imap.logout()
+
+
 def cmd_store(args):
     imap = connect(args)
     select(imap, args.folder, readonly=False)
@@ -177,6 +191,7 @@ def main():
     p.add_argument("--final-newline", action="store_true",
                    help="as mbox stores it (a final newline added)")
     add("flags", cmd_flags)
+    add("midflags", cmd_midflags)
     p = add("store", cmd_store)
     p.add_argument("--uids", required=True)
     p.add_argument("--flags", required=True)

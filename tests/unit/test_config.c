@@ -785,6 +785,37 @@ static void test_keep_and_delete_after_days(void **state)
 	config_free(&config);
 }
 
+/* push_deletions: false by default, and only with sync_flags: both
+   (a config error: exit 78, naming both keys). */
+static void test_push_deletions(void **state)
+{
+	(void)state;
+#define IMAP_HEAD \
+	"accounts:\n  - name: work\n    protocol: imap\n    host: h.example.com\n" \
+	"    user: alice\n    deliver:\n      maildir: ~/Mail/work\n"
+	assert_string_equal(load_error(IMAP_HEAD "    push_deletions: true\n"),
+			    "8:21: 'push_deletions: true' in account 'work' needs "
+			    "'sync_flags: both': deletions are pushed with the other flags");
+	assert_string_equal(load_error(IMAP_HEAD "    sync_flags: full\n"
+				       "    push_deletions: yes\n"),
+			    "9:21: 'push_deletions: true' in account 'work' needs "
+			    "'sync_flags: both': deletions are pushed with the other flags");
+	assert_string_equal(load_error(IMAP_HEAD "    push_deletions: maybe\n"),
+			    "8:21: 'push_deletions' in account 'work' must be true or "
+			    "false, not 'maybe'");
+	struct config config;
+	load_ok(IMAP_HEAD "    sync_flags: both\n", &config);
+	assert_false(config.accounts[0].push_deletions);
+	config_free(&config);
+	load_ok(IMAP_HEAD "    sync_flags: both\n    push_deletions: true\n", &config);
+	assert_true(config.accounts[0].push_deletions);
+	config_free(&config);
+	load_ok(IMAP_HEAD "    push_deletions: false\n", &config);
+	assert_false(config.accounts[0].push_deletions);
+	config_free(&config);
+#undef IMAP_HEAD
+}
+
 static void test_max_size(void **state)
 {
 	(void)state;
@@ -1844,6 +1875,7 @@ int main(void)
 		T(test_shared_deliver_path),
 		T(test_deliver_targets),
 		T(test_keep_and_delete_after_days),
+		T(test_push_deletions),
 		T(test_max_size),
 		T(test_fingerprint),
 		T(test_fingerprint_kinds_and_lists),

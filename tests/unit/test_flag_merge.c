@@ -3,7 +3,8 @@
  * (flag_merge.h): every combination of base, local and server for every
  * flag at once, then generated inputs with bits no flag names, and the
  * properties that keep runs from flip-flopping: a second merge after the
- * push finds nothing to do, and a first sight unites both sides.
+ * push finds nothing to do, and a first sight unites both sides.  With
+ * push_deletions, \Deleted by the same table, and a file gone locally.
  */
 #include "config.h"
 
@@ -217,6 +218,59 @@ static void test_resume_after_kill(void **unused)
 				check_kills(base, local, server);
 }
 
+/*
+ * push_deletions: \Deleted (T) merged like the others, by the same
+ * table; a run killed with the push recorded, its STORE done or not,
+ * ends as the uninterrupted one; and a file gone locally always asks
+ * the server for \Deleted, once.
+ */
+static void test_deletions_merged(void **unused)
+{
+	(void)unused;
+	static const uint32_t with_deleted[] = {
+		SINK_FLAG_SEEN, SINK_FLAG_ANSWERED, SINK_FLAG_FLAGGED,
+		SINK_FLAG_DRAFT, SINK_FLAG_DELETED,
+	};
+	const uint32_t pushed = FLAG_MERGE_DELETIONS;
+	for (uint32_t base = 0; base <= SINK_FLAGS_ALL; base++)
+		for (uint32_t local = 0; local <= SINK_FLAGS_ALL; local++)
+			for (uint32_t server = 0; server <= SINK_FLAGS_ALL; server++) {
+				struct flag_merge merge =
+					flag_merge_with(pushed, base, local, server);
+				for (size_t i = 0; i < 5; i++)
+					check_flag(with_deleted[i], base, local, server, &merge);
+				uint32_t server_now = server_after(server, &merge);
+				assert_int_equal(server_now & pushed, merge.base);
+				struct flag_merge again =
+					flag_merge_with(pushed, merge.base, merge.local, server_now);
+				assert_int_equal(again.push_add | again.push_remove, 0);
+				for (int stored = 0; stored <= 1; stored++) {
+					uint32_t seen = stored ? server_now : server;
+					uint32_t resumed = flag_merge_resume_base_with(
+						pushed, base, merge.push_add,
+						merge.push_remove, seen);
+					struct flag_merge after =
+						flag_merge_with(pushed, resumed, local, seen);
+					assert_int_equal(after.base, merge.base);
+					assert_int_equal(server_after(seen, &after) & pushed,
+							 merge.base);
+				}
+			}
+	for (uint32_t server = 0; server <= SINK_FLAGS_ALL; server++) {
+		struct flag_merge gone = flag_merge_removed(server);
+		assert_int_equal(gone.push_add, SINK_FLAG_DELETED & ~server);
+		assert_int_equal(gone.push_remove, 0);
+		uint32_t server_now = server_after(server, &gone);
+		assert_int_equal(gone.base, server_now & pushed);
+		assert_int_equal(flag_merge_removed(server_now).push_add, 0);
+		/* Killed after the STORE: the resumed base holds it. */
+		if (gone.push_add)
+				assert_true(flag_merge_resume_base_with(pushed, 0, gone.push_add,
+								0, server_now) &
+				    SINK_FLAG_DELETED);
+	}
+}
+
 /* A few rows spelled out, as a reader of the man page would check. */
 static void test_examples(void **unused)
 {
@@ -246,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_generated_with_stray_bits),
 		cmocka_unit_test(test_first_sight_unites),
 		cmocka_unit_test(test_resume_after_kill),
+		cmocka_unit_test(test_deletions_merged),
 		cmocka_unit_test(test_examples),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

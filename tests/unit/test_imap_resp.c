@@ -156,6 +156,37 @@ static void test_capa_errors(void **state)
 
 /* --- resp-text codes --- */
 
+/* [MODIFIED set] (RFC 7162): the set as sent, or "the whole command"
+   when it cannot be read; never an error. */
+static void test_code_modified(void **state)
+{
+	(void)state;
+	struct yb_error err;
+	struct imap_code_info info;
+	assert_int_equal(imap_code_decode(P("a1 OK [MODIFIED 7,9:11] done\r\n"),
+					  &info, &err), YB_OK);
+	assert_int_equal(info.code, IMAP_CODE_MODIFIED);
+	assert_string_equal(info.modified_set, "7,9:11");
+	assert_false(info.modified_whole);
+	assert_int_equal(imap_code_decode(P("a1 OK [MODIFIED 12] done\r\n"),
+					  &info, &err), YB_OK);
+	assert_string_equal(info.modified_set, "12");
+	assert_false(info.modified_whole);
+	assert_int_equal(imap_code_decode(P("a1 OK [MODIFIED] done\r\n"), &info,
+					  &err), YB_OK);
+	assert_true(info.modified_whole);
+	assert_int_equal(imap_code_decode(P("a1 OK [MODIFIED 1 2] done\r\n"), &info,
+					  &err), YB_OK);
+	assert_true(info.modified_whole);
+	char line[IMAP_MODIFIED_SET_MAX + 64];
+	size_t used = (size_t)snprintf(line, sizeof(line), "a1 OK [MODIFIED ");
+	while (used < IMAP_MODIFIED_SET_MAX + 40)
+		used += (size_t)snprintf(line + used, sizeof(line) - used, "1,");
+	snprintf(line + used, sizeof(line) - used, "1] too long\r\n");
+	assert_int_equal(imap_code_decode(parse1(line, strlen(line)), &info, &err), YB_OK);
+	assert_true(info.modified_whole);
+}
+
 static void test_code_uidvalidity_range(void **state)
 {
 	(void)state;
@@ -1408,6 +1439,7 @@ int main(void)
 		cmocka_unit_test(test_capa_from_capability_response),
 		cmocka_unit_test(test_capa_from_greeting_code),
 		cmocka_unit_test(test_capa_errors),
+		cmocka_unit_test(test_code_modified),
 		cmocka_unit_test(test_code_uidvalidity_range),
 		cmocka_unit_test(test_code_uidnext_unseen),
 		cmocka_unit_test(test_code_highestmodseq_range),

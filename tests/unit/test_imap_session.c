@@ -39,6 +39,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "flag_store.h"
 #include "imap.h"
 #include "imap_idle.h"
 #include "sasl.h"
@@ -473,6 +474,79 @@ static void test_greeting_preauth(void **state)
 	struct yb_error err;
 	assert_ok(connect_with(script, NULL, &err), &err);
 	assert_true(imap_capabilities(session) & IMAP_CAPA_MOVE);
+	finish();
+}
+
+/*
+ * Flag pushes (flag_store.h): two groups, both sent before any answer
+ * (the script reads both commands first), each conditional on the
+ * folder's HIGHESTMODSEQ; [MODIFIED 5] refuses UID 5 alone, and the
+ * MODSEQ a FETCH gives is noted.
+ */
+static void test_flag_store_grouped(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("CONDSTORE UIDPLUS"),
+		C("y1 UID STORE 3,5 (UNCHANGEDSINCE 40) +FLAGS.SILENT (\\Seen)"),
+		C("y2 UID STORE 4 (UNCHANGEDSINCE 40) -FLAGS.SILENT (\\Flagged)"),
+		S("* 1 FETCH (UID 3 MODSEQ (41))"),
+		S("y1 OK [MODIFIED 5] Conditional STORE failed"),
+		S("* 2 FETCH (UID 4 MODSEQ (42))"),
+		S("y2 OK done"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_ok(connect_with(script, NULL, &err), &err);
+	struct imap_handler handler;
+	memset(&handler, 0, sizeof(handler));
+	struct flag_store_target target = { .imap = session, .handler = &handler,
+					    .shown = "INBOX", .condstore = true };
+	struct flag_store_op ops[] = {
+		{ .uid = 5, .sign = '+', .flags = SINK_FLAG_SEEN, .tag = 0 },
+		{ .uid = 4, .sign = '-', .flags = SINK_FLAG_FLAGGED, .tag = 1 },
+		{ .uid = 3, .sign = '+', .flags = SINK_FLAG_SEEN, .tag = 2 },
+	};
+	assert_ok(flag_store_send(&target, ops, 3, true, 40, &err), &err);
+	/* Sorted by UID now. */
+	assert_int_equal(ops[0].uid, 3);
+	assert_false(ops[0].refused);
+	assert_int_equal(ops[0].modseq, 41);
+	assert_int_equal(ops[1].uid, 4);
+	assert_false(ops[1].refused);
+	assert_int_equal(ops[1].modseq, 42);
+	assert_int_equal(ops[2].uid, 5);
+	assert_true(ops[2].refused);
+	assert_int_equal(ops[2].tag, 0);
+	finish();
+}
+
+/* A [MODIFIED] whose set cannot be read refuses the whole command; a
+   lone op is conditional on its own MODSEQ. */
+static void test_flag_store_lone_modified_unreadable(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("CONDSTORE"),
+		C("y1 UID STORE 7 (UNCHANGEDSINCE 99) +FLAGS.SILENT (\\Deleted)"),
+		C("y2 UID STORE 8 +FLAGS.SILENT (\\Draft)"),
+		S("y1 OK [MODIFIED (nonsense)] no"),
+		S("y2 OK done"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_ok(connect_with(script, NULL, &err), &err);
+	struct imap_handler handler;
+	memset(&handler, 0, sizeof(handler));
+	struct flag_store_target target = { .imap = session, .handler = &handler,
+					    .shown = "INBOX", .condstore = true };
+	struct flag_store_op ops[] = {
+		{ .uid = 7, .sign = '+', .flags = SINK_FLAG_DELETED, .modseq = 99 },
+		{ .uid = 8, .sign = '+', .flags = SINK_FLAG_DRAFT },
+	};
+	assert_ok(flag_store_send(&target, ops, 2, false, 0, &err), &err);
+	assert_true(ops[0].refused);
+	assert_false(ops[1].refused);
 	finish();
 }
 
@@ -2145,6 +2219,8 @@ int main(void)
 		T(test_greeting_without_code_asks),
 		T(test_greeting_preauth),
 		T(test_greeting_preauth_asks_capability),
+		T(test_flag_store_grouped),
+		T(test_flag_store_lone_modified_unreadable),
 		T(test_greeting_bye),
 		T(test_greeting_not_a_greeting),
 		T(test_greeting_garbage_is_parse_error),
