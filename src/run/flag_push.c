@@ -22,11 +22,13 @@ struct flag_step {
 	uint32_t uid;
 	uint64_t modseq;
 	uint32_t local;          /* the letters found */
+	uint32_t from_base;      /* the base merged from */
 	struct flag_merge merge;
 	char *found;             /* owned: where the file is now; NULL when
 				    it is gone (push_deletions) */
 	bool expunge;            /* gone: expunge it once \Deleted */
-	bool refused;            /* the server said [MODIFIED] */
+	bool refused;            /* the server did not apply a change */
+	bool half_done;          /* ... but had applied its -FLAGS */
 };
 
 struct flag_plan {
@@ -96,6 +98,7 @@ static int plan_removed(const struct flag_push_folder *folder,
 	uint32_t base = 0;
 	bool agreed = base_of(folder, key, seen->flags, &base) &&
 		      (base & SINK_FLAG_DELETED);
+	step.from_base = base;
 	if (!agreed) {
 		plan->tally.known++;
 		plan->tally.deleting += step.merge.push_add || step.expunge;
@@ -139,6 +142,7 @@ static int plan_one(const struct flag_push_folder *folder,
 								      seen->flags),
 					   err);
 	}
+	step.from_base = base;
 	step.merge = flag_merge_with(pushed, base, step.local, seen->flags);
 	bool renames = step.merge.local != step.local;
 	bool pushes = (step.merge.push_add | step.merge.push_remove) != 0;
@@ -224,7 +228,7 @@ static struct flag_store_op first_op(const struct flag_step *step, size_t index)
  * (without CONDSTORE too: never a FLAGS replace).
  */
 static int store_all(const struct flag_push_folder *folder, struct flag_plan *plan,
-		     struct yb_error *err)
+		     struct yb_error *refusal, struct yb_error *err)
 {
 	struct flag_store_target target = {
 		.imap = folder->imap, .handler = folder->handler,
@@ -237,7 +241,8 @@ static int store_all(const struct flag_push_folder *folder, struct flag_plan *pl
 	for (size_t i = 0; i < plan->len; i++)
 		if (plan->steps[i].merge.push_add | plan->steps[i].merge.push_remove)
 			ops[count++] = first_op(&plan->steps[i], i);
-	int rc = flag_store_send(&target, ops, count, true, folder->highestmodseq, err);
+	int rc = flag_store_send(&target, ops, count, true, folder->highestmodseq,
+				 refusal, err);
 	size_t second = 0;
 	for (size_t i = 0; rc == YB_OK && i < count; i++) {
 		struct flag_step *step = &plan->steps[ops[i].tag];
@@ -251,24 +256,46 @@ static int store_all(const struct flag_push_folder *folder, struct flag_plan *pl
 		};
 	}
 	if (rc == YB_OK)
-		rc = flag_store_send(&target, ops, second, false, 0, err);
-	for (size_t i = 0; rc == YB_OK && i < second; i++)
+		rc = flag_store_send(&target, ops, second, false, 0, refusal, err);
+	for (size_t i = 0; rc == YB_OK && i < second; i++) {
 		plan->steps[ops[i].tag].refused = ops[i].refused;
+		plan->steps[ops[i].tag].half_done = ops[i].refused;
+	}
 	free(ops);
 	return rc;
 }
 
+/*
+ * A push the server refused ([MODIFIED] or a NO) is closed on what it
+ * did apply: left open, the next run would take a value another client
+ * set meanwhile for this push having landed, and undo that client's
+ * later change.  Merged again from there next run.
+ */
+static int close_refused(const struct flag_push_folder *folder,
+			 const struct flag_step *step, struct yb_error *err)
+{
+	char key[IMAP_KEY_MAX];
+	imap_key_format(key, folder->uidvalidity, step->uid);
+	uint32_t base = step->from_base & pushed_flags(folder);
+	if (step->half_done)
+		base &= ~step->merge.push_remove;
+	return state_set_flag_base(folder->state, folder->mailbox, key, base, err);
+}
+
+/* The STOREs, and each step settled on its answer; a NO is left in
+   *refusal for after the sync. */
 static int carry_out(const struct flag_push_folder *folder,
 		     struct flag_plan *plan, struct flag_push_counts *counts,
-		     struct yb_error *err)
+		     struct yb_error *refusal, struct yb_error *err)
 {
-	int rc = store_all(folder, plan, err);
+	int rc = store_all(folder, plan, refusal, err);
 	for (size_t i = 0; rc == YB_OK && i < plan->len; i++) {
 		struct flag_step *step = &plan->steps[i];
 		bool pushes = (step->merge.push_add | step->merge.push_remove) != 0;
 		if (step->refused) {
 			counts->modified++;
-			continue; /* the push stays open: merged again next run */
+			rc = close_refused(folder, step, err);
+			continue;
 		}
 		rc = settle_step(folder, step, counts, err);
 		if (rc == YB_OK && step->expunge)
@@ -323,12 +350,17 @@ int flag_push_folder(const struct flag_push_folder *folder,
 		rc = state_sync(folder->state, err);
 	if (rc == YB_OK && plan.len > 0)
 		testhook_step("flag-intent");
+	struct yb_error refusal = { 0 };
 	if (rc == YB_OK)
-		rc = carry_out(folder, &plan, counts, err);
+		rc = carry_out(folder, &plan, counts, &refusal, err);
 	if (rc == YB_OK)
 		rc = state_sync(folder->state, err);
 	if (rc == YB_OK && plan.len > 0)
 		testhook_step("flag-base");
 	plan_free(&plan);
+	if (rc == YB_OK && refusal.status != YB_OK) {
+		*err = refusal;
+		rc = refusal.status;
+	}
 	return rc;
 }

@@ -36,6 +36,7 @@ struct store_batch {
 	struct order_key *order;     /* owned: the ops, command by command */
 	struct store_cmd *cmds;      /* owned */
 	size_t cmd_count;
+	struct yb_error *refusal;    /* the first NO, for the caller */
 };
 
 static int by_uid(const void *a, const void *b)
@@ -162,13 +163,14 @@ static int send_cmd(const struct store_batch *batch, const struct store_cmd *cmd
 	return imap_send(batch->target->imap, command, err);
 }
 
-/* [MODIFIED set]: the command's ops the set names are refused. */
+/* [MODIFIED set]: the command's ops the set names are refused (all of
+   them for a NO, code NULL). */
 static void mark_refused(struct store_batch *batch, const struct store_cmd *cmd,
 			 const struct imap_code_info *code)
 {
 	struct imap_range *ranges = NULL;
 	size_t range_count = 0;
-	bool whole = code->modified_whole ||
+	bool whole = !code || code->modified_whole ||
 		     imap_seqset_parse(code->modified_set, strlen(code->modified_set), 0,
 				       MODIFIED_RANGES_MAX, &ranges, &range_count,
 				       NULL) != YB_OK;
@@ -194,22 +196,29 @@ static int read_reply(struct store_batch *batch, const struct store_cmd *cmd,
 		return rc;
 	if (result.code.code == IMAP_CODE_MODIFIED)
 		mark_refused(batch, cmd, &result.code);
-	if (result.status != IMAP_STATUS_OK)
-		return yb_fail(err, YB_ERR_PROTOCOL, "%s: folder %s: UID STORE of "
-			       "flags refused: %s", imap_host(batch->target->imap),
-			       batch->target->shown, result.text);
+	/* A NO changed nothing its command names: said, and the answers
+	   after it still read, so that what they did is known. */
+	if (result.status != IMAP_STATUS_OK) {
+		mark_refused(batch, cmd, NULL);
+		if (batch->refusal->status == YB_OK)
+			yb_fail(batch->refusal, YB_ERR_PROTOCOL, "%s: folder %s: UID "
+				"STORE of flags refused: %s",
+				imap_host(batch->target->imap), batch->target->shown,
+				result.text);
+	}
 	testhook_step("flag-store");
 	return YB_OK;
 }
 
 int flag_store_send(const struct flag_store_target *target,
 		    struct flag_store_op *ops, size_t count, bool grouped,
-		    uint64_t since, struct yb_error *err)
+		    uint64_t since, struct yb_error *refusal, struct yb_error *err)
 {
 	if (count == 0)
 		return YB_OK;
 	qsort(ops, count, sizeof(*ops), by_uid);
-	struct store_batch batch = { .target = target, .ops = ops, .count = count };
+	struct store_batch batch = { .target = target, .ops = ops, .count = count,
+				     .refusal = refusal };
 	batch.order = calloc(count, sizeof(*batch.order));
 	batch.cmds = calloc(count, sizeof(*batch.cmds));
 	int rc = batch.order && batch.cmds ? YB_OK

@@ -27,7 +27,8 @@ struct flag_store_op {
 	uint32_t flags;     /* SINK_FLAG_* bits */
 	uint64_t modseq;    /* in: a lone op's condition (0: none); out: the
 			       MODSEQ the server gave it, when it did */
-	bool refused;       /* out: the server said it changed meanwhile */
+	bool refused;       /* out: the server did not apply it ([MODIFIED]
+			       naming it, or a NO to its command) */
 	size_t tag;         /* the caller's, kept */
 };
 
@@ -44,11 +45,14 @@ struct flag_store_target {
  * with equal sign and flags share commands, conditional on since (0:
  * none); otherwise one command each, on its own modseq.  The ops are
  * reordered (by UID).  testhook step "flag-store" after each answer.
- * Errors: the session's, and YB_ERR_PROTOCOL for a NO naming the
- * folder; YB_ERR_INTERNAL when out of memory.
+ * A NO refuses every op of its command, and the first one is noted in
+ * *refusal (YB_ERR_PROTOCOL, naming the folder) while the other answers
+ * are still read; *refusal is left alone when there is none.  Errors:
+ * the session's (what the unread answers did is then unknown), and
+ * YB_ERR_INTERNAL when out of memory.
  */
 int flag_store_send(const struct flag_store_target *target,
 		    struct flag_store_op *ops, size_t count, bool grouped,
-		    uint64_t since, struct yb_error *err);
+		    uint64_t since, struct yb_error *refusal, struct yb_error *err);
 
 #endif

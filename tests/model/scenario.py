@@ -63,8 +63,11 @@ LASTING = {"uidvalidity"}
 # "KIND:SINK"; "folder-lock" is a folder named like another's lock file).
 # The generator leaves them out unless MODEL_FAULTS names them; this is
 # the one place to empty once they are fixed.
+# flag-open-push stays: after a kill between recording a push and the
+# server's answer, yubin cannot tell its own STORE from another client's
+# (yubin.yaml(5), sync_flags), so the strict oracle cannot hold there.
 KNOWN_HOLES = [
-    "flag-fresh", "flag-open-push", "flag-refused",
+    "flag-open-push",
 ]
 
 # flags: scenarios of sync_flags: both; flag-fresh: flags changed on a

@@ -507,7 +507,9 @@ static void test_flag_store_grouped(void **state)
 		{ .uid = 4, .sign = '-', .flags = SINK_FLAG_FLAGGED, .tag = 1 },
 		{ .uid = 3, .sign = '+', .flags = SINK_FLAG_SEEN, .tag = 2 },
 	};
-	assert_ok(flag_store_send(&target, ops, 3, true, 40, &err), &err);
+	struct yb_error refusal = { 0 };
+	assert_ok(flag_store_send(&target, ops, 3, true, 40, &refusal, &err), &err);
+	assert_int_equal(refusal.status, YB_OK);
 	/* Sorted by UID now. */
 	assert_int_equal(ops[0].uid, 3);
 	assert_false(ops[0].refused);
@@ -544,9 +546,45 @@ static void test_flag_store_lone_modified_unreadable(void **state)
 		{ .uid = 7, .sign = '+', .flags = SINK_FLAG_DELETED, .modseq = 99 },
 		{ .uid = 8, .sign = '+', .flags = SINK_FLAG_DRAFT },
 	};
-	assert_ok(flag_store_send(&target, ops, 2, false, 0, &err), &err);
+	struct yb_error refusal = { 0 };
+	assert_ok(flag_store_send(&target, ops, 2, false, 0, &refusal, &err), &err);
+	assert_int_equal(refusal.status, YB_OK);
 	assert_true(ops[0].refused);
 	assert_false(ops[1].refused);
+	finish();
+}
+
+/* A NO refuses its whole command and is noted, and the answers after it
+   are still read: what they did is known. */
+static void test_flag_store_no_read_on(void **state)
+{
+	(void)state;
+	static const struct sstep script[] = {
+		PREAUTH("CONDSTORE"),
+		C("y1 UID STORE 2:3 (UNCHANGEDSINCE 50) +FLAGS.SILENT (\\Seen)"),
+		C("y2 UID STORE 9 (UNCHANGEDSINCE 50) -FLAGS.SILENT (\\Flagged)"),
+		S("y1 NO [CANNOT] not now"),
+		S("y2 OK done"),
+		EXPECT_EOF, END,
+	};
+	struct yb_error err;
+	assert_ok(connect_with(script, NULL, &err), &err);
+	struct imap_handler handler;
+	memset(&handler, 0, sizeof(handler));
+	struct flag_store_target target = { .imap = session, .handler = &handler,
+					    .shown = "INBOX", .condstore = true };
+	struct flag_store_op ops[] = {
+		{ .uid = 9, .sign = '-', .flags = SINK_FLAG_FLAGGED },
+		{ .uid = 3, .sign = '+', .flags = SINK_FLAG_SEEN },
+		{ .uid = 2, .sign = '+', .flags = SINK_FLAG_SEEN },
+	};
+	struct yb_error refusal = { 0 };
+	assert_ok(flag_store_send(&target, ops, 3, true, 50, &refusal, &err), &err);
+	assert_int_equal(refusal.status, YB_ERR_PROTOCOL);
+	assert_non_null(strstr(refusal.msg, "folder INBOX"));
+	assert_true(ops[0].refused);  /* UID 2 */
+	assert_true(ops[1].refused);  /* UID 3 */
+	assert_false(ops[2].refused); /* UID 9 */
 	finish();
 }
 
@@ -2221,6 +2259,7 @@ int main(void)
 		T(test_greeting_preauth_asks_capability),
 		T(test_flag_store_grouped),
 		T(test_flag_store_lone_modified_unreadable),
+		T(test_flag_store_no_read_on),
 		T(test_greeting_bye),
 		T(test_greeting_not_a_greeting),
 		T(test_greeting_garbage_is_parse_error),
