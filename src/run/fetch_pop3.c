@@ -317,6 +317,12 @@ static int forget_deleted(struct pop3_run *run, struct yb_error *err)
 			return rc;
 	}
 	run->report->deleted = run->doomed_len;
+	/* Nothing forgotten: what is pending (the sizes message_committed
+	   recorded) is made durable by state_close, which follows; a crash
+	   before it loses only those sizes, hints for recognising a
+	   renumbered maildrop, never a delivery. */
+	if (run->doomed_len == 0)
+		return YB_OK;
 	return state_sync(run->state, err);
 }
 

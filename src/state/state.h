@@ -223,9 +223,11 @@ int state_set_flag_push(struct state *state, const char *mailbox,
 size_t state_count(const struct state *state, const char *mailbox);
 
 /*
- * Sync, compact the journal into a new snapshot when it has grown
- * (write snapshot.new, fsync, rename, fsync dir, then remove the
- * journal), release the lock and free.  state is freed even on error.
+ * Make every record durable and release the lock and free: by syncing
+ * the journal, or, when it has grown, by compacting it into a new
+ * snapshot (write snapshot.new, fsync, rename, fsync dir, then remove
+ * the journal), which makes a journal sync first needless.  state is
+ * freed even on error.
  */
 int state_close(struct state *state, struct yb_error *err);
 
