@@ -1597,6 +1597,15 @@ bool state_contains_note_missing(const struct state *state,
 	return entry != NULL;
 }
 
+void state_prefetch(const struct state *state, const char *mailbox,
+		    const char *key)
+{
+	const struct mailbox *found = find_mailbox(state, mailbox,
+						   strlen(mailbox));
+	if (found)
+		name_set_prefetch(&found->keys, key, strlen(key));
+}
+
 bool state_fetched_at(const struct state *state, const char *mailbox,
 		      const char *key, time_t *out)
 {

@@ -85,6 +85,10 @@ bool state_contains_note_missing(const struct state *state,
 				 const char *mailbox, const char *key,
 				 bool *missing);
 
+/* A hint that a look-up of (mailbox, key) comes soon (name_set_prefetch). */
+void state_prefetch(const struct state *state, const char *mailbox,
+		    const char *key);
+
 /* When (mailbox, key) was first delivered; false if it is not recorded. */
 bool state_fetched_at(const struct state *state, const char *mailbox,
 		      const char *key, time_t *out);
