@@ -1636,6 +1636,9 @@ int state_foreach(const struct state *state, const char *mailbox,
 
 /* ---- dests left in the snapshot ---------------------------------------- */
 
+/* Bytes read first for a line; most M lines are shorter. */
+#define SHORT_LINE 512
+
 static ssize_t pread_retry(int fd, void *buf, size_t len, uint64_t offset)
 {
 	if (offset > (uint64_t)INT64_MAX)
@@ -1660,11 +1663,17 @@ static int read_snapshot_dest(const struct state *state,
 			      const char **dest, struct yb_error *err)
 {
 	uint64_t offset = entry->dest_ref / 2;
-	ssize_t got = pread_retry(state->snapshot_fd, buf, STATE_LINE_MAX + 1,
+	/* Most lines are short: the longest one is read only when needed,
+	   as a compaction reads every line. */
+	ssize_t got = pread_retry(state->snapshot_fd, buf, SHORT_LINE, offset);
+	const char *newline = got > 0 ? memchr(buf, '\n', (size_t)got) : NULL;
+	if (got == SHORT_LINE && !newline) {
+		got = pread_retry(state->snapshot_fd, buf, STATE_LINE_MAX + 1,
 				  offset);
+		newline = got > 0 ? memchr(buf, '\n', (size_t)got) : NULL;
+	}
 	if (got < 0)
 		return read_failed(err, state->snapshot_path, errno);
-	const char *newline = memchr(buf, '\n', (size_t)got);
 	size_t len = newline ? (size_t)(newline - buf) : 0;
 	struct record rec;
 	const char *problem = NULL;
