@@ -1651,36 +1651,26 @@ static ssize_t pread_retry(int fd, void *buf, size_t len, uint64_t offset)
 }
 
 /*
- * The dest of entry's snapshot line, read into buf (STATE_LINE_MAX + 1
- * bytes): *dest points into it.  The line was checked when the state was
- * loaded, but is read again now: it must still carry its own checksum and
- * name this key, or the file changed under the lock.  0, or an error
+ * The dest of entry's snapshot line, which starts text[0..avail) (its
+ * bytes decoded in place): the line was checked when the state was
+ * loaded, but is read again now, so it must still carry its own checksum
+ * and name this key, or the file changed under the lock.  0, or an error
  * naming the file.
  */
-static int read_snapshot_dest(const struct state *state,
-			      const struct mailbox *mailbox,
-			      const struct key_entry *entry, char *buf,
-			      const char **dest, struct yb_error *err)
+static int parse_dest_line(const struct state *state,
+			   const struct mailbox *mailbox,
+			   const struct key_entry *entry, char *text,
+			   size_t avail, const char **dest,
+			   struct yb_error *err)
 {
-	uint64_t offset = entry->dest_ref / 2;
-	/* Most lines are short: the longest one is read only when needed,
-	   as a compaction reads every line. */
-	ssize_t got = pread_retry(state->snapshot_fd, buf, SHORT_LINE, offset);
-	const char *newline = got > 0 ? memchr(buf, '\n', (size_t)got) : NULL;
-	if (got == SHORT_LINE && !newline) {
-		got = pread_retry(state->snapshot_fd, buf, STATE_LINE_MAX + 1,
-				  offset);
-		newline = got > 0 ? memchr(buf, '\n', (size_t)got) : NULL;
-	}
-	if (got < 0)
-		return read_failed(err, state->snapshot_path, errno);
-	size_t len = newline ? (size_t)(newline - buf) : 0;
+	const char *newline = memchr(text, '\n', avail);
+	size_t len = newline ? (size_t)(newline - text) : 0;
 	struct record rec;
 	const char *problem = NULL;
-	if (!newline || !record_checksum_ok(buf, len))
+	if (!newline || !record_checksum_ok(text, len))
 		problem = "the line is gone or damaged";
 	else
-		problem = record_parse(buf, len, &rec);
+		problem = record_parse(text, len, &rec);
 	if (!problem && (rec.op != 'M' || rec.field_count != 4 ||
 			 rec.field_none[3] ||
 			 rec.field_len[1] != entry->head.len ||
@@ -1692,9 +1682,28 @@ static int read_snapshot_dest(const struct state *state,
 		return yb_fail(err, YB_ERR_IO, "%s changed while yubin ran (at "
 			       "byte %llu: %s); run yubin again, it reads the "
 			       "file afresh", state->snapshot_path,
-			       (unsigned long long)offset, problem);
+			       (unsigned long long)(entry->dest_ref / 2), problem);
 	*dest = rec.field[3];
 	return 0;
+}
+
+/* The dest of entry's snapshot line, read into buf (STATE_LINE_MAX + 1
+   bytes): *dest points into it.  0, or an error naming the file. */
+static int read_snapshot_dest(const struct state *state,
+			      const struct mailbox *mailbox,
+			      const struct key_entry *entry, char *buf,
+			      const char **dest, struct yb_error *err)
+{
+	uint64_t offset = entry->dest_ref / 2;
+	/* Most lines are short: the longest one is read only when needed. */
+	ssize_t got = pread_retry(state->snapshot_fd, buf, SHORT_LINE, offset);
+	if (got == SHORT_LINE && !memchr(buf, '\n', SHORT_LINE))
+		got = pread_retry(state->snapshot_fd, buf, STATE_LINE_MAX + 1,
+				  offset);
+	if (got < 0)
+		return read_failed(err, state->snapshot_path, errno);
+	return parse_dest_line(state, mailbox, entry, buf, (size_t)got, dest,
+			       err);
 }
 
 /*
@@ -2305,8 +2314,17 @@ struct file_writer {
 	uint32_t crc;    /* running CRC-32 of every byte added */
 	unsigned long long records;
 	const struct state *state;  /* whose old snapshot holds dests */
-	char *line_buf;  /* owned, STATE_LINE_MAX + 1 bytes, to read them */
+	/* The old snapshot's bytes from window_at on, window_len of them:
+	   the keys come in the order of their lines, mostly, so that one
+	   read serves many. */
+	char *window;    /* owned, SNAPSHOT_WINDOW bytes */
+	uint64_t window_at;
+	size_t window_len;
 };
+
+/* Holds the longest line whole, read from its start. */
+#define SNAPSHOT_WINDOW (64 * 1024)
+_Static_assert(SNAPSHOT_WINDOW > STATE_LINE_MAX, "a line fits the window");
 
 static void writer_flush(struct file_writer *writer)
 {
@@ -2393,7 +2411,7 @@ static void write_key_values(struct file_writer *writer,
 
 /*
  * entry's dest for its M line, or NULL; one still in the old snapshot is
- * read into the writer's line buffer, not kept: compaction reads every
+ * read into the writer's window, not kept: compaction reads every
  * one.  A failed read fails the write (the journal stays, and holds
  * what it did).
  */
@@ -2403,11 +2421,27 @@ static const char *writer_dest(struct file_writer *writer,
 {
 	if (!dest_in_snapshot(entry->dest_ref))
 		return dest_string(entry->dest_ref);
+	if (writer->errnum != 0)
+		return NULL;
+	uint64_t offset = entry->dest_ref / 2;
+	size_t at = (size_t)(offset - writer->window_at);
+	if (offset < writer->window_at || offset - writer->window_at >=
+	    writer->window_len || !memchr(writer->window + at, '\n',
+					 writer->window_len - at)) {
+		ssize_t got = pread_retry(writer->state->snapshot_fd,
+					  writer->window, SNAPSHOT_WINDOW, offset);
+		if (got < 0) {
+			writer->errnum = errno;
+			return NULL;
+		}
+		writer->window_at = offset;
+		writer->window_len = (size_t)got;
+		at = 0;
+	}
 	struct yb_error err;
 	const char *dest = NULL;
-	if (writer->errnum == 0 &&
-	    read_snapshot_dest(writer->state, mailbox, entry, writer->line_buf,
-			       &dest, &err) != 0) {
+	if (parse_dest_line(writer->state, mailbox, entry, writer->window + at,
+			    writer->window_len - at, &dest, &err) != 0) {
 		log_warn("%s", err.msg);
 		writer->errnum = EIO;
 	}
@@ -2470,10 +2504,10 @@ static int write_snapshot_records(const struct state *state, int fd)
 {
 	struct file_writer writer = { fd, malloc(WRITER_BUF_SIZE), 0, 0,
 				      CRC32_INIT, 0, state,
-				      malloc(STATE_LINE_MAX + 1) };
-	if (!writer.buf || !writer.line_buf) {
+				      malloc(SNAPSHOT_WINDOW), 0, 0 };
+	if (!writer.buf || !writer.window) {
 		free(writer.buf);
-		free(writer.line_buf);
+		free(writer.window);
 		return ENOMEM;
 	}
 	size_t header_len = strlen(SNAPSHOT_HEADER);
@@ -2485,7 +2519,7 @@ static int write_snapshot_records(const struct state *state, int fd)
 	writer_add_trailer(&writer);
 	writer_flush(&writer);
 	free(writer.buf);
-	free(writer.line_buf);
+	free(writer.window);
 	return writer.errnum;
 }
 

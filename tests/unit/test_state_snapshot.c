@@ -447,6 +447,71 @@ static void test_dests_read_when_asked(void **fixture_ptr)
 	}
 }
 
+#define WIDE_KEYS 3000
+#define WIDE_DEST 120
+
+static void wide_key(char *out, size_t i)
+{
+	sprintf(out, "uidl-%05zu", i);
+}
+
+/* Key i's dest: WIDE_DEST bytes, spaces and percents to escape. */
+static void wide_dest(char *out, size_t i)
+{
+	int at = sprintf(out, "new/%zu %%", i);
+	for (; at < WIDE_DEST; at++)
+		out[at] = (char)('a' + (i + (size_t)at) % 26);
+	out[at] = '\0';
+}
+
+/* Compaction reads dests through a window of the old file: a file many
+   windows long, and keys whose order no longer follows their lines
+   (forgetting a key moves the last one into its place), come through
+   whole. */
+static void test_dests_copied_across_windows(void **fixture_ptr)
+{
+	struct gen *gen = *fixture_ptr;
+	FILE *file = fopen(gen->snapshot, "wb");
+	assert_non_null(file);
+	fputs("yubin-snapshot 1\n", file);
+	char key[32], dest[WIDE_DEST + 1], body[512];
+	for (size_t i = 0; i < WIDE_KEYS; i++) {
+		wide_key(key, i);
+		wide_dest(dest, i);
+		snprintf(body, sizeof(body), "M INBOX");
+		add_field(body, key);
+		sprintf(body + strlen(body), " %zu", 1000 + i);
+		add_field(body, dest);
+		fprintf(file, "%s #%08x\n", body,
+			~crc32_update(0xffffffffu, body, strlen(body)));
+	}
+	assert_int_equal(fclose(file), 0);
+	struct state *state = open_gen(gen);
+	struct yb_error err;
+	for (size_t i = 0; i < WIDE_KEYS; i += 7) {
+		wide_key(key, i);
+		yb_error_clear(&err);
+		assert_int_equal(state_forget(state, "INBOX", key, &err), YB_OK);
+	}
+	yb_error_clear(&err);
+	if (state_close(state, &err) != 0)
+		fail_msg("%s", err.msg);
+	state = open_gen(gen);
+	for (size_t i = 0; i < WIDE_KEYS; i++) {
+		wide_key(key, i);
+		const char *got = state_dest(state, "INBOX", key);
+		if (i % 7 == 0) {
+			assert_false(state_contains(state, "INBOX", key));
+			continue;
+		}
+		wide_dest(dest, i);
+		assert_non_null(got);
+		assert_string_equal(got, dest);
+	}
+	assert_int_equal(state_count(state, "INBOX"), WIDE_KEYS - (WIDE_KEYS + 6) / 7);
+	state_free(state);
+}
+
 /* The generated text's byte offset of a character of key's dest. */
 static size_t dest_byte(const struct gen *gen, size_t index)
 {
@@ -510,6 +575,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dests_read_when_asked,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_dest_line_is_error,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dests_copied_across_windows,
 						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
