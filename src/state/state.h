@@ -108,7 +108,9 @@ int state_commit(struct state *state, const char *mailbox, const char *key,
 /*
  * Where a delivered key was published (the sink's dest string, as last
  * recorded), or NULL if unknown.  Valid until the next call that changes
- * the state.
+ * the state.  A dest loaded from the snapshot is read from it now (and
+ * kept): should that line have changed since the load, the error is
+ * logged and the dest is unknown.
  */
 const char *state_dest(const struct state *state, const char *mailbox,
 		       const char *key);
@@ -160,7 +162,8 @@ int state_foreach(const struct state *state, const char *mailbox,
  * (wanted NULL: every key with a dest), to recognise what a sink holds.
  * *dests is a malloc'd array of *count pointers into the state, valid
  * until the state next changes: the caller frees the array, not the
- * strings.  YB_ERR_INTERNAL when out of memory.
+ * strings.  YB_ERR_INTERNAL when out of memory, YB_ERR_IO when a dest
+ * left in the snapshot cannot be read back from it (state_dest).
  */
 int state_dests_where(const struct state *state, const char *mailbox,
 		      bool (*wanted)(void *ctx, const char *key), void *ctx,
