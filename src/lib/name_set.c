@@ -153,6 +153,14 @@ struct name_entry *name_set_find(const struct name_set *set, const char *name,
 	return slot->index ? entry_at(set, slot->index - 1) : NULL;
 }
 
+void name_set_prefetch(const struct name_set *set, const char *name,
+		       size_t len)
+{
+	if (set->count == 0 || len > UINT32_MAX)
+		return;
+	__builtin_prefetch(&set->slots[home_of(set, hash_name(set, name, len))]);
+}
+
 /* The slots anew for capacity, pointing at every entry; -1: no memory. */
 static int rebuild_slots(struct name_set *set, size_t capacity)
 {

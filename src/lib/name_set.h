@@ -72,6 +72,14 @@ int name_set_insert(struct name_set *set, const char *name, size_t len,
 struct name_entry *name_set_find(const struct name_set *set, const char *name,
 				 size_t len);
 
+/*
+ * Start loading the slot where name[0..len) would be, for a look-up of
+ * it soon after: a loop that hints a few names ahead of its look-ups
+ * overlaps their cache misses.  Changes nothing.
+ */
+void name_set_prefetch(const struct name_set *set, const char *name,
+		       size_t len);
+
 /* Remove name[0..len); false if it was not there. */
 bool name_set_remove(struct name_set *set, const char *name, size_t len);
 

@@ -85,6 +85,10 @@ bool state_contains_note_missing(const struct state *state,
 				 const char *mailbox, const char *key,
 				 bool *missing);
 
+/* A hint that a look-up of (mailbox, key) comes soon (name_set_prefetch). */
+void state_prefetch(const struct state *state, const char *mailbox,
+		    const char *key);
+
 /* When (mailbox, key) was first delivered; false if it is not recorded. */
 bool state_fetched_at(const struct state *state, const char *mailbox,
 		      const char *key, time_t *out);
@@ -104,7 +108,9 @@ int state_commit(struct state *state, const char *mailbox, const char *key,
 /*
  * Where a delivered key was published (the sink's dest string, as last
  * recorded), or NULL if unknown.  Valid until the next call that changes
- * the state.
+ * the state.  A dest loaded from the snapshot is read from it now (and
+ * kept): should that line have changed since the load, the error is
+ * logged and the dest is unknown.
  */
 const char *state_dest(const struct state *state, const char *mailbox,
 		       const char *key);
@@ -156,7 +162,8 @@ int state_foreach(const struct state *state, const char *mailbox,
  * (wanted NULL: every key with a dest), to recognise what a sink holds.
  * *dests is a malloc'd array of *count pointers into the state, valid
  * until the state next changes: the caller frees the array, not the
- * strings.  YB_ERR_INTERNAL when out of memory.
+ * strings.  YB_ERR_INTERNAL when out of memory, YB_ERR_IO when a dest
+ * left in the snapshot cannot be read back from it (state_dest).
  */
 int state_dests_where(const struct state *state, const char *mailbox,
 		      bool (*wanted)(void *ctx, const char *key), void *ctx,
@@ -223,9 +230,11 @@ int state_set_flag_push(struct state *state, const char *mailbox,
 size_t state_count(const struct state *state, const char *mailbox);
 
 /*
- * Sync, compact the journal into a new snapshot when it has grown
- * (write snapshot.new, fsync, rename, fsync dir, then remove the
- * journal), release the lock and free.  state is freed even on error.
+ * Make every record durable and release the lock and free: by syncing
+ * the journal, or, when it has grown, by compacting it into a new
+ * snapshot (write snapshot.new, fsync, rename, fsync dir, then remove
+ * the journal), which makes a journal sync first needless.  state is
+ * freed even on error.
  */
 int state_close(struct state *state, struct yb_error *err);
 

@@ -41,6 +41,29 @@ static void test_add_and_contains(void **state)
 	assert_false(name_set_contains(&set, "INBOX"));
 }
 
+/* A hint before a look-up is only a hint: on an empty set (no slots to
+   point at) and on a full one, the set and its answers stay the same. */
+static void test_prefetch_changes_nothing(void **state)
+{
+	(void)state;
+	struct name_set set;
+	name_set_init(&set);
+	name_set_prefetch(&set, "INBOX", 5);
+	assert_int_equal(set.count, 0);
+	assert_null(set.slots);
+	assert_int_equal(name_set_add(&set, "INBOX"), 1);
+	assert_int_equal(name_set_add(&set, "Sent"), 1);
+	size_t capacity = set.capacity;
+	name_set_prefetch(&set, "INBOX", 5);
+	name_set_prefetch(&set, "absent", 6);
+	assert_int_equal(set.count, 2);
+	assert_int_equal(set.capacity, capacity);
+	assert_true(name_set_contains(&set, "INBOX"));
+	assert_true(name_set_contains(&set, "Sent"));
+	assert_false(name_set_contains(&set, "absent"));
+	name_set_free(&set);
+}
+
 /* Names as a big server lists them: long shared prefixes. */
 static char **many_names(size_t count)
 {
@@ -87,6 +110,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_and_contains),
 		cmocka_unit_test(test_cost_is_linear),
+		cmocka_unit_test(test_prefetch_changes_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

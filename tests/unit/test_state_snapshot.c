@@ -5,7 +5,10 @@
  * version 1 (no end line: every line's own checksum is checked) must
  * give the same answers; a byte changed anywhere in a record line or
  * the end line must refuse either file with the same message, naming
- * the changed line.  Lines are written here with a bit-by-bit CRC-32 and
+ * the changed line.  Dests stay in the file until asked for: they must
+ * come back the same after the load, through a compaction, and a line
+ * changed after the load must be an error, never another dest.  Lines
+ * are written here with a bit-by-bit CRC-32 and
  * escaping of this file's own, independent of state_record.c.
  */
 #include "config.h"
@@ -378,6 +381,188 @@ static void test_changed_end_line_refused(void **fixture_ptr)
 		fail_msg("want %s and bad checksum in: %s", where, msg);
 }
 
+/* Open the generated state (writable), or fail. */
+static struct state *open_gen(const struct gen *gen)
+{
+	struct state *state = NULL;
+	struct yb_error err;
+	yb_error_clear(&err);
+	if (state_open(gen->state_dir, ACCOUNT, false, &state, &err) != 0)
+		fail_msg("%s", err.msg);
+	return state;
+}
+
+/* state_dests_where of every mailbox gives each generated dest once. */
+static void check_dests_where(struct state *state, const struct gen *gen)
+{
+	for (size_t m = 0; m < MAILBOX_COUNT; m++) {
+		const char **dests = NULL;
+		size_t count = 0;
+		struct yb_error err;
+		yb_error_clear(&err);
+		assert_int_equal(state_dests_where(state, MAILBOXES[m], NULL, NULL,
+						   &dests, &count, &err), YB_OK);
+		size_t want = 0;
+		for (size_t i = 0; i < gen->count; i++) {
+			const struct gen_key *key = &gen->keys[i];
+			if (key->mailbox != m || !key->dest[0])
+				continue;
+			want++;
+			size_t seen = 0;
+			for (size_t j = 0; j < count; j++)
+				seen += strcmp(dests[j], key->dest) == 0;
+			assert_int_equal(seen, 1);
+		}
+		assert_int_equal(count, want);
+		free(dests);
+	}
+}
+
+/* Dests left in the snapshot: listed alike, and carried whole into the
+   snapshot that replaces a version 1 file when the state is closed. */
+static void test_dests_read_when_asked(void **fixture_ptr)
+{
+	struct gen *gen = *fixture_ptr;
+	rng_state = 0x5eed0004;
+	for (int round = 0; round < 10; round++) {
+		generate(gen, 1 + rng_below(RECORDS_MAX));
+		write_snapshot(gen, 1);
+		struct state *state = open_gen(gen);
+		check_dests_where(state, gen);
+		state_free(state);
+		/* Closed untouched: the version 1 file is rewritten, every
+		   dest read from the old one. */
+		state = open_gen(gen);
+		struct yb_error err;
+		yb_error_clear(&err);
+		if (state_close(state, &err) != 0)
+			fail_msg("%s", err.msg);
+		FILE *file = fopen(gen->snapshot, "rb");
+		assert_non_null(file);
+		char header[32] = "";
+		assert_non_null(fgets(header, sizeof(header), file));
+		fclose(file);
+		assert_string_equal(header, "yubin-snapshot 2\n");
+		check_loads(gen);
+	}
+}
+
+#define WIDE_KEYS 3000
+#define WIDE_DEST 120
+
+static void wide_key(char *out, size_t i)
+{
+	sprintf(out, "uidl-%05zu", i);
+}
+
+/* Key i's dest: WIDE_DEST bytes, spaces and percents to escape. */
+static void wide_dest(char *out, size_t i)
+{
+	int at = sprintf(out, "new/%zu %%", i);
+	for (; at < WIDE_DEST; at++)
+		out[at] = (char)('a' + (i + (size_t)at) % 26);
+	out[at] = '\0';
+}
+
+/* Compaction reads dests through a window of the old file: a file many
+   windows long, and keys whose order no longer follows their lines
+   (forgetting a key moves the last one into its place), come through
+   whole. */
+static void test_dests_copied_across_windows(void **fixture_ptr)
+{
+	struct gen *gen = *fixture_ptr;
+	FILE *file = fopen(gen->snapshot, "wb");
+	assert_non_null(file);
+	fputs("yubin-snapshot 1\n", file);
+	char key[32], dest[WIDE_DEST + 1], body[512];
+	for (size_t i = 0; i < WIDE_KEYS; i++) {
+		wide_key(key, i);
+		wide_dest(dest, i);
+		snprintf(body, sizeof(body), "M INBOX");
+		add_field(body, key);
+		sprintf(body + strlen(body), " %zu", 1000 + i);
+		add_field(body, dest);
+		fprintf(file, "%s #%08x\n", body,
+			~crc32_update(0xffffffffu, body, strlen(body)));
+	}
+	assert_int_equal(fclose(file), 0);
+	struct state *state = open_gen(gen);
+	struct yb_error err;
+	for (size_t i = 0; i < WIDE_KEYS; i += 7) {
+		wide_key(key, i);
+		yb_error_clear(&err);
+		assert_int_equal(state_forget(state, "INBOX", key, &err), YB_OK);
+	}
+	yb_error_clear(&err);
+	if (state_close(state, &err) != 0)
+		fail_msg("%s", err.msg);
+	state = open_gen(gen);
+	for (size_t i = 0; i < WIDE_KEYS; i++) {
+		wide_key(key, i);
+		const char *got = state_dest(state, "INBOX", key);
+		if (i % 7 == 0) {
+			assert_false(state_contains(state, "INBOX", key));
+			continue;
+		}
+		wide_dest(dest, i);
+		assert_non_null(got);
+		assert_string_equal(got, dest);
+	}
+	assert_int_equal(state_count(state, "INBOX"), WIDE_KEYS - (WIDE_KEYS + 6) / 7);
+	state_free(state);
+}
+
+/* The generated text's byte offset of a character of key's dest. */
+static size_t dest_byte(const struct gen *gen, size_t index)
+{
+	size_t line = 0, at = 0;
+	/* Keys are written in order, each M line then its Z and S lines. */
+	for (size_t i = 0; i < index; i++)
+		line += 1 + (gen->keys[i].size != 0) + (gen->keys[i].since != 0);
+	for (size_t n = 0; n < line; n++)
+		at = (size_t)(strchr(gen->text + at, '\n') - gen->text) + 1;
+	const char *end = strchr(gen->text + at, '\n');
+	/* The dest is the last field before " #CHECKSUM". */
+	return (size_t)(end - gen->text) - 11;
+}
+
+/* A dest's line changed after the load: an error naming the file, never
+   another dest; a compaction that would copy it fails, the file kept. */
+static void test_changed_dest_line_is_error(void **fixture_ptr)
+{
+	struct gen *gen = *fixture_ptr;
+	rng_state = 0x5eed0005;
+	generate(gen, 40);
+	size_t index = 0;
+	while (!gen->keys[index].dest[0])
+		index++;
+	const struct gen_key *key = &gen->keys[index];
+	write_snapshot(gen, 1);
+	struct state *state = open_gen(gen);
+	size_t at = dest_byte(gen, index);
+	patch_snapshot(gen, at, other_byte(gen->text[at]));
+	assert_null(state_dest(state, MAILBOXES[key->mailbox], key->key));
+	const char **dests = NULL;
+	size_t count = 0;
+	struct yb_error err;
+	yb_error_clear(&err);
+	assert_int_equal(state_dests_where(state, MAILBOXES[key->mailbox], NULL,
+					   NULL, &dests, &count, &err),
+			 YB_ERR_IO);
+	assert_null(dests);
+	if (!strstr(err.msg, "snapshot changed while yubin ran"))
+		fail_msg("want the file named in: %s", err.msg);
+	/* Version 1 is rewritten at close: that must fail, not drop it. */
+	yb_error_clear(&err);
+	assert_int_equal(state_close(state, &err), YB_ERR_IO);
+	FILE *file = fopen(gen->snapshot, "rb");
+	assert_non_null(file);
+	char header[32] = "";
+	assert_non_null(fgets(header, sizeof(header), file));
+	fclose(file);
+	assert_string_equal(header, "yubin-snapshot 1\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -386,6 +571,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_changed_byte_refused_alike,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_end_line_refused,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dests_read_when_asked,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changed_dest_line_is_error,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dests_copied_across_windows,
 						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
