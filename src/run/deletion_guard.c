@@ -11,9 +11,9 @@ enum deletion_verdict deletion_guard(const struct deletion_counts *counts,
 	if (counts->deleting == 0)
 		return DELETIONS_GO;
 	/* Nothing the state knows is there: the Maildir is not the one
-	   the messages went to, or it was wiped; never the user's choice
-	   message by message. */
-	if (counts->known > 0 && counts->present == 0)
+	   the messages went to, or it was wiped, or the user deleted every
+	   message; only --force says which. */
+	if (counts->known > 0 && counts->present == 0 && !force)
 		return DELETIONS_WIPED;
 	/* deleting * SHARE > known, without overflow: both are at most a
 	   listing's size, far below SIZE_MAX / SHARE, but a count is

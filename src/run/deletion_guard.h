@@ -4,8 +4,8 @@
  * this decides, before any STORE in the folder.
  *
  * A Maildir that holds none of the files yubin knows there (emptied,
- * wiped, a mount point without its disk) deletes nothing, whatever the
- * command line says.  A run that would delete more than a share of what
+ * wiped, a mount point without its disk) deletes nothing unless --force
+ * says the user emptied it.  A run that would delete more than a share of what
  * yubin knows in the folder (more than DELETION_GUARD_MIN messages and
  * more than 1/DELETION_GUARD_SHARE of them) deletes nothing either,
  * unless --force says it is meant (yubin.yaml(5), push_deletions).
@@ -31,7 +31,8 @@ struct deletion_counts {
 
 enum deletion_verdict {
 	DELETIONS_GO,       /* push them (none is fine too) */
-	DELETIONS_WIPED,    /* none of the known files is there: push none */
+	DELETIONS_WIPED,    /* none of the known files is there, without
+			       --force: push none */
 	DELETIONS_TOO_MANY, /* over the share, without --force: push none */
 };
 

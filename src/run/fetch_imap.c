@@ -1356,13 +1356,16 @@ static int check_local_maildir(struct folder_run *fr, bool *skip,
 		if (rc != YB_OK)
 			return rc;
 	}
+	/* Emptied by the user (every message deleted in one go) looks
+	   just like wiped: --force is the user saying which. */
 	if (presence == MAILDIR_HOLDS_SOME ||
-	    (presence == MAILDIR_HOLDS_NONE && live == 0))
+	    (presence == MAILDIR_HOLDS_NONE && (live == 0 || fr->run->force)))
 		return YB_OK;
 	*skip = true;
 	if (presence == MAILDIR_HOLDS_NONE)
 		snprintf(reason, sizeof(reason), "holds none of the %zu files yubin "
-			 "delivered there", count);
+			 "delivered there (if you deleted them all, run once with "
+			 "--force to delete them on the server too)", count);
 	else
 		snprintf(reason, sizeof(reason), "%s (%s)", presence == MAILDIR_MISSING ?
 			 "is missing" : "cannot be read", why);
@@ -1394,7 +1397,9 @@ static int push_flags(struct folder_run *fr, struct yb_error *err)
 	fr->gone_marked_len = counts.expunge_len;
 	if (counts.wiped)
 		guard_folder(fr->run, fr->folder, fr->local_path, "holds none of the "
-			     "files yubin delivered there");
+			     "files yubin delivered there (if you deleted them all, "
+			     "run once with --force to delete them on the server "
+			     "too)");
 	if (counts.deleted > 0)
 		log_info("folder %s: %zu messages deleted locally marked \\Deleted "
 			 "on the server", fr->folder->shown, counts.deleted);

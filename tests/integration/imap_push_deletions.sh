@@ -16,7 +16,7 @@
 . "$top_srcdir/tests/lib/crash.sh"
 
 need_yubin
-tap_plan 28
+tap_plan 30
 # imap_push_deletions_plain.sh runs it all again without CONDSTORE.
 [ -z "${PUSH_DELETIONS_PLAIN-}" ] ||
 	HARNESS_IMAP_CAPABILITY="IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ NAMESPACE UIDPLUS UNSELECT CHILDREN"
@@ -207,6 +207,20 @@ fi
 setup Empty 8 push_deletions=true delete_after_days=3650
 find "$work/Empty/Maildir/cur" "$work/Empty/Maildir/new" -type f -delete
 guard_case empty Empty "the Maildir emptied"
+# The user who did delete every message says so once with --force (the
+# account expunges: delete_after_days).
+yubin_run empty-force -- -c "$work/Empty.yaml" --force
+if [ "$RUN_STATUS" = 0 ] && [ "$(imaptool alice count --folder Empty)" = 0 ]; then
+	tap_ok "the emptied Maildir with --force: all 8 deleted on the server, exit 0"
+else
+	tap_not_ok "the emptied Maildir with --force: all 8 deleted" "$(run_summary); server: $(server Empty)"
+fi
+yubin_run empty-after -- -c "$work/Empty.yaml"
+if [ "$RUN_STATUS" = 0 ] && [ -z "$(local_files Empty)" ]; then
+	tap_ok "the run after the forced one, without --force: exit 0, nothing fetched back"
+else
+	tap_not_ok "the run after the forced one: exit 0" "$(run_summary)"
+fi
 setup Unread 8 push_deletions=true delete_after_days=3650
 rm -rf -- "$work/Unread/Maildir/cur"
 echo "not a directory" >"$work/Unread/Maildir/cur"

@@ -2,7 +2,7 @@
  * test_deletion_guard.c - push_deletions' guard (deletion_guard.h): its
  * examples at the edges of the rule, then generated counts (seeded:
  * YUBIN_TEST_SEED) checked against the rule as yubin.yaml(5) words it,
- * computed another way: a wiped Maildir never deletes, and more than 10
+ * computed another way: a wiped Maildir deletes only with --force, and more than 10
  * messages that are more than a quarter of those known need --force.
  */
 #include "config.h"
@@ -33,10 +33,11 @@ static void test_examples(void **unused)
 	/* Nothing to delete: always fine, even from an empty Maildir. */
 	assert_int_equal(verdict(0, 0, 0, false), DELETIONS_GO);
 	assert_int_equal(verdict(100, 0, 0, false), DELETIONS_GO);
-	/* Every file gone: never, --force or not. */
+	/* Every file gone: only with --force. */
 	assert_int_equal(verdict(5, 0, 5, false), DELETIONS_WIPED);
-	assert_int_equal(verdict(5, 0, 5, true), DELETIONS_WIPED);
-	assert_int_equal(verdict(1000, 0, 3, true), DELETIONS_WIPED);
+	assert_int_equal(verdict(1000, 0, 3, false), DELETIONS_WIPED);
+	assert_int_equal(verdict(5, 0, 5, true), DELETIONS_GO);
+	assert_int_equal(verdict(1000, 0, 1000, true), DELETIONS_GO);
 	/* Ten is never too many; eleven is when it is over a quarter. */
 	assert_int_equal(verdict(12, 2, 10, false), DELETIONS_GO);
 	assert_int_equal(verdict(40, 30, 11, false), DELETIONS_TOO_MANY);
@@ -69,7 +70,7 @@ static enum deletion_verdict expected(size_t known, size_t present, size_t delet
 	if (deleting == 0)
 		return DELETIONS_GO;
 	if (known > 0 && present == 0)
-		return DELETIONS_WIPED;
+		return force ? DELETIONS_GO : DELETIONS_WIPED;
 	/* "more than a quarter": 4d > k, which for whole numbers is
 	   d > floor(k / 4). */
 	bool over_quarter = deleting > known / 4;
