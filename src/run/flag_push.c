@@ -136,11 +136,11 @@ static int plan_one(const struct flag_push_folder *folder,
 	if (!based || !(base & SINK_FLAG_DELETED))
 		plan->tally.known++;
 	if (!based) {
+		/* Met first (fetched before sync_flags: both, or its run
+		   stopped before agreeing): what both hold is agreed, and
+		   what one side alone holds counts as set there, at once. */
 		counts->first_seen++;
-		return state_set_flag_base(folder->state, folder->mailbox, key,
-					   flag_merge_first_base_with(pushed, step.local,
-								      seen->flags),
-					   err);
+		base = flag_merge_first_base_with(pushed, step.local, seen->flags);
 	}
 	step.from_base = base;
 	step.merge = flag_merge_with(pushed, base, step.local, seen->flags);
