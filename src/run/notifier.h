@@ -1,15 +1,19 @@
 /*
- * notifier.h - the connections --watch keeps to hear of new mail: one
- * per IMAP folder, each EXAMINEs its folder (read-only, so it changes no
- * \Recent or \Seen) and waits in IDLE.  They fetch nothing: the watch
- * runs fetch_account when one hears news.
+ * notifier.h - the connections --watch keeps to hear of new mail.  Where
+ * the server offers NOTIFY (RFC 5465), one connection for all of the
+ * account's folders: NOTIFY SET names them, nothing is selected, and it
+ * waits in IDLE for STATUS responses.  Otherwise, or when the server
+ * refuses NOTIFY SET, one per IMAP folder: each EXAMINEs its folder
+ * (read-only, so it changes no \Recent or \Seen) and waits in IDLE.
+ * They fetch nothing: the watch runs fetch_account when one hears news.
  *
  * A set belongs to one account.  notifier_set_open logs in as a fetch
  * does (the password, or the OAuth2 access token, refreshed once when
  * the server refuses a cached one), resolves the account's folders with
- * LIST, and opens a notifier for each of the first NOTIFIERS_MAX;
- * folders beyond, a server without IDLE and folders the server will not
- * EXAMINE leave set->polled true: the watch polls the account.
+ * LIST, and opens the NOTIFY notifier or one for each of the first
+ * NOTIFIERS_MAX; without NOTIFY, folders beyond, a server without IDLE
+ * and folders the server will not EXAMINE leave set->polled true: the
+ * watch polls the account.
  *
  * Errors are the session's (imap.h, imap_idle.h) and name the host and
  * folder; YB_ERR_AUTH and YB_ERR_CONFIG are the account's to fix.
@@ -32,7 +36,8 @@
 #define NOTIFIERS_MAX 8
 
 struct notifier {
-	char *quoted;               /* the folder, quoted for EXAMINE; owned */
+	char *quoted;               /* the folder, quoted for EXAMINE; owned;
+				       NULL for the NOTIFY notifier */
 	char shown[256];            /* its name for messages */
 	struct imap *imap;          /* owned; NULL once closed */
 	struct imap_idle_news news; /* what the server said since cleared */
@@ -43,6 +48,10 @@ struct notifier_set {
 	struct notifier *items;     /* owned, count of them */
 	size_t count;
 	bool polled;                /* some folders have no notifier */
+	bool notify;                /* one notifier, NOTIFY: all folders */
+	bool notify_refused;        /* the server offered NOTIFY, then
+				       refused NOTIFY SET: refusal says why */
+	char refusal[512];
 };
 
 /* Open the account's notifiers; on failure the set is empty. */

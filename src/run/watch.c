@@ -36,6 +36,7 @@ struct watched {
 	int64_t retry_at_ms;       /* backoff: nothing before this */
 	unsigned failures;         /* in a row */
 	bool failing;              /* warned; say so when it works again */
+	bool told_notify;          /* noted how its folders are watched */
 };
 
 struct watch {
@@ -127,6 +128,23 @@ static void drop_connection(struct watch *w, struct watched *wa,
 	note_failure(w, wa, err);
 }
 
+/* Once per account (not at each reconnect): NOTIFY, or why not. */
+static void note_notify(struct watched *wa)
+{
+	const struct notifier_set *set = &wa->set;
+	if (wa->told_notify || (!set->notify && !set->notify_refused))
+		return;
+	wa->told_notify = true;
+	if (set->notify)
+		log_info("account %s: %s offers NOTIFY: one connection waits "
+			 "for news of every folder", wa->account->name,
+			 wa->account->host);
+	else
+		log_info("account %s: %s refused NOTIFY (%s); waiting with IDLE "
+			 "on each folder instead (at most %d)", wa->account->name,
+			 wa->account->host, set->refusal, NOTIFIERS_MAX);
+}
+
 static void connect_account(struct watch *w, struct watched *wa)
 {
 	struct yb_error err;
@@ -138,6 +156,7 @@ static void connect_account(struct watch *w, struct watched *wa)
 		note_failure(w, wa, &err);
 		return;
 	}
+	note_notify(wa);
 	bool first = wa->trigger == NULL;
 	wa->connected = true;
 	wa->next_poll_ms = wa->set.polled
@@ -282,7 +301,11 @@ static void take_news(struct watch *w, struct watched *wa, struct notifier *n)
 {
 	struct yb_error err;
 	yb_error_clear(&err);
-	if (notifier_read(n, &err) != YB_OK) {
+	int rc = notifier_read(n, &err);
+	if (rc == YB_OK && n->news.overflow)
+		rc = yb_fail(&err, YB_ERR_TEMP, "%s stopped telling of changes "
+			     "(NOTIFICATIONOVERFLOW)", wa->account->host);
+	if (rc != YB_OK) {
 		drop_connection(w, wa, &err);
 		return;
 	}
