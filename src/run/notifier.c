@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "credential.h"
@@ -13,6 +14,7 @@
 #include "imap_notify.h"
 #include "log.h"
 #include "oauth2.h"
+#include "oauth2_cache.h"
 #include "secret.h"
 
 /* The secret every notifier of a set logs in with (see imap_connect). */
@@ -20,7 +22,26 @@ struct login {
 	const struct account *account;
 	char *secret;       /* owned (secret_free), or NULL */
 	bool from_cache;    /* an OAuth2 token not issued just now */
+	int64_t expires_at; /* the token's expiry, unix seconds; 0 unknown */
 };
+
+/* When the OAuth2 token just obtained expires, as the token cache
+   recorded it; 0 when the cache holds another token (another run
+   refreshed meanwhile) or none, or cannot be read. */
+static int64_t token_expiry(const struct login *login)
+{
+	struct oauth2_cache cache;
+	struct yb_error ignored;
+	if (oauth2_cache_load(login->account, &cache, &ignored) != YB_OK)
+		return 0;
+	int64_t expires_at = 0;
+	if (cache.access_token && cache.expires_at.present &&
+	    cache.expires_at.value <= INT64_MAX &&
+	    strcmp(cache.access_token, login->secret) == 0)
+		expires_at = (int64_t)cache.expires_at.value;
+	oauth2_cache_free(&cache);
+	return expires_at;
+}
 
 static int login_get(struct login *login, bool force_refresh,
 		     struct yb_error *err)
@@ -35,6 +56,7 @@ static int login_get(struct login *login, bool force_refresh,
 		int rc = oauth2_access_token(account, force_refresh,
 					     &login->secret, &fresh, err);
 		login->from_cache = rc == YB_OK && !fresh;
+		login->expires_at = rc == YB_OK ? token_expiry(login) : 0;
 		return rc;
 	}
 	if (credential == CRED_PASSWORD &&
@@ -197,13 +219,13 @@ static int open_notifiers(struct login *login, struct imap *first,
 	return rc;
 }
 
-int notifier_set_open(const struct account *account,
+int notifier_set_open(const struct account *account, bool new_token,
 		      struct notifier_set *set, struct yb_error *err)
 {
 	memset(set, 0, sizeof(*set));
 	struct login login = { .account = account };
 	struct imap *first = NULL;
-	int rc = login_get(&login, false, err);
+	int rc = login_get(&login, new_token, err);
 	if (rc == YB_OK)
 		rc = login_connect(&login, &first, err);
 	if (rc == YB_OK && !(imap_capabilities(first) & IMAP_CAPA_IDLE)) {
@@ -216,6 +238,7 @@ int notifier_set_open(const struct account *account,
 	} else if (rc == YB_OK) {
 		rc = open_notifiers(&login, first, set, err);
 	}
+	set->token_expires_at = login.expires_at;
 	secret_free(login.secret);
 	if (rc != YB_OK)
 		notifier_set_close(set, false);

@@ -9,8 +9,10 @@
  *
  * A set belongs to one account.  notifier_set_open logs in as a fetch
  * does (the password, or the OAuth2 access token, refreshed once when
- * the server refuses a cached one), resolves the account's folders with
- * LIST, and opens the NOTIFY notifier or one for each of the first
+ * the server refuses a cached one; a new one whatever the cache holds
+ * when new_token), notes when that token expires, resolves the
+ * account's folders with LIST, and opens the NOTIFY notifier or one for
+ * each of the first
  * NOTIFIERS_MAX; without NOTIFY, folders beyond, a server without IDLE
  * and folders the server will not EXAMINE leave set->polled true: the
  * watch polls the account.
@@ -52,10 +54,13 @@ struct notifier_set {
 	bool notify_refused;        /* the server offered NOTIFY, then
 				       refused NOTIFY SET: refusal says why */
 	char refusal[512];
+	int64_t token_expires_at;   /* OAuth2: the expiry of the token the
+				       set logged in with, unix seconds;
+				       0 unknown (or not OAuth2) */
 };
 
 /* Open the account's notifiers; on failure the set is empty. */
-int notifier_set_open(const struct account *account,
+int notifier_set_open(const struct account *account, bool new_token,
 		      struct notifier_set *set, struct yb_error *err);
 
 /* Read what n's server sent (poll said its socket is readable, or

@@ -11,7 +11,8 @@
  * seconds.  IDLE is renewed every WATCH_REIDLE_SEC (servers may end it
  * after 30 minutes) and a fetch follows, as it follows every reconnect.
  * An OAuth2 account logs its notifiers in afresh at each renewal
- * instead, so that no session outlives its token.
+ * instead, so that no session outlives its token, and with a new token
+ * shortly before the one in use expires, when its expiry is known.
  *
  * A lost connection or a failed fetch that may succeed later is tried
  * again with backoff (backoff.h), one warning when it starts failing and
