@@ -15,6 +15,9 @@
 
 need_yubin
 tap_plan 25
+# IDLE on each folder: Dovecot is kept from offering NOTIFY, which
+# watch_notify.sh tests.
+HARNESS_IMAP_NOTIFY=off
 harness_start
 
 work=$(harness_dir)/client
