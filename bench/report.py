@@ -11,7 +11,11 @@ number for a tool is the median over its rounds (peak RSS: the largest);
 With --check (make bench-check) it judges the bench, never its timings:
 every row ran, with every tool it lists, every round; every run exited
 well and delivered exactly what it should; the JSON written reads back
-with every row.  Exit 1 and a list of what is wrong otherwise.
+with every row; both --watch latency modes ran and delivered every
+message they appended.  Exit 1 and a list of what is wrong otherwise.
+
+--latency: latency.jsonl, one JSON object a line as bench/latency.py
+prints it (a --watch mode, its appends, medians in ms).
 """
 
 import argparse
@@ -26,6 +30,7 @@ ROWS = ["imap-full", "imap-none", "pop3-full", "pop3-none",
         "folders-full", "folders-none",
         "accounts-j1", "accounts-j2", "accounts-j4", "accounts-j8"]
 ONE_ROUND = {"pop3-big-full", "imap-big-full"}
+LATENCY_MODES = ["idle", "notify"]
 YARDSTICKS = {"stream", "floor"}
 
 
@@ -87,8 +92,11 @@ def build(args):
                 result["x_yubin_cpu"] = ratio(result["median_cpu_s"], base["median_cpu_s"])
     machine = dict(line.split("=", 1) for line in args.machine.splitlines() if "=" in line)
     sizes = {k: int(v) for k, v in (p.split("=") for p in args.sizes.split())}
+    with open(args.latency) as lines:
+        latency = [json.loads(line) for line in lines if line.strip()]
     return {"machine": machine, "dovecot": args.dovecot, "sizes": sizes,
-            "rounds": args.rounds, "peers": args.peers.split(), "rows": rows}
+            "rounds": args.rounds, "peers": args.peers.split(), "rows": rows,
+            "latency": latency}
 
 
 def fmt(value, digits=2):
@@ -112,6 +120,16 @@ def markdown(report):
                 row["title"], name, fmt(r["median_wall_s"]),
                 fmt(r["median_cpu_s"]), fmt(r["peak_rss_mb"], 1),
                 fmt(r.get("x_yubin_wall")), fmt(r.get("x_yubin_cpu"))))
+    out += ["", "yubin --watch: a message appended by another client, until its "
+            "file is in new/ (renamed) and until its fetch is recorded "
+            "(synced, state committed); median ms.", "",
+            "| watch with | appended | delivered | to new/ ms | recorded ms |",
+            "|---|---:|---:|---:|---:|"]
+    for mode in report["latency"]:
+        out.append("| %s | %d | %d | %s | %s |" % (
+            "NOTIFY, one connection" if mode["mode"] == "notify" else "IDLE, one per folder",
+            mode["appended"], mode["delivered"], fmt(mode["median_renamed_ms"], 0),
+            fmt(mode["median_recorded_ms"], 0)))
     return "\n".join(out) + "\n"
 
 
@@ -139,12 +157,21 @@ def problems_of(report, path):
     for peer in report["peers"]:
         if not any(peer in row["tools"] for row in rows.values()):
             problems.append("peer %s ran in no row" % peer)
+    modes = {m["mode"]: m for m in report["latency"]}
+    for name in LATENCY_MODES:
+        mode = modes.get(name)
+        if not mode:
+            problems.append("latency %s did not run" % name)
+        elif mode["delivered"] != mode["appended"] or mode["appended"] == 0:
+            problems.append("latency %s: %d of %d messages delivered" % (
+                name, mode["delivered"], mode["appended"]))
     return problems
 
 
 def main():
     parser = argparse.ArgumentParser()
-    for name in ("raw", "rows", "out", "peers", "dovecot", "sizes", "machine"):
+    for name in ("raw", "rows", "out", "peers", "dovecot", "sizes", "machine",
+                 "latency"):
         parser.add_argument("--" + name, required=True)
     parser.add_argument("--rounds", type=int, required=True)
     parser.add_argument("--check", action="store_true")
@@ -167,8 +194,8 @@ def main():
     if problems:
         print("bench-check: FAILED (%d problems)" % len(problems))
         return 1
-    print("bench-check: ok: %d rows, every tool delivered what it should"
-          % len(ROWS))
+    print("bench-check: ok: %d rows, every tool delivered what it should; "
+          "--watch delivered every message appended" % len(ROWS))
     return 0
 
 

@@ -37,6 +37,7 @@ ACCOUNTS=$(number BENCH_ACCOUNTS 1000) || exit 1
 ROUNDS=$(number BENCH_ROUNDS 3) || exit 1
 FOLDER_MESSAGES=$(number BENCH_FOLDER_MESSAGES 20) || exit 1
 TIMEOUT=$(number BENCH_TIMEOUT 3600) || exit 1
+LATENCY=$(number BENCH_LATENCY 20) || exit 1
 ACCOUNT_MESSAGES=3
 FOLDERS=50
 
@@ -231,10 +232,43 @@ for jobs in 1 2 4 8; do
 		"POP3, $ACCOUNTS accounts of $ACCOUNT_MESSAGES messages, yubin -j $jobs" "$tools"
 done
 
+# latency MODE: yubin --watch on demo's INBOX and f01, LATENCY messages
+# appended one at a time, alternately, by another client; how soon each
+# is in new/ and recorded (bench/latency.py): one line of latency.jsonl.
+latency() {
+	local dir=$work/latency-$1 result
+	mkdir -p "$dir" || fail "cannot make $dir"
+	harness_write_config "$dir/config.yaml" lat imap implicit "$(harness_port imaps)" \
+		demo "$(harness_password demo)" "$dir/Mail" folders='["INBOX", "f01"]' \
+		state_dir="$dir/state"
+	result=$("$PYTHON3" "$BENCH/latency.py" --yubin "$YUBIN" --config "$dir/config.yaml" \
+		--root "$dir/Mail" --folders INBOX,f01 --port "$(harness_port imap)" \
+		--user demo --password "$(harness_password demo)" --mode "$1" \
+		--count "$LATENCY" --log "$dir/stderr") ||
+		fail "the $1 latency run failed: $(tail -n 5 "$dir/stderr")"
+	# The mode is what the watch said it did (-v), not what was hoped.
+	local watched=idle
+	grep -q 'offers NOTIFY' "$dir/stderr" && watched=notify
+	[ "$watched" = "$1" ] || fail "the $1 latency run watched with $watched"
+	printf '%s\n' "$result" >>"$OUT/latency.jsonl"
+	note "latency $1: $("$PYTHON3" -c 'import json, sys
+r = json.loads(sys.argv[1])
+print("%d of %d delivered, median %s ms to new/, %s ms recorded" % (r["delivered"],
+      r["appended"], r["median_renamed_ms"], r["median_recorded_ms"]))' "$result")"
+}
+: >"$OUT/latency.jsonl"
+# Dovecot offers NOTIFY with its mailbox list index, on by default;
+# without the index it offers none, and the watch uses IDLE per folder.
+latency notify
+HARNESS_IMAP_NOTIFY=off
+harness_restart >/dev/null
+latency idle
+
 dovecot_version=$("$DOVECOT" --version | cut -d' ' -f1)
 harness_stop
 
 "$PYTHON3" "$BENCH/report.py" --raw "$raw" --rows "$rows" --out "$OUT" \
 	--rounds "$ROUNDS" --peers "${present[*]}" --dovecot "$dovecot_version" \
 	--sizes "messages=$MESSAGES big=$BIG huge_mb=$HUGE_MB accounts=$ACCOUNTS folders=$FOLDERS folder_messages=$FOLDER_MESSAGES" \
+	--latency "$OUT/latency.jsonl" \
 	--machine "$("$BENCH/machine.sh")" ${CHECK:+--check}

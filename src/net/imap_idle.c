@@ -6,18 +6,31 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conn.h"
 #include "log.h"
 
-/* What an untagged response during IDLE says about the mailbox. */
+static bool code_is(const struct imap_response *resp, const char *code)
+{
+	return resp->has_code && resp->code_len == strlen(code) &&
+	       strncasecmp(resp->code, code, resp->code_len) == 0;
+}
+
+/* What an untagged response during IDLE says about the mailbox (or,
+   with NOTIFY, the mailboxes). */
 static int note_news(void *ctx, const struct imap_response *resp,
 		     struct yb_error *err)
 {
 	(void)err;
 	struct imap_idle_news *news = ctx;
 	news->responses++;
-	if (imap_response_is(resp, "EXISTS") || imap_response_is(resp, "RECENT"))
+	if (code_is(resp, "NOTIFICATIONOVERFLOW"))
+		news->overflow = true;
+	/* A STATUS is all NOTIFY says of another mailbox; a NO is RFC
+	   5465's "some events may have got lost": fetch to be sure. */
+	if (imap_response_is(resp, "EXISTS") || imap_response_is(resp, "RECENT") ||
+	    imap_response_is(resp, "STATUS") || resp->status == IMAP_STATUS_NO)
 		news->new_mail = true;
 	else if (imap_response_is(resp, "EXPUNGE") ||
 		 imap_response_is(resp, "VANISHED") ||

@@ -7,7 +7,9 @@
  * imap_idle_wait (one session) or poll on imap_idle_fd plus
  * imap_idle_read (several) take what the server sends meanwhile;
  * imap_idle_done sends DONE and reads IDLE's completion.  News found on
- * the way is added to a struct imap_idle_news the caller clears.
+ * the way is added to a struct imap_idle_news the caller clears.  On a
+ * session with NOTIFY set (imap_notify.h) and nothing selected, the news
+ * is a STATUS naming a mailbox that changed.
  *
  * Errors name the host: YB_ERR_PROTOCOL for a NO or BAD to IDLE (with
  * news->refused: the server will not IDLE, poll it instead), a
@@ -35,7 +37,10 @@
 #define IMAP_IDLE_RESPONSES_MAX 100000
 
 struct imap_idle_news {
-	bool new_mail;     /* EXISTS or RECENT: a message arrived */
+	bool new_mail;     /* EXISTS or RECENT: a message arrived; or with
+			      NOTIFY, a STATUS, or "* NO" (events lost) */
+	bool overflow;     /* NOTIFY: [NOTIFICATIONOVERFLOW], the server
+			      stopped telling; set NOTIFY again */
 	bool changed;      /* EXPUNGE, VANISHED or FETCH: flags or removals */
 	bool ended;        /* the server completed IDLE without our DONE */
 	bool refused;      /* it answered IDLE with NO or BAD */

@@ -66,6 +66,7 @@ enum imap_capa_bit {
 	IMAP_CAPA_UTF8_ACCEPT = 1ull << 26,  /* UTF8=ACCEPT */
 	IMAP_CAPA_BINARY = 1ull << 27,
 	IMAP_CAPA_COMPRESS_DEFLATE = 1ull << 28,
+	IMAP_CAPA_NOTIFY = 1ull << 29,
 };
 
 /*

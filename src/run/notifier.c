@@ -3,14 +3,18 @@
 
 #include "notifier.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "credential.h"
 #include "fetch_imap.h"
+#include "imap_notify.h"
 #include "log.h"
 #include "oauth2.h"
+#include "oauth2_cache.h"
 #include "secret.h"
 
 /* The secret every notifier of a set logs in with (see imap_connect). */
@@ -18,7 +22,26 @@ struct login {
 	const struct account *account;
 	char *secret;       /* owned (secret_free), or NULL */
 	bool from_cache;    /* an OAuth2 token not issued just now */
+	int64_t expires_at; /* the token's expiry, unix seconds; 0 unknown */
 };
+
+/* When the OAuth2 token just obtained expires, as the token cache
+   recorded it; 0 when the cache holds another token (another run
+   refreshed meanwhile) or none, or cannot be read. */
+static int64_t token_expiry(const struct login *login)
+{
+	struct oauth2_cache cache;
+	struct yb_error ignored;
+	if (oauth2_cache_load(login->account, &cache, &ignored) != YB_OK)
+		return 0;
+	int64_t expires_at = 0;
+	if (cache.access_token && cache.expires_at.present &&
+	    cache.expires_at.value <= INT64_MAX &&
+	    strcmp(cache.access_token, login->secret) == 0)
+		expires_at = (int64_t)cache.expires_at.value;
+	oauth2_cache_free(&cache);
+	return expires_at;
+}
 
 static int login_get(struct login *login, bool force_refresh,
 		     struct yb_error *err)
@@ -33,6 +56,7 @@ static int login_get(struct login *login, bool force_refresh,
 		int rc = oauth2_access_token(account, force_refresh,
 					     &login->secret, &fresh, err);
 		login->from_cache = rc == YB_OK && !fresh;
+		login->expires_at = rc == YB_OK ? token_expiry(login) : 0;
 		return rc;
 	}
 	if (credential == CRED_PASSWORD &&
@@ -108,15 +132,72 @@ static int open_one(struct login *login, struct imap *session,
 	return rc;
 }
 
-/* The folders of the session, one notifier each up to NOTIFIERS_MAX,
-   the first on this session itself. */
+/* Folders in a notifier set: NOTIFY watches them all on one session. */
+static size_t watched_count(const struct notifier_set *set, size_t count)
+{
+	if (set->notify)
+		return 1;
+	return count < NOTIFIERS_MAX ? count : NOTIFIERS_MAX;
+}
+
+/*
+ * Where the server offers NOTIFY, ask it on the first session for news of
+ * every folder; set->notify when it agreed.  A refusal (NO, BAD) leaves
+ * the session good for the per-folder IDLE instead, and
+ * set->notify_refused with the server's reason for the watch to tell.
+ */
+static int try_notify(struct login *login, struct imap *first,
+		      const struct fetch_imap_folder *folders, size_t count,
+		      struct notifier_set *set, struct yb_error *err)
+{
+	if (!(imap_capabilities(first) & IMAP_CAPA_NOTIFY) || count == 0)
+		return YB_OK;
+	char **quoted = calloc(count, sizeof(*quoted));
+	if (!quoted)
+		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
+	for (size_t i = 0; i < count; i++)
+		quoted[i] = folders[i].quoted;
+	bool refused = false;
+	int rc = imap_notify_set(first, quoted, count, &refused,
+				 set->refusal, err);
+	free(quoted);
+	set->notify = rc == YB_OK && !refused;
+	set->notify_refused = rc == YB_OK && refused;
+	if (set->notify_refused)
+		log_debug("account %s: %s refused NOTIFY: %s", login->account->name,
+			  login->account->host, set->refusal);
+	return rc;
+}
+
+/* One notifier for every folder, on the session NOTIFY was set on. */
+static int open_notify(struct login *login, struct imap *first, size_t count,
+		       struct notifier_set *set, struct yb_error *err)
+{
+	struct notifier *n = &set->items[0];
+	memset(n, 0, sizeof(*n));
+	n->imap = first;
+	snprintf(n->shown, sizeof(n->shown), "%zu folder%s (NOTIFY)", count,
+		 count == 1 ? "" : "s");
+	set->count = 1;
+	int rc = imap_idle_start(n->imap, &n->news, err);
+	n->idle_since_ms = clock_now_ms();
+	if (rc == YB_OK)
+		log_debug("account %s: waiting in IDLE for NOTIFY's news of %s",
+			  login->account->name, n->shown);
+	return rc;
+}
+
+/* The folders of the session: all on it with NOTIFY, else one notifier
+   each up to NOTIFIERS_MAX, the first on this session itself. */
 static int open_notifiers(struct login *login, struct imap *first,
 			  struct notifier_set *set, struct yb_error *err)
 {
 	struct fetch_imap_folder *folders = NULL;
 	size_t count = 0;
 	int rc = fetch_imap_folders(login->account, first, &folders, &count, err);
-	size_t watched = count < NOTIFIERS_MAX ? count : NOTIFIERS_MAX;
+	if (rc == YB_OK)
+		rc = try_notify(login, first, folders, count, set, err);
+	size_t watched = watched_count(set, count);
 	if (rc == YB_OK && watched > 0) {
 		set->items = calloc(watched, sizeof(*set->items));
 		if (!set->items)
@@ -124,9 +205,11 @@ static int open_notifiers(struct login *login, struct imap *first,
 	}
 	if (rc != YB_OK || watched == 0)
 		imap_close(first);
-	for (size_t i = 0; rc == YB_OK && i < watched; i++)
+	if (rc == YB_OK && set->notify)
+		rc = open_notify(login, first, count, set, err);
+	for (size_t i = 0; rc == YB_OK && !set->notify && i < watched; i++)
 		rc = open_one(login, i == 0 ? first : NULL, &folders[i], set, err);
-	if (rc == YB_OK && count > NOTIFIERS_MAX) {
+	if (rc == YB_OK && !set->notify && count > NOTIFIERS_MAX) {
 		log_info("account %s: %zu folders; the first %d are watched with "
 			 "IDLE, the others are polled every poll_interval",
 			 login->account->name, count, NOTIFIERS_MAX);
@@ -136,13 +219,13 @@ static int open_notifiers(struct login *login, struct imap *first,
 	return rc;
 }
 
-int notifier_set_open(const struct account *account,
+int notifier_set_open(const struct account *account, bool new_token,
 		      struct notifier_set *set, struct yb_error *err)
 {
 	memset(set, 0, sizeof(*set));
 	struct login login = { .account = account };
 	struct imap *first = NULL;
-	int rc = login_get(&login, false, err);
+	int rc = login_get(&login, new_token, err);
 	if (rc == YB_OK)
 		rc = login_connect(&login, &first, err);
 	if (rc == YB_OK && !(imap_capabilities(first) & IMAP_CAPA_IDLE)) {
@@ -155,6 +238,7 @@ int notifier_set_open(const struct account *account,
 	} else if (rc == YB_OK) {
 		rc = open_notifiers(&login, first, set, err);
 	}
+	set->token_expires_at = login.expires_at;
 	secret_free(login.secret);
 	if (rc != YB_OK)
 		notifier_set_close(set, false);

@@ -22,6 +22,11 @@
 #define NEVER INT64_MAX
 /* The loop looks at its timers at least this often. */
 #define WAKE_MAX_MS 60000
+/* How long before an OAuth2 token expires the watch logs in afresh (a
+   fifth of the token's time, within these bounds; token_renew_at). */
+#define TOKEN_MARGIN_MIN_MS 5000
+#define TOKEN_MARGIN_MAX_MS (5 * 60 * 1000)
+#define TOKEN_RENEW_MIN_MS 5000
 
 /* One account under watch. */
 struct watched {
@@ -36,6 +41,10 @@ struct watched {
 	int64_t retry_at_ms;       /* backoff: nothing before this */
 	unsigned failures;         /* in a row */
 	bool failing;              /* warned; say so when it works again */
+	bool told_notify;          /* noted how its folders are watched */
+	int64_t token_renew_ms;    /* OAuth2: log in afresh with a new token
+				      at this time; NEVER: no known expiry */
+	bool new_token;            /* the next connect refreshes the token */
 };
 
 struct watch {
@@ -127,17 +136,57 @@ static void drop_connection(struct watch *w, struct watched *wa,
 	note_failure(w, wa, err);
 }
 
+/* Once per account (not at each reconnect): NOTIFY, or why not. */
+static void note_notify(struct watched *wa)
+{
+	const struct notifier_set *set = &wa->set;
+	if (wa->told_notify || (!set->notify && !set->notify_refused))
+		return;
+	wa->told_notify = true;
+	if (set->notify)
+		log_info("account %s: %s offers NOTIFY: one connection waits "
+			 "for news of every folder", wa->account->name,
+			 wa->account->host);
+	else
+		log_info("account %s: %s refused NOTIFY (%s); waiting with IDLE "
+			 "on each folder instead (at most %d)", wa->account->name,
+			 wa->account->host, set->refusal, NOTIFIERS_MAX);
+}
+
+/*
+ * When to log in afresh before the token expires: a fifth of its time
+ * left, at least TOKEN_MARGIN_MIN_MS and at most TOKEN_MARGIN_MAX_MS
+ * before, and never sooner than TOKEN_RENEW_MIN_MS from now, so that a
+ * server handing out tokens of a few seconds is not asked in a loop.
+ */
+static int64_t token_renew_at(int64_t expires_at, int64_t now_ms)
+{
+	if (expires_at <= 0)
+		return NEVER;
+	int64_t now_s = (int64_t)time(NULL);
+	int64_t left_ms = expires_at > now_s ? (expires_at - now_s) * 1000 : 0;
+	int64_t margin = left_ms / 5;
+	margin = margin < TOKEN_MARGIN_MIN_MS ? TOKEN_MARGIN_MIN_MS : margin;
+	margin = margin > TOKEN_MARGIN_MAX_MS ? TOKEN_MARGIN_MAX_MS : margin;
+	int64_t wait = left_ms - margin;
+	return now_ms + (wait > TOKEN_RENEW_MIN_MS ? wait : TOKEN_RENEW_MIN_MS);
+}
+
 static void connect_account(struct watch *w, struct watched *wa)
 {
 	struct yb_error err;
 	yb_error_clear(&err);
 	log_set_account(wa->account->name);
-	int rc = notifier_set_open(wa->account, &wa->set, &err);
+	int rc = notifier_set_open(wa->account, wa->new_token, &wa->set, &err);
 	log_set_account(NULL);
 	if (rc != YB_OK) {
 		note_failure(w, wa, &err);
 		return;
 	}
+	wa->new_token = false;
+	wa->token_renew_ms = token_renew_at(wa->set.token_expires_at,
+					    clock_now_ms());
+	note_notify(wa);
 	bool first = wa->trigger == NULL;
 	wa->connected = true;
 	wa->next_poll_ms = wa->set.polled
@@ -176,18 +225,34 @@ static void run_fetch(struct watch *w, struct watched *wa)
 		wa->next_poll_ms = clock_now_ms() + poll_interval_ms(wa->account);
 }
 
+/* Close the notifiers to log in again at once; the fetch that follows
+   every connect takes what came meanwhile. */
+static void log_in_afresh(struct watched *wa)
+{
+	notifier_set_close(&wa->set, true);
+	wa->connected = false;
+	want_fetch(wa, "renew");
+}
+
 /* Renew IDLE where it has run WATCH_REIDLE_SEC; with an OAuth2 token,
-   log in afresh instead, so that no session outlives its token. */
+   log in afresh instead, so that no session outlives its token, and
+   with a new token before the one in use expires. */
 static void renew_idle(struct watch *w, struct watched *wa, int64_t now)
 {
+	if (wa->connected && now >= wa->token_renew_ms) {
+		log_info("account %s: the OAuth2 access token expires in %lld s; "
+			 "logging in afresh with a new one", wa->account->name,
+			 (long long)(wa->set.token_expires_at - (int64_t)time(NULL)));
+		wa->new_token = true;
+		log_in_afresh(wa);
+		return;
+	}
 	for (size_t i = 0; wa->connected && i < wa->set.count; i++) {
 		struct notifier *n = &wa->set.items[i];
 		if (now - n->idle_since_ms < w->reidle_ms)
 			continue;
 		if (wa->account->has_oauth2) {
-			notifier_set_close(&wa->set, true);
-			wa->connected = false;
-			wa->trigger = "renew";
+			log_in_afresh(wa);
 			return;
 		}
 		struct yb_error err;
@@ -228,6 +293,8 @@ static int64_t next_wake(const struct watch *w, const struct watched *wa)
 	if (wa->fetch_due || (idle_account && !wa->connected))
 		return wa->retry_at_ms;
 	int64_t wake = wa->next_poll_ms;
+	if (wa->connected && wa->token_renew_ms < wake)
+		wake = wa->token_renew_ms;
 	for (size_t i = 0; i < wa->set.count; i++) {
 		int64_t renew = wa->set.items[i].idle_since_ms + w->reidle_ms;
 		wake = renew < wake ? renew : wake;
@@ -282,7 +349,11 @@ static void take_news(struct watch *w, struct watched *wa, struct notifier *n)
 {
 	struct yb_error err;
 	yb_error_clear(&err);
-	if (notifier_read(n, &err) != YB_OK) {
+	int rc = notifier_read(n, &err);
+	if (rc == YB_OK && n->news.overflow)
+		rc = yb_fail(&err, YB_ERR_TEMP, "%s stopped telling of changes "
+			     "(NOTIFICATIONOVERFLOW)", wa->account->host);
+	if (rc != YB_OK) {
 		drop_connection(w, wa, &err);
 		return;
 	}
@@ -376,6 +447,7 @@ static int watch_init(struct watch *w, const struct account *const *accounts,
 		wa->fetch_due = !imap;
 		wa->trigger = imap ? NULL : "start";
 		wa->next_poll_ms = imap ? NEVER : 0;
+		wa->token_renew_ms = NEVER;
 	}
 	return 0;
 }

@@ -3,14 +3,16 @@
  * arrives, until stopped.
  *
  * Each account is fetched once (fetch_account, the one fetch path), then
- * an IMAP account keeps one notifier per folder (notifier.h) and is
- * fetched again when one hears of new mail; events that come while a
- * fetch runs make one more fetch, not one each.  A POP3 account, an IMAP
- * server without IDLE and folders beyond NOTIFIERS_MAX are fetched every
- * poll_interval seconds.  IDLE is renewed every WATCH_REIDLE_SEC (servers
- * may end it after 30 minutes) and a fetch follows, as it follows every
- * reconnect.  An OAuth2 account logs its notifiers in afresh at each
- * renewal instead, so that no session outlives its token.
+ * an IMAP account keeps its notifiers (notifier.h: one connection with
+ * NOTIFY, else one per folder) and is fetched again when one hears of
+ * new mail; events that come while a fetch runs make one more fetch, not
+ * one each.  A POP3 account, an IMAP server without IDLE and, without
+ * NOTIFY, folders beyond NOTIFIERS_MAX are fetched every poll_interval
+ * seconds.  IDLE is renewed every WATCH_REIDLE_SEC (servers may end it
+ * after 30 minutes) and a fetch follows, as it follows every reconnect.
+ * An OAuth2 account logs its notifiers in afresh at each renewal
+ * instead, so that no session outlives its token, and with a new token
+ * shortly before the one in use expires, when its expiry is known.
  *
  * A lost connection or a failed fetch that may succeed later is tried
  * again with backoff (backoff.h), one warning when it starts failing and

@@ -11,9 +11,13 @@
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/harness.sh"
 . "$top_srcdir/tests/lib/checks.sh"
+. "$top_srcdir/tests/lib/watch.sh"
 
 need_yubin
 tap_plan 25
+# IDLE on each folder: Dovecot is kept from offering NOTIFY, which
+# watch_notify.sh tests.
+HARNESS_IMAP_NOTIFY=off
 harness_start
 
 work=$(harness_dir)/client
@@ -33,33 +37,10 @@ harness_write_config "$work/pop3.yaml" pop pop3 implicit "$(harness_port pop3s)"
 { cat "$work/imap.yaml"; tail -n +2 "$work/pop3.yaml"; } >"$config"
 chmod 600 "$config"
 
-# SIGINT and SIGTERM at their defaults, as a service manager starts it
-# (a shell leaves SIGINT ignored in a background job).
-YUBIN_TEST_POLL_INTERVAL=1 "$PYTHON3" -c 'import os, signal, sys
-for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-    signal.signal(s, signal.SIG_DFL)
-os.execv(sys.argv[1], sys.argv[1:])' "$YUBIN" --watch -v --json -c "$config" \
-	>"$work/watch.out" 2>"$work/watch.err" </dev/null &
-watch_pid=$!
-harness_at_exit "kill -KILL $watch_pid 2>/dev/null"
-
-now_ms() { date +%s%3N; }
-
-# wait_count DIR N: until the Maildir DIR holds N messages (at most 10 s);
-# LATENCY_MS is how long it took.
-wait_count() {
-	local start i
-	start=$(now_ms)
-	for ((i = 0; i < 1000; i++)); do
-		if [ "$(maildir_count "$1")" -ge "$2" ]; then
-			LATENCY_MS=$(($(now_ms) - start))
-			return 0
-		fi
-		kill -0 "$watch_pid" 2>/dev/null || return 1
-		sleep 0.01
-	done
-	return 1
-}
+YUBIN_TEST_POLL_INTERVAL=1 watch_start "$work/watch.out" "$work/watch.err" \
+	--watch -v --json -c "$config"
+now_ms() { watch_now_ms; }
+wait_count() { watch_wait_count "$@"; }
 
 tap_check "the first fetch delivers INBOX" wait_count "$root" 2
 tap_check "and the second folder" wait_count "$root/Work" 1

@@ -69,6 +69,15 @@
 #   HARNESS_MAIL_PLUGINS           if set before harness_start: Dovecot's
 #                                  mail_plugins (listescape lets folder
 #                                  names hold a ".")
+#   HARNESS_IMAP_NOTIFY            if set before harness_start: 1,
+#                                  mailbox_list_index = yes, with which
+#                                  Dovecot offers NOTIFY (RFC 5465; its
+#                                  default, said outright); off, the list
+#                                  index off: no NOTIFY offered; refuse,
+#                                  NOTIFY offered without the list index,
+#                                  so that Dovecot answers NOTIFY SET
+#                                  with NO (do not combine with
+#                                  HARNESS_IMAP_CAPABILITY)
 #   harness_login_count USER       logins of USER in Dovecot's log so far
 #   harness_login_method_after USER N
 #                                  the SASL method of USER's login N+1
@@ -362,6 +371,18 @@ harness_special_use_conf() {
 	done
 }
 
+# HARNESS_IMAP_NOTIFY: NOTIFY offered and working, not offered, or
+# offered and refused.
+harness_notify_conf() {
+	case ${HARNESS_IMAP_NOTIFY-} in
+	'') ;;
+	1) printf 'mailbox_list_index = yes\n' ;;
+	off) printf 'mailbox_list_index = no\n' ;;
+	refuse) printf 'mailbox_list_index = no\nimap_capability = +NOTIFY\n' ;;
+	*) harness_die "HARNESS_IMAP_NOTIFY must be 1, off or refuse, not '$HARNESS_IMAP_NOTIFY'" ;;
+	esac
+}
+
 harness_write_dovecot_conf() {
 	local d=$HARNESS_DIR/dovecot ssl_conf client_conf oauth2_conf
 	ssl_conf=$(harness_ssl_conf) || return 1
@@ -414,6 +435,7 @@ harness_write_dovecot_conf() {
 	}
 	${HARNESS_IMAP_CAPABILITY:+imap_capability = $HARNESS_IMAP_CAPABILITY}
 	${HARNESS_MAIL_PLUGINS:+mail_plugins = $HARNESS_MAIL_PLUGINS}
+	$(harness_notify_conf)
 	mail_fsync = never
 	mail_max_userip_connections = 200
 
