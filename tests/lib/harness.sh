@@ -343,16 +343,33 @@ harness_make_users() {
 }
 
 # Four distinct free ports on 127.0.0.1: bound together, so they differ,
-# then released for Dovecot to take.
+# then released for Dovecot to take.  Taken below the kernel's ephemeral
+# range where there is room: a port in it can become the source port of
+# any outgoing connection on the machine while Dovecot is down for a
+# harness_restart_same_ports, and the restart then cannot bind it.
 harness_pick_ports() {
 	local ports
 	ports=$("$PYTHON3" - <<-'EOF'
-	import socket
+	import random, socket
+	try:
+	    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+	        low = int(f.read().split()[0])
+	except (OSError, ValueError, IndexError):
+	    low = 0
+	span = (10000, low - 1) if low > 12000 else None
 	socks = []
-	for _ in range(4):
+	for _ in range(400):
+	    if len(socks) == 4:
+	        break
 	    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-	    s.bind(("127.0.0.1", 0))
+	    try:
+	        s.bind(("127.0.0.1", random.randint(*span) if span else 0))
+	    except OSError:
+	        s.close()
+	        continue
 	    socks.append(s)
+	if len(socks) < 4:
+	    raise SystemExit("no four free ports on 127.0.0.1")
 	print(" ".join(str(s.getsockname()[1]) for s in socks))
 	for s in socks:
 	    s.close()
@@ -544,12 +561,16 @@ harness_start() {
 
 # A port taken between picking and binding makes Dovecot fail: retry.
 harness_launch_retrying() {
-	local try
-	for try in 1 2 3; do
+	local try tries=3
+	# Same ports: a port still held a moment (by a process of the old
+	# server that is going away) is waited for, not given up on.
+	[ -n "${HARNESS_KEEP_PORTS-}" ] && tries=10
+	for ((try = 1; try <= tries; try++)); do
 		if harness_launch; then
 			return 0
 		fi
 		printf '# harness: Dovecot did not come up (try %s)\n' "$try"
+		[ -n "${HARNESS_KEEP_PORTS-}" ] && sleep 1
 	done
 	printf '# %s\n' "--- dovecot log ---"
 	sed 's/^/# /' "$HARNESS_DIR/dovecot/dovecot.log" "$HARNESS_DIR/dovecot/dovecot.out" 2>/dev/null | tail -n 40
