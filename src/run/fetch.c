@@ -11,7 +11,6 @@
 #include <time.h>
 
 #include "fetch_imap.h"
-#include "flag_merge.h"
 #include "fetch_pop3.h"
 #include "grow.h"
 #include "log.h"
@@ -94,30 +93,6 @@ static const char *path_of_mailbox(const struct account *account,
 }
 
 /*
- * sync_flags: both: a message recovered from an interrupted run is agreed
- * on the letters its file has, which came from the server when it was
- * written (as fetch_imap does for one fetched whole).  Unagreed, it
- * would be met as one fetched before the key was set.
- */
-static int agree_recovered(const struct account *account, struct state *state,
-			   struct sink *sink, const struct state_intent *intent,
-			   struct yb_error *err)
-{
-	if (account->protocol != PROTOCOL_IMAP ||
-	    account->sync_flags != SYNC_FLAGS_BOTH)
-		return YB_OK;
-	uint32_t letters = 0;
-	char found[SINK_DEST_MAX];
-	int rc = sink_read_flags(sink, intent->dest, &letters, found, err);
-	if (rc != YB_OK || !found[0])
-		return rc;
-	uint32_t pushed = account->push_deletions ? FLAG_MERGE_DELETIONS
-						  : FLAG_MERGE_PUSHED;
-	return state_set_flag_base(state, intent->mailbox, intent->key,
-				   letters & pushed, err);
-}
-
-/*
  * A crashed run may have left intents: each names a message that was
  * durable in the sink's temporary place and maybe published.  Ask the
  * sink which, and commit or drop accordingly, before anything is fetched.
@@ -162,8 +137,6 @@ static int resolve_intents(const struct account *account, struct state *state,
 			break;
 		if (present) {
 			rc = state_commit(state, copy[i].mailbox, copy[i].key, now, err);
-			if (rc == YB_OK)
-				rc = agree_recovered(account, state, sink, &copy[i], err);
 			report->recovered++;
 			log_info("recovered %s from an interrupted run", copy[i].dest);
 		} else {

@@ -32,7 +32,6 @@
 
 #include "delivery.h"
 #include "folder_ns.h"
-#include "flag_merge.h"
 #include "flag_push.h"
 #include "folder_path.h"
 #include "held.h"
@@ -1414,36 +1413,6 @@ static int push_flags(struct folder_run *fr, struct yb_error *err)
 	return rc;
 }
 
-/*
- * sync_flags: both: a message fetched this run has, as agreed flags, those
- * it was delivered with.  Without them the next run would meet it as one
- * fetched before the key was set, take only what both sides then hold,
- * and undo a flag either side cleared meanwhile.
- */
-static int record_delivered_bases(struct folder_run *fr, struct yb_error *err)
-{
-	if (fr->run->account->sync_flags != SYNC_FLAGS_BOTH)
-		return YB_OK;
-	struct state *state = fr->run->state;
-	uint32_t pushed = fr->run->account->push_deletions ? FLAG_MERGE_DELETIONS
-							   : FLAG_MERGE_PUSHED;
-	int rc = YB_OK;
-	for (size_t i = 0; i < fr->count && rc == YB_OK; i++) {
-		const struct entry *e = &fr->entries[i];
-		char key[IMAP_KEY_MAX];
-		unsigned base;
-		if (!e->done)
-			continue;
-		imap_key_format(key, fr->uidvalidity, e->uid);
-		if (!state_contains(state, fr->folder->name, key) ||
-		    state_flag_base(state, fr->folder->name, key, &base))
-			continue;
-		rc = state_set_flag_base(state, fr->folder->name, key,
-					 imap_flags_neutral(e->flags) & pushed, err);
-	}
-	return rc;
-}
-
 /* Flags of messages fetched before, onto a sink that keeps them. */
 static int mirror_flags(struct folder_run *fr, struct yb_error *err)
 {
@@ -1560,8 +1529,6 @@ static int run_folder(struct folder_run *fr, struct yb_error *err)
 		rc = open_delivery(fr, err);
 	if (rc == YB_OK && wanted > 0)
 		rc = fetch_wanted(fr, wanted, err);
-	if (rc == YB_OK && wanted > 0)
-		rc = record_delivered_bases(fr, err);
 	if (rc == YB_OK)
 		rc = mirror_flags(fr, err);
 	if (rc == YB_OK)

@@ -28,17 +28,6 @@ struct flag_merge flag_merge_with(uint32_t pushed, uint32_t base, uint32_t local
 	return result;
 }
 
-uint32_t flag_merge_first_base(uint32_t local, uint32_t server)
-{
-	return flag_merge_first_base_with(FLAG_MERGE_PUSHED, local, server);
-}
-
-uint32_t flag_merge_first_base_with(uint32_t pushed, uint32_t local,
-				    uint32_t server)
-{
-	return local & server & pushed;
-}
-
 uint32_t flag_merge_resume_base(uint32_t base, uint32_t push_add,
 				uint32_t push_remove, uint32_t server)
 {

@@ -66,12 +66,6 @@ struct flag_merge flag_merge(uint32_t base, uint32_t local, uint32_t server);
 struct flag_merge flag_merge_with(uint32_t pushed, uint32_t base, uint32_t local,
 				  uint32_t server);
 
-/* The base of a message met with no base recorded: local AND server, of
-   the merged flags. */
-uint32_t flag_merge_first_base(uint32_t local, uint32_t server);
-uint32_t flag_merge_first_base_with(uint32_t pushed, uint32_t local,
-				    uint32_t server);
-
 /*
  * The base to merge from when a push (push_add, push_remove) was
  * recorded and no new base after it: a run killed between the two.  The

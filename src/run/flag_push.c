@@ -13,6 +13,7 @@
 #include "flag_store.h"
 #include "imap_key.h"
 #include "imap_resp.h"
+#include "maildir_flags.h"
 #include "testhook.h"
 #include "text.h"
 
@@ -136,11 +137,12 @@ static int plan_one(const struct flag_push_folder *folder,
 	if (!based || !(base & SINK_FLAG_DELETED))
 		plan->tally.known++;
 	if (!based) {
-		/* Met first (fetched before sync_flags: both, or its run
-		   stopped before agreeing): what both hold is agreed, and
-		   what one side alone holds counts as set there, at once. */
+		/* Met first: fetched before sync_flags: both, or in a run
+		   stopped before it agreed.  The letters yubin last gave
+		   its file (as the state names it) are what the server had
+		   then: the last agreement there was. */
 		counts->first_seen++;
-		base = flag_merge_first_base_with(pushed, step.local, seen->flags);
+		base = maildir_dest_flags(dest) & pushed;
 	}
 	step.from_base = base;
 	step.merge = flag_merge_with(pushed, base, step.local, seen->flags);

@@ -50,6 +50,17 @@ bool maildir_letters(uint32_t flags, char letters[MAILDIR_LETTERS_SIZE])
 	return true;
 }
 
+uint32_t maildir_dest_flags(const char *dest)
+{
+	uint32_t flags = 0;
+	const char *info = strstr(dest, ":2,");
+	for (const char *p = info ? info + 3 : ""; *p; p++)
+		for (size_t i = 0; i < LETTER_COUNT; i++)
+			if (*p == letter_table[i].letter)
+				flags |= letter_table[i].flag;
+	return flags;
+}
+
 /* The base name of a dest: after "new/" or "cur/", up to ":2," if any. */
 static bool split_dest(const char *dest, char *base, size_t base_size)
 {
@@ -115,11 +126,8 @@ int maildir_read_flags(const char *maildir_path, const char *dest,
 	if (!split_dest(dest, base, sizeof(base)))
 		return yb_fail(err, YB_ERR_INTERNAL, "bad maildir dest %s", dest);
 	int rc = locate(maildir_path, dest, base, found, MAILDIR_DEST_MAX, err);
-	const char *info = rc == YB_OK && found[0] ? strstr(found, ":2,") : NULL;
-	for (const char *p = info ? info + 3 : ""; *p; p++)
-		for (size_t i = 0; i < LETTER_COUNT; i++)
-			if (*p == letter_table[i].letter)
-				*flags |= letter_table[i].flag;
+	if (rc == YB_OK && found[0])
+		*flags = maildir_dest_flags(found);
 	return rc;
 }
 

@@ -25,6 +25,10 @@
  */
 bool maildir_letters(uint32_t flags, char letters[MAILDIR_LETTERS_SIZE]);
 
+/* The SINK_FLAG_* bits of the info letters a dest names ("cur/X:2,FS"
+   gives flagged and seen; "new/X" none), without looking at the file. */
+uint32_t maildir_dest_flags(const char *dest);
+
 /*
  * The message published at dest ("new/NAME..." or "cur/NAME...:2,FL" under
  * maildir_path; a mail reader may have moved it to cur/ and added flags

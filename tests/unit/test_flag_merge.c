@@ -143,25 +143,6 @@ static void test_generated_with_stray_bits(void **unused)
 	}
 }
 
-/* A message first seen: its base is what both hold, so the next merge
-   unites the two sides (set wins) and pushes only what the server
-   lacks. */
-static void test_first_sight_unites(void **unused)
-{
-	(void)unused;
-	for (uint32_t local = 0; local <= SINK_FLAGS_ALL; local++)
-		for (uint32_t server = 0; server <= SINK_FLAGS_ALL; server++) {
-			uint32_t base = flag_merge_first_base(local, server);
-			assert_int_equal(base, local & server & FLAG_MERGE_PUSHED);
-			struct flag_merge merge = flag_merge(base, local, server);
-			assert_int_equal(merge.base,
-					 (local | server) & FLAG_MERGE_PUSHED);
-			assert_int_equal(merge.push_remove, 0);
-			assert_int_equal(merge.push_add,
-					 local & ~server & FLAG_MERGE_PUSHED);
-		}
-}
-
 /*
  * A run killed after recording a push (stored: with its STORE done or
  * not), the Maildir letters then later_local: the run after it merges
@@ -298,7 +279,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_combination),
 		cmocka_unit_test(test_generated_with_stray_bits),
-		cmocka_unit_test(test_first_sight_unites),
 		cmocka_unit_test(test_resume_after_kill),
 		cmocka_unit_test(test_deletions_merged),
 		cmocka_unit_test(test_examples),

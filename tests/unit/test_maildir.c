@@ -1312,12 +1312,37 @@ static void test_read_flags_after_reader(void **state)
 					    &err), YB_ERR_INTERNAL);
 }
 
+/* The letters a dest names, read from the name alone: every set of
+   them, in any order, with a reader's own letters mixed in. */
+static void test_dest_flags(void **state)
+{
+	(void)state;
+	assert_int_equal(maildir_dest_flags("new/1.M2P3.host"), 0);
+	assert_int_equal(maildir_dest_flags("cur/1.M2P3.host:2,"), 0);
+	for (uint32_t flags = 0; flags <= SINK_FLAGS_ALL; flags++) {
+		char letters[MAILDIR_LETTERS_SIZE], dest[64];
+		assert_true(maildir_letters(flags, letters));
+		snprintf(dest, sizeof(dest), "cur/1.M2P3.host:2,a%sz", letters);
+		assert_int_equal(maildir_dest_flags(dest), flags);
+		/* reversed */
+		size_t len = strlen(letters);
+		for (size_t i = 0; i < len / 2; i++) {
+			char c = letters[i];
+			letters[i] = letters[len - 1 - i];
+			letters[len - 1 - i] = c;
+		}
+		snprintf(dest, sizeof(dest), "cur/1.M2P3.host:2,%s", letters);
+		assert_int_equal(maildir_dest_flags(dest), flags);
+	}
+}
+
 int main(void)
 {
 	umask(022);
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_open_creates_maildir),
+		T(test_dest_flags),
 		T(test_open_existing_with_trailing_slash),
 		T(test_open_refuses_regular_file),
 		T(test_open_refuses_file_as_subdir),
