@@ -40,6 +40,7 @@
 
 #include "fileio.h"
 #include "maildir_flags.h"
+#include "maildir_index.h"
 #include "sink_batch.h"
 #include "testhook.h"
 #include "text.h"
@@ -88,6 +89,7 @@ struct maildir {
 	size_t open_pending;            /* ended messages whose fd is open */
 	bool batch_failed;              /* prepare failed: only discard left */
 	char *spare_buffer;             /* owned; a write buffer for the next message */
+	struct maildir_index cur_index; /* owned: where renamed files went */
 };
 
 /* Issued names in this process; part of every name, so names never repeat. */
@@ -914,6 +916,7 @@ static void free_maildir(struct maildir *maildir)
 	fd_close(&maildir->new_fd);
 	fd_close(&maildir->cur_fd);
 	free(maildir->spare_buffer);
+	maildir_index_free(&maildir->cur_index);
 	free(maildir->path);
 	free(maildir);
 }
@@ -948,7 +951,8 @@ static int maildir_sink_read_flags(struct sink *sink, const char *dest,
 				   uint32_t *flags, char found[SINK_DEST_MAX],
 				   struct yb_error *err)
 {
-	return maildir_read_flags(((struct maildir *)sink)->path, dest, flags,
+	struct maildir *maildir = (struct maildir *)sink;
+	return maildir_read_flags(maildir->path, &maildir->cur_index, dest, flags,
 				  found, err);
 }
 
@@ -992,6 +996,7 @@ int maildir_open(const char *path, struct sink **out, struct yb_error *err)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	maildir->base.ops = &maildir_ops;
 	maildir->tmp_fd = maildir->new_fd = maildir->cur_fd = -1;
+	maildir_index_init(&maildir->cur_index);
 	maildir->path = copy_path(path);
 	int status = maildir->path ? YB_OK :
 		     yb_fail(err, YB_ERR_INTERNAL, "out of memory");

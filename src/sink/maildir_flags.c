@@ -20,6 +20,7 @@
 
 #include "fileio.h"
 #include "grow.h"
+#include "maildir_index.h"
 #include "text.h"
 
 #define IMAP_LETTERS "DFRST"
@@ -79,9 +80,25 @@ static bool split_dest(const char *dest, char *base, size_t base_size)
 	return true;
 }
 
-/* Find the file now: where dest says, else cur/BASE:2,* or new/BASE. */
-static int locate(const char *maildir_path, const char *dest, const char *base,
-		  char *found, size_t found_size, struct yb_error *err)
+/* new/BASE, if it is there. */
+static void locate_in_new(const char *maildir_path, const char *base,
+			  char *found, size_t found_size)
+{
+	char path[4096];
+	struct stat st;
+	if (text_format(path, sizeof(path), "%s/new/%s", maildir_path, base) &&
+	    lstat(path, &st) == 0)
+		snprintf(found, found_size, "new/%s", base);
+}
+
+/*
+ * Find the file now: where dest says, else cur/BASE:2,* or new/BASE.
+ * index (may be NULL) answers for cur/ when it can be sure; else cur/ is
+ * read here.
+ */
+static int locate(const char *maildir_path, struct maildir_index *index,
+		  const char *dest, const char *base, char *found,
+		  size_t found_size, struct yb_error *err)
 {
 	char path[4096];
 	if (!text_format(path, sizeof(path), "%s/%s", maildir_path, dest))
@@ -92,6 +109,17 @@ static int locate(const char *maildir_path, const char *dest, const char *base,
 		return YB_OK;
 	}
 	found[0] = '\0';
+	bool sure = false;
+	if (index) {
+		int rc = maildir_index_find(index, maildir_path, base, found,
+					    found_size, &sure, err);
+		if (rc != YB_OK || found[0])
+			return rc;
+		if (sure) {
+			locate_in_new(maildir_path, base, found, found_size);
+			return YB_OK;
+		}
+	}
 	if (!text_format(path, sizeof(path), "%s/cur", maildir_path))
 		return yb_fail(err, YB_ERR_IO, "path too long in %s", maildir_path);
 	DIR *dir = opendir(path);
@@ -109,23 +137,21 @@ static int locate(const char *maildir_path, const char *dest, const char *base,
 		}
 	}
 	closedir(dir);
-	if (!found[0]) {
-		if (text_format(path, sizeof(path), "%s/new/%s", maildir_path, base) &&
-		    lstat(path, &st) == 0)
-			snprintf(found, found_size, "new/%s", base);
-	}
+	if (!found[0])
+		locate_in_new(maildir_path, base, found, found_size);
 	return YB_OK;
 }
 
-int maildir_read_flags(const char *maildir_path, const char *dest,
-		       uint32_t *flags, char *found, struct yb_error *err)
+int maildir_read_flags(const char *maildir_path, struct maildir_index *index,
+		       const char *dest, uint32_t *flags, char *found,
+		       struct yb_error *err)
 {
 	char base[MAILDIR_DEST_MAX];
 	*flags = 0;
 	found[0] = '\0';
 	if (!split_dest(dest, base, sizeof(base)))
 		return yb_fail(err, YB_ERR_INTERNAL, "bad maildir dest %s", dest);
-	int rc = locate(maildir_path, dest, base, found, MAILDIR_DEST_MAX, err);
+	int rc = locate(maildir_path, index, dest, base, found, MAILDIR_DEST_MAX, err);
 	if (rc == YB_OK && found[0])
 		*flags = maildir_dest_flags(found);
 	return rc;
@@ -220,7 +246,7 @@ int maildir_rename_flags(const char *maildir_path, const char *found,
 		if (rc != YB_OK || !gone)
 			return rc;
 		char relocated[MAILDIR_DEST_MAX];
-		rc = locate(maildir_path, current, base, relocated,
+		rc = locate(maildir_path, NULL, current, base, relocated,
 			    sizeof(relocated), err);
 		if (rc != YB_OK || !relocated[0])
 			return rc; /* deleted meanwhile: nothing to flag */
@@ -243,7 +269,7 @@ int maildir_apply_flags(const char *maildir_path, const char *dest,
 	new_dest[0] = '\0';
 	if (!split_dest(dest, base, sizeof(base)))
 		return yb_fail(err, YB_ERR_INTERNAL, "bad maildir dest in state");
-	int rc = locate(maildir_path, dest, base, found, sizeof(found), err);
+	int rc = locate(maildir_path, NULL, dest, base, found, sizeof(found), err);
 	if (rc != YB_OK || !found[0])
 		return rc;
 	return maildir_rename_flags(maildir_path, found, letters, new_dest, err);

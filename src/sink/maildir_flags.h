@@ -63,11 +63,16 @@ int maildir_rename_flags(const char *maildir_path, const char *found,
  * again by its unique part if a mail reader renamed it: found
  * (MAILDIR_DEST_MAX bytes) gets where it is now ("" when it is gone),
  * *flags the SINK_FLAG_* bits of its info letters (other letters are the
- * reader's own and ignored; a file in new/ has none).  Errors are
+ * reader's own and ignored; a file in new/ has none).  index (may be
+ * NULL; see maildir_index.h) spares listing cur/ for each stale name,
+ * which a first run over a mailbox a reader has gone through has by the
+ * thousand.  Errors are
  * YB_ERR_IO naming the directory, YB_ERR_INTERNAL for a malformed dest.
  */
-int maildir_read_flags(const char *maildir_path, const char *dest,
-		       uint32_t *flags, char *found, struct yb_error *err);
+struct maildir_index;
+int maildir_read_flags(const char *maildir_path, struct maildir_index *index,
+		       const char *dest, uint32_t *flags, char *found,
+		       struct yb_error *err);
 
 /*
  * Hash every message file in new/ and cur/ of maildir_path: one

@@ -36,6 +36,7 @@
 
 #include "maildir.h"
 #include "maildir_flags.h"
+#include "maildir_index.h"
 #include "sink.h"
 
 struct fixture {
@@ -1297,19 +1298,104 @@ static void test_read_flags_after_reader(void **state)
 	uint32_t flags = 0;
 	struct yb_error err;
 	yb_error_clear(&err);
-	assert_int_equal(maildir_read_flags(fx->maildir, "new/" RACE_BASE,
+	assert_int_equal(maildir_read_flags(fx->maildir, NULL, "new/" RACE_BASE,
 					    &flags, found, &err), YB_OK);
 	assert_string_equal(found, "cur/" RACE_BASE ":2,DPST");
 	assert_int_equal(flags, SINK_FLAG_DRAFT | SINK_FLAG_SEEN | SINK_FLAG_DELETED);
-	assert_int_equal(maildir_read_flags(fx->maildir, "cur/" RACE_BASE ":2,S",
+	assert_int_equal(maildir_read_flags(fx->maildir, NULL, "cur/" RACE_BASE ":2,S",
 					    &flags, found, &err), YB_OK);
 	assert_string_equal(found, "cur/" RACE_BASE ":2,DPST");
-	assert_int_equal(maildir_read_flags(fx->maildir, "cur/gone:2,S", &flags,
+	assert_int_equal(maildir_read_flags(fx->maildir, NULL, "cur/gone:2,S", &flags,
 					    found, &err), YB_OK);
 	assert_string_equal(found, "");
 	assert_int_equal(flags, 0);
-	assert_int_equal(maildir_read_flags(fx->maildir, "tmp/x", &flags, found,
+	assert_int_equal(maildir_read_flags(fx->maildir, NULL, "tmp/x", &flags, found,
 					    &err), YB_ERR_INTERNAL);
+}
+
+/* cur/'s mtime set seconds ago: as a Maildir no reader touched lately. */
+static void age_cur(const struct fixture *fx, int seconds)
+{
+	char dir[PATH_MAX];
+	sub_path(dir, sizeof(dir), fx, "cur");
+	struct timespec times[2];
+	clock_gettime(CLOCK_REALTIME, &times[0]);
+	times[0].tv_sec -= seconds;
+	times[1] = times[0];
+	assert_int_equal(utimensat(AT_FDCWD, dir, times, 0), 0);
+}
+
+/*
+ * With the index: 300 files a reader renamed (seeded letters) are found
+ * from their stale names; ones deleted afterwards are gone (cur/ listed
+ * again, its mtime changed); a file renamed again with cur/'s mtime put
+ * back is still found (the index's hit is checked, the scan takes over).
+ */
+static void test_read_flags_indexed(void **state)
+{
+	struct fixture *fx = *state;
+	enum { FILES = 300 };
+	uint32_t want[FILES];
+	uint64_t rng = 0x9e3779b97f4a7c15ULL;
+	for (int i = 0; i < FILES; i++) {
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		want[i] = (uint32_t)(rng % (SINK_FLAGS_ALL + 1));
+		char letters[MAILDIR_LETTERS_SIZE], name[96];
+		assert_true(maildir_letters(want[i], letters));
+		snprintf(name, sizeof(name), "cur/%d.M%dP1.host:2,%s", 1700000000 + i, i,
+			 letters);
+		put_message(fx, name);
+	}
+	age_cur(fx, 10);
+	struct maildir_index index;
+	maildir_index_init(&index);
+	struct yb_error err;
+	yb_error_clear(&err);
+	char found[MAILDIR_DEST_MAX], stale[96], expect[96];
+	uint32_t flags;
+	for (int i = 0; i < FILES; i++) {
+		snprintf(stale, sizeof(stale), "new/%d.M%dP1.host", 1700000000 + i, i);
+		assert_int_equal(maildir_read_flags(fx->maildir, &index, stale, &flags,
+						    found, &err), YB_OK);
+		assert_int_equal(flags, want[i]);
+		assert_int_equal(strncmp(found, "cur/", 4), 0);
+	}
+	assert_true(index.settled);
+	/* A third deleted: cur/ changed, so it is listed again. */
+	for (int i = 0; i < FILES; i += 3) {
+		char letters[MAILDIR_LETTERS_SIZE], name[96], path[PATH_MAX];
+		assert_true(maildir_letters(want[i], letters));
+		snprintf(name, sizeof(name), "cur/%d.M%dP1.host:2,%s", 1700000000 + i, i,
+			 letters);
+		sub_path(path, sizeof(path), fx, name);
+		assert_int_equal(unlink(path), 0);
+	}
+	age_cur(fx, 5);
+	for (int i = 0; i < FILES; i++) {
+		snprintf(stale, sizeof(stale), "new/%d.M%dP1.host", 1700000000 + i, i);
+		assert_int_equal(maildir_read_flags(fx->maildir, &index, stale, &flags,
+						    found, &err), YB_OK);
+		assert_int_equal(found[0] != '\0', i % 3 != 0);
+	}
+	/* Renamed once more, cur/'s mtime put back as the index saw it. */
+	char from[PATH_MAX], to[PATH_MAX], letters[MAILDIR_LETTERS_SIZE];
+	assert_true(maildir_letters(want[1], letters));
+	snprintf(stale, sizeof(stale), "cur/1700000001.M1P1.host:2,%s", letters);
+	sub_path(from, sizeof(from), fx, stale);
+	sub_path(to, sizeof(to), fx, "cur/1700000001.M1P1.host:2,FT");
+	struct stat before;
+	char cur[PATH_MAX];
+	sub_path(cur, sizeof(cur), fx, "cur");
+	assert_int_equal(stat(cur, &before), 0);
+	assert_int_equal(rename(from, to), 0);
+	struct timespec times[2] = { before.st_atim, before.st_mtim };
+	assert_int_equal(utimensat(AT_FDCWD, cur, times, 0), 0);
+	snprintf(expect, sizeof(expect), "new/1700000001.M1P1.host");
+	assert_int_equal(maildir_read_flags(fx->maildir, &index, expect, &flags,
+					    found, &err), YB_OK);
+	assert_string_equal(found, "cur/1700000001.M1P1.host:2,FT");
+	assert_int_equal(flags, SINK_FLAG_FLAGGED | SINK_FLAG_DELETED);
+	maildir_index_free(&index);
 }
 
 /* The letters a dest names, read from the name alone: every set of
@@ -1343,6 +1429,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_open_creates_maildir),
 		T(test_dest_flags),
+		T(test_read_flags_indexed),
 		T(test_open_existing_with_trailing_slash),
 		T(test_open_refuses_regular_file),
 		T(test_open_refuses_file_as_subdir),
