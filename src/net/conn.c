@@ -1587,12 +1587,18 @@ int conn_read_line(struct conn *conn, size_t max_len, const char **line,
 	if (max_len > CONN_LINE_MAX)
 		max_len = CONN_LINE_MAX;
 	conn->peek_stalled = false;
-	int64_t deadline = timeout_deadline(conn);
+	/* The clock is read only when a line must be waited for: a listing
+	   of 100,000 lines mostly finds the next one already buffered. */
+	int64_t deadline = 0;
+	bool waited = false;
 	for (;;) {
 		bool found = false;
 		rc = take_line(conn, max_len, line, len, &found, err);
 		if (rc != YB_OK || found)
 			return rc;
+		if (!waited)
+			deadline = timeout_deadline(conn);
+		waited = true;
 		rc = fill(conn, deadline, err);
 		if (rc != YB_OK)
 			return rc;
