@@ -514,11 +514,42 @@ bool pop3_size_rewritten(const struct pop3_body_tally *tally, uint64_t listed)
 	return !tally->ran_on && tally->bytes > slack && listed < tally->bytes - slack;
 }
 
+/* n bytes with no LF, outside a line head: only the last two count. */
+static void watch_plain(struct pop3_body_tally *tally, const char *data, size_t n)
+{
+	if (n >= 2) {
+		tally->last[0] = (unsigned char)data[n - 2];
+		tally->last[1] = (unsigned char)data[n - 1];
+	} else if (n == 1) {
+		tally->last[0] = tally->last[1];
+		tally->last[1] = (unsigned char)data[0];
+	}
+}
+
+/* watch_run_on over data, byte by byte only where it matters: at line
+   ends and the few bytes of a line head (a body is mostly neither). */
+static void watch_chunk(struct pop3_body_tally *tally, const char *data, size_t len)
+{
+	size_t i = 0;
+	while (i < len && !tally->ran_on) {
+		if (tally->at_head) {
+			watch_run_on(tally, (unsigned char)data[i++]);
+			continue;
+		}
+		const char *lf = memchr(data + i, '\n', len - i);
+		size_t stop = lf ? (size_t)(lf - data) : len;
+		watch_plain(tally, data + i, stop - i);
+		if (!lf)
+			return;
+		watch_run_on(tally, '\n');
+		i = stop + 1;
+	}
+}
+
 void pop3_tally_add(struct pop3_body_tally *tally, const char *data,
 		    size_t len)
 {
-	for (size_t i = 0; i < len && !tally->ran_on; i++)
-		watch_run_on(tally, (unsigned char)data[i]);
+	watch_chunk(tally, data, len);
 	const char *p = data;
 	const char *end = data + len;
 	bool after_cr = tally->after_cr;

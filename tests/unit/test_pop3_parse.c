@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pop3_parse.h"
 
@@ -779,6 +780,75 @@ static void test_tally_ran_on(void **state)
 	}
 }
 
+/*
+ * The run-on mark against a reference that looks at every byte: a line
+ * that ends in ".\r\n" followed by one whose start is +OK or -ERR (any
+ * case).  Generated bodies (seeded: YUBIN_TEST_SEED) made of the pieces
+ * that matter, added in random splits; the verdict must agree after
+ * every piece.
+ */
+static bool reference_ran_on(const unsigned char *body, size_t len)
+{
+	for (size_t i = 2; i < len; i++) {
+		if (body[i] != '\n' || body[i - 1] != '\r' || body[i - 2] != '.')
+			continue;
+		const unsigned char *head = body + i + 1;
+		size_t left = len - i - 1;
+		size_t line = 0;
+		while (line < left && line < 4 && head[line] != '\n')
+			line++;
+		if ((line >= 3 && strncasecmp((const char *)head, "+OK", 3) == 0) ||
+		    (line >= 4 && strncasecmp((const char *)head, "-ERR", 4) == 0))
+			return true;
+	}
+	return false;
+}
+
+static void test_tally_ran_on_generated(void **state)
+{
+	(void)state;
+	static const char *const pieces[] = {
+		".\r\n", "+OK", "+ok 3", "-ERR", "-eRr x", "-ER", "+O", "\r\n",
+		"\n", "\r", ".", "text", "x", ".\r", "\n+OK", "K", "R",
+	};
+	const char *seed_text = getenv("YUBIN_TEST_SEED");
+	uint64_t rng = seed_text ? strtoull(seed_text, NULL, 0) : 0x5eedULL;
+	rng = rng ? rng : 1;
+	size_t ran_on = 0;
+	for (int round = 0; round < 20000; round++) {
+		unsigned char body[256];
+		size_t len = 0;
+		for (;;) {
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			const char *piece = pieces[rng % (sizeof(pieces) / sizeof(pieces[0]))];
+			size_t n = strlen(piece);
+			if (len + n > sizeof(body) || (rng >> 40) % 12 == 0)
+				break;
+			memcpy(body + len, piece, n);
+			len += n;
+		}
+		struct pop3_body_tally tally;
+		pop3_tally_init(&tally);
+		size_t at = 0;
+		while (at < len) {
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			size_t piece = 1 + (size_t)(rng % 9);
+			if (piece > len - at)
+				piece = len - at;
+			pop3_tally_add(&tally, (const char *)body + at, piece);
+			at += piece;
+			if (pop3_tally_ran_on(&tally) != reference_ran_on(body, at))
+				fail_msg("round %d: %zu of %zu bytes: ran_on %d, the "
+					 "reference says %d", round, at, len,
+					 pop3_tally_ran_on(&tally), !pop3_tally_ran_on(&tally));
+		}
+		ran_on += pop3_tally_ran_on(&tally);
+	}
+	/* Both verdicts were reached often. */
+	assert_true(ran_on > 1000);
+	assert_true(ran_on < 19000);
+}
+
 /* Only a body longer than any agreeing size, and not run on, is taken
    as rewritten while sent. */
 static void test_size_rewritten(void **state)
@@ -891,6 +961,7 @@ int main(void)
 		cmocka_unit_test(test_dot_large_body),
 		cmocka_unit_test(test_tally_counts_line_endings),
 		cmocka_unit_test(test_tally_ran_on),
+		cmocka_unit_test(test_tally_ran_on_generated),
 		cmocka_unit_test(test_size_rewritten),
 		cmocka_unit_test(test_size_agrees_within_line_endings_and_stuffing),
 		cmocka_unit_test(test_size_agrees_with_added_final_crlf),
