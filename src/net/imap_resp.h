@@ -67,6 +67,8 @@ enum imap_capa_bit {
 	IMAP_CAPA_BINARY = 1ull << 27,
 	IMAP_CAPA_COMPRESS_DEFLATE = 1ull << 28,
 	IMAP_CAPA_NOTIFY = 1ull << 29,
+	/* Every bit above; a new capability comes before this and moves it. */
+	IMAP_CAPA_KNOWN = (1ull << 30) - 1,
 };
 
 /*
