@@ -10,15 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "maildir_flags.h"
 #include "name_set.h"
 #include "text.h"
-
-/* The unique part of a Maildir file name: before ":2," (or all of it). */
-static size_t unique_len(const char *name)
-{
-	const char *info = strstr(name, ":2,");
-	return info ? (size_t)(info - name) : strlen(name);
-}
 
 /* The unique names of the dests, borrowed from them. */
 static bool known_names(const char *const *dests, size_t count,
@@ -27,7 +21,7 @@ static bool known_names(const char *const *dests, size_t count,
 	for (size_t i = 0; i < count; i++) {
 		const char *slash = strchr(dests[i], '/');
 		const char *name = slash ? slash + 1 : dests[i];
-		if (name_set_insert(names, name, unique_len(name), NULL) < 0)
+		if (name_set_insert(names, name, maildir_unique_len(name), NULL) < 0)
 			return false;
 	}
 	return true;
@@ -53,7 +47,7 @@ static enum maildir_presence scan_sub(const char *path, const char *sub,
 	struct dirent *entry;
 	errno = 0;
 	while (presence == MAILDIR_HOLDS_NONE && (entry = readdir(dir)) != NULL)
-		if (name_set_find(names, entry->d_name, unique_len(entry->d_name)))
+		if (name_set_find(names, entry->d_name, maildir_unique_len(entry->d_name)))
 			presence = MAILDIR_HOLDS_SOME;
 	if (presence == MAILDIR_HOLDS_NONE && errno != 0) {
 		snprintf(why, why_size, "%s: %s", dir_path, strerror(errno));

@@ -62,6 +62,12 @@ uint32_t maildir_dest_flags(const char *dest)
 	return flags;
 }
 
+size_t maildir_unique_len(const char *name)
+{
+	const char *info = strstr(name, ":2,");
+	return info ? (size_t)(info - name) : strlen(name);
+}
+
 /* The base name of a dest: after "new/" or "cur/", up to ":2," if any. */
 static bool split_dest(const char *dest, char *base, size_t base_size)
 {
@@ -71,8 +77,7 @@ static bool split_dest(const char *dest, char *base, size_t base_size)
 	if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 ||
 	    strcmp(name, "..") == 0)
 		return false;
-	const char *info = strstr(name, ":2,");
-	size_t len = info ? (size_t)(info - name) : strlen(name);
+	size_t len = maildir_unique_len(name);
 	if (len == 0 || len >= base_size)
 		return false;
 	memcpy(base, name, len);

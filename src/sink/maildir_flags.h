@@ -29,6 +29,10 @@ bool maildir_letters(uint32_t flags, char letters[MAILDIR_LETTERS_SIZE]);
    gives flagged and seen; "new/X" none), without looking at the file. */
 uint32_t maildir_dest_flags(const char *dest);
 
+/* The length of a file name's unique part: up to ":2," (all of it when
+   there is none), by which a file is known whatever its flags. */
+size_t maildir_unique_len(const char *name);
+
 /*
  * The message published at dest ("new/NAME..." or "cur/NAME...:2,FL" under
  * maildir_path; a mail reader may have moved it to cur/ and added flags

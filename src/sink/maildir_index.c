@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "grow.h"
+#include "maildir_flags.h"
 #include "text.h"
 
 void maildir_index_init(struct maildir_index *index)
@@ -26,12 +27,6 @@ void maildir_index_free(struct maildir_index *index)
 	free(index->files);
 	name_set_free(&index->names);
 	maildir_index_init(index);
-}
-
-static size_t unique_len(const char *name)
-{
-	const char *info = strstr(name, ":2,");
-	return info ? (size_t)(info - name) : strlen(name);
 }
 
 static bool same_time(const struct timespec *a, const struct timespec *b)
@@ -51,7 +46,7 @@ static bool index_add(struct maildir_index *index, const char *name)
 	if (!copy)
 		return false;
 	index->files[index->file_count++] = copy;
-	return name_set_insert(&index->names, copy, unique_len(copy), NULL) >= 0;
+	return name_set_insert(&index->names, copy, maildir_unique_len(copy), NULL) >= 0;
 }
 
 /* List cur/ afresh.  Its mtime is taken before the listing, so a change
