@@ -210,16 +210,41 @@ void pop3_parse_capa_line(const char *line, size_t len, struct pop3_capa *capa)
  * A message number at line[*i..]: 1..UINT32_MAX in decimal, ending at a
  * space or the end of the line.  Advances *i past the digits.
  */
+/*
+ * The decimal number at *i, up to max: one pass over its digits, which
+ * must end where the word does (at len, a space or a tab), so "12x" is
+ * no number.  Leading zeros are fine.  *i moves past the digits.  Each
+ * line of a UIDL or LIST listing has one or two of these, so the check
+ * against max is a comparison per digit, not a division.
+ */
+static bool parse_decimal(const char *line, size_t len, size_t *i,
+			  uint64_t max, uint64_t *out)
+{
+	size_t at = *i;
+	uint64_t value = 0;
+	const uint64_t whole_tens = max / 10, last_digit = max % 10;
+	while (at < len && line[at] >= '0' && line[at] <= '9') {
+		uint64_t digit = (uint64_t)(line[at] - '0');
+		if (value > whole_tens ||
+		    (value == whole_tens && digit > last_digit))
+			return false;
+		value = value * 10 + digit;
+		at++;
+	}
+	if (at == *i || (at < len && !is_space(line[at])))
+		return false;
+	*out = value;
+	*i = at;
+	return true;
+}
+
 static bool parse_msgno(const char *line, size_t len, size_t *i,
 			unsigned long *msgno)
 {
-	size_t end = skip_word(line, len, *i);
-	unsigned long long value;
-	if (!text_parse_u64(line + *i, end - *i, UINT32_MAX, &value) ||
-	    value == 0)
+	uint64_t value;
+	if (!parse_decimal(line, len, i, UINT32_MAX, &value) || value == 0)
 		return false;
 	*msgno = (unsigned long)value;
-	*i = end;
 	return true;
 }
 
@@ -242,20 +267,23 @@ bool pop3_parse_uidl_line(const char *line, size_t len, unsigned long *msgno,
 		return false;
 	if (!expect_spaces(line, len, &i))
 		return false;
-	size_t uidl_start = i;
-	while (i < len && is_visible((unsigned char)line[i]))
-		i++;
-	size_t found_len = i - uidl_start;
+	/* Trailing spaces are tolerated; any other byte that is not
+	   0x21..0x7e (a control character, a space before a second word)
+	   makes the line bad. */
+	size_t end = len;
+	while (end > i && line[end - 1] == ' ')
+		end--;
+	size_t found_len = end - i;
 	if (found_len == 0 || found_len > POP3_UIDL_MAX)
 		return false;
-	/* Trailing spaces are tolerated; any other byte (a control
-	   character, a second word) makes the line bad. */
-	while (i < len && line[i] == ' ')
-		i++;
-	if (i != len)
+	/* No early exit: the compiler can check many bytes at once. */
+	bool all_visible = true;
+	for (size_t at = i; at < end; at++)
+		all_visible &= is_visible((unsigned char)line[at]);
+	if (!all_visible)
 		return false;
 	*msgno = number;
-	*uidl = line + uidl_start;
+	*uidl = line + i;
 	*uidl_len = found_len;
 	return true;
 }
@@ -269,14 +297,13 @@ bool pop3_parse_list_line(const char *line, size_t len, unsigned long *msgno,
 		return false;
 	if (!expect_spaces(line, len, &i))
 		return false;
-	size_t size_end = skip_word(line, len, i);
-	unsigned long long value;
-	if (!text_parse_u64(line + i, size_end - i, UINT64_MAX, &value))
+	uint64_t value;
+	if (!parse_decimal(line, len, &i, UINT64_MAX, &value))
 		return false;
 	/* RFC 1939 allows more after the size ("implementation-specific");
 	   it must be separated by a space. */
 	*msgno = number;
-	*size = (uint64_t)value;
+	*size = value;
 	return true;
 }
 

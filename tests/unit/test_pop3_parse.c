@@ -310,6 +310,45 @@ static void test_list_bad(void **state)
 						  &size));
 }
 
+/* Numbers are read in one pass: leading zeros, the largest values, one
+   past them, and what may end a number. */
+static void test_numbers_edges(void **state)
+{
+	(void)state;
+	unsigned long msgno = 0;
+	uint64_t size = 0;
+	const char *uidl = NULL;
+	size_t uidl_len = 0;
+	assert_true(pop3_parse_list_line(S("0000000000000000000000007 "
+					   "000000000000000000000018446744073709551615"),
+					 &msgno, &size));
+	assert_int_equal(msgno, 7);
+	assert_true(size == UINT64_MAX);
+	assert_true(pop3_parse_list_line(S("4294967295 12\tmore"), &msgno,
+					 &size));
+	assert_true(msgno == 4294967295UL && size == 12);
+	assert_true(pop3_parse_list_line(S("9 12 "), &msgno, &size));
+	assert_int_equal(size, 12);
+	assert_false(pop3_parse_list_line(S("42949672950 1"), &msgno, &size));
+	assert_false(pop3_parse_list_line(S("1 99999999999999999999"), &msgno,
+					  &size));
+	assert_false(pop3_parse_list_line(S("1 18446744073709551620"), &msgno,
+					  &size));
+	assert_false(pop3_parse_list_line(S("00 1"), &msgno, &size));
+	assert_true(pop3_parse_uidl_line(S("0010 a"), &msgno, &uidl,
+					 &uidl_len));
+	assert_int_equal(msgno, 10);
+	assert_false(pop3_parse_uidl_line(S("4294967296 a"), &msgno, &uidl,
+					  &uidl_len));
+	assert_false(pop3_parse_uidl_line(S("1x a"), &msgno, &uidl, &uidl_len));
+	assert_false(pop3_parse_uidl_line(S("1 a b"), &msgno, &uidl,
+					  &uidl_len));
+	assert_false(pop3_parse_uidl_line(S("1 ab\x7f"), &msgno, &uidl,
+					  &uidl_len));
+	assert_false(pop3_parse_uidl_line(S("1    "), &msgno, &uidl,
+					  &uidl_len));
+}
+
 /* --- APOP timestamp --- */
 
 static void test_apop_timestamp_present(void **state)
@@ -949,6 +988,7 @@ int main(void)
 		cmocka_unit_test(test_uidl_bad_msgno_or_fields),
 		cmocka_unit_test(test_list_valid),
 		cmocka_unit_test(test_list_bad),
+		cmocka_unit_test(test_numbers_edges),
 		cmocka_unit_test(test_apop_timestamp_present),
 		cmocka_unit_test(test_apop_timestamp_absent),
 		cmocka_unit_test(test_apop_timestamp_unterminated),
