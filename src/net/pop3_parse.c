@@ -31,6 +31,31 @@ static bool is_visible(unsigned char c)
 	return c >= 0x21 && c <= 0x7e;
 }
 
+/*
+ * Whether every byte of text is 0x21..0x7e, eight at a time: the word
+ * has a byte below 0x21 (borrow into a high bit that was clear) or above
+ * 0x7e (0x7f plus one, or a high bit already set).  Each test tells
+ * exactly whether any byte fails it, though not which.
+ */
+static bool all_visible(const char *text, size_t len)
+{
+	const uint64_t ones = 0x0101010101010101u;
+	const uint64_t highs = 0x8080808080808080u;
+	size_t at = 0;
+	for (; len - at >= 8; at += 8) {
+		uint64_t word;
+		memcpy(&word, text + at, sizeof(word));
+		uint64_t below = (word - ones * 0x21) & ~word & highs;
+		uint64_t above = ((word + ones * (0x7f - 0x7e)) | word) & highs;
+		if (below | above)
+			return false;
+	}
+	for (; at < len; at++)
+		if (!is_visible((unsigned char)text[at]))
+			return false;
+	return true;
+}
+
 /* Index of the first non-space at or after i. */
 static size_t skip_spaces(const char *buf, size_t len, size_t i)
 {
@@ -214,24 +239,23 @@ void pop3_parse_capa_line(const char *line, size_t len, struct pop3_capa *capa)
  * The decimal number at *i, up to max: one pass over its digits, which
  * must end where the word does (at len, a space or a tab), so "12x" is
  * no number.  Leading zeros are fine.  *i moves past the digits.  Each
- * line of a UIDL or LIST listing has one or two of these, so the check
- * against max is a comparison per digit, not a division.
+ * line of a UIDL or LIST listing has one or two of these: nineteen
+ * digits cannot overflow 64 bits, so only longer numbers are checked as
+ * they grow.
  */
 static bool parse_decimal(const char *line, size_t len, size_t *i,
 			  uint64_t max, uint64_t *out)
 {
-	size_t at = *i;
+	size_t start = *i, at = start;
 	uint64_t value = 0;
-	const uint64_t whole_tens = max / 10, last_digit = max % 10;
-	while (at < len && line[at] >= '0' && line[at] <= '9') {
-		uint64_t digit = (uint64_t)(line[at] - '0');
-		if (value > whole_tens ||
-		    (value == whole_tens && digit > last_digit))
+	while (at < len && (unsigned char)(line[at] - '0') <= 9) {
+		uint64_t digit = (unsigned char)(line[at] - '0');
+		if (at - start >= 19 && value > (UINT64_MAX - digit) / 10)
 			return false;
 		value = value * 10 + digit;
 		at++;
 	}
-	if (at == *i || (at < len && !is_space(line[at])))
+	if (at == start || (at < len && !is_space(line[at])) || value > max)
 		return false;
 	*out = value;
 	*i = at;
@@ -276,11 +300,7 @@ bool pop3_parse_uidl_line(const char *line, size_t len, unsigned long *msgno,
 	size_t found_len = end - i;
 	if (found_len == 0 || found_len > POP3_UIDL_MAX)
 		return false;
-	/* No early exit: the compiler can check many bytes at once. */
-	bool all_visible = true;
-	for (size_t at = i; at < end; at++)
-		all_visible &= is_visible((unsigned char)line[at]);
-	if (!all_visible)
+	if (!all_visible(line + i, found_len))
 		return false;
 	*msgno = number;
 	*uidl = line + i;

@@ -349,6 +349,39 @@ static void test_numbers_edges(void **state)
 					  &uidl_len));
 }
 
+/* Every byte value at every place of a UIDL long enough to be checked
+   eight bytes at a time and then one by one. */
+static void test_uidl_every_byte_everywhere(void **state)
+{
+	(void)state;
+	enum { UIDL_LEN = 27 };
+	char line[2 + UIDL_LEN];
+	memcpy(line, "7 ", 2);
+	for (size_t at = 0; at < UIDL_LEN; at++) {
+		for (int byte = 0; byte < 256; byte++) {
+			memset(line + 2, 'a', UIDL_LEN);
+			line[2 + at] = (char)byte;
+			bool visible = byte >= 0x21 && byte <= 0x7e;
+			/* A space first or last is one more between the words,
+			   or trailing: both allowed. */
+			bool good = visible ||
+				    (byte == ' ' && (at == 0 || at == UIDL_LEN - 1));
+			unsigned long msgno = 0;
+			const char *uidl = NULL;
+			size_t uidl_len = 0;
+			bool parsed = pop3_parse_uidl_line(line, sizeof(line),
+							   &msgno, &uidl,
+							   &uidl_len);
+			if (parsed != good)
+				fail_msg("byte 0x%02x at %zu: parsed %d", byte,
+					 at, (int)parsed);
+			if (parsed)
+				assert_int_equal(uidl_len, visible ? UIDL_LEN
+								   : UIDL_LEN - 1);
+		}
+	}
+}
+
 /* --- APOP timestamp --- */
 
 static void test_apop_timestamp_present(void **state)
@@ -989,6 +1022,7 @@ int main(void)
 		cmocka_unit_test(test_list_valid),
 		cmocka_unit_test(test_list_bad),
 		cmocka_unit_test(test_numbers_edges),
+		cmocka_unit_test(test_uidl_every_byte_everywhere),
 		cmocka_unit_test(test_apop_timestamp_present),
 		cmocka_unit_test(test_apop_timestamp_absent),
 		cmocka_unit_test(test_apop_timestamp_unterminated),
