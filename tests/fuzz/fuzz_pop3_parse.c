@@ -72,18 +72,27 @@ static bool model_number(const char *line, size_t len, size_t *i,
 	return true;
 }
 
+/* "MSGNO " and any more spaces, both listings' start, by the model;
+   *i is then where the second word begins. */
+static bool model_msgno(const char *line, size_t len, size_t *i,
+			unsigned long long *msgno)
+{
+	if (!model_number(line, len, i, UINT32_MAX, msgno) || *msgno == 0)
+		return false;
+	if (*i >= len || line[*i] != ' ')
+		return false;
+	while (*i < len && line[*i] == ' ')
+		(*i)++;
+	return true;
+}
+
 /* "MSGNO SIZE [...]" by the model: what pop3_parse_list_line must give. */
 static bool model_list(const char *line, size_t len, unsigned long long *msgno,
 		       unsigned long long *size)
 {
 	size_t i = 0;
-	if (!model_number(line, len, &i, UINT32_MAX, msgno) || *msgno == 0)
-		return false;
-	if (i >= len || line[i] != ' ')
-		return false;
-	while (i < len && line[i] == ' ')
-		i++;
-	return model_number(line, len, &i, UINT64_MAX, size);
+	return model_msgno(line, len, &i, msgno) &&
+	       model_number(line, len, &i, UINT64_MAX, size);
 }
 
 static void check_list(const char *line, size_t len)
@@ -102,12 +111,8 @@ static bool model_uidl(const char *line, size_t len, unsigned long long *msgno,
 		       size_t *start, size_t *found)
 {
 	size_t i = 0;
-	if (!model_number(line, len, &i, UINT32_MAX, msgno) || *msgno == 0)
+	if (!model_msgno(line, len, &i, msgno))
 		return false;
-	if (i >= len || line[i] != ' ')
-		return false;
-	while (i < len && line[i] == ' ')
-		i++;
 	*start = i;
 	while (i < len && line[i] >= 0x21 && line[i] <= 0x7e)
 		i++;
