@@ -14,6 +14,7 @@
 
 #include "pop3.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -739,7 +740,17 @@ struct listing {
 	char **chunks;
 	size_t chunk_count, chunk_cap;
 	size_t chunk_used;  /* bytes used in the last chunk */
-	size_t text_len;    /* bytes used in all, as attach_uidls copies */
+};
+
+/*
+ * What pop3_list hands out: the messages, and the chunks their UIDLs
+ * point into, taken over from the UIDL listing (not copied: a listing of
+ * 100,000 UIDLs is megabytes of fresh pages).  pop3_free_msgs frees both.
+ */
+struct msg_block {
+	char **chunks;        /* owned, and each chunk */
+	size_t chunk_count;
+	struct pop3_msg msgs[];
 };
 
 /* Room for one more entry; false when the cap or memory runs out. */
@@ -805,15 +816,13 @@ static int append_uidl_text(struct pop3 *pop3, struct listing *listing,
 	*offset = (listing->chunk_count - 1) * UIDL_CHUNK_SIZE +
 		  listing->chunk_used;
 	listing->chunk_used += uidl_len + 1;
-	listing->text_len += uidl_len + 1;
 	return YB_OK;
 }
 
-/* The UIDL append_uidl_text put at offset. */
-static const char *uidl_at(const struct listing *listing, uint32_t offset)
+/* The UIDL append_uidl_text put at offset, in a listing's chunks. */
+static char *uidl_at(char *const *chunks, uint32_t offset)
 {
-	return listing->chunks[offset / UIDL_CHUNK_SIZE] +
-	       offset % UIDL_CHUNK_SIZE;
+	return chunks[offset / UIDL_CHUNK_SIZE] + offset % UIDL_CHUNK_SIZE;
 }
 
 static void note_order(struct listing *listing, unsigned long previous,
@@ -933,44 +942,65 @@ static void free_listing(struct listing *listing)
 	listing->len = 0;
 }
 
+/* The block that holds msgs (a result of build_from_list). */
+static struct msg_block *block_of(struct pop3_msg *msgs)
+{
+	return (struct msg_block *)((char *)msgs -
+				    offsetof(struct msg_block, msgs));
+}
+
 /*
- * LIST sorted by msgno into a fresh result, each number once.  The
- * result is one allocation: the messages, then text_room bytes for
- * their UIDLs (attach_uidls), so pop3_free_msgs frees it at once.
+ * LIST sorted by msgno into a fresh result, each number once, without
+ * UIDLs yet (attach_uidls); pop3_free_msgs frees it.
  */
 static int build_from_list(struct pop3 *pop3, struct listing *lists,
-			   size_t text_room, struct pop3_msg **out,
-			   struct yb_error *err)
+			   struct pop3_msg **out, struct yb_error *err)
 {
 	struct list_entry *entries = lists->entries;
 	if (!lists->sorted)
 		qsort(entries, lists->len, sizeof(*entries),
 		      compare_list_entries);
 	size_t count = lists->len ? lists->len : 1;
-	if (count > (SIZE_MAX - text_room) / sizeof(struct pop3_msg))
+	if (count > (SIZE_MAX - sizeof(struct msg_block)) /
+		    sizeof(struct pop3_msg))
 		return out_of_memory(pop3, err);
-	struct pop3_msg *msgs = calloc(1, count * sizeof(*msgs) + text_room);
-	if (!msgs)
+	struct msg_block *block = malloc(sizeof(*block) +
+					 count * sizeof(struct pop3_msg));
+	if (!block)
 		return out_of_memory(pop3, err);
+	block->chunks = NULL;
+	block->chunk_count = 0;
+	struct pop3_msg *msgs = block->msgs;
 	for (size_t i = 0; i < lists->len; i++) {
 		if (i > 0 && entries[i].msgno == entries[i - 1].msgno) {
-			free(msgs);
+			free(block);
 			return yb_fail(err, YB_ERR_PROTOCOL,
 				       "%s: LIST names message %lu twice",
 				       peer(pop3), entries[i].msgno);
 		}
 		msgs[i].msgno = entries[i].msgno;
+		msgs[i].uidl = NULL;
 		msgs[i].size = entries[i].size;
 	}
 	*out = msgs;
 	return YB_OK;
 }
 
+/* The UIDL listing's text now belongs to the result msgs. */
+static void give_chunks(struct listing *uidls, struct pop3_msg *msgs)
+{
+	struct msg_block *block = block_of(msgs);
+	block->chunks = uidls->chunks;
+	block->chunk_count = uidls->chunk_count;
+	uidls->chunks = NULL;
+	uidls->chunk_count = uidls->chunk_cap = 0;
+}
+
 /*
- * Copy each UIDL into its LIST entry (both sorted by msgno), into the
- * text room after the count messages (build_from_list).  The fetch
- * engine relies on "all have a UIDL or none has", so a message in one
- * listing and not the other is an error either way.
+ * Point each LIST entry at its UIDL (both sorted by msgno); the result
+ * takes the UIDL text over (give_chunks).  The fetch engine relies on
+ * "all have a UIDL or none has", so a message in one listing and not the
+ * other is an error either way.
  */
 static int attach_uidls(struct pop3 *pop3, struct listing *uidls,
 			struct pop3_msg *msgs, size_t count,
@@ -980,7 +1010,8 @@ static int attach_uidls(struct pop3 *pop3, struct listing *uidls,
 	if (!uidls->sorted)
 		qsort(entries, uidls->len, sizeof(*entries),
 		      compare_uidl_entries);
-	char *text = (char *)(msgs + (count ? count : 1));
+	give_chunks(uidls, msgs);
+	char *const *chunks = block_of(msgs)->chunks;
 	size_t m = 0;
 	for (size_t i = 0; i < uidls->len; i++) {
 		unsigned long msgno = entries[i].msgno;
@@ -994,11 +1025,7 @@ static int attach_uidls(struct pop3 *pop3, struct listing *uidls,
 			return yb_fail(err, YB_ERR_PROTOCOL,
 				       "%s: UIDL names message %lu, which LIST "
 				       "does not", peer(pop3), msgno);
-		const char *uidl = uidl_at(uidls, entries[i].offset);
-		size_t size = strlen(uidl) + 1;
-		memcpy(text, uidl, size);
-		msgs[m].uidl = text;
-		text += size;
+		msgs[m].uidl = uidl_at(chunks, entries[i].offset);
 	}
 	for (size_t i = 0; i < count; i++)
 		if (!msgs[i].uidl)
@@ -1059,8 +1086,7 @@ int pop3_list(struct pop3 *pop3, struct pop3_msg **msgs, size_t *count,
 
 	struct pop3_msg *result = NULL;
 	if (rc == YB_OK)
-		rc = build_from_list(pop3, &lists, uidls.text_len, &result,
-				     err);
+		rc = build_from_list(pop3, &lists, &result, err);
 	if (rc == YB_OK && pop3_has_uidl(pop3))
 		rc = attach_uidls(pop3, &uidls, result, lists.len, err);
 	if (rc == YB_OK) {
@@ -1079,8 +1105,14 @@ int pop3_list(struct pop3 *pop3, struct pop3_msg **msgs, size_t *count,
 
 void pop3_free_msgs(struct pop3_msg *msgs, size_t count)
 {
-	(void)count; /* the UIDLs live in the same allocation */
-	free(msgs);
+	(void)count; /* the UIDLs live in the block's chunks */
+	if (!msgs)
+		return;
+	struct msg_block *block = block_of(msgs);
+	for (size_t i = 0; i < block->chunk_count; i++)
+		free(block->chunks[i]);
+	free(block->chunks);
+	free(block);
 }
 
 /* --- RETR, DELE, QUIT --- */
