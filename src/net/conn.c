@@ -139,7 +139,6 @@ struct conn {
 	size_t in_end;            /* one past the last unread byte */
 	size_t in_scan;           /* no LF in [in_start, in_scan) */
 	bool peek_stalled;        /* conn_peek showed bytes, none consumed */
-	bool drained;             /* the last read emptied the socket */
 
 	char *out_buf;            /* queued output, owned, out_cap bytes */
 	size_t out_len;
@@ -1001,7 +1000,6 @@ static int tls_check_pin(struct conn *conn, struct yb_error *err)
  */
 static int tls_start(struct conn *conn, struct yb_error *err)
 {
-	conn->drained = false;
 	int rc = conn->ssl_ctx ? YB_OK : tls_obtain_ctx(conn, err);
 	if (rc == YB_OK)
 		rc = tls_make_ssl(conn, err);
@@ -1034,13 +1032,8 @@ static enum io_status plain_recv(struct conn *conn, char *buf, size_t cap,
 /*
  * SSL_read hands out one record at a time; keep reading while records are
  * ready so one call fills as much of the buffer as the socket allows.
- * The read that ends the loop for want of data tells the next fill to
- * wait before it reads (wait_if_drained).  Stopping at the first short
- * read instead would save that read but wake yubin for every record
- * (twice the context switches on a 100,000-line listing, measured), as
- * the records that arrive while one is decrypted are left for another
- * wake-up.  Bytes already read win over a later EOF or error, which the
- * next call reports.
+ * Bytes already read win over a later EOF or error, which the next call
+ * reports.
  */
 static enum io_status tls_recv(struct conn *conn, char *buf, size_t cap,
 			       size_t *got)
@@ -1059,7 +1052,6 @@ static enum io_status tls_recv(struct conn *conn, char *buf, size_t cap,
 		enum io_status status = tls_status(conn, n);
 		if (total == 0)
 			return status;
-		conn->drained = status == IO_WANT_READ;
 		break;
 	}
 	*got = total;
@@ -1162,22 +1154,6 @@ static void make_room(struct conn *conn)
 	conn->in_end = unread;
 }
 
-/*
- * The last read emptied the socket and TLS holds nothing back: the next
- * bytes are still on their way, so wait for them rather than try a read
- * that would find nothing.  A listing arrives in many small pieces, and
- * each wait saved a read that failed for want of data.
- */
-static int wait_if_drained(struct conn *conn, int64_t deadline,
-			   struct yb_error *err)
-{
-	bool drained = conn->drained;
-	conn->drained = false;
-	if (!drained || (conn->ssl && SSL_has_pending(conn->ssl)))
-		return YB_OK;
-	return wait_io(conn, IO_WANT_READ, deadline, "reading from", err);
-}
-
 /* Read at least one more byte into the buffer before the deadline. */
 static int fill(struct conn *conn, int64_t deadline, struct yb_error *err)
 {
@@ -1186,9 +1162,6 @@ static int fill(struct conn *conn, int64_t deadline, struct yb_error *err)
 		return yb_fail(err, YB_ERR_INTERNAL,
 			       "input buffer for %s is full and nothing was "
 			       "consumed", conn->peer);
-	int rc = wait_if_drained(conn, deadline, err);
-	if (rc != YB_OK)
-		return rc;
 	for (;;) {
 		char *free_at = conn->in_buf + conn->in_end;
 		size_t free_len = IN_CAP - conn->in_end;
@@ -1202,7 +1175,7 @@ static int fill(struct conn *conn, int64_t deadline, struct yb_error *err)
 		}
 		if (status != IO_WANT_READ && status != IO_WANT_WRITE)
 			return io_failed(conn, status, "reading from", err);
-		rc = wait_io(conn, status, deadline, "reading from", err);
+		int rc = wait_io(conn, status, deadline, "reading from", err);
 		if (rc != YB_OK)
 			return rc;
 	}
