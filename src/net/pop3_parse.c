@@ -247,13 +247,15 @@ static bool parse_decimal(const char *line, size_t len, size_t *i,
 			  uint64_t max, uint64_t *out)
 {
 	size_t start = *i, at = start;
+	size_t unchecked_end = len - start > 19 ? start + 19 : len;
 	uint64_t value = 0;
+	while (at < unchecked_end && (unsigned char)(line[at] - '0') <= 9)
+		value = value * 10 + (unsigned char)(line[at++] - '0');
 	while (at < len && (unsigned char)(line[at] - '0') <= 9) {
-		uint64_t digit = (unsigned char)(line[at] - '0');
-		if (at - start >= 19 && value > (UINT64_MAX - digit) / 10)
+		uint64_t digit = (unsigned char)(line[at++] - '0');
+		if (value > (UINT64_MAX - digit) / 10)
 			return false;
 		value = value * 10 + digit;
-		at++;
 	}
 	if (at == start || (at < len && !is_space(line[at])) || value > max)
 		return false;
