@@ -14,6 +14,7 @@
 
 #include "pop3.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 
 #include "conn.h"
 #include "conn_account.h"
+#include "grow.h"
 #include "log.h"
 #include "pop3_parse.h"
 #include "sasl.h"
@@ -706,10 +708,19 @@ bool pop3_has_uidl(const struct pop3 *pop3)
 
 /* --- UIDL and LIST --- */
 
+/* Eight bytes, not sixteen: a listing of 100,000 touches half the pages.
+   The parser keeps msgno to 32 bits, and all the text fits in 32 bits. */
 struct uidl_entry {
-	unsigned long msgno;
-	size_t offset; /* of its UIDL in the listing's text */
+	uint32_t msgno;
+	uint32_t offset; /* of its UIDL in the listing's text */
 };
+/* A chunk of UIDL text: large enough that few are needed, each UIDL
+   whole in one (a chunk leaves less than a UIDL unused). */
+#define UIDL_CHUNK_SIZE ((size_t)256 * 1024)
+_Static_assert(POP3_UIDL_MAX + 1 <= UIDL_CHUNK_SIZE,
+	       "a UIDL must fit in one chunk");
+_Static_assert((uint64_t)POP3_MAX_MESSAGES * (POP3_UIDL_MAX + 1) * 2 <=
+	       UINT32_MAX, "a UIDL listing's chunks must fit 32-bit offsets");
 
 struct list_entry {
 	unsigned long msgno;
@@ -720,12 +731,26 @@ struct listing {
 	void *entries;
 	size_t len, cap;
 	size_t entry_size;
+	size_t expected; /* entries likely to come (LIST: as many as UIDL) */
 	bool sorted; /* msgnos arrived in ascending order so far */
 	const char *command;
-	/* UIDL: every UIDL, NUL-terminated, one after another (one
-	   allocation for the listing, not one per message). */
-	char *text;
-	size_t text_len, text_cap;
+	/* UIDL: every UIDL, NUL-terminated, one after another in chunks of
+	   UIDL_CHUNK_SIZE (not one allocation per message, and none copied
+	   as the listing grows); offsets count across the chunks. */
+	char **chunks;
+	size_t chunk_count, chunk_cap;
+	size_t chunk_used;  /* bytes used in the last chunk */
+};
+
+/*
+ * What pop3_list hands out: the messages, and the chunks their UIDLs
+ * point into, taken over from the UIDL listing (not copied: a listing of
+ * 100,000 UIDLs is megabytes of fresh pages).  pop3_free_msgs frees both.
+ */
+struct msg_block {
+	char **chunks;        /* owned, and each chunk */
+	size_t chunk_count;
+	struct pop3_msg msgs[];
 };
 
 /* Room for one more entry; false when the cap or memory runs out. */
@@ -740,7 +765,10 @@ static int listing_reserve(struct pop3 *pop3, struct listing *listing,
 			       "yubin's limit for one POP3 maildrop (see "
 			       "yubin-failures(7), LIMITS)", peer(pop3),
 			       listing->command, POP3_MAX_MESSAGES);
-	size_t cap = listing->cap ? listing->cap * 2 : 1024;
+	/* The first allocation holds what is expected, so a LIST as long as
+	   its UIDL grows no copies on the way. */
+	size_t first = listing->expected > 1024 ? listing->expected : 1024;
+	size_t cap = listing->cap ? listing->cap * 2 : first;
 	if (cap > POP3_MAX_MESSAGES)
 		cap = POP3_MAX_MESSAGES;
 	if (cap > SIZE_MAX / listing->entry_size)
@@ -753,27 +781,48 @@ static int listing_reserve(struct pop3 *pop3, struct listing *listing,
 	return YB_OK;
 }
 
+/* A fresh chunk for UIDL text, its pointer kept in listing->chunks. */
+static int add_uidl_chunk(struct pop3 *pop3, struct listing *listing,
+			  struct yb_error *err)
+{
+	char **grown = grow_array(listing->chunks, &listing->chunk_cap,
+				  listing->chunk_count + 1, sizeof(*grown), 16);
+	if (!grown)
+		return out_of_memory(pop3, err);
+	listing->chunks = grown;
+	char *chunk = malloc(UIDL_CHUNK_SIZE);
+	if (!chunk)
+		return out_of_memory(pop3, err);
+	listing->chunks[listing->chunk_count++] = chunk;
+	listing->chunk_used = 0;
+	return YB_OK;
+}
+
 /* Copy uidl into the listing's text; *offset tells where it went. */
 static int append_uidl_text(struct pop3 *pop3, struct listing *listing,
 			    const char *uidl, size_t uidl_len, size_t *offset,
 			    struct yb_error *err)
 {
-	if (listing->text_cap - listing->text_len < uidl_len + 1) {
-		/* Bounded: POP3_MAX_MESSAGES UIDLs of POP3_UIDL_MAX bytes. */
-		size_t cap = listing->text_cap ? listing->text_cap * 2 : 16384;
-		while (cap - listing->text_len < uidl_len + 1)
-			cap *= 2;
-		char *grown = realloc(listing->text, cap);
-		if (!grown)
-			return out_of_memory(pop3, err);
-		listing->text = grown;
-		listing->text_cap = cap;
+	/* Bounded: POP3_MAX_MESSAGES UIDLs of POP3_UIDL_MAX bytes. */
+	if (listing->chunk_count == 0 ||
+	    UIDL_CHUNK_SIZE - listing->chunk_used < uidl_len + 1) {
+		int rc = add_uidl_chunk(pop3, listing, err);
+		if (rc != YB_OK)
+			return rc;
 	}
-	*offset = listing->text_len;
-	memcpy(listing->text + listing->text_len, uidl, uidl_len);
-	listing->text[listing->text_len + uidl_len] = '\0';
-	listing->text_len += uidl_len + 1;
+	char *at = listing->chunks[listing->chunk_count - 1] + listing->chunk_used;
+	memcpy(at, uidl, uidl_len);
+	at[uidl_len] = '\0';
+	*offset = (listing->chunk_count - 1) * UIDL_CHUNK_SIZE +
+		  listing->chunk_used;
+	listing->chunk_used += uidl_len + 1;
 	return YB_OK;
+}
+
+/* The UIDL append_uidl_text put at offset, in a listing's chunks. */
+static char *uidl_at(char *const *chunks, uint32_t offset)
+{
+	return chunks[offset / UIDL_CHUNK_SIZE] + offset % UIDL_CHUNK_SIZE;
 }
 
 static void note_order(struct listing *listing, unsigned long previous,
@@ -811,8 +860,8 @@ static int uidl_line(struct pop3 *pop3, void *ctx, const char *line,
 	struct uidl_entry *entries = listing->entries;
 	if (listing->len > 0)
 		note_order(listing, entries[listing->len - 1].msgno, msgno);
-	entries[listing->len].msgno = msgno;
-	entries[listing->len].offset = offset;
+	entries[listing->len].msgno = (uint32_t)msgno;
+	entries[listing->len].offset = (uint32_t)offset;
 	listing->len++;
 	return YB_OK;
 }
@@ -884,50 +933,74 @@ static int compare_list_entries(const void *a, const void *b)
 static void free_listing(struct listing *listing)
 {
 	free(listing->entries);
-	free(listing->text);
+	for (size_t i = 0; i < listing->chunk_count; i++)
+		free(listing->chunks[i]);
+	free(listing->chunks);
 	listing->entries = NULL;
-	listing->text = NULL;
+	listing->chunks = NULL;
+	listing->chunk_count = listing->chunk_cap = 0;
 	listing->len = 0;
 }
 
+/* The block that holds msgs (a result of build_from_list). */
+static struct msg_block *block_of(struct pop3_msg *msgs)
+{
+	return (struct msg_block *)((char *)msgs -
+				    offsetof(struct msg_block, msgs));
+}
+
 /*
- * LIST sorted by msgno into a fresh result, each number once.  The
- * result is one allocation: the messages, then text_room bytes for
- * their UIDLs (attach_uidls), so pop3_free_msgs frees it at once.
+ * LIST sorted by msgno into a fresh result, each number once, without
+ * UIDLs yet (attach_uidls); pop3_free_msgs frees it.
  */
 static int build_from_list(struct pop3 *pop3, struct listing *lists,
-			   size_t text_room, struct pop3_msg **out,
-			   struct yb_error *err)
+			   struct pop3_msg **out, struct yb_error *err)
 {
 	struct list_entry *entries = lists->entries;
 	if (!lists->sorted)
 		qsort(entries, lists->len, sizeof(*entries),
 		      compare_list_entries);
 	size_t count = lists->len ? lists->len : 1;
-	if (count > (SIZE_MAX - text_room) / sizeof(struct pop3_msg))
+	if (count > (SIZE_MAX - sizeof(struct msg_block)) /
+		    sizeof(struct pop3_msg))
 		return out_of_memory(pop3, err);
-	struct pop3_msg *msgs = calloc(1, count * sizeof(*msgs) + text_room);
-	if (!msgs)
+	struct msg_block *block = malloc(sizeof(*block) +
+					 count * sizeof(struct pop3_msg));
+	if (!block)
 		return out_of_memory(pop3, err);
+	block->chunks = NULL;
+	block->chunk_count = 0;
+	struct pop3_msg *msgs = block->msgs;
 	for (size_t i = 0; i < lists->len; i++) {
 		if (i > 0 && entries[i].msgno == entries[i - 1].msgno) {
-			free(msgs);
+			free(block);
 			return yb_fail(err, YB_ERR_PROTOCOL,
 				       "%s: LIST names message %lu twice",
 				       peer(pop3), entries[i].msgno);
 		}
 		msgs[i].msgno = entries[i].msgno;
+		msgs[i].uidl = NULL;
 		msgs[i].size = entries[i].size;
 	}
 	*out = msgs;
 	return YB_OK;
 }
 
+/* The UIDL listing's text now belongs to the result msgs. */
+static void give_chunks(struct listing *uidls, struct pop3_msg *msgs)
+{
+	struct msg_block *block = block_of(msgs);
+	block->chunks = uidls->chunks;
+	block->chunk_count = uidls->chunk_count;
+	uidls->chunks = NULL;
+	uidls->chunk_count = uidls->chunk_cap = 0;
+}
+
 /*
- * Copy each UIDL into its LIST entry (both sorted by msgno), into the
- * text room after the count messages (build_from_list).  The fetch
- * engine relies on "all have a UIDL or none has", so a message in one
- * listing and not the other is an error either way.
+ * Point each LIST entry at its UIDL (both sorted by msgno); the result
+ * takes the UIDL text over (give_chunks).  The fetch engine relies on
+ * "all have a UIDL or none has", so a message in one listing and not the
+ * other is an error either way.
  */
 static int attach_uidls(struct pop3 *pop3, struct listing *uidls,
 			struct pop3_msg *msgs, size_t count,
@@ -937,7 +1010,8 @@ static int attach_uidls(struct pop3 *pop3, struct listing *uidls,
 	if (!uidls->sorted)
 		qsort(entries, uidls->len, sizeof(*entries),
 		      compare_uidl_entries);
-	char *text = (char *)(msgs + (count ? count : 1));
+	give_chunks(uidls, msgs);
+	char *const *chunks = block_of(msgs)->chunks;
 	size_t m = 0;
 	for (size_t i = 0; i < uidls->len; i++) {
 		unsigned long msgno = entries[i].msgno;
@@ -951,11 +1025,7 @@ static int attach_uidls(struct pop3 *pop3, struct listing *uidls,
 			return yb_fail(err, YB_ERR_PROTOCOL,
 				       "%s: UIDL names message %lu, which LIST "
 				       "does not", peer(pop3), msgno);
-		const char *uidl = uidls->text + entries[i].offset;
-		size_t size = strlen(uidl) + 1;
-		memcpy(text, uidl, size);
-		msgs[m].uidl = text;
-		text += size;
+		msgs[m].uidl = uidl_at(chunks, entries[i].offset);
 	}
 	for (size_t i = 0; i < count; i++)
 		if (!msgs[i].uidl)
@@ -978,6 +1048,7 @@ static int send_and_read_listings(struct pop3 *pop3, bool want_uidl,
 			rc = flush(pop3, err);
 		if (rc == YB_OK)
 			rc = read_uidl_reply(pop3, uidls, err);
+		lists->expected = uidls->len;
 		if (rc == YB_OK)
 			rc = read_list_reply(pop3, lists, err);
 		return rc;
@@ -987,6 +1058,7 @@ static int send_and_read_listings(struct pop3 *pop3, bool want_uidl,
 		if (rc == YB_OK)
 			rc = read_uidl_reply(pop3, uidls, err);
 	}
+	lists->expected = uidls->len;
 	if (rc == YB_OK)
 		rc = send_line(pop3, "LIST", err);
 	if (rc == YB_OK)
@@ -1014,8 +1086,7 @@ int pop3_list(struct pop3 *pop3, struct pop3_msg **msgs, size_t *count,
 
 	struct pop3_msg *result = NULL;
 	if (rc == YB_OK)
-		rc = build_from_list(pop3, &lists, uidls.text_len, &result,
-				     err);
+		rc = build_from_list(pop3, &lists, &result, err);
 	if (rc == YB_OK && pop3_has_uidl(pop3))
 		rc = attach_uidls(pop3, &uidls, result, lists.len, err);
 	if (rc == YB_OK) {
@@ -1034,8 +1105,14 @@ int pop3_list(struct pop3 *pop3, struct pop3_msg **msgs, size_t *count,
 
 void pop3_free_msgs(struct pop3_msg *msgs, size_t count)
 {
-	(void)count; /* the UIDLs live in the same allocation */
-	free(msgs);
+	(void)count; /* the UIDLs live in the block's chunks */
+	if (!msgs)
+		return;
+	struct msg_block *block = block_of(msgs);
+	for (size_t i = 0; i < block->chunk_count; i++)
+		free(block->chunks[i]);
+	free(block->chunks);
+	free(block);
 }
 
 /* --- RETR, DELE, QUIT --- */

@@ -30,8 +30,8 @@ struct pop3;
 /* One message as the server lists it. */
 struct pop3_msg {
 	unsigned long msgno;
-	char *uidl;       /* NULL when the server has no UIDL; lives in the
-			     array's own allocation (pop3_free_msgs) */
+	char *uidl;       /* NULL when the server has no UIDL; owned with
+			     the array (pop3_free_msgs frees both) */
 	uint64_t size;    /* LIST size (octets with CRLF) */
 };
 

@@ -31,6 +31,31 @@ static bool is_visible(unsigned char c)
 	return c >= 0x21 && c <= 0x7e;
 }
 
+/*
+ * Whether every byte of text is 0x21..0x7e, eight at a time: the word
+ * has a byte below 0x21 (borrow into a high bit that was clear) or above
+ * 0x7e (0x7f plus one, or a high bit already set).  Each test tells
+ * exactly whether any byte fails it, though not which.
+ */
+static bool all_visible(const char *text, size_t len)
+{
+	const uint64_t ones = 0x0101010101010101u;
+	const uint64_t highs = 0x8080808080808080u;
+	size_t at = 0;
+	for (; len - at >= 8; at += 8) {
+		uint64_t word;
+		memcpy(&word, text + at, sizeof(word));
+		uint64_t below = (word - ones * 0x21) & ~word & highs;
+		uint64_t above = ((word + ones * (0x7f - 0x7e)) | word) & highs;
+		if (below | above)
+			return false;
+	}
+	for (; at < len; at++)
+		if (!is_visible((unsigned char)text[at]))
+			return false;
+	return true;
+}
+
 /* Index of the first non-space at or after i. */
 static size_t skip_spaces(const char *buf, size_t len, size_t i)
 {
@@ -210,16 +235,42 @@ void pop3_parse_capa_line(const char *line, size_t len, struct pop3_capa *capa)
  * A message number at line[*i..]: 1..UINT32_MAX in decimal, ending at a
  * space or the end of the line.  Advances *i past the digits.
  */
+/*
+ * The decimal number at *i, up to max: one pass over its digits, which
+ * must end where the word does (at len, a space or a tab), so "12x" is
+ * no number.  Leading zeros are fine.  *i moves past the digits.  Each
+ * line of a UIDL or LIST listing has one or two of these: nineteen
+ * digits cannot overflow 64 bits, so only longer numbers are checked as
+ * they grow.
+ */
+static bool parse_decimal(const char *line, size_t len, size_t *i,
+			  uint64_t max, uint64_t *out)
+{
+	size_t start = *i, at = start;
+	size_t unchecked_end = len - start > 19 ? start + 19 : len;
+	uint64_t value = 0;
+	while (at < unchecked_end && (unsigned char)(line[at] - '0') <= 9)
+		value = value * 10 + (unsigned char)(line[at++] - '0');
+	while (at < len && (unsigned char)(line[at] - '0') <= 9) {
+		uint64_t digit = (unsigned char)(line[at++] - '0');
+		if (value > (UINT64_MAX - digit) / 10)
+			return false;
+		value = value * 10 + digit;
+	}
+	if (at == start || (at < len && !is_space(line[at])) || value > max)
+		return false;
+	*out = value;
+	*i = at;
+	return true;
+}
+
 static bool parse_msgno(const char *line, size_t len, size_t *i,
 			unsigned long *msgno)
 {
-	size_t end = skip_word(line, len, *i);
-	unsigned long long value;
-	if (!text_parse_u64(line + *i, end - *i, UINT32_MAX, &value) ||
-	    value == 0)
+	uint64_t value;
+	if (!parse_decimal(line, len, i, UINT32_MAX, &value) || value == 0)
 		return false;
 	*msgno = (unsigned long)value;
-	*i = end;
 	return true;
 }
 
@@ -242,20 +293,19 @@ bool pop3_parse_uidl_line(const char *line, size_t len, unsigned long *msgno,
 		return false;
 	if (!expect_spaces(line, len, &i))
 		return false;
-	size_t uidl_start = i;
-	while (i < len && is_visible((unsigned char)line[i]))
-		i++;
-	size_t found_len = i - uidl_start;
+	/* Trailing spaces are tolerated; any other byte that is not
+	   0x21..0x7e (a control character, a space before a second word)
+	   makes the line bad. */
+	size_t end = len;
+	while (end > i && line[end - 1] == ' ')
+		end--;
+	size_t found_len = end - i;
 	if (found_len == 0 || found_len > POP3_UIDL_MAX)
 		return false;
-	/* Trailing spaces are tolerated; any other byte (a control
-	   character, a second word) makes the line bad. */
-	while (i < len && line[i] == ' ')
-		i++;
-	if (i != len)
+	if (!all_visible(line + i, found_len))
 		return false;
 	*msgno = number;
-	*uidl = line + uidl_start;
+	*uidl = line + i;
 	*uidl_len = found_len;
 	return true;
 }
@@ -269,14 +319,13 @@ bool pop3_parse_list_line(const char *line, size_t len, unsigned long *msgno,
 		return false;
 	if (!expect_spaces(line, len, &i))
 		return false;
-	size_t size_end = skip_word(line, len, i);
-	unsigned long long value;
-	if (!text_parse_u64(line + i, size_end - i, UINT64_MAX, &value))
+	uint64_t value;
+	if (!parse_decimal(line, len, &i, UINT64_MAX, &value))
 		return false;
 	/* RFC 1939 allows more after the size ("implementation-specific");
 	   it must be separated by a space. */
 	*msgno = number;
-	*size = (uint64_t)value;
+	*size = value;
 	return true;
 }
 

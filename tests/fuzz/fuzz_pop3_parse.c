@@ -13,6 +13,9 @@
  * connection's line reader does) goes through every line parser, and the
  * whole rest goes through pop3_dot_decode twice: in pieces and at once.
  * Checked: results point inside the line and keep the header's bounds;
+ * UIDL and LIST lines give what a model gives that reads each number as
+ * the word up to a space or tab through text_parse_u64 (the line parsers
+ * read digits in a single pass of their own);
  * each decode call uses at most its input and writes at most as many
  * bytes as it was given (the output buffer has exactly that room, so
  * the sanitizers see one byte more); and both runs give what a byte at a
@@ -25,6 +28,7 @@
 
 #include "fuzz.h"
 #include "pop3_parse.h"
+#include "text.h"
 
 #define POP3_APOP_ROOM 513
 
@@ -51,13 +55,87 @@ static void check_status(const char *line, size_t len)
 	FUZZ_CHECK(code == POP3_CODE_NONE || (text_len > 0 && text[0] == '['));
 }
 
+/*
+ * The oracle for numbers: the word up to the first space or tab, as
+ * text_parse_u64 reads it.  The line parsers read digits in one pass of
+ * their own; both must agree on every word.
+ */
+static bool model_number(const char *line, size_t len, size_t *i,
+			 unsigned long long max, unsigned long long *out)
+{
+	size_t end = *i;
+	while (end < len && line[end] != ' ' && line[end] != '\t')
+		end++;
+	if (!text_parse_u64(line + *i, end - *i, max, out))
+		return false;
+	*i = end;
+	return true;
+}
+
+/* "MSGNO " and any more spaces, both listings' start, by the model;
+   *i is then where the second word begins. */
+static bool model_msgno(const char *line, size_t len, size_t *i,
+			unsigned long long *msgno)
+{
+	if (!model_number(line, len, i, UINT32_MAX, msgno) || *msgno == 0)
+		return false;
+	if (*i >= len || line[*i] != ' ')
+		return false;
+	while (*i < len && line[*i] == ' ')
+		(*i)++;
+	return true;
+}
+
+/* "MSGNO SIZE [...]" by the model: what pop3_parse_list_line must give. */
+static bool model_list(const char *line, size_t len, unsigned long long *msgno,
+		       unsigned long long *size)
+{
+	size_t i = 0;
+	return model_msgno(line, len, &i, msgno) &&
+	       model_number(line, len, &i, UINT64_MAX, size);
+}
+
+static void check_list(const char *line, size_t len)
+{
+	unsigned long msgno = 0;
+	uint64_t size = 0;
+	bool parsed = pop3_parse_list_line(line, len, &msgno, &size);
+	unsigned long long model_msgno = 0, model_size = 0;
+	FUZZ_CHECK(parsed == model_list(line, len, &model_msgno, &model_size));
+	if (parsed)
+		FUZZ_CHECK(msgno == model_msgno && size == model_size);
+}
+
+/* "MSGNO UIDL" by the model: a run of 0x21..0x7e, then spaces only. */
+static bool model_uidl(const char *line, size_t len, unsigned long long *msgno,
+		       size_t *start, size_t *found)
+{
+	size_t i = 0;
+	if (!model_msgno(line, len, &i, msgno))
+		return false;
+	*start = i;
+	while (i < len && line[i] >= 0x21 && line[i] <= 0x7e)
+		i++;
+	*found = i - *start;
+	while (i < len && line[i] == ' ')
+		i++;
+	return i == len && *found >= 1 && *found <= POP3_UIDL_MAX;
+}
+
 static void check_uidl(const char *line, size_t len)
 {
 	unsigned long msgno = 0;
 	const char *uidl = NULL;
 	size_t uidl_len = 0;
-	if (!pop3_parse_uidl_line(line, len, &msgno, &uidl, &uidl_len))
+	bool parsed = pop3_parse_uidl_line(line, len, &msgno, &uidl, &uidl_len);
+	unsigned long long model_msgno = 0;
+	size_t model_start = 0, model_len = 0;
+	FUZZ_CHECK(parsed == model_uidl(line, len, &model_msgno, &model_start,
+					&model_len));
+	if (!parsed)
 		return;
+	FUZZ_CHECK(msgno == model_msgno);
+	FUZZ_CHECK(uidl == line + model_start && uidl_len == model_len);
 	FUZZ_CHECK(msgno >= 1 && msgno <= UINT32_MAX);
 	FUZZ_CHECK(uidl != NULL && inside(uidl, uidl_len, line, len));
 	FUZZ_CHECK(uidl_len >= 1 && uidl_len <= POP3_UIDL_MAX);
@@ -84,9 +162,7 @@ static void check_line(const char *line, size_t len, size_t apop_room)
 	memset(&capa, 0, sizeof(capa));
 	pop3_parse_capa_line(line, len, &capa);
 	check_uidl(line, len);
-	unsigned long msgno = 0;
-	uint64_t size = 0;
-	(void)pop3_parse_list_line(line, len, &msgno, &size);
+	check_list(line, len);
 	check_apop(line, len, apop_room);
 }
 

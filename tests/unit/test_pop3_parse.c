@@ -310,6 +310,78 @@ static void test_list_bad(void **state)
 						  &size));
 }
 
+/* Numbers are read in one pass: leading zeros, the largest values, one
+   past them, and what may end a number. */
+static void test_numbers_edges(void **state)
+{
+	(void)state;
+	unsigned long msgno = 0;
+	uint64_t size = 0;
+	const char *uidl = NULL;
+	size_t uidl_len = 0;
+	assert_true(pop3_parse_list_line(S("0000000000000000000000007 "
+					   "000000000000000000000018446744073709551615"),
+					 &msgno, &size));
+	assert_int_equal(msgno, 7);
+	assert_true(size == UINT64_MAX);
+	assert_true(pop3_parse_list_line(S("4294967295 12\tmore"), &msgno,
+					 &size));
+	assert_true(msgno == 4294967295UL && size == 12);
+	assert_true(pop3_parse_list_line(S("9 12 "), &msgno, &size));
+	assert_int_equal(size, 12);
+	assert_false(pop3_parse_list_line(S("42949672950 1"), &msgno, &size));
+	assert_false(pop3_parse_list_line(S("1 99999999999999999999"), &msgno,
+					  &size));
+	assert_false(pop3_parse_list_line(S("1 18446744073709551620"), &msgno,
+					  &size));
+	assert_false(pop3_parse_list_line(S("00 1"), &msgno, &size));
+	assert_true(pop3_parse_uidl_line(S("0010 a"), &msgno, &uidl,
+					 &uidl_len));
+	assert_int_equal(msgno, 10);
+	assert_false(pop3_parse_uidl_line(S("4294967296 a"), &msgno, &uidl,
+					  &uidl_len));
+	assert_false(pop3_parse_uidl_line(S("1x a"), &msgno, &uidl, &uidl_len));
+	assert_false(pop3_parse_uidl_line(S("1 a b"), &msgno, &uidl,
+					  &uidl_len));
+	assert_false(pop3_parse_uidl_line(S("1 ab\x7f"), &msgno, &uidl,
+					  &uidl_len));
+	assert_false(pop3_parse_uidl_line(S("1    "), &msgno, &uidl,
+					  &uidl_len));
+}
+
+/* Every byte value at every place of a UIDL long enough to be checked
+   eight bytes at a time and then one by one. */
+static void test_uidl_every_byte_everywhere(void **state)
+{
+	(void)state;
+	enum { UIDL_LEN = 27 };
+	char line[2 + UIDL_LEN];
+	memcpy(line, "7 ", 2);
+	for (size_t at = 0; at < UIDL_LEN; at++) {
+		for (int byte = 0; byte < 256; byte++) {
+			memset(line + 2, 'a', UIDL_LEN);
+			line[2 + at] = (char)byte;
+			bool visible = byte >= 0x21 && byte <= 0x7e;
+			/* A space first or last is one more between the words,
+			   or trailing: both allowed. */
+			bool good = visible ||
+				    (byte == ' ' && (at == 0 || at == UIDL_LEN - 1));
+			unsigned long msgno = 0;
+			const char *uidl = NULL;
+			size_t uidl_len = 0;
+			bool parsed = pop3_parse_uidl_line(line, sizeof(line),
+							   &msgno, &uidl,
+							   &uidl_len);
+			if (parsed != good)
+				fail_msg("byte 0x%02x at %zu: parsed %d", byte,
+					 at, (int)parsed);
+			if (parsed)
+				assert_int_equal(uidl_len, visible ? UIDL_LEN
+								   : UIDL_LEN - 1);
+		}
+	}
+}
+
 /* --- APOP timestamp --- */
 
 static void test_apop_timestamp_present(void **state)
@@ -949,6 +1021,8 @@ int main(void)
 		cmocka_unit_test(test_uidl_bad_msgno_or_fields),
 		cmocka_unit_test(test_list_valid),
 		cmocka_unit_test(test_list_bad),
+		cmocka_unit_test(test_numbers_edges),
+		cmocka_unit_test(test_uidl_every_byte_everywhere),
 		cmocka_unit_test(test_apop_timestamp_present),
 		cmocka_unit_test(test_apop_timestamp_absent),
 		cmocka_unit_test(test_apop_timestamp_unterminated),
