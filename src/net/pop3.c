@@ -949,6 +949,26 @@ static struct msg_block *block_of(struct pop3_msg *msgs)
 				    offsetof(struct msg_block, msgs));
 }
 
+/* *out: a fresh result of count messages (room for one at least),
+   owning no UIDL text yet; pop3_free_msgs frees it. */
+static int new_block(struct pop3 *pop3, size_t count, struct pop3_msg **out,
+		     struct yb_error *err)
+{
+	if (count == 0)
+		count = 1;
+	if (count > (SIZE_MAX - sizeof(struct msg_block)) /
+		    sizeof(struct pop3_msg))
+		return out_of_memory(pop3, err);
+	struct msg_block *block = malloc(sizeof(*block) +
+					 count * sizeof(struct pop3_msg));
+	if (!block)
+		return out_of_memory(pop3, err);
+	block->chunks = NULL;
+	block->chunk_count = 0;
+	*out = block->msgs;
+	return YB_OK;
+}
+
 /*
  * LIST sorted by msgno into a fresh result, each number once, without
  * UIDLs yet (attach_uidls); pop3_free_msgs frees it.
@@ -960,20 +980,13 @@ static int build_from_list(struct pop3 *pop3, struct listing *lists,
 	if (!lists->sorted)
 		qsort(entries, lists->len, sizeof(*entries),
 		      compare_list_entries);
-	size_t count = lists->len ? lists->len : 1;
-	if (count > (SIZE_MAX - sizeof(struct msg_block)) /
-		    sizeof(struct pop3_msg))
-		return out_of_memory(pop3, err);
-	struct msg_block *block = malloc(sizeof(*block) +
-					 count * sizeof(struct pop3_msg));
-	if (!block)
-		return out_of_memory(pop3, err);
-	block->chunks = NULL;
-	block->chunk_count = 0;
-	struct pop3_msg *msgs = block->msgs;
+	struct pop3_msg *msgs;
+	int rc = new_block(pop3, lists->len, &msgs, err);
+	if (rc != YB_OK)
+		return rc;
 	for (size_t i = 0; i < lists->len; i++) {
 		if (i > 0 && entries[i].msgno == entries[i - 1].msgno) {
-			free(block);
+			pop3_free_msgs(msgs, 0);
 			return yb_fail(err, YB_ERR_PROTOCOL,
 				       "%s: LIST names message %lu twice",
 				       peer(pop3), entries[i].msgno);
@@ -1099,6 +1112,133 @@ int pop3_list(struct pop3 *pop3, struct pop3_msg **msgs, size_t *count,
 		mark_broken(pop3, rc);
 	}
 	free_listing(&uidls);
+	free_listing(&lists);
+	return rc;
+}
+
+/*
+ * UIDL sorted by msgno into a fresh result, each number once, sizes 0
+ * (pop3_list_sizes); the result takes the UIDL text over.
+ */
+static int build_from_uidls(struct pop3 *pop3, struct listing *uidls,
+			    struct pop3_msg **out, struct yb_error *err)
+{
+	struct uidl_entry *entries = uidls->entries;
+	if (!uidls->sorted)
+		qsort(entries, uidls->len, sizeof(*entries),
+		      compare_uidl_entries);
+	struct pop3_msg *msgs = NULL;
+	int rc = new_block(pop3, uidls->len, &msgs, err);
+	if (rc != YB_OK)
+		return rc;
+	give_chunks(uidls, msgs);
+	char *const *chunks = block_of(msgs)->chunks;
+	for (size_t i = 0; i < uidls->len; i++) {
+		if (i > 0 && entries[i].msgno == entries[i - 1].msgno) {
+			pop3_free_msgs(msgs, 0);
+			return yb_fail(err, YB_ERR_PROTOCOL,
+				       "%s: UIDL names message %lu twice",
+				       peer(pop3), (unsigned long)entries[i].msgno);
+		}
+		msgs[i].msgno = entries[i].msgno;
+		msgs[i].uidl = uidl_at(chunks, entries[i].offset);
+		msgs[i].size = 0;
+	}
+	*out = msgs;
+	return YB_OK;
+}
+
+static int read_uidls_alone(struct pop3 *pop3, struct listing *uidls,
+			    struct yb_error *err)
+{
+	int rc = check_usable(pop3, err);
+	if (rc == YB_OK)
+		rc = check_no_pending(pop3, "UIDL", err);
+	if (rc == YB_OK)
+		rc = send_line(pop3, "UIDL", err);
+	if (rc == YB_OK)
+		rc = read_uidl_reply(pop3, uidls, err);
+	return rc;
+}
+
+int pop3_list_uidls(struct pop3 *pop3, struct pop3_msg **msgs, size_t *count,
+		    bool *sized, struct yb_error *err)
+{
+	*msgs = NULL;
+	*count = 0;
+	*sized = true;
+	if (!pop3_has_uidl(pop3))
+		return pop3_list(pop3, msgs, count, err);
+	struct listing uidls = { .entry_size = sizeof(struct uidl_entry),
+				 .sorted = true, .command = "UIDL" };
+	int rc = read_uidls_alone(pop3, &uidls, err);
+	if (rc == YB_OK && !pop3_has_uidl(pop3)) {
+		/* Refused by a server without CAPA: LIST alone, as pop3_list. */
+		free_listing(&uidls);
+		return pop3_list(pop3, msgs, count, err);
+	}
+	if (rc == YB_OK)
+		rc = build_from_uidls(pop3, &uidls, msgs, err);
+	if (rc == YB_OK) {
+		*count = uidls.len;
+		*sized = false;
+		log_debug("%s: %zu UIDLs listed", peer(pop3), uidls.len);
+	} else {
+		mark_broken(pop3, rc);
+	}
+	free_listing(&uidls);
+	return rc;
+}
+
+/* LIST's sizes into msgs (sorted by msgno), which must be exactly the
+   messages LIST names (the same errors as attach_uidls). */
+static int merge_sizes(struct pop3 *pop3, struct listing *lists,
+		       struct pop3_msg *msgs, size_t count,
+		       struct yb_error *err)
+{
+	struct list_entry *entries = lists->entries;
+	if (!lists->sorted)
+		qsort(entries, lists->len, sizeof(*entries),
+		      compare_list_entries);
+	size_t m = 0;
+	for (size_t i = 0; i < lists->len; i++) {
+		unsigned long msgno = entries[i].msgno;
+		if (i > 0 && msgno == entries[i - 1].msgno)
+			return yb_fail(err, YB_ERR_PROTOCOL,
+				       "%s: LIST names message %lu twice",
+				       peer(pop3), msgno);
+		if (m < count && msgs[m].msgno < msgno)
+			break; /* a UIDL message LIST skipped: below */
+		if (m == count || msgs[m].msgno != msgno)
+			return yb_fail(err, YB_ERR_PROTOCOL,
+				       "%s: LIST names message %lu, which UIDL "
+				       "does not", peer(pop3), msgno);
+		msgs[m++].size = entries[i].size;
+	}
+	if (m < count)
+		return yb_fail(err, YB_ERR_PROTOCOL,
+			       "%s: UIDL names message %lu, which LIST does "
+			       "not", peer(pop3), msgs[m].msgno);
+	return YB_OK;
+}
+
+int pop3_list_sizes(struct pop3 *pop3, struct pop3_msg *msgs, size_t count,
+		    struct yb_error *err)
+{
+	int rc = check_usable(pop3, err);
+	if (rc == YB_OK)
+		rc = check_no_pending(pop3, "LIST", err);
+	struct listing lists = { .entry_size = sizeof(struct list_entry),
+				 .sorted = true, .command = "LIST",
+				 .expected = count };
+	if (rc == YB_OK)
+		rc = send_line(pop3, "LIST", err);
+	if (rc == YB_OK)
+		rc = read_list_reply(pop3, &lists, err);
+	if (rc == YB_OK)
+		rc = merge_sizes(pop3, &lists, msgs, count, err);
+	if (rc != YB_OK)
+		mark_broken(pop3, rc);
 	free_listing(&lists);
 	return rc;
 }

@@ -57,6 +57,22 @@ bool pop3_has_uidl(const struct pop3 *pop3);
 int pop3_list(struct pop3 *pop3, struct pop3_msg **msgs, size_t *count,
 	      struct yb_error *err);
 
+/*
+ * pop3_list in two steps, for a run that may need no size: UIDL alone,
+ * each size 0 and *sized false; then pop3_list_sizes, only if some size
+ * is wanted.  From a server without UIDL the listing comes from LIST at
+ * once, with *sized true.  Freed with pop3_free_msgs, like pop3_list's.
+ */
+int pop3_list_uidls(struct pop3 *pop3, struct pop3_msg **msgs, size_t *count,
+		    bool *sized, struct yb_error *err);
+
+/*
+ * LIST, each size into msgs (pop3_list_uidls's result).  LIST must name
+ * exactly the messages UIDL named, each once; else YB_ERR_PROTOCOL.
+ */
+int pop3_list_sizes(struct pop3 *pop3, struct pop3_msg *msgs, size_t count,
+		    struct yb_error *err);
+
 void pop3_free_msgs(struct pop3_msg *msgs, size_t count);
 
 /* Called with each piece of a body, as the server sent it but unstuffed. */

@@ -16,7 +16,8 @@
  *   byte 0  auth, (byte % 8): 0 auto, 1 plain, 2 login, 3 cram-md5,
  *           4 apop, 5 user, 6 and 7 auto
  *   byte 1  bit 0: the account allows pipelining; bit 1: DELE each
- *           message fetched
+ *           message fetched; bit 2: list in two steps, as a fetch does
+ *           (pop3_list_uidls, then pop3_list_sizes if it left sizes out)
  * Printable seeds: "51" is USER/PASS with pipelining allowed.
  *
  * Checked: every failure is one of the kinds pop3.h names (never
@@ -230,13 +231,31 @@ static int delete(struct pop3 *pop3, const struct pop3_msg *msgs,
 	return YB_OK;
 }
 
+/* The listing at once, or in the two steps a fetch takes. */
+static int list(struct pop3 *pop3, bool two_steps, struct pop3_msg **msgs,
+		size_t *count, struct yb_error *err)
+{
+	if (!two_steps)
+		return pop3_list(pop3, msgs, count, err);
+	bool sized = false;
+	int rc = pop3_list_uidls(pop3, msgs, count, &sized, err);
+	if (rc == YB_OK && !sized)
+		rc = pop3_list_sizes(pop3, *msgs, *count, err);
+	if (rc != YB_OK) {
+		pop3_free_msgs(*msgs, *count);
+		*msgs = NULL;
+		*count = 0;
+	}
+	return rc;
+}
+
 /* After login: list, fetch, delete, quit; the first failure ends it. */
-static int transact(struct pop3 *pop3, bool dele, struct body_count *body,
-		    struct yb_error *err)
+static int transact(struct pop3 *pop3, bool dele, bool two_steps,
+		    struct body_count *body, struct yb_error *err)
 {
 	struct pop3_msg *msgs = NULL;
 	size_t count = 0;
-	int rc = pop3_list(pop3, &msgs, &count, err);
+	int rc = list(pop3, two_steps, &msgs, &count, err);
 	if (rc != YB_OK)
 		return rc;
 	check_listing(msgs, count);
@@ -286,7 +305,8 @@ static void run_session(uint8_t auth, uint8_t flags, size_t server_len)
 	int rc = pop3_connect(&account, account.password, &pop3, &err);
 	if (rc == YB_OK) {
 		FUZZ_CHECK(pop3 != NULL);
-		rc = transact(pop3, (flags & 2) != 0, &body, &err);
+		rc = transact(pop3, (flags & 2) != 0, (flags & 4) != 0, &body,
+			      &err);
 	} else {
 		FUZZ_CHECK(pop3 == NULL);
 	}
