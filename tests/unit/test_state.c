@@ -2304,6 +2304,110 @@ static void test_sizes_and_missing_persist(void **fixture_ptr)
 	state_free(state);
 }
 
+/*
+ * Values a key's small entry has no room for (a size of 8 MiB or more,
+ * a time past 32 bits, a dest held in memory, a missing count, a push)
+ * go beside it: each is read back as it was, through the journal and
+ * through compaction, next to keys whose values fit, and forgetting a
+ * key (or many, so that entries move) forgets them.
+ */
+struct edge_key {
+	const char *key;
+	uint64_t size;
+	time_t fetched_at;
+};
+
+static const struct edge_key EDGE_KEYS[] = {
+	{ "small", 0, 0 },
+	{ "fits", (1u << 23) - 3, 4294967294LL },
+	{ "first-beside", (1u << 23) - 2, 4294967295LL },
+	{ "beside", (1u << 23) - 1, 4294967296LL },
+	{ "huge", 5000000000ULL, 1LL << 40 },
+};
+
+static void assert_edge_keys(const struct state *state)
+{
+	for (size_t i = 0; i < sizeof(EDGE_KEYS) / sizeof(EDGE_KEYS[0]); i++) {
+		uint64_t size = 1;
+		assert_fetched_at(state, "INBOX", EDGE_KEYS[i].key,
+				  EDGE_KEYS[i].fetched_at);
+		assert_true(state_listed_size(state, "INBOX", EDGE_KEYS[i].key,
+					      &size));
+		assert_int_equal(size, EDGE_KEYS[i].size);
+	}
+	unsigned flags = 0, add = 0, remove = 0;
+	assert_true(state_flag_base(state, "INBOX", "huge", &flags));
+	assert_int_equal(flags, 0x41);
+	assert_true(state_flag_push(state, "INBOX", "huge", &add, &remove));
+	assert_int_equal(add, 0x02);
+	assert_int_equal(remove, 0x01);
+	assert_false(state_flag_push(state, "INBOX", "small", &add, &remove));
+	assert_missing(state, "huge", 77, 3);
+	assert_missing(state, "small", 0, 0);
+	assert_dest(state, "INBOX", "huge", "cur/huge:2,S");
+	assert_dest(state, "INBOX", "small", NULL);
+}
+
+static void test_values_beside_the_entry_persist(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	struct yb_error err;
+	struct state *state = open_state(fx, false);
+	for (size_t i = 0; i < sizeof(EDGE_KEYS) / sizeof(EDGE_KEYS[0]); i++) {
+		const char *key = EDGE_KEYS[i].key;
+		commit(state, "INBOX", key, EDGE_KEYS[i].fetched_at);
+		assert_int_equal(state_set_listed_size(state, "INBOX", key,
+						       EDGE_KEYS[i].size, &err),
+				 YB_OK);
+	}
+	set_dest(state, "INBOX", "huge", "cur/huge:2,S");
+	assert_int_equal(state_set_flag_base(state, "INBOX", "huge", 0x41, &err),
+			 YB_OK);
+	assert_int_equal(state_set_flag_push(state, "INBOX", "huge", 0x02, 0x01,
+					     &err), YB_OK);
+	assert_int_equal(state_set_missing(state, "INBOX", "huge", 77, 3, &err),
+			 YB_OK);
+	/* Many keys with values beside them, most forgotten again. */
+	char key[32];
+	for (int i = 0; i < 300; i++) {
+		snprintf(key, sizeof(key), "many-%d", i);
+		commit(state, "INBOX", key, 1LL << 33);
+		assert_int_equal(state_set_missing(state, "INBOX", key, 5, 1, &err),
+				 YB_OK);
+	}
+	for (int i = 0; i < 300; i++) {
+		snprintf(key, sizeof(key), "many-%d", i);
+		if (i % 100 != 7)
+			forget(state, "INBOX", key);
+	}
+	assert_edge_keys(state);
+	sync_ok(state);
+	state_free(state);
+	/* From the journal, then from the snapshot compaction writes. */
+	for (int pass = 0; pass < 2; pass++) {
+		state = open_state(fx, false);
+		assert_edge_keys(state);
+		assert_int_equal(state_count(state, "INBOX"),
+				 sizeof(EDGE_KEYS) / sizeof(EDGE_KEYS[0]) + 3);
+		assert_fetched_at(state, "INBOX", "many-107", 1LL << 33);
+		assert_missing(state, "many-207", 5, 1);
+		close_ok(state);
+	}
+	/* A key forgotten and delivered again starts with none of them. */
+	state = open_state(fx, false);
+	forget(state, "INBOX", "huge");
+	commit(state, "INBOX", "huge", 5);
+	uint64_t size;
+	unsigned add, remove, flags;
+	assert_false(state_listed_size(state, "INBOX", "huge", &size));
+	assert_false(state_flag_base(state, "INBOX", "huge", &flags));
+	assert_false(state_flag_push(state, "INBOX", "huge", &add, &remove));
+	assert_missing(state, "huge", 0, 0);
+	assert_dest(state, "INBOX", "huge", NULL);
+	assert_fetched_at(state, "INBOX", "huge", 5);
+	state_free(state);
+}
+
 /* Z and S for a key the journal no longer holds are ignored on replay. */
 static void test_values_of_forgotten_key_ignored(void **fixture_ptr)
 {
@@ -3740,6 +3844,7 @@ int main(int argc, char **argv)
 		T(test_snapshot_last_line_has_no_torn_excuse),
 		T(test_snapshot_holds_only_m_records),
 		T(test_sizes_and_missing_persist),
+		T(test_values_beside_the_entry_persist),
 		T(test_values_of_forgotten_key_ignored),
 		T(test_snapshot_cut_at_every_offset),
 		T(test_snapshot_lines_missing_or_added),
