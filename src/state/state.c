@@ -3,10 +3,13 @@
  *
  * On disk (STATE_DIR/ACCOUNT/, see state.h):
  *
- *   snapshot   "yubin-snapshot 2\n" then the whole state, one record a
+ *   snapshot   "yubin-snapshot 3\n" then the whole state, one record a
  *              line, in no particular order:
- *                M MAILBOX KEY FETCHED_AT DEST  a delivered message
+ *                M MAILBOX KEY FETCHED_AT DEST [SIZE]
+ *                                               a delivered message, and
+ *                                               its size as listed
  *                Z MAILBOX KEY SIZE             its size as listed
+ *                                               (version 2)
  *                S MAILBOX KEY SINCE RUNS       it is missing from listings
  *                B MAILBOX KEY FLAGS            its flags as last agreed
  *                                               with the server
@@ -20,8 +23,12 @@
  *              end, where every line left would still be valid) lacks its
  *              trailer or disagrees with it: refused, never read as a
  *              smaller state that would make the next run fetch again.
- *              Version 1 had no trailer: it is still read, once, and
- *              rewritten as version 2 when the state is closed.
+ *              Version 1 had no trailer, and version 2 gave a key's
+ *              size a Z line of its own (POP3 wrote two lines for each
+ *              message): both are still read, once, and rewritten as
+ *              version 3 when the state is closed.  A yubin older than
+ *              version 3 refuses it as another version, never as a
+ *              smaller state.
  *   journal    "yubin-journal 1\n" then records appended since the
  *              snapshot, in order:
  *                I MAILBOX KEY DEST       intent: about to publish at DEST
@@ -966,6 +973,23 @@ static int apply_key_values(struct state *state, const struct record *rec)
 			       (uint32_t)rec->number);
 }
 
+/*
+ * M: a delivered key, its dest and (a fifth field) its listed size.  A
+ * failure (-1, out of memory) may leave the key without its size: M
+ * lines are the snapshot's, whose load then fails as a whole.
+ */
+static int apply_delivered_line(struct state *state, const struct record *rec)
+{
+	bool has_dest = rec->field_count >= 4 && !rec->field_none[3];
+	if (add_delivered(state, rec, has_dest ? rec->field[3] : NULL,
+			  false) != 0)
+		return -1;
+	if (rec->field_count < 5)
+		return 0;
+	return key_set_listed_size(&state->last_key_mailbox->extras,
+				   state->last_key, rec->number);
+}
+
 /* G: the mailbox and all it holds (it has no open intent). */
 static void apply_forget_mailbox(struct state *state, const struct record *rec)
 {
@@ -982,11 +1006,8 @@ static void apply_forget_mailbox(struct state *state, const struct record *rec)
 static int apply_record(struct state *state, const struct record *rec)
 {
 	switch (rec->op) {
-	case 'M': {
-		bool has_dest = rec->field_count == 4 && !rec->field_none[3];
-		return add_delivered(state, rec, has_dest ? rec->field[3] : NULL,
-				     false);
-	}
+	case 'M':
+		return apply_delivered_line(state, rec);
 	case 'C':
 		return apply_commit(state, rec);
 	case 'I':
@@ -1264,18 +1285,23 @@ static int read_snapshot_header(struct state *state, struct line_reader *reader,
 		return read_failed(err, path, -got);
 	if (got == 0)
 		return corrupt(err, path, 1, "empty file", SNAPSHOT_ADVICE);
-	enum header_kind header = record_check_header(
-		line.text, line.len, SNAPSHOT_MAGIC, SNAPSHOT_HEADER);
-	tally->has_trailer = header == HEADER_OK;
-	if (header != HEADER_OK)
-		header = record_check_header(line.text, line.len,
-					     SNAPSHOT_MAGIC, SNAPSHOT_HEADER_V1);
+	/* Versions 1 and 2 are read, and rewritten as the current one (with
+	   a trailer, a key's size on its M line) when the state is closed. */
+	static const char *const headers[] = {
+		SNAPSHOT_HEADER, SNAPSHOT_HEADER_V2, SNAPSHOT_HEADER_V1,
+	};
+	enum header_kind header = HEADER_BAD;
+	size_t version = 0;
+	while (version < sizeof(headers) / sizeof(headers[0]) && (header = record_check_header(
+		       line.text, line.len, SNAPSHOT_MAGIC,
+		       headers[version])) != HEADER_OK)
+		version++;
 	if (header == HEADER_OTHER_VERSION && line.has_newline)
 		return other_version(err, path);
 	if (header != HEADER_OK || !line.has_newline)
 		return corrupt(err, path, 1, "bad header", SNAPSHOT_ADVICE);
-	/* Rewritten with a trailer when the state is closed. */
-	state->snapshot_outdated = !tally->has_trailer;
+	tally->has_trailer = headers[version] != SNAPSHOT_HEADER_V1;
+	state->snapshot_outdated = headers[version] != SNAPSHOT_HEADER;
 	tally->crc = CRC32_INIT;
 	snapshot_tally_line(tally, line.text, line.len);
 	return 0;
@@ -1679,7 +1705,7 @@ static int parse_dest_line(const struct state *state,
 		problem = "the line is gone or damaged";
 	else
 		problem = record_parse(text, len, &rec);
-	if (!problem && (rec.op != 'M' || rec.field_count != 4 ||
+	if (!problem && (rec.op != 'M' || rec.field_count < 4 ||
 			 rec.field_none[3] ||
 			 rec.field_len[1] != entry->head.len ||
 			 memcmp(rec.field[1], entry->head.name, entry->head.len) ||
@@ -2417,29 +2443,22 @@ static void write_key_flags(struct file_writer *writer, struct record *rec,
 	writer_add_record(writer, rec);
 }
 
-/* After a key's M line: its Z line, while it is missing its S line, and
-   its flags. */
+/* After a key's M line (which holds its size): while it is missing its
+   S line, and its flags. */
 static void write_key_values(struct file_writer *writer,
 			     const struct mailbox *mailbox,
 			     const struct key_entry *entry)
 {
 	char first[RECORD_NUMBER_SIZE], second[RECORD_NUMBER_SIZE];
-	struct record rec = { .op = 'Z', .field_count = 3 };
+	struct record rec = { .op = 'S', .field_count = 4 };
 	rec.field[0] = mailbox->name;
 	rec.field_len[0] = mailbox->name_len;
 	rec.field[1] = entry->head.name;
 	rec.field_len[1] = entry->head.len;
-	uint64_t size;
-	if (key_listed_size(&mailbox->extras, entry, &size)) {
-		record_number_field(&rec, 2, first, size);
-		writer_add_record(writer, &rec);
-	}
 	int64_t since;
 	uint32_t runs;
 	key_missing(&mailbox->extras, entry, &since, &runs);
 	if (runs != 0) {
-		rec.op = 'S';
-		rec.field_count = 4;
 		record_number_field(&rec, 2, first, (unsigned long long)since);
 		record_number_field(&rec, 3, second, runs);
 		writer_add_record(writer, &rec);
@@ -2487,7 +2506,8 @@ static const char *writer_dest(struct file_writer *writer,
 	return dest;
 }
 
-/* One M record per delivered key: "M MAILBOX KEY FETCHED_AT DEST". */
+/* One M record per delivered key: "M MAILBOX KEY FETCHED_AT DEST SIZE",
+   SIZE only when one is recorded. */
 static void write_mailbox_keys(struct file_writer *writer,
 			       const struct mailbox *mailbox)
 {
@@ -2510,6 +2530,13 @@ static void write_mailbox_keys(struct file_writer *writer,
 		rec.field_none[3] = dest == NULL;
 		rec.field[3] = dest ? dest : "";
 		rec.field_len[3] = dest ? strlen(dest) : 0;
+		char size_text[RECORD_NUMBER_SIZE];
+		uint64_t size;
+		rec.field_count = 4;
+		if (key_listed_size(&mailbox->extras, entry, &size)) {
+			record_number_field(&rec, 4, size_text, size);
+			rec.field_count = 5;
+		}
 		writer_add_record(writer, &rec);
 		write_key_values(writer, mailbox, entry);
 	}

@@ -1101,6 +1101,26 @@ static void test_set_dest_refusals(void **fixture_ptr)
 	state_free(state);
 }
 
+/* The snapshot holds the current header, exactly count record lines,
+   each of bodies (checksummed) among them, and the trailer. */
+static void assert_snapshot_lines(const struct fixture *fx,
+				  const char *const *bodies, size_t count)
+{
+	size_t len;
+	char *snapshot = read_whole(state_file(fx, "snapshot"), &len);
+	assert_int_equal(count_lines(snapshot, len), count + 2);
+	assert_memory_equal(snapshot, "yubin-snapshot 3\n", 17);
+	for (size_t i = 0; i < count; i++) {
+		char want[128] = "";
+		append_line(want, sizeof(want), bodies[i]);
+		want[strlen(want) - 1] = '\0';
+		if (!has_line(snapshot, want))
+			print_error("missing: %s\n", want);
+		assert_true(has_line(snapshot, want));
+	}
+	free(snapshot);
+}
+
 static void test_snapshot_dest_encoding(void **fixture_ptr)
 {
 	struct fixture *fx = *fixture_ptr;
@@ -1116,24 +1136,11 @@ static void test_snapshot_dest_encoding(void **fixture_ptr)
 	commit(state, "-", "x", 5);
 	close_ok(state);
 
-	size_t len;
-	char *snapshot = read_whole(state_file(fx, "snapshot"), &len);
-	/* The header, five records and the trailer. */
-	assert_int_equal(count_lines(snapshot, len), 7);
-	assert_memory_equal(snapshot, "yubin-snapshot 2\n", 17);
 	const char *bodies[] = {
 		"M INBOX with 1 new/a%20b%25", "M INBOX none 2 -",
 		"M INBOX dash 3 %2D", "M INBOX %2D 4 --", "M %2D x 5 -x",
 	};
-	for (size_t i = 0; i < COUNT_OF(bodies); i++) {
-		char want[128] = "";
-		append_line(want, sizeof(want), bodies[i]);
-		want[strlen(want) - 1] = '\0';
-		if (!has_line(snapshot, want))
-			print_error("missing: %s\n", want);
-		assert_true(has_line(snapshot, want));
-	}
-	free(snapshot);
+	assert_snapshot_lines(fx, bodies, COUNT_OF(bodies));
 
 	state = open_state(fx, false);
 	assert_dest(state, "INBOX", "with", "new/a b%");
@@ -1198,6 +1205,9 @@ static void test_bad_new_records_are_errors(void **fixture_ptr)
 	const char *snapshot_cases[] = {
 		"M INBOX a 1 d extra", "D INBOX a d", "G INBOX", "I INBOX a d",
 		"V INBOX UIDNEXT 1", "M INBOX a 1 %00",
+		/* M's SIZE (version 3): a decimal number of 64 bits. */
+		"M INBOX a 1 - x", "M INBOX a 1 - -1", "M INBOX a 1 new/a 5 6",
+		"M INBOX a 1 - 99999999999999999999",
 	};
 	for (size_t i = 0; i < COUNT_OF(snapshot_cases); i++) {
 		char text[256] = "yubin-snapshot 1\n";
@@ -1209,6 +1219,41 @@ static void test_bad_new_records_are_errors(void **fixture_ptr)
 			print_error("case %zu: %s\n", i, msg);
 		assert_non_null(strstr(msg, "snapshot:3:"));
 	}
+}
+
+/*
+ * Version 3: a key's listed size rides on its M line (after DEST, "-"
+ * when there is none), one line a POP3 message (a bad size there:
+ * test_bad_new_records_are_errors).
+ */
+static void test_size_on_the_m_line(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	struct yb_error err;
+	struct state *state = open_state(fx, false);
+	commit(state, "INBOX", "a", 1);
+	commit(state, "INBOX", "b", 2);
+	intent(state, "INBOX", "c", "new/c");
+	commit(state, "INBOX", "c", 3);
+	assert_int_equal(state_set_listed_size(state, "INBOX", "a", 1234, &err),
+			 YB_OK);
+	assert_int_equal(state_set_listed_size(state, "INBOX", "c", 0, &err),
+			 YB_OK);
+	close_ok(state);
+	/* One line a key. */
+	const char *bodies[] = {
+		"M INBOX a 1 - 1234", "M INBOX b 2 -", "M INBOX c 3 new/c 0",
+	};
+	assert_snapshot_lines(fx, bodies, COUNT_OF(bodies));
+	state = open_state(fx, false);
+	uint64_t size = 1;
+	assert_true(state_listed_size(state, "INBOX", "a", &size));
+	assert_int_equal(size, 1234);
+	assert_false(state_listed_size(state, "INBOX", "b", &size));
+	assert_true(state_listed_size(state, "INBOX", "c", &size));
+	assert_int_equal(size, 0);
+	assert_dest(state, "INBOX", "c", "new/c");
+	state_free(state);
 }
 
 static void test_longest_dest_in_snapshot(void **fixture_ptr)
@@ -2548,7 +2593,7 @@ static void test_snapshot_lines_missing_or_added(void **fixture_ptr)
 	free(text);
 }
 
-/* A version 1 snapshot (no trailer) loads, and is rewritten as version 2. */
+/* A version 1 snapshot (no trailer) loads, and is rewritten as version 3. */
 static void test_snapshot_version_1_loads_and_is_rewritten(void **fixture_ptr)
 {
 	struct fixture *fx = *fixture_ptr;
@@ -2571,7 +2616,7 @@ static void test_snapshot_version_1_loads_and_is_rewritten(void **fixture_ptr)
 	assert_meta(state, "INBOX", "uidnext", "5");
 	close_ok(state);
 	after = read_whole(state_file(fx, "snapshot"), &len);
-	assert_memory_equal(after, "yubin-snapshot 2\n", 17);
+	assert_memory_equal(after, "yubin-snapshot 3\n", 17);
 	/* The trailer: "end COUNT CRC" over every byte before its line. */
 	assert_true(len > 1 && after[len - 1] == '\n');
 	after[len - 1] = '\0';
@@ -3812,6 +3857,7 @@ int main(int argc, char **argv)
 		T(test_set_dest_persists),
 		T(test_set_dest_refusals),
 		T(test_snapshot_dest_encoding),
+		T(test_size_on_the_m_line),
 		T(test_handwritten_snapshot_with_dests_and_values),
 		T(test_bad_new_records_are_errors),
 		T(test_longest_dest_in_snapshot),
