@@ -16,6 +16,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -162,11 +163,33 @@ void name_set_prefetch(const struct name_set *set, const char *name,
 }
 
 /* The slots anew for capacity, pointing at every entry; -1: no memory. */
+/* Slot arrays from this size on are asked for huge pages: a look-up of a
+   big set touches a random slot, and a TLB miss would cost as much as
+   the cache miss. */
+#define HUGE_SLOTS_BYTES ((size_t)4 << 20)
+
+static void advise_huge(void *slots, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+	if (bytes < HUGE_SLOTS_BYTES)
+		return;
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)slots & ~(page - 1);
+	/* Advice only: a kernel without it changes nothing. */
+	(void)madvise((void *)start, (uintptr_t)slots + bytes - start,
+		      MADV_HUGEPAGE);
+#else
+	(void)slots;
+	(void)bytes;
+#endif
+}
+
 static int rebuild_slots(struct name_set *set, size_t capacity)
 {
 	struct name_slot *slots = calloc(capacity, sizeof(*slots));
 	if (!slots)
 		return -1;
+	advise_huge(slots, capacity * sizeof(*slots));
 	size_t mask = capacity - 1;
 	for (size_t j = 0; j < set->capacity; j++) {
 		struct name_slot old = set->slots[j];
