@@ -17,6 +17,10 @@
 #define SIZE_IN_EXTRA (UINT32_MAX >> SIZE_SHIFT)
 #define IN_EXTRA UINT32_MAX
 
+/* What the state of a million keys was made small for. */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct key_entry) == 24,
+	       "a key's entry is 24 bytes on a 64-bit machine");
+
 void key_extras_init(struct name_set *extras)
 {
 	name_set_init_entries(extras, sizeof(struct key_extra));
