@@ -16,6 +16,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -162,26 +163,49 @@ void name_set_prefetch(const struct name_set *set, const char *name,
 }
 
 /* The slots anew for capacity, pointing at every entry; -1: no memory. */
+/* Slot arrays from this size on are asked for huge pages: a look-up of a
+   big set touches a random slot, and a TLB miss would cost as much as
+   the cache miss. */
+#define HUGE_SLOTS_BYTES ((size_t)4 << 20)
+
+static void advise_huge(void *slots, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+	if (bytes < HUGE_SLOTS_BYTES)
+		return;
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)slots & ~(page - 1);
+	/* Advice only: a kernel without it changes nothing. */
+	(void)madvise((void *)start, (uintptr_t)slots + bytes - start,
+		      MADV_HUGEPAGE);
+#else
+	(void)slots;
+	(void)bytes;
+#endif
+}
+
 static int rebuild_slots(struct name_set *set, size_t capacity)
 {
 	struct name_slot *slots = calloc(capacity, sizeof(*slots));
 	if (!slots)
 		return -1;
+	advise_huge(slots, capacity * sizeof(*slots));
+	size_t mask = capacity - 1;
+	for (size_t j = 0; j < set->capacity; j++) {
+		struct name_slot old = set->slots[j];
+		if (old.index == 0)
+			continue;
+		size_t i = old.hash & mask;
+		while (slots[i].index)
+			i = (i + 1) & mask;
+		slots[i] = old;
+	}
 	free(set->slots);
 	set->slots = slots;
 	set->capacity = capacity;
-	size_t mask = capacity - 1;
-	for (size_t j = 0; j < set->count; j++) {
-		uint32_t hash = entry_at(set, j)->hash;
-		size_t i = home_of(set, hash);
-		while (slots[i].index)
-			i = (i + 1) & mask;
-		slots[i] = (struct name_slot){ hash, (uint32_t)(j + 1) };
-	}
 	return 0;
 }
 
-/* Room for one more entry, and slots at most 3/4 full. */
 static int reserve_one(struct name_set *set)
 {
 	if (set->count >= MAX_ENTRIES)
@@ -243,7 +267,7 @@ int name_set_insert(struct name_set *set, const char *name, size_t len,
 	size_t j = set->count++;
 	struct name_entry *added = entry_at(set, j);
 	memset(added, 0, set->entry_size);
-	*added = (struct name_entry){ name, (uint32_t)len, hash };
+	*added = (struct name_entry){ name, (uint32_t)len, 0 };
 	set->slots[i] = (struct name_slot){ hash, (uint32_t)(j + 1) };
 	if (entry)
 		*entry = added;
@@ -279,9 +303,10 @@ static void fill_entry_hole(struct name_set *set, size_t j)
 {
 	size_t last = set->count - 1;
 	if (j != last) {
-		memcpy(entry_at(set, j), entry_at(set, last), set->entry_size);
+		const struct name_entry *moved = entry_at(set, last);
 		size_t mask = set->capacity - 1;
-		size_t i = home_of(set, entry_at(set, j)->hash);
+		size_t i = home_of(set, hash_name(set, moved->name, moved->len));
+		memcpy(entry_at(set, j), moved, set->entry_size);
 		while (set->slots[i].index != last + 1)
 			i = (i + 1) & mask;
 		set->slots[i].index = (uint32_t)(j + 1);

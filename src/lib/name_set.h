@@ -29,7 +29,9 @@
 struct name_entry {
 	const char *name;   /* NULL: the slot is free */
 	uint32_t len;
-	uint32_t hash;
+	/* The caller's (zero when added): the set never reads it.  The hash
+	   is the slot's alone, so that an entry of many is no bigger. */
+	uint32_t spare;
 };
 
 /* A slot of the table: an entry's hash, and its index + 1 (0: free). */

@@ -3,10 +3,13 @@
  *
  * On disk (STATE_DIR/ACCOUNT/, see state.h):
  *
- *   snapshot   "yubin-snapshot 2\n" then the whole state, one record a
+ *   snapshot   "yubin-snapshot 3\n" then the whole state, one record a
  *              line, in no particular order:
- *                M MAILBOX KEY FETCHED_AT DEST  a delivered message
+ *                M MAILBOX KEY FETCHED_AT DEST [SIZE]
+ *                                               a delivered message, and
+ *                                               its size as listed
  *                Z MAILBOX KEY SIZE             its size as listed
+ *                                               (version 2)
  *                S MAILBOX KEY SINCE RUNS       it is missing from listings
  *                B MAILBOX KEY FLAGS            its flags as last agreed
  *                                               with the server
@@ -20,8 +23,12 @@
  *              end, where every line left would still be valid) lacks its
  *              trailer or disagrees with it: refused, never read as a
  *              smaller state that would make the next run fetch again.
- *              Version 1 had no trailer: it is still read, once, and
- *              rewritten as version 2 when the state is closed.
+ *              Version 1 had no trailer, and version 2 gave a key's
+ *              size a Z line of its own (POP3 wrote two lines for each
+ *              message): both are still read, once, and rewritten as
+ *              version 3 when the state is closed.  A yubin older than
+ *              version 3 refuses it as another version, never as a
+ *              smaller state.
  *   journal    "yubin-journal 1\n" then records appended since the
  *              snapshot, in order:
  *                I MAILBOX KEY DEST       intent: about to publish at DEST
@@ -111,7 +118,9 @@
  * and the snapshot's descriptor stays open to read it from there when a
  * run asks (its own checksum checked again), which few runs do; it is
  * then kept in the arena.  A state of 1,000,000 POP3 messages took
- * 53 MiB for dests that no nothing-new run reads.  Values live in a
+ * 53 MiB for dests that no nothing-new run reads.  Each key's entry is
+ * 24 bytes (state_key.h): what does not fit, and what few keys have,
+ * lives beside it.  Values live in a
  * short array (at most 64 per mailbox), each freed when
  * replaced.  A mailbox left with no key and no value is freed whole, so
  * forgetting a mailbox releases its memory.
@@ -135,6 +144,7 @@
 #include "log.h"
 #include "name_set.h"
 #include "safedir.h"
+#include "state_key.h"
 #include "state_record.h"
 #include "testhook.h"
 #include "text.h"
@@ -237,32 +247,14 @@ static void arena_release(struct arena *arena)
 
 /* ---- in-memory entries ------------------------------------------------ */
 
-/* A delivered key in its mailbox's set (name_set.h); the name is the key,
-   in the mailbox's arena. */
-struct key_entry {
-	struct name_entry head;
-	/* The dest: DEST_NONE, an M line of the loaded snapshot to read it
-	   from when asked (odd: its offset * 2 + 1), or a string in the
-	   mailbox's arena (even: its address).  Read from the snapshot
-	   lazily, the dests of a big state cost no memory until a run needs
-	   them: it rarely does (flag changes, renumbered listings). */
-	uint64_t dest_ref;
-	int64_t fetched_at;
-	/* Zero when unknown: the size the server listed, and since when and
-	   in how many listings the key has been missing (POP3's grace before
-	   forgetting, see state.h). */
-	uint64_t listed_size;
-	int64_t missing_since;
-	uint32_t missing_runs;
-	bool has_size;
-	/* B and P: the flags as last agreed with the server, FLAG_KNOWN set
-	   once one is recorded, and an open push (zero: none). */
-	uint8_t flag_base;
-	uint8_t push_add;
-	uint8_t push_remove;
-};
+/* A delivered key: struct key_entry (state_key.h).  Its dest_ref is
+   DEST_NONE, an M line of the loaded snapshot to read the dest from when
+   asked (odd: its offset * 2 + 1), or a string in the mailbox's arena
+   (even: its address).  Read from the snapshot lazily, the dests of a
+   big state cost no memory until a run needs them: it rarely does (flag
+   changes, renumbered listings). */
 
-#define DEST_NONE 0
+#define DEST_NONE KEY_DEST_NONE
 
 static bool dest_in_snapshot(uint64_t dest_ref)
 {
@@ -287,8 +279,8 @@ static const char *dest_string(uint64_t dest_ref)
 	return (const char *)(uintptr_t)dest_ref;
 }
 
-#define FLAG_KNOWN 0x80u
-#define FLAG_BITS 0x7fu
+#define FLAG_KNOWN KEY_FLAG_KNOWN
+#define FLAG_BITS KEY_FLAG_BITS
 
 /* A mailbox in state->mailbox_index; the name is the mailbox's own. */
 struct mailbox_entry {
@@ -475,6 +467,7 @@ struct meta_value {
  */
 struct mailbox {
 	struct name_set keys;     /* delivered keys: struct key_entry */
+	struct name_set extras;   /* what their entries have no room for */
 	struct arena strings;     /* the keys' and dests' text */
 	struct meta_value *meta;  /* owned; meta_count of meta_cap used */
 	size_t meta_count;
@@ -505,7 +498,7 @@ struct state {
 	   look-up.  NULL once a key or mailbox is removed (an entry may
 	   then move); an add that grows the set replaces it. */
 	struct key_entry *last_key;
-	const struct mailbox *last_key_mailbox;
+	struct mailbox *last_key_mailbox;
 
 	/* Open intents in journal order; blocks[i] owns intents[i]'s strings. */
 	struct state_intent *intents;
@@ -563,6 +556,7 @@ static struct mailbox *mailbox_new(const char *name, size_t len)
 	if (!mailbox)
 		return NULL;
 	name_set_init_entries(&mailbox->keys, sizeof(struct key_entry));
+	key_extras_init(&mailbox->extras);
 	memcpy(mailbox->name, name, len);
 	mailbox->name[len] = '\0';
 	mailbox->name_len = len;
@@ -572,6 +566,7 @@ static struct mailbox *mailbox_new(const char *name, size_t len)
 static void mailbox_free(struct mailbox *mailbox)
 {
 	name_set_free(&mailbox->keys);
+	name_set_free(&mailbox->extras);
 	arena_release(&mailbox->strings);
 	for (size_t i = 0; i < mailbox->meta_count; i++)
 		free(mailbox->meta[i].block);
@@ -647,12 +642,16 @@ static struct key_entry *find_key(const struct mailbox *mailbox,
 	return (struct key_entry *)name_set_find(&mailbox->keys, key, len);
 }
 
+/* The delivered entry of (mailbox_name, key), or NULL; *owner (unless
+   owner is NULL) gets its mailbox. */
 static struct key_entry *find_delivered(const struct state *state,
 					const char *mailbox_name,
-					const char *key)
+					const char *key, struct mailbox **owner)
 {
-	const struct mailbox *mailbox = find_mailbox(state, mailbox_name,
-						     strlen(mailbox_name));
+	struct mailbox *mailbox = find_mailbox(state, mailbox_name,
+					       strlen(mailbox_name));
+	if (owner)
+		*owner = mailbox;
 	return mailbox ? find_key(mailbox, key, strlen(key)) : NULL;
 }
 
@@ -663,21 +662,11 @@ static const struct key_entry *next_key(const struct mailbox *mailbox,
 	return (const struct key_entry *)name_set_next(&mailbox->keys, cursor);
 }
 
-/* The delivered entry of rec's (mailbox, key), or NULL. */
-static struct key_entry *find_record_key(const struct state *state,
-					 const struct record *rec)
-{
-	const struct mailbox *mailbox = find_mailbox(state, rec->field[0],
-						     rec->field_len[0]);
-	return mailbox ? find_key(mailbox, rec->field[1], rec->field_len[1])
-		       : NULL;
-}
-
 /* Point entry at a copy of dest (unless it holds that already); -1: OOM. */
 static int set_key_dest(struct mailbox *mailbox, struct key_entry *entry,
 			  const char *dest)
 {
-	const char *held = dest_string(entry->dest_ref);
+	const char *held = dest_string(key_dest_ref(&mailbox->extras, entry));
 	if (held && strcmp(held, dest) == 0)
 		return 0;
 	/* A replaced dest stays in the arena until the mailbox goes: at most
@@ -686,8 +675,8 @@ static int set_key_dest(struct mailbox *mailbox, struct key_entry *entry,
 				      true);
 	if (!copy)
 		return -1;
-	entry->dest_ref = dest_ref_of_string(copy);
-	return 0;
+	return key_set_dest_ref(&mailbox->extras, entry,
+				dest_ref_of_string(copy));
 }
 
 /*
@@ -702,23 +691,25 @@ static int fill_new_key(struct mailbox *mailbox, struct key_entry *entry,
 {
 	const char *key = arena_copy(&mailbox->strings, rec->field[1],
 				     rec->field_len[1], false);
-	const char *dest_copy = NULL;
-	if (key && dest && dest_line) {
-		entry->dest_ref = dest_ref_of_line(dest_line);
-		dest = NULL;
+	uint64_t dest_ref = DEST_NONE;
+	if (key && dest && dest_line)
+		dest_ref = dest_ref_of_line(dest_line);
+	else if (key && dest)
+		dest_ref = dest_ref_of_string(arena_copy(&mailbox->strings, dest,
+							 strlen(dest), true));
+	bool ok = key && (!dest || dest_ref != DEST_NONE);
+	if (ok) {
+		/* The extras hold the arena's name, which stays. */
+		entry->head.name = key;
+		ok = key_set_dest_ref(&mailbox->extras, entry, dest_ref) == 0 &&
+		     key_set_fetched_at(&mailbox->extras, entry,
+					rec->fetched_at) == 0;
 	}
-	if (key && dest)
-		dest_copy = arena_copy(&mailbox->strings, dest, strlen(dest),
-				       true);
-	if (!key || (dest && !dest_copy)) {
-		/* The entry still names rec's own text, which is equal. */
+	if (!ok) {
+		key_drop_extra(&mailbox->extras, entry);
 		name_set_remove(&mailbox->keys, rec->field[1], rec->field_len[1]);
 		return -1;
 	}
-	entry->head.name = key;
-	if (!dest_line)
-		entry->dest_ref = dest_ref_of_string(dest_copy);
-	entry->fetched_at = rec->fetched_at;
 	return 0;
 }
 
@@ -760,6 +751,11 @@ static void remove_delivered(struct state *state, const struct record *rec)
 					       rec->field_len[0]);
 	if (!mailbox)
 		return;
+	struct key_entry *entry = find_key(mailbox, rec->field[1],
+					   rec->field_len[1]);
+	if (!entry)
+		return;
+	key_drop_extra(&mailbox->extras, entry);
 	name_set_remove(&mailbox->keys, rec->field[1], rec->field_len[1]);
 	if (mailbox_is_empty(mailbox))
 		remove_mailbox(state, mailbox);
@@ -945,36 +941,53 @@ static int apply_dest(struct state *state, const struct record *rec)
 }
 
 /* Z, S, B and P: values of a delivered key; ignored for a key not
-   delivered. */
-static void apply_key_values(struct state *state, const struct record *rec)
+   delivered.  -1 when out of memory, with nothing changed. */
+static int apply_key_values(struct state *state, const struct record *rec)
 {
 	struct key_entry *entry = state->last_key;
-	const struct mailbox *mailbox = state->last_key_mailbox;
+	struct mailbox *mailbox = state->last_key_mailbox;
 	bool same = entry && entry->head.len == rec->field_len[1] &&
 		    memcmp(entry->head.name, rec->field[1], rec->field_len[1]) == 0 &&
 		    mailbox->name_len == rec->field_len[0] &&
 		    memcmp(mailbox->name, rec->field[0], rec->field_len[0]) == 0;
-	if (!same)
-		entry = find_record_key(state, rec);
+	if (!same) {
+		mailbox = find_mailbox(state, rec->field[0], rec->field_len[0]);
+		entry = mailbox ? find_key(mailbox, rec->field[1],
+					   rec->field_len[1]) : NULL;
+	}
 	if (!entry)
-		return;
-	if (rec->op == 'Z') {
-		entry->listed_size = rec->number;
-		entry->has_size = true;
-		return;
-	}
+		return 0;
+	struct name_set *extras = &mailbox->extras;
+	if (rec->op == 'Z')
+		return key_set_listed_size(extras, entry, rec->number);
 	if (rec->op == 'B') {
-		entry->flag_base = (uint8_t)(rec->number | FLAG_KNOWN);
-		entry->push_add = entry->push_remove = 0;
-		return;
+		/* Closing the push first: it cannot fail. */
+		key_set_push(extras, entry, 0, 0);
+		key_set_flag_base(entry, (unsigned)(rec->number | FLAG_KNOWN));
+		return 0;
 	}
-	if (rec->op == 'P') {
-		entry->push_add = (uint8_t)(rec->number & 0xff);
-		entry->push_remove = (uint8_t)(rec->number >> 8);
-		return;
-	}
-	entry->missing_runs = (uint32_t)rec->number;
-	entry->missing_since = rec->number ? rec->fetched_at : 0;
+	if (rec->op == 'P')
+		return key_set_push(extras, entry, rec->number & 0xff,
+				    (unsigned)(rec->number >> 8));
+	return key_set_missing(extras, entry, rec->fetched_at,
+			       (uint32_t)rec->number);
+}
+
+/*
+ * M: a delivered key, its dest and (a fifth field) its listed size.  A
+ * failure (-1, out of memory) may leave the key without its size: M
+ * lines are the snapshot's, whose load then fails as a whole.
+ */
+static int apply_delivered_line(struct state *state, const struct record *rec)
+{
+	bool has_dest = rec->field_count >= 4 && !rec->field_none[3];
+	if (add_delivered(state, rec, has_dest ? rec->field[3] : NULL,
+			  false) != 0)
+		return -1;
+	if (rec->field_count < 5)
+		return 0;
+	return key_set_listed_size(&state->last_key_mailbox->extras,
+				   state->last_key, rec->number);
 }
 
 /* G: the mailbox and all it holds (it has no open intent). */
@@ -993,11 +1006,8 @@ static void apply_forget_mailbox(struct state *state, const struct record *rec)
 static int apply_record(struct state *state, const struct record *rec)
 {
 	switch (rec->op) {
-	case 'M': {
-		bool has_dest = rec->field_count == 4 && !rec->field_none[3];
-		return add_delivered(state, rec, has_dest ? rec->field[3] : NULL,
-				     false);
-	}
+	case 'M':
+		return apply_delivered_line(state, rec);
 	case 'C':
 		return apply_commit(state, rec);
 	case 'I':
@@ -1017,8 +1027,7 @@ static int apply_record(struct state *state, const struct record *rec)
 		apply_forget_mailbox(state, rec);
 		return 0;
 	case 'Z': case 'S': case 'B': case 'P':
-		apply_key_values(state, rec);
-		return 0;
+		return apply_key_values(state, rec);
 	}
 	return -1;
 }
@@ -1276,18 +1285,23 @@ static int read_snapshot_header(struct state *state, struct line_reader *reader,
 		return read_failed(err, path, -got);
 	if (got == 0)
 		return corrupt(err, path, 1, "empty file", SNAPSHOT_ADVICE);
-	enum header_kind header = record_check_header(
-		line.text, line.len, SNAPSHOT_MAGIC, SNAPSHOT_HEADER);
-	tally->has_trailer = header == HEADER_OK;
-	if (header != HEADER_OK)
-		header = record_check_header(line.text, line.len,
-					     SNAPSHOT_MAGIC, SNAPSHOT_HEADER_V1);
+	/* Versions 1 and 2 are read, and rewritten as the current one (with
+	   a trailer, a key's size on its M line) when the state is closed. */
+	static const char *const headers[] = {
+		SNAPSHOT_HEADER, SNAPSHOT_HEADER_V2, SNAPSHOT_HEADER_V1,
+	};
+	enum header_kind header = HEADER_BAD;
+	size_t version = 0;
+	while (version < sizeof(headers) / sizeof(headers[0]) && (header = record_check_header(
+		       line.text, line.len, SNAPSHOT_MAGIC,
+		       headers[version])) != HEADER_OK)
+		version++;
 	if (header == HEADER_OTHER_VERSION && line.has_newline)
 		return other_version(err, path);
 	if (header != HEADER_OK || !line.has_newline)
 		return corrupt(err, path, 1, "bad header", SNAPSHOT_ADVICE);
-	/* Rewritten with a trailer when the state is closed. */
-	state->snapshot_outdated = !tally->has_trailer;
+	tally->has_trailer = headers[version] != SNAPSHOT_HEADER_V1;
+	state->snapshot_outdated = headers[version] != SNAPSHOT_HEADER;
 	tally->crc = CRC32_INIT;
 	snapshot_tally_line(tally, line.text, line.len);
 	return 0;
@@ -1585,16 +1599,33 @@ size_t state_open_intents(const struct state *state,
 bool state_contains(const struct state *state, const char *mailbox,
 		    const char *key)
 {
-	return find_delivered(state, mailbox, key) != NULL;
+	return find_delivered(state, mailbox, key, NULL) != NULL;
+}
+
+/* Is (mailbox, key) delivered?  *runs (0: not missing) and *since get
+   its missing count, or 0 when it is not delivered. */
+static bool find_missing(const struct state *state, const char *mailbox,
+			 const char *key, int64_t *since, uint32_t *runs)
+{
+	struct mailbox *owner;
+	const struct key_entry *entry = find_delivered(state, mailbox, key,
+						       &owner);
+	*since = 0;
+	*runs = 0;
+	if (entry)
+		key_missing(&owner->extras, entry, since, runs);
+	return entry != NULL;
 }
 
 bool state_contains_note_missing(const struct state *state,
 				 const char *mailbox, const char *key,
 				 bool *missing)
 {
-	const struct key_entry *entry = find_delivered(state, mailbox, key);
-	*missing = entry && entry->missing_runs != 0;
-	return entry != NULL;
+	int64_t since;
+	uint32_t runs;
+	bool found = find_missing(state, mailbox, key, &since, &runs);
+	*missing = runs != 0;
+	return found;
 }
 
 void state_prefetch(const struct state *state, const char *mailbox,
@@ -1609,10 +1640,12 @@ void state_prefetch(const struct state *state, const char *mailbox,
 bool state_fetched_at(const struct state *state, const char *mailbox,
 		      const char *key, time_t *out)
 {
-	const struct key_entry *entry = find_delivered(state, mailbox, key);
+	struct mailbox *owner;
+	const struct key_entry *entry = find_delivered(state, mailbox, key,
+						       &owner);
 	if (!entry)
 		return false;
-	*out = (time_t)entry->fetched_at;
+	*out = (time_t)key_fetched_at(&owner->extras, entry);
 	return true;
 }
 
@@ -1627,7 +1660,8 @@ int state_foreach(const struct state *state, const char *mailbox,
 	size_t cursor = 0;
 	for (const struct key_entry *entry = next_key(found, &cursor); entry;
 	     entry = next_key(found, &cursor)) {
-		int rc = fn(ctx, entry->head.name, (time_t)entry->fetched_at);
+		int rc = fn(ctx, entry->head.name,
+			    (time_t)key_fetched_at(&found->extras, entry));
 		if (rc != 0)
 			return rc;
 	}
@@ -1671,7 +1705,7 @@ static int parse_dest_line(const struct state *state,
 		problem = "the line is gone or damaged";
 	else
 		problem = record_parse(text, len, &rec);
-	if (!problem && (rec.op != 'M' || rec.field_count != 4 ||
+	if (!problem && (rec.op != 'M' || rec.field_count < 4 ||
 			 rec.field_none[3] ||
 			 rec.field_len[1] != entry->head.len ||
 			 memcmp(rec.field[1], entry->head.name, entry->head.len) ||
@@ -1682,7 +1716,9 @@ static int parse_dest_line(const struct state *state,
 		return yb_fail(err, YB_ERR_IO, "%s changed while yubin ran (at "
 			       "byte %llu: %s); run yubin again, it reads the "
 			       "file afresh", state->snapshot_path,
-			       (unsigned long long)(entry->dest_ref / 2), problem);
+			       (unsigned long long)(key_dest_ref(&mailbox->extras,
+								  entry) / 2),
+			       problem);
 	*dest = rec.field[3];
 	return 0;
 }
@@ -1694,7 +1730,7 @@ static int read_snapshot_dest(const struct state *state,
 			      const struct key_entry *entry, char *buf,
 			      const char **dest, struct yb_error *err)
 {
-	uint64_t offset = entry->dest_ref / 2;
+	uint64_t offset = key_dest_ref(&mailbox->extras, entry) / 2;
 	/* Most lines are short: the longest one is read only when needed. */
 	ssize_t got = pread_retry(state->snapshot_fd, buf, SHORT_LINE, offset);
 	if (got == SHORT_LINE && !memchr(buf, '\n', SHORT_LINE))
@@ -1716,8 +1752,9 @@ static int entry_dest(const struct state *state, const struct mailbox *mailbox,
 		      const struct key_entry *entry, const char **dest,
 		      struct yb_error *err)
 {
-	*dest = dest_string(entry->dest_ref);
-	if (!dest_in_snapshot(entry->dest_ref))
+	uint64_t dest_ref = key_dest_ref(&mailbox->extras, entry);
+	*dest = dest_string(dest_ref);
+	if (!dest_in_snapshot(dest_ref))
 		return 0;
 	char *buf = malloc(STATE_LINE_MAX + 1);
 	if (!buf)
@@ -1725,16 +1762,15 @@ static int entry_dest(const struct state *state, const struct mailbox *mailbox,
 	const char *read;
 	int rc = read_snapshot_dest(state, mailbox, entry, buf, &read, err);
 	const char *copy = NULL;
-	if (rc == 0) {
-		struct mailbox *owner = (struct mailbox *)mailbox;
+	struct mailbox *owner = (struct mailbox *)mailbox;
+	if (rc == 0)
 		copy = arena_copy(&owner->strings, read, strlen(read), true);
-	}
 	free(buf);
 	if (rc != 0)
 		return rc;
-	if (!copy)
+	if (!copy || key_set_dest_ref(&owner->extras, (struct key_entry *)entry,
+				      dest_ref_of_string(copy)) != 0)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	((struct key_entry *)entry)->dest_ref = dest_ref_of_string(copy);
 	*dest = copy;
 	return 0;
 }
@@ -1754,7 +1790,7 @@ int state_dests_where(const struct state *state, const char *mailbox,
 	for (const struct key_entry *entry = found ? next_key(found, &cursor)
 						   : NULL;
 	     entry && *count < cap; entry = next_key(found, &cursor)) {
-		if (entry->dest_ref == DEST_NONE ||
+		if (key_dest_ref(&found->extras, entry) == DEST_NONE ||
 		    (wanted && !wanted(ctx, entry->head.name)))
 			continue;
 		const char *dest;
@@ -2036,7 +2072,9 @@ int state_set_dest(struct state *state, const char *mailbox, const char *key,
 		rc = check_field(state, "destination", dest, STATE_DEST_MAX, err);
 	if (rc != 0)
 		return rc;
-	const struct key_entry *entry = find_delivered(state, mailbox, key);
+	struct mailbox *owner;
+	const struct key_entry *entry = find_delivered(state, mailbox, key,
+						       &owner);
 	if (!entry) {
 		char shown_key[64], shown_mailbox[64];
 		text_sanitize(shown_key, sizeof(shown_key), key, strlen(key));
@@ -2048,7 +2086,7 @@ int state_set_dest(struct state *state, const char *mailbox, const char *key,
 			       state->dir_path, shown_key, shown_mailbox);
 	}
 	/* Nothing would change: no record. */
-	const char *held = dest_string(entry->dest_ref);
+	const char *held = dest_string(key_dest_ref(&owner->extras, entry));
 	if (held && strcmp(held, dest) == 0)
 		return 0;
 	struct record rec;
@@ -2059,12 +2097,13 @@ int state_set_dest(struct state *state, const char *mailbox, const char *key,
 /* The delivered entry of (mailbox, key) for a change, or an error. */
 static int find_for_change(struct state *state, const char *mailbox,
 			   const char *key, const char *what,
-			   struct key_entry **out, struct yb_error *err)
+			   struct key_entry **out, struct mailbox **owner,
+			   struct yb_error *err)
 {
 	int rc = check_mailbox_key(state, mailbox, key, err);
 	if (rc != 0)
 		return rc;
-	*out = find_delivered(state, mailbox, key);
+	*out = find_delivered(state, mailbox, key, owner);
 	if (*out)
 		return 0;
 	char shown_key[64], shown_mailbox[64];
@@ -2094,21 +2133,23 @@ static int record_key_number(struct state *state, char op, const char *mailbox,
 bool state_listed_size(const struct state *state, const char *mailbox,
 		       const char *key, uint64_t *size)
 {
-	const struct key_entry *entry = find_delivered(state, mailbox, key);
-	if (!entry || !entry->has_size)
-		return false;
-	*size = entry->listed_size;
-	return true;
+	struct mailbox *owner;
+	const struct key_entry *entry = find_delivered(state, mailbox, key,
+						       &owner);
+	return entry && key_listed_size(&owner->extras, entry, size);
 }
 
 int state_set_listed_size(struct state *state, const char *mailbox,
 			  const char *key, uint64_t size, struct yb_error *err)
 {
 	struct key_entry *entry;
-	int rc = find_for_change(state, mailbox, key, "the size", &entry, err);
+	struct mailbox *owner;
+	int rc = find_for_change(state, mailbox, key, "the size", &entry,
+				 &owner, err);
 	if (rc != 0)
 		return rc;
-	if (entry->has_size && entry->listed_size == size)
+	uint64_t held;
+	if (key_listed_size(&owner->extras, entry, &held) && held == size)
 		return 0;
 	return record_key_number(state, 'Z', mailbox, key, size, err);
 }
@@ -2116,11 +2157,13 @@ int state_set_listed_size(struct state *state, const char *mailbox,
 bool state_missing(const struct state *state, const char *mailbox,
 		   const char *key, time_t *since, unsigned long *runs)
 {
-	const struct key_entry *entry = find_delivered(state, mailbox, key);
-	if (!entry || entry->missing_runs == 0)
+	int64_t held_since;
+	uint32_t held_runs;
+	find_missing(state, mailbox, key, &held_since, &held_runs);
+	if (held_runs == 0)
 		return false;
-	*since = (time_t)entry->missing_since;
-	*runs = entry->missing_runs;
+	*since = (time_t)held_since;
+	*runs = held_runs;
 	return true;
 }
 
@@ -2129,8 +2172,9 @@ int state_set_missing(struct state *state, const char *mailbox,
 		      struct yb_error *err)
 {
 	struct key_entry *entry;
+	struct mailbox *owner;
 	int rc = find_for_change(state, mailbox, key, "a missing message",
-				 &entry, err);
+				 &entry, &owner, err);
 	if (rc != 0)
 		return rc;
 	if (since < 0 || runs > MISSING_RUNS_MAX)
@@ -2139,7 +2183,10 @@ int state_set_missing(struct state *state, const char *mailbox,
 			       (long long)since);
 	if (runs == 0)
 		since = 0;
-	if (entry->missing_runs == runs && entry->missing_since == since)
+	int64_t held_since;
+	uint32_t held_runs;
+	key_missing(&owner->extras, entry, &held_since, &held_runs);
+	if (held_runs == runs && held_since == since)
 		return 0;
 	char since_text[RECORD_NUMBER_SIZE], runs_text[RECORD_NUMBER_SIZE];
 	struct record rec;
@@ -2155,21 +2202,26 @@ int state_set_missing(struct state *state, const char *mailbox,
 bool state_flag_base(const struct state *state, const char *mailbox,
 		     const char *key, unsigned *flags)
 {
-	const struct key_entry *entry = find_delivered(state, mailbox, key);
-	if (!entry || !(entry->flag_base & FLAG_KNOWN))
+	const struct key_entry *entry = find_delivered(state, mailbox, key, NULL);
+	if (!entry || !(key_flag_base(entry) & FLAG_KNOWN))
 		return false;
-	*flags = entry->flag_base & FLAG_BITS;
+	*flags = key_flag_base(entry) & FLAG_BITS;
 	return true;
 }
 
 bool state_flag_push(const struct state *state, const char *mailbox,
 		     const char *key, unsigned *add, unsigned *remove)
 {
-	const struct key_entry *entry = find_delivered(state, mailbox, key);
-	if (!entry || (entry->push_add | entry->push_remove) == 0)
+	struct mailbox *owner;
+	const struct key_entry *entry = find_delivered(state, mailbox, key,
+						       &owner);
+	unsigned held_add = 0, held_remove = 0;
+	if (entry)
+		key_push(&owner->extras, entry, &held_add, &held_remove);
+	if ((held_add | held_remove) == 0)
 		return false;
-	*add = entry->push_add;
-	*remove = entry->push_remove;
+	*add = held_add;
+	*remove = held_remove;
 	return true;
 }
 
@@ -2187,13 +2239,16 @@ int state_set_flag_base(struct state *state, const char *mailbox,
 			const char *key, unsigned flags, struct yb_error *err)
 {
 	struct key_entry *entry;
-	int rc = find_for_change(state, mailbox, key, "flags", &entry, err);
+	struct mailbox *owner;
+	int rc = find_for_change(state, mailbox, key, "flags", &entry, &owner,
+				 err);
 	if (rc == 0)
 		rc = check_flag_bits(state, "flags", flags, err);
 	if (rc != 0)
 		return rc;
-	if (entry->flag_base == (flags | FLAG_KNOWN) &&
-	    (entry->push_add | entry->push_remove) == 0)
+	unsigned add, remove;
+	key_push(&owner->extras, entry, &add, &remove);
+	if (key_flag_base(entry) == (flags | FLAG_KNOWN) && (add | remove) == 0)
 		return 0;
 	return record_key_number(state, 'B', mailbox, key, flags, err);
 }
@@ -2203,7 +2258,9 @@ int state_set_flag_push(struct state *state, const char *mailbox,
 			struct yb_error *err)
 {
 	struct key_entry *entry;
-	int rc = find_for_change(state, mailbox, key, "a flag push", &entry, err);
+	struct mailbox *owner;
+	int rc = find_for_change(state, mailbox, key, "a flag push", &entry,
+				 &owner, err);
 	if (rc == 0)
 		rc = check_flag_bits(state, "flags to add", add, err);
 	if (rc == 0)
@@ -2364,49 +2421,49 @@ static void writer_add_trailer(struct file_writer *writer)
 
 /* After a key's Z and S lines: its B line and any open push's P line. */
 static void write_key_flags(struct file_writer *writer, struct record *rec,
+			    const struct mailbox *mailbox,
 			    const struct key_entry *entry)
 {
 	char first[RECORD_NUMBER_SIZE], second[RECORD_NUMBER_SIZE];
-	if (entry->flag_base & FLAG_KNOWN) {
+	unsigned flags = key_flag_base(entry);
+	if (flags & FLAG_KNOWN) {
 		rec->op = 'B';
 		rec->field_count = 3;
-		record_number_field(rec, 2, first, entry->flag_base & FLAG_BITS);
+		record_number_field(rec, 2, first, flags & FLAG_BITS);
 		writer_add_record(writer, rec);
 	}
-	if ((entry->push_add | entry->push_remove) == 0)
+	unsigned add, remove;
+	key_push(&mailbox->extras, entry, &add, &remove);
+	if ((add | remove) == 0)
 		return;
 	rec->op = 'P';
 	rec->field_count = 4;
-	record_number_field(rec, 2, first, entry->push_add);
-	record_number_field(rec, 3, second, entry->push_remove);
+	record_number_field(rec, 2, first, add);
+	record_number_field(rec, 3, second, remove);
 	writer_add_record(writer, rec);
 }
 
-/* After a key's M line: its Z line, while it is missing its S line, and
-   its flags. */
+/* After a key's M line (which holds its size): while it is missing its
+   S line, and its flags. */
 static void write_key_values(struct file_writer *writer,
 			     const struct mailbox *mailbox,
 			     const struct key_entry *entry)
 {
 	char first[RECORD_NUMBER_SIZE], second[RECORD_NUMBER_SIZE];
-	struct record rec = { .op = 'Z', .field_count = 3 };
+	struct record rec = { .op = 'S', .field_count = 4 };
 	rec.field[0] = mailbox->name;
 	rec.field_len[0] = mailbox->name_len;
 	rec.field[1] = entry->head.name;
 	rec.field_len[1] = entry->head.len;
-	if (entry->has_size) {
-		record_number_field(&rec, 2, first, entry->listed_size);
+	int64_t since;
+	uint32_t runs;
+	key_missing(&mailbox->extras, entry, &since, &runs);
+	if (runs != 0) {
+		record_number_field(&rec, 2, first, (unsigned long long)since);
+		record_number_field(&rec, 3, second, runs);
 		writer_add_record(writer, &rec);
 	}
-	if (entry->missing_runs != 0) {
-		rec.op = 'S';
-		rec.field_count = 4;
-		record_number_field(&rec, 2, first,
-				    (unsigned long long)entry->missing_since);
-		record_number_field(&rec, 3, second, entry->missing_runs);
-		writer_add_record(writer, &rec);
-	}
-	write_key_flags(writer, &rec, entry);
+	write_key_flags(writer, &rec, mailbox, entry);
 }
 
 /*
@@ -2419,11 +2476,12 @@ static const char *writer_dest(struct file_writer *writer,
 			       const struct mailbox *mailbox,
 			       const struct key_entry *entry)
 {
-	if (!dest_in_snapshot(entry->dest_ref))
-		return dest_string(entry->dest_ref);
+	uint64_t dest_ref = key_dest_ref(&mailbox->extras, entry);
+	if (!dest_in_snapshot(dest_ref))
+		return dest_string(dest_ref);
 	if (writer->errnum != 0)
 		return NULL;
-	uint64_t offset = entry->dest_ref / 2;
+	uint64_t offset = dest_ref / 2;
 	size_t at = (size_t)(offset - writer->window_at);
 	if (offset < writer->window_at || offset - writer->window_at >=
 	    writer->window_len || !memchr(writer->window + at, '\n',
@@ -2448,7 +2506,8 @@ static const char *writer_dest(struct file_writer *writer,
 	return dest;
 }
 
-/* One M record per delivered key: "M MAILBOX KEY FETCHED_AT DEST". */
+/* One M record per delivered key: "M MAILBOX KEY FETCHED_AT DEST SIZE",
+   SIZE only when one is recorded. */
 static void write_mailbox_keys(struct file_writer *writer,
 			       const struct mailbox *mailbox)
 {
@@ -2460,7 +2519,8 @@ static void write_mailbox_keys(struct file_writer *writer,
 	     entry = next_key(mailbox, &cursor)) {
 		char seconds[24];
 		if (!text_format(seconds, sizeof(seconds), "%lld",
-				 (long long)entry->fetched_at))
+				 (long long)key_fetched_at(&mailbox->extras,
+							   entry)))
 			continue; /* cannot happen: an int64 fits */
 		rec.field[1] = entry->head.name;
 		rec.field_len[1] = entry->head.len;
@@ -2470,6 +2530,13 @@ static void write_mailbox_keys(struct file_writer *writer,
 		rec.field_none[3] = dest == NULL;
 		rec.field[3] = dest ? dest : "";
 		rec.field_len[3] = dest ? strlen(dest) : 0;
+		char size_text[RECORD_NUMBER_SIZE];
+		uint64_t size;
+		rec.field_count = 4;
+		if (key_listed_size(&mailbox->extras, entry, &size)) {
+			record_number_field(&rec, 4, size_text, size);
+			rec.field_count = 5;
+		}
 		writer_add_record(writer, &rec);
 		write_key_values(writer, mailbox, entry);
 	}

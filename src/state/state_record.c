@@ -23,7 +23,8 @@ static const char FIELD_NONE[] = "-";
 
 const char SNAPSHOT_MAGIC[] = "yubin-snapshot";
 const char JOURNAL_MAGIC[] = "yubin-journal";
-const char SNAPSHOT_HEADER[] = "yubin-snapshot 2\n";
+const char SNAPSHOT_HEADER[] = "yubin-snapshot 3\n";
+const char SNAPSHOT_HEADER_V2[] = "yubin-snapshot 2\n";
 const char SNAPSHOT_HEADER_V1[] = "yubin-snapshot 1\n";
 const char JOURNAL_HEADER[] = "yubin-journal 1\n";
 static const char SNAPSHOT_TRAILER_WORD[] = "end";
@@ -338,8 +339,9 @@ static bool record_arity(char op, size_t *min, size_t *max)
 	case 'C': case 'I': case 'D': case 'V': case 'Z': case 'B':
 		*min = *max = 3; return true;
 	case 'S': case 'P': *min = *max = 4; return true;
-	/* A snapshot line without its DEST has no destination recorded. */
-	case 'M': *min = 3; *max = 4; return true;
+	/* A snapshot line without its DEST has no destination recorded;
+	   SIZE after DEST is the listed size (version 3). */
+	case 'M': *min = 3; *max = 5; return true;
 	}
 	return false;
 }
@@ -360,6 +362,27 @@ static const char *record_check_flags(struct record *rec)
 	return NULL;
 }
 
+/* Field i of rec as a listed size into rec->number, or what is wrong. */
+static const char *check_size_field(struct record *rec, size_t i)
+{
+	unsigned long long number;
+	if (!text_parse_u64(rec->field[i], rec->field_len[i], ~0ULL, &number))
+		return "bad size";
+	rec->number = number;
+	return NULL;
+}
+
+/* M's DEST, SIZE and time. */
+static const char *check_m_fields(struct record *rec)
+{
+	if (rec->field_count >= 4 && !rec->field_none[3] &&
+	    rec->field_len[3] > STATE_DEST_MAX)
+		return "destination too long";
+	const char *problem = rec->field_count == 5 ? check_size_field(rec, 4)
+						    : NULL;
+	return problem ? problem : check_time_field(rec);
+}
+
 /* The limits of fields 1 and up, after the mailbox; NULL when all is well. */
 static const char *record_check_fields(struct record *rec)
 {
@@ -377,18 +400,11 @@ static const char *record_check_fields(struct record *rec)
 		return rec->field_len[2] > STATE_DEST_MAX ? "destination too long"
 							  : NULL;
 	case 'M':
-		if (rec->field_count == 4 && !rec->field_none[3] &&
-		    rec->field_len[3] > STATE_DEST_MAX)
-			return "destination too long";
-		return check_time_field(rec);
+		return check_m_fields(rec);
 	case 'C':
 		return check_time_field(rec);
 	case 'Z':
-		if (!text_parse_u64(rec->field[2], rec->field_len[2], ~0ULL,
-				    &number))
-			return "bad size";
-		rec->number = number;
-		return NULL;
+		return check_size_field(rec, 2);
 	case 'B':
 	case 'P':
 		return record_check_flags(rec);

@@ -46,7 +46,7 @@
 /* Most listings a key can be counted missing from (it fits 32 bits). */
 #define MISSING_RUNS_MAX 0xffffffffULL
 
-#define RECORD_FIELDS_MAX 4
+#define RECORD_FIELDS_MAX 5
 
 /* Largest flag set a B or P record holds (state.h's STATE_FLAGS_MAX). */
 #define RECORD_FLAGS_MAX 0x7fu
@@ -67,8 +67,8 @@ struct record {
 	size_t field_len[RECORD_FIELDS_MAX];
 	bool field_none[RECORD_FIELDS_MAX];
 	int64_t fetched_at;   /* M and C; S's SINCE */
-	uint64_t number;      /* Z's SIZE, S's RUNS, B's FLAGS, P's ADD +
-				 256 * REMOVE */
+	uint64_t number;      /* Z's SIZE, M's SIZE (its fifth field), S's
+				 RUNS, B's FLAGS, P's ADD + 256 * REMOVE */
 };
 
 /* ---- writing ---- */
@@ -121,7 +121,8 @@ const char *record_meta_value_problem(const char *value, size_t len);
 
 /* ---- the files' first and last lines ---- */
 
-extern const char SNAPSHOT_HEADER[];     /* "yubin-snapshot 2\n" */
+extern const char SNAPSHOT_HEADER[];     /* "yubin-snapshot 3\n" */
+extern const char SNAPSHOT_HEADER_V2[];  /* M and Z lines apart: read only */
 extern const char SNAPSHOT_HEADER_V1[];  /* before the trailer: read only */
 extern const char JOURNAL_HEADER[];      /* "yubin-journal 1\n" */
 extern const char SNAPSHOT_MAGIC[];

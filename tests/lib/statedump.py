@@ -16,9 +16,10 @@ delivered and where to are left out (they differ from run to run), so
 two runs that delivered the same messages print the same lines, and so are
 a key's listed size and missing count (Z and S records).  A torn last
 journal line (no newline, or no checksum) is skipped, as yubin does; a
-snapshot of version 2 must end in its trailer "end COUNT CRC" (the count of
-record lines and the CRC-32 of every byte before it); any other unreadable
-record is an error (exit 1).
+snapshot of version 2 or 3 must end in its trailer "end COUNT CRC" (the
+count of record lines and the CRC-32 of every byte before it); any other
+unreadable record is an error (exit 1).  Version 3's M lines may carry a
+listed size after DEST, which is left out like Z.
 """
 
 import os
@@ -27,7 +28,7 @@ import zlib
 
 
 def check_trailer(path, data, lines):
-    """Version 2 snapshot: the last line counts and checksums the rest."""
+    """Version 2 or 3 snapshot: the last line counts and checksums the rest."""
     last = lines[-1] if len(lines) > 1 else b""
     body, sep, check = last.rpartition(b" #")
     words = body.split(b" ")
@@ -55,7 +56,7 @@ def records(path, headers):
     header = lines[0].decode("ascii", "replace")
     if header not in headers:
         sys.exit("%s: unexpected header %r" % (path, lines[0][:40]))
-    if header == "yubin-snapshot 2":
+    if header in ("yubin-snapshot 2", "yubin-snapshot 3"):
         lines = check_trailer(path, data, lines)
     for number, line in enumerate(lines[1:], start=2):
         body, sep, check = line.rpartition(b" #")
@@ -69,7 +70,8 @@ def records(path, headers):
 
 def replay(state_dir):
     keys, values, intents = set(), {}, {}
-    snapshot_headers = ("yubin-snapshot 1", "yubin-snapshot 2")
+    snapshot_headers = ("yubin-snapshot 1", "yubin-snapshot 2",
+                        "yubin-snapshot 3")
     for fields in records(os.path.join(state_dir, "snapshot"), snapshot_headers):
         if fields[0] == "M":
             keys.add((fields[1], fields[2]))

@@ -1101,6 +1101,26 @@ static void test_set_dest_refusals(void **fixture_ptr)
 	state_free(state);
 }
 
+/* The snapshot holds the current header, exactly count record lines,
+   each of bodies (checksummed) among them, and the trailer. */
+static void assert_snapshot_lines(const struct fixture *fx,
+				  const char *const *bodies, size_t count)
+{
+	size_t len;
+	char *snapshot = read_whole(state_file(fx, "snapshot"), &len);
+	assert_int_equal(count_lines(snapshot, len), count + 2);
+	assert_memory_equal(snapshot, "yubin-snapshot 3\n", 17);
+	for (size_t i = 0; i < count; i++) {
+		char want[128] = "";
+		append_line(want, sizeof(want), bodies[i]);
+		want[strlen(want) - 1] = '\0';
+		if (!has_line(snapshot, want))
+			print_error("missing: %s\n", want);
+		assert_true(has_line(snapshot, want));
+	}
+	free(snapshot);
+}
+
 static void test_snapshot_dest_encoding(void **fixture_ptr)
 {
 	struct fixture *fx = *fixture_ptr;
@@ -1116,24 +1136,11 @@ static void test_snapshot_dest_encoding(void **fixture_ptr)
 	commit(state, "-", "x", 5);
 	close_ok(state);
 
-	size_t len;
-	char *snapshot = read_whole(state_file(fx, "snapshot"), &len);
-	/* The header, five records and the trailer. */
-	assert_int_equal(count_lines(snapshot, len), 7);
-	assert_memory_equal(snapshot, "yubin-snapshot 2\n", 17);
 	const char *bodies[] = {
 		"M INBOX with 1 new/a%20b%25", "M INBOX none 2 -",
 		"M INBOX dash 3 %2D", "M INBOX %2D 4 --", "M %2D x 5 -x",
 	};
-	for (size_t i = 0; i < COUNT_OF(bodies); i++) {
-		char want[128] = "";
-		append_line(want, sizeof(want), bodies[i]);
-		want[strlen(want) - 1] = '\0';
-		if (!has_line(snapshot, want))
-			print_error("missing: %s\n", want);
-		assert_true(has_line(snapshot, want));
-	}
-	free(snapshot);
+	assert_snapshot_lines(fx, bodies, COUNT_OF(bodies));
 
 	state = open_state(fx, false);
 	assert_dest(state, "INBOX", "with", "new/a b%");
@@ -1198,6 +1205,9 @@ static void test_bad_new_records_are_errors(void **fixture_ptr)
 	const char *snapshot_cases[] = {
 		"M INBOX a 1 d extra", "D INBOX a d", "G INBOX", "I INBOX a d",
 		"V INBOX UIDNEXT 1", "M INBOX a 1 %00",
+		/* M's SIZE (version 3): a decimal number of 64 bits. */
+		"M INBOX a 1 - x", "M INBOX a 1 - -1", "M INBOX a 1 new/a 5 6",
+		"M INBOX a 1 - 99999999999999999999",
 	};
 	for (size_t i = 0; i < COUNT_OF(snapshot_cases); i++) {
 		char text[256] = "yubin-snapshot 1\n";
@@ -1209,6 +1219,41 @@ static void test_bad_new_records_are_errors(void **fixture_ptr)
 			print_error("case %zu: %s\n", i, msg);
 		assert_non_null(strstr(msg, "snapshot:3:"));
 	}
+}
+
+/*
+ * Version 3: a key's listed size rides on its M line (after DEST, "-"
+ * when there is none), one line a POP3 message (a bad size there:
+ * test_bad_new_records_are_errors).
+ */
+static void test_size_on_the_m_line(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	struct yb_error err;
+	struct state *state = open_state(fx, false);
+	commit(state, "INBOX", "a", 1);
+	commit(state, "INBOX", "b", 2);
+	intent(state, "INBOX", "c", "new/c");
+	commit(state, "INBOX", "c", 3);
+	assert_int_equal(state_set_listed_size(state, "INBOX", "a", 1234, &err),
+			 YB_OK);
+	assert_int_equal(state_set_listed_size(state, "INBOX", "c", 0, &err),
+			 YB_OK);
+	close_ok(state);
+	/* One line a key. */
+	const char *bodies[] = {
+		"M INBOX a 1 - 1234", "M INBOX b 2 -", "M INBOX c 3 new/c 0",
+	};
+	assert_snapshot_lines(fx, bodies, COUNT_OF(bodies));
+	state = open_state(fx, false);
+	uint64_t size = 1;
+	assert_true(state_listed_size(state, "INBOX", "a", &size));
+	assert_int_equal(size, 1234);
+	assert_false(state_listed_size(state, "INBOX", "b", &size));
+	assert_true(state_listed_size(state, "INBOX", "c", &size));
+	assert_int_equal(size, 0);
+	assert_dest(state, "INBOX", "c", "new/c");
+	state_free(state);
 }
 
 static void test_longest_dest_in_snapshot(void **fixture_ptr)
@@ -2304,6 +2349,110 @@ static void test_sizes_and_missing_persist(void **fixture_ptr)
 	state_free(state);
 }
 
+/*
+ * Values a key's small entry has no room for (a size of 8 MiB or more,
+ * a time past 32 bits, a dest held in memory, a missing count, a push)
+ * go beside it: each is read back as it was, through the journal and
+ * through compaction, next to keys whose values fit, and forgetting a
+ * key (or many, so that entries move) forgets them.
+ */
+struct edge_key {
+	const char *key;
+	uint64_t size;
+	time_t fetched_at;
+};
+
+static const struct edge_key EDGE_KEYS[] = {
+	{ "small", 0, 0 },
+	{ "fits", (1u << 23) - 3, 4294967294LL },
+	{ "first-beside", (1u << 23) - 2, 4294967295LL },
+	{ "beside", (1u << 23) - 1, 4294967296LL },
+	{ "huge", 5000000000ULL, 1LL << 40 },
+};
+
+static void assert_edge_keys(const struct state *state)
+{
+	for (size_t i = 0; i < sizeof(EDGE_KEYS) / sizeof(EDGE_KEYS[0]); i++) {
+		uint64_t size = 1;
+		assert_fetched_at(state, "INBOX", EDGE_KEYS[i].key,
+				  EDGE_KEYS[i].fetched_at);
+		assert_true(state_listed_size(state, "INBOX", EDGE_KEYS[i].key,
+					      &size));
+		assert_int_equal(size, EDGE_KEYS[i].size);
+	}
+	unsigned flags = 0, add = 0, remove = 0;
+	assert_true(state_flag_base(state, "INBOX", "huge", &flags));
+	assert_int_equal(flags, 0x41);
+	assert_true(state_flag_push(state, "INBOX", "huge", &add, &remove));
+	assert_int_equal(add, 0x02);
+	assert_int_equal(remove, 0x01);
+	assert_false(state_flag_push(state, "INBOX", "small", &add, &remove));
+	assert_missing(state, "huge", 77, 3);
+	assert_missing(state, "small", 0, 0);
+	assert_dest(state, "INBOX", "huge", "cur/huge:2,S");
+	assert_dest(state, "INBOX", "small", NULL);
+}
+
+static void test_values_beside_the_entry_persist(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	struct yb_error err;
+	struct state *state = open_state(fx, false);
+	for (size_t i = 0; i < sizeof(EDGE_KEYS) / sizeof(EDGE_KEYS[0]); i++) {
+		const char *key = EDGE_KEYS[i].key;
+		commit(state, "INBOX", key, EDGE_KEYS[i].fetched_at);
+		assert_int_equal(state_set_listed_size(state, "INBOX", key,
+						       EDGE_KEYS[i].size, &err),
+				 YB_OK);
+	}
+	set_dest(state, "INBOX", "huge", "cur/huge:2,S");
+	assert_int_equal(state_set_flag_base(state, "INBOX", "huge", 0x41, &err),
+			 YB_OK);
+	assert_int_equal(state_set_flag_push(state, "INBOX", "huge", 0x02, 0x01,
+					     &err), YB_OK);
+	assert_int_equal(state_set_missing(state, "INBOX", "huge", 77, 3, &err),
+			 YB_OK);
+	/* Many keys with values beside them, most forgotten again. */
+	char key[32];
+	for (int i = 0; i < 300; i++) {
+		snprintf(key, sizeof(key), "many-%d", i);
+		commit(state, "INBOX", key, 1LL << 33);
+		assert_int_equal(state_set_missing(state, "INBOX", key, 5, 1, &err),
+				 YB_OK);
+	}
+	for (int i = 0; i < 300; i++) {
+		snprintf(key, sizeof(key), "many-%d", i);
+		if (i % 100 != 7)
+			forget(state, "INBOX", key);
+	}
+	assert_edge_keys(state);
+	sync_ok(state);
+	state_free(state);
+	/* From the journal, then from the snapshot compaction writes. */
+	for (int pass = 0; pass < 2; pass++) {
+		state = open_state(fx, false);
+		assert_edge_keys(state);
+		assert_int_equal(state_count(state, "INBOX"),
+				 sizeof(EDGE_KEYS) / sizeof(EDGE_KEYS[0]) + 3);
+		assert_fetched_at(state, "INBOX", "many-107", 1LL << 33);
+		assert_missing(state, "many-207", 5, 1);
+		close_ok(state);
+	}
+	/* A key forgotten and delivered again starts with none of them. */
+	state = open_state(fx, false);
+	forget(state, "INBOX", "huge");
+	commit(state, "INBOX", "huge", 5);
+	uint64_t size;
+	unsigned add, remove, flags;
+	assert_false(state_listed_size(state, "INBOX", "huge", &size));
+	assert_false(state_flag_base(state, "INBOX", "huge", &flags));
+	assert_false(state_flag_push(state, "INBOX", "huge", &add, &remove));
+	assert_missing(state, "huge", 0, 0);
+	assert_dest(state, "INBOX", "huge", NULL);
+	assert_fetched_at(state, "INBOX", "huge", 5);
+	state_free(state);
+}
+
 /* Z and S for a key the journal no longer holds are ignored on replay. */
 static void test_values_of_forgotten_key_ignored(void **fixture_ptr)
 {
@@ -2444,7 +2593,7 @@ static void test_snapshot_lines_missing_or_added(void **fixture_ptr)
 	free(text);
 }
 
-/* A version 1 snapshot (no trailer) loads, and is rewritten as version 2. */
+/* A version 1 snapshot (no trailer) loads, and is rewritten as version 3. */
 static void test_snapshot_version_1_loads_and_is_rewritten(void **fixture_ptr)
 {
 	struct fixture *fx = *fixture_ptr;
@@ -2467,7 +2616,7 @@ static void test_snapshot_version_1_loads_and_is_rewritten(void **fixture_ptr)
 	assert_meta(state, "INBOX", "uidnext", "5");
 	close_ok(state);
 	after = read_whole(state_file(fx, "snapshot"), &len);
-	assert_memory_equal(after, "yubin-snapshot 2\n", 17);
+	assert_memory_equal(after, "yubin-snapshot 3\n", 17);
 	/* The trailer: "end COUNT CRC" over every byte before its line. */
 	assert_true(len > 1 && after[len - 1] == '\n');
 	after[len - 1] = '\0';
@@ -3708,6 +3857,7 @@ int main(int argc, char **argv)
 		T(test_set_dest_persists),
 		T(test_set_dest_refusals),
 		T(test_snapshot_dest_encoding),
+		T(test_size_on_the_m_line),
 		T(test_handwritten_snapshot_with_dests_and_values),
 		T(test_bad_new_records_are_errors),
 		T(test_longest_dest_in_snapshot),
@@ -3740,6 +3890,7 @@ int main(int argc, char **argv)
 		T(test_snapshot_last_line_has_no_torn_excuse),
 		T(test_snapshot_holds_only_m_records),
 		T(test_sizes_and_missing_persist),
+		T(test_values_beside_the_entry_persist),
 		T(test_values_of_forgotten_key_ignored),
 		T(test_snapshot_cut_at_every_offset),
 		T(test_snapshot_lines_missing_or_added),

@@ -53,6 +53,7 @@ struct gen {
 	char text[TEXT_BUF];     /* the file after its header */
 	size_t len;
 	size_t lines;            /* record lines in text */
+	bool size_on_m;          /* version 3: a size on its M line, no Z */
 	char root[256];
 	char state_dir[300];
 	char snapshot[400];
@@ -124,10 +125,12 @@ static void write_key_lines(struct gen *gen, const struct gen_key *key)
 	sprintf(body + strlen(body), " %lld", key->fetched_at);
 	if (key->dest[0])
 		add_field(body, key->dest);
-	else if (rng_below(2))
+	else if (rng_below(2) || (gen->size_on_m && key->size))
 		strcat(body, " -");
+	if (gen->size_on_m && key->size)
+		sprintf(body + strlen(body), " %llu", key->size);
 	add_line(gen, body);
-	if (key->size) {
+	if (key->size && !gen->size_on_m) {
 		snprintf(body, sizeof(body), "Z");
 		add_field(body, MAILBOXES[key->mailbox]);
 		add_field(body, key->key);
@@ -178,7 +181,7 @@ static void write_snapshot(const struct gen *gen, int version)
 	assert_non_null(file);
 	fputs(header, file);
 	fwrite(gen->text, 1, gen->len, file);
-	if (version == 2) {
+	if (version >= 2) {
 		uint32_t crc = crc32_update(0xffffffffu, header, strlen(header));
 		crc = ~crc32_update(crc, gen->text, gen->len);
 		char body[64];
@@ -294,10 +297,16 @@ static void test_both_versions_load_alike(void **fixture_ptr)
 	struct gen *gen = *fixture_ptr;
 	rng_state = 0x5eed0001;
 	for (int round = 0; round < 40; round++) {
+		gen->size_on_m = false;
 		generate(gen, round == 0 ? 0 : rng_below(RECORDS_MAX + 1));
 		write_snapshot(gen, 2);
 		check_loads(gen);
 		write_snapshot(gen, 1);
+		check_loads(gen);
+		/* Version 3: sizes on the M lines. */
+		gen->size_on_m = true;
+		generate(gen, round == 0 ? 0 : rng_below(RECORDS_MAX + 1));
+		write_snapshot(gen, 3);
 		check_loads(gen);
 	}
 }
@@ -426,12 +435,13 @@ static void test_dests_read_when_asked(void **fixture_ptr)
 	rng_state = 0x5eed0004;
 	for (int round = 0; round < 10; round++) {
 		generate(gen, 1 + rng_below(RECORDS_MAX));
-		write_snapshot(gen, 1);
+		write_snapshot(gen, 1 + round % 2);
 		struct state *state = open_gen(gen);
 		check_dests_where(state, gen);
 		state_free(state);
-		/* Closed untouched: the version 1 file is rewritten, every
-		   dest read from the old one. */
+		/* Closed untouched: the version 1 or 2 file is rewritten as
+		   version 3, every dest read from the old one, every size
+		   moved onto its M line. */
 		state = open_gen(gen);
 		struct yb_error err;
 		yb_error_clear(&err);
@@ -442,7 +452,7 @@ static void test_dests_read_when_asked(void **fixture_ptr)
 		char header[32] = "";
 		assert_non_null(fgets(header, sizeof(header), file));
 		fclose(file);
-		assert_string_equal(header, "yubin-snapshot 2\n");
+		assert_string_equal(header, "yubin-snapshot 3\n");
 		check_loads(gen);
 	}
 }
