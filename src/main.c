@@ -35,6 +35,7 @@
 #include "list_folders.h"
 #include "log.h"
 #include "oauth2.h"
+#include "outcome.h"
 #include "progress.h"
 #include "runstop.h"
 #include "secret.h"
@@ -44,20 +45,13 @@
 #include "text.h"
 #include "watch.h"
 
-/* One account's outcome, also the record a -j child sends its parent. */
-struct outcome {
-	enum yb_status status;
-	struct fetch_report report;
-	char message[YB_ERROR_MSG_MAX];
-};
-
 struct run {
 	const struct cli_options *options;
 	const struct config *config;
 	const struct account **accounts;
 	size_t account_count;
 	size_t unsharded_count;  /* the accounts before --shard chose */
-	struct outcome *outcomes;
+	struct outcomes *outcomes;
 	bool print_summary;
 };
 
@@ -101,9 +95,9 @@ static void print_summary(const struct account *account, const struct outcome *o
 }
 
 /* After a stop signal an account not yet begun is not begun. */
-static void skip_stopped(const struct run *run, size_t index)
+static void skip_stopped(const struct run *run, size_t index,
+			 struct outcome *outcome)
 {
-	struct outcome *outcome = &run->outcomes[index];
 	outcome->status = YB_ERR_TEMP;
 	snprintf(outcome->message, sizeof(outcome->message),
 		 "account %s: not fetched: stopped by %s",
@@ -111,12 +105,13 @@ static void skip_stopped(const struct run *run, size_t index)
 	log_error("%s", outcome->message);
 }
 
-static void run_one(const struct run *run, size_t index)
+/* Fetch account index into outcome (zeroed). */
+static void run_one(const struct run *run, size_t index,
+		    struct outcome *outcome)
 {
 	const struct account *account = run->accounts[index];
-	struct outcome *outcome = &run->outcomes[index];
 	if (run_stopping()) {
-		skip_stopped(run, index);
+		skip_stopped(run, index, outcome);
 		return;
 	}
 	struct yb_error err;
@@ -136,6 +131,22 @@ static void run_one(const struct run *run, size_t index)
 	else if (run->print_summary)
 		print_summary(account, outcome, run->options->dry_run);
 	log_set_account(NULL);
+}
+
+/* Fetch account index in this process and keep its outcome. */
+static void run_and_keep(const struct run *run, size_t index)
+{
+	struct outcome *outcome = outcomes_scratch(run->outcomes);
+	run_one(run, index, outcome);
+	outcomes_keep(run->outcomes, index, outcome);
+}
+
+/* Keep account index as not begun: the run is stopping. */
+static void skip_and_keep(const struct run *run, size_t index)
+{
+	struct outcome *outcome = outcomes_scratch(run->outcomes);
+	skip_stopped(run, index, outcome);
+	outcomes_keep(run->outcomes, index, outcome);
 }
 
 /* --- -j: one child process per account, results back through a pipe --- */
@@ -203,8 +214,9 @@ static int start_child(const struct run *run, size_t index, struct child *child)
 	if (pid == 0) {
 		close(fds[0]);
 		runstop_set_forwarder(getppid());
-		run_one(run, index);
-		bool sent = fd_write_all(fds[1], &run->outcomes[index], sizeof(struct outcome)) == 0;
+		struct outcome *outcome = outcomes_scratch(run->outcomes);
+		run_one(run, index, outcome);
+		bool sent = fd_write_all(fds[1], outcome, sizeof(*outcome)) == 0;
 		_exit(sent ? 0 : 1);
 	}
 	close(fds[1]);
@@ -244,14 +256,16 @@ static void collect_child(const struct run *run, struct children *children,
 			  size_t slot)
 {
 	struct child *child = &children->items[slot];
-	struct outcome *outcome = &run->outcomes[child->index];
+	struct outcome *outcome = outcomes_scratch(run->outcomes);
 	if (!read_all(child->fd, outcome, sizeof(*outcome), children)) {
+		memset(outcome, 0, sizeof(*outcome));
 		outcome->status = YB_ERR_INTERNAL;
 		snprintf(outcome->message, sizeof(outcome->message),
 			 "the process fetching account %s died",
 			 run->accounts[child->index]->name);
 		log_error("%s", outcome->message);
 	}
+	outcomes_keep(run->outcomes, child->index, outcome);
 	close(child->fd);
 	while (waitpid(child->pid, NULL, 0) < 0 && errno == EINTR)
 		;
@@ -280,19 +294,19 @@ static void run_parallel(const struct run *run)
 	struct children children = { .items = calloc(jobs, sizeof(struct child)) };
 	if (!children.items) {
 		for (size_t i = 0; i < run->account_count; i++)
-			run_one(run, i);
+			run_and_keep(run, i);
 		return;
 	}
 	size_t next = 0;
 	while (next < run->account_count || children.running > 0) {
 		while (next < run->account_count && children.running < jobs) {
 			if (run_stopping()) {
-				skip_stopped(run, next++);
+				skip_and_keep(run, next++);
 				continue;
 			}
 			struct child *slot = &children.items[children.running];
 			if (start_child(run, next, slot) != 0) {
-				run_one(run, next++);
+				run_and_keep(run, next++);
 				continue;
 			}
 			children.running++;
@@ -392,7 +406,7 @@ static void print_json(const struct run *run, int exit_code)
 {
 	printf("{\"accounts\":[");
 	for (size_t i = 0; i < run->account_count; i++) {
-		const struct outcome *o = &run->outcomes[i];
+		const struct outcome *o = outcomes_get(run->outcomes, i);
 		const struct fetch_report *r = &o->report;
 		printf("%s{\"name\":", i ? "," : "");
 		json_string(run->accounts[i]->name);
@@ -666,7 +680,7 @@ static int run_accounts(const struct cli_options *options, const struct config *
 	/* ^C, kill, a closed terminal: stop a fetch in order, see runstop.h
 	   (--show-cert and --authorize simply die, having nothing to save). */
 	runstop_catch_signals();
-	run.outcomes = calloc(run.account_count ? run.account_count : 1, sizeof(*run.outcomes));
+	run.outcomes = outcomes_new(run.account_count);
 	if (!run.outcomes) {
 		free(run.accounts);
 		return fail_early(YB_ERR_INTERNAL, "out of memory", options->json);
@@ -687,19 +701,19 @@ static int run_accounts(const struct cli_options *options, const struct config *
 		run_parallel(&run);
 	} else {
 		for (size_t i = 0; i < run.account_count; i++)
-			run_one(&run, i);
+			run_and_keep(&run, i);
 	}
 	conn_forget_tls();
 	enum yb_status worst = YB_OK;
 	for (size_t i = 0; i < run.account_count; i++)
-		worst = yb_status_worse(worst, run.outcomes[i].status);
+		worst = yb_status_worse(worst, outcomes_status(run.outcomes, i));
 	int exit_code = yb_exit_code(worst);
 	/* Stopped by a signal: the shell's convention, 128 + its number. */
 	if (run_stopping())
 		exit_code = 128 + run_stop_signal();
 	if (options->json)
 		print_json(&run, exit_code);
-	free(run.outcomes);
+	outcomes_free(run.outcomes);
 	free(run.accounts);
 	return exit_code;
 }
