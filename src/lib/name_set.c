@@ -162,7 +162,6 @@ void name_set_prefetch(const struct name_set *set, const char *name,
 	__builtin_prefetch(&set->slots[home_of(set, hash_name(set, name, len))]);
 }
 
-/* The slots anew for capacity, pointing at every entry; -1: no memory. */
 /* Slot arrays from this size on are asked for huge pages: a look-up of a
    big set touches a random slot, and a TLB miss would cost as much as
    the cache miss. */
@@ -184,6 +183,7 @@ static void advise_huge(void *slots, size_t bytes)
 #endif
 }
 
+/* The slots anew for capacity, pointing at every entry; -1: no memory. */
 static int rebuild_slots(struct name_set *set, size_t capacity)
 {
 	struct name_slot *slots = calloc(capacity, sizeof(*slots));
