@@ -1048,6 +1048,14 @@ static int attach_uidls(struct pop3 *pop3, struct listing *uidls,
 	return YB_OK;
 }
 
+/* UIDL on its own: sent, and its reply read into uidls. */
+static int uidl_command(struct pop3 *pop3, struct listing *uidls,
+			struct yb_error *err)
+{
+	int rc = send_line(pop3, "UIDL", err);
+	return rc == YB_OK ? read_uidl_reply(pop3, uidls, err) : rc;
+}
+
 static int send_and_read_listings(struct pop3 *pop3, bool want_uidl,
 				  struct listing *uidls, struct listing *lists,
 				  struct yb_error *err)
@@ -1066,11 +1074,8 @@ static int send_and_read_listings(struct pop3 *pop3, bool want_uidl,
 			rc = read_list_reply(pop3, lists, err);
 		return rc;
 	}
-	if (want_uidl) {
-		rc = send_line(pop3, "UIDL", err);
-		if (rc == YB_OK)
-			rc = read_uidl_reply(pop3, uidls, err);
-	}
+	if (want_uidl)
+		rc = uidl_command(pop3, uidls, err);
 	lists->expected = uidls->len;
 	if (rc == YB_OK)
 		rc = send_line(pop3, "LIST", err);
@@ -1155,9 +1160,7 @@ static int read_uidls_alone(struct pop3 *pop3, struct listing *uidls,
 	if (rc == YB_OK)
 		rc = check_no_pending(pop3, "UIDL", err);
 	if (rc == YB_OK)
-		rc = send_line(pop3, "UIDL", err);
-	if (rc == YB_OK)
-		rc = read_uidl_reply(pop3, uidls, err);
+		rc = uidl_command(pop3, uidls, err);
 	return rc;
 }
 
