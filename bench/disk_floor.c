@@ -3,15 +3,17 @@
  * written into a fresh Maildir with the syncs yubin's Maildir sink makes,
  * and no network at all.  A yardstick for `make bench`, not part of yubin.
  *
- *   disk_floor DEST SOURCE...
+ *   disk_floor [--per-file] DEST SOURCE...
  *
  * Writes a file for every file in SOURCE/new and SOURCE/cur (each SOURCE a
  * Maildir), of the same size, to DEST/tmp, in batches as yubin makes them
- * (128 messages or 16 MiB,
- * whichever comes first): each file is written, writeback is started for
- * the whole batch, then each file is fsynced, then tmp/; then the batch is
- * renamed into new/ and new/ is fsynced.  yubin also syncs its state
- * journal twice a batch; that is left out, so this stays a floor.
+ * (128 messages or 16 MiB, whichever comes first): each file is written,
+ * then the batch is made durable with one syncfs of the filesystem (a
+ * batch of one file: its fsync and tmp/'s), as yubin does on ext4, XFS
+ * and Btrfs; then the batch is renamed into new/ and new/ is fsynced.
+ * With --per-file, as yubin does elsewhere: writeback is started for the
+ * whole batch, then each file is fsynced, then tmp/.  yubin also syncs its
+ * state journal twice a batch; that is left out, so this stays a floor.
  * The sources are only measured (fstatat), never read: yubin has each
  * message's bytes in memory, from the network, when it writes them, and
  * the server's reads of its own Maildir are the server's cost.  Reading
@@ -41,6 +43,7 @@ struct batch {
 };
 
 static int tmp_fd = -1, new_fd = -1;
+static int per_file;
 static unsigned long long serial, total_bytes;
 
 static void die(const char *what, const char *name)
@@ -57,6 +60,13 @@ static void sync_fd(int fd, const char *name)
 
 static void flush_batch(struct batch *batch)
 {
+	if (!per_file && batch->len >= 2) {
+		for (size_t i = 0; i < batch->len; i++)
+			close(batch->fds[i]);
+		if (syncfs(tmp_fd) != 0)
+			die("cannot sync the filesystem of", "tmp/");
+		goto publish;
+	}
 	for (size_t i = 0; i < batch->len; i++)
 		(void)sync_file_range(batch->fds[i], 0, 0, SYNC_FILE_RANGE_WRITE);
 	for (size_t i = 0; i < batch->len; i++) {
@@ -65,6 +75,7 @@ static void flush_batch(struct batch *batch)
 	}
 	if (batch->len)
 		sync_fd(tmp_fd, "tmp/");
+publish:
 	for (size_t i = 0; i < batch->len; i++)
 		if (renameat(tmp_fd, batch->names[i], new_fd, batch->names[i]))
 			die("cannot rename", batch->names[i]);
@@ -140,8 +151,13 @@ static int make_sub(const char *dest, const char *sub)
 int main(int argc, char **argv)
 {
 	static struct batch batch;
+	if (argc > 1 && strcmp(argv[1], "--per-file") == 0) {
+		per_file = 1;
+		argv++;
+		argc--;
+	}
 	if (argc < 3) {
-		fprintf(stderr, "usage: disk_floor DEST SOURCE-MAILDIR...\n");
+		fprintf(stderr, "usage: disk_floor [--per-file] DEST SOURCE-MAILDIR...\n");
 		return 2;
 	}
 	if (mkdir(argv[1], 0700) != 0 && errno != EEXIST)

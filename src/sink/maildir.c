@@ -3,10 +3,12 @@
  *
  * A message is written to tmp/NAME through a fixed-size buffer, so memory
  * does not grow with its size.  sink_prepare makes a whole batch durable
- * with one pass of writeback, one fsync per file and one fsync of tmp/
- * (group commit); sink_publish renames each file into new/ or cur/ and
- * then fsyncs those directories once, because a rename is durable only
- * once its directory is synced.
+ * (group commit): with one sync of the filesystem where fs_sync.h allows
+ * it, since each fsync would cost a flush of the disk's cache; else with
+ * one pass of writeback, one fsync per file and one fsync of tmp/.
+ * sink_publish renames each file into new/ or cur/ and then fsyncs those
+ * directories once, because a rename is durable only once its directory
+ * is synced.
  *
  * All directory work goes through descriptors of tmp/, new/ and cur/ held
  * for the sink's life (the *at() calls), so a name from outside can never
@@ -39,6 +41,8 @@
 #include <openssl/rand.h>
 
 #include "fileio.h"
+#include "fs_sync.h"
+#include "log.h"
 #include "maildir_flags.h"
 #include "maildir_index.h"
 #include "sink_batch.h"
@@ -88,6 +92,9 @@ struct maildir {
 	struct sink_batch batch;        /* every live message */
 	size_t open_pending;            /* ended messages whose fd is open */
 	bool batch_failed;              /* prepare failed: only discard left */
+	bool fs_sync_usable;            /* fs_sync_usable() of tmp/ */
+	size_t fs_syncs_left;           /* batches that may still use it */
+	bool look_at_unwritten;         /* fs_sync_cheap() before each */
 	char *spare_buffer;             /* owned; a write buffer for the next message */
 	struct maildir_index cur_index; /* owned: where renamed files went */
 };
@@ -629,7 +636,57 @@ static int set_dest(struct maildir_msg *msg, struct yb_error *err)
 	return YB_OK;
 }
 
-static int prepare_batch(struct maildir *maildir, struct yb_error *err)
+/*
+ * Whether one sync of the filesystem should make this batch durable: it
+ * must be allowed there (fs_sync.h) and have at least two open files, for
+ * one fsync costs no more than one syncfs.
+ */
+static bool batch_wants_fs_sync(struct maildir *maildir)
+{
+	size_t open_files = 0;
+	uint64_t bytes = 0;
+	if (!maildir->fs_sync_usable || maildir->fs_syncs_left == 0)
+		return false;
+	for (struct batch_msg *b = maildir->batch.head; b; b = b->next) {
+		const struct maildir_msg *m = (const struct maildir_msg *)b;
+		if (b->state != MSG_ENDED || m->fd < 0)
+			continue;
+		open_files++;
+		bytes += m->size; /* each below INT64_MAX; batches are small */
+	}
+	return open_files >= 2 &&
+	       (!maildir->look_at_unwritten || fs_sync_cheap(bytes));
+}
+
+/* Close the batch's files, then one syncfs for their data and tmp/. */
+static int fs_sync_batch(struct maildir *maildir, struct yb_error *err)
+{
+	size_t synced = 0;
+	for (struct batch_msg *b = maildir->batch.head; b; b = b->next) {
+		struct maildir_msg *m = (struct maildir_msg *)b;
+		if (b->state != MSG_ENDED || m->fd < 0)
+			continue;
+		maildir->open_pending--;
+		int rc = fd_close(&m->fd);
+		if (rc)
+			return yb_fail_errno(err, YB_ERR_IO, rc,
+					     "cannot close %s/tmp/%s",
+					     maildir->path, m->name);
+		synced++;
+	}
+	maildir->fs_syncs_left--;
+	int rc = fs_sync(maildir->tmp_fd);
+	if (rc)
+		return yb_fail_errno(err, YB_ERR_IO, rc,
+				     "cannot sync the filesystem of %s",
+				     maildir->path);
+	log_debug("%s: %zu messages made durable by one sync of the filesystem",
+		  maildir->path, synced);
+	return YB_OK;
+}
+
+/* fsync each file of the batch, then tmp/. */
+static int fsync_batch(struct maildir *maildir, struct yb_error *err)
 {
 	bool any = false;
 	for (struct batch_msg *b = maildir->batch.head; b; b = b->next) {
@@ -658,10 +715,19 @@ static int prepare_batch(struct maildir *maildir, struct yb_error *err)
 		return yb_fail_errno(err, YB_ERR_IO, errno,
 				     "cannot sync directory %s/tmp",
 				     maildir->path);
+	return YB_OK;
+}
+
+static int prepare_batch(struct maildir *maildir, struct yb_error *err)
+{
+	int status = batch_wants_fs_sync(maildir) ?
+		     fs_sync_batch(maildir, err) : fsync_batch(maildir, err);
+	if (status)
+		return status;
 	for (struct batch_msg *b = maildir->batch.head; b; b = b->next) {
 		if (b->state != MSG_ENDED)
 			continue;
-		int status = set_dest((struct maildir_msg *)b, err);
+		status = set_dest((struct maildir_msg *)b, err);
 		if (status)
 			return status;
 		b->state = MSG_PREPARED;
@@ -1010,6 +1076,11 @@ int maildir_open(const char *path, struct sink **out, struct yb_error *err)
 		free_maildir(maildir);
 		return status;
 	}
+	maildir->fs_sync_usable = fs_sync_usable(maildir->tmp_fd);
+	maildir->fs_syncs_left = testhook_limit("YUBIN_TEST_FS_SYNCS", SIZE_MAX);
+	/* Only for speed: a test that counts syncs may skip it. */
+	maildir->look_at_unwritten =
+		testhook_limit("YUBIN_TEST_FS_SYNC_LOOK", 1) != 0;
 	*out = &maildir->base;
 	return YB_OK;
 }
