@@ -16,9 +16,11 @@
 
 /*
  * Unwritten bytes beyond the batch's own that a syncfs may have to write
- * too: a fraction of a second even on a slow disk.
+ * too.  A busy desktop or server often has tens of MiB waiting, which the
+ * kernel would write within half a minute anyway; a large copy under way
+ * has far more, and would make every syncfs wait for it.
  */
-#define OTHER_UNWRITTEN_MAX (16u << 20)
+#define OTHER_UNWRITTEN_MAX (256u << 20)
 
 /* /proc/meminfo is a few KiB; Dirty and Writeback come early in it. */
 #define MEMINFO_READ_MAX 8192

@@ -15,7 +15,8 @@
  *    not a network, FUSE or overlay filesystem, whose sync may not reach
  *    the disk or report what failed there), and
  *  - little else waits to be written, because syncfs writes all of it: a
- *    large copy elsewhere must not stall a fetch.
+ *    large copy elsewhere must not stall a fetch.  A caller also stops
+ *    using it after one takes longer than FS_SYNC_SLOW_MS.
  *
  * Where any of that is unknown, the caller syncs file by file.
  */
@@ -25,6 +26,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* A syncfs this slow waited for others' writes: sync file by file. */
+#define FS_SYNC_SLOW_MS 2000
 
 /* Whether the filesystem holding dir_fd, on this kernel, qualifies. */
 bool fs_sync_usable(int dir_fd);

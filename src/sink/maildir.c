@@ -40,6 +40,7 @@
 
 #include <openssl/rand.h>
 
+#include "clock.h"
 #include "fileio.h"
 #include "fs_sync.h"
 #include "log.h"
@@ -675,6 +676,7 @@ static int fs_sync_batch(struct maildir *maildir, struct yb_error *err)
 		synced++;
 	}
 	maildir->fs_syncs_left--;
+	int64_t started = clock_now_ms();
 	int rc = fs_sync(maildir->tmp_fd);
 	if (rc)
 		return yb_fail_errno(err, YB_ERR_IO, rc,
@@ -682,6 +684,11 @@ static int fs_sync_batch(struct maildir *maildir, struct yb_error *err)
 				     maildir->path);
 	log_debug("%s: %zu messages made durable by one sync of the filesystem",
 		  maildir->path, synced);
+	if (clock_now_ms() - started > FS_SYNC_SLOW_MS) {
+		maildir->fs_sync_usable = false;
+		log_debug("%s: that sync waited for other writes; "
+			  "syncing file by file from now on", maildir->path);
+	}
 	return YB_OK;
 }
 
