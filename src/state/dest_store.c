@@ -1,10 +1,10 @@
 /*
  * dest_store.c - the dests a mailbox holds in memory (dest_store.h).
  *
- * A position is a chunk's index times CHUNK_SPAN plus the dest's offset
- * in it.  Chunks start small (a mailbox of few new messages stays small)
- * and double up to CHUNK_SPAN bytes; a smaller chunk still takes a whole
- * span of positions, which costs numbers, not memory.
+ * A dest's number is its chunk's index times CHUNK_SPAN plus its offset
+ * in the chunk.  Chunks start small (a mailbox of few new messages stays
+ * small) and double up to CHUNK_SPAN bytes; a smaller chunk still takes
+ * a whole span of numbers, which costs numbers, not memory.
  */
 #include "config.h"
 
@@ -16,6 +16,8 @@
 #define CHUNK_SHIFT 16
 #define CHUNK_SPAN ((size_t)1 << CHUNK_SHIFT)
 #define CHUNK_MIN 256
+/* Numbers stay below 2^56 (dest_store.h). */
+#define CHUNKS_MAX ((uint64_t)1 << (56 - CHUNK_SHIFT))
 
 _Static_assert(DEST_STORE_LEN_MAX + 1 == CHUNK_SPAN,
 	       "the longest dest fills one whole chunk");
@@ -28,13 +30,15 @@ void dest_store_init(struct dest_store *store)
 }
 
 /* A new empty chunk with room for need bytes, after the last; -1: OOM,
-   or past the positions a uint64_t holds. */
+   or past the numbers the store hands out. */
 static int add_chunk(struct dest_store *store, size_t need)
 {
-	if (store->count >= (UINT64_MAX >> CHUNK_SHIFT))
+	if ((uint64_t)store->count >= CHUNKS_MAX)
 		return -1;
 	if (store->count == store->cap) {
 		size_t cap = store->cap ? store->cap * 2 : 4;
+		if (cap < store->cap || cap > SIZE_MAX / sizeof(struct dest_chunk))
+			return -1;
 		struct dest_chunk *grown = realloc(store->chunks,
 						   cap * sizeof(*grown));
 		if (!grown)
@@ -58,7 +62,7 @@ static int add_chunk(struct dest_store *store, size_t need)
 }
 
 int dest_store_add(struct dest_store *store, const char *dest, size_t len,
-		   uint64_t *position)
+		   uint64_t *number)
 {
 	if (len > DEST_STORE_LEN_MAX)
 		return -1;
@@ -73,15 +77,15 @@ int dest_store_add(struct dest_store *store, const char *dest, size_t len,
 	char *copy = last->data + last->used;
 	memcpy(copy, dest, len);
 	copy[len] = '\0';
-	*position = ((uint64_t)(store->count - 1) << CHUNK_SHIFT) | last->used;
+	*number = ((uint64_t)(store->count - 1) << CHUNK_SHIFT) | last->used;
 	last->used += (uint32_t)need;
 	return 0;
 }
 
-const char *dest_store_get(const struct dest_store *store, uint64_t position)
+const char *dest_store_get(const struct dest_store *store, uint64_t number)
 {
-	uint64_t index = position >> CHUNK_SHIFT;
-	size_t offset = (size_t)(position & (CHUNK_SPAN - 1));
+	uint64_t index = number >> CHUNK_SHIFT;
+	size_t offset = (size_t)(number & (CHUNK_SPAN - 1));
 	if (index >= store->count)
 		return NULL;
 	const struct dest_chunk *chunk = &store->chunks[index];

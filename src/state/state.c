@@ -268,7 +268,7 @@ static int dest_ref_of_copy(struct dest_store *store, const char *dest,
 	uint64_t number;
 	if (dest_store_add(store, dest, strlen(dest), &number) != 0)
 		return -1;
-	/* The store's numbers are below 2^48: no overflow. */
+	/* The store's numbers are below 2^56: no overflow. */
 	*dest_ref = (number + 1) * 2;
 	return 0;
 }
