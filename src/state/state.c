@@ -1748,8 +1748,9 @@ static int read_snapshot_dest(const struct state *state,
 /*
  * entry's dest, or NULL for none: one still in the snapshot is read and
  * kept in the mailbox's dest store from then on, so that it lives as
- * long as a dest held from the start.  The state is const to its callers and
- * changes only in how it holds the same dest.  0, or -1 with err.
+ * long as a dest held from the start.  The state is const to its
+ * callers and changes only in how it holds the same dest.  0, or -1
+ * with err.
  */
 static int entry_dest(const struct state *state, const struct mailbox *mailbox,
 		      const struct key_entry *entry, const char **dest,
