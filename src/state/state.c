@@ -112,14 +112,15 @@
  *
  * In memory: the delivered keys of each mailbox, and the mailboxes by
  * name, are hash sets (name_set.h: keyed so that a hostile server's
- * UIDLs cannot be chosen to collide).  Key and dest strings live in the
- * mailbox's arena (a replaced dest stays there until the mailbox goes),
- * except a dest loaded from the snapshot: the key remembers its line,
- * and the snapshot's descriptor stays open to read it from there when a
- * run asks (its own checksum checked again), which few runs do; it is
- * then kept in the arena.  A state of 1,000,000 POP3 messages took
- * 53 MiB for dests that no nothing-new run reads.  Each key's entry is
- * 24 bytes (state_key.h): what does not fit, and what few keys have,
+ * UIDLs cannot be chosen to collide).  Key strings live in the
+ * mailbox's arena, dests in its dest store (dest_store.h: a replaced
+ * dest stays there until the mailbox goes), which the key's entry names
+ * by number, except a dest loaded from the snapshot: the key remembers
+ * its line, and the snapshot's descriptor stays open to read it from
+ * there when a run asks (its own checksum checked again), which few runs
+ * do; it is then kept in the store.  A state of 1,000,000 POP3 messages
+ * took 53 MiB for dests that no nothing-new run reads.  Each key's entry
+ * is 24 bytes (state_key.h): what does not fit, and what few keys have,
  * lives beside it.  Values live in a
  * short array (at most 64 per mailbox), each freed when
  * replaced.  A mailbox left with no key and no value is freed whole, so
@@ -140,6 +141,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "dest_store.h"
 #include "fileio.h"
 #include "log.h"
 #include "name_set.h"
@@ -188,7 +190,7 @@ static const char JOURNAL_ADVICE[] =
 
 /* ---- string arena ------------------------------------------------------ */
 
-/* Key and destination strings of one mailbox, freed together. */
+/* The key strings of one mailbox, freed together. */
 struct arena_chunk {
 	struct arena_chunk *next;
 	size_t used;
@@ -200,18 +202,11 @@ struct arena {
 	struct arena_chunk *chunks;   /* newest first; owned */
 };
 
-/*
- * A NUL-terminated copy of str[0..len) in the arena, at an even address
- * when even (a dest: see struct key_entry); NULL when out of memory.
- */
-static const char *arena_copy(struct arena *arena, const char *str, size_t len,
-			      bool even)
+/* A NUL-terminated copy of str[0..len) in the arena; NULL when out of
+   memory. */
+static const char *arena_copy(struct arena *arena, const char *str, size_t len)
 {
 	struct arena_chunk *chunk = arena->chunks;
-	/* Chunk data starts at an even address (malloc, two pointers and
-	   two sizes before it): an even offset gives an even address. */
-	if (even && chunk && chunk->used % 2 && chunk->used < chunk->size)
-		chunk->used++;
 	if (!chunk || chunk->size - chunk->used < len + 1) {
 		size_t size = ARENA_CHUNK_MIN;
 		if (chunk)
@@ -249,10 +244,10 @@ static void arena_release(struct arena *arena)
 
 /* A delivered key: struct key_entry (state_key.h).  Its dest_ref is
    DEST_NONE, an M line of the loaded snapshot to read the dest from when
-   asked (odd: its offset * 2 + 1), or a string in the mailbox's arena
-   (even: its address).  Read from the snapshot lazily, the dests of a
-   big state cost no memory until a run needs them: it rarely does (flag
-   changes, renumbered listings). */
+   asked (odd: its offset * 2 + 1), or a dest in the mailbox's dest store
+   (even: (its number + 1) * 2).  Read from the snapshot lazily, the
+   dests of a big state cost no memory until a run needs them: it rarely
+   does (flag changes, renumbered listings). */
 
 #define DEST_NONE KEY_DEST_NONE
 
@@ -266,17 +261,25 @@ static uint64_t dest_ref_of_line(uint64_t offset)
 	return offset * 2 + 1;
 }
 
-static uint64_t dest_ref_of_string(const char *dest)
+/* Keep a copy of dest in the store; *dest_ref is where.  -1: OOM. */
+static int dest_ref_of_copy(struct dest_store *store, const char *dest,
+			    uint64_t *dest_ref)
 {
-	return dest ? (uint64_t)(uintptr_t)dest : DEST_NONE;
+	uint64_t number;
+	if (dest_store_add(store, dest, strlen(dest), &number) != 0)
+		return -1;
+	/* The store's numbers are below 2^56: no overflow. */
+	*dest_ref = (number + 1) * 2;
+	return 0;
 }
 
 /* The dest held in memory, or NULL (none, or still in the snapshot). */
-static const char *dest_string(uint64_t dest_ref)
+static const char *dest_string(const struct dest_store *store,
+			       uint64_t dest_ref)
 {
 	if (dest_ref == DEST_NONE || dest_in_snapshot(dest_ref))
 		return NULL;
-	return (const char *)(uintptr_t)dest_ref;
+	return dest_store_get(store, dest_ref / 2 - 1);
 }
 
 #define FLAG_KNOWN KEY_FLAG_KNOWN
@@ -468,7 +471,8 @@ struct meta_value {
 struct mailbox {
 	struct name_set keys;     /* delivered keys: struct key_entry */
 	struct name_set extras;   /* what their entries have no room for */
-	struct arena strings;     /* the keys' and dests' text */
+	struct arena strings;     /* the keys' text */
+	struct dest_store dests;  /* the dests held in memory */
 	struct meta_value *meta;  /* owned; meta_count of meta_cap used */
 	size_t meta_count;
 	size_t meta_cap;
@@ -568,6 +572,7 @@ static void mailbox_free(struct mailbox *mailbox)
 	name_set_free(&mailbox->keys);
 	name_set_free(&mailbox->extras);
 	arena_release(&mailbox->strings);
+	dest_store_free(&mailbox->dests);
 	for (size_t i = 0; i < mailbox->meta_count; i++)
 		free(mailbox->meta[i].block);
 	free(mailbox->meta);
@@ -666,38 +671,36 @@ static const struct key_entry *next_key(const struct mailbox *mailbox,
 static int set_key_dest(struct mailbox *mailbox, struct key_entry *entry,
 			  const char *dest)
 {
-	const char *held = dest_string(key_dest_ref(&mailbox->extras, entry));
+	const char *held = dest_string(&mailbox->dests,
+				       key_dest_ref(&mailbox->extras, entry));
 	if (held && strcmp(held, dest) == 0)
 		return 0;
-	/* A replaced dest stays in the arena until the mailbox goes: at most
+	/* A replaced dest stays in the store until the mailbox goes: at most
 	   what this run's journal holds. */
-	const char *copy = arena_copy(&mailbox->strings, dest, strlen(dest),
-				      true);
-	if (!copy)
+	uint64_t dest_ref;
+	if (dest_ref_of_copy(&mailbox->dests, dest, &dest_ref) != 0)
 		return -1;
-	return key_set_dest_ref(&mailbox->extras, entry,
-				dest_ref_of_string(copy));
+	return key_set_dest_ref(&mailbox->extras, entry, dest_ref);
 }
 
 /*
- * Fill the entry just added for rec's key: the key and dest (NULL:
- * unknown) copied into the mailbox's arena, and the time; a dest of the
- * snapshot line at dest_line (0: none) stays there, read when asked.
- * -1 when out of memory, with the entry removed again.
+ * Fill the entry just added for rec's key: the key copied into the
+ * mailbox's arena, the dest (NULL: unknown) into its dest store, and the
+ * time; a dest of the snapshot line at dest_line (0: none) stays there,
+ * read when asked.  -1 when out of memory, with the entry removed again.
  */
 static int fill_new_key(struct mailbox *mailbox, struct key_entry *entry,
 			const struct record *rec, const char *dest,
 			uint64_t dest_line)
 {
 	const char *key = arena_copy(&mailbox->strings, rec->field[1],
-				     rec->field_len[1], false);
+				     rec->field_len[1]);
 	uint64_t dest_ref = DEST_NONE;
-	if (key && dest && dest_line)
+	bool ok = key != NULL;
+	if (ok && dest && dest_line)
 		dest_ref = dest_ref_of_line(dest_line);
-	else if (key && dest)
-		dest_ref = dest_ref_of_string(arena_copy(&mailbox->strings, dest,
-							 strlen(dest), true));
-	bool ok = key && (!dest || dest_ref != DEST_NONE);
+	else if (ok && dest)
+		ok = dest_ref_of_copy(&mailbox->dests, dest, &dest_ref) == 0;
 	if (ok) {
 		/* The extras hold the arena's name, which stays. */
 		entry->head.name = key;
@@ -1744,16 +1747,17 @@ static int read_snapshot_dest(const struct state *state,
 
 /*
  * entry's dest, or NULL for none: one still in the snapshot is read and
- * kept in the mailbox's arena from then on, so that it lives as long as
- * a dest held from the start.  The state is const to its callers and
- * changes only in how it holds the same dest.  0, or -1 with err.
+ * kept in the mailbox's dest store from then on, so that it lives as
+ * long as a dest held from the start.  The state is const to its
+ * callers and changes only in how it holds the same dest.  0, or -1
+ * with err.
  */
 static int entry_dest(const struct state *state, const struct mailbox *mailbox,
 		      const struct key_entry *entry, const char **dest,
 		      struct yb_error *err)
 {
 	uint64_t dest_ref = key_dest_ref(&mailbox->extras, entry);
-	*dest = dest_string(dest_ref);
+	*dest = dest_string(&mailbox->dests, dest_ref);
 	if (!dest_in_snapshot(dest_ref))
 		return 0;
 	char *buf = malloc(STATE_LINE_MAX + 1);
@@ -1761,17 +1765,17 @@ static int entry_dest(const struct state *state, const struct mailbox *mailbox,
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
 	const char *read;
 	int rc = read_snapshot_dest(state, mailbox, entry, buf, &read, err);
-	const char *copy = NULL;
 	struct mailbox *owner = (struct mailbox *)mailbox;
-	if (rc == 0)
-		copy = arena_copy(&owner->strings, read, strlen(read), true);
+	bool kept = rc == 0 &&
+		    dest_ref_of_copy(&owner->dests, read, &dest_ref) == 0 &&
+		    key_set_dest_ref(&owner->extras, (struct key_entry *)entry,
+				     dest_ref) == 0;
 	free(buf);
 	if (rc != 0)
 		return rc;
-	if (!copy || key_set_dest_ref(&owner->extras, (struct key_entry *)entry,
-				      dest_ref_of_string(copy)) != 0)
+	if (!kept)
 		return yb_fail(err, YB_ERR_INTERNAL, "out of memory");
-	*dest = copy;
+	*dest = dest_string(&owner->dests, dest_ref);
 	return 0;
 }
 
@@ -2086,7 +2090,8 @@ int state_set_dest(struct state *state, const char *mailbox, const char *key,
 			       state->dir_path, shown_key, shown_mailbox);
 	}
 	/* Nothing would change: no record. */
-	const char *held = dest_string(key_dest_ref(&owner->extras, entry));
+	const char *held = dest_string(&owner->dests,
+				       key_dest_ref(&owner->extras, entry));
 	if (held && strcmp(held, dest) == 0)
 		return 0;
 	struct record rec;
@@ -2478,7 +2483,7 @@ static const char *writer_dest(struct file_writer *writer,
 {
 	uint64_t dest_ref = key_dest_ref(&mailbox->extras, entry);
 	if (!dest_in_snapshot(dest_ref))
-		return dest_string(dest_ref);
+		return dest_string(&mailbox->dests, dest_ref);
 	if (writer->errnum != 0)
 		return NULL;
 	uint64_t offset = dest_ref / 2;

@@ -4,6 +4,11 @@
  * head.spare: bits 0-7 the flags byte, bit 8 KEY_HAS_EXTRA, bits 9-31
  * the listed size's code: 0 none, SIZE_IN_EXTRA in the extra, else the
  * size + 1.  fetched and dest hold IN_EXTRA when the extra has them.
+ *
+ * dest: 0 none; below IN_STORE an M line's offset (never 0: the header
+ * comes first); from IN_STORE up the dest store's number dest -
+ * IN_STORE.  Both are set only from what state.c made (a line's offset
+ * as read, a number as stored), never from a file's field.
  */
 #include "config.h"
 
@@ -16,6 +21,7 @@
 #define SIZE_SHIFT 9
 #define SIZE_IN_EXTRA (UINT32_MAX >> SIZE_SHIFT)
 #define IN_EXTRA UINT32_MAX
+#define IN_STORE 0x80000000u
 
 /* What the state of a million keys was made small for. */
 _Static_assert(sizeof(void *) != 8 || sizeof(struct key_entry) == 24,
@@ -76,19 +82,35 @@ int key_set_fetched_at(struct name_set *extras, struct key_entry *entry,
 uint64_t key_dest_ref(const struct name_set *extras,
 		      const struct key_entry *entry)
 {
+	if (entry->dest == 0)
+		return KEY_DEST_NONE;
+	if (entry->dest < IN_STORE)
+		return (uint64_t)entry->dest * 2 + 1;
 	if (entry->dest != IN_EXTRA)
-		return entry->dest ? (uint64_t)entry->dest * 2 + 1 : KEY_DEST_NONE;
+		return ((uint64_t)(entry->dest - IN_STORE) + 1) * 2;
 	const struct key_extra *extra = find_extra(extras, entry);
 	return extra ? extra->dest_ref : KEY_DEST_NONE;
+}
+
+/* dest_ref as the entry's 32 bits, or IN_EXTRA when they cannot hold it. */
+static uint32_t dest_code(uint64_t dest_ref)
+{
+	if (dest_ref == KEY_DEST_NONE)
+		return 0;
+	uint64_t half = dest_ref / 2;
+	if (dest_ref & 1)
+		return half > 0 && half < IN_STORE ? (uint32_t)half : IN_EXTRA;
+	/* Even: number half - 1, of which IN_STORE + number < IN_EXTRA. */
+	return half - 1 < IN_EXTRA - IN_STORE ? IN_STORE + (uint32_t)(half - 1)
+					      : IN_EXTRA;
 }
 
 int key_set_dest_ref(struct name_set *extras, struct key_entry *entry,
 		     uint64_t dest_ref)
 {
-	/* Odd: a snapshot line's offset * 2 + 1. */
-	if (dest_ref == KEY_DEST_NONE ||
-	    ((dest_ref & 1) && dest_ref / 2 < IN_EXTRA)) {
-		entry->dest = (uint32_t)(dest_ref / 2);
+	uint32_t code = dest_code(dest_ref);
+	if (code != IN_EXTRA) {
+		entry->dest = code;
 		return 0;
 	}
 	struct key_extra *extra = need_extra(extras, entry);

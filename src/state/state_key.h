@@ -3,11 +3,12 @@
  *
  * A state may hold a million keys, so each costs what the common case
  * needs and no more: the name (the set's), the delivery time in 32 bits,
- * where its dest is (the snapshot's M line, in 32 bits), the flags as
- * last agreed with the server and a listed size of up to 8 MiB.  What
- * does not fit (a time past 2106 or before 1970, a dest held in memory
- * or on a line past 4 GiB, a bigger size) and what few keys have (a
- * missing count, a flag push) live in a side set of the mailbox, keyed
+ * where its dest is (the snapshot's M line, or its number in the
+ * mailbox's dest store, in 32 bits), the flags as last agreed with the
+ * server and a listed size of up to 8 MiB.  What does not fit (a time
+ * past 2106 or before 1970, a dest on a line or at a number past 2^31,
+ * a bigger size) and what few keys have (a missing count, a flag push)
+ * live in a side set of the mailbox, keyed
  * by the same name; the entry's KEY_HAS_EXTRA bit says whether it has
  * one there, so that the common look-up never hashes twice.
  *
@@ -29,13 +30,14 @@
 struct key_entry {
 	struct name_entry head;
 	uint32_t fetched;  /* fetched_at, or in the extra */
-	uint32_t dest;     /* 0: none; an M line's offset; or in the extra */
+	uint32_t dest;     /* 0: none; an M line's offset; a dest store's
+			      number; or in the extra (state_key.c) */
 };
 
 /* What a key's entry has no room for. */
 struct key_extra {
 	struct name_entry head;
-	uint64_t dest_ref;      /* state.c's encoding: line * 2 + 1, or a string */
+	uint64_t dest_ref;      /* state.c's encoding, as below */
 	int64_t fetched_at;
 	uint64_t listed_size;
 	int64_t missing_since;
@@ -47,7 +49,9 @@ struct key_extra {
 #define KEY_FLAG_KNOWN 0x80u
 #define KEY_FLAG_BITS 0x7fu
 
-/* The dest_ref of no dest (state.c's encoding). */
+/* A dest_ref says where a key's dest is: KEY_DEST_NONE for none, an odd
+   number for the snapshot line at (dest_ref - 1) / 2, an even one for
+   the dest store's number dest_ref / 2 - 1. */
 #define KEY_DEST_NONE 0
 
 void key_extras_init(struct name_set *extras);

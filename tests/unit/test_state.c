@@ -2990,6 +2990,200 @@ static void test_forget_mailbox_releases_memory(void **fixture_ptr)
 	assert_true(after < before + (filled - before) / 20);
 }
 
+/* ---- many dests held in memory ----------------------------------------- */
+
+enum { MANY_KEYS = 4000, MANY_OTHER = 500 };
+
+/* Key i's dest as of round (0: as delivered, then as moved); lengths
+   vary from about 30 to 330 bytes, so that they fill several chunks. */
+static void many_dest(char *buf, size_t size, int i, int round)
+{
+	int len = snprintf(buf, size, "%s/%d.M%dP%d.host,S=%d%s",
+			   round ? "cur" : "new", i, i * 7, round, i * 13,
+			   round ? ":2,S" : "");
+	assert_true(len > 0);
+	int want = len + i * 37 % 300;
+	assert_true((size_t)want < size);
+	for (int at = len; at < want; at++)
+		buf[at] = (char)('a' + (i + at) % 26);
+	buf[want] = '\0';
+}
+
+/* The round key i's dest is in: round 0, 1 for every 3rd, 2 for every
+   5th once moved again. */
+static int many_round(int i, bool moved_again)
+{
+	if (moved_again && i % 5 == 0)
+		return 2;
+	return i % 3 == 0 ? 1 : 0;
+}
+
+static void many_key(char *buf, size_t size, int i)
+{
+	snprintf(buf, size, "uidl-%05d", i);
+}
+
+static void assert_many_dests(struct state *state, const char *mailbox,
+			      int keys, bool moved_again)
+{
+	char key[32], dest[512];
+	for (int i = 0; i < keys; i++) {
+		many_key(key, sizeof(key), i);
+		many_dest(dest, sizeof(dest), i, many_round(i, moved_again));
+		assert_dest(state, mailbox, key, dest);
+	}
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* state_dests_where gives every key's dest once: the same strings. */
+static void assert_dests_where(struct state *state, const char *mailbox,
+			       int keys, bool moved_again)
+{
+	const char **dests = NULL;
+	size_t count = 0;
+	struct yb_error err;
+	assert_int_equal(state_dests_where(state, mailbox, NULL, NULL, &dests,
+					   &count, &err), YB_OK);
+	assert_int_equal(count, (size_t)keys);
+	char **want = calloc((size_t)keys, sizeof(*want));
+	assert_non_null(want);
+	for (int i = 0; i < keys; i++) {
+		want[i] = malloc(512);
+		assert_non_null(want[i]);
+		many_dest(want[i], 512, i, many_round(i, moved_again));
+	}
+	qsort(dests, count, sizeof(*dests), compare_strings);
+	qsort(want, (size_t)keys, sizeof(*want), compare_strings);
+	for (int i = 0; i < keys; i++) {
+		assert_string_equal(dests[i], want[i]);
+		free(want[i]);
+	}
+	free(want);
+	free(dests);
+}
+
+static void deliver_many(struct state *state, const char *mailbox, int keys)
+{
+	char key[32], dest[512];
+	for (int i = 0; i < keys; i++) {
+		many_key(key, sizeof(key), i);
+		many_dest(dest, sizeof(dest), i, 0);
+		intent(state, mailbox, key, dest);
+		commit(state, mailbox, key, 1000 + i);
+		if (i % 100 == 99)
+			sync_ok(state);
+	}
+	for (int i = 0; i < keys; i += 3) {
+		many_key(key, sizeof(key), i);
+		many_dest(dest, sizeof(dest), i, 1);
+		set_dest(state, mailbox, key, dest);
+	}
+	sync_ok(state);
+}
+
+/* Dests of this run, held in memory, move to the snapshot at compaction
+   and read back the same; moved again from there, the same again. */
+static void test_many_dests_through_compaction(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	struct state *state = open_state(fx, false);
+	deliver_many(state, "INBOX", MANY_KEYS);
+	deliver_many(state, "Other", MANY_OTHER);
+	assert_many_dests(state, "INBOX", MANY_KEYS, false);
+	assert_dests_where(state, "Other", MANY_OTHER, false);
+	state_free(state);
+
+	/* Replayed from the journal, then compacted. */
+	state = open_state(fx, false);
+	assert_many_dests(state, "INBOX", MANY_KEYS, false);
+	assert_many_dests(state, "Other", MANY_OTHER, false);
+	close_ok(state);
+	assert_false(file_exists(state_file(fx, "journal")));
+	char *snapshot = read_whole(state_file(fx, "snapshot"), NULL);
+	char dest[512];
+	many_dest(dest, sizeof(dest), MANY_KEYS - 2, 0);
+	assert_non_null(strstr(snapshot, dest));
+	many_dest(dest, sizeof(dest), 0, 1);
+	assert_non_null(strstr(snapshot, dest));
+	free(snapshot);
+
+	/* From the snapshot, read when asked; moved again, and read back. */
+	state = open_state(fx, false);
+	assert_dests_where(state, "INBOX", MANY_KEYS, false);
+	char key[32];
+	for (int i = 0; i < MANY_KEYS; i += 5) {
+		many_key(key, sizeof(key), i);
+		many_dest(dest, sizeof(dest), i, 2);
+		set_dest(state, "INBOX", key, dest);
+	}
+	assert_many_dests(state, "INBOX", MANY_KEYS, true);
+	assert_dests_where(state, "INBOX", MANY_KEYS, true);
+	assert_many_dests(state, "Other", MANY_OTHER, false);
+	close_ok(state);
+	state = open_state(fx, false);
+	assert_dests_where(state, "INBOX", MANY_KEYS, true);
+	assert_many_dests(state, "Other", MANY_OTHER, false);
+	state_free(state);
+}
+
+/* Heap bytes that committing keys keys of 10 bytes into mailbox takes,
+   each with a dest of dest_len bytes (0: none). */
+static size_t heap_of_commits(struct state *state, const char *mailbox,
+			      int keys, size_t dest_len)
+{
+	char key[32], dest[128];
+	assert_true(dest_len < sizeof(dest));
+	size_t before = heap_in_use();
+	for (int i = 0; i < keys; i++) {
+		many_key(key, sizeof(key), i);
+		if (dest_len) {
+			snprintf(dest, sizeof(dest), "new/%0*d", (int)dest_len - 4,
+				 i);
+			intent(state, mailbox, key, dest);
+		}
+		commit(state, mailbox, key, 1000 + i);
+		if (i % 64 == 63)
+			sync_ok(state);
+	}
+	sync_ok(state);
+	size_t after = heap_in_use();
+	return after > before ? after - before : 0;
+}
+
+/* A dest of this run costs its bytes (and its NUL), not an entry beside
+   the key: what a fetch of many new messages holds until the end. */
+static void test_run_dests_cost_their_bytes(void **fixture_ptr)
+{
+	struct fixture *fx = *fixture_ptr;
+	enum { KEYS = 10000, DEST_LEN = 60 };
+	struct state *state = open_state(fx, false);
+	/* A first round brings what stays (the pending buffer, the mailbox
+	   index) to its size. */
+	heap_of_commits(state, "Warm", KEYS / 10, DEST_LEN);
+	size_t bare = heap_of_commits(state, "Bare", KEYS, 0);
+	size_t with_dests = heap_of_commits(state, "Dests", KEYS, DEST_LEN);
+	char dest[128];
+	snprintf(dest, sizeof(dest), "new/%0*d", DEST_LEN - 4, KEYS - 1);
+	assert_dest(state, "Dests", "uidl-09999", dest);
+	assert_dest(state, "Bare", "uidl-09999", NULL);
+	assert_int_equal(state_count(state, "Dests"), KEYS);
+	state_free(state);
+	if (bare == 0 && with_dests == 0) {
+		print_message("# heap use not reported here (valgrind?)\n");
+		return;
+	}
+	print_message("# heap: %zu for %d keys, %zu with dests of %d bytes\n",
+		      bare, KEYS, with_dests, DEST_LEN);
+	assert_true(bare > (size_t)KEYS * 24);
+	assert_true(with_dests > bare + (size_t)KEYS * DEST_LEN);
+	/* Each dest: its bytes, its NUL, and less than 8 bytes more. */
+	assert_true(with_dests < bare + (size_t)KEYS * (DEST_LEN + 1 + 8));
+}
+
 #ifdef YUBIN_TEST_HOOKS
 /* argv[0], to re-run this program as a child that compacts and closes. */
 static const char *test_program;
@@ -3904,6 +4098,8 @@ int main(int argc, char **argv)
 		T(test_rich_crash_between_rename_and_unlink),
 		T(test_forget_where),
 		T(test_forget_mailbox_releases_memory),
+		T(test_many_dests_through_compaction),
+		T(test_run_dests_cost_their_bytes),
 #ifdef YUBIN_TEST_HOOKS
 		T(test_killed_during_compaction),
 #endif
