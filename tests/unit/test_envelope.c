@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "xorshift.h"
 
 #define ROUNDS 20000
 #define VALUE_MAX 24
@@ -23,10 +24,7 @@ static uint64_t seed = 0x9e3779b97f4a7c15u;
 
 static uint64_t next_random(void)
 {
-	seed ^= seed << 13;
-	seed ^= seed >> 7;
-	seed ^= seed << 17;
-	return seed;
+	return xorshift_next(&seed);
 }
 
 /* Bytes a value is drawn from: the allowed ones, and many that are not. */

@@ -23,15 +23,13 @@
 #include <unistd.h>
 
 #include "fs_sync.h"
+#include "xorshift.h"
 
 static uint64_t rng = 0x5f5c5eed1234ULL;
 
 static uint64_t next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return xorshift_next(&rng);
 }
 
 static void test_kernel_release(void **state)

@@ -38,6 +38,7 @@
 #include "maildir_flags.h"
 #include "maildir_index.h"
 #include "sink.h"
+#include "xorshift.h"
 
 struct fixture {
 	char root[PATH_MAX];    /* mkdtemp directory, removed in teardown */
@@ -1338,8 +1339,7 @@ static void test_read_flags_indexed(void **state)
 	uint32_t want[FILES];
 	uint64_t rng = 0x9e3779b97f4a7c15ULL;
 	for (int i = 0; i < FILES; i++) {
-		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-		want[i] = (uint32_t)(rng % (SINK_FLAGS_ALL + 1));
+		want[i] = (uint32_t)(xorshift_next(&rng) % (SINK_FLAGS_ALL + 1));
 		char letters[MAILDIR_LETTERS_SIZE], name[96];
 		assert_true(maildir_letters(want[i], letters));
 		snprintf(name, sizeof(name), "cur/%d.M%dP1.host:2,%s", 1700000000 + i, i,

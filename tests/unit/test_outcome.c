@@ -19,15 +19,13 @@
 #include <string.h>
 
 #include "outcome.h"
+#include "xorshift.h"
 
 static uint64_t rng = 0x0c0ffee5eedULL;
 
 static uint64_t next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return xorshift_next(&rng);
 }
 
 /* An outcome with folder_count folders (the first FETCH_FOLDERS_SHOWN

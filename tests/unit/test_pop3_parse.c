@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "pop3_parse.h"
+#include "xorshift.h"
 
 #define S(literal) literal, sizeof(literal) - 1
 
@@ -673,12 +674,7 @@ static void test_dot_needs_terminator(void **state)
 /* xorshift64: reproducible pseudo-random numbers for the tests. */
 static uint64_t next_random(uint64_t *seed)
 {
-	uint64_t x = *seed;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*seed = x;
-	return x;
+	return xorshift_next(seed);
 }
 
 /* Plain reference decoder over the whole input; returns bytes used. */
